@@ -1,0 +1,585 @@
+//! Command-line flags and what each command does.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use plasticity::data::NeuralDataset;
+use plasticity::fit::neural::{
+    evaluate_on_dataset, fit_neural, generating_theta, NeuralFitSettings, RuleFamily,
+};
+use plasticity::fit::{Basis, EpochReport, FitConfig, OptimizerKind};
+use plasticity::gradient::GradientStrategy;
+use plasticity::objective::{NeuralObjective, Objective};
+use plasticity::report::{coefficients_csv, neural_results, write_json, write_text};
+use plasticity::rule::{parse_expression, term_names, PlasticityRule, Rule, TaylorRule, Variables};
+use plasticity::task::OjaTask;
+
+/// Infer synaptic plasticity rules from recordings of neural activity.
+///
+/// A parameterised rule Δw = g_θ(x, y, w) (a Taylor series over presynaptic activity
+/// x, postsynaptic activity y and weight w, or a small MLP) sits inside a simulated
+/// circuit y_t = sigmoid(W_t x_t); θ is fitted by gradient descent through the whole
+/// recorded trajectory so that the simulation reproduces the recording.
+#[derive(Parser, Debug)]
+#[command(name = "plasticity", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate data, fit a rule to it and report how well the generating rule was
+    /// recovered (Oja's rule by default, a small problem that runs in about a minute;
+    /// --paper-scale for the paper's 100→1000 experiment).
+    Oja(OjaArgs),
+    /// Simulate a dataset with a known rule.
+    #[command(subcommand)]
+    Simulate(SimulateCommand),
+    /// Fit a plasticity rule to a dataset; writes DIR/results.json and
+    /// DIR/coefficients.csv.
+    Fit(FitArgs),
+    /// Print the data loss (no penalty) and its gradient for every term at a given θ,
+    /// as JSON: for cross-checking against other implementations.
+    Loss(LossArgs),
+    /// Print the metrics of a given θ as JSON: loss, and against the generating rule of
+    /// simulated data, R² of weights and activity on fresh trajectories and the
+    /// coefficient error.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SimulateCommand {
+    /// Neural activity of a plastic layer y_t = sigmoid(W_t x_t) learning with a rule
+    /// (SPEC §4.1): writes an .npz dataset (kind "neural").
+    Oja(SimulateOjaArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct SimulateOjaArgs {
+    /// Output .npz file.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    task: TaskArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct TaskArgs {
+    /// Presynaptic neurons.
+    #[arg(long, default_value_t = 100)]
+    n_pre: usize,
+    /// Postsynaptic neurons.
+    #[arg(long, default_value_t = 1000)]
+    n_post: usize,
+    /// Time steps per trajectory.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// Number of trajectories, each from its own W₀ ~ N(0, 1/n_pre).
+    #[arg(long, default_value_t = 50)]
+    trajectories: usize,
+    /// Standard deviation of Gaussian measurement noise added once to the recording.
+    #[arg(long, default_value_t = 0.0)]
+    noise_std: f64,
+    /// Fraction of postsynaptic neurons recorded (the others are simulated but not in
+    /// the data).
+    #[arg(long, default_value_t = 1.0)]
+    recording_fraction: f64,
+    /// Generating rule as an expression over x, y, w.
+    #[arg(long, default_value = "x*y - y^2*w")]
+    rule: String,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Standard deviation of the inputs x_t ~ N(0, σ²) (default √0.1: variance 0.1).
+    #[arg(long)]
+    input_std: Option<f64>,
+}
+
+impl TaskArgs {
+    fn task(&self) -> OjaTask {
+        OjaTask {
+            n_pre: self.n_pre,
+            n_post: self.n_post,
+            steps: self.steps,
+            trajectories: self.trajectories,
+            input_std: self.input_std.unwrap_or(0.1f64.sqrt()),
+            initial_weight_std: None,
+            noise_std: self.noise_std,
+            recording_fraction: self.recording_fraction,
+            rule: self.rule.clone(),
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FamilyArg {
+    Taylor,
+    Mlp,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum OptimizerArg {
+    Adam,
+    Lbfgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum BasisArg {
+    Centred,
+    Scaled,
+    Canonical,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum GradientArg {
+    Checkpointed,
+    FullTape,
+}
+
+#[derive(Args, Debug, Clone)]
+struct FitOptions {
+    /// Rule family: a Taylor series over (x, y, w) (27 terms) or an MLP.
+    #[arg(long, value_enum, default_value = "taylor")]
+    rule_family: FamilyArg,
+    /// Trainable Taylor terms: "all", a list "x*y,y^2*w", "vars:x,y" or "degree:2".
+    /// The others stay exactly 0.
+    #[arg(long, default_value = "all")]
+    trainable: String,
+    /// MLP hidden layer sizes, comma-separated.
+    #[arg(long, default_value = "10", value_delimiter = ',')]
+    hidden: Vec<usize>,
+    /// Optimiser: L-BFGS on all trajectories (recovers the coefficients precisely) or
+    /// Adam on minibatches (the paper's choice).
+    #[arg(long, value_enum, default_value = "lbfgs")]
+    optimizer: OptimizerArg,
+    /// Epochs: Adam passes over the data, or L-BFGS iterations.
+    #[arg(long, default_value_t = 250)]
+    epochs: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    /// Trajectories per Adam minibatch.
+    #[arg(long, default_value_t = 1)]
+    batch_size: usize,
+    /// L1 penalty λ₁ Σ|θ| on the trainable Taylor coefficients.
+    #[arg(long, default_value_t = 0.0)]
+    l1: f64,
+    /// L2 penalty λ₂ Σθ² on the trainable Taylor coefficients.
+    #[arg(long, default_value_t = 0.0)]
+    l2: f64,
+    /// Seed of the initial θ, the minibatch order and the evaluation trajectories.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Basis the optimiser works in: each variable scaled by its typical size, centred
+    /// and standardised (Hermite-like products), or the raw monomials. Results are always reported as the
+    /// canonical monomial coefficients.
+    #[arg(long, value_enum, default_value = "scaled")]
+    basis: BasisArg,
+    /// Initial θ: "random" (Taylor N(0, 1e-5²), MLP N(0, 0.01²)), "zeros", or an
+    /// expression such as "0.5*x*y".
+    #[arg(long, default_value = "random")]
+    init: String,
+    /// Fresh trajectories simulated for the R² metrics.
+    #[arg(long, default_value_t = 5)]
+    eval_trajectories: usize,
+    /// Trajectory gradient: checkpointed adjoint (memory ~ 2√T weight matrices) or a
+    /// full tape (memory ~ T weight matrices).
+    #[arg(long, value_enum, default_value = "checkpointed")]
+    gradient: GradientArg,
+    /// L-BFGS stops when the loss falls by less than this fraction over 10 iterations.
+    #[arg(long, default_value_t = 1e-10)]
+    tolerance: f64,
+}
+
+impl FitOptions {
+    fn settings(&self) -> NeuralFitSettings {
+        NeuralFitSettings {
+            rule_family: match self.rule_family {
+                FamilyArg::Taylor => RuleFamily::Taylor,
+                FamilyArg::Mlp => RuleFamily::Mlp,
+            },
+            trainable: self.trainable.clone(),
+            hidden: self.hidden.clone(),
+            basis: match self.basis {
+                BasisArg::Centred => Basis::Centred,
+                BasisArg::Scaled => Basis::Scaled,
+                BasisArg::Canonical => Basis::Canonical,
+            },
+            init: self.init.clone(),
+            fit: FitConfig {
+                optimizer: match self.optimizer {
+                    OptimizerArg::Adam => OptimizerKind::Adam,
+                    OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+                },
+                epochs: self.epochs,
+                learning_rate: self.learning_rate,
+                batch_size: self.batch_size,
+                l1: self.l1,
+                l2: self.l2,
+                seed: self.seed,
+                tolerance: self.tolerance,
+                ..FitConfig::default()
+            },
+            gradient: match self.gradient {
+                GradientArg::Checkpointed => GradientStrategy::Checkpointed,
+                GradientArg::FullTape => GradientStrategy::FullTape,
+            },
+            eval_trajectories: self.eval_trajectories,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct FitArgs {
+    /// Dataset (.npz, SPEC §6 layout).
+    data: PathBuf,
+    /// Output directory (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    options: FitOptions,
+}
+
+#[derive(Args, Debug)]
+struct LossArgs {
+    /// Dataset (.npz).
+    data: PathBuf,
+    /// θ as a Taylor expression over x, y, w, e.g. "x*y - y^2*w".
+    #[arg(long)]
+    theta: String,
+}
+
+#[derive(Args, Debug)]
+struct EvaluateArgs {
+    /// Dataset (.npz).
+    data: PathBuf,
+    /// θ as a Taylor expression over x, y, w.
+    #[arg(long)]
+    theta: String,
+    /// Fresh trajectories simulated with the generating rule for the R² metrics.
+    #[arg(long, default_value_t = 5)]
+    trajectories: usize,
+    /// Seed of the fresh trajectories.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct OjaArgs {
+    /// The paper's experiment: 100→1000 neurons, 50 trajectories of 50 steps (several
+    /// minutes on a laptop). Without it: 20→100 neurons, 10 trajectories.
+    #[arg(long)]
+    paper_scale: bool,
+    /// Also write the dataset and results (results.json, coefficients.csv) here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Standard deviation of the measurement noise.
+    #[arg(long, default_value_t = 0.0)]
+    noise_std: f64,
+    /// Fraction of postsynaptic neurons recorded.
+    #[arg(long, default_value_t = 1.0)]
+    recording_fraction: f64,
+    /// Seed of the data and the fit.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value = "lbfgs")]
+    optimizer: OptimizerArg,
+    /// Epochs (L-BFGS iterations or Adam passes).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Rule family.
+    #[arg(long, value_enum, default_value = "taylor")]
+    rule_family: FamilyArg,
+}
+
+/// Runs a command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Simulate(SimulateCommand::Oja(args)) => simulate_oja(&args),
+        Command::Fit(args) => fit_command(&args),
+        Command::Loss(args) => loss_command(&args),
+        Command::Evaluate(args) => evaluate_command(&args),
+        Command::Oja(args) => oja_command(&args),
+    }
+}
+
+fn simulate_oja(args: &SimulateOjaArgs) -> Result<()> {
+    let dataset = args
+        .task
+        .task()
+        .simulate()
+        .context("simulating the dataset")?;
+    dataset
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} ({} trajectories × {} steps, {}→{} neurons, {} recorded)",
+        args.out.display(),
+        dataset.n_trajectories(),
+        dataset.steps(),
+        dataset.n_pre(),
+        dataset.n_post(),
+        dataset.recorded_neurons.len()
+    );
+    Ok(())
+}
+
+fn load(path: &Path) -> Result<NeuralDataset> {
+    NeuralDataset::load(path).with_context(|| format!("reading dataset {}", path.display()))
+}
+
+fn progress_bar(epochs: usize, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(epochs as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} epochs  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+/// Fits with a progress bar; returns the fit and its wall time.
+fn fit_with_progress(
+    dataset: &NeuralDataset,
+    settings: &NeuralFitSettings,
+) -> Result<(plasticity::fit::neural::NeuralFit, f64)> {
+    let bar = progress_bar(settings.fit.epochs, "fitting");
+    let start = Instant::now();
+    let mut observer = |report: &EpochReport<'_>| {
+        bar.set_position(report.epoch as u64);
+        bar.set_message(format!("loss {:.6e}", report.loss));
+        ControlFlow::Continue(())
+    };
+    let fit = fit_neural(dataset, settings, &mut observer);
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    Ok((fit.context("fitting the rule")?, seconds))
+}
+
+fn write_fit_outputs(
+    out: &Path,
+    fit: &plasticity::fit::neural::NeuralFit,
+    settings: &NeuralFitSettings,
+    data_path: &Path,
+    dataset: &NeuralDataset,
+    seconds: f64,
+) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    let results = neural_results(fit, settings, data_path, dataset, seconds);
+    write_json(&out.join("results.json"), &results)?;
+    let truth = generating_theta(dataset)?;
+    let truth = match fit.rule {
+        Rule::Taylor(_) => truth,
+        Rule::Mlp(_) => None,
+    };
+    write_text(
+        &out.join("coefficients.csv"),
+        &coefficients_csv(fit, truth.as_deref()),
+    )?;
+    Ok(())
+}
+
+fn fit_command(args: &FitArgs) -> Result<()> {
+    let dataset = load(&args.data)?;
+    let settings = args.options.settings();
+    let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
+    write_fit_outputs(&args.out, &fit, &settings, &args.data, &dataset, seconds)?;
+    print_summary(&fit, &dataset, seconds)?;
+    eprintln!("results written to {}", args.out.display());
+    Ok(())
+}
+
+fn print_summary(
+    fit: &plasticity::fit::neural::NeuralFit,
+    dataset: &NeuralDataset,
+    seconds: f64,
+) -> Result<()> {
+    let truth = generating_theta(dataset)?;
+    println!(
+        "stopped: {}  ({} evaluations, {:.1} s)",
+        serde_json::to_string(&fit.outcome.stop_reason)?,
+        fit.outcome.evaluations,
+        seconds
+    );
+    if let Rule::Taylor(taylor) = &fit.rule {
+        let names = term_names(taylor.variables());
+        // the generating rule's terms first, then the largest others
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |k: usize| {
+                let generating = truth.as_ref().map(|t| t[k] != 0.0).unwrap_or(false);
+                (!generating, -fit.outcome.theta[k].abs())
+            };
+            key(a)
+                .partial_cmp(&key(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        println!("{:>14}  {:>10}  {:>10}", "term", "fitted", "generating");
+        for &k in order.iter().take(8) {
+            let generating = truth
+                .as_ref()
+                .map(|t| format!("{:>10.4}", t[k]))
+                .unwrap_or_else(|| format!("{:>10}", "?"));
+            println!(
+                "{:>14}  {:>10.4}  {generating}",
+                names[k], fit.outcome.theta[k]
+            );
+        }
+        let largest_other = order
+            .iter()
+            .skip(8)
+            .map(|&k| fit.outcome.theta[k].abs())
+            .fold(0.0f64, f64::max);
+        println!("{:>14}  {:>10.4}", "others |θ| ≤", largest_other);
+    }
+    let m = &fit.metrics;
+    let show = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    println!(
+        "loss {:.4e} (generating rule: {})   R² weights {}   R² activity {}",
+        m.final_loss,
+        m.loss_at_generating_rule
+            .map(|v| format!("{v:.4e}"))
+            .unwrap_or_else(|| "-".into()),
+        show(m.r2_weights),
+        show(m.r2_activity)
+    );
+    Ok(())
+}
+
+fn theta_of(expression: &str) -> Result<Vec<f64>> {
+    parse_expression(expression, Variables::Xyw).context("reading --theta")
+}
+
+fn loss_command(args: &LossArgs) -> Result<()> {
+    let theta = theta_of(&args.theta)?;
+    let dataset = load(&args.data)?;
+    let rule = TaylorRule::new(Variables::Xyw);
+    let objective = NeuralObjective::new(&dataset, rule, GradientStrategy::Checkpointed);
+    let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
+    let mut gradient = vec![0.0; theta.len()];
+    let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
+    if !loss.is_finite() {
+        bail!(
+            "the loss at θ = {} is {loss}: the rule makes the simulation overflow",
+            args.theta
+        );
+    }
+    let names = term_names(Variables::Xyw);
+    let gradient: serde_json::Map<_, _> = names
+        .into_iter()
+        .zip(gradient)
+        .map(|(n, g)| (n, json!(g)))
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({"loss": loss, "gradient": gradient}))?
+    );
+    Ok(())
+}
+
+fn evaluate_command(args: &EvaluateArgs) -> Result<()> {
+    let theta = theta_of(&args.theta)?;
+    let dataset = load(&args.data)?;
+    let rule = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+    let metrics = evaluate_on_dataset(&dataset, &rule, &theta, args.trajectories, args.seed)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "theta": args.theta,
+            "metrics": metrics,
+            "seed": args.seed,
+            "version": plasticity::VERSION,
+        }))?
+    );
+    Ok(())
+}
+
+fn oja_command(args: &OjaArgs) -> Result<()> {
+    let mut task = OjaTask {
+        noise_std: args.noise_std,
+        recording_fraction: args.recording_fraction,
+        seed: args.seed,
+        ..OjaTask::default()
+    };
+    if !args.paper_scale {
+        task.n_pre = 20;
+        task.n_post = 100;
+        task.trajectories = 10;
+    }
+    let default_epochs = match args.optimizer {
+        OptimizerArg::Lbfgs => 400,
+        OptimizerArg::Adam => 250,
+    };
+    let options = FitOptions::parse_from_defaults();
+    let mut settings = options.settings();
+    settings.fit.optimizer = match args.optimizer {
+        OptimizerArg::Adam => OptimizerKind::Adam,
+        OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+    };
+    settings.fit.epochs = args.epochs.unwrap_or(default_epochs);
+    settings.fit.seed = args.seed;
+    settings.rule_family = match args.rule_family {
+        FamilyArg::Taylor => RuleFamily::Taylor,
+        FamilyArg::Mlp => RuleFamily::Mlp,
+    };
+    eprintln!(
+        "simulating Oja's rule Δw = x·y − y²·w: {}→{} neurons, {} trajectories × {} steps, noise σ = {}, recording fraction {}",
+        task.n_pre, task.n_post, task.trajectories, task.steps, task.noise_std, task.recording_fraction
+    );
+    let dataset = task.simulate().context("simulating the dataset")?;
+    let data_path = match &args.out {
+        Some(out) => {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("creating output directory {}", out.display()))?;
+            let path = out.join("data.npz");
+            dataset.save(&path)?;
+            path
+        }
+        None => PathBuf::from("(simulated in memory)"),
+    };
+    eprintln!(
+        "fitting a {} rule with {} ({} epochs at most)",
+        if matches!(settings.rule_family, RuleFamily::Taylor) {
+            "27-term Taylor"
+        } else {
+            "MLP"
+        },
+        if matches!(settings.fit.optimizer, OptimizerKind::Lbfgs) {
+            "L-BFGS"
+        } else {
+            "Adam"
+        },
+        settings.fit.epochs
+    );
+    let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
+    print_summary(&fit, &dataset, seconds)?;
+    if let Some(out) = &args.out {
+        write_fit_outputs(out, &fit, &settings, &data_path, &dataset, seconds)?;
+        eprintln!("dataset and results written to {}", out.display());
+    }
+    Ok(())
+}
+
+impl FitOptions {
+    /// The fit defaults, as if no flag were given.
+    fn parse_from_defaults() -> FitOptions {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            options: FitOptions,
+        }
+        Defaults::parse_from(["plasticity"]).options
+    }
+}

@@ -1,0 +1,33 @@
+//! `plasticity`: infer synaptic plasticity rules from recordings of neural activity.
+//!
+//! A thin layer over the `plasticity` library: flags become settings, the library does
+//! the science, and this binary prints results, shows progress and turns errors into
+//! messages with their whole cause chain and a non-zero exit code.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PLASTICITY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut message = format!("plasticity: error: {error}");
+            for cause in error.chain().skip(1) {
+                message.push_str(&format!("\n  caused by: {cause}"));
+            }
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}

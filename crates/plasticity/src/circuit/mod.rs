@@ -1,0 +1,7 @@
+//! Circuits: one simulation step of each circuit and its vector-Jacobian product
+//! (SPEC §3). The rule acts on the circuit's plastic layer through
+//! [`PlasticityRule`](crate::rule::PlasticityRule).
+
+pub mod neural;
+
+pub use neural::NeuralCircuit;

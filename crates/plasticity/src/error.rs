@@ -1,0 +1,90 @@
+//! The library's error type: every failure names what was at fault (file, variable,
+//! expression, configuration key) and what was expected.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but its content is not what was expected.
+    #[error("{}: variable '{variable}': {message}", path.display())]
+    Data {
+        /// The file concerned.
+        path: PathBuf,
+        /// The variable (array, key, column) at fault; empty for the whole file.
+        variable: String,
+        /// What was found and what was expected.
+        message: String,
+    },
+    /// A rule expression or term name could not be understood.
+    #[error("rule expression '{expression}': {message}")]
+    Expression {
+        /// The text as given.
+        expression: String,
+        /// What is wrong, with the position where it helps.
+        message: String,
+    },
+    /// An invalid setting (a flag, a configuration key, an argument).
+    #[error("invalid setting '{key}': {message}")]
+    Config {
+        /// The setting's name.
+        key: String,
+        /// What was given and what is allowed.
+        message: String,
+    },
+    /// A computation produced a non-finite value that it cannot recover from.
+    #[error("numerical failure: {0}")]
+    Numerical(String),
+}
+
+impl Error {
+    /// A data error for `variable` of the file at `path`.
+    pub fn data(
+        path: impl Into<PathBuf>,
+        variable: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Data {
+            path: path.into(),
+            variable: variable.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An expression error.
+    pub fn expression(expression: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Expression {
+            expression: expression.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A configuration error.
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

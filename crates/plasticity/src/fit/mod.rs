@@ -1,0 +1,291 @@
+//! The fitting loop: epochs, minibatches, penalties, observers and the stopping reason.
+//!
+//! The optimiser works on `φ` ([`Parametrisation`]); the objective and the penalties
+//! see the canonical θ. Penalties act on the trainable Taylor coefficients in the
+//! canonical basis, `λ₁ Σ|θ_k| + λ₂ Σθ_k²`, whatever basis the optimiser uses; their
+//! gradient reaches φ through the same chain rule `Mᵀ` as the data loss (for L1 the
+//! subgradient `sign(θ_k)`, 0 at 0).
+
+pub mod neural;
+pub mod parametrisation;
+
+use std::ops::ControlFlow;
+
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+pub use parametrisation::{mean_and_std, Basis, Parametrisation, VariableScales};
+
+use crate::objective::Objective;
+use crate::optim::{Adam, Lbfgs, LbfgsStep};
+use crate::{Error, Result};
+
+/// Which optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam on minibatches of trajectories (the paper's default).
+    Adam,
+    /// L-BFGS on the full batch with a backtracking line search.
+    Lbfgs,
+}
+
+/// Settings of a fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitConfig {
+    /// The optimiser.
+    pub optimizer: OptimizerKind,
+    /// Epochs (Adam: passes over the data; L-BFGS: iterations).
+    pub epochs: usize,
+    /// Adam's step size.
+    pub learning_rate: f64,
+    /// Trajectories (or sessions) per Adam minibatch.
+    pub batch_size: usize,
+    /// L1 penalty `λ₁` on trainable Taylor coefficients.
+    pub l1: f64,
+    /// L2 penalty `λ₂` on trainable Taylor coefficients.
+    pub l2: f64,
+    /// Seed of the minibatch shuffling.
+    pub seed: u64,
+    /// Curvature pairs kept by L-BFGS.
+    pub lbfgs_memory: usize,
+    /// L-BFGS stops when the loss has decreased by less than this fraction over the
+    /// last 10 iterations.
+    pub tolerance: f64,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            optimizer: OptimizerKind::Lbfgs,
+            epochs: 250,
+            learning_rate: 1e-3,
+            batch_size: 1,
+            l1: 0.0,
+            l2: 0.0,
+            seed: 0,
+            lbfgs_memory: 20,
+            tolerance: 1e-10,
+        }
+    }
+}
+
+/// Why a fit stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum StopReason {
+    /// All epochs ran.
+    EpochsCompleted,
+    /// The loss stopped decreasing (L-BFGS).
+    Converged {
+        /// The test that was met.
+        detail: String,
+    },
+    /// The line search found no decrease (L-BFGS); the last good θ is kept.
+    LineSearchFailed {
+        /// Why.
+        detail: String,
+    },
+    /// The loss or gradient became NaN or infinite; the last good θ is kept.
+    NonFinite {
+        /// The epoch (1-based) where it happened.
+        epoch: usize,
+        /// What was non-finite.
+        detail: String,
+    },
+    /// The observer asked to stop.
+    Interrupted,
+}
+
+/// What the observer sees after each epoch.
+#[derive(Clone, Debug)]
+pub struct EpochReport<'a> {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Total epochs planned.
+    pub epochs: usize,
+    /// Data loss of the epoch (Adam: mean over its minibatches; L-BFGS: full batch).
+    pub loss: f64,
+    /// The canonical parameters θ after the epoch.
+    pub theta: &'a [f64],
+}
+
+/// The result of a fit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FitOutcome {
+    /// The fitted θ (canonical basis).
+    pub theta: Vec<f64>,
+    /// Data loss per epoch.
+    pub loss_history: Vec<f64>,
+    /// θ after each epoch.
+    pub theta_history: Vec<Vec<f64>>,
+    /// Why the fit stopped.
+    pub stop_reason: StopReason,
+    /// Loss-and-gradient evaluations on the full data (or batches, for Adam).
+    pub evaluations: usize,
+    /// Data loss of the fitted θ on all items (no penalty).
+    pub final_loss: f64,
+}
+
+/// `λ₁ Σ|θ_k| + λ₂ Σθ_k²` over `trainable` k, adding its gradient to `gradient`.
+fn penalty(config: &FitConfig, penalised: &[usize], theta: &[f64], gradient: &mut [f64]) -> f64 {
+    let mut total = 0.0;
+    for &k in penalised {
+        let value = theta[k];
+        total += config.l1 * value.abs() + config.l2 * value * value;
+        gradient[k] +=
+            config.l1 * value.signum() * f64::from(value != 0.0) + 2.0 * config.l2 * value;
+    }
+    total
+}
+
+/// Fits `objective` starting from the canonical `initial_theta`. `penalised` lists the
+/// parameters the L1/L2 penalties act on (the trainable Taylor coefficients; empty for
+/// the MLP). The observer is called after every epoch and may stop the fit.
+pub fn fit<O: Objective>(
+    objective: &O,
+    parametrisation: &Parametrisation,
+    initial_theta: &[f64],
+    penalised: &[usize],
+    config: &FitConfig,
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<FitOutcome> {
+    if config.epochs == 0 {
+        return Err(Error::config("epochs", "must be at least 1"));
+    }
+    if objective.n_items() == 0 {
+        return Err(Error::config("data", "no trajectories or sessions to fit"));
+    }
+    let all_items: Vec<usize> = (0..objective.n_items()).collect();
+    let n_theta = objective.n_parameters();
+    let mut evaluations = 0usize;
+    // loss + penalty and its gradient with respect to φ
+    let evaluate = |phi: &[f64], items: &[usize], phi_gradient: &mut [f64]| -> (f64, f64) {
+        let theta = parametrisation.theta(phi);
+        let mut theta_gradient = vec![0.0; n_theta];
+        let data = objective.loss_and_gradient(&theta, items, &mut theta_gradient);
+        let penalty = penalty(config, penalised, &theta, &mut theta_gradient);
+        phi_gradient.copy_from_slice(&parametrisation.pullback(&theta_gradient));
+        (data, data + penalty)
+    };
+
+    let mut phi = parametrisation.phi(initial_theta);
+    let mut loss_history = Vec::with_capacity(config.epochs);
+    let mut theta_history = Vec::with_capacity(config.epochs);
+    let mut stop_reason = StopReason::EpochsCompleted;
+    match config.optimizer {
+        OptimizerKind::Adam => {
+            let batch_size = config.batch_size.clamp(1, all_items.len());
+            let mut adam = Adam::new(phi.len(), config.learning_rate);
+            let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+            let mut order = all_items.clone();
+            let mut gradient = vec![0.0; phi.len()];
+            'epochs: for epoch in 1..=config.epochs {
+                order.shuffle(&mut rng);
+                let mut epoch_loss = 0.0;
+                let mut batches = 0usize;
+                for batch in order.chunks(batch_size) {
+                    let (data, total) = evaluate(&phi, batch, &mut gradient);
+                    evaluations += 1;
+                    if !total.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
+                        stop_reason = StopReason::NonFinite {
+                            epoch,
+                            detail: format!(
+                                "the loss is {total} on minibatch {} of epoch {epoch}: the rule made the simulated weights or activity overflow; keeping the parameters from before this step",
+                                batches + 1
+                            ),
+                        };
+                        break 'epochs;
+                    }
+                    adam.step(&mut phi, &gradient);
+                    epoch_loss += data;
+                    batches += 1;
+                }
+                let theta = parametrisation.theta(&phi);
+                loss_history.push(epoch_loss / batches as f64);
+                let report = EpochReport {
+                    epoch,
+                    epochs: config.epochs,
+                    loss: epoch_loss / batches as f64,
+                    theta: &theta,
+                };
+                let flow = observer(&report);
+                theta_history.push(theta);
+                if flow.is_break() {
+                    stop_reason = StopReason::Interrupted;
+                    break;
+                }
+            }
+        }
+        OptimizerKind::Lbfgs => {
+            let mut gradient = vec![0.0; phi.len()];
+            let (_, total) = evaluate(&phi, &all_items, &mut gradient);
+            evaluations += 1;
+            if !total.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
+                return Err(Error::Numerical(format!(
+                    "the loss at the initial parameters is {total}: the initial rule makes the simulation overflow"
+                )));
+            }
+            let mut lbfgs = Lbfgs::new(config.lbfgs_memory, phi.clone(), total, gradient);
+            let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
+            let mut last_data = f64::NAN;
+            for epoch in 1..=config.epochs {
+                let mut objective_fn = |p: &[f64], g: &mut [f64]| {
+                    let (data, total) = evaluate(p, &all_items, g);
+                    last_data = data;
+                    total
+                };
+                let step = lbfgs.iterate(&mut objective_fn);
+                match step {
+                    LbfgsStep::Accepted { evaluations: n, .. } => evaluations += n,
+                    LbfgsStep::LineSearchFailed { reason } => {
+                        evaluations += lbfgs.max_trials;
+                        stop_reason = StopReason::LineSearchFailed { detail: reason };
+                        break;
+                    }
+                }
+                phi.copy_from_slice(lbfgs.point());
+                let theta = parametrisation.theta(&phi);
+                loss_history.push(last_data);
+                let report = EpochReport {
+                    epoch,
+                    epochs: config.epochs,
+                    loss: last_data,
+                    theta: &theta,
+                };
+                let flow = observer(&report);
+                theta_history.push(theta);
+                if flow.is_break() {
+                    stop_reason = StopReason::Interrupted;
+                    break;
+                }
+                recent.push_back(lbfgs.loss());
+                if recent.len() > 10 {
+                    let old = recent.pop_front().unwrap_or(f64::NAN);
+                    if old - lbfgs.loss() <= config.tolerance * old.abs() {
+                        stop_reason = StopReason::Converged {
+                            detail: format!(
+                                "the loss decreased by less than a fraction {} over 10 iterations",
+                                config.tolerance
+                            ),
+                        };
+                        break;
+                    }
+                }
+            }
+            phi.copy_from_slice(lbfgs.point());
+        }
+    }
+    let theta = parametrisation.theta(&phi);
+    let final_loss = objective.loss(&theta, &all_items);
+    Ok(FitOutcome {
+        theta,
+        loss_history,
+        theta_history,
+        stop_reason,
+        evaluations,
+        final_loss,
+    })
+}

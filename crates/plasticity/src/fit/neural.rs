@@ -1,0 +1,285 @@
+//! Fitting a rule to a neural-activity dataset end to end: choose the rule and its
+//! trainable terms, measure the variables' scales for the optimiser's basis, fit, and
+//! evaluate against the generating rule when the data were simulated.
+
+use std::ops::ControlFlow;
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    fit, mean_and_std, Basis, EpochReport, FitConfig, FitOutcome, Parametrisation, VariableScales,
+};
+use crate::data::NeuralDataset;
+use crate::gradient::GradientStrategy;
+use crate::metrics::{coefficient_error, evaluate_neural, FreshTrajectories, NeuralEvaluation};
+use crate::objective::{NeuralObjective, Objective};
+use crate::rule::{
+    parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, TrainableSpec, Variables,
+};
+use crate::task::oja::normal;
+use crate::{Error, Result};
+
+/// Which rule family to fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleFamily {
+    /// Truncated Taylor series.
+    #[default]
+    Taylor,
+    /// Multilayer perceptron.
+    Mlp,
+}
+
+/// Everything that defines a fit of a neural dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NeuralFitSettings {
+    /// Rule family.
+    pub rule_family: RuleFamily,
+    /// Trainable Taylor terms (`all`, a term list, `vars:x,y`, `degree:2`).
+    pub trainable: String,
+    /// MLP hidden layer sizes.
+    pub hidden: Vec<usize>,
+    /// The basis the optimiser works in (Taylor).
+    pub basis: Basis,
+    /// Initial θ: `random` (Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`), `zeros`, or a
+    /// Taylor expression.
+    pub init: String,
+    /// Optimiser settings.
+    pub fit: FitConfig,
+    /// Trajectory gradient strategy.
+    pub gradient: GradientStrategy,
+    /// Fresh trajectories for the R² metrics.
+    pub eval_trajectories: usize,
+}
+
+impl Default for NeuralFitSettings {
+    fn default() -> Self {
+        NeuralFitSettings {
+            rule_family: RuleFamily::Taylor,
+            trainable: "all".into(),
+            hidden: vec![10],
+            basis: Basis::Scaled,
+            init: "random".into(),
+            fit: FitConfig::default(),
+            gradient: GradientStrategy::Checkpointed,
+            eval_trajectories: 5,
+        }
+    }
+}
+
+/// Metrics of a fitted rule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NeuralFitMetrics {
+    /// Median R² of weights on fresh trajectories (`None` without a generating rule).
+    pub r2_weights: Option<f64>,
+    /// Median R² of activity on fresh trajectories.
+    pub r2_activity: Option<f64>,
+    /// Data loss of the fitted rule (no penalty).
+    pub final_loss: f64,
+    /// Data loss of the generating rule on the same data, for comparison.
+    pub loss_at_generating_rule: Option<f64>,
+    /// Fitted minus generating coefficient per term (Taylor with a generating rule).
+    pub coefficient_error: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Per-trajectory details of the evaluation.
+    pub evaluation: Option<NeuralEvaluation>,
+}
+
+/// A finished fit of a neural dataset.
+#[derive(Clone, Debug)]
+pub struct NeuralFit {
+    /// The rule that was fitted.
+    pub rule: Rule,
+    /// Optimiser outcome (θ, histories, stopping reason).
+    pub outcome: FitOutcome,
+    /// Metrics.
+    pub metrics: NeuralFitMetrics,
+    /// The basis the optimiser actually used.
+    pub basis_used: Basis,
+    /// The variable scales measured on the data.
+    pub scales: VariableScales,
+}
+
+/// The rule of `settings`, over (x, y, w).
+pub fn build_rule(settings: &NeuralFitSettings) -> Result<Rule> {
+    Ok(match settings.rule_family {
+        RuleFamily::Taylor => Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        RuleFamily::Mlp => Rule::Mlp(MlpRule::new(Variables::Xyw, &settings.hidden)?),
+    })
+}
+
+/// Means and standard deviations of x (inputs), y (recorded activity) and w (initial
+/// weights) in the data; r is absent (mean 0, scale 1).
+pub fn neural_scales(dataset: &NeuralDataset) -> VariableScales {
+    let (mx, sx) = mean_and_std(dataset.inputs.iter().copied());
+    let (my, sy) = mean_and_std(dataset.recorded_activity.iter().copied());
+    let (mw, sw) = mean_and_std(dataset.initial_weights.iter().copied());
+    VariableScales {
+        mean: [mx, my, mw, 0.0],
+        std: [sx, sy, sw, 1.0],
+    }
+}
+
+/// The generating θ (Taylor over (x, y, w)) from the dataset's metadata, if any.
+pub fn generating_theta(dataset: &NeuralDataset) -> Result<Option<Vec<f64>>> {
+    dataset
+        .generating_rule()
+        .map(|expression| parse_expression(expression, Variables::Xyw))
+        .transpose()
+}
+
+/// How fresh evaluation trajectories are drawn for this dataset: the metadata's
+/// distributions where recorded, otherwise those measured on the data.
+pub fn fresh_trajectories(dataset: &NeuralDataset, count: usize, seed: u64) -> FreshTrajectories {
+    let scales = neural_scales(dataset);
+    FreshTrajectories {
+        n_pre: dataset.n_pre(),
+        n_post: dataset.n_post(),
+        steps: dataset.steps(),
+        input_std: dataset.metadata_f64("input_std").unwrap_or(scales.std[0]),
+        initial_weight_std: dataset
+            .metadata_f64("initial_weight_std")
+            .unwrap_or(scales.std[2]),
+        trajectories: count,
+        // a stream of its own, apart from the data's and the fit's
+        seed: seed ^ 0x5eed_e7a1_0000_0001,
+    }
+}
+
+/// The initial θ of `settings.init`.
+fn initial_theta(rule: &Rule, settings: &NeuralFitSettings) -> Result<Vec<f64>> {
+    let n = rule.n_parameters();
+    match settings.init.as_str() {
+        "zeros" => Ok(vec![0.0; n]),
+        "random" => {
+            let std = match rule {
+                Rule::Taylor(_) => 1e-5,
+                Rule::Mlp(_) => 1e-2,
+            };
+            let dist = normal(0.0, std)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(settings.fit.seed ^ 0x1417_0000);
+            Ok((0..n).map(|_| rng.sample(dist)).collect())
+        }
+        expression => match rule {
+            Rule::Taylor(taylor) => parse_expression(expression, taylor.variables()),
+            Rule::Mlp(_) => Err(Error::config(
+                "init",
+                "an MLP rule starts from 'random' or 'zeros', not an expression",
+            )),
+        },
+    }
+}
+
+/// Evaluates `theta` of `rule` on a dataset: the data loss, and against the generating
+/// rule (if the metadata has one) R² of weights and activity on `eval_trajectories`
+/// fresh trajectories and the coefficient error.
+pub fn evaluate_on_dataset(
+    dataset: &NeuralDataset,
+    rule: &Rule,
+    theta: &[f64],
+    eval_trajectories: usize,
+    seed: u64,
+) -> Result<NeuralFitMetrics> {
+    let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
+    let objective = NeuralObjective::new(dataset, rule.clone(), GradientStrategy::Checkpointed);
+    let final_loss = objective.loss(theta, &items);
+    let generating = generating_theta(dataset)?;
+    let Some(true_theta) = generating else {
+        return Ok(NeuralFitMetrics {
+            r2_weights: None,
+            r2_activity: None,
+            final_loss,
+            loss_at_generating_rule: None,
+            coefficient_error: None,
+            evaluation: None,
+        });
+    };
+    let true_rule = TaylorRule::new(Variables::Xyw);
+    let true_objective = NeuralObjective::new(dataset, true_rule, GradientStrategy::Checkpointed);
+    let loss_at_generating_rule = Some(true_objective.loss(&true_theta, &items));
+    let evaluation = if eval_trajectories > 0 {
+        let fresh = fresh_trajectories(dataset, eval_trajectories, seed);
+        Some(evaluate_neural(
+            &true_rule,
+            &true_theta,
+            rule,
+            theta,
+            &fresh,
+        )?)
+    } else {
+        None
+    };
+    let coefficient_error = match rule {
+        Rule::Taylor(taylor) => {
+            let names = crate::rule::term_names(taylor.variables());
+            let errors = coefficient_error(theta, &true_theta);
+            Some(
+                names
+                    .into_iter()
+                    .zip(errors)
+                    .map(|(n, e)| (n, serde_json::json!(e)))
+                    .collect(),
+            )
+        }
+        Rule::Mlp(_) => None,
+    };
+    Ok(NeuralFitMetrics {
+        r2_weights: evaluation.as_ref().map(|e| e.r2_weights),
+        r2_activity: evaluation.as_ref().map(|e| e.r2_activity),
+        final_loss,
+        loss_at_generating_rule,
+        coefficient_error,
+        evaluation,
+    })
+}
+
+/// Fits `settings` to `dataset`; `observer` sees every epoch and may stop the fit.
+pub fn fit_neural(
+    dataset: &NeuralDataset,
+    settings: &NeuralFitSettings,
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<NeuralFit> {
+    let rule = build_rule(settings)?;
+    let scales = neural_scales(dataset);
+    let theta0 = initial_theta(&rule, settings)?;
+    let (parametrisation, penalised) = match &rule {
+        Rule::Taylor(taylor) => {
+            let mask = TrainableSpec::parse(&settings.trainable)?.mask(taylor.variables())?;
+            if !mask.iter().any(|&m| m) {
+                return Err(Error::config("trainable", "no term is trainable"));
+            }
+            // untrained coefficients stay exactly 0 (SPEC §2.1)
+            let zeros = vec![0.0; taylor.variables().n_terms()];
+            let p =
+                Parametrisation::taylor(taylor.variables(), &mask, settings.basis, &scales, &zeros);
+            let penalised = p.trainable().to_vec();
+            (p, penalised)
+        }
+        Rule::Mlp(_) => (Parametrisation::identity(rule.n_parameters()), Vec::new()),
+    };
+    let start = parametrisation.theta(&parametrisation.phi(&theta0));
+    let objective = NeuralObjective::new(dataset, rule.clone(), settings.gradient);
+    let outcome = fit(
+        &objective,
+        &parametrisation,
+        &start,
+        &penalised,
+        &settings.fit,
+        observer,
+    )?;
+    let metrics = evaluate_on_dataset(
+        dataset,
+        &rule,
+        &outcome.theta,
+        settings.eval_trajectories,
+        settings.fit.seed,
+    )?;
+    Ok(NeuralFit {
+        rule,
+        basis_used: parametrisation.basis(),
+        outcome,
+        metrics,
+        scales,
+    })
+}

@@ -1,0 +1,388 @@
+#![allow(clippy::needless_range_loop)]
+//! The adjoint is checked against forward-mode dual numbers (num-dual, 1e-9 relative)
+//! and central finite differences (1e-5 relative), on random small circuits; the
+//! checkpointed and full-tape strategies are checked against each other (1e-12).
+
+use std::path::Path;
+
+use ndarray::Array3;
+use num_dual::Dual64;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
+use super::*;
+use crate::data::NeuralDataset;
+use crate::rule::{LayerState, MlpRule, Rule, TaylorRule, Variables};
+
+/// A random small dataset: `n_pre → n_post`, `steps` steps, `trajectories`
+/// trajectories, recording `n_recorded` neurons; targets are the activity of a random
+/// rule plus noise of standard deviation `noise`.
+fn random_dataset(
+    seed: u64,
+    n_pre: usize,
+    n_post: usize,
+    steps: usize,
+    trajectories: usize,
+    n_recorded: usize,
+    noise: f64,
+) -> NeuralDataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut uniform = |scale: f64| scale * (2.0 * rng.random::<f64>() - 1.0);
+    let inputs = Array3::from_shape_fn((trajectories, steps, n_pre), |_| uniform(0.6));
+    let initial_weights = Array3::from_shape_fn((trajectories, n_post, n_pre), |_| uniform(0.5));
+    let recorded_activity =
+        Array3::from_shape_fn((trajectories, steps, n_recorded), |_| 0.5 + uniform(noise));
+    let step = n_post as f64 / n_recorded as f64;
+    let recorded_neurons: Vec<usize> = (0..n_recorded)
+        .map(|i| (i as f64 * step) as usize)
+        .collect();
+    NeuralDataset::new(
+        inputs,
+        initial_weights,
+        recorded_activity,
+        recorded_neurons,
+        serde_json::Map::new(),
+        Path::new("random"),
+    )
+    .expect("valid random dataset")
+}
+
+fn random_theta(seed: u64, n: usize, scale: f64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // every coefficient non-zero, of either sign
+    (0..n)
+        .map(|_| {
+            let magnitude = scale * (0.2 + 0.8 * rng.random::<f64>());
+            if rng.random::<bool>() {
+                magnitude
+            } else {
+                -magnitude
+            }
+        })
+        .collect()
+}
+
+fn adjoint_gradient<R: PlasticityRule>(
+    dataset: &NeuralDataset,
+    rule: &R,
+    theta: &[f64],
+    strategy: GradientStrategy,
+) -> (f64, Vec<f64>) {
+    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let mut gradient = vec![0.0; theta.len()];
+    let mut workspace = NeuralWorkspace::new();
+    let mut total = 0.0;
+    for k in 0..dataset.n_trajectories() {
+        total += neural_trajectory_sse_and_gradient(
+            &circuit,
+            rule,
+            theta,
+            dataset.trajectory(k),
+            strategy,
+            &mut workspace,
+            &mut gradient,
+        );
+    }
+    (total, gradient)
+}
+
+fn sse<R: PlasticityRule>(dataset: &NeuralDataset, rule: &R, theta: &[f64]) -> f64 {
+    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let mut workspace = NeuralWorkspace::new();
+    (0..dataset.n_trajectories())
+        .map(|k| {
+            neural_trajectory_sse(&circuit, rule, theta, dataset.trajectory(k), &mut workspace)
+        })
+        .sum()
+}
+
+fn dual_gradient<R: PlasticityRule>(dataset: &NeuralDataset, rule: &R, theta: &[f64]) -> Vec<f64> {
+    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let mut workspace = NeuralWorkspace::<Dual64>::new();
+    (0..theta.len())
+        .map(|p| {
+            let dual_theta: Vec<Dual64> = theta
+                .iter()
+                .enumerate()
+                .map(|(q, &v)| Dual64::new(v, if p == q { 1.0 } else { 0.0 }))
+                .collect();
+            (0..dataset.n_trajectories())
+                .map(|k| {
+                    neural_trajectory_sse(
+                        &circuit,
+                        rule,
+                        &dual_theta,
+                        dataset.trajectory(k),
+                        &mut workspace,
+                    )
+                    .eps
+                })
+                .sum()
+        })
+        .collect()
+}
+
+fn finite_difference_gradient<R: PlasticityRule>(
+    dataset: &NeuralDataset,
+    rule: &R,
+    theta: &[f64],
+) -> Vec<f64> {
+    (0..theta.len())
+        .map(|p| {
+            let h = 1e-5 * theta[p].abs().max(1e-1);
+            let mut plus = theta.to_vec();
+            let mut minus = theta.to_vec();
+            plus[p] += h;
+            minus[p] -= h;
+            (sse(dataset, rule, &plus) - sse(dataset, rule, &minus)) / (2.0 * h)
+        })
+        .collect()
+}
+
+/// `|a − b| ≤ tolerance · max(|b|, floor · ‖b‖_∞)` for every component. The floor
+/// keeps components that are tiny next to the others (where finite differences have
+/// only their absolute round-off accuracy, ~ε·L/h) from demanding more than the
+/// reference can give.
+fn assert_close(label: &str, actual: &[f64], expected: &[f64], tolerance: f64) {
+    assert_close_with_floor(label, actual, expected, tolerance, 1e-6)
+}
+
+fn assert_close_with_floor(
+    label: &str,
+    actual: &[f64],
+    expected: &[f64],
+    tolerance: f64,
+    floor: f64,
+) {
+    assert_eq!(actual.len(), expected.len());
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(
+        scale > 0.0,
+        "{label}: expected gradient is identically zero"
+    );
+    for (k, (a, b)) in actual.iter().zip(expected).enumerate() {
+        let bound = tolerance * b.abs().max(floor * scale);
+        assert!(
+            (a - b).abs() <= bound,
+            "{label}: component {k}: adjoint {a:e} vs reference {b:e} (|diff| {:e} > {bound:e})",
+            (a - b).abs()
+        );
+    }
+}
+
+fn check_rule<R: PlasticityRule>(label: &str, rule: &R, theta: &[f64], dataset: &NeuralDataset) {
+    let (loss, adjoint) = adjoint_gradient(dataset, rule, theta, GradientStrategy::Checkpointed);
+    assert!(loss.is_finite() && loss > 0.0, "{label}: loss {loss}");
+    assert!((loss - sse(dataset, rule, theta)).abs() <= 1e-12 * loss);
+    let dual = dual_gradient(dataset, rule, theta);
+    assert_close(&format!("{label} vs num-dual"), &adjoint, &dual, 1e-9);
+    let finite = finite_difference_gradient(dataset, rule, theta);
+    assert_close_with_floor(
+        &format!("{label} vs finite differences"),
+        &adjoint,
+        &finite,
+        1e-5,
+        1e-3,
+    );
+}
+
+#[test]
+fn taylor_adjoint_matches_dual_numbers_and_finite_differences() {
+    for seed in 0..4 {
+        // noise-free-like targets, all neurons recorded
+        let dataset = random_dataset(seed, 4, 5, 9, 2, 5, 0.0);
+        let rule = TaylorRule::new(Variables::Xyw);
+        let theta = random_theta(100 + seed, 27, 0.08);
+        check_rule(&format!("taylor seed {seed}"), &rule, &theta, &dataset);
+    }
+}
+
+#[test]
+fn taylor_adjoint_with_noise_and_partial_recording() {
+    for seed in 0..4 {
+        let dataset = random_dataset(10 + seed, 3, 7, 12, 3, 3, 0.3);
+        let rule = TaylorRule::new(Variables::Xyw);
+        let theta = random_theta(200 + seed, 27, 0.1);
+        check_rule(
+            &format!("taylor noisy seed {seed}"),
+            &rule,
+            &theta,
+            &dataset,
+        );
+    }
+}
+
+#[test]
+fn mlp_adjoint_matches_dual_numbers_and_finite_differences() {
+    for (seed, hidden) in [(0u64, vec![10]), (1, vec![6, 4]), (2, vec![3])] {
+        let dataset = random_dataset(20 + seed, 4, 5, 8, 2, 3, 0.2);
+        let rule = MlpRule::new(Variables::Xyw, &hidden).expect("valid sizes");
+        let theta = random_theta(300 + seed, rule.n_parameters(), 0.5);
+        check_rule(&format!("mlp {hidden:?}"), &rule, &theta, &dataset);
+    }
+}
+
+#[test]
+fn rule_enum_dispatches_to_the_same_gradient() {
+    let dataset = random_dataset(5, 3, 4, 6, 1, 4, 0.1);
+    let theta = random_theta(7, 27, 0.1);
+    let direct = adjoint_gradient(
+        &dataset,
+        &TaylorRule::new(Variables::Xyw),
+        &theta,
+        GradientStrategy::Checkpointed,
+    );
+    let dispatched = adjoint_gradient(
+        &dataset,
+        &Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        &theta,
+        GradientStrategy::Checkpointed,
+    );
+    assert_eq!(direct, dispatched);
+}
+
+#[test]
+fn checkpointed_and_full_tape_gradients_agree() {
+    for steps in [1usize, 2, 7, 16, 23] {
+        let dataset = random_dataset(30 + steps as u64, 4, 6, steps, 2, 4, 0.2);
+        let theta = random_theta(40 + steps as u64, 27, 0.08);
+        let rule = TaylorRule::new(Variables::Xyw);
+        let (loss_tape, full) =
+            adjoint_gradient(&dataset, &rule, &theta, GradientStrategy::FullTape);
+        for strategy in [
+            GradientStrategy::Checkpointed,
+            GradientStrategy::CheckpointEvery(1),
+            GradientStrategy::CheckpointEvery(3),
+            GradientStrategy::CheckpointEvery(steps + 5),
+        ] {
+            let (loss, checkpointed) = adjoint_gradient(&dataset, &rule, &theta, strategy);
+            assert!((loss - loss_tape).abs() <= 1e-12 * loss_tape.abs());
+            for (a, b) in checkpointed.iter().zip(&full) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * b.abs().max(1e-300),
+                    "{strategy:?}, T = {steps}: {a:e} vs {b:e}"
+                );
+            }
+        }
+    }
+}
+
+/// Layer-level check of every output of `update_vjp` (weights, postsynaptic activity,
+/// θ) against dual numbers, with a non-zero reward so that the 81-term rule's reward
+/// powers are exercised.
+fn check_layer_vjp<R: PlasticityRule>(label: &str, rule: &R, seed: u64) {
+    let (n_pre, n_post) = (3, 4);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut uniform = |scale: f64| scale * (2.0 * rng.random::<f64>() - 1.0);
+    let x: Vec<f64> = (0..n_pre).map(|_| uniform(0.8)).collect();
+    let y: Vec<f64> = (0..n_post).map(|_| 0.5 + uniform(0.4)).collect();
+    let w: Vec<f64> = (0..n_pre * n_post).map(|_| uniform(0.7)).collect();
+    let cotangent: Vec<f64> = (0..n_pre * n_post).map(|_| uniform(1.0)).collect();
+    let reward = 0.37;
+    let eta = 0.6;
+    let theta = random_theta(seed + 1, rule.n_parameters(), 0.3);
+
+    // adjoint
+    let mut weights_adjoint = cotangent.clone();
+    let mut post_adjoint = vec![0.0; n_post];
+    let mut theta_adjoint = vec![0.0; theta.len()];
+    let mut scratch = vec![0.0; rule.scratch_len(n_pre)];
+    let layer = LayerState {
+        pre: &x,
+        post: &y,
+        reward,
+        learning_rate: eta,
+    };
+    rule.update_vjp(
+        &theta,
+        layer,
+        &w,
+        &mut weights_adjoint,
+        &mut post_adjoint,
+        &mut theta_adjoint,
+        &mut scratch,
+    );
+
+    // dual: f = Σ c_ij W⁺_ij, differentiated along one input at a time
+    let f = |seed_theta: Option<usize>, seed_w: Option<usize>, seed_y: Option<usize>| -> f64 {
+        let d = |v: f64, on: bool| Dual64::new(v, if on { 1.0 } else { 0.0 });
+        let theta_d: Vec<Dual64> = theta
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| d(v, seed_theta == Some(k)))
+            .collect();
+        let mut w_d: Vec<Dual64> = w
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| d(v, seed_w == Some(k)))
+            .collect();
+        let y_d: Vec<Dual64> = y
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| d(v, seed_y == Some(k)))
+            .collect();
+        let x_d: Vec<Dual64> = x.iter().map(|&v| d(v, false)).collect();
+        let mut scratch_d = vec![Dual64::from(0.0); rule.scratch_len(n_pre)];
+        let layer = LayerState {
+            pre: &x_d,
+            post: &y_d,
+            reward: d(reward, false),
+            learning_rate: d(eta, false),
+        };
+        rule.update(&theta_d, layer, &mut w_d, &mut scratch_d);
+        w_d.iter().zip(&cotangent).map(|(wd, c)| wd.eps * c).sum()
+    };
+    let dual_theta: Vec<f64> = (0..theta.len()).map(|k| f(Some(k), None, None)).collect();
+    let dual_w: Vec<f64> = (0..w.len()).map(|k| f(None, Some(k), None)).collect();
+    let dual_y: Vec<f64> = (0..n_post).map(|k| f(None, None, Some(k))).collect();
+    assert_close(
+        &format!("{label}: θ adjoint"),
+        &theta_adjoint,
+        &dual_theta,
+        1e-12,
+    );
+    assert_close(
+        &format!("{label}: W adjoint"),
+        &weights_adjoint,
+        &dual_w,
+        1e-12,
+    );
+    assert_close(
+        &format!("{label}: y adjoint"),
+        &post_adjoint,
+        &dual_y,
+        1e-12,
+    );
+
+    // and the layer update equals the per-synapse reference g
+    let mut updated = w.clone();
+    rule.update(&theta, layer, &mut updated, &mut scratch);
+    for i in 0..n_post {
+        for j in 0..n_pre {
+            let k = i * n_pre + j;
+            let expected = w[k] + eta * rule.evaluate(&theta, x[j], y[i], w[k], reward);
+            assert!(
+                (updated[k] - expected).abs() <= 1e-13,
+                "{label}: update of synapse {k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn layer_vjps_match_dual_numbers() {
+    for seed in 0..3 {
+        check_layer_vjp("taylor xyw", &TaylorRule::new(Variables::Xyw), seed);
+        check_layer_vjp("taylor xywr", &TaylorRule::new(Variables::Xywr), seed);
+        check_layer_vjp(
+            "mlp xyw",
+            &MlpRule::new(Variables::Xyw, &[10]).expect("sizes"),
+            seed,
+        );
+        check_layer_vjp(
+            "mlp xywr",
+            &MlpRule::new(Variables::Xywr, &[5, 3]).expect("sizes"),
+            seed,
+        );
+    }
+}

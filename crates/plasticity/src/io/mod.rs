@@ -1,0 +1,112 @@
+//! Dataset file formats (SPEC §6).
+
+pub mod npz;
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// Write `path` atomically: `write` fills a temporary file in the same directory, which is then renamed over `path`; on error the temporary file is removed and `path` is untouched.
+///
+/// The temporary file is named `.{file_name}.tmp-{pid}`; it is flushed and synced to disk
+/// before the rename. Errors are reported against `path`.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<()> {
+    let tmp = temporary_path(path).map_err(|e| Error::io(path, e))?;
+    let file = File::create(&tmp).map_err(|e| Error::io(path, e))?;
+    let result = (|| -> io::Result<()> {
+        let mut writer = BufWriter::new(file);
+        write(&mut writer)?;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        // Best effort: the original error is the one worth reporting.
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    sync_parent_directory(&tmp);
+    Ok(())
+}
+
+/// `.{file_name}.tmp-{pid}` next to `path`.
+fn temporary_path(path: &Path) -> io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    Ok(match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(tmp_name),
+        _ => PathBuf::from(tmp_name),
+    })
+}
+
+/// Make the rename durable where the platform allows it (best effort).
+fn sync_parent_directory(tmp: &Path) {
+    #[cfg(unix)]
+    {
+        let dir = match tmp.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tmp;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        fs::write(&path, b"old").unwrap();
+
+        // A failing writer leaves the target untouched and no temporary file behind.
+        let err = write_atomically(&path, |w| {
+            use std::io::Write;
+            w.write_all(b"partial")?;
+            Err(io::Error::other("boom"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("out.txt"), "{err}");
+        assert!(err.to_string().contains("boom"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
+
+        // A successful writer replaces the content.
+        write_atomically(&path, |w| {
+            use std::io::Write;
+            w.write_all(b"new")
+        })
+        .unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_to_missing_directory_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no/such/dir/out.txt");
+        let err = write_atomically(&path, |_| Ok(())).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,214 @@
+//! Limited-memory BFGS with a backtracking Armijo line search that treats a non-finite
+//! loss or gradient as a failed trial step (halve and retry) instead of hanging on it.
+//!
+//! Written here rather than taken from `argmin` because its ndarray backend stops at
+//! ndarray 0.16 and its More–Thuente / Hager–Zhang searches hang on NaN trial points
+//! (see `shared/notes/crates.md`).
+
+/// What one iteration did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LbfgsStep {
+    /// A step was accepted; the new loss.
+    Accepted {
+        /// Loss after the step.
+        loss: f64,
+        /// Evaluations the line search used.
+        evaluations: usize,
+    },
+    /// No step along the search direction decreased the loss.
+    LineSearchFailed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// L-BFGS state: the current point, its loss and gradient, and the last `memory`
+/// curvature pairs `(s, y)`.
+#[derive(Clone, Debug)]
+pub struct Lbfgs {
+    memory: usize,
+    pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)>,
+    point: Vec<f64>,
+    loss: f64,
+    gradient: Vec<f64>,
+    /// Sufficient-decrease constant `c₁` of the Armijo condition.
+    pub armijo: f64,
+    /// Maximum trial steps per line search.
+    pub max_trials: usize,
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl Lbfgs {
+    /// Starts at `point` with its `loss` and `gradient` (which must be finite).
+    pub fn new(memory: usize, point: Vec<f64>, loss: f64, gradient: Vec<f64>) -> Self {
+        Lbfgs {
+            memory: memory.max(1),
+            pairs: std::collections::VecDeque::new(),
+            point,
+            loss,
+            gradient,
+            armijo: 1e-4,
+            max_trials: 60,
+        }
+    }
+
+    /// The current point.
+    pub fn point(&self) -> &[f64] {
+        &self.point
+    }
+    /// The loss at the current point.
+    pub fn loss(&self) -> f64 {
+        self.loss
+    }
+    /// The gradient at the current point.
+    pub fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+
+    /// The two-loop recursion: `d = −H g`.
+    fn direction(&self) -> Vec<f64> {
+        let mut q: Vec<f64> = self.gradient.clone();
+        let mut alphas = Vec::with_capacity(self.pairs.len());
+        for (s, y, rho) in self.pairs.iter().rev() {
+            let alpha = rho * dot(s, &q);
+            q.iter_mut().zip(y).for_each(|(qi, yi)| *qi -= alpha * yi);
+            alphas.push(alpha);
+        }
+        let gamma = match self.pairs.back() {
+            Some((s, y, _)) => dot(s, y) / dot(y, y),
+            None => {
+                // first step: at most unit length in the largest component
+                let largest = self.gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+                if largest > 0.0 {
+                    (1.0 / largest).min(1.0)
+                } else {
+                    1.0
+                }
+            }
+        };
+        q.iter_mut().for_each(|qi| *qi *= gamma);
+        for ((s, y, rho), alpha) in self.pairs.iter().zip(alphas.iter().rev()) {
+            let beta = rho * dot(y, &q);
+            q.iter_mut()
+                .zip(s)
+                .for_each(|(qi, si)| *qi += (alpha - beta) * si);
+        }
+        q.iter_mut().for_each(|qi| *qi = -*qi);
+        q
+    }
+
+    /// One iteration: a search direction, a backtracking line search (a trial whose loss
+    /// or gradient is not finite counts as failed), and the memory update.
+    /// `evaluate(point, gradient) -> loss`.
+    pub fn iterate(&mut self, evaluate: &mut dyn FnMut(&[f64], &mut [f64]) -> f64) -> LbfgsStep {
+        let mut direction = self.direction();
+        let mut slope = dot(&direction, &self.gradient);
+        if slope.is_nan() || slope >= 0.0 {
+            // not a descent direction: restart from steepest descent
+            self.pairs.clear();
+            direction = self.direction();
+            slope = dot(&direction, &self.gradient);
+            if slope.is_nan() || slope >= 0.0 {
+                return LbfgsStep::LineSearchFailed {
+                    reason: "the gradient is zero".into(),
+                };
+            }
+        }
+        let n = self.point.len();
+        let mut trial = vec![0.0; n];
+        let mut trial_gradient = vec![0.0; n];
+        let mut step = 1.0;
+        for evaluations in 1..=self.max_trials {
+            for ((t, p), d) in trial.iter_mut().zip(&self.point).zip(&direction) {
+                *t = p + step * d;
+            }
+            let loss = evaluate(&trial, &mut trial_gradient);
+            let finite = loss.is_finite() && trial_gradient.iter().all(|g| g.is_finite());
+            if finite && loss <= self.loss + self.armijo * step * slope {
+                let s: Vec<f64> = trial.iter().zip(&self.point).map(|(a, b)| a - b).collect();
+                let y: Vec<f64> = trial_gradient
+                    .iter()
+                    .zip(&self.gradient)
+                    .map(|(a, b)| a - b)
+                    .collect();
+                let sy = dot(&s, &y);
+                if sy > 1e-12 * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() && sy > 0.0 {
+                    if self.pairs.len() == self.memory {
+                        self.pairs.pop_front();
+                    }
+                    self.pairs.push_back((s, y, 1.0 / sy));
+                }
+                self.point.copy_from_slice(&trial);
+                self.gradient.copy_from_slice(&trial_gradient);
+                self.loss = loss;
+                return LbfgsStep::Accepted { loss, evaluations };
+            }
+            // Backtrack: quadratic interpolation when the trial is finite, else halve.
+            step = if finite {
+                let denominator = 2.0 * (loss - self.loss - step * slope);
+                let candidate = if denominator > 0.0 {
+                    -slope * step * step / denominator
+                } else {
+                    0.5 * step
+                };
+                candidate.clamp(0.1 * step, 0.5 * step)
+            } else {
+                0.5 * step
+            };
+        }
+        LbfgsStep::LineSearchFailed {
+            reason: format!(
+                "no decrease along the search direction after {} trial steps",
+                self.max_trials
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lbfgs_minimises_rosenbrock() {
+        let mut f = |p: &[f64], g: &mut [f64]| {
+            let (x, y) = (p[0], p[1]);
+            g[0] = -2.0 * (1.0 - x) - 400.0 * x * (y - x * x);
+            g[1] = 200.0 * (y - x * x);
+            (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
+        };
+        let mut g = vec![0.0; 2];
+        let l = f(&[-1.2, 1.0], &mut g);
+        let mut opt = Lbfgs::new(10, vec![-1.2, 1.0], l, g);
+        for _ in 0..200 {
+            if let LbfgsStep::LineSearchFailed { .. } = opt.iterate(&mut f) {
+                break;
+            }
+        }
+        assert!((opt.point()[0] - 1.0).abs() < 1e-6, "{:?}", opt.point());
+    }
+
+    #[test]
+    fn non_finite_trial_steps_are_backtracked() {
+        // loss is NaN beyond x = 0.5: the first trial (x = 2) must be refused
+        let mut f = |p: &[f64], g: &mut [f64]| {
+            if p[0] > 0.5 {
+                g[0] = f64::NAN;
+                return f64::NAN;
+            }
+            g[0] = 2.0 * (p[0] - 0.4);
+            (p[0] - 0.4).powi(2)
+        };
+        let mut g = vec![0.0];
+        let l = f(&[-1.0], &mut g);
+        let mut opt = Lbfgs::new(5, vec![-1.0], l, g);
+        for _ in 0..50 {
+            opt.iterate(&mut f);
+        }
+        assert!((opt.point()[0] - 0.4).abs() < 1e-6);
+        assert!(opt.loss().is_finite());
+    }
+}

@@ -1,0 +1,8 @@
+//! Optimisers. They never know the problem: they see parameters, a loss and its
+//! gradient.
+
+pub mod adam;
+pub mod lbfgs;
+
+pub use adam::Adam;
+pub use lbfgs::{Lbfgs, LbfgsStep};

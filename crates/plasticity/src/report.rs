@@ -1,0 +1,122 @@
+//! Results as files: `results.json` (coefficients by canonical term name, metrics, loss
+//! history, the full configuration, seed, version) and `coefficients.csv`, each written
+//! atomically.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use crate::data::NeuralDataset;
+use crate::fit::neural::{NeuralFit, NeuralFitSettings};
+use crate::io::write_atomically;
+use crate::rule::{format_expression, PlasticityRule, Rule};
+use crate::{Error, Result};
+
+fn named(names: &[String], values: &[f64]) -> Map<String, Value> {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| (n.clone(), json!(v)))
+        .collect()
+}
+
+/// The content of `results.json` for a neural fit. Timings go under `timing` only,
+/// so that everything else is byte-identical between runs with the same seed.
+pub fn neural_results(
+    fit: &NeuralFit,
+    settings: &NeuralFitSettings,
+    data_path: &Path,
+    dataset: &NeuralDataset,
+    fit_seconds: f64,
+) -> Value {
+    let names = fit.rule.parameter_names();
+    let mut results = Map::new();
+    match &fit.rule {
+        Rule::Taylor(taylor) => {
+            results.insert(
+                "coefficients".into(),
+                Value::Object(named(&names, &fit.outcome.theta)),
+            );
+            results.insert(
+                "rule".into(),
+                json!(format_expression(&fit.outcome.theta, taylor.variables())),
+            );
+        }
+        Rule::Mlp(_) => {
+            results.insert(
+                "parameters".into(),
+                Value::Object(named(&names, &fit.outcome.theta)),
+            );
+        }
+    }
+    results.insert("metrics".into(), json!(fit.metrics));
+    results.insert("loss_history".into(), json!(fit.outcome.loss_history));
+    results.insert("parameter_names".into(), json!(names));
+    results.insert("parameter_history".into(), json!(fit.outcome.theta_history));
+    results.insert("stop_reason".into(), json!(fit.outcome.stop_reason));
+    results.insert("evaluations".into(), json!(fit.outcome.evaluations));
+    results.insert(
+        "config".into(),
+        json!({
+            "settings": settings,
+            "basis_used": fit.basis_used,
+            "variable_scales": fit.scales,
+            "rule_family": fit.rule.family(),
+            "n_parameters": fit.rule.n_parameters(),
+        }),
+    );
+    results.insert(
+        "data".into(),
+        json!({
+            "path": data_path.display().to_string(),
+            "trajectories": dataset.n_trajectories(),
+            "steps": dataset.steps(),
+            "n_pre": dataset.n_pre(),
+            "n_post": dataset.n_post(),
+            "n_recorded": dataset.recorded_neurons.len(),
+            "metadata": dataset.metadata,
+        }),
+    );
+    results.insert("seed".into(), json!(settings.fit.seed));
+    results.insert("version".into(), json!(crate::VERSION));
+    results.insert("timing".into(), json!({ "fit_seconds": fit_seconds }));
+    Value::Object(results)
+}
+
+/// `coefficients.csv`: `parameter,value` (and `generating,error` columns when the
+/// data's generating rule is known), one row per parameter.
+pub fn coefficients_csv(fit: &NeuralFit, generating: Option<&[f64]>) -> String {
+    let names = fit.rule.parameter_names();
+    let mut csv = String::new();
+    match generating {
+        Some(truth) if truth.len() == names.len() => {
+            csv.push_str("term,value,generating,error\n");
+            for ((name, value), g) in names.iter().zip(&fit.outcome.theta).zip(truth) {
+                csv.push_str(&format!("{name},{value},{g},{}\n", value - g));
+            }
+        }
+        _ => {
+            csv.push_str(if matches!(fit.rule, Rule::Taylor(_)) {
+                "term,value\n"
+            } else {
+                "parameter,value\n"
+            });
+            for (name, value) in names.iter().zip(&fit.outcome.theta) {
+                csv.push_str(&format!("\"{name}\",{value}\n"));
+            }
+        }
+    }
+    csv
+}
+
+/// Writes a text file atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomically(path, |w| std::io::Write::write_all(w, text.as_bytes()))
+}
+
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Numerical(format!("results cannot be written as JSON: {e}")))?;
+    write_text(path, &(text + "\n"))
+}

@@ -1,0 +1,155 @@
+//! Plasticity rules `Δw = g_θ(x, y, w, r)` (SPEC §2).
+//!
+//! A rule is written for one synapse but applied to a whole layer at once through
+//! [`PlasticityRule`], so that each rule can factorise its work across the layer (the
+//! Taylor rule combines the powers of x, y and w per row instead of looping over its
+//! terms). Each rule also provides the reverse mode of its layer update: the adjoint of
+//! the weights, of the postsynaptic activity and of its own parameters θ.
+
+pub mod expression;
+pub mod mlp;
+pub mod taylor;
+pub mod terms;
+
+pub use expression::{format_expression, parse_expression, TrainableSpec};
+pub use mlp::MlpRule;
+pub use taylor::TaylorRule;
+pub use terms::{term_names, Term, Variables};
+
+use crate::scalar::Scalar;
+
+/// What one plastic layer passes to its rule at one update.
+///
+/// `W` is row-major `n_post × n_pre`: `weights[i * n_pre + j]` is the synapse from
+/// presynaptic neuron `j` to postsynaptic neuron `i`.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerState<'a, S> {
+    /// Presynaptic activity `x`, length `n_pre`.
+    pub pre: &'a [S],
+    /// Postsynaptic activity `y`, length `n_post`.
+    pub post: &'a [S],
+    /// The global reward signal `r` (ignored by rules over (x, y, w)).
+    pub reward: S,
+    /// The learning rate `η`.
+    pub learning_rate: S,
+}
+
+/// The interface circuits and gradient strategies use: a layer-wide update and its
+/// vector-Jacobian product. Parameters `θ` are passed in, never stored, so that the same
+/// rule serves the optimiser, the dual-number oracle and the data generator.
+pub trait PlasticityRule: Send + Sync {
+    /// Number of parameters `θ`.
+    fn n_parameters(&self) -> usize;
+    /// The variables the rule reads.
+    fn variables(&self) -> Variables;
+    /// Length of the scratch buffer [`update`](Self::update) and
+    /// [`update_vjp`](Self::update_vjp) need for a layer with `n_pre` inputs.
+    fn scratch_len(&self, n_pre: usize) -> usize;
+    /// `W_ij ← W_ij + η g_θ(x_j, y_i, W_ij, r)` for every synapse.
+    fn update<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights: &mut [S],
+        scratch: &mut [S],
+    );
+    /// Reverse mode of [`update`](Self::update) at `W = weights_before`.
+    ///
+    /// On entry `weights_adjoint` holds `λ = ∂L/∂W⁺` (the updated weights); on exit it
+    /// holds `λ_ij (1 + η ∂g/∂w_ij)`. Adds `Σ_j λ_ij η ∂g/∂y_i` to `post_adjoint[i]` and
+    /// `Σ_ij λ_ij η ∂g/∂θ` to `theta_adjoint`.
+    #[allow(clippy::too_many_arguments)]
+    fn update_vjp<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights_before: &[S],
+        weights_adjoint: &mut [S],
+        post_adjoint: &mut [S],
+        theta_adjoint: &mut [S],
+        scratch: &mut [S],
+    );
+    /// `g_θ` at one synapse (reference implementation, used by tests and reports).
+    fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S;
+}
+
+/// A rule of either family, chosen at run time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rule {
+    /// Truncated Taylor series (SPEC §2.1).
+    Taylor(TaylorRule),
+    /// Multilayer perceptron (SPEC §2.2).
+    Mlp(MlpRule),
+}
+
+impl Rule {
+    /// The family's name as used on the command line: `taylor` or `mlp`.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Rule::Taylor(_) => "taylor",
+            Rule::Mlp(_) => "mlp",
+        }
+    }
+
+    /// Names of the parameters: canonical term names for Taylor, `layer0.weight[k,i]`
+    /// style names for the MLP.
+    pub fn parameter_names(&self) -> Vec<String> {
+        match self {
+            Rule::Taylor(rule) => term_names(rule.variables()),
+            Rule::Mlp(rule) => rule.parameter_names(),
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $rule:ident => $body:expr) => {
+        match $self {
+            Rule::Taylor($rule) => $body,
+            Rule::Mlp($rule) => $body,
+        }
+    };
+}
+
+impl PlasticityRule for Rule {
+    fn n_parameters(&self) -> usize {
+        dispatch!(self, rule => rule.n_parameters())
+    }
+    fn variables(&self) -> Variables {
+        dispatch!(self, rule => rule.variables())
+    }
+    fn scratch_len(&self, n_pre: usize) -> usize {
+        dispatch!(self, rule => rule.scratch_len(n_pre))
+    }
+    fn update<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights: &mut [S],
+        scratch: &mut [S],
+    ) {
+        dispatch!(self, rule => rule.update(theta, layer, weights, scratch))
+    }
+    fn update_vjp<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights_before: &[S],
+        weights_adjoint: &mut [S],
+        post_adjoint: &mut [S],
+        theta_adjoint: &mut [S],
+        scratch: &mut [S],
+    ) {
+        dispatch!(self, rule => rule.update_vjp(
+            theta,
+            layer,
+            weights_before,
+            weights_adjoint,
+            post_adjoint,
+            theta_adjoint,
+            scratch,
+        ))
+    }
+    fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S {
+        dispatch!(self, rule => rule.evaluate(theta, x, y, w, r))
+    }
+}

@@ -1,0 +1,201 @@
+//! The truncated Taylor-series rule and its gradient (SPEC §2.1):
+//! `g_θ(x, y, w, r) = Σ_{a,b,c,d ∈ {0,1,2}} θ_abcd x^a y^b w^c r^d`.
+//!
+//! The layer kernel is factorised. The reward is global, so it is folded first:
+//! `t_abc = Σ_d θ_abcd r^d`. Per postsynaptic row `i`, `B_ac = Σ_b t_abc y_i^b`; per
+//! synapse `C_c = Σ_a B_ac x_j^a` and `g = C_0 + w (C_1 + w C_2)`: about ten
+//! multiply-adds per synapse instead of a pass per term.
+
+use super::{LayerState, PlasticityRule, Variables};
+use crate::scalar::Scalar;
+
+/// The Taylor rule over (x, y, w) (27 terms) or (x, y, w, r) (81 terms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaylorRule {
+    variables: Variables,
+}
+
+impl TaylorRule {
+    /// A Taylor rule over the given variables.
+    pub fn new(variables: Variables) -> Self {
+        TaylorRule { variables }
+    }
+}
+
+/// Folds the reward into the coefficients: `t[a][b][c] = Σ_d θ_abcd r^d`.
+#[inline(always)]
+fn fold_reward<S: Scalar>(variables: Variables, theta: &[S], reward: S) -> [[[S; 3]; 3]; 3] {
+    let mut folded = [[[S::zero(); 3]; 3]; 3];
+    match variables {
+        Variables::Xyw => {
+            for (k, value) in theta.iter().take(27).enumerate() {
+                folded[k / 9][(k / 3) % 3][k % 3] = *value;
+            }
+        }
+        Variables::Xywr => {
+            let r2 = reward * reward;
+            for k in 0..27 {
+                let base = 3 * k;
+                folded[k / 9][(k / 3) % 3][k % 3] =
+                    theta[base] + theta[base + 1] * reward + theta[base + 2] * r2;
+            }
+        }
+    }
+    folded
+}
+
+impl PlasticityRule for TaylorRule {
+    fn n_parameters(&self) -> usize {
+        self.variables.n_terms()
+    }
+
+    fn variables(&self) -> Variables {
+        self.variables
+    }
+
+    fn scratch_len(&self, n_pre: usize) -> usize {
+        n_pre
+    }
+
+    fn update<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights: &mut [S],
+        scratch: &mut [S],
+    ) {
+        let n_pre = layer.pre.len();
+        let t = fold_reward(self.variables, theta, layer.reward);
+        let x = layer.pre;
+        let x_squared = &mut scratch[..n_pre];
+        for (sq, &xj) in x_squared.iter_mut().zip(x) {
+            *sq = xj * xj;
+        }
+        let eta = layer.learning_rate;
+        for (row, &y) in weights.chunks_exact_mut(n_pre).zip(layer.post) {
+            let y2 = y * y;
+            // η B_ac = η Σ_b t_abc y^b
+            let mut b = [[S::zero(); 3]; 3];
+            for a in 0..3 {
+                for c in 0..3 {
+                    b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
+                }
+            }
+            for ((w, &xj), &xj2) in row.iter_mut().zip(x).zip(x_squared.iter()) {
+                let c0 = b[0][0] + b[1][0] * xj + b[2][0] * xj2;
+                let c1 = b[0][1] + b[1][1] * xj + b[2][1] * xj2;
+                let c2 = b[0][2] + b[1][2] * xj + b[2][2] * xj2;
+                let wv = *w;
+                *w = wv + c0 + wv * (c1 + wv * c2);
+            }
+        }
+    }
+
+    fn update_vjp<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights_before: &[S],
+        weights_adjoint: &mut [S],
+        post_adjoint: &mut [S],
+        theta_adjoint: &mut [S],
+        scratch: &mut [S],
+    ) {
+        let n_pre = layer.pre.len();
+        let r = layer.reward;
+        let t = fold_reward(self.variables, theta, r);
+        let x = layer.pre;
+        let x_squared = &mut scratch[..n_pre];
+        for (sq, &xj) in x_squared.iter_mut().zip(x) {
+            *sq = xj * xj;
+        }
+        let eta = layer.learning_rate;
+        let two = S::from_f64(2.0);
+        // Σ_i y_i^b S^{(i)}_ac, the θ adjoint before the reward powers: tb[a][b][c].
+        let mut folded_adjoint = [[[S::zero(); 3]; 3]; 3];
+        for (((w_row, lambda_row), &y), y_adjoint) in weights_before
+            .chunks_exact(n_pre)
+            .zip(weights_adjoint.chunks_exact_mut(n_pre))
+            .zip(layer.post)
+            .zip(post_adjoint.iter_mut())
+        {
+            let y2 = y * y;
+            // B_ac (for ∂g/∂w) and B'_ac = ∂B_ac/∂y (for ∂g/∂y), both times η.
+            let mut b = [[S::zero(); 3]; 3];
+            let mut db = [[S::zero(); 3]; 3];
+            for a in 0..3 {
+                for c in 0..3 {
+                    b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
+                    db[a][c] = eta * (t[a][1][c] + two * t[a][2][c] * y);
+                }
+            }
+            // s[a][c] = Σ_j λ_ij x_j^a w_ij^c
+            let mut s = [[S::zero(); 3]; 3];
+            let mut dy = S::zero();
+            for (((lambda, &wv), &xj), &xj2) in lambda_row
+                .iter_mut()
+                .zip(w_row)
+                .zip(x)
+                .zip(x_squared.iter())
+            {
+                let l = *lambda;
+                let c1 = b[0][1] + b[1][1] * xj + b[2][1] * xj2;
+                let c2 = b[0][2] + b[1][2] * xj + b[2][2] * xj2;
+                let d0 = db[0][0] + db[1][0] * xj + db[2][0] * xj2;
+                let d1 = db[0][1] + db[1][1] * xj + db[2][1] * xj2;
+                let d2 = db[0][2] + db[1][2] * xj + db[2][2] * xj2;
+                dy += l * (d0 + wv * (d1 + wv * d2));
+                let w2 = wv * wv;
+                let lx = l * xj;
+                let lx2 = l * xj2;
+                s[0][0] += l;
+                s[0][1] += l * wv;
+                s[0][2] += l * w2;
+                s[1][0] += lx;
+                s[1][1] += lx * wv;
+                s[1][2] += lx * w2;
+                s[2][0] += lx2;
+                s[2][1] += lx2 * wv;
+                s[2][2] += lx2 * w2;
+                *lambda = l + l * (c1 + two * c2 * wv);
+            }
+            *y_adjoint += dy;
+            let powers = [S::one(), y, y2];
+            for a in 0..3 {
+                for (bb, power) in powers.iter().enumerate() {
+                    for c in 0..3 {
+                        folded_adjoint[a][bb][c] += s[a][c] * *power;
+                    }
+                }
+            }
+        }
+        match self.variables {
+            Variables::Xyw => {
+                for (k, adjoint) in theta_adjoint.iter_mut().take(27).enumerate() {
+                    *adjoint += eta * folded_adjoint[k / 9][(k / 3) % 3][k % 3];
+                }
+            }
+            Variables::Xywr => {
+                let r_powers = [S::one(), r, r * r];
+                for k in 0..27 {
+                    let value = eta * folded_adjoint[k / 9][(k / 3) % 3][k % 3];
+                    for (d, power) in r_powers.iter().enumerate() {
+                        theta_adjoint[3 * k + d] += value * *power;
+                    }
+                }
+            }
+        }
+    }
+
+    fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S {
+        let powers = |v: S| [S::one(), v, v * v];
+        let (px, py, pw, pr) = (powers(x), powers(y), powers(w), powers(r));
+        let mut total = S::zero();
+        for (k, &coefficient) in theta.iter().enumerate().take(self.variables.n_terms()) {
+            let term = super::Term::from_index(k, self.variables);
+            let [a, b, c, d] = term.exponents.map(usize::from);
+            total += coefficient * px[a] * py[b] * pw[c] * pr[d];
+        }
+        total
+    }
+}
