@@ -133,6 +133,7 @@ enum OptimizerArg {
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum BasisArg {
+    Auto,
     Centred,
     Scaled,
     Canonical,
@@ -178,10 +179,11 @@ struct FitOptions {
     /// Seed of the initial θ, the minibatch order and the evaluation trajectories.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Basis the optimiser works in: each variable scaled by its typical size, centred
-    /// and standardised (Hermite-like products), or the raw monomials. Results are always reported as the
+    /// Basis the optimiser works in: each variable scaled by its typical size
+    /// ("scaled", auto's choice for L-BFGS), centred and standardised (Hermite-like
+    /// products), or the raw monomials ("canonical", auto's choice for Adam). Results are always reported as the
     /// canonical monomial coefficients.
-    #[arg(long, value_enum, default_value = "scaled")]
+    #[arg(long, value_enum, default_value = "auto")]
     basis: BasisArg,
     /// Initial θ: "random" (Taylor N(0, 1e-5²), MLP N(0, 0.01²)), "zeros", or an
     /// expression such as "0.5*x*y".
@@ -209,9 +211,10 @@ impl FitOptions {
             trainable: self.trainable.clone(),
             hidden: self.hidden.clone(),
             basis: match self.basis {
-                BasisArg::Centred => Basis::Centred,
-                BasisArg::Scaled => Basis::Scaled,
-                BasisArg::Canonical => Basis::Canonical,
+                BasisArg::Auto => None,
+                BasisArg::Centred => Some(Basis::Centred),
+                BasisArg::Scaled => Some(Basis::Scaled),
+                BasisArg::Canonical => Some(Basis::Canonical),
             },
             init: self.init.clone(),
             fit: FitConfig {
@@ -356,9 +359,20 @@ fn fit_with_progress(
 ) -> Result<(plasticity::fit::neural::NeuralFit, f64)> {
     let bar = progress_bar(settings.fit.epochs, "fitting");
     let start = Instant::now();
+    // Without a terminal (a batch job's log) print a line every 5 % instead.
+    let every = (settings.fit.epochs / 20).max(1);
     let mut observer = |report: &EpochReport<'_>| {
         bar.set_position(report.epoch as u64);
         bar.set_message(format!("loss {:.6e}", report.loss));
+        if bar.is_hidden() && (report.epoch.is_multiple_of(every) || report.epoch == 1) {
+            eprintln!(
+                "epoch {}/{}  loss {:.6e}  ({:.1} s)",
+                report.epoch,
+                report.epochs,
+                report.loss,
+                start.elapsed().as_secs_f64()
+            );
+        }
         ControlFlow::Continue(())
     };
     let fit = fit_neural(dataset, settings, &mut observer);

@@ -41,8 +41,10 @@ pub struct NeuralFitSettings {
     pub trainable: String,
     /// MLP hidden layer sizes.
     pub hidden: Vec<usize>,
-    /// The basis the optimiser works in (Taylor).
-    pub basis: Basis,
+    /// The basis the optimiser works in (Taylor); `None` chooses by optimiser:
+    /// `scaled` for L-BFGS (better conditioned), `canonical` for Adam (whose step size
+    /// then means what it means in the paper: at most ~α per coefficient per step).
+    pub basis: Option<Basis>,
     /// Initial θ: `random` (Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`), `zeros`, or a
     /// Taylor expression.
     pub init: String,
@@ -60,12 +62,22 @@ impl Default for NeuralFitSettings {
             rule_family: RuleFamily::Taylor,
             trainable: "all".into(),
             hidden: vec![10],
-            basis: Basis::Scaled,
+            basis: None,
             init: "random".into(),
             fit: FitConfig::default(),
             gradient: GradientStrategy::Checkpointed,
             eval_trajectories: 5,
         }
+    }
+}
+
+impl NeuralFitSettings {
+    /// The basis used: the one given, or the optimiser's default.
+    pub fn basis(&self) -> Basis {
+        self.basis.unwrap_or(match self.fit.optimizer {
+            super::OptimizerKind::Lbfgs => Basis::Scaled,
+            super::OptimizerKind::Adam => Basis::Canonical,
+        })
     }
 }
 
@@ -251,8 +263,13 @@ pub fn fit_neural(
             }
             // untrained coefficients stay exactly 0 (SPEC §2.1)
             let zeros = vec![0.0; taylor.variables().n_terms()];
-            let p =
-                Parametrisation::taylor(taylor.variables(), &mask, settings.basis, &scales, &zeros);
+            let p = Parametrisation::taylor(
+                taylor.variables(),
+                &mask,
+                settings.basis(),
+                &scales,
+                &zeros,
+            );
             let penalised = p.trainable().to_vec();
             (p, penalised)
         }

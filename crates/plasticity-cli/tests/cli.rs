@@ -1,0 +1,352 @@
+//! The `plasticity` binary on tiny fixtures: bad input gives a clear error (file,
+//! variable, what was expected), exit code ≠ 0, no panic and no output file; results
+//! are reproducible whatever the thread count.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array1, Array3, ArrayD, IxDyn};
+use plasticity::io::npz::{write_npz, NpzValue};
+use plasticity::task::OjaTask;
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_plasticity"))
+}
+
+fn run(args: &[&str]) -> Output {
+    binary().args(args).output().expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A tiny valid dataset: 3→4 neurons, 6 steps, 2 trajectories, 3 recorded.
+fn tiny_task() -> OjaTask {
+    OjaTask {
+        n_pre: 3,
+        n_post: 4,
+        steps: 6,
+        trajectories: 2,
+        recording_fraction: 0.75,
+        noise_std: 0.01,
+        seed: 3,
+        ..OjaTask::default()
+    }
+}
+
+/// A replacement array for one entry.
+enum Owned {
+    F64(ArrayD<f64>),
+    I64(ArrayD<i64>),
+}
+
+/// Writes a dataset whose entries can be replaced or removed.
+fn write_dataset(path: &Path, replace: Option<(&str, Owned)>, remove: Option<&str>) {
+    let d = tiny_task().simulate().expect("simulated");
+    let neurons: Array1<i64> = d.recorded_neurons.iter().map(|&i| i as i64).collect();
+    let metadata = serde_json::Value::Object(d.metadata.clone()).to_string();
+    let mut entries: Vec<(&str, NpzValue<'_>)> = vec![
+        ("inputs", NpzValue::F64(d.inputs.view().into_dyn())),
+        (
+            "initial_weights",
+            NpzValue::F64(d.initial_weights.view().into_dyn()),
+        ),
+        (
+            "recorded_activity",
+            NpzValue::F64(d.recorded_activity.view().into_dyn()),
+        ),
+        ("recorded_neurons", NpzValue::I64(neurons.view().into_dyn())),
+        ("metadata", NpzValue::Str(&metadata)),
+    ];
+    entries.retain(|(k, _)| Some(*k) != remove);
+    if let Some((key, value)) = &replace {
+        entries.retain(|(k, _)| k != key);
+        entries.push((
+            key,
+            match value {
+                Owned::F64(a) => NpzValue::F64(a.view()),
+                Owned::I64(a) => NpzValue::I64(a.view()),
+            },
+        ));
+    }
+    write_npz(path, &entries).expect("written");
+}
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+/// Runs `fit` on `data` and checks it fails cleanly, mentioning every `needle`.
+fn assert_fit_fails(data: &Path, needles: &[&str]) {
+    let dir = temp();
+    let out = dir.path().join("out");
+    let output = run(&[
+        "fit",
+        data.to_str().expect("utf-8 path"),
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--epochs",
+        "2",
+    ]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+    for needle in needles {
+        assert!(message.contains(needle), "'{needle}' not in: {message}");
+    }
+    assert!(!out.join("results.json").exists(), "no output on failure");
+}
+
+#[test]
+fn missing_key_is_named() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    write_dataset(&data, None, Some("initial_weights"));
+    assert_fit_fails(&data, &["data.npz", "initial_weights", "missing"]);
+}
+
+#[test]
+fn wrong_shape_is_named() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    let wrong = Array3::<f64>::zeros((2, 6, 5));
+    write_dataset(
+        &data,
+        Some(("recorded_activity", Owned::F64(wrong.into_dyn()))),
+        None,
+    );
+    assert_fit_fails(
+        &data,
+        &["data.npz", "recorded_activity", "expected shape [2, 6, 3]"],
+    );
+}
+
+#[test]
+fn wrong_dtype_is_named() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    let wrong = ArrayD::<i64>::zeros(IxDyn(&[2, 6, 3]));
+    write_dataset(&data, Some(("inputs", Owned::I64(wrong))), None);
+    assert_fit_fails(&data, &["data.npz", "inputs", "float64"]);
+}
+
+#[test]
+fn non_finite_values_are_named() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    let mut activity = tiny_task().simulate().expect("simulated").recorded_activity;
+    activity[[1, 2, 0]] = f64::NAN;
+    write_dataset(
+        &data,
+        Some(("recorded_activity", Owned::F64(activity.into_dyn()))),
+        None,
+    );
+    assert_fit_fails(
+        &data,
+        &["data.npz", "recorded_activity", "finite", "(1, 2, 0)"],
+    );
+}
+
+#[test]
+fn empty_file_is_refused() {
+    let dir = temp();
+    let data = dir.path().join("empty.npz");
+    std::fs::write(&data, b"").expect("written");
+    assert_fit_fails(&data, &["empty.npz", "not a valid .npz"]);
+}
+
+#[test]
+fn missing_file_is_refused() {
+    let dir = temp();
+    assert_fit_fails(&dir.path().join("absent.npz"), &["absent.npz"]);
+}
+
+#[test]
+fn unknown_term_and_syntax_errors_in_expressions() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    write_dataset(&data, None, None);
+    let data = data.to_str().expect("utf-8");
+    for (theta, needle) in [
+        ("x*z", "unknown variable 'z'"),
+        ("x*y -", "expected a term"),
+        ("x**y", "position"),
+    ] {
+        let output = run(&["loss", data, "--theta", theta]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{message}");
+        assert!(
+            message.contains(needle) && message.contains(theta),
+            "{message}"
+        );
+        assert!(output.stdout.is_empty());
+    }
+    // an unknown term in --trainable
+    let out = dir.path().join("out");
+    let output = run(&[
+        "fit",
+        data,
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--trainable",
+        "x*y,q",
+        "--epochs",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("trainable"), "{}", stderr(&output));
+    assert!(!out.join("results.json").exists());
+}
+
+#[test]
+fn loss_reports_every_term_and_zero_at_the_generating_rule() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    let mut task = tiny_task();
+    task.noise_std = 0.0;
+    task.simulate()
+        .expect("simulated")
+        .save(&data)
+        .expect("saved");
+    let output = run(&[
+        "loss",
+        data.to_str().expect("utf-8"),
+        "--theta",
+        "x*y - y^2*w",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(json["loss"].as_f64().expect("loss") < 1e-28);
+    assert_eq!(json["gradient"].as_object().expect("gradient").len(), 27);
+    assert!(json["gradient"]["x*y"].is_number());
+    let output = run(&["loss", data.to_str().expect("utf-8"), "--theta", "0.5*x*y"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(json["loss"].as_f64().expect("loss") > 1e-8);
+}
+
+fn fit_results(data: &Path, out: &Path, threads: &str, optimizer: &str) -> String {
+    let output = binary()
+        .env("RAYON_NUM_THREADS", threads)
+        .args([
+            "fit",
+            data.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--epochs",
+            "15",
+            "--optimizer",
+            optimizer,
+            "--seed",
+            "11",
+        ])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    for key in [
+        "coefficients",
+        "metrics",
+        "loss_history",
+        "config",
+        "seed",
+        "version",
+    ] {
+        assert!(json.get(key).is_some(), "results.json lacks {key}");
+    }
+    for key in ["r2_weights", "r2_activity", "final_loss"] {
+        assert!(json["metrics"][key].is_number(), "metrics.{key}");
+    }
+    assert!(out.join("coefficients.csv").exists());
+    // everything apart from timings and the output path must match
+    json.as_object_mut().expect("object").remove("timing");
+    serde_json::to_string(&json).expect("JSON")
+}
+
+#[test]
+fn same_seed_gives_identical_results_at_one_and_two_threads() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    let task = OjaTask {
+        n_pre: 5,
+        n_post: 8,
+        steps: 10,
+        trajectories: 4,
+        ..tiny_task()
+    };
+    task.simulate()
+        .expect("simulated")
+        .save(&data)
+        .expect("saved");
+    for optimizer in ["lbfgs", "adam"] {
+        let one = fit_results(&data, &dir.path().join("one"), "1", optimizer);
+        let two = fit_results(&data, &dir.path().join("one"), "2", optimizer);
+        assert_eq!(
+            one, two,
+            "{optimizer}: results differ between 1 and 2 threads"
+        );
+    }
+}
+
+#[test]
+fn simulate_writes_the_spec_layout() {
+    let dir = temp();
+    let data: PathBuf = dir.path().join("sim.npz");
+    let output = run(&[
+        "simulate",
+        "oja",
+        "--out",
+        data.to_str().expect("utf-8"),
+        "--n-pre",
+        "4",
+        "--n-post",
+        "10",
+        "--steps",
+        "7",
+        "--trajectories",
+        "3",
+        "--noise-std",
+        "0.1",
+        "--recording-fraction",
+        "0.5",
+        "--rule",
+        "x*y - y^2*w",
+        "--seed",
+        "5",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let file = plasticity::io::npz::NpzFile::open(&data).expect("readable");
+    assert_eq!(
+        file.f64_array("inputs", 3).expect("inputs").shape(),
+        &[3, 7, 4]
+    );
+    assert_eq!(
+        file.f64_array("initial_weights", 3).expect("w0").shape(),
+        &[3, 10, 4]
+    );
+    assert_eq!(
+        file.f64_array("recorded_activity", 3)
+            .expect("activity")
+            .shape(),
+        &[3, 7, 5]
+    );
+    let neurons = file.i64_array("recorded_neurons", 1).expect("neurons");
+    assert!(neurons
+        .iter()
+        .zip(neurons.iter().skip(1))
+        .all(|(a, b)| a < b));
+    let metadata: serde_json::Value =
+        serde_json::from_str(&file.string("metadata").expect("metadata")).expect("JSON");
+    for key in [
+        "kind",
+        "rule",
+        "noise_std",
+        "recording_fraction",
+        "seed",
+        "version",
+    ] {
+        assert!(metadata.get(key).is_some(), "metadata lacks {key}");
+    }
+    assert_eq!(metadata["kind"], "neural");
+}
