@@ -296,7 +296,8 @@ struct OjaArgs {
     /// Optimiser.
     #[arg(long, value_enum, default_value = "lbfgs")]
     optimizer: OptimizerArg,
-    /// Epochs (L-BFGS iterations or Adam passes).
+    /// Epochs (L-BFGS iterations or Adam passes); default 2000 L-BFGS iterations
+    /// (1500 at paper scale) or 250 Adam epochs.
     #[arg(long)]
     epochs: Option<usize>,
     /// Rule family.
@@ -533,7 +534,8 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
         task.trajectories = 10;
     }
     let default_epochs = match args.optimizer {
-        OptimizerArg::Lbfgs => 400,
+        OptimizerArg::Lbfgs if args.paper_scale => 1500,
+        OptimizerArg::Lbfgs => 2000,
         OptimizerArg::Adam => 250,
     };
     let options = FitOptions::parse_from_defaults();
