@@ -71,9 +71,9 @@ mod tests {
 
     #[test]
     fn atomic_write_replaces_and_cleans_up() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("out.txt");
-        fs::write(&path, b"old").unwrap();
+        fs::write(&path, b"old").expect("test fixture");
 
         // A failing writer leaves the target untouched and no temporary file behind.
         let err = write_atomically(&path, |w| {
@@ -84,10 +84,10 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("out.txt"), "{err}");
         assert!(err.to_string().contains("boom"), "{err}");
-        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read(&path).expect("test fixture"), b"old");
         let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
+            .expect("test fixture")
+            .map(|e| e.expect("test fixture").file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
 
@@ -96,14 +96,14 @@ mod tests {
             use std::io::Write;
             w.write_all(b"new")
         })
-        .unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"new");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        .expect("test fixture");
+        assert_eq!(fs::read(&path).expect("test fixture"), b"new");
+        assert_eq!(fs::read_dir(dir.path()).expect("test fixture").count(), 1);
     }
 
     #[test]
     fn atomic_write_to_missing_directory_fails() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("no/such/dir/out.txt");
         let err = write_atomically(&path, |_| Ok(())).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");

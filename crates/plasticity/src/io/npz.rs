@@ -874,13 +874,13 @@ mod tests {
 
     /// A zip of `members` (full names) with `method`.
     fn write_zip(path: &Path, members: &[(&str, Vec<u8>)], method: CompressionMethod) {
-        let mut zip = ZipWriter::new(File::create(path).unwrap());
+        let mut zip = ZipWriter::new(File::create(path).expect("test fixture"));
         for (name, bytes) in members {
             let options = SimpleFileOptions::default().compression_method(method);
-            zip.start_file(*name, options).unwrap();
-            zip.write_all(bytes).unwrap();
+            zip.start_file(*name, options).expect("test fixture");
+            zip.write_all(bytes).expect("test fixture");
         }
-        zip.finish().unwrap();
+        zip.finish().expect("test fixture");
     }
 
     fn sample() -> (Array3<f64>, Array1<i64>) {
@@ -907,7 +907,7 @@ mod tests {
                 ("metadata", NpzValue::Str("σ = 0.5 µ")),
             ],
         )
-        .unwrap();
+        .expect("test fixture");
         path
     }
 
@@ -928,27 +928,30 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = sample_file(dir.path());
         let (a, b) = sample();
-        let f = NpzFile::open(&path).unwrap();
+        let f = NpzFile::open(&path).expect("test fixture");
         assert_eq!(f.path(), path);
         assert_eq!(f.keys(), vec!["labels", "metadata", "weights"]);
         assert!(f.contains("weights") && !f.contains("weights.npy"));
-        let got = f.f64_array("weights", 3).unwrap();
+        let got = f.f64_array("weights", 3).expect("test fixture");
         assert!(same_bits(&got, &a.clone().into_dyn()));
-        assert_eq!(f.i64_array("labels", 1).unwrap(), b.into_dyn());
-        assert_eq!(f.string("metadata").unwrap(), "σ = 0.5 µ");
+        assert_eq!(
+            f.i64_array("labels", 1).expect("test fixture"),
+            b.into_dyn()
+        );
+        assert_eq!(f.string("metadata").expect("test fixture"), "σ = 0.5 µ");
         // Reading twice works (the archive is re-read).
         assert!(same_bits(
-            &f.f64_array("weights", 3).unwrap(),
+            &f.f64_array("weights", 3).expect("test fixture"),
             &a.into_dyn()
         ));
     }
 
     #[test]
     fn written_layout_matches_numpy() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("x.npz");
         let t = ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]);
         // A transposed (non-contiguous in C order) view is written in logical order.
@@ -960,8 +963,9 @@ mod tests {
                 ("zero", NpzValue::F64(ndarray::arr0(2.5).into_dyn().view())),
             ],
         )
-        .unwrap();
-        let mut zip = ZipArchive::new(File::open(&path).unwrap()).unwrap();
+        .expect("test fixture");
+        let mut zip =
+            ZipArchive::new(File::open(&path).expect("test fixture")).expect("test fixture");
         let names: Vec<&str> = zip.file_names().collect();
         assert_eq!(names.len(), 3);
         let expect = [
@@ -979,34 +983,34 @@ mod tests {
             ),
         ];
         for (name, dict) in expect {
-            let mut m = zip.by_name(name).unwrap();
+            let mut m = zip.by_name(name).expect("test fixture");
             assert_eq!(m.compression(), CompressionMethod::Stored);
             let mut bytes = Vec::new();
-            m.read_to_end(&mut bytes).unwrap();
+            m.read_to_end(&mut bytes).expect("test fixture");
             assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
             let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
             assert_eq!((10 + hlen) % 64, 0, "{name}");
-            let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
+            let header = std::str::from_utf8(&bytes[10..10 + hlen]).expect("test fixture");
             assert!(header.starts_with(dict), "{header:?}");
             assert!(header.ends_with(" \n"));
         }
         drop(zip);
-        let f = NpzFile::open(&path).unwrap();
+        let f = NpzFile::open(&path).expect("test fixture");
         assert_eq!(f.keys(), vec!["empty", "t", "zero"]);
         assert_eq!(
-            f.f64_array("t", 2).unwrap(),
+            f.f64_array("t", 2).expect("test fixture"),
             ndarray::arr2(&[[1.0, 3.0], [2.0, 4.0]]).into_dyn()
         );
-        assert_eq!(f.string("empty").unwrap(), "");
+        assert_eq!(f.string("empty").expect("test fixture"), "");
         assert_eq!(
-            f.f64_array("zero", 0).unwrap(),
+            f.f64_array("zero", 0).expect("test fixture"),
             ndarray::arr0(2.5).into_dyn()
         );
     }
 
     #[test]
     fn fortran_order_is_converted() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("f.npz");
         // [[0, 1, 2], [10, 11, 12]] stored column by column.
         let data = f64_bytes(&[0.0, 10.0, 1.0, 11.0, 2.0, 12.0]);
@@ -1034,21 +1038,21 @@ mod tests {
             ],
             CompressionMethod::Stored,
         );
-        let f = NpzFile::open(&path).unwrap();
-        let a = f.f64_array("a", 2).unwrap();
+        let f = NpzFile::open(&path).expect("test fixture");
+        let a = f.f64_array("a", 2).expect("test fixture");
         assert_eq!(
             a,
             ndarray::arr2(&[[0.0, 1.0, 2.0], [10.0, 11.0, 12.0]]).into_dyn()
         );
         assert!(a.is_standard_layout());
-        let b = f.i64_array("b", 2).unwrap();
+        let b = f.i64_array("b", 2).expect("test fixture");
         assert_eq!(b, ndarray::arr2(&[[1, 2, 3], [4, 5, 6]]).into_dyn());
         assert!(b.is_standard_layout());
     }
 
     #[test]
     fn deflated_members_and_other_versions() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("d.npz");
         let values: Vec<f64> = (0..5000).map(|i| (i % 7) as f64).collect();
         let text = "{\"a\": 1}";
@@ -1093,15 +1097,15 @@ mod tests {
             CompressionMethod::Deflated,
         );
         // The members really are compressed.
-        assert!(std::fs::metadata(&path).unwrap().len() < 10_000);
-        let f = NpzFile::open(&path).unwrap();
-        let x = f.f64_array("x", 2).unwrap();
+        assert!(std::fs::metadata(&path).expect("test fixture").len() < 10_000);
+        let f = NpzFile::open(&path).expect("test fixture");
+        let x = f.f64_array("x", 2).expect("test fixture");
         assert_eq!(x.shape(), &[50, 100]);
         assert_eq!(x.iter().copied().collect::<Vec<_>>(), values);
-        assert_eq!(f.string("metadata").unwrap(), text);
+        assert_eq!(f.string("metadata").expect("test fixture"), text);
         assert_eq!(
             f.i64_array("v3", 1)
-                .unwrap()
+                .expect("test fixture")
                 .iter()
                 .copied()
                 .collect::<Vec<_>>(),
@@ -1111,8 +1115,8 @@ mod tests {
 
     #[test]
     fn missing_key_lists_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = NpzFile::open(sample_file(dir.path())).unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
+        let f = NpzFile::open(sample_file(dir.path())).expect("test fixture");
         let text = data_error(f.f64_array("inputs", 2).unwrap_err(), "inputs");
         assert!(
             text.contains("missing; the file has keys: labels, metadata, weights"),
@@ -1124,8 +1128,8 @@ mod tests {
 
     #[test]
     fn wrong_dtype() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = NpzFile::open(sample_file(dir.path())).unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
+        let f = NpzFile::open(sample_file(dir.path())).expect("test fixture");
         let text = data_error(f.f64_array("labels", 1).unwrap_err(), "labels");
         assert!(
             text.contains("expected float64 (<f8), found int64 (<i8)"),
@@ -1156,7 +1160,7 @@ mod tests {
             )],
             CompressionMethod::Stored,
         );
-        let f = NpzFile::open(&path).unwrap();
+        let f = NpzFile::open(&path).expect("test fixture");
         let text = data_error(f.f64_array("counts", 1).unwrap_err(), "counts");
         assert!(
             text.contains("expected float64 (<f8), found int32 (<i4)"),
@@ -1166,7 +1170,7 @@ mod tests {
 
     #[test]
     fn big_endian_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("be.npz");
         let data: Vec<u8> = [1.5f64, 2.5].iter().flat_map(|v| v.to_be_bytes()).collect();
         write_zip(
@@ -1180,7 +1184,7 @@ mod tests {
             )],
             CompressionMethod::Stored,
         );
-        let f = NpzFile::open(&path).unwrap();
+        let f = NpzFile::open(&path).expect("test fixture");
         let text = data_error(f.f64_array("rates", 1).unwrap_err(), "rates");
         assert!(
             text.contains("expected float64 (<f8), found big-endian float64 (>f8)"),
@@ -1190,11 +1194,11 @@ mod tests {
 
     #[test]
     fn wrong_ndim() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("n.npz");
         let a = ArrayD::<f64>::zeros(IxDyn(&[4, 5]));
-        write_npz(&path, &[("inputs", NpzValue::F64(a.view()))]).unwrap();
-        let f = NpzFile::open(&path).unwrap();
+        write_npz(&path, &[("inputs", NpzValue::F64(a.view()))]).expect("test fixture");
+        let f = NpzFile::open(&path).expect("test fixture");
         let text = data_error(f.f64_array("inputs", 3).unwrap_err(), "inputs");
         assert!(
             text.contains("expected 3 dimensions, found 2 (shape [4, 5])"),
@@ -1202,7 +1206,7 @@ mod tests {
         );
         let text = data_error(f.f64_array("inputs", 1).unwrap_err(), "inputs");
         assert!(text.contains("expected 1 dimension, found 2"), "{text}");
-        assert_eq!(f.f64_array("inputs", 2).unwrap(), a);
+        assert_eq!(f.f64_array("inputs", 2).expect("test fixture"), a);
 
         // A string must be 0-d.
         let path = dir.path().join("u.npz");
@@ -1217,39 +1221,39 @@ mod tests {
             )],
             CompressionMethod::Stored,
         );
-        let f = NpzFile::open(&path).unwrap();
+        let f = NpzFile::open(&path).expect("test fixture");
         let text = data_error(f.string("names").unwrap_err(), "names");
         assert!(text.contains("shape [2]"), "{text}");
     }
 
     #[test]
     fn missing_empty_non_zip_and_truncated_files() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let err = NpzFile::open(dir.path().join("absent.npz")).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
         assert!(err.to_string().contains("absent.npz"), "{err}");
 
         let empty = dir.path().join("empty.npz");
-        std::fs::write(&empty, b"").unwrap();
+        std::fs::write(&empty, b"").expect("test fixture");
         let text = data_error(NpzFile::open(&empty).unwrap_err(), FILE_VARIABLE);
         assert!(text.contains("not a valid .npz (zip) archive"), "{text}");
         assert!(text.contains("empty.npz"), "{text}");
 
         let text_file = dir.path().join("text.npz");
-        std::fs::write(&text_file, "time,rate\n0,1.5\n1,2.5\n".repeat(20)).unwrap();
+        std::fs::write(&text_file, "time,rate\n0,1.5\n1,2.5\n".repeat(20)).expect("test fixture");
         let text = data_error(NpzFile::open(&text_file).unwrap_err(), FILE_VARIABLE);
         assert!(text.contains("not a valid .npz (zip) archive"), "{text}");
 
-        let full = std::fs::read(sample_file(dir.path())).unwrap();
+        let full = std::fs::read(sample_file(dir.path())).expect("test fixture");
         let cut = dir.path().join("cut.npz");
-        std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+        std::fs::write(&cut, &full[..full.len() / 2]).expect("test fixture");
         let text = data_error(NpzFile::open(&cut).unwrap_err(), FILE_VARIABLE);
         assert!(text.contains("not a valid .npz (zip) archive"), "{text}");
     }
 
     #[test]
     fn bad_magic_and_bad_headers() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             (
                 "magic",
@@ -1326,7 +1330,7 @@ mod tests {
 
     #[test]
     fn huge_shape_and_size_mismatch_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let cases: Vec<(&str, &str, usize, &str)> = vec![
             (
                 "huge",
@@ -1367,13 +1371,13 @@ mod tests {
     /// Positions of `u32` size fields to patch: (local header, central directory) offsets
     /// of the uncompressed size of the first member.
     fn uncompressed_size_fields(zip: &[u8]) -> (usize, usize) {
-        let find = |sig: &[u8]| zip.windows(4).position(|w| w == sig).unwrap();
+        let find = |sig: &[u8]| zip.windows(4).position(|w| w == sig).expect("test fixture");
         (find(b"PK\x03\x04") + 22, find(b"PK\x01\x02") + 24)
     }
 
     #[test]
     fn member_inflating_past_its_declared_size_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("lie.npz");
         // The header says 2 elements and the member will declare exactly that, but the
         // deflate stream holds 3.
@@ -1381,19 +1385,19 @@ mod tests {
         let member = npy_bytes(dict, &f64_bytes(&[1.0, 2.0, 3.0]));
         let honest = (member.len() - 8) as u32;
         write_zip(&path, &[("lie.npy", member)], CompressionMethod::Deflated);
-        let mut bytes = std::fs::read(&path).unwrap();
+        let mut bytes = std::fs::read(&path).expect("test fixture");
         let (local, central) = uncompressed_size_fields(&bytes);
         bytes[local..local + 4].copy_from_slice(&honest.to_le_bytes());
         bytes[central..central + 4].copy_from_slice(&honest.to_le_bytes());
-        std::fs::write(&path, &bytes).unwrap();
-        let f = NpzFile::open(&path).unwrap();
+        std::fs::write(&path, &bytes).expect("test fixture");
+        let f = NpzFile::open(&path).expect("test fixture");
         let text = data_error(f.f64_array("lie", 1).unwrap_err(), "lie");
         assert!(text.contains("more data than its declared size"), "{text}");
     }
 
     #[test]
     fn member_over_the_cap_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
         let member = npy_bytes(dict, &f64_bytes(&[1.0, 2.0]));
         let size = member.len() as u64;
@@ -1405,25 +1409,25 @@ mod tests {
             &[("big.npy", member.clone())],
             CompressionMethod::Deflated,
         );
-        let mut bytes = std::fs::read(&path).unwrap();
+        let mut bytes = std::fs::read(&path).expect("test fixture");
         let (local, central) = uncompressed_size_fields(&bytes);
         for at in [local, central] {
             bytes[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         }
-        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(&path, &bytes).expect("test fixture");
         let text = data_error(NpzFile::open(&path).unwrap_err(), "big");
         assert!(text.contains("needs 16 bytes"), "{text}");
 
         // Declaring 9 GiB in the zip64 extra fields: refused by the cap, before reading.
         let path = dir.path().join("huge.npz");
-        let mut zip = ZipWriter::new(File::create(&path).unwrap());
+        let mut zip = ZipWriter::new(File::create(&path).expect("test fixture"));
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .large_file(true);
-        zip.start_file("huge.npy", options).unwrap();
-        zip.write_all(&member).unwrap();
-        zip.finish().unwrap();
-        let mut bytes = std::fs::read(&path).unwrap();
+        zip.start_file("huge.npy", options).expect("test fixture");
+        zip.write_all(&member).expect("test fixture");
+        zip.finish().expect("test fixture");
+        let mut bytes = std::fs::read(&path).expect("test fixture");
         let mut pattern = b"\x01\x00\x10\x00".to_vec();
         pattern.extend_from_slice(&size.to_le_bytes());
         let spots: Vec<usize> = (0..bytes.len() - pattern.len())
@@ -1433,7 +1437,7 @@ mod tests {
         for at in spots {
             bytes[at + 4..at + 12].copy_from_slice(&(9u64 << 30).to_le_bytes());
         }
-        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(&path, &bytes).expect("test fixture");
         let text = data_error(NpzFile::open(&path).unwrap_err(), "huge");
         assert!(
             text.contains("declares 9663676416 bytes, more than the limit"),
@@ -1443,29 +1447,32 @@ mod tests {
 
     #[test]
     fn corrupted_data_is_detected_when_read() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = sample_file(dir.path());
-        let mut bytes = std::fs::read(&path).unwrap();
+        let mut bytes = std::fs::read(&path).expect("test fixture");
         // Flip a byte in the data of the first member ("weights", stored, header of 128 bytes).
-        let at = bytes.windows(4).position(|w| w == b"PK\x03\x04").unwrap()
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"PK\x03\x04")
+            .expect("test fixture")
             + 30
             + "weights.npy".len()
             + 128
             + 3;
         bytes[at] ^= 0x40;
-        std::fs::write(&path, &bytes).unwrap();
-        let f = NpzFile::open(&path).unwrap();
+        std::fs::write(&path, &bytes).expect("test fixture");
+        let f = NpzFile::open(&path).expect("test fixture");
         let text = data_error(f.f64_array("weights", 3).unwrap_err(), "weights");
         assert!(text.to_lowercase().contains("checksum"), "{text}");
         // The other members are unaffected.
-        assert_eq!(f.string("metadata").unwrap(), "σ = 0.5 µ");
+        assert_eq!(f.string("metadata").expect("test fixture"), "σ = 0.5 µ");
     }
 
     /// Every truncation and many single-byte corruptions of valid files: errors, no panics.
     #[test]
     fn corrupt_files_never_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let stored = std::fs::read(sample_file(dir.path())).unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
+        let stored = std::fs::read(sample_file(dir.path())).expect("test fixture");
         let deflated_path = dir.path().join("deflated.npz");
         let dict = "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2), }";
         write_zip(
@@ -1485,10 +1492,10 @@ mod tests {
             ],
             CompressionMethod::Deflated,
         );
-        let deflated = std::fs::read(&deflated_path).unwrap();
+        let deflated = std::fs::read(&deflated_path).expect("test fixture");
         let path = dir.path().join("corrupt.npz");
         let exercise = |bytes: &[u8]| {
-            std::fs::write(&path, bytes).unwrap();
+            std::fs::write(&path, bytes).expect("test fixture");
             if let Ok(f) = NpzFile::open(&path) {
                 for key in f.keys() {
                     for ndim in 0..4 {

@@ -301,14 +301,14 @@ mod tests {
 
     fn index(name: &str, variables: Variables) -> usize {
         Term::parse(name, variables)
-            .unwrap()
+            .expect("test fixture")
             .index(variables)
-            .unwrap()
+            .expect("test fixture")
     }
 
     #[test]
     fn oja() {
-        let c = parse_expression("x*y - y^2*w", Variables::Xyw).unwrap();
+        let c = parse_expression("x*y - y^2*w", Variables::Xyw).expect("test fixture");
         assert_eq!(c.len(), 27);
         for (k, &v) in c.iter().enumerate() {
             let expected = match k {
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn reward_covariance() {
         let v = Variables::Xywr;
-        let c = parse_expression("x*r - 0.05*w", v).unwrap();
+        let c = parse_expression("x*r - 0.05*w", v).expect("test fixture");
         assert_eq!(c.len(), 81);
         let xr = index("x*r", v);
         let w = index("w", v);
@@ -340,31 +340,32 @@ mod tests {
             assert_eq!(value, expected, "index {k}");
         }
         assert_eq!(format_expression(&c, v), "x*r - 0.05*w");
-        let c = parse_expression("-0.5 * x^2 + 2e-3*y*w*r - 1", v).unwrap();
+        let c = parse_expression("-0.5 * x^2 + 2e-3*y*w*r - 1", v).expect("test fixture");
         assert_eq!(format_expression(&c, v), "-0.5*x^2 + 0.002*y*w*r - 1");
     }
 
     #[test]
     fn numbers_signs_and_combining() {
         let v = Variables::Xywr;
-        let c = parse_expression("-0.5 * x^2 + 2e-3*y*w*r - 1", v).unwrap();
+        let c = parse_expression("-0.5 * x^2 + 2e-3*y*w*r - 1", v).expect("test fixture");
         assert_eq!(c[index("x^2", v)], -0.5);
         assert_eq!(c[index("y*w*r", v)], 2e-3);
         assert_eq!(c[0], -1.0);
         assert_eq!(c.iter().filter(|&&x| x != 0.0).count(), 3);
 
-        let c = parse_expression("x*x + 2*3*x^2 - .5*w*y*y + 2.5E+2 + 1 + y^0", v).unwrap();
+        let c = parse_expression("x*x + 2*3*x^2 - .5*w*y*y + 2.5E+2 + 1 + y^0", v)
+            .expect("test fixture");
         assert_eq!(c[index("x^2", v)], 7.0);
         assert_eq!(c[index("y^2*w", v)], -0.5);
         assert_eq!(c[0], 252.0);
 
-        let c = parse_expression("+x - x", Variables::Xyw).unwrap();
+        let c = parse_expression("+x - x", Variables::Xyw).expect("test fixture");
         assert!(c.iter().all(|&x| x == 0.0));
         assert_eq!(format_expression(&c, Variables::Xyw), "0");
-        let c = parse_expression("5", Variables::Xyw).unwrap();
+        let c = parse_expression("5", Variables::Xyw).expect("test fixture");
         assert_eq!(c[0], 5.0);
         assert_eq!(format_expression(&c, Variables::Xyw), "5");
-        let c = parse_expression("-1 + x - 3", Variables::Xyw).unwrap();
+        let c = parse_expression("-1 + x - 3", Variables::Xyw).expect("test fixture");
         assert_eq!(format_expression(&c, Variables::Xyw), "x - 4");
     }
 
@@ -417,7 +418,10 @@ mod tests {
             c[k * 13] = x;
         }
         let text = format_expression(&c, Variables::Xywr);
-        assert_eq!(parse_expression(&text, Variables::Xywr).unwrap(), c);
+        assert_eq!(
+            parse_expression(&text, Variables::Xywr).expect("test fixture"),
+            c
+        );
     }
 
     fn message(result: crate::Result<Vec<f64>>) -> String {
@@ -508,8 +512,8 @@ mod tests {
                     if let Ok(c) = parse_expression(&text, variables) {
                         assert_eq!(c.len(), variables.n_terms());
                         assert!(c.iter().all(|x| x.is_finite()), "{text}");
-                        let back =
-                            parse_expression(&format_expression(&c, variables), variables).unwrap();
+                        let back = parse_expression(&format_expression(&c, variables), variables)
+                            .expect("test fixture");
                         assert_eq!(back, c, "{text}");
                     }
                     let _ = Term::parse(&text, variables);
@@ -539,22 +543,22 @@ mod tests {
     fn masks() {
         let xyw = Variables::Xyw;
         let xywr = Variables::Xywr;
-        let all = TrainableSpec::parse("all").unwrap();
+        let all = TrainableSpec::parse("all").expect("test fixture");
         assert_eq!(all, TrainableSpec::All);
-        assert_eq!(all.mask(xyw).unwrap(), vec![true; 27]);
-        assert_eq!(all.mask(xywr).unwrap(), vec![true; 81]);
+        assert_eq!(all.mask(xyw).expect("test fixture"), vec![true; 27]);
+        assert_eq!(all.mask(xywr).expect("test fixture"), vec![true; 81]);
 
-        let list = TrainableSpec::parse("x*y, w*y^2").unwrap();
+        let list = TrainableSpec::parse("x*y, w*y^2").expect("test fixture");
         assert_eq!(
             list,
             TrainableSpec::Terms(vec!["x*y".to_string(), "y^2*w".to_string()])
         );
-        let mask = list.mask(xyw).unwrap();
+        let mask = list.mask(xyw).expect("test fixture");
         assert_eq!(count(&mask), 2);
         assert!(mask[12] && mask[7]);
 
-        let list = TrainableSpec::parse("1,x,r,x*r,w").unwrap();
-        let mask = list.mask(xywr).unwrap();
+        let list = TrainableSpec::parse("1,x,r,x*r,w").expect("test fixture");
+        let mask = list.mask(xywr).expect("test fixture");
         assert_eq!(count(&mask), 5);
         for name in ["1", "x", "r", "x*r", "w"] {
             assert!(mask[index(name, xywr)], "{name}");
@@ -562,9 +566,9 @@ mod tests {
         let err = list.mask(xyw).unwrap_err().to_string();
         assert!(err.contains("'r'") && err.contains("trainable"), "{err}");
 
-        let vars = TrainableSpec::parse("vars:x,r").unwrap();
+        let vars = TrainableSpec::parse("vars:x,r").expect("test fixture");
         assert_eq!(vars, TrainableSpec::Variables(vec!['x', 'r']));
-        let mask = vars.mask(xywr).unwrap();
+        let mask = vars.mask(xywr).expect("test fixture");
         assert_eq!(count(&mask), 9);
         for (k, term) in all_terms(xywr).into_iter().enumerate() {
             let expected = term.exponents[1] == 0 && term.exponents[2] == 0;
@@ -574,21 +578,24 @@ mod tests {
         assert_eq!(
             count(
                 &TrainableSpec::parse("vars: x , y")
-                    .unwrap()
+                    .expect("test fixture")
                     .mask(xyw)
-                    .unwrap()
+                    .expect("test fixture")
             ),
             9
         );
 
-        let degree = TrainableSpec::parse("degree:1").unwrap();
+        let degree = TrainableSpec::parse("degree:1").expect("test fixture");
         assert_eq!(degree, TrainableSpec::MaxDegree(1));
-        let mask = degree.mask(xyw).unwrap();
+        let mask = degree.mask(xyw).expect("test fixture");
         assert_eq!(count(&mask), 4);
         for name in ["1", "x", "y", "w"] {
             assert!(mask[index(name, xyw)], "{name}");
         }
-        let degree2 = TrainableSpec::parse("degree:2").unwrap().mask(xyw).unwrap();
+        let degree2 = TrainableSpec::parse("degree:2")
+            .expect("test fixture")
+            .mask(xyw)
+            .expect("test fixture");
         assert_eq!(count(&degree2), 1 + 3 + 6);
 
         let err = TrainableSpec::parse("x*y,z*x").unwrap_err();

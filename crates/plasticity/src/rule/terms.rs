@@ -603,10 +603,22 @@ mod tests {
         ] {
             assert_eq!(Term::parse(text, v).expect(text), y2w, "{text}");
         }
-        assert_eq!(Term::parse("x*1", v).unwrap(), Term::new(1, 0, 0, 0));
-        assert_eq!(Term::parse("1", v).unwrap(), Term::new(0, 0, 0, 0));
-        assert_eq!(Term::parse("y^0", v).unwrap(), Term::new(0, 0, 0, 0));
-        assert_eq!(Term::parse("r*x", v).unwrap(), Term::new(1, 0, 0, 1));
+        assert_eq!(
+            Term::parse("x*1", v).expect("test fixture"),
+            Term::new(1, 0, 0, 0)
+        );
+        assert_eq!(
+            Term::parse("1", v).expect("test fixture"),
+            Term::new(0, 0, 0, 0)
+        );
+        assert_eq!(
+            Term::parse("y^0", v).expect("test fixture"),
+            Term::new(0, 0, 0, 0)
+        );
+        assert_eq!(
+            Term::parse("r*x", v).expect("test fixture"),
+            Term::new(1, 0, 0, 1)
+        );
     }
 
     fn message(result: crate::Result<Term>) -> String {
