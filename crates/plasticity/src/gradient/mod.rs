@@ -21,8 +21,8 @@ mod tests;
 pub enum GradientStrategy {
     /// Keep the weights of every step (memory grows as steps × synapses).
     FullTape,
-    /// Keep weight checkpoints every `interval` steps (`None`: `⌈√T⌉`) and recompute
-    /// each segment in the backward pass.
+    /// Keep weight checkpoints every `⌈√T⌉` steps and recompute each segment in the
+    /// backward pass.
     #[default]
     Checkpointed,
     /// Checkpoints every given number of steps.
