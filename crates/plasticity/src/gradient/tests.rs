@@ -384,5 +384,10 @@ fn layer_vjps_match_dual_numbers() {
             &MlpRule::new(Variables::Xywr, &[5, 3]).expect("sizes"),
             seed,
         );
+        check_layer_vjp(
+            "mlp xywr one hidden layer",
+            &MlpRule::new(Variables::Xywr, &[7]).expect("sizes"),
+            seed,
+        );
     }
 }

@@ -131,9 +131,10 @@ impl PlasticityRule for MlpRule {
         self.variables
     }
 
-    fn scratch_len(&self, _n_pre: usize) -> usize {
-        // input, pre-activations, two activation buffers
-        4 + self.total_hidden() + 2 * self.max_width().max(4)
+    fn scratch_len(&self, n_pre: usize) -> usize {
+        // input, pre-activations, two activation buffers; or, for one hidden layer,
+        // the output pre-activation and its adjoint per presynaptic neuron
+        (4 + self.total_hidden() + 2 * self.max_width().max(4)).max(2 * n_pre)
     }
 
     fn update<S: Scalar>(
@@ -143,6 +144,9 @@ impl PlasticityRule for MlpRule {
         weights: &mut [S],
         scratch: &mut [S],
     ) {
+        if self.layers.len() == 2 {
+            return self.update_one_hidden(theta, layer, weights, scratch);
+        }
         let n_pre = layer.pre.len();
         let n_in = self.variables.count();
         let total_hidden = self.total_hidden();
@@ -174,6 +178,17 @@ impl PlasticityRule for MlpRule {
         theta_adjoint: &mut [S],
         scratch: &mut [S],
     ) {
+        if self.layers.len() == 2 {
+            return self.update_vjp_one_hidden(
+                theta,
+                layer,
+                weights_before,
+                weights_adjoint,
+                post_adjoint,
+                theta_adjoint,
+                scratch,
+            );
+        }
         let n_pre = layer.pre.len();
         let n_in = self.variables.count();
         let total_hidden = self.total_hidden();
@@ -256,5 +271,156 @@ impl PlasticityRule for MlpRule {
         let (pre, buffer) = rest.split_at_mut(total_hidden);
         input.copy_from_slice(&[x, y, w, r]);
         self.forward_synapse(theta, &input[..self.variables.count()], pre, buffer)
+    }
+}
+
+/// The leaky ReLU `σ(z) = max(z, 0.01 z)` and its derivative.
+#[inline(always)]
+fn leaky<S: Scalar>(z: S) -> (S, S) {
+    // a select between two constants rather than a branch: the sign of z is random
+    // across synapses, and a mispredicted branch per unit dominated this kernel
+    let slope = S::from_f64(if z.re() >= 0.0 { 1.0 } else { LEAKY_SLOPE });
+    (z * slope, slope)
+}
+
+/// The kernels of the default architecture, one hidden layer of `H` units, factorised
+/// over the layer: `z_k = U_k0 x_j + (U_k1 y_i + U_k3 r + b_k) + U_k2 w_ij`, the part in
+/// brackets computed once per row, and the hidden units looped outside the synapses so
+/// that each pass over a row is a simple vector operation.
+impl MlpRule {
+    /// `(U, b, v, c)` of `g = tanh(v · σ(U u + b) + c)`.
+    fn one_hidden<'t, S: Scalar>(&self, theta: &'t [S]) -> (&'t [S], &'t [S], &'t [S], S) {
+        let (u_off, b_off, n_hidden, n_in) = self.layers[0];
+        let (v_off, c_off, _, _) = self.layers[1];
+        (
+            &theta[u_off..u_off + n_hidden * n_in],
+            &theta[b_off..b_off + n_hidden],
+            &theta[v_off..v_off + n_hidden],
+            theta[c_off],
+        )
+    }
+
+    /// The part of unit `k`'s pre-activation shared by a row: `U_k1 y + U_k3 r + b_k`.
+    #[inline(always)]
+    fn row_offset<S: Scalar>(&self, u: &[S], b: &[S], k: usize, y: S, r: S) -> S {
+        let n_in = self.variables.count();
+        let mut offset = b[k] + u[k * n_in + 1] * y;
+        if n_in == 4 {
+            offset += u[k * n_in + 3] * r;
+        }
+        offset
+    }
+
+    /// `output[j] = c + Σ_k v_k σ(z_kj)` for one row.
+    #[inline(always)]
+    fn row_output<S: Scalar>(
+        &self,
+        theta: &[S],
+        pre: &[S],
+        y: S,
+        r: S,
+        w_row: &[S],
+        output: &mut [S],
+    ) {
+        let (u, b, v, c) = self.one_hidden(theta);
+        let n_in = self.variables.count();
+        output.iter_mut().for_each(|o| *o = c);
+        for k in 0..v.len() {
+            let offset = self.row_offset(u, b, k, y, r);
+            let (ux, uw, vk) = (u[k * n_in], u[k * n_in + 2], v[k]);
+            for ((o, &xj), &w) in output.iter_mut().zip(pre).zip(w_row) {
+                *o += vk * leaky(offset + ux * xj + uw * w).0;
+            }
+        }
+    }
+
+    fn update_one_hidden<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights: &mut [S],
+        scratch: &mut [S],
+    ) {
+        let n_pre = layer.pre.len();
+        let output = &mut scratch[..n_pre];
+        for (row, &y) in weights.chunks_exact_mut(n_pre).zip(layer.post) {
+            self.row_output(theta, layer.pre, y, layer.reward, row, output);
+            for (w, &o) in row.iter_mut().zip(output.iter()) {
+                *w += layer.learning_rate * o.tanh();
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_vjp_one_hidden<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights_before: &[S],
+        weights_adjoint: &mut [S],
+        post_adjoint: &mut [S],
+        theta_adjoint: &mut [S],
+        scratch: &mut [S],
+    ) {
+        let n_pre = layer.pre.len();
+        let n_in = self.variables.count();
+        let (u, b, v, _) = self.one_hidden(theta);
+        let (u_off, b_off, n_hidden, _) = self.layers[0];
+        let (v_off, c_off, _, _) = self.layers[1];
+        let r = layer.reward;
+        let (output, rest) = scratch.split_at_mut(n_pre);
+        let output_adjoint = &mut rest[..n_pre];
+        for (((w_row, lambda_row), &y), y_adjoint) in weights_before
+            .chunks_exact(n_pre)
+            .zip(weights_adjoint.chunks_exact_mut(n_pre))
+            .zip(layer.post)
+            .zip(post_adjoint.iter_mut())
+        {
+            self.row_output(theta, layer.pre, y, r, w_row, output);
+            // ō_j = η λ_ij (1 − g²), the adjoint of the output pre-activation
+            let mut c_adjoint = S::zero();
+            for ((o_bar, &o), &lambda) in output_adjoint
+                .iter_mut()
+                .zip(output.iter())
+                .zip(&*lambda_row)
+            {
+                let g = o.tanh();
+                *o_bar = layer.learning_rate * lambda * (S::one() - g * g);
+                c_adjoint += *o_bar;
+            }
+            theta_adjoint[c_off] += c_adjoint;
+            let mut y_bar = S::zero();
+            for k in 0..n_hidden {
+                let offset = self.row_offset(u, b, k, y, r);
+                let (ux, uw, vk) = (u[k * n_in], u[k * n_in + 2], v[k]);
+                // Σ_j of z̄_kj, z̄_kj x_j, z̄_kj w_ij and ō_j σ(z_kj)
+                let (mut sum, mut sum_x, mut sum_w, mut sum_v) =
+                    (S::zero(), S::zero(), S::zero(), S::zero());
+                for (((lambda, &o_bar), &xj), &w) in lambda_row
+                    .iter_mut()
+                    .zip(output_adjoint.iter())
+                    .zip(layer.pre)
+                    .zip(w_row)
+                {
+                    let (a, slope) = leaky(offset + ux * xj + uw * w);
+                    let z_bar = o_bar * vk * slope;
+                    sum += z_bar;
+                    sum_x += z_bar * xj;
+                    sum_w += z_bar * w;
+                    sum_v += o_bar * a;
+                    *lambda += z_bar * uw;
+                }
+                theta_adjoint[v_off + k] += sum_v;
+                theta_adjoint[b_off + k] += sum;
+                theta_adjoint[u_off + k * n_in] += sum_x;
+                theta_adjoint[u_off + k * n_in + 1] += sum * y;
+                theta_adjoint[u_off + k * n_in + 2] += sum_w;
+                if n_in == 4 {
+                    theta_adjoint[u_off + k * n_in + 3] += sum * r;
+                }
+                y_bar += sum * u[k * n_in + 1];
+            }
+            *y_adjoint += y_bar;
+        }
     }
 }
