@@ -353,6 +353,28 @@ fn progress_bar(epochs: usize, label: &str) -> ProgressBar {
     bar
 }
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether Ctrl-C (SIGINT) or SIGTERM asked a running fit to stop.
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The first Ctrl-C (or SIGTERM, as Slurm sends at a time limit) stops a fit after its
+/// current epoch, and its results are written with `stop_reason` "interrupted"; a
+/// second one exits at once.
+pub fn install_interrupt_handler() {
+    let result = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: stopping after this epoch and writing the results (Ctrl-C again to quit at once)");
+    });
+    if let Err(error) = result {
+        tracing::warn!("could not install the Ctrl-C handler: {error}");
+    }
+}
+
 /// Fits with a progress bar; returns the fit and its wall time.
 fn fit_with_progress(
     dataset: &NeuralDataset,
@@ -374,7 +396,11 @@ fn fit_with_progress(
                 start.elapsed().as_secs_f64()
             );
         }
-        ControlFlow::Continue(())
+        if interrupted() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     };
     let fit = fit_neural(dataset, settings, &mut observer);
     bar.finish_and_clear();

@@ -30,6 +30,8 @@ pub trait Scalar:
     fn exp(self) -> Self;
     /// `tanh(self)`.
     fn tanh(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
     /// Zero.
     #[inline(always)]
     fn zero() -> Self {
@@ -44,6 +46,16 @@ pub trait Scalar:
     #[inline(always)]
     fn sigmoid(self) -> Self {
         Self::one() / (Self::one() + (-self).exp())
+    }
+    /// `softplus(self) = ln(1 + e^self)`, computed without overflow:
+    /// `max(z, 0) + ln(1 + e^{−|z|})`.
+    #[inline(always)]
+    fn softplus(self) -> Self {
+        if self.re() > 0.0 {
+            self + (Self::one() + (-self).exp()).ln()
+        } else {
+            (Self::one() + self.exp()).ln()
+        }
     }
 }
 
@@ -64,6 +76,10 @@ impl Scalar for f64 {
     fn tanh(self) -> Self {
         f64::tanh(self)
     }
+    #[inline(always)]
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
 }
 
 impl Scalar for f32 {
@@ -83,6 +99,10 @@ impl Scalar for f32 {
     fn tanh(self) -> Self {
         f32::tanh(self)
     }
+    #[inline(always)]
+    fn ln(self) -> Self {
+        f32::ln(self)
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +118,8 @@ impl Scalar for num_dual::Dual64 {
     }
     fn tanh(self) -> Self {
         num_dual::DualNum::tanh(&self)
+    }
+    fn ln(self) -> Self {
+        num_dual::DualNum::ln(&self)
     }
 }

@@ -2,6 +2,8 @@
 //! (SPEC §3). The rule acts on the circuit's plastic layer through
 //! [`PlasticityRule`](crate::rule::PlasticityRule).
 
+pub mod behaviour;
 pub mod neural;
 
+pub use behaviour::{BehaviourCircuit, RewardSignal};
 pub use neural::NeuralCircuit;

@@ -1,5 +1,69 @@
 //! Datasets in memory (SPEC §6), validated when loaded.
 
+pub mod behaviour;
 pub mod neural;
 
+use std::path::Path;
+
+pub use behaviour::{BehaviourDataset, BehaviourSession};
 pub use neural::{NeuralDataset, NeuralTrajectory};
+
+use crate::io::npz::NpzFile;
+use crate::{Error, Result};
+
+/// A dataset of either kind, as found in a file's metadata.
+#[derive(Clone, Debug)]
+pub enum Dataset {
+    /// Neural activity (`kind = "neural"`).
+    Neural(Box<NeuralDataset>),
+    /// Choices in the two-odour task (`kind = "behaviour"`).
+    Behaviour(Box<BehaviourDataset>),
+}
+
+impl Dataset {
+    /// Reads an `.npz` dataset of either kind (its `metadata` says which).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = NpzFile::open(path)?;
+        let metadata = read_metadata(&file, "")?;
+        match metadata.get("kind").and_then(|k| k.as_str()) {
+            Some("behaviour") => Ok(Dataset::Behaviour(Box::new(BehaviourDataset::load(path)?))),
+            _ => Ok(Dataset::Neural(Box::new(NeuralDataset::load(path)?))),
+        }
+    }
+}
+
+/// The `metadata` JSON object of a dataset file; `expected_kind` (unless empty) must
+/// match its `kind` entry.
+pub(crate) fn read_metadata(
+    file: &NpzFile,
+    expected_kind: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let path = file.path();
+    let text = file.string("metadata")?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::data(path, "metadata", format!("expected a JSON object: {e}")))?;
+    let serde_json::Value::Object(metadata) = value else {
+        return Err(Error::data(path, "metadata", "expected a JSON object"));
+    };
+    if !expected_kind.is_empty() {
+        match metadata.get("kind").and_then(|k| k.as_str()) {
+            Some(kind) if kind == expected_kind => {}
+            Some(other) => {
+                return Err(Error::data(
+                    path,
+                    "metadata",
+                    format!("expected kind \"{expected_kind}\", found \"{other}\""),
+                ))
+            }
+            None => {
+                return Err(Error::data(
+                    path,
+                    "metadata",
+                    format!("expected a \"kind\" entry (\"{expected_kind}\")"),
+                ))
+            }
+        }
+    }
+    Ok(metadata)
+}

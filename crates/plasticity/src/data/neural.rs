@@ -168,29 +168,7 @@ impl NeuralDataset {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = NpzFile::open(path)?;
-        let metadata_text = file.string("metadata")?;
-        let metadata: serde_json::Value = serde_json::from_str(&metadata_text)
-            .map_err(|e| Error::data(path, "metadata", format!("expected a JSON object: {e}")))?;
-        let serde_json::Value::Object(metadata) = metadata else {
-            return Err(Error::data(path, "metadata", "expected a JSON object"));
-        };
-        match metadata.get("kind").and_then(|k| k.as_str()) {
-            Some("neural") => {}
-            Some(other) => {
-                return Err(Error::data(
-                    path,
-                    "metadata",
-                    format!("expected kind \"neural\", found \"{other}\""),
-                ))
-            }
-            None => {
-                return Err(Error::data(
-                    path,
-                    "metadata",
-                    "expected a \"kind\" entry (\"neural\")",
-                ))
-            }
-        }
+        let metadata = super::read_metadata(&file, "neural")?;
         let to3 = |key: &str| -> Result<Array3<f64>> {
             file.f64_array(key, 3)?
                 .into_dimensionality::<Ix3>()

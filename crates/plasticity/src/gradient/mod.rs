@@ -12,8 +12,13 @@ use crate::data::NeuralTrajectory;
 use crate::rule::PlasticityRule;
 use crate::scalar::Scalar;
 
+pub mod behaviour;
 #[cfg(test)]
 mod tests;
+
+pub use behaviour::{
+    behaviour_session_loss, behaviour_session_loss_and_gradient, BehaviourWorkspace, SessionLoss,
+};
 
 /// How the trajectory gradient is computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,5 +1,7 @@
 //! Seeded data generation for the experiments of SPEC §4.
 
+pub mod behaviour;
 pub mod oja;
 
+pub use behaviour::{BehaviourTask, SimulatedSession};
 pub use oja::{simulate_neural_trajectory, OjaTask};

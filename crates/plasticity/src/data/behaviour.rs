@@ -1,0 +1,396 @@
+//! The behaviour dataset (SPEC §6, `kind = "behaviour"`): sessions of odour
+//! presentations, decisions and rewards, padded to a common length with explicit
+//! lengths (padding: −1 for integers, 0 for floats; it never enters a loss).
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2, Array3, Ix1, Ix2, Ix3};
+
+use crate::circuit::RewardSignal;
+use crate::io::npz::{write_npz, NpzFile, NpzValue};
+use crate::{Error, Result};
+
+/// Recorded choices of several sessions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BehaviourDataset {
+    /// Model input of each presentation, `[sessions, max_presentations, n_in]`.
+    pub inputs: Array3<f64>,
+    /// Odour identity (0-based), `[sessions, max_presentations]`.
+    pub odours: Array2<i64>,
+    /// 1 accept, 0 reject, `[sessions, max_presentations]`.
+    pub decisions: Array2<i64>,
+    /// 0-based trial of each presentation, `[sessions, max_presentations]`.
+    pub trial_of_presentation: Array2<i64>,
+    /// Real presentations per session.
+    pub n_presentations: Vec<usize>,
+    /// `R` of each trial, `[sessions, max_trials]`.
+    pub rewards: Array2<f64>,
+    /// `E[R]` before each trial's reward, `[sessions, max_trials]`.
+    pub expected_rewards: Array2<f64>,
+    /// Trials per session.
+    pub n_trials: Vec<usize>,
+    /// `W₀` of each session, `[sessions, n_hidden, n_in]`.
+    pub initial_weights: Array3<f64>,
+    /// The metadata JSON object.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One session as contiguous slices of its real presentations and trials.
+#[derive(Clone, Copy, Debug)]
+pub struct BehaviourSession<'a> {
+    /// `[presentations, n_in]`.
+    pub inputs: &'a [f64],
+    /// `[presentations]`, 1 accept, 0 reject.
+    pub decisions: &'a [i64],
+    /// `[presentations]`.
+    pub trial_of_presentation: &'a [i64],
+    /// `[trials]`.
+    pub rewards: &'a [f64],
+    /// `[trials]`.
+    pub expected_rewards: &'a [f64],
+    /// `[n_hidden, n_in]`.
+    pub initial_weights: &'a [f64],
+    /// How `r` is formed from `R` and `E[R]`.
+    pub reward_signal: RewardSignal,
+}
+
+impl BehaviourSession<'_> {
+    /// Number of real presentations.
+    pub fn n_presentations(&self) -> usize {
+        self.decisions.len()
+    }
+
+    /// `r` at presentation `p` (the signal of its trial).
+    #[inline]
+    pub fn reward_at(&self, presentation: usize) -> f64 {
+        let trial = self.trial_of_presentation[presentation] as usize;
+        self.reward_signal
+            .signal(self.rewards[trial], self.expected_rewards[trial])
+    }
+}
+
+fn row<T>(array: &Array2<T>, k: usize, len: usize) -> &[T] {
+    let width = array.shape()[1];
+    let all = array
+        .as_slice()
+        .expect("dataset arrays are standard layout (BehaviourDataset::new)");
+    &all[k * width..k * width + len]
+}
+
+fn block(array: &Array3<f64>, k: usize, rows: usize) -> &[f64] {
+    let (height, width) = (array.shape()[1], array.shape()[2]);
+    let all = array
+        .as_slice()
+        .expect("dataset arrays are standard layout (BehaviourDataset::new)");
+    &all[k * height * width..k * height * width + rows * width]
+}
+
+impl BehaviourDataset {
+    /// Number of sessions.
+    pub fn n_sessions(&self) -> usize {
+        self.inputs.shape()[0]
+    }
+    /// Inputs per presentation.
+    pub fn n_in(&self) -> usize {
+        self.inputs.shape()[2]
+    }
+    /// Hidden (plastic) units.
+    pub fn n_hidden(&self) -> usize {
+        self.initial_weights.shape()[1]
+    }
+    /// Number of odours (largest identity + 1).
+    pub fn n_odours(&self) -> usize {
+        (0..self.n_sessions())
+            .flat_map(|k| row(&self.odours, k, self.n_presentations[k]).iter())
+            .map(|&o| o as usize + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How `r` is formed, from the metadata (`centred` when absent).
+    pub fn reward_signal(&self) -> RewardSignal {
+        self.metadata
+            .get("reward_signal")
+            .and_then(|v| v.as_str())
+            .and_then(|s| RewardSignal::parse(s).ok())
+            .unwrap_or_default()
+    }
+
+    /// The generating rule's expression, if the data were simulated.
+    pub fn generating_rule(&self) -> Option<&str> {
+        self.metadata.get("rule").and_then(|v| v.as_str())
+    }
+
+    /// Session `k` with the dataset's own inputs.
+    pub fn session(&self, k: usize) -> BehaviourSession<'_> {
+        self.session_with_inputs(k, &self.inputs)
+    }
+
+    /// Session `k` driven by other inputs of the same shape (re-sampled sensory noise).
+    pub fn session_with_inputs<'a>(
+        &'a self,
+        k: usize,
+        inputs: &'a Array3<f64>,
+    ) -> BehaviourSession<'a> {
+        let (n_pres, n_trials) = (self.n_presentations[k], self.n_trials[k]);
+        BehaviourSession {
+            inputs: block(inputs, k, n_pres),
+            decisions: row(&self.decisions, k, n_pres),
+            trial_of_presentation: row(&self.trial_of_presentation, k, n_pres),
+            rewards: row(&self.rewards, k, n_trials),
+            expected_rewards: row(&self.expected_rewards, k, n_trials),
+            initial_weights: block(&self.initial_weights, k, self.n_hidden()),
+            reward_signal: self.reward_signal(),
+        }
+    }
+
+    /// Odour identities of session `k`'s real presentations.
+    pub fn session_odours(&self, k: usize) -> &[i64] {
+        row(&self.odours, k, self.n_presentations[k])
+    }
+
+    /// Builds a dataset, checking shapes, lengths, decisions, trial indices and
+    /// finiteness. `origin` names the source in errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        inputs: Array3<f64>,
+        odours: Array2<i64>,
+        decisions: Array2<i64>,
+        trial_of_presentation: Array2<i64>,
+        n_presentations: Vec<usize>,
+        rewards: Array2<f64>,
+        expected_rewards: Array2<f64>,
+        n_trials: Vec<usize>,
+        initial_weights: Array3<f64>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+        origin: &Path,
+    ) -> Result<Self> {
+        let bad = |variable: &str, message: String| Error::data(origin, variable, message);
+        let [n_sessions, max_pres, n_in] =
+            [inputs.shape()[0], inputs.shape()[1], inputs.shape()[2]];
+        if n_sessions == 0 || max_pres == 0 || n_in == 0 {
+            return Err(bad(
+                "inputs",
+                format!(
+                    "expected a non-empty [sessions, max_presentations, n_in] array, found shape {:?}",
+                    inputs.shape()
+                ),
+            ));
+        }
+        for (name, shape) in [
+            ("odours", odours.shape()),
+            ("decisions", decisions.shape()),
+            ("trial_of_presentation", trial_of_presentation.shape()),
+        ] {
+            if shape != [n_sessions, max_pres] {
+                return Err(bad(
+                    name,
+                    format!(
+                        "expected shape [{n_sessions}, {max_pres}] (sessions and presentations of 'inputs'), found {shape:?}"
+                    ),
+                ));
+            }
+        }
+        if n_presentations.len() != n_sessions {
+            return Err(bad(
+                "n_presentations",
+                format!(
+                    "expected one length per session ({n_sessions}), found {}",
+                    n_presentations.len()
+                ),
+            ));
+        }
+        let max_trials = rewards.shape()[1];
+        for (name, shape) in [
+            ("rewards", rewards.shape()),
+            ("expected_rewards", expected_rewards.shape()),
+        ] {
+            if shape != [n_sessions, max_trials] {
+                return Err(bad(
+                    name,
+                    format!("expected shape [{n_sessions}, {max_trials}], found {shape:?}"),
+                ));
+            }
+        }
+        if n_trials.len() != n_sessions {
+            return Err(bad(
+                "n_trials",
+                format!(
+                    "expected one length per session ({n_sessions}), found {}",
+                    n_trials.len()
+                ),
+            ));
+        }
+        let w = initial_weights.shape();
+        if w[0] != n_sessions || w[2] != n_in || w[1] == 0 {
+            return Err(bad(
+                "initial_weights",
+                format!("expected shape [{n_sessions}, n_hidden, {n_in}], found {w:?}"),
+            ));
+        }
+        for (name, array) in [
+            ("inputs", inputs.view().into_dyn()),
+            ("rewards", rewards.view().into_dyn()),
+            ("expected_rewards", expected_rewards.view().into_dyn()),
+            ("initial_weights", initial_weights.view().into_dyn()),
+        ] {
+            if let Some((index, value)) = array.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                return Err(bad(
+                    name,
+                    format!("expected finite values, found {value} at index {index:?}"),
+                ));
+            }
+        }
+        for k in 0..n_sessions {
+            let (n_pres, trials) = (n_presentations[k], n_trials[k]);
+            if n_pres == 0 || n_pres > max_pres {
+                return Err(bad(
+                    "n_presentations",
+                    format!("session {k}: expected 1..={max_pres} presentations, found {n_pres}"),
+                ));
+            }
+            if trials == 0 || trials > max_trials {
+                return Err(bad(
+                    "n_trials",
+                    format!("session {k}: expected 1..={max_trials} trials, found {trials}"),
+                ));
+            }
+            let mut previous_trial = 0i64;
+            let mut accepted_in_trial = false;
+            for p in 0..n_pres {
+                let decision = decisions[[k, p]];
+                if decision != 0 && decision != 1 {
+                    return Err(bad(
+                        "decisions",
+                        format!(
+                            "session {k}, presentation {p}: expected 0 (reject) or 1 (accept), found {decision}"
+                        ),
+                    ));
+                }
+                if odours[[k, p]] < 0 {
+                    return Err(bad(
+                        "odours",
+                        format!(
+                            "session {k}, presentation {p}: expected a 0-based odour identity, found {}",
+                            odours[[k, p]]
+                        ),
+                    ));
+                }
+                let trial = trial_of_presentation[[k, p]];
+                if trial < 0 || trial as usize >= trials || trial < previous_trial {
+                    return Err(bad(
+                        "trial_of_presentation",
+                        format!(
+                            "session {k}, presentation {p}: expected a non-decreasing trial index in 0..{trials}, found {trial} after {previous_trial}"
+                        ),
+                    ));
+                }
+                if trial != previous_trial {
+                    accepted_in_trial = false;
+                }
+                if accepted_in_trial {
+                    return Err(bad(
+                        "decisions",
+                        format!(
+                            "session {k}, presentation {p}: trial {trial} continues after an acceptance (an acceptance ends a trial)"
+                        ),
+                    ));
+                }
+                accepted_in_trial = decision == 1;
+                previous_trial = trial;
+            }
+        }
+        Ok(BehaviourDataset {
+            inputs: inputs.as_standard_layout().into_owned(),
+            odours: odours.as_standard_layout().into_owned(),
+            decisions: decisions.as_standard_layout().into_owned(),
+            trial_of_presentation: trial_of_presentation.as_standard_layout().into_owned(),
+            n_presentations,
+            rewards: rewards.as_standard_layout().into_owned(),
+            expected_rewards: expected_rewards.as_standard_layout().into_owned(),
+            n_trials,
+            initial_weights: initial_weights.as_standard_layout().into_owned(),
+            metadata,
+        })
+    }
+
+    /// Reads a dataset from an `.npz` file in the layout of SPEC §6.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = NpzFile::open(path)?;
+        let metadata = super::read_metadata(&file, "behaviour")?;
+        let f3 = |key: &str| -> Result<Array3<f64>> {
+            file.f64_array(key, 3)?
+                .into_dimensionality::<Ix3>()
+                .map_err(|e| Error::data(path, key, e.to_string()))
+        };
+        let f2 = |key: &str| -> Result<Array2<f64>> {
+            file.f64_array(key, 2)?
+                .into_dimensionality::<Ix2>()
+                .map_err(|e| Error::data(path, key, e.to_string()))
+        };
+        let i2 = |key: &str| -> Result<Array2<i64>> {
+            file.i64_array(key, 2)?
+                .into_dimensionality::<Ix2>()
+                .map_err(|e| Error::data(path, key, e.to_string()))
+        };
+        let lengths = |key: &str| -> Result<Vec<usize>> {
+            let values: Array1<i64> = file
+                .i64_array(key, 1)?
+                .into_dimensionality::<Ix1>()
+                .map_err(|e| Error::data(path, key, e.to_string()))?;
+            values
+                .iter()
+                .map(|&v| {
+                    usize::try_from(v).map_err(|_| {
+                        Error::data(path, key, format!("expected lengths ≥ 0, found {v}"))
+                    })
+                })
+                .collect()
+        };
+        Self::new(
+            f3("inputs")?,
+            i2("odours")?,
+            i2("decisions")?,
+            i2("trial_of_presentation")?,
+            lengths("n_presentations")?,
+            f2("rewards")?,
+            f2("expected_rewards")?,
+            lengths("n_trials")?,
+            f3("initial_weights")?,
+            metadata,
+            path,
+        )
+    }
+
+    /// Writes the dataset to `path` (atomically) in the layout of SPEC §6.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let n_pres: Array1<i64> = self.n_presentations.iter().map(|&n| n as i64).collect();
+        let n_trials: Array1<i64> = self.n_trials.iter().map(|&n| n as i64).collect();
+        let metadata = serde_json::Value::Object(self.metadata.clone()).to_string();
+        write_npz(
+            path,
+            &[
+                ("inputs", NpzValue::F64(self.inputs.view().into_dyn())),
+                ("odours", NpzValue::I64(self.odours.view().into_dyn())),
+                ("decisions", NpzValue::I64(self.decisions.view().into_dyn())),
+                (
+                    "trial_of_presentation",
+                    NpzValue::I64(self.trial_of_presentation.view().into_dyn()),
+                ),
+                ("n_presentations", NpzValue::I64(n_pres.view().into_dyn())),
+                ("rewards", NpzValue::F64(self.rewards.view().into_dyn())),
+                (
+                    "expected_rewards",
+                    NpzValue::F64(self.expected_rewards.view().into_dyn()),
+                ),
+                ("n_trials", NpzValue::I64(n_trials.view().into_dyn())),
+                (
+                    "initial_weights",
+                    NpzValue::F64(self.initial_weights.view().into_dyn()),
+                ),
+                ("metadata", NpzValue::Str(&metadata)),
+            ],
+        )
+    }
+}

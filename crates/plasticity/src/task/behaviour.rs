@@ -1,0 +1,346 @@
+//! The two-odour probabilistic reward task (SPEC §4.2): simulated flies learning with a
+//! known rule, for recovering reward-modulated plasticity rules from choices.
+
+use ndarray::{Array2, Array3};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::circuit::{BehaviourCircuit, RewardSignal};
+use crate::data::BehaviourDataset;
+use crate::rule::{parse_expression, PlasticityRule, TaylorRule, Variables};
+use crate::scalar::Scalar;
+use crate::task::oja::normal;
+use crate::{Error, Result};
+
+/// The task and the simulated animals; every field has the SPEC default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BehaviourTask {
+    /// Blocks per session.
+    pub n_blocks: usize,
+    /// Trials per block.
+    pub trials_per_block: usize,
+    /// `(p_A, p_B)` of each block, used cyclically when there are more blocks.
+    pub reward_probabilities: Vec<[f64; 2]>,
+    /// Inputs `n_in`.
+    pub n_in: usize,
+    /// Hidden (plastic) units.
+    pub n_hidden: usize,
+    /// The level at which an odour drives its inputs (SPEC: 0.75).
+    pub odour_level: f64,
+    /// Standard deviation of the sensory noise on every input.
+    pub input_noise_std: f64,
+    /// Standard deviation of `W₀`.
+    pub initial_weight_std: f64,
+    /// `E[R]` is the mean of this many last collected rewards.
+    pub expected_reward_window: usize,
+    /// `r = R − E[R]` or `r = R`.
+    pub reward_signal: RewardSignal,
+    /// A trial with this many rejections in a row ends without a choice (no reward,
+    /// no plasticity), so that a rule that stops accepting cannot loop forever.
+    pub max_presentations_per_trial: usize,
+    /// Number of sessions (animals).
+    pub sessions: usize,
+    /// The generating rule, an expression over x, y, w, r.
+    pub rule: String,
+    /// Seed of every random draw.
+    pub seed: u64,
+}
+
+impl Default for BehaviourTask {
+    fn default() -> Self {
+        BehaviourTask {
+            n_blocks: 3,
+            trials_per_block: 80,
+            reward_probabilities: vec![[0.2, 0.8], [0.9, 0.1], [0.2, 0.8]],
+            n_in: 2,
+            n_hidden: 10,
+            odour_level: 0.75,
+            input_noise_std: 0.015,
+            initial_weight_std: 0.01,
+            expected_reward_window: 10,
+            reward_signal: RewardSignal::Centred,
+            max_presentations_per_trial: 50,
+            sessions: 18,
+            rule: "x*r".into(),
+            seed: 0,
+        }
+    }
+}
+
+/// The mean input pattern of each odour: with 2 inputs `μ_A = (ℓ, 0)`, `μ_B = (0, ℓ)`;
+/// with more, odour A drives a random half of the inputs at `ℓ` and odour B the rest
+/// (drawn from `seed`).
+pub fn odour_patterns(n_in: usize, level: f64, seed: u64) -> [Vec<f64>; 2] {
+    let mut a = vec![0.0; n_in];
+    let mut b = vec![0.0; n_in];
+    if n_in == 2 {
+        a[0] = level;
+        b[1] = level;
+    } else {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(u64::MAX);
+        let chosen = rand::seq::index::sample(&mut rng, n_in, n_in / 2).into_vec();
+        for i in 0..n_in {
+            if chosen.contains(&i) {
+                a[i] = level;
+            } else {
+                b[i] = level;
+            }
+        }
+    }
+    [a, b]
+}
+
+/// One simulated session, with the ground truth a fit cannot see.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimulatedSession {
+    /// `[presentations, n_in]`.
+    pub inputs: Vec<f64>,
+    /// Odour of each presentation.
+    pub odours: Vec<i64>,
+    /// 1 accept, 0 reject.
+    pub decisions: Vec<i64>,
+    /// Trial of each presentation.
+    pub trial_of_presentation: Vec<i64>,
+    /// `R` per trial.
+    pub rewards: Vec<f64>,
+    /// `E[R]` before each trial's reward.
+    pub expected_rewards: Vec<f64>,
+    /// `W₀`, `[n_hidden, n_in]`.
+    pub initial_weights: Vec<f64>,
+}
+
+impl BehaviourTask {
+    /// Checks the settings; errors name the setting.
+    pub fn validate(&self) -> Result<()> {
+        for (key, value) in [
+            ("blocks", self.n_blocks),
+            ("trials-per-block", self.trials_per_block),
+            ("n-in", self.n_in),
+            ("n-hidden", self.n_hidden),
+            ("expected-reward-window", self.expected_reward_window),
+            (
+                "max-presentations-per-trial",
+                self.max_presentations_per_trial,
+            ),
+            ("sessions", self.sessions),
+        ] {
+            if value == 0 {
+                return Err(Error::config(key, "must be at least 1"));
+            }
+        }
+        if self.n_in < 2 {
+            return Err(Error::config(
+                "n-in",
+                format!("two odours need at least 2 inputs, got {}", self.n_in),
+            ));
+        }
+        if self.reward_probabilities.is_empty() {
+            return Err(Error::config(
+                "reward-probabilities",
+                "needs at least one block's (p_A, p_B)",
+            ));
+        }
+        for (block, pair) in self.reward_probabilities.iter().enumerate() {
+            for &p in pair {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(Error::config(
+                        "reward-probabilities",
+                        format!(
+                            "block {}: a probability must be in [0, 1], got {p}",
+                            block + 1
+                        ),
+                    ));
+                }
+            }
+        }
+        for (key, value) in [
+            ("input-noise-std", self.input_noise_std),
+            ("initial-weight-std", self.initial_weight_std),
+            ("odour-level", self.odour_level),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(Error::config(
+                    key,
+                    format!("must be finite and ≥ 0, got {value}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Trials per session.
+    pub fn n_trials(&self) -> usize {
+        self.n_blocks * self.trials_per_block
+    }
+
+    /// `(p_A, p_B)` of trial `t`.
+    fn probabilities(&self, trial: usize) -> [f64; 2] {
+        let block = trial / self.trials_per_block;
+        self.reward_probabilities[block % self.reward_probabilities.len()]
+    }
+
+    /// The circuit of the task (no weight bound: the generating model has none).
+    pub fn circuit(&self) -> BehaviourCircuit {
+        BehaviourCircuit::new(self.n_in, self.n_hidden)
+    }
+
+    /// Simulates session `index` of an animal learning with `rule` and `θ`. Each
+    /// session draws from its own ChaCha8 stream (`seed`, stream `index + 1`), so a
+    /// session is the same whatever else is simulated: `W₀`, then per trial the
+    /// baiting, the odours, the sensory noise and the choices.
+    pub fn simulate_session<R: PlasticityRule>(
+        &self,
+        rule: &R,
+        theta: &[f64],
+        index: u64,
+    ) -> Result<SimulatedSession> {
+        let circuit = self.circuit();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(index + 1);
+        let weight_dist = normal(0.0, self.initial_weight_std)?;
+        let noise_dist = normal(0.0, self.input_noise_std)?;
+        let patterns = odour_patterns(self.n_in, self.odour_level, self.seed);
+        let initial_weights: Vec<f64> = (0..circuit.n_synapses())
+            .map(|_| rng.sample(weight_dist))
+            .collect();
+        let mut weights = initial_weights.clone();
+        let mut hidden = vec![0.0; self.n_hidden];
+        let mut scratch = vec![0.0; rule.scratch_len(self.n_in)];
+        let mut input = vec![0.0; self.n_in];
+        let mut session = SimulatedSession {
+            inputs: Vec::new(),
+            odours: Vec::new(),
+            decisions: Vec::new(),
+            trial_of_presentation: Vec::new(),
+            rewards: Vec::with_capacity(self.n_trials()),
+            expected_rewards: Vec::with_capacity(self.n_trials()),
+            initial_weights,
+        };
+        let window = self.expected_reward_window;
+        let mut recent = vec![0.0; window];
+        let mut available = [false; 2];
+        for trial in 0..self.n_trials() {
+            let probabilities = self.probabilities(trial);
+            for (slot, &p) in available.iter_mut().zip(&probabilities) {
+                *slot = *slot || rng.random::<f64>() < p;
+            }
+            let expected_reward = recent.iter().sum::<f64>() / window as f64;
+            let mut reward = 0.0;
+            for _ in 0..self.max_presentations_per_trial {
+                let odour = usize::from(rng.random::<bool>());
+                for (x, &mu) in input.iter_mut().zip(&patterns[odour]) {
+                    *x = mu + rng.sample(noise_dist);
+                }
+                let logit = circuit.activity(&input, &weights, &mut hidden);
+                let accept = rng.random::<f64>() < Scalar::sigmoid(logit);
+                session.inputs.extend_from_slice(&input);
+                session.odours.push(odour as i64);
+                session.decisions.push(i64::from(accept));
+                session.trial_of_presentation.push(trial as i64);
+                if accept {
+                    reward = if available[odour] { 1.0 } else { 0.0 };
+                    available[odour] = false;
+                    let r = self.reward_signal.signal(reward, expected_reward);
+                    circuit.plasticity(rule, theta, &input, &hidden, r, &mut weights, &mut scratch);
+                    if let Some(bad) = weights.iter().find(|w| !w.is_finite()) {
+                        return Err(Error::Numerical(format!(
+                            "the generating rule '{}' drives a weight to {bad} in session {index}, trial {trial}",
+                            self.rule
+                        )));
+                    }
+                    break;
+                }
+            }
+            session.rewards.push(reward);
+            session.expected_rewards.push(expected_reward);
+            recent[trial % window] = reward;
+        }
+        Ok(session)
+    }
+
+    /// Simulates sessions `first .. first + count` with the generating rule of
+    /// [`rule`](Self::rule), in parallel (each session has its own stream).
+    pub fn simulate_sessions(&self, first: u64, count: usize) -> Result<Vec<SimulatedSession>> {
+        use rayon::prelude::*;
+        self.validate()?;
+        let theta = parse_expression(&self.rule, Variables::Xywr)?;
+        let rule = TaylorRule::new(Variables::Xywr);
+        (0..count as u64)
+            .into_par_iter()
+            .map(|k| self.simulate_session(&rule, &theta, first + k))
+            .collect()
+    }
+
+    /// Simulates the dataset of [`sessions`](Self::sessions) sessions.
+    pub fn simulate(&self) -> Result<BehaviourDataset> {
+        let sessions = self.simulate_sessions(0, self.sessions)?;
+        self.dataset(&sessions)
+    }
+
+    /// Packs simulated sessions into the padded dataset layout of SPEC §6.
+    pub fn dataset(&self, sessions: &[SimulatedSession]) -> Result<BehaviourDataset> {
+        let n = sessions.len();
+        let max_pres = sessions
+            .iter()
+            .map(|s| s.decisions.len())
+            .max()
+            .unwrap_or(0);
+        let max_trials = sessions.iter().map(|s| s.rewards.len()).max().unwrap_or(0);
+        let mut inputs = Array3::zeros((n, max_pres, self.n_in));
+        let mut odours = Array2::from_elem((n, max_pres), -1i64);
+        let mut decisions = Array2::from_elem((n, max_pres), -1i64);
+        let mut trial_of_presentation = Array2::from_elem((n, max_pres), -1i64);
+        let mut rewards = Array2::zeros((n, max_trials));
+        let mut expected_rewards = Array2::zeros((n, max_trials));
+        let mut initial_weights = Array3::zeros((n, self.n_hidden, self.n_in));
+        for (k, s) in sessions.iter().enumerate() {
+            for (p, x) in s.inputs.chunks_exact(self.n_in).enumerate() {
+                for (i, &v) in x.iter().enumerate() {
+                    inputs[[k, p, i]] = v;
+                }
+                odours[[k, p]] = s.odours[p];
+                decisions[[k, p]] = s.decisions[p];
+                trial_of_presentation[[k, p]] = s.trial_of_presentation[p];
+            }
+            for (t, (&r, &e)) in s.rewards.iter().zip(&s.expected_rewards).enumerate() {
+                rewards[[k, t]] = r;
+                expected_rewards[[k, t]] = e;
+            }
+            for (i, &w) in s.initial_weights.iter().enumerate() {
+                initial_weights[[k, i / self.n_in, i % self.n_in]] = w;
+            }
+        }
+        let patterns = odour_patterns(self.n_in, self.odour_level, self.seed);
+        let metadata = serde_json::json!({
+            "kind": "behaviour",
+            "rule": self.rule,
+            "reward_signal": self.reward_signal.name(),
+            "seed": self.seed,
+            "version": crate::VERSION,
+            "task": self,
+            "odour_patterns": patterns,
+            "input_noise_std": self.input_noise_std,
+            "learning_rate": self.circuit().learning_rate,
+            "readout": self.circuit().readout,
+        });
+        let serde_json::Value::Object(metadata) = metadata else {
+            unreachable!("json! of an object literal is an object")
+        };
+        BehaviourDataset::new(
+            inputs,
+            odours,
+            decisions,
+            trial_of_presentation,
+            sessions.iter().map(|s| s.decisions.len()).collect(),
+            rewards,
+            expected_rewards,
+            sessions.iter().map(|s| s.rewards.len()).collect(),
+            initial_weights,
+            metadata,
+            std::path::Path::new("(simulated)"),
+        )
+    }
+}
