@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use plasticity::data::NeuralDataset;
+use plasticity::data::{Dataset, NeuralDataset};
 use plasticity::fit::neural::{
     evaluate_on_dataset, fit_neural, generating_theta, NeuralFitSettings, RuleFamily,
 };
@@ -49,9 +49,13 @@ enum Command {
     /// as JSON: for cross-checking against other implementations.
     Loss(LossArgs),
     /// Print the metrics of a given θ as JSON: loss, and against the generating rule of
-    /// simulated data, R² of weights and activity on fresh trajectories and the
-    /// coefficient error.
+    /// simulated data, R² of weights and activity on fresh trajectories (or sessions)
+    /// and the coefficient error.
     Evaluate(EvaluateArgs),
+    /// The paper's table of reward rules: simulate each generating rule, fit Taylor and
+    /// MLP rules to the choices (several seeds, in parallel) and write table.csv and
+    /// table.md.
+    Table(crate::behaviour::TableArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -59,6 +63,9 @@ enum SimulateCommand {
     /// Neural activity of a plastic layer y_t = sigmoid(W_t x_t) learning with a rule
     /// (SPEC §4.1): writes an .npz dataset (kind "neural").
     Oja(SimulateOjaArgs),
+    /// Simulated flies choosing odours in the two-odour probabilistic reward task while
+    /// learning with a rule (SPEC §4.2): writes an .npz dataset (kind "behaviour").
+    Behaviour(crate::behaviour::SimulateBehaviourArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -120,19 +127,19 @@ impl TaskArgs {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
-enum FamilyArg {
+pub(crate) enum FamilyArg {
     Taylor,
     Mlp,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
-enum OptimizerArg {
+pub(crate) enum OptimizerArg {
     Adam,
     Lbfgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
-enum BasisArg {
+pub(crate) enum BasisArg {
     Auto,
     Centred,
     Scaled,
@@ -140,68 +147,81 @@ enum BasisArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
-enum GradientArg {
+pub(crate) enum GradientArg {
     Checkpointed,
     FullTape,
 }
 
 #[derive(Args, Debug, Clone)]
-struct FitOptions {
+pub(crate) struct FitOptions {
     /// Rule family: a Taylor series over (x, y, w) (27 terms) or an MLP.
     #[arg(long, value_enum, default_value = "taylor")]
-    rule_family: FamilyArg,
+    pub(crate) rule_family: FamilyArg,
     /// Trainable Taylor terms: "all", a list "x*y,y^2*w", "vars:x,y" or "degree:2".
     /// The others stay exactly 0.
     #[arg(long, default_value = "all")]
-    trainable: String,
+    pub(crate) trainable: String,
     /// MLP hidden layer sizes, comma-separated.
     #[arg(long, default_value = "10", value_delimiter = ',')]
-    hidden: Vec<usize>,
+    pub(crate) hidden: Vec<usize>,
     /// Optimiser: L-BFGS on all trajectories (recovers the coefficients precisely) or
-    /// Adam on minibatches (the paper's choice).
-    #[arg(long, value_enum, default_value = "lbfgs")]
-    optimizer: OptimizerArg,
+    /// Adam on minibatches (the paper's choice). Default: lbfgs for neural data, adam
+    /// for behaviour.
+    #[arg(long, value_enum)]
+    pub(crate) optimizer: Option<OptimizerArg>,
     /// Epochs: Adam passes over the data, or L-BFGS iterations.
     #[arg(long, default_value_t = 250)]
-    epochs: usize,
+    pub(crate) epochs: usize,
     /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
-    learning_rate: f64,
+    pub(crate) learning_rate: f64,
     /// Trajectories per Adam minibatch.
     #[arg(long, default_value_t = 1)]
-    batch_size: usize,
-    /// L1 penalty λ₁ Σ|θ| on the trainable Taylor coefficients.
-    #[arg(long, default_value_t = 0.0)]
-    l1: f64,
+    pub(crate) batch_size: usize,
+    /// L1 penalty λ₁ Σ|θ| on the trainable Taylor coefficients. Default: 0 for neural
+    /// data, 1e-2 for behaviour.
+    #[arg(long)]
+    pub(crate) l1: Option<f64>,
     /// L2 penalty λ₂ Σθ² on the trainable Taylor coefficients.
     #[arg(long, default_value_t = 0.0)]
-    l2: f64,
+    pub(crate) l2: f64,
     /// Seed of the initial θ, the minibatch order and the evaluation trajectories.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Basis the optimiser works in: each variable scaled by its typical size
     /// ("scaled", auto's choice for L-BFGS), centred and standardised (Hermite-like
     /// products), or the raw monomials ("canonical", auto's choice for Adam). Results are always reported as the
     /// canonical monomial coefficients.
     #[arg(long, value_enum, default_value = "auto")]
-    basis: BasisArg,
+    pub(crate) basis: BasisArg,
     /// Initial θ: "random" (Taylor N(0, 1e-5²), MLP N(0, 0.01²)), "zeros", or an
     /// expression such as "0.5*x*y".
     #[arg(long, default_value = "random")]
-    init: String,
+    pub(crate) init: String,
     /// Fresh trajectories simulated for the R² metrics.
     #[arg(long, default_value_t = 5)]
-    eval_trajectories: usize,
+    pub(crate) eval_trajectories: usize,
     /// Trajectory gradient: checkpointed adjoint (memory ~ 2√T weight matrices) or a
     /// full tape (memory ~ T weight matrices).
     #[arg(long, value_enum, default_value = "checkpointed")]
-    gradient: GradientArg,
+    pub(crate) gradient: GradientArg,
     /// L-BFGS stops when the loss falls by less than this fraction over 10 iterations.
     #[arg(long, default_value_t = 1e-10)]
-    tolerance: f64,
+    pub(crate) tolerance: f64,
+    #[command(flatten)]
+    pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }
 
 impl FitOptions {
+    /// The optimiser given, or `default`.
+    pub(crate) fn optimizer_or(&self, default: OptimizerKind) -> OptimizerKind {
+        match self.optimizer {
+            Some(OptimizerArg::Adam) => OptimizerKind::Adam,
+            Some(OptimizerArg::Lbfgs) => OptimizerKind::Lbfgs,
+            None => default,
+        }
+    }
+
     fn settings(&self) -> NeuralFitSettings {
         NeuralFitSettings {
             rule_family: match self.rule_family {
@@ -218,14 +238,11 @@ impl FitOptions {
             },
             init: self.init.clone(),
             fit: FitConfig {
-                optimizer: match self.optimizer {
-                    OptimizerArg::Adam => OptimizerKind::Adam,
-                    OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
-                },
+                optimizer: self.optimizer_or(OptimizerKind::Lbfgs),
                 epochs: self.epochs,
                 learning_rate: self.learning_rate,
                 batch_size: self.batch_size,
-                l1: self.l1,
+                l1: self.l1.unwrap_or(0.0),
                 l2: self.l2,
                 seed: self.seed,
                 tolerance: self.tolerance,
@@ -255,7 +272,8 @@ struct FitArgs {
 struct LossArgs {
     /// Dataset (.npz).
     data: PathBuf,
-    /// θ as a Taylor expression over x, y, w, e.g. "x*y - y^2*w".
+    /// θ as a Taylor expression: over x, y, w for neural data ("x*y - y^2*w"), over
+    /// x, y, w, r for behaviour ("x*r - 0.05*w").
     #[arg(long)]
     theta: String,
 }
@@ -264,12 +282,13 @@ struct LossArgs {
 struct EvaluateArgs {
     /// Dataset (.npz).
     data: PathBuf,
-    /// θ as a Taylor expression over x, y, w.
+    /// θ as a Taylor expression (over x, y, w, or x, y, w, r for behaviour).
     #[arg(long)]
     theta: String,
-    /// Fresh trajectories simulated with the generating rule for the R² metrics.
-    #[arg(long, default_value_t = 5)]
-    trajectories: usize,
+    /// Fresh trajectories (neural data, default 5) or sessions (behaviour, default 7)
+    /// simulated with the generating rule for the metrics.
+    #[arg(long, visible_alias = "sessions")]
+    trajectories: Option<usize>,
     /// Seed of the fresh trajectories.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -309,9 +328,13 @@ struct OjaArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(SimulateCommand::Oja(args)) => simulate_oja(&args),
+        Command::Simulate(SimulateCommand::Behaviour(args)) => {
+            crate::behaviour::simulate_behaviour(&args)
+        }
         Command::Fit(args) => fit_command(&args),
         Command::Loss(args) => loss_command(&args),
         Command::Evaluate(args) => evaluate_command(&args),
+        Command::Table(args) => crate::behaviour::table_command(&args),
         Command::Oja(args) => oja_command(&args),
     }
 }
@@ -337,11 +360,11 @@ fn simulate_oja(args: &SimulateOjaArgs) -> Result<()> {
     Ok(())
 }
 
-fn load(path: &Path) -> Result<NeuralDataset> {
-    NeuralDataset::load(path).with_context(|| format!("reading dataset {}", path.display()))
+fn load_any(path: &Path) -> Result<Dataset> {
+    Dataset::load(path).with_context(|| format!("reading dataset {}", path.display()))
 }
 
-fn progress_bar(epochs: usize, label: &str) -> ProgressBar {
+pub(crate) fn progress_bar(epochs: usize, label: &str) -> ProgressBar {
     let bar = ProgressBar::new(epochs as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -356,7 +379,7 @@ fn progress_bar(epochs: usize, label: &str) -> ProgressBar {
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether Ctrl-C (SIGINT) or SIGTERM asked a running fit to stop.
-fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -433,7 +456,17 @@ fn write_fit_outputs(
 }
 
 fn fit_command(args: &FitArgs) -> Result<()> {
-    let dataset = load(&args.data)?;
+    let dataset = match load_any(&args.data)? {
+        Dataset::Neural(dataset) => *dataset,
+        Dataset::Behaviour(dataset) => {
+            return crate::behaviour::fit_behaviour_command(
+                &args.data,
+                &dataset,
+                &args.out,
+                &args.options,
+            )
+        }
+    };
     let settings = args.options.settings();
     let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
     write_fit_outputs(&args.out, &fit, &settings, &args.data, &dataset, seconds)?;
@@ -504,8 +537,13 @@ fn theta_of(expression: &str) -> Result<Vec<f64>> {
 }
 
 fn loss_command(args: &LossArgs) -> Result<()> {
+    let dataset = match load_any(&args.data)? {
+        Dataset::Neural(dataset) => *dataset,
+        Dataset::Behaviour(dataset) => {
+            return crate::behaviour::loss_command(&dataset, &args.theta);
+        }
+    };
     let theta = theta_of(&args.theta)?;
-    let dataset = load(&args.data)?;
     let rule = TaylorRule::new(Variables::Xyw);
     let objective = NeuralObjective::new(&dataset, rule, GradientStrategy::Checkpointed);
     let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
@@ -531,10 +569,26 @@ fn loss_command(args: &LossArgs) -> Result<()> {
 }
 
 fn evaluate_command(args: &EvaluateArgs) -> Result<()> {
+    let dataset = match load_any(&args.data)? {
+        Dataset::Neural(dataset) => *dataset,
+        Dataset::Behaviour(dataset) => {
+            return crate::behaviour::evaluate_command(
+                &dataset,
+                &args.theta,
+                args.trajectories.unwrap_or(7),
+                args.seed,
+            );
+        }
+    };
     let theta = theta_of(&args.theta)?;
-    let dataset = load(&args.data)?;
     let rule = Rule::Taylor(TaylorRule::new(Variables::Xyw));
-    let metrics = evaluate_on_dataset(&dataset, &rule, &theta, args.trajectories, args.seed)?;
+    let metrics = evaluate_on_dataset(
+        &dataset,
+        &rule,
+        &theta,
+        args.trajectories.unwrap_or(5),
+        args.seed,
+    )?;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({

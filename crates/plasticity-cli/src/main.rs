@@ -4,6 +4,7 @@
 //! the science, and this binary prints results, shows progress and turns errors into
 //! messages with their whole cause chain and a non-zero exit code.
 
+mod behaviour;
 mod commands;
 
 use std::process::ExitCode;

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use crate::data::NeuralDataset;
+use crate::data::{BehaviourDataset, NeuralDataset};
+use crate::fit::behaviour::{BehaviourFit, BehaviourFitSettings};
 use crate::fit::neural::{NeuralFit, NeuralFitSettings};
 use crate::io::write_atomically;
 use crate::rule::{format_expression, PlasticityRule, Rule};
@@ -86,27 +87,97 @@ pub fn neural_results(
 /// `coefficients.csv`: `parameter,value` (and `generating,error` columns when the
 /// data's generating rule is known), one row per parameter.
 pub fn coefficients_csv(fit: &NeuralFit, generating: Option<&[f64]>) -> String {
-    let names = fit.rule.parameter_names();
+    parameters_csv(&fit.rule, &fit.outcome.theta, generating)
+}
+
+/// `coefficients.csv` of any fitted rule: `term,value[,generating,error]` for a
+/// Taylor rule, `parameter,value` for an MLP.
+pub fn parameters_csv(rule: &Rule, theta: &[f64], generating: Option<&[f64]>) -> String {
+    let names = rule.parameter_names();
     let mut csv = String::new();
     match generating {
         Some(truth) if truth.len() == names.len() => {
             csv.push_str("term,value,generating,error\n");
-            for ((name, value), g) in names.iter().zip(&fit.outcome.theta).zip(truth) {
+            for ((name, value), g) in names.iter().zip(theta).zip(truth) {
                 csv.push_str(&format!("{name},{value},{g},{}\n", value - g));
             }
         }
         _ => {
-            csv.push_str(if matches!(fit.rule, Rule::Taylor(_)) {
+            csv.push_str(if matches!(rule, Rule::Taylor(_)) {
                 "term,value\n"
             } else {
                 "parameter,value\n"
             });
-            for (name, value) in names.iter().zip(&fit.outcome.theta) {
+            for (name, value) in names.iter().zip(theta) {
                 csv.push_str(&format!("\"{name}\",{value}\n"));
             }
         }
     }
     csv
+}
+
+/// The content of `results.json` for a behaviour fit (the same layout as a neural
+/// fit's; `metrics` adds `percent_deviance`, the fresh-session `evaluation` with the
+/// generating rule's ceiling, and how often the weight bound engaged).
+pub fn behaviour_results(
+    fit: &BehaviourFit,
+    settings: &BehaviourFitSettings,
+    data_path: &Path,
+    dataset: &BehaviourDataset,
+    fit_seconds: f64,
+) -> Value {
+    let names = fit.rule.parameter_names();
+    let mut results = Map::new();
+    match &fit.rule {
+        Rule::Taylor(taylor) => {
+            results.insert(
+                "coefficients".into(),
+                Value::Object(named(&names, &fit.outcome.theta)),
+            );
+            results.insert(
+                "rule".into(),
+                json!(format_expression(&fit.outcome.theta, taylor.variables())),
+            );
+        }
+        Rule::Mlp(_) => {
+            results.insert(
+                "parameters".into(),
+                Value::Object(named(&names, &fit.outcome.theta)),
+            );
+        }
+    }
+    results.insert("metrics".into(), json!(fit.metrics));
+    results.insert("loss_history".into(), json!(fit.outcome.loss_history));
+    results.insert("parameter_names".into(), json!(names));
+    results.insert("parameter_history".into(), json!(fit.outcome.theta_history));
+    results.insert("stop_reason".into(), json!(fit.outcome.stop_reason));
+    results.insert("evaluations".into(), json!(fit.outcome.evaluations));
+    results.insert(
+        "config".into(),
+        json!({
+            "settings": settings,
+            "basis_used": fit.basis_used,
+            "rule_family": fit.rule.family(),
+            "n_parameters": fit.rule.n_parameters(),
+        }),
+    );
+    results.insert(
+        "data".into(),
+        json!({
+            "path": data_path.display().to_string(),
+            "kind": "behaviour",
+            "sessions": dataset.n_sessions(),
+            "n_presentations": dataset.n_presentations,
+            "n_trials": dataset.n_trials,
+            "n_in": dataset.n_in(),
+            "n_hidden": dataset.n_hidden(),
+            "metadata": dataset.metadata,
+        }),
+    );
+    results.insert("seed".into(), json!(settings.fit.seed));
+    results.insert("version".into(), json!(crate::VERSION));
+    results.insert("timing".into(), json!({ "fit_seconds": fit_seconds }));
+    Value::Object(results)
 }
 
 /// Writes a text file atomically.

@@ -52,3 +52,43 @@ fn lbfgs_recovers_oja_from_a_small_circuit() {
         fit.outcome.final_loss
     );
 }
+
+/// Simulated flies learning with `x*r` → Adam with L1 and the weight bound on all 81
+/// terms → the reward covariance term dominates and fresh sessions are predicted.
+#[test]
+fn adam_recovers_reward_covariance_from_choices() {
+    use plasticity::fit::behaviour::{fit_behaviour, BehaviourFitSettings};
+    use plasticity::task::BehaviourTask;
+    let dataset = BehaviourTask::default().simulate().expect("simulated");
+    let settings = BehaviourFitSettings {
+        eval_sessions: 5,
+        ..BehaviourFitSettings::default()
+    };
+    let fit = fit_behaviour(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    let names = term_names(Variables::Xywr);
+    let largest = (0..names.len())
+        .max_by(|&a, &b| {
+            fit.outcome.theta[a]
+                .abs()
+                .total_cmp(&fit.outcome.theta[b].abs())
+        })
+        .expect("terms");
+    assert!(
+        ["x*r", "x^2*r"].contains(&names[largest].as_str()) && fit.outcome.theta[largest] > 0.0,
+        "largest term {} = {}",
+        names[largest],
+        fit.outcome.theta[largest]
+    );
+    let evaluation = fit.metrics.evaluation.expect("simulated data is evaluated");
+    assert!(
+        evaluation.r2_weights >= 0.8,
+        "R² of weights {}",
+        evaluation.r2_weights
+    );
+    assert!(
+        evaluation.ceiling_percent_deviance - evaluation.percent_deviance <= 5.0,
+        "% deviance {} against the ceiling {}",
+        evaluation.percent_deviance,
+        evaluation.ceiling_percent_deviance
+    );
+}

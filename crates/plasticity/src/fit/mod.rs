@@ -6,6 +6,7 @@
 //! gradient reaches φ through the same chain rule `Mᵀ` as the data loss (for L1 the
 //! subgradient `sign(θ_k)`, 0 at 0).
 
+pub mod behaviour;
 pub mod neural;
 pub mod parametrisation;
 
@@ -20,6 +21,7 @@ pub use parametrisation::{mean_and_std, Basis, Parametrisation, VariableScales};
 
 use crate::objective::Objective;
 use crate::optim::{Adam, Lbfgs, LbfgsStep};
+use crate::rule::{parse_expression, PlasticityRule, Rule, TrainableSpec};
 use crate::{Error, Result};
 
 /// Which optimiser.
@@ -288,4 +290,55 @@ pub fn fit<O: Objective>(
         evaluations,
         final_loss,
     })
+}
+
+/// The initial θ: `random` (Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`, drawn from
+/// `seed`), `zeros`, or a Taylor expression.
+pub fn initial_theta(rule: &Rule, init: &str, seed: u64) -> Result<Vec<f64>> {
+    let n = rule.n_parameters();
+    match init {
+        "zeros" => Ok(vec![0.0; n]),
+        "random" => {
+            let std = match rule {
+                Rule::Taylor(_) => 1e-5,
+                Rule::Mlp(_) => 1e-2,
+            };
+            let dist = crate::task::oja::normal(0.0, std)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1417_0000);
+            Ok((0..n)
+                .map(|_| rand::RngExt::sample(&mut rng, dist))
+                .collect())
+        }
+        expression => match rule {
+            Rule::Taylor(taylor) => parse_expression(expression, taylor.variables()),
+            Rule::Mlp(_) => Err(Error::config(
+                "init",
+                "an MLP rule starts from 'random' or 'zeros', not an expression",
+            )),
+        },
+    }
+}
+
+/// What the optimiser sees of `rule`: for a Taylor rule the `trainable` terms in
+/// `basis` (the others stay exactly 0), penalised by L1/L2; for an MLP every
+/// parameter, unpenalised. Returns the parametrisation and the penalised indices.
+pub fn rule_parametrisation(
+    rule: &Rule,
+    trainable: &str,
+    basis: Basis,
+    scales: &VariableScales,
+) -> Result<(Parametrisation, Vec<usize>)> {
+    match rule {
+        Rule::Taylor(taylor) => {
+            let mask = TrainableSpec::parse(trainable)?.mask(taylor.variables())?;
+            if !mask.iter().any(|&m| m) {
+                return Err(Error::config("trainable", "no term is trainable"));
+            }
+            let zeros = vec![0.0; taylor.variables().n_terms()];
+            let p = Parametrisation::taylor(taylor.variables(), &mask, basis, scales, &zeros);
+            let penalised = p.trainable().to_vec();
+            Ok((p, penalised))
+        }
+        Rule::Mlp(_) => Ok((Parametrisation::identity(rule.n_parameters()), Vec::new())),
+    }
 }

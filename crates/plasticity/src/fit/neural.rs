@@ -4,22 +4,18 @@
 
 use std::ops::ControlFlow;
 
-use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    fit, mean_and_std, Basis, EpochReport, FitConfig, FitOutcome, Parametrisation, VariableScales,
+    fit, initial_theta, mean_and_std, rule_parametrisation, Basis, EpochReport, FitConfig,
+    FitOutcome, VariableScales,
 };
 use crate::data::NeuralDataset;
 use crate::gradient::GradientStrategy;
 use crate::metrics::{coefficient_error, evaluate_neural, FreshTrajectories, NeuralEvaluation};
 use crate::objective::{NeuralObjective, Objective};
-use crate::rule::{
-    parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, TrainableSpec, Variables,
-};
-use crate::task::oja::normal;
-use crate::{Error, Result};
+use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
+use crate::Result;
 
 /// Which rule family to fit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,30 +155,6 @@ pub fn fresh_trajectories(dataset: &NeuralDataset, count: usize, seed: u64) -> F
     }
 }
 
-/// The initial θ of `settings.init`.
-fn initial_theta(rule: &Rule, settings: &NeuralFitSettings) -> Result<Vec<f64>> {
-    let n = rule.n_parameters();
-    match settings.init.as_str() {
-        "zeros" => Ok(vec![0.0; n]),
-        "random" => {
-            let std = match rule {
-                Rule::Taylor(_) => 1e-5,
-                Rule::Mlp(_) => 1e-2,
-            };
-            let dist = normal(0.0, std)?;
-            let mut rng = ChaCha8Rng::seed_from_u64(settings.fit.seed ^ 0x1417_0000);
-            Ok((0..n).map(|_| rng.sample(dist)).collect())
-        }
-        expression => match rule {
-            Rule::Taylor(taylor) => parse_expression(expression, taylor.variables()),
-            Rule::Mlp(_) => Err(Error::config(
-                "init",
-                "an MLP rule starts from 'random' or 'zeros', not an expression",
-            )),
-        },
-    }
-}
-
 /// Evaluates `theta` of `rule` on a dataset: the data loss, and against the generating
 /// rule (if the metadata has one) R² of weights and activity on `eval_trajectories`
 /// fresh trajectories and the coefficient error.
@@ -254,27 +226,9 @@ pub fn fit_neural(
 ) -> Result<NeuralFit> {
     let rule = build_rule(settings)?;
     let scales = neural_scales(dataset);
-    let theta0 = initial_theta(&rule, settings)?;
-    let (parametrisation, penalised) = match &rule {
-        Rule::Taylor(taylor) => {
-            let mask = TrainableSpec::parse(&settings.trainable)?.mask(taylor.variables())?;
-            if !mask.iter().any(|&m| m) {
-                return Err(Error::config("trainable", "no term is trainable"));
-            }
-            // untrained coefficients stay exactly 0 (SPEC §2.1)
-            let zeros = vec![0.0; taylor.variables().n_terms()];
-            let p = Parametrisation::taylor(
-                taylor.variables(),
-                &mask,
-                settings.basis(),
-                &scales,
-                &zeros,
-            );
-            let penalised = p.trainable().to_vec();
-            (p, penalised)
-        }
-        Rule::Mlp(_) => (Parametrisation::identity(rule.n_parameters()), Vec::new()),
-    };
+    let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
+    let (parametrisation, penalised) =
+        rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
     let start = parametrisation.theta(&parametrisation.phi(&theta0));
     let objective = NeuralObjective::new(dataset, rule.clone(), settings.gradient);
     let outcome = fit(

@@ -77,6 +77,20 @@ pub fn behaviour_session_loss<S: Scalar, R: PlasticityRule>(
     session: BehaviourSession<'_>,
     workspace: &mut BehaviourWorkspace<S>,
 ) -> SessionLoss<S> {
+    replay_session(circuit, rule, theta, session, workspace, |_, _, _, _| {})
+}
+
+/// Runs the circuit over a session driven by its inputs, decisions and rewards, calling
+/// `observe(p, W_p, h_p, ℓ_p)` at every presentation before its update; returns the
+/// mean cross-entropy (and the clipped count).
+pub fn replay_session<S: Scalar, R: PlasticityRule>(
+    circuit: &BehaviourCircuit,
+    rule: &R,
+    theta: &[S],
+    session: BehaviourSession<'_>,
+    workspace: &mut BehaviourWorkspace<S>,
+    mut observe: impl FnMut(usize, &[S], &[S], S),
+) -> SessionLoss<S> {
     let n_in = circuit.n_in;
     let ws = workspace;
     resize(&mut ws.weights, circuit.n_synapses());
@@ -90,7 +104,9 @@ pub fn behaviour_session_loss<S: Scalar, R: PlasticityRule>(
     for p in 0..n_pres {
         load(&mut ws.input, &session.inputs[p * n_in..(p + 1) * n_in]);
         let logit = circuit.activity(&ws.input, &ws.weights, &mut ws.hidden);
-        total += cross_entropy(logit, session.decisions[p]);
+        let loss = cross_entropy(logit, session.decisions[p]);
+        observe(p, &ws.weights, &ws.hidden, loss);
+        total += loss;
         if session.decisions[p] == 1 && p + 1 < n_pres {
             clipped += circuit.plasticity(
                 rule,

@@ -17,7 +17,8 @@ pub mod behaviour;
 mod tests;
 
 pub use behaviour::{
-    behaviour_session_loss, behaviour_session_loss_and_gradient, BehaviourWorkspace, SessionLoss,
+    behaviour_session_loss, behaviour_session_loss_and_gradient, replay_session,
+    BehaviourWorkspace, SessionLoss,
 };
 
 /// How the trajectory gradient is computed.

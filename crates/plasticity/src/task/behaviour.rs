@@ -344,3 +344,185 @@ impl BehaviourTask {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(task: BehaviourTask, key: &str) {
+        let err = task.simulate().expect_err("invalid settings are refused");
+        let message = err.to_string();
+        assert!(message.contains(key), "'{message}' should name '{key}'");
+    }
+
+    #[test]
+    fn probability_outside_the_unit_interval_is_refused() {
+        invalid(
+            BehaviourTask {
+                reward_probabilities: vec![[0.2, 1.3]],
+                ..BehaviourTask::default()
+            },
+            "reward-probabilities",
+        );
+        invalid(
+            BehaviourTask {
+                reward_probabilities: vec![[-0.1, 0.5]],
+                ..BehaviourTask::default()
+            },
+            "reward-probabilities",
+        );
+    }
+
+    #[test]
+    fn zero_trials_are_refused() {
+        invalid(
+            BehaviourTask {
+                trials_per_block: 0,
+                ..BehaviourTask::default()
+            },
+            "trials-per-block",
+        );
+        invalid(
+            BehaviourTask {
+                n_blocks: 0,
+                ..BehaviourTask::default()
+            },
+            "blocks",
+        );
+    }
+
+    #[test]
+    fn a_window_of_zero_is_refused() {
+        invalid(
+            BehaviourTask {
+                expected_reward_window: 0,
+                ..BehaviourTask::default()
+            },
+            "expected-reward-window",
+        );
+    }
+
+    #[test]
+    fn sessions_follow_the_task() {
+        let task = BehaviourTask {
+            sessions: 4,
+            ..BehaviourTask::default()
+        };
+        let data = task.simulate().expect("simulated");
+        for k in 0..data.n_sessions() {
+            let session = data.session(k);
+            assert_eq!(data.n_trials[k], 240);
+            // every trial ends with exactly one acceptance (none hit the cap here)
+            let accepted = session.decisions.iter().filter(|&&d| d == 1).count();
+            assert_eq!(accepted, 240);
+            // E[R] is the mean of the previous 10 rewards, zeros before the first
+            for t in 0..data.n_trials[k] {
+                let window: f64 = (t.saturating_sub(10)..t).map(|u| session.rewards[u]).sum();
+                assert!((session.expected_rewards[t] - window / 10.0).abs() < 1e-12);
+            }
+            // rewards are 0/1 and only collected when baited: in the first block
+            // odour B (p = 0.8) pays far more often than odour A (p = 0.2)
+            assert!(session.rewards.iter().all(|&r| r == 0.0 || r == 1.0));
+            // padding is -1 beyond the real presentations
+            let n = data.n_presentations[k];
+            assert!(data.decisions.row(k).iter().skip(n).all(|&d| d == -1));
+        }
+        // the same seed gives the same sessions; another seed different ones
+        assert_eq!(task.simulate().expect("simulated"), data);
+        let other = BehaviourTask { seed: 1, ..task }
+            .simulate()
+            .expect("simulated");
+        assert_ne!(other.decisions, data.decisions);
+    }
+
+    #[test]
+    fn a_saved_dataset_loads_back_identically() {
+        let data = BehaviourTask {
+            sessions: 3,
+            n_blocks: 1,
+            trials_per_block: 20,
+            ..BehaviourTask::default()
+        }
+        .simulate()
+        .expect("simulated");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("behaviour.npz");
+        data.save(&path).expect("saved");
+        let loaded = BehaviourDataset::load(&path).expect("loaded");
+        assert_eq!(loaded, data);
+    }
+
+    #[test]
+    fn malformed_datasets_name_the_variable() {
+        let data = BehaviourTask {
+            sessions: 2,
+            n_blocks: 1,
+            trials_per_block: 10,
+            ..BehaviourTask::default()
+        }
+        .simulate()
+        .expect("simulated");
+        let origin = std::path::Path::new("flies.npz");
+        let rebuild = |edit: &dyn Fn(&mut BehaviourDataset)| {
+            let mut d = data.clone();
+            edit(&mut d);
+            BehaviourDataset::new(
+                d.inputs,
+                d.odours,
+                d.decisions,
+                d.trial_of_presentation,
+                d.n_presentations,
+                d.rewards,
+                d.expected_rewards,
+                d.n_trials,
+                d.initial_weights,
+                d.metadata,
+                origin,
+            )
+            .expect_err("malformed data is refused")
+            .to_string()
+        };
+        type Edit = Box<dyn Fn(&mut BehaviourDataset)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("decisions", Box::new(|d| d.decisions[[0, 0]] = 2)),
+            ("n_presentations", Box::new(|d| d.n_presentations.push(3))),
+            (
+                "n_presentations",
+                Box::new(|d| d.n_presentations[1] = 10_000),
+            ),
+            (
+                "rewards",
+                Box::new(|d| {
+                    d.rewards =
+                        Array2::zeros((2, 3 + d.rewards.ncols())).slice_move(ndarray::s![..1, ..])
+                }),
+            ),
+            ("inputs", Box::new(|d| d.inputs[[0, 0, 0]] = f64::NAN)),
+            (
+                "initial_weights",
+                Box::new(|d| d.initial_weights = Array3::zeros((2, 10, 3))),
+            ),
+            (
+                "trial_of_presentation",
+                Box::new(|d| d.trial_of_presentation[[0, 1]] = 99),
+            ),
+            ("odours", Box::new(|d| d.odours[[1, 0]] = -4)),
+        ];
+        for (variable, edit) in cases {
+            let message = rebuild(edit.as_ref());
+            assert!(
+                message.contains("flies.npz") && message.contains(variable),
+                "'{message}' should name the file and '{variable}'"
+            );
+        }
+        // a trial that goes on after an acceptance
+        let message = rebuild(&|d| {
+            let first_accept = (0..d.n_presentations[0])
+                .find(|&p| d.decisions[[0, p]] == 1)
+                .expect("an acceptance");
+            let next = first_accept + 1;
+            d.trial_of_presentation[[0, next]] = d.trial_of_presentation[[0, first_accept]];
+        });
+        assert!(message.contains("after an acceptance"), "{message}");
+    }
+}

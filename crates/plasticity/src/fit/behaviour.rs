@@ -1,0 +1,441 @@
+//! Fitting a rule to choices (SPEC §4.2): the model is driven by the recorded odours,
+//! decisions and rewards with freshly re-sampled sensory noise, fitted by Adam or
+//! L-BFGS on the cross-entropy plus an L1 penalty, and evaluated on fresh sessions
+//! against the generating rule (R² of weights and activity, percent deviance and the
+//! generating rule's own percent deviance, the ceiling).
+
+use std::ops::ControlFlow;
+
+use ndarray::Array3;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::neural::RuleFamily;
+use super::{
+    fit, initial_theta, mean_and_std, rule_parametrisation, Basis, EpochReport, FitConfig,
+    FitOutcome, OptimizerKind, VariableScales,
+};
+use crate::circuit::BehaviourCircuit;
+use crate::data::BehaviourDataset;
+use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
+use crate::metrics::{coefficient_error, median, ColumnR2};
+use crate::objective::BehaviourObjective;
+use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
+use crate::task::oja::normal;
+use crate::task::BehaviourTask;
+use crate::{Error, Result};
+
+/// Which inputs drive the model during a fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputSource {
+    /// Each presentation's odour pattern plus freshly drawn sensory noise (SPEC §4.2:
+    /// an animal's exact sensory noise is unknowable).
+    #[default]
+    Resampled,
+    /// The dataset's `inputs` exactly.
+    Recorded,
+}
+
+/// Everything that defines a fit of a behaviour dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BehaviourFitSettings {
+    /// Rule family (over x, y, w, r).
+    pub rule_family: RuleFamily,
+    /// Trainable Taylor terms.
+    pub trainable: String,
+    /// MLP hidden layer sizes.
+    pub hidden: Vec<usize>,
+    /// The optimiser's basis (Taylor); behaviour fits default to the canonical
+    /// monomials (the weights drift far from their initial scale during a session, so
+    /// no scale measured on the data is typical).
+    pub basis: Basis,
+    /// Initial θ: `random`, `zeros` or an expression.
+    pub init: String,
+    /// Optimiser settings (defaults: Adam, 250 epochs, learning rate 1e-3, one session
+    /// per minibatch, L1 1e-2).
+    pub fit: FitConfig,
+    /// Gradient strategy over presentations.
+    pub gradient: GradientStrategy,
+    /// Bound `B` on the weights during the fit (`W ← clip(W, −B, B)` after every
+    /// update), or `None`. Default 10, as in the PyTorch reproduction of the paper.
+    pub weight_bound: Option<f64>,
+    /// Which inputs drive the model.
+    pub inputs: InputSource,
+    /// Seed of the re-sampled sensory noise (apart from the fit's own seed, so that
+    /// several re-samples can be fitted with the same optimiser seed).
+    pub input_seed: u64,
+    /// Fresh sessions for the metrics (SPEC: 7).
+    pub eval_sessions: usize,
+}
+
+impl Default for BehaviourFitSettings {
+    fn default() -> Self {
+        BehaviourFitSettings {
+            rule_family: RuleFamily::Taylor,
+            trainable: "all".into(),
+            hidden: vec![10],
+            basis: Basis::Canonical,
+            init: "random".into(),
+            fit: FitConfig {
+                optimizer: OptimizerKind::Adam,
+                epochs: 250,
+                l1: 1e-2,
+                ..FitConfig::default()
+            },
+            gradient: GradientStrategy::Checkpointed,
+            weight_bound: Some(10.0),
+            inputs: InputSource::Resampled,
+            input_seed: 0,
+            eval_sessions: 7,
+        }
+    }
+}
+
+/// R² of weights and activity and percent deviance on fresh sessions, for the fitted
+/// rule and (the ceiling) the generating rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BehaviourEvaluation {
+    /// Median over sessions of the R² of the weight trajectories.
+    pub r2_weights: f64,
+    /// Median over sessions of the R² of the hidden activity at every presentation.
+    pub r2_activity: f64,
+    /// `100 (D_null − D_fit) / D_null` over the sessions' presentations.
+    pub percent_deviance: f64,
+    /// The same for the generating rule: the ceiling a fit can reach.
+    pub ceiling_percent_deviance: f64,
+    /// Per-session R² of weights.
+    pub r2_weights_per_session: Vec<f64>,
+    /// Per-session R² of activity.
+    pub r2_activity_per_session: Vec<f64>,
+    /// Number of fresh sessions.
+    pub sessions: usize,
+}
+
+/// Metrics of a fitted behaviour rule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BehaviourFitMetrics {
+    /// Median R² of weights on fresh sessions (`None` without a generating rule).
+    pub r2_weights: Option<f64>,
+    /// Median R² of activity on fresh sessions.
+    pub r2_activity: Option<f64>,
+    /// Cross-entropy of the fitted rule on the training data (no penalty).
+    pub final_loss: f64,
+    /// Percent deviance explained on the training data, against `θ = 0` from the
+    /// same `W₀`.
+    pub percent_deviance: f64,
+    /// The generating rule's cross-entropy on the same training inputs.
+    pub loss_at_generating_rule: Option<f64>,
+    /// Fitted minus generating coefficient per term (Taylor, simulated data).
+    pub coefficient_error: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Fresh-session evaluation against the generating rule.
+    pub evaluation: Option<BehaviourEvaluation>,
+    /// Weights the bound clipped while the fitted rule ran over the training data.
+    pub weights_clipped_at_fit: usize,
+    /// Weights the bound clipped over every evaluation of the fit.
+    pub weights_clipped_during_fit: usize,
+}
+
+/// A finished fit of a behaviour dataset.
+#[derive(Clone, Debug)]
+pub struct BehaviourFit {
+    /// The rule that was fitted.
+    pub rule: Rule,
+    /// Optimiser outcome.
+    pub outcome: FitOutcome,
+    /// Metrics.
+    pub metrics: BehaviourFitMetrics,
+    /// The basis the optimiser used.
+    pub basis_used: Basis,
+}
+
+/// The rule of a family over (x, y, w, r).
+pub fn build_rule(family: RuleFamily, hidden: &[usize]) -> Result<Rule> {
+    Ok(match family {
+        RuleFamily::Taylor => Rule::Taylor(TaylorRule::new(Variables::Xywr)),
+        RuleFamily::Mlp => Rule::Mlp(MlpRule::new(Variables::Xywr, hidden)?),
+    })
+}
+
+/// The generating θ (Taylor over (x, y, w, r)) from the metadata, if any.
+pub fn generating_theta(dataset: &BehaviourDataset) -> Result<Option<Vec<f64>>> {
+    dataset
+        .generating_rule()
+        .map(|expression| parse_expression(expression, Variables::Xywr))
+        .transpose()
+}
+
+/// The circuit of a dataset (SPEC constants from its shapes) with a weight bound.
+pub fn circuit_of(dataset: &BehaviourDataset, weight_bound: Option<f64>) -> BehaviourCircuit {
+    BehaviourCircuit::new(dataset.n_in(), dataset.n_hidden()).with_weight_bound(weight_bound)
+}
+
+/// Inputs with fresh sensory noise: each real presentation gets its odour's mean
+/// pattern plus `N(0, σ²)` per input. Patterns and σ come from the metadata
+/// (`odour_patterns`, `input_noise_std`) when present, otherwise from the data (the
+/// mean input of each odour and the spread around it). Padding stays 0.
+pub fn resample_inputs(dataset: &BehaviourDataset, seed: u64) -> Result<Array3<f64>> {
+    let n_in = dataset.n_in();
+    let n_odours = dataset.n_odours();
+    let mut patterns = vec![vec![0.0; n_in]; n_odours];
+    let from_metadata = dataset
+        .metadata
+        .get("odour_patterns")
+        .and_then(|v| serde_json::from_value::<Vec<Vec<f64>>>(v.clone()).ok())
+        .filter(|p| p.len() >= n_odours && p.iter().all(|row| row.len() == n_in));
+    match from_metadata {
+        Some(given) => patterns.clone_from_slice(&given[..n_odours]),
+        None => {
+            let mut counts = vec![0usize; n_odours];
+            for k in 0..dataset.n_sessions() {
+                for (p, &odour) in dataset.session_odours(k).iter().enumerate() {
+                    counts[odour as usize] += 1;
+                    for (i, mean) in patterns[odour as usize].iter_mut().enumerate() {
+                        *mean += dataset.inputs[[k, p, i]];
+                    }
+                }
+            }
+            for (pattern, &count) in patterns.iter_mut().zip(&counts) {
+                pattern.iter_mut().for_each(|v| *v /= count.max(1) as f64);
+            }
+        }
+    }
+    let noise_std = match dataset
+        .metadata
+        .get("input_noise_std")
+        .and_then(|v| v.as_f64())
+    {
+        Some(std) => std,
+        None => {
+            let residuals = (0..dataset.n_sessions()).flat_map(|k| {
+                let patterns = &patterns;
+                dataset
+                    .session_odours(k)
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(p, &odour)| {
+                        (0..n_in)
+                            .map(move |i| dataset.inputs[[k, p, i]] - patterns[odour as usize][i])
+                    })
+            });
+            mean_and_std(residuals).1
+        }
+    };
+    let noise = normal(0.0, noise_std)?;
+    let mut inputs = Array3::zeros(dataset.inputs.raw_dim());
+    for k in 0..dataset.n_sessions() {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0d0u64.rotate_left(40));
+        rng.set_stream(k as u64 + 1);
+        for (p, &odour) in dataset.session_odours(k).iter().enumerate() {
+            for i in 0..n_in {
+                inputs[[k, p, i]] = patterns[odour as usize][i] + rng.sample(noise);
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// The task that generated a dataset, from its metadata (`task`), if recorded.
+pub fn generating_task(dataset: &BehaviourDataset) -> Option<BehaviourTask> {
+    dataset
+        .metadata
+        .get("task")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// Simulates `sessions` fresh sessions with the generating task and rule, and compares
+/// the fitted rule (run by `circuit`, driven by each session's inputs, decisions and
+/// rewards from the same `W₀`) with the generating rule (SPEC §5).
+pub fn evaluate_behaviour(
+    task: &BehaviourTask,
+    circuit: &BehaviourCircuit,
+    rule: &Rule,
+    theta: &[f64],
+    sessions: usize,
+    seed: u64,
+) -> Result<BehaviourEvaluation> {
+    let fresh_task = BehaviourTask {
+        // a stream of its own, apart from the data's and the fit's
+        seed: task.seed ^ seed.wrapping_add(0x5eed_e7a1_0000_0001),
+        sessions,
+        ..task.clone()
+    };
+    let simulated = fresh_task.simulate_sessions(0, sessions)?;
+    let data = fresh_task.dataset(&simulated)?;
+    let true_theta = parse_expression(&task.rule, Variables::Xywr)?;
+    let true_rule = TaylorRule::new(Variables::Xywr);
+    let true_circuit = task.circuit();
+    let null_theta = vec![0.0; theta.len()];
+    let per_session: Vec<(f64, f64, f64, f64, f64)> = (0..sessions)
+        .into_par_iter()
+        .map(|k| {
+            let session = data.session(k);
+            let n_syn = circuit.n_synapses();
+            let mut truth = Vec::with_capacity(session.n_presentations());
+            let mut true_ws = BehaviourWorkspace::new();
+            let true_loss = replay_session(
+                &true_circuit,
+                &true_rule,
+                &true_theta,
+                session,
+                &mut true_ws,
+                |_, w, h, _| truth.push((w.to_vec(), h.to_vec())),
+            );
+            let mut r2_weights = ColumnR2::new(n_syn);
+            let mut r2_activity = ColumnR2::new(circuit.n_hidden);
+            let mut ws = BehaviourWorkspace::new();
+            let fitted_loss =
+                replay_session(circuit, rule, theta, session, &mut ws, |p, w, h, _| {
+                    r2_weights.add_row(&truth[p].0, w);
+                    r2_activity.add_row(&truth[p].1, h);
+                });
+            let null_loss = replay_session(
+                circuit,
+                rule,
+                &null_theta,
+                session,
+                &mut ws,
+                |_, _, _, _| {},
+            );
+            let n = session.n_presentations() as f64;
+            (
+                r2_weights.value(),
+                r2_activity.value(),
+                fitted_loss.loss * n,
+                true_loss.loss * n,
+                null_loss.loss * n,
+            )
+        })
+        .collect();
+    let r2_weights_per_session: Vec<f64> = per_session.iter().map(|s| s.0).collect();
+    let r2_activity_per_session: Vec<f64> = per_session.iter().map(|s| s.1).collect();
+    let (fitted, truth, null) = per_session.iter().fold((0.0, 0.0, 0.0), |acc, s| {
+        (acc.0 + s.2, acc.1 + s.3, acc.2 + s.4)
+    });
+    Ok(BehaviourEvaluation {
+        r2_weights: median(&r2_weights_per_session),
+        r2_activity: median(&r2_activity_per_session),
+        percent_deviance: percent_deviance(fitted, null),
+        ceiling_percent_deviance: percent_deviance(truth, null),
+        r2_weights_per_session,
+        r2_activity_per_session,
+        sessions,
+    })
+}
+
+/// `100 (D_null − D_model) / D_null` (SPEC §5); the factor 2 and the averaging of
+/// `D = mean −2 log p` cancel, so cross-entropies of the same presentations serve.
+pub fn percent_deviance(model_loss: f64, null_loss: f64) -> f64 {
+    100.0 * (null_loss - model_loss) / null_loss
+}
+
+/// Fits `settings` to `dataset`; `observer` sees every epoch and may stop the fit.
+pub fn fit_behaviour(
+    dataset: &BehaviourDataset,
+    settings: &BehaviourFitSettings,
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<BehaviourFit> {
+    if let Some(bound) = settings.weight_bound {
+        if !(bound.is_finite() && bound > 0.0) {
+            return Err(Error::config(
+                "weight-bound",
+                format!("must be a positive number or 'none', got {bound}"),
+            ));
+        }
+    }
+    let rule = build_rule(settings.rule_family, &settings.hidden)?;
+    let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
+    let (parametrisation, penalised) = rule_parametrisation(
+        &rule,
+        &settings.trainable,
+        settings.basis,
+        &VariableScales::default(),
+    )?;
+    let start = parametrisation.theta(&parametrisation.phi(&theta0));
+    let inputs = match settings.inputs {
+        InputSource::Resampled => resample_inputs(dataset, settings.input_seed)?,
+        InputSource::Recorded => dataset.inputs.clone(),
+    };
+    let circuit = circuit_of(dataset, settings.weight_bound);
+    let objective =
+        BehaviourObjective::new(dataset, inputs, circuit, rule.clone(), settings.gradient);
+    let outcome = fit(
+        &objective,
+        &parametrisation,
+        &start,
+        &penalised,
+        &settings.fit,
+        observer,
+    )?;
+    let weights_clipped_during_fit = objective.clipped();
+    let (fitted_losses, weights_clipped_at_fit) = objective.session_losses(&outcome.theta);
+    let (null_losses, _) = objective.session_losses(&vec![0.0; outcome.theta.len()]);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let final_loss = mean(&fitted_losses);
+    let generating = generating_theta(dataset)?;
+    let loss_at_generating_rule = match &generating {
+        Some(true_theta) => {
+            let true_objective = BehaviourObjective::new(
+                dataset,
+                objective.inputs().clone(),
+                circuit_of(dataset, None),
+                TaylorRule::new(Variables::Xywr),
+                settings.gradient,
+            );
+            Some(mean(&true_objective.session_losses(true_theta).0))
+        }
+        None => None,
+    };
+    let evaluation = match (generating_task(dataset), settings.eval_sessions) {
+        (Some(task), n) if n > 0 => Some(evaluate_behaviour(
+            &task,
+            &circuit,
+            &rule,
+            &outcome.theta,
+            n,
+            settings.fit.seed,
+        )?),
+        _ => None,
+    };
+    let coefficient_error = match (&rule, &generating) {
+        (Rule::Taylor(taylor), Some(true_theta)) => Some(
+            crate::rule::term_names(taylor.variables())
+                .into_iter()
+                .zip(coefficient_error(&outcome.theta, true_theta))
+                .map(|(n, e)| (n, serde_json::json!(e)))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let metrics = BehaviourFitMetrics {
+        r2_weights: evaluation.as_ref().map(|e| e.r2_weights),
+        r2_activity: evaluation.as_ref().map(|e| e.r2_activity),
+        final_loss,
+        percent_deviance: percent_deviance(
+            weighted(&fitted_losses, dataset),
+            weighted(&null_losses, dataset),
+        ),
+        loss_at_generating_rule,
+        coefficient_error,
+        evaluation,
+        weights_clipped_at_fit,
+        weights_clipped_during_fit,
+    };
+    Ok(BehaviourFit {
+        rule,
+        basis_used: parametrisation.basis(),
+        outcome,
+        metrics,
+    })
+}
+
+/// Σ_s P_s ℓ̄_s: the total cross-entropy over all presentations.
+fn weighted(session_losses: &[f64], dataset: &BehaviourDataset) -> f64 {
+    session_losses
+        .iter()
+        .zip(&dataset.n_presentations)
+        .map(|(l, &n)| l * n as f64)
+        .sum()
+}
