@@ -350,3 +350,197 @@ fn simulate_writes_the_spec_layout() {
     }
     assert_eq!(metadata["kind"], "neural");
 }
+
+/// A small behaviour dataset written by the CLI: 3 sessions of 2 blocks × 10 trials.
+fn simulate_behaviour(dir: &Path, extra: &[&str]) -> (PathBuf, Output) {
+    let data = dir.join("behaviour.npz");
+    let mut args = vec![
+        "simulate",
+        "behaviour",
+        "--out",
+        data.to_str().expect("utf-8"),
+        "--sessions",
+        "3",
+        "--blocks",
+        "2",
+        "--rule",
+        "x*r - 0.05*w",
+    ];
+    if !extra.contains(&"--trials-per-block") {
+        args.extend_from_slice(&["--trials-per-block", "10"]);
+    }
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    (data, output)
+}
+
+#[test]
+fn simulate_behaviour_writes_the_spec_layout() {
+    let dir = temp();
+    let (data, output) = simulate_behaviour(dir.path(), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let file = plasticity::io::npz::NpzFile::open(&data).expect("opens");
+    for (key, ndim) in [
+        ("inputs", 3),
+        ("rewards", 2),
+        ("expected_rewards", 2),
+        ("initial_weights", 3),
+    ] {
+        file.f64_array(key, ndim)
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    for (key, ndim) in [
+        ("odours", 2),
+        ("decisions", 2),
+        ("trial_of_presentation", 2),
+        ("n_presentations", 1),
+        ("n_trials", 1),
+    ] {
+        file.i64_array(key, ndim)
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_str(&file.string("metadata").expect("metadata")).expect("JSON");
+    assert_eq!(metadata["kind"], "behaviour");
+    assert_eq!(metadata["rule"], "x*r - 0.05*w");
+    assert_eq!(metadata["reward_signal"], "centred");
+    let n_trials = file.i64_array("n_trials", 1).expect("n_trials");
+    assert!(n_trials.iter().all(|&n| n == 20), "{n_trials:?}");
+    let shape = file
+        .f64_array("initial_weights", 3)
+        .expect("weights")
+        .shape()
+        .to_vec();
+    assert_eq!(shape, vec![3, 10, 2]);
+}
+
+#[test]
+fn bad_task_parameters_name_the_flag() {
+    let dir = temp();
+    for (extra, needle) in [
+        (
+            vec!["--reward-probabilities", "0.2,1.5"],
+            "reward-probabilities",
+        ),
+        (vec!["--trials-per-block", "0"], "trials-per-block"),
+        (
+            vec!["--expected-reward-window", "0"],
+            "expected-reward-window",
+        ),
+    ] {
+        let (data, output) = simulate_behaviour(dir.path(), &extra);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{message}");
+        assert!(message.contains(needle), "'{needle}' not in: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+        assert!(!data.exists(), "no dataset is written");
+    }
+}
+
+#[test]
+fn behaviour_loss_reports_all_81_terms() {
+    let dir = temp();
+    let (data, output) = simulate_behaviour(dir.path(), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run(&[
+        "loss",
+        data.to_str().expect("utf-8"),
+        "--theta",
+        "x*r - 0.05*w",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let gradient = json["gradient"].as_object().expect("gradient");
+    assert_eq!(gradient.len(), 81);
+    assert!(gradient.contains_key("x^2*y*w*r^2") && gradient.contains_key("x*r"));
+    let loss = json["loss"].as_f64().expect("loss");
+    // a cross-entropy of binary choices: positive and below ln 2 at a fitted rule
+    assert!(loss > 0.0 && loss < std::f64::consts::LN_2, "loss {loss}");
+}
+
+#[test]
+fn malformed_behaviour_dataset_is_refused_by_fit() {
+    let dir = temp();
+    let (data, output) = simulate_behaviour(dir.path(), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let d = plasticity::data::BehaviourDataset::load(&data).expect("loads");
+    let mut decisions = d.decisions.clone();
+    decisions[[1, 2]] = 7;
+    let broken = dir.path().join("broken.npz");
+    let metadata = serde_json::Value::Object(d.metadata.clone()).to_string();
+    let n_pres: Array1<i64> = d.n_presentations.iter().map(|&n| n as i64).collect();
+    let n_trials: Array1<i64> = d.n_trials.iter().map(|&n| n as i64).collect();
+    write_npz(
+        &broken,
+        &[
+            ("inputs", NpzValue::F64(d.inputs.view().into_dyn())),
+            ("odours", NpzValue::I64(d.odours.view().into_dyn())),
+            ("decisions", NpzValue::I64(decisions.view().into_dyn())),
+            (
+                "trial_of_presentation",
+                NpzValue::I64(d.trial_of_presentation.view().into_dyn()),
+            ),
+            ("n_presentations", NpzValue::I64(n_pres.view().into_dyn())),
+            ("rewards", NpzValue::F64(d.rewards.view().into_dyn())),
+            (
+                "expected_rewards",
+                NpzValue::F64(d.expected_rewards.view().into_dyn()),
+            ),
+            ("n_trials", NpzValue::I64(n_trials.view().into_dyn())),
+            (
+                "initial_weights",
+                NpzValue::F64(d.initial_weights.view().into_dyn()),
+            ),
+            ("metadata", NpzValue::Str(&metadata)),
+        ],
+    )
+    .expect("written");
+    assert_fit_fails(
+        &broken,
+        &["broken.npz", "decisions", "0 (reject) or 1 (accept)"],
+    );
+}
+
+#[test]
+fn behaviour_fit_is_identical_at_one_and_two_threads() {
+    let dir = temp();
+    let (data, output) = simulate_behaviour(dir.path(), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results = |threads: &str| {
+        let out = dir.path().join(format!("fit{threads}"));
+        let output = binary()
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "fit",
+                data.to_str().expect("utf-8"),
+                "--out",
+                out.to_str().expect("utf-8"),
+                "--epochs",
+                "5",
+                "--eval-sessions",
+                "2",
+            ])
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+        let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        for key in [
+            "coefficients",
+            "metrics",
+            "loss_history",
+            "config",
+            "seed",
+            "version",
+        ] {
+            assert!(json.get(key).is_some(), "results.json lacks {key}");
+        }
+        assert!(json["metrics"]["percent_deviance"].is_number());
+        assert!(json["metrics"]["evaluation"]["ceiling_percent_deviance"].is_number());
+        assert!(json["metrics"]["weights_clipped_during_fit"].is_number());
+        json.as_object_mut().expect("object").remove("timing");
+        json["data"].as_object_mut().expect("data").remove("path");
+        serde_json::to_string(&json).expect("JSON")
+    };
+    assert_eq!(results("1"), results("2"));
+}
