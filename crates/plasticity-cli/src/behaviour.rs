@@ -1,7 +1,6 @@
 //! The behaviour commands: simulate the two-odour task, fit rules to choices, the
 //! loss and metrics of a given rule, and the paper's table of reward rules.
 
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,14 +16,14 @@ use plasticity::fit::behaviour::{
     BehaviourFitSettings, InputSource,
 };
 use plasticity::fit::neural::RuleFamily;
-use plasticity::fit::{Basis, EpochReport, FitConfig, OptimizerKind};
+use plasticity::fit::{Basis, FitConfig, OptimizerKind};
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{BehaviourObjective, Objective};
 use plasticity::report::{behaviour_results, parameters_csv, write_json, write_text};
 use plasticity::rule::{parse_expression, term_names, Rule, TaylorRule, Term, Variables};
 use plasticity::task::BehaviourTask;
 
-use crate::commands::{interrupted, progress_bar, BasisArg, FamilyArg, FitOptions, GradientArg};
+use crate::commands::{epoch_observer, progress_bar, BasisArg, FamilyArg, FitOptions, GradientArg};
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum RewardSignalArg {
@@ -260,28 +259,7 @@ fn fit_quietly_or_with_progress(
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let start = Instant::now();
-    let every = (settings.fit.epochs / 20).max(1);
-    let mut observer = |report: &EpochReport<'_>| {
-        bar.set_position(report.epoch as u64);
-        bar.set_message(format!("loss {:.6e}", report.loss));
-        if show_progress
-            && bar.is_hidden()
-            && (report.epoch.is_multiple_of(every) || report.epoch == 1)
-        {
-            eprintln!(
-                "epoch {}/{}  loss {:.6e}  ({:.1} s)",
-                report.epoch,
-                report.epochs,
-                report.loss,
-                start.elapsed().as_secs_f64()
-            );
-        }
-        if interrupted() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
+    let mut observer = epoch_observer(&bar, start, settings.fit.epochs, show_progress);
     let fit = fit_behaviour(dataset, settings, &mut observer);
     bar.finish_and_clear();
     Ok((

@@ -398,19 +398,20 @@ pub fn install_interrupt_handler() {
     }
 }
 
-/// Fits with a progress bar; returns the fit and its wall time.
-fn fit_with_progress(
-    dataset: &NeuralDataset,
-    settings: &NeuralFitSettings,
-) -> Result<(plasticity::fit::neural::NeuralFit, f64)> {
-    let bar = progress_bar(settings.fit.epochs, "fitting");
-    let start = Instant::now();
-    // Without a terminal (a batch job's log) print a line every 5 % instead.
-    let every = (settings.fit.epochs / 20).max(1);
-    let mut observer = |report: &EpochReport<'_>| {
+/// What a fit shows after each epoch: the progress bar, or without a terminal (a batch
+/// job's log) a line every 5 % of the epochs (when `log` is set); and whether Ctrl-C
+/// asked it to stop.
+pub(crate) fn epoch_observer<'a>(
+    bar: &'a ProgressBar,
+    start: Instant,
+    epochs: usize,
+    log: bool,
+) -> impl FnMut(&EpochReport<'_>) -> ControlFlow<()> + 'a {
+    let every = (epochs / 20).max(1);
+    move |report: &EpochReport<'_>| {
         bar.set_position(report.epoch as u64);
         bar.set_message(format!("loss {:.6e}", report.loss));
-        if bar.is_hidden() && (report.epoch.is_multiple_of(every) || report.epoch == 1) {
+        if log && bar.is_hidden() && (report.epoch.is_multiple_of(every) || report.epoch == 1) {
             eprintln!(
                 "epoch {}/{}  loss {:.6e}  ({:.1} s)",
                 report.epoch,
@@ -424,7 +425,17 @@ fn fit_with_progress(
         } else {
             ControlFlow::Continue(())
         }
-    };
+    }
+}
+
+/// Fits with a progress bar; returns the fit and its wall time.
+fn fit_with_progress(
+    dataset: &NeuralDataset,
+    settings: &NeuralFitSettings,
+) -> Result<(plasticity::fit::neural::NeuralFit, f64)> {
+    let bar = progress_bar(settings.fit.epochs, "fitting");
+    let start = Instant::now();
+    let mut observer = epoch_observer(&bar, start, settings.fit.epochs, true);
     let fit = fit_neural(dataset, settings, &mut observer);
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();

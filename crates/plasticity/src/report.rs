@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::data::{BehaviourDataset, NeuralDataset};
 use crate::fit::behaviour::{BehaviourFit, BehaviourFitSettings};
 use crate::fit::neural::{NeuralFit, NeuralFitSettings};
+use crate::fit::FitOutcome;
 use crate::io::write_atomically;
 use crate::rule::{format_expression, PlasticityRule, Rule};
 use crate::{Error, Result};
@@ -21,6 +22,39 @@ fn named(names: &[String], values: &[f64]) -> Map<String, Value> {
         .collect()
 }
 
+/// The entries every `results.json` shares: the fitted parameters (`coefficients` and
+/// `rule` for a Taylor rule, `parameters` for an MLP), `metrics`, the histories, the
+/// stopping reason and the evaluation count.
+fn fit_entries(rule: &Rule, outcome: &FitOutcome, metrics: Value) -> Map<String, Value> {
+    let names = rule.parameter_names();
+    let mut results = Map::new();
+    match rule {
+        Rule::Taylor(taylor) => {
+            results.insert(
+                "coefficients".into(),
+                Value::Object(named(&names, &outcome.theta)),
+            );
+            results.insert(
+                "rule".into(),
+                json!(format_expression(&outcome.theta, taylor.variables())),
+            );
+        }
+        Rule::Mlp(_) => {
+            results.insert(
+                "parameters".into(),
+                Value::Object(named(&names, &outcome.theta)),
+            );
+        }
+    }
+    results.insert("metrics".into(), metrics);
+    results.insert("loss_history".into(), json!(outcome.loss_history));
+    results.insert("parameter_names".into(), json!(names));
+    results.insert("parameter_history".into(), json!(outcome.theta_history));
+    results.insert("stop_reason".into(), json!(outcome.stop_reason));
+    results.insert("evaluations".into(), json!(outcome.evaluations));
+    results
+}
+
 /// The content of `results.json` for a neural fit. Timings go under `timing` only,
 /// so that everything else is byte-identical between runs with the same seed.
 pub fn neural_results(
@@ -30,32 +64,7 @@ pub fn neural_results(
     dataset: &NeuralDataset,
     fit_seconds: f64,
 ) -> Value {
-    let names = fit.rule.parameter_names();
-    let mut results = Map::new();
-    match &fit.rule {
-        Rule::Taylor(taylor) => {
-            results.insert(
-                "coefficients".into(),
-                Value::Object(named(&names, &fit.outcome.theta)),
-            );
-            results.insert(
-                "rule".into(),
-                json!(format_expression(&fit.outcome.theta, taylor.variables())),
-            );
-        }
-        Rule::Mlp(_) => {
-            results.insert(
-                "parameters".into(),
-                Value::Object(named(&names, &fit.outcome.theta)),
-            );
-        }
-    }
-    results.insert("metrics".into(), json!(fit.metrics));
-    results.insert("loss_history".into(), json!(fit.outcome.loss_history));
-    results.insert("parameter_names".into(), json!(names));
-    results.insert("parameter_history".into(), json!(fit.outcome.theta_history));
-    results.insert("stop_reason".into(), json!(fit.outcome.stop_reason));
-    results.insert("evaluations".into(), json!(fit.outcome.evaluations));
+    let mut results = fit_entries(&fit.rule, &fit.outcome, json!(fit.metrics));
     results.insert(
         "config".into(),
         json!({
@@ -126,32 +135,7 @@ pub fn behaviour_results(
     dataset: &BehaviourDataset,
     fit_seconds: f64,
 ) -> Value {
-    let names = fit.rule.parameter_names();
-    let mut results = Map::new();
-    match &fit.rule {
-        Rule::Taylor(taylor) => {
-            results.insert(
-                "coefficients".into(),
-                Value::Object(named(&names, &fit.outcome.theta)),
-            );
-            results.insert(
-                "rule".into(),
-                json!(format_expression(&fit.outcome.theta, taylor.variables())),
-            );
-        }
-        Rule::Mlp(_) => {
-            results.insert(
-                "parameters".into(),
-                Value::Object(named(&names, &fit.outcome.theta)),
-            );
-        }
-    }
-    results.insert("metrics".into(), json!(fit.metrics));
-    results.insert("loss_history".into(), json!(fit.outcome.loss_history));
-    results.insert("parameter_names".into(), json!(names));
-    results.insert("parameter_history".into(), json!(fit.outcome.theta_history));
-    results.insert("stop_reason".into(), json!(fit.outcome.stop_reason));
-    results.insert("evaluations".into(), json!(fit.outcome.evaluations));
+    let mut results = fit_entries(&fit.rule, &fit.outcome, json!(fit.metrics));
     results.insert(
         "config".into(),
         json!({
