@@ -1,11 +1,13 @@
 //! Datasets in memory (SPEC §6), validated when loaded.
 
 pub mod behaviour;
+pub mod fly;
 pub mod neural;
 
 use std::path::Path;
 
 pub use behaviour::{BehaviourDataset, BehaviourSession};
+pub use fly::{load_fly, load_fly_csv, load_fly_dir, load_fly_mat, to_dataset, FlyRecording};
 pub use neural::{NeuralDataset, NeuralTrajectory};
 
 use crate::io::npz::NpzFile;
