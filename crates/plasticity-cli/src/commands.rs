@@ -56,6 +56,10 @@ enum Command {
     /// MLP rules to the choices (several seeds, in parallel) and write table.csv and
     /// table.md.
     Table(crate::behaviour::TableArgs),
+    /// Real flies: fit each fly's choices under several models (sets of Taylor terms),
+    /// with held-out prediction, and compare the models across flies (paired Wilcoxon
+    /// signed-rank test); writes per_fly.csv and comparison.json.
+    Flies(crate::behaviour::FliesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -335,6 +339,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Loss(args) => loss_command(&args),
         Command::Evaluate(args) => evaluate_command(&args),
         Command::Table(args) => crate::behaviour::table_command(&args),
+        Command::Flies(args) => crate::behaviour::flies_command(&args),
         Command::Oja(args) => oja_command(&args),
     }
 }

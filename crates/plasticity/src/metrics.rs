@@ -226,3 +226,183 @@ mod tests {
         assert!(median(&[]).is_nan());
     }
 }
+
+/// The paired Wilcoxon signed-rank test of differences `d_i` (SPEC §4.3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WilcoxonTest {
+    /// Pairs with a non-zero difference (zeros are dropped, scipy's `zero_method="wilcox"`).
+    pub n: usize,
+    /// `min(W⁺, W⁻)`, the sums of the ranks of |d| over positive and negative `d`.
+    pub statistic: f64,
+    /// `W⁺`.
+    pub positive_rank_sum: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// `"exact"` (no ties, n ≤ 25) or `"normal"` (normal approximation with the tie
+    /// correction, no continuity correction).
+    pub method: String,
+}
+
+/// The two-sided paired Wilcoxon signed-rank test. Zero differences are dropped; ties
+/// share their average rank. Without ties and for `n ≤ 25` the p-value is exact,
+/// `p = min(1, 2 min(P(W⁺ ≤ w), P(W⁺ ≥ w)))` under the null distribution of `W⁺`
+/// (every sign equally likely), counted by dynamic programming over rank sums;
+/// otherwise the normal approximation `z = (W⁺ − n(n+1)/4) / σ` with
+/// `σ² = n(n+1)(2n+1)/24 − Σ(t³ − t)/48` over tie groups of size t.
+pub fn wilcoxon_signed_rank(differences: &[f64]) -> WilcoxonTest {
+    let mut nonzero: Vec<f64> = differences
+        .iter()
+        .copied()
+        .filter(|d| *d != 0.0 && d.is_finite())
+        .collect();
+    nonzero.sort_by(|a, b| a.abs().total_cmp(&b.abs()));
+    let n = nonzero.len();
+    if n == 0 {
+        return WilcoxonTest {
+            n,
+            statistic: 0.0,
+            positive_rank_sum: 0.0,
+            p_value: 1.0,
+            method: "exact".into(),
+        };
+    }
+    // average ranks of |d|
+    let mut ranks = vec![0.0; n];
+    let mut tie_correction = 0.0;
+    let mut start = 0;
+    while start < n {
+        let mut end = start + 1;
+        while end < n && nonzero[end].abs() == nonzero[start].abs() {
+            end += 1;
+        }
+        let average = (start + end + 1) as f64 / 2.0;
+        ranks[start..end].iter_mut().for_each(|r| *r = average);
+        let t = (end - start) as f64;
+        tie_correction += t * t * t - t;
+        start = end;
+    }
+    let positive: f64 = nonzero
+        .iter()
+        .zip(&ranks)
+        .filter(|(d, _)| **d > 0.0)
+        .map(|(_, r)| r)
+        .sum();
+    let total = (n * (n + 1)) as f64 / 2.0;
+    let statistic = positive.min(total - positive);
+    let (p_value, method) = if tie_correction == 0.0 && n <= 25 {
+        // counts[s] = number of subsets of {1..n} with rank sum s
+        let max = n * (n + 1) / 2;
+        let mut counts = vec![0f64; max + 1];
+        counts[0] = 1.0;
+        for rank in 1..=n {
+            for s in (rank..=max).rev() {
+                counts[s] += counts[s - rank];
+            }
+        }
+        let all = 2f64.powi(n as i32);
+        let w = positive.round() as usize;
+        let lower: f64 = counts[..=w].iter().sum::<f64>() / all;
+        let upper: f64 = counts[w..].iter().sum::<f64>() / all;
+        ((2.0 * lower.min(upper)).min(1.0), "exact")
+    } else {
+        let nf = n as f64;
+        let variance = nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0 - tie_correction / 48.0;
+        let z = (positive - total / 2.0) / variance.sqrt();
+        ((2.0 * normal_survival(z.abs())).min(1.0), "normal")
+    };
+    WilcoxonTest {
+        n,
+        statistic,
+        positive_rank_sum: positive,
+        p_value,
+        method: method.into(),
+    }
+}
+
+/// `P(Z > z)` for a standard normal, from the complementary error function
+/// (Numerical Recipes' erfc approximation, relative error < 1.2e-7).
+fn normal_survival(z: f64) -> f64 {
+    let x = z / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * x.abs());
+    let erfc = t
+        * (-x * x - 1.26551223
+            + t * (1.00002368
+                + t * (0.37409196
+                    + t * (0.09678418
+                        + t * (-0.18628806
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+            .exp();
+    let erfc = if x >= 0.0 { erfc } else { 2.0 - erfc };
+    0.5 * erfc
+}
+
+/// The `q`-quantile (0 ≤ q ≤ 1) of finite values by linear interpolation between order
+/// statistics (numpy's default); NaN if there are none.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let below = position.floor() as usize;
+    let above = position.ceil() as usize;
+    sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64)
+}
+
+#[cfg(test)]
+mod statistics_tests {
+    use super::*;
+
+    #[test]
+    fn wilcoxon_matches_scipy_on_darwins_data() {
+        // scipy.stats.wilcoxon(d) → statistic 24.0, p 0.041259765625 (exact)
+        let d = [
+            6.0, 8.0, 14.0, 16.0, 23.0, 24.0, 28.0, 29.0, 41.0, -48.0, 49.0, 56.0, 60.0, -67.0,
+            75.0,
+        ];
+        let test = wilcoxon_signed_rank(&d);
+        assert_eq!(test.n, 15);
+        assert_eq!(test.statistic, 24.0);
+        assert!(
+            (test.p_value - 0.041259765625).abs() < 1e-15,
+            "{}",
+            test.p_value
+        );
+        assert_eq!(test.method, "exact");
+    }
+
+    #[test]
+    fn wilcoxon_exact_extremes_and_zeros() {
+        // all 8 differences positive: p = 2 / 2^8
+        let test = wilcoxon_signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0]);
+        assert_eq!(test.n, 8);
+        assert!((test.p_value - 2.0 / 256.0).abs() < 1e-15);
+        // symmetric differences: no evidence
+        let test = wilcoxon_signed_rank(&[1.0, -1.5, 2.0, -2.5]);
+        assert!(test.p_value > 0.5);
+    }
+
+    #[test]
+    fn wilcoxon_with_ties_uses_the_normal_approximation() {
+        // |d| = 1 three times (average rank 2), 2 twice (4.5): W⁺ = 53 of 55,
+        // σ² = 10·11·21/24 − (24 + 6)/48, z = (53 − 27.5)/σ, p = erfc(z/√2) = 0.0091157873
+        let test = wilcoxon_signed_rank(&[1.0, 1.0, 2.0, 2.0, 3.0, -1.0, 4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(test.method, "normal");
+        assert_eq!(test.positive_rank_sum, 53.0);
+        assert!(
+            (test.p_value - 0.0091157873).abs() < 1e-6,
+            "{}",
+            test.p_value
+        );
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile(&[3.0, 1.0, 2.0, 4.0], 0.5), 2.5);
+        assert_eq!(quantile(&[3.0, 1.0, 2.0, 4.0], 0.25), 1.75);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+}

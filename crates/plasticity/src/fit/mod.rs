@@ -7,6 +7,7 @@
 //! subgradient `sign(θ_k)`, 0 at 0).
 
 pub mod behaviour;
+pub mod flies;
 pub mod neural;
 pub mod parametrisation;
 

@@ -1,0 +1,439 @@
+//! Real flies (SPEC §4.3): each fly fitted on its own with several draws of the
+//! unknowable sensory noise and initial weights (the median reported), models (sets of
+//! Taylor terms) compared across flies with the paired Wilcoxon signed-rank test, and a
+//! held-out test: fit on the first trials, predict the rest.
+
+use std::ops::ControlFlow;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::behaviour::{
+    circuit_of, fit_behaviour, percent_deviance, resample_inputs, BehaviourFitSettings, InputSource,
+};
+use super::neural::RuleFamily;
+use super::FitConfig;
+use crate::circuit::RewardSignal;
+use crate::data::{to_dataset, FlyRecording};
+use crate::gradient::{replay_session, BehaviourWorkspace};
+use crate::metrics::{median, quantile, wilcoxon_signed_rank, WilcoxonTest};
+use crate::rule::{term_names, Rule, TaylorRule, TrainableSpec, Variables};
+use crate::{Error, Result};
+
+/// How the flies are fitted and compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlySettings {
+    /// Term sets to compare, each as written (`"1,x,r,x*r"`).
+    pub models: Vec<String>,
+    /// `r = R − E[R]` or `r = R`.
+    pub reward_signal: RewardSignal,
+    /// Draws of sensory noise and `W₀` fitted per fly and model (the median is reported).
+    pub resamples: usize,
+    /// Fraction of each fly's trials the held-out fit sees (the rest are predicted).
+    pub training_fraction: f64,
+    /// Hidden (plastic) units of the model.
+    pub n_hidden: usize,
+    /// Standard deviation of the unknown `W₀`.
+    pub initial_weight_std: f64,
+    /// `E[R]` window.
+    pub expected_reward_window: usize,
+    /// Optimiser: the behaviour defaults of SPEC §2.3/§4.2 (Adam, 250 epochs, learning
+    /// rate 1e-3, L1 1e-2 on the model's coefficients).
+    pub fit: FitConfig,
+    /// Weight bound during the fits.
+    pub weight_bound: Option<f64>,
+    /// Base seed: draw `k` uses seed `seed + k` for `W₀` and the sensory noise.
+    pub seed: u64,
+}
+
+impl Default for FlySettings {
+    fn default() -> Self {
+        FlySettings {
+            models: vec!["1,x,r,x*r".into(), "1,x,r,x*r,w".into()],
+            reward_signal: RewardSignal::Centred,
+            resamples: 5,
+            training_fraction: 0.75,
+            n_hidden: 10,
+            initial_weight_std: 0.01,
+            expected_reward_window: 10,
+            fit: BehaviourFitSettings::default().fit,
+            weight_bound: Some(10.0),
+            seed: 0,
+        }
+    }
+}
+
+/// One draw of one fly under one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlyDraw {
+    /// The draw's seed (`W₀` and sensory noise).
+    pub seed: u64,
+    /// Percent deviance explained by the fit on all trials.
+    pub percent_deviance: f64,
+    /// Percent deviance on the held-out trials of the fit on the first trials.
+    pub heldout_percent_deviance: f64,
+    /// Cross-entropy summed over presentations (negative log-likelihood) of the fit on
+    /// all trials.
+    pub negative_log_likelihood: f64,
+    /// The model's coefficients (in the order of its terms) fitted on all trials.
+    pub theta: Vec<f64>,
+    /// Why the fit on all trials stopped.
+    pub stop_reason: String,
+}
+
+/// One fly under one model: medians over the draws.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlyModelFit {
+    /// The fly's name (file stem).
+    pub fly: String,
+    /// The model as given.
+    pub model: String,
+    /// The model's terms, canonical names.
+    pub terms: Vec<String>,
+    /// Median percent deviance explained (all trials).
+    pub percent_deviance: f64,
+    /// Median held-out percent deviance.
+    pub heldout_percent_deviance: f64,
+    /// `AIC = 2k + 2 NLL` at the median NLL over draws.
+    pub aic: f64,
+    /// Median of each coefficient over the draws.
+    pub theta: Vec<f64>,
+    /// Every draw.
+    pub draws: Vec<FlyDraw>,
+}
+
+/// The canonical term names of a model, checked.
+pub fn model_terms(model: &str) -> Result<Vec<String>> {
+    let mask = TrainableSpec::parse(model)?.mask(Variables::Xywr)?;
+    let names = term_names(Variables::Xywr);
+    let terms: Vec<String> = names
+        .into_iter()
+        .zip(mask)
+        .filter(|(_, m)| *m)
+        .map(|(n, _)| n)
+        .collect();
+    if terms.is_empty() {
+        return Err(Error::config("models", format!("'{model}' has no term")));
+    }
+    Ok(terms)
+}
+
+/// The first `fraction` of a fly's trials (at least one, at most all but one).
+pub fn first_trials(recording: &FlyRecording, fraction: f64) -> (FlyRecording, usize) {
+    let trials = recording.n_trials();
+    let keep =
+        ((fraction * trials as f64).round() as usize).clamp(1, trials.saturating_sub(1).max(1));
+    let n = recording
+        .trial_of_presentation
+        .iter()
+        .take_while(|&&t| (t as usize) < keep)
+        .count();
+    (
+        FlyRecording {
+            odours: recording.odours[..n].to_vec(),
+            decisions: recording.decisions[..n].to_vec(),
+            trial_of_presentation: recording.trial_of_presentation[..n].to_vec(),
+            rewards: recording.rewards[..keep].to_vec(),
+            n_odours: recording.n_odours,
+            name: recording.name.clone(),
+        },
+        keep,
+    )
+}
+
+fn fly_draw(
+    recording: &FlyRecording,
+    model: &str,
+    settings: &FlySettings,
+    draw: usize,
+) -> Result<FlyDraw> {
+    let seed = settings.seed + draw as u64;
+    let dataset = |r: &FlyRecording| {
+        to_dataset(
+            std::slice::from_ref(r),
+            settings.n_hidden,
+            settings.initial_weight_std,
+            seed,
+            settings.expected_reward_window,
+            settings.reward_signal,
+        )
+    };
+    let fit_settings = BehaviourFitSettings {
+        rule_family: RuleFamily::Taylor,
+        trainable: model.to_string(),
+        init: "zeros".into(),
+        fit: FitConfig {
+            seed,
+            ..settings.fit.clone()
+        },
+        weight_bound: settings.weight_bound,
+        inputs: InputSource::Resampled,
+        input_seed: seed,
+        eval_sessions: 0,
+        ..BehaviourFitSettings::default()
+    };
+    let keep_going = &mut |_: &super::EpochReport<'_>| ControlFlow::Continue(());
+    // all trials
+    let full = dataset(recording)?;
+    let fit_all = fit_behaviour(&full, &fit_settings, keep_going)?;
+    // first trials → the rest: the same W₀ and noise draws (same seed and stream), the
+    // model run over the whole session, the loss counted on the held-out trials only
+    let (training, kept_trials) = first_trials(recording, settings.training_fraction);
+    let fit_first = fit_behaviour(&dataset(&training)?, &fit_settings, keep_going)?;
+    let inputs = resample_inputs(&full, seed)?;
+    let session = full.session_with_inputs(0, &inputs);
+    let circuit = circuit_of(&full, settings.weight_bound);
+    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let heldout_loss = |theta: &[f64]| {
+        let mut total = 0.0;
+        let mut ws = BehaviourWorkspace::new();
+        replay_session(&circuit, &rule, theta, session, &mut ws, |p, _, _, loss| {
+            if session.trial_of_presentation[p] as usize >= kept_trials {
+                total += loss;
+            }
+        });
+        total
+    };
+    let heldout = percent_deviance(
+        heldout_loss(&fit_first.outcome.theta),
+        heldout_loss(&vec![0.0; fit_first.outcome.theta.len()]),
+    );
+    let terms = model_terms(model)?;
+    let names = term_names(Variables::Xywr);
+    let theta = terms
+        .iter()
+        .map(|t| {
+            names
+                .iter()
+                .position(|n| n == t)
+                .map(|k| fit_all.outcome.theta[k])
+                .unwrap_or(f64::NAN)
+        })
+        .collect();
+    Ok(FlyDraw {
+        seed,
+        percent_deviance: fit_all.metrics.percent_deviance,
+        heldout_percent_deviance: heldout,
+        negative_log_likelihood: fit_all.metrics.final_loss * recording.n_presentations() as f64,
+        theta,
+        stop_reason: serde_json::to_value(&fit_all.outcome.stop_reason)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(String::from))
+            .unwrap_or_default(),
+    })
+}
+
+/// Fits every fly under every model (all draws in parallel).
+pub fn fit_flies(recordings: &[FlyRecording], settings: &FlySettings) -> Result<Vec<FlyModelFit>> {
+    if settings.resamples == 0 {
+        return Err(Error::config("resamples", "must be at least 1"));
+    }
+    if !(settings.training_fraction > 0.0 && settings.training_fraction < 1.0) {
+        return Err(Error::config(
+            "training-fraction",
+            format!("must be in (0, 1), got {}", settings.training_fraction),
+        ));
+    }
+    let mut jobs = Vec::new();
+    for recording in recordings {
+        for model in &settings.models {
+            model_terms(model)?;
+            for draw in 0..settings.resamples {
+                jobs.push((recording, model.as_str(), draw));
+            }
+        }
+    }
+    let draws: Vec<FlyDraw> = jobs
+        .par_iter()
+        .map(|(recording, model, draw)| {
+            fly_draw(recording, model, settings, *draw).map_err(|e| {
+                Error::config(
+                    "flies",
+                    format!("fly {}, model '{model}': {e}", recording.name),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut results = Vec::new();
+    for (group, chunk) in jobs
+        .chunks(settings.resamples)
+        .zip(draws.chunks(settings.resamples))
+    {
+        let (recording, model, _) = group[0];
+        let terms = model_terms(model)?;
+        let column = |f: &dyn Fn(&FlyDraw) -> f64| median(&chunk.iter().map(f).collect::<Vec<_>>());
+        let theta = (0..terms.len()).map(|i| column(&|d| d.theta[i])).collect();
+        results.push(FlyModelFit {
+            fly: recording.name.clone(),
+            model: model.to_string(),
+            aic: 2.0 * terms.len() as f64 + 2.0 * column(&|d| d.negative_log_likelihood),
+            terms,
+            percent_deviance: column(&|d| d.percent_deviance),
+            heldout_percent_deviance: column(&|d| d.heldout_percent_deviance),
+            theta,
+            draws: chunk.to_vec(),
+        });
+    }
+    Ok(results)
+}
+
+/// Median and spread of one coefficient across flies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoefficientSummary {
+    /// Canonical term name.
+    pub term: String,
+    /// Median across flies.
+    pub median: f64,
+    /// 25th percentile.
+    pub q25: f64,
+    /// 75th percentile.
+    pub q75: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Flies whose coefficient is negative.
+    pub negative: usize,
+}
+
+/// Model `b` against model `a`, paired by fly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelComparison {
+    /// The baseline model.
+    pub model_a: String,
+    /// The model compared with it.
+    pub model_b: String,
+    /// Flies in both.
+    pub flies: usize,
+    /// Flies whose percent deviance is higher under `b`.
+    pub flies_improved: usize,
+    /// Median of `pd_b − pd_a`.
+    pub median_difference: f64,
+    /// Wilcoxon signed-rank test of `pd_b − pd_a`.
+    pub wilcoxon: WilcoxonTest,
+    /// Flies whose held-out percent deviance is higher under `b`.
+    pub heldout_flies_improved: usize,
+    /// Median held-out difference.
+    pub heldout_median_difference: f64,
+    /// Wilcoxon test of the held-out differences.
+    pub heldout_wilcoxon: WilcoxonTest,
+}
+
+/// Comparisons of every pair of models (each later model against each earlier one),
+/// and the coefficient summaries of every model.
+pub fn compare_models(
+    fits: &[FlyModelFit],
+    models: &[String],
+) -> (Vec<ModelComparison>, Vec<(String, Vec<CoefficientSummary>)>) {
+    let of =
+        |model: &str| -> Vec<&FlyModelFit> { fits.iter().filter(|f| f.model == model).collect() };
+    let mut comparisons = Vec::new();
+    for (i, a) in models.iter().enumerate() {
+        for b in &models[i + 1..] {
+            let (fa, fb) = (of(a), of(b));
+            let pairs: Vec<(&FlyModelFit, &FlyModelFit)> = fa
+                .iter()
+                .filter_map(|x| fb.iter().find(|y| y.fly == x.fly).map(|y| (*x, *y)))
+                .collect();
+            let diff: Vec<f64> = pairs
+                .iter()
+                .map(|(x, y)| y.percent_deviance - x.percent_deviance)
+                .collect();
+            let held: Vec<f64> = pairs
+                .iter()
+                .map(|(x, y)| y.heldout_percent_deviance - x.heldout_percent_deviance)
+                .collect();
+            comparisons.push(ModelComparison {
+                model_a: a.clone(),
+                model_b: b.clone(),
+                flies: pairs.len(),
+                flies_improved: diff.iter().filter(|d| **d > 0.0).count(),
+                median_difference: median(&diff),
+                wilcoxon: wilcoxon_signed_rank(&diff),
+                heldout_flies_improved: held.iter().filter(|d| **d > 0.0).count(),
+                heldout_median_difference: median(&held),
+                heldout_wilcoxon: wilcoxon_signed_rank(&held),
+            });
+        }
+    }
+    let summaries = models
+        .iter()
+        .map(|model| {
+            let group = of(model);
+            let terms = group.first().map(|f| f.terms.clone()).unwrap_or_default();
+            let summary = terms
+                .iter()
+                .enumerate()
+                .map(|(i, term)| {
+                    let values: Vec<f64> = group.iter().map(|f| f.theta[i]).collect();
+                    CoefficientSummary {
+                        term: term.clone(),
+                        median: median(&values),
+                        q25: quantile(&values, 0.25),
+                        q75: quantile(&values, 0.75),
+                        min: quantile(&values, 0.0),
+                        max: quantile(&values, 1.0),
+                        negative: values.iter().filter(|v| **v < 0.0).count(),
+                    }
+                })
+                .collect();
+            (model.clone(), summary)
+        })
+        .collect();
+    (comparisons, summaries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_fly() -> FlyRecording {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/flies/Fly1.mat");
+        crate::data::load_fly_mat(path).expect("the committed Fly1 fixture loads")
+    }
+
+    #[test]
+    fn first_trials_cut_at_a_trial_boundary() {
+        let fly = fixture_fly();
+        let (first, kept) = first_trials(&fly, 0.75);
+        assert_eq!(kept, 180);
+        assert_eq!(first.n_trials(), 180);
+        assert_eq!(first.rewards, fly.rewards[..180].to_vec());
+        // the cut ends with the 180th trial's accept, and the next presentation starts trial 180
+        assert_eq!(first.decisions.last(), Some(&1));
+        assert_eq!(fly.trial_of_presentation[first.n_presentations()], 180);
+        first.validate().expect("a valid recording");
+    }
+
+    #[test]
+    fn models_are_fitted_per_fly_and_compared() {
+        let flies = vec![fixture_fly()];
+        let settings = FlySettings {
+            resamples: 2,
+            fit: FitConfig {
+                epochs: 20,
+                ..FlySettings::default().fit
+            },
+            ..FlySettings::default()
+        };
+        let fits = fit_flies(&flies, &settings).expect("fits");
+        assert_eq!(fits.len(), 2);
+        for fit in &fits {
+            assert_eq!(fit.draws.len(), 2);
+            assert_ne!(fit.draws[0].theta, fit.draws[1].theta, "draws differ");
+            assert!(fit.percent_deviance.is_finite() && fit.heldout_percent_deviance.is_finite());
+            // a fit explains more than the plasticity-free circuit on its own data
+            assert!(fit.percent_deviance > 0.0, "{}", fit.percent_deviance);
+        }
+        // canonical order (x, y, w, r exponents), whatever order the model was written in
+        assert_eq!(fits[1].terms, ["1", "r", "w", "x", "x*r"]);
+        let (comparisons, summaries) = compare_models(&fits, &settings.models);
+        assert_eq!(comparisons.len(), 1);
+        assert_eq!(comparisons[0].flies, 1);
+        assert_eq!(summaries.len(), 2);
+        assert_eq!(summaries[1].1.len(), 5);
+        // the same settings give the same fits
+        assert_eq!(fit_flies(&flies, &settings).expect("fits"), fits);
+    }
+}
