@@ -257,8 +257,9 @@ pub fn evaluate_behaviour(
     seed: u64,
 ) -> Result<BehaviourEvaluation> {
     let fresh_task = BehaviourTask {
-        // a stream of its own, apart from the data's and the fit's
-        seed: task.seed ^ seed.wrapping_add(0x5eed_e7a1_0000_0001),
+        // a stream of its own, apart from the data's and the fit's; the two seeds are
+        // mixed (not XOR-ed), so that no two (data, fit) seed pairs share sessions
+        seed: mix_seeds(task.seed, seed),
         sessions,
         ..task.clone()
     };
@@ -323,6 +324,18 @@ pub fn evaluate_behaviour(
         r2_activity_per_session,
         sessions,
     })
+}
+
+/// A seed for fresh evaluation sessions from the data's and the fit's seeds: the
+/// SplitMix64 finaliser of a combination that is injective in the fit's seed.
+fn mix_seeds(data_seed: u64, fit_seed: u64) -> u64 {
+    let mut z = data_seed
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(fit_seed)
+        ^ 0x5eed_e7a1_0000_0001;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// `100 (D_null − D_model) / D_null` (SPEC §5); the factor 2 and the averaging of
@@ -438,4 +451,23 @@ fn weighted(session_losses: &[f64], dataset: &BehaviourDataset) -> f64 {
         .zip(&dataset.n_presentations)
         .map(|(l, &n)| l * n as f64)
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evaluation_seeds_differ_between_seed_pairs() {
+        // (0, 0) and (2, 2) once gave the same evaluation sessions
+        let mut seen = std::collections::HashSet::new();
+        for data_seed in 0..20u64 {
+            for fit_seed in 0..20u64 {
+                assert!(
+                    seen.insert(mix_seeds(data_seed, fit_seed)),
+                    "({data_seed}, {fit_seed})"
+                );
+            }
+        }
+    }
 }
