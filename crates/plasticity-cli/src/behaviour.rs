@@ -46,7 +46,7 @@ impl RewardSignalArg {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct TaskFlags {
     /// Generating rule, an expression over x, y, w, r (e.g. "x*r - 0.05*w").
-    #[arg(long, default_value = "x*r")]
+    #[arg(long, default_value = "x*r", allow_hyphen_values = true)]
     rule: String,
     /// Sessions (simulated animals), each from its own W₀.
     #[arg(long, default_value_t = 18)]

@@ -103,7 +103,7 @@ struct TaskArgs {
     #[arg(long, default_value_t = 1.0)]
     recording_fraction: f64,
     /// Generating rule as an expression over x, y, w.
-    #[arg(long, default_value = "x*y - y^2*w")]
+    #[arg(long, default_value = "x*y - y^2*w", allow_hyphen_values = true)]
     rule: String,
     /// Seed of every random draw.
     #[arg(long, default_value_t = 0)]
@@ -200,7 +200,7 @@ pub(crate) struct FitOptions {
     pub(crate) basis: BasisArg,
     /// Initial θ: "random" (Taylor N(0, 1e-5²), MLP N(0, 0.01²)), "zeros", or an
     /// expression such as "0.5*x*y".
-    #[arg(long, default_value = "random")]
+    #[arg(long, default_value = "random", allow_hyphen_values = true)]
     pub(crate) init: String,
     /// Fresh trajectories simulated for the R² metrics.
     #[arg(long, default_value_t = 5)]
@@ -278,7 +278,7 @@ struct LossArgs {
     data: PathBuf,
     /// θ as a Taylor expression: over x, y, w for neural data ("x*y - y^2*w"), over
     /// x, y, w, r for behaviour ("x*r - 0.05*w").
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     theta: String,
 }
 
@@ -287,7 +287,7 @@ struct EvaluateArgs {
     /// Dataset (.npz).
     data: PathBuf,
     /// θ as a Taylor expression (over x, y, w, or x, y, w, r for behaviour).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     theta: String,
     /// Fresh trajectories (neural data, default 5) or sessions (behaviour, default 7)
     /// simulated with the generating rule for the metrics.

@@ -544,3 +544,33 @@ fn behaviour_fit_is_identical_at_one_and_two_threads() {
     };
     assert_eq!(results("1"), results("2"));
 }
+
+#[test]
+fn expressions_may_start_with_a_minus_sign() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    tiny_task()
+        .simulate()
+        .expect("simulated")
+        .save(&data)
+        .expect("saved");
+    let output = run(&[
+        "loss",
+        data.to_str().expect("utf-8"),
+        "--theta",
+        "-y^2*w + x*y",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = dir.path().join("fit");
+    let output = run(&[
+        "fit",
+        data.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--epochs",
+        "1",
+        "--init",
+        "-0.5*y^2*w + x*y",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
