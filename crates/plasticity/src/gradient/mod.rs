@@ -14,7 +14,7 @@ use crate::scalar::Scalar;
 
 pub mod behaviour;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use behaviour::{
     behaviour_session_loss, behaviour_session_loss_and_gradient, replay_session,

@@ -4,12 +4,11 @@
 //! and an engaged weight bound; checkpointed against full tape (1e-12).
 
 use num_dual::Dual64;
-use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
 
 use super::*;
 use crate::circuit::RewardSignal;
 use crate::data::BehaviourDataset;
+use crate::gradient::tests::{assert_close_with_floor as assert_close, random_theta};
 use crate::rule::{MlpRule, TaylorRule, Variables};
 use crate::task::BehaviourTask;
 
@@ -34,20 +33,6 @@ fn small_dataset(seed: u64, reward_signal: RewardSignal) -> BehaviourDataset {
         "the test wants sessions of different lengths, got {lengths:?}"
     );
     dataset
-}
-
-fn random_theta(seed: u64, n: usize, scale: f64) -> Vec<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n)
-        .map(|_| {
-            let magnitude = scale * (0.2 + 0.8 * rng.random::<f64>());
-            if rng.random::<bool>() {
-                magnitude
-            } else {
-                -magnitude
-            }
-        })
-        .collect()
 }
 
 fn circuit_of(dataset: &BehaviourDataset, bound: Option<f64>) -> BehaviourCircuit {
@@ -132,21 +117,6 @@ fn finite_differences<R: PlasticityRule>(
             (loss(circuit, data, rule, &plus) - loss(circuit, data, rule, &minus)) / (2.0 * h)
         })
         .collect()
-}
-
-fn assert_close(label: &str, actual: &[f64], expected: &[f64], tolerance: f64, floor: f64) {
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert!(
-        scale > 0.0,
-        "{label}: reference gradient is identically zero"
-    );
-    for (k, (a, b)) in actual.iter().zip(expected).enumerate() {
-        let bound = tolerance * b.abs().max(floor * scale);
-        assert!(
-            (a - b).abs() <= bound,
-            "{label}: component {k}: adjoint {a:e} vs reference {b:e}"
-        );
-    }
 }
 
 /// Returns how many weights the bound clipped.
