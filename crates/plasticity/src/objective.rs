@@ -155,9 +155,16 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
     /// The mean cross-entropy of every session at `θ`, and the weights the bound
     /// clipped in that one evaluation.
     pub fn session_losses(&self, theta: &[f64]) -> (Vec<f64>, usize) {
-        let per_item: Vec<(f64, usize)> = (0..self.dataset.n_sessions())
-            .into_par_iter()
-            .map_init(crate::gradient::BehaviourWorkspace::new, |workspace, k| {
+        let all: Vec<usize> = (0..self.dataset.n_sessions()).collect();
+        self.losses_of(theta, &all)
+    }
+
+    /// The mean cross-entropy of each session in `items` at `θ` (in order, whatever
+    /// the thread count), and the weights the bound clipped.
+    fn losses_of(&self, theta: &[f64], items: &[usize]) -> (Vec<f64>, usize) {
+        let per_item: Vec<(f64, usize)> = items
+            .par_iter()
+            .map_init(crate::gradient::BehaviourWorkspace::new, |workspace, &k| {
                 let result = crate::gradient::behaviour_session_loss(
                     &self.circuit,
                     &self.rule,
@@ -188,21 +195,9 @@ impl<R: PlasticityRule> Objective for BehaviourObjective<'_, R> {
     }
 
     fn loss(&self, theta: &[f64], items: &[usize]) -> f64 {
-        let per_item: Vec<(f64, usize)> = items
-            .par_iter()
-            .map_init(crate::gradient::BehaviourWorkspace::new, |workspace, &k| {
-                let result = crate::gradient::behaviour_session_loss(
-                    &self.circuit,
-                    &self.rule,
-                    theta,
-                    self.dataset.session_with_inputs(k, &self.inputs),
-                    workspace,
-                );
-                (result.loss, result.clipped)
-            })
-            .collect();
-        self.count(per_item.iter().map(|p| p.1).sum());
-        per_item.iter().map(|p| p.0).sum::<f64>() / items.len() as f64
+        let (losses, clipped) = self.losses_of(theta, items);
+        self.count(clipped);
+        losses.iter().sum::<f64>() / items.len() as f64
     }
 
     fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
