@@ -143,11 +143,6 @@ pub fn behaviour_session_loss_and_gradient<S: Scalar, R: PlasticityRule>(
     let segment = strategy.segment_length(n_pres);
     let n_segments = n_pres.div_ceil(segment);
     let ws = workspace;
-    resize(&mut ws.weights, n_syn);
-    load(&mut ws.weights, session.initial_weights);
-    resize(&mut ws.input, n_in);
-    resize(&mut ws.hidden, n_hidden);
-    resize(&mut ws.scratch, rule.scratch_len(n_in));
     resize(&mut ws.checkpoints, n_segments * n_syn);
     resize(&mut ws.segment_weights, segment * n_syn);
     resize(&mut ws.segment_hidden, segment * n_hidden);
@@ -160,29 +155,16 @@ pub fn behaviour_session_loss_and_gradient<S: Scalar, R: PlasticityRule>(
     let input = |p: usize| &session.inputs[p * n_in..(p + 1) * n_in];
     let plastic = |p: usize| session.decisions[p] == 1 && p + 1 < n_pres;
 
-    // Forward: loss, and a checkpoint at the start of every segment.
-    let mut total = S::zero();
-    let mut clipped = 0;
-    for p in 0..n_pres {
+    // Forward: the replay itself, keeping a checkpoint at the start of every segment
+    // (the buffer is moved out of the workspace for the closure, not reallocated).
+    let mut checkpoints = std::mem::take(&mut ws.checkpoints);
+    let forward = replay_session(circuit, rule, theta, session, ws, |p, weights, _, _| {
         if p % segment == 0 {
             let k = p / segment;
-            ws.checkpoints[k * n_syn..(k + 1) * n_syn].copy_from_slice(&ws.weights);
+            checkpoints[k * n_syn..(k + 1) * n_syn].copy_from_slice(weights);
         }
-        load(&mut ws.input, input(p));
-        let logit = circuit.activity(&ws.input, &ws.weights, &mut ws.hidden);
-        total += cross_entropy(logit, session.decisions[p]);
-        if plastic(p) {
-            clipped += circuit.plasticity(
-                rule,
-                theta,
-                &ws.input,
-                &ws.hidden,
-                S::from_f64(session.reward_at(p)),
-                &mut ws.weights,
-                &mut ws.scratch,
-            );
-        }
-    }
+    });
+    ws.checkpoints = checkpoints;
 
     // Backward, segment by segment from the last.
     for k in (0..n_segments).rev() {
@@ -257,10 +239,7 @@ pub fn behaviour_session_loss_and_gradient<S: Scalar, R: PlasticityRule>(
     for (g, a) in gradient.iter_mut().zip(&ws.theta_adjoint) {
         *g += *a;
     }
-    SessionLoss {
-        loss: total * scale,
-        clipped,
-    }
+    forward
 }
 
 #[cfg(test)]
