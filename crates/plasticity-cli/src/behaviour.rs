@@ -34,7 +34,7 @@ pub(crate) enum RewardSignalArg {
 }
 
 impl RewardSignalArg {
-    fn signal(self) -> RewardSignal {
+    pub(crate) fn signal(self) -> RewardSignal {
         match self {
             RewardSignalArg::Centred => RewardSignal::Centred,
             RewardSignalArg::Raw => RewardSignal::Raw,
@@ -162,7 +162,7 @@ pub(crate) enum InputsArg {
     Recorded,
 }
 
-fn weight_bound(text: &str) -> Result<Option<f64>> {
+pub(crate) fn weight_bound(text: &str) -> Result<Option<f64>> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
@@ -692,179 +692,4 @@ impl FamilyName for BehaviourFitSettings {
             RuleFamily::Mlp => "mlp",
         }
     }
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct FliesArgs {
-    /// Directory of fly recordings (.mat with X, Y, R, or the CSV layout).
-    data_dir: PathBuf,
-    /// Output directory: per_fly.csv, comparison.json.
-    #[arg(long)]
-    out: PathBuf,
-    /// Models to compare: sets of Taylor terms over x, y, w, r (each trainable, the rest
-    /// 0), any number of them.
-    #[arg(long, num_args = 1.., default_values = ["1,x,r,x*r", "1,x,r,x*r,w"])]
-    models: Vec<String>,
-    /// How the reward enters the rule: r = R − E[R] (centred) or r = R (raw).
-    #[arg(long, value_enum, default_value = "centred")]
-    reward_signal: RewardSignalArg,
-    /// Draws of the unknowable sensory noise and initial weights per fly and model (the
-    /// median is reported).
-    #[arg(long, default_value_t = 5)]
-    resamples: usize,
-    /// Percentage of each fly's trials the held-out fit sees (the rest are predicted).
-    #[arg(long, default_value_t = 75.0)]
-    training_percent: f64,
-    /// Adam epochs (passes over the fly's session) or L-BFGS iterations.
-    #[arg(long, default_value_t = 250)]
-    epochs: usize,
-    /// Optimiser (the behaviour default: Adam, learning rate 1e-3).
-    #[arg(long, value_enum, default_value = "adam")]
-    optimizer: crate::commands::OptimizerArg,
-    /// L1 penalty λ₁ Σ|θ| on the model's coefficients (0: maximum likelihood).
-    #[arg(long, default_value_t = 1e-2)]
-    l1: f64,
-    /// Weight bound during the fits, or "none".
-    #[arg(long, default_value = "10")]
-    weight_bound: String,
-    /// Base seed of the draws.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-}
-
-pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
-    use plasticity::fit::flies::{compare_models, fit_flies, FlySettings};
-    let recordings = plasticity::data::load_fly_dir(&args.data_dir)
-        .with_context(|| format!("reading flies from {}", args.data_dir.display()))?;
-    let defaults = FlySettings::default();
-    let settings = FlySettings {
-        models: args.models.clone(),
-        reward_signal: args.reward_signal.signal(),
-        resamples: args.resamples,
-        training_fraction: args.training_percent / 100.0,
-        fit: FitConfig {
-            optimizer: match args.optimizer {
-                crate::commands::OptimizerArg::Adam => OptimizerKind::Adam,
-                crate::commands::OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
-            },
-            epochs: args.epochs,
-            l1: args.l1,
-            ..defaults.fit.clone()
-        },
-        weight_bound: weight_bound(&args.weight_bound)?,
-        seed: args.seed,
-        ..defaults
-    };
-    eprintln!(
-        "fitting {} flies × {} models × {} draws (all trials, and the first {} % for the held-out test)",
-        recordings.len(),
-        settings.models.len(),
-        settings.resamples,
-        args.training_percent
-    );
-    let start = Instant::now();
-    let fits = fit_flies(&recordings, &settings)?;
-    let (comparisons, coefficients) = compare_models(&fits, &settings.models);
-    let wall = start.elapsed().as_secs_f64();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating output directory {}", args.out.display()))?;
-    // per_fly.csv: one row per fly and model; theta_<term> for every term of any model
-    let mut all_terms: Vec<String> = Vec::new();
-    for fit in &fits {
-        for term in &fit.terms {
-            if !all_terms.contains(term) {
-                all_terms.push(term.clone());
-            }
-        }
-    }
-    let mut csv = String::from("fly,model,percent_deviance,heldout_percent_deviance,aic");
-    for term in &all_terms {
-        csv.push_str(&format!(",theta_{term}"));
-    }
-    csv.push('\n');
-    for fit in &fits {
-        csv.push_str(&format!(
-            "{},\"{}\",{},{},{}",
-            fit.fly, fit.model, fit.percent_deviance, fit.heldout_percent_deviance, fit.aic
-        ));
-        for term in &all_terms {
-            match fit.terms.iter().position(|t| t == term) {
-                Some(i) => csv.push_str(&format!(",{}", fit.theta[i])),
-                None => csv.push(','),
-            }
-        }
-        csv.push('\n');
-    }
-    write_text(&args.out.join("per_fly.csv"), &csv)?;
-    let medians: serde_json::Map<String, serde_json::Value> = settings
-        .models
-        .iter()
-        .map(|model| {
-            let of = |f: &dyn Fn(&plasticity::fit::flies::FlyModelFit) -> f64| {
-                plasticity::metrics::median(
-                    &fits
-                        .iter()
-                        .filter(|x| &x.model == model)
-                        .map(f)
-                        .collect::<Vec<_>>(),
-                )
-            };
-            (
-                model.clone(),
-                json!({
-                    "median_percent_deviance": of(&|x| x.percent_deviance),
-                    "median_heldout_percent_deviance": of(&|x| x.heldout_percent_deviance),
-                    "median_aic": of(&|x| x.aic),
-                }),
-            )
-        })
-        .collect();
-    write_json(
-        &args.out.join("comparison.json"),
-        &json!({
-            "models": medians,
-            "comparisons": comparisons,
-            "coefficients": coefficients.iter().map(|(m, s)| json!({"model": m, "terms": s})).collect::<Vec<_>>(),
-            "flies": recordings.iter().map(|r| &r.name).collect::<Vec<_>>(),
-            "fits": fits,
-            "settings": settings,
-            "data_dir": args.data_dir.display().to_string(),
-            "version": plasticity::VERSION,
-            "timing": {"wall_seconds": wall},
-        }),
-    )?;
-    for (model, value) in &medians {
-        println!(
-            "{model:>16}: median % deviance {:.2}, held-out {:.2}",
-            value["median_percent_deviance"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-            value["median_heldout_percent_deviance"]
-                .as_f64()
-                .unwrap_or(f64::NAN)
-        );
-    }
-    for c in &comparisons {
-        println!(
-            "'{}' vs '{}': {} of {} flies improve (median +{:.2} points), Wilcoxon p = {:.3e}; held-out: {} improve, median {:+.2}, p = {:.3e}",
-            c.model_b,
-            c.model_a,
-            c.flies_improved,
-            c.flies,
-            c.median_difference,
-            c.wilcoxon.p_value,
-            c.heldout_flies_improved,
-            c.heldout_median_difference,
-            c.heldout_wilcoxon.p_value
-        );
-    }
-    for (model, summary) in &coefficients {
-        let text: Vec<String> = summary
-            .iter()
-            .map(|s| format!("{} {:.3} [{:.3}, {:.3}]", s.term, s.median, s.q25, s.q75))
-            .collect();
-        println!("{model:>16}: {}", text.join(", "));
-    }
-    eprintln!("{:.1} s; written to {}", wall, args.out.display());
-    Ok(())
 }

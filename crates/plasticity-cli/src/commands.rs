@@ -58,8 +58,10 @@ enum Command {
     Table(crate::behaviour::TableArgs),
     /// Real flies: fit each fly's choices under several models (sets of Taylor terms),
     /// with held-out prediction, and compare the models across flies (paired Wilcoxon
-    /// signed-rank test); writes per_fly.csv and comparison.json.
-    Flies(crate::behaviour::FliesArgs),
+    /// signed-rank test), against a Q-learning baseline and one rule shared by all
+    /// flies, with profile-likelihood intervals; writes per_fly.csv, population.csv,
+    /// comparison.json and figures.
+    Flies(crate::flies::FliesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -340,7 +342,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Loss(args) => loss_command(&args),
         Command::Evaluate(args) => evaluate_command(&args),
         Command::Table(args) => crate::behaviour::table_command(&args),
-        Command::Flies(args) => crate::behaviour::flies_command(&args),
+        Command::Flies(args) => crate::flies::flies_command(&args),
         Command::Oja(args) => oja_command(&args),
     }
 }

@@ -6,6 +6,7 @@
 
 mod behaviour;
 mod commands;
+mod flies;
 
 use std::process::ExitCode;
 

@@ -574,3 +574,80 @@ fn expressions_may_start_with_a_minus_sign() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn flies_writes_the_table_the_population_fit_and_figures() {
+    let dir = temp();
+    let data = dir.path().join("flies");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plasticity/tests/data/flies/Fly1.mat");
+    for name in ["Fly1.mat", "Fly2.mat"] {
+        std::fs::copy(&fixture, data.join(name)).expect("copy fixture");
+    }
+    let out = dir.path().join("out");
+    let output = run(&[
+        "flies",
+        data.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--resamples",
+        "1",
+        "--epochs",
+        "5",
+        "--population-folds",
+        "2",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = std::fs::read_to_string(out.join("per_fly.csv")).expect("per_fly.csv");
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    assert_eq!(
+        &header[..5],
+        [
+            "fly",
+            "model",
+            "family",
+            "percent_deviance",
+            "heldout_percent_deviance"
+        ]
+    );
+    for column in [
+        "aic",
+        "theta_w",
+        "theta_x*r",
+        "learning_rate",
+        "theta_w_lower",
+    ] {
+        assert!(header.contains(&column), "{column} missing from {header:?}");
+    }
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 6, "2 flies × (2 rules + Q-learning)");
+    assert!(rows
+        .iter()
+        .any(|r| r.starts_with("Fly2,\"1,x,r,x*r,w\",plasticity_rule,")));
+    assert!(rows
+        .iter()
+        .any(|r| r.starts_with("Fly1,q-learning,q_learning,")));
+    let population = std::fs::read_to_string(out.join("population.csv")).expect("population.csv");
+    assert_eq!(population.lines().count(), 1 + 2 * 2);
+    let comparison: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("comparison.json")).expect("comparison.json"),
+    )
+    .expect("JSON");
+    assert_eq!(comparison["comparisons"].as_array().map(Vec::len), Some(3));
+    assert_eq!(comparison["population"].as_array().map(Vec::len), Some(2));
+    assert_eq!(comparison["flies"], serde_json::json!(["Fly1", "Fly2"]));
+    assert!(comparison["version"].is_string() && comparison["settings"]["seed"] == 0);
+    for stem in [
+        "percent_deviance_1_x_r_xr_vs_1_x_r_xr_w",
+        "coefficients_1_x_r_xr_w",
+        "intervals_1_x_r_xr_w",
+        "shared_rule_1_x_r_xr_w",
+    ] {
+        for extension in ["png", "svg"] {
+            let path = out.join("figures").join(format!("{stem}.{extension}"));
+            assert!(path.is_file(), "{} missing", path.display());
+        }
+    }
+}

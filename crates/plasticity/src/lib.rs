@@ -16,9 +16,11 @@
 //! - [`metrics`]: R² of weights and activity, coefficient error.
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod circuit;
 pub mod data;
 pub mod error;
+pub mod figures;
 pub mod fit;
 pub mod gradient;
 pub mod io;

@@ -164,6 +164,121 @@ pub fn behaviour_results(
     Value::Object(results)
 }
 
+/// Quotes a CSV field when it holds a comma, a quote or a newline (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn optional(value: Option<f64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// `per_fly.csv`: one row per fly and model with `fly`, `model`, `family`,
+/// `percent_deviance`, `heldout_percent_deviance`, `n_parameters`,
+/// `negative_log_likelihood`, `aic`; then `theta_<term>` for every plasticity term of
+/// any model and the baseline's parameters by name (empty where a model lacks one);
+/// then each of those with `_lower` and `_upper`: the ends of its profile-likelihood
+/// interval (empty when unbounded or not computed).
+pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
+    use crate::fit::flies::ModelFamily;
+    let mut columns: Vec<(String, String)> = Vec::new(); // (term, column name)
+    for family in [ModelFamily::PlasticityRule, ModelFamily::QLearning] {
+        for fit in fits.iter().filter(|f| f.family == family) {
+            for term in &fit.terms {
+                let column = match family {
+                    ModelFamily::PlasticityRule => format!("theta_{term}"),
+                    ModelFamily::QLearning => term.clone(),
+                };
+                if !columns.iter().any(|(_, c)| *c == column) {
+                    columns.push((term.clone(), column));
+                }
+            }
+        }
+    }
+    let mut csv = String::from(
+        "fly,model,family,percent_deviance,heldout_percent_deviance,n_parameters,negative_log_likelihood,aic",
+    );
+    for (_, column) in &columns {
+        csv.push_str(&format!(",{column}"));
+    }
+    for (_, column) in &columns {
+        csv.push_str(&format!(",{column}_lower,{column}_upper"));
+    }
+    csv.push('\n');
+    for fit in fits {
+        let family = serde_json::to_value(fit.family)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{}",
+            csv_field(&fit.fly),
+            csv_field(&fit.model),
+            family,
+            fit.percent_deviance,
+            fit.heldout_percent_deviance,
+            fit.terms.len(),
+            fit.negative_log_likelihood,
+            fit.aic
+        ));
+        let own = |column: &str| {
+            fit.terms.iter().position(|t| {
+                let name = match fit.family {
+                    ModelFamily::PlasticityRule => format!("theta_{t}"),
+                    ModelFamily::QLearning => t.clone(),
+                };
+                name == column
+            })
+        };
+        for (_, column) in &columns {
+            match own(column) {
+                Some(i) => csv.push_str(&format!(",{}", fit.theta[i])),
+                None => csv.push(','),
+            }
+        }
+        for (_, column) in &columns {
+            match own(column).and_then(|i| fit.intervals.get(i)) {
+                Some(interval) => csv.push_str(&format!(
+                    ",{},{}",
+                    optional(interval.lower),
+                    optional(interval.upper)
+                )),
+                None => csv.push_str(",,"),
+            }
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
+/// `population.csv`: one row per fly and model with the shared rule's
+/// `percent_deviance`, `heldout_percent_deviance` (fitted on every fly's first
+/// trials) and `cross_fly_percent_deviance` (fitted without the fly), and
+/// `negative_log_likelihood`.
+pub fn population_csv(fits: &[crate::fit::population::PopulationFit]) -> String {
+    let mut csv = String::from(
+        "fly,model,percent_deviance,heldout_percent_deviance,cross_fly_percent_deviance,negative_log_likelihood\n",
+    );
+    for fit in fits {
+        for fly in &fit.flies {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                csv_field(&fly.fly),
+                csv_field(&fit.model),
+                fly.percent_deviance,
+                fly.heldout_percent_deviance,
+                fly.cross_fly_percent_deviance,
+                fly.negative_log_likelihood
+            ));
+        }
+    }
+    csv
+}
+
 /// Writes a text file atomically.
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
     write_atomically(path, |w| std::io::Write::write_all(w, text.as_bytes()))

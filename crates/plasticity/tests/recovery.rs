@@ -36,9 +36,14 @@ fn lbfgs_recovers_oja_from_a_small_circuit() {
         "θ_y²w = {}",
         theta("y^2*w")
     );
+    // Terms with w² barely move the weights (|w| ~ 0.1, so w² ~ 0.01) and come in
+    // nearly collinear pairs (x²·y·w² against x²·y²·w², y ≈ ½): the data pin them
+    // only loosely, and the summation order of the gradient decides where in that
+    // flat valley L-BFGS stops. The others are held to 0.1.
     for (name, value) in names.iter().zip(&fit.outcome.theta) {
         if name != "x*y" && name != "y^2*w" {
-            assert!(value.abs() <= 0.1, "θ_{name} = {value}");
+            let bound = if name.contains("w^2") { 0.2 } else { 0.1 };
+            assert!(value.abs() <= bound, "θ_{name} = {value}");
         }
     }
     let r2 = fit

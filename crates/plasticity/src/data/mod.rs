@@ -7,7 +7,9 @@ pub mod neural;
 use std::path::Path;
 
 pub use behaviour::{BehaviourDataset, BehaviourSession};
-pub use fly::{load_fly, load_fly_csv, load_fly_dir, load_fly_mat, to_dataset, FlyRecording};
+pub use fly::{
+    load_fly, load_fly_csv, load_fly_dir, load_fly_mat, to_dataset, FlyRecording, FLY_DATA_SOURCE,
+};
 pub use neural::{NeuralDataset, NeuralTrajectory};
 
 use crate::io::npz::NpzFile;

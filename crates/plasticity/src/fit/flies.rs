@@ -12,11 +12,15 @@ use super::behaviour::{
     circuit_of, fit_behaviour, percent_deviance, resample_inputs, BehaviourFitSettings, InputSource,
 };
 use super::neural::RuleFamily;
+use super::profile::{maximum_likelihood, profile_interval, ProfileInterval, ProfileSettings};
 use super::FitConfig;
+use crate::baseline::{fit_q_learning, q_learning_losses, QLearningObjective, QLearningParameters};
+use crate::circuit::BehaviourCircuit;
 use crate::circuit::RewardSignal;
-use crate::data::{to_dataset, FlyRecording};
+use crate::data::{to_dataset, BehaviourSession, FlyRecording};
 use crate::gradient::{replay_session, BehaviourWorkspace};
 use crate::metrics::{median, quantile, wilcoxon_signed_rank, WilcoxonTest};
+use crate::objective::BehaviourObjective;
 use crate::rule::{term_names, Rule, TaylorRule, TrainableSpec, Variables};
 use crate::{Error, Result};
 
@@ -44,6 +48,27 @@ pub struct FlySettings {
     pub weight_bound: Option<f64>,
     /// Base seed: draw `k` uses seed `seed + k` for `W₀` and the sensory noise.
     pub seed: u64,
+    /// Also fit the Q-learning baseline ([`crate::baseline::q_learning`]) to every fly.
+    #[serde(default)]
+    pub q_learning: bool,
+    /// L-BFGS iterations of each Q-learning start.
+    #[serde(default)]
+    pub q_learning_iterations: usize,
+    /// Profile-likelihood intervals of every coefficient of every model and fly.
+    #[serde(default)]
+    pub intervals: bool,
+    /// How the profiles are searched.
+    #[serde(default)]
+    pub profile: ProfileSettings,
+    /// Draws whose intervals are computed (the first ones; at least 1 when
+    /// `intervals`): the interval describes the statistical uncertainty of one draw,
+    /// the spread over draws is reported beside it.
+    #[serde(default)]
+    pub interval_draws: usize,
+    /// Folds (split by fly) of the population fit's cross-validation; 0 skips the
+    /// population fit.
+    #[serde(default)]
+    pub population_folds: usize,
 }
 
 impl Default for FlySettings {
@@ -59,6 +84,12 @@ impl Default for FlySettings {
             fit: BehaviourFitSettings::default().fit,
             weight_bound: Some(10.0),
             seed: 0,
+            q_learning: true,
+            q_learning_iterations: 500,
+            intervals: true,
+            profile: ProfileSettings::default(),
+            interval_draws: 1,
+            population_folds: 6,
         }
     }
 }
@@ -79,25 +110,64 @@ pub struct FlyDraw {
     pub theta: Vec<f64>,
     /// Why the fit on all trials stopped.
     pub stop_reason: String,
+    /// Profile-likelihood intervals of the coefficients (maximum likelihood, no
+    /// penalty, on this draw's inputs and `W₀`); empty when not asked for or when the
+    /// fly never rejected an odour (then the likelihood has no finite maximum).
+    pub intervals: Vec<CoefficientInterval>,
 }
+
+/// A profile-likelihood interval of one coefficient (SPEC §5 has no interval; this is
+/// `{v : 2[NLL_p(v) − NLL_min] ≤ χ²₁}`, see [`crate::fit::profile`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoefficientInterval {
+    /// Term (or baseline parameter) name.
+    pub term: String,
+    /// Maximum-likelihood estimate.
+    pub estimate: f64,
+    /// Lower end; `None` when the profile stayed below the threshold.
+    pub lower: Option<f64>,
+    /// Upper end; `None` likewise.
+    pub upper: Option<f64>,
+}
+
+/// Which kind of model a row is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFamily {
+    /// A Taylor plasticity rule inside the behaviour circuit (SPEC §4.2).
+    PlasticityRule,
+    /// The Q-learning agent of [`crate::baseline::q_learning`].
+    QLearning,
+}
+
+/// The model name of the Q-learning baseline in the outputs.
+pub const Q_LEARNING_MODEL: &str = "q-learning";
 
 /// One fly under one model: medians over the draws.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlyModelFit {
     /// The fly's name (file stem).
     pub fly: String,
-    /// The model as given.
+    /// The model as given (or [`Q_LEARNING_MODEL`]).
     pub model: String,
-    /// The model's terms, canonical names.
+    /// Plasticity rule or baseline.
+    pub family: ModelFamily,
+    /// The model's terms, canonical names (the baseline: its parameter names).
     pub terms: Vec<String>,
     /// Median percent deviance explained (all trials).
     pub percent_deviance: f64,
     /// Median held-out percent deviance.
     pub heldout_percent_deviance: f64,
-    /// `AIC = 2k + 2 NLL` at the median NLL over draws.
+    /// Median negative log-likelihood (all trials) over the draws.
+    pub negative_log_likelihood: f64,
+    /// `AIC = 2k + 2 NLL` at the median NLL over draws, `k` = number of terms.
     pub aic: f64,
     /// Median of each coefficient over the draws.
     pub theta: Vec<f64>,
+    /// Per coefficient: median over the draws with intervals (the first
+    /// `interval_draws`) of the estimate and of each interval end (an end is `None`
+    /// when it was unbounded in any of them).
+    pub intervals: Vec<CoefficientInterval>,
     /// Every draw.
     pub draws: Vec<FlyDraw>,
 }
@@ -183,33 +253,71 @@ fn fly_draw(
     let inputs = resample_inputs(&full, seed)?;
     let session = full.session_with_inputs(0, &inputs);
     let circuit = circuit_of(&full, settings.weight_bound);
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
-    let heldout_loss = |theta: &[f64]| {
-        let mut total = 0.0;
-        let mut ws = BehaviourWorkspace::new();
-        replay_session(&circuit, &rule, theta, session, &mut ws, |p, _, _, loss| {
-            if session.trial_of_presentation[p] as usize >= kept_trials {
-                total += loss;
-            }
-        });
-        total
-    };
     let heldout = percent_deviance(
-        heldout_loss(&fit_first.outcome.theta),
-        heldout_loss(&vec![0.0; fit_first.outcome.theta.len()]),
+        heldout_loss(&circuit, &fit_first.outcome.theta, session, kept_trials),
+        heldout_loss(
+            &circuit,
+            &vec![0.0; fit_first.outcome.theta.len()],
+            session,
+            kept_trials,
+        ),
     );
     let terms = model_terms(model)?;
     let names = term_names(Variables::Xywr);
-    let theta = terms
+    let indices: Vec<usize> = terms
         .iter()
-        .map(|t| {
-            names
-                .iter()
-                .position(|n| n == t)
-                .map(|k| fit_all.outcome.theta[k])
-                .unwrap_or(f64::NAN)
-        })
+        .filter_map(|t| names.iter().position(|n| n == t))
         .collect();
+    let theta = indices.iter().map(|&k| fit_all.outcome.theta[k]).collect();
+    // A fly without a single rejection has no finite maximum-likelihood estimate (every
+    // accept is predicted with p → 1 as the weights grow), so no interval either.
+    let intervals = if settings.intervals
+        && draw < settings.interval_draws.max(1)
+        && recording.n_rejections() > 0
+    {
+        let objective = BehaviourObjective::new(
+            &full,
+            inputs.clone(),
+            circuit,
+            TaylorRule::new(Variables::Xywr),
+            fit_settings.gradient,
+        );
+        let n = recording.n_presentations() as f64;
+        let (minimum, minimum_loss) = maximum_likelihood(
+            &objective,
+            &indices,
+            &fit_all.outcome.theta,
+            settings.profile.iterations,
+        )?;
+        indices
+            .iter()
+            .zip(&terms)
+            .map(|(&k, term)| {
+                let ProfileInterval {
+                    estimate,
+                    lower,
+                    upper,
+                    ..
+                } = profile_interval(
+                    &objective,
+                    n,
+                    &indices,
+                    &minimum,
+                    minimum_loss,
+                    k,
+                    &settings.profile,
+                )?;
+                Ok(CoefficientInterval {
+                    term: term.clone(),
+                    estimate,
+                    lower,
+                    upper,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     Ok(FlyDraw {
         seed,
         percent_deviance: fit_all.metrics.percent_deviance,
@@ -220,7 +328,144 @@ fn fly_draw(
             .ok()
             .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(String::from))
             .unwrap_or_default(),
+        intervals,
     })
+}
+
+/// Cross-entropy summed over the presentations of trials `kept_trials..` of `session`,
+/// the Taylor rule `θ` run over the whole session.
+fn heldout_loss(
+    circuit: &BehaviourCircuit,
+    theta: &[f64],
+    session: BehaviourSession<'_>,
+    kept_trials: usize,
+) -> f64 {
+    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let mut total = 0.0;
+    let mut workspace = BehaviourWorkspace::new();
+    replay_session(
+        circuit,
+        &rule,
+        theta,
+        session,
+        &mut workspace,
+        |p, _, _, loss| {
+            if session.trial_of_presentation[p] as usize >= kept_trials {
+                total += loss;
+            }
+        },
+    );
+    total
+}
+
+/// The Q-learning baseline on one fly: maximum likelihood on all trials (with
+/// profile intervals of its four parameters) and on the first trials (held-out test).
+/// Its null model is `p = ½` (no values, no bias), the counterpart of `θ = 0`.
+fn q_learning_fit(recording: &FlyRecording, settings: &FlySettings) -> Result<FlyModelFit> {
+    let all = fit_q_learning(
+        std::slice::from_ref(recording),
+        settings.q_learning_iterations,
+    )?;
+    let (training, kept_trials) = first_trials(recording, settings.training_fraction);
+    let first = fit_q_learning(
+        std::slice::from_ref(&training),
+        settings.q_learning_iterations,
+    )?;
+    let null_loss = std::f64::consts::LN_2;
+    let n = recording.n_presentations() as f64;
+    let (mut heldout, mut heldout_count) = (0.0, 0usize);
+    q_learning_losses(&first.unconstrained, recording, |p, loss| {
+        if recording.trial_of_presentation[p] as usize >= kept_trials {
+            heldout += loss;
+            heldout_count += 1;
+        }
+    });
+    let intervals = if settings.intervals && recording.n_rejections() > 0 {
+        let objective = QLearningObjective::new(std::slice::from_ref(recording));
+        let natural = |k: usize, phi: f64| {
+            let mut unconstrained = all.unconstrained;
+            unconstrained[k] = phi;
+            QLearningParameters::from_unconstrained(&unconstrained).values()[k]
+        };
+        (0..4)
+            .map(|k| {
+                let interval = profile_interval(
+                    &objective,
+                    n,
+                    &[0, 1, 2, 3],
+                    &all.unconstrained,
+                    all.mean_loss,
+                    k,
+                    &settings.profile,
+                )?;
+                // the maps φ → (α, β, b, λ) are increasing: the ends map to the ends
+                Ok(CoefficientInterval {
+                    term: QLearningParameters::NAMES[k].to_string(),
+                    estimate: all.parameters.values()[k],
+                    lower: interval.lower.map(|v| natural(k, v)),
+                    upper: interval.upper.map(|v| natural(k, v)),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    let negative_log_likelihood = all.mean_loss * n;
+    let draw = FlyDraw {
+        seed: 0,
+        percent_deviance: percent_deviance(all.mean_loss, null_loss),
+        heldout_percent_deviance: percent_deviance(heldout, null_loss * heldout_count as f64),
+        negative_log_likelihood,
+        theta: all.parameters.values().to_vec(),
+        stop_reason: serde_json::to_value(&all.stop_reason)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(String::from))
+            .unwrap_or_default(),
+        intervals: intervals.clone(),
+    };
+    Ok(FlyModelFit {
+        fly: recording.name.clone(),
+        model: Q_LEARNING_MODEL.into(),
+        family: ModelFamily::QLearning,
+        terms: QLearningParameters::NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        percent_deviance: draw.percent_deviance,
+        heldout_percent_deviance: draw.heldout_percent_deviance,
+        negative_log_likelihood,
+        aic: 2.0 * 4.0 + 2.0 * negative_log_likelihood,
+        theta: draw.theta.clone(),
+        intervals,
+        draws: vec![draw],
+    })
+}
+
+/// Median over the draws that have intervals of each interval's estimate and ends (an
+/// end unbounded in any of them stays unbounded).
+fn median_intervals(draws: &[FlyDraw]) -> Vec<CoefficientInterval> {
+    let draws: Vec<FlyDraw> = draws
+        .iter()
+        .filter(|d| !d.intervals.is_empty())
+        .cloned()
+        .collect();
+    let Some(first) = draws.first() else {
+        return Vec::new();
+    };
+    (0..first.intervals.len())
+        .map(|i| {
+            let column = |f: &dyn Fn(&CoefficientInterval) -> Option<f64>| -> Option<f64> {
+                let values: Option<Vec<f64>> = draws.iter().map(|d| f(&d.intervals[i])).collect();
+                values.map(|v| median(&v))
+            };
+            CoefficientInterval {
+                term: first.intervals[i].term.clone(),
+                estimate: column(&|c| Some(c.estimate)).unwrap_or(f64::NAN),
+                lower: column(&|c| c.lower),
+                upper: column(&|c| c.upper),
+            }
+        })
+        .collect()
 }
 
 /// Fits every fly under every model (all draws in parallel).
@@ -263,16 +508,34 @@ pub fn fit_flies(recordings: &[FlyRecording], settings: &FlySettings) -> Result<
         let terms = model_terms(model)?;
         let column = |f: &dyn Fn(&FlyDraw) -> f64| median(&chunk.iter().map(f).collect::<Vec<_>>());
         let theta = (0..terms.len()).map(|i| column(&|d| d.theta[i])).collect();
+        let negative_log_likelihood = column(&|d| d.negative_log_likelihood);
         results.push(FlyModelFit {
             fly: recording.name.clone(),
             model: model.to_string(),
-            aic: 2.0 * terms.len() as f64 + 2.0 * column(&|d| d.negative_log_likelihood),
+            family: ModelFamily::PlasticityRule,
+            aic: 2.0 * terms.len() as f64 + 2.0 * negative_log_likelihood,
+            negative_log_likelihood,
+            intervals: median_intervals(chunk),
             terms,
             percent_deviance: column(&|d| d.percent_deviance),
             heldout_percent_deviance: column(&|d| d.heldout_percent_deviance),
             theta,
             draws: chunk.to_vec(),
         });
+    }
+    if settings.q_learning {
+        let baselines: Vec<FlyModelFit> = recordings
+            .par_iter()
+            .map(|recording| {
+                q_learning_fit(recording, settings).map_err(|e| {
+                    Error::config(
+                        "flies",
+                        format!("fly {}, Q-learning baseline: {e}", recording.name),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        results.extend(baselines);
     }
     Ok(results)
 }
@@ -418,22 +681,90 @@ mod tests {
             ..FlySettings::default()
         };
         let fits = fit_flies(&flies, &settings).expect("fits");
-        assert_eq!(fits.len(), 2);
-        for fit in &fits {
+        assert_eq!(fits.len(), 3, "two rules and the Q-learning baseline");
+        for fit in &fits[..2] {
+            assert_eq!(fit.family, ModelFamily::PlasticityRule);
             assert_eq!(fit.draws.len(), 2);
             assert_ne!(fit.draws[0].theta, fit.draws[1].theta, "draws differ");
             assert!(fit.percent_deviance.is_finite() && fit.heldout_percent_deviance.is_finite());
             // a fit explains more than the plasticity-free circuit on its own data
             assert!(fit.percent_deviance > 0.0, "{}", fit.percent_deviance);
+            assert_eq!(fit.intervals.len(), fit.terms.len());
+        }
+        for fit in &fits {
+            for interval in &fit.intervals {
+                // a profile interval brackets its maximum-likelihood estimate
+                if let Some(lower) = interval.lower {
+                    assert!(lower < interval.estimate, "{interval:?}");
+                }
+                if let Some(upper) = interval.upper {
+                    assert!(upper > interval.estimate, "{interval:?}");
+                }
+            }
         }
         // canonical order (x, y, w, r exponents), whatever order the model was written in
         assert_eq!(fits[1].terms, ["1", "r", "w", "x", "x*r"]);
-        let (comparisons, summaries) = compare_models(&fits, &settings.models);
-        assert_eq!(comparisons.len(), 1);
+        let baseline = &fits[2];
+        assert_eq!(baseline.family, ModelFamily::QLearning);
+        assert_eq!(baseline.model, Q_LEARNING_MODEL);
+        assert_eq!(baseline.theta.len(), 4);
+        assert!(
+            baseline.percent_deviance > 0.0,
+            "{}",
+            baseline.percent_deviance
+        );
+        assert_eq!(baseline.intervals.len(), 4);
+        assert!((baseline.aic - (8.0 + 2.0 * baseline.negative_log_likelihood)).abs() < 1e-9);
+        let mut models = settings.models.clone();
+        models.push(Q_LEARNING_MODEL.into());
+        let (comparisons, summaries) = compare_models(&fits, &models);
+        assert_eq!(comparisons.len(), 3);
         assert_eq!(comparisons[0].flies, 1);
-        assert_eq!(summaries.len(), 2);
+        assert_eq!(summaries.len(), 3);
         assert_eq!(summaries[1].1.len(), 5);
         // the same settings give the same fits
         assert_eq!(fit_flies(&flies, &settings).expect("fits"), fits);
+    }
+
+    #[test]
+    fn one_rule_is_shared_by_all_flies_and_cross_validated_by_fly() {
+        let fly = fixture_fly();
+        let (mut second, _) = first_trials(&fly, 0.6);
+        second.name = "Fly1-first-trials".into();
+        let flies = vec![fly, second];
+        let settings = FlySettings {
+            models: vec!["1,x,r,x*r".into()],
+            resamples: 1,
+            fit: FitConfig {
+                epochs: 10,
+                ..FlySettings::default().fit
+            },
+            q_learning: false,
+            intervals: false,
+            population_folds: 2,
+            ..FlySettings::default()
+        };
+        let per_fly = fit_flies(&flies, &settings).expect("per-fly fits");
+        let shared =
+            super::super::population::fit_population(&flies, &settings, &per_fly).expect("shared");
+        assert_eq!(shared.len(), 1);
+        let fit = &shared[0];
+        assert_eq!(fit.theta.len(), 4);
+        assert_eq!(fit.flies.len(), 2);
+        for fly in &fit.flies {
+            assert!(fly.percent_deviance.is_finite());
+            assert!(fly.heldout_percent_deviance.is_finite());
+            assert!(fly.cross_fly_percent_deviance.is_finite());
+        }
+        // one set of 4 coefficients against one per fly
+        let nll: f64 = fit.flies.iter().map(|f| f.negative_log_likelihood).sum();
+        assert!((fit.aic - (8.0 + 2.0 * nll)).abs() < 1e-9);
+        assert_eq!(fit.heldout_against_per_fly.flies, 2);
+        // more folds than flies is refused
+        let too_many = FlySettings {
+            population_folds: 3,
+            ..settings.clone()
+        };
+        assert!(super::super::population::fit_population(&flies, &too_many, &per_fly).is_err());
     }
 }

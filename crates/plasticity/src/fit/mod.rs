@@ -10,6 +10,8 @@ pub mod behaviour;
 pub mod flies;
 pub mod neural;
 pub mod parametrisation;
+pub mod population;
+pub mod profile;
 
 use std::ops::ControlFlow;
 

@@ -128,6 +128,23 @@ impl Parametrisation {
         }
     }
 
+    /// The parameters in `trainable` optimised as they are (canonical basis); every
+    /// other parameter stays at its value in `fixed` (used to profile one coefficient).
+    pub fn subset(trainable: Vec<usize>, fixed: Vec<f64>) -> Self {
+        let mut fixed = fixed;
+        for &k in &trainable {
+            fixed[k] = 0.0;
+        }
+        Parametrisation {
+            n_parameters: fixed.len(),
+            trainable,
+            matrix: None,
+            inverse: None,
+            fixed,
+            basis: Basis::Canonical,
+        }
+    }
+
     /// A Taylor rule's parametrisation: the terms where `mask` is true are trained in
     /// `basis`; the others stay at their value in `fixed` (normally 0).
     pub fn taylor(

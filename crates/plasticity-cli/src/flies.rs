@@ -1,0 +1,420 @@
+//! `plasticity flies`: the real-fly experiment (SPEC §4.3) in one command.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+
+use plasticity::fit::flies::{
+    compare_models, fit_flies, FlyModelFit, FlySettings, ModelFamily, Q_LEARNING_MODEL,
+};
+use plasticity::fit::population::fit_population;
+use plasticity::fit::{FitConfig, OptimizerKind};
+use plasticity::metrics::median;
+use plasticity::report::{flies_per_fly_csv, population_csv, write_json, write_text};
+
+use crate::behaviour::{weight_bound, RewardSignalArg};
+
+#[derive(Args, Debug)]
+pub(crate) struct FliesArgs {
+    /// Directory of fly recordings (.mat with X, Y, R, or the CSV layout).
+    data_dir: PathBuf,
+    /// Output directory: per_fly.csv, population.csv, comparison.json, figures/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Models to compare: sets of Taylor terms over x, y, w, r (each trainable, the rest
+    /// 0), any number of them.
+    #[arg(long, num_args = 1.., default_values = ["1,x,r,x*r", "1,x,r,x*r,w"])]
+    models: Vec<String>,
+    /// How the reward enters the rule: r = R − E[R] (centred) or r = R (raw).
+    #[arg(long, value_enum, default_value = "centred")]
+    reward_signal: RewardSignalArg,
+    /// Draws of the unknowable sensory noise and initial weights per fly and model (the
+    /// median is reported).
+    #[arg(long, default_value_t = 5)]
+    resamples: usize,
+    /// Percentage of each fly's trials the held-out fit sees (the rest are predicted).
+    #[arg(long, default_value_t = 75.0)]
+    training_percent: f64,
+    /// Adam epochs (passes over the fly's session) or L-BFGS iterations.
+    #[arg(long, default_value_t = 250)]
+    epochs: usize,
+    /// Optimiser (the behaviour default: Adam, learning rate 1e-3).
+    #[arg(long, value_enum, default_value = "adam")]
+    optimizer: crate::commands::OptimizerArg,
+    /// L1 penalty λ₁ Σ|θ| on the model's coefficients (0: maximum likelihood).
+    #[arg(long, default_value_t = 1e-2)]
+    l1: f64,
+    /// Weight bound during the fits, or "none".
+    #[arg(long, default_value = "10")]
+    weight_bound: String,
+    /// Base seed of the draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Skip the Q-learning baseline.
+    #[arg(long)]
+    no_q_learning: bool,
+    /// Skip the profile-likelihood intervals.
+    #[arg(long)]
+    no_intervals: bool,
+    /// Folds (split by fly) of the shared rule's cross-validation; 0 skips the
+    /// population fit.
+    #[arg(long, default_value_t = 6)]
+    population_folds: usize,
+}
+
+fn medians_of(fits: &[FlyModelFit], model: &str) -> serde_json::Value {
+    let of = |f: &dyn Fn(&FlyModelFit) -> f64| {
+        median(
+            &fits
+                .iter()
+                .filter(|x| x.model == model)
+                .map(f)
+                .collect::<Vec<_>>(),
+        )
+    };
+    json!({
+        "median_percent_deviance": of(&|x| x.percent_deviance),
+        "median_heldout_percent_deviance": of(&|x| x.heldout_percent_deviance),
+        "median_aic": of(&|x| x.aic),
+        "total_aic": fits.iter().filter(|x| x.model == model).map(|x| x.aic).sum::<f64>(),
+    })
+}
+
+pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
+    let recordings = plasticity::data::load_fly_dir(&args.data_dir)
+        .with_context(|| format!("reading flies from {}", args.data_dir.display()))?;
+    let defaults = FlySettings::default();
+    let settings = FlySettings {
+        models: args.models.clone(),
+        reward_signal: args.reward_signal.signal(),
+        resamples: args.resamples,
+        training_fraction: args.training_percent / 100.0,
+        fit: FitConfig {
+            optimizer: match args.optimizer {
+                crate::commands::OptimizerArg::Adam => OptimizerKind::Adam,
+                crate::commands::OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+            },
+            epochs: args.epochs,
+            l1: args.l1,
+            ..defaults.fit.clone()
+        },
+        weight_bound: weight_bound(&args.weight_bound)?,
+        seed: args.seed,
+        q_learning: !args.no_q_learning,
+        intervals: !args.no_intervals,
+        population_folds: args.population_folds,
+        ..defaults
+    };
+    eprintln!(
+        "fitting {} flies × {} models × {} draws (all trials, and the first {} % for the held-out test){}{}{}",
+        recordings.len(),
+        settings.models.len(),
+        settings.resamples,
+        args.training_percent,
+        if settings.q_learning { ", the Q-learning baseline" } else { "" },
+        if settings.intervals { ", profile-likelihood intervals" } else { "" },
+        if settings.population_folds > 0 {
+            format!(", one rule shared by all flies ({}-fold cross-validation by fly)", settings.population_folds)
+        } else {
+            String::new()
+        },
+    );
+    let start = Instant::now();
+    let fits = fit_flies(&recordings, &settings)?;
+    let per_fly_seconds = start.elapsed().as_secs_f64();
+    let mut models = settings.models.clone();
+    if settings.q_learning {
+        models.push(Q_LEARNING_MODEL.to_string());
+    }
+    let (comparisons, coefficients) = compare_models(&fits, &models);
+    let population_start = Instant::now();
+    let population = if settings.population_folds > 0 {
+        fit_population(&recordings, &settings, &fits)?
+    } else {
+        Vec::new()
+    };
+    let population_seconds = population_start.elapsed().as_secs_f64();
+    let wall = start.elapsed().as_secs_f64();
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating output directory {}", args.out.display()))?;
+    write_text(&args.out.join("per_fly.csv"), &flies_per_fly_csv(&fits))?;
+    if !population.is_empty() {
+        write_text(
+            &args.out.join("population.csv"),
+            &population_csv(&population),
+        )?;
+    }
+    let medians: serde_json::Map<String, serde_json::Value> = models
+        .iter()
+        .map(|model| (model.clone(), medians_of(&fits, model)))
+        .collect();
+    write_json(
+        &args.out.join("comparison.json"),
+        &json!({
+            "models": medians,
+            "comparisons": comparisons,
+            "coefficients": coefficients.iter().map(|(m, s)| json!({"model": m, "terms": s})).collect::<Vec<_>>(),
+            "population": population,
+            "flies": recordings.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            "fits": fits,
+            "settings": settings,
+            "data_dir": args.data_dir.display().to_string(),
+            "data_source": plasticity::data::FLY_DATA_SOURCE,
+            "version": plasticity::VERSION,
+            "timing": {
+                "wall_seconds": wall,
+                "per_fly_seconds": per_fly_seconds,
+                "population_seconds": population_seconds,
+                "threads": rayon::current_num_threads(),
+            },
+        }),
+    )?;
+
+    let figures = write_figures(&args.out.join("figures"), &fits, &models, &population)?;
+
+    for (model, value) in &medians {
+        println!(
+            "{model:>16}: median % deviance {:.2}, held-out {:.2}, total AIC {:.1}",
+            value["median_percent_deviance"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            value["median_heldout_percent_deviance"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            value["total_aic"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    for c in &comparisons {
+        println!(
+            "'{}' vs '{}': {} of {} flies improve (median {:+.2} points), Wilcoxon p = {:.3e}; held-out: {} improve, median {:+.2}, p = {:.3e}",
+            c.model_b,
+            c.model_a,
+            c.flies_improved,
+            c.flies,
+            c.median_difference,
+            c.wilcoxon.p_value,
+            c.heldout_flies_improved,
+            c.heldout_median_difference,
+            c.heldout_wilcoxon.p_value
+        );
+    }
+    for (model, summary) in &coefficients {
+        let text: Vec<String> = summary
+            .iter()
+            .map(|s| format!("{} {:.3} [{:.3}, {:.3}]", s.term, s.median, s.q25, s.q75))
+            .collect();
+        println!("{model:>16}: {}", text.join(", "));
+    }
+    for fit in fits
+        .iter()
+        .filter(|f| f.family == ModelFamily::PlasticityRule)
+    {
+        if let Some(w) = fit.intervals.iter().find(|i| i.term == "w") {
+            let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.3}"));
+            println!(
+                "{:>6} '{}': θ_w {:.3}, 95 % profile interval [{}, {}]",
+                fit.fly,
+                fit.model,
+                w.estimate,
+                show(w.lower),
+                show(w.upper)
+            );
+        }
+    }
+    for p in &population {
+        println!(
+            "shared '{}': AIC {:.1} against {:.1} for per-fly rules; held-out: shared better in {} of {} flies (median {:+.2}, p = {:.3e}); a fly never seen: median {:.2} % deviance",
+            p.model,
+            p.aic,
+            p.per_fly_aic,
+            p.heldout_against_per_fly.flies_shared_better,
+            p.heldout_against_per_fly.flies,
+            p.heldout_against_per_fly.median_difference,
+            p.heldout_against_per_fly.wilcoxon.p_value,
+            median(&p.flies.iter().map(|f| f.cross_fly_percent_deviance).collect::<Vec<_>>()),
+        );
+    }
+    eprintln!(
+        "{:.1} s; written to {} ({} figure files)",
+        wall,
+        args.out.display(),
+        figures
+    );
+    Ok(())
+}
+
+/// A model name as a file-name fragment: `1,x,r,x*r` → `1_x_r_xr`.
+fn file_fragment(model: &str) -> String {
+    model
+        .chars()
+        .filter_map(|c| match c {
+            c if c.is_ascii_alphanumeric() => Some(c),
+            ',' | '-' | ' ' => Some('_'),
+            '^' => Some('p'),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The figures of the fly experiment (PNG and SVG each): per pair of models, the
+/// paired per-fly percent deviance; per model, each coefficient across flies (the
+/// reported fits) and the profile-likelihood intervals around the maximum-likelihood
+/// estimates; per shared rule, its per-fly percent deviance against the per-fly fits.
+fn write_figures(
+    dir: &std::path::Path,
+    fits: &[FlyModelFit],
+    models: &[String],
+    population: &[plasticity::fit::population::PopulationFit],
+) -> Result<usize> {
+    use plasticity::figures::{coefficient_distributions, paired_plot, CoefficientPanel};
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating figure directory {}", dir.display()))?;
+    let of =
+        |model: &str| -> Vec<&FlyModelFit> { fits.iter().filter(|f| f.model == model).collect() };
+    let mut written = 0;
+    for (i, a) in models.iter().enumerate() {
+        for b in &models[i + 1..] {
+            let (fa, fb) = (of(a), of(b));
+            let pairs: Vec<(&FlyModelFit, &FlyModelFit)> = fa
+                .iter()
+                .filter_map(|x| fb.iter().find(|y| y.fly == x.fly).map(|y| (*x, *y)))
+                .collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            for (what, heldout) in [
+                ("percent_deviance", false),
+                ("heldout_percent_deviance", true),
+            ] {
+                let value = |f: &FlyModelFit| {
+                    if heldout {
+                        f.heldout_percent_deviance
+                    } else {
+                        f.percent_deviance
+                    }
+                };
+                written += paired_plot(
+                    &dir.join(format!(
+                        "{what}_{}_vs_{}",
+                        file_fragment(a),
+                        file_fragment(b)
+                    )),
+                    &format!(
+                        "{} per fly",
+                        if heldout {
+                            "Held-out % deviance explained"
+                        } else {
+                            "% deviance explained"
+                        }
+                    ),
+                    "% deviance explained",
+                    &pairs.iter().map(|(x, _)| x.fly.clone()).collect::<Vec<_>>(),
+                    &format!("{{{a}}}"),
+                    &pairs.iter().map(|(x, _)| value(x)).collect::<Vec<_>>(),
+                    &format!("{{{b}}}"),
+                    &pairs.iter().map(|(_, y)| value(y)).collect::<Vec<_>>(),
+                )?
+                .len();
+            }
+        }
+    }
+    for model in models {
+        let group = of(model);
+        // the baseline's parameters have different units: no shared axis for them
+        let Some(first) = group
+            .first()
+            .filter(|f| f.family == ModelFamily::PlasticityRule)
+        else {
+            continue;
+        };
+        let panels: Vec<CoefficientPanel> = first
+            .terms
+            .iter()
+            .enumerate()
+            .map(|(k, term)| CoefficientPanel {
+                term: term.clone(),
+                values: group.iter().map(|f| f.theta[k]).collect(),
+                intervals: None,
+            })
+            .collect();
+        written += coefficient_distributions(
+            &dir.join(format!("coefficients_{}", file_fragment(model))),
+            &format!("Fitted coefficients across flies, {{{model}}}"),
+            &panels,
+        )?
+        .len();
+        // flies without intervals (never a rejection: no finite estimate) are left out
+        let group: Vec<&FlyModelFit> = group
+            .into_iter()
+            .filter(|f| f.intervals.len() == f.terms.len())
+            .collect();
+        if let Some(first) = group.first() {
+            let panels: Vec<CoefficientPanel> = first
+                .terms
+                .iter()
+                .enumerate()
+                .map(|(k, term)| {
+                    let estimates: Vec<f64> =
+                        group.iter().map(|f| f.intervals[k].estimate).collect();
+                    CoefficientPanel {
+                        term: term.clone(),
+                        // an open end is drawn as no bar on that side
+                        intervals: Some(
+                            group
+                                .iter()
+                                .zip(&estimates)
+                                .map(|(f, e)| {
+                                    (
+                                        f.intervals[k].lower.unwrap_or(*e),
+                                        f.intervals[k].upper.unwrap_or(*e),
+                                    )
+                                })
+                                .collect(),
+                        ),
+                        values: estimates,
+                    }
+                })
+                .collect();
+            written += coefficient_distributions(
+                &dir.join(format!("intervals_{}", file_fragment(model))),
+                &format!(
+                    "Maximum-likelihood coefficients, 95 % profile intervals ({} flies), {{{model}}}",
+                    group.len()
+                ),
+                &panels,
+            )?
+            .len();
+        }
+    }
+    for shared in population {
+        let own = of(&shared.model);
+        let pairs: Vec<(&FlyModelFit, f64)> = shared
+            .flies
+            .iter()
+            .filter_map(|p| {
+                own.iter()
+                    .find(|f| f.fly == p.fly)
+                    .map(|f| (*f, p.cross_fly_percent_deviance))
+            })
+            .collect();
+        written += paired_plot(
+            &dir.join(format!("shared_rule_{}", file_fragment(&shared.model))),
+            &format!("One rule per fly or one for all, {{{}}}", shared.model),
+            "% deviance explained",
+            &pairs.iter().map(|(f, _)| f.fly.clone()).collect::<Vec<_>>(),
+            "per fly, held-out trials",
+            &pairs
+                .iter()
+                .map(|(f, _)| f.heldout_percent_deviance)
+                .collect::<Vec<_>>(),
+            "shared, fly held out",
+            &pairs.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        )?
+        .len();
+    }
+    Ok(written)
+}

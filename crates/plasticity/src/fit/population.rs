@@ -1,0 +1,339 @@
+//! One rule for all flies: a single θ shared by every fly (each keeping its own
+//! initial weights and sensory noise), against one θ per fly.
+//!
+//! Three fits per model and draw:
+//! - on all trials of all flies (in-sample percent deviance per fly, AIC of the
+//!   population against the sum of the per-fly AICs);
+//! - on the first trials of every fly, predicting the rest (the same held-out test as
+//!   the per-fly fits, so the two are compared fly by fly);
+//! - cross-validation with folds split by fly: the rule fitted without a fly predicts
+//!   that fly's whole session.
+
+use std::ops::ControlFlow;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::behaviour::{
+    circuit_of, fit_behaviour, percent_deviance, resample_inputs, BehaviourFitSettings, InputSource,
+};
+use super::flies::{first_trials, model_terms, FlyModelFit, FlySettings};
+use super::neural::RuleFamily;
+use super::FitConfig;
+use crate::data::{to_dataset, FlyRecording};
+use crate::gradient::{replay_session, BehaviourWorkspace};
+use crate::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
+use crate::rule::{term_names, Rule, TaylorRule, Variables};
+use crate::{Error, Result};
+
+/// One fly under the shared rule (medians over draws).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PopulationFly {
+    /// The fly's name.
+    pub fly: String,
+    /// Percent deviance of the rule fitted to all flies, on this fly's trials.
+    pub percent_deviance: f64,
+    /// Percent deviance on this fly's last trials of the rule fitted to every fly's
+    /// first trials.
+    pub heldout_percent_deviance: f64,
+    /// Percent deviance on this fly's whole session of the rule fitted without it.
+    pub cross_fly_percent_deviance: f64,
+    /// Negative log-likelihood of this fly's trials under the shared rule.
+    pub negative_log_likelihood: f64,
+}
+
+/// A paired comparison across flies of the shared rule against the per-fly fits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedDifference {
+    /// What is compared (`shared − per_fly`).
+    pub description: String,
+    /// Flies where the shared rule is better.
+    pub flies_shared_better: usize,
+    /// Flies compared.
+    pub flies: usize,
+    /// Median of `shared − per_fly`.
+    pub median_difference: f64,
+    /// Wilcoxon signed-rank test of the differences.
+    pub wilcoxon: WilcoxonTest,
+}
+
+/// The shared rule of one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PopulationFit {
+    /// The model as given.
+    pub model: String,
+    /// Its terms.
+    pub terms: Vec<String>,
+    /// Median over draws of each coefficient of the rule fitted to all flies.
+    pub theta: Vec<f64>,
+    /// Per fly.
+    pub flies: Vec<PopulationFly>,
+    /// `2k + 2 Σ_flies NLL` of the shared rule (`k` terms).
+    pub aic: f64,
+    /// `Σ_flies AIC` of the per-fly fits (`k` terms per fly).
+    pub per_fly_aic: f64,
+    /// Folds of the cross-validation.
+    pub folds: usize,
+    /// Held-out (last trials) percent deviance, shared against per-fly.
+    pub heldout_against_per_fly: PairedDifference,
+    /// Percent deviance of a fly never seen by the shared rule, against the per-fly
+    /// fit's held-out percent deviance.
+    pub cross_fly_against_per_fly_heldout: PairedDifference,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Job {
+    All,
+    FirstTrials,
+    Fold(usize),
+}
+
+/// Per-fly results of one fit: `(fly index, model loss, null loss, NLL)` summed over
+/// the counted presentations, and the fitted θ.
+type JobResult = (Vec<(usize, f64, f64, f64)>, Vec<f64>);
+
+fn run_job(
+    recordings: &[FlyRecording],
+    model: &str,
+    settings: &FlySettings,
+    seed: u64,
+    job: Job,
+) -> Result<JobResult> {
+    let folds = settings.population_folds;
+    let fit_settings = BehaviourFitSettings {
+        rule_family: RuleFamily::Taylor,
+        trainable: model.to_string(),
+        init: "zeros".into(),
+        fit: FitConfig {
+            seed,
+            ..settings.fit.clone()
+        },
+        weight_bound: settings.weight_bound,
+        inputs: InputSource::Resampled,
+        input_seed: seed,
+        eval_sessions: 0,
+        ..BehaviourFitSettings::default()
+    };
+    let dataset = |r: &[FlyRecording]| {
+        to_dataset(
+            r,
+            settings.n_hidden,
+            settings.initial_weight_std,
+            seed,
+            settings.expected_reward_window,
+            settings.reward_signal,
+        )
+    };
+    // every fly's own W₀ and noise: the whole population's dataset and inputs
+    let full = dataset(recordings)?;
+    let inputs = resample_inputs(&full, seed)?;
+    let (training, evaluated, kept): (Vec<FlyRecording>, Vec<usize>, Vec<usize>) = match job {
+        Job::All => (
+            recordings.to_vec(),
+            (0..recordings.len()).collect(),
+            vec![0; recordings.len()],
+        ),
+        Job::FirstTrials => {
+            let cut: Vec<(FlyRecording, usize)> = recordings
+                .iter()
+                .map(|r| first_trials(r, settings.training_fraction))
+                .collect();
+            (
+                cut.iter().map(|c| c.0.clone()).collect(),
+                (0..recordings.len()).collect(),
+                cut.iter().map(|c| c.1).collect(),
+            )
+        }
+        Job::Fold(fold) => {
+            let (held, kept_in): (Vec<usize>, Vec<usize>) =
+                (0..recordings.len()).partition(|k| k % folds == fold);
+            (
+                kept_in.iter().map(|&k| recordings[k].clone()).collect(),
+                held.clone(),
+                vec![0; held.len()],
+            )
+        }
+    };
+    let keep_going = &mut |_: &super::EpochReport<'_>| ControlFlow::Continue(());
+    let fitted = fit_behaviour(&dataset(&training)?, &fit_settings, keep_going)?;
+    let theta = fitted.outcome.theta;
+    let circuit = circuit_of(&full, settings.weight_bound);
+    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let zeros = vec![0.0; theta.len()];
+    let mut workspace = BehaviourWorkspace::new();
+    let mut per_fly = Vec::new();
+    for (&k, &kept_trials) in evaluated.iter().zip(&kept) {
+        let session = full.session_with_inputs(k, &inputs);
+        let mut loss_at = |theta: &[f64]| {
+            let mut total = 0.0;
+            replay_session(
+                &circuit,
+                &rule,
+                theta,
+                session,
+                &mut workspace,
+                |p, _, _, l| {
+                    if session.trial_of_presentation[p] as usize >= kept_trials {
+                        total += l;
+                    }
+                },
+            );
+            total
+        };
+        let model_loss = loss_at(&theta);
+        let null_loss = loss_at(&zeros);
+        per_fly.push((k, model_loss, null_loss, model_loss));
+    }
+    Ok((per_fly, theta))
+}
+
+fn paired(description: &str, shared: &[f64], per_fly: &[f64]) -> PairedDifference {
+    let differences: Vec<f64> = shared.iter().zip(per_fly).map(|(s, p)| s - p).collect();
+    PairedDifference {
+        description: description.into(),
+        flies_shared_better: differences.iter().filter(|d| **d > 0.0).count(),
+        flies: differences.len(),
+        median_difference: median(&differences),
+        wilcoxon: wilcoxon_signed_rank(&differences),
+    }
+}
+
+/// The shared rule of every plasticity model in `settings.models`, compared with the
+/// per-fly fits `per_fly` (from [`super::flies::fit_flies`] with the same settings).
+pub fn fit_population(
+    recordings: &[FlyRecording],
+    settings: &FlySettings,
+    per_fly: &[FlyModelFit],
+) -> Result<Vec<PopulationFit>> {
+    let folds = settings.population_folds;
+    if folds < 2 || folds > recordings.len() {
+        return Err(Error::config(
+            "population-folds",
+            format!(
+                "must be between 2 and the number of flies ({}), got {folds}",
+                recordings.len()
+            ),
+        ));
+    }
+    let mut jobs = Vec::new();
+    for model in &settings.models {
+        model_terms(model)?;
+        for draw in 0..settings.resamples {
+            jobs.push((model.as_str(), draw, Job::All));
+            jobs.push((model.as_str(), draw, Job::FirstTrials));
+            for fold in 0..folds {
+                jobs.push((model.as_str(), draw, Job::Fold(fold)));
+            }
+        }
+    }
+    let results: Vec<JobResult> = jobs
+        .par_iter()
+        .map(|&(model, draw, job)| {
+            run_job(
+                recordings,
+                model,
+                settings,
+                settings.seed + draw as u64,
+                job,
+            )
+            .map_err(|e| {
+                Error::config(
+                    "flies",
+                    format!("population fit of '{model}' ({job:?}, draw {draw}): {e}"),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let n = recordings.len();
+    let names = term_names(Variables::Xywr);
+    let mut fits = Vec::new();
+    for model in &settings.models {
+        let terms = model_terms(model)?;
+        // per draw: [fly] → (in-sample pd, held-out pd, cross-fly pd, NLL)
+        let mut per_draw = vec![vec![[f64::NAN; 4]; n]; settings.resamples];
+        let mut thetas = Vec::new();
+        for ((job_model, draw, job), (per_fly_losses, theta)) in jobs.iter().zip(&results) {
+            if job_model != model {
+                continue;
+            }
+            for &(k, model_loss, null_loss, nll) in per_fly_losses {
+                let pd = percent_deviance(model_loss, null_loss);
+                match job {
+                    Job::All => {
+                        per_draw[*draw][k][0] = pd;
+                        per_draw[*draw][k][3] = nll;
+                    }
+                    Job::FirstTrials => per_draw[*draw][k][1] = pd,
+                    Job::Fold(_) => per_draw[*draw][k][2] = pd,
+                }
+            }
+            if matches!(job, Job::All) {
+                thetas.push(theta.clone());
+            }
+        }
+        let flies: Vec<PopulationFly> = recordings
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                let column =
+                    |i: usize| median(&per_draw.iter().map(|d| d[k][i]).collect::<Vec<_>>());
+                PopulationFly {
+                    fly: r.name.clone(),
+                    percent_deviance: column(0),
+                    heldout_percent_deviance: column(1),
+                    cross_fly_percent_deviance: column(2),
+                    negative_log_likelihood: column(3),
+                }
+            })
+            .collect();
+        let theta = terms
+            .iter()
+            .map(|t| {
+                let k = names.iter().position(|n| n == t).unwrap_or(0);
+                median(&thetas.iter().map(|th| th[k]).collect::<Vec<_>>())
+            })
+            .collect();
+        let own: Vec<&FlyModelFit> = recordings
+            .iter()
+            .filter_map(|r| {
+                per_fly
+                    .iter()
+                    .find(|f| f.fly == r.name && &f.model == model)
+            })
+            .collect();
+        if own.len() != n {
+            return Err(Error::config(
+                "flies",
+                format!("the per-fly fits of '{model}' do not cover every fly"),
+            ));
+        }
+        let own_heldout: Vec<f64> = own.iter().map(|f| f.heldout_percent_deviance).collect();
+        fits.push(PopulationFit {
+            model: model.clone(),
+            aic: 2.0 * terms.len() as f64
+                + 2.0 * flies.iter().map(|f| f.negative_log_likelihood).sum::<f64>(),
+            per_fly_aic: own.iter().map(|f| f.aic).sum(),
+            heldout_against_per_fly: paired(
+                "held-out percent deviance on the last trials: shared rule − per-fly rule",
+                &flies
+                    .iter()
+                    .map(|f| f.heldout_percent_deviance)
+                    .collect::<Vec<_>>(),
+                &own_heldout,
+            ),
+            cross_fly_against_per_fly_heldout: paired(
+                "percent deviance of a fly's whole session under the rule fitted without it − per-fly held-out percent deviance",
+                &flies
+                    .iter()
+                    .map(|f| f.cross_fly_percent_deviance)
+                    .collect::<Vec<_>>(),
+                &own_heldout,
+            ),
+            terms,
+            theta,
+            flies,
+            folds,
+        });
+    }
+    Ok(fits)
+}
