@@ -28,14 +28,33 @@ pub enum GradientStrategy {
     /// Keep the weights of every step (memory grows as steps × synapses).
     FullTape,
     /// Keep weight checkpoints every `⌈√T⌉` steps and recompute each segment in the
-    /// backward pass.
+    /// backward pass; when the whole tape of a neural trajectory fits in
+    /// [`FULL_TAPE_BUDGET_BYTES`], keep it and skip the recomputation.
     #[default]
     Checkpointed,
     /// Checkpoints every given number of steps.
     CheckpointEvery(usize),
 }
 
+/// The largest tape (weights of every step of one trajectory) that
+/// [`GradientStrategy::Checkpointed`] keeps whole rather than recomputing (64 MiB).
+pub const FULL_TAPE_BUDGET_BYTES: usize = 64 << 20;
+
 impl GradientStrategy {
+    /// Segment length for a trajectory of `steps` steps whose weights take
+    /// `bytes_per_step` bytes: the whole trajectory when `Checkpointed` and the tape
+    /// fits in [`FULL_TAPE_BUDGET_BYTES`], else [`GradientStrategy::segment_length`].
+    pub fn segment_length_within_budget(self, steps: usize, bytes_per_step: usize) -> usize {
+        match self {
+            GradientStrategy::Checkpointed
+                if steps.saturating_mul(bytes_per_step) <= FULL_TAPE_BUDGET_BYTES =>
+            {
+                steps.max(1)
+            }
+            other => other.segment_length(steps),
+        }
+    }
+
     /// Segment length for a trajectory of `steps` steps.
     pub fn segment_length(self, steps: usize) -> usize {
         match self {
@@ -177,7 +196,7 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
     let (n_pre, n_post, n_syn) = (circuit.n_pre, circuit.n_post, circuit.n_synapses());
     let n_rec = trajectory.recorded_neurons.len();
     let steps = trajectory.steps;
-    let segment = strategy.segment_length(steps);
+    let segment = strategy.segment_length_within_budget(steps, n_syn * std::mem::size_of::<S>());
     let n_segments = steps.div_ceil(segment);
     let ws = workspace;
     resize(&mut ws.weights, n_syn);
@@ -196,6 +215,8 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
     let target = |t: usize| &trajectory.recorded_activity[t * n_rec..(t + 1) * n_rec];
 
     // Forward: loss, and a checkpoint at the start of every segment.
+    // One segment: the forward pass records the tape itself, nothing is recomputed.
+    let whole_tape = n_segments == 1;
     let mut sse = S::zero();
     for t in 0..steps {
         if t % segment == 0 {
@@ -204,6 +225,10 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
         }
         load(&mut ws.pre, input(t));
         circuit.activity(&ws.pre, &ws.weights, &mut ws.post);
+        if whole_tape {
+            ws.segment_weights[t * n_syn..(t + 1) * n_syn].copy_from_slice(&ws.weights);
+            ws.segment_post[t * n_post..(t + 1) * n_post].copy_from_slice(&ws.post);
+        }
         sse += step_error(&ws.post, target(t), trajectory.recorded_neurons, None);
         if t + 1 < steps {
             circuit.plasticity(
@@ -223,7 +248,7 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
         let end = (start + segment).min(steps);
         ws.weights
             .copy_from_slice(&ws.checkpoints[k * n_syn..(k + 1) * n_syn]);
-        for t in start..end {
+        for t in (start..end).filter(|_| !whole_tape) {
             let local = t - start;
             ws.segment_weights[local * n_syn..(local + 1) * n_syn].copy_from_slice(&ws.weights);
             load(&mut ws.pre, input(t));

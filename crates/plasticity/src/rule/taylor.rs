@@ -44,6 +44,48 @@ fn fold_reward<S: Scalar>(variables: Variables, theta: &[S], reward: S) -> [[[S;
     folded
 }
 
+/// Independent partial sums per reduction in the gradient kernel.
+const LANES: usize = 4;
+
+/// One synapse of the update's vector-Jacobian product. With `C_c = Σ_a B_ac x^a`,
+/// `D_c = Σ_a B'_ac x^a` (`B' = ∂B/∂y`) and `λ` the adjoint of the updated weight:
+/// the new adjoint `λ (1 + C_1 + 2 C_2 w)`, and the terms `λ x^a w^c` (9, index
+/// `3a + c`) and `λ (D_0 + w (D_1 + w D_2))` (∂L/∂y) summed over the row.
+#[inline(always)]
+fn synapse_vjp<S: Scalar>(
+    lambda: S,
+    w: S,
+    x: S,
+    x2: S,
+    b: &[[S; 3]; 3],
+    db: &[[S; 3]; 3],
+    two: S,
+) -> (S, [S; 10]) {
+    let c1 = b[0][1] + b[1][1] * x + b[2][1] * x2;
+    let c2 = b[0][2] + b[1][2] * x + b[2][2] * x2;
+    let d0 = db[0][0] + db[1][0] * x + db[2][0] * x2;
+    let d1 = db[0][1] + db[1][1] * x + db[2][1] * x2;
+    let d2 = db[0][2] + db[1][2] * x + db[2][2] * x2;
+    let w2 = w * w;
+    let lx = lambda * x;
+    let lx2 = lambda * x2;
+    (
+        lambda + lambda * (c1 + two * c2 * w),
+        [
+            lambda,
+            lambda * w,
+            lambda * w2,
+            lx,
+            lx * w,
+            lx * w2,
+            lx2,
+            lx2 * w,
+            lx2 * w2,
+            lambda * (d0 + w * (d1 + w * d2)),
+        ],
+    )
+}
+
 impl PlasticityRule for TaylorRule {
     fn n_parameters(&self) -> usize {
         self.variables.n_terms()
@@ -129,36 +171,42 @@ impl PlasticityRule for TaylorRule {
                     db[a][c] = eta * (t[a][1][c] + two * t[a][2][c] * y);
                 }
             }
-            // s[a][c] = Σ_j λ_ij x_j^a w_ij^c
-            let mut s = [[S::zero(); 3]; 3];
-            let mut dy = S::zero();
-            for (((lambda, &wv), &xj), &xj2) in lambda_row
-                .iter_mut()
-                .zip(w_row)
-                .zip(x)
-                .zip(x_squared.iter())
+            // s[a][c] = Σ_j λ_ij x_j^a w_ij^c and ∂L/∂y_i, accumulated in LANES
+            // independent partial sums (a fixed order, so results do not depend on the
+            // machine) that the compiler can keep in vector registers.
+            let mut partial = [[S::zero(); LANES]; 10];
+            let n_main = n_pre - n_pre % LANES;
+            for (((lambdas, ws), xs), xs2) in lambda_row[..n_main]
+                .chunks_exact_mut(LANES)
+                .zip(w_row[..n_main].chunks_exact(LANES))
+                .zip(x[..n_main].chunks_exact(LANES))
+                .zip(x_squared[..n_main].chunks_exact(LANES))
             {
-                let l = *lambda;
-                let c1 = b[0][1] + b[1][1] * xj + b[2][1] * xj2;
-                let c2 = b[0][2] + b[1][2] * xj + b[2][2] * xj2;
-                let d0 = db[0][0] + db[1][0] * xj + db[2][0] * xj2;
-                let d1 = db[0][1] + db[1][1] * xj + db[2][1] * xj2;
-                let d2 = db[0][2] + db[1][2] * xj + db[2][2] * xj2;
-                dy += l * (d0 + wv * (d1 + wv * d2));
-                let w2 = wv * wv;
-                let lx = l * xj;
-                let lx2 = l * xj2;
-                s[0][0] += l;
-                s[0][1] += l * wv;
-                s[0][2] += l * w2;
-                s[1][0] += lx;
-                s[1][1] += lx * wv;
-                s[1][2] += lx * w2;
-                s[2][0] += lx2;
-                s[2][1] += lx2 * wv;
-                s[2][2] += lx2 * w2;
-                *lambda = l + l * (c1 + two * c2 * wv);
+                for lane in 0..LANES {
+                    let (new_lambda, terms) =
+                        synapse_vjp(lambdas[lane], ws[lane], xs[lane], xs2[lane], &b, &db, two);
+                    lambdas[lane] = new_lambda;
+                    for (sum, term) in partial.iter_mut().zip(terms) {
+                        sum[lane] += term;
+                    }
+                }
             }
+            for j in n_main..n_pre {
+                let (new_lambda, terms) =
+                    synapse_vjp(lambda_row[j], w_row[j], x[j], x_squared[j], &b, &db, two);
+                lambda_row[j] = new_lambda;
+                for (sum, term) in partial.iter_mut().zip(terms) {
+                    sum[0] += term;
+                }
+            }
+            let total = |q: usize| partial[q].iter().fold(S::zero(), |acc, &v| acc + v);
+            let mut s = [[S::zero(); 3]; 3];
+            for (a, row) in s.iter_mut().enumerate() {
+                for (c, value) in row.iter_mut().enumerate() {
+                    *value = total(3 * a + c);
+                }
+            }
+            let dy = total(9);
             *y_adjoint += dy;
             let powers = [S::one(), y, y2];
             for a in 0..3 {
