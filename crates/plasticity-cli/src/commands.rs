@@ -62,6 +62,10 @@ enum Command {
     /// flies, with profile-likelihood intervals; writes per_fly.csv, population.csv,
     /// comparison.json and figures.
     Flies(crate::flies::FliesArgs),
+    /// Time the kernels (an Oja trajectory's forward pass and gradient in f64 and
+    /// f32, a behaviour epoch with the Taylor and MLP rules) on simulated data; JSON
+    /// for `bench/run`.
+    BenchKernels(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -343,6 +347,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => evaluate_command(&args),
         Command::Table(args) => crate::behaviour::table_command(&args),
         Command::Flies(args) => crate::flies::flies_command(&args),
+        Command::BenchKernels(args) => crate::bench::bench_command(&args),
         Command::Oja(args) => oja_command(&args),
     }
 }

@@ -5,6 +5,7 @@
 //! messages with their whole cause chain and a non-zero exit code.
 
 mod behaviour;
+mod bench;
 mod commands;
 mod flies;
 

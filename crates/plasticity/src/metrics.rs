@@ -155,8 +155,8 @@ pub fn evaluate_neural<T: PlasticityRule, F: PlasticityRule>(
             let mut fitted_weights = w0;
             let mut true_post = vec![0.0; circuit.n_post];
             let mut fitted_post = vec![0.0; circuit.n_post];
-            let mut true_scratch = vec![0.0; true_rule.scratch_len(circuit.n_pre)];
-            let mut fitted_scratch = vec![0.0; fitted_rule.scratch_len(circuit.n_pre)];
+            let mut true_scratch = vec![0.0; circuit.scratch_len(true_rule)];
+            let mut fitted_scratch = vec![0.0; circuit.scratch_len(fitted_rule)];
             for pre in inputs.chunks_exact(circuit.n_pre) {
                 circuit.activity(pre, &true_weights, &mut true_post);
                 circuit.activity(pre, &fitted_weights, &mut fitted_post);

@@ -6,4 +6,4 @@ pub mod behaviour;
 pub mod neural;
 
 pub use behaviour::{BehaviourCircuit, RewardSignal};
-pub use neural::NeuralCircuit;
+pub use neural::{NeuralCircuit, PARALLEL_SYNAPSES, ROW_BLOCK};

@@ -1,8 +1,26 @@
 //! The neural-activity circuit (SPEC §3.1): `y_t = σ(W_t x_t)` with no bias, then
 //! `W_{t+1} = W_t + η g_θ(x_t, y_t, W_t)` with `η = 1`.
 
+use rayon::prelude::*;
+
 use crate::rule::{LayerState, PlasticityRule};
 use crate::scalar::Scalar;
+
+/// Postsynaptic rows per block of the per-step kernels. The blocks are fixed by the
+/// layer's size, never by the thread count, so results are identical on any number
+/// of threads.
+pub const ROW_BLOCK: usize = 64;
+
+/// Layers with at least this many synapses run their blocks in parallel (rayon);
+/// smaller ones run them in order on the calling thread.
+pub const PARALLEL_SYNAPSES: usize = 1 << 15;
+
+/// One row block of [`NeuralCircuit::step_vjp`]: `W_t`, the weight adjoint, `y`,
+/// the `y` adjoint and the block's scratch.
+type VjpBlock<'a, S> = (
+    (((&'a [S], &'a mut [S]), &'a [S]), &'a mut [S]),
+    &'a mut [S],
+);
 
 /// One dense plastic layer with sigmoid units.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,15 +48,44 @@ impl NeuralCircuit {
         self.n_pre * self.n_post
     }
 
+    /// Number of row blocks.
+    pub fn n_blocks(&self) -> usize {
+        self.n_post.div_ceil(ROW_BLOCK).max(1)
+    }
+
+    /// Scratch the per-step kernels need with `rule`: per block, the rule's scratch
+    /// and a θ adjoint.
+    pub fn scratch_len<R: PlasticityRule>(&self, rule: &R) -> usize {
+        self.n_blocks() * self.block_scratch_len(rule)
+    }
+
+    fn block_scratch_len<R: PlasticityRule>(&self, rule: &R) -> usize {
+        rule.scratch_len(self.n_pre) + rule.n_parameters()
+    }
+
+    fn parallel(&self) -> bool {
+        self.n_synapses() >= PARALLEL_SYNAPSES
+    }
+
     /// `y = σ(W x)`.
     #[inline]
     pub fn activity<S: Scalar>(&self, pre: &[S], weights: &[S], post: &mut [S]) {
-        for (y, row) in post.iter_mut().zip(weights.chunks_exact(self.n_pre)) {
-            let mut z = S::zero();
-            for (&w, &x) in row.iter().zip(pre) {
-                z += w * x;
+        let rows = |post: &mut [S], weights: &[S]| {
+            for (y, row) in post.iter_mut().zip(weights.chunks_exact(self.n_pre)) {
+                let mut z = S::zero();
+                for (&w, &x) in row.iter().zip(pre) {
+                    z += w * x;
+                }
+                *y = z.sigmoid();
             }
-            *y = z.sigmoid();
+        };
+        let block = ROW_BLOCK * self.n_pre;
+        if self.parallel() {
+            post.par_chunks_mut(ROW_BLOCK)
+                .zip(weights.par_chunks(block))
+                .for_each(|(post, weights)| rows(post, weights));
+        } else {
+            rows(post, weights);
         }
     }
 
@@ -53,7 +100,8 @@ impl NeuralCircuit {
         }
     }
 
-    /// The weight update after the activity of this step: `W ← W + η g_θ(x, y, W)`.
+    /// The weight update after the activity of this step: `W ← W + η g_θ(x, y, W)`,
+    /// block by block. `scratch` has [`NeuralCircuit::scratch_len`] entries.
     #[inline]
     pub fn plasticity<S: Scalar, R: PlasticityRule>(
         &self,
@@ -64,7 +112,29 @@ impl NeuralCircuit {
         weights: &mut [S],
         scratch: &mut [S],
     ) {
-        rule.update(theta, self.layer(pre, post), weights, scratch);
+        let rule_scratch = rule.scratch_len(self.n_pre);
+        let block = |((weights, post), scratch): ((&mut [S], &[S]), &mut [S])| {
+            rule.update(
+                theta,
+                self.layer(pre, post),
+                weights,
+                &mut scratch[..rule_scratch],
+            );
+        };
+        let (rows, per_block) = (ROW_BLOCK * self.n_pre, self.block_scratch_len(rule));
+        if self.parallel() {
+            weights
+                .par_chunks_mut(rows)
+                .zip(post.par_chunks(ROW_BLOCK))
+                .zip(scratch.par_chunks_mut(per_block))
+                .for_each(block);
+        } else {
+            weights
+                .chunks_mut(rows)
+                .zip(post.chunks(ROW_BLOCK))
+                .zip(scratch.chunks_mut(per_block))
+                .for_each(block);
+        }
     }
 
     /// Reverse mode of one step (activity, then plasticity) at `W_t = weights_before`.
@@ -72,7 +142,8 @@ impl NeuralCircuit {
     /// On entry `weights_adjoint` is `∂L/∂W_{t+1}` and `post_adjoint` is the direct
     /// loss gradient `∂L_t/∂y_t`; on exit `weights_adjoint` is `∂L/∂W_t` (the paths
     /// through the update and through `y_t`), and `theta_adjoint` has this step's share
-    /// added. `post_adjoint` is used as scratch.
+    /// added (summed block by block, in block order). `post_adjoint` is used as
+    /// scratch; `scratch` has [`NeuralCircuit::scratch_len`] entries.
     #[allow(clippy::too_many_arguments)]
     pub fn step_vjp<S: Scalar, R: PlasticityRule>(
         &self,
@@ -86,16 +157,48 @@ impl NeuralCircuit {
         theta_adjoint: &mut [S],
         scratch: &mut [S],
     ) {
-        rule.update_vjp(
-            theta,
-            self.layer(pre, post),
-            weights_before,
-            weights_adjoint,
-            post_adjoint,
-            theta_adjoint,
-            scratch,
-        );
-        self.activity_vjp(pre, post, weights_adjoint, post_adjoint);
+        let rule_scratch = rule.scratch_len(self.n_pre);
+        let block =
+            |((((weights_before, weights_adjoint), post), post_adjoint), scratch): VjpBlock<
+                '_,
+                S,
+            >| {
+                let (rule_scratch, block_theta_adjoint) = scratch.split_at_mut(rule_scratch);
+                block_theta_adjoint.iter_mut().for_each(|a| *a = S::zero());
+                rule.update_vjp(
+                    theta,
+                    self.layer(pre, post),
+                    weights_before,
+                    weights_adjoint,
+                    post_adjoint,
+                    block_theta_adjoint,
+                    rule_scratch,
+                );
+                self.activity_vjp(pre, post, weights_adjoint, post_adjoint);
+            };
+        let (rows, per_block) = (ROW_BLOCK * self.n_pre, self.block_scratch_len(rule));
+        if self.parallel() {
+            weights_before
+                .par_chunks(rows)
+                .zip(weights_adjoint.par_chunks_mut(rows))
+                .zip(post.par_chunks(ROW_BLOCK))
+                .zip(post_adjoint.par_chunks_mut(ROW_BLOCK))
+                .zip(scratch.par_chunks_mut(per_block))
+                .for_each(block);
+        } else {
+            weights_before
+                .chunks(rows)
+                .zip(weights_adjoint.chunks_mut(rows))
+                .zip(post.chunks(ROW_BLOCK))
+                .zip(post_adjoint.chunks_mut(ROW_BLOCK))
+                .zip(scratch.chunks_mut(per_block))
+                .for_each(block);
+        }
+        for block_scratch in scratch.chunks(per_block).take(self.n_blocks()) {
+            for (total, &part) in theta_adjoint.iter_mut().zip(&block_scratch[rule_scratch..]) {
+                *total += part;
+            }
+        }
     }
 
     /// Reverse mode of `y = σ(W x)` with respect to `W`:

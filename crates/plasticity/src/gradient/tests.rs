@@ -391,3 +391,37 @@ fn layer_vjps_match_dual_numbers() {
         );
     }
 }
+
+#[test]
+fn row_blocks_match_dual_numbers() {
+    // 150 postsynaptic rows: three blocks of the per-step kernels, run in order
+    let dataset = random_dataset(50, 3, 150, 4, 1, 20, 0.2);
+    let taylor = TaylorRule::new(Variables::Xyw);
+    check_rule(
+        "taylor, 3 row blocks",
+        &taylor,
+        &random_theta(51, 27, 0.08),
+        &dataset,
+    );
+    let mlp = MlpRule::new(Variables::Xyw, &[5]).expect("valid sizes");
+    let theta = random_theta(52, mlp.n_parameters(), 0.5);
+    check_rule("mlp, 3 row blocks", &mlp, &theta, &dataset);
+}
+
+#[test]
+fn parallel_row_blocks_match_dual_numbers_at_any_thread_count() {
+    // 33 × 1000 synapses: above the parallel threshold, 16 blocks
+    let dataset = random_dataset(60, 33, 1000, 3, 1, 10, 0.2);
+    assert!(dataset.n_pre() * dataset.n_post() >= crate::circuit::PARALLEL_SYNAPSES);
+    let rule = TaylorRule::new(Variables::Xyw);
+    let theta = random_theta(61, 27, 0.05);
+    check_rule("taylor, parallel row blocks", &rule, &theta, &dataset);
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(|| adjoint_gradient(&dataset, &rule, &theta, GradientStrategy::Checkpointed))
+    };
+    assert_eq!(on(1), on(2), "bit-identical on one and two threads");
+}

@@ -45,14 +45,33 @@ fn fold_reward<S: Scalar>(variables: Variables, theta: &[S], reward: S) -> [[[S;
 }
 
 /// Independent partial sums per reduction in the gradient kernel.
-const LANES: usize = 4;
+const LANES: usize = 2;
+
+/// The moments one synapse adds to the θ adjoint: `λ x^a w^c` at index `3a + c`.
+#[inline(always)]
+fn synapse_moments<S: Scalar>(lambda: S, w: S, x: S, x2: S) -> [S; 9] {
+    let w2 = w * w;
+    let lx = lambda * x;
+    let lx2 = lambda * x2;
+    [
+        lambda,
+        lambda * w,
+        lambda * w2,
+        lx,
+        lx * w,
+        lx * w2,
+        lx2,
+        lx2 * w,
+        lx2 * w2,
+    ]
+}
 
 /// One synapse of the update's vector-Jacobian product. With `C_c = Σ_a B_ac x^a`,
 /// `D_c = Σ_a B'_ac x^a` (`B' = ∂B/∂y`) and `λ` the adjoint of the updated weight:
-/// the new adjoint `λ (1 + C_1 + 2 C_2 w)`, and the terms `λ x^a w^c` (9, index
-/// `3a + c`) and `λ (D_0 + w (D_1 + w D_2))` (∂L/∂y) summed over the row.
+/// the new adjoint `λ (1 + C_1 + 2 C_2 w)` and the share of ∂L/∂y,
+/// `λ (D_0 + w (D_1 + w D_2))`.
 #[inline(always)]
-fn synapse_vjp<S: Scalar>(
+fn synapse_adjoint<S: Scalar>(
     lambda: S,
     w: S,
     x: S,
@@ -60,29 +79,15 @@ fn synapse_vjp<S: Scalar>(
     b: &[[S; 3]; 3],
     db: &[[S; 3]; 3],
     two: S,
-) -> (S, [S; 10]) {
+) -> (S, S) {
     let c1 = b[0][1] + b[1][1] * x + b[2][1] * x2;
     let c2 = b[0][2] + b[1][2] * x + b[2][2] * x2;
     let d0 = db[0][0] + db[1][0] * x + db[2][0] * x2;
     let d1 = db[0][1] + db[1][1] * x + db[2][1] * x2;
     let d2 = db[0][2] + db[1][2] * x + db[2][2] * x2;
-    let w2 = w * w;
-    let lx = lambda * x;
-    let lx2 = lambda * x2;
     (
         lambda + lambda * (c1 + two * c2 * w),
-        [
-            lambda,
-            lambda * w,
-            lambda * w2,
-            lx,
-            lx * w,
-            lx * w2,
-            lx2,
-            lx2 * w,
-            lx2 * w2,
-            lambda * (d0 + w * (d1 + w * d2)),
-        ],
+        lambda * (d0 + w * (d1 + w * d2)),
     )
 }
 
@@ -171,11 +176,27 @@ impl PlasticityRule for TaylorRule {
                     db[a][c] = eta * (t[a][1][c] + two * t[a][2][c] * y);
                 }
             }
-            // s[a][c] = Σ_j λ_ij x_j^a w_ij^c and ∂L/∂y_i, accumulated in LANES
-            // independent partial sums (a fixed order, so results do not depend on the
-            // machine) that the compiler can keep in vector registers.
-            let mut partial = [[S::zero(); LANES]; 10];
+            // Two passes over the row, each with few live values (the registers of a
+            // baseline x86-64 CPU do not hold both): first the moments
+            // s[a][c] = Σ_j λ_ij x_j^a w_ij^c of the old adjoint, then ∂L/∂y_i and the
+            // new adjoint. Sums run in LANES fixed partial sums (the same order on
+            // every machine) that the compiler keeps in vector registers.
             let n_main = n_pre - n_pre % LANES;
+            let mut moments = [[S::zero(); LANES]; 9];
+            for (((lambdas, ws), xs), xs2) in lambda_row[..n_main]
+                .chunks_exact(LANES)
+                .zip(w_row[..n_main].chunks_exact(LANES))
+                .zip(x[..n_main].chunks_exact(LANES))
+                .zip(x_squared[..n_main].chunks_exact(LANES))
+            {
+                for lane in 0..LANES {
+                    let terms = synapse_moments(lambdas[lane], ws[lane], xs[lane], xs2[lane]);
+                    for (sum, term) in moments.iter_mut().zip(terms) {
+                        sum[lane] += term;
+                    }
+                }
+            }
+            let mut dy_lanes = [S::zero(); LANES];
             for (((lambdas, ws), xs), xs2) in lambda_row[..n_main]
                 .chunks_exact_mut(LANES)
                 .zip(w_row[..n_main].chunks_exact(LANES))
@@ -183,30 +204,30 @@ impl PlasticityRule for TaylorRule {
                 .zip(x_squared[..n_main].chunks_exact(LANES))
             {
                 for lane in 0..LANES {
-                    let (new_lambda, terms) =
-                        synapse_vjp(lambdas[lane], ws[lane], xs[lane], xs2[lane], &b, &db, two);
+                    let (new_lambda, dy) =
+                        synapse_adjoint(lambdas[lane], ws[lane], xs[lane], xs2[lane], &b, &db, two);
                     lambdas[lane] = new_lambda;
-                    for (sum, term) in partial.iter_mut().zip(terms) {
-                        sum[lane] += term;
-                    }
+                    dy_lanes[lane] += dy;
                 }
             }
             for j in n_main..n_pre {
-                let (new_lambda, terms) =
-                    synapse_vjp(lambda_row[j], w_row[j], x[j], x_squared[j], &b, &db, two);
-                lambda_row[j] = new_lambda;
-                for (sum, term) in partial.iter_mut().zip(terms) {
+                let terms = synapse_moments(lambda_row[j], w_row[j], x[j], x_squared[j]);
+                for (sum, term) in moments.iter_mut().zip(terms) {
                     sum[0] += term;
                 }
+                let (new_lambda, dy) =
+                    synapse_adjoint(lambda_row[j], w_row[j], x[j], x_squared[j], &b, &db, two);
+                lambda_row[j] = new_lambda;
+                dy_lanes[0] += dy;
             }
-            let total = |q: usize| partial[q].iter().fold(S::zero(), |acc, &v| acc + v);
+            let total = |lanes: &[S; LANES]| lanes.iter().fold(S::zero(), |acc, &v| acc + v);
             let mut s = [[S::zero(); 3]; 3];
             for (a, row) in s.iter_mut().enumerate() {
                 for (c, value) in row.iter_mut().enumerate() {
-                    *value = total(3 * a + c);
+                    *value = total(&moments[3 * a + c]);
                 }
             }
-            let dy = total(9);
+            let dy = total(&dy_lanes);
             *y_adjoint += dy;
             let powers = [S::one(), y, y2];
             for a in 0..3 {

@@ -68,7 +68,7 @@ pub fn simulate_neural_trajectory<R: PlasticityRule>(
     let steps = inputs.len() / n_pre;
     let mut weights = initial_weights.to_vec();
     let mut post = vec![0.0; circuit.n_post];
-    let mut scratch = vec![0.0; rule.scratch_len(n_pre)];
+    let mut scratch = vec![0.0; circuit.scratch_len(rule)];
     for t in 0..steps {
         let pre = &inputs[t * n_pre..(t + 1) * n_pre];
         circuit.activity(pre, &weights, &mut post);

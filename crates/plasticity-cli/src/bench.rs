@@ -1,0 +1,183 @@
+//! `plasticity bench-kernels`: wall times of the per-trajectory and per-epoch kernels
+//! on simulated data, as JSON, for `bench/run` (which sets them beside the JAX
+//! baseline). Timing lives here and in the criterion benches, never in tests.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use plasticity::circuit::NeuralCircuit;
+use plasticity::fit::behaviour::{build_rule, circuit_of};
+use plasticity::fit::neural::RuleFamily;
+use plasticity::gradient::{
+    neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
+};
+use plasticity::objective::{BehaviourObjective, Objective};
+use plasticity::report::write_json;
+use plasticity::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
+use plasticity::scalar::Scalar;
+use plasticity::task::{BehaviourTask, OjaTask};
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BenchCase {
+    /// Oja trajectory (f64, f32) and behaviour epochs (Taylor, MLP).
+    All,
+    /// One Oja trajectory in f64 only, with peak memory (for scaling runs).
+    Trajectory,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Write the results here (JSON) as well as printing them.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// What to time.
+    #[arg(long, value_enum, default_value = "all")]
+    case: BenchCase,
+    /// Steps of the Oja trajectory.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// Presynaptic neurons of the Oja circuit.
+    #[arg(long, default_value_t = 100)]
+    n_pre: usize,
+    /// Postsynaptic neurons of the Oja circuit.
+    #[arg(long, default_value_t = 1000)]
+    n_post: usize,
+    /// Timed repetitions (the median is reported, after one untimed warm-up).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+}
+
+/// Median wall time of `repeats` calls of `f`, after one warm-up call.
+fn median_seconds(repeats: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Forward and gradient time of trajectory 0 of `dataset` in precision `S`.
+fn time_trajectory<S: Scalar>(
+    dataset: &plasticity::data::NeuralDataset,
+    theta: &[f64],
+    repeats: usize,
+) -> (f64, f64, f64) {
+    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let rule = TaylorRule::new(Variables::Xyw);
+    let theta: Vec<S> = theta.iter().map(|&v| S::from_f64(v)).collect();
+    let trajectory = dataset.trajectory(0);
+    let mut workspace = NeuralWorkspace::<S>::new();
+    let mut gradient = vec![S::zero(); rule.n_parameters()];
+    let mut loss = 0.0;
+    let forward = median_seconds(repeats, || {
+        loss = neural_trajectory_sse(&circuit, &rule, &theta, trajectory, &mut workspace).re();
+    });
+    let backward = median_seconds(repeats, || {
+        neural_trajectory_sse_and_gradient(
+            &circuit,
+            &rule,
+            &theta,
+            trajectory,
+            GradientStrategy::Checkpointed,
+            &mut workspace,
+            &mut gradient,
+        );
+    });
+    (forward, backward, loss)
+}
+
+pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
+    if args.steps == 0 || args.n_pre == 0 || args.n_post == 0 {
+        bail!("--steps, --n-pre and --n-post must be at least 1");
+    }
+    let dataset = OjaTask {
+        n_pre: args.n_pre,
+        n_post: args.n_post,
+        steps: args.steps,
+        trajectories: 1,
+        ..OjaTask::default()
+    }
+    .simulate()?;
+    // Oja's rule with every other term slightly non-zero (no shortcut on zeros)
+    let oja = parse_expression("x*y - y^2*w", Variables::Xyw)?;
+    let theta: Vec<f64> = oja
+        .iter()
+        .enumerate()
+        .map(|(k, v)| v + 1e-3 * (k as f64 - 13.0) / 13.0)
+        .collect();
+    let mut results = Map::new();
+    results.insert("steps".into(), json!(args.steps));
+    results.insert("n_pre".into(), json!(args.n_pre));
+    results.insert("n_post".into(), json!(args.n_post));
+    let (forward, gradient, loss) = time_trajectory::<f64>(&dataset, &theta, args.repeats);
+    results.insert("oja_forward_f64_s".into(), json!(forward));
+    results.insert("oja_gradient_f64_s".into(), json!(gradient));
+    results.insert("oja_loss_f64".into(), json!(loss));
+    if args.case == BenchCase::All {
+        let (forward, gradient, loss) = time_trajectory::<f32>(&dataset, &theta, args.repeats);
+        results.insert("oja_forward_f32_s".into(), json!(forward));
+        results.insert("oja_gradient_f32_s".into(), json!(gradient));
+        results.insert("oja_loss_f32".into(), json!(loss));
+        // one epoch of the behaviour fit: a loss and gradient per session (Adam,
+        // batch 1) over 18 sessions × 240 trials, 2 → 10 → 1
+        let behaviour = BehaviourTask {
+            rule: "x*r".into(),
+            ..BehaviourTask::default()
+        }
+        .simulate()?;
+        let circuit = circuit_of(&behaviour, Some(10.0));
+        for (name, rule) in [
+            ("taylor", build_rule(RuleFamily::Taylor, &[])?),
+            ("mlp", build_rule(RuleFamily::Mlp, &[10])?),
+        ] {
+            let theta: Vec<f64> = match &rule {
+                Rule::Taylor(_) => parse_expression("x*r - 0.05*w", Variables::Xywr)?,
+                Rule::Mlp(_) => (0..rule.n_parameters())
+                    .map(|k| 0.01 * ((k * 7919) % 13) as f64 / 13.0 - 0.005)
+                    .collect(),
+            };
+            let objective = BehaviourObjective::new(
+                &behaviour,
+                behaviour.inputs.clone(),
+                circuit,
+                rule.clone(),
+                GradientStrategy::Checkpointed,
+            );
+            let mut gradient = vec![0.0; rule.n_parameters()];
+            let epoch = median_seconds(args.repeats, || {
+                for session in 0..behaviour.n_sessions() {
+                    objective.loss_and_gradient(&theta, &[session], &mut gradient);
+                }
+            });
+            results.insert(format!("behaviour_epoch_{name}_s"), json!(epoch));
+        }
+        results.insert("behaviour_sessions".into(), json!(behaviour.n_sessions()));
+    }
+    results.insert("peak_rss_bytes".into(), json!(peak_rss_bytes()));
+    results.insert("threads".into(), json!(rayon::current_num_threads()));
+    results.insert("repeats".into(), json!(args.repeats));
+    results.insert("version".into(), json!(plasticity::VERSION));
+    let value = Value::Object(results);
+    if let Some(path) = &args.json {
+        write_json(path, &value)?;
+    }
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
