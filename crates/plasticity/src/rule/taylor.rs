@@ -66,29 +66,14 @@ fn synapse_moments<S: Scalar>(lambda: S, w: S, x: S, x2: S) -> [S; 9] {
     ]
 }
 
-/// One synapse of the update's vector-Jacobian product. With `C_c = Σ_a B_ac x^a`,
-/// `D_c = Σ_a B'_ac x^a` (`B' = ∂B/∂y`) and `λ` the adjoint of the updated weight:
-/// the new adjoint `λ (1 + C_1 + 2 C_2 w)` and the share of ∂L/∂y,
-/// `λ (D_0 + w (D_1 + w D_2))`.
+/// One synapse of the update's vector-Jacobian product: with `C_c = Σ_a B_ac x^a`
+/// and `λ` the adjoint of the updated weight, the adjoint of the old weight
+/// `λ (1 + C_1 + 2 C_2 w)`.
 #[inline(always)]
-fn synapse_adjoint<S: Scalar>(
-    lambda: S,
-    w: S,
-    x: S,
-    x2: S,
-    b: &[[S; 3]; 3],
-    db: &[[S; 3]; 3],
-    two: S,
-) -> (S, S) {
+fn synapse_adjoint<S: Scalar>(lambda: S, w: S, x: S, x2: S, b: &[[S; 3]; 3], two: S) -> S {
     let c1 = b[0][1] + b[1][1] * x + b[2][1] * x2;
     let c2 = b[0][2] + b[1][2] * x + b[2][2] * x2;
-    let d0 = db[0][0] + db[1][0] * x + db[2][0] * x2;
-    let d1 = db[0][1] + db[1][1] * x + db[2][1] * x2;
-    let d2 = db[0][2] + db[1][2] * x + db[2][2] * x2;
-    (
-        lambda + lambda * (c1 + two * c2 * w),
-        lambda * (d0 + w * (d1 + w * d2)),
-    )
+    lambda + lambda * (c1 + two * c2 * w)
 }
 
 impl PlasticityRule for TaylorRule {
@@ -178,9 +163,9 @@ impl PlasticityRule for TaylorRule {
             }
             // Two passes over the row, each with few live values (the registers of a
             // baseline x86-64 CPU do not hold both): first the moments
-            // s[a][c] = Σ_j λ_ij x_j^a w_ij^c of the old adjoint, then ∂L/∂y_i and the
-            // new adjoint. Sums run in LANES fixed partial sums (the same order on
-            // every machine) that the compiler keeps in vector registers.
+            // s[a][c] = Σ_j λ_ij x_j^a w_ij^c of the old adjoint, then the new
+            // adjoint. Sums run in LANES fixed partial sums (the same order on every
+            // machine) that the compiler keeps in vector registers.
             let n_main = n_pre - n_pre % LANES;
             let mut moments = [[S::zero(); LANES]; 9];
             for (((lambdas, ws), xs), xs2) in lambda_row[..n_main]
@@ -196,7 +181,6 @@ impl PlasticityRule for TaylorRule {
                     }
                 }
             }
-            let mut dy_lanes = [S::zero(); LANES];
             for (((lambdas, ws), xs), xs2) in lambda_row[..n_main]
                 .chunks_exact_mut(LANES)
                 .zip(w_row[..n_main].chunks_exact(LANES))
@@ -204,10 +188,8 @@ impl PlasticityRule for TaylorRule {
                 .zip(x_squared[..n_main].chunks_exact(LANES))
             {
                 for lane in 0..LANES {
-                    let (new_lambda, dy) =
-                        synapse_adjoint(lambdas[lane], ws[lane], xs[lane], xs2[lane], &b, &db, two);
-                    lambdas[lane] = new_lambda;
-                    dy_lanes[lane] += dy;
+                    lambdas[lane] =
+                        synapse_adjoint(lambdas[lane], ws[lane], xs[lane], xs2[lane], &b, two);
                 }
             }
             for j in n_main..n_pre {
@@ -215,10 +197,8 @@ impl PlasticityRule for TaylorRule {
                 for (sum, term) in moments.iter_mut().zip(terms) {
                     sum[0] += term;
                 }
-                let (new_lambda, dy) =
-                    synapse_adjoint(lambda_row[j], w_row[j], x[j], x_squared[j], &b, &db, two);
-                lambda_row[j] = new_lambda;
-                dy_lanes[0] += dy;
+                lambda_row[j] =
+                    synapse_adjoint(lambda_row[j], w_row[j], x[j], x_squared[j], &b, two);
             }
             let total = |lanes: &[S; LANES]| lanes.iter().fold(S::zero(), |acc, &v| acc + v);
             let mut s = [[S::zero(); 3]; 3];
@@ -227,7 +207,14 @@ impl PlasticityRule for TaylorRule {
                     *value = total(&moments[3 * a + c]);
                 }
             }
-            let dy = total(&dy_lanes);
+            // ∂L/∂y_i = Σ_j λ_ij Σ_ac B'_ac x_j^a w_ij^c = Σ_ac B'_ac s[a][c]: the
+            // moments already hold it, no second sum over the row.
+            let mut dy = S::zero();
+            for a in 0..3 {
+                for c in 0..3 {
+                    dy += db[a][c] * s[a][c];
+                }
+            }
             *y_adjoint += dy;
             let powers = [S::one(), y, y2];
             for a in 0..3 {
