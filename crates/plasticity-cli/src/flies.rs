@@ -122,6 +122,18 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             String::new()
         },
     );
+    let trials: Vec<usize> = recordings.iter().map(|r| r.n_trials()).collect();
+    let rejections: Vec<usize> = recordings.iter().map(|r| r.n_rejections()).collect();
+    let last_rejection = recordings.iter().filter_map(last_rejected_trial).max();
+    eprintln!(
+        "data: {}–{} trials and {}–{} rejections per fly; {} flies never reject; the last rejection of any fly is in trial {}",
+        trials.iter().min().unwrap_or(&0),
+        trials.iter().max().unwrap_or(&0),
+        rejections.iter().min().unwrap_or(&0),
+        rejections.iter().max().unwrap_or(&0),
+        rejections.iter().filter(|&&n| n == 0).count(),
+        last_rejection.map_or("(none)".to_string(), |t| (t + 1).to_string()),
+    );
     let start = Instant::now();
     let fits = fit_flies(&recordings, &settings)?;
     let per_fly_seconds = start.elapsed().as_secs_f64();
@@ -160,6 +172,14 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             "coefficients": coefficients.iter().map(|(m, s)| json!({"model": m, "terms": s})).collect::<Vec<_>>(),
             "population": population,
             "flies": recordings.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            "recordings": recordings.iter().map(|r| json!({
+                "fly": r.name,
+                "presentations": r.n_presentations(),
+                "trials": r.n_trials(),
+                "rejections": r.n_rejections(),
+                "rewards": r.rewards.iter().filter(|&&v| v > 0.0).count(),
+                "last_trial_with_a_rejection": last_rejected_trial(r),
+            })).collect::<Vec<_>>(),
             "fits": fits,
             "settings": settings,
             "data_dir": args.data_dir.display().to_string(),
@@ -227,7 +247,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     }
     for p in &population {
         println!(
-            "shared '{}': AIC {:.1} against {:.1} for per-fly rules; held-out: shared better in {} of {} flies (median {:+.2}, p = {:.3e}); a fly never seen: median {:.2} % deviance",
+            "shared '{}': AIC {:.1} against {:.1} for per-fly rules; held-out: shared better in {} of {} flies (median {:+.2}, p = {:.3e}); a fly never seen: median {:.2} % deviance, {:+.2} points from its own rule",
             p.model,
             p.aic,
             p.per_fly_aic,
@@ -236,6 +256,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             p.heldout_against_per_fly.median_difference,
             p.heldout_against_per_fly.wilcoxon.p_value,
             median(&p.flies.iter().map(|f| f.cross_fly_percent_deviance).collect::<Vec<_>>()),
+            p.cross_fly_against_per_fly.median_difference,
         );
     }
     eprintln!(
@@ -245,6 +266,17 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         figures
     );
     Ok(())
+}
+
+/// The 0-based trial of a fly's last rejected presentation, if it ever rejected.
+fn last_rejected_trial(recording: &plasticity::data::FlyRecording) -> Option<usize> {
+    recording
+        .decisions
+        .iter()
+        .zip(&recording.trial_of_presentation)
+        .filter(|(d, _)| **d == 0)
+        .map(|(_, t)| *t as usize)
+        .max()
 }
 
 /// A model name as a file-name fragment: `1,x,r,x*r` → `1_x_r_xr`.
@@ -406,10 +438,10 @@ fn write_figures(
             &format!("One rule per fly or one for all, {{{}}}", shared.model),
             "% deviance explained",
             &pairs.iter().map(|(f, _)| f.fly.clone()).collect::<Vec<_>>(),
-            "per fly, held-out trials",
+            "own rule, fitted to the fly",
             &pairs
                 .iter()
-                .map(|(f, _)| f.heldout_percent_deviance)
+                .map(|(f, _)| f.percent_deviance)
                 .collect::<Vec<_>>(),
             "shared, fly held out",
             &pairs.iter().map(|(_, v)| *v).collect::<Vec<_>>(),

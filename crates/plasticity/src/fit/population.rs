@@ -76,9 +76,10 @@ pub struct PopulationFit {
     pub folds: usize,
     /// Held-out (last trials) percent deviance, shared against per-fly.
     pub heldout_against_per_fly: PairedDifference,
-    /// Percent deviance of a fly never seen by the shared rule, against the per-fly
-    /// fit's held-out percent deviance.
-    pub cross_fly_against_per_fly_heldout: PairedDifference,
+    /// Percent deviance of a fly's whole session under the shared rule fitted without
+    /// it, against the fly's own rule fitted to that session (an upper bound: the
+    /// own rule has seen the trials it is scored on).
+    pub cross_fly_against_per_fly: PairedDifference,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -321,13 +322,13 @@ pub fn fit_population(
                     .collect::<Vec<_>>(),
                 &own_heldout,
             ),
-            cross_fly_against_per_fly_heldout: paired(
-                "percent deviance of a fly's whole session under the rule fitted without it − per-fly held-out percent deviance",
+            cross_fly_against_per_fly: paired(
+                "percent deviance of a fly's whole session: shared rule fitted without the fly − the fly's own rule fitted to it",
                 &flies
                     .iter()
                     .map(|f| f.cross_fly_percent_deviance)
                     .collect::<Vec<_>>(),
-                &own_heldout,
+                &own.iter().map(|f| f.percent_deviance).collect::<Vec<_>>(),
             ),
             terms,
             theta,
