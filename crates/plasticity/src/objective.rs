@@ -32,6 +32,38 @@ pub struct NeuralObjective<'a, R> {
     circuit: NeuralCircuit,
     rule: R,
     strategy: GradientStrategy,
+    /// Workspaces kept between calls: a paper-scale tape is 40 MB, and allocating
+    /// (and first touching) it anew for every minibatch of one trajectory cost as much
+    /// as the gradient itself.
+    workspaces: WorkspacePool<NeuralWorkspace<f64>>,
+}
+
+/// Buffers reused across calls and threads. Which buffer a job gets never changes
+/// its result (every buffer is sized and overwritten before use).
+struct WorkspacePool<W> {
+    free: std::sync::Mutex<Vec<W>>,
+}
+
+impl<W> WorkspacePool<W> {
+    fn new() -> Self {
+        WorkspacePool {
+            free: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `job` with a pooled workspace (or a fresh one from `make`).
+    fn with<T>(&self, make: impl FnOnce() -> W, job: impl FnOnce(&mut W) -> T) -> T {
+        let taken = self.free.lock().ok().and_then(|mut free| free.pop());
+        let mut workspace = taken.unwrap_or_else(make);
+        let result = job(&mut workspace);
+        if let Ok(mut free) = self.free.lock() {
+            // at most two per thread are kept (nested jobs may briefly hold more)
+            if free.len() < 2 * rayon::current_num_threads() {
+                free.push(workspace);
+            }
+        }
+        result
+    }
 }
 
 impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
@@ -42,6 +74,7 @@ impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
             circuit: NeuralCircuit::new(dataset.n_pre(), dataset.n_post()),
             rule,
             strategy,
+            workspaces: WorkspacePool::new(),
         }
     }
 
@@ -62,14 +95,16 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
     fn loss(&self, theta: &[f64], items: &[usize]) -> f64 {
         let per_item: Vec<f64> = items
             .par_iter()
-            .map_init(NeuralWorkspace::new, |workspace, &k| {
-                neural_trajectory_sse(
-                    &self.circuit,
-                    &self.rule,
-                    theta,
-                    self.dataset.trajectory(k),
-                    workspace,
-                )
+            .map(|&k| {
+                self.workspaces.with(NeuralWorkspace::new, |workspace| {
+                    neural_trajectory_sse(
+                        &self.circuit,
+                        &self.rule,
+                        theta,
+                        self.dataset.trajectory(k),
+                        workspace,
+                    )
+                })
             })
             .collect();
         per_item.iter().sum::<f64>() / self.normaliser(items.len())
@@ -78,18 +113,20 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
     fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
         let per_item: Vec<(f64, Vec<f64>)> = items
             .par_iter()
-            .map_init(NeuralWorkspace::new, |workspace, &k| {
-                let mut item_gradient = vec![0.0; theta.len()];
-                let sse = neural_trajectory_sse_and_gradient(
-                    &self.circuit,
-                    &self.rule,
-                    theta,
-                    self.dataset.trajectory(k),
-                    self.strategy,
-                    workspace,
-                    &mut item_gradient,
-                );
-                (sse, item_gradient)
+            .map(|&k| {
+                self.workspaces.with(NeuralWorkspace::new, |workspace| {
+                    let mut item_gradient = vec![0.0; theta.len()];
+                    let sse = neural_trajectory_sse_and_gradient(
+                        &self.circuit,
+                        &self.rule,
+                        theta,
+                        self.dataset.trajectory(k),
+                        self.strategy,
+                        workspace,
+                        &mut item_gradient,
+                    );
+                    (sse, item_gradient)
+                })
             })
             .collect();
         let scale = 1.0 / self.normaliser(items.len());

@@ -22,6 +22,10 @@ type VjpBlock<'a, S> = (
     &'a mut [S],
 );
 
+/// One row block of [`NeuralCircuit::plasticity_then_activity`]: `W`, `y`, the
+/// block's scratch and the next step's `y`.
+type UpdateBlock<'a, S> = (((&'a mut [S], &'a [S]), &'a mut [S]), &'a mut [S]);
+
 /// One dense plastic layer with sigmoid units.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NeuralCircuit {
@@ -133,6 +137,55 @@ impl NeuralCircuit {
                 .chunks_mut(rows)
                 .zip(post.chunks(ROW_BLOCK))
                 .zip(scratch.chunks_mut(per_block))
+                .for_each(block);
+        }
+    }
+
+    /// The update of step t and the activity of step t+1 in one pass over each row
+    /// block (the rows are still in cache when their next activity is computed):
+    /// `W ← W + η g_θ(x, y, W)`, then `y' = σ(W x')`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn plasticity_then_activity<S: Scalar, R: PlasticityRule>(
+        &self,
+        rule: &R,
+        theta: &[S],
+        pre: &[S],
+        post: &[S],
+        weights: &mut [S],
+        scratch: &mut [S],
+        next_pre: &[S],
+        next_post: &mut [S],
+    ) {
+        let rule_scratch = rule.scratch_len(self.n_pre);
+        let block = |(((weights, post), scratch), next_post): UpdateBlock<'_, S>| {
+            rule.update(
+                theta,
+                self.layer(pre, post),
+                weights,
+                &mut scratch[..rule_scratch],
+            );
+            for (y, row) in next_post.iter_mut().zip(weights.chunks_exact(self.n_pre)) {
+                let mut z = S::zero();
+                for (&w, &x) in row.iter().zip(next_pre) {
+                    z += w * x;
+                }
+                *y = z.sigmoid();
+            }
+        };
+        let (rows, per_block) = (ROW_BLOCK * self.n_pre, self.block_scratch_len(rule));
+        if self.parallel() {
+            weights
+                .par_chunks_mut(rows)
+                .zip(post.par_chunks(ROW_BLOCK))
+                .zip(scratch.par_chunks_mut(per_block))
+                .zip(next_post.par_chunks_mut(ROW_BLOCK))
+                .for_each(block);
+        } else {
+            weights
+                .chunks_mut(rows)
+                .zip(post.chunks(ROW_BLOCK))
+                .zip(scratch.chunks_mut(per_block))
+                .zip(next_post.chunks_mut(ROW_BLOCK))
                 .for_each(block);
         }
     }

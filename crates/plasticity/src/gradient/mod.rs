@@ -72,6 +72,8 @@ pub struct NeuralWorkspace<S> {
     weights: Vec<S>,
     pre: Vec<S>,
     post: Vec<S>,
+    next_pre: Vec<S>,
+    next_post: Vec<S>,
     checkpoints: Vec<S>,
     segment_weights: Vec<S>,
     segment_post: Vec<S>,
@@ -88,6 +90,8 @@ impl<S: Scalar> NeuralWorkspace<S> {
             weights: Vec::new(),
             pre: Vec::new(),
             post: Vec::new(),
+            next_pre: Vec::new(),
+            next_post: Vec::new(),
             checkpoints: Vec::new(),
             segment_weights: Vec::new(),
             segment_post: Vec::new(),
@@ -165,10 +169,13 @@ pub fn neural_trajectory_sse<S: Scalar, R: PlasticityRule>(
     resize(&mut ws.pre, n_pre);
     resize(&mut ws.post, n_post);
     resize(&mut ws.scratch, circuit.scratch_len(rule));
+    resize(&mut ws.next_pre, n_pre);
+    resize(&mut ws.next_post, n_post);
+    let input = |t: usize| &trajectory.inputs[t * n_pre..(t + 1) * n_pre];
     let mut sse = S::zero();
+    load(&mut ws.pre, input(0));
+    circuit.activity(&ws.pre, &ws.weights, &mut ws.post);
     for t in 0..trajectory.steps {
-        load(&mut ws.pre, &trajectory.inputs[t * n_pre..(t + 1) * n_pre]);
-        circuit.activity(&ws.pre, &ws.weights, &mut ws.post);
         sse += step_error(
             &ws.post,
             &trajectory.recorded_activity[t * n_rec..(t + 1) * n_rec],
@@ -176,14 +183,19 @@ pub fn neural_trajectory_sse<S: Scalar, R: PlasticityRule>(
             None,
         );
         if t + 1 < trajectory.steps {
-            circuit.plasticity(
+            load(&mut ws.next_pre, input(t + 1));
+            circuit.plasticity_then_activity(
                 rule,
                 theta,
                 &ws.pre,
                 &ws.post,
                 &mut ws.weights,
                 &mut ws.scratch,
+                &ws.next_pre,
+                &mut ws.next_post,
             );
+            std::mem::swap(&mut ws.pre, &mut ws.next_pre);
+            std::mem::swap(&mut ws.post, &mut ws.next_post);
         }
     }
     sse
@@ -226,28 +238,35 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
     // Forward: loss, and a checkpoint at the start of every segment.
     // One segment: the forward pass records the tape itself, nothing is recomputed.
     let whole_tape = n_segments == 1;
+    resize(&mut ws.next_pre, n_pre);
+    resize(&mut ws.next_post, n_post);
     let mut sse = S::zero();
+    load(&mut ws.pre, input(0));
+    circuit.activity(&ws.pre, &ws.weights, &mut ws.post);
     for t in 0..steps {
         if t % segment == 0 {
             let k = t / segment;
             ws.checkpoints[k * n_syn..(k + 1) * n_syn].copy_from_slice(&ws.weights);
         }
-        load(&mut ws.pre, input(t));
-        circuit.activity(&ws.pre, &ws.weights, &mut ws.post);
         if whole_tape {
             ws.segment_weights[t * n_syn..(t + 1) * n_syn].copy_from_slice(&ws.weights);
             ws.segment_post[t * n_post..(t + 1) * n_post].copy_from_slice(&ws.post);
         }
         sse += step_error(&ws.post, target(t), trajectory.recorded_neurons, None);
         if t + 1 < steps {
-            circuit.plasticity(
+            load(&mut ws.next_pre, input(t + 1));
+            circuit.plasticity_then_activity(
                 rule,
                 theta,
                 &ws.pre,
                 &ws.post,
                 &mut ws.weights,
                 &mut ws.scratch,
+                &ws.next_pre,
+                &mut ws.next_post,
             );
+            std::mem::swap(&mut ws.pre, &mut ws.next_pre);
+            std::mem::swap(&mut ws.post, &mut ws.next_post);
         }
     }
 
@@ -257,14 +276,27 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
         let end = (start + segment).min(steps);
         ws.weights
             .copy_from_slice(&ws.checkpoints[k * n_syn..(k + 1) * n_syn]);
+        if !whole_tape {
+            load(&mut ws.pre, input(start));
+            circuit.activity(&ws.pre, &ws.weights, &mut ws.segment_post[..n_post]);
+        }
         for t in (start..end).filter(|_| !whole_tape) {
             let local = t - start;
             ws.segment_weights[local * n_syn..(local + 1) * n_syn].copy_from_slice(&ws.weights);
-            load(&mut ws.pre, input(t));
-            let post = &mut ws.segment_post[local * n_post..(local + 1) * n_post];
-            circuit.activity(&ws.pre, &ws.weights, post);
             if t + 1 < end {
-                circuit.plasticity(rule, theta, &ws.pre, post, &mut ws.weights, &mut ws.scratch);
+                load(&mut ws.next_pre, input(t + 1));
+                let (done, next) = ws.segment_post.split_at_mut((local + 1) * n_post);
+                circuit.plasticity_then_activity(
+                    rule,
+                    theta,
+                    &ws.pre,
+                    &done[local * n_post..],
+                    &mut ws.weights,
+                    &mut ws.scratch,
+                    &ws.next_pre,
+                    &mut next[..n_post],
+                );
+                std::mem::swap(&mut ws.pre, &mut ws.next_pre);
             }
         }
         for t in (start..end).rev() {
