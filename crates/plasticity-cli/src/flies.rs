@@ -59,8 +59,9 @@ pub(crate) struct FliesArgs {
     /// Skip the profile-likelihood intervals.
     #[arg(long)]
     no_intervals: bool,
-    /// Folds (split by fly) of the shared rule's cross-validation; 0 skips the
-    /// population fit.
+    /// Folds (split by fly) of the shared rule's cross-validation (at most one per
+    /// fly: with fewer flies, one fly is left out at a time); 0 skips the population
+    /// fit.
     #[arg(long, default_value_t = 6)]
     population_folds: usize,
 }
@@ -122,6 +123,22 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             String::new()
         },
     );
+    let mut settings = settings;
+    if settings.population_folds > recordings.len() {
+        // fewer flies than folds: leave one fly out at a time (none with a single fly)
+        let folds = if recordings.len() >= 2 {
+            recordings.len()
+        } else {
+            0
+        };
+        eprintln!(
+            "{} flies: the shared rule's cross-validation uses {} folds instead of {}",
+            recordings.len(),
+            folds,
+            settings.population_folds
+        );
+        settings.population_folds = folds;
+    }
     let trials: Vec<usize> = recordings.iter().map(|r| r.n_trials()).collect();
     let rejections: Vec<usize> = recordings.iter().map(|r| r.n_rejections()).collect();
     let last_rejection = recordings.iter().filter_map(last_rejected_trial).max();

@@ -651,3 +651,35 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
         }
     }
 }
+
+#[test]
+fn flies_adapts_the_folds_to_the_number_of_flies() {
+    let dir = temp();
+    let data = dir.path().join("flies");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plasticity/tests/data/flies/Fly1.mat");
+    std::fs::copy(&fixture, data.join("Fly1.mat")).expect("copy fixture");
+    let out = dir.path().join("out");
+    // one fly, the default 6 folds: no shared rule to cross-validate, the rest runs
+    let output = run(&[
+        "flies",
+        data.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--resamples",
+        "1",
+        "--epochs",
+        "3",
+        "--no-intervals",
+        "--no-q-learning",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("uses 0 folds instead of 6"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(out.join("per_fly.csv").is_file());
+    assert!(!out.join("population.csv").exists());
+}
