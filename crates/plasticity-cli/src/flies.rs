@@ -8,7 +8,8 @@ use clap::Args;
 use serde_json::json;
 
 use plasticity::fit::flies::{
-    compare_models, fit_flies, FlyModelFit, FlySettings, ModelFamily, Q_LEARNING_MODEL,
+    compare_models, fit_flies, paired_by_fly, FlyModelFit, FlySettings, ModelFamily,
+    Q_LEARNING_MODEL,
 };
 use plasticity::fit::population::fit_population;
 use plasticity::fit::{FitConfig, OptimizerKind};
@@ -327,11 +328,7 @@ fn write_figures(
     let mut written = 0;
     for (i, a) in models.iter().enumerate() {
         for b in &models[i + 1..] {
-            let (fa, fb) = (of(a), of(b));
-            let pairs: Vec<(&FlyModelFit, &FlyModelFit)> = fa
-                .iter()
-                .filter_map(|x| fb.iter().find(|y| y.fly == x.fly).map(|y| (*x, *y)))
-                .collect();
+            let pairs = paired_by_fly(fits, a, b);
             if pairs.is_empty() {
                 continue;
             }
@@ -437,6 +434,18 @@ fn write_figures(
                 &panels,
             )?
             .len();
+            // the forgetting term on its own axis (another term's wide interval would
+            // flatten it in the figure above)
+            if let Some(w) = panels.iter().find(|p| p.term == "w") {
+                written += coefficient_distributions(
+                    &dir.join(format!("intervals_w_{}", file_fragment(model))),
+                    &format!(
+                        "θ_w per fly: maximum likelihood and 95 % profile interval, {{{model}}}"
+                    ),
+                    std::slice::from_ref(w),
+                )?
+                .len();
+            }
         }
     }
     for shared in population {

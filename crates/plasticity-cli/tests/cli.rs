@@ -643,6 +643,7 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
         "percent_deviance_1_x_r_xr_vs_1_x_r_xr_w",
         "coefficients_1_x_r_xr_w",
         "intervals_1_x_r_xr_w",
+        "intervals_w_1_x_r_xr_w",
         "shared_rule_1_x_r_xr_w",
     ] {
         for extension in ["png", "svg"] {

@@ -211,24 +211,14 @@ pub fn first_trials(recording: &FlyRecording, fraction: f64) -> (FlyRecording, u
     )
 }
 
-fn fly_draw(
-    recording: &FlyRecording,
+/// The behaviour fit of one model and draw: its Taylor terms from zero, Adam (by
+/// default) with the fly settings' penalty and bound, on inputs re-sampled from `seed`.
+pub(crate) fn fly_fit_settings(
     model: &str,
     settings: &FlySettings,
-    draw: usize,
-) -> Result<FlyDraw> {
-    let seed = settings.seed + draw as u64;
-    let dataset = |r: &FlyRecording| {
-        to_dataset(
-            std::slice::from_ref(r),
-            settings.n_hidden,
-            settings.initial_weight_std,
-            seed,
-            settings.expected_reward_window,
-            settings.reward_signal,
-        )
-    };
-    let fit_settings = BehaviourFitSettings {
+    seed: u64,
+) -> BehaviourFitSettings {
+    BehaviourFitSettings {
         rule_family: RuleFamily::Taylor,
         trainable: model.to_string(),
         init: "zeros".into(),
@@ -241,7 +231,34 @@ fn fly_draw(
         input_seed: seed,
         eval_sessions: 0,
         ..BehaviourFitSettings::default()
-    };
+    }
+}
+
+/// The flies as one behaviour dataset, with `W₀` drawn from `seed`.
+pub(crate) fn fly_dataset(
+    recordings: &[FlyRecording],
+    settings: &FlySettings,
+    seed: u64,
+) -> Result<crate::data::BehaviourDataset> {
+    to_dataset(
+        recordings,
+        settings.n_hidden,
+        settings.initial_weight_std,
+        seed,
+        settings.expected_reward_window,
+        settings.reward_signal,
+    )
+}
+
+fn fly_draw(
+    recording: &FlyRecording,
+    model: &str,
+    settings: &FlySettings,
+    draw: usize,
+) -> Result<FlyDraw> {
+    let seed = settings.seed + draw as u64;
+    let dataset = |r: &FlyRecording| fly_dataset(std::slice::from_ref(r), settings, seed);
+    let fit_settings = fly_fit_settings(model, settings, seed);
     let keep_going = &mut |_: &super::EpochReport<'_>| ControlFlow::Continue(());
     // all trials
     let full = dataset(recording)?;
@@ -582,6 +599,22 @@ pub struct ModelComparison {
     pub heldout_wilcoxon: WilcoxonTest,
 }
 
+/// The fits of models `a` and `b` to the same flies, paired by fly (in `a`'s order).
+pub fn paired_by_fly<'a>(
+    fits: &'a [FlyModelFit],
+    a: &str,
+    b: &str,
+) -> Vec<(&'a FlyModelFit, &'a FlyModelFit)> {
+    fits.iter()
+        .filter(|x| x.model == a)
+        .filter_map(|x| {
+            fits.iter()
+                .find(|y| y.model == b && y.fly == x.fly)
+                .map(|y| (x, y))
+        })
+        .collect()
+}
+
 /// Comparisons of every pair of models (each later model against each earlier one),
 /// and the coefficient summaries of every model.
 pub fn compare_models(
@@ -593,11 +626,7 @@ pub fn compare_models(
     let mut comparisons = Vec::new();
     for (i, a) in models.iter().enumerate() {
         for b in &models[i + 1..] {
-            let (fa, fb) = (of(a), of(b));
-            let pairs: Vec<(&FlyModelFit, &FlyModelFit)> = fa
-                .iter()
-                .filter_map(|x| fb.iter().find(|y| y.fly == x.fly).map(|y| (*x, *y)))
-                .collect();
+            let pairs = paired_by_fly(fits, a, b);
             let diff: Vec<f64> = pairs
                 .iter()
                 .map(|(x, y)| y.percent_deviance - x.percent_deviance)

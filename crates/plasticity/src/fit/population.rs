@@ -14,13 +14,11 @@ use std::ops::ControlFlow;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::behaviour::{
-    circuit_of, fit_behaviour, percent_deviance, resample_inputs, BehaviourFitSettings, InputSource,
+use super::behaviour::{circuit_of, fit_behaviour, percent_deviance, resample_inputs};
+use super::flies::{
+    first_trials, fly_dataset, fly_fit_settings, model_terms, FlyModelFit, FlySettings,
 };
-use super::flies::{first_trials, model_terms, FlyModelFit, FlySettings};
-use super::neural::RuleFamily;
-use super::FitConfig;
-use crate::data::{to_dataset, FlyRecording};
+use crate::data::FlyRecording;
 use crate::gradient::{replay_session, BehaviourWorkspace};
 use crate::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
 use crate::rule::{term_names, Rule, TaylorRule, Variables};
@@ -101,30 +99,8 @@ fn run_job(
     job: Job,
 ) -> Result<JobResult> {
     let folds = settings.population_folds;
-    let fit_settings = BehaviourFitSettings {
-        rule_family: RuleFamily::Taylor,
-        trainable: model.to_string(),
-        init: "zeros".into(),
-        fit: FitConfig {
-            seed,
-            ..settings.fit.clone()
-        },
-        weight_bound: settings.weight_bound,
-        inputs: InputSource::Resampled,
-        input_seed: seed,
-        eval_sessions: 0,
-        ..BehaviourFitSettings::default()
-    };
-    let dataset = |r: &[FlyRecording]| {
-        to_dataset(
-            r,
-            settings.n_hidden,
-            settings.initial_weight_std,
-            seed,
-            settings.expected_reward_window,
-            settings.reward_signal,
-        )
-    };
+    let fit_settings = fly_fit_settings(model, settings, seed);
+    let dataset = |r: &[FlyRecording]| fly_dataset(r, settings, seed);
     // every fly's own W₀ and noise: the whole population's dataset and inputs
     let full = dataset(recordings)?;
     let inputs = resample_inputs(&full, seed)?;
