@@ -470,6 +470,12 @@ def main(argv=None):
         e = results["rust_memory"]
         print(f"memory: one 100→1000 trajectory, T = 10,000: gradient "
               f"{e['oja_gradient_f64_s']:.2f} s, peak {e['process_peak_rss_mb']:.0f} MiB")
+    if "batch_gradient_speedup" in rk:
+        print(f"threads, computation only (bench-kernels): gradient over "
+              f"{rk['batch_gradient_trajectories']} trajectories, 1 thread "
+              f"{rk['batch_gradient_1_thread_s'] * 1e3:.0f} ms, 2 threads "
+              f"{rk['batch_gradient_2_threads_s'] * 1e3:.0f} ms "
+              f"({rk['batch_gradient_speedup']:.2f}×), identical: {rk['batch_gradient_identical']}")
     if "rust_threads" in results:
         e = results["rust_threads"]
         print(f"threads: plasticity loss, 50 trajectories: 1 thread {e['one_s']:.2f} s, 2 threads "

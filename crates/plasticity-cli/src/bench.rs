@@ -15,7 +15,7 @@ use plasticity::fit::neural::RuleFamily;
 use plasticity::gradient::{
     neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
 };
-use plasticity::objective::{BehaviourObjective, Objective};
+use plasticity::objective::{BehaviourObjective, NeuralObjective, Objective};
 use plasticity::report::write_json;
 use plasticity::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
 use plasticity::scalar::Scalar;
@@ -169,6 +169,45 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
             results.insert(format!("behaviour_epoch_{name}_s"), json!(epoch));
         }
         results.insert("behaviour_sessions".into(), json!(behaviour.n_sessions()));
+        // multi-trajectory work: the full-batch loss and gradient over 10 trajectories
+        // on a pool of 1 and of 2 threads (computation only), and whether they agree
+        let batch = OjaTask {
+            n_pre: args.n_pre,
+            n_post: args.n_post,
+            steps: args.steps,
+            trajectories: 10,
+            ..OjaTask::default()
+        }
+        .simulate()?;
+        let objective = NeuralObjective::new(
+            &batch,
+            Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+            GradientStrategy::Checkpointed,
+        );
+        let items: Vec<usize> = (0..batch.n_trajectories()).collect();
+        let on_threads = |threads: usize| -> Result<(f64, f64, Vec<f64>)> {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?;
+            let mut gradient = vec![0.0; 27];
+            let mut loss = 0.0;
+            let seconds = pool.install(|| {
+                median_seconds(args.repeats, || {
+                    loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
+                })
+            });
+            Ok((seconds, loss, gradient))
+        };
+        let (one, loss_one, gradient_one) = on_threads(1)?;
+        let (two, loss_two, gradient_two) = on_threads(2)?;
+        results.insert("batch_gradient_trajectories".into(), json!(items.len()));
+        results.insert("batch_gradient_1_thread_s".into(), json!(one));
+        results.insert("batch_gradient_2_threads_s".into(), json!(two));
+        results.insert("batch_gradient_speedup".into(), json!(one / two));
+        results.insert(
+            "batch_gradient_identical".into(),
+            json!(loss_one.to_bits() == loss_two.to_bits() && gradient_one == gradient_two),
+        );
     }
     results.insert("peak_rss_bytes".into(), json!(peak_rss_bytes()));
     results.insert("threads".into(), json!(rayon::current_num_threads()));
