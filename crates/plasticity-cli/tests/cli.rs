@@ -575,16 +575,22 @@ fn expressions_may_start_with_a_minus_sign() {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
-#[test]
-fn flies_writes_the_table_the_population_fit_and_figures() {
-    let dir = temp();
-    let data = dir.path().join("flies");
+/// A directory `flies/` under `root` holding the Fly1 fixture under each name.
+fn fly_dir(root: &Path, names: &[&str]) -> PathBuf {
+    let data = root.join("flies");
     std::fs::create_dir_all(&data).expect("data dir");
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../plasticity/tests/data/flies/Fly1.mat");
-    for name in ["Fly1.mat", "Fly2.mat"] {
+    for name in names {
         std::fs::copy(&fixture, data.join(name)).expect("copy fixture");
     }
+    data
+}
+
+#[test]
+fn flies_writes_the_table_the_population_fit_and_figures() {
+    let dir = temp();
+    let data = fly_dir(dir.path(), &["Fly1.mat", "Fly2.mat"]);
     let out = dir.path().join("out");
     let output = run(&[
         "flies",
@@ -656,11 +662,7 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
 #[test]
 fn flies_adapts_the_folds_to_the_number_of_flies() {
     let dir = temp();
-    let data = dir.path().join("flies");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plasticity/tests/data/flies/Fly1.mat");
-    std::fs::copy(&fixture, data.join("Fly1.mat")).expect("copy fixture");
+    let data = fly_dir(dir.path(), &["Fly1.mat"]);
     let out = dir.path().join("out");
     // one fly, the default 6 folds: no shared rule to cross-validate, the rest runs
     let output = run(&[

@@ -71,25 +71,27 @@ impl NeuralCircuit {
         self.n_synapses() >= PARALLEL_SYNAPSES
     }
 
+    /// `y_i = σ(Σ_j W_ij x_j)` for the rows of `weights` (one row per entry of `post`).
+    #[inline]
+    fn activity_rows<S: Scalar>(&self, pre: &[S], weights: &[S], post: &mut [S]) {
+        for (y, row) in post.iter_mut().zip(weights.chunks_exact(self.n_pre)) {
+            let mut z = S::zero();
+            for (&w, &x) in row.iter().zip(pre) {
+                z += w * x;
+            }
+            *y = z.sigmoid();
+        }
+    }
+
     /// `y = σ(W x)`.
     #[inline]
     pub fn activity<S: Scalar>(&self, pre: &[S], weights: &[S], post: &mut [S]) {
-        let rows = |post: &mut [S], weights: &[S]| {
-            for (y, row) in post.iter_mut().zip(weights.chunks_exact(self.n_pre)) {
-                let mut z = S::zero();
-                for (&w, &x) in row.iter().zip(pre) {
-                    z += w * x;
-                }
-                *y = z.sigmoid();
-            }
-        };
-        let block = ROW_BLOCK * self.n_pre;
         if self.parallel() {
             post.par_chunks_mut(ROW_BLOCK)
-                .zip(weights.par_chunks(block))
-                .for_each(|(post, weights)| rows(post, weights));
+                .zip(weights.par_chunks(ROW_BLOCK * self.n_pre))
+                .for_each(|(post, weights)| self.activity_rows(pre, weights, post));
         } else {
-            rows(post, weights);
+            self.activity_rows(pre, weights, post);
         }
     }
 
@@ -164,13 +166,7 @@ impl NeuralCircuit {
                 weights,
                 &mut scratch[..rule_scratch],
             );
-            for (y, row) in next_post.iter_mut().zip(weights.chunks_exact(self.n_pre)) {
-                let mut z = S::zero();
-                for (&w, &x) in row.iter().zip(next_pre) {
-                    z += w * x;
-                }
-                *y = z.sigmoid();
-            }
+            self.activity_rows(next_pre, weights, next_post);
         };
         let (rows, per_block) = (ROW_BLOCK * self.n_pre, self.block_scratch_len(rule));
         if self.parallel() {
