@@ -7,6 +7,8 @@ See bench/README.md for what each number means. Sections:
   c       scaling: behaviour trials 30…1920 and hidden 10…1000 (and the Oja circuit's
           steps and n_post with --oja-scaling); time and peak memory, one process each
   d       the paper Oja experiment (250 epochs × 50 trajectories, Adam, batch 1)
+  e       real flies: `plasticity flies` (everything, then the per-fly fits only) and
+          the JAX per-fly fits (flies_jax.py)
 """
 
 from __future__ import annotations
@@ -367,7 +369,25 @@ def main(argv=None):
             _, seconds, rss = run_measured([rust.binary, "flies", flies, "--out", out_dir],
                                            env=env)
             results["rust_flies"] = {"process_s": seconds, "process_peak_rss_mb": rss}
-            log(f"  Rust: {seconds:.1f} s, peak {rss:.0f} MiB (JAX: no implementation)")
+            log(f"  Rust: {seconds:.1f} s, peak {rss:.0f} MiB")
+            # the core the JAX side implements: per-fly fits only (no Q-learning, no
+            # profile intervals, no shared-rule population fit)
+            core_dir = os.path.join(args.results, "rust-flies-core")
+            _, seconds, rss = run_measured([rust.binary, "flies", flies, "--out", core_dir,
+                                            "--no-q-learning", "--no-intervals",
+                                            "--population-folds", "0"], env=env)
+            results["rust_flies_core"] = {"process_s": seconds, "process_peak_rss_mb": rss}
+            log(f"  Rust core (--no-q-learning --no-intervals --population-folds 0): "
+                f"{seconds:.1f} s, peak {rss:.0f} MiB")
+            log("== (e) fly model comparison, JAX: the same per-fly fits (flies_jax.py)")
+            out = os.path.join(args.results, "jax-flies.json")
+            _, seconds, rss = run_measured([python(), os.path.join(HERE, "flies_jax.py"),
+                                            "--data", flies, "--out", out], env=env)
+            with open(out) as f:
+                results["jax_flies"] = {**json.load(f), "process_s": seconds,
+                                        "process_peak_rss_mb": rss}
+            log(f"  JAX: run {results['jax_flies']['run_s']:.1f} s + compile "
+                f"{results['jax_flies']['compile_s']:.1f} s (process {seconds:.1f} s)")
         else:
             log(f"harness: (e) skipped, no fly data at {flies}")
 
@@ -464,8 +484,21 @@ def main(argv=None):
               f"{e['process_peak_rss_mb']:.0f} MiB; θ_xy {e['x*y']}, θ_y²w {e['y^2*w']}")
     if "rust_flies" in results:
         e = results["rust_flies"]
-        print(f"(e) fly model comparison, Rust (plasticity flies): {e['process_s']:.1f} s, peak "
-              f"{e['process_peak_rss_mb']:.0f} MiB; JAX: no implementation")
+        print(f"(e) fly model comparison, Rust (plasticity flies, everything): "
+              f"{e['process_s']:.1f} s, peak {e['process_peak_rss_mb']:.0f} MiB")
+    if "rust_flies_core" in results:
+        e = results["rust_flies_core"]
+        print(f"(e) per-fly fits only, Rust (--no-q-learning --no-intervals "
+              f"--population-folds 0): whole process {e['process_s']:.1f} s, peak "
+              f"{e['process_peak_rss_mb']:.0f} MiB")
+    if "jax_flies" in results:
+        e = results["jax_flies"]
+        pd = ", ".join(f"{m}: {r['median_percent_deviance']:.1f} %"
+                       for m, r in e["per_model"].items())
+        print(f"(e) per-fly fits only, JAX f64 ({e['fits']} fits × {e['epochs']} Adam steps, "
+              f"vmapped, one jitted call): run {e['run_s']:.1f} s + compile "
+              f"{e['compile_s']:.1f} s (process {e['process_s']:.1f} s, peak "
+              f"{e['process_peak_rss_mb']:.0f} MiB); median % deviance {pd}")
     if "rust_memory" in results:
         e = results["rust_memory"]
         print(f"memory: one 100→1000 trajectory, T = 10,000: gradient "
