@@ -107,14 +107,18 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
     if args.steps == 0 || args.n_pre == 0 || args.n_post == 0 {
         bail!("--steps, --n-pre and --n-post must be at least 1");
     }
-    let dataset = OjaTask {
-        n_pre: args.n_pre,
-        n_post: args.n_post,
-        steps: args.steps,
-        trajectories: 1,
-        ..OjaTask::default()
-    }
-    .simulate()?;
+    // Oja data of the asked size
+    let oja_data = |trajectories: usize| {
+        OjaTask {
+            n_pre: args.n_pre,
+            n_post: args.n_post,
+            steps: args.steps,
+            trajectories,
+            ..OjaTask::default()
+        }
+        .simulate()
+    };
+    let dataset = oja_data(1)?;
     // Oja's rule with every other term slightly non-zero (no shortcut on zeros)
     let oja = parse_expression("x*y - y^2*w", Variables::Xyw)?;
     let theta: Vec<f64> = oja
@@ -171,14 +175,7 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
         results.insert("behaviour_sessions".into(), json!(behaviour.n_sessions()));
         // multi-trajectory work: the full-batch loss and gradient over 10 trajectories
         // on a pool of 1 and of 2 threads (computation only), and whether they agree
-        let batch = OjaTask {
-            n_pre: args.n_pre,
-            n_post: args.n_post,
-            steps: args.steps,
-            trajectories: 10,
-            ..OjaTask::default()
-        }
-        .simulate()?;
+        let batch = oja_data(10)?;
         let objective = NeuralObjective::new(
             &batch,
             Rule::Taylor(TaylorRule::new(Variables::Xyw)),

@@ -350,8 +350,8 @@ fn fly_draw(
 }
 
 /// Cross-entropy summed over the presentations of trials `kept_trials..` of `session`,
-/// the Taylor rule `θ` run over the whole session.
-fn heldout_loss(
+/// the Taylor rule `θ` run over the whole session (`kept_trials = 0`: all of them).
+pub(crate) fn heldout_loss(
     circuit: &BehaviourCircuit,
     theta: &[f64],
     session: BehaviourSession<'_>,

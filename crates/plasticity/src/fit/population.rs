@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use super::behaviour::{circuit_of, fit_behaviour, percent_deviance, resample_inputs};
 use super::flies::{
-    first_trials, fly_dataset, fly_fit_settings, model_terms, FlyModelFit, FlySettings,
+    first_trials, fly_dataset, fly_fit_settings, heldout_loss, model_terms, FlyModelFit,
+    FlySettings,
 };
 use crate::data::FlyRecording;
-use crate::gradient::{replay_session, BehaviourWorkspace};
 use crate::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
-use crate::rule::{term_names, Rule, TaylorRule, Variables};
+use crate::rule::{term_names, Variables};
 use crate::{Error, Result};
 
 /// One fly under the shared rule (medians over draws).
@@ -135,30 +135,12 @@ fn run_job(
     let fitted = fit_behaviour(&dataset(&training)?, &fit_settings, keep_going)?;
     let theta = fitted.outcome.theta;
     let circuit = circuit_of(&full, settings.weight_bound);
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
     let zeros = vec![0.0; theta.len()];
-    let mut workspace = BehaviourWorkspace::new();
     let mut per_fly = Vec::new();
     for (&k, &kept_trials) in evaluated.iter().zip(&kept) {
         let session = full.session_with_inputs(k, &inputs);
-        let mut loss_at = |theta: &[f64]| {
-            let mut total = 0.0;
-            replay_session(
-                &circuit,
-                &rule,
-                theta,
-                session,
-                &mut workspace,
-                |p, _, _, l| {
-                    if session.trial_of_presentation[p] as usize >= kept_trials {
-                        total += l;
-                    }
-                },
-            );
-            total
-        };
-        let model_loss = loss_at(&theta);
-        let null_loss = loss_at(&zeros);
+        let model_loss = heldout_loss(&circuit, &theta, session, kept_trials);
+        let null_loss = heldout_loss(&circuit, &zeros, session, kept_trials);
         per_fly.push((k, model_loss, null_loss, model_loss));
     }
     Ok((per_fly, theta))
