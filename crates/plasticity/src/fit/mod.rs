@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use parametrisation::{mean_and_std, Basis, Parametrisation, VariableScales};
 
 use crate::objective::Objective;
-use crate::optim::{Adam, Lbfgs, LbfgsStep};
+use crate::optim::{Adam, AdamState, Lbfgs, LbfgsState, LbfgsStep};
 use crate::rule::{parse_expression, PlasticityRule, Rule, TrainableSpec};
 use crate::{Error, Result};
 
@@ -59,6 +59,46 @@ pub struct FitConfig {
     /// L-BFGS stops when the loss has decreased by less than this fraction over the
     /// last 10 iterations.
     pub tolerance: f64,
+    /// Continue from this checkpoint (taken by an earlier fit with the same objective,
+    /// parametrisation and settings) instead of starting afresh; the fit then ends
+    /// exactly where the uninterrupted fit would have. Not part of the recorded settings.
+    #[serde(skip)]
+    pub resume: Option<Box<FitCheckpoint>>,
+}
+
+/// Everything a fit needs to continue after `epochs_done` epochs as if it had never
+/// stopped: the optimiser's variables φ, its state, and the histories so far. The
+/// minibatch order of Adam is replayed from the seed, so it is not stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitCheckpoint {
+    /// Completed epochs.
+    pub epochs_done: usize,
+    /// The optimiser's variables φ after them.
+    pub phi: Vec<f64>,
+    /// Data loss per completed epoch.
+    pub loss_history: Vec<f64>,
+    /// θ after each completed epoch.
+    pub theta_history: Vec<Vec<f64>>,
+    /// Evaluations so far.
+    pub evaluations: usize,
+    /// The optimiser's own state.
+    pub optimizer: OptimizerState,
+}
+
+/// An optimiser's state between epochs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum OptimizerState {
+    /// Adam's moments.
+    Adam(AdamState),
+    /// L-BFGS's point, gradient and curvature pairs, and the losses of the last
+    /// iterations that the convergence test compares.
+    Lbfgs {
+        /// The L-BFGS state.
+        state: LbfgsState,
+        /// Losses of the last (up to 10) iterations.
+        recent_losses: Vec<f64>,
+    },
 }
 
 impl Default for FitConfig {
@@ -73,6 +113,7 @@ impl Default for FitConfig {
             seed: 0,
             lbfgs_memory: 20,
             tolerance: 1e-10,
+            resume: None,
         }
     }
 }
@@ -105,7 +146,7 @@ pub enum StopReason {
 }
 
 /// What the observer sees after each epoch.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EpochReport<'a> {
     /// 1-based epoch.
     pub epoch: usize,
@@ -115,6 +156,19 @@ pub struct EpochReport<'a> {
     pub loss: f64,
     /// The canonical parameters θ after the epoch.
     pub theta: &'a [f64],
+    /// Takes a checkpoint from which the fit can continue after this epoch.
+    pub checkpoint: &'a dyn Fn() -> FitCheckpoint,
+}
+
+impl std::fmt::Debug for EpochReport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpochReport")
+            .field("epoch", &self.epoch)
+            .field("epochs", &self.epochs)
+            .field("loss", &self.loss)
+            .field("theta", &self.theta)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The result of a fit.
@@ -187,7 +241,24 @@ pub fn fit<O: Objective>(
             let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
             let mut order = all_items.clone();
             let mut gradient = vec![0.0; phi.len()];
-            'epochs: for epoch in 1..=config.epochs {
+            let mut first_epoch = 1;
+            if let Some(checkpoint) = &config.resume {
+                let OptimizerState::Adam(state) = &checkpoint.optimizer else {
+                    return Err(mismatched_checkpoint("it was taken by L-BFGS, not Adam"));
+                };
+                check_checkpoint(checkpoint, phi.len(), config)?;
+                adam = Adam::from_state(config.learning_rate, state);
+                // replay the minibatch orders of the completed epochs
+                for _ in 0..checkpoint.epochs_done {
+                    order.shuffle(&mut rng);
+                }
+                phi.clone_from(&checkpoint.phi);
+                loss_history.clone_from(&checkpoint.loss_history);
+                theta_history.clone_from(&checkpoint.theta_history);
+                evaluations = checkpoint.evaluations;
+                first_epoch = checkpoint.epochs_done + 1;
+            }
+            'epochs: for epoch in first_epoch..=config.epochs {
                 order.shuffle(&mut rng);
                 let mut epoch_loss = 0.0;
                 let mut batches = 0usize;
@@ -208,16 +279,24 @@ pub fn fit<O: Objective>(
                     epoch_loss += data;
                     batches += 1;
                 }
-                let theta = parametrisation.theta(&phi);
                 loss_history.push(epoch_loss / batches as f64);
+                theta_history.push(parametrisation.theta(&phi));
+                let checkpoint = || FitCheckpoint {
+                    epochs_done: epoch,
+                    phi: phi.clone(),
+                    loss_history: loss_history.clone(),
+                    theta_history: theta_history.clone(),
+                    evaluations,
+                    optimizer: OptimizerState::Adam(adam.state()),
+                };
                 let report = EpochReport {
                     epoch,
                     epochs: config.epochs,
                     loss: epoch_loss / batches as f64,
-                    theta: &theta,
+                    theta: theta_history.last().map_or(&[], |t| t.as_slice()),
+                    checkpoint: &checkpoint,
                 };
                 let flow = observer(&report);
-                theta_history.push(theta);
                 if flow.is_break() {
                     stop_reason = StopReason::Interrupted;
                     break;
@@ -225,18 +304,37 @@ pub fn fit<O: Objective>(
             }
         }
         OptimizerKind::Lbfgs => {
-            let mut gradient = vec![0.0; phi.len()];
-            let (_, total) = evaluate(&phi, &all_items, &mut gradient);
-            evaluations += 1;
-            if !total.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
-                return Err(Error::Numerical(format!(
-                    "the loss at the initial parameters is {total}: the initial rule makes the simulation overflow"
-                )));
-            }
-            let mut lbfgs = Lbfgs::new(config.lbfgs_memory, phi.clone(), total, gradient);
+            let mut first_epoch = 1;
             let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
+            let mut lbfgs = if let Some(checkpoint) = &config.resume {
+                let OptimizerState::Lbfgs {
+                    state,
+                    recent_losses,
+                } = &checkpoint.optimizer
+                else {
+                    return Err(mismatched_checkpoint("it was taken by Adam, not L-BFGS"));
+                };
+                check_checkpoint(checkpoint, phi.len(), config)?;
+                phi.clone_from(&checkpoint.phi);
+                loss_history.clone_from(&checkpoint.loss_history);
+                theta_history.clone_from(&checkpoint.theta_history);
+                evaluations = checkpoint.evaluations;
+                first_epoch = checkpoint.epochs_done + 1;
+                recent.extend(recent_losses.iter().copied());
+                Lbfgs::from_state(config.lbfgs_memory, state)
+            } else {
+                let mut gradient = vec![0.0; phi.len()];
+                let (_, total) = evaluate(&phi, &all_items, &mut gradient);
+                evaluations += 1;
+                if !total.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
+                    return Err(Error::Numerical(format!(
+                        "the loss at the initial parameters is {total}: the initial rule makes the simulation overflow"
+                    )));
+                }
+                Lbfgs::new(config.lbfgs_memory, phi.clone(), total, gradient)
+            };
             let mut last_data = f64::NAN;
-            for epoch in 1..=config.epochs {
+            for epoch in first_epoch..=config.epochs {
                 let mut objective_fn = |p: &[f64], g: &mut [f64]| {
                     let (data, total) = evaluate(p, &all_items, g);
                     last_data = data;
@@ -252,23 +350,38 @@ pub fn fit<O: Objective>(
                     }
                 }
                 phi.copy_from_slice(lbfgs.point());
-                let theta = parametrisation.theta(&phi);
                 loss_history.push(last_data);
+                theta_history.push(parametrisation.theta(&phi));
+                recent.push_back(lbfgs.loss());
+                let oldest = if recent.len() > 10 {
+                    recent.pop_front()
+                } else {
+                    None
+                };
+                let checkpoint = || FitCheckpoint {
+                    epochs_done: epoch,
+                    phi: phi.clone(),
+                    loss_history: loss_history.clone(),
+                    theta_history: theta_history.clone(),
+                    evaluations,
+                    optimizer: OptimizerState::Lbfgs {
+                        state: lbfgs.state(),
+                        recent_losses: recent.iter().copied().collect(),
+                    },
+                };
                 let report = EpochReport {
                     epoch,
                     epochs: config.epochs,
                     loss: last_data,
-                    theta: &theta,
+                    theta: theta_history.last().map_or(&[], |t| t.as_slice()),
+                    checkpoint: &checkpoint,
                 };
                 let flow = observer(&report);
-                theta_history.push(theta);
                 if flow.is_break() {
                     stop_reason = StopReason::Interrupted;
                     break;
                 }
-                recent.push_back(lbfgs.loss());
-                if recent.len() > 10 {
-                    let old = recent.pop_front().unwrap_or(f64::NAN);
+                if let Some(old) = oldest {
                     if old - lbfgs.loss() <= config.tolerance * old.abs() {
                         stop_reason = StopReason::Converged {
                             detail: format!(
@@ -293,6 +406,39 @@ pub fn fit<O: Objective>(
         evaluations,
         final_loss,
     })
+}
+
+fn mismatched_checkpoint(why: &str) -> Error {
+    Error::config(
+        "resume",
+        format!("the checkpoint does not belong to this fit: {why}"),
+    )
+}
+
+/// Refuses a checkpoint whose sizes do not fit this fit's parameters and histories.
+fn check_checkpoint(checkpoint: &FitCheckpoint, n_phi: usize, config: &FitConfig) -> Result<()> {
+    let done = checkpoint.epochs_done;
+    if checkpoint.phi.len() != n_phi {
+        return Err(mismatched_checkpoint(&format!(
+            "it has {} parameters, this fit {n_phi}",
+            checkpoint.phi.len()
+        )));
+    }
+    if checkpoint.loss_history.len() != done || checkpoint.theta_history.len() != done {
+        return Err(mismatched_checkpoint(&format!(
+            "its histories do not have {done} epochs"
+        )));
+    }
+    if done > config.epochs {
+        return Err(mismatched_checkpoint(&format!(
+            "it has {done} epochs done, more than the {} planned",
+            config.epochs
+        )));
+    }
+    if checkpoint.phi.iter().any(|v| !v.is_finite()) {
+        return Err(mismatched_checkpoint("its parameters are not finite"));
+    }
+    Ok(())
 }
 
 /// The initial θ: `random` (Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`, drawn from

@@ -31,6 +31,25 @@ impl Adam {
         }
     }
 
+    /// The moments and step count, for a checkpoint.
+    pub fn state(&self) -> AdamState {
+        AdamState {
+            first_moment: self.first_moment.clone(),
+            second_moment: self.second_moment.clone(),
+            steps: self.steps,
+        }
+    }
+
+    /// Adam with `learning_rate` continuing from a checkpointed `state`.
+    pub fn from_state(learning_rate: f64, state: &AdamState) -> Self {
+        Adam {
+            first_moment: state.first_moment.clone(),
+            second_moment: state.second_moment.clone(),
+            steps: state.steps,
+            ..Adam::new(state.first_moment.len(), learning_rate)
+        }
+    }
+
     /// One update of `parameters` along `gradient`.
     pub fn step(&mut self, parameters: &mut [f64], gradient: &[f64]) {
         self.steps = self.steps.saturating_add(1);
@@ -48,6 +67,18 @@ impl Adam {
                 / ((*v / correction2).sqrt() + self.epsilon);
         }
     }
+}
+
+/// What Adam carries from one step to the next: the moment estimates `m`, `v` and the
+/// step count `t` of the bias correction.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AdamState {
+    /// `m`.
+    pub first_moment: Vec<f64>,
+    /// `v`.
+    pub second_moment: Vec<f64>,
+    /// `t`.
+    pub steps: i32,
 }
 
 #[cfg(test)]

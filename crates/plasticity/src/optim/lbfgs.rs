@@ -68,6 +68,28 @@ impl Lbfgs {
         &self.gradient
     }
 
+    /// The point, its loss and gradient and the curvature pairs, for a checkpoint.
+    pub fn state(&self) -> LbfgsState {
+        LbfgsState {
+            point: self.point.clone(),
+            loss: self.loss,
+            gradient: self.gradient.clone(),
+            pairs: self.pairs.iter().cloned().collect(),
+        }
+    }
+
+    /// L-BFGS keeping `memory` pairs, continuing from a checkpointed `state`.
+    pub fn from_state(memory: usize, state: &LbfgsState) -> Self {
+        let mut lbfgs = Lbfgs::new(
+            memory,
+            state.point.clone(),
+            state.loss,
+            state.gradient.clone(),
+        );
+        lbfgs.pairs = state.pairs.iter().cloned().collect();
+        lbfgs
+    }
+
     /// The two-loop recursion: `d = −H g`.
     fn direction(&self) -> Vec<f64> {
         let mut q: Vec<f64> = self.gradient.clone();
@@ -166,6 +188,20 @@ impl Lbfgs {
             ),
         }
     }
+}
+
+/// What L-BFGS carries from one iteration to the next: the current point, its loss and
+/// gradient, and the curvature pairs `(s, y, 1/sᵀy)`, oldest first.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LbfgsState {
+    /// The current point.
+    pub point: Vec<f64>,
+    /// Its loss.
+    pub loss: f64,
+    /// Its gradient.
+    pub gradient: Vec<f64>,
+    /// The curvature pairs.
+    pub pairs: Vec<(Vec<f64>, Vec<f64>, f64)>,
 }
 
 #[cfg(test)]

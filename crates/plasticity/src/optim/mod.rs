@@ -4,5 +4,5 @@
 pub mod adam;
 pub mod lbfgs;
 
-pub use adam::Adam;
-pub use lbfgs::{Lbfgs, LbfgsStep};
+pub use adam::{Adam, AdamState};
+pub use lbfgs::{Lbfgs, LbfgsState, LbfgsStep};

@@ -1,0 +1,156 @@
+//! A fit stopped after some epochs and continued from its checkpoint (passed through
+//! JSON, as the CLI stores it) ends bit for bit where the uninterrupted fit ends.
+
+use std::ops::ControlFlow;
+
+use plasticity::fit::behaviour::{fit_behaviour, BehaviourFitSettings};
+use plasticity::fit::neural::{fit_neural, NeuralFitSettings};
+use plasticity::fit::{FitCheckpoint, FitConfig, OptimizerKind};
+use plasticity::task::{BehaviourTask, OjaTask};
+
+fn through_json(checkpoint: &FitCheckpoint) -> FitCheckpoint {
+    let text = serde_json::to_string(checkpoint).expect("serialised");
+    serde_json::from_str(&text).expect("parsed")
+}
+
+fn neural_resume_matches(optimizer: OptimizerKind, batch_size: usize, stop_at: usize) {
+    let dataset = OjaTask {
+        n_pre: 8,
+        n_post: 20,
+        trajectories: 6,
+        steps: 20,
+        seed: 3,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = NeuralFitSettings {
+        fit: FitConfig {
+            optimizer,
+            epochs: 25,
+            batch_size,
+            learning_rate: 1e-2,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 1,
+        ..NeuralFitSettings::default()
+    };
+    let whole = fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+
+    let mut taken = None;
+    let interrupted = fit_neural(&dataset, &settings, &mut |report| {
+        if report.epoch == stop_at {
+            taken = Some((report.checkpoint)());
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .expect("interrupted fit");
+    assert_eq!(interrupted.outcome.loss_history.len(), stop_at);
+    let checkpoint = through_json(&taken.expect("a checkpoint was taken"));
+    assert_eq!(checkpoint.epochs_done, stop_at);
+
+    let mut resumed_settings = settings.clone();
+    resumed_settings.fit.resume = Some(Box::new(checkpoint));
+    let mut first_epoch_seen = None;
+    let resumed = fit_neural(&dataset, &resumed_settings, &mut |report| {
+        first_epoch_seen.get_or_insert(report.epoch);
+        ControlFlow::Continue(())
+    })
+    .expect("resumed fit");
+    assert_eq!(first_epoch_seen, Some(stop_at + 1));
+    assert_eq!(resumed.outcome.theta, whole.outcome.theta);
+    assert_eq!(resumed.outcome.loss_history, whole.outcome.loss_history);
+    assert_eq!(resumed.outcome.theta_history, whole.outcome.theta_history);
+    assert_eq!(resumed.outcome.stop_reason, whole.outcome.stop_reason);
+    assert_eq!(resumed.outcome.evaluations, whole.outcome.evaluations);
+    assert_ne!(
+        interrupted.outcome.theta, whole.outcome.theta,
+        "the interruption must have stopped the fit short of its end"
+    );
+}
+
+#[test]
+fn lbfgs_fit_resumes_to_the_identical_result() {
+    neural_resume_matches(OptimizerKind::Lbfgs, 1, 9);
+}
+
+#[test]
+fn adam_fit_resumes_to_the_identical_result() {
+    neural_resume_matches(OptimizerKind::Adam, 2, 7);
+}
+
+#[test]
+fn behaviour_fit_resumes_to_the_identical_result() {
+    let dataset = BehaviourTask {
+        sessions: 3,
+        n_blocks: 1,
+        trials_per_block: 40,
+        ..BehaviourTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = BehaviourFitSettings {
+        fit: FitConfig {
+            epochs: 12,
+            learning_rate: 1e-2,
+            ..BehaviourFitSettings::default().fit
+        },
+        eval_sessions: 1,
+        ..BehaviourFitSettings::default()
+    };
+    let whole =
+        fit_behaviour(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    let mut taken = None;
+    fit_behaviour(&dataset, &settings, &mut |report| {
+        if report.epoch == 5 {
+            taken = Some((report.checkpoint)());
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .expect("interrupted fit");
+    let mut resumed_settings = settings.clone();
+    resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
+    let resumed = fit_behaviour(&dataset, &resumed_settings, &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .expect("resumed");
+    assert_eq!(resumed.outcome.theta, whole.outcome.theta);
+    assert_eq!(resumed.outcome.loss_history, whole.outcome.loss_history);
+}
+
+#[test]
+fn a_checkpoint_of_another_optimiser_is_refused() {
+    let dataset = OjaTask {
+        n_pre: 4,
+        n_post: 6,
+        trajectories: 2,
+        steps: 10,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let mut settings = NeuralFitSettings {
+        fit: FitConfig {
+            optimizer: OptimizerKind::Adam,
+            epochs: 4,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 1,
+        ..NeuralFitSettings::default()
+    };
+    let mut taken = None;
+    fit_neural(&dataset, &settings, &mut |report| {
+        taken = Some((report.checkpoint)());
+        ControlFlow::Continue(())
+    })
+    .expect("fit");
+    settings.fit.optimizer = OptimizerKind::Lbfgs;
+    settings.fit.resume = Some(Box::new(taken.expect("taken")));
+    let error = fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(()))
+        .expect_err("an Adam checkpoint cannot continue an L-BFGS fit");
+    assert!(error.to_string().contains("Adam"), "{error}");
+}
