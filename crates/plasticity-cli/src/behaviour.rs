@@ -481,6 +481,29 @@ pub(crate) struct TableArgs {
     fit: FitOptions,
 }
 
+impl TableArgs {
+    /// Range checks: (key, message) of the first value out of range.
+    pub(crate) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.families.is_empty() {
+            return Err(("families", "name at least one rule family".into()));
+        }
+        if self.seeds == 0 {
+            return Err(("seeds", "must be at least 1".into()));
+        }
+        if self.sessions == 0 {
+            return Err(("sessions", "must be at least 1".into()));
+        }
+        if let Some(rules) = &self.rules {
+            for rule in rules.split(';') {
+                if let Err(error) = parse_expression(rule.trim(), Variables::Xywr) {
+                    return Err(("rules", format!("'{}': {error}", rule.trim())));
+                }
+            }
+        }
+        crate::experiment::check_fit(&self.fit)
+    }
+}
+
 struct TableRow {
     rule: String,
     family: &'static str,

@@ -51,6 +51,45 @@ pub(crate) struct BenchArgs {
     repeats: usize,
 }
 
+impl BenchArgs {
+    /// Range checks: (key, message) of the first value out of range.
+    pub(crate) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        for (key, value) in [
+            ("steps", self.steps),
+            ("n_pre", self.n_pre),
+            ("n_post", self.n_post),
+            ("repeats", self.repeats),
+        ] {
+            if value == 0 {
+                return Err((key, "must be at least 1".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The flags that run this benchmark in a child process, its JSON written to `json`.
+    pub(crate) fn command_line(&self, json: &std::path::Path) -> Vec<String> {
+        vec![
+            "bench-kernels".into(),
+            "--case".into(),
+            match self.case {
+                BenchCase::All => "all".into(),
+                BenchCase::Trajectory => "trajectory".into(),
+            },
+            "--steps".into(),
+            self.steps.to_string(),
+            "--n-pre".into(),
+            self.n_pre.to_string(),
+            "--n-post".into(),
+            self.n_post.to_string(),
+            "--repeats".into(),
+            self.repeats.to_string(),
+            "--json".into(),
+            json.display().to_string(),
+        ]
+    }
+}
+
 /// Median wall time of `repeats` calls of `f`, after one warm-up call.
 fn median_seconds(repeats: usize, mut f: impl FnMut()) -> f64 {
     f();

@@ -29,6 +29,10 @@ use plasticity::task::OjaTask;
 #[derive(Parser, Debug)]
 #[command(name = "plasticity", version, about, long_about)]
 pub struct Cli {
+    /// No progress bars and no messages on stderr but errors (results still go to
+    /// stdout and to files).
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,6 +70,19 @@ enum Command {
     /// f32, a behaviour epoch with the Taylor and MLP rules) on simulated data; JSON
     /// for `bench/run`.
     BenchKernels(crate::bench::BenchArgs),
+    /// Run an experiment file (experiments/*.toml) into a run directory: the resolved
+    /// config, run.json (version, git commit, seeds), table.csv, results.json, log.txt
+    /// and figures; a grid's cells in parallel here, or as a Slurm job array
+    /// (--executor slurm). --resume continues an interrupted run.
+    Run(crate::run::RunArgs),
+    /// Gather the finished cells of a run (a Slurm run's, typically) into its tables
+    /// and figures; --resubmit-failed submits the unfinished ones again.
+    Collect(crate::run::CollectArgs),
+    /// Draw a run directory's figures again from its tables, without refitting.
+    Plot(crate::run::PlotArgs),
+    /// Run one cell of a run directory (what each Slurm array task runs).
+    #[command(hide = true)]
+    Cell(crate::run::CellArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,7 +96,7 @@ enum SimulateCommand {
 }
 
 #[derive(Args, Debug, Clone)]
-struct SimulateOjaArgs {
+pub(crate) struct SimulateOjaArgs {
     /// Output .npz file.
     #[arg(long)]
     out: PathBuf,
@@ -88,7 +105,7 @@ struct SimulateOjaArgs {
 }
 
 #[derive(Args, Debug, Clone)]
-struct TaskArgs {
+pub(crate) struct TaskArgs {
     /// Presynaptic neurons.
     #[arg(long, default_value_t = 100)]
     n_pre: usize,
@@ -120,7 +137,7 @@ struct TaskArgs {
 }
 
 impl TaskArgs {
-    fn task(&self) -> OjaTask {
+    pub(crate) fn task(&self) -> OjaTask {
         OjaTask {
             n_pre: self.n_pre,
             n_post: self.n_post,
@@ -232,7 +249,7 @@ impl FitOptions {
         }
     }
 
-    fn settings(&self) -> NeuralFitSettings {
+    pub(crate) fn settings(&self) -> NeuralFitSettings {
         NeuralFitSettings {
             rule_family: match self.rule_family {
                 FamilyArg::Taylor => RuleFamily::Taylor,
@@ -337,7 +354,12 @@ struct OjaArgs {
 
 /// Runs a command.
 pub fn run(cli: Cli) -> Result<()> {
+    crate::run::set_quiet(cli.quiet);
     match cli.command {
+        Command::Run(args) => crate::run::run_command(&args),
+        Command::Collect(args) => crate::run::collect_command(&args),
+        Command::Plot(args) => crate::run::plot_command(&args),
+        Command::Cell(args) => crate::run::cell_command(&args),
         Command::Simulate(SimulateCommand::Oja(args)) => simulate_oja(&args),
         Command::Simulate(SimulateCommand::Behaviour(args)) => {
             crate::behaviour::simulate_behaviour(&args)
@@ -379,9 +401,12 @@ fn load_any(path: &Path) -> Result<Dataset> {
 
 pub(crate) fn progress_bar(epochs: usize, label: &str) -> ProgressBar {
     let bar = ProgressBar::new(epochs as u64);
+    if crate::run::quiet() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     bar.set_style(
         ProgressStyle::with_template(
-            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} epochs  {msg}",
+            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len}  ETA {eta}  {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
@@ -424,7 +449,11 @@ pub(crate) fn epoch_observer<'a>(
     move |report: &EpochReport<'_>| {
         bar.set_position(report.epoch as u64);
         bar.set_message(format!("loss {:.6e}", report.loss));
-        if log && bar.is_hidden() && (report.epoch.is_multiple_of(every) || report.epoch == 1) {
+        if log
+            && !crate::run::quiet()
+            && bar.is_hidden()
+            && (report.epoch.is_multiple_of(every) || report.epoch == 1)
+        {
             eprintln!(
                 "epoch {}/{}  loss {:.6e}  ({:.1} s)",
                 report.epoch,

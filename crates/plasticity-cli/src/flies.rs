@@ -67,6 +67,44 @@ pub(crate) struct FliesArgs {
     population_folds: usize,
 }
 
+impl FliesArgs {
+    /// Range checks: (key, message) of the first value out of range.
+    pub(crate) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if !self.data_dir.is_dir() {
+            return Err((
+                "data_dir",
+                format!("{} is not a directory", self.data_dir.display()),
+            ));
+        }
+        if self.resamples == 0 {
+            return Err(("resamples", "must be at least 1".into()));
+        }
+        if !(self.training_percent > 0.0 && self.training_percent <= 100.0) {
+            return Err((
+                "training_percent",
+                format!("must be in (0, 100], got {}", self.training_percent),
+            ));
+        }
+        if self.epochs == 0 {
+            return Err(("epochs", "must be at least 1".into()));
+        }
+        if !(self.l1.is_finite() && self.l1 >= 0.0) {
+            return Err(("l1", format!("must be ≥ 0, got {}", self.l1)));
+        }
+        if let Err(error) = weight_bound(&self.weight_bound) {
+            return Err(("weight_bound", format!("{error:#}")));
+        }
+        Ok(())
+    }
+
+    /// The data directory, read relative to `base` when it is relative.
+    pub(crate) fn rebase_data_dir(&mut self, base: &std::path::Path) {
+        if self.data_dir.is_relative() {
+            self.data_dir = base.join(&self.data_dir);
+        }
+    }
+}
+
 fn medians_of(fits: &[FlyModelFit], model: &str) -> serde_json::Value {
     let of = |f: &dyn Fn(&FlyModelFit) -> f64| {
         median(
@@ -212,6 +250,11 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         }),
     )?;
 
+    // everything the figures are drawn from, so `plasticity plot` can redraw them
+    write_json(
+        &args.out.join("fits.json"),
+        &json!({"models": models, "fits": fits, "population": population}),
+    )?;
     let figures = write_figures(&args.out.join("figures"), &fits, &models, &population)?;
 
     for (model, value) in &medians {
@@ -295,6 +338,28 @@ fn last_rejected_trial(recording: &plasticity::data::FlyRecording) -> Option<usi
         .filter(|(d, _)| **d == 0)
         .map(|(_, t)| *t as usize)
         .max()
+}
+
+/// Redraws the figures of a `flies` output directory from its `fits.json`; returns the
+/// number of files written.
+pub(crate) fn plot_from_dir(dir: &std::path::Path) -> Result<usize> {
+    let path = dir.join("fits.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (written by `plasticity flies`)", path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        models: Vec<String>,
+        fits: Vec<FlyModelFit>,
+        population: Vec<plasticity::fit::population::PopulationFit>,
+    }
+    let saved: Saved =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    write_figures(
+        &dir.join("figures"),
+        &saved.fits,
+        &saved.models,
+        &saved.population,
+    )
 }
 
 /// A model name as a file-name fragment: `1,x,r,x*r` → `1_x_r_xr`.

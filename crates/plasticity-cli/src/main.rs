@@ -7,7 +7,11 @@
 mod behaviour;
 mod bench;
 mod commands;
+mod experiment;
 mod flies;
+mod logging;
+mod run;
+mod run_figures;
 
 use std::process::ExitCode;
 
@@ -15,13 +19,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PLASTICITY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init();
     commands::install_interrupt_handler();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,7 @@ use plotters::coord::ranged1d::{
     AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
 };
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
@@ -43,8 +44,12 @@ const DEFAULT_SIZE: (u32, u32) = (800, 500);
 /// Horizontal space given to each column of a coefficient plot, in pixels.
 const COEFFICIENT_COLUMN_WIDTH: u32 = 100;
 
-/// The widest coefficient plot, in pixels (columns get narrower beyond this).
+/// The widest figure (a coefficient plot's columns and a heat map's cells get narrower
+/// beyond this), in pixels.
 const MAX_WIDTH: u32 = 10_000;
+
+/// The tallest figure (a heat map's cells get lower beyond this), in pixels.
+const MAX_HEIGHT: u32 = 10_000;
 
 /// In a paired plot, subjects are labelled next to their right-hand point only when
 /// there are at most this many (more would overlap into an unreadable block).
@@ -204,20 +209,80 @@ pub fn coefficient_distributions(
 }
 
 /// One line of a [`line_plot`].
+///
+/// [`Series::new`] gives a solid line with a marker at every point, coloured by the
+/// series' position in the plot; the builder methods change that look, e.g.
+/// `Series::new("true", truth).dashed().colour(0)` next to
+/// `Series::new("fitted", fit).without_markers().colour(0)` draws a dashed and a solid
+/// line in the same colour.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// The name shown in the legend (an empty name gives no legend entry).
     pub name: String,
     /// The `(x, y)` points, joined in the order given.
     pub points: Vec<(f64, f64)>,
+    /// Draw the line dashed instead of solid (independent of `markers`, though the
+    /// builder [`Series::dashed`] turns markers off).
+    pub dashed: bool,
+    /// Draw a marker at every point. A series of a single point is always drawn with
+    /// its marker, since a line through one point would be invisible.
+    pub markers: bool,
+    /// Index into the colour-blind-safe palette of 7 colours (taken modulo 7), so that
+    /// series can share a colour; `None` colours the series by its index in the plot.
+    pub colour: Option<usize>,
+}
+
+impl Series {
+    /// A solid line with a marker at every point, coloured by the series' index.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            points,
+            dashed: false,
+            markers: true,
+            colour: None,
+        }
+    }
+
+    /// The same series drawn as a dashed line without markers.
+    pub fn dashed(self) -> Self {
+        Series {
+            dashed: true,
+            markers: false,
+            ..self
+        }
+    }
+
+    /// The same series without markers (a plain line, e.g. for a long series).
+    pub fn without_markers(self) -> Self {
+        Series {
+            markers: false,
+            ..self
+        }
+    }
+
+    /// The same series in palette colour `index` (taken modulo the palette's 7 colours).
+    pub fn colour(self, index: usize) -> Self {
+        Series {
+            colour: Some(index),
+            ..self
+        }
+    }
 }
 
 /// Writes `stem.png` and `stem.svg`; returns the two paths.
 ///
-/// Each series is a coloured line through its points in the order given, with a
-/// marker at every point (colour and marker shape vary by series), and a legend in
-/// the upper left naming the series. The axes are described by `x_label` and
-/// `y_label`, span the data (padded) and are logarithmic when `log_x` / `log_y` is set.
+/// Each series is a coloured line through its points in the order given, solid or
+/// dashed ([`Series::dashed`]), with a marker at every point unless the series has
+/// [`Series::markers`] off. The colour is the series' [`Series::colour`] or else comes
+/// from its index, and the marker shape varies by series index. A legend names the
+/// series that have a name, each with a sample of its line (dashed or solid) and its
+/// marker: it is placed in the first of the upper-left, upper-right, lower-right and
+/// lower-left corners of the plot where it covers no line or marker, and otherwise to
+/// the right of the plot, which widens the image (and makes it taller if the legend
+/// needs it). The axes are described by `x_label` and `y_label`, span the data
+/// (padded) and are logarithmic when `log_x` / `log_y` is set. The image is 800 × 500
+/// pixels, plus the legend's width when it is outside.
 ///
 /// Errors ([`Error::Config`]) when `series` is empty, a series has no points, a
 /// coordinate is not finite, or a coordinate on a logarithmic axis is not positive;
@@ -275,6 +340,96 @@ pub fn line_plot(
             series,
             log_x,
             log_y,
+        },
+    )
+}
+
+/// Writes `stem.png` and `stem.svg`; returns the two paths.
+///
+/// A heat map: a grid with one row per entry of `row_labels` (the first at the top)
+/// and one column per entry of `column_labels` (the first at the left); the cell in
+/// row `r` and column `c` shows `values[r][c]`. Each cell is filled with the
+/// colour-blind-safe sequential viridis map (dark purple at the smallest finite value,
+/// yellow at the largest; every cell is mid-teal when all finite values are equal)
+/// and holds its value with 2 decimals in its middle, in white on dark cells and
+/// black on light ones. A value that is not finite means "missing": its cell is light
+/// grey and holds "–". The row labels are the y tick labels and the column labels the
+/// x tick labels, the axes are described by `y_label` and `x_label`, and a colour bar
+/// on the right, labelled `value_label`, maps colours to values with ticks at the
+/// smallest and largest finite value. Each column is 90 pixels wide (wider when its
+/// label needs it) and each row 60 pixels high, plus the title, labels and colour
+/// bar; the image is at least 700 × 500 pixels and at most 10 000 in either direction
+/// (cells get smaller beyond that).
+///
+/// Errors ([`Error::Config`]) when `row_labels` or `column_labels` is empty, when
+/// `values` does not have one row per row label or a row does not have one value per
+/// column label, or when no value is finite; ([`Error::Io`]) when a file cannot be
+/// drawn or written.
+#[allow(clippy::too_many_arguments)]
+pub fn heat_map(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    column_labels: &[String],
+    row_labels: &[String],
+    values: &[Vec<f64>],
+    value_label: &str,
+) -> Result<Vec<PathBuf>> {
+    if column_labels.is_empty() {
+        return Err(Error::config(
+            "column_labels",
+            "is empty: at least one column is needed",
+        ));
+    }
+    if row_labels.is_empty() {
+        return Err(Error::config(
+            "row_labels",
+            "is empty: at least one row is needed",
+        ));
+    }
+    if values.len() != row_labels.len() {
+        return Err(Error::config(
+            "values",
+            format!(
+                "has {} rows but there are {} row labels: one row of values per row label \
+                 is needed",
+                values.len(),
+                row_labels.len()
+            ),
+        ));
+    }
+    for (r, (row, label)) in values.iter().zip(row_labels).enumerate() {
+        if row.len() != column_labels.len() {
+            return Err(Error::config(
+                format!("values[{r}] (row '{label}')"),
+                format!(
+                    "has {} values but there are {} column labels: one value per column is \
+                     needed",
+                    row.len(),
+                    column_labels.len()
+                ),
+            ));
+        }
+    }
+    let (lo, hi) = min_max(values.iter().flatten().copied().filter(|v| v.is_finite()));
+    if lo > hi {
+        return Err(Error::config(
+            "values",
+            "has no finite value: at least one is needed for the colour scale",
+        ));
+    }
+    render(
+        stem,
+        &HeatMapFigure {
+            title,
+            x_label,
+            y_label,
+            column_labels,
+            row_labels,
+            values,
+            value_label,
+            range: (lo, hi),
         },
     )
 }
@@ -541,6 +696,26 @@ fn font(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT_FAMILY, f64::from(size)).into_font())
 }
 
+/// Width and height of `text` in pixels in the bundled font at `size` (estimated from
+/// the number of characters if the font cannot lay it out).
+fn text_size(text: &str, size: u32) -> (u32, u32) {
+    font(size).font.box_size(text).unwrap_or_else(|_| {
+        let n = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
+        (n.saturating_mul(size) / 5 * 3, size)
+    })
+}
+
+/// Height taken by a chart's title (plotters pads it by 5 pixels above and below), or
+/// 0 when there is none.
+fn title_height(title: &str) -> u32 {
+    if title.is_empty() {
+        0
+    } else {
+        let height = text_size(title, TITLE_SIZE).1;
+        height + 2 * (height / 2).min(5)
+    }
+}
+
 /// A categorical x axis: `n` columns centred on 0, 1, …, n − 1, spanning
 /// `[-0.5, n - 0.5]`, with one tick per column and fractional positions allowed (for
 /// jitter and median bars). Tick labels come from the chart's label formatter.
@@ -768,12 +943,205 @@ struct LineFigure<'a> {
     log_y: bool,
 }
 
+/// A corner of the plotting area, for a legend drawn inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Corner {
+    UpperLeft,
+    UpperRight,
+    LowerRight,
+    LowerLeft,
+}
+
+impl Corner {
+    /// The order in which corners are tried.
+    const ALL: [Corner; 4] = [
+        Corner::UpperLeft,
+        Corner::UpperRight,
+        Corner::LowerRight,
+        Corner::LowerLeft,
+    ];
+}
+
+/// Where the legend of a line plot goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegendPlacement {
+    /// No series has a name.
+    None,
+    /// In a corner of the plotting area; the image has the default size.
+    Inside(Corner),
+    /// To the right of an 800-pixel-wide plot, in an image of this size.
+    Outside { width: u32, height: u32 },
+}
+
+/// Distance of a legend drawn inside the plot from the plot's edges, in pixels.
+const LEGEND_INSET: u32 = 6;
+
+/// Length of the line sample in a legend entry and the space given to it, in pixels.
+const LEGEND_SAMPLE_WIDTH: i32 = 30;
+const LEGEND_SAMPLE_AREA: u32 = 40;
+
+/// Space between a legend's border and its entries, and height of an entry, in pixels.
+const LEGEND_MARGIN: u32 = 8;
+const LEGEND_LINE_HEIGHT: u32 = 18;
+
+/// Dash and gap length of a dashed line, in pixels.
+const DASH: (i32, i32) = (8, 5);
+
+/// Margin around a chart and width of the y tick label area of a line plot, in pixels.
+const CHART_MARGIN: u32 = 20;
+const LINE_Y_LABEL_AREA: u32 = 80;
+const LINE_X_LABEL_AREA: u32 = 50;
+
 impl LineFigure<'_> {
+    /// The padded x and y ranges of the axes.
+    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
+        let points = || self.series.iter().flat_map(|s| s.points.iter().copied());
+        let (x_lo, x_hi) = min_max(points().map(|(x, _)| x));
+        let (y_lo, y_hi) = min_max(points().map(|(_, y)| y));
+        let x = if self.log_x {
+            padded_log_range(x_lo, x_hi, 0.03)
+        } else {
+            padded_range(x_lo, x_hi, 0.03)
+        };
+        let y = if self.log_y {
+            padded_log_range(y_lo, y_hi, 0.08)
+        } else {
+            padded_range(y_lo, y_hi, 0.08)
+        };
+        (x, y)
+    }
+
+    /// The legend's entries: each named series' name, colour, dash and marker.
+    fn legend_entries(&self) -> Vec<LegendEntry<'_>> {
+        self.series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.name.is_empty())
+            .map(|(i, s)| LegendEntry {
+                name: &s.name,
+                colour: series_colour(s, i),
+                dashed: s.dashed,
+                marker: series_marker(s, i),
+            })
+            .collect()
+    }
+
+    /// Width and height of the legend box in pixels, or `None` when no series has a
+    /// name.
+    fn legend_size(&self) -> Option<(u32, u32)> {
+        let entries = self.legend_entries();
+        if entries.is_empty() {
+            return None;
+        }
+        let text_width = entries
+            .iter()
+            .map(|entry| text_size(entry.name, TICK_LABEL_SIZE).0)
+            .max()
+            .unwrap_or(0);
+        let lines = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        Some((
+            text_width.saturating_add(LEGEND_SAMPLE_AREA + 2 * LEGEND_MARGIN),
+            lines
+                .saturating_mul(LEGEND_LINE_HEIGHT)
+                .saturating_add(2 * LEGEND_MARGIN),
+        ))
+    }
+
+    /// Width and height of the plotting area in an image of the default size.
+    fn plot_size(&self) -> (u32, u32) {
+        let (width, height) = DEFAULT_SIZE;
+        (
+            width - 2 * CHART_MARGIN - LINE_Y_LABEL_AREA,
+            height.saturating_sub(2 * CHART_MARGIN + LINE_X_LABEL_AREA + title_height(self.title)),
+        )
+    }
+
+    /// Where the legend goes: in the first corner where it covers no line or marker,
+    /// else outside to the right.
+    fn legend_placement(&self) -> LegendPlacement {
+        let Some((width, height)) = self.legend_size() else {
+            return LegendPlacement::None;
+        };
+        let (plot_w, plot_h) = self.plot_size();
+        if width + 2 * LEGEND_INSET <= plot_w && height + 2 * LEGEND_INSET <= plot_h {
+            let ((x0, x1), (y0, y1)) = self.ranges();
+            let fraction = |v: f64, lo: f64, hi: f64, log: bool| {
+                if log {
+                    (v.ln() - lo.ln()) / (hi.ln() - lo.ln())
+                } else {
+                    (v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0)
+                }
+            };
+            // The points and lines in pixels from the plot's upper left corner.
+            let (w, h) = (f64::from(plot_w), f64::from(plot_h));
+            let pixels: Vec<Vec<(f64, f64)>> = self
+                .series
+                .iter()
+                .map(|s| {
+                    s.points
+                        .iter()
+                        .map(|&(x, y)| {
+                            (
+                                fraction(x, x0, x1, self.log_x) * w,
+                                (1.0 - fraction(y, y0, y1, self.log_y)) * h,
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            // Keep clear of markers and line widths.
+            const CLEARANCE: f64 = 6.0;
+            let free = |corner: Corner| {
+                let (bw, bh) = (f64::from(width), f64::from(height));
+                let inset = f64::from(LEGEND_INSET);
+                let left = match corner {
+                    Corner::UpperLeft | Corner::LowerLeft => inset,
+                    Corner::UpperRight | Corner::LowerRight => w - inset - bw,
+                };
+                let top = match corner {
+                    Corner::UpperLeft | Corner::UpperRight => inset,
+                    Corner::LowerLeft | Corner::LowerRight => h - inset - bh,
+                };
+                let covers = |(px, py): (f64, f64)| {
+                    (left - CLEARANCE..=left + bw + CLEARANCE).contains(&px)
+                        && (top - CLEARANCE..=top + bh + CLEARANCE).contains(&py)
+                };
+                !pixels.iter().any(|line| {
+                    line.iter().copied().any(covers)
+                        || line.windows(2).any(|pair| {
+                            // Sample each segment every 2 pixels.
+                            let ((ax, ay), (bx, by)) = (pair[0], pair[1]);
+                            let steps = ((bx - ax).abs().max((by - ay).abs()) / 2.0)
+                                .ceil()
+                                .clamp(1.0, 2000.0) as u32;
+                            (1..steps).any(|k| {
+                                let t = f64::from(k) / f64::from(steps);
+                                covers((ax + t * (bx - ax), ay + t * (by - ay)))
+                            })
+                        })
+                })
+            };
+            if let Some(corner) = Corner::ALL.into_iter().find(|&c| free(c)) {
+                return LegendPlacement::Inside(corner);
+            }
+        }
+        let (default_w, default_h) = DEFAULT_SIZE;
+        LegendPlacement::Outside {
+            width: (default_w + width + CHART_MARGIN).min(MAX_WIDTH),
+            height: (height + title_height(self.title) + CHART_MARGIN + 10)
+                .clamp(default_h, MAX_HEIGHT),
+        }
+    }
+
+    /// Draw the chart on `area` (all of `root`, or its left part when the legend is
+    /// outside) and the legend on `root`.
     fn draw_on<DB, X, Y>(
         &self,
         root: &DrawingArea<DB, Shift>,
+        area: &DrawingArea<DB, Shift>,
         x_spec: X,
         y_spec: Y,
+        legend: LegendPlacement,
     ) -> DrawResult<DB>
     where
         DB: DrawingBackend,
@@ -782,11 +1150,11 @@ impl LineFigure<'_> {
         X::CoordDescType: ValueFormatter<f64>,
         Y::CoordDescType: ValueFormatter<f64>,
     {
-        let mut builder = ChartBuilder::on(root);
+        let mut builder = ChartBuilder::on(area);
         builder
-            .margin(20)
-            .x_label_area_size(50)
-            .y_label_area_size(80);
+            .margin(CHART_MARGIN)
+            .x_label_area_size(LINE_X_LABEL_AREA)
+            .y_label_area_size(LINE_Y_LABEL_AREA);
         if !self.title.is_empty() {
             builder.caption(self.title, font(TITLE_SIZE));
         }
@@ -804,69 +1172,155 @@ impl LineFigure<'_> {
             .draw()?;
 
         for (i, series) in self.series.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
-            let marker = Marker::for_series(i);
-            let annotation = chart.draw_series(LineSeries::new(
-                series.points.iter().copied(),
-                colour.stroke_width(2),
-            ))?;
-            if !series.name.is_empty() {
-                annotation
-                    .label(series.name.as_str())
-                    .legend(move |(x, y)| {
-                        EmptyElement::at((x, y))
-                            + PathElement::new(vec![(-12, 0), (12, 0)], colour.stroke_width(2))
-                            + Polygon::new(marker.outline(), colour.filled())
-                    });
+            let colour = series_colour(series, i);
+            let style = colour.stroke_width(2);
+            let points = series.points.iter().copied();
+            if series.dashed {
+                chart.draw_series(DashedLineSeries::new(points, DASH.0, DASH.1, style))?;
+            } else {
+                chart.draw_series(LineSeries::new(points, style))?;
             }
-            chart.draw_series(series.points.iter().map(|&point| {
-                EmptyElement::at(point) + Polygon::new(marker.outline(), colour.filled())
-            }))?;
+            if let Some(marker) = series_marker(series, i) {
+                chart.draw_series(series.points.iter().map(|&point| {
+                    EmptyElement::at(point) + Polygon::new(marker.outline(), colour.filled())
+                }))?;
+            }
         }
-        if self.series.iter().any(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .label_font(font(TICK_LABEL_SIZE))
-                .draw()?;
-        }
-        Ok(())
+
+        let Some((width, height)) = self.legend_size() else {
+            return Ok(());
+        };
+        // The plot's edges in pixels of `root`.
+        let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+        let pixels = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        let (width, height, inset) = (pixels(width), pixels(height), pixels(LEGEND_INSET));
+        let origin = match legend {
+            LegendPlacement::None => return Ok(()),
+            LegendPlacement::Inside(corner) => {
+                let x = match corner {
+                    Corner::UpperLeft | Corner::LowerLeft => x_range.start + inset,
+                    Corner::UpperRight | Corner::LowerRight => x_range.end - inset - width,
+                };
+                let y = match corner {
+                    Corner::UpperLeft | Corner::UpperRight => y_range.start + inset,
+                    Corner::LowerLeft | Corner::LowerRight => y_range.end - inset - height,
+                };
+                (x, y)
+            }
+            // Right of the chart's area, level with the plot's top.
+            LegendPlacement::Outside { .. } => (pixels(DEFAULT_SIZE.0), y_range.start),
+        };
+        draw_legend(root, origin, (width, height), &self.legend_entries())
     }
+}
+
+/// The colour of series `index` of a line plot.
+fn series_colour(series: &Series, index: usize) -> RGBColor {
+    PALETTE[series.colour.unwrap_or(index) % PALETTE.len()]
+}
+
+/// The marker of series `index` of a line plot, if it has markers (a series of a
+/// single point always does).
+fn series_marker(series: &Series, index: usize) -> Option<Marker> {
+    (series.markers || series.points.len() == 1).then(|| Marker::for_series(index))
+}
+
+/// One entry of a line plot's legend.
+struct LegendEntry<'a> {
+    name: &'a str,
+    colour: RGBColor,
+    dashed: bool,
+    marker: Option<Marker>,
+}
+
+/// Draw a legend box of `size` pixels with its upper left corner at `origin`: one
+/// line per entry, a sample of the series' line (dashed or solid, with its marker in
+/// the middle when it has markers) followed by its name.
+fn draw_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    origin: (i32, i32),
+    size: (i32, i32),
+    entries: &[LegendEntry],
+) -> DrawResult<DB> {
+    let (x0, y0) = origin;
+    let corners = [(x0, y0), (x0 + size.0, y0 + size.1)];
+    root.draw(&Rectangle::new(corners, WHITE.mix(0.9).filled()))?;
+    root.draw(&Rectangle::new(corners, BLACK.mix(0.3).stroke_width(1)))?;
+    let margin = LEGEND_MARGIN as i32;
+    let line_height = LEGEND_LINE_HEIGHT as i32;
+    let text_style = font(TICK_LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
+    for (k, entry) in entries.iter().enumerate() {
+        let y = y0 + margin + line_height * k as i32 + line_height / 2;
+        let (line, marker) = legend_sample(entry.colour, entry.dashed, entry.marker);
+        root.draw(&(EmptyElement::at((x0 + margin, y)) + line + marker))?;
+        root.draw(&Text::new(
+            entry.name,
+            (x0 + margin + LEGEND_SAMPLE_AREA as i32, y),
+            text_style.clone(),
+        ))?;
+    }
+    Ok(())
+}
+
+/// A line in pixels, dashed or (as one long dash) solid.
+type LegendLine = DashedPathElement<std::vec::IntoIter<(i32, i32)>, i32>;
+
+/// The sample drawn in the legend entry of a series, relative to the left end of its
+/// line: a line in `colour`, dashed or solid, with `marker` in its middle when there
+/// is one. All samples have one element type: a solid line is a single dash as long
+/// as the sample, and a missing marker is an empty, transparent polygon (which
+/// neither backend draws).
+fn legend_sample(
+    colour: RGBColor,
+    dashed: bool,
+    marker: Option<Marker>,
+) -> (LegendLine, Polygon<(i32, i32)>) {
+    let style = colour.stroke_width(2);
+    let ends = vec![(0, 0), (LEGEND_SAMPLE_WIDTH, 0)];
+    let line = if dashed {
+        DashedPathElement::new(ends, DASH.0, DASH.1, style)
+    } else {
+        DashedPathElement::new(ends, LEGEND_SAMPLE_WIDTH, 0, style)
+    };
+    let marker = match marker {
+        Some(marker) => {
+            let middle = LEGEND_SAMPLE_WIDTH / 2;
+            let outline: Vec<_> = marker
+                .outline()
+                .into_iter()
+                .map(|(x, y)| (x + middle, y))
+                .collect();
+            Polygon::new(outline, colour.filled())
+        }
+        None => Polygon::new(Vec::new(), TRANSPARENT.filled()),
+    };
+    (line, marker)
 }
 
 impl Figure for LineFigure<'_> {
     fn size(&self) -> (u32, u32) {
-        DEFAULT_SIZE
+        match self.legend_placement() {
+            LegendPlacement::Outside { width, height } => (width, height),
+            LegendPlacement::None | LegendPlacement::Inside(_) => DEFAULT_SIZE,
+        }
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         root.fill(&WHITE)?;
-        let points = || self.series.iter().flat_map(|s| s.points.iter().copied());
-        let (x_lo, x_hi) = min_max(points().map(|(x, _)| x));
-        let (y_lo, y_hi) = min_max(points().map(|(_, y)| y));
-        let linear_x = || {
-            let (lo, hi) = padded_range(x_lo, x_hi, 0.03);
-            lo..hi
+        let legend = self.legend_placement();
+        let area = match legend {
+            // The legend goes to the right of an area of the default width.
+            LegendPlacement::Outside { .. } => root.split_horizontally(DEFAULT_SIZE.0).0,
+            LegendPlacement::None | LegendPlacement::Inside(_) => root.clone(),
         };
-        let linear_y = || {
-            let (lo, hi) = padded_range(y_lo, y_hi, 0.08);
-            lo..hi
-        };
-        let log_x = || {
-            let (lo, hi) = padded_log_range(x_lo, x_hi, 0.03);
-            (lo..hi).log_scale()
-        };
-        let log_y = || {
-            let (lo, hi) = padded_log_range(y_lo, y_hi, 0.08);
-            (lo..hi).log_scale()
-        };
+        let ((x0, x1), (y0, y1)) = self.ranges();
+        let (linear_x, log_x) = (|| x0..x1, || (x0..x1).log_scale());
+        let (linear_y, log_y) = (|| y0..y1, || (y0..y1).log_scale());
         match (self.log_x, self.log_y) {
-            (false, false) => self.draw_on(root, linear_x(), linear_y()),
-            (true, false) => self.draw_on(root, log_x(), linear_y()),
-            (false, true) => self.draw_on(root, linear_x(), log_y()),
-            (true, true) => self.draw_on(root, log_x(), log_y()),
+            (false, false) => self.draw_on(root, &area, linear_x(), linear_y(), legend),
+            (true, false) => self.draw_on(root, &area, log_x(), linear_y(), legend),
+            (false, true) => self.draw_on(root, &area, linear_x(), log_y(), legend),
+            (true, true) => self.draw_on(root, &area, log_x(), log_y(), legend),
         }
     }
 }
@@ -901,6 +1355,326 @@ impl Marker {
             Marker::Triangle => vec![(0, -6), (-5, 4), (5, 4)],
             Marker::Square => vec![(-4, -4), (4, -4), (4, 4), (-4, 4)],
         }
+    }
+}
+
+/// Minimum width of a heat map column and height of a row, in pixels.
+const HEAT_MAP_COLUMN_WIDTH: u32 = 90;
+const HEAT_MAP_ROW_HEIGHT: u32 = 60;
+
+/// The smallest heat map, in pixels.
+const HEAT_MAP_MIN_SIZE: (u32, u32) = (700, 500);
+
+/// Width of a heat map's colour bar and the space around it, in pixels.
+const COLOUR_BAR_WIDTH: u32 = 22;
+const COLOUR_BAR_GAP: u32 = 8;
+
+/// The fill of a heat map cell whose value is missing.
+const MISSING_COLOUR: RGBColor = RGBColor(220, 220, 220);
+
+/// The text of a missing heat map cell.
+const MISSING_TEXT: &str = "–";
+
+struct HeatMapFigure<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    column_labels: &'a [String],
+    row_labels: &'a [String],
+    values: &'a [Vec<f64>],
+    value_label: &'a str,
+    /// Smallest and largest finite value.
+    range: (f64, f64),
+}
+
+/// Pixel sizes of a heat map's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HeatMapLayout {
+    width: u32,
+    height: u32,
+    /// Width of the y tick label area (row labels and the y description).
+    y_label_area: u32,
+    /// Width of the colour bar panel at the right edge.
+    bar_panel: u32,
+}
+
+impl HeatMapFigure<'_> {
+    /// The colour bar's tick labels, largest first (one when all values are equal).
+    fn bar_ticks(&self) -> Vec<(f64, String)> {
+        let (lo, hi) = self.range;
+        let mut ticks = vec![(hi, tick_label(hi))];
+        if lo < hi {
+            ticks.push((lo, tick_label(lo)));
+        }
+        ticks
+    }
+
+    fn layout(&self) -> HeatMapLayout {
+        let widest = |labels: &[String]| {
+            labels
+                .iter()
+                .map(|label| text_size(label, TICK_LABEL_SIZE).0)
+                .max()
+                .unwrap_or(0)
+        };
+        let desc_height = text_size("Ag", AXIS_DESC_SIZE).1;
+        let y_label_area = (widest(self.row_labels) + desc_height + 24).max(LINE_Y_LABEL_AREA);
+        let column_width = (widest(self.column_labels) + 16).max(HEAT_MAP_COLUMN_WIDTH);
+        let tick_width = self
+            .bar_ticks()
+            .iter()
+            .map(|(_, text)| text_size(text, TICK_LABEL_SIZE).0)
+            .max()
+            .unwrap_or(0);
+        let bar_panel = COLOUR_BAR_GAP
+            + COLOUR_BAR_WIDTH
+            + 6
+            + tick_width
+            + 12
+            + if self.value_label.is_empty() {
+                0
+            } else {
+                desc_height
+            }
+            + CHART_MARGIN;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let width = count(self.column_labels.len())
+            .saturating_mul(column_width)
+            .saturating_add(2 * CHART_MARGIN + y_label_area + bar_panel)
+            .clamp(HEAT_MAP_MIN_SIZE.0, MAX_WIDTH);
+        let height = count(self.row_labels.len())
+            .saturating_mul(HEAT_MAP_ROW_HEIGHT)
+            .saturating_add(2 * CHART_MARGIN + LINE_X_LABEL_AREA + title_height(self.title))
+            .clamp(HEAT_MAP_MIN_SIZE.1, MAX_HEIGHT);
+        HeatMapLayout {
+            width,
+            height,
+            y_label_area,
+            bar_panel,
+        }
+    }
+
+    /// Where `value` lies between the smallest and largest finite value, in [0, 1]
+    /// (0.5 when they are equal).
+    fn scale(&self, value: f64) -> f64 {
+        let (lo, hi) = self.range;
+        if hi > lo {
+            ((value / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0)).clamp(0.0, 1.0)
+        } else {
+            0.5
+        }
+    }
+}
+
+impl Figure for HeatMapFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        let layout = self.layout();
+        (layout.width, layout.height)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        root.fill(&WHITE)?;
+        let layout = self.layout();
+        let (columns, rows) = (self.column_labels.len(), self.row_labels.len());
+        let (area, _) = root.split_horizontally(layout.width.saturating_sub(layout.bar_panel));
+
+        let mut builder = ChartBuilder::on(&area);
+        builder
+            .margin(CHART_MARGIN)
+            .x_label_area_size(LINE_X_LABEL_AREA)
+            .y_label_area_size(layout.y_label_area);
+        if !self.title.is_empty() {
+            builder.caption(self.title, font(TITLE_SIZE));
+        }
+        let mut chart =
+            builder.build_cartesian_2d(Categories { n: columns }, Categories { n: rows })?;
+
+        // Row r is drawn at y = rows - 1 - r, so that the first row is at the top.
+        let label_at = |labels: &[String], position: f64, reversed: bool| {
+            let i = position.round();
+            if i < 0.0 || (position - i).abs() >= 0.25 {
+                return String::new();
+            }
+            let i = i as usize;
+            let index = if reversed {
+                labels.len().checked_sub(i + 1)
+            } else {
+                Some(i)
+            };
+            index
+                .and_then(|index| labels.get(index))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let x_formatter = |x: &f64| label_at(self.column_labels, *x, false);
+        let y_formatter = |y: &f64| label_at(self.row_labels, *y, true);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .disable_y_mesh()
+            .x_label_formatter(&x_formatter)
+            .y_label_formatter(&y_formatter)
+            .x_desc(self.x_label)
+            .y_desc(self.y_label)
+            .label_style(font(TICK_LABEL_SIZE))
+            .axis_desc_style(font(AXIS_DESC_SIZE))
+            .draw()?;
+
+        let (plot_w, plot_h) = chart.plotting_area().dim_in_pixel();
+        let cell_w = f64::from(plot_w) / columns as f64;
+        let cell_h = f64::from(plot_h) / rows as f64;
+        let text_px = (cell_h / 2.5)
+            .min(cell_w / 4.5)
+            .clamp(6.0, f64::from(TICK_LABEL_SIZE));
+        let cells = || {
+            self.values.iter().enumerate().flat_map(move |(r, row)| {
+                let y = (rows - 1 - r) as f64;
+                row.iter().enumerate().map(move |(c, &value)| {
+                    let corners = [(c as f64 - 0.5, y - 0.5), (c as f64 + 0.5, y + 0.5)];
+                    ((c as f64, y), corners, value)
+                })
+            })
+        };
+        let fill = |value: f64| {
+            if value.is_finite() {
+                viridis(self.scale(value))
+            } else {
+                MISSING_COLOUR
+            }
+        };
+        chart.draw_series(
+            cells().map(|(_, corners, value)| Rectangle::new(corners, fill(value).filled())),
+        )?;
+        // Thin white lines between the cells.
+        chart.draw_series(
+            cells().map(|(_, corners, _)| Rectangle::new(corners, WHITE.stroke_width(1))),
+        )?;
+        chart.draw_series(cells().map(|(centre, _, value)| {
+            let colour = if value.is_finite() {
+                text_colour_on(fill(value))
+            } else {
+                RGBColor(90, 90, 90)
+            };
+            let mut style = TextStyle::from((FONT_FAMILY, text_px).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            style.color = colour.to_backend_color();
+            Text::new(cell_text(value), centre, style)
+        }))?;
+
+        // The colour bar, level with the grid, in absolute pixels.
+        let (_, y_range) = chart.plotting_area().get_pixel_range();
+        let (top, bottom) = (y_range.start, y_range.end);
+        let bar_x0 = i32::try_from(layout.width.saturating_sub(layout.bar_panel) + COLOUR_BAR_GAP)
+            .unwrap_or(i32::MAX);
+        let bar_x1 = bar_x0 + COLOUR_BAR_WIDTH as i32;
+        let bar_h = (bottom - top).max(1);
+        let steps = bar_h.min(128);
+        for k in 0..steps {
+            // From the top (largest value) down.
+            let y0 = top + k * bar_h / steps;
+            let y1 = top + (k + 1) * bar_h / steps;
+            let t = 1.0 - (f64::from(k) + 0.5) / f64::from(steps);
+            let t = if self.range.0 < self.range.1 { t } else { 0.5 };
+            root.draw(&Rectangle::new(
+                [(bar_x0, y0), (bar_x1, y1)],
+                viridis(t).filled(),
+            ))?;
+        }
+        root.draw(&Rectangle::new(
+            [(bar_x0, top), (bar_x1, bottom)],
+            BLACK.mix(0.5).stroke_width(1),
+        ))?;
+        let tick_style = font(TICK_LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
+        for (value, text) in self.bar_ticks() {
+            let y = if self.range.0 < self.range.1 {
+                bottom - (self.scale(value) * f64::from(bar_h)).round() as i32
+            } else {
+                (top + bottom) / 2
+            };
+            root.draw(&PathElement::new(
+                vec![(bar_x1, y), (bar_x1 + 4, y)],
+                BLACK.stroke_width(1),
+            ))?;
+            root.draw(&Text::new(text, (bar_x1 + 6, y), tick_style.clone()))?;
+        }
+        if !self.value_label.is_empty() {
+            let tick_width = self
+                .bar_ticks()
+                .iter()
+                .map(|(_, text)| text_size(text, TICK_LABEL_SIZE).0)
+                .max()
+                .unwrap_or(0);
+            let x = bar_x1 + 6 + i32::try_from(tick_width).unwrap_or(0) + 12;
+            let style = font(AXIS_DESC_SIZE)
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw(&Text::new(
+                self.value_label.to_string(),
+                (x, (top + bottom) / 2),
+                style,
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+/// The text of a heat map cell: the value with 2 decimals, or "–" when missing.
+fn cell_text(value: f64) -> String {
+    if !value.is_finite() {
+        return MISSING_TEXT.to_string();
+    }
+    let text = format!("{value:.2}");
+    if text == "-0.00" {
+        "0.00".to_string()
+    } else {
+        text
+    }
+}
+
+/// The viridis colour map (matplotlib's, sampled at 11 evenly spaced points) at
+/// `t` in [0, 1], interpolated linearly in RGB.
+fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 11] = [
+        (68, 1, 84),
+        (72, 36, 117),
+        (65, 68, 135),
+        (53, 95, 141),
+        (42, 120, 142),
+        (33, 145, 140),
+        (34, 168, 132),
+        (68, 191, 112),
+        (122, 209, 81),
+        (189, 223, 38),
+        (253, 231, 37),
+    ];
+    let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
+    let position = t * (STOPS.len() - 1) as f64;
+    let i = (position.floor() as usize).min(STOPS.len() - 2);
+    let f = position - i as f64;
+    let mix = |a: u8, b: u8| (f64::from(a) + f * (f64::from(b) - f64::from(a))).round() as u8;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// White or black, whichever contrasts more with `background` (WCAG relative
+/// luminance).
+fn text_colour_on(background: RGBColor) -> RGBColor {
+    let linear = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.040_45 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let RGBColor(r, g, b) = background;
+    let luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    // Contrast with white, (1.05) / (L + 0.05), equals that with black,
+    // (L + 0.05) / 0.05, at L ≈ 0.179.
+    if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 {
+        WHITE
+    } else {
+        BLACK
     }
 }
 
@@ -1173,18 +1947,15 @@ mod tests {
     fn timing_series() -> Vec<Series> {
         let lengths = [100.0, 300.0, 1000.0, 3000.0, 10000.0];
         vec![
-            Series {
-                name: "full tape".to_string(),
-                points: lengths.iter().map(|&t| (t, 2e-4 * t)).collect(),
-            },
-            Series {
-                name: "checkpointed adjoint".to_string(),
-                points: lengths.iter().map(|&t| (t, 3e-4 * t + 0.01)).collect(),
-            },
-            Series {
-                name: "third".to_string(),
-                points: vec![(500.0, 0.5)],
-            },
+            Series::new(
+                "full tape",
+                lengths.iter().map(|&t| (t, 2e-4 * t)).collect(),
+            ),
+            Series::new(
+                "checkpointed adjoint",
+                lengths.iter().map(|&t| (t, 3e-4 * t + 0.01)).collect(),
+            ),
+            Series::new("third", vec![(500.0, 0.5)]),
         ]
     }
 
@@ -1226,10 +1997,7 @@ mod tests {
     fn figures_line_plot_rejects_bad_input() {
         let dir = tempfile::tempdir().expect("test fixture");
         let stem = dir.path().join("bad");
-        let series = |points: Vec<(f64, f64)>| Series {
-            name: "s".to_string(),
-            points,
-        };
+        let series = |points: Vec<(f64, f64)>| Series::new("s", points);
         let cases: Vec<(&str, Vec<Series>, bool, bool)> = vec![
             ("series", vec![], false, false),
             ("series[0].points", vec![series(vec![])], false, false),
@@ -1311,5 +2079,395 @@ mod tests {
         let png = encode_png(&[255; 3 * 7 * 2], 7, 2).expect("encode");
         assert_eq!(decode_png(&png), (7, 2, vec![255; 42]));
         assert!(encode_png(&[0; 5], 7, 2).is_err());
+    }
+
+    /// Pixels of an RGB image whose channels are all within `tolerance` of `colour`.
+    fn pixels_near(rgb: &[u8], colour: RGBColor, tolerance: u8) -> usize {
+        let RGBColor(r, g, b) = colour;
+        rgb.chunks_exact(3)
+            .filter(|p| {
+                p[0].abs_diff(r) <= tolerance
+                    && p[1].abs_diff(g) <= tolerance
+                    && p[2].abs_diff(b) <= tolerance
+            })
+            .count()
+    }
+
+    /// Number of `<polyline` elements stroked in `colour` in an SVG.
+    fn polylines_in(svg: &str, colour: RGBColor) -> usize {
+        let RGBColor(r, g, b) = colour;
+        let stroke = format!("stroke=\"#{r:02X}{g:02X}{b:02X}\"");
+        svg.split("<polyline")
+            .skip(1)
+            .filter(|element| {
+                element
+                    .split('>')
+                    .next()
+                    .is_some_and(|a| a.contains(&stroke))
+            })
+            .count()
+    }
+
+    #[test]
+    fn figures_series_builder() {
+        let points = vec![(0.0, 1.0), (1.0, 2.0)];
+        assert_eq!(
+            Series::new("fitted", points.clone()),
+            Series {
+                name: "fitted".to_string(),
+                points: points.clone(),
+                dashed: false,
+                markers: true,
+                colour: None,
+            }
+        );
+        let truth = Series::new(String::from("true"), points.clone())
+            .dashed()
+            .colour(2);
+        assert!(truth.dashed && !truth.markers && truth.colour == Some(2));
+        let long = Series::new("long", points).without_markers();
+        assert!(!long.dashed && !long.markers && long.colour.is_none());
+    }
+
+    #[test]
+    fn figures_line_plot_dashed_markers_and_colour() {
+        let dir = tempfile::tempdir().expect("test fixture");
+        let draw = |name: &str, series: Vec<Series>| {
+            let stem = dir.path().join(name);
+            let paths =
+                line_plot(&stem, "Styles", "x", "y", &series, false, false).expect("line plot");
+            let (width, height, rgb) = decode_png(&fs::read(&paths[0]).expect("PNG written"));
+            assert_eq!((width, height), DEFAULT_SIZE);
+            (rgb, fs::read_to_string(&paths[1]).expect("SVG written"))
+        };
+        // Unnamed series (no legend): a long horizontal line across the plot, and a
+        // short series of 20 points.
+        let long: Vec<_> = (0..2000).map(|i| (f64::from(i), 1.0)).collect();
+        let short: Vec<_> = (0..20).map(|i| (f64::from(i), f64::from(i % 3))).collect();
+        let blue = PALETTE[0];
+
+        let (solid, solid_svg) = draw(
+            "solid",
+            vec![Series::new("", long.clone()).without_markers()],
+        );
+        let (dashed, dashed_svg) = draw("dashed", vec![Series::new("", long.clone()).dashed()]);
+        let n_solid = pixels_near(&solid, blue, 40);
+        let n_dashed = pixels_near(&dashed, blue, 40);
+        // A 2-pixel line across the ~680-pixel plot; dashes of 8 with gaps of 5 cover
+        // about 8/13 of it.
+        assert!(n_solid > 1000, "solid line: {n_solid} pixels");
+        assert!(
+            10 * n_dashed > 4 * n_solid && 10 * n_dashed < 8 * n_solid,
+            "dashed {n_dashed} vs solid {n_solid} pixels"
+        );
+        assert_eq!(polylines_in(&solid_svg, blue), 1);
+        assert!(polylines_in(&dashed_svg, blue) > 40, "dashes in the SVG");
+        // Neither draws markers: 2000 points give no polygon at all.
+        assert!(!solid_svg.contains("<polygon") && !dashed_svg.contains("<polygon"));
+
+        let (marked, marked_svg) = draw("marked", vec![Series::new("", short.clone())]);
+        let (plain, plain_svg) = draw(
+            "plain",
+            vec![Series::new("", short.clone()).without_markers()],
+        );
+        assert_eq!(marked_svg.matches("<polygon").count(), 20);
+        assert_eq!(plain_svg.matches("<polygon").count(), 0);
+        assert!(pixels_near(&marked, blue, 40) > pixels_near(&plain, blue, 40) + 20 * 20);
+
+        // A palette index overrides the colour by position; a single point keeps its
+        // marker even without markers.
+        let vermillion = PALETTE[3];
+        let (coloured, coloured_svg) = draw(
+            "coloured",
+            vec![
+                Series::new("", long.clone()).without_markers().colour(3),
+                Series::new("", vec![(1000.0, 1.05)])
+                    .without_markers()
+                    .colour(10),
+            ],
+        );
+        assert!(pixels_near(&coloured, vermillion, 40) > 1000);
+        assert_eq!(pixels_near(&coloured, blue, 40), 0);
+        assert!(pixels_near(&coloured, PALETTE[10 % PALETTE.len()], 10) > 20);
+        assert_eq!(coloured_svg.matches("<polygon").count(), 1);
+    }
+
+    #[test]
+    fn figures_line_plot_legend() {
+        let dir = tempfile::tempdir().expect("test fixture");
+        fn figure(series: &[Series]) -> LineFigure<'_> {
+            LineFigure {
+                title: "Legend",
+                x_label: "x",
+                y_label: "y",
+                series,
+                log_x: false,
+                log_y: false,
+            }
+        }
+        register_bundled_font().expect("font");
+
+        // The legend samples show dashed and solid lines: a named solid line without
+        // markers is two polylines in its colour (the line and its sample), a dashed
+        // one many; the marker appears in the legend too.
+        let line = vec![(0.0, 0.0), (1.0, 1.0)];
+        let pair = [
+            Series::new("true", line.clone()).dashed().colour(1),
+            Series::new("fitted", line.clone())
+                .without_markers()
+                .colour(2),
+        ];
+        let stem = dir.path().join("pair");
+        let paths = line_plot(&stem, "Legend", "x", "y", &pair, false, false).expect("plot");
+        let svg = fs::read_to_string(&paths[1]).expect("SVG written");
+        assert!(
+            svg.contains(">\ntrue\n<") && svg.contains(">\nfitted\n<"),
+            "legend names"
+        );
+        assert_eq!(polylines_in(&svg, PALETTE[2]), 2);
+        assert!(polylines_in(&svg, PALETTE[1]) > 2 + 20);
+        assert!(!svg.contains("<polygon"));
+        let marked = [Series::new("marked", line.clone())];
+        let stem = dir.path().join("marked");
+        let paths = line_plot(&stem, "Legend", "x", "y", &marked, false, false).expect("plot");
+        let svg = fs::read_to_string(&paths[1]).expect("SVG written");
+        assert_eq!(
+            svg.matches("<polygon").count(),
+            3,
+            "2 markers and 1 in the legend"
+        );
+
+        // The legend goes to the first free corner.
+        assert_eq!(
+            figure(&pair).legend_placement(),
+            LegendPlacement::Inside(Corner::UpperLeft)
+        );
+        let falling = [Series::new("falling", vec![(0.0, 1.0), (1.0, 0.0)])];
+        assert_eq!(
+            figure(&falling).legend_placement(),
+            LegendPlacement::Inside(Corner::UpperRight)
+        );
+        let unnamed = [Series::new("", line.clone())];
+        assert_eq!(figure(&unnamed).legend_placement(), LegendPlacement::None);
+        let timing_series = timing_series();
+        for (log_x, log_y) in [(false, false), (true, false), (false, true), (true, true)] {
+            let timing = LineFigure {
+                log_x,
+                log_y,
+                ..figure(&timing_series)
+            };
+            assert_eq!(
+                timing.legend_placement(),
+                LegendPlacement::Inside(Corner::UpperLeft)
+            );
+        }
+
+        // Ten long waves fill the plot: the legend goes to the right, widening the
+        // image, and every name is shown.
+        let waves: Vec<Series> = (0..10)
+            .map(|k| {
+                let points = (0..2000)
+                    .map(|i| {
+                        let x = f64::from(i) * 0.01;
+                        (x, (x + f64::from(k)).sin() + 0.1 * f64::from(k))
+                    })
+                    .collect();
+                let series = Series::new(format!("wave {k}"), points);
+                if k % 2 == 0 {
+                    series.dashed().colour(k as usize / 2)
+                } else {
+                    series.without_markers().colour(k as usize / 2)
+                }
+            })
+            .collect();
+        let placement = figure(&waves).legend_placement();
+        let LegendPlacement::Outside { width, height } = placement else {
+            panic!("legend inside: {placement:?}");
+        };
+        assert!(
+            width > DEFAULT_SIZE.0 + 80 && width < DEFAULT_SIZE.0 + 200,
+            "{width}"
+        );
+        assert_eq!(height, DEFAULT_SIZE.1);
+        let stem = dir.path().join("waves");
+        let paths = line_plot(&stem, "Ten waves", "x", "y", &waves, false, false).expect("plot");
+        let names: Vec<String> = (0..10).map(|k| format!("wave {k}")).collect();
+        let mut texts: Vec<&str> = names.iter().map(String::as_str).collect();
+        texts.push("Ten waves");
+        check_outputs(&paths, &stem, (width, height), &texts);
+        // The legend is right of the plot: its dashed and solid samples in the first
+        // colour lie beyond x = 800 in the PNG.
+        let (_, _, rgb) = decode_png(&fs::read(&paths[0]).expect("PNG written"));
+        let right_of_plot: Vec<u8> = rgb
+            .chunks_exact(3 * width as usize)
+            .flat_map(|row| row[3 * DEFAULT_SIZE.0 as usize..].iter().copied())
+            .collect();
+        assert!(pixels_near(&right_of_plot, PALETTE[0], 10) > 2 * 30);
+
+        // Many series make the outside legend, and the image, taller.
+        let many: Vec<Series> = (0..40)
+            .map(|k| Series::new(format!("s{k}"), vec![(0.0, 0.0), (1.0, f64::from(k))]))
+            .collect();
+        match figure(&many).legend_placement() {
+            LegendPlacement::Outside { height, .. } => {
+                assert!(height >= 40 * LEGEND_LINE_HEIGHT, "{height}")
+            }
+            other => panic!("legend {other:?}"),
+        }
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|text| text.to_string()).collect()
+    }
+
+    #[test]
+    fn figures_heat_map_writes_png_and_svg() {
+        let dir = tempfile::tempdir().expect("test fixture");
+        let stem = dir.path().join("r2");
+        let columns = strings(&["x*y", "y^2", "w", "r"]);
+        let rows = strings(&["fly 0", "fly 1", "fly 2"]);
+        let values = vec![
+            vec![0.95, 0.12, -0.3, 0.5],
+            vec![-0.001, f64::NAN, 0.71, 0.33],
+            vec![-0.5, 0.25, 0.8, f64::INFINITY],
+        ];
+        let paths = heat_map(
+            &stem,
+            "Held-out R²",
+            "term",
+            "subject",
+            &columns,
+            &rows,
+            &values,
+            "R² (held out)",
+        )
+        .expect("heat map");
+        check_outputs(
+            &paths,
+            &stem,
+            HEAT_MAP_MIN_SIZE,
+            &[
+                "Held-out R²",
+                "term",
+                "subject",
+                "R² (held out)",
+                "x*y",
+                "y^2",
+                "fly 0",
+                "fly 2",
+                ">\n0.95\n<",
+                ">\n-0.30\n<",
+                ">\n0.00\n<",
+                ">\n0.71\n<",
+                ">\n-0.5\n<",
+                ">\n–\n<",
+            ],
+        );
+        let svg = fs::read_to_string(&paths[1]).expect("SVG written");
+        assert_eq!(svg.matches(">\n–\n<").count(), 2, "two missing cells");
+        // Cells in the extreme colours of the map and in the missing grey; white text
+        // on the darkest cell, black on the lightest.
+        let (_, _, rgb) = decode_png(&fs::read(&paths[0]).expect("PNG written"));
+        assert!(pixels_near(&rgb, viridis(1.0), 0) > 3000);
+        assert!(pixels_near(&rgb, viridis(0.0), 0) > 3000);
+        assert!(pixels_near(&rgb, MISSING_COLOUR, 0) > 2 * 3000);
+        assert!(svg.contains("fill=\"#FFFFFF\">\n-0.50\n<"), "white on dark");
+        assert!(svg.contains("fill=\"#000000\">\n0.95\n<"), "black on light");
+
+        // A larger grid makes a larger image, at least 90 × 60 pixels a cell; equal
+        // values are allowed.
+        let columns: Vec<String> = (0..12).map(|c| format!("term {c}")).collect();
+        let rows: Vec<String> = (0..9).map(|r| format!("a longer label {r}")).collect();
+        let values = vec![vec![0.5; 12]; 9];
+        let figure = HeatMapFigure {
+            title: "Big",
+            x_label: "x",
+            y_label: "y",
+            column_labels: &columns,
+            row_labels: &rows,
+            values: &values,
+            value_label: "v",
+            range: (0.5, 0.5),
+        };
+        let (width, height) = figure.size();
+        assert!(
+            width >= 12 * 90 + 150 && height >= 9 * 60 + 100,
+            "{width}×{height}"
+        );
+        let stem = dir.path().join("big");
+        let paths =
+            heat_map(&stem, "Big", "x", "y", &columns, &rows, &values, "v").expect("heat map");
+        check_outputs(
+            &paths,
+            &stem,
+            (width, height),
+            &["Big", "term 11", "a longer label 8", ">\n0.50\n<"],
+        );
+    }
+
+    #[test]
+    fn figures_heat_map_rejects_bad_input() {
+        let dir = tempfile::tempdir().expect("test fixture");
+        let stem = dir.path().join("bad");
+        let two = strings(&["a", "b"]);
+        let ok = vec![vec![1.0, 2.0], vec![3.0, 4.0]];
+        // (argument at fault, columns, rows, values)
+        type Case<'a> = (&'a str, &'a [String], &'a [String], Vec<Vec<f64>>);
+        let cases: Vec<Case> = vec![
+            ("column_labels", &[], &two, ok.clone()),
+            ("row_labels", &two, &[], ok.clone()),
+            ("values", &two, &two, vec![vec![1.0, 2.0]]),
+            ("values", &two, &two, vec![]),
+            (
+                "values[1] (row 'b')",
+                &two,
+                &two,
+                vec![vec![1.0, 2.0], vec![3.0]],
+            ),
+            (
+                "values[0] (row 'a')",
+                &two,
+                &two,
+                vec![vec![1.0, 2.0, 3.0], vec![3.0, 4.0]],
+            ),
+            (
+                "values",
+                &two,
+                &two,
+                vec![
+                    vec![f64::NAN, f64::INFINITY],
+                    vec![f64::NEG_INFINITY, f64::NAN],
+                ],
+            ),
+        ];
+        for (argument, columns, rows, values) in cases {
+            let err = heat_map(&stem, "t", "x", "y", columns, rows, &values, "v").unwrap_err();
+            match &err {
+                Error::Config { key, .. } => assert_eq!(key, argument, "{err}"),
+                other => panic!("expected a config error, got {other}"),
+            }
+        }
+        assert_dir_empty(dir.path());
+    }
+
+    #[test]
+    fn figures_heat_map_helpers() {
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(0.5), RGBColor(33, 145, 140));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        assert_eq!(viridis(0.05), RGBColor(70, 19, 101));
+        assert_eq!(viridis(-1.0), viridis(0.0));
+        assert_eq!(viridis(2.0), viridis(1.0));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
+        assert_eq!(text_colour_on(viridis(0.0)), WHITE);
+        assert_eq!(text_colour_on(viridis(0.3)), WHITE);
+        assert_eq!(text_colour_on(viridis(0.7)), BLACK);
+        assert_eq!(text_colour_on(viridis(1.0)), BLACK);
+        assert_eq!(text_colour_on(MISSING_COLOUR), BLACK);
+        assert_eq!(cell_text(0.949), "0.95");
+        assert_eq!(cell_text(-0.001), "0.00");
+        assert_eq!(cell_text(-1.5), "-1.50");
+        assert_eq!(cell_text(f64::NAN), "–");
+        assert_eq!(cell_text(f64::NEG_INFINITY), "–");
     }
 }

@@ -135,53 +135,26 @@ pub fn evaluate_neural<T: PlasticityRule, F: PlasticityRule>(
     fresh: &FreshTrajectories,
 ) -> Result<NeuralEvaluation> {
     let circuit = NeuralCircuit::new(fresh.n_pre, fresh.n_post);
-    let input_dist = normal(0.0, fresh.input_std)?;
-    let weight_dist = normal(0.0, fresh.initial_weight_std)?;
     let per_trajectory: Vec<(f64, f64)> = (0..fresh.trajectories)
         .into_par_iter()
         .map(|k| {
-            let mut rng = ChaCha8Rng::seed_from_u64(fresh.seed);
-            rng.set_stream(k as u64 + 1);
-            let w0: Vec<f64> = (0..circuit.n_synapses())
-                .map(|_| rng.sample(weight_dist))
-                .collect();
-            let inputs: Vec<f64> = (0..fresh.steps * fresh.n_pre)
-                .map(|_| rng.sample(input_dist))
-                .collect();
-            // Both circuits run in lockstep from the same W₀ and inputs.
             let mut r2_weights = ColumnR2::new(circuit.n_synapses());
             let mut r2_activity = ColumnR2::new(circuit.n_post);
-            let mut true_weights = w0.clone();
-            let mut fitted_weights = w0;
-            let mut true_post = vec![0.0; circuit.n_post];
-            let mut fitted_post = vec![0.0; circuit.n_post];
-            let mut true_scratch = vec![0.0; circuit.scratch_len(true_rule)];
-            let mut fitted_scratch = vec![0.0; circuit.scratch_len(fitted_rule)];
-            for pre in inputs.chunks_exact(circuit.n_pre) {
-                circuit.activity(pre, &true_weights, &mut true_post);
-                circuit.activity(pre, &fitted_weights, &mut fitted_post);
-                r2_activity.add_row(&true_post, &fitted_post);
-                circuit.plasticity(
-                    true_rule,
-                    true_theta,
-                    pre,
-                    &true_post,
-                    &mut true_weights,
-                    &mut true_scratch,
-                );
-                circuit.plasticity(
-                    fitted_rule,
-                    fitted_theta,
-                    pre,
-                    &fitted_post,
-                    &mut fitted_weights,
-                    &mut fitted_scratch,
-                );
-                r2_weights.add_row(&true_weights, &fitted_weights);
-            }
-            (r2_weights.value(), r2_activity.value())
+            lockstep_trajectory(
+                true_rule,
+                true_theta,
+                fitted_rule,
+                fitted_theta,
+                fresh,
+                k,
+                |true_post, fitted_post, true_weights, fitted_weights| {
+                    r2_activity.add_row(true_post, fitted_post);
+                    r2_weights.add_row(true_weights, fitted_weights);
+                },
+            )?;
+            Ok((r2_weights.value(), r2_activity.value()))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let r2_weights_per_trajectory: Vec<f64> = per_trajectory.iter().map(|p| p.0).collect();
     let r2_activity_per_trajectory: Vec<f64> = per_trajectory.iter().map(|p| p.1).collect();
     Ok(NeuralEvaluation {
@@ -190,6 +163,129 @@ pub fn evaluate_neural<T: PlasticityRule, F: PlasticityRule>(
         r2_weights_per_trajectory,
         r2_activity_per_trajectory,
     })
+}
+
+/// Runs fresh trajectory `k` (its own seeded stream) with the generating and the fitted
+/// rule in lockstep from the same `W₀` and inputs; after each step `t` calls
+/// `observe(y_t true, y_t fitted, W_{t+1} true, W_{t+1} fitted)`.
+fn lockstep_trajectory<T: PlasticityRule, F: PlasticityRule>(
+    true_rule: &T,
+    true_theta: &[f64],
+    fitted_rule: &F,
+    fitted_theta: &[f64],
+    fresh: &FreshTrajectories,
+    k: usize,
+    mut observe: impl FnMut(&[f64], &[f64], &[f64], &[f64]),
+) -> Result<()> {
+    let circuit = NeuralCircuit::new(fresh.n_pre, fresh.n_post);
+    let input_dist = normal(0.0, fresh.input_std)?;
+    let weight_dist = normal(0.0, fresh.initial_weight_std)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(fresh.seed);
+    rng.set_stream(k as u64 + 1);
+    let w0: Vec<f64> = (0..circuit.n_synapses())
+        .map(|_| rng.sample(weight_dist))
+        .collect();
+    let inputs: Vec<f64> = (0..fresh.steps * fresh.n_pre)
+        .map(|_| rng.sample(input_dist))
+        .collect();
+    let mut true_weights = w0.clone();
+    let mut fitted_weights = w0;
+    let mut true_post = vec![0.0; circuit.n_post];
+    let mut fitted_post = vec![0.0; circuit.n_post];
+    let mut true_scratch = vec![0.0; circuit.scratch_len(true_rule)];
+    let mut fitted_scratch = vec![0.0; circuit.scratch_len(fitted_rule)];
+    for pre in inputs.chunks_exact(circuit.n_pre) {
+        circuit.activity(pre, &true_weights, &mut true_post);
+        circuit.activity(pre, &fitted_weights, &mut fitted_post);
+        circuit.plasticity(
+            true_rule,
+            true_theta,
+            pre,
+            &true_post,
+            &mut true_weights,
+            &mut true_scratch,
+        );
+        circuit.plasticity(
+            fitted_rule,
+            fitted_theta,
+            pre,
+            &fitted_post,
+            &mut fitted_weights,
+            &mut fitted_scratch,
+        );
+        observe(&true_post, &fitted_post, &true_weights, &fitted_weights);
+    }
+    Ok(())
+}
+
+/// Weight trajectories of a few synapses under the generating and the fitted rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeightTrajectories {
+    /// The synapses shown (flat indices into `W`).
+    pub synapses: Vec<usize>,
+    /// `truth[t][j]`: synapse `synapses[j]` after step (or presentation) `t + 1`, under
+    /// the generating rule.
+    pub truth: Vec<Vec<f64>>,
+    /// The same under the fitted rule, from the same `W₀` and inputs.
+    pub fitted: Vec<Vec<f64>>,
+}
+
+impl WeightTrajectories {
+    /// Keeps, of full weight trajectories `truth[t]` / `fitted[t]`, the `count`
+    /// synapses whose generating trajectory spans the widest range (ties: lower index).
+    pub fn of_most_changing(truth: &[Vec<f64>], fitted: &[Vec<f64>], count: usize) -> Self {
+        let n = truth.first().map_or(0, Vec::len);
+        let mut range: Vec<(usize, f64)> = (0..n)
+            .map(|j| {
+                let (lo, hi) = truth
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |a, w| {
+                        (a.0.min(w[j]), a.1.max(w[j]))
+                    });
+                (j, hi - lo)
+            })
+            .collect();
+        range.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut synapses: Vec<usize> = range.iter().take(count).map(|r| r.0).collect();
+        synapses.sort_unstable();
+        let pick = |rows: &[Vec<f64>]| -> Vec<Vec<f64>> {
+            rows.iter()
+                .map(|w| synapses.iter().map(|&j| w[j]).collect())
+                .collect()
+        };
+        WeightTrajectories {
+            truth: pick(truth),
+            fitted: pick(fitted),
+            synapses,
+        }
+    }
+}
+
+/// The weight trajectories of the `count` most-changing synapses of fresh trajectory 0
+/// (the first trajectory [`evaluate_neural`] compares), under both rules.
+pub fn neural_weight_trajectories<T: PlasticityRule, F: PlasticityRule>(
+    true_rule: &T,
+    true_theta: &[f64],
+    fitted_rule: &F,
+    fitted_theta: &[f64],
+    fresh: &FreshTrajectories,
+    count: usize,
+) -> Result<WeightTrajectories> {
+    let mut truth = Vec::with_capacity(fresh.steps);
+    let mut fitted = Vec::with_capacity(fresh.steps);
+    lockstep_trajectory(
+        true_rule,
+        true_theta,
+        fitted_rule,
+        fitted_theta,
+        fresh,
+        0,
+        |_, _, t, f| {
+            truth.push(t.to_vec());
+            fitted.push(f.to_vec());
+        },
+    )?;
+    Ok(WeightTrajectories::of_most_changing(&truth, &fitted, count))
 }
 
 /// Fitted minus generating coefficient, per term.

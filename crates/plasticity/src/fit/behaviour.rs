@@ -20,7 +20,7 @@ use super::{
 use crate::circuit::BehaviourCircuit;
 use crate::data::BehaviourDataset;
 use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
-use crate::metrics::{coefficient_error, median, ColumnR2};
+use crate::metrics::{coefficient_error, median, ColumnR2, WeightTrajectories};
 use crate::objective::BehaviourObjective;
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::task::oja::normal;
@@ -324,6 +324,43 @@ pub fn evaluate_behaviour(
         r2_activity_per_session,
         sessions,
     })
+}
+
+/// The weight trajectories of the `count` most-changing synapses over fresh session 0
+/// of [`evaluate_behaviour`] (same task, seeds and circuit), one row per presentation,
+/// under the generating rule and under `theta` of `rule`.
+pub fn behaviour_weight_trajectories(
+    task: &BehaviourTask,
+    circuit: &BehaviourCircuit,
+    rule: &Rule,
+    theta: &[f64],
+    seed: u64,
+    count: usize,
+) -> Result<WeightTrajectories> {
+    let fresh_task = BehaviourTask {
+        seed: mix_seeds(task.seed, seed),
+        sessions: 1,
+        ..task.clone()
+    };
+    let simulated = fresh_task.simulate_sessions(0, 1)?;
+    let data = fresh_task.dataset(&simulated)?;
+    let session = data.session(0);
+    let true_theta = parse_expression(&task.rule, Variables::Xywr)?;
+    let mut truth = Vec::with_capacity(session.n_presentations());
+    let mut ws = BehaviourWorkspace::new();
+    replay_session(
+        &task.circuit(),
+        &TaylorRule::new(Variables::Xywr),
+        &true_theta,
+        session,
+        &mut ws,
+        |_, w, _, _| truth.push(w.to_vec()),
+    );
+    let mut fitted = Vec::with_capacity(session.n_presentations());
+    replay_session(circuit, rule, theta, session, &mut ws, |_, w, _, _| {
+        fitted.push(w.to_vec())
+    });
+    Ok(WeightTrajectories::of_most_changing(&truth, &fitted, count))
 }
 
 /// A seed for fresh evaluation sessions from the data's and the fit's seeds: the

@@ -1,0 +1,1130 @@
+//! Experiment files: a TOML file that names an experiment's kind, the flags of the
+//! commands it runs (one table per command, keys named exactly as the flags, `-` or
+//! `_`), an optional grid of values to sweep, and Slurm options.
+//!
+//! The sections are read by the commands' own flag parsers (clap), so every flag has a
+//! key, with the same default and the same checks. Every error names the file, the
+//! line and the key: unknown keys, values of the wrong type, values out of range.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use toml::{Table, Value};
+
+use crate::behaviour::{TableArgs, TaskFlags};
+use crate::bench::BenchArgs;
+use crate::commands::{FitOptions, TaskArgs};
+use crate::flies::FliesArgs;
+
+/// What an experiment runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Simulated neural activity ([simulate] = `simulate oja` flags) and a fit ([fit]).
+    Neural,
+    /// Simulated choices ([simulate] = `simulate behaviour` flags) and a fit ([fit]).
+    Behaviour,
+    /// The reward-rule table ([table] = `table` flags).
+    Table,
+    /// The real flies ([flies] = `flies` flags).
+    Flies,
+    /// Kernel timings over a grid of sizes ([bench] = `bench-kernels` flags).
+    Scaling,
+}
+
+impl Kind {
+    fn parse(text: &str) -> Option<Kind> {
+        Some(match text {
+            "neural" => Kind::Neural,
+            "behaviour" => Kind::Behaviour,
+            "table" => Kind::Table,
+            "flies" => Kind::Flies,
+            "scaling" => Kind::Scaling,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Neural => "neural",
+            Kind::Behaviour => "behaviour",
+            Kind::Table => "table",
+            Kind::Flies => "flies",
+            Kind::Scaling => "scaling",
+        }
+    }
+
+    /// The command sections this kind reads.
+    fn sections(self) -> &'static [&'static str] {
+        match self {
+            Kind::Neural | Kind::Behaviour => &["simulate", "fit"],
+            Kind::Table => &["table"],
+            Kind::Flies => &["flies"],
+            Kind::Scaling => &["bench"],
+        }
+    }
+
+    /// Whether a grid may sweep this kind's keys.
+    fn has_grid(self) -> bool {
+        matches!(self, Kind::Neural | Kind::Behaviour | Kind::Scaling)
+    }
+}
+
+/// The flags' parsers, one per section.
+#[derive(Parser, Debug)]
+#[command(name = "simulate oja")]
+struct NeuralSimulateSection {
+    #[command(flatten)]
+    task: TaskArgs,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "simulate behaviour")]
+struct BehaviourSimulateSection {
+    #[command(flatten)]
+    task: TaskFlags,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "fit")]
+struct FitSection {
+    #[command(flatten)]
+    options: FitOptions,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "table")]
+struct TableSection {
+    #[command(flatten)]
+    args: TableArgs,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "flies")]
+struct FliesSection {
+    #[command(flatten)]
+    args: FliesArgs,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "bench-kernels")]
+struct BenchSection {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+/// The clap command that reads `section` of `kind`.
+fn section_command(kind: Kind, section: &str) -> clap::Command {
+    match (kind, section) {
+        (Kind::Neural, "simulate") => NeuralSimulateSection::command(),
+        (Kind::Behaviour, "simulate") => BehaviourSimulateSection::command(),
+        (_, "fit") => FitSection::command(),
+        (_, "table") => TableSection::command(),
+        (_, "flies") => FliesSection::command(),
+        _ => BenchSection::command(),
+    }
+}
+
+/// Keys that `plasticity run` sets itself (output paths).
+const RESERVED_KEYS: [&str; 2] = ["out", "json"];
+
+/// Top-level keys besides the sections.
+const TOP_LEVEL_KEYS: [&str; 6] = [
+    "kind",
+    "title",
+    "description",
+    "save_data",
+    "checkpoint_interval",
+    "parallel_cells",
+];
+
+/// Keys of the [slurm] table.
+const SLURM_KEYS: [&str; 5] = [
+    "options",
+    "cpus_per_task",
+    "time",
+    "partition",
+    "max_parallel",
+];
+
+/// Slurm settings of an experiment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct SlurmSettings {
+    /// Extra `#SBATCH` options, each as written on the sbatch command line.
+    pub(crate) options: Vec<String>,
+    /// `--cpus-per-task`.
+    pub(crate) cpus_per_task: u32,
+    /// `--time`, if set.
+    pub(crate) time: Option<String>,
+    /// `--partition`, if set.
+    pub(crate) partition: Option<String>,
+    /// At most this many cells at once (`--array=…%N`), if set.
+    pub(crate) max_parallel: Option<u32>,
+}
+
+/// One axis of a grid: `section.key` takes each of `values` in turn.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct GridAxis {
+    pub(crate) section: String,
+    pub(crate) key: String,
+    pub(crate) values: Vec<Value>,
+}
+
+impl GridAxis {
+    pub(crate) fn name(&self) -> String {
+        format!("{}.{}", self.section, self.key)
+    }
+}
+
+/// One cell of the grid (the whole experiment when there is no grid).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Cell {
+    /// Row-major index (the first grid key varies slowest).
+    pub(crate) index: usize,
+    /// The grid values of this cell: (axis, value).
+    pub(crate) parameters: Vec<(GridAxis, Value)>,
+}
+
+impl Cell {
+    /// `noise_std=0.2, recording_fraction=0.9`.
+    pub(crate) fn label(&self) -> String {
+        self.parameters
+            .iter()
+            .map(|(axis, value)| format!("{}={}", axis.key, value_text(value)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The directory name of the cell: `cell_0007`.
+    pub(crate) fn directory_name(&self) -> String {
+        format!("cell_{:04}", self.index)
+    }
+}
+
+/// A cell's settings, parsed by the commands' own flag parsers.
+#[derive(Debug)]
+pub(crate) enum CellConfig {
+    Neural { task: TaskArgs, fit: FitOptions },
+    Behaviour { task: TaskFlags, fit: FitOptions },
+    Table(TableArgs),
+    Flies(FliesArgs),
+    Scaling(BenchArgs),
+}
+
+/// A parsed, checked experiment file.
+#[derive(Clone, Debug)]
+pub(crate) struct Experiment {
+    pub(crate) path: PathBuf,
+    /// Relative paths in the file are read from here (the file's directory).
+    pub(crate) base_dir: PathBuf,
+    pub(crate) source: String,
+    pub(crate) kind: Kind,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) save_data: bool,
+    pub(crate) checkpoint_interval: f64,
+    pub(crate) parallel_cells: bool,
+    sections: Vec<(String, Table)>,
+    pub(crate) grid: Vec<GridAxis>,
+    pub(crate) slurm: SlurmSettings,
+}
+
+/// The text of a TOML value as a flag value.
+pub(crate) fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+/// The 1-based line where `key` is set in `[section]` (top level when `section` is
+/// None), by scanning the source: headers `[name]`, then `key = …`, `"key" = …`.
+pub(crate) fn key_line(source: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let mut current: Option<String> = None;
+    let mut header_line = None;
+    for (number, line) in source.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix('[') {
+            if let Some(end) = rest.find(']') {
+                current = Some(rest[..end].trim().to_string());
+                if section == current.as_deref() && key.is_empty() {
+                    header_line = Some(number + 1);
+                }
+                continue;
+            }
+        }
+        if current.as_deref() != section {
+            continue;
+        }
+        if let Some((left, _)) = trimmed.split_once('=') {
+            let left = left.trim().trim_matches('"').trim_matches('\'');
+            if left == key || left.replace('-', "_") == key.replace('-', "_") {
+                return Some(number + 1);
+            }
+        }
+    }
+    header_line
+}
+
+/// The clap argument that `key` names in `command` (the field name, or the flag's
+/// long name).
+fn find_arg<'c>(command: &'c clap::Command, key: &str) -> Option<&'c clap::Arg> {
+    let snake = key.replace('-', "_");
+    command
+        .get_arguments()
+        .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+        .find(|a| a.get_id().as_str() == snake || a.get_long() == Some(key))
+}
+
+/// Every key a section accepts, as snake_case names.
+pub(crate) fn section_keys(command: &clap::Command) -> Vec<String> {
+    command
+        .get_arguments()
+        .map(|a| a.get_id().as_str().to_string())
+        .filter(|id| !matches!(id.as_str(), "help" | "version"))
+        .filter(|id| !RESERVED_KEYS.contains(&id.as_str()))
+        .collect()
+}
+
+impl Experiment {
+    /// Reads and checks `path`.
+    pub(crate) fn load(path: &Path) -> Result<Experiment> {
+        let source = std::fs::read_to_string(path)
+            .with_context(|| format!("reading experiment file {}", path.display()))?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Experiment::parse_with_base(path, &source, &base)
+    }
+
+    /// An error at `key` of `[section]` (a top-level key when `section` is None).
+    fn error_at(
+        &self,
+        section: Option<&str>,
+        key: &str,
+        message: impl std::fmt::Display,
+    ) -> anyhow::Error {
+        located_error(&self.path, &self.source, section, key, message)
+    }
+
+    /// Parses and checks an experiment file's text; relative paths in it are read from
+    /// `base_dir`.
+    pub(crate) fn parse_with_base(
+        path: &Path,
+        source: &str,
+        base_dir: &Path,
+    ) -> Result<Experiment> {
+        let document: Table = source.parse::<Table>().map_err(|e| {
+            anyhow!(
+                "{}: not valid TOML: {}",
+                path.display(),
+                e.to_string().trim_end()
+            )
+        })?;
+        let at = |section: Option<&str>, key: &str, message: String| {
+            located_error(path, source, section, key, message)
+        };
+        let kind_value = document.get("kind").ok_or_else(|| {
+            anyhow!(
+                "{}: the key `kind` is missing (one of neural, behaviour, table, flies, scaling)",
+                path.display()
+            )
+        })?;
+        let kind = kind_value
+            .as_str()
+            .and_then(Kind::parse)
+            .ok_or_else(|| {
+                at(
+                    None,
+                    "kind",
+                    format!(
+                        "expected one of \"neural\", \"behaviour\", \"table\", \"flies\", \"scaling\", got {kind_value}"
+                    ),
+                )
+            })?;
+        let mut experiment = Experiment {
+            path: path.to_path_buf(),
+            base_dir: base_dir.to_path_buf(),
+            source: source.to_string(),
+            kind,
+            title: String::new(),
+            description: String::new(),
+            save_data: false,
+            checkpoint_interval: 60.0,
+            parallel_cells: kind != Kind::Scaling,
+            sections: Vec::new(),
+            grid: Vec::new(),
+            slurm: SlurmSettings {
+                cpus_per_task: 2,
+                ..SlurmSettings::default()
+            },
+        };
+        for (key, value) in &document {
+            let key = key.as_str();
+            if kind.sections().contains(&key) {
+                let Value::Table(table) = value else {
+                    return Err(at(
+                        None,
+                        key,
+                        format!("expected a table [{key}], got {}", type_name(value)),
+                    ));
+                };
+                experiment.sections.push((key.to_string(), table.clone()));
+                continue;
+            }
+            match key {
+                "kind" => {}
+                "title" | "description" => {
+                    let text = value.as_str().ok_or_else(|| {
+                        at(
+                            None,
+                            key,
+                            format!("expected a string, got {}", type_name(value)),
+                        )
+                    })?;
+                    if key == "title" {
+                        experiment.title = text.to_string();
+                    } else {
+                        experiment.description = text.to_string();
+                    }
+                }
+                "save_data" | "parallel_cells" => {
+                    let flag = value.as_bool().ok_or_else(|| {
+                        at(
+                            None,
+                            key,
+                            format!("expected true or false, got {}", type_name(value)),
+                        )
+                    })?;
+                    if key == "save_data" {
+                        experiment.save_data = flag;
+                    } else {
+                        experiment.parallel_cells = flag;
+                    }
+                }
+                "checkpoint_interval" => {
+                    let seconds = match value {
+                        Value::Integer(i) => *i as f64,
+                        Value::Float(f) => *f,
+                        _ => {
+                            return Err(at(
+                                None,
+                                key,
+                                format!("expected a number of seconds, got {}", type_name(value)),
+                            ))
+                        }
+                    };
+                    if !(seconds.is_finite() && seconds >= 0.0) {
+                        return Err(at(
+                            None,
+                            key,
+                            format!("must be a number of seconds ≥ 0, got {seconds}"),
+                        ));
+                    }
+                    experiment.checkpoint_interval = seconds;
+                }
+                "grid" if kind.has_grid() => {}
+                "slurm" => {}
+                "simulate" | "fit" | "table" | "flies" | "bench" | "grid" => {
+                    return Err(at(
+                        None,
+                        key,
+                        format!(
+                            "a \"{}\" experiment has no [{key}] table (it reads {})",
+                            kind.name(),
+                            kind.sections()
+                                .iter()
+                                .map(|s| format!("[{s}]"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ))
+                }
+                _ => {
+                    let mut known: Vec<String> =
+                        TOP_LEVEL_KEYS.iter().map(|k| k.to_string()).collect();
+                    known.extend(kind.sections().iter().map(|s| format!("[{s}]")));
+                    if kind.has_grid() {
+                        known.push("[grid]".into());
+                    }
+                    known.push("[slurm]".into());
+                    return Err(at(
+                        None,
+                        key,
+                        format!("unknown key; known: {}", known.join(", ")),
+                    ));
+                }
+            }
+        }
+        for &section in kind.sections() {
+            if !experiment.sections.iter().any(|(s, _)| s == section) {
+                experiment
+                    .sections
+                    .push((section.to_string(), Table::new()));
+            }
+        }
+        if let Some(value) = document.get("slurm") {
+            experiment.slurm = experiment.parse_slurm(value)?;
+        }
+        if let Some(value) = document.get("grid") {
+            experiment.grid = experiment.parse_grid(value)?;
+        }
+        // every key of every section: known, of the right type, parseable alone
+        for (section, table) in &experiment.sections {
+            let command = section_command(kind, section);
+            for (key, value) in table {
+                experiment.check_key(&command, section, key, value, None)?;
+            }
+        }
+        // the whole of every cell: parsed together and range-checked
+        for cell in experiment.cells() {
+            experiment.cell_config(&cell, Path::new("."))?;
+        }
+        Ok(experiment)
+    }
+
+    fn parse_slurm(&self, value: &Value) -> Result<SlurmSettings> {
+        let Value::Table(table) = value else {
+            return Err(self.error_at(
+                None,
+                "slurm",
+                format!("expected a table [slurm], got {}", type_name(value)),
+            ));
+        };
+        let mut settings = self.slurm.clone();
+        for (key, value) in table {
+            let at = |message: String| self.error_at(Some("slurm"), key, message);
+            match key.replace('-', "_").as_str() {
+                "options" => {
+                    let items = value.as_array().ok_or_else(|| {
+                        at(format!(
+                            "expected an array of strings such as [\"--mem=4G\"], got {}",
+                            type_name(value)
+                        ))
+                    })?;
+                    settings.options = items
+                        .iter()
+                        .map(|item| {
+                            item.as_str().map(str::to_string).ok_or_else(|| {
+                                at(format!("expected strings, got {}", type_name(item)))
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                }
+                "cpus_per_task" | "max_parallel" => {
+                    let number = value.as_integer().ok_or_else(|| {
+                        at(format!("expected an integer, got {}", type_name(value)))
+                    })?;
+                    if !(1..=1_000_000).contains(&number) {
+                        return Err(at(format!("must be at least 1, got {number}")));
+                    }
+                    if key.starts_with("cpus") {
+                        settings.cpus_per_task = number as u32;
+                    } else {
+                        settings.max_parallel = Some(number as u32);
+                    }
+                }
+                "time" | "partition" => {
+                    let text = value
+                        .as_str()
+                        .ok_or_else(|| at(format!("expected a string, got {}", type_name(value))))?
+                        .to_string();
+                    if key == "time" {
+                        settings.time = Some(text);
+                    } else {
+                        settings.partition = Some(text);
+                    }
+                }
+                _ => {
+                    return Err(at(format!("unknown key; known: {}", SLURM_KEYS.join(", "))));
+                }
+            }
+        }
+        Ok(settings)
+    }
+
+    fn parse_grid(&self, value: &Value) -> Result<Vec<GridAxis>> {
+        let Value::Table(table) = value else {
+            return Err(self.error_at(
+                None,
+                "grid",
+                format!("expected a table [grid], got {}", type_name(value)),
+            ));
+        };
+        let mut axes = Vec::new();
+        for (name, values) in table {
+            let at = |message: String| self.error_at(Some("grid"), name, message);
+            let Some((section, key)) = name.split_once('.') else {
+                return Err(at(format!(
+                    "a grid key names a section and a key, such as \"simulate.noise_std\"; sections: {}",
+                    self.kind.sections().join(", ")
+                )));
+            };
+            if !self.kind.sections().contains(&section) {
+                return Err(at(format!(
+                    "no section [{section}] in a \"{}\" experiment (it has {})",
+                    self.kind.name(),
+                    self.kind.sections().join(", ")
+                )));
+            }
+            let Value::Array(items) = values else {
+                return Err(at(format!(
+                    "expected an array of values, got {}",
+                    type_name(values)
+                )));
+            };
+            if items.is_empty() {
+                return Err(at("the array of values is empty".into()));
+            }
+            let command = section_command(self.kind, section);
+            for item in items {
+                self.check_key(&command, section, key, item, Some(name))?;
+            }
+            axes.push(GridAxis {
+                section: section.to_string(),
+                key: key.replace('-', "_"),
+                values: items.clone(),
+            });
+        }
+        Ok(axes)
+    }
+
+    /// Checks that `key` is a flag of `command` and that `value` (alone) parses as it;
+    /// errors point at the key's line (in [grid] when `grid_name` is given).
+    fn check_key(
+        &self,
+        command: &clap::Command,
+        section: &str,
+        key: &str,
+        value: &Value,
+        grid_name: Option<&str>,
+    ) -> Result<()> {
+        let (at_section, at_key) = match grid_name {
+            Some(name) => ("grid", name),
+            None => (section, key),
+        };
+        let at = |message: String| self.error_at(Some(at_section), at_key, message);
+        if RESERVED_KEYS.contains(&key) {
+            return Err(at(format!(
+                "`{key}` is set by `plasticity run` (the run directory); remove it"
+            )));
+        }
+        let Some(arg) = find_arg(command, key) else {
+            return Err(at(format!(
+                "unknown key in [{section}]; known: {}",
+                section_keys(command).join(", ")
+            )));
+        };
+        let argv = arg_values(arg, key, value).map_err(at)?;
+        let mut full = base_argv(self.kind, section, Path::new("."));
+        full.extend(argv);
+        if let Err(error) = command.clone().try_get_matches_from(full) {
+            // a required argument set by another key is checked with the whole cell
+            if error.kind() != clap::error::ErrorKind::MissingRequiredArgument {
+                return Err(at(clap_message(&error)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The grid's cells, row-major (one cell when there is no grid).
+    pub(crate) fn cells(&self) -> Vec<Cell> {
+        let mut cells = vec![Vec::new()];
+        for axis in &self.grid {
+            let mut next = Vec::with_capacity(cells.len() * axis.values.len());
+            for prefix in &cells {
+                for value in &axis.values {
+                    let mut parameters: Vec<(GridAxis, Value)> = prefix.clone();
+                    parameters.push((axis.clone(), value.clone()));
+                    next.push(parameters);
+                }
+            }
+            cells = next;
+        }
+        cells
+            .into_iter()
+            .enumerate()
+            .map(|(index, parameters)| Cell { index, parameters })
+            .collect()
+    }
+
+    /// The flags of `section` for `cell`: the section's keys with the cell's grid
+    /// values in their place.
+    fn section_argv(&self, section: &str, cell: &Cell, out: &Path) -> Result<Vec<String>> {
+        let command = section_command(self.kind, section);
+        let mut values: Vec<(String, Value)> = self
+            .sections
+            .iter()
+            .find(|(s, _)| s == section)
+            .map(|(_, t)| {
+                t.iter()
+                    .map(|(k, v)| (k.replace('-', "_"), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (axis, value) in &cell.parameters {
+            if axis.section == section {
+                values.retain(|(k, _)| k != &axis.key);
+                values.push((axis.key.clone(), value.clone()));
+            }
+        }
+        let mut argv = base_argv(self.kind, section, out);
+        for (key, value) in &values {
+            let arg = find_arg(&command, key).ok_or_else(|| anyhow!("unknown key {key}"))?;
+            argv.extend(arg_values(arg, key, value).map_err(|m| anyhow!(m))?);
+        }
+        Ok(argv)
+    }
+
+    /// Parses `cell` with the commands' flag parsers and checks the ranges; `out` is
+    /// the directory the cell writes to.
+    pub(crate) fn cell_config(&self, cell: &Cell, out: &Path) -> Result<CellConfig> {
+        let parse = |section: &str| -> Result<clap::ArgMatches> {
+            let argv = self.section_argv(section, cell, out)?;
+            section_command(self.kind, section)
+                .try_get_matches_from(argv)
+                .map_err(|e| anyhow!("{}: [{section}]: {}", self.path.display(), clap_message(&e)))
+        };
+        let range_error = |section: &str, key: &str, message: String| {
+            let key = key.replace('-', "_");
+            let grid_name = format!("{section}.{key}");
+            if cell
+                .parameters
+                .iter()
+                .any(|(axis, _)| axis.name() == grid_name)
+            {
+                let mut error = self.error_at(Some("grid"), &grid_name, message);
+                error = error.context(format!("in cell {} ({})", cell.index, cell.label()));
+                error
+            } else {
+                self.error_at(Some(section), &key, message)
+            }
+        };
+        let library_error = |section: &str, error: anyhow::Error| -> anyhow::Error {
+            match error.downcast_ref::<plasticity::Error>() {
+                Some(plasticity::Error::Config { key, message }) => {
+                    range_error(section, key, message.clone())
+                }
+                _ => error.context(format!("{}: [{section}]", self.path.display())),
+            }
+        };
+        let config = match self.kind {
+            Kind::Neural => {
+                let task = NeuralSimulateSection::from_arg_matches(&parse("simulate")?)?.task;
+                task.task()
+                    .validate()
+                    .map_err(|e| library_error("simulate", e.into()))?;
+                let fit = FitSection::from_arg_matches(&parse("fit")?)?.options;
+                check_fit(&fit).map_err(|(k, m)| range_error("fit", k, m))?;
+                CellConfig::Neural { task, fit }
+            }
+            Kind::Behaviour => {
+                let task = BehaviourSimulateSection::from_arg_matches(&parse("simulate")?)?.task;
+                task.task()
+                    .and_then(|t| t.validate().map_err(Into::into))
+                    .map_err(|e| library_error("simulate", e))?;
+                let fit = FitSection::from_arg_matches(&parse("fit")?)?.options;
+                check_fit(&fit).map_err(|(k, m)| range_error("fit", k, m))?;
+                crate::behaviour::behaviour_settings(&fit)
+                    .map_err(|e| range_error("fit", "weight_bound", format!("{e:#}")))?;
+                CellConfig::Behaviour { task, fit }
+            }
+            Kind::Table => {
+                let args = TableSection::from_arg_matches(&parse("table")?)?.args;
+                args.check().map_err(|(k, m)| range_error("table", k, m))?;
+                CellConfig::Table(args)
+            }
+            Kind::Flies => {
+                let mut args = FliesSection::from_arg_matches(&parse("flies")?)?.args;
+                args.rebase_data_dir(&self.base_dir);
+                args.check().map_err(|(k, m)| range_error("flies", k, m))?;
+                CellConfig::Flies(args)
+            }
+            Kind::Scaling => {
+                let args = BenchSection::from_arg_matches(&parse("bench")?)?.args;
+                args.check().map_err(|(k, m)| range_error("bench", k, m))?;
+                CellConfig::Scaling(args)
+            }
+        };
+        Ok(config)
+    }
+
+    /// Everything that decides a cell's result, as text: its flags, section by section
+    /// (a checkpoint is only resumed by the cell it was taken in).
+    pub(crate) fn cell_fingerprint(&self, cell: &Cell) -> Result<String> {
+        let mut parts = Vec::new();
+        for &section in self.kind.sections() {
+            parts.push(self.section_argv(section, cell, Path::new("."))?.join(" "));
+        }
+        Ok(format!("{} | {}", plasticity::VERSION, parts.join(" | ")))
+    }
+
+    /// The seeds of the sections (`section.seed`: value, grid values included).
+    pub(crate) fn seeds(&self) -> serde_json::Value {
+        let mut seeds = serde_json::Map::new();
+        for cell in self.cells() {
+            for &section in self.kind.sections() {
+                let Ok(argv) = self.section_argv(section, &cell, Path::new(".")) else {
+                    continue;
+                };
+                let Ok(matches) = section_command(self.kind, section).try_get_matches_from(argv)
+                else {
+                    continue;
+                };
+                for id in ["seed", "input_seed"] {
+                    if let Ok(Some(raw)) = matches.try_get_raw(id) {
+                        let values: Vec<String> =
+                            raw.map(|v| v.to_string_lossy().to_string()).collect();
+                        let key = format!("{section}.{id}");
+                        let entry = seeds
+                            .entry(key)
+                            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                        if let serde_json::Value::Array(list) = entry {
+                            for v in values {
+                                let v = typed_json(&v);
+                                if !list.contains(&v) {
+                                    list.push(v);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        serde_json::Value::Object(seeds)
+    }
+
+    /// The experiment with every key of every section written out, defaults included:
+    /// what actually runs (`resolved.toml` of a run directory).
+    pub(crate) fn resolved_toml(&self) -> Result<String> {
+        let mut document = Table::new();
+        document.insert("kind".into(), Value::String(self.kind.name().into()));
+        document.insert("title".into(), Value::String(self.title.clone()));
+        document.insert(
+            "description".into(),
+            Value::String(self.description.clone()),
+        );
+        document.insert("save_data".into(), Value::Boolean(self.save_data));
+        document.insert(
+            "checkpoint_interval".into(),
+            Value::Float(self.checkpoint_interval),
+        );
+        document.insert("parallel_cells".into(), Value::Boolean(self.parallel_cells));
+        let first = Cell {
+            index: 0,
+            parameters: Vec::new(),
+        };
+        for &section in self.kind.sections() {
+            let command = section_command(self.kind, section);
+            let argv = self.section_argv(section, &first, Path::new("."))?;
+            let matches = command.clone().try_get_matches_from(argv)?;
+            let mut table = Table::new();
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") || RESERVED_KEYS.contains(&id) {
+                    continue;
+                }
+                if matches!(arg.get_action(), ArgAction::SetTrue) {
+                    table.insert(id.into(), Value::Boolean(matches.get_flag(id)));
+                    continue;
+                }
+                let Some(raw) = matches.get_raw(id) else {
+                    continue;
+                };
+                let values: Vec<Value> = raw.map(|v| typed_value(&v.to_string_lossy())).collect();
+                let multiple = arg.get_value_delimiter().is_some()
+                    || arg.get_num_args().is_some_and(|r| r.max_values() > 1);
+                let value = if multiple {
+                    Value::Array(values)
+                } else {
+                    values
+                        .into_iter()
+                        .next()
+                        .unwrap_or(Value::String(String::new()))
+                };
+                table.insert(id.into(), value);
+            }
+            document.insert(section.into(), Value::Table(table));
+        }
+        if !self.grid.is_empty() {
+            let grid: Table = self
+                .grid
+                .iter()
+                .map(|axis| (axis.name(), Value::Array(axis.values.clone())))
+                .collect();
+            document.insert("grid".into(), Value::Table(grid));
+        }
+        let mut slurm = Table::new();
+        slurm.insert(
+            "options".into(),
+            Value::Array(
+                self.slurm
+                    .options
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+        );
+        slurm.insert(
+            "cpus_per_task".into(),
+            Value::Integer(i64::from(self.slurm.cpus_per_task)),
+        );
+        if let Some(time) = &self.slurm.time {
+            slurm.insert("time".into(), Value::String(time.clone()));
+        }
+        if let Some(partition) = &self.slurm.partition {
+            slurm.insert("partition".into(), Value::String(partition.clone()));
+        }
+        if let Some(max) = self.slurm.max_parallel {
+            slurm.insert("max_parallel".into(), Value::Integer(i64::from(max)));
+        }
+        document.insert("slurm".into(), Value::Table(slurm));
+        Ok(toml::to_string(&document)?)
+    }
+}
+
+/// `path:line: key `section.key`: message` (the line when the key can be found).
+fn located_error(
+    path: &Path,
+    source: &str,
+    section: Option<&str>,
+    key: &str,
+    message: impl std::fmt::Display,
+) -> anyhow::Error {
+    let line = key_line(source, section, key)
+        .or_else(|| section.and_then(|s| key_line(source, Some(s), "")));
+    let name = match section {
+        Some(section) if section != "grid" => format!("{section}.{key}"),
+        Some(_) => format!("grid.\"{key}\""),
+        None => key.to_string(),
+    };
+    match line {
+        Some(line) => anyhow!("{}:{line}: key `{name}`: {message}", path.display()),
+        None => anyhow!("{}: key `{name}`: {message}", path.display()),
+    }
+}
+
+fn typed_json(text: &str) -> serde_json::Value {
+    match text.parse::<u64>() {
+        Ok(v) => serde_json::json!(v),
+        Err(_) => serde_json::json!(text),
+    }
+}
+
+/// A flag value read back as TOML: integer, number, boolean or string.
+fn typed_value(text: &str) -> Value {
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Integer(i);
+    }
+    if let Ok(f) = text.parse::<f64>() {
+        if f.is_finite() {
+            return Value::Float(f);
+        }
+    }
+    match text {
+        "true" => Value::Boolean(true),
+        "false" => Value::Boolean(false),
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// The flags that set `arg` to `value`, or what is wrong with the value's type.
+fn arg_values(
+    arg: &clap::Arg,
+    key: &str,
+    value: &Value,
+) -> std::result::Result<Vec<String>, String> {
+    let flag = arg.get_long().map(|long| format!("--{long}"));
+    if matches!(arg.get_action(), ArgAction::SetTrue) {
+        return match value {
+            Value::Boolean(true) => Ok(flag.into_iter().collect()),
+            Value::Boolean(false) => Ok(Vec::new()),
+            other => Err(format!("expected true or false, got {}", type_name(other))),
+        };
+    }
+    let multiple = arg.get_value_delimiter().is_some()
+        || arg.get_num_args().is_some_and(|r| r.max_values() > 1);
+    let items: Vec<&Value> = match value {
+        Value::Array(items) if multiple => {
+            if items.is_empty() {
+                return Err("expected at least one value".into());
+            }
+            items.iter().collect()
+        }
+        Value::Array(_) => return Err(format!("`{key}` takes one value, got an array")),
+        Value::Table(_) | Value::Datetime(_) => {
+            return Err(format!("expected a value, got {}", type_name(value)))
+        }
+        Value::Boolean(_) => return Err("expected a value, got a boolean".to_string()),
+        single => vec![single],
+    };
+    let mut argv = Vec::new();
+    for item in items {
+        if matches!(
+            item,
+            Value::Array(_) | Value::Table(_) | Value::Datetime(_) | Value::Boolean(_)
+        ) {
+            return Err(format!("expected values, got {}", type_name(item)));
+        }
+        match &flag {
+            Some(flag) => {
+                argv.push(flag.clone());
+                argv.push(value_text(item));
+            }
+            None => argv.push(value_text(item)),
+        }
+    }
+    Ok(argv)
+}
+
+/// The program name and the flags `plasticity run` sets itself for `section`.
+fn base_argv(kind: Kind, section: &str, out: &Path) -> Vec<String> {
+    let mut argv = vec![format!("plasticity {section}")];
+    match (kind, section) {
+        (Kind::Table, "table") | (Kind::Flies, "flies") => {
+            argv.push("--out".into());
+            argv.push(out.display().to_string());
+        }
+        _ => {}
+    }
+    argv
+}
+
+/// A clap error as one line, without the `error:` prefix and the help hint.
+fn clap_message(error: &clap::Error) -> String {
+    let text = error.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    let joined = lines.join(" ");
+    joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .replace("'--", "'")
+}
+
+/// Range checks of the fit flags: (key, message) of the first value out of range.
+pub(crate) fn check_fit(fit: &FitOptions) -> std::result::Result<(), (&'static str, String)> {
+    if fit.epochs == 0 {
+        return Err(("epochs", "must be at least 1".into()));
+    }
+    if !(fit.learning_rate.is_finite() && fit.learning_rate > 0.0) {
+        return Err((
+            "learning_rate",
+            format!("must be a positive number, got {}", fit.learning_rate),
+        ));
+    }
+    if fit.batch_size == 0 {
+        return Err(("batch_size", "must be at least 1".into()));
+    }
+    if let Some(l1) = fit.l1 {
+        if !(l1.is_finite() && l1 >= 0.0) {
+            return Err(("l1", format!("must be ≥ 0, got {l1}")));
+        }
+    }
+    if !(fit.l2.is_finite() && fit.l2 >= 0.0) {
+        return Err(("l2", format!("must be ≥ 0, got {}", fit.l2)));
+    }
+    if !(fit.tolerance.is_finite() && fit.tolerance >= 0.0) {
+        return Err(("tolerance", format!("must be ≥ 0, got {}", fit.tolerance)));
+    }
+    if fit.hidden.contains(&0) {
+        return Err(("hidden", "every hidden layer needs at least 1 unit".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arguments of `plasticity <path…>` that an experiment section must accept
+    /// (all but the input and output paths that `run` sets).
+    fn flags_of(path: &[&str]) -> Vec<String> {
+        let mut command = crate::commands::Cli::command();
+        for name in path {
+            command = command
+                .find_subcommand(name)
+                .unwrap_or_else(|| panic!("no subcommand {name}"))
+                .clone();
+        }
+        command
+            .get_arguments()
+            .map(|a| a.get_id().as_str().to_string())
+            .filter(|id| {
+                !matches!(
+                    id.as_str(),
+                    "help" | "version" | "quiet" | "out" | "json" | "data"
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_flag_of_the_fit_commands_is_a_config_key() {
+        for (path, kind, section) in [
+            (&["fit"][..], Kind::Neural, "fit"),
+            (&["simulate", "oja"][..], Kind::Neural, "simulate"),
+            (&["simulate", "behaviour"][..], Kind::Behaviour, "simulate"),
+            (&["table"][..], Kind::Table, "table"),
+            (&["flies"][..], Kind::Flies, "flies"),
+            (&["bench-kernels"][..], Kind::Scaling, "bench"),
+        ] {
+            let flags = flags_of(path);
+            assert!(flags.len() >= 4, "{path:?}: {flags:?}");
+            let command = section_command(kind, section);
+            for flag in flags {
+                assert!(
+                    find_arg(&command, &flag).is_some(),
+                    "`plasticity {}` has --{flag} but [{section}] has no key {flag}",
+                    path.join(" ")
+                );
+                // and under the flag's own spelling
+                let kebab = flag.replace('_', "-");
+                assert!(find_arg(&command, &kebab).is_some(), "{kebab}");
+            }
+        }
+    }
+
+    #[test]
+    fn key_lines_are_found_in_their_section() {
+        let source = "kind = \"neural\"\n[simulate]\nseed = 1\n\n[fit]\n  seed = 2\n[grid]\n\"fit.seed\" = [1]\n";
+        assert_eq!(key_line(source, None, "kind"), Some(1));
+        assert_eq!(key_line(source, Some("simulate"), "seed"), Some(3));
+        assert_eq!(key_line(source, Some("fit"), "seed"), Some(6));
+        assert_eq!(key_line(source, Some("grid"), "fit.seed"), Some(8));
+        assert_eq!(key_line(source, Some("fit"), ""), Some(5));
+        assert_eq!(key_line(source, Some("fit"), "epochs"), None);
+    }
+
+    #[test]
+    fn cells_are_row_major() {
+        let source = "kind = \"neural\"\n[grid]\n\"simulate.noise_std\" = [0.0, 0.5]\n\"fit.seed\" = [1, 2, 3]\n";
+        let experiment = Experiment::parse_with_base(Path::new("x.toml"), source, Path::new("."))
+            .expect("parsed");
+        let cells = experiment.cells();
+        assert_eq!(cells.len(), 6);
+        assert_eq!(cells[4].label(), "noise_std=0.5, seed=2");
+        assert_eq!(cells[4].index, 4);
+    }
+}

@@ -1,0 +1,441 @@
+//! The figures of a run directory, drawn from its tables alone (so `plasticity plot`
+//! redraws them without refitting): coefficient trajectories over epochs with the
+//! generating values dashed, true against inferred weight trajectories, loss curves,
+//! heat maps of a two-key grid, the scaling curves, and the flies' figures.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use plasticity::figures::{heat_map, line_plot, Series};
+
+use crate::experiment::{value_text, Experiment, Kind};
+
+/// A small CSV of numbers (header, then rows; no quoted fields): the columns by name.
+struct NumberTable {
+    header: Vec<String>,
+    rows: Vec<Vec<f64>>,
+}
+
+impl NumberTable {
+    fn read(path: &Path) -> Result<Option<NumberTable>> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut lines = text.lines();
+        let header: Vec<String> = lines
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        let rows = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                l.split(',')
+                    .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
+                    .collect()
+            })
+            .collect();
+        Ok(Some(NumberTable { header, rows }))
+    }
+
+    fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let k = self.header.iter().position(|h| h == name)?;
+        Some(
+            self.rows
+                .iter()
+                .map(|r| r.get(k).copied().unwrap_or(f64::NAN))
+                .collect(),
+        )
+    }
+}
+
+fn read_result(dir: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.join("result.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Draws every figure the run's files allow into `run_dir/figures`; returns the
+/// number of files written.
+pub(crate) fn draw(experiment: &Experiment, run_dir: &Path) -> Result<usize> {
+    let figures = run_dir.join("figures");
+    std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
+    let written = match experiment.kind {
+        Kind::Neural | Kind::Behaviour => draw_fits(experiment, run_dir, &figures)?,
+        Kind::Scaling => draw_scaling(run_dir, &figures)?,
+        Kind::Flies => crate::flies::plot_from_dir(run_dir)?,
+        Kind::Table => 0,
+    };
+    Ok(written)
+}
+
+fn draw_fits(experiment: &Experiment, run_dir: &Path, figures: &Path) -> Result<usize> {
+    let neural = experiment.kind == Kind::Neural;
+    let cells = experiment.cells();
+    let mut written = 0;
+    let loss_label = if neural {
+        "loss (mean squared error of activity)"
+    } else {
+        "loss (cross-entropy per presentation, nats)"
+    };
+    let mut loss_series = Vec::new();
+    for cell in &cells {
+        let dir = run_dir.join("cells").join(cell.directory_name());
+        let Some(result) = read_result(&dir) else {
+            continue;
+        };
+        let trajectory = NumberTable::read(&dir.join("trajectory.csv"))?;
+        let label = cell.label();
+        let (suffix, title_suffix) = if cells.len() == 1 {
+            (String::new(), String::new())
+        } else {
+            (format!("_cell{:04}", cell.index), format!(" ({label})"))
+        };
+        if let Some(table) = &trajectory {
+            if let (Some(epochs), Some(losses)) = (table.column("epoch"), table.column("loss")) {
+                let points: Vec<(f64, f64)> = epochs
+                    .iter()
+                    .zip(&losses)
+                    .filter(|(_, l)| l.is_finite() && **l > 0.0)
+                    .map(|(e, l)| (*e, *l))
+                    .collect();
+                if !points.is_empty() && cells.len() <= 8 {
+                    let name = if cells.len() == 1 {
+                        "fit".to_string()
+                    } else {
+                        label.clone()
+                    };
+                    loss_series.push(Series::new(name, points).without_markers());
+                }
+            }
+        }
+        if cells.len() > 4 {
+            continue;
+        }
+        if let Some(table) = &trajectory {
+            written += coefficient_figure(table, &result, figures, &suffix, &title_suffix)?;
+        }
+        if let Some(weights) = NumberTable::read(&dir.join("weights.csv"))? {
+            written += weights_figure(&weights, neural, figures, &suffix, &title_suffix)?;
+        }
+    }
+    if !loss_series.is_empty() {
+        written += line_plot(
+            &figures.join("loss"),
+            "Loss over the fit",
+            "epoch",
+            loss_label,
+            &loss_series,
+            false,
+            true,
+        )?
+        .len();
+    }
+    written += grid_figures(experiment, run_dir, figures)?;
+    Ok(written)
+}
+
+/// θ_k over epochs for the generating terms and the largest others, the generating
+/// values dashed in the same colour.
+fn coefficient_figure(
+    table: &NumberTable,
+    result: &Value,
+    figures: &Path,
+    suffix: &str,
+    title_suffix: &str,
+) -> Result<usize> {
+    let Some(epochs) = table.column("epoch") else {
+        return Ok(0);
+    };
+    let terms: Vec<String> = table
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("theta_").map(str::to_string))
+        .collect();
+    if terms.is_empty() || epochs.is_empty() {
+        return Ok(0);
+    }
+    let generating = result["generating"].as_object();
+    let truth = |term: &str| -> Option<f64> { generating.and_then(|g| g[term].as_f64()) };
+    let last = |term: &str| -> f64 {
+        table
+            .column(&format!("theta_{term}"))
+            .and_then(|c| c.last().copied())
+            .unwrap_or(0.0)
+    };
+    let mut chosen: Vec<String> = terms
+        .iter()
+        .filter(|t| truth(t).is_some_and(|v| v != 0.0))
+        .cloned()
+        .collect();
+    let mut others: Vec<&String> = terms.iter().filter(|t| !chosen.contains(t)).collect();
+    others.sort_by(|a, b| last(b).abs().total_cmp(&last(a).abs()));
+    let extra = if chosen.is_empty() { 6 } else { 3 };
+    chosen.extend(others.into_iter().take(extra).cloned());
+    let first = epochs[0];
+    let end = epochs[epochs.len() - 1];
+    let mut series = Vec::new();
+    for (k, term) in chosen.iter().enumerate() {
+        let Some(values) = table.column(&format!("theta_{term}")) else {
+            continue;
+        };
+        let points: Vec<(f64, f64)> = epochs
+            .iter()
+            .zip(&values)
+            .filter(|(_, v)| v.is_finite())
+            .map(|(e, v)| (*e, *v))
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        series.push(
+            Series::new(format!("θ {term}"), points)
+                .without_markers()
+                .colour(k),
+        );
+        if let Some(value) = truth(term) {
+            series.push(
+                Series::new(
+                    format!("{term}: true {value}"),
+                    vec![(first, value), (end, value)],
+                )
+                .dashed()
+                .colour(k),
+            );
+        }
+    }
+    if series.is_empty() {
+        return Ok(0);
+    }
+    Ok(line_plot(
+        &figures.join(format!("coefficients{suffix}")),
+        &format!("Coefficients over the fit{title_suffix}"),
+        "epoch",
+        "coefficient θ (dimensionless)",
+        &series,
+        false,
+        false,
+    )?
+    .len())
+}
+
+/// A few synapses' weights over a fresh trajectory (session) under the generating rule
+/// (dashed) and the fitted rule (solid), same colour per synapse.
+fn weights_figure(
+    table: &NumberTable,
+    neural: bool,
+    figures: &Path,
+    suffix: &str,
+    title_suffix: &str,
+) -> Result<usize> {
+    let (Some(steps), Some(synapses), Some(truth), Some(fitted)) = (
+        table.column("step"),
+        table.column("synapse"),
+        table.column("generating"),
+        table.column("fitted"),
+    ) else {
+        return Ok(0);
+    };
+    let mut ids: Vec<f64> = synapses.clone();
+    ids.sort_by(f64::total_cmp);
+    ids.dedup();
+    let mut series = Vec::new();
+    for (k, id) in ids.iter().enumerate() {
+        let pick = |values: &[f64]| -> Vec<(f64, f64)> {
+            (0..steps.len())
+                .filter(|&i| synapses[i] == *id && values[i].is_finite())
+                .map(|i| (steps[i], values[i]))
+                .collect()
+        };
+        series.push(
+            Series::new(format!("synapse {id}: fitted"), pick(&fitted))
+                .without_markers()
+                .colour(k),
+        );
+        series.push(
+            Series::new(format!("synapse {id}: true"), pick(&truth))
+                .dashed()
+                .colour(k),
+        );
+    }
+    if series.is_empty() {
+        return Ok(0);
+    }
+    let x_label = if neural {
+        "time step t of a fresh trajectory"
+    } else {
+        "odour presentation in a fresh session"
+    };
+    Ok(line_plot(
+        &figures.join(format!("weights{suffix}")),
+        &format!("True (dashed) and inferred (solid) weights{title_suffix}"),
+        x_label,
+        "synaptic weight w (a.u.)",
+        &series,
+        false,
+        false,
+    )?
+    .len())
+}
+
+/// For a grid of two numeric keys, heat maps of the R² columns; for one numeric key
+/// with more than four values, R² against it.
+fn grid_figures(experiment: &Experiment, run_dir: &Path, figures: &Path) -> Result<usize> {
+    let Some(table) = read_table(&run_dir.join("table.csv"))? else {
+        return Ok(0);
+    };
+    let numeric = |values: &[toml::Value]| {
+        values
+            .iter()
+            .all(|v| matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)))
+    };
+    let mut written = 0;
+    let metrics = [
+        ("r2_weights", "R² of weights"),
+        ("r2_activity", "R² of activity"),
+    ];
+    match experiment.grid.as_slice() {
+        [columns, rows] if numeric(&columns.values) && numeric(&rows.values) => {
+            for (metric, name) in metrics {
+                let Some(values) = table.column(metric) else {
+                    continue;
+                };
+                if values.iter().all(|v| !v.is_finite()) {
+                    continue;
+                }
+                let n_columns = columns.values.len();
+                let n_rows = rows.values.len();
+                // cell index = column · n_rows + row (the first key varies slowest)
+                let grid: Vec<Vec<f64>> = (0..n_rows)
+                    .map(|r| (0..n_columns).map(|c| values[c * n_rows + r]).collect())
+                    .collect();
+                written += heat_map(
+                    &figures.join(format!("heatmap_{metric}")),
+                    &format!("{name} per cell"),
+                    &axis_label(&columns.key),
+                    &axis_label(&rows.key),
+                    &columns.values.iter().map(value_text).collect::<Vec<_>>(),
+                    &rows.values.iter().map(value_text).collect::<Vec<_>>(),
+                    &grid,
+                    name,
+                )?
+                .len();
+            }
+        }
+        [axis] if numeric(&axis.values) && axis.values.len() > 4 => {
+            let xs: Vec<f64> = axis
+                .values
+                .iter()
+                .map(|v| {
+                    v.as_float()
+                        .or(v.as_integer().map(|i| i as f64))
+                        .unwrap_or(f64::NAN)
+                })
+                .collect();
+            let mut series = Vec::new();
+            for (metric, name) in metrics {
+                if let Some(values) = table.column(metric) {
+                    let points: Vec<(f64, f64)> = xs
+                        .iter()
+                        .zip(&values)
+                        .filter(|(x, y)| x.is_finite() && y.is_finite())
+                        .map(|(x, y)| (*x, *y))
+                        .collect();
+                    if !points.is_empty() {
+                        series.push(Series::new(name, points));
+                    }
+                }
+            }
+            if !series.is_empty() {
+                written += line_plot(
+                    &figures.join(format!("r2_by_{}", axis.key)),
+                    &format!("Recovery against {}", axis.key),
+                    &axis_label(&axis.key),
+                    "R² (1 = perfect)",
+                    &series,
+                    false,
+                    false,
+                )?
+                .len();
+            }
+        }
+        _ => {}
+    }
+    Ok(written)
+}
+
+fn axis_label(key: &str) -> String {
+    match key {
+        "noise_std" => "measurement noise σ (activity units)".into(),
+        "recording_fraction" => "fraction of neurons recorded".into(),
+        "steps" => "trajectory length T (time steps)".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// table.csv with its text columns read as NaN (only numbers are plotted).
+fn read_table(path: &Path) -> Result<Option<NumberTable>> {
+    NumberTable::read(path)
+}
+
+/// Time and memory of one trajectory's gradient against its length.
+fn draw_scaling(run_dir: &Path, figures: &Path) -> Result<usize> {
+    let Some(table) = read_table(&run_dir.join("table.csv"))? else {
+        return Ok(0);
+    };
+    let Some(steps) = table.column("steps") else {
+        return Ok(0);
+    };
+    let points = |column: &str| -> Vec<(f64, f64)> {
+        table
+            .column(column)
+            .map(|values| {
+                steps
+                    .iter()
+                    .zip(values)
+                    .filter(|(x, y)| x.is_finite() && y.is_finite() && *y > 0.0)
+                    .map(|(x, y)| (*x, y))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut written = 0;
+    let timing: Vec<Series> = [
+        ("gradient (checkpointed adjoint)", "oja_gradient_f64_s"),
+        ("forward pass", "oja_forward_f64_s"),
+    ]
+    .into_iter()
+    .map(|(name, column)| Series::new(name, points(column)))
+    .filter(|s| !s.points.is_empty())
+    .collect();
+    if !timing.is_empty() {
+        written += line_plot(
+            &figures.join("scaling_time"),
+            "Wall time of one trajectory against its length",
+            "trajectory length T (time steps)",
+            "wall time (s)",
+            &timing,
+            true,
+            true,
+        )?
+        .len();
+    }
+    let memory = points("peak_rss_mib");
+    if !memory.is_empty() {
+        written += line_plot(
+            &figures.join("scaling_memory"),
+            "Peak memory of the gradient against trajectory length",
+            "trajectory length T (time steps)",
+            "peak resident memory (MiB)",
+            &[Series::new("whole process", memory)],
+            true,
+            false,
+        )?
+        .len();
+    }
+    Ok(written)
+}

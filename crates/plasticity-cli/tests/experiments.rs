@@ -1,0 +1,464 @@
+//! `plasticity run`, `collect`, `plot` and experiment files: config errors name the
+//! key and the line; a run killed mid-fit resumes to the identical table; figures are
+//! redrawn without refitting; every shipped experiment file is valid.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_plasticity"));
+    command.arg("--quiet");
+    command
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A small neural experiment (6 → 12 neurons, a 2-cell grid) with `extra` appended.
+fn small_experiment(dir: &Path, epochs: usize, extra: &str) -> PathBuf {
+    let path = dir.join("small.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"kind = "neural"
+title = "test"
+checkpoint_interval = 0
+
+[simulate]
+n_pre = 6
+n_post = 12
+steps = 20
+trajectories = 3
+seed = 1
+
+[fit]
+epochs = {epochs}
+eval_trajectories = 1
+{extra}
+[grid]
+"simulate.noise_std" = [0.0, 0.3]
+"#
+        ),
+    )
+    .expect("written");
+    path
+}
+
+fn run_experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    binary()
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("ran")
+}
+
+/// The error of `plasticity run` on an experiment file with `text`.
+fn config_error(text: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).expect("written");
+    let output = run_experiment(&path, &dir.path().join("run"), &[]);
+    assert!(!output.status.success(), "accepted:\n{text}");
+    assert!(
+        !dir.path().join("run").exists(),
+        "a refused experiment must not create its run directory"
+    );
+    stderr(&output)
+}
+
+const GOOD_HEAD: &str = "kind = \"neural\"\n\n[simulate]\nn_pre = 4\nn_post = 6\n\n[fit]\n";
+
+#[test]
+fn unknown_keys_are_named_with_their_line() {
+    let error = config_error(&format!("{GOOD_HEAD}epochs = 3\nlearning_rat = 0.1\n"));
+    assert!(error.contains("bad.toml:9"), "{error}");
+    assert!(error.contains("fit.learning_rat"), "{error}");
+    assert!(error.contains("unknown key"), "{error}");
+    assert!(
+        error.contains("learning_rate"),
+        "lists the known keys: {error}"
+    );
+
+    let error = config_error("kind = \"neural\"\nseeed = 3\n");
+    assert!(
+        error.contains("bad.toml:2") && error.contains("seeed"),
+        "{error}"
+    );
+
+    let error = config_error(&format!("{GOOD_HEAD}[slurm]\nmemory = \"4G\"\n"));
+    assert!(
+        error.contains("bad.toml:9") && error.contains("slurm.memory"),
+        "{error}"
+    );
+
+    let error = config_error(&format!("{GOOD_HEAD}[grid]\n\"fit.epoch\" = [1, 2]\n"));
+    assert!(
+        error.contains("bad.toml:9") && error.contains("fit.epoch"),
+        "{error}"
+    );
+
+    let error = config_error("kind = \"neural\"\n[table]\nseeds = 1\n");
+    assert!(error.contains("[table]"), "{error}");
+}
+
+#[test]
+fn wrong_types_are_named_with_their_line() {
+    let error = config_error(&format!("{GOOD_HEAD}epochs = \"many\"\n"));
+    assert!(
+        error.contains("bad.toml:8") && error.contains("fit.epochs"),
+        "{error}"
+    );
+    assert!(error.contains("many"), "{error}");
+
+    let error = config_error(&format!("{GOOD_HEAD}epochs = 2.5\n"));
+    assert!(
+        error.contains("bad.toml:8") && error.contains("fit.epochs"),
+        "{error}"
+    );
+
+    let error = config_error(&format!("{GOOD_HEAD}optimizer = \"sgd\"\n"));
+    assert!(
+        error.contains("bad.toml:8") && error.contains("fit.optimizer"),
+        "{error}"
+    );
+    assert!(error.contains("lbfgs"), "lists the choices: {error}");
+
+    let error = config_error(&format!("{GOOD_HEAD}seed = [1, 2]\n"));
+    assert!(
+        error.contains("bad.toml:8") && error.contains("fit.seed"),
+        "{error}"
+    );
+
+    let error = config_error("kind = \"neural\"\nsave_data = \"yes\"\n");
+    assert!(
+        error.contains("bad.toml:2") && error.contains("save_data"),
+        "{error}"
+    );
+
+    let error = config_error("kind = \"neurons\"\n");
+    assert!(
+        error.contains("bad.toml:1") && error.contains("kind"),
+        "{error}"
+    );
+
+    let error = config_error("kind = \"neural\"\n[fit\nepochs = 3\n");
+    assert!(
+        error.contains("not valid TOML") && error.contains("line 2"),
+        "{error}"
+    );
+}
+
+#[test]
+fn out_of_range_values_are_named_with_their_line() {
+    let error = config_error(&format!("{GOOD_HEAD}epochs = 0\n"));
+    assert!(
+        error.contains("bad.toml:8") && error.contains("fit.epochs"),
+        "{error}"
+    );
+
+    let error = config_error(&format!("{GOOD_HEAD}learning_rate = -1.0\n"));
+    assert!(
+        error.contains("bad.toml:8") && error.contains("fit.learning_rate"),
+        "{error}"
+    );
+
+    let error =
+        config_error("kind = \"neural\"\n\n[simulate]\nn_post = 6\nrecording_fraction = 1.5\n");
+    assert!(
+        error.contains("bad.toml:5") && error.contains("simulate.recording_fraction"),
+        "{error}"
+    );
+
+    // a grid value out of range points at the grid's line
+    let error = config_error(
+        "kind = \"neural\"\n[simulate]\nn_post = 6\n[grid]\n\"simulate.noise_std\" = [0.0, -1.0]\n",
+    );
+    assert!(
+        error.contains("bad.toml:5") && error.contains("simulate.noise_std"),
+        "{error}"
+    );
+
+    let error = config_error("kind = \"neural\"\ncheckpoint_interval = -2\n");
+    assert!(
+        error.contains("bad.toml:2") && error.contains("checkpoint_interval"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_run_writes_its_directory_and_plot_redraws_the_figures() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = small_experiment(dir.path(), 15, "");
+    let out = dir.path().join("run");
+    let output = run_experiment(&file, &out, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for name in [
+        "experiment.toml",
+        "resolved.toml",
+        "run.json",
+        "table.csv",
+        "results.json",
+        "log.txt",
+    ] {
+        assert!(out.join(name).is_file(), "{name} missing");
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert!(run["version"].is_string() && run["git_commit"].is_string());
+    assert_eq!(run["seeds"]["simulate.seed"], serde_json::json!([1]));
+    // the resolved config holds every flag, defaults included, and runs as it is
+    let resolved = std::fs::read_to_string(out.join("resolved.toml")).expect("resolved");
+    for key in [
+        "learning_rate",
+        "batch_size",
+        "tolerance",
+        "recording_fraction",
+    ] {
+        assert!(
+            resolved.contains(key),
+            "{key} not in resolved.toml:\n{resolved}"
+        );
+    }
+    let table = std::fs::read_to_string(out.join("table.csv")).expect("table");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("cell,noise_std,rule_family,stop_reason"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("r2_weights") && lines[0].contains("theta_x*y"));
+    let log = std::fs::read_to_string(out.join("log.txt")).expect("log");
+    assert!(log.contains("cell done") && log.contains("loss"), "{log}");
+
+    // figures: drawn by the run, redrawn by `plot` from the tables alone
+    let figures = out.join("figures");
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let drawn = names(&figures);
+    for expected in [
+        "coefficients_cell0000.png",
+        "coefficients_cell0001.svg",
+        "weights_cell0000.png",
+        "loss.png",
+    ] {
+        assert!(
+            drawn.contains(&expected.to_string()),
+            "{expected} not in {drawn:?}"
+        );
+    }
+    std::fs::remove_dir_all(&figures).expect("removed");
+    for cell in ["cell_0000", "cell_0001"] {
+        std::fs::remove_file(out.join("cells").join(cell).join("coefficients.csv")).ok();
+    }
+    let output = binary().arg("plot").arg(&out).output().expect("plot");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(names(&figures), drawn);
+
+    // the run directory is not overwritten without --resume
+    let output = run_experiment(&file, &out, &[]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
+}
+
+/// Starts a run, kills it (SIGKILL) once a checkpoint of cell 0 exists, resumes it,
+/// and returns the resumed table; panics if the run finished before it was killed.
+fn killed_and_resumed(file: &Path, out: &Path) -> String {
+    let mut child = binary()
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("started");
+    let checkpoint = out.join("cells/cell_0000/checkpoint.json");
+    let start = Instant::now();
+    while !checkpoint.is_file() {
+        assert!(
+            child.try_wait().expect("waited").is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    child.kill().expect("killed");
+    child.wait().expect("reaped");
+    assert!(
+        !out.join("table.csv").is_file(),
+        "the run finished before it was killed"
+    );
+    // every file the killed run left behind parses
+    let text = std::fs::read_to_string(&checkpoint).expect("checkpoint");
+    serde_json::from_str::<serde_json::Value>(&text).expect("a complete checkpoint");
+    let output = run_experiment(file, out, &["--resume"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // the interrupted fit continued from its checkpoint rather than starting over
+    let log = std::fs::read_to_string(out.join("log.txt")).expect("log");
+    assert!(
+        log.contains("resuming from checkpoint") && !log.contains("epochs_done=0 "),
+        "{log}"
+    );
+    std::fs::read_to_string(out.join("table.csv")).expect("table")
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_identical_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // enough epochs that the kill lands mid-fit; the convergence test is off
+    let file = small_experiment(dir.path(), 400, "tolerance = 0.0\noptimizer = \"lbfgs\"\n");
+    let whole = dir.path().join("whole");
+    let output = run_experiment(&file, &whole, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = std::fs::read_to_string(whole.join("table.csv")).expect("table");
+    let resumed = killed_and_resumed(&file, &dir.path().join("killed"));
+    assert_eq!(resumed, expected);
+    let trajectory = |run: &Path| {
+        std::fs::read_to_string(run.join("cells/cell_0000/trajectory.csv")).expect("trajectory")
+    };
+    assert_eq!(trajectory(&dir.path().join("killed")), trajectory(&whole));
+}
+
+#[test]
+fn an_adam_run_killed_mid_fit_resumes_to_the_identical_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = small_experiment(
+        dir.path(),
+        300,
+        "optimizer = \"adam\"\nlearning_rate = 0.01\nbatch_size = 2\n",
+    );
+    let whole = dir.path().join("whole");
+    let output = run_experiment(&file, &whole, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = std::fs::read_to_string(whole.join("table.csv")).expect("table");
+    assert_eq!(
+        killed_and_resumed(&file, &dir.path().join("killed")),
+        expected
+    );
+}
+
+#[test]
+fn a_resumed_run_must_be_the_same_experiment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = small_experiment(dir.path(), 5, "");
+    let out = dir.path().join("run");
+    assert!(run_experiment(&file, &out, &[]).status.success());
+    let file = small_experiment(dir.path(), 6, "");
+    let output = run_experiment(&file, &out, &["--resume"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("same experiment"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn slurm_dry_run_writes_a_job_array_and_collect_reports_missing_cells() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = small_experiment(
+        dir.path(),
+        5,
+        "\n[slurm]\ntime = \"00:05:00\"\noptions = [\"--mem=1G\"]\n",
+    );
+    let out = dir.path().join("run");
+    let output = run_experiment(
+        &file,
+        &out,
+        &[
+            "--executor",
+            "slurm",
+            "--dry-run",
+            "--sbatch-option=--qos=short",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let script = std::fs::read_to_string(out.join("slurm/array.sh")).expect("script");
+    for line in [
+        "#SBATCH --array=0-1",
+        "#SBATCH --time=00:05:00",
+        "#SBATCH --mem=1G",
+        "#SBATCH --qos=short",
+        "cell",
+        "--index \"$SLURM_ARRAY_TASK_ID\"",
+    ] {
+        assert!(script.contains(line), "{line} not in\n{script}");
+    }
+    let output = binary().arg("collect").arg(&out).output().expect("collect");
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("2 of 2 cells"),
+        "{}",
+        stderr(&output)
+    );
+    // the cells run as a Slurm task would run them, then collect gathers them
+    for index in ["0", "1"] {
+        let output = binary()
+            .args(["cell"])
+            .arg(&out)
+            .args(["--index", index, "--resume"])
+            .output()
+            .expect("cell");
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let output = binary().arg("collect").arg(&out).output().expect("collect");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let local = dir.path().join("local");
+    assert!(run_experiment(&file, &local, &[]).status.success());
+    assert_eq!(
+        std::fs::read_to_string(out.join("table.csv")).expect("slurm table"),
+        std::fs::read_to_string(local.join("table.csv")).expect("local table")
+    );
+}
+
+#[test]
+fn every_shipped_experiment_file_is_valid() {
+    let dir = repo_root().join("experiments");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("experiments/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            // --executor slurm --dry-run parses and checks everything, then only
+            // writes the job script
+            let out = tempfile::tempdir().expect("temp dir");
+            let output = binary()
+                .arg("run")
+                .arg(&path)
+                .arg("--out")
+                .arg(out.path().join("run"))
+                .args(["--executor", "slurm", "--dry-run"])
+                .output()
+                .expect("ran");
+            let error = stderr(&output);
+            // the flies data lives outside the repository; its absence is the one
+            // acceptable refusal
+            if !output.status.success() && error.contains("data_dir") {
+                continue;
+            }
+            assert!(output.status.success(), "{}: {error}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} experiment files checked");
+}
