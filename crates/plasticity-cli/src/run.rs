@@ -1078,7 +1078,9 @@ fn table_csv(experiment: &Experiment, results: &[(Cell, Value)]) -> String {
     for (_, value) in results {
         if let Some(row) = value["row"].as_object() {
             for key in row.keys() {
-                if !columns.contains(key) {
+                // a grid key is already a column of its own
+                let is_grid_key = experiment.grid.iter().any(|axis| &axis.key == key);
+                if !is_grid_key && !columns.contains(key) {
                     columns.push(key.clone());
                 }
             }

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use plasticity::figures::{heat_map, line_plot, Series};
+use plasticity::figures::{heat_map, line_plot, paired_plot, Series};
 
 use crate::experiment::{value_text, Experiment, Kind};
 
@@ -68,7 +68,7 @@ pub(crate) fn draw(experiment: &Experiment, run_dir: &Path) -> Result<usize> {
         Kind::Neural | Kind::Behaviour => draw_fits(experiment, run_dir, &figures)?,
         Kind::Scaling => draw_scaling(run_dir, &figures)?,
         Kind::Flies => crate::flies::plot_from_dir(run_dir)?,
-        Kind::Table => 0,
+        Kind::Table => draw_table(run_dir, &figures)?,
     };
     Ok(written)
 }
@@ -437,5 +437,111 @@ fn draw_scaling(run_dir: &Path, figures: &Path) -> Result<usize> {
         )?
         .len();
     }
+    Ok(written)
+}
+
+/// Fields of one CSV line (RFC 4180 quotes).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// The reward-rule table: per generating rule (first seed), the Taylor fit against the
+/// MLP fit, for R² of activity and for % deviance as a fraction of the ceiling.
+fn draw_table(run_dir: &Path, figures: &Path) -> Result<usize> {
+    let path = run_dir.join("table.csv");
+    if !path.is_file() {
+        return Ok(0);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    let header = csv_fields(lines.next().unwrap_or(""));
+    let column = |name: &str| header.iter().position(|h| h == name);
+    let (Some(rule), Some(family), Some(seed), Some(r2), Some(deviance), Some(ceiling)) = (
+        column("rule"),
+        column("family"),
+        column("seed"),
+        column("r2_activity"),
+        column("percent_deviance"),
+        column("ceiling_percent_deviance"),
+    ) else {
+        return Ok(0);
+    };
+    let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
+    let number = |row: &Vec<String>, k: usize| row.get(k).and_then(|v| v.parse::<f64>().ok());
+    let first_seed = rows.iter().filter_map(|r| r.get(seed).cloned()).min();
+    let mut labels = Vec::new();
+    let (mut taylor_r2, mut mlp_r2, mut taylor_dev, mut mlp_dev) = (vec![], vec![], vec![], vec![]);
+    for row in rows
+        .iter()
+        .filter(|r| r.get(family).map(String::as_str) == Some("taylor"))
+    {
+        if row.get(seed) != first_seed.as_ref() {
+            continue;
+        }
+        let Some(other) = rows.iter().find(|r| {
+            r.get(family).map(String::as_str) == Some("mlp")
+                && r.get(rule) == row.get(rule)
+                && r.get(seed) == row.get(seed)
+        }) else {
+            continue;
+        };
+        let values = (
+            number(row, r2),
+            number(other, r2),
+            number(row, deviance).zip(number(row, ceiling)),
+            number(other, deviance).zip(number(other, ceiling)),
+        );
+        if let (Some(a), Some(b), Some((da, ca)), Some((db, cb))) = values {
+            if [a, b, da / ca, db / cb].iter().all(|v| v.is_finite()) {
+                labels.push(row[rule].clone());
+                taylor_r2.push(a);
+                mlp_r2.push(b);
+                taylor_dev.push(da / ca);
+                mlp_dev.push(db / cb);
+            }
+        }
+    }
+    if labels.is_empty() {
+        return Ok(0);
+    }
+    let mut written = paired_plot(
+        &figures.join("table_r2_activity"),
+        &format!("Activity recovered, {} reward rules", labels.len()),
+        "R² of activity on fresh sessions",
+        &labels,
+        "Taylor rule",
+        &taylor_r2,
+        "MLP rule",
+        &mlp_r2,
+    )?
+    .len();
+    written += paired_plot(
+        &figures.join("table_deviance"),
+        &format!("Choices explained, {} reward rules", labels.len()),
+        "% deviance / generating rule's % deviance",
+        &labels,
+        "Taylor rule",
+        &taylor_dev,
+        "MLP rule",
+        &mlp_dev,
+    )?
+    .len();
     Ok(written)
 }
