@@ -6,14 +6,16 @@
 #   the two table.csv files to be identical. Prints how long each step took.
 #
 # Usage: scripts/slurm/test-sweep.sh [PLASTICITY_BINARY]
-#   (default: target/release/plasticity, built with `cargo build --release` if missing)
+#   (default: $CARGO_TARGET_DIR/release/plasticity, or target/release/plasticity; built
+#   with `cargo build --release` if missing)
 # Set PLASTICITY_SLURM_OPTIONAL=1 to report (exit 0) instead of failing when the cluster
 # cannot be started on this machine (not root, no package registry); a cluster that
 # starts but gives a different table always fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO="$(pwd -P)"
-BIN="${1:-$REPO/target/release/plasticity}"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
+BIN="${1:-$TARGET/release/plasticity}"
 [ -x "$BIN" ] || cargo build --release -p plasticity-cli
 BIN="$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")"
 STATE="$(mktemp -d /tmp/plasticity-slurm-test.XXXXXX)"
