@@ -22,10 +22,10 @@ use serde_json::{json, Map, Value};
 
 use plasticity::fit::behaviour::{behaviour_weight_trajectories, circuit_of, fit_behaviour};
 use plasticity::fit::neural::{fit_neural, fresh_trajectories, generating_theta};
-use plasticity::fit::{EpochReport, FitCheckpoint, StopReason};
+use plasticity::fit::{EpochReport, FitCheckpoint, FitOutcome, StopReason};
 use plasticity::metrics::{neural_weight_trajectories, WeightTrajectories};
 use plasticity::report::{
-    behaviour_results, coefficients_csv, neural_results, parameters_csv, write_json, write_text,
+    behaviour_results, csv_field, neural_results, parameters_csv, write_json, write_text,
 };
 use plasticity::rule::{term_names, PlasticityRule, Rule, TaylorRule, Variables};
 
@@ -439,63 +439,45 @@ fn run_cell(
     );
     let row = match config {
         CellConfig::Neural { task, fit } => {
-            let task = task.task();
-            let dataset = task.simulate().context("simulating the dataset")?;
-            let data_path = if experiment.save_data {
-                let path = dir.join("data.npz");
-                dataset.save(&path)?;
-                path
-            } else {
-                PathBuf::from("(simulated in memory; save_data = true keeps it)")
-            };
+            let dataset = task.task().simulate().context("simulating the dataset")?;
+            let data_path = kept_data(experiment, &dir, |path| dataset.save(path))?;
             let mut settings = fit.settings();
             settings.fit.resume = load_checkpoint(&dir, &fingerprint, resume)?;
-            let (outcome, seconds) = {
-                let mut observer = CheckpointingObserver::new(
-                    experiment,
-                    &dir,
-                    &fingerprint,
-                    cell,
-                    multi,
-                    settings.fit.epochs,
-                );
-                let fit = fit_neural(&dataset, &settings, &mut |r| observer.observe(r));
-                observer.finish()?;
-                (fit?, start.elapsed().as_secs_f64())
-            };
-            if outcome.outcome.stop_reason == StopReason::Interrupted {
-                return Err(Interrupted.into());
-            }
+            let observer = CheckpointingObserver::new(
+                experiment,
+                &dir,
+                &fingerprint,
+                cell,
+                multi,
+                settings.fit.epochs,
+            );
+            let outcome = observer.follow(|o| fit_neural(&dataset, &settings, o))?;
+            let seconds = start.elapsed().as_secs_f64();
             let generating = generating_theta(&dataset)?;
-            let truth = match outcome.rule {
-                Rule::Taylor(_) => generating.clone(),
-                Rule::Mlp(_) => None,
-            };
-            write_text(
-                &dir.join("coefficients.csv"),
-                &coefficients_csv(&outcome, truth.as_deref()),
-            )?;
-            write_trajectory_csv(&dir, &outcome.rule, &outcome.outcome)?;
-            if let Some(true_theta) = &generating {
-                let fresh = fresh_trajectories(&dataset, 1, settings.fit.seed);
-                let weights = neural_weight_trajectories(
+            let weights = match &generating {
+                Some(true_theta) => Some(neural_weight_trajectories(
                     &TaylorRule::new(Variables::Xyw),
                     true_theta,
                     &outcome.rule,
                     &outcome.outcome.theta,
-                    &fresh,
+                    &fresh_trajectories(&dataset, 1, settings.fit.seed),
                     4,
-                )?;
-                write_weights_csv(&dir, &weights)?;
-            }
-            let details = neural_results(&outcome, &settings, &data_path, &dataset, seconds);
-            result.insert("results".into(), details);
+                )?),
+                None => None,
+            };
+            let mut row = write_fit_files(
+                &dir,
+                &mut result,
+                &outcome.rule,
+                &outcome.outcome,
+                generating.as_deref(),
+                weights.as_ref(),
+            )?;
             result.insert(
-                "generating".into(),
-                named_theta(Variables::Xyw, truth.as_deref()),
+                "results".into(),
+                neural_results(&outcome, &settings, &data_path, &dataset, seconds),
             );
             let metrics = &outcome.metrics;
-            let mut row = fit_row(&outcome.rule, &outcome.outcome);
             row.insert("r2_weights".into(), json!(metrics.r2_weights));
             row.insert("r2_activity".into(), json!(metrics.r2_activity));
             row.insert(
@@ -508,41 +490,20 @@ fn run_cell(
         CellConfig::Behaviour { task, fit } => {
             let task = task.task()?;
             let dataset = task.simulate().context("simulating the sessions")?;
-            let data_path = if experiment.save_data {
-                let path = dir.join("data.npz");
-                dataset.save(&path)?;
-                path
-            } else {
-                PathBuf::from("(simulated in memory; save_data = true keeps it)")
-            };
+            let data_path = kept_data(experiment, &dir, |path| dataset.save(path))?;
             let mut settings = crate::behaviour::behaviour_settings(&fit)?;
             settings.fit.resume = load_checkpoint(&dir, &fingerprint, resume)?;
-            let (outcome, seconds) = {
-                let mut observer = CheckpointingObserver::new(
-                    experiment,
-                    &dir,
-                    &fingerprint,
-                    cell,
-                    multi,
-                    settings.fit.epochs,
-                );
-                let fit = fit_behaviour(&dataset, &settings, &mut |r| observer.observe(r));
-                observer.finish()?;
-                (fit?, start.elapsed().as_secs_f64())
-            };
-            if outcome.outcome.stop_reason == StopReason::Interrupted {
-                return Err(Interrupted.into());
-            }
+            let observer = CheckpointingObserver::new(
+                experiment,
+                &dir,
+                &fingerprint,
+                cell,
+                multi,
+                settings.fit.epochs,
+            );
+            let outcome = observer.follow(|o| fit_behaviour(&dataset, &settings, o))?;
+            let seconds = start.elapsed().as_secs_f64();
             let generating = plasticity::fit::behaviour::generating_theta(&dataset)?;
-            let truth = match outcome.rule {
-                Rule::Taylor(_) => generating.clone(),
-                Rule::Mlp(_) => None,
-            };
-            write_text(
-                &dir.join("coefficients.csv"),
-                &parameters_csv(&outcome.rule, &outcome.outcome.theta, truth.as_deref()),
-            )?;
-            write_trajectory_csv(&dir, &outcome.rule, &outcome.outcome)?;
             let weights = behaviour_weight_trajectories(
                 &task,
                 &circuit_of(&dataset, settings.weight_bound),
@@ -551,15 +512,19 @@ fn run_cell(
                 settings.fit.seed,
                 4,
             )?;
-            write_weights_csv(&dir, &weights)?;
-            let details = behaviour_results(&outcome, &settings, &data_path, &dataset, seconds);
-            result.insert("results".into(), details);
+            let mut row = write_fit_files(
+                &dir,
+                &mut result,
+                &outcome.rule,
+                &outcome.outcome,
+                generating.as_deref(),
+                Some(&weights),
+            )?;
             result.insert(
-                "generating".into(),
-                named_theta(Variables::Xywr, truth.as_deref()),
+                "results".into(),
+                behaviour_results(&outcome, &settings, &data_path, &dataset, seconds),
             );
             let metrics = &outcome.metrics;
-            let mut row = fit_row(&outcome.rule, &outcome.outcome);
             row.insert("percent_deviance".into(), json!(metrics.percent_deviance));
             row.insert("r2_weights".into(), json!(metrics.r2_weights));
             row.insert("r2_activity".into(), json!(metrics.r2_activity));
@@ -632,22 +597,68 @@ fn toml_to_json(value: &toml::Value) -> Value {
     }
 }
 
-/// `{term: θ}` of a Taylor θ, or null.
-fn named_theta(variables: Variables, theta: Option<&[f64]>) -> Value {
-    match theta {
-        Some(theta) => Value::Object(
-            term_names(variables)
-                .into_iter()
-                .zip(theta)
-                .map(|(n, v)| (n, json!(v)))
-                .collect(),
-        ),
-        None => Value::Null,
+/// `{term: θ}` of a Taylor θ.
+fn named_theta(variables: Variables, theta: &[f64]) -> Value {
+    Value::Object(
+        term_names(variables)
+            .into_iter()
+            .zip(theta)
+            .map(|(n, v)| (n, json!(v)))
+            .collect(),
+    )
+}
+
+/// Where a cell's simulated dataset is: `data.npz` in the cell's directory when the
+/// experiment keeps data (`save` writes it there), otherwise a note that it was not kept.
+fn kept_data(
+    experiment: &Experiment,
+    dir: &Path,
+    save: impl FnOnce(&Path) -> plasticity::Result<()>,
+) -> Result<PathBuf> {
+    if !experiment.save_data {
+        return Ok(PathBuf::from(
+            "(simulated in memory; save_data = true keeps it)",
+        ));
     }
+    let path = dir.join("data.npz");
+    save(&path)?;
+    Ok(path)
+}
+
+/// Writes a finished fit's `coefficients.csv`, `trajectory.csv` and (when given)
+/// `weights.csv`, records the generating θ (Taylor fits) in `result`, and returns the
+/// table columns every fit has.
+fn write_fit_files(
+    dir: &Path,
+    result: &mut Map<String, Value>,
+    rule: &Rule,
+    outcome: &FitOutcome,
+    generating: Option<&[f64]>,
+    weights: Option<&WeightTrajectories>,
+) -> Result<Map<String, Value>> {
+    // an MLP's parameters have no generating counterpart
+    let truth = match rule {
+        Rule::Taylor(_) => generating,
+        Rule::Mlp(_) => None,
+    };
+    write_text(
+        &dir.join("coefficients.csv"),
+        &parameters_csv(rule, &outcome.theta, truth),
+    )?;
+    write_trajectory_csv(dir, rule, outcome)?;
+    if let Some(weights) = weights {
+        write_weights_csv(dir, weights)?;
+    }
+    let generating_entry = match (rule, truth) {
+        (Rule::Taylor(taylor), Some(theta)) => named_theta(taylor.variables(), theta),
+        _ => Value::Null,
+    };
+    result.insert("generating".into(), generating_entry);
+    Ok(fit_row(rule, outcome))
 }
 
 /// The table columns every fit has.
-fn fit_row(rule: &Rule, outcome: &plasticity::fit::FitOutcome) -> Map<String, Value> {
+fn fit_row(rule: &Rule, outcome: &FitOutcome) -> Map<String, Value> {
     let mut row = Map::new();
     row.insert(
         "rule_family".into(),
@@ -685,11 +696,7 @@ fn append_theta(row: &mut Map<String, Value>, rule: &Rule, theta: &[f64]) {
 }
 
 /// `trajectory.csv`: `epoch,loss` and, for a Taylor rule, `theta_<term>` per epoch.
-fn write_trajectory_csv(
-    dir: &Path,
-    rule: &Rule,
-    outcome: &plasticity::fit::FitOutcome,
-) -> Result<()> {
+fn write_trajectory_csv(dir: &Path, rule: &Rule, outcome: &FitOutcome) -> Result<()> {
     let names = match rule {
         Rule::Taylor(taylor) => term_names(taylor.variables()),
         Rule::Mlp(_) => Vec::new(),
@@ -856,13 +863,40 @@ impl<'a> CheckpointingObserver<'a> {
         }
     }
 
-    fn finish(self) -> Result<()> {
+    /// Runs `fit` under this observer; a fit that Ctrl-C stopped (its checkpoint
+    /// written) is the [`Interrupted`] error.
+    fn follow<T: Fitted>(
+        mut self,
+        fit: impl FnOnce(&mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>) -> plasticity::Result<T>,
+    ) -> Result<T> {
+        let fitted = fit(&mut |report| self.observe(report));
         self.bar.finish_and_clear();
         self.multi.remove(&self.bar);
-        match self.error.into_inner() {
-            Some(error) => Err(error.context("writing the checkpoint")),
-            None => Ok(()),
+        if let Some(error) = self.error.into_inner() {
+            return Err(error.context("writing the checkpoint"));
         }
+        let fitted = fitted?;
+        if fitted.outcome().stop_reason == StopReason::Interrupted {
+            return Err(Interrupted.into());
+        }
+        Ok(fitted)
+    }
+}
+
+/// A fit's result, neural or behaviour.
+trait Fitted {
+    fn outcome(&self) -> &FitOutcome;
+}
+
+impl Fitted for plasticity::fit::neural::NeuralFit {
+    fn outcome(&self) -> &FitOutcome {
+        &self.outcome
+    }
+}
+
+impl Fitted for plasticity::fit::behaviour::BehaviourFit {
+    fn outcome(&self) -> &FitOutcome {
+        &self.outcome
     }
 }
 
@@ -1113,14 +1147,6 @@ fn table_csv(experiment: &Experiment, results: &[(Cell, Value)]) -> String {
         csv.push('\n');
     }
     csv
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }
 
 /// `plasticity plot DIR`.

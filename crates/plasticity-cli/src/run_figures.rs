@@ -12,7 +12,8 @@ use plasticity::figures::{heat_map, line_plot, paired_plot, Series};
 
 use crate::experiment::{value_text, Experiment, Kind};
 
-/// A small CSV of numbers (header, then rows; no quoted fields): the columns by name.
+/// A small CSV of numbers (header, then rows; no quoted fields; text reads as NaN, as
+/// only numbers are plotted): the columns by name.
 struct NumberTable {
     header: Vec<String>,
     rows: Vec<Vec<f64>>,
@@ -285,7 +286,7 @@ fn weights_figure(
 /// For a grid of two numeric keys, heat maps of the R² columns; for one numeric key
 /// with more than four values, R² against it.
 fn grid_figures(experiment: &Experiment, run_dir: &Path, figures: &Path) -> Result<usize> {
-    let Some(table) = read_table(&run_dir.join("table.csv"))? else {
+    let Some(table) = NumberTable::read(&run_dir.join("table.csv"))? else {
         return Ok(0);
     };
     let numeric = |values: &[toml::Value]| {
@@ -377,14 +378,9 @@ fn axis_label(key: &str) -> String {
     }
 }
 
-/// table.csv with its text columns read as NaN (only numbers are plotted).
-fn read_table(path: &Path) -> Result<Option<NumberTable>> {
-    NumberTable::read(path)
-}
-
 /// Time and memory of one trajectory's gradient against its length.
 fn draw_scaling(run_dir: &Path, figures: &Path) -> Result<usize> {
-    let Some(table) = read_table(&run_dir.join("table.csv"))? else {
+    let Some(table) = NumberTable::read(&run_dir.join("table.csv"))? else {
         return Ok(0);
     };
     let Some(steps) = table.column("steps") else {

@@ -165,7 +165,7 @@ pub fn behaviour_results(
 }
 
 /// Quotes a CSV field when it holds a comma, a quote or a newline (RFC 4180).
-fn csv_field(text: &str) -> String {
+pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

@@ -85,6 +85,43 @@ pub struct FitCheckpoint {
     pub optimizer: OptimizerState,
 }
 
+impl FitCheckpoint {
+    /// The checkpoint after `epochs_done` epochs of the fitting loop.
+    fn take(
+        epochs_done: usize,
+        phi: &[f64],
+        loss_history: &[f64],
+        theta_history: &[Vec<f64>],
+        evaluations: usize,
+        optimizer: OptimizerState,
+    ) -> FitCheckpoint {
+        FitCheckpoint {
+            epochs_done,
+            phi: phi.to_vec(),
+            loss_history: loss_history.to_vec(),
+            theta_history: theta_history.to_vec(),
+            evaluations,
+            optimizer,
+        }
+    }
+
+    /// Puts the loop's variables back as they were when the checkpoint was taken;
+    /// returns the first epoch still to run.
+    fn restore(
+        &self,
+        phi: &mut Vec<f64>,
+        loss_history: &mut Vec<f64>,
+        theta_history: &mut Vec<Vec<f64>>,
+        evaluations: &mut usize,
+    ) -> usize {
+        phi.clone_from(&self.phi);
+        loss_history.clone_from(&self.loss_history);
+        theta_history.clone_from(&self.theta_history);
+        *evaluations = self.evaluations;
+        self.epochs_done + 1
+    }
+}
+
 /// An optimiser's state between epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
@@ -252,11 +289,12 @@ pub fn fit<O: Objective>(
                 for _ in 0..checkpoint.epochs_done {
                     order.shuffle(&mut rng);
                 }
-                phi.clone_from(&checkpoint.phi);
-                loss_history.clone_from(&checkpoint.loss_history);
-                theta_history.clone_from(&checkpoint.theta_history);
-                evaluations = checkpoint.evaluations;
-                first_epoch = checkpoint.epochs_done + 1;
+                first_epoch = checkpoint.restore(
+                    &mut phi,
+                    &mut loss_history,
+                    &mut theta_history,
+                    &mut evaluations,
+                );
             }
             'epochs: for epoch in first_epoch..=config.epochs {
                 order.shuffle(&mut rng);
@@ -281,13 +319,15 @@ pub fn fit<O: Objective>(
                 }
                 loss_history.push(epoch_loss / batches as f64);
                 theta_history.push(parametrisation.theta(&phi));
-                let checkpoint = || FitCheckpoint {
-                    epochs_done: epoch,
-                    phi: phi.clone(),
-                    loss_history: loss_history.clone(),
-                    theta_history: theta_history.clone(),
-                    evaluations,
-                    optimizer: OptimizerState::Adam(adam.state()),
+                let checkpoint = || {
+                    FitCheckpoint::take(
+                        epoch,
+                        &phi,
+                        &loss_history,
+                        &theta_history,
+                        evaluations,
+                        OptimizerState::Adam(adam.state()),
+                    )
                 };
                 let report = EpochReport {
                     epoch,
@@ -315,11 +355,12 @@ pub fn fit<O: Objective>(
                     return Err(mismatched_checkpoint("it was taken by Adam, not L-BFGS"));
                 };
                 check_checkpoint(checkpoint, phi.len(), config)?;
-                phi.clone_from(&checkpoint.phi);
-                loss_history.clone_from(&checkpoint.loss_history);
-                theta_history.clone_from(&checkpoint.theta_history);
-                evaluations = checkpoint.evaluations;
-                first_epoch = checkpoint.epochs_done + 1;
+                first_epoch = checkpoint.restore(
+                    &mut phi,
+                    &mut loss_history,
+                    &mut theta_history,
+                    &mut evaluations,
+                );
                 recent.extend(recent_losses.iter().copied());
                 Lbfgs::from_state(config.lbfgs_memory, state)
             } else {
@@ -358,16 +399,18 @@ pub fn fit<O: Objective>(
                 } else {
                     None
                 };
-                let checkpoint = || FitCheckpoint {
-                    epochs_done: epoch,
-                    phi: phi.clone(),
-                    loss_history: loss_history.clone(),
-                    theta_history: theta_history.clone(),
-                    evaluations,
-                    optimizer: OptimizerState::Lbfgs {
-                        state: lbfgs.state(),
-                        recent_losses: recent.iter().copied().collect(),
-                    },
+                let checkpoint = || {
+                    FitCheckpoint::take(
+                        epoch,
+                        &phi,
+                        &loss_history,
+                        &theta_history,
+                        evaluations,
+                        OptimizerState::Lbfgs {
+                            state: lbfgs.state(),
+                            recent_losses: recent.iter().copied().collect(),
+                        },
+                    )
                 };
                 let report = EpochReport {
                     epoch,
