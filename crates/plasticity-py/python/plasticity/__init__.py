@@ -1,0 +1,476 @@
+"""Infer synaptic plasticity rules from neural activity or behaviour.
+
+A parameterised rule ``Δw = g_θ(x, y, w, r)`` (a truncated Taylor series
+``g_θ = Σ_{αβγδ} θ_{αβγδ} x^α y^β w^γ r^δ`` or a small MLP) sits inside a simulated
+circuit; the circuit is run over the whole recording and ``θ`` is fitted by gradient
+descent through the entire trajectory so that the simulation reproduces the recording.
+
+Neural activity: ``y_t = sigmoid(W_t x_t)``, ``W_{t+1} = W_t + g_θ(x_t, y_t, W_t)``,
+loss ``L = mean (y_t(θ) − ŷ_t)²`` over the recorded neurons.
+Behaviour: odour → plastic ``tanh`` layer → ``P(accept)``; loss: the cross-entropy of
+the recorded decisions.
+
+>>> import plasticity as pl
+>>> data = pl.simulate_oja(n_pre=20, n_post=100, trajectories=10)
+>>> result = pl.fit(data)
+>>> round(result.coefficients["x*y"], 2), round(result.coefficients["y^2*w"], 2)
+(1.0, -1.0)
+
+The computations run in Rust with the GIL released; Ctrl-C stops a fit after the
+current epoch and raises :class:`FitInterrupted`, which carries the result so far.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _plasticity as _native
+from ._plasticity import (
+    BehaviourDataset,
+    FlyRecording,
+    NeuralDataset,
+    format_expression,
+    load,
+    load_flies,
+    load_fly,
+    parse_expression,
+    term_names,
+)
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "BehaviourDataset",
+    "FitInterrupted",
+    "FitResult",
+    "FlyRecording",
+    "NeuralDataset",
+    "Rule",
+    "fit",
+    "default_settings",
+    "format_expression",
+    "load",
+    "load_flies",
+    "load_fly",
+    "loss_and_gradient",
+    "parse_expression",
+    "simulate_behaviour",
+    "simulate_oja",
+    "term_names",
+]
+
+Dataset = Union[NeuralDataset, BehaviourDataset]
+Theta = Union[str, Dict[str, float], Sequence[float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A plasticity rule family, with its settings.
+
+    ``Rule.taylor(expression)``: the truncated Taylor series
+    ``Δw = Σ θ_{αβγ(δ)} x^α y^β w^γ (r^δ)`` with exponents 0–2 (27 terms over x, y, w;
+    81 over x, y, w, r). ``expression`` (e.g. ``"x*y - y^2*w"``, Oja's rule) gives
+    coefficients: the generating rule in a simulation, the starting point of a fit.
+    ``trainable`` selects the fitted terms (``"all"``, ``"x*y,y^2*w"``, ``"vars:x,y"``,
+    ``"degree:2"``); the others stay exactly 0.
+
+    ``Rule.mlp(hidden=[10])``: ``Δw = MLP_θ(x, y, w(, r))`` with sigmoid hidden layers.
+    """
+
+    family: str
+    expression: Optional[str] = None
+    hidden: Tuple[int, ...] = (10,)
+    trainable: str = "all"
+
+    @classmethod
+    def taylor(cls, expression: Optional[str] = None, *, trainable: str = "all") -> "Rule":
+        """A Taylor rule, with coefficients given by ``expression`` (optional)."""
+        return cls("taylor", expression, (10,), trainable)
+
+    @classmethod
+    def mlp(cls, hidden: Sequence[int] = (10,)) -> "Rule":
+        """An MLP rule with the given hidden layer sizes."""
+        hidden = tuple(int(h) for h in hidden)
+        if not hidden or any(h < 1 for h in hidden):
+            raise ValueError(f"hidden: expected positive layer sizes, got {list(hidden)}")
+        return cls("mlp", None, hidden, "all")
+
+    def coefficients(self, variables: str = "xyw") -> Dict[str, float]:
+        """The Taylor coefficients of ``expression`` by term name (all terms)."""
+        if self.family != "taylor":
+            raise ValueError("coefficients: only a Taylor rule has coefficients")
+        values = parse_expression(self.expression or "0", variables)
+        return dict(zip(term_names(variables), values))
+
+    def __str__(self) -> str:
+        if self.family == "taylor":
+            return f"Δw = {self.expression or '(fitted)'}"
+        return f"Δw = MLP(hidden={list(self.hidden)})"
+
+
+class FitInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a fit; ``.result`` holds the :class:`FitResult` so far (the last
+    completed epoch's parameters)."""
+
+    def __init__(self, result: "FitResult") -> None:
+        super().__init__(
+            f"fit interrupted after {len(result.loss_history)} epochs; "
+            "the result so far is in .result"
+        )
+        self.result = result
+
+
+@dataclass
+class FitResult:
+    """A finished fit (like a SciPy ``OptimizeResult``).
+
+    ``theta`` are the fitted parameters in the canonical basis (Taylor: the
+    coefficient of each term; see ``parameter_names``), ``loss_history[k]`` the data
+    loss after epoch ``k+1``, ``theta_history[k]`` the parameters after it. ``metrics``
+    holds the final loss and, for simulated data, the R² of weights and activity on
+    fresh trajectories and the coefficient error against the generating rule.
+    """
+
+    rule_family: str
+    parameter_names: List[str]
+    theta: np.ndarray
+    loss_history: np.ndarray
+    theta_history: np.ndarray
+    stop_reason: Dict[str, Any]
+    evaluations: int
+    final_loss: float
+    metrics: Dict[str, Any]
+    settings: Dict[str, Any]
+    basis: str
+    generating: Optional[np.ndarray]
+    interrupted: bool
+    seconds: float
+    version: str
+    kind: str = field(default="neural")
+
+    @property
+    def coefficients(self) -> Dict[str, float]:
+        """Fitted parameter by name (Taylor: term name such as ``"x*y"``)."""
+        return {name: float(v) for name, v in zip(self.parameter_names, self.theta)}
+
+    @property
+    def expression(self) -> str:
+        """The fitted Taylor rule as an expression (terms ≥ 1e-12 in magnitude)."""
+        if self.rule_family != "taylor":
+            raise ValueError("expression: only a Taylor rule has one")
+        return format_expression(list(self.theta), "xyw" if self.kind == "neural" else "xywr")
+
+    def to_pandas(self):
+        """The coefficients as a DataFrame indexed by term (``value``, and ``generating``
+        and ``error`` when the data's generating rule is known) — the columns of the
+        CLI's coefficients.csv. Needs pandas."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"value": self.theta}, index=pd.Index(self.parameter_names))
+        frame.index.name = "term" if self.rule_family == "taylor" else "parameter"
+        if self.generating is not None:
+            frame["generating"] = self.generating
+            frame["error"] = self.theta - self.generating
+        return frame
+
+    def history_to_pandas(self):
+        """Loss and parameters after every epoch as a DataFrame indexed by epoch
+        (1-based): one column ``loss`` and one per parameter. Needs pandas."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.theta_history, columns=self.parameter_names)
+        frame.insert(0, "loss", self.loss_history)
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
+        return frame
+
+    def __repr__(self) -> str:
+        reason = self.stop_reason.get("reason", "?")
+        head = (
+            f"FitResult({self.rule_family}, {len(self.loss_history)} epochs, "
+            f"stop={reason}, final_loss={self.final_loss:.6g}"
+        )
+        for key in ("r2_weights", "r2_activity", "percent_deviance"):
+            value = self.metrics.get(key)
+            if isinstance(value, float):
+                head += f", {key}={value:.4g}"
+        if self.rule_family == "taylor":
+            largest = sorted(self.coefficients.items(), key=lambda kv: -abs(kv[1]))[:4]
+            head += ", largest: " + ", ".join(f"{name} {value:+.4g}" for name, value in largest)
+        return head + ")"
+
+
+def simulate_oja(
+    *,
+    n_pre: int = 100,
+    n_post: int = 1000,
+    steps: int = 50,
+    trajectories: int = 50,
+    noise_std: float = 0.0,
+    recording_fraction: float = 1.0,
+    rule: Union[str, Rule] = "x*y - y^2*w",
+    seed: int = 0,
+    input_std: float = math.sqrt(0.1),
+    initial_weight_std: Optional[float] = None,
+) -> NeuralDataset:
+    """Neural activity of a plastic layer learning with ``rule`` (SPEC §4.1).
+
+    Each trajectory starts from ``W₀ ~ N(0, 1/n_pre)`` (or ``initial_weight_std²``),
+    with inputs ``x_t ~ N(0, input_std²)``; ``y_t = sigmoid(W_t x_t)`` and
+    ``W_{t+1} = W_t + g(x_t, y_t, W_t)``. Gaussian noise ``N(0, noise_std²)`` is added
+    once to the recording; a random ``recording_fraction`` of the postsynaptic
+    neurons is kept. Defaults are the paper's experiment (100→1000 neurons, 50
+    trajectories × 50 steps, Oja's rule ``Δw = x·y − y²·w``), as ``plasticity
+    simulate oja``.
+    """
+    expression = _expression_of(rule)
+    return _native.simulate_oja(
+        n_pre=n_pre,
+        n_post=n_post,
+        steps=steps,
+        trajectories=trajectories,
+        input_std=input_std,
+        initial_weight_std=initial_weight_std,
+        noise_std=noise_std,
+        recording_fraction=recording_fraction,
+        rule=expression,
+        seed=seed,
+    )
+
+
+def simulate_behaviour(
+    *,
+    rule: Union[str, Rule] = "x*r",
+    sessions: int = 18,
+    blocks: int = 3,
+    trials_per_block: int = 80,
+    reward_probabilities: Sequence[Tuple[float, float]] = ((0.2, 0.8), (0.9, 0.1), (0.2, 0.8)),
+    n_in: int = 2,
+    n_hidden: int = 10,
+    odour_level: float = 0.75,
+    input_noise_std: float = 0.015,
+    initial_weight_std: float = 0.01,
+    expected_reward_window: int = 10,
+    reward_signal: str = "centred",
+    max_presentations_per_trial: int = 50,
+    seed: int = 0,
+) -> BehaviourDataset:
+    """Simulated flies choosing odours in the two-odour task (SPEC §4.2).
+
+    Each presentation's input ``x`` is the odour's pattern plus ``N(0,
+    input_noise_std²)`` noise; ``h = tanh(W x)``, ``P(accept) = sigmoid(Σ h)``; an
+    accepted odour is rewarded with its block's probability, and the plastic weights
+    change by ``Δw = g(x, h, w, r)`` with ``r = R − E[R]`` (``"centred"``; ``E[R]`` the
+    mean of the last ``expected_reward_window`` rewards) or ``r = R`` (``"raw"``).
+    Defaults are the SPEC's, as ``plasticity simulate behaviour``.
+    """
+    return _native.simulate_behaviour(
+        rule=_expression_of(rule),
+        sessions=sessions,
+        blocks=blocks,
+        trials_per_block=trials_per_block,
+        reward_probabilities=[(float(a), float(b)) for a, b in reward_probabilities],
+        n_in=n_in,
+        n_hidden=n_hidden,
+        odour_level=odour_level,
+        input_noise_std=input_noise_std,
+        initial_weight_std=initial_weight_std,
+        expected_reward_window=expected_reward_window,
+        reward_signal=reward_signal,
+        max_presentations_per_trial=max_presentations_per_trial,
+        seed=seed,
+    )
+
+
+_UNSET: Any = object()
+
+
+def fit(
+    data: Union[Dataset, FlyRecording],
+    rule_family: Union[str, Rule] = "taylor",
+    *,
+    optimizer: Optional[str] = None,
+    epochs: Optional[int] = None,
+    learning_rate: Optional[float] = None,
+    batch_size: Optional[int] = None,
+    l1: Optional[float] = None,
+    l2: Optional[float] = None,
+    seed: Optional[int] = None,
+    trainable: Optional[str] = None,
+    hidden: Optional[Sequence[int]] = None,
+    basis: Optional[str] = None,
+    init: Optional[str] = None,
+    tolerance: Optional[float] = None,
+    lbfgs_memory: Optional[int] = None,
+    gradient: Optional[str] = None,
+    eval_trajectories: Optional[int] = None,
+    weight_bound: Optional[float] = _UNSET,
+    inputs: Optional[str] = None,
+    input_seed: Optional[int] = None,
+    eval_sessions: Optional[int] = None,
+    callback: Optional[Callable[[int, float, np.ndarray], Optional[bool]]] = None,
+) -> FitResult:
+    """Fits a plasticity rule to a dataset by gradient descent through the whole
+    recorded trajectory.
+
+    Minimises the data loss (neural: mean squared error of the recorded activity;
+    behaviour: cross-entropy of the decisions) plus ``l1 Σ|θ| + l2 Σθ²`` over the
+    trainable Taylor coefficients. Every argument left at ``None`` takes the
+    library's default for the kind of data — the same defaults as ``plasticity fit``:
+    neural data L-BFGS (``optimizer="lbfgs"``, 250 iterations, ``l1=0``, scaled
+    basis); behaviour Adam (250 epochs, ``learning_rate=1e-3``, ``batch_size=1``,
+    ``l1=1e-2``, canonical basis, ``weight_bound=10``, re-sampled sensory noise).
+    So the CLI and Python give identical coefficients for the same settings and seed.
+
+    ``data``: a :class:`NeuralDataset`, :class:`BehaviourDataset` or a
+    :class:`FlyRecording` (fitted as a one-session behaviour dataset whose ``W₀`` is
+    drawn from ``seed``). ``rule_family``: ``"taylor"``, ``"mlp"`` or a :class:`Rule`
+    (its ``hidden``, ``trainable``, and its expression as the starting θ).
+    ``callback(epoch, loss, theta)`` is called after every epoch; returning ``False``
+    stops the fit. Ctrl-C stops it too and raises :class:`FitInterrupted`.
+    """
+    overrides: Dict[str, Any] = {}
+    fit_overrides: Dict[str, Any] = {}
+    if isinstance(rule_family, Rule):
+        overrides["rule_family"] = rule_family.family
+        if rule_family.family == "mlp":
+            overrides["hidden"] = list(rule_family.hidden)
+        else:
+            overrides["trainable"] = rule_family.trainable
+            if rule_family.expression is not None:
+                overrides["init"] = rule_family.expression
+    elif rule_family in ("taylor", "mlp"):
+        overrides["rule_family"] = rule_family
+    else:
+        raise ValueError(f'rule_family: expected "taylor", "mlp" or a Rule, got {rule_family!r}')
+    given: Tuple[Tuple[str, Any], ...] = (
+        ("trainable", trainable),
+        ("hidden", None if hidden is None else [int(h) for h in hidden]),
+        ("basis", basis),
+        ("init", init),
+        ("gradient", gradient),
+        ("eval_trajectories", eval_trajectories),
+        ("inputs", inputs),
+        ("input_seed", input_seed),
+        ("eval_sessions", eval_sessions),
+    )
+    for key, value in given:
+        if value is not None:
+            overrides[key] = value
+    if weight_bound is not _UNSET:
+        overrides["weight_bound"] = weight_bound
+    fit_given: Tuple[Tuple[str, Any], ...] = (
+        ("optimizer", optimizer),
+        ("epochs", epochs),
+        ("learning_rate", learning_rate),
+        ("batch_size", batch_size),
+        ("l1", l1),
+        ("l2", l2),
+        ("seed", seed),
+        ("tolerance", tolerance),
+        ("lbfgs_memory", lbfgs_memory),
+    )
+    for key, value in fit_given:
+        if value is not None:
+            fit_overrides[key] = value
+    if fit_overrides:
+        overrides["fit"] = fit_overrides
+    if isinstance(data, FlyRecording):
+        data = data.to_dataset(seed=seed or 0)
+    if isinstance(data, NeuralDataset):
+        for key in ("weight_bound", "inputs", "input_seed", "eval_sessions"):
+            if key in overrides:
+                raise ValueError(f"{key}: applies to behaviour data only (this is neural data)")
+        raw = _native.fit_neural_dataset(data, json.dumps(overrides), callback)
+        kind = "neural"
+    elif isinstance(data, BehaviourDataset):
+        if "eval_trajectories" in overrides:
+            raise ValueError(
+                "eval_trajectories: applies to neural data only (use eval_sessions for behaviour)"
+            )
+        raw = _native.fit_behaviour_dataset(data, json.dumps(overrides), callback)
+        kind = "behaviour"
+    else:
+        raise ValueError(
+            "data: expected a NeuralDataset, a BehaviourDataset or a FlyRecording, "
+            f"got {type(data).__name__}"
+        )
+    interrupted = raw.pop("interrupted")
+    result = FitResult(interrupted=interrupted, kind=kind, **raw)
+    if interrupted:
+        raise FitInterrupted(result)
+    return result
+
+
+def loss_and_gradient(
+    data: Dataset,
+    theta: Theta,
+    *,
+    rule_family: str = "taylor",
+    hidden: Sequence[int] = (10,),
+    items: Optional[Sequence[int]] = None,
+    weight_bound: Optional[float] = None,
+    inputs: str = "recorded",
+    input_seed: int = 0,
+) -> Tuple[float, np.ndarray]:
+    """The data loss at ``theta`` (no penalty) and its gradient ``∂L/∂θ``, computed by
+    the reverse-mode adjoint through every trajectory (``items``: their indices,
+    default all). ``theta``: an expression (``"x*y - y^2*w"``), a dict of term →
+    coefficient, or an array in ``term_names`` order (or MLP parameter order).
+
+    For behaviour data the model is driven by the recorded inputs with no weight
+    bound unless ``inputs="resampled"`` / ``weight_bound`` say otherwise — as
+    ``plasticity loss``.
+    """
+    variables = "xyw" if isinstance(data, NeuralDataset) else "xywr"
+    vector = _theta_vector(theta, variables) if rule_family == "taylor" else _array(theta)
+    return _native.loss_and_gradient(
+        data,
+        vector,
+        rule_family=rule_family,
+        hidden=[int(h) for h in hidden],
+        items=None if items is None else [int(k) for k in items],
+        weight_bound=weight_bound,
+        inputs=inputs,
+        input_seed=input_seed,
+    )
+
+
+def default_settings(kind: str = "neural") -> Dict[str, Any]:
+    """The library's default fit settings for ``"neural"`` or ``"behaviour"`` data."""
+    return json.loads(_native.default_settings(kind))
+
+
+def _expression_of(rule: Union[str, Rule]) -> str:
+    if isinstance(rule, Rule):
+        if rule.family != "taylor" or rule.expression is None:
+            raise ValueError("rule: a simulation needs a Taylor rule with an expression")
+        return rule.expression
+    if not isinstance(rule, str):
+        raise ValueError(f"rule: expected an expression or a Rule, got {type(rule).__name__}")
+    return rule
+
+
+def _array(values: Any) -> np.ndarray:
+    array = np.ascontiguousarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"theta: expected a 1-d array, got shape {array.shape}")
+    return array
+
+
+def _theta_vector(theta: Theta, variables: str) -> np.ndarray:
+    if isinstance(theta, str):
+        return np.asarray(parse_expression(theta, variables), dtype=np.float64)
+    if isinstance(theta, dict):
+        names = term_names(variables)
+        vector = np.zeros(len(names))
+        for name, value in theta.items():
+            if name not in names:
+                raise ValueError(f"theta: unknown term {name!r} (terms: {', '.join(names)})")
+            vector[names.index(name)] = float(value)
+        return vector
+    return _array(theta)

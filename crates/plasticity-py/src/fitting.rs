@@ -1,0 +1,381 @@
+//! Fitting and the loss gradient, with the GIL released while the library works and
+//! Ctrl-C checked after every epoch.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use plasticity::fit::behaviour::{
+    circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings,
+};
+use plasticity::fit::neural::{fit_neural, NeuralFitSettings, RuleFamily};
+use plasticity::fit::{EpochReport, FitOutcome};
+use plasticity::gradient::GradientStrategy;
+use plasticity::objective::{BehaviourObjective, NeuralObjective, Objective};
+use plasticity::rule::{PlasticityRule, Rule};
+
+use crate::datasets::{json_to_py, BehaviourDataset, NeuralDataset};
+use crate::to_py_err;
+
+/// Overlays `overrides` (a JSON object, nested objects merged key by key) on `base`;
+/// a key that `base` does not have is an error naming it and the known keys.
+fn overlay(base: &mut Value, overrides: &Value, path: &str) -> PyResult<()> {
+    let (Value::Object(base), Value::Object(overrides)) = (&mut *base, overrides) else {
+        *base = overrides.clone();
+        return Ok(());
+    };
+    for (key, value) in overrides {
+        let name = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        match base.get_mut(key) {
+            Some(slot) if slot.is_object() && value.is_object() => overlay(slot, value, &name)?,
+            Some(slot) => *slot = value.clone(),
+            None => {
+                let known: Vec<&str> = base.keys().map(String::as_str).collect();
+                return Err(PyValueError::new_err(format!(
+                    "unknown setting '{name}' (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The library's default settings of one kind with `overrides` (JSON) applied.
+fn settings_with<T: Serialize + DeserializeOwned + Default>(overrides: &str) -> PyResult<T> {
+    let overrides: Value = serde_json::from_str(overrides)
+        .map_err(|e| PyValueError::new_err(format!("settings: not JSON: {e}")))?;
+    let mut value = serde_json::to_value(T::default())
+        .map_err(|e| PyValueError::new_err(format!("settings: {e}")))?;
+    overlay(&mut value, &overrides, "")?;
+    serde_json::from_value(value).map_err(|e| PyValueError::new_err(format!("settings: {e}")))
+}
+
+/// What the epoch observer found: Ctrl-C, or an exception raised by the callback.
+#[derive(Default)]
+struct Stop {
+    interrupted: bool,
+    error: Option<PyErr>,
+}
+
+/// Runs `work` with the GIL released; after every epoch it re-acquires the GIL, checks
+/// for Ctrl-C and calls `callback(epoch, loss, theta)` (a `False` return stops the fit).
+fn run_fit<T: Send>(
+    py: Python<'_>,
+    callback: Option<Py<PyAny>>,
+    work: impl FnOnce(&mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>) -> T + Send,
+) -> PyResult<(T, bool, f64)> {
+    let mut stop = Stop::default();
+    let start = Instant::now();
+    let result = {
+        let stop = &mut stop;
+        let callback = &callback;
+        py.detach(move || {
+            let mut observer = |report: &EpochReport<'_>| -> ControlFlow<()> {
+                Python::attach(|py| {
+                    if let Err(error) = py.check_signals() {
+                        if error.is_instance_of::<PyKeyboardInterrupt>(py) {
+                            stop.interrupted = true;
+                        } else {
+                            stop.error = Some(error);
+                        }
+                        return ControlFlow::Break(());
+                    }
+                    if let Some(callback) = callback {
+                        let theta = report.theta.to_vec().into_pyarray(py);
+                        match callback.call1(py, (report.epoch, report.loss, theta)) {
+                            Ok(value) => {
+                                if value.bind(py).is(&*pyo3::types::PyBool::new(py, false)) {
+                                    return ControlFlow::Break(());
+                                }
+                            }
+                            Err(error) => {
+                                stop.error = Some(error);
+                                return ControlFlow::Break(());
+                            }
+                        }
+                    }
+                    ControlFlow::Continue(())
+                })
+            };
+            work(&mut observer)
+        })
+    };
+    if let Some(error) = stop.error {
+        return Err(error);
+    }
+    Ok((result, stop.interrupted, start.elapsed().as_secs_f64()))
+}
+
+/// The parts of a fit every result has, as a dict for the Python `FitResult`.
+#[allow(clippy::too_many_arguments)]
+fn result_dict<'py>(
+    py: Python<'py>,
+    rule: &Rule,
+    outcome: &FitOutcome,
+    metrics: &impl Serialize,
+    settings: &impl Serialize,
+    basis: &impl Serialize,
+    generating: Option<Vec<f64>>,
+    interrupted: bool,
+    seconds: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let json = |value: &dyn erased::Json| -> PyResult<Py<PyAny>> { json_to_py(py, &value.json()?) };
+    let dict = PyDict::new(py);
+    let n = outcome.theta.len();
+    let history: Vec<f64> = outcome.theta_history.iter().flatten().copied().collect();
+    let history = ndarray::Array2::from_shape_vec((outcome.theta_history.len(), n), history)
+        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
+    dict.set_item("rule_family", rule.family())?;
+    dict.set_item("parameter_names", rule.parameter_names())?;
+    dict.set_item("theta", outcome.theta.clone().into_pyarray(py))?;
+    dict.set_item(
+        "loss_history",
+        outcome.loss_history.clone().into_pyarray(py),
+    )?;
+    dict.set_item("theta_history", history.into_pyarray(py))?;
+    dict.set_item("stop_reason", json(&outcome.stop_reason)?)?;
+    dict.set_item("evaluations", outcome.evaluations)?;
+    dict.set_item("final_loss", outcome.final_loss)?;
+    dict.set_item("metrics", json(metrics)?)?;
+    dict.set_item("settings", json(settings)?)?;
+    dict.set_item("basis", json(basis)?)?;
+    dict.set_item("generating", generating.map(|g| g.into_pyarray(py)))?;
+    dict.set_item("interrupted", interrupted)?;
+    dict.set_item("seconds", seconds)?;
+    dict.set_item("version", plasticity::VERSION)?;
+    Ok(dict)
+}
+
+mod erased {
+    //! Serialisation behind a trait object, so one closure serves every result type.
+    use pyo3::exceptions::PyValueError;
+    use pyo3::PyResult;
+
+    pub(super) trait Json {
+        fn json(&self) -> PyResult<serde_json::Value>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> PyResult<serde_json::Value> {
+            serde_json::to_value(self).map_err(|e| PyValueError::new_err(format!("{e}")))
+        }
+    }
+}
+
+/// Fits a rule to a neural dataset; `settings` is a JSON object of overrides of the
+/// library's defaults (`NeuralFitSettings`).
+#[pyfunction]
+#[pyo3(signature = (dataset, settings, callback = None))]
+fn fit_neural_dataset<'py>(
+    py: Python<'py>,
+    dataset: &NeuralDataset,
+    settings: &str,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let settings: NeuralFitSettings = settings_with(settings)?;
+    let data = dataset.inner.clone();
+    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
+        fit_neural(&data, &settings, observer)
+    })?;
+    let fit = fit.map_err(to_py_err)?;
+    let generating = match fit.rule {
+        Rule::Taylor(_) => plasticity::fit::neural::generating_theta(&data).map_err(to_py_err)?,
+        Rule::Mlp(_) => None,
+    };
+    result_dict(
+        py,
+        &fit.rule,
+        &fit.outcome,
+        &fit.metrics,
+        &settings,
+        &fit.basis_used,
+        generating,
+        interrupted,
+        seconds,
+    )
+}
+
+/// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
+#[pyfunction]
+#[pyo3(signature = (dataset, settings, callback = None))]
+fn fit_behaviour_dataset<'py>(
+    py: Python<'py>,
+    dataset: &BehaviourDataset,
+    settings: &str,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let settings: BehaviourFitSettings = settings_with(settings)?;
+    let data = dataset.inner.clone();
+    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
+        fit_behaviour(&data, &settings, observer)
+    })?;
+    let fit = fit.map_err(to_py_err)?;
+    let generating = match fit.rule {
+        Rule::Taylor(_) => {
+            plasticity::fit::behaviour::generating_theta(&data).map_err(to_py_err)?
+        }
+        Rule::Mlp(_) => None,
+    };
+    result_dict(
+        py,
+        &fit.rule,
+        &fit.outcome,
+        &fit.metrics,
+        &settings,
+        &fit.basis_used,
+        generating,
+        interrupted,
+        seconds,
+    )
+}
+
+/// The library's default settings of a fit of `kind` (`"neural"`, `"behaviour"`), as
+/// a JSON object.
+#[pyfunction]
+fn default_settings(kind: &str) -> PyResult<String> {
+    let value = match kind {
+        "neural" => serde_json::to_string(&NeuralFitSettings::default()),
+        "behaviour" => serde_json::to_string(&BehaviourFitSettings::default()),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "kind: expected \"neural\" or \"behaviour\", got \"{other}\""
+            )))
+        }
+    };
+    value.map_err(|e| PyValueError::new_err(format!("{e}")))
+}
+
+fn family_of(name: &str) -> PyResult<RuleFamily> {
+    match name {
+        "taylor" => Ok(RuleFamily::Taylor),
+        "mlp" => Ok(RuleFamily::Mlp),
+        other => Err(PyValueError::new_err(format!(
+            "rule_family: expected \"taylor\" or \"mlp\", got \"{other}\""
+        ))),
+    }
+}
+
+fn items_of(items: Option<Vec<usize>>, n_items: usize, what: &str) -> PyResult<Vec<usize>> {
+    let items = items.unwrap_or_else(|| (0..n_items).collect());
+    if items.is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "{what}: expected at least one index"
+        )));
+    }
+    if let Some(&bad) = items.iter().find(|&&k| k >= n_items) {
+        return Err(PyValueError::new_err(format!(
+            "{what}: index {bad} is out of range (the dataset has {n_items})"
+        )));
+    }
+    Ok(items)
+}
+
+/// The data loss (no penalty) at θ over `items` and its gradient.
+#[pyfunction]
+#[pyo3(signature = (dataset, theta, *, rule_family = "taylor", hidden = vec![10], items = None, weight_bound = None, inputs = "recorded", input_seed = 0))]
+#[allow(clippy::too_many_arguments)]
+fn loss_and_gradient<'py>(
+    py: Python<'py>,
+    dataset: &Bound<'py, PyAny>,
+    theta: PyReadonlyArray1<'py, f64>,
+    rule_family: &str,
+    hidden: Vec<usize>,
+    items: Option<Vec<usize>>,
+    weight_bound: Option<f64>,
+    inputs: &str,
+    input_seed: u64,
+) -> PyResult<(f64, Bound<'py, PyArray1<f64>>)> {
+    let theta = theta.as_array().to_vec();
+    let family = family_of(rule_family)?;
+    let check_length = |rule: &Rule| -> PyResult<()> {
+        if theta.len() != rule.n_parameters() {
+            return Err(PyValueError::new_err(format!(
+                "theta: expected {} values (the {} rule's parameters), got {}",
+                rule.n_parameters(),
+                rule.family(),
+                theta.len()
+            )));
+        }
+        Ok(())
+    };
+    let mut gradient = vec![0.0; theta.len()];
+    let loss = if let Ok(neural) = dataset.cast::<NeuralDataset>() {
+        let data = neural.get().inner.clone();
+        let settings = NeuralFitSettings {
+            rule_family: family,
+            hidden,
+            ..NeuralFitSettings::default()
+        };
+        let rule = plasticity::fit::neural::build_rule(&settings).map_err(to_py_err)?;
+        check_length(&rule)?;
+        let items = items_of(items, data.n_trajectories(), "items")?;
+        py.detach(|| {
+            NeuralObjective::new(&data, rule, GradientStrategy::Checkpointed).loss_and_gradient(
+                &theta,
+                &items,
+                &mut gradient,
+            )
+        })
+    } else if let Ok(behaviour) = dataset.cast::<BehaviourDataset>() {
+        let data = behaviour.get().inner.clone();
+        let rule = plasticity::fit::behaviour::build_rule(family, &hidden).map_err(to_py_err)?;
+        check_length(&rule)?;
+        let items = items_of(items, data.n_sessions(), "items")?;
+        if let Some(bound) = weight_bound {
+            if !(bound.is_finite() && bound > 0.0) {
+                return Err(PyValueError::new_err(format!(
+                    "weight_bound: expected a positive number or None, got {bound}"
+                )));
+            }
+        }
+        let model_inputs = match inputs {
+            "recorded" => data.inputs.clone(),
+            "resampled" => resample_inputs(&data, input_seed).map_err(to_py_err)?,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "inputs: expected \"recorded\" or \"resampled\", got \"{other}\""
+                )))
+            }
+        };
+        py.detach(|| {
+            BehaviourObjective::new(
+                &data,
+                model_inputs,
+                circuit_of(&data, weight_bound),
+                rule,
+                GradientStrategy::Checkpointed,
+            )
+            .loss_and_gradient(&theta, &items, &mut gradient)
+        })
+    } else {
+        return Err(PyValueError::new_err(
+            "dataset: expected a NeuralDataset or a BehaviourDataset",
+        ));
+    };
+    if !loss.is_finite() {
+        return Err(pyo3::exceptions::PyFloatingPointError::new_err(format!(
+            "the loss at this theta is {loss}: the rule makes the simulation overflow"
+        )));
+    }
+    Ok((loss, gradient.into_pyarray(py)))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fit_neural_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_behaviour_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(default_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(loss_and_gradient, m)?)?;
+    Ok(())
+}
