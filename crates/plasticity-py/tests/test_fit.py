@@ -154,3 +154,30 @@ def test_ctrl_c_interrupts_a_fit():
     assert 1 <= report["epochs"] < 100000
     # an epoch here takes well under a second; the fit must not run on to the end
     assert waited < 30
+
+
+def test_the_gil_is_released_during_a_fit():
+    import threading
+
+    data = pl.simulate_oja(n_pre=20, n_post=100, trajectories=10, seed=0)
+    done = threading.Event()
+    ticks = []
+
+    def fit():
+        pl.fit(data, epochs=60, tolerance=0.0)
+        done.set()
+
+    worker = threading.Thread(target=fit)
+    worker.start()
+    while not done.is_set():  # runs only while the fit does not hold the GIL
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    worker.join()
+    assert len(ticks) > 20
+
+
+def test_module_docstring_example():
+    import doctest
+
+    failures, tried = doctest.testmod(pl, verbose=False)
+    assert tried >= 3 and failures == 0

@@ -12,8 +12,8 @@ the recorded decisions.
 
 >>> import plasticity as pl
 >>> data = pl.simulate_oja(n_pre=20, n_post=100, trajectories=10)
->>> result = pl.fit(data)
->>> round(result.coefficients["x*y"], 2), round(result.coefficients["y^2*w"], 2)
+>>> result = pl.fit(data, epochs=2000)
+>>> round(result.coefficients["x*y"], 1), round(result.coefficients["y^2*w"], 1)
 (1.0, -1.0)
 
 The computations run in Rust with the GIL released; Ctrl-C stops a fit after the
@@ -169,7 +169,7 @@ class FitResult:
         """The coefficients as a DataFrame indexed by term (``value``, and ``generating``
         and ``error`` when the data's generating rule is known) — the columns of the
         CLI's coefficients.csv. Needs pandas."""
-        import pandas as pd
+        pd = _pandas()
 
         frame = pd.DataFrame({"value": self.theta}, index=pd.Index(self.parameter_names))
         frame.index.name = "term" if self.rule_family == "taylor" else "parameter"
@@ -181,7 +181,7 @@ class FitResult:
     def history_to_pandas(self):
         """Loss and parameters after every epoch as a DataFrame indexed by epoch
         (1-based): one column ``loss`` and one per parameter. Needs pandas."""
-        import pandas as pd
+        pd = _pandas()
 
         frame = pd.DataFrame(self.theta_history, columns=self.parameter_names)
         frame.insert(0, "loss", self.loss_history)
@@ -443,6 +443,16 @@ def loss_and_gradient(
 def default_settings(kind: str = "neural") -> Dict[str, Any]:
     """The library's default fit settings for ``"neural"`` or ``"behaviour"`` data."""
     return json.loads(_native.default_settings(kind))
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as missing:
+        raise ImportError(
+            "this needs pandas: pip install pandas (or the package's [pandas] extra)"
+        ) from missing
+    return pandas
 
 
 def _expression_of(rule: Union[str, Rule]) -> str:
