@@ -23,7 +23,7 @@ use plasticity::report::{behaviour_results, parameters_csv, write_json, write_te
 use plasticity::rule::{parse_expression, term_names, Rule, TaylorRule, Term, Variables};
 use plasticity::task::BehaviourTask;
 
-use crate::commands::{epoch_observer, progress_bar, BasisArg, FamilyArg, FitOptions, GradientArg};
+use crate::commands::{epoch_observer, progress_bar, BasisArg, FamilyArg, FitOptions};
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum RewardSignalArg {
@@ -204,10 +204,7 @@ pub(crate) fn behaviour_settings(options: &FitOptions) -> Result<BehaviourFitSet
             tolerance: options.tolerance,
             ..FitConfig::default()
         },
-        gradient: match options.gradient {
-            GradientArg::Checkpointed => GradientStrategy::Checkpointed,
-            GradientArg::FullTape => GradientStrategy::FullTape,
-        },
+        gradient: options.gradient.strategy(),
         weight_bound: weight_bound(&options.behaviour.weight_bound)?,
         inputs: match options.behaviour.inputs {
             InputsArg::Resampled => InputSource::Resampled,

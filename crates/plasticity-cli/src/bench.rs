@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use plasticity::circuit::NeuralCircuit;
 use plasticity::fit::behaviour::{build_rule, circuit_of};
 use plasticity::fit::neural::RuleFamily;
+use plasticity::gradient::forward::{neural_trajectory_sse_and_gradient_forward, NeuralForward};
 use plasticity::gradient::{
     neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
 };
@@ -49,6 +50,10 @@ pub(crate) struct BenchArgs {
     /// Timed repetitions (the median is reported, after one untimed warm-up).
     #[arg(long, default_value_t = 5)]
     repeats: usize,
+    /// Strategy of the Oja trajectory gradient (`--case trajectory`; `all` times the
+    /// checkpointed adjoint and forward mode).
+    #[arg(long, value_enum, default_value = "checkpointed")]
+    gradient: crate::commands::GradientArg,
 }
 
 impl BenchArgs {
@@ -84,6 +89,8 @@ impl BenchArgs {
             self.n_post.to_string(),
             "--repeats".into(),
             self.repeats.to_string(),
+            "--gradient".into(),
+            self.gradient.name().into(),
             "--json".into(),
             json.display().to_string(),
         ]
@@ -112,11 +119,35 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Gradient time of trajectory 0 of `dataset` in forward mode (f64), and its loss.
+fn time_forward_mode(
+    dataset: &plasticity::data::NeuralDataset,
+    theta: &[f64],
+    repeats: usize,
+) -> (f64, f64) {
+    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let rule = TaylorRule::new(Variables::Xyw);
+    let mut state = NeuralForward::new(circuit, &rule);
+    let mut gradient = vec![0.0; rule.n_parameters()];
+    let mut loss = 0.0;
+    let seconds = median_seconds(repeats, || {
+        loss = neural_trajectory_sse_and_gradient_forward(
+            &mut state,
+            &rule,
+            theta,
+            dataset.trajectory(0),
+            &mut gradient,
+        );
+    });
+    (seconds, loss)
+}
+
 /// Forward and gradient time of trajectory 0 of `dataset` in precision `S`.
 fn time_trajectory<S: Scalar>(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
     repeats: usize,
+    strategy: GradientStrategy,
 ) -> (f64, f64, f64) {
     let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
     let rule = TaylorRule::new(Variables::Xyw);
@@ -134,7 +165,7 @@ fn time_trajectory<S: Scalar>(
             &rule,
             &theta,
             trajectory,
-            GradientStrategy::Checkpointed,
+            strategy,
             &mut workspace,
             &mut gradient,
         );
@@ -169,12 +200,32 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
     results.insert("steps".into(), json!(args.steps));
     results.insert("n_pre".into(), json!(args.n_pre));
     results.insert("n_post".into(), json!(args.n_post));
-    let (forward, gradient, loss) = time_trajectory::<f64>(&dataset, &theta, args.repeats);
-    results.insert("oja_forward_f64_s".into(), json!(forward));
-    results.insert("oja_gradient_f64_s".into(), json!(gradient));
-    results.insert("oja_loss_f64".into(), json!(loss));
+    let strategy = args.gradient.strategy();
+    results.insert("gradient".into(), json!(args.gradient.name()));
+    if strategy == GradientStrategy::Forward {
+        // forward mode alone (its memory is what a scaling run measures)
+        let (gradient, loss) = time_forward_mode(&dataset, &theta, args.repeats);
+        results.insert("oja_gradient_f64_s".into(), json!(gradient));
+        results.insert("oja_loss_f64".into(), json!(loss));
+    } else {
+        let (forward, gradient, loss) =
+            time_trajectory::<f64>(&dataset, &theta, args.repeats, strategy);
+        results.insert("oja_forward_f64_s".into(), json!(forward));
+        results.insert("oja_gradient_f64_s".into(), json!(gradient));
+        results.insert("oja_loss_f64".into(), json!(loss));
+    }
     if args.case == BenchCase::All {
-        let (forward, gradient, loss) = time_trajectory::<f32>(&dataset, &theta, args.repeats);
+        let (forward_mode, _) = time_forward_mode(&dataset, &theta, args.repeats);
+        results.insert(
+            "oja_gradient_forward_mode_f64_s".into(),
+            json!(forward_mode),
+        );
+        let (forward, gradient, loss) = time_trajectory::<f32>(
+            &dataset,
+            &theta,
+            args.repeats,
+            GradientStrategy::Checkpointed,
+        );
         results.insert("oja_forward_f32_s".into(), json!(forward));
         results.insert("oja_gradient_f32_s".into(), json!(gradient));
         results.insert("oja_loss_f32".into(), json!(loss));
@@ -210,6 +261,22 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
                 }
             });
             results.insert(format!("behaviour_epoch_{name}_s"), json!(epoch));
+            let forward_objective = BehaviourObjective::new(
+                &behaviour,
+                behaviour.inputs.clone(),
+                circuit,
+                rule.clone(),
+                GradientStrategy::Forward,
+            );
+            let epoch = median_seconds(args.repeats, || {
+                for session in 0..behaviour.n_sessions() {
+                    forward_objective.loss_and_gradient(&theta, &[session], &mut gradient);
+                }
+            });
+            results.insert(
+                format!("behaviour_epoch_{name}_forward_mode_s"),
+                json!(epoch),
+            );
         }
         results.insert("behaviour_sessions".into(), json!(behaviour.n_sessions()));
         // multi-trajectory work: the full-batch loss and gradient over 10 trajectories

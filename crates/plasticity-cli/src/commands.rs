@@ -175,8 +175,30 @@ pub(crate) enum BasisArg {
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum GradientArg {
+    /// Reverse-mode adjoint with √T weight checkpoints.
     Checkpointed,
+    /// Reverse-mode adjoint keeping every step.
     FullTape,
+    /// Forward mode: sensitivities ∂W/∂θ carried along; memory independent of T.
+    Forward,
+}
+
+impl GradientArg {
+    pub(crate) fn strategy(self) -> GradientStrategy {
+        match self {
+            GradientArg::Checkpointed => GradientStrategy::Checkpointed,
+            GradientArg::FullTape => GradientStrategy::FullTape,
+            GradientArg::Forward => GradientStrategy::Forward,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            GradientArg::Checkpointed => "checkpointed",
+            GradientArg::FullTape => "full-tape",
+            GradientArg::Forward => "forward",
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -275,10 +297,7 @@ impl FitOptions {
                 tolerance: self.tolerance,
                 ..FitConfig::default()
             },
-            gradient: match self.gradient {
-                GradientArg::Checkpointed => GradientStrategy::Checkpointed,
-                GradientArg::FullTape => GradientStrategy::FullTape,
-            },
+            gradient: self.gradient.strategy(),
             eval_trajectories: self.eval_trajectories,
         }
     }

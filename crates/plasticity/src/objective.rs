@@ -7,6 +7,10 @@ use rayon::prelude::*;
 
 use crate::circuit::NeuralCircuit;
 use crate::data::NeuralDataset;
+use crate::gradient::forward::{
+    behaviour_session_loss_and_gradient_forward, neural_trajectory_sse_and_gradient_forward,
+    BehaviourForwardWorkspace, NeuralForward,
+};
 use crate::gradient::{
     neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
 };
@@ -36,6 +40,8 @@ pub struct NeuralObjective<'a, R> {
     /// (and first touching) it anew for every minibatch of one trajectory cost as much
     /// as the gradient itself.
     workspaces: WorkspacePool<NeuralWorkspace<f64>>,
+    /// Forward-mode states (tangents of every synapse), kept for the same reason.
+    forward_states: WorkspacePool<NeuralForward>,
 }
 
 /// Buffers reused across calls and threads. Which buffer a job gets never changes
@@ -75,6 +81,7 @@ impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
             rule,
             strategy,
             workspaces: WorkspacePool::new(),
+            forward_states: WorkspacePool::new(),
         }
     }
 
@@ -114,6 +121,20 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
         let per_item: Vec<(f64, Vec<f64>)> = items
             .par_iter()
             .map(|&k| {
+                if self.strategy == GradientStrategy::Forward {
+                    let make = || NeuralForward::new(self.circuit, &self.rule);
+                    return self.forward_states.with(make, |state| {
+                        let mut item_gradient = vec![0.0; theta.len()];
+                        let sse = neural_trajectory_sse_and_gradient_forward(
+                            state,
+                            &self.rule,
+                            theta,
+                            self.dataset.trajectory(k),
+                            &mut item_gradient,
+                        );
+                        (sse, item_gradient)
+                    });
+                }
                 self.workspaces.with(NeuralWorkspace::new, |workspace| {
                     let mut item_gradient = vec![0.0; theta.len()];
                     let sse = neural_trajectory_sse_and_gradient(
@@ -240,19 +261,39 @@ impl<R: PlasticityRule> Objective for BehaviourObjective<'_, R> {
     fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
         let per_item: Vec<(f64, usize, Vec<f64>)> = items
             .par_iter()
-            .map_init(crate::gradient::BehaviourWorkspace::new, |workspace, &k| {
-                let mut item_gradient = vec![0.0; theta.len()];
-                let result = crate::gradient::behaviour_session_loss_and_gradient(
-                    &self.circuit,
-                    &self.rule,
-                    theta,
-                    self.dataset.session_with_inputs(k, &self.inputs),
-                    self.strategy,
-                    workspace,
-                    &mut item_gradient,
-                );
-                (result.loss, result.clipped, item_gradient)
-            })
+            .map_init(
+                || {
+                    (
+                        crate::gradient::BehaviourWorkspace::new(),
+                        BehaviourForwardWorkspace::default(),
+                    )
+                },
+                |(workspace, forward), &k| {
+                    let mut item_gradient = vec![0.0; theta.len()];
+                    let session = self.dataset.session_with_inputs(k, &self.inputs);
+                    let result = if self.strategy == GradientStrategy::Forward {
+                        behaviour_session_loss_and_gradient_forward(
+                            &self.circuit,
+                            &self.rule,
+                            theta,
+                            session,
+                            forward,
+                            &mut item_gradient,
+                        )
+                    } else {
+                        crate::gradient::behaviour_session_loss_and_gradient(
+                            &self.circuit,
+                            &self.rule,
+                            theta,
+                            session,
+                            self.strategy,
+                            workspace,
+                            &mut item_gradient,
+                        )
+                    };
+                    (result.loss, result.clipped, item_gradient)
+                },
+            )
             .collect();
         let scale = 1.0 / items.len() as f64;
         gradient.iter_mut().for_each(|g| *g = 0.0);

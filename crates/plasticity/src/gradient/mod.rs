@@ -5,7 +5,8 @@
 //! default); the backward pass recomputes one segment of `K` steps at a time from its
 //! checkpoint and runs the adjoint through it. Memory is `(⌈T/K⌉ + K) × synapses`
 //! instead of `T × synapses`; [`GradientStrategy::FullTape`] keeps every step (one
-//! segment of length `T`). Both give bit-identical results.
+//! segment of length `T`). Both give bit-identical results. [`forward`] computes the
+//! same gradient in forward mode, in memory independent of `T`.
 
 use crate::circuit::NeuralCircuit;
 use crate::data::NeuralTrajectory;
@@ -13,6 +14,7 @@ use crate::rule::PlasticityRule;
 use crate::scalar::Scalar;
 
 pub mod behaviour;
+pub mod forward;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -34,6 +36,9 @@ pub enum GradientStrategy {
     Checkpointed,
     /// Checkpoints every given number of steps.
     CheckpointEvery(usize),
+    /// Forward mode ([`forward`]): the sensitivities `∂W_t/∂θ` carried along with the
+    /// simulation; memory `synapses × parameters`, independent of the number of steps.
+    Forward,
 }
 
 /// The largest tape (weights of every step of one trajectory) that
@@ -58,7 +63,8 @@ impl GradientStrategy {
     /// Segment length for a trajectory of `steps` steps.
     pub fn segment_length(self, steps: usize) -> usize {
         match self {
-            GradientStrategy::FullTape => steps.max(1),
+            // forward mode keeps no tape; as a segment length it means "whole"
+            GradientStrategy::FullTape | GradientStrategy::Forward => steps.max(1),
             GradientStrategy::Checkpointed => ((steps as f64).sqrt().ceil() as usize).max(1),
             GradientStrategy::CheckpointEvery(k) => k.clamp(1, steps.max(1)),
         }

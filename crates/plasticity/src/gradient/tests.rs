@@ -170,12 +170,54 @@ pub(super) fn assert_close_with_floor(
     }
 }
 
+/// Loss and gradient in forward mode ([`forward`]), one state for every trajectory.
+fn forward_gradient<R: PlasticityRule>(
+    dataset: &NeuralDataset,
+    rule: &R,
+    theta: &[f64],
+) -> (f64, Vec<f64>) {
+    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let mut state = forward::NeuralForward::new(circuit, rule);
+    let mut gradient = vec![0.0; theta.len()];
+    let total = (0..dataset.n_trajectories())
+        .map(|k| {
+            forward::neural_trajectory_sse_and_gradient_forward(
+                &mut state,
+                rule,
+                theta,
+                dataset.trajectory(k),
+                &mut gradient,
+            )
+        })
+        .sum();
+    (total, gradient)
+}
+
 fn check_rule<R: PlasticityRule>(label: &str, rule: &R, theta: &[f64], dataset: &NeuralDataset) {
     let (loss, adjoint) = adjoint_gradient(dataset, rule, theta, GradientStrategy::Checkpointed);
     assert!(loss.is_finite() && loss > 0.0, "{label}: loss {loss}");
     assert!((loss - sse(dataset, rule, theta)).abs() <= 1e-12 * loss);
     let dual = dual_gradient(dataset, rule, theta);
     assert_close(&format!("{label} vs num-dual"), &adjoint, &dual, 1e-9);
+    // forward mode: the same loss, and the same gradient as the adjoint and num-dual
+    let (forward_loss, forward) = forward_gradient(dataset, rule, theta);
+    assert!(
+        (forward_loss - loss).abs() <= 1e-12 * loss,
+        "{label}: forward loss"
+    );
+    assert_close_with_floor(
+        &format!("{label}: forward mode vs adjoint"),
+        &forward,
+        &adjoint,
+        1e-10,
+        1e-9,
+    );
+    assert_close(
+        &format!("{label}: forward mode vs num-dual"),
+        &forward,
+        &dual,
+        1e-9,
+    );
     let finite = finite_difference_gradient(dataset, rule, theta);
     assert_close_with_floor(
         &format!("{label} vs finite differences"),
@@ -424,4 +466,141 @@ fn parallel_row_blocks_match_dual_numbers_at_any_thread_count() {
             .install(|| adjoint_gradient(&dataset, &rule, &theta, GradientStrategy::Checkpointed))
     };
     assert_eq!(on(1), on(2), "bit-identical on one and two threads");
+    let forward_on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(|| forward_gradient(&dataset, &rule, &theta))
+    };
+    assert_eq!(
+        forward_on(1),
+        forward_on(2),
+        "forward mode, 1 and 2 threads"
+    );
+}
+
+#[test]
+fn forward_mode_over_many_steps_and_through_the_objective() {
+    // a longer trajectory (errors compound over steps) and every strategy through the
+    // objective that fits use
+    let dataset = random_dataset(70, 5, 9, 60, 3, 6, 0.2);
+    let rule = TaylorRule::new(Variables::Xyw);
+    let theta = random_theta(71, 27, 0.05);
+    let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
+    let of = |strategy: GradientStrategy| {
+        let objective = crate::objective::NeuralObjective::new(&dataset, rule, strategy);
+        let mut gradient = vec![0.0; 27];
+        let loss = crate::objective::Objective::loss_and_gradient(
+            &objective,
+            &theta,
+            &items,
+            &mut gradient,
+        );
+        (loss, gradient)
+    };
+    let (loss, adjoint) = of(GradientStrategy::Checkpointed);
+    let (forward_loss, forward) = of(GradientStrategy::Forward);
+    assert!((forward_loss - loss).abs() <= 1e-12 * loss);
+    assert_close_with_floor(
+        "60 steps: forward vs adjoint",
+        &forward,
+        &adjoint,
+        1e-10,
+        1e-9,
+    );
+    // memory: tangents of every synapse for every parameter, whatever the length
+    let state = forward::NeuralForward::new(NeuralCircuit::new(5, 9), &rule);
+    assert!(state.memory_bytes() < 8 * (45 * 27 + 45 + 5 + 9 + 9 * 27) + 8 * 64 * 27);
+}
+
+/// The Taylor rule with the trait's generic forward mode instead of its own.
+struct GenericForward(TaylorRule);
+
+impl PlasticityRule for GenericForward {
+    fn n_parameters(&self) -> usize {
+        self.0.n_parameters()
+    }
+    fn variables(&self) -> Variables {
+        self.0.variables()
+    }
+    fn scratch_len(&self, n_pre: usize) -> usize {
+        self.0.scratch_len(n_pre)
+    }
+    fn update<S: Scalar>(&self, theta: &[S], layer: LayerState<'_, S>, w: &mut [S], s: &mut [S]) {
+        self.0.update(theta, layer, w, s)
+    }
+    fn update_vjp<S: Scalar>(
+        &self,
+        theta: &[S],
+        layer: LayerState<'_, S>,
+        weights_before: &[S],
+        weights_adjoint: &mut [S],
+        post_adjoint: &mut [S],
+        theta_adjoint: &mut [S],
+        scratch: &mut [S],
+    ) {
+        self.0.update_vjp(
+            theta,
+            layer,
+            weights_before,
+            weights_adjoint,
+            post_adjoint,
+            theta_adjoint,
+            scratch,
+        )
+    }
+    fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S {
+        self.0.evaluate(theta, x, y, w, r)
+    }
+}
+
+#[test]
+fn taylor_row_tangents_match_the_generic_forward_mode() {
+    let mut rng = ChaCha8Rng::seed_from_u64(80);
+    for variables in [Variables::Xyw, Variables::Xywr] {
+        let rule = TaylorRule::new(variables);
+        let generic = GenericForward(rule);
+        let n_params = rule.n_parameters();
+        let theta = random_theta(81, n_params, 0.2);
+        let n_pre = 5;
+        let pre: Vec<f64> = (0..n_pre).map(|_| rng.random::<f64>() - 0.5).collect();
+        let weights: Vec<f64> = (0..n_pre).map(|_| rng.random::<f64>() - 0.5).collect();
+        let post_tangent: Vec<f64> = (0..n_params).map(|_| rng.random::<f64>() - 0.5).collect();
+        let start: Vec<f64> = (0..n_pre * n_params)
+            .map(|_| rng.random::<f64>() - 0.5)
+            .collect();
+        let layer = LayerState {
+            pre: &pre,
+            post: &[0.37],
+            reward: -0.4,
+            learning_rate: 0.5,
+        };
+        let mut specialised = start.clone();
+        rule.row_tangents(
+            &theta,
+            layer,
+            &weights,
+            &mut specialised,
+            &post_tangent,
+            &mut [],
+        );
+        let mut reference = start.clone();
+        let mut scratch = vec![0.0; generic.tangent_scratch_len()];
+        generic.row_tangents(
+            &theta,
+            layer,
+            &weights,
+            &mut reference,
+            &post_tangent,
+            &mut scratch,
+        );
+        assert_close_with_floor(
+            &format!("{variables:?} row tangents"),
+            &specialised,
+            &reference,
+            1e-13,
+            1e-9,
+        );
+    }
 }

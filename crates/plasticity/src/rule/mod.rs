@@ -71,6 +71,59 @@ pub trait PlasticityRule: Send + Sync {
     );
     /// `g_θ` at one synapse (reference implementation, used by tests and reports).
     fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S;
+
+    /// Length of the scratch buffer [`row_tangents`](Self::row_tangents) needs.
+    fn tangent_scratch_len(&self) -> usize {
+        self.scratch_len(1) + self.n_parameters()
+    }
+
+    /// Forward mode of [`update`](Self::update) for the synapses of one postsynaptic
+    /// neuron (`layer.post` is its one activity `y`): with `P` parameters, for every
+    /// synapse `j` (`tangents_row[j*P..(j+1)*P]` = `S_j = ∂W_j/∂θ`),
+    /// `S_j ← (1 + η ∂g/∂w) S_j + η ∂g/∂θ + η ∂g/∂y · post_tangent`, the partials taken
+    /// at `(x_j, y, W_j, r)` before the update. The default takes them from
+    /// [`update_vjp`](Self::update_vjp) on a 1 × 1 layer; a rule may do better.
+    fn row_tangents(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_row: &[f64],
+        tangents_row: &mut [f64],
+        post_tangent: &[f64],
+        scratch: &mut [f64],
+    ) {
+        let n_params = post_tangent.len();
+        let (synapse_scratch, d_theta) = scratch.split_at_mut(self.scratch_len(1));
+        let d_theta = &mut d_theta[..n_params];
+        for ((&x, &w), tangent) in layer
+            .pre
+            .iter()
+            .zip(weights_row)
+            .zip(tangents_row.chunks_exact_mut(n_params))
+        {
+            d_theta.iter_mut().for_each(|d| *d = 0.0);
+            let mut weight_adjoint = [1.0];
+            let mut post_adjoint = [0.0];
+            self.update_vjp(
+                theta,
+                LayerState {
+                    pre: &[x],
+                    post: &layer.post[..1],
+                    reward: layer.reward,
+                    learning_rate: layer.learning_rate,
+                },
+                &[w],
+                &mut weight_adjoint,
+                &mut post_adjoint,
+                d_theta,
+                synapse_scratch,
+            );
+            let (a, b) = (weight_adjoint[0], post_adjoint[0]);
+            for ((s, &d), &dy) in tangent.iter_mut().zip(d_theta.iter()).zip(post_tangent) {
+                *s = a * *s + d + b * dy;
+            }
+        }
+    }
 }
 
 /// A rule of either family, chosen at run time.
@@ -151,5 +204,26 @@ impl PlasticityRule for Rule {
     }
     fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S {
         dispatch!(self, rule => rule.evaluate(theta, x, y, w, r))
+    }
+    fn tangent_scratch_len(&self) -> usize {
+        dispatch!(self, rule => rule.tangent_scratch_len())
+    }
+    fn row_tangents(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_row: &[f64],
+        tangents_row: &mut [f64],
+        post_tangent: &[f64],
+        scratch: &mut [f64],
+    ) {
+        dispatch!(self, rule => rule.row_tangents(
+            theta,
+            layer,
+            weights_row,
+            tangents_row,
+            post_tangent,
+            scratch,
+        ))
     }
 }

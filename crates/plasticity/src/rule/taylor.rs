@@ -254,4 +254,79 @@ impl PlasticityRule for TaylorRule {
         }
         total
     }
+
+    fn tangent_scratch_len(&self) -> usize {
+        0
+    }
+
+    /// Forward mode from the factorised form: per row `B_ac = η Σ_b t_abc y^b` and
+    /// `B'_ac = ∂B_ac/∂y`; per synapse `∂g/∂w = C_1 + 2 C_2 w` (`C_c = Σ_a B_ac x^a`),
+    /// `∂g/∂y = Σ_ac B'_ac x^a w^c`, and `η ∂g/∂θ_abc(d) = η x^a y^b w^c (r^d)`.
+    fn row_tangents(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_row: &[f64],
+        tangents_row: &mut [f64],
+        post_tangent: &[f64],
+        _scratch: &mut [f64],
+    ) {
+        let r = layer.reward;
+        let t = fold_reward(self.variables, theta, r);
+        let y = layer.post[0];
+        let y2 = y * y;
+        let eta = layer.learning_rate;
+        let mut b = [[0.0; 3]; 3];
+        let mut db = [[0.0; 3]; 3];
+        for a in 0..3 {
+            for c in 0..3 {
+                b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
+                db[a][c] = eta * (t[a][1][c] + 2.0 * t[a][2][c] * y);
+            }
+        }
+        let eta_y = [eta, eta * y, eta * y2];
+        let reward_powers = [1.0, r, r * r];
+        let n_params = post_tangent.len();
+        for ((&x, &w), tangent) in layer
+            .pre
+            .iter()
+            .zip(weights_row)
+            .zip(tangents_row.chunks_exact_mut(n_params))
+        {
+            let xp = [1.0, x, x * x];
+            let wp = [1.0, w, w * w];
+            let c1 = b[0][1] + b[1][1] * xp[1] + b[2][1] * xp[2];
+            let c2 = b[0][2] + b[1][2] * xp[1] + b[2][2] * xp[2];
+            let along = 1.0 + c1 + 2.0 * c2 * w;
+            let mut through_y = 0.0;
+            for a in 0..3 {
+                for c in 0..3 {
+                    through_y += db[a][c] * xp[a] * wp[c];
+                }
+            }
+            let mut k = 0;
+            for &xa in &xp {
+                for &ey in &eta_y {
+                    for &wc in &wp {
+                        let monomial = ey * xa * wc;
+                        match self.variables {
+                            Variables::Xyw => {
+                                tangent[k] =
+                                    along * tangent[k] + monomial + through_y * post_tangent[k];
+                                k += 1;
+                            }
+                            Variables::Xywr => {
+                                for &rd in &reward_powers {
+                                    tangent[k] = along * tangent[k]
+                                        + monomial * rd
+                                        + through_y * post_tangent[k];
+                                    k += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

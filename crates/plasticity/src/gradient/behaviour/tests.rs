@@ -153,6 +153,34 @@ fn check<R: PlasticityRule>(
         1e-5,
         1e-3,
     );
+    // forward mode: same loss, clipped count and gradient
+    let mut forward_ws = crate::gradient::forward::BehaviourForwardWorkspace::default();
+    let mut forward = vec![0.0; theta.len()];
+    let (mut forward_total, mut forward_clipped) = (0.0, 0);
+    for k in 0..data.n_sessions() {
+        let result = crate::gradient::forward::behaviour_session_loss_and_gradient_forward(
+            circuit,
+            rule,
+            theta,
+            data.session(k),
+            &mut forward_ws,
+            &mut forward,
+        );
+        forward_total += result.loss;
+        forward_clipped += result.clipped;
+    }
+    assert!(
+        (forward_total - total).abs() <= 1e-12 * total,
+        "{label}: forward loss"
+    );
+    assert_eq!(forward_clipped, clipped, "{label}: clipped weights");
+    assert_close(
+        &format!("{label}: forward mode vs adjoint"),
+        &forward,
+        &gradient,
+        1e-10,
+        1e-9,
+    );
     clipped
 }
 

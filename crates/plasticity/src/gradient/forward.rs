@@ -1,0 +1,374 @@
+//! Forward-mode trajectory gradients: the sensitivities `S_t = ∂W_t/∂θ` are carried
+//! along with the simulation, so memory is `synapses × parameters` whatever the length
+//! of the recording, and the gradient of the loss so far exists at every step (what
+//! streaming and online fits need).
+//!
+//! The rule acts synapse by synapse, so `∂W_{t+1}/∂W_t` is diagonal apart from the path
+//! through the postsynaptic activity, which couples only the synapses of one row:
+//!
+//! `S_{t+1}[ij] = (1 + η ∂g/∂w) S_t[ij] + η ∂g/∂θ + η ∂g/∂y_i · ∂y_{t,i}/∂θ`,
+//! `∂y_{t,i}/∂θ = σ'(z_{t,i}) Σ_j x_{t,j} S_t[ij]` (one reduction over row `i`).
+//!
+//! No synapses × synapses Jacobian is ever formed. The rule's partials at one synapse
+//! come from its own vector-Jacobian product on a 1 × 1 layer (`λ = 1`), so every rule
+//! (Taylor, MLP) has a forward mode without further code.
+
+use rayon::prelude::*;
+
+use crate::circuit::behaviour::is_clipped;
+use crate::circuit::neural::{PARALLEL_SYNAPSES, ROW_BLOCK};
+use crate::circuit::{BehaviourCircuit, NeuralCircuit};
+use crate::data::{BehaviourSession, NeuralTrajectory};
+use crate::rule::{LayerState, PlasticityRule};
+
+use super::SessionLoss;
+
+/// One row block of [`NeuralForward::advance`]: `W`, `S`, `y`, `∂y/∂θ`, scratch.
+type TangentBlock<'a> = (
+    (
+        ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]),
+        &'a mut [f64],
+    ),
+    &'a mut [f64],
+);
+
+/// `Σ_j x_j S[j,:]` into `out`: the tangent of row `i`'s input current.
+#[inline]
+fn current_tangent(pre: &[f64], tangents_row: &[f64], out: &mut [f64]) {
+    let n_params = out.len();
+    out.iter_mut().for_each(|o| *o = 0.0);
+    for (&x, tangent) in pre.iter().zip(tangents_row.chunks_exact(n_params)) {
+        for (o, &s) in out.iter_mut().zip(tangent) {
+            *o += x * s;
+        }
+    }
+}
+
+/// The state of one neural trajectory in forward mode: `W_t`, `S_t`, `x_t`, `y_t` and
+/// `∂y_t/∂θ`. Driven step by step ([`NeuralForward::start`], then
+/// [`NeuralForward::observe`] and [`NeuralForward::advance`] per step), so that the
+/// data can arrive in chunks and θ can change between steps (online fits). Buffers are
+/// sized once; no step allocates.
+#[derive(Debug, Clone)]
+pub struct NeuralForward {
+    circuit: NeuralCircuit,
+    n_params: usize,
+    weights: Vec<f64>,
+    tangents: Vec<f64>,
+    pre: Vec<f64>,
+    post: Vec<f64>,
+    post_tangent: Vec<f64>,
+    block_scratch: Vec<f64>,
+}
+
+impl NeuralForward {
+    /// Buffers for `circuit` and `rule`: `n_synapses × n_parameters` tangents.
+    pub fn new<R: PlasticityRule>(circuit: NeuralCircuit, rule: &R) -> Self {
+        let n_params = rule.n_parameters();
+        let per_block = Self::block_scratch_len(&circuit, rule);
+        NeuralForward {
+            circuit,
+            n_params,
+            weights: vec![0.0; circuit.n_synapses()],
+            tangents: vec![0.0; circuit.n_synapses() * n_params],
+            pre: vec![0.0; circuit.n_pre],
+            post: vec![0.0; circuit.n_post],
+            post_tangent: vec![0.0; circuit.n_post * n_params],
+            block_scratch: vec![0.0; circuit.n_blocks() * per_block],
+        }
+    }
+
+    /// Per row block: the layer update's scratch and the rule's tangent scratch.
+    fn block_scratch_len<R: PlasticityRule>(circuit: &NeuralCircuit, rule: &R) -> usize {
+        rule.scratch_len(circuit.n_pre) + rule.tangent_scratch_len()
+    }
+
+    /// Bytes this state holds (what forward mode needs, whatever `T`).
+    pub fn memory_bytes(&self) -> usize {
+        8 * (self.weights.len()
+            + self.tangents.len()
+            + self.pre.len()
+            + self.post.len()
+            + self.post_tangent.len()
+            + self.block_scratch.len())
+    }
+
+    /// Starts a trajectory: `W_0`, `S_0 = 0`, `y_0 = σ(W_0 x_0)`, `∂y_0/∂θ = 0`.
+    pub fn start(&mut self, initial_weights: &[f64], first_input: &[f64]) {
+        self.weights.copy_from_slice(initial_weights);
+        self.tangents.iter_mut().for_each(|s| *s = 0.0);
+        self.post_tangent.iter_mut().for_each(|s| *s = 0.0);
+        self.pre.copy_from_slice(first_input);
+        self.circuit
+            .activity(&self.pre, &self.weights, &mut self.post);
+    }
+
+    /// This step's squared error over the recorded neurons `Σ_i (y_i − ŷ_i)²`; adds its
+    /// gradient `Σ_i 2 (y_i − ŷ_i) ∂y_i/∂θ` to `gradient`.
+    pub fn observe(&self, recorded: &[f64], neurons: &[usize], gradient: &mut [f64]) -> f64 {
+        let mut sse = 0.0;
+        for (&i, &target) in neurons.iter().zip(recorded) {
+            let residual = self.post[i] - target;
+            sse += residual * residual;
+            let dy = &self.post_tangent[i * self.n_params..(i + 1) * self.n_params];
+            for (g, &d) in gradient.iter_mut().zip(dy) {
+                *g += 2.0 * residual * d;
+            }
+        }
+        sse
+    }
+
+    /// Whether this state was sized for `circuit` and `rule`.
+    pub fn fits<R: PlasticityRule>(&self, circuit: &NeuralCircuit, rule: &R) -> bool {
+        self.circuit == *circuit
+            && self.n_params == rule.n_parameters()
+            && self.block_scratch.len()
+                == circuit.n_blocks() * Self::block_scratch_len(circuit, rule)
+    }
+
+    /// One step on: the tangents and weights updated with `(x_t, y_t, W_t)` under `θ`
+    /// (`rule` is the one the state was made for), then `y_{t+1} = σ(W_{t+1} x_{t+1})`
+    /// and its tangent, row block by row block.
+    pub fn advance<R: PlasticityRule>(&mut self, rule: &R, theta: &[f64], next_input: &[f64]) {
+        debug_assert_eq!(self.n_params, rule.n_parameters());
+        let circuit = self.circuit;
+        let (n_pre, n_params) = (circuit.n_pre, self.n_params);
+        let layer_scratch = rule.scratch_len(n_pre);
+        let eta = circuit.learning_rate;
+        let pre = &self.pre;
+        let block = |((((weights, tangents), post), post_tangent), scratch): TangentBlock<'_>| {
+            let (layer, tangent_scratch) = scratch.split_at_mut(layer_scratch);
+            for (((w_row, s_row), y), dy) in weights
+                .chunks_exact(n_pre)
+                .zip(tangents.chunks_exact_mut(n_pre * n_params))
+                .zip(post.chunks_exact(1))
+                .zip(post_tangent.chunks_exact(n_params))
+            {
+                rule.row_tangents(
+                    theta,
+                    LayerState {
+                        pre,
+                        post: y,
+                        reward: 0.0,
+                        learning_rate: eta,
+                    },
+                    w_row,
+                    s_row,
+                    dy,
+                    tangent_scratch,
+                );
+            }
+            rule.update(
+                theta,
+                LayerState {
+                    pre,
+                    post,
+                    reward: 0.0,
+                    learning_rate: eta,
+                },
+                weights,
+                layer,
+            );
+            for (((w_row, s_row), y), dy) in weights
+                .chunks_exact(n_pre)
+                .zip(tangents.chunks_exact(n_pre * n_params))
+                .zip(post.iter_mut())
+                .zip(post_tangent.chunks_exact_mut(n_params))
+            {
+                let z: f64 = w_row.iter().zip(next_input).map(|(w, x)| w * x).sum();
+                *y = sigmoid(z);
+                current_tangent(next_input, s_row, dy);
+                let slope = *y * (1.0 - *y);
+                dy.iter_mut().for_each(|d| *d *= slope);
+            }
+        };
+        let rows = ROW_BLOCK * n_pre;
+        let per_block = Self::block_scratch_len(&circuit, rule);
+        if circuit.n_synapses() >= PARALLEL_SYNAPSES {
+            self.weights
+                .par_chunks_mut(rows)
+                .zip(self.tangents.par_chunks_mut(rows * n_params))
+                .zip(self.post.par_chunks_mut(ROW_BLOCK))
+                .zip(self.post_tangent.par_chunks_mut(ROW_BLOCK * n_params))
+                .zip(self.block_scratch.par_chunks_mut(per_block))
+                .for_each(block);
+        } else {
+            self.weights
+                .chunks_mut(rows)
+                .zip(self.tangents.chunks_mut(rows * n_params))
+                .zip(self.post.chunks_mut(ROW_BLOCK))
+                .zip(self.post_tangent.chunks_mut(ROW_BLOCK * n_params))
+                .zip(self.block_scratch.chunks_mut(per_block))
+                .for_each(block);
+        }
+        self.pre.copy_from_slice(next_input);
+    }
+
+    /// `W_t`.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// `y_t`.
+    pub fn post(&self) -> &[f64] {
+        &self.post
+    }
+}
+
+/// `σ(z)` exactly as [`crate::scalar::Scalar::sigmoid`] computes it for `f64`.
+#[inline]
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The sum of squared errors of one trajectory and its gradient (added to `gradient`)
+/// in forward mode; equal to [`super::neural_trajectory_sse_and_gradient`] up to
+/// rounding, in memory independent of the number of steps.
+pub fn neural_trajectory_sse_and_gradient_forward<R: PlasticityRule>(
+    state: &mut NeuralForward,
+    rule: &R,
+    theta: &[f64],
+    trajectory: NeuralTrajectory<'_>,
+    gradient: &mut [f64],
+) -> f64 {
+    let n_pre = state.circuit.n_pre;
+    let n_rec = trajectory.recorded_neurons.len();
+    let input = |t: usize| &trajectory.inputs[t * n_pre..(t + 1) * n_pre];
+    let target = |t: usize| &trajectory.recorded_activity[t * n_rec..(t + 1) * n_rec];
+    state.start(trajectory.initial_weights, input(0));
+    let mut sse = 0.0;
+    for t in 0..trajectory.steps {
+        sse += state.observe(target(t), trajectory.recorded_neurons, gradient);
+        if t + 1 < trajectory.steps {
+            state.advance(rule, theta, input(t + 1));
+        }
+    }
+    sse
+}
+
+/// Buffers of the behaviour circuit's forward mode, reused across sessions.
+#[derive(Debug, Default)]
+pub struct BehaviourForwardWorkspace {
+    weights: Vec<f64>,
+    tangents: Vec<f64>,
+    hidden: Vec<f64>,
+    hidden_tangent: Vec<f64>,
+    logit_tangent: Vec<f64>,
+    session_gradient: Vec<f64>,
+    scratch: Vec<f64>,
+}
+
+/// The mean cross-entropy of one session and its gradient (added to `gradient`) in
+/// forward mode: `∂h_i/∂θ = (1 − h_i²) Σ_j x_j S[ij]`, `∂z/∂θ = v Σ_i ∂h_i/∂θ`,
+/// `∂ℓ/∂θ = (σ(z) − d) ∂z/∂θ`; at an accepted presentation the tangents follow the
+/// update, and a weight the bound clips loses its tangent (the clip's derivative is 0).
+pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
+    circuit: &BehaviourCircuit,
+    rule: &R,
+    theta: &[f64],
+    session: BehaviourSession<'_>,
+    workspace: &mut BehaviourForwardWorkspace,
+    gradient: &mut [f64],
+) -> SessionLoss<f64> {
+    let (n_in, n_hidden, n_syn) = (circuit.n_in, circuit.n_hidden, circuit.n_synapses());
+    let n_params = rule.n_parameters();
+    let ws = workspace;
+    ws.weights.clear();
+    ws.weights.extend_from_slice(session.initial_weights);
+    ws.tangents.clear();
+    ws.tangents.resize(n_syn * n_params, 0.0);
+    ws.hidden.resize(n_hidden, 0.0);
+    ws.hidden_tangent.resize(n_hidden * n_params, 0.0);
+    ws.logit_tangent.resize(n_params, 0.0);
+    ws.session_gradient.clear();
+    ws.session_gradient.resize(n_params, 0.0);
+    ws.scratch
+        .resize(rule.scratch_len(n_in).max(rule.tangent_scratch_len()), 0.0);
+    let n_pres = session.n_presentations();
+    let mut total = 0.0;
+    let mut clipped = 0;
+    for p in 0..n_pres {
+        let x = &session.inputs[p * n_in..(p + 1) * n_in];
+        let logit = circuit.activity(x, &ws.weights, &mut ws.hidden);
+        ws.logit_tangent.iter_mut().for_each(|d| *d = 0.0);
+        for ((s_row, &h), dh) in ws
+            .tangents
+            .chunks_exact(n_in * n_params)
+            .zip(&ws.hidden)
+            .zip(ws.hidden_tangent.chunks_exact_mut(n_params))
+        {
+            current_tangent(x, s_row, dh);
+            let slope = 1.0 - h * h;
+            for (d, l) in dh.iter_mut().zip(ws.logit_tangent.iter_mut()) {
+                *d *= slope;
+                *l += circuit.readout * *d;
+            }
+        }
+        let decision = session.decisions[p];
+        let d = decision as f64;
+        total += softplus(logit) - d * logit;
+        let logit_adjoint = sigmoid(logit) - d;
+        for (g, &l) in ws.session_gradient.iter_mut().zip(&ws.logit_tangent) {
+            *g += logit_adjoint * l;
+        }
+        if decision == 1 && p + 1 < n_pres {
+            let reward = session.reward_at(p);
+            for ((w_row, s_row), (h, dh)) in ws
+                .weights
+                .chunks_exact(n_in)
+                .zip(ws.tangents.chunks_exact_mut(n_in * n_params))
+                .zip(
+                    ws.hidden
+                        .chunks_exact(1)
+                        .zip(ws.hidden_tangent.chunks_exact(n_params)),
+                )
+            {
+                rule.row_tangents(
+                    theta,
+                    circuit.layer(x, h, reward),
+                    w_row,
+                    s_row,
+                    dh,
+                    &mut ws.scratch,
+                );
+            }
+            rule.update(
+                theta,
+                circuit.layer(x, &ws.hidden, reward),
+                &mut ws.weights,
+                &mut ws.scratch,
+            );
+            if let Some(bound) = circuit.weight_bound {
+                for (w, tangent) in ws
+                    .weights
+                    .iter_mut()
+                    .zip(ws.tangents.chunks_exact_mut(n_params))
+                {
+                    if is_clipped(*w, bound) {
+                        *w = w.clamp(-bound, bound);
+                        tangent.iter_mut().for_each(|s| *s = 0.0);
+                        clipped += 1;
+                    }
+                }
+            }
+        }
+    }
+    let count = n_pres as f64;
+    for (g, s) in gradient.iter_mut().zip(&ws.session_gradient) {
+        *g += s / count;
+    }
+    SessionLoss {
+        loss: total / count,
+        clipped,
+    }
+}
+
+/// `softplus(z)` exactly as [`crate::scalar::Scalar::softplus`] computes it for `f64`.
+#[inline]
+fn softplus(z: f64) -> f64 {
+    if z > 0.0 {
+        z + (1.0 + (-z).exp()).ln()
+    } else {
+        (1.0 + z.exp()).ln()
+    }
+}
