@@ -338,14 +338,18 @@ fn print_summary(fit: &BehaviourFit, truth: Option<&[f64]>, seconds: f64) {
     );
 }
 
-pub(crate) fn loss_command(dataset: &BehaviourDataset, expression: &str) -> Result<()> {
+pub(crate) fn loss_command(
+    dataset: &BehaviourDataset,
+    expression: &str,
+    strategy: GradientStrategy,
+) -> Result<()> {
     let theta = parse_expression(expression, Variables::Xywr).context("reading --theta")?;
     let objective = BehaviourObjective::new(
         dataset,
         dataset.inputs.clone(),
         circuit_of(dataset, None),
         TaylorRule::new(Variables::Xywr),
-        GradientStrategy::Checkpointed,
+        strategy,
     );
     let items: Vec<usize> = (0..dataset.n_sessions()).collect();
     let mut gradient = vec![0.0; theta.len()];

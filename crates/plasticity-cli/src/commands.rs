@@ -181,6 +181,9 @@ pub(crate) enum GradientArg {
     FullTape,
     /// Forward mode: sensitivities ∂W/∂θ carried along; memory independent of T.
     Forward,
+    /// The adjoint when the recording and its tape fit in --memory-budget, else
+    /// forward mode (streaming the recording); says which it chose.
+    Auto,
 }
 
 impl GradientArg {
@@ -189,6 +192,8 @@ impl GradientArg {
             GradientArg::Checkpointed => GradientStrategy::Checkpointed,
             GradientArg::FullTape => GradientStrategy::FullTape,
             GradientArg::Forward => GradientStrategy::Forward,
+            // data already in memory: the adjoint (files are resolved by `resolve_gradient`)
+            GradientArg::Auto => GradientStrategy::Checkpointed,
         }
     }
 
@@ -197,8 +202,69 @@ impl GradientArg {
             GradientArg::Checkpointed => "checkpointed",
             GradientArg::FullTape => "full-tape",
             GradientArg::Forward => "forward",
+            GradientArg::Auto => "auto",
         }
     }
+}
+
+/// Half the memory the system reports available (`MemAvailable`), or 4 GiB where it
+/// cannot be read: the default of --memory-budget.
+fn default_memory_budget_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024 / 2)
+        })
+        .unwrap_or(4 << 30)
+}
+
+/// `--gradient auto` for the dataset at `path`: the cost model of
+/// [`plasticity::gradient::choose_strategy`] on the sizes in the file's headers (no
+/// array is read); other choices are returned as given.
+fn resolve_gradient(
+    path: &Path,
+    gradient: GradientArg,
+    parameters: usize,
+    memory_budget_mib: Option<u64>,
+) -> Result<GradientArg> {
+    if !matches!(gradient, GradientArg::Auto) {
+        return Ok(gradient);
+    }
+    let kind = plasticity::data::dataset_kind(path)
+        .with_context(|| format!("reading dataset {}", path.display()))?;
+    if kind != "neural" {
+        eprintln!("gradient: checkpointed (behaviour sessions are short; the adjoint is faster)");
+        return Ok(GradientArg::Checkpointed);
+    }
+    let stream = open_stream(path)?;
+    let n_rec = stream.recorded_neurons().len() as u64;
+    let (n, steps) = (stream.n_trajectories() as u64, stream.steps() as u64);
+    let (n_pre, n_post) = (stream.n_pre() as u64, stream.n_post() as u64);
+    let data_bytes = 8 * (n * steps * (n_pre + n_rec) + n * n_post * n_pre);
+    let budget = memory_budget_mib
+        .map(|mib| mib << 20)
+        .unwrap_or_else(default_memory_budget_bytes);
+    let choice = plasticity::gradient::choose_strategy(
+        data_bytes,
+        n_pre * n_post,
+        parameters as u64,
+        steps,
+        budget,
+    )?;
+    eprintln!(
+        "gradient: {} ({})",
+        match choice.strategy {
+            GradientStrategy::Forward => "forward",
+            _ => "checkpointed",
+        },
+        choice.reason
+    );
+    Ok(match choice.strategy {
+        GradientStrategy::Forward => GradientArg::Forward,
+        _ => GradientArg::Checkpointed,
+    })
 }
 
 #[derive(Args, Debug, Clone)]
@@ -257,6 +323,21 @@ pub(crate) struct FitOptions {
     /// L-BFGS stops when the loss falls by less than this fraction over 10 iterations.
     #[arg(long, default_value_t = 1e-10)]
     pub(crate) tolerance: f64,
+    /// Neural data: fit online, updating θ every --update-every steps while the
+    /// recording streams in once (forward mode; Adam with --learning-rate); writes
+    /// online.csv (θ after every update) and figures/online.png beside the results.
+    #[arg(long)]
+    pub(crate) online: bool,
+    /// Online fits: recording steps between updates of θ.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) update_every: usize,
+    /// Online fits: after this many updates the step size decays as 1/√n (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) online_decay_after: usize,
+    /// --gradient auto: memory (MiB) the adjoint may use for the recording and its
+    /// tape before forward mode is chosen (default: half the available memory).
+    #[arg(long)]
+    pub(crate) memory_budget: Option<u64>,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }
@@ -322,6 +403,13 @@ struct LossArgs {
     /// x, y, w, r for behaviour ("x*r - 0.05*w").
     #[arg(long, allow_hyphen_values = true)]
     theta: String,
+    /// Gradient strategy; "forward" streams neural data from the file step by step
+    /// (memory independent of the recording's length).
+    #[arg(long, value_enum, default_value = "checkpointed")]
+    gradient: GradientArg,
+    /// --gradient auto: memory (MiB) the adjoint may use (default: half the available).
+    #[arg(long)]
+    memory_budget: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -527,7 +615,244 @@ fn write_fit_outputs(
     Ok(())
 }
 
+/// Whether `path` is neural data to be read step by step: forward-mode gradients
+/// stream neural recordings from the file instead of loading them.
+fn streams(path: &Path, gradient: GradientArg) -> Result<bool> {
+    if !matches!(gradient, GradientArg::Forward) {
+        return Ok(false);
+    }
+    let kind = plasticity::data::dataset_kind(path)
+        .with_context(|| format!("reading dataset {}", path.display()))?;
+    Ok(kind == "neural")
+}
+
+fn open_stream(path: &Path) -> Result<plasticity::data::NeuralStream> {
+    plasticity::data::NeuralStream::open(path)
+        .with_context(|| format!("reading dataset {}", path.display()))
+}
+
+/// `fit --gradient forward` on neural data: the recording streams from the file at
+/// every evaluation; memory does not grow with its length.
+fn fit_streamed_command(args: &FitArgs) -> Result<()> {
+    let stream = open_stream(&args.data)?;
+    let settings = args.options.settings();
+    let bar = progress_bar(settings.fit.epochs, "fitting (streamed)");
+    let start = Instant::now();
+    let mut observer = epoch_observer(&bar, start, settings.fit.epochs, true);
+    let fit = plasticity::fit::neural::fit_neural_streamed(&stream, &settings, &mut observer);
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let fit = fit.context("fitting the rule")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating output directory {}", args.out.display()))?;
+    write_json(
+        &args.out.join("results.json"),
+        &plasticity::report::neural_results_streamed(&fit, &settings, &args.data, &stream, seconds),
+    )?;
+    let truth = match (&fit.rule, stream.generating_rule()) {
+        (Rule::Taylor(_), Some(rule)) => Some(parse_expression(rule, Variables::Xyw)?),
+        _ => None,
+    };
+    write_text(
+        &args.out.join("coefficients.csv"),
+        &coefficients_csv(&fit, truth.as_deref()),
+    )?;
+    print_fit_summary(&fit, truth.as_deref(), seconds)?;
+    eprintln!("results written to {}", args.out.display());
+    Ok(())
+}
+
+/// `fit --online`: one pass over the streamed recording, θ updated every K steps.
+fn fit_online_command(args: &FitArgs) -> Result<()> {
+    if !streams(&args.data, GradientArg::Forward)? {
+        bail!(
+            "--online: {} is behaviour data; online fits take neural recordings",
+            args.data.display()
+        );
+    }
+    let stream = open_stream(&args.data)?;
+    let settings = args.options.settings();
+    let online = plasticity::fit::online::OnlineSettings {
+        update_every: args.options.update_every,
+        learning_rate: args.options.learning_rate,
+        decay_after: args.options.online_decay_after,
+    };
+    let updates = stream.n_trajectories() * stream.steps() / online.update_every.max(1);
+    let bar = progress_bar(updates, "online fit");
+    let start = Instant::now();
+    let mut observer = |update: &plasticity::fit::online::OnlineUpdate<'_>| {
+        bar.set_position(update.update as u64);
+        bar.set_message(format!(
+            "step {} window loss {:.4e}",
+            update.step, update.loss
+        ));
+        if interrupted() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let fit =
+        plasticity::fit::online::fit_online_neural(&stream, &settings, &online, &mut observer);
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let fit = fit.context("fitting online")?;
+    let out = &args.out;
+    std::fs::create_dir_all(out.join("figures"))
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    let truth = stream
+        .generating_rule()
+        .map(|rule| parse_expression(rule, Variables::Xyw))
+        .transpose()?;
+    let rule = plasticity::fit::neural::build_rule(&settings)?;
+    write_json(
+        &out.join("results.json"),
+        &json!({
+            "online": fit,
+            "online_settings": online,
+            "coefficients": fit.parameter_names.iter().cloned().zip(fit.theta.iter().map(|v| json!(v))).collect::<serde_json::Map<_, _>>(),
+            "config": {"settings": settings},
+            "data": {
+                "path": args.data.display().to_string(),
+                "trajectories": stream.n_trajectories(),
+                "steps": stream.steps(),
+                "n_pre": stream.n_pre(),
+                "n_post": stream.n_post(),
+                "n_recorded": stream.recorded_neurons().len(),
+                "metadata": stream.metadata(),
+                "streamed": true,
+            },
+            "seed": settings.fit.seed,
+            "version": plasticity::VERSION,
+            "timing": {"fit_seconds": seconds},
+        }),
+    )?;
+    let truth_for_csv = match rule {
+        Rule::Taylor(_) => truth.as_deref(),
+        Rule::Mlp(_) => None,
+    };
+    write_text(
+        &out.join("coefficients.csv"),
+        &plasticity::report::parameters_csv(&rule, &fit.theta, truth_for_csv),
+    )?;
+    let mut csv = String::from("step,window_loss");
+    for name in &fit.parameter_names {
+        csv.push(',');
+        csv.push_str(&plasticity::report::csv_field(name));
+    }
+    csv.push('\n');
+    for ((step, loss), theta) in fit
+        .steps
+        .iter()
+        .zip(&fit.window_loss)
+        .zip(&fit.theta_history)
+    {
+        csv.push_str(&format!("{step},{loss}"));
+        for value in theta {
+            csv.push_str(&format!(",{value}"));
+        }
+        csv.push('\n');
+    }
+    write_text(&out.join("online.csv"), &csv)?;
+    if let Rule::Taylor(_) = rule {
+        let mut series = Vec::new();
+        for (colour, term) in ["x*y", "y^2*w"].into_iter().enumerate() {
+            let Some(k) = fit.parameter_names.iter().position(|n| n == term) else {
+                continue;
+            };
+            let points: Vec<(f64, f64)> = fit
+                .steps
+                .iter()
+                .zip(&fit.theta_history)
+                .map(|(&step, theta)| (step as f64, theta[k]))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            if let Some(truth) = &truth {
+                let ends = vec![
+                    (points[0].0, truth[k]),
+                    (points[points.len() - 1].0, truth[k]),
+                ];
+                series.push(
+                    plasticity::figures::Series::new(format!("{term} generating"), ends)
+                        .dashed()
+                        .without_markers()
+                        .colour(colour),
+                );
+            }
+            series.push(
+                plasticity::figures::Series::new(format!("{term} online"), points)
+                    .without_markers()
+                    .colour(colour),
+            );
+        }
+        if !series.is_empty() {
+            plasticity::figures::line_plot(
+                &out.join("figures").join("online"),
+                "Online estimate of the rule while the recording streams in",
+                "recording step",
+                "coefficient",
+                &series,
+                false,
+                false,
+            )?;
+        }
+    }
+    println!(
+        "online fit: {} updates over {} steps in {:.1} s{}",
+        fit.steps.len(),
+        fit.steps.last().copied().unwrap_or(0),
+        seconds,
+        if fit.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
+    );
+    for term in ["x*y", "y^2*w"] {
+        if let Some(k) = fit.parameter_names.iter().position(|n| n == term) {
+            let generating = truth
+                .as_ref()
+                .map(|t| format!(" (generating {:.4})", t[k]))
+                .unwrap_or_default();
+            println!("{term:>8} {:.4}{generating}", fit.theta[k]);
+        }
+    }
+    eprintln!("results written to {}", out.display());
+    Ok(())
+}
+
 fn fit_command(args: &FitArgs) -> Result<()> {
+    if args.options.online {
+        return fit_online_command(args);
+    }
+    let parameters = if matches!(args.options.gradient, GradientArg::Auto) {
+        plasticity::fit::neural::build_rule(&args.options.settings())?.n_parameters()
+    } else {
+        0
+    };
+    let gradient = resolve_gradient(
+        &args.data,
+        args.options.gradient,
+        parameters,
+        args.options.memory_budget,
+    )?;
+    let mut resolved;
+    let args = if matches!(args.options.gradient, GradientArg::Auto) {
+        resolved = FitArgs {
+            data: args.data.clone(),
+            out: args.out.clone(),
+            options: args.options.clone(),
+        };
+        resolved.options.gradient = gradient;
+        &resolved
+    } else {
+        args
+    };
+    if streams(&args.data, args.options.gradient)? {
+        return fit_streamed_command(args);
+    }
     let dataset = match load_any(&args.data)? {
         Dataset::Neural(dataset) => *dataset,
         Dataset::Behaviour(dataset) => {
@@ -552,7 +877,14 @@ fn print_summary(
     dataset: &NeuralDataset,
     seconds: f64,
 ) -> Result<()> {
-    let truth = generating_theta(dataset)?;
+    print_fit_summary(fit, generating_theta(dataset)?.as_deref(), seconds)
+}
+
+fn print_fit_summary(
+    fit: &plasticity::fit::neural::NeuralFit,
+    truth: Option<&[f64]>,
+    seconds: f64,
+) -> Result<()> {
     println!(
         "stopped: {}  ({} evaluations, {:.1} s)",
         serde_json::to_string(&fit.outcome.stop_reason)?,
@@ -565,7 +897,7 @@ fn print_summary(
         let mut order: Vec<usize> = (0..names.len()).collect();
         order.sort_by(|&a, &b| {
             let key = |k: usize| {
-                let generating = truth.as_ref().map(|t| t[k] != 0.0).unwrap_or(false);
+                let generating = truth.map(|t| t[k] != 0.0).unwrap_or(false);
                 (!generating, -fit.outcome.theta[k].abs())
             };
             key(a)
@@ -575,7 +907,6 @@ fn print_summary(
         println!("{:>14}  {:>10}  {:>10}", "term", "fitted", "generating");
         for &k in order.iter().take(8) {
             let generating = truth
-                .as_ref()
                 .map(|t| format!("{:>10.4}", t[k]))
                 .unwrap_or_else(|| format!("{:>10}", "?"));
             println!(
@@ -609,18 +940,31 @@ fn theta_of(expression: &str) -> Result<Vec<f64>> {
 }
 
 fn loss_command(args: &LossArgs) -> Result<()> {
-    let dataset = match load_any(&args.data)? {
-        Dataset::Neural(dataset) => *dataset,
-        Dataset::Behaviour(dataset) => {
-            return crate::behaviour::loss_command(&dataset, &args.theta);
-        }
-    };
-    let theta = theta_of(&args.theta)?;
     let rule = TaylorRule::new(Variables::Xyw);
-    let objective = NeuralObjective::new(&dataset, rule, GradientStrategy::Checkpointed);
-    let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
-    let mut gradient = vec![0.0; theta.len()];
-    let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
+    let mut gradient = vec![0.0; rule.n_parameters()];
+    let strategy = resolve_gradient(&args.data, args.gradient, 27, args.memory_budget)?;
+    let loss = if streams(&args.data, strategy)? {
+        let theta = theta_of(&args.theta)?;
+        let stream = open_stream(&args.data)?;
+        let objective = plasticity::objective::StreamedNeuralObjective::new(&stream, rule);
+        let items: Vec<usize> = (0..stream.n_trajectories()).collect();
+        let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
+        if let Some(error) = objective.take_error() {
+            return Err(error).context("streaming the recording");
+        }
+        loss
+    } else {
+        let dataset = match load_any(&args.data)? {
+            Dataset::Neural(dataset) => *dataset,
+            Dataset::Behaviour(dataset) => {
+                return crate::behaviour::loss_command(&dataset, &args.theta, strategy.strategy());
+            }
+        };
+        let theta = theta_of(&args.theta)?;
+        let objective = NeuralObjective::new(&dataset, rule, strategy.strategy());
+        let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
+        objective.loss_and_gradient(&theta, &items, &mut gradient)
+    };
     if !loss.is_finite() {
         bail!(
             "the loss at θ = {} is {loss}: the rule makes the simulation overflow",

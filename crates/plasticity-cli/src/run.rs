@@ -441,6 +441,9 @@ fn run_cell(
         CellConfig::Neural { task, fit } => {
             let dataset = task.task().simulate().context("simulating the dataset")?;
             let data_path = kept_data(experiment, &dir, |path| dataset.save(path))?;
+            if fit.online {
+                bail!("fit.online: online fits run with `plasticity fit --online`, not in experiment files");
+            }
             let mut settings = fit.settings();
             settings.fit.resume = load_checkpoint(&dir, &fingerprint, resume)?;
             let observer = CheckpointingObserver::new(

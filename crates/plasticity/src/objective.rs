@@ -311,3 +311,114 @@ impl<R: PlasticityRule> Objective for BehaviourObjective<'_, R> {
         total * scale
     }
 }
+
+/// The neural-activity loss of [`NeuralObjective`] over a dataset that streams from its
+/// file ([`NeuralStream`](crate::data::NeuralStream)), with forward-mode gradients:
+/// memory independent of the recording's length, each evaluation reading the
+/// trajectories it needs again from the file.
+///
+/// [`Objective`] returns plain numbers, so a read error makes the loss NaN (which stops
+/// a fit) and is kept for [`StreamedNeuralObjective::take_error`].
+pub struct StreamedNeuralObjective<'a, R> {
+    stream: &'a crate::data::NeuralStream,
+    circuit: NeuralCircuit,
+    rule: R,
+    states: WorkspacePool<NeuralForward>,
+    error: std::sync::Mutex<Option<crate::Error>>,
+}
+
+impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
+    /// The MSE of the streamed dataset under `rule`.
+    pub fn new(stream: &'a crate::data::NeuralStream, rule: R) -> Self {
+        StreamedNeuralObjective {
+            stream,
+            circuit: NeuralCircuit::new(stream.n_pre(), stream.n_post()),
+            rule,
+            states: WorkspacePool::new(),
+            error: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The first read error met by an evaluation, if any (taking it clears it).
+    pub fn take_error(&self) -> Option<crate::Error> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    /// Sum of squared errors of trajectory `k` and its gradient (added to `gradient`).
+    fn trajectory(&self, theta: &[f64], k: usize, gradient: &mut [f64]) -> crate::Result<f64> {
+        let mut steps = self.stream.trajectory(k)?;
+        let n_rec = self.stream.recorded_neurons().len();
+        let mut input = vec![0.0; self.stream.n_pre()];
+        let mut next_input = vec![0.0; self.stream.n_pre()];
+        let mut recorded = vec![0.0; n_rec];
+        let mut next_recorded = vec![0.0; n_rec];
+        let make = || NeuralForward::new(self.circuit, &self.rule);
+        self.states.with(make, |state| {
+            if !steps.next_step(&mut input, &mut recorded)? {
+                return Ok(0.0);
+            }
+            state.start(self.stream.initial_weights(k), &input);
+            let mut sse = 0.0;
+            loop {
+                sse += state.observe(&recorded, self.stream.recorded_neurons(), gradient);
+                if !steps.next_step(&mut next_input, &mut next_recorded)? {
+                    return Ok(sse);
+                }
+                state.advance(&self.rule, theta, &next_input);
+                std::mem::swap(&mut recorded, &mut next_recorded);
+            }
+        })
+    }
+
+    fn evaluate(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
+        let per_item: Vec<crate::Result<(f64, Vec<f64>)>> = items
+            .par_iter()
+            .map(|&k| {
+                let mut item_gradient = vec![0.0; theta.len()];
+                self.trajectory(theta, k, &mut item_gradient)
+                    .map(|sse| (sse, item_gradient))
+            })
+            .collect();
+        let scale =
+            1.0 / (items.len() * self.stream.steps() * self.stream.recorded_neurons().len()) as f64;
+        gradient.iter_mut().for_each(|g| *g = 0.0);
+        let mut total = 0.0;
+        for item in per_item {
+            match item {
+                Ok((sse, item_gradient)) => {
+                    total += sse;
+                    for (g, v) in gradient.iter_mut().zip(&item_gradient) {
+                        *g += v;
+                    }
+                }
+                Err(error) => {
+                    if let Ok(mut slot) = self.error.lock() {
+                        slot.get_or_insert(error);
+                    }
+                    return f64::NAN;
+                }
+            }
+        }
+        gradient.iter_mut().for_each(|g| *g *= scale);
+        total * scale
+    }
+}
+
+impl<R: PlasticityRule> Objective for StreamedNeuralObjective<'_, R> {
+    fn n_parameters(&self) -> usize {
+        self.rule.n_parameters()
+    }
+
+    fn n_items(&self) -> usize {
+        self.stream.n_trajectories()
+    }
+
+    fn loss(&self, theta: &[f64], items: &[usize]) -> f64 {
+        let mut gradient = vec![0.0; theta.len()];
+        self.evaluate(theta, items, &mut gradient)
+    }
+
+    fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
+        self.evaluate(theta, items, gradient)
+    }
+}

@@ -93,6 +93,46 @@ pub fn neural_results(
     Value::Object(results)
 }
 
+/// [`neural_results`] for a fit of a dataset that streamed from its file
+/// ([`crate::fit::neural::fit_neural_streamed`]); `data.streamed` is `true`.
+pub fn neural_results_streamed(
+    fit: &NeuralFit,
+    settings: &NeuralFitSettings,
+    data_path: &Path,
+    stream: &crate::data::NeuralStream,
+    fit_seconds: f64,
+) -> Value {
+    let mut results = neural_results(
+        fit,
+        settings,
+        data_path,
+        &empty_neural_dataset(),
+        fit_seconds,
+    );
+    results["data"] = json!({
+        "path": data_path.display().to_string(),
+        "trajectories": stream.n_trajectories(),
+        "steps": stream.steps(),
+        "n_pre": stream.n_pre(),
+        "n_post": stream.n_post(),
+        "n_recorded": stream.recorded_neurons().len(),
+        "metadata": stream.metadata(),
+        "streamed": true,
+    });
+    results
+}
+
+/// A one-step, one-neuron placeholder whose summary is replaced by the caller.
+fn empty_neural_dataset() -> NeuralDataset {
+    NeuralDataset {
+        inputs: ndarray::Array3::zeros((1, 1, 1)),
+        initial_weights: ndarray::Array3::zeros((1, 1, 1)),
+        recorded_activity: ndarray::Array3::zeros((1, 1, 1)),
+        recorded_neurons: vec![0],
+        metadata: serde_json::Map::new(),
+    }
+}
+
 /// `coefficients.csv`: `parameter,value` (and `generating,error` columns when the
 /// data's generating rule is known), one row per parameter.
 pub fn coefficients_csv(fit: &NeuralFit, generating: Option<&[f64]>) -> String {

@@ -3,6 +3,7 @@
 pub mod behaviour;
 pub mod fly;
 pub mod neural;
+pub mod neural_stream;
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ pub use fly::{
     load_fly, load_fly_csv, load_fly_dir, load_fly_mat, to_dataset, FlyRecording, FLY_DATA_SOURCE,
 };
 pub use neural::{NeuralDataset, NeuralTrajectory};
+pub use neural_stream::{NeuralStream, TrajectoryStream};
 
 use crate::io::npz::NpzFile;
 use crate::{Error, Result};
@@ -22,6 +24,18 @@ pub enum Dataset {
     Neural(Box<NeuralDataset>),
     /// Choices in the two-odour task (`kind = "behaviour"`).
     Behaviour(Box<BehaviourDataset>),
+}
+
+/// The `kind` in a dataset file's metadata (`"neural"` when absent, as
+/// [`Dataset::load`] reads it), without reading its arrays.
+pub fn dataset_kind(path: impl AsRef<Path>) -> Result<String> {
+    let file = NpzFile::open(path.as_ref())?;
+    let metadata = read_metadata(&file, "")?;
+    Ok(metadata
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("neural")
+        .to_string())
 }
 
 impl Dataset {

@@ -9,6 +9,7 @@
 pub mod behaviour;
 pub mod flies;
 pub mod neural;
+pub mod online;
 pub mod parametrisation;
 pub mod population;
 pub mod profile;

@@ -254,3 +254,130 @@ pub fn fit_neural(
         scales,
     })
 }
+
+/// Means and standard deviations of x, y and w as [`neural_scales`] measures them (the
+/// same values, in the same order), read from a streamed dataset in one pass.
+pub fn neural_scales_streamed(stream: &crate::data::NeuralStream) -> Result<VariableScales> {
+    let n_rec = stream.recorded_neurons().len();
+    let mut input = vec![0.0; stream.n_pre()];
+    let mut recorded = vec![0.0; n_rec];
+    // Welford over each array in file order, as mean_and_std does in memory
+    let mut inputs = Welford::default();
+    let mut activity = Welford::default();
+    for k in 0..stream.n_trajectories() {
+        let mut steps = stream.trajectory(k)?;
+        while steps.next_step(&mut input, &mut recorded)? {
+            input.iter().for_each(|&v| inputs.push(v));
+            recorded.iter().for_each(|&v| activity.push(v));
+        }
+    }
+    let weights =
+        (0..stream.n_trajectories()).flat_map(|k| stream.initial_weights(k).iter().copied());
+    let (mw, sw) = mean_and_std(weights);
+    let ((mx, sx), (my, sy)) = (inputs.mean_and_std(), activity.mean_and_std());
+    Ok(VariableScales {
+        mean: [mx, my, mw, 0.0],
+        std: [sx, sy, sw, 1.0],
+    })
+}
+
+/// [`mean_and_std`]'s recurrence, fed one value at a time.
+#[derive(Default)]
+struct Welford {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    fn push(&mut self, v: f64) {
+        self.n += 1.0;
+        let delta = v - self.mean;
+        self.mean += delta / self.n;
+        self.m2 += delta * (v - self.mean);
+    }
+
+    fn mean_and_std(&self) -> (f64, f64) {
+        if self.n < 1.0 {
+            (0.0, 1.0)
+        } else {
+            (self.mean, (self.m2 / self.n).sqrt())
+        }
+    }
+}
+
+/// Fits `settings` to a dataset that streams from its file, with forward-mode
+/// gradients (memory independent of the recording's length; every evaluation reads
+/// the file again). The metrics are the data loss, the loss at the generating rule and
+/// the coefficient error; R² on fresh trajectories is not computed for streamed data
+/// (`plasticity evaluate` computes it for a given θ).
+pub fn fit_neural_streamed(
+    stream: &crate::data::NeuralStream,
+    settings: &NeuralFitSettings,
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<NeuralFit> {
+    let rule = build_rule(settings)?;
+    let scales = neural_scales_streamed(stream)?;
+    let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
+    let (parametrisation, penalised) =
+        rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
+    let start = parametrisation.theta(&parametrisation.phi(&theta0));
+    let objective = crate::objective::StreamedNeuralObjective::new(stream, rule.clone());
+    let outcome = fit(
+        &objective,
+        &parametrisation,
+        &start,
+        &penalised,
+        &settings.fit,
+        observer,
+    );
+    if let Some(error) = objective.take_error() {
+        return Err(error);
+    }
+    let outcome = outcome?;
+    let items: Vec<usize> = (0..stream.n_trajectories()).collect();
+    let final_loss = objective.loss(&outcome.theta, &items);
+    let generating = stream
+        .generating_rule()
+        .map(|expression| parse_expression(expression, Variables::Xyw))
+        .transpose()?;
+    let (loss_at_generating_rule, coefficient_error) = match (&generating, &rule) {
+        (Some(true_theta), Rule::Taylor(taylor)) => {
+            let true_objective = crate::objective::StreamedNeuralObjective::new(
+                stream,
+                TaylorRule::new(taylor.variables()),
+            );
+            let loss = true_objective.loss(true_theta, &items);
+            let names = crate::rule::term_names(taylor.variables());
+            let errors = coefficient_error(&outcome.theta, true_theta);
+            (
+                Some(loss),
+                Some(
+                    names
+                        .into_iter()
+                        .zip(errors)
+                        .map(|(n, e)| (n, serde_json::json!(e)))
+                        .collect(),
+                ),
+            )
+        }
+        _ => (None, None),
+    };
+    if let Some(error) = objective.take_error() {
+        return Err(error);
+    }
+    Ok(NeuralFit {
+        rule,
+        basis_used: parametrisation.basis(),
+        outcome,
+        metrics: NeuralFitMetrics {
+            r2_weights: None,
+            r2_activity: None,
+            final_loss,
+            loss_at_generating_rule,
+            coefficient_error,
+            evaluation: None,
+        },
+        scales,
+    })
+}

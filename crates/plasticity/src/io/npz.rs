@@ -25,6 +25,9 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::{Error, Result};
 
+mod stream;
+pub use stream::F64Stream;
+
 /// The largest file [`NpzFile::open`] accepts: 64 GiB.
 pub const MAX_FILE_BYTES: u64 = 64 << 30;
 /// The largest declared uncompressed size of one member: 8 GiB.

@@ -1,0 +1,198 @@
+//! Forward-mode gradients from the command line: `loss` and `fit` stream a neural
+//! recording with `--gradient forward` and give the adjoint's numbers; `--gradient
+//! auto` says which strategy it chose and why; `fit --online` writes the estimate after
+//! every update.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plasticity"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "plasticity {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn simulate(dir: &Path, steps: &str) -> String {
+    let path = dir.join("data.npz").display().to_string();
+    ok(&[
+        "--quiet",
+        "simulate",
+        "oja",
+        "--out",
+        &path,
+        "--n-pre",
+        "6",
+        "--n-post",
+        "10",
+        "--steps",
+        steps,
+        "--trajectories",
+        "2",
+        "--noise-std",
+        "0.02",
+        "--recording-fraction",
+        "0.6",
+    ]);
+    path
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn streamed_loss_and_fit_equal_the_adjoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = simulate(dir.path(), "80");
+    let theta = "0.7*x*y - 1.2*y^2*w + 0.01*x";
+    let adjoint = json(&ok(&["loss", &data, "--theta", theta]));
+    let forward = json(&ok(&[
+        "loss",
+        &data,
+        "--theta",
+        theta,
+        "--gradient",
+        "forward",
+    ]));
+    let (a, f) = (
+        adjoint["loss"].as_f64().unwrap(),
+        forward["loss"].as_f64().unwrap(),
+    );
+    assert!((a - f).abs() <= 1e-13 * a, "{a} vs {f}");
+    for (term, value) in adjoint["gradient"].as_object().unwrap() {
+        let (a, f) = (
+            value.as_f64().unwrap(),
+            forward["gradient"][term].as_f64().unwrap(),
+        );
+        assert!(
+            (a - f).abs() <= 1e-10 * a.abs().max(1e-9),
+            "{term}: {a} vs {f}"
+        );
+    }
+    // a streamed fit writes the usual outputs, marked as streamed
+    let out = dir.path().join("fit");
+    ok(&[
+        "--quiet",
+        "fit",
+        &data,
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "5",
+        "--gradient",
+        "forward",
+    ]);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["data"]["streamed"], true);
+    assert_eq!(results["loss_history"].as_array().unwrap().len(), 5);
+    assert!(out.join("coefficients.csv").exists());
+}
+
+#[test]
+fn auto_chooses_by_the_memory_budget_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = simulate(dir.path(), "200");
+    let roomy = ok(&["loss", &data, "--theta", "x*y", "--gradient", "auto"]);
+    let said = String::from_utf8_lossy(&roomy.stderr);
+    assert!(said.contains("gradient: checkpointed"), "{said}");
+    // a budget of 0 MiB: not even the tangents fit
+    let refused = run(&[
+        "loss",
+        &data,
+        "--theta",
+        "x*y",
+        "--gradient",
+        "auto",
+        "--memory-budget",
+        "0",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("neither strategy fits"));
+    // the same numbers whichever strategy auto picks
+    let forced = json(&ok(&[
+        "loss",
+        &data,
+        "--theta",
+        "x*y",
+        "--gradient",
+        "forward",
+    ]));
+    assert!(
+        (json(&roomy)["loss"].as_f64().unwrap() - forced["loss"].as_f64().unwrap()).abs() < 1e-15
+    );
+}
+
+#[test]
+fn online_fit_writes_the_estimate_after_every_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = simulate(dir.path(), "300");
+    let out = dir.path().join("online");
+    let output = ok(&[
+        "--quiet",
+        "fit",
+        &data,
+        "--out",
+        out.to_str().unwrap(),
+        "--online",
+        "--update-every",
+        "20",
+        "--learning-rate",
+        "0.02",
+        "--init",
+        "zeros",
+        "--basis",
+        "canonical",
+        "--trainable",
+        "x*y,y^2*w",
+    ]);
+    let csv = std::fs::read_to_string(out.join("online.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    // 2 trajectories × 300 steps / 20 = 30 updates, after the header
+    assert_eq!(rows.len(), 31, "{csv}");
+    assert!(rows[0].starts_with("step,window_loss,1,"));
+    let column = rows[0].split(',').position(|c| c == "x*y").unwrap();
+    let first: f64 = rows[1].split(',').nth(column).unwrap().parse().unwrap();
+    let last: f64 = rows[30].split(',').nth(column).unwrap().parse().unwrap();
+    // from 0 towards the generating 1; Adam moves each coefficient by at most about
+    // its step size per update
+    assert!(first.abs() <= 0.02 + 1e-9, "{first}");
+    assert!(last > 0.1 && last <= 30.0 * 0.02 + 1e-9, "{first} → {last}");
+    assert!(out.join("figures").join("online.png").exists());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("30 updates"));
+    // behaviour data is refused with the reason
+    let behaviour = dir.path().join("b.npz");
+    ok(&[
+        "--quiet",
+        "simulate",
+        "behaviour",
+        "--out",
+        behaviour.to_str().unwrap(),
+        "--sessions",
+        "2",
+        "--blocks",
+        "1",
+        "--trials-per-block",
+        "10",
+    ]);
+    let refused = run(&[
+        "fit",
+        behaviour.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--online",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("online fits take neural recordings"));
+}

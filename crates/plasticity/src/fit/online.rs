@@ -1,0 +1,187 @@
+//! Online fits: the rule estimate is updated while the recording streams in, so that
+//! it exists before the session ends (closed-loop experiments, hours-long recordings).
+//!
+//! The recording is run once, in forward mode ([`crate::gradient::forward`]), from
+//! `θ₀`. Every `K` steps the gradient of the squared error of those `K` steps,
+//! `ĝ = Σ_{t in window} Σ_i 2 (y_{t,i} − ŷ_{t,i}) ∂y_{t,i}/∂θ / (K n_rec)`, drives one
+//! Adam step on the optimiser's variables φ (the same basis and trainable terms as an
+//! offline fit); the simulation then goes on with the new θ.
+//!
+//! **The approximation.** The sensitivities `S_t = ∂W_t/∂θ` are carried across the
+//! updates instead of being recomputed from the start of the recording with the new
+//! θ (real-time recurrent learning, truncated at nothing): `S_t` mixes derivatives
+//! taken at earlier θ, and the weights `W_t` themselves were produced by earlier θ. The
+//! estimate is therefore biased while θ moves; the bias vanishes as θ settles (small
+//! learning rates, or a decaying one). Each trajectory of the file starts from its own
+//! recorded `W₀` with `S = 0`.
+
+use std::ops::ControlFlow;
+
+use serde::{Deserialize, Serialize};
+
+use super::neural::{build_rule, neural_scales_streamed, NeuralFitSettings};
+use super::{initial_theta, rule_parametrisation, Basis};
+use crate::circuit::NeuralCircuit;
+use crate::data::NeuralStream;
+use crate::gradient::forward::NeuralForward;
+use crate::optim::Adam;
+use crate::{Error, Result};
+
+/// What the observer of an online fit sees after every update.
+#[derive(Clone, Copy, Debug)]
+pub struct OnlineUpdate<'a> {
+    /// 1-based number of the update.
+    pub update: usize,
+    /// Updates the whole recording allows.
+    pub updates: usize,
+    /// Recording step reached (over all trajectories, 1-based).
+    pub step: usize,
+    /// Mean squared error of the update's window.
+    pub loss: f64,
+    /// θ after the update (canonical basis).
+    pub theta: &'a [f64],
+}
+
+/// How an online fit updates θ.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnlineSettings {
+    /// Steps between updates `K`.
+    pub update_every: usize,
+    /// Adam's step size.
+    pub learning_rate: f64,
+    /// After this many updates the step size decays as `α √(n₀ / n)` (0: constant).
+    pub decay_after: usize,
+}
+
+impl Default for OnlineSettings {
+    fn default() -> Self {
+        OnlineSettings {
+            update_every: 100,
+            learning_rate: 1e-2,
+            decay_after: 0,
+        }
+    }
+}
+
+/// The estimate of θ as the recording went by.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OnlineFit {
+    /// Parameter names.
+    pub parameter_names: Vec<String>,
+    /// Recording step (counted over all trajectories, 1-based) of each update.
+    pub steps: Vec<usize>,
+    /// θ after each update (canonical basis).
+    pub theta_history: Vec<Vec<f64>>,
+    /// Mean squared error of each update's window.
+    pub window_loss: Vec<f64>,
+    /// The final θ.
+    pub theta: Vec<f64>,
+    /// The basis the updates were taken in.
+    pub basis: Basis,
+    /// Whether the observer stopped the fit before the recording ended.
+    pub interrupted: bool,
+}
+
+/// Runs an online fit of `settings`' rule (its family, trainable terms, basis and
+/// initial θ; the optimiser settings other than the seed are replaced by `online`)
+/// over the streamed recording. The observer sees every update and may stop the fit.
+pub fn fit_online_neural(
+    stream: &NeuralStream,
+    settings: &NeuralFitSettings,
+    online: &OnlineSettings,
+    observer: &mut dyn FnMut(&OnlineUpdate<'_>) -> ControlFlow<()>,
+) -> Result<OnlineFit> {
+    if online.update_every == 0 {
+        return Err(Error::config("update-every", "must be at least 1"));
+    }
+    if !(online.learning_rate.is_finite() && online.learning_rate > 0.0) {
+        return Err(Error::config(
+            "learning-rate",
+            format!("must be positive, got {}", online.learning_rate),
+        ));
+    }
+    let rule = build_rule(settings)?;
+    let scales = neural_scales_streamed(stream)?;
+    let (parametrisation, _) =
+        rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
+    let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
+    let mut phi = parametrisation.phi(&theta0);
+    let mut theta = parametrisation.theta(&phi);
+    let mut adam = Adam::new(phi.len(), online.learning_rate);
+    let circuit = NeuralCircuit::new(stream.n_pre(), stream.n_post());
+    let mut state = NeuralForward::new(circuit, &rule);
+    let n_rec = stream.recorded_neurons().len();
+    let total_steps = stream.n_trajectories() * stream.steps();
+    let updates_planned = total_steps / online.update_every;
+    let mut input = vec![0.0; stream.n_pre()];
+    let mut recorded = vec![0.0; n_rec];
+    let mut window_gradient = vec![0.0; theta.len()];
+    let mut window_sse = 0.0;
+    let mut in_window = 0usize;
+    let mut fit = OnlineFit {
+        parameter_names: rule.parameter_names(),
+        steps: Vec::new(),
+        theta_history: Vec::new(),
+        window_loss: Vec::new(),
+        theta: theta.clone(),
+        basis: parametrisation.basis(),
+        interrupted: false,
+    };
+    let mut step = 0usize;
+    'trajectories: for k in 0..stream.n_trajectories() {
+        let mut steps = stream.trajectory(k)?;
+        let mut first = true;
+        while steps.next_step(&mut input, &mut recorded)? {
+            if first {
+                state.start(stream.initial_weights(k), &input);
+                first = false;
+            } else {
+                state.advance(&rule, &theta, &input);
+            }
+            step += 1;
+            window_sse += state.observe(&recorded, stream.recorded_neurons(), &mut window_gradient);
+            in_window += 1;
+            if in_window < online.update_every {
+                continue;
+            }
+            let scale = 1.0 / (in_window * n_rec) as f64;
+            window_gradient.iter_mut().for_each(|g| *g *= scale);
+            let loss = window_sse * scale;
+            if !loss.is_finite() || window_gradient.iter().any(|g| !g.is_finite()) {
+                return Err(Error::Numerical(format!(
+                    "the online fit's window loss ({loss}) or its gradient became non-finite \
+                     at step {step} (update {}): the rule makes the simulation overflow; try a \
+                     smaller learning rate or the canonical basis",
+                    fit.steps.len() + 1
+                )));
+            }
+            let update = fit.steps.len() + 1;
+            if online.decay_after > 0 && update > online.decay_after {
+                adam.learning_rate =
+                    online.learning_rate * (online.decay_after as f64 / update as f64).sqrt();
+            }
+            let phi_gradient = parametrisation.pullback(&window_gradient);
+            adam.step(&mut phi, &phi_gradient);
+            theta = parametrisation.theta(&phi);
+            fit.steps.push(step);
+            fit.theta_history.push(theta.clone());
+            fit.window_loss.push(loss);
+            window_gradient.iter_mut().for_each(|g| *g = 0.0);
+            window_sse = 0.0;
+            in_window = 0;
+            let report = OnlineUpdate {
+                update,
+                updates: updates_planned,
+                step,
+                loss,
+                theta: &theta,
+            };
+            if observer(&report).is_break() {
+                fit.interrupted = true;
+                break 'trajectories;
+            }
+        }
+    }
+    fit.theta = theta;
+    Ok(fit)
+}

@@ -1,0 +1,194 @@
+//! Neural recordings streamed from their file with forward-mode gradients give the
+//! in-memory results exactly, from stored and deflated archives alike, and bad data
+//! met while streaming is an error naming the file, the variable and the place.
+
+use std::io::{Read, Write};
+use std::ops::ControlFlow;
+
+use plasticity::data::{NeuralDataset, NeuralStream};
+use plasticity::fit::neural::{fit_neural, fit_neural_streamed, NeuralFitSettings};
+use plasticity::fit::FitConfig;
+use plasticity::gradient::GradientStrategy;
+use plasticity::objective::{NeuralObjective, Objective, StreamedNeuralObjective};
+use plasticity::rule::{parse_expression, TaylorRule, Variables};
+use plasticity::task::OjaTask;
+
+fn dataset() -> NeuralDataset {
+    OjaTask {
+        n_pre: 6,
+        n_post: 12,
+        steps: 40,
+        trajectories: 3,
+        noise_std: 0.05,
+        recording_fraction: 0.5,
+        seed: 9,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated")
+}
+
+fn theta() -> Vec<f64> {
+    parse_expression("0.8*x*y - 1.1*y^2*w + 0.05*x - 0.02*w", Variables::Xyw).expect("rule")
+}
+
+/// The archive at `from` rewritten with every member deflated.
+fn deflated_copy(from: &std::path::Path, to: &std::path::Path) {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(from).unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).unwrap();
+        writer
+            .start_file(member.name().to_string(), options)
+            .unwrap();
+        writer.write_all(&bytes).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+fn streamed(path: &std::path::Path, items: &[usize]) -> (f64, Vec<f64>) {
+    let stream = NeuralStream::open(path).expect("opens");
+    let objective = StreamedNeuralObjective::new(&stream, TaylorRule::new(Variables::Xyw));
+    let mut gradient = vec![0.0; 27];
+    let loss = objective.loss_and_gradient(&theta(), items, &mut gradient);
+    assert!(objective.take_error().is_none());
+    (loss, gradient)
+}
+
+#[test]
+fn streamed_gradients_equal_the_in_memory_ones() {
+    let data = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let stored = dir.path().join("stored.npz");
+    data.save(&stored).unwrap();
+    let deflated = dir.path().join("deflated.npz");
+    deflated_copy(&stored, &deflated);
+    assert!(
+        std::fs::metadata(&deflated).unwrap().len() < std::fs::metadata(&stored).unwrap().len()
+    );
+
+    let rule = TaylorRule::new(Variables::Xyw);
+    for items in [vec![0, 1, 2], vec![2], vec![1, 0]] {
+        let in_memory = |strategy| {
+            let objective = NeuralObjective::new(&data, rule, strategy);
+            let mut gradient = vec![0.0; 27];
+            let loss = objective.loss_and_gradient(&theta(), &items, &mut gradient);
+            (loss, gradient)
+        };
+        let forward = in_memory(GradientStrategy::Forward);
+        assert_eq!(
+            streamed(&stored, &items),
+            forward,
+            "stored, items {items:?}"
+        );
+        assert_eq!(
+            streamed(&deflated, &items),
+            forward,
+            "deflated, items {items:?}"
+        );
+        let (loss, adjoint) = in_memory(GradientStrategy::Checkpointed);
+        assert!((forward.0 - loss).abs() <= 1e-13 * loss);
+        for (f, a) in forward.1.iter().zip(&adjoint) {
+            assert!((f - a).abs() <= 1e-10 * a.abs().max(1e-9), "{f} vs {a}");
+        }
+    }
+}
+
+#[test]
+fn a_streamed_fit_equals_the_in_memory_forward_fit() {
+    let data = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.npz");
+    data.save(&path).unwrap();
+    let settings = NeuralFitSettings {
+        gradient: GradientStrategy::Forward,
+        fit: FitConfig {
+            epochs: 15,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 0,
+        ..NeuralFitSettings::default()
+    };
+    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    let in_memory = fit_neural(&data, &settings, keep_going).unwrap();
+    let stream = NeuralStream::open(&path).unwrap();
+    let from_file = fit_neural_streamed(&stream, &settings, keep_going).unwrap();
+    assert_eq!(from_file.scales, in_memory.scales);
+    assert_eq!(from_file.outcome.theta, in_memory.outcome.theta);
+    assert_eq!(
+        from_file.outcome.loss_history,
+        in_memory.outcome.loss_history
+    );
+    assert_eq!(from_file.metrics.final_loss, in_memory.metrics.final_loss);
+    assert_eq!(
+        from_file.metrics.loss_at_generating_rule,
+        in_memory.metrics.loss_at_generating_rule
+    );
+}
+
+#[test]
+fn bad_values_and_truncation_are_named_while_streaming() {
+    let mut data = dataset();
+    data.recorded_activity[[1, 7, 2]] = f64::NAN;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nan.npz");
+    // written around the in-memory check, as another program might
+    plasticity::io::npz::write_npz(
+        &path,
+        &[
+            (
+                "inputs",
+                plasticity::io::npz::NpzValue::F64(data.inputs.view().into_dyn()),
+            ),
+            (
+                "initial_weights",
+                plasticity::io::npz::NpzValue::F64(data.initial_weights.view().into_dyn()),
+            ),
+            (
+                "recorded_activity",
+                plasticity::io::npz::NpzValue::F64(data.recorded_activity.view().into_dyn()),
+            ),
+            (
+                "recorded_neurons",
+                plasticity::io::npz::NpzValue::I64(
+                    ndarray::Array1::from(
+                        data.recorded_neurons
+                            .iter()
+                            .map(|&i| i as i64)
+                            .collect::<Vec<_>>(),
+                    )
+                    .view()
+                    .into_dyn(),
+                ),
+            ),
+            (
+                "metadata",
+                plasticity::io::npz::NpzValue::Str(
+                    &serde_json::Value::Object(data.metadata.clone()).to_string(),
+                ),
+            ),
+        ],
+    )
+    .unwrap();
+    let stream = NeuralStream::open(&path).expect("the shapes are fine");
+    let objective = StreamedNeuralObjective::new(&stream, TaylorRule::new(Variables::Xyw));
+    let mut gradient = vec![0.0; 27];
+    assert!(objective
+        .loss_and_gradient(&theta(), &[0, 1, 2], &mut gradient)
+        .is_nan());
+    let message = objective.take_error().expect("an error").to_string();
+    assert!(message.contains("nan.npz"), "{message}");
+    assert!(message.contains("recorded_activity"), "{message}");
+    assert!(message.contains("[1, 7, 2]"), "{message}");
+
+    // a file cut inside the recorded activity: opening may succeed (the sizes are in
+    // the zip directory at the end, which is gone), or fail; either way, an error
+    let whole = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.npz");
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+    assert!(NeuralStream::open(&cut).is_err());
+}
