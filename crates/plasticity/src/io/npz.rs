@@ -445,7 +445,10 @@ impl NpzFile {
                     info.data_bytes
                 ),
             ),
-            io::ErrorKind::InvalidData | io::ErrorKind::Unsupported => {
+            // An error from the operating system is about the file; any other comes
+            // from the zip or deflate decoder and is about the content (a corrupt
+            // deflate stream is reported as `InvalidInput`).
+            _ if is_content_error(&e) => {
                 self.error(key, format!("cannot read the member's data: {e}"))
             }
             _ => Error::io(&self.path, e),
@@ -576,6 +579,12 @@ impl From<String> for HeaderError {
     }
 }
 
+/// Whether a read error is about the archive's content rather than the file system:
+/// the operating system's errors carry an error code, the decoders' do not.
+fn is_content_error(e: &io::Error) -> bool {
+    e.raw_os_error().is_none() && e.kind() != io::ErrorKind::Interrupted
+}
+
 /// Read a `.npy` header from `r`, a member of `declared` bytes.
 fn read_npy_header(
     r: &mut impl Read,
@@ -589,7 +598,7 @@ fn read_npy_header(
     let read_exact = |r: &mut dyn Read, buf: &mut [u8], what: &str| {
         r.read_exact(buf).map_err(|e| match e.kind() {
             io::ErrorKind::UnexpectedEof => short(what),
-            io::ErrorKind::InvalidData | io::ErrorKind::Unsupported => {
+            _ if is_content_error(&e) => {
                 HeaderError::Data(format!("cannot read the .npy header: {e}"))
             }
             _ => HeaderError::Io(e),
