@@ -462,3 +462,66 @@ fn every_shipped_experiment_file_is_valid() {
     }
     assert!(checked >= 6, "only {checked} experiment files checked");
 }
+
+/// The TOML files of the malformed-file corpus (made by
+/// `crates/plasticity/tests/malformed.rs`): each is refused before anything runs, with
+/// a message that names the file, the line and key where there is one, and the defect.
+#[test]
+fn every_malformed_experiment_file_is_refused_naming_file_and_key() {
+    let corpus = repo_root().join("crates/plasticity/tests/data/malformed");
+    let cases = [
+        (
+            "toml_truncated.toml",
+            ": not valid TOML: TOML parse error at line 5, column 13",
+        ),
+        (
+            "toml_wrong_magic.toml",
+            ": not valid TOML: TOML parse error at line 1",
+        ),
+        (
+            "toml_wrong_dtype.toml",
+            ":8: key `fit.epochs`: invalid value 'many' for 'epochs <EPOCHS>'",
+        ),
+        (
+            "toml_shapes_disagree.toml",
+            ":11: key `grid.\"table.rule\"`: no section [table] in a \"neural\" experiment",
+        ),
+        (
+            "toml_grid_claims_1e12_cells.toml",
+            ":12: key `grid.\"fit.seed\"`: the grid has more than 100000 cells",
+        ),
+        (
+            "toml_nan.toml",
+            ":9: key `fit.learning_rate`: must be a positive number, got NaN",
+        ),
+        (
+            "toml_inf.toml",
+            ":6: key `simulate.noise_std`: must be finite and ≥ 0, got inf",
+        ),
+        (
+            "toml_non_utf8.toml",
+            ": not UTF-8 text: invalid byte at offset 76",
+        ),
+        (
+            "toml_empty_grid.toml",
+            ":11: key `grid.\"fit.seed\"`: the array of values is empty",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (file, expected) in cases {
+        let path = corpus.join(file);
+        let output = run_experiment(&path, &dir.path().join("run"), &[]);
+        let error = stderr(&output);
+        assert!(!output.status.success(), "{file} accepted");
+        let located = format!("{}{expected}", path.display());
+        assert!(
+            error.contains(&located),
+            "{file}: expected '{located}' in:\n{error}"
+        );
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        assert!(
+            !dir.path().join("run").exists(),
+            "{file}: a run directory was made"
+        );
+    }
+}
