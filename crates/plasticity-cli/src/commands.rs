@@ -235,6 +235,12 @@ pub(crate) struct FitOptions {
     /// L-BFGS stops when the loss falls by less than this fraction over 10 iterations.
     #[arg(long, default_value_t = 1e-10)]
     pub(crate) tolerance: f64,
+    /// Adam: when the loss or gradient becomes NaN or infinite, go back to the last
+    /// good parameters and retake the step with half the learning rate, at most this
+    /// many times (0: stop at the first); then stop with "non_finite", keeping those
+    /// parameters. L-BFGS's line search halves overflowing steps on its own.
+    #[arg(long, default_value_t = plasticity::fit::DEFAULT_MAX_BACKOFFS)]
+    pub(crate) max_backoffs: usize,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }
@@ -273,6 +279,7 @@ impl FitOptions {
                 l2: self.l2,
                 seed: self.seed,
                 tolerance: self.tolerance,
+                max_backoffs: self.max_backoffs,
                 ..FitConfig::default()
             },
             gradient: match self.gradient {

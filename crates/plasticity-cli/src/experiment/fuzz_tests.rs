@@ -50,6 +50,7 @@ rule = "x*r"
 [fit]
 epochs = 3
 weight_bound = "none"
+max_backoffs = 2
 
 [slurm]
 cpus_per_task = 2
