@@ -758,3 +758,70 @@ fn a_diverging_fit_records_its_backoffs_and_stop_in_results_json() {
     assert_eq!(finished["stop_reason"]["reason"], "epochs_completed");
     assert!(finished["backoffs"].as_u64().expect("count") > 2);
 }
+
+/// A dataset too large for memory is refused with the size it would need, not ended by
+/// the out-of-memory killer: a simulation (80 TB) and, under a lowered limit, a file.
+#[test]
+fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("huge.npz");
+    let output = run(&[
+        "--quiet",
+        "simulate",
+        "oja",
+        "--n-pre",
+        "100000",
+        "--n-post",
+        "100000",
+        "--trajectories",
+        "1000",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("simulating 1000 trajectories × 50 steps of a 100000 → 100000 layer needs 80.2 TB (80240000000000 bytes), more than the limit of"),
+        "{error}"
+    );
+    assert!(!out.exists());
+
+    let data = dir.path().join("tiny.npz");
+    tiny_task()
+        .simulate()
+        .expect("simulated")
+        .save(&data)
+        .expect("saved");
+    let fit = |limit: &str| {
+        binary()
+            .args(["--quiet", "fit"])
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.path().join("fit"))
+            .env("PLASTICITY_MAX_DATASET_BYTES", limit)
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .expect("the binary runs")
+    };
+    // the file's arrays (with the metadata text) take 1784 bytes
+    let output = fit("1000");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!(
+            "loading the arrays of {} needs 1.8 kB (1784 bytes), more than the limit of 1.0 kB (1000 bytes) (set by PLASTICITY_MAX_DATASET_BYTES)",
+            data.display()
+        )),
+        "{error}"
+    );
+    // the fit needs its arrays (768 bytes) and a workspace of 6 + 1 + 4 weight
+    // matrices of 12 synapses (1056 bytes)
+    let output = fit("1800");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("fitting 2 trajectories × 6 steps of a 3 → 4 layer on 1 thread(s) needs 1.8 kB (1824 bytes), more than the limit of 1.8 kB (1800 bytes)"),
+        "{error}"
+    );
+    assert!(fit("1824").status.success());
+}

@@ -44,6 +44,17 @@ pub enum Error {
         /// What was given and what is allowed.
         message: String,
     },
+    /// A dataset or computation would need more memory than the limit allows
+    /// ([`crate::limits`]); refused before allocating.
+    #[error("{what} needs {needed}, more than the limit of {limit}")]
+    TooLarge {
+        /// What would be allocated.
+        what: String,
+        /// The size it would need, readable.
+        needed: String,
+        /// The limit and where it comes from.
+        limit: String,
+    },
     /// A computation produced a non-finite value that it cannot recover from.
     #[error("numerical failure: {0}")]
     Numerical(String),

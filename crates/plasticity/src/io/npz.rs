@@ -298,6 +298,14 @@ impl NpzFile {
             };
             members.insert(key, Member { index, array });
         }
+        let data_bytes = members
+            .values()
+            .filter_map(|m| m.array.as_ref())
+            .try_fold(0u64, |acc, a| acc.checked_add(a.data_bytes));
+        crate::limits::check_dataset_bytes(
+            &format!("loading the arrays of {}", path.display()),
+            data_bytes,
+        )?;
         Ok(NpzFile {
             path,
             members,

@@ -331,8 +331,8 @@ pub fn holds_name(bytes: &[u8], name: &str) -> bool {
         .all(|run| contains_bytes(bytes, run.as_bytes()))
 }
 
-/// An error from loading `path` must be [`Error::Data`] for that path, its message must
-/// name the file, and its variable must be one of `variables`, the whole file (`""` or
+/// An error from loading `path` must be [`Error::Data`] for that path (or
+/// [`Error::TooLarge`] naming it), its message must name the file, and its variable must be one of `variables`, the whole file (`""` or
 /// `"(file)"`), or — when `any_named` says so — a name that the (corrupted) file
 /// itself holds.
 pub fn check_data_error(
@@ -342,6 +342,11 @@ pub fn check_data_error(
     any_named: impl Fn(&str) -> bool,
 ) -> Result<(), TestCaseError> {
     let text = error.to_string();
+    if let Error::TooLarge { what, .. } = error {
+        // a file whose arrays would not fit in memory: refused as a whole
+        prop_assert!(what.contains(&path.display().to_string()), "{}", text);
+        return Ok(());
+    }
     let Error::Data {
         path: p,
         variable,
