@@ -202,6 +202,7 @@ pub(crate) fn behaviour_settings(options: &FitOptions) -> Result<BehaviourFitSet
             l2: options.l2,
             seed: options.seed,
             tolerance: options.tolerance,
+            max_backoffs: options.max_backoffs,
             ..FitConfig::default()
         },
         gradient: options.gradient.strategy(),

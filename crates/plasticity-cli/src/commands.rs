@@ -243,9 +243,11 @@ fn resolve_gradient(
     let (n, steps) = (stream.n_trajectories() as u64, stream.steps() as u64);
     let (n_pre, n_post) = (stream.n_pre() as u64, stream.n_post() as u64);
     let data_bytes = 8 * (n * steps * (n_pre + n_rec) + n * n_post * n_pre);
+    // what the adjoint loads also counts against the dataset limit of `limits`
     let budget = memory_budget_mib
         .map(|mib| mib << 20)
-        .unwrap_or_else(default_memory_budget_bytes);
+        .unwrap_or_else(default_memory_budget_bytes)
+        .min(plasticity::limits::max_dataset_bytes());
     let choice = plasticity::gradient::choose_strategy(
         data_bytes,
         n_pre * n_post,
@@ -316,8 +318,9 @@ pub(crate) struct FitOptions {
     /// Fresh trajectories simulated for the R² metrics.
     #[arg(long, default_value_t = 5)]
     pub(crate) eval_trajectories: usize,
-    /// Trajectory gradient: checkpointed adjoint (memory ~ 2√T weight matrices) or a
-    /// full tape (memory ~ T weight matrices).
+    /// Trajectory gradient: checkpointed adjoint (memory ~ 2√T weight matrices), a
+    /// full tape (memory ~ T weight matrices), forward mode (memory ~ synapses ×
+    /// parameters, whatever T; neural recordings stream from the file), or auto.
     #[arg(long, value_enum, default_value = "checkpointed")]
     pub(crate) gradient: GradientArg,
     /// L-BFGS stops when the loss falls by less than this fraction over 10 iterations.
@@ -338,6 +341,12 @@ pub(crate) struct FitOptions {
     /// tape before forward mode is chosen (default: half the available memory).
     #[arg(long)]
     pub(crate) memory_budget: Option<u64>,
+    /// Adam: when the loss or gradient becomes NaN or infinite, go back to the last
+    /// good parameters and retake the step with half the learning rate, at most this
+    /// many times (0: stop at the first); then stop with "non_finite", keeping those
+    /// parameters. L-BFGS's line search halves overflowing steps on its own.
+    #[arg(long, default_value_t = plasticity::fit::DEFAULT_MAX_BACKOFFS)]
+    pub(crate) max_backoffs: usize,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }
@@ -376,6 +385,7 @@ impl FitOptions {
                 l2: self.l2,
                 seed: self.seed,
                 tolerance: self.tolerance,
+                max_backoffs: self.max_backoffs,
                 ..FitConfig::default()
             },
             gradient: self.gradient.strategy(),

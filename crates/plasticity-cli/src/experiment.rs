@@ -128,6 +128,13 @@ fn section_command(kind: Kind, section: &str) -> clap::Command {
 /// Keys that `plasticity run` sets itself (output paths).
 const RESERVED_KEYS: [&str; 2] = ["out", "json"];
 
+/// The most cells a grid may have (the product of its axes' lengths): every cell is
+/// checked when the file is read, so a few lines must not ask for billions.
+pub(crate) const MAX_CELLS: usize = 100_000;
+
+/// The largest experiment file read: 1 MiB (the shipped ones are under 4 KiB).
+pub(crate) const MAX_EXPERIMENT_FILE_BYTES: u64 = 1 << 20;
+
 /// Top-level keys besides the sections.
 const TOP_LEVEL_KEYS: [&str; 6] = [
     "kind",
@@ -304,8 +311,24 @@ pub(crate) fn section_keys(command: &clap::Command) -> Vec<String> {
 impl Experiment {
     /// Reads and checks `path`.
     pub(crate) fn load(path: &Path) -> Result<Experiment> {
-        let source = std::fs::read_to_string(path)
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("reading experiment file {}", path.display()))?
+            .len();
+        if size > MAX_EXPERIMENT_FILE_BYTES {
+            return Err(anyhow!(
+                "{}: the file is {size} bytes, more than the limit of {MAX_EXPERIMENT_FILE_BYTES} bytes for an experiment file",
+                path.display()
+            ));
+        }
+        let bytes = std::fs::read(path)
             .with_context(|| format!("reading experiment file {}", path.display()))?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            anyhow!(
+                "{}: not UTF-8 text: invalid byte at offset {}",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            )
+        })?;
         let base = path
             .parent()
             .map(Path::to_path_buf)
@@ -569,6 +592,7 @@ impl Experiment {
             ));
         };
         let mut axes = Vec::new();
+        let mut cells = 1usize;
         for (name, values) in table {
             let at = |message: String| self.error_at(Some("grid"), name, message);
             let Some((section, key)) = name.split_once('.') else {
@@ -592,6 +616,13 @@ impl Experiment {
             };
             if items.is_empty() {
                 return Err(at("the array of values is empty".into()));
+            }
+            cells = cells.saturating_mul(items.len());
+            if cells > MAX_CELLS {
+                return Err(at(format!(
+                    "the grid has more than {MAX_CELLS} cells (the product of its arrays' lengths, {} so far); split the experiment",
+                    if cells == usize::MAX { "overflowing".to_string() } else { cells.to_string() }
+                )));
             }
             let command = section_command(self.kind, section);
             for item in items {
@@ -1053,6 +1084,9 @@ pub(crate) fn check_fit(fit: &FitOptions) -> std::result::Result<(), (&'static s
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {

@@ -686,3 +686,142 @@ fn flies_adapts_the_folds_to_the_number_of_flies() {
     assert!(out.join("per_fly.csv").is_file());
     assert!(!out.join("population.csv").exists());
 }
+
+/// An Adam fit whose loss becomes NaN (a large learning rate on a rule that makes the
+/// weights overflow) backs off `--max-backoffs` times; with too few, results.json
+/// records the stop, its epoch and why, and keeps the last good (finite) parameters.
+#[test]
+fn a_diverging_fit_records_its_backoffs_and_stop_in_results_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("d.npz");
+    OjaTask {
+        n_pre: 4,
+        n_post: 6,
+        steps: 30,
+        trajectories: 2,
+        seed: 2,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated")
+    .save(&data)
+    .expect("saved");
+    let fit = |out: &str, backoffs: &str| -> serde_json::Value {
+        let out = dir.path().join(out);
+        let output = run(&[
+            "--quiet",
+            "fit",
+            data.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--optimizer",
+            "adam",
+            "--learning-rate",
+            "0.5",
+            "--init",
+            "x*y",
+            "--epochs",
+            "30",
+            "--eval-trajectories",
+            "1",
+            "--max-backoffs",
+            backoffs,
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+        serde_json::from_str(&text).expect("valid JSON")
+    };
+    let stopped = fit("stopped", "2");
+    let reason = &stopped["stop_reason"];
+    assert_eq!(reason["reason"], "non_finite", "{reason}");
+    assert_eq!(reason["epoch"], 1, "{reason}");
+    let detail = reason["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("the loss is NaN on minibatch 2 of epoch 1 after 2 backoff(s)"),
+        "{detail}"
+    );
+    assert_eq!(stopped["backoffs"], 2);
+    assert_eq!(
+        stopped["config"]["settings"]["fit"]["max_backoffs"], 2,
+        "{}",
+        stopped["config"]
+    );
+    // the last good parameters are the initial ones: x*y = 1, the rest 0, all finite
+    let coefficients = stopped["coefficients"].as_object().expect("coefficients");
+    assert_eq!(coefficients["x*y"], 1.0);
+    assert!(coefficients
+        .values()
+        .all(|v| v.as_f64().is_some_and(f64::is_finite)));
+
+    // enough backoffs: the same fit runs all its epochs
+    let finished = fit("finished", "12");
+    assert_eq!(finished["stop_reason"]["reason"], "epochs_completed");
+    assert!(finished["backoffs"].as_u64().expect("count") > 2);
+}
+
+/// A dataset too large for memory is refused with the size it would need, not ended by
+/// the out-of-memory killer: a simulation (80 TB) and, under a lowered limit, a file.
+#[test]
+fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("huge.npz");
+    let output = run(&[
+        "--quiet",
+        "simulate",
+        "oja",
+        "--n-pre",
+        "100000",
+        "--n-post",
+        "100000",
+        "--trajectories",
+        "1000",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("simulating 1000 trajectories × 50 steps of a 100000 → 100000 layer needs 80.2 TB (80240000000000 bytes), more than the limit of"),
+        "{error}"
+    );
+    assert!(!out.exists());
+
+    let data = dir.path().join("tiny.npz");
+    tiny_task()
+        .simulate()
+        .expect("simulated")
+        .save(&data)
+        .expect("saved");
+    let fit = |limit: &str| {
+        binary()
+            .args(["--quiet", "fit"])
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.path().join("fit"))
+            .env("PLASTICITY_MAX_DATASET_BYTES", limit)
+            .env("RAYON_NUM_THREADS", "1")
+            .output()
+            .expect("the binary runs")
+    };
+    // the file's arrays (with the metadata text) take 1784 bytes
+    let output = fit("1000");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!(
+            "loading the arrays of {} needs 1.8 kB (1784 bytes), more than the limit of 1.0 kB (1000 bytes) (set by PLASTICITY_MAX_DATASET_BYTES)",
+            data.display()
+        )),
+        "{error}"
+    );
+    // the fit needs its arrays (768 bytes) and a workspace of 6 + 1 + 4 weight
+    // matrices of 12 synapses (1056 bytes)
+    let output = fit("1800");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("fitting 2 trajectories × 6 steps of a 3 → 4 layer on 1 thread(s) needs 1.8 kB (1824 bytes), more than the limit of 1.8 kB (1800 bytes)"),
+        "{error}"
+    );
+    assert!(fit("1824").status.success());
+}

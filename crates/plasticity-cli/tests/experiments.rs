@@ -462,3 +462,216 @@ fn every_shipped_experiment_file_is_valid() {
     }
     assert!(checked >= 6, "only {checked} experiment files checked");
 }
+
+/// The TOML files of the malformed-file corpus (made by
+/// `crates/plasticity/tests/malformed.rs`): each is refused before anything runs, with
+/// a message that names the file, the line and key where there is one, and the defect.
+#[test]
+fn every_malformed_experiment_file_is_refused_naming_file_and_key() {
+    let corpus = repo_root().join("crates/plasticity/tests/data/malformed");
+    let cases = [
+        (
+            "toml_truncated.toml",
+            ": not valid TOML: TOML parse error at line 5, column 13",
+        ),
+        (
+            "toml_wrong_magic.toml",
+            ": not valid TOML: TOML parse error at line 1",
+        ),
+        (
+            "toml_wrong_dtype.toml",
+            ":8: key `fit.epochs`: invalid value 'many' for 'epochs <EPOCHS>'",
+        ),
+        (
+            "toml_shapes_disagree.toml",
+            ":11: key `grid.\"table.rule\"`: no section [table] in a \"neural\" experiment",
+        ),
+        (
+            "toml_grid_claims_1e12_cells.toml",
+            ":12: key `grid.\"fit.seed\"`: the grid has more than 100000 cells",
+        ),
+        (
+            "toml_nan.toml",
+            ":9: key `fit.learning_rate`: must be a positive number, got NaN",
+        ),
+        (
+            "toml_inf.toml",
+            ":6: key `simulate.noise_std`: must be finite and ≥ 0, got inf",
+        ),
+        (
+            "toml_non_utf8.toml",
+            ": not UTF-8 text: invalid byte at offset 76",
+        ),
+        (
+            "toml_empty_grid.toml",
+            ":11: key `grid.\"fit.seed\"`: the array of values is empty",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (file, expected) in cases {
+        let path = corpus.join(file);
+        let output = run_experiment(&path, &dir.path().join("run"), &[]);
+        let error = stderr(&output);
+        assert!(!output.status.success(), "{file} accepted");
+        let located = format!("{}{expected}", path.display());
+        assert!(
+            error.contains(&located),
+            "{file}: expected '{located}' in:\n{error}"
+        );
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        assert!(
+            !dir.path().join("run").exists(),
+            "{file}: a run directory was made"
+        );
+    }
+}
+
+/// Every output file under `dir` parses: JSON, CSV (a header and rows with as many
+/// cells, each line complete), TOML, PNG (signature to IEND) and SVG (closed). Temporary
+/// files of an interrupted atomic write (`.name.tmp-PID`) are not outputs and are
+/// skipped; so is the append-only log. Returns how many files were checked.
+fn every_output_parses(dir: &Path) -> usize {
+    let mut checked = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    for entry in entries {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        if path.is_dir() {
+            checked += every_output_parses(&path);
+            continue;
+        }
+        if name.starts_with('.') && name.contains(".tmp-") || name == "log.txt" {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("readable");
+        let text = || String::from_utf8(bytes.clone()).expect("UTF-8");
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+            Some("toml") => {
+                text()
+                    .parse::<toml::Table>()
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+            Some("csv") => {
+                let text = text();
+                assert!(text.ends_with('\n'), "{}: incomplete", path.display());
+                let cells = |line: &str| {
+                    let mut quoted = false;
+                    1 + line
+                        .chars()
+                        .filter(|&c| {
+                            quoted ^= c == '"';
+                            c == ',' && !quoted
+                        })
+                        .count()
+                };
+                let mut lines = text.lines();
+                let width = cells(lines.next().expect("a header"));
+                for line in lines {
+                    assert_eq!(cells(line), width, "{}: {line}", path.display());
+                }
+            }
+            Some("png") => {
+                assert!(
+                    bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                    "{}",
+                    path.display()
+                );
+                assert!(bytes.ends_with(b"IEND\xaeB`\x82"), "{}", path.display());
+            }
+            Some("svg") => {
+                assert!(text().trim_end().ends_with("</svg>"), "{}", path.display());
+            }
+            _ => panic!("{}: an output of unknown kind", path.display()),
+        }
+        checked += 1;
+    }
+    checked
+}
+
+/// SIGKILL at random (seeded) moments: a run, and then each `--resume` of it, is killed
+/// at a moment drawn uniformly over most of an uninterrupted run's duration; after every kill
+/// every output file present parses; the last `--resume` finishes with a table and
+/// fit trajectories byte-identical to the uninterrupted run's.
+#[test]
+fn a_run_killed_at_random_moments_resumes_to_the_identical_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = small_experiment(
+        dir.path(),
+        300,
+        "optimizer = \"adam\"\nlearning_rate = 0.01\nbatch_size = 2\n",
+    );
+    let whole = dir.path().join("whole");
+    let start = Instant::now();
+    let output = run_experiment(&file, &whole, &[]);
+    let duration = start.elapsed();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = std::fs::read_to_string(whole.join("table.csv")).expect("table");
+    assert!(every_output_parses(&whole) > 10);
+
+    let out = dir.path().join("killed");
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15; // xorshift64, fixed seed
+    let mut duration = duration;
+    let mut killed = 0;
+    let mut fresh = true;
+    for _ in 0..8 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // a moment in the first 70 % of an uninterrupted run (a resumed run has less
+        // left to do)
+        let fraction = 0.7 * (state >> 11) as f64 / (1u64 << 53) as f64;
+        let mut command = binary();
+        command.arg("run").arg(&file).arg("--out").arg(&out);
+        if !fresh {
+            command.arg("--resume");
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("started");
+        std::thread::sleep(duration.mul_f64(fraction));
+        let finished = child.try_wait().expect("waited").is_some();
+        if !finished {
+            child.kill().expect("killed");
+            killed += 1;
+        }
+        child.wait().expect("reaped");
+        every_output_parses(&out);
+        // A run that finished before its moment came (the machine was busier when the
+        // uninterrupted run was timed) leaves nothing to interrupt: start afresh, with
+        // moments drawn over a shorter time.
+        fresh = finished;
+        if finished {
+            std::fs::remove_dir_all(&out).expect("removed");
+            duration /= 2;
+        }
+    }
+    let output = run_experiment(&file, &out, &["--resume"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(killed >= 1, "no run was killed before it finished");
+    assert_eq!(
+        std::fs::read_to_string(out.join("table.csv")).expect("table"),
+        expected
+    );
+    for cell in ["cell_0000", "cell_0001"] {
+        let trajectory =
+            |run: &Path| std::fs::read(run.join("cells").join(cell).join("trajectory.csv"));
+        assert_eq!(
+            trajectory(&out).expect("trajectory"),
+            trajectory(&whole).expect("trajectory"),
+            "{cell}"
+        );
+    }
+    assert!(every_output_parses(&out) > 10);
+}

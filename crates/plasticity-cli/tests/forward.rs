@@ -196,3 +196,30 @@ fn online_fit_writes_the_estimate_after_every_update() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("online fits take neural recordings"));
 }
+
+#[test]
+fn a_recording_over_the_memory_limit_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = simulate(dir.path(), "200");
+    // the recording's arrays take about 26 kB; allow 20 kB
+    let limited = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plasticity"))
+            .args(args)
+            .env("PLASTICITY_MAX_DATASET_BYTES", "20000")
+            .output()
+            .unwrap()
+    };
+    let loaded = limited(&["loss", &data, "--theta", "x*y"]);
+    assert!(!loaded.status.success());
+    assert!(String::from_utf8_lossy(&loaded.stderr).contains("PLASTICITY_MAX_DATASET_BYTES"));
+    let streamed = limited(&["loss", &data, "--theta", "x*y", "--gradient", "forward"]);
+    assert!(
+        streamed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&streamed.stderr)
+    );
+    let auto = limited(&["loss", &data, "--theta", "x*y", "--gradient", "auto"]);
+    assert!(auto.status.success());
+    assert!(String::from_utf8_lossy(&auto.stderr).contains("gradient: forward"));
+    assert_eq!(json(&auto)["loss"], json(&streamed)["loss"]);
+}

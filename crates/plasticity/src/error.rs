@@ -16,8 +16,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A file was read but its content is not what was expected.
-    #[error("{}: variable '{variable}': {message}", path.display())]
+    /// A file was read but its content is not what was expected. Displayed as
+    /// `{path}: variable '{variable}': {message}`, or `{path}: {message}` when the
+    /// whole file is at fault (`variable` empty).
+    #[error("{}{}: {message}", path.display(), variable_label(variable))]
     Data {
         /// The file concerned.
         path: PathBuf,
@@ -42,9 +44,29 @@ pub enum Error {
         /// What was given and what is allowed.
         message: String,
     },
+    /// A dataset or computation would need more memory than the limit allows
+    /// ([`crate::limits`]); refused before allocating.
+    #[error("{what} needs {needed}, more than the limit of {limit}")]
+    TooLarge {
+        /// What would be allocated.
+        what: String,
+        /// The size it would need, readable.
+        needed: String,
+        /// The limit and where it comes from.
+        limit: String,
+    },
     /// A computation produced a non-finite value that it cannot recover from.
     #[error("numerical failure: {0}")]
     Numerical(String),
+}
+
+/// `: variable 'name'`, or nothing for the whole file.
+fn variable_label(variable: &str) -> String {
+    if variable.is_empty() {
+        String::new()
+    } else {
+        format!(": variable '{variable}'")
+    }
 }
 
 impl Error {

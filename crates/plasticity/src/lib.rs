@@ -13,7 +13,8 @@
 //! - [`objective`]: losses over datasets;
 //! - [`optim`] and [`fit`]: optimisers and the fitting loop;
 //! - [`task`]: seeded data generation; [`data`] and [`io`]: dataset formats;
-//! - [`metrics`]: R² of weights and activity, coefficient error.
+//! - [`metrics`]: R² of weights and activity, coefficient error;
+//! - [`limits`]: the memory a dataset may take.
 #![deny(missing_docs)]
 
 pub mod baseline;
@@ -24,6 +25,7 @@ pub mod figures;
 pub mod fit;
 pub mod gradient;
 pub mod io;
+pub mod limits;
 pub mod metrics;
 pub mod objective;
 pub mod optim;

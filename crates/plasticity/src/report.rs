@@ -51,6 +51,7 @@ fn fit_entries(rule: &Rule, outcome: &FitOutcome, metrics: Value) -> Map<String,
     results.insert("parameter_names".into(), json!(names));
     results.insert("parameter_history".into(), json!(outcome.theta_history));
     results.insert("stop_reason".into(), json!(outcome.stop_reason));
+    results.insert("backoffs".into(), json!(outcome.backoffs));
     results.insert("evaluations".into(), json!(outcome.evaluations));
     results
 }

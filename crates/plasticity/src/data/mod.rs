@@ -29,7 +29,7 @@ pub enum Dataset {
 /// The `kind` in a dataset file's metadata (`"neural"` when absent, as
 /// [`Dataset::load`] reads it), without reading its arrays.
 pub fn dataset_kind(path: impl AsRef<Path>) -> Result<String> {
-    let file = NpzFile::open(path.as_ref())?;
+    let file = NpzFile::open_for_streaming(path.as_ref())?;
     let metadata = read_metadata(&file, "")?;
     Ok(metadata
         .get("kind")

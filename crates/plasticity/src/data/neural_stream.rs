@@ -31,8 +31,14 @@ impl NeuralStream {
     /// and the initial weights, without reading `inputs` or `recorded_activity`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = NpzFile::open(path)?;
+        // the recording streams, so only what is held counts against the memory limit
+        let file = NpzFile::open_for_streaming(path)?;
         let metadata = super::read_metadata(&file, "neural")?;
+        let shape = file.f64_stream("initial_weights", 3)?.shape().to_vec();
+        crate::limits::check_dataset_bytes(
+            &format!("loading the initial weights of {}", path.display()),
+            crate::limits::f64_bytes(&shape),
+        )?;
         let initial_weights: Array3<f64> = file
             .f64_array("initial_weights", 3)?
             .into_dimensionality::<Ix3>()

@@ -60,11 +60,49 @@ pub struct FitConfig {
     /// L-BFGS stops when the loss has decreased by less than this fraction over the
     /// last 10 iterations.
     pub tolerance: f64,
+    /// Adam: how many times a non-finite loss or gradient may be answered by going back
+    /// to the last point where the loss was finite and retaking the step from there
+    /// with half the learning rate (which then stays halved); 0 stops at the first.
+    /// When none is left, the fit stops with [`StopReason::NonFinite`] and keeps that
+    /// last good point. L-BFGS needs none: its line search already halves a trial step
+    /// that gives a non-finite loss.
+    #[serde(default = "default_max_backoffs")]
+    pub max_backoffs: usize,
     /// Continue from this checkpoint (taken by an earlier fit with the same objective,
     /// parametrisation and settings) instead of starting afresh; the fit then ends
     /// exactly where the uninterrupted fit would have. Not part of the recorded settings.
     #[serde(skip)]
     pub resume: Option<Box<FitCheckpoint>>,
+}
+
+/// The default of [`FitConfig::max_backoffs`].
+pub const DEFAULT_MAX_BACKOFFS: usize = 5;
+
+fn default_max_backoffs() -> usize {
+    DEFAULT_MAX_BACKOFFS
+}
+
+/// What Adam's back-off carries between steps: how many backoffs were taken, and the
+/// last step, so that it can be retaken with a smaller learning rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackoffState {
+    /// Backoffs taken so far (the learning rate is the configured one times 0.5 to
+    /// this power).
+    pub backoffs: usize,
+    /// The last step taken, if any.
+    pub last_step: Option<LastStep>,
+}
+
+/// One Adam step, as needed to take it again: where it started (a point where the loss
+/// was finite), Adam's state before it, and the gradient it followed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastStep {
+    /// φ before the step.
+    pub phi: Vec<f64>,
+    /// Adam's moments before the step.
+    pub adam: AdamState,
+    /// The minibatch gradient the step followed.
+    pub gradient: Vec<f64>,
 }
 
 /// Everything a fit needs to continue after `epochs_done` epochs as if it had never
@@ -84,6 +122,9 @@ pub struct FitCheckpoint {
     pub evaluations: usize,
     /// The optimiser's own state.
     pub optimizer: OptimizerState,
+    /// Adam's back-off state (empty for L-BFGS and for checkpoints that predate it).
+    #[serde(default)]
+    pub backoff: BackoffState,
 }
 
 impl FitCheckpoint {
@@ -95,6 +136,7 @@ impl FitCheckpoint {
         theta_history: &[Vec<f64>],
         evaluations: usize,
         optimizer: OptimizerState,
+        backoff: BackoffState,
     ) -> FitCheckpoint {
         FitCheckpoint {
             epochs_done,
@@ -103,6 +145,7 @@ impl FitCheckpoint {
             theta_history: theta_history.to_vec(),
             evaluations,
             optimizer,
+            backoff,
         }
     }
 
@@ -151,6 +194,7 @@ impl Default for FitConfig {
             seed: 0,
             lbfgs_memory: 20,
             tolerance: 1e-10,
+            max_backoffs: DEFAULT_MAX_BACKOFFS,
             resume: None,
         }
     }
@@ -172,7 +216,8 @@ pub enum StopReason {
         /// Why.
         detail: String,
     },
-    /// The loss or gradient became NaN or infinite; the last good θ is kept.
+    /// The loss or gradient became NaN or infinite (for Adam: again after every
+    /// allowed backoff); the last θ where the loss was finite is kept.
     NonFinite {
         /// The epoch (1-based) where it happened.
         epoch: usize,
@@ -224,6 +269,9 @@ pub struct FitOutcome {
     pub evaluations: usize,
     /// Data loss of the fitted θ on all items (no penalty).
     pub final_loss: f64,
+    /// Adam's backoffs after a non-finite loss (each halved the learning rate).
+    #[serde(default)]
+    pub backoffs: usize,
 }
 
 /// `λ₁ Σ|θ_k| + λ₂ Σθ_k²` over `trainable` k, adding its gradient to `gradient`.
@@ -272,6 +320,7 @@ pub fn fit<O: Objective>(
     let mut loss_history = Vec::with_capacity(config.epochs);
     let mut theta_history = Vec::with_capacity(config.epochs);
     let mut stop_reason = StopReason::EpochsCompleted;
+    let mut backoff = BackoffState::default();
     match config.optimizer {
         OptimizerKind::Adam => {
             let batch_size = config.batch_size.clamp(1, all_items.len());
@@ -280,12 +329,14 @@ pub fn fit<O: Objective>(
             let mut order = all_items.clone();
             let mut gradient = vec![0.0; phi.len()];
             let mut first_epoch = 1;
+            let halved = |backoffs: usize| config.learning_rate * 0.5f64.powi(backoffs as i32);
             if let Some(checkpoint) = &config.resume {
                 let OptimizerState::Adam(state) = &checkpoint.optimizer else {
                     return Err(mismatched_checkpoint("it was taken by L-BFGS, not Adam"));
                 };
                 check_checkpoint(checkpoint, phi.len(), config)?;
-                adam = Adam::from_state(config.learning_rate, state);
+                backoff.clone_from(&checkpoint.backoff);
+                adam = Adam::from_state(halved(backoff.backoffs), state);
                 // replay the minibatch orders of the completed epochs
                 for _ in 0..checkpoint.epochs_done {
                     order.shuffle(&mut rng);
@@ -302,18 +353,53 @@ pub fn fit<O: Objective>(
                 let mut epoch_loss = 0.0;
                 let mut batches = 0usize;
                 for batch in order.chunks(batch_size) {
-                    let (data, total) = evaluate(&phi, batch, &mut gradient);
-                    evaluations += 1;
-                    if !total.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
-                        stop_reason = StopReason::NonFinite {
-                            epoch,
-                            detail: format!(
-                                "the loss is {total} on minibatch {} of epoch {epoch}: the rule made the simulated weights or activity overflow; keeping the parameters from before this step",
-                                batches + 1
-                            ),
+                    let data = loop {
+                        let (data, total) = evaluate(&phi, batch, &mut gradient);
+                        evaluations += 1;
+                        if total.is_finite() && gradient.iter().all(|g| g.is_finite()) {
+                            break data;
+                        }
+                        let what = if total.is_finite() {
+                            "the gradient is not finite".to_string()
+                        } else {
+                            format!("the loss is {total}")
                         };
-                        break 'epochs;
-                    }
+                        match &backoff.last_step {
+                            Some(step) if backoff.backoffs < config.max_backoffs => {
+                                // back to the last good point; retake its step with half
+                                // the learning rate
+                                backoff.backoffs += 1;
+                                adam = Adam::from_state(halved(backoff.backoffs), &step.adam);
+                                phi.clone_from(&step.phi);
+                                adam.step(&mut phi, &step.gradient);
+                            }
+                            last_step => {
+                                let kept = match last_step {
+                                    Some(step) => {
+                                        phi.clone_from(&step.phi);
+                                        "keeping the parameters from before the last step, the last where the loss was finite"
+                                    }
+                                    None => "the initial parameters already fail",
+                                };
+                                stop_reason = StopReason::NonFinite {
+                                    epoch,
+                                    detail: format!(
+                                        "{what} on minibatch {} of epoch {epoch} after {} backoff(s) (max-backoffs {}, learning rate now {:e}): the rule makes the simulated weights or activity overflow; {kept}",
+                                        batches + 1,
+                                        backoff.backoffs,
+                                        config.max_backoffs,
+                                        halved(backoff.backoffs),
+                                    ),
+                                };
+                                break 'epochs;
+                            }
+                        }
+                    };
+                    backoff.last_step = Some(LastStep {
+                        phi: phi.clone(),
+                        adam: adam.state(),
+                        gradient: gradient.clone(),
+                    });
                     adam.step(&mut phi, &gradient);
                     epoch_loss += data;
                     batches += 1;
@@ -328,6 +414,7 @@ pub fn fit<O: Objective>(
                         &theta_history,
                         evaluations,
                         OptimizerState::Adam(adam.state()),
+                        backoff.clone(),
                     )
                 };
                 let report = EpochReport {
@@ -385,9 +472,22 @@ pub fn fit<O: Objective>(
                 let step = lbfgs.iterate(&mut objective_fn);
                 match step {
                     LbfgsStep::Accepted { evaluations: n, .. } => evaluations += n,
-                    LbfgsStep::LineSearchFailed { reason } => {
+                    LbfgsStep::LineSearchFailed {
+                        reason,
+                        non_finite_trials,
+                    } => {
                         evaluations += lbfgs.max_trials;
-                        stop_reason = StopReason::LineSearchFailed { detail: reason };
+                        stop_reason = if non_finite_trials == lbfgs.max_trials {
+                            StopReason::NonFinite {
+                                epoch,
+                                detail: format!(
+                                    "iteration {epoch}: {reason}: the rule makes the simulated weights or activity overflow; keeping the parameters of iteration {}",
+                                    epoch - 1
+                                ),
+                            }
+                        } else {
+                            StopReason::LineSearchFailed { detail: reason }
+                        };
                         break;
                     }
                 }
@@ -411,6 +511,7 @@ pub fn fit<O: Objective>(
                             state: lbfgs.state(),
                             recent_losses: recent.iter().copied().collect(),
                         },
+                        BackoffState::default(),
                     )
                 };
                 let report = EpochReport {
@@ -449,6 +550,7 @@ pub fn fit<O: Objective>(
         stop_reason,
         evaluations,
         final_loss,
+        backoffs: backoff.backoffs,
     })
 }
 

@@ -218,12 +218,46 @@ pub fn evaluate_on_dataset(
     })
 }
 
+/// The bytes a neural fit of `dataset` needs at least: the dataset's arrays and, for
+/// each of `threads` threads, a gradient workspace holding the weights of one segment
+/// of a trajectory (all its steps for the full tape or a short trajectory, about √T for
+/// the checkpointed adjoint), the segment checkpoints and four more weight matrices;
+/// `None` if that overflows a `u64`.
+pub fn neural_fit_bytes(
+    dataset: &NeuralDataset,
+    strategy: GradientStrategy,
+    threads: usize,
+) -> Option<u64> {
+    use crate::limits::f64_bytes;
+    let synapses = dataset.n_post().checked_mul(dataset.n_pre())?;
+    let steps = dataset.steps();
+    let segment = strategy.segment_length_within_budget(steps, synapses.checked_mul(8)?);
+    let matrices = segment
+        .checked_add(steps.div_ceil(segment))?
+        .checked_add(4)?;
+    let workspaces = f64_bytes(&[threads.max(1), matrices, synapses])?;
+    let arrays =
+        dataset.inputs.len() + dataset.initial_weights.len() + dataset.recorded_activity.len();
+    f64_bytes(&[arrays])?.checked_add(workspaces)
+}
+
 /// Fits `settings` to `dataset`; `observer` sees every epoch and may stop the fit.
 pub fn fit_neural(
     dataset: &NeuralDataset,
     settings: &NeuralFitSettings,
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<NeuralFit> {
+    let threads = rayon::current_num_threads();
+    crate::limits::check_dataset_bytes(
+        &format!(
+            "fitting {} trajectories × {} steps of a {} → {} layer on {threads} thread(s)",
+            dataset.n_trajectories(),
+            dataset.steps(),
+            dataset.n_pre(),
+            dataset.n_post()
+        ),
+        neural_fit_bytes(dataset, settings.gradient, threads),
+    )?;
     let rule = build_rule(settings)?;
     let scales = neural_scales(dataset);
     let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;

@@ -220,9 +220,22 @@ impl NpzFile {
     /// Errors: a missing or unreadable file ([`Error::Io`]); an empty file, a file that is
     /// not a zip archive, a file over 64 GiB, or a member that is corrupt, over
     /// [`MAX_MEMBER_BYTES`], or whose size disagrees with its shape ([`Error::Data`],
-    /// naming the member's key). Members with a dtype this reader does not decode are
-    /// accepted here and refused when asked for.
+    /// naming the member's key); arrays that together exceed the memory limit
+    /// ([`crate::limits`], [`Error::TooLarge`]). Members with a dtype this reader does
+    /// not decode are accepted here and refused when asked for.
     pub fn open(path: impl AsRef<Path>) -> Result<NpzFile> {
+        let file = Self::open_for_streaming(path)?;
+        crate::limits::check_dataset_bytes(
+            &format!("loading the arrays of {}", file.path.display()),
+            file.total_data_bytes(),
+        )?;
+        Ok(file)
+    }
+
+    /// [`NpzFile::open`] without the memory limit on the arrays' total size, for
+    /// readers that never hold the arrays whole ([`NpzFile::f64_stream`]); every
+    /// other check is the same.
+    pub fn open_for_streaming(path: impl AsRef<Path>) -> Result<NpzFile> {
         let path = path.as_ref().to_path_buf();
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
@@ -306,6 +319,14 @@ impl NpzFile {
             members,
             archive: Mutex::new(archive),
         })
+    }
+
+    /// Bytes of all the arrays' data together (`None` past `u64`).
+    fn total_data_bytes(&self) -> Option<u64> {
+        self.members
+            .values()
+            .filter_map(|m| m.array.as_ref())
+            .try_fold(0u64, |acc, a| acc.checked_add(a.data_bytes))
     }
 
     /// The file's path, as given to [`NpzFile::open`].
@@ -448,7 +469,10 @@ impl NpzFile {
                     info.data_bytes
                 ),
             ),
-            io::ErrorKind::InvalidData | io::ErrorKind::Unsupported => {
+            // An error from the operating system is about the file; any other comes
+            // from the zip or deflate decoder and is about the content (a corrupt
+            // deflate stream is reported as `InvalidInput`).
+            _ if is_content_error(&e) => {
                 self.error(key, format!("cannot read the member's data: {e}"))
             }
             _ => Error::io(&self.path, e),
@@ -579,6 +603,12 @@ impl From<String> for HeaderError {
     }
 }
 
+/// Whether a read error is about the archive's content rather than the file system:
+/// the operating system's errors carry an error code, the decoders' do not.
+fn is_content_error(e: &io::Error) -> bool {
+    e.raw_os_error().is_none() && e.kind() != io::ErrorKind::Interrupted
+}
+
 /// Read a `.npy` header from `r`, a member of `declared` bytes.
 fn read_npy_header(
     r: &mut impl Read,
@@ -592,7 +622,7 @@ fn read_npy_header(
     let read_exact = |r: &mut dyn Read, buf: &mut [u8], what: &str| {
         r.read_exact(buf).map_err(|e| match e.kind() {
             io::ErrorKind::UnexpectedEof => short(what),
-            io::ErrorKind::InvalidData | io::ErrorKind::Unsupported => {
+            _ if is_content_error(&e) => {
                 HeaderError::Data(format!("cannot read the .npy header: {e}"))
             }
             _ => HeaderError::Io(e),

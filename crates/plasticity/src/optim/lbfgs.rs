@@ -19,6 +19,9 @@ pub enum LbfgsStep {
     LineSearchFailed {
         /// Why.
         reason: String,
+        /// How many trial steps gave a non-finite loss or gradient (all of them when
+        /// the rule makes the simulation overflow however small the step).
+        non_finite_trials: usize,
     },
 }
 
@@ -136,6 +139,7 @@ impl Lbfgs {
             if slope.is_nan() || slope >= 0.0 {
                 return LbfgsStep::LineSearchFailed {
                     reason: "the gradient is zero".into(),
+                    non_finite_trials: 0,
                 };
             }
         }
@@ -143,6 +147,7 @@ impl Lbfgs {
         let mut trial = vec![0.0; n];
         let mut trial_gradient = vec![0.0; n];
         let mut step = 1.0;
+        let mut non_finite_trials = 0;
         for evaluations in 1..=self.max_trials {
             for ((t, p), d) in trial.iter_mut().zip(&self.point).zip(&direction) {
                 *t = p + step * d;
@@ -168,7 +173,9 @@ impl Lbfgs {
                 self.loss = loss;
                 return LbfgsStep::Accepted { loss, evaluations };
             }
-            // Backtrack: quadratic interpolation when the trial is finite, else halve.
+            non_finite_trials += usize::from(!finite);
+            // Backtrack: quadratic interpolation when the trial is finite, else halve
+            // (a non-finite trial went too far).
             step = if finite {
                 let denominator = 2.0 * (loss - self.loss - step * slope);
                 let candidate = if denominator > 0.0 {
@@ -181,11 +188,20 @@ impl Lbfgs {
                 0.5 * step
             };
         }
-        LbfgsStep::LineSearchFailed {
-            reason: format!(
-                "no decrease along the search direction after {} trial steps",
+        let reason = if non_finite_trials == self.max_trials {
+            format!(
+                "every one of {} trial steps, down to {step:e} of the first, gave a non-finite loss or gradient",
                 self.max_trials
-            ),
+            )
+        } else {
+            format!(
+                "no decrease along the search direction after {} trial steps ({non_finite_trials} of them non-finite)",
+                self.max_trials
+            )
+        };
+        LbfgsStep::LineSearchFailed {
+            reason,
+            non_finite_trials,
         }
     }
 }
@@ -225,6 +241,40 @@ mod tests {
             }
         }
         assert!((opt.point()[0] - 1.0).abs() < 1e-6, "{:?}", opt.point());
+    }
+
+    #[test]
+    fn a_line_search_that_only_meets_nan_stops_after_its_trials() {
+        // finite only at the first evaluation (the start): every trial is NaN, however
+        // short (even one that rounds back onto the start)
+        let calls = std::cell::Cell::new(0usize);
+        let mut f = |p: &[f64], g: &mut [f64]| {
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                assert_eq!(p[0], 1.0);
+                g[0] = 2.0;
+                return 1.0;
+            }
+            g[0] = f64::NAN;
+            f64::NAN
+        };
+        let mut g = vec![0.0];
+        let l = f(&[1.0], &mut g);
+        let mut opt = Lbfgs::new(5, vec![1.0], l, g);
+        let step = opt.iterate(&mut f);
+        let LbfgsStep::LineSearchFailed {
+            reason,
+            non_finite_trials,
+        } = step
+        else {
+            panic!("{step:?}");
+        };
+        assert_eq!(non_finite_trials, opt.max_trials);
+        assert!(reason.contains("non-finite"), "{reason}");
+        // the starting evaluation and one per trial: no hang, no retry loop
+        assert_eq!(calls.get(), 1 + opt.max_trials);
+        assert_eq!(opt.point(), &[1.0]);
+        assert_eq!(opt.loss(), 1.0);
     }
 
     #[test]

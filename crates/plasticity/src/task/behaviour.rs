@@ -266,12 +266,33 @@ impl BehaviourTask {
     pub fn simulate_sessions(&self, first: u64, count: usize) -> Result<Vec<SimulatedSession>> {
         use rayon::prelude::*;
         self.validate()?;
+        crate::limits::check_dataset_bytes(
+            &format!(
+                "simulating {count} sessions of {} trials with {} → {} neurons",
+                self.n_trials(),
+                self.n_in,
+                self.n_hidden
+            ),
+            self.bytes_needed(count),
+        )?;
         let theta = parse_expression(&self.rule, Variables::Xywr)?;
         let rule = TaylorRule::new(Variables::Xywr);
         (0..count as u64)
             .into_par_iter()
             .map(|k| self.simulate_session(&rule, &theta, first + k))
             .collect()
+    }
+
+    /// The bytes that `sessions` simulated sessions and their packed dataset take at
+    /// least (twice: the sessions, then the dataset): per session its weights
+    /// (n_hidden × n_in), per trial at least one presentation (n_in inputs and 3
+    /// integers) and 2 rewards, 8 bytes each; `None` if that overflows a `u64`.
+    pub fn bytes_needed(&self, sessions: usize) -> Option<u64> {
+        use crate::limits::f64_bytes;
+        let per_trial = self.n_in.checked_add(5)?;
+        let weights = f64_bytes(&[sessions, self.n_hidden, self.n_in])?;
+        let trials = f64_bytes(&[sessions, self.n_trials(), per_trial])?;
+        weights.checked_add(trials)?.checked_mul(2)
     }
 
     /// Simulates the dataset of [`sessions`](Self::sessions) sessions.

@@ -120,6 +120,23 @@ impl OjaTask {
         Ok(())
     }
 
+    /// The bytes the simulated dataset takes: inputs (trajectories × steps × n_pre),
+    /// initial weights (trajectories × n_post × n_pre), recorded activity
+    /// (trajectories × steps × n_recorded), 8 bytes each, plus one trajectory's working
+    /// weights; `None` if that overflows a `u64`.
+    pub fn bytes_needed(&self) -> Option<u64> {
+        use crate::limits::f64_bytes;
+        let (k, t) = (self.trajectories, self.steps);
+        [
+            f64_bytes(&[k, t, self.n_pre]),
+            f64_bytes(&[k, self.n_post, self.n_pre]),
+            f64_bytes(&[k, t, self.n_recorded()]),
+            f64_bytes(&[2, self.n_post, self.n_pre]),
+        ]
+        .into_iter()
+        .try_fold(0u64, |acc, b| acc.checked_add(b?))
+    }
+
     /// Number of recorded neurons: `round(fraction · n_post)`, at least 1.
     pub fn n_recorded(&self) -> usize {
         ((self.recording_fraction * self.n_post as f64).round() as usize).clamp(1, self.n_post)
@@ -129,6 +146,13 @@ impl OjaTask {
     /// then per trajectory `W₀`, the inputs, and the measurement noise.
     pub fn simulate(&self) -> Result<NeuralDataset> {
         self.validate()?;
+        crate::limits::check_dataset_bytes(
+            &format!(
+                "simulating {} trajectories × {} steps of a {} → {} layer",
+                self.trajectories, self.steps, self.n_pre, self.n_post
+            ),
+            self.bytes_needed(),
+        )?;
         let theta = parse_expression(&self.rule, Variables::Xyw)?;
         let rule = TaylorRule::new(Variables::Xyw);
         let circuit = NeuralCircuit::new(self.n_pre, self.n_post);
