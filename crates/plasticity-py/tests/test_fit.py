@@ -181,3 +181,11 @@ def test_module_docstring_example():
 
     failures, tried = doctest.testmod(pl, verbose=False)
     assert tried >= 3 and failures == 0
+
+
+def test_forward_mode_gives_the_adjoints_fit(oja):
+    adjoint = pl.fit(oja, epochs=8, seed=1)
+    forward = pl.fit(oja, epochs=8, seed=1, gradient="forward")
+    np.testing.assert_allclose(forward.theta, adjoint.theta, rtol=1e-7, atol=1e-10)
+    assert forward.settings["gradient"] == "forward"
+    assert adjoint.settings["fit"]["max_backoffs"] == 5

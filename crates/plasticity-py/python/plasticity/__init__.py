@@ -306,6 +306,7 @@ def fit(
     init: Optional[str] = None,
     tolerance: Optional[float] = None,
     lbfgs_memory: Optional[int] = None,
+    max_backoffs: Optional[int] = None,
     gradient: Optional[str] = None,
     eval_trajectories: Optional[int] = None,
     weight_bound: Optional[float] = _UNSET,
@@ -330,6 +331,10 @@ def fit(
     :class:`FlyRecording` (fitted as a one-session behaviour dataset whose ``W₀`` is
     drawn from ``seed``). ``rule_family``: ``"taylor"``, ``"mlp"`` or a :class:`Rule`
     (its ``hidden``, ``trainable``, and its expression as the starting θ).
+    ``gradient``: ``"checkpointed"`` (the reverse-mode adjoint, default), ``"full_tape"``
+    or ``"forward"`` (forward mode: memory independent of the recording's length).
+    ``max_backoffs``: how often Adam may halve its step and retry from the last good
+    θ after a non-finite loss (default 5).
     ``callback(epoch, loss, theta)`` is called after every epoch; returning ``False``
     stops the fit. Ctrl-C stops it too and raises :class:`FitInterrupted`.
     """
@@ -373,6 +378,7 @@ def fit(
         ("seed", seed),
         ("tolerance", tolerance),
         ("lbfgs_memory", lbfgs_memory),
+        ("max_backoffs", max_backoffs),
     )
     for key, value in fit_given:
         if value is not None:
