@@ -42,6 +42,8 @@ pub struct NeuralObjective<'a, R> {
     workspaces: WorkspacePool<NeuralWorkspace<f64>>,
     /// Forward-mode states (tangents of every synapse), kept for the same reason.
     forward_states: WorkspacePool<NeuralForward>,
+    /// Parameters forward mode differentiates (all unless restricted).
+    active: Vec<usize>,
 }
 
 /// Buffers reused across calls and threads. Which buffer a job gets never changes
@@ -78,11 +80,22 @@ impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
         NeuralObjective {
             dataset,
             circuit: NeuralCircuit::new(dataset.n_pre(), dataset.n_post()),
+            active: (0..rule.n_parameters()).collect(),
             rule,
             strategy,
             workspaces: WorkspacePool::new(),
             forward_states: WorkspacePool::new(),
         }
+    }
+
+    /// Forward mode carries tangents only for `active` (the trainable parameters,
+    /// indices below `n_parameters`): memory and time ∝ their number. The gradient's
+    /// other entries are then 0 under [`GradientStrategy::Forward`] (the adjoint
+    /// computes them all anyway).
+    pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
+        assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
+        self.active = active;
+        self
     }
 
     fn normaliser(&self, n_items: usize) -> f64 {
@@ -122,7 +135,9 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
             .par_iter()
             .map(|&k| {
                 if self.strategy == GradientStrategy::Forward {
-                    let make = || NeuralForward::new(self.circuit, &self.rule);
+                    let make = || {
+                        NeuralForward::with_active(self.circuit, &self.rule, self.active.clone())
+                    };
                     return self.forward_states.with(make, |state| {
                         let mut item_gradient = vec![0.0; theta.len()];
                         let sse = neural_trajectory_sse_and_gradient_forward(
@@ -178,6 +193,8 @@ pub struct BehaviourObjective<'a, R> {
     rule: R,
     strategy: GradientStrategy,
     clipped: std::sync::atomic::AtomicUsize,
+    /// Parameters forward mode differentiates (all unless restricted).
+    active: Vec<usize>,
 }
 
 impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
@@ -194,10 +211,18 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
             dataset,
             inputs: inputs.as_standard_layout().into_owned(),
             circuit,
+            active: (0..rule.n_parameters()).collect(),
             rule,
             strategy,
             clipped: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// As [`NeuralObjective::with_active_parameters`].
+    pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
+        assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
+        self.active = active;
+        self
     }
 
     /// The inputs that drive the model.
@@ -277,6 +302,7 @@ impl<R: PlasticityRule> Objective for BehaviourObjective<'_, R> {
                             &self.rule,
                             theta,
                             session,
+                            &self.active,
                             forward,
                             &mut item_gradient,
                         )
@@ -325,6 +351,7 @@ pub struct StreamedNeuralObjective<'a, R> {
     rule: R,
     states: WorkspacePool<NeuralForward>,
     error: std::sync::Mutex<Option<crate::Error>>,
+    active: Vec<usize>,
 }
 
 impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
@@ -333,10 +360,18 @@ impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
         StreamedNeuralObjective {
             stream,
             circuit: NeuralCircuit::new(stream.n_pre(), stream.n_post()),
+            active: (0..rule.n_parameters()).collect(),
             rule,
             states: WorkspacePool::new(),
             error: std::sync::Mutex::new(None),
         }
+    }
+
+    /// As [`NeuralObjective::with_active_parameters`].
+    pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
+        assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
+        self.active = active;
+        self
     }
 
     /// The first read error met by an evaluation, if any (taking it clears it).
@@ -352,7 +387,7 @@ impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
         let mut next_input = vec![0.0; self.stream.n_pre()];
         let mut recorded = vec![0.0; n_rec];
         let mut next_recorded = vec![0.0; n_rec];
-        let make = || NeuralForward::new(self.circuit, &self.rule);
+        let make = || NeuralForward::with_active(self.circuit, &self.rule, self.active.clone());
         self.states.with(make, |state| {
             if !steps.next_step(&mut input, &mut recorded)? {
                 return Ok(0.0);

@@ -409,8 +409,10 @@ pub fn fit_behaviour(
         InputSource::Recorded => dataset.inputs.clone(),
     };
     let circuit = circuit_of(dataset, settings.weight_bound);
+    // forward mode carries tangents for the trainable parameters only
     let objective =
-        BehaviourObjective::new(dataset, inputs, circuit, rule.clone(), settings.gradient);
+        BehaviourObjective::new(dataset, inputs, circuit, rule.clone(), settings.gradient)
+            .with_active_parameters(parametrisation.trainable().to_vec());
     let outcome = fit(
         &objective,
         &parametrisation,

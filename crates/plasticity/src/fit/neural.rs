@@ -264,7 +264,9 @@ pub fn fit_neural(
     let (parametrisation, penalised) =
         rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
     let start = parametrisation.theta(&parametrisation.phi(&theta0));
-    let objective = NeuralObjective::new(dataset, rule.clone(), settings.gradient);
+    // forward mode carries tangents for the trainable parameters only
+    let objective = NeuralObjective::new(dataset, rule.clone(), settings.gradient)
+        .with_active_parameters(parametrisation.trainable().to_vec());
     let outcome = fit(
         &objective,
         &parametrisation,
@@ -356,7 +358,8 @@ pub fn fit_neural_streamed(
     let (parametrisation, penalised) =
         rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
     let start = parametrisation.theta(&parametrisation.phi(&theta0));
-    let objective = crate::objective::StreamedNeuralObjective::new(stream, rule.clone());
+    let objective = crate::objective::StreamedNeuralObjective::new(stream, rule.clone())
+        .with_active_parameters(parametrisation.trainable().to_vec());
     let outcome = fit(
         &objective,
         &parametrisation,

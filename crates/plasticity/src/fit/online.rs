@@ -82,8 +82,8 @@ pub struct OnlineFit {
     pub interrupted: bool,
 }
 
-/// Runs an online fit of `settings`' rule (its family, trainable terms, basis and
-/// initial θ; the optimiser settings other than the seed are replaced by `online`)
+/// Runs an online fit of `settings`' rule (its family, trainable terms, basis —
+/// canonical unless given — and initial θ; the optimiser settings other than the seed are replaced by `online`)
 /// over the streamed recording. The observer sees every update and may stop the fit.
 pub fn fit_online_neural(
     stream: &NeuralStream,
@@ -102,14 +102,17 @@ pub fn fit_online_neural(
     }
     let rule = build_rule(settings)?;
     let scales = neural_scales_streamed(stream)?;
-    let (parametrisation, _) =
-        rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
+    // the canonical basis unless another is asked for: a fixed Adam step in the scaled
+    // basis is a huge step on the high-degree terms, which overflows
+    let basis = settings.basis.unwrap_or(Basis::Canonical);
+    let (parametrisation, _) = rule_parametrisation(&rule, &settings.trainable, basis, &scales)?;
     let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
     let mut phi = parametrisation.phi(&theta0);
     let mut theta = parametrisation.theta(&phi);
     let mut adam = Adam::new(phi.len(), online.learning_rate);
     let circuit = NeuralCircuit::new(stream.n_pre(), stream.n_post());
-    let mut state = NeuralForward::new(circuit, &rule);
+    let mut state =
+        NeuralForward::with_active(circuit, &rule, parametrisation.trainable().to_vec());
     let n_rec = stream.recorded_neurons().len();
     let total_steps = stream.n_trajectories() * stream.steps();
     let updates_planned = total_steps / online.update_every;

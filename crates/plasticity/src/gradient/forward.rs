@@ -52,6 +52,8 @@ fn current_tangent(pre: &[f64], tangents_row: &[f64], out: &mut [f64]) {
 #[derive(Debug, Clone)]
 pub struct NeuralForward {
     circuit: NeuralCircuit,
+    /// The parameters whose tangents are carried (the trainable ones).
+    active: Vec<usize>,
     n_params: usize,
     weights: Vec<f64>,
     tangents: Vec<f64>,
@@ -62,12 +64,28 @@ pub struct NeuralForward {
 }
 
 impl NeuralForward {
-    /// Buffers for `circuit` and `rule`: `n_synapses × n_parameters` tangents.
+    /// Buffers for `circuit` and `rule`: tangents for every parameter.
     pub fn new<R: PlasticityRule>(circuit: NeuralCircuit, rule: &R) -> Self {
-        let n_params = rule.n_parameters();
+        Self::with_active(circuit, rule, (0..rule.n_parameters()).collect())
+    }
+
+    /// Tangents only for the parameters `active` (indices below `rule.n_parameters()`,
+    /// the trainable ones): `n_synapses × active.len()` of them. The gradient's other
+    /// entries are left as they are.
+    pub fn with_active<R: PlasticityRule>(
+        circuit: NeuralCircuit,
+        rule: &R,
+        active: Vec<usize>,
+    ) -> Self {
+        assert!(
+            active.iter().all(|&k| k < rule.n_parameters()),
+            "active parameter out of range"
+        );
+        let n_params = active.len();
         let per_block = Self::block_scratch_len(&circuit, rule);
         NeuralForward {
             circuit,
+            active,
             n_params,
             weights: vec![0.0; circuit.n_synapses()],
             tangents: vec![0.0; circuit.n_synapses() * n_params],
@@ -111,8 +129,8 @@ impl NeuralForward {
             let residual = self.post[i] - target;
             sse += residual * residual;
             let dy = &self.post_tangent[i * self.n_params..(i + 1) * self.n_params];
-            for (g, &d) in gradient.iter_mut().zip(dy) {
-                *g += 2.0 * residual * d;
+            for (&k, &d) in self.active.iter().zip(dy) {
+                gradient[k] += 2.0 * residual * d;
             }
         }
         sse
@@ -121,7 +139,7 @@ impl NeuralForward {
     /// Whether this state was sized for `circuit` and `rule`.
     pub fn fits<R: PlasticityRule>(&self, circuit: &NeuralCircuit, rule: &R) -> bool {
         self.circuit == *circuit
-            && self.n_params == rule.n_parameters()
+            && self.active.iter().all(|&k| k < rule.n_parameters())
             && self.block_scratch.len()
                 == circuit.n_blocks() * Self::block_scratch_len(circuit, rule)
     }
@@ -130,12 +148,12 @@ impl NeuralForward {
     /// (`rule` is the one the state was made for), then `y_{t+1} = σ(W_{t+1} x_{t+1})`
     /// and its tangent, row block by row block.
     pub fn advance<R: PlasticityRule>(&mut self, rule: &R, theta: &[f64], next_input: &[f64]) {
-        debug_assert_eq!(self.n_params, rule.n_parameters());
         let circuit = self.circuit;
         let (n_pre, n_params) = (circuit.n_pre, self.n_params);
         let layer_scratch = rule.scratch_len(n_pre);
         let eta = circuit.learning_rate;
         let pre = &self.pre;
+        let active = &self.active;
         let block = |((((weights, tangents), post), post_tangent), scratch): TangentBlock<'_>| {
             let (layer, tangent_scratch) = scratch.split_at_mut(layer_scratch);
             for (((w_row, s_row), y), dy) in weights
@@ -155,6 +173,7 @@ impl NeuralForward {
                     w_row,
                     s_row,
                     dy,
+                    active,
                     tangent_scratch,
                 );
             }
@@ -262,16 +281,18 @@ pub struct BehaviourForwardWorkspace {
 /// forward mode: `∂h_i/∂θ = (1 − h_i²) Σ_j x_j S[ij]`, `∂z/∂θ = v Σ_i ∂h_i/∂θ`,
 /// `∂ℓ/∂θ = (σ(z) − d) ∂z/∂θ`; at an accepted presentation the tangents follow the
 /// update, and a weight the bound clips loses its tangent (the clip's derivative is 0).
+#[allow(clippy::too_many_arguments)]
 pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
     circuit: &BehaviourCircuit,
     rule: &R,
     theta: &[f64],
     session: BehaviourSession<'_>,
+    active: &[usize],
     workspace: &mut BehaviourForwardWorkspace,
     gradient: &mut [f64],
 ) -> SessionLoss<f64> {
     let (n_in, n_hidden, n_syn) = (circuit.n_in, circuit.n_hidden, circuit.n_synapses());
-    let n_params = rule.n_parameters();
+    let n_params = active.len();
     let ws = workspace;
     ws.weights.clear();
     ws.weights.extend_from_slice(session.initial_weights);
@@ -329,6 +350,7 @@ pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
                     w_row,
                     s_row,
                     dh,
+                    active,
                     &mut ws.scratch,
                 );
             }
@@ -354,8 +376,8 @@ pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
         }
     }
     let count = n_pres as f64;
-    for (g, s) in gradient.iter_mut().zip(&ws.session_gradient) {
-        *g += s / count;
+    for (&k, s) in active.iter().zip(&ws.session_gradient) {
+        gradient[k] += s / count;
     }
     SessionLoss {
         loss: total / count,

@@ -566,41 +566,81 @@ fn taylor_row_tangents_match_the_generic_forward_mode() {
         let n_pre = 5;
         let pre: Vec<f64> = (0..n_pre).map(|_| rng.random::<f64>() - 0.5).collect();
         let weights: Vec<f64> = (0..n_pre).map(|_| rng.random::<f64>() - 0.5).collect();
-        let post_tangent: Vec<f64> = (0..n_params).map(|_| rng.random::<f64>() - 0.5).collect();
-        let start: Vec<f64> = (0..n_pre * n_params)
-            .map(|_| rng.random::<f64>() - 0.5)
-            .collect();
         let layer = LayerState {
             pre: &pre,
             post: &[0.37],
             reward: -0.4,
             learning_rate: 0.5,
         };
-        let mut specialised = start.clone();
-        rule.row_tangents(
-            &theta,
-            layer,
-            &weights,
-            &mut specialised,
-            &post_tangent,
-            &mut [],
-        );
-        let mut reference = start.clone();
-        let mut scratch = vec![0.0; generic.tangent_scratch_len()];
-        generic.row_tangents(
-            &theta,
-            layer,
-            &weights,
-            &mut reference,
-            &post_tangent,
-            &mut scratch,
-        );
-        assert_close_with_floor(
-            &format!("{variables:?} row tangents"),
-            &specialised,
-            &reference,
-            1e-13,
-            1e-9,
-        );
+        // every parameter, and a scattered subset of them
+        let all: Vec<usize> = (0..n_params).collect();
+        let some: Vec<usize> = (0..n_params).filter(|k| k % 4 == 1 || *k == 0).collect();
+        for active in [all, some] {
+            let post_tangent: Vec<f64> = (0..active.len())
+                .map(|_| rng.random::<f64>() - 0.5)
+                .collect();
+            let start: Vec<f64> = (0..n_pre * active.len())
+                .map(|_| rng.random::<f64>() - 0.5)
+                .collect();
+            let mut specialised = start.clone();
+            rule.row_tangents(
+                &theta,
+                layer,
+                &weights,
+                &mut specialised,
+                &post_tangent,
+                &active,
+                &mut [],
+            );
+            let mut reference = start.clone();
+            let mut scratch = vec![0.0; generic.tangent_scratch_len()];
+            generic.row_tangents(
+                &theta,
+                layer,
+                &weights,
+                &mut reference,
+                &post_tangent,
+                &active,
+                &mut scratch,
+            );
+            assert_close_with_floor(
+                &format!("{variables:?} row tangents, {} active", active.len()),
+                &specialised,
+                &reference,
+                1e-13,
+                1e-9,
+            );
+        }
     }
+}
+
+#[test]
+fn forward_mode_on_the_trainable_parameters_only() {
+    let dataset = random_dataset(90, 4, 7, 15, 2, 5, 0.2);
+    let rule = TaylorRule::new(Variables::Xyw);
+    let theta = random_theta(91, 27, 0.08);
+    let (_, adjoint) = adjoint_gradient(&dataset, &rule, &theta, GradientStrategy::Checkpointed);
+    let active = vec![1, 5, 13, 26];
+    let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
+    let objective =
+        crate::objective::NeuralObjective::new(&dataset, rule, GradientStrategy::Forward)
+            .with_active_parameters(active.clone());
+    let mut gradient = vec![f64::NAN; 27];
+    crate::objective::Objective::loss_and_gradient(&objective, &theta, &items, &mut gradient);
+    let scale = 1.0 / (items.len() * dataset.steps() * dataset.recorded_neurons.len()) as f64;
+    for k in 0..27 {
+        if active.contains(&k) {
+            let expected = adjoint[k] * scale;
+            assert!(
+                (gradient[k] - expected).abs() <= 1e-10 * expected.abs(),
+                "{k}"
+            );
+        } else {
+            assert_eq!(gradient[k], 0.0, "{k} is not active");
+        }
+    }
+    // and its state holds tangents for those four only
+    let state = forward::NeuralForward::with_active(NeuralCircuit::new(4, 7), &rule, active);
+    let all = forward::NeuralForward::new(NeuralCircuit::new(4, 7), &rule);
+    assert!(state.memory_bytes() < all.memory_bytes() / 4);
 }

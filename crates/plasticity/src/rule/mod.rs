@@ -78,11 +78,13 @@ pub trait PlasticityRule: Send + Sync {
     }
 
     /// Forward mode of [`update`](Self::update) for the synapses of one postsynaptic
-    /// neuron (`layer.post` is its one activity `y`): with `P` parameters, for every
-    /// synapse `j` (`tangents_row[j*P..(j+1)*P]` = `S_j = ∂W_j/∂θ`),
-    /// `S_j ← (1 + η ∂g/∂w) S_j + η ∂g/∂θ + η ∂g/∂y · post_tangent`, the partials taken
-    /// at `(x_j, y, W_j, r)` before the update. The default takes them from
+    /// neuron (`layer.post` is its one activity `y`), for the parameters `active` (the
+    /// trainable ones; their number `A`): for every synapse `j`
+    /// (`tangents_row[j*A..(j+1)*A]` = `S_j = ∂W_j/∂θ_active`),
+    /// `S_j ← (1 + η ∂g/∂w) S_j + η ∂g/∂θ_active + η ∂g/∂y · post_tangent`, the partials
+    /// taken at `(x_j, y, W_j, r)` before the update. The default takes them from
     /// [`update_vjp`](Self::update_vjp) on a 1 × 1 layer; a rule may do better.
+    #[allow(clippy::too_many_arguments)]
     fn row_tangents(
         &self,
         theta: &[f64],
@@ -90,16 +92,17 @@ pub trait PlasticityRule: Send + Sync {
         weights_row: &[f64],
         tangents_row: &mut [f64],
         post_tangent: &[f64],
+        active: &[usize],
         scratch: &mut [f64],
     ) {
-        let n_params = post_tangent.len();
+        let n_active = active.len();
         let (synapse_scratch, d_theta) = scratch.split_at_mut(self.scratch_len(1));
-        let d_theta = &mut d_theta[..n_params];
+        let d_theta = &mut d_theta[..self.n_parameters()];
         for ((&x, &w), tangent) in layer
             .pre
             .iter()
             .zip(weights_row)
-            .zip(tangents_row.chunks_exact_mut(n_params))
+            .zip(tangents_row.chunks_exact_mut(n_active))
         {
             d_theta.iter_mut().for_each(|d| *d = 0.0);
             let mut weight_adjoint = [1.0];
@@ -119,8 +122,8 @@ pub trait PlasticityRule: Send + Sync {
                 synapse_scratch,
             );
             let (a, b) = (weight_adjoint[0], post_adjoint[0]);
-            for ((s, &d), &dy) in tangent.iter_mut().zip(d_theta.iter()).zip(post_tangent) {
-                *s = a * *s + d + b * dy;
+            for ((s, &k), &dy) in tangent.iter_mut().zip(active).zip(post_tangent) {
+                *s = a * *s + d_theta[k] + b * dy;
             }
         }
     }
@@ -215,6 +218,7 @@ impl PlasticityRule for Rule {
         weights_row: &[f64],
         tangents_row: &mut [f64],
         post_tangent: &[f64],
+        active: &[usize],
         scratch: &mut [f64],
     ) {
         dispatch!(self, rule => rule.row_tangents(
@@ -223,6 +227,7 @@ impl PlasticityRule for Rule {
             weights_row,
             tangents_row,
             post_tangent,
+            active,
             scratch,
         ))
     }

@@ -262,6 +262,7 @@ impl PlasticityRule for TaylorRule {
     /// Forward mode from the factorised form: per row `B_ac = η Σ_b t_abc y^b` and
     /// `B'_ac = ∂B_ac/∂y`; per synapse `∂g/∂w = C_1 + 2 C_2 w` (`C_c = Σ_a B_ac x^a`),
     /// `∂g/∂y = Σ_ac B'_ac x^a w^c`, and `η ∂g/∂θ_abc(d) = η x^a y^b w^c (r^d)`.
+    #[allow(clippy::too_many_arguments)]
     fn row_tangents(
         &self,
         theta: &[f64],
@@ -269,6 +270,7 @@ impl PlasticityRule for TaylorRule {
         weights_row: &[f64],
         tangents_row: &mut [f64],
         post_tangent: &[f64],
+        active: &[usize],
         _scratch: &mut [f64],
     ) {
         let r = layer.reward;
@@ -284,48 +286,48 @@ impl PlasticityRule for TaylorRule {
                 db[a][c] = eta * (t[a][1][c] + 2.0 * t[a][2][c] * y);
             }
         }
+        // each active term's factor η y^b r^d, and where its x^a w^c sits (3a + c)
         let eta_y = [eta, eta * y, eta * y2];
         let reward_powers = [1.0, r, r * r];
-        let n_params = post_tangent.len();
+        let mut factor = [0.0; 81];
+        let mut xw_index = [0usize; 81];
+        for (slot, &k) in active.iter().enumerate() {
+            let (monomial, d) = match self.variables {
+                Variables::Xyw => (k, 0),
+                Variables::Xywr => (k / 3, k % 3),
+            };
+            let (a, bb, c) = (monomial / 9, (monomial / 3) % 3, monomial % 3);
+            factor[slot] = eta_y[bb] * reward_powers[d];
+            xw_index[slot] = 3 * a + c;
+        }
+        let n_active = active.len();
+        let (factor, xw_index) = (&factor[..n_active], &xw_index[..n_active]);
         for ((&x, &w), tangent) in layer
             .pre
             .iter()
             .zip(weights_row)
-            .zip(tangents_row.chunks_exact_mut(n_params))
+            .zip(tangents_row.chunks_exact_mut(n_active))
         {
             let xp = [1.0, x, x * x];
             let wp = [1.0, w, w * w];
             let c1 = b[0][1] + b[1][1] * xp[1] + b[2][1] * xp[2];
             let c2 = b[0][2] + b[1][2] * xp[1] + b[2][2] * xp[2];
             let along = 1.0 + c1 + 2.0 * c2 * w;
+            let mut xw = [0.0; 9];
             let mut through_y = 0.0;
             for a in 0..3 {
                 for c in 0..3 {
-                    through_y += db[a][c] * xp[a] * wp[c];
+                    xw[3 * a + c] = xp[a] * wp[c];
+                    through_y += db[a][c] * xw[3 * a + c];
                 }
             }
-            let mut k = 0;
-            for &xa in &xp {
-                for &ey in &eta_y {
-                    for &wc in &wp {
-                        let monomial = ey * xa * wc;
-                        match self.variables {
-                            Variables::Xyw => {
-                                tangent[k] =
-                                    along * tangent[k] + monomial + through_y * post_tangent[k];
-                                k += 1;
-                            }
-                            Variables::Xywr => {
-                                for &rd in &reward_powers {
-                                    tangent[k] = along * tangent[k]
-                                        + monomial * rd
-                                        + through_y * post_tangent[k];
-                                    k += 1;
-                                }
-                            }
-                        }
-                    }
-                }
+            for (((s, &f), &i), &dy) in tangent
+                .iter_mut()
+                .zip(factor)
+                .zip(xw_index)
+                .zip(post_tangent)
+            {
+                *s = along * *s + f * xw[i] + through_y * dy;
             }
         }
     }

@@ -163,6 +163,7 @@ fn check<R: PlasticityRule>(
             rule,
             theta,
             data.session(k),
+            &(0..theta.len()).collect::<Vec<_>>(),
             &mut forward_ws,
             &mut forward,
         );
@@ -181,6 +182,27 @@ fn check<R: PlasticityRule>(
         1e-10,
         1e-9,
     );
+    // tangents for every third parameter only: those entries, and zeros elsewhere
+    let active: Vec<usize> = (0..theta.len()).step_by(3).collect();
+    let mut subset = vec![0.0; theta.len()];
+    for k in 0..data.n_sessions() {
+        crate::gradient::forward::behaviour_session_loss_and_gradient_forward(
+            circuit,
+            rule,
+            theta,
+            data.session(k),
+            &active,
+            &mut forward_ws,
+            &mut subset,
+        );
+    }
+    for (k, (&s, &f)) in subset.iter().zip(&forward).enumerate() {
+        let expected = if k % 3 == 0 { f } else { 0.0 };
+        assert!(
+            (s - expected).abs() <= 1e-13 * f.abs().max(1e-9),
+            "{label}: active {k}: {s} vs {expected}"
+        );
+    }
     clipped
 }
 
