@@ -293,6 +293,19 @@ pub fn coefficient_error(fitted: &[f64], generating: &[f64]) -> Vec<f64> {
     fitted.iter().zip(generating).map(|(f, g)| f - g).collect()
 }
 
+/// [`coefficient_error`] by term name (the `coefficient_error` of results files).
+pub fn named_coefficient_error(
+    variables: crate::rule::Variables,
+    fitted: &[f64],
+    generating: &[f64],
+) -> serde_json::Map<String, serde_json::Value> {
+    crate::rule::term_names(variables)
+        .into_iter()
+        .zip(coefficient_error(fitted, generating))
+        .map(|(name, error)| (name, serde_json::json!(error)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,4 +110,9 @@ fn a_neural_fit_counts_its_dataset_and_workspaces() {
         neural_fit_bytes(&dataset, GradientStrategy::CheckpointEvery(20), 3),
         Some(arrays + 3 * 44 * matrix)
     );
+    // forward mode: 27 tangents per synapse and two matrices, whatever the length
+    assert_eq!(
+        neural_fit_bytes(&dataset, GradientStrategy::Forward, 2),
+        Some(arrays + 2 * 29 * matrix)
+    );
 }

@@ -20,7 +20,7 @@ use super::{
 use crate::circuit::BehaviourCircuit;
 use crate::data::BehaviourDataset;
 use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
-use crate::metrics::{coefficient_error, median, ColumnR2, WeightTrajectories};
+use crate::metrics::{median, named_coefficient_error, ColumnR2, WeightTrajectories};
 use crate::objective::BehaviourObjective;
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::task::oja::normal;
@@ -452,13 +452,11 @@ pub fn fit_behaviour(
         _ => None,
     };
     let coefficient_error = match (&rule, &generating) {
-        (Rule::Taylor(taylor), Some(true_theta)) => Some(
-            crate::rule::term_names(taylor.variables())
-                .into_iter()
-                .zip(coefficient_error(&outcome.theta, true_theta))
-                .map(|(n, e)| (n, serde_json::json!(e)))
-                .collect(),
-        ),
+        (Rule::Taylor(taylor), Some(true_theta)) => Some(named_coefficient_error(
+            taylor.variables(),
+            &outcome.theta,
+            true_theta,
+        )),
         _ => None,
     };
     let metrics = BehaviourFitMetrics {

@@ -12,7 +12,9 @@ use super::{
 };
 use crate::data::NeuralDataset;
 use crate::gradient::GradientStrategy;
-use crate::metrics::{coefficient_error, evaluate_neural, FreshTrajectories, NeuralEvaluation};
+use crate::metrics::{
+    evaluate_neural, named_coefficient_error, FreshTrajectories, NeuralEvaluation,
+};
 use crate::objective::{NeuralObjective, Objective};
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::Result;
@@ -195,17 +197,11 @@ pub fn evaluate_on_dataset(
         None
     };
     let coefficient_error = match rule {
-        Rule::Taylor(taylor) => {
-            let names = crate::rule::term_names(taylor.variables());
-            let errors = coefficient_error(theta, &true_theta);
-            Some(
-                names
-                    .into_iter()
-                    .zip(errors)
-                    .map(|(n, e)| (n, serde_json::json!(e)))
-                    .collect(),
-            )
-        }
+        Rule::Taylor(taylor) => Some(named_coefficient_error(
+            taylor.variables(),
+            theta,
+            &true_theta,
+        )),
         Rule::Mlp(_) => None,
     };
     Ok(NeuralFitMetrics {
@@ -221,8 +217,9 @@ pub fn evaluate_on_dataset(
 /// The bytes a neural fit of `dataset` needs at least: the dataset's arrays and, for
 /// each of `threads` threads, a gradient workspace holding the weights of one segment
 /// of a trajectory (all its steps for the full tape or a short trajectory, about √T for
-/// the checkpointed adjoint), the segment checkpoints and four more weight matrices;
-/// `None` if that overflows a `u64`.
+/// the checkpointed adjoint), the segment checkpoints and four more weight matrices —
+/// or, in forward mode, the tangents of 27 parameters per synapse (an MLP's may be
+/// more) and two more matrices; `None` if that overflows a `u64`.
 pub fn neural_fit_bytes(
     dataset: &NeuralDataset,
     strategy: GradientStrategy,
@@ -231,14 +228,48 @@ pub fn neural_fit_bytes(
     use crate::limits::f64_bytes;
     let synapses = dataset.n_post().checked_mul(dataset.n_pre())?;
     let steps = dataset.steps();
-    let segment = strategy.segment_length_within_budget(steps, synapses.checked_mul(8)?);
-    let matrices = segment
-        .checked_add(steps.div_ceil(segment))?
-        .checked_add(4)?;
+    let matrices = if strategy == GradientStrategy::Forward {
+        Variables::Xyw.n_terms() + 2
+    } else {
+        let segment = strategy.segment_length_within_budget(steps, synapses.checked_mul(8)?);
+        segment
+            .checked_add(steps.div_ceil(segment))?
+            .checked_add(4)?
+    };
     let workspaces = f64_bytes(&[threads.max(1), matrices, synapses])?;
     let arrays =
         dataset.inputs.len() + dataset.initial_weights.len() + dataset.recorded_activity.len();
     f64_bytes(&[arrays])?.checked_add(workspaces)
+}
+
+/// Where a fit of `settings` starts: its rule, the optimiser's parametrisation in
+/// `basis` (trainable terms, variable scales), the penalised parameters and the initial
+/// θ as the parametrisation represents it.
+pub(crate) struct FitStart {
+    pub(crate) rule: Rule,
+    pub(crate) parametrisation: super::Parametrisation,
+    pub(crate) penalised: Vec<usize>,
+    pub(crate) theta: Vec<f64>,
+}
+
+impl FitStart {
+    pub(crate) fn of(
+        settings: &NeuralFitSettings,
+        basis: Basis,
+        scales: &VariableScales,
+    ) -> Result<FitStart> {
+        let rule = build_rule(settings)?;
+        let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
+        let (parametrisation, penalised) =
+            rule_parametrisation(&rule, &settings.trainable, basis, scales)?;
+        let theta = parametrisation.theta(&parametrisation.phi(&theta0));
+        Ok(FitStart {
+            rule,
+            parametrisation,
+            penalised,
+            theta,
+        })
+    }
 }
 
 /// Fits `settings` to `dataset`; `observer` sees every epoch and may stop the fit.
@@ -258,12 +289,13 @@ pub fn fit_neural(
         ),
         neural_fit_bytes(dataset, settings.gradient, threads),
     )?;
-    let rule = build_rule(settings)?;
     let scales = neural_scales(dataset);
-    let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
-    let (parametrisation, penalised) =
-        rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
-    let start = parametrisation.theta(&parametrisation.phi(&theta0));
+    let FitStart {
+        rule,
+        parametrisation,
+        penalised,
+        theta: start,
+    } = FitStart::of(settings, settings.basis(), &scales)?;
     // forward mode carries tangents for the trainable parameters only
     let objective = NeuralObjective::new(dataset, rule.clone(), settings.gradient)
         .with_active_parameters(parametrisation.trainable().to_vec());
@@ -352,12 +384,13 @@ pub fn fit_neural_streamed(
     settings: &NeuralFitSettings,
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<NeuralFit> {
-    let rule = build_rule(settings)?;
     let scales = neural_scales_streamed(stream)?;
-    let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
-    let (parametrisation, penalised) =
-        rule_parametrisation(&rule, &settings.trainable, settings.basis(), &scales)?;
-    let start = parametrisation.theta(&parametrisation.phi(&theta0));
+    let FitStart {
+        rule,
+        parametrisation,
+        penalised,
+        theta: start,
+    } = FitStart::of(settings, settings.basis(), &scales)?;
     let objective = crate::objective::StreamedNeuralObjective::new(stream, rule.clone())
         .with_active_parameters(parametrisation.trainable().to_vec());
     let outcome = fit(
@@ -385,17 +418,16 @@ pub fn fit_neural_streamed(
                 TaylorRule::new(taylor.variables()),
             );
             let loss = true_objective.loss(true_theta, &items);
-            let names = crate::rule::term_names(taylor.variables());
-            let errors = coefficient_error(&outcome.theta, true_theta);
+            if let Some(error) = true_objective.take_error() {
+                return Err(error);
+            }
             (
                 Some(loss),
-                Some(
-                    names
-                        .into_iter()
-                        .zip(errors)
-                        .map(|(n, e)| (n, serde_json::json!(e)))
-                        .collect(),
-                ),
+                Some(named_coefficient_error(
+                    taylor.variables(),
+                    &outcome.theta,
+                    true_theta,
+                )),
             )
         }
         _ => (None, None),

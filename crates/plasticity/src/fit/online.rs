@@ -19,8 +19,8 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
-use super::neural::{build_rule, neural_scales_streamed, NeuralFitSettings};
-use super::{initial_theta, rule_parametrisation, Basis};
+use super::neural::{neural_scales_streamed, FitStart, NeuralFitSettings};
+use super::Basis;
 use crate::circuit::NeuralCircuit;
 use crate::data::NeuralStream;
 use crate::gradient::forward::NeuralForward;
@@ -100,15 +100,17 @@ pub fn fit_online_neural(
             format!("must be positive, got {}", online.learning_rate),
         ));
     }
-    let rule = build_rule(settings)?;
     let scales = neural_scales_streamed(stream)?;
     // the canonical basis unless another is asked for: a fixed Adam step in the scaled
     // basis is a huge step on the high-degree terms, which overflows
     let basis = settings.basis.unwrap_or(Basis::Canonical);
-    let (parametrisation, _) = rule_parametrisation(&rule, &settings.trainable, basis, &scales)?;
-    let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
-    let mut phi = parametrisation.phi(&theta0);
-    let mut theta = parametrisation.theta(&phi);
+    let FitStart {
+        rule,
+        parametrisation,
+        mut theta,
+        ..
+    } = FitStart::of(settings, basis, &scales)?;
+    let mut phi = parametrisation.phi(&theta);
     let mut adam = Adam::new(phi.len(), online.learning_rate);
     let circuit = NeuralCircuit::new(stream.n_pre(), stream.n_post());
     let mut state =
