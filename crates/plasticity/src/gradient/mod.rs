@@ -140,16 +140,16 @@ pub fn choose_strategy(
     };
     let adjoint_bytes = data_bytes.saturating_add(tape);
     let forward_bytes = weights.saturating_mul(parameters.saturating_add(1));
-    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let size = crate::limits::format_bytes;
     if adjoint_bytes <= budget_bytes {
         Ok(StrategyChoice {
             strategy: GradientStrategy::Checkpointed,
             adjoint_bytes,
             forward_bytes,
             reason: format!(
-                "the adjoint fits: recording and tape {:.0} MiB within the budget of {:.0} MiB (it is several times faster than forward mode)",
-                mib(adjoint_bytes),
-                mib(budget_bytes)
+                "the adjoint fits: recording and tape {} within the budget of {} (it is several times faster than forward mode)",
+                size(adjoint_bytes),
+                size(budget_bytes)
             ),
         })
     } else if forward_bytes <= budget_bytes {
@@ -158,20 +158,20 @@ pub fn choose_strategy(
             adjoint_bytes,
             forward_bytes,
             reason: format!(
-                "the adjoint would need {:.0} MiB (recording and tape), over the budget of {:.0} MiB; forward mode streams the recording with {:.0} MiB of tangents",
-                mib(adjoint_bytes),
-                mib(budget_bytes),
-                mib(forward_bytes)
+                "the adjoint would need {} (recording and tape), over the budget of {}; forward mode streams the recording with {} of tangents",
+                size(adjoint_bytes),
+                size(budget_bytes),
+                size(forward_bytes)
             ),
         })
     } else {
         Err(crate::Error::config(
             "gradient",
             format!(
-                "neither strategy fits in {:.0} MiB: the adjoint needs {:.0} MiB, forward mode {:.0} MiB",
-                mib(budget_bytes),
-                mib(adjoint_bytes),
-                mib(forward_bytes)
+                "neither strategy fits in {}: the adjoint needs {}, forward mode {}",
+                size(budget_bytes),
+                size(adjoint_bytes),
+                size(forward_bytes)
             ),
         ))
     }
