@@ -820,6 +820,9 @@ fn fit_online_command(args: &FitArgs) -> Result<()> {
             ""
         }
     );
+    if let Some(reason) = &fit.non_finite {
+        println!("stopped early, keeping the last finite estimate: {reason}");
+    }
     for term in ["x*y", "y^2*w"] {
         if let Some(k) = fit.parameter_names.iter().position(|n| n == term) {
             let generating = truth

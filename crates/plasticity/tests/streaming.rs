@@ -192,3 +192,84 @@ fn bad_values_and_truncation_are_named_while_streaming() {
     std::fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
     assert!(NeuralStream::open(&cut).is_err());
 }
+
+#[test]
+fn an_online_fit_moves_towards_the_generating_rule_and_stops_cleanly_on_overflow() {
+    use plasticity::fit::online::{fit_online_neural, OnlineSettings};
+    use plasticity::fit::Basis;
+    let data = OjaTask {
+        n_pre: 5,
+        n_post: 8,
+        steps: 3000,
+        trajectories: 1,
+        seed: 4,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.npz");
+    data.save(&path).unwrap();
+    let stream = NeuralStream::open(&path).unwrap();
+    let settings = NeuralFitSettings {
+        trainable: "x*y,y^2*w".into(),
+        init: "zeros".into(),
+        ..NeuralFitSettings::default()
+    };
+    let online = OnlineSettings {
+        update_every: 10,
+        learning_rate: 0.02,
+        decay_after: 0,
+    };
+    let mut seen = 0;
+    let fit = fit_online_neural(&stream, &settings, &online, &mut |update| {
+        seen += 1;
+        assert_eq!(update.step, 10 * update.update);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(seen, 300);
+    assert_eq!(fit.steps.len(), 300);
+    let names = plasticity::rule::term_names(Variables::Xyw);
+    let at = |term: &str| names.iter().position(|n| n == term).unwrap();
+    let (xy, y2w) = (fit.theta[at("x*y")], fit.theta[at("y^2*w")]);
+    // from 0 most of the way to (1, −1); the other terms stay exactly 0
+    assert!(xy > 0.5 && y2w < -0.5, "x*y {xy}, y^2*w {y2w}");
+    assert_eq!(fit.theta.iter().filter(|v| **v != 0.0).count(), 2);
+    assert!(fit.non_finite.is_none() && !fit.interrupted);
+
+    // all terms in the scaled basis with a large step: the simulation overflows, and
+    // the fit stops with the last finite estimate and says where
+    let wild = NeuralFitSettings {
+        init: "zeros".into(),
+        basis: Some(Basis::Scaled),
+        ..NeuralFitSettings::default()
+    };
+    let stopped = fit_online_neural(
+        &stream,
+        &wild,
+        &OnlineSettings {
+            learning_rate: 0.5,
+            ..online
+        },
+        &mut |_| ControlFlow::Continue(()),
+    )
+    .unwrap();
+    let reason = stopped.non_finite.expect("an overflow");
+    assert!(reason.contains("non-finite at step"), "{reason}");
+    assert!(stopped.theta.iter().all(|v| v.is_finite()));
+    assert!(stopped.steps.len() < 300);
+    // and a zero update interval is refused
+    let zero = OnlineSettings {
+        update_every: 0,
+        ..OnlineSettings::default()
+    };
+    let error = fit_online_neural(
+        &stream,
+        &settings,
+        &zero,
+        &mut |_| ControlFlow::Continue(()),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("update-every"), "{error}");
+}

@@ -80,6 +80,9 @@ pub struct OnlineFit {
     pub basis: Basis,
     /// Whether the observer stopped the fit before the recording ended.
     pub interrupted: bool,
+    /// Why the fit stopped before the recording ended, when the simulation overflowed
+    /// (θ is then the last finite estimate).
+    pub non_finite: Option<String>,
 }
 
 /// Runs an online fit of `settings`' rule (its family, trainable terms, basis —
@@ -131,6 +134,7 @@ pub fn fit_online_neural(
         theta: theta.clone(),
         basis: parametrisation.basis(),
         interrupted: false,
+        non_finite: None,
     };
     let mut step = 0usize;
     'trajectories: for k in 0..stream.n_trajectories() {
@@ -153,12 +157,14 @@ pub fn fit_online_neural(
             window_gradient.iter_mut().for_each(|g| *g *= scale);
             let loss = window_sse * scale;
             if !loss.is_finite() || window_gradient.iter().any(|g| !g.is_finite()) {
-                return Err(Error::Numerical(format!(
-                    "the online fit's window loss ({loss}) or its gradient became non-finite \
-                     at step {step} (update {}): the rule makes the simulation overflow; try a \
-                     smaller learning rate or the canonical basis",
+                // keep the last finite estimate and say where and why it stopped
+                fit.non_finite = Some(format!(
+                    "the window loss ({loss}) or its gradient became non-finite at step {step} \
+                     (update {}): the rule makes the simulation overflow; try a smaller \
+                     learning rate or the canonical basis",
                     fit.steps.len() + 1
-                )));
+                ));
+                break 'trajectories;
             }
             let update = fit.steps.len() + 1;
             if online.decay_after > 0 && update > online.decay_after {
