@@ -2,6 +2,7 @@
 //! Ctrl-C checked after every epoch.
 
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
@@ -12,13 +13,17 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use plasticity::data::NeuralStream;
 use plasticity::fit::behaviour::{
     circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings,
 };
 use plasticity::fit::neural::{fit_neural, NeuralFitSettings, RuleFamily};
+use plasticity::fit::online::{OnlineSettings, OnlineUpdate};
 use plasticity::fit::{EpochReport, FitOutcome};
 use plasticity::gradient::GradientStrategy;
-use plasticity::objective::{BehaviourObjective, NeuralObjective, Objective};
+use plasticity::objective::{
+    BehaviourObjective, NeuralObjective, Objective, StreamedNeuralObjective,
+};
 use plasticity::rule::{PlasticityRule, Rule};
 
 use crate::datasets::{json_to_py, BehaviourDataset, NeuralDataset};
@@ -69,8 +74,45 @@ struct Stop {
     error: Option<PyErr>,
 }
 
-/// Runs `work` with the GIL released; after every epoch it re-acquires the GIL, checks
-/// for Ctrl-C and calls `callback(epoch, loss, theta)` (a `False` return stops the fit).
+/// After an epoch (or an online update): checks for Ctrl-C and calls
+/// `callback(epoch, loss, theta)` with the GIL held; a `False` return, Ctrl-C or an
+/// exception in the callback stops the fit (the last two are kept in `stop`).
+fn on_progress(
+    stop: &mut Stop,
+    callback: &Option<Py<PyAny>>,
+    epoch: usize,
+    loss: f64,
+    theta: &[f64],
+) -> ControlFlow<()> {
+    Python::attach(|py| {
+        if let Err(error) = py.check_signals() {
+            if error.is_instance_of::<PyKeyboardInterrupt>(py) {
+                stop.interrupted = true;
+            } else {
+                stop.error = Some(error);
+            }
+            return ControlFlow::Break(());
+        }
+        if let Some(callback) = callback {
+            let theta = theta.to_vec().into_pyarray(py);
+            match callback.call1(py, (epoch, loss, theta)) {
+                Ok(value) => {
+                    if value.bind(py).is(&*pyo3::types::PyBool::new(py, false)) {
+                        return ControlFlow::Break(());
+                    }
+                }
+                Err(error) => {
+                    stop.error = Some(error);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    })
+}
+
+/// Runs `work` with the GIL released, [`on_progress`] after every epoch; returns its
+/// result, whether Ctrl-C stopped it, and the seconds it took.
 fn run_fit<T: Send>(
     py: Python<'_>,
     callback: Option<Py<PyAny>>,
@@ -78,40 +120,42 @@ fn run_fit<T: Send>(
 ) -> PyResult<(T, bool, f64)> {
     let mut stop = Stop::default();
     let start = Instant::now();
-    let result = {
-        let stop = &mut stop;
-        let callback = &callback;
-        py.detach(move || {
-            let mut observer = |report: &EpochReport<'_>| -> ControlFlow<()> {
-                Python::attach(|py| {
-                    if let Err(error) = py.check_signals() {
-                        if error.is_instance_of::<PyKeyboardInterrupt>(py) {
-                            stop.interrupted = true;
-                        } else {
-                            stop.error = Some(error);
-                        }
-                        return ControlFlow::Break(());
-                    }
-                    if let Some(callback) = callback {
-                        let theta = report.theta.to_vec().into_pyarray(py);
-                        match callback.call1(py, (report.epoch, report.loss, theta)) {
-                            Ok(value) => {
-                                if value.bind(py).is(&*pyo3::types::PyBool::new(py, false)) {
-                                    return ControlFlow::Break(());
-                                }
-                            }
-                            Err(error) => {
-                                stop.error = Some(error);
-                                return ControlFlow::Break(());
-                            }
-                        }
-                    }
-                    ControlFlow::Continue(())
-                })
-            };
-            work(&mut observer)
+    let result = py.detach(|| {
+        work(&mut |report: &EpochReport<'_>| {
+            on_progress(
+                &mut stop,
+                &callback,
+                report.epoch,
+                report.loss,
+                report.theta,
+            )
         })
-    };
+    });
+    if let Some(error) = stop.error {
+        return Err(error);
+    }
+    Ok((result, stop.interrupted, start.elapsed().as_secs_f64()))
+}
+
+/// [`run_fit`] for an online fit, whose updates are the epochs.
+fn run_online<T: Send>(
+    py: Python<'_>,
+    callback: Option<Py<PyAny>>,
+    work: impl FnOnce(&mut dyn FnMut(&OnlineUpdate<'_>) -> ControlFlow<()>) -> T + Send,
+) -> PyResult<(T, bool, f64)> {
+    let mut stop = Stop::default();
+    let start = Instant::now();
+    let result = py.detach(|| {
+        work(&mut |update: &OnlineUpdate<'_>| {
+            on_progress(
+                &mut stop,
+                &callback,
+                update.update,
+                update.loss,
+                update.theta,
+            )
+        })
+    });
     if let Some(error) = stop.error {
         return Err(error);
     }
@@ -239,6 +283,127 @@ fn fit_behaviour_dataset<'py>(
         interrupted,
         seconds,
     )
+}
+
+fn open_stream(path: &std::path::Path) -> PyResult<NeuralStream> {
+    crate::require_file(path)?;
+    NeuralStream::open(path).map_err(to_py_err)
+}
+
+/// Fits a rule to a neural dataset that streams from its file, with forward-mode
+/// gradients (memory independent of the recording's length); `settings` overrides
+/// `NeuralFitSettings`.
+#[pyfunction]
+#[pyo3(signature = (path, settings, callback = None))]
+fn fit_neural_streamed<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    settings: &str,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut settings: NeuralFitSettings = settings_with(settings)?;
+    settings.gradient = GradientStrategy::Forward;
+    let stream = open_stream(&path)?;
+    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
+        plasticity::fit::neural::fit_neural_streamed(&stream, &settings, observer)
+    })?;
+    let fit = fit.map_err(to_py_err)?;
+    let generating = match (&fit.rule, stream.generating_rule()) {
+        (Rule::Taylor(_), Some(rule)) => Some(
+            plasticity::rule::parse_expression(rule, plasticity::rule::Variables::Xyw)
+                .map_err(to_py_err)?,
+        ),
+        _ => None,
+    };
+    result_dict(
+        py,
+        &fit.rule,
+        &fit.outcome,
+        &fit.metrics,
+        &settings,
+        &fit.basis_used,
+        generating,
+        interrupted,
+        seconds,
+    )
+}
+
+/// The data loss and its gradient over a neural recording streamed from its file, in
+/// forward mode (`theta`: all 27 Taylor coefficients).
+#[pyfunction]
+fn loss_and_gradient_streamed<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    theta: PyReadonlyArray1<'py, f64>,
+) -> PyResult<(f64, Bound<'py, PyArray1<f64>>)> {
+    let theta = theta.as_array().to_vec();
+    let rule = plasticity::rule::TaylorRule::new(plasticity::rule::Variables::Xyw);
+    if theta.len() != rule.n_parameters() {
+        return Err(PyValueError::new_err(format!(
+            "theta: expected 27 values (the Taylor rule's coefficients), got {}",
+            theta.len()
+        )));
+    }
+    let stream = open_stream(&path)?;
+    let mut gradient = vec![0.0; theta.len()];
+    let (loss, error) = py.detach(|| {
+        let objective = StreamedNeuralObjective::new(&stream, rule);
+        let items: Vec<usize> = (0..stream.n_trajectories()).collect();
+        let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
+        (loss, objective.take_error())
+    });
+    if let Some(error) = error {
+        return Err(to_py_err(error));
+    }
+    if !loss.is_finite() {
+        return Err(pyo3::exceptions::PyFloatingPointError::new_err(format!(
+            "the loss at this theta is {loss}: the rule makes the simulation overflow"
+        )));
+    }
+    Ok((loss, gradient.into_pyarray(py)))
+}
+
+/// An online fit over a neural recording streamed from its file: θ updated every
+/// `update_every` steps (forward mode, Adam). Returns a dict with `steps`,
+/// `theta_history`, `window_loss`, `theta`, `parameter_names`, `non_finite`,
+/// `interrupted` (Ctrl-C), `stopped` (before the recording's end), `seconds`.
+#[pyfunction]
+#[pyo3(signature = (path, settings, update_every, learning_rate, decay_after, callback = None))]
+fn fit_online<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    settings: &str,
+    update_every: usize,
+    learning_rate: f64,
+    decay_after: usize,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let settings: NeuralFitSettings = settings_with(settings)?;
+    let online = OnlineSettings {
+        update_every,
+        learning_rate,
+        decay_after,
+    };
+    let stream = open_stream(&path)?;
+    let (fit, interrupted, seconds) = run_online(py, callback, |observer| {
+        plasticity::fit::online::fit_online_neural(&stream, &settings, &online, observer)
+    })?;
+    let fit = fit.map_err(to_py_err)?;
+    let n = fit.theta.len();
+    let history: Vec<f64> = fit.theta_history.iter().flatten().copied().collect();
+    let history = ndarray::Array2::from_shape_vec((fit.theta_history.len(), n), history)
+        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
+    let dict = PyDict::new(py);
+    dict.set_item("parameter_names", fit.parameter_names.clone())?;
+    dict.set_item("steps", fit.steps.clone().into_pyarray(py))?;
+    dict.set_item("theta_history", history.into_pyarray(py))?;
+    dict.set_item("window_loss", fit.window_loss.clone().into_pyarray(py))?;
+    dict.set_item("theta", fit.theta.clone().into_pyarray(py))?;
+    dict.set_item("non_finite", fit.non_finite.clone())?;
+    dict.set_item("interrupted", interrupted)?;
+    dict.set_item("stopped", fit.interrupted)?;
+    dict.set_item("seconds", seconds)?;
+    Ok(dict)
 }
 
 /// The library's default settings of a fit of `kind` (`"neural"`, `"behaviour"`), as
@@ -377,5 +542,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_behaviour_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(default_settings, m)?)?;
     m.add_function(wrap_pyfunction!(loss_and_gradient, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_neural_streamed, m)?)?;
+    m.add_function(wrap_pyfunction!(loss_and_gradient_streamed, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_online, m)?)?;
     Ok(())
 }

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -65,6 +66,7 @@ __all__ = [
 ]
 
 Dataset = Union[NeuralDataset, BehaviourDataset]
+PathLike = Union[str, "os.PathLike[str]"]
 Theta = Union[str, Dict[str, float], Sequence[float], np.ndarray]
 
 
@@ -114,14 +116,16 @@ class Rule:
 
 
 class FitInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a fit; ``.result`` holds the :class:`FitResult` so far (the last
-    completed epoch's parameters)."""
+    """Ctrl-C stopped a fit; ``.result`` holds the :class:`FitResult` (or, for
+    :func:`fit_online`, the :class:`OnlineResult`) so far."""
 
-    def __init__(self, result: "FitResult") -> None:
-        super().__init__(
-            f"fit interrupted after {len(result.loss_history)} epochs; "
-            "the result so far is in .result"
+    def __init__(self, result: Union["FitResult", "OnlineResult"]) -> None:
+        done = (
+            f"{len(result.loss_history)} epochs"
+            if isinstance(result, FitResult)
+            else f"{len(result.steps)} updates"
         )
+        super().__init__(f"fit interrupted after {done}; the result so far is in .result")
         self.result = result
 
 
@@ -290,7 +294,7 @@ _UNSET: Any = object()
 
 
 def fit(
-    data: Union[Dataset, FlyRecording],
+    data: Union[Dataset, FlyRecording, PathLike],
     rule_family: Union[str, Rule] = "taylor",
     *,
     optimizer: Optional[str] = None,
@@ -327,9 +331,11 @@ def fit(
     ``l1=1e-2``, canonical basis, ``weight_bound=10``, re-sampled sensory noise).
     So the CLI and Python give identical coefficients for the same settings and seed.
 
-    ``data``: a :class:`NeuralDataset`, :class:`BehaviourDataset` or a
+    ``data``: a :class:`NeuralDataset`, :class:`BehaviourDataset`, a
     :class:`FlyRecording` (fitted as a one-session behaviour dataset whose ``W₀`` is
-    drawn from ``seed``). ``rule_family``: ``"taylor"``, ``"mlp"`` or a :class:`Rule`
+    drawn from ``seed``), or the path of an ``.npz`` dataset — with
+    ``gradient="forward"`` a neural recording then streams from the file at every
+    evaluation instead of being loaded (R² on fresh trajectories is not computed). ``rule_family``: ``"taylor"``, ``"mlp"`` or a :class:`Rule`
     (its ``hidden``, ``trainable``, and its expression as the starting θ).
     ``gradient``: ``"checkpointed"`` (the reverse-mode adjoint, default), ``"full_tape"``
     or ``"forward"`` (forward mode: memory independent of the recording's length).
@@ -385,6 +391,19 @@ def fit(
             fit_overrides[key] = value
     if fit_overrides:
         overrides["fit"] = fit_overrides
+    if isinstance(data, (str, os.PathLike)):
+        if gradient == "forward":
+            # forward mode streams a neural recording from its file, never loading it
+            for key in ("weight_bound", "inputs", "input_seed", "eval_sessions"):
+                if key in overrides:
+                    raise ValueError(f"{key}: applies to behaviour data only")
+            raw = _native.fit_neural_streamed(os.fspath(data), json.dumps(overrides), callback)
+            interrupted = raw.pop("interrupted")
+            result = FitResult(interrupted=interrupted, kind="neural", **raw)
+            if interrupted:
+                raise FitInterrupted(result)
+            return result
+        data = load(data)
     if isinstance(data, FlyRecording):
         data = data.to_dataset(seed=seed or 0)
     if isinstance(data, NeuralDataset):
@@ -413,9 +432,10 @@ def fit(
 
 
 def loss_and_gradient(
-    data: Dataset,
+    data: Union[Dataset, PathLike],
     theta: Theta,
     *,
+    gradient: Optional[str] = None,
     rule_family: str = "taylor",
     hidden: Sequence[int] = (10,),
     items: Optional[Sequence[int]] = None,
@@ -430,8 +450,22 @@ def loss_and_gradient(
 
     For behaviour data the model is driven by the recorded inputs with no weight
     bound unless ``inputs="resampled"`` / ``weight_bound`` say otherwise — as
-    ``plasticity loss``.
+    ``plasticity loss``. ``data`` may be the path of an ``.npz`` dataset: with
+    ``gradient="forward"`` a neural recording streams from the file (forward mode,
+    memory independent of its length; Taylor rule), otherwise it is loaded.
     """
+    if isinstance(data, (str, os.PathLike)):
+        if gradient == "forward":
+            if rule_family != "taylor":
+                raise ValueError("gradient='forward' on a file: the Taylor rule only")
+            return _native.loss_and_gradient_streamed(
+                os.fspath(data), _theta_vector(theta, "xyw")
+            )
+        data = load(data)
+    elif gradient not in (None, "checkpointed"):
+        raise ValueError(
+            f"gradient: {gradient!r} applies to a file path (datasets in memory use the adjoint)"
+        )
     variables = "xyw" if isinstance(data, NeuralDataset) else "xywr"
     vector = _theta_vector(theta, variables) if rule_family == "taylor" else _array(theta)
     return _native.loss_and_gradient(
@@ -444,6 +478,86 @@ def loss_and_gradient(
         inputs=inputs,
         input_seed=input_seed,
     )
+
+
+@dataclass
+class OnlineResult:
+    """The estimate of an online fit after every update (:func:`fit_online`):
+    ``steps[k]`` is the recording step of update ``k``, ``theta_history[k]`` θ after it,
+    ``window_loss[k]`` the mean squared error of its window; ``stopped`` when the fit
+    ended before the recording did (callback, Ctrl-C, or an overflow: ``non_finite``)."""
+
+    parameter_names: List[str]
+    steps: np.ndarray
+    theta_history: np.ndarray
+    window_loss: np.ndarray
+    theta: np.ndarray
+    non_finite: Optional[str]
+    interrupted: bool
+    stopped: bool
+    seconds: float
+
+    @property
+    def coefficients(self) -> Dict[str, float]:
+        """The final estimate by parameter name."""
+        return {name: float(v) for name, v in zip(self.parameter_names, self.theta)}
+
+    def history_to_pandas(self):
+        """The window loss and every parameter after each update, indexed by the
+        recording step. Needs pandas."""
+        pd = _pandas()
+        frame = pd.DataFrame(self.theta_history, columns=self.parameter_names)
+        frame.insert(0, "window_loss", self.window_loss)
+        frame.index = pd.Index(self.steps, name="step")
+        return frame
+
+
+def fit_online(
+    path: PathLike,
+    *,
+    update_every: int = 100,
+    learning_rate: float = 1e-3,
+    decay_after: int = 0,
+    rule_family: Union[str, Rule] = "taylor",
+    trainable: Optional[str] = None,
+    init: Optional[str] = None,
+    basis: Optional[str] = None,
+    seed: Optional[int] = None,
+    callback: Optional[Callable[[int, float, np.ndarray], Optional[bool]]] = None,
+) -> OnlineResult:
+    """Fits a rule online while a neural recording streams from its file: one pass,
+    the simulation in forward mode, and every ``update_every`` steps an Adam step
+    (``learning_rate``; decaying as ``1/√n`` after ``decay_after`` updates) from the
+    gradient of that window's squared error. The sensitivities are carried across the
+    updates (real-time recurrent learning), which biases the gradient while θ moves.
+    The basis is canonical unless ``basis`` says otherwise. ``callback(update, loss,
+    theta)`` after every update (``False`` stops); Ctrl-C raises
+    :class:`FitInterrupted`. An overflow ends the fit with the last finite estimate and
+    the reason in ``.non_finite``.
+    """
+    overrides: Dict[str, Any] = {}
+    if isinstance(rule_family, Rule):
+        overrides["rule_family"] = rule_family.family
+        if rule_family.family == "mlp":
+            overrides["hidden"] = list(rule_family.hidden)
+        else:
+            overrides["trainable"] = rule_family.trainable
+            if rule_family.expression is not None:
+                overrides["init"] = rule_family.expression
+    else:
+        overrides["rule_family"] = rule_family
+    for key, value in (("trainable", trainable), ("init", init), ("basis", basis)):
+        if value is not None:
+            overrides[key] = value
+    if seed is not None:
+        overrides["fit"] = {"seed": seed}
+    raw = _native.fit_online(
+        os.fspath(path), json.dumps(overrides), update_every, learning_rate, decay_after, callback
+    )
+    result = OnlineResult(**raw)
+    if result.interrupted:
+        raise FitInterrupted(result)
+    return result
 
 
 def default_settings(kind: str = "neural") -> Dict[str, Any]:

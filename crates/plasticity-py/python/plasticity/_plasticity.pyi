@@ -30,6 +30,9 @@ __all__ = [
     "fit_behaviour_dataset",
     "default_settings",
     "loss_and_gradient",
+    "fit_neural_streamed",
+    "loss_and_gradient_streamed",
+    "fit_online",
 ]
 
 @final
@@ -201,6 +204,20 @@ def fit_behaviour_dataset(
     callback: Optional[Callable[[int, float, _F64], Optional[bool]]] = None,
 ) -> Dict[str, Any]: ...
 def default_settings(kind: str) -> str: ...
+def fit_neural_streamed(
+    path: _Path,
+    settings: str,
+    callback: Optional[Callable[[int, float, _F64], Optional[bool]]] = None,
+) -> Dict[str, Any]: ...
+def loss_and_gradient_streamed(path: _Path, theta: _F64) -> Tuple[float, _F64]: ...
+def fit_online(
+    path: _Path,
+    settings: str,
+    update_every: int,
+    learning_rate: float,
+    decay_after: int,
+    callback: Optional[Callable[[int, float, _F64], Optional[bool]]] = None,
+) -> Dict[str, Any]: ...
 def loss_and_gradient(
     dataset: Union[NeuralDataset, BehaviourDataset],
     theta: _F64,
