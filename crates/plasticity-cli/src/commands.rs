@@ -255,18 +255,13 @@ fn resolve_gradient(
         steps,
         budget,
     )?;
-    eprintln!(
-        "gradient: {} ({})",
-        match choice.strategy {
-            GradientStrategy::Forward => "forward",
-            _ => "checkpointed",
-        },
-        choice.reason
-    );
-    Ok(match choice.strategy {
+    let chosen = match choice.strategy {
         GradientStrategy::Forward => GradientArg::Forward,
+        GradientStrategy::FullTape => GradientArg::FullTape,
         _ => GradientArg::Checkpointed,
-    })
+    };
+    eprintln!("gradient: {} ({})", chosen.name(), choice.reason);
+    Ok(chosen)
 }
 
 #[derive(Args, Debug, Clone)]

@@ -26,7 +26,7 @@ mod choice_tests {
     fn the_adjoint_when_it_fits_forward_mode_when_only_it_fits() {
         // paper scale, T = 50: 0.4 MB of data per trajectory, tape 40 MB
         let small = choose_strategy(50 * 50 * 1100 * 8, 100_000, 27, 50, 1 << 30).unwrap();
-        assert_eq!(small.strategy, GradientStrategy::Checkpointed);
+        assert_eq!(small.strategy, GradientStrategy::FullTape);
         assert_eq!(small.adjoint_bytes, 50 * 50 * 1100 * 8 + 50 * 800_000);
         // T = 1e5: 880 MB of data over a 512 MiB budget; 22 MB of tangents
         let long = choose_strategy(880_000_000, 100_000, 27, 100_000, 512 << 20).unwrap();
@@ -35,6 +35,7 @@ mod choice_tests {
         assert!(long.reason.contains("forward mode"), "{}", long.reason);
         // the tape beyond 64 MiB is checkpointed: 2⌈√T⌉ weight matrices
         let checkpointed = choose_strategy(0, 100_000, 27, 10_000, u64::MAX).unwrap();
+        assert_eq!(checkpointed.strategy, GradientStrategy::Checkpointed);
         assert_eq!(checkpointed.adjoint_bytes, 200 * 800_000);
         // nothing fits
         let error = choose_strategy(880_000_000, 100_000, 27, 100_000, 1 << 20).unwrap_err();
@@ -115,9 +116,10 @@ pub struct StrategyChoice {
 /// arrays take `data_bytes` in all, through a layer of `synapses` synapses and a rule
 /// of `parameters` parameters, within `budget_bytes` of memory.
 ///
-/// The cost model: the adjoint ([`GradientStrategy::Checkpointed`]) needs the whole
-/// recording in memory plus one tape, `min(T, 2⌈√T⌉) × synapses × 8` bytes (the whole
-/// tape when it fits in [`FULL_TAPE_BUDGET_BYTES`]), and costs about 3 forward passes;
+/// The cost model: the adjoint needs the whole recording in memory plus one tape: the
+/// whole tape `T × synapses × 8` bytes when that fits in [`FULL_TAPE_BUDGET_BYTES`]
+/// ([`GradientStrategy::FullTape`], 2 forward passes' cost), else `2⌈√T⌉` checkpointed
+/// weight matrices ([`GradientStrategy::Checkpointed`], about 3);
 /// forward mode ([`GradientStrategy::Forward`]) streams the recording and holds
 /// `synapses × parameters × 8` bytes of tangents, but costs about `P/5` forward
 /// passes per step (measured: 5× the adjoint's time at 100→1000 with 27 terms, 2.5×
@@ -142,12 +144,21 @@ pub fn choose_strategy(
     let forward_bytes = weights.saturating_mul(parameters.saturating_add(1));
     let size = crate::limits::format_bytes;
     if adjoint_bytes <= budget_bytes {
+        // the whole tape when it is small (what Checkpointed would keep anyway)
+        let (strategy, tape_kind) = if whole_tape <= FULL_TAPE_BUDGET_BYTES as u64 {
+            (GradientStrategy::FullTape, "the whole tape")
+        } else {
+            (
+                GradientStrategy::Checkpointed,
+                "a tape of 2⌈√T⌉ checkpoints",
+            )
+        };
         Ok(StrategyChoice {
-            strategy: GradientStrategy::Checkpointed,
+            strategy,
             adjoint_bytes,
             forward_bytes,
             reason: format!(
-                "the adjoint fits: recording and tape {} within the budget of {} (it is several times faster than forward mode)",
+                "the adjoint fits: the recording and {tape_kind}, {} in all, within the budget of {} (it is several times faster than forward mode)",
                 size(adjoint_bytes),
                 size(budget_bytes)
             ),
