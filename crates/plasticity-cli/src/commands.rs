@@ -49,6 +49,12 @@ enum Command {
     /// Fit a plasticity rule to a dataset; writes DIR/results.json and
     /// DIR/coefficients.csv.
     Fit(FitArgs),
+    /// What a fit's data determine: the Gauss-Newton / Fisher information at the
+    /// fitted θ over the trainable terms, its eigenvalues, condition number and
+    /// least-determined directions, Laplace standard errors and 95 % intervals
+    /// (profile-likelihood ones for --terms); writes RUN_DIR/identifiability.json and
+    /// figures.
+    Identify(crate::identify::IdentifyArgs),
     /// Print the data loss (no penalty) and its gradient for every term at a given θ,
     /// as JSON: for cross-checking against other implementations.
     Loss(LossArgs),
@@ -478,6 +484,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Fit(args) => fit_command(&args),
         Command::Loss(args) => loss_command(&args),
+        Command::Identify(args) => crate::identify::identify_command(&args),
         Command::Evaluate(args) => evaluate_command(&args),
         Command::Table(args) => crate::behaviour::table_command(&args),
         Command::Flies(args) => crate::flies::flies_command(&args),

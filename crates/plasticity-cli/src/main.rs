@@ -9,6 +9,7 @@ mod bench;
 mod commands;
 mod experiment;
 mod flies;
+mod identify;
 mod logging;
 mod run;
 mod run_figures;

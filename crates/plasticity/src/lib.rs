@@ -24,6 +24,7 @@ pub mod error;
 pub mod figures;
 pub mod fit;
 pub mod gradient;
+pub mod identifiability;
 pub mod io;
 pub mod limits;
 pub mod metrics;

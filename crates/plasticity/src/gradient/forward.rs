@@ -223,6 +223,19 @@ impl NeuralForward {
         self.pre.copy_from_slice(next_input);
     }
 
+    /// `∂y_{t,i}/∂θ` of postsynaptic neuron `i` (0-based, below `n_post`), one entry
+    /// per active parameter in the order of [`NeuralForward::active`]: one row of the
+    /// Jacobian of the recorded activity (what the Gauss–Newton matrix is built from).
+    pub fn post_tangent(&self, neuron: usize) -> &[f64] {
+        &self.post_tangent[neuron * self.n_params..(neuron + 1) * self.n_params]
+    }
+
+    /// The parameters whose tangents are carried, in the order of
+    /// [`NeuralForward::post_tangent`].
+    pub fn active(&self) -> &[usize] {
+        &self.active
+    }
+
     /// `W_t`.
     pub fn weights(&self) -> &[f64] {
         &self.weights
@@ -291,6 +304,46 @@ pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
     workspace: &mut BehaviourForwardWorkspace,
     gradient: &mut [f64],
 ) -> SessionLoss<f64> {
+    let mut session_gradient = std::mem::take(&mut workspace.session_gradient);
+    session_gradient.clear();
+    session_gradient.resize(active.len(), 0.0);
+    let result = behaviour_session_logit_tangents(
+        circuit,
+        rule,
+        theta,
+        session,
+        active,
+        workspace,
+        |_, logit, decision, logit_tangent| {
+            let logit_adjoint = sigmoid(logit) - decision as f64;
+            for (g, &l) in session_gradient.iter_mut().zip(logit_tangent) {
+                *g += logit_adjoint * l;
+            }
+        },
+    );
+    let count = session.n_presentations() as f64;
+    for (&k, s) in active.iter().zip(&session_gradient) {
+        gradient[k] += s / count;
+    }
+    workspace.session_gradient = session_gradient;
+    result
+}
+
+/// Runs one session in forward mode (as
+/// [`behaviour_session_loss_and_gradient_forward`]) and hands every presentation `p`
+/// to `observe(p, z_p, d_p, ∂z_p/∂θ)`: its logit, the recorded decision and the
+/// logit's tangent over the `active` parameters (in their order), before the
+/// presentation's update. Returns the mean cross-entropy and the clipped count.
+#[allow(clippy::too_many_arguments)]
+pub fn behaviour_session_logit_tangents<R: PlasticityRule>(
+    circuit: &BehaviourCircuit,
+    rule: &R,
+    theta: &[f64],
+    session: BehaviourSession<'_>,
+    active: &[usize],
+    workspace: &mut BehaviourForwardWorkspace,
+    mut observe: impl FnMut(usize, f64, i64, &[f64]),
+) -> SessionLoss<f64> {
     let (n_in, n_hidden, n_syn) = (circuit.n_in, circuit.n_hidden, circuit.n_synapses());
     let n_params = active.len();
     let ws = workspace;
@@ -301,8 +354,6 @@ pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
     ws.hidden.resize(n_hidden, 0.0);
     ws.hidden_tangent.resize(n_hidden * n_params, 0.0);
     ws.logit_tangent.resize(n_params, 0.0);
-    ws.session_gradient.clear();
-    ws.session_gradient.resize(n_params, 0.0);
     ws.scratch
         .resize(rule.scratch_len(n_in).max(rule.tangent_scratch_len()), 0.0);
     let n_pres = session.n_presentations();
@@ -328,10 +379,7 @@ pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
         let decision = session.decisions[p];
         let d = decision as f64;
         total += softplus(logit) - d * logit;
-        let logit_adjoint = sigmoid(logit) - d;
-        for (g, &l) in ws.session_gradient.iter_mut().zip(&ws.logit_tangent) {
-            *g += logit_adjoint * l;
-        }
+        observe(p, logit, decision, &ws.logit_tangent);
         if decision == 1 && p + 1 < n_pres {
             let reward = session.reward_at(p);
             for ((w_row, s_row), (h, dh)) in ws
@@ -375,12 +423,8 @@ pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
             }
         }
     }
-    let count = n_pres as f64;
-    for (&k, s) in active.iter().zip(&ws.session_gradient) {
-        gradient[k] += s / count;
-    }
     SessionLoss {
-        loss: total / count,
+        loss: total / n_pres as f64,
         clipped,
     }
 }
