@@ -191,3 +191,95 @@ fn identify_names_what_is_missing() {
     );
     assert!(!fit.join("identifiability.json").exists());
 }
+
+#[test]
+fn every_fit_has_the_report_in_its_results() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fit = fitted(dir.path());
+    let output = run(&["--quiet", "identify", fit.to_str().expect("utf-8")]);
+    assert!(output.status.success(), "identify: {}", stderr(&output));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(fit.join("identifiability.json")).expect("written"),
+    )
+    .expect("JSON");
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(fit.join("results.json")).expect("results"))
+            .expect("JSON");
+    let section = &results["identifiability"];
+    assert_eq!(section["computed"], true, "{section}");
+    // the same report as `identify` on the same fit
+    for key in [
+        "terms",
+        "eigenvalues",
+        "condition_number",
+        "standard_errors",
+        "intervals",
+        "method",
+    ] {
+        assert_eq!(section[key], report[key], "{key}");
+    }
+    // a behaviour fit has one too, over its trainable terms
+    let data = dir.path().join("b.npz");
+    let simulated = run(&[
+        "--quiet",
+        "simulate",
+        "behaviour",
+        "--out",
+        data.to_str().unwrap(),
+        "--sessions",
+        "4",
+        "--blocks",
+        "2",
+        "--trials-per-block",
+        "30",
+        "--rule",
+        "x*r - 0.05*w",
+    ]);
+    assert!(simulated.status.success(), "{}", stderr(&simulated));
+    let out = dir.path().join("bfit");
+    let fitted_behaviour = run(&[
+        "--quiet",
+        "fit",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--trainable",
+        "1,x*r,w",
+        "--epochs",
+        "30",
+    ]);
+    assert!(
+        fitted_behaviour.status.success(),
+        "{}",
+        stderr(&fitted_behaviour)
+    );
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let section = &results["identifiability"];
+    assert_eq!(section["computed"], true, "{section}");
+    assert_eq!(section["terms"], serde_json::json!(["1", "w", "x*r"]));
+    assert!(section["condition_number"].as_f64().unwrap() >= 1.0);
+    // an MLP fit says why it has none
+    let mlp = dir.path().join("mlp");
+    let fitted_mlp = run(&[
+        "--quiet",
+        "fit",
+        data.to_str().unwrap(),
+        "--out",
+        mlp.to_str().unwrap(),
+        "--rule-family",
+        "mlp",
+        "--hidden",
+        "3",
+        "--epochs",
+        "2",
+    ]);
+    assert!(fitted_mlp.status.success(), "{}", stderr(&fitted_mlp));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(mlp.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["identifiability"]["computed"], false);
+    assert!(results["identifiability"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("MLP"));
+}

@@ -238,7 +238,7 @@ fn fit_neural_dataset<'py>(
         Rule::Taylor(_) => plasticity::fit::neural::generating_theta(&data).map_err(to_py_err)?,
         Rule::Mlp(_) => None,
     };
-    result_dict(
+    let dict = result_dict(
         py,
         &fit.rule,
         &fit.outcome,
@@ -248,7 +248,9 @@ fn fit_neural_dataset<'py>(
         generating,
         interrupted,
         seconds,
-    )
+    )?;
+    dict.set_item("identifiability", json_to_py(py, &fit.identifiability)?)?;
+    Ok(dict)
 }
 
 /// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
@@ -272,7 +274,7 @@ fn fit_behaviour_dataset<'py>(
         }
         Rule::Mlp(_) => None,
     };
-    result_dict(
+    let dict = result_dict(
         py,
         &fit.rule,
         &fit.outcome,
@@ -282,7 +284,9 @@ fn fit_behaviour_dataset<'py>(
         generating,
         interrupted,
         seconds,
-    )
+    )?;
+    dict.set_item("identifiability", json_to_py(py, &fit.identifiability)?)?;
+    Ok(dict)
 }
 
 fn open_stream(path: &std::path::Path) -> PyResult<NeuralStream> {
@@ -315,7 +319,7 @@ fn fit_neural_streamed<'py>(
         ),
         _ => None,
     };
-    result_dict(
+    let dict = result_dict(
         py,
         &fit.rule,
         &fit.outcome,
@@ -325,7 +329,9 @@ fn fit_neural_streamed<'py>(
         generating,
         interrupted,
         seconds,
-    )
+    )?;
+    dict.set_item("identifiability", json_to_py(py, &fit.identifiability)?)?;
+    Ok(dict)
 }
 
 /// The data loss and its gradient over a neural recording streamed from its file, in

@@ -189,3 +189,16 @@ def test_forward_mode_gives_the_adjoints_fit(oja):
     np.testing.assert_allclose(forward.theta, adjoint.theta, rtol=1e-7, atol=1e-10)
     assert forward.settings["gradient"] == "forward"
     assert adjoint.settings["fit"]["max_backoffs"] == 5
+
+
+def test_the_result_says_what_the_data_determine():
+    data = pl.simulate_oja(n_pre=6, n_post=12, steps=30, trajectories=3, noise_std=0.05, seed=3)
+    result = pl.fit(data, trainable="x*y,y^2*w,x", epochs=100)
+    report = result.identifiability
+    assert report["computed"] is True
+    assert report["terms"] == ["y^2*w", "x", "x*y"]
+    eigenvalues = report["eigenvalues"]
+    assert eigenvalues == sorted(eigenvalues) and eigenvalues[0] > 0
+    low, high = report["intervals"]["x*y"]
+    assert low < result.coefficients["x*y"] < high
+    assert pl.fit(data, pl.Rule.mlp(hidden=[2]), epochs=1).identifiability["computed"] is False

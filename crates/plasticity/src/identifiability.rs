@@ -38,6 +38,7 @@
 use ndarray::Array3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::circuit::{BehaviourCircuit, NeuralCircuit};
 use crate::data::{BehaviourDataset, NeuralDataset};
@@ -736,6 +737,25 @@ impl Identifiability {
         out.insert("sentences".into(), json!(self.sentences));
         out
     }
+}
+
+/// The `identifiability` section of a fit's `results.json`: the report of
+/// [`analyse`] as [`Identifiability::to_json`] plus `method`, or, when it cannot be
+/// made, `{"computed": false, "reason": …}` (a fit is never failed by its report).
+pub fn results_section(curvature: Result<Curvature>, names: &[String], theta: &[f64]) -> Value {
+    let report = curvature.and_then(|curvature| {
+        let report = analyse(&curvature, names, theta)?;
+        let mut json = report.to_json();
+        json.insert("computed".into(), Value::Bool(true));
+        json.insert("method".into(), Value::String(curvature.method));
+        Ok(Value::Object(json))
+    });
+    report.unwrap_or_else(|error| not_computed(&error.to_string()))
+}
+
+/// The `identifiability` section of a fit that has none, with the reason.
+pub fn not_computed(reason: &str) -> Value {
+    serde_json::json!({ "computed": false, "reason": reason })
 }
 
 /// Profile-likelihood 95 % intervals of the parameters `named` (indices into θ, each

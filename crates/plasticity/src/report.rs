@@ -66,6 +66,7 @@ pub fn neural_results(
     fit_seconds: f64,
 ) -> Value {
     let mut results = fit_entries(&fit.rule, &fit.outcome, json!(fit.metrics));
+    results.insert("identifiability".into(), fit.identifiability.clone());
     results.insert(
         "config".into(),
         json!({
@@ -177,6 +178,7 @@ pub fn behaviour_results(
     fit_seconds: f64,
 ) -> Value {
     let mut results = fit_entries(&fit.rule, &fit.outcome, json!(fit.metrics));
+    results.insert("identifiability".into(), fit.identifiability.clone());
     results.insert(
         "config".into(),
         json!({

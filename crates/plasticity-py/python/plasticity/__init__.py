@@ -138,6 +138,10 @@ class FitResult:
     loss after epoch ``k+1``, ``theta_history[k]`` the parameters after it. ``metrics``
     holds the final loss and, for simulated data, the R² of weights and activity on
     fresh trajectories and the coefficient error against the generating rule.
+    ``identifiability`` is what the data determine about θ (the ``identifiability``
+    section of the CLI's results.json: eigenvalues and directions of the Fisher
+    information over the trainable terms, Laplace standard errors and 95 % intervals;
+    ``computed`` is false, with the ``reason``, for MLP and streamed fits).
     """
 
     rule_family: str
@@ -156,6 +160,7 @@ class FitResult:
     seconds: float
     version: str
     kind: str = field(default="neural")
+    identifiability: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def coefficients(self) -> Dict[str, float]:

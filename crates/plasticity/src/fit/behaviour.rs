@@ -149,6 +149,9 @@ pub struct BehaviourFit {
     pub metrics: BehaviourFitMetrics,
     /// The basis the optimiser used.
     pub basis_used: Basis,
+    /// What the choices determine about the fitted θ ([`crate::identifiability`]), as
+    /// the `identifiability` section of `results.json`.
+    pub identifiability: serde_json::Value,
 }
 
 /// The rule of a family over (x, y, w, r).
@@ -473,11 +476,29 @@ pub fn fit_behaviour(
         weights_clipped_at_fit,
         weights_clipped_during_fit,
     };
+    let identifiability = match &rule {
+        Rule::Taylor(taylor) => crate::identifiability::results_section(
+            crate::identifiability::behaviour_curvature(
+                dataset,
+                objective.inputs(),
+                &circuit,
+                taylor,
+                &outcome.theta,
+                parametrisation.trainable(),
+            ),
+            &rule.parameter_names(),
+            &outcome.theta,
+        ),
+        Rule::Mlp(_) => crate::identifiability::not_computed(
+            "an MLP's parameters have no names whose identifiability could be stated",
+        ),
+    };
     Ok(BehaviourFit {
         rule,
         basis_used: parametrisation.basis(),
         outcome,
         metrics,
+        identifiability,
     })
 }
 

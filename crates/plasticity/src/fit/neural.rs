@@ -109,6 +109,9 @@ pub struct NeuralFit {
     pub basis_used: Basis,
     /// The variable scales measured on the data.
     pub scales: VariableScales,
+    /// What the data determine about the fitted θ ([`crate::identifiability`]), as the
+    /// `identifiability` section of `results.json`.
+    pub identifiability: serde_json::Value,
 }
 
 /// The rule of `settings`, over (x, y, w).
@@ -314,12 +317,28 @@ pub fn fit_neural(
         settings.eval_trajectories,
         settings.fit.seed,
     )?;
+    let identifiability = match &rule {
+        Rule::Taylor(taylor) => crate::identifiability::results_section(
+            crate::identifiability::neural_curvature(
+                dataset,
+                taylor,
+                &outcome.theta,
+                parametrisation.trainable(),
+            ),
+            &rule.parameter_names(),
+            &outcome.theta,
+        ),
+        Rule::Mlp(_) => crate::identifiability::not_computed(
+            "an MLP's parameters have no names whose identifiability could be stated",
+        ),
+    };
     Ok(NeuralFit {
         rule,
         basis_used: parametrisation.basis(),
         outcome,
         metrics,
         scales,
+        identifiability,
     })
 }
 
@@ -448,5 +467,8 @@ pub fn fit_neural_streamed(
             evaluation: None,
         },
         scales,
+        identifiability: crate::identifiability::not_computed(
+            "not computed for a streamed recording (plasticity identify computes it for data in memory)",
+        ),
     })
 }
