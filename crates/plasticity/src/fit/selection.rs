@@ -766,6 +766,10 @@ pub fn proximal_path<O: Objective>(
                 break;
             }
             let mut accepted = None;
+            let step_before = step;
+            // the loss alone and the loss with its gradient are summed along different
+            // code paths: allow for their rounding in the sufficient-decrease test
+            let slack = 1e-12 * loss.abs().max(1.0);
             for _ in 0..60 {
                 let mut candidate = y.clone();
                 let mut linear = 0.0;
@@ -777,13 +781,16 @@ pub fn proximal_path<O: Objective>(
                     squared += d * d;
                 }
                 let trial = objective.loss(&candidate, &items);
-                if trial.is_finite() && trial <= loss + linear + squared / (2.0 * step) {
+                if trial.is_finite() && trial <= loss + linear + squared / (2.0 * step) + slack {
                     accepted = Some((candidate, trial));
                     break;
                 }
                 step *= 0.5;
             }
             let Some((candidate, trial)) = accepted else {
+                // no decrease at any step: stationary as far as the loss can tell; keep
+                // the step for the next λ
+                step = step_before;
                 break;
             };
             iterations += 1;
