@@ -72,6 +72,13 @@ enum Command {
     /// flies, with profile-likelihood intervals; writes per_fly.csv, population.csv,
     /// comparison.json and figures.
     Flies(crate::flies::FliesArgs),
+    /// Model selection on a behaviour dataset: which Taylor terms the choices ask for.
+    /// Term sets from a pool (every subset up to --max-terms, or forward stepwise) are
+    /// scored by held-out deviance (cross-validation with folds by session), AIC and
+    /// BIC, and every set within --tolerance of the best is listed (the equivalence
+    /// set); --l1-path adds the L1 regularisation path with λ chosen by the same
+    /// cross-validation. Writes selection.csv, selection.json and figures.
+    Select(crate::select::SelectArgs),
     /// Time the kernels (an Oja trajectory's forward pass and gradient in f64 and
     /// f32, a behaviour epoch with the Taylor and MLP rules) on simulated data; JSON
     /// for `bench/run`.
@@ -488,6 +495,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => evaluate_command(&args),
         Command::Table(args) => crate::behaviour::table_command(&args),
         Command::Flies(args) => crate::flies::flies_command(&args),
+        Command::Select(args) => crate::select::select_command(&args),
         Command::BenchKernels(args) => crate::bench::bench_command(&args),
         Command::Oja(args) => oja_command(&args),
     }

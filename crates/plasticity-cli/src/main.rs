@@ -13,6 +13,7 @@ mod identify;
 mod logging;
 mod run;
 mod run_figures;
+mod select;
 
 use std::process::ExitCode;
 

@@ -314,6 +314,38 @@ impl BehaviourDataset {
         })
     }
 
+    /// The sessions `sessions` (in that order) as a dataset of their own, with the same
+    /// padded lengths and metadata: what cross-validation by session fits and scores.
+    /// Errors ([`Error::Config`], key `sessions`) on an empty list or an index out of
+    /// range.
+    pub fn select_sessions(&self, sessions: &[usize]) -> Result<Self> {
+        if sessions.is_empty() {
+            return Err(Error::config("sessions", "no session selected"));
+        }
+        if let Some(&bad) = sessions.iter().find(|&&k| k >= self.n_sessions()) {
+            return Err(Error::config(
+                "sessions",
+                format!(
+                    "session {bad} does not exist (the dataset has {})",
+                    self.n_sessions()
+                ),
+            ));
+        }
+        let axis = ndarray::Axis(0);
+        Ok(BehaviourDataset {
+            inputs: self.inputs.select(axis, sessions),
+            odours: self.odours.select(axis, sessions),
+            decisions: self.decisions.select(axis, sessions),
+            trial_of_presentation: self.trial_of_presentation.select(axis, sessions),
+            n_presentations: sessions.iter().map(|&k| self.n_presentations[k]).collect(),
+            rewards: self.rewards.select(axis, sessions),
+            expected_rewards: self.expected_rewards.select(axis, sessions),
+            n_trials: sessions.iter().map(|&k| self.n_trials[k]).collect(),
+            initial_weights: self.initial_weights.select(axis, sessions),
+            metadata: self.metadata.clone(),
+        })
+    }
+
     /// Reads a dataset from an `.npz` file in the layout of SPEC §6.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -392,5 +424,34 @@ impl BehaviourDataset {
                 ("metadata", NpzValue::Str(&metadata)),
             ],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::task::BehaviourTask;
+
+    #[test]
+    fn selected_sessions_are_those_sessions() {
+        let data = BehaviourTask {
+            sessions: 4,
+            trials_per_block: 5,
+            ..BehaviourTask::default()
+        }
+        .simulate()
+        .unwrap();
+        let picked = data.select_sessions(&[3, 1]).unwrap();
+        assert_eq!(picked.n_sessions(), 2);
+        for (new, old) in [(0, 3), (1, 1)] {
+            let (a, b) = (picked.session(new), data.session(old));
+            assert_eq!(a.inputs, b.inputs);
+            assert_eq!(a.decisions, b.decisions);
+            assert_eq!(a.rewards, b.rewards);
+            assert_eq!(a.expected_rewards, b.expected_rewards);
+            assert_eq!(a.initial_weights, b.initial_weights);
+            assert_eq!(picked.session_odours(new), data.session_odours(old));
+        }
+        assert!(data.select_sessions(&[]).is_err());
+        assert!(data.select_sessions(&[4]).is_err());
     }
 }

@@ -13,6 +13,7 @@ pub mod online;
 pub mod parametrisation;
 pub mod population;
 pub mod profile;
+pub mod selection;
 
 use std::ops::ControlFlow;
 

@@ -1,0 +1,433 @@
+//! `plasticity select DATA.npz --out DIR`: which Taylor terms the choices ask for —
+//! term sets scored by cross-validated held-out deviance (folds by session), AIC and
+//! BIC, the equivalence set within a tolerance of the best, and optionally the L1
+//! path with λ chosen by the same cross-validation.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use plasticity::data::BehaviourDataset;
+use plasticity::figures::{line_plot, Series};
+use plasticity::fit::selection::{
+    parse_terms, select_terms, subset_candidates, L1PathSettings, SearchKind, Selection,
+    SelectionSettings, Tolerance,
+};
+use plasticity::fit::OptimizerKind;
+use plasticity::report::{csv_field, write_json, write_text};
+
+use crate::behaviour::weight_bound;
+use crate::commands::OptimizerArg;
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum SearchArg {
+    Subsets,
+    Forward,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SelectArgs {
+    /// A behaviour dataset (.npz, kind "behaviour").
+    data: PathBuf,
+    /// Output directory: selection.csv, selection.json, figures/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Candidate terms, comma-separated (e.g. "1,x,r,x*r,w,y*r").
+    #[arg(long, default_value = "1,x,r,x*r,w,y*r")]
+    pool: String,
+    /// Terms every candidate contains (from the pool), comma-separated.
+    #[arg(long, default_value = "")]
+    required: String,
+    /// Most terms in a candidate.
+    #[arg(long, default_value_t = 3)]
+    max_terms: usize,
+    /// Folds of the cross-validation (session s is held out in fold s mod K).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Every subset of the pool up to --max-terms, or forward stepwise.
+    #[arg(long, value_enum, default_value = "subsets")]
+    search: SearchArg,
+    /// The equivalence set: every term set whose held-out deviance is at most this many
+    /// units above the best's (2: the ΔAIC ≤ 2 convention; held-out deviance is on the
+    /// AIC scale), or with a trailing "se" that many paired standard errors of the
+    /// difference across sessions (e.g. "1se").
+    #[arg(long, default_value = "2")]
+    tolerance: String,
+    /// Also follow the L1 path over the whole pool (λ from λ_max down by --l1-ratio,
+    /// warm-started), with λ chosen by the same cross-validation.
+    #[arg(long)]
+    l1_path: bool,
+    /// Number of λ values on the L1 path.
+    #[arg(long, default_value_t = 20)]
+    l1_lambdas: usize,
+    /// λ_min / λ_max of the L1 path.
+    #[arg(long, default_value_t = 1e-3)]
+    l1_ratio: f64,
+    /// Proximal-gradient iterations per λ at most.
+    #[arg(long, default_value_t = 200)]
+    l1_iterations: usize,
+    /// Optimiser of each candidate's fits.
+    #[arg(long, value_enum, default_value = "lbfgs")]
+    optimizer: OptimizerArg,
+    /// L-BFGS iterations or Adam epochs of each fit.
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    /// L1 penalty of each candidate's fits (0: maximum likelihood, which AIC and BIC
+    /// assume).
+    #[arg(long, default_value_t = 0.0)]
+    l1: f64,
+    /// Weight bound during the fits, or "none".
+    #[arg(long, default_value = "10")]
+    weight_bound: String,
+    /// Seed of the fits (Adam's minibatch order).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Seed of the re-sampled sensory noise (drawn once for every fold).
+    #[arg(long, default_value_t = 0)]
+    input_seed: u64,
+}
+
+fn parse_tolerance(text: &str) -> Result<Tolerance> {
+    let trimmed = text.trim();
+    let (number, standard_errors) = match trimmed.strip_suffix("se") {
+        Some(rest) => (rest.trim(), true),
+        None => (trimmed, false),
+    };
+    let value: f64 = number.parse().with_context(|| {
+        format!("--tolerance: expected a number of deviance units (e.g. 2) or of standard errors (e.g. 1se), got '{text}'")
+    })?;
+    if !(value.is_finite() && value >= 0.0) {
+        bail!("--tolerance: must be a non-negative number, got '{text}'");
+    }
+    Ok(if standard_errors {
+        Tolerance::StandardErrors(value)
+    } else {
+        Tolerance::Deviance(value)
+    })
+}
+
+fn settings_of(args: &SelectArgs) -> Result<SelectionSettings> {
+    let flag = |key: &str| format!("--{key}");
+    let pool = parse_terms(&args.pool, "pool").with_context(|| flag("pool"))?;
+    let required = parse_terms(&args.required, "required").with_context(|| flag("required"))?;
+    if args.epochs == 0 {
+        bail!("--epochs: must be at least 1");
+    }
+    if !(args.l1.is_finite() && args.l1 >= 0.0) {
+        bail!("--l1: must be ≥ 0, got {}", args.l1);
+    }
+    if !(args.learning_rate.is_finite() && args.learning_rate > 0.0) {
+        bail!("--learning-rate: must be > 0, got {}", args.learning_rate);
+    }
+    let mut settings = SelectionSettings {
+        pool,
+        required,
+        max_terms: args.max_terms,
+        search: match args.search {
+            SearchArg::Subsets => SearchKind::Subsets,
+            SearchArg::Forward => SearchKind::Forward,
+        },
+        folds: args.folds,
+        tolerance: parse_tolerance(&args.tolerance)?,
+        l1_path: args.l1_path.then(|| L1PathSettings {
+            lambdas: args.l1_lambdas,
+            ratio: args.l1_ratio,
+            iterations: args.l1_iterations,
+            ..L1PathSettings::default()
+        }),
+        ..SelectionSettings::default()
+    };
+    settings.fit.fit.optimizer = match args.optimizer {
+        OptimizerArg::Adam => OptimizerKind::Adam,
+        OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+    };
+    settings.fit.fit.epochs = args.epochs;
+    settings.fit.fit.learning_rate = args.learning_rate;
+    settings.fit.fit.l1 = args.l1;
+    settings.fit.fit.seed = args.seed;
+    settings.fit.input_seed = args.input_seed;
+    settings.fit.weight_bound = weight_bound(&args.weight_bound)?;
+    Ok(settings)
+}
+
+/// A library configuration error as the flag that caused it.
+fn as_flag(error: plasticity::Error) -> anyhow::Error {
+    match &error {
+        plasticity::Error::Config { key, .. } => {
+            let key = key.clone();
+            anyhow::Error::new(error).context(format!("--{key}"))
+        }
+        _ => anyhow::Error::new(error),
+    }
+}
+
+pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
+    let settings = settings_of(args)?;
+    let dataset = BehaviourDataset::load(&args.data)
+        .with_context(|| format!("reading behaviour dataset {}", args.data.display()))?;
+    plasticity::fit::selection::check_settings(&settings, dataset.n_sessions()).map_err(as_flag)?;
+    let quiet = crate::run::quiet();
+    let planned = match settings.search {
+        SearchKind::Subsets => {
+            let sets = subset_candidates(&settings).map_err(as_flag)?;
+            let fitted = sets.iter().filter(|s| !s.is_empty()).count();
+            if !quiet {
+                eprintln!(
+                    "scoring {} term sets from a pool of {} ({}-fold cross-validation by session, {} fits){}",
+                    sets.len(),
+                    settings.pool.len(),
+                    settings.folds,
+                    fitted * (settings.folds + 1),
+                    if settings.l1_path.is_some() { ", then the L1 path" } else { "" }
+                );
+            }
+            fitted * (settings.folds + 1)
+        }
+        SearchKind::Forward => {
+            // at most: each step adds one term of those left
+            let free = settings.pool.len() - settings.required.len();
+            let steps = settings.max_terms - settings.required.len();
+            let sets: usize = (0..steps).map(|i| free.saturating_sub(i)).sum::<usize>() + 1;
+            if !quiet {
+                eprintln!(
+                    "forward stepwise over a pool of {} ({}-fold cross-validation by session, at most {} fits)",
+                    settings.pool.len(),
+                    settings.folds,
+                    sets * (settings.folds + 1)
+                );
+            }
+            sets * (settings.folds + 1)
+        }
+    };
+    let bar = crate::commands::progress_bar(planned, "fits");
+    let done = AtomicUsize::new(0);
+    let start = Instant::now();
+    let selection = select_terms(&dataset, &settings, &|| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        bar.set_position(n as u64);
+        tracing::debug!(fits = n, "selection fit done");
+    })
+    .map_err(as_flag)?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    tracing::info!(seconds, fits = selection.fits, "selection finished");
+    std::fs::create_dir_all(args.out.join("figures"))
+        .with_context(|| format!("creating {}", args.out.join("figures").display()))?;
+    write_text(&args.out.join("selection.csv"), &selection_csv(&selection))?;
+    write_json(
+        &args.out.join("selection.json"),
+        &json!({
+            "config": settings,
+            "data": {
+                "path": args.data.display().to_string(),
+                "sessions": dataset.n_sessions(),
+                "presentations": selection.n_presentations,
+                "generating_rule": dataset.generating_rule(),
+            },
+            "seed": args.seed,
+            "input_seed": args.input_seed,
+            "version": plasticity::VERSION,
+            "seconds": seconds,
+            "threads": rayon::current_num_threads(),
+            "best": selection.best,
+            "equivalent": selection.equivalent,
+            "folds": selection.folds,
+            "fits": selection.fits,
+            "candidates": selection.candidates,
+            "l1_path": selection.l1_path,
+        }),
+    )?;
+    draw_figures(&args.out.join("figures"), &selection, &settings)?;
+    println!(
+        "best: {{{}}}; {} term set(s) within {} of it: {}",
+        selection.best.join(", "),
+        selection.equivalent.len(),
+        match settings.tolerance {
+            Tolerance::Deviance(v) => format!("{v} units of deviance"),
+            Tolerance::StandardErrors(v) => format!("{v} paired standard errors"),
+        },
+        selection
+            .equivalent
+            .iter()
+            .map(|s| format!("{{{}}}", s.join(", ")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if let Some(path) = &selection.l1_path {
+        let chosen = |j: usize| {
+            path.terms
+                .iter()
+                .zip(&path.coefficients[j])
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(t, v)| format!("{t} {v:+.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "L1 path: λ_min {:.3e} ({}); λ_1se {:.3e} ({})",
+            path.lambda_min,
+            chosen(path.index_min),
+            path.lambda_1se,
+            chosen(path.index_1se)
+        );
+    }
+    if !quiet {
+        eprintln!(
+            "{} fits in {:.1} s; wrote {}",
+            selection.fits,
+            seconds,
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// One row per term set, best first.
+pub(crate) fn selection_csv(selection: &Selection) -> String {
+    let mut out = String::from(
+        "rank,terms,n_terms,heldout_deviance,deviance_se,difference_from_best,difference_se,negative_log_likelihood,aic,bic,within_tolerance,coefficients\n",
+    );
+    for c in &selection.candidates {
+        let terms = if c.terms.is_empty() {
+            "(none)".to_string()
+        } else {
+            c.terms.join(",")
+        };
+        let coefficients = c
+            .terms
+            .iter()
+            .zip(&c.coefficients)
+            .map(|(t, v)| format!("{t}={v:.6}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push_str(&format!(
+            "{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{},{}\n",
+            c.rank,
+            csv_field(&terms),
+            c.terms.len(),
+            c.heldout_deviance,
+            c.deviance_se,
+            c.difference_from_best,
+            c.difference_se,
+            c.negative_log_likelihood,
+            c.aic,
+            c.bic,
+            c.within_tolerance,
+            csv_field(&coefficients),
+        ));
+    }
+    out
+}
+
+fn draw_figures(dir: &Path, selection: &Selection, settings: &SelectionSettings) -> Result<()> {
+    let finite: Vec<(f64, f64, bool)> = selection
+        .candidates
+        .iter()
+        .filter(|c| c.difference_from_best.is_finite())
+        .map(|c| (c.rank as f64, c.difference_from_best, c.within_tolerance))
+        .collect();
+    let all: Vec<(f64, f64)> = finite.iter().map(|p| (p.0, p.1)).collect();
+    let within: Vec<(f64, f64)> = finite.iter().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+    let mut series = vec![Series::new("term sets", all).colour(0)];
+    if !within.is_empty() {
+        series.push(Series::new("within tolerance", within).colour(3));
+    }
+    if let Tolerance::Deviance(units) = settings.tolerance {
+        let last = selection.candidates.len().max(2) as f64;
+        series.push(
+            Series::new(
+                format!("tolerance ({units})"),
+                vec![(1.0, units), (last, units)],
+            )
+            .dashed()
+            .colour(1),
+        );
+    }
+    line_plot(
+        &dir.join("heldout_deviance"),
+        &format!(
+            "Held-out deviance of {} term sets (best: {{{}}})",
+            selection.candidates.len(),
+            selection.best.join(", ")
+        ),
+        "rank",
+        "held-out deviance − best",
+        &series,
+        false,
+        false,
+    )
+    .context("drawing figures/heldout_deviance")?;
+    if let Some(path) = &selection.l1_path {
+        let mut series: Vec<Series> = path
+            .terms
+            .iter()
+            .enumerate()
+            .map(|(i, term)| {
+                Series::new(
+                    term.clone(),
+                    path.lambdas
+                        .iter()
+                        .zip(&path.coefficients)
+                        .map(|(l, c)| (*l, c[i]))
+                        .collect(),
+                )
+            })
+            .collect();
+        let values = path.coefficients.iter().flatten().copied();
+        let (low, high) = values.fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        series.push(
+            Series::new(
+                format!("λ_min {:.2e}", path.lambda_min),
+                vec![(path.lambda_min, low), (path.lambda_min, high)],
+            )
+            .dashed()
+            .colour(6),
+        );
+        if path.index_1se != path.index_min {
+            series.push(
+                Series::new(
+                    format!("λ_1se {:.2e}", path.lambda_1se),
+                    vec![(path.lambda_1se, low), (path.lambda_1se, high)],
+                )
+                .dashed()
+                .colour(5),
+            );
+        }
+        line_plot(
+            &dir.join("l1_path"),
+            "L1 path: coefficients against λ (fitted on all sessions)",
+            "λ",
+            "coefficient",
+            &series,
+            true,
+            false,
+        )
+        .context("drawing figures/l1_path")?;
+        line_plot(
+            &dir.join("l1_cross_validation"),
+            "L1 path: held-out deviance against λ",
+            "λ",
+            "held-out deviance",
+            &[Series::new(
+                "held-out deviance",
+                path.lambdas
+                    .iter()
+                    .zip(&path.heldout_deviance)
+                    .filter(|(_, d)| d.is_finite())
+                    .map(|(l, d)| (*l, *d))
+                    .collect(),
+            )],
+            true,
+            false,
+        )
+        .context("drawing figures/l1_cross_validation")?;
+    }
+    Ok(())
+}

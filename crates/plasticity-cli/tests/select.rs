@@ -1,0 +1,108 @@
+//! `plasticity select` on a tiny behaviour dataset: selection.csv has one row per term
+//! set, selection.json the best set, the equivalence set and the L1 path, the figures
+//! are drawn; bad pools and flags are named in the error.
+
+use std::process::{Command, Output};
+
+use plasticity::task::BehaviourTask;
+use serde_json::Value;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plasticity"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn select_writes_the_ranking_the_equivalence_set_and_the_l1_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.npz");
+    BehaviourTask {
+        sessions: 6,
+        trials_per_block: 30,
+        rule: "x*r".into(),
+        seed: 2,
+        ..BehaviourTask::default()
+    }
+    .simulate()
+    .unwrap()
+    .save(&data)
+    .unwrap();
+    let out = dir.path().join("sel");
+    let (data, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let output = run(&[
+        "select",
+        data,
+        "--out",
+        out_s,
+        "--pool",
+        "r,x*r,w",
+        "--max-terms",
+        "2",
+        "--folds",
+        "3",
+        "--epochs",
+        "30",
+        "--l1-path",
+        "--l1-lambdas",
+        "5",
+        "--l1-iterations",
+        "30",
+        "--quiet",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "--quiet: {}", stderr(&output));
+    let csv = std::fs::read_to_string(out.join("selection.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("rank,terms,n_terms,heldout_deviance,deviance_se"));
+    assert!(lines[0].contains("aic,bic,within_tolerance"));
+    assert_eq!(lines.len(), 1 + 1 + 3 + 3, "{csv}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("selection.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["best"], json["candidates"][0]["terms"]);
+    assert_eq!(json["equivalent"][0], json["best"]);
+    assert!(json["version"].is_string() && json["seed"].is_u64());
+    assert_eq!(json["config"]["folds"], 3);
+    let path = &json["l1_path"];
+    assert_eq!(path["lambdas"].as_array().unwrap().len(), 5);
+    assert_eq!(path["terms"], serde_json::json!(["r", "w", "x*r"]));
+    for stem in ["heldout_deviance", "l1_path", "l1_cross_validation"] {
+        for ext in ["png", "svg"] {
+            assert!(out.join("figures").join(format!("{stem}.{ext}")).is_file());
+        }
+    }
+    // the held-out deviances are ranked
+    let deviances: Vec<f64> = json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["heldout_deviance"].as_f64().unwrap())
+        .collect();
+    assert!(deviances.windows(2).all(|p| p[0] <= p[1]), "{deviances:?}");
+
+    for (flags, named) in [
+        (vec!["--pool", "x*r,q"], "--pool"),
+        (vec!["--pool", "x*r,x*r"], "--pool"),
+        (vec!["--required", "y"], "--required"),
+        (vec!["--folds", "7"], "--folds"),
+        (vec!["--max-terms", "0"], "--max-terms"),
+        (vec!["--tolerance", "two"], "--tolerance"),
+    ] {
+        let mut args = vec!["select", data, "--out", out_s, "--pool", "r,x*r,w"];
+        args.extend(flags.iter().copied());
+        let output = run(&args);
+        assert!(!output.status.success(), "{flags:?}");
+        assert!(
+            stderr(&output).contains(named),
+            "{flags:?}: {}",
+            stderr(&output)
+        );
+        assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    }
+}
