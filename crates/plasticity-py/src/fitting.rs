@@ -172,10 +172,10 @@ fn result_dict<'py>(
     settings: &impl Serialize,
     basis: &impl Serialize,
     generating: Option<Vec<f64>>,
+    identifiability: &serde_json::Value,
     interrupted: bool,
     seconds: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let json = |value: &dyn erased::Json| -> PyResult<Py<PyAny>> { json_to_py(py, &value.json()?) };
     let dict = PyDict::new(py);
     let n = outcome.theta.len();
     let history: Vec<f64> = outcome.theta_history.iter().flatten().copied().collect();
@@ -189,33 +189,24 @@ fn result_dict<'py>(
         outcome.loss_history.clone().into_pyarray(py),
     )?;
     dict.set_item("theta_history", history.into_pyarray(py))?;
-    dict.set_item("stop_reason", json(&outcome.stop_reason)?)?;
+    dict.set_item("stop_reason", serialised(py, &outcome.stop_reason)?)?;
     dict.set_item("evaluations", outcome.evaluations)?;
     dict.set_item("final_loss", outcome.final_loss)?;
-    dict.set_item("metrics", json(metrics)?)?;
-    dict.set_item("settings", json(settings)?)?;
-    dict.set_item("basis", json(basis)?)?;
+    dict.set_item("metrics", serialised(py, metrics)?)?;
+    dict.set_item("settings", serialised(py, settings)?)?;
+    dict.set_item("basis", serialised(py, basis)?)?;
     dict.set_item("generating", generating.map(|g| g.into_pyarray(py)))?;
+    dict.set_item("identifiability", json_to_py(py, identifiability)?)?;
     dict.set_item("interrupted", interrupted)?;
     dict.set_item("seconds", seconds)?;
     dict.set_item("version", plasticity::VERSION)?;
     Ok(dict)
 }
 
-mod erased {
-    //! Serialisation behind a trait object, so one closure serves every result type.
-    use pyo3::exceptions::PyValueError;
-    use pyo3::PyResult;
-
-    pub(super) trait Json {
-        fn json(&self) -> PyResult<serde_json::Value>;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> PyResult<serde_json::Value> {
-            serde_json::to_value(self).map_err(|e| PyValueError::new_err(format!("{e}")))
-        }
-    }
+/// `value` serialised and converted to the Python object `json.loads` would give.
+fn serialised(py: Python<'_>, value: &impl Serialize) -> PyResult<Py<PyAny>> {
+    let value = serde_json::to_value(value).map_err(|e| PyValueError::new_err(format!("{e}")))?;
+    json_to_py(py, &value)
 }
 
 /// Fits a rule to a neural dataset; `settings` is a JSON object of overrides of the
@@ -238,7 +229,7 @@ fn fit_neural_dataset<'py>(
         Rule::Taylor(_) => plasticity::fit::neural::generating_theta(&data).map_err(to_py_err)?,
         Rule::Mlp(_) => None,
     };
-    let dict = result_dict(
+    result_dict(
         py,
         &fit.rule,
         &fit.outcome,
@@ -246,11 +237,10 @@ fn fit_neural_dataset<'py>(
         &settings,
         &fit.basis_used,
         generating,
+        &fit.identifiability,
         interrupted,
         seconds,
-    )?;
-    dict.set_item("identifiability", json_to_py(py, &fit.identifiability)?)?;
-    Ok(dict)
+    )
 }
 
 /// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
@@ -274,7 +264,7 @@ fn fit_behaviour_dataset<'py>(
         }
         Rule::Mlp(_) => None,
     };
-    let dict = result_dict(
+    result_dict(
         py,
         &fit.rule,
         &fit.outcome,
@@ -282,11 +272,10 @@ fn fit_behaviour_dataset<'py>(
         &settings,
         &fit.basis_used,
         generating,
+        &fit.identifiability,
         interrupted,
         seconds,
-    )?;
-    dict.set_item("identifiability", json_to_py(py, &fit.identifiability)?)?;
-    Ok(dict)
+    )
 }
 
 fn open_stream(path: &std::path::Path) -> PyResult<NeuralStream> {
@@ -319,7 +308,7 @@ fn fit_neural_streamed<'py>(
         ),
         _ => None,
     };
-    let dict = result_dict(
+    result_dict(
         py,
         &fit.rule,
         &fit.outcome,
@@ -327,11 +316,10 @@ fn fit_neural_streamed<'py>(
         &settings,
         &fit.basis_used,
         generating,
+        &fit.identifiability,
         interrupted,
         seconds,
-    )?;
-    dict.set_item("identifiability", json_to_py(py, &fit.identifiability)?)?;
-    Ok(dict)
+    )
 }
 
 /// The data loss and its gradient over a neural recording streamed from its file, in
