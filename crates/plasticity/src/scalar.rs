@@ -105,7 +105,6 @@ impl Scalar for f32 {
     }
 }
 
-#[cfg(test)]
 impl Scalar for num_dual::Dual64 {
     fn from_f64(value: f64) -> Self {
         num_dual::Dual64::from_re(value)

@@ -3,7 +3,11 @@
 //! [`PlasticityRule`](crate::rule::PlasticityRule).
 
 pub mod behaviour;
+pub mod network;
 pub mod neural;
 
 pub use behaviour::{BehaviourCircuit, RewardSignal};
+pub use network::{
+    Activation, Connectivity, NamedRule, Network, Population, PopulationKind, Projection,
+};
 pub use neural::{NeuralCircuit, PARALLEL_SYNAPSES, ROW_BLOCK};

@@ -15,6 +15,7 @@ use crate::scalar::Scalar;
 
 pub mod behaviour;
 pub mod forward;
+pub mod network;
 #[cfg(test)]
 pub(crate) mod tests;
 

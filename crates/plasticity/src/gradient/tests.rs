@@ -47,7 +47,7 @@ fn random_dataset(
     .expect("valid random dataset")
 }
 
-pub(super) fn random_theta(seed: u64, n: usize, scale: f64) -> Vec<f64> {
+pub(crate) fn random_theta(seed: u64, n: usize, scale: f64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // every coefficient non-zero, of either sign
     (0..n)
@@ -147,7 +147,7 @@ fn assert_close(label: &str, actual: &[f64], expected: &[f64], tolerance: f64) {
     assert_close_with_floor(label, actual, expected, tolerance, 1e-6)
 }
 
-pub(super) fn assert_close_with_floor(
+pub(crate) fn assert_close_with_floor(
     label: &str,
     actual: &[f64],
     expected: &[f64],

@@ -72,6 +72,37 @@ pub trait PlasticityRule: Send + Sync {
     /// `g_θ` at one synapse (reference implementation, used by tests and reports).
     fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S;
 
+    /// The presynaptic part of [`update_vjp`](Self::update_vjp), for circuits whose
+    /// presynaptic activity is itself simulated (recurrent or multi-layer): with
+    /// `λ = weights_adjoint` the adjoint of the updated weights, adds
+    /// `Σ_i λ_ij η ∂g/∂x_j` at `(x_j, y_i, W_ij, r)` to `pre_adjoint[j]`. Call it before
+    /// `update_vjp`, which overwrites `λ`. The default differentiates
+    /// [`evaluate`](Self::evaluate) with dual numbers, synapse by synapse.
+    fn update_vjp_pre(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_before: &[f64],
+        weights_adjoint: &[f64],
+        pre_adjoint: &mut [f64],
+    ) {
+        use num_dual::Dual64;
+        let n_pre = layer.pre.len();
+        let theta: Vec<Dual64> = theta.iter().map(|&v| Dual64::from(v)).collect();
+        let reward = Dual64::from(layer.reward);
+        for ((row, lambda_row), &y) in weights_before
+            .chunks_exact(n_pre)
+            .zip(weights_adjoint.chunks_exact(n_pre))
+            .zip(layer.post)
+        {
+            for (j, (&w, &lambda)) in row.iter().zip(lambda_row).enumerate() {
+                let x = Dual64::new(layer.pre[j], 1.0);
+                let g = self.evaluate(&theta, x, Dual64::from(y), Dual64::from(w), reward);
+                pre_adjoint[j] += lambda * layer.learning_rate * g.eps;
+            }
+        }
+    }
+
     /// Length of the scratch buffer [`row_tangents`](Self::row_tangents) needs.
     fn tangent_scratch_len(&self) -> usize {
         self.scratch_len(1) + self.n_parameters()
@@ -207,6 +238,16 @@ impl PlasticityRule for Rule {
     }
     fn evaluate<S: Scalar>(&self, theta: &[S], x: S, y: S, w: S, r: S) -> S {
         dispatch!(self, rule => rule.evaluate(theta, x, y, w, r))
+    }
+    fn update_vjp_pre(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_before: &[f64],
+        weights_adjoint: &[f64],
+        pre_adjoint: &mut [f64],
+    ) {
+        dispatch!(self, rule => rule.update_vjp_pre(theta, layer, weights_before, weights_adjoint, pre_adjoint))
     }
     fn tangent_scratch_len(&self) -> usize {
         dispatch!(self, rule => rule.tangent_scratch_len())

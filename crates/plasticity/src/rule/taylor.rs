@@ -123,6 +123,44 @@ impl PlasticityRule for TaylorRule {
         }
     }
 
+    /// `∂g/∂x = Σ_c (B_1c + 2 B_2c x) w^c` with `B_ac` as in `update`.
+    fn update_vjp_pre(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_before: &[f64],
+        weights_adjoint: &[f64],
+        pre_adjoint: &mut [f64],
+    ) {
+        let n_pre = layer.pre.len();
+        let t = fold_reward(self.variables, theta, layer.reward);
+        let eta = layer.learning_rate;
+        for ((row, lambda_row), &y) in weights_before
+            .chunks_exact(n_pre)
+            .zip(weights_adjoint.chunks_exact(n_pre))
+            .zip(layer.post)
+        {
+            let y2 = y * y;
+            let mut b = [[0.0; 3]; 3];
+            for a in 1..3 {
+                for c in 0..3 {
+                    b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
+                }
+            }
+            for (((&w, &lambda), &x), x_bar) in row
+                .iter()
+                .zip(lambda_row)
+                .zip(layer.pre)
+                .zip(pre_adjoint.iter_mut())
+            {
+                let d0 = b[1][0] + 2.0 * b[2][0] * x;
+                let d1 = b[1][1] + 2.0 * b[2][1] * x;
+                let d2 = b[1][2] + 2.0 * b[2][2] * x;
+                *x_bar += lambda * (d0 + w * (d1 + w * d2));
+            }
+        }
+    }
+
     fn update_vjp<S: Scalar>(
         &self,
         theta: &[S],

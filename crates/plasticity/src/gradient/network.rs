@@ -1,0 +1,338 @@
+//! The loss of a multi-population circuit ([`Network`]) over one trajectory, and its
+//! checkpointed reverse-mode adjoint through recurrent dynamics and plasticity.
+//!
+//! Loss of one trajectory: `Σ_t Σ_{i recorded} (y_t,i − ŷ_t,i)²`. The state carried
+//! from step to step is `(W_t, y_t−1)`; checkpoints keep it every `K` steps and the
+//! backward pass recomputes one segment at a time, so memory is
+//! `(⌈T/K⌉ + K) × (synapses + neurons)`.
+
+use super::{resize, resize_for_overwrite, GradientStrategy};
+use crate::circuit::Network;
+use crate::scalar::Scalar;
+
+/// One trajectory of a multi-population recording.
+#[derive(Clone, Copy, Debug)]
+pub struct NetworkTrajectory<'a> {
+    /// Number of steps `T`.
+    pub steps: usize,
+    /// Per step, one entry per neuron of the circuit: the activity of input
+    /// populations, the external current of neuron populations (0 where none);
+    /// `T × n_neurons`.
+    pub drive: &'a [f64],
+    /// `W_0` of every projection, synapses present only (`n_synapses`).
+    pub initial_weights: &'a [f64],
+    /// Recorded neurons, as indices into the circuit's activity vector.
+    pub recorded: &'a [usize],
+    /// Their recorded activity, `T × recorded.len()`.
+    pub recorded_activity: &'a [f64],
+}
+
+impl NetworkTrajectory<'_> {
+    fn drive(&self, n_neurons: usize, t: usize) -> &[f64] {
+        &self.drive[t * n_neurons..(t + 1) * n_neurons]
+    }
+
+    fn target(&self, t: usize) -> &[f64] {
+        let n = self.recorded.len();
+        &self.recorded_activity[t * n..(t + 1) * n]
+    }
+}
+
+/// Buffers for one trajectory, reused across calls (no allocation per step).
+#[derive(Debug, Default)]
+pub struct NetworkWorkspace<S> {
+    weights: Vec<S>,
+    previous: Vec<S>,
+    current: Vec<S>,
+    scratch: Vec<S>,
+    checkpoint_weights: Vec<S>,
+    checkpoint_activity: Vec<S>,
+    tape_weights: Vec<S>,
+    tape_activity: Vec<S>,
+    weights_adjoint: Vec<S>,
+    current_adjoint: Vec<S>,
+    previous_adjoint: Vec<S>,
+    theta_adjoint: Vec<S>,
+}
+
+impl<S: Scalar> NetworkWorkspace<S> {
+    /// Empty buffers; sized on first use.
+    pub fn new() -> Self {
+        NetworkWorkspace {
+            weights: Vec::new(),
+            previous: Vec::new(),
+            current: Vec::new(),
+            scratch: Vec::new(),
+            checkpoint_weights: Vec::new(),
+            checkpoint_activity: Vec::new(),
+            tape_weights: Vec::new(),
+            tape_activity: Vec::new(),
+            weights_adjoint: Vec::new(),
+            current_adjoint: Vec::new(),
+            previous_adjoint: Vec::new(),
+            theta_adjoint: Vec::new(),
+        }
+    }
+}
+
+/// `Σ_i recorded (y_i − ŷ_i)²`, and its gradient `2 (y_i − ŷ_i)` added into `adjoint`.
+#[inline]
+fn step_error<S: Scalar>(
+    activity: &[S],
+    recorded: &[usize],
+    target: &[f64],
+    adjoint: Option<&mut [S]>,
+) -> S {
+    let mut sse = S::zero();
+    match adjoint {
+        Some(adjoint) => {
+            for (&i, &target) in recorded.iter().zip(target) {
+                let residual = activity[i] - S::from_f64(target);
+                sse += residual * residual;
+                adjoint[i] += S::from_f64(2.0) * residual;
+            }
+        }
+        None => {
+            for (&i, &target) in recorded.iter().zip(target) {
+                let residual = activity[i] - S::from_f64(target);
+                sse += residual * residual;
+            }
+        }
+    }
+    sse
+}
+
+/// Runs the circuit over a trajectory from `W_0` (without a tape), calling
+/// `at_step(t, W_t, y_t−1)` before each step, and returns the loss.
+fn forward<S: Scalar>(
+    network: &Network,
+    theta: &[S],
+    trajectory: NetworkTrajectory<'_>,
+    initial_weights: &[S],
+    ws: &mut NetworkWorkspace<S>,
+    mut at_step: impl FnMut(usize, &[S], &[S]),
+) -> S {
+    let n = network.n_neurons();
+    resize(&mut ws.weights, network.n_synapses());
+    ws.weights.copy_from_slice(initial_weights);
+    resize(&mut ws.previous, n);
+    resize(&mut ws.current, n);
+    resize(&mut ws.scratch, network.scratch_len());
+    network.initial_activity(&mut ws.previous);
+    let mut sse = S::zero();
+    for t in 0..trajectory.steps {
+        at_step(t, &ws.weights, &ws.previous);
+        network.activity(
+            &ws.weights,
+            &ws.previous,
+            trajectory.drive(n, t),
+            &mut ws.current,
+            &mut ws.scratch,
+        );
+        sse += step_error(&ws.current, trajectory.recorded, trajectory.target(t), None);
+        if t + 1 < trajectory.steps {
+            network.plasticity(
+                theta,
+                &mut ws.weights,
+                &ws.previous,
+                &ws.current,
+                &mut ws.scratch,
+            );
+        }
+        std::mem::swap(&mut ws.previous, &mut ws.current);
+    }
+    sse
+}
+
+/// The loss of one trajectory at `θ` (forward only; generic so that dual numbers can
+/// differentiate it, also with respect to `W_0` given as `initial_weights`).
+pub fn network_trajectory_sse<S: Scalar>(
+    network: &Network,
+    theta: &[S],
+    initial_weights: &[S],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkWorkspace<S>,
+) -> S {
+    forward(
+        network,
+        theta,
+        trajectory,
+        initial_weights,
+        workspace,
+        |_, _, _| {},
+    )
+}
+
+/// What a simulation of the circuit records at every step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkRun {
+    /// `y_t` of every neuron, `T × n_neurons`.
+    pub activity: Vec<f64>,
+    /// `W_t` (the weights step `t` used), `T × n_synapses`.
+    pub weights: Vec<f64>,
+}
+
+/// Simulates one trajectory with `θ` and records activity and weights at every step.
+pub fn simulate_network(
+    network: &Network,
+    theta: &[f64],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkWorkspace<f64>,
+) -> NetworkRun {
+    let (n, n_syn, steps) = (network.n_neurons(), network.n_synapses(), trajectory.steps);
+    let mut weights = Vec::with_capacity(steps * n_syn);
+    let mut previous_seen = Vec::with_capacity(steps * n);
+    forward(
+        network,
+        theta,
+        trajectory,
+        trajectory.initial_weights,
+        workspace,
+        |_, w, previous| {
+            weights.extend_from_slice(w);
+            previous_seen.extend_from_slice(previous);
+        },
+    );
+    // y_t is what step t+1 saw as previous; the last step's is left in `previous`
+    let mut activity = previous_seen.split_off(n.min(previous_seen.len()));
+    activity.extend_from_slice(&workspace.previous);
+    NetworkRun { activity, weights }
+}
+
+/// Runs steps `start..end` from `W_start = tape_weights[0]` and
+/// `y_start−1 = tape_activity[0]`, recording `W_t` and `y_t` (and `W_end` when the
+/// step before updates); returns the segment's loss.
+fn run_segment(
+    network: &Network,
+    theta: &[f64],
+    trajectory: NetworkTrajectory<'_>,
+    start: usize,
+    end: usize,
+    ws: &mut NetworkWorkspace<f64>,
+) -> f64 {
+    let (n, n_syn) = (network.n_neurons(), network.n_synapses());
+    let mut sse = 0.0;
+    for t in start..end {
+        let l = t - start;
+        let (done, next) = ws.tape_activity.split_at_mut((l + 1) * n);
+        let previous = &done[l * n..];
+        let current = &mut next[..n];
+        let (weights_done, weights_next) = ws.tape_weights.split_at_mut((l + 1) * n_syn);
+        let weights = &weights_done[l * n_syn..];
+        network.activity(
+            weights,
+            previous,
+            trajectory.drive(n, t),
+            current,
+            &mut ws.scratch,
+        );
+        sse += step_error(current, trajectory.recorded, trajectory.target(t), None);
+        if t + 1 < trajectory.steps {
+            let after = &mut weights_next[..n_syn];
+            after.copy_from_slice(weights);
+            network.plasticity(theta, after, previous, current, &mut ws.scratch);
+        }
+    }
+    sse
+}
+
+/// The loss of one trajectory and its gradient with respect to `θ` (added to
+/// `theta_gradient`) and, when asked, to `W_0` (added to `initial_weights_gradient`),
+/// by the checkpointed adjoint.
+pub fn network_trajectory_sse_and_gradient(
+    network: &Network,
+    theta: &[f64],
+    trajectory: NetworkTrajectory<'_>,
+    strategy: GradientStrategy,
+    workspace: &mut NetworkWorkspace<f64>,
+    theta_gradient: &mut [f64],
+    initial_weights_gradient: Option<&mut [f64]>,
+) -> f64 {
+    let (n, n_syn, steps) = (network.n_neurons(), network.n_synapses(), trajectory.steps);
+    let bytes_per_step = (n + n_syn) * std::mem::size_of::<f64>();
+    let segment = strategy.segment_length_within_budget(steps, bytes_per_step);
+    let n_segments = steps.div_ceil(segment);
+    let ws = workspace;
+    resize(&mut ws.scratch, network.scratch_len());
+    resize_for_overwrite(&mut ws.tape_weights, (segment + 1) * n_syn);
+    resize_for_overwrite(&mut ws.tape_activity, (segment + 1) * n);
+    resize(&mut ws.weights_adjoint, n_syn);
+    resize(&mut ws.current_adjoint, n);
+    resize(&mut ws.previous_adjoint, n);
+    resize(&mut ws.theta_adjoint, theta.len());
+
+    let mut sse = 0.0;
+    if n_segments > 1 {
+        resize_for_overwrite(&mut ws.checkpoint_weights, n_segments * n_syn);
+        resize_for_overwrite(&mut ws.checkpoint_activity, n_segments * n);
+        let mut checkpoint_weights = std::mem::take(&mut ws.checkpoint_weights);
+        let mut checkpoint_activity = std::mem::take(&mut ws.checkpoint_activity);
+        sse = forward(
+            network,
+            theta,
+            trajectory,
+            trajectory.initial_weights,
+            ws,
+            |t, weights, previous| {
+                if t % segment == 0 {
+                    let k = t / segment;
+                    checkpoint_weights[k * n_syn..(k + 1) * n_syn].copy_from_slice(weights);
+                    checkpoint_activity[k * n..(k + 1) * n].copy_from_slice(previous);
+                }
+            },
+        );
+        ws.checkpoint_weights = checkpoint_weights;
+        ws.checkpoint_activity = checkpoint_activity;
+    }
+    for k in (0..n_segments).rev() {
+        let (start, end) = (k * segment, ((k + 1) * segment).min(steps));
+        if n_segments > 1 {
+            ws.tape_weights[..n_syn]
+                .copy_from_slice(&ws.checkpoint_weights[k * n_syn..(k + 1) * n_syn]);
+            ws.tape_activity[..n].copy_from_slice(&ws.checkpoint_activity[k * n..(k + 1) * n]);
+            run_segment(network, theta, trajectory, start, end, ws);
+        } else {
+            ws.tape_weights[..n_syn].copy_from_slice(trajectory.initial_weights);
+            network.initial_activity(&mut ws.tape_activity[..n]);
+            sse = run_segment(network, theta, trajectory, start, end, ws);
+        }
+        for t in (start..end).rev() {
+            let l = t - start;
+            step_error(
+                &ws.tape_activity[(l + 1) * n..(l + 2) * n],
+                trajectory.recorded,
+                trajectory.target(t),
+                Some(&mut ws.current_adjoint),
+            );
+            ws.previous_adjoint.iter_mut().for_each(|a| *a = 0.0);
+            let weights_after =
+                (t + 1 < steps).then(|| &ws.tape_weights[(l + 1) * n_syn..(l + 2) * n_syn]);
+            network.step_vjp(
+                theta,
+                &ws.tape_weights[l * n_syn..(l + 1) * n_syn],
+                weights_after,
+                &ws.tape_activity[l * n..(l + 1) * n],
+                &ws.tape_activity[(l + 1) * n..(l + 2) * n],
+                &mut ws.weights_adjoint,
+                &mut ws.current_adjoint,
+                &mut ws.previous_adjoint,
+                &mut ws.theta_adjoint,
+                &mut ws.scratch,
+            );
+            // ∂L/∂y_t−1 so far: the next (earlier) step adds its loss to it
+            std::mem::swap(&mut ws.current_adjoint, &mut ws.previous_adjoint);
+        }
+    }
+    for (g, &a) in theta_gradient.iter_mut().zip(&ws.theta_adjoint) {
+        *g += a;
+    }
+    if let Some(w0_gradient) = initial_weights_gradient {
+        for (g, &a) in w0_gradient.iter_mut().zip(&ws.weights_adjoint) {
+            *g += a;
+        }
+    }
+    sse
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,462 @@
+//! The multi-population adjoint against forward-mode dual numbers (1e-9) and central
+//! finite differences (1e-5), for θ and for `W_0`, on a recurrent circuit with two
+//! different rules, a latent population and a sparse mask, and on a three-layer
+//! feed-forward stack; checkpointing against the whole tape; the SPEC circuit through
+//! the new abstraction against the single-layer engine (1e-12).
+
+use num_dual::Dual64;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
+use super::*;
+use crate::circuit::{
+    Activation, Connectivity, NamedRule, NeuralCircuit, Population, PopulationKind, Projection,
+};
+use crate::gradient::tests::{assert_close_with_floor, random_theta};
+use crate::rule::{MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
+
+fn input(name: &str, size: usize) -> Population {
+    Population {
+        name: name.into(),
+        size,
+        kind: PopulationKind::Input,
+    }
+}
+
+fn neurons(name: &str, size: usize, activation: Activation, external_input: bool) -> Population {
+    Population {
+        name: name.into(),
+        size,
+        kind: PopulationKind::Neurons {
+            activation,
+            external_input,
+            initial_activity: 0.3,
+        },
+    }
+}
+
+fn projection(
+    name: &str,
+    pre: usize,
+    post: usize,
+    delayed: bool,
+    connectivity: Connectivity,
+    rule: Option<usize>,
+) -> Projection {
+    Projection {
+        name: name.into(),
+        pre,
+        post,
+        delayed,
+        connectivity,
+        rule,
+        learning_rate: 0.7,
+    }
+}
+
+fn taylor(name: &str) -> NamedRule {
+    NamedRule {
+        name: name.into(),
+        rule: Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+    }
+}
+
+/// x (input, 4) → h (recurrent, 6, sparse recurrent mask, no self-synapses; an
+/// MLP rule) → o (sigmoid, 3, with external current; a Taylor rule); only two
+/// neurons of h and all of o are recorded, so four neurons of h are latent.
+fn recurrent_network(seed: u64) -> Network {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let sparse = Connectivity::from_fn(6, 6, |i, j| i != j && rng.random::<f64>() < 0.6);
+    assert!(!sparse.is_dense() && sparse.n_synapses() > 6);
+    Network::new(
+        vec![
+            input("x", 4),
+            neurons("h", 6, Activation::Tanh, false),
+            neurons("o", 3, Activation::Sigmoid, true),
+        ],
+        vec![
+            projection("ff", 0, 1, false, Connectivity::all(4, 6, true), Some(0)),
+            projection("rec", 1, 1, true, sparse, Some(1)),
+            projection("out", 1, 2, false, Connectivity::all(6, 3, true), Some(0)),
+            projection("back", 2, 1, true, Connectivity::all(3, 6, true), None),
+        ],
+        vec![
+            taylor("ff"),
+            NamedRule {
+                name: "rec".into(),
+                rule: Rule::Mlp(MlpRule::new(Variables::Xyw, &[3]).unwrap()),
+            },
+        ],
+    )
+    .unwrap()
+}
+
+/// x (5) → a (relu, 4) → b (linear, 4) → c (sigmoid, 3): three plastic layers, two
+/// Taylor rules, the middle layer sparse.
+fn three_layer_network() -> Network {
+    let sparse = Connectivity::from_fn(4, 4, |i, j| (i + 2 * j) % 3 != 0);
+    Network::new(
+        vec![
+            input("x", 5),
+            neurons("a", 4, Activation::Relu, false),
+            neurons("b", 4, Activation::Linear, false),
+            neurons("c", 3, Activation::Sigmoid, false),
+        ],
+        vec![
+            projection("xa", 0, 1, false, Connectivity::all(5, 4, true), Some(0)),
+            projection("ab", 1, 2, false, sparse, Some(1)),
+            projection("bc", 2, 3, false, Connectivity::all(4, 3, true), Some(0)),
+        ],
+        vec![taylor("first"), taylor("second")],
+    )
+    .unwrap()
+}
+
+/// Random drive, initial weights and targets for `trajectories` trajectories.
+struct Data {
+    steps: usize,
+    drive: Vec<Vec<f64>>,
+    initial_weights: Vec<Vec<f64>>,
+    recorded: Vec<usize>,
+    targets: Vec<Vec<f64>>,
+}
+
+impl Data {
+    fn random(network: &Network, recorded: Vec<usize>, steps: usize, seed: u64) -> Data {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut uniform = |scale: f64| scale * (2.0 * rng.random::<f64>() - 1.0);
+        let n = network.n_neurons();
+        let drive = (0..2)
+            .map(|_| (0..steps * n).map(|_| uniform(0.8)).collect())
+            .collect();
+        let initial_weights = (0..2)
+            .map(|_| (0..network.n_synapses()).map(|_| uniform(0.5)).collect())
+            .collect();
+        let targets = (0..2)
+            .map(|_| {
+                (0..steps * recorded.len())
+                    .map(|_| 0.3 + uniform(0.3))
+                    .collect()
+            })
+            .collect();
+        Data {
+            steps,
+            drive,
+            initial_weights,
+            recorded,
+            targets,
+        }
+    }
+
+    fn trajectory(&self, k: usize) -> NetworkTrajectory<'_> {
+        NetworkTrajectory {
+            steps: self.steps,
+            drive: &self.drive[k],
+            initial_weights: &self.initial_weights[k],
+            recorded: &self.recorded,
+            recorded_activity: &self.targets[k],
+        }
+    }
+}
+
+fn loss(network: &Network, data: &Data, theta: &[f64], initial_weights: Option<&[f64]>) -> f64 {
+    let mut ws = NetworkWorkspace::new();
+    (0..2)
+        .map(|k| {
+            let w0 = initial_weights.unwrap_or(&data.initial_weights[k]);
+            network_trajectory_sse(network, theta, w0, data.trajectory(k), &mut ws)
+        })
+        .sum()
+}
+
+/// Adjoint gradient with respect to θ and to the first trajectory's `W_0`.
+fn adjoint(
+    network: &Network,
+    data: &Data,
+    theta: &[f64],
+    strategy: GradientStrategy,
+) -> (f64, Vec<f64>, Vec<f64>) {
+    let mut ws = NetworkWorkspace::new();
+    let mut theta_gradient = vec![0.0; theta.len()];
+    let mut w0_gradient = vec![0.0; network.n_synapses()];
+    let mut total = 0.0;
+    for k in 0..2 {
+        let w0 = (k == 0).then_some(&mut w0_gradient[..]);
+        total += network_trajectory_sse_and_gradient(
+            network,
+            theta,
+            data.trajectory(k),
+            strategy,
+            &mut ws,
+            &mut theta_gradient,
+            w0,
+        );
+    }
+    (total, theta_gradient, w0_gradient)
+}
+
+fn dual_theta_gradient(network: &Network, data: &Data, theta: &[f64]) -> Vec<f64> {
+    let mut ws = NetworkWorkspace::<Dual64>::new();
+    (0..theta.len())
+        .map(|p| {
+            let dual: Vec<Dual64> = theta
+                .iter()
+                .enumerate()
+                .map(|(q, &v)| Dual64::new(v, f64::from(u8::from(p == q))))
+                .collect();
+            (0..2)
+                .map(|k| {
+                    let w0: Vec<Dual64> = data.initial_weights[k]
+                        .iter()
+                        .map(|&w| Dual64::from(w))
+                        .collect();
+                    network_trajectory_sse(network, &dual, &w0, data.trajectory(k), &mut ws).eps
+                })
+                .sum()
+        })
+        .collect()
+}
+
+fn dual_w0_gradient(network: &Network, data: &Data, theta: &[f64]) -> Vec<f64> {
+    let mut ws = NetworkWorkspace::<Dual64>::new();
+    let dual_theta: Vec<Dual64> = theta.iter().map(|&v| Dual64::from(v)).collect();
+    (0..network.n_synapses())
+        .map(|s| {
+            let w0: Vec<Dual64> = data.initial_weights[0]
+                .iter()
+                .enumerate()
+                .map(|(q, &w)| Dual64::new(w, f64::from(u8::from(q == s))))
+                .collect();
+            network_trajectory_sse(network, &dual_theta, &w0, data.trajectory(0), &mut ws).eps
+        })
+        .collect()
+}
+
+fn finite_differences(value: impl Fn(&[f64]) -> f64, at: &[f64]) -> Vec<f64> {
+    (0..at.len())
+        .map(|p| {
+            let h = 1e-5 * at[p].abs().max(1e-1);
+            let (mut plus, mut minus) = (at.to_vec(), at.to_vec());
+            plus[p] += h;
+            minus[p] -= h;
+            (value(&plus) - value(&minus)) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn check(label: &str, network: &Network, data: &Data, theta: &[f64]) {
+    let (total, theta_gradient, w0_gradient) =
+        adjoint(network, data, theta, GradientStrategy::FullTape);
+    let reference = loss(network, data, theta, None);
+    assert!(total.is_finite() && total > 0.0, "{label}: loss {total}");
+    assert!(
+        (total - reference).abs() <= 1e-12 * reference,
+        "{label}: {total} vs {reference}"
+    );
+    assert_close_with_floor(
+        &format!("{label} θ vs num-dual"),
+        &theta_gradient,
+        &dual_theta_gradient(network, data, theta),
+        1e-9,
+        1e-6,
+    );
+    let fd = finite_differences(|t| loss(network, data, t, None), theta);
+    assert_close_with_floor(
+        &format!("{label} θ vs finite differences"),
+        &theta_gradient,
+        &fd,
+        1e-5,
+        1e-4,
+    );
+    assert_close_with_floor(
+        &format!("{label} W₀ vs num-dual"),
+        &w0_gradient,
+        &dual_w0_gradient(network, data, theta),
+        1e-9,
+        1e-6,
+    );
+    let w0_fd = finite_differences(
+        |w0| {
+            let mut ws = NetworkWorkspace::new();
+            network_trajectory_sse(network, theta, w0, data.trajectory(0), &mut ws)
+        },
+        &data.initial_weights[0],
+    );
+    assert_close_with_floor(
+        &format!("{label} W₀ vs finite differences"),
+        &w0_gradient,
+        &w0_fd,
+        1e-5,
+        1e-4,
+    );
+    // checkpointing recomputes the same numbers
+    for every in [1, 3, 4] {
+        let (t, g, w) = adjoint(
+            network,
+            data,
+            theta,
+            GradientStrategy::CheckpointEvery(every),
+        );
+        assert!((t - total).abs() <= 1e-12 * total);
+        assert_close_with_floor(
+            &format!("{label} checkpoints every {every}"),
+            &g,
+            &theta_gradient,
+            1e-12,
+            1e-9,
+        );
+        assert_close_with_floor(
+            &format!("{label} checkpoints every {every} (W₀)"),
+            &w,
+            &w0_gradient,
+            1e-12,
+            1e-9,
+        );
+    }
+}
+
+#[test]
+fn recurrent_circuit_with_two_rules_latent_neurons_and_a_sparse_mask() {
+    let network = recurrent_network(3);
+    let h = network.activity_range(1);
+    let o = network.activity_range(2);
+    // two of h's six neurons and all of o recorded: four latent
+    let recorded = vec![h.start + 1, h.start + 4, o.start, o.start + 1, o.start + 2];
+    let data = Data::random(&network, recorded, 9, 11);
+    let n_taylor = 27;
+    let mut theta = random_theta(5, n_taylor, 0.05);
+    theta.extend(random_theta(6, network.n_parameters() - n_taylor, 0.3));
+    check("recurrent", &network, &data, &theta);
+}
+
+#[test]
+fn three_layer_feed_forward_stack() {
+    let network = three_layer_network();
+    let c = network.activity_range(3);
+    let recorded: Vec<usize> = c.collect();
+    let data = Data::random(&network, recorded, 7, 12);
+    let theta = random_theta(8, network.n_parameters(), 0.05);
+    check("three layers", &network, &data, &theta);
+}
+
+#[test]
+fn weight_bound_is_differentiated_as_a_clip() {
+    // a large θ so that some weights reach the bound
+    let network = three_layer_network().with_weight_bound(Some(0.3));
+    let recorded: Vec<usize> = network.activity_range(3).collect();
+    let data = Data::random(&network, recorded, 6, 13);
+    let theta = random_theta(9, network.n_parameters(), 0.3);
+    let mut ws = NetworkWorkspace::new();
+    let run = simulate_network(&network, &theta, data.trajectory(0), &mut ws);
+    assert!(
+        run.weights.iter().any(|w| w.abs() == 0.3),
+        "no weight reached the bound"
+    );
+    let (_, gradient, _) = adjoint(&network, &data, &theta, GradientStrategy::FullTape);
+    assert_close_with_floor(
+        "clipped θ vs num-dual",
+        &gradient,
+        &dual_theta_gradient(&network, &data, &theta),
+        1e-9,
+        1e-6,
+    );
+}
+
+#[test]
+fn the_spec_circuit_through_the_network_equals_the_single_layer_engine() {
+    let (n_pre, n_post, steps) = (7, 5, 8);
+    let network = Network::new(
+        vec![
+            input("x", n_pre),
+            neurons("y", n_post, Activation::Sigmoid, false),
+        ],
+        vec![Projection {
+            learning_rate: 1.0,
+            ..projection(
+                "w",
+                0,
+                1,
+                false,
+                Connectivity::all(n_pre, n_post, true),
+                Some(0),
+            )
+        }],
+        vec![taylor("rule")],
+    )
+    .unwrap();
+    let recorded_neurons = vec![0, 2, 3];
+    let recorded: Vec<usize> = recorded_neurons.iter().map(|&i| n_pre + i).collect();
+    let data = Data::random(&network, recorded, steps, 14);
+    let theta = random_theta(10, 27, 0.1);
+    let (total, gradient, _) = adjoint(&network, &data, &theta, GradientStrategy::Checkpointed);
+
+    let circuit = NeuralCircuit::new(n_pre, n_post);
+    let mut ws = crate::gradient::NeuralWorkspace::new();
+    let mut expected_gradient = vec![0.0; 27];
+    let mut expected = 0.0;
+    for k in 0..2 {
+        let n = network.n_neurons();
+        let inputs: Vec<f64> = (0..steps)
+            .flat_map(|t| data.drive[k][t * n..t * n + n_pre].to_vec())
+            .collect();
+        let trajectory = crate::data::NeuralTrajectory {
+            steps,
+            inputs: &inputs,
+            initial_weights: &data.initial_weights[k],
+            recorded_activity: &data.targets[k],
+            recorded_neurons: &recorded_neurons,
+        };
+        expected += crate::gradient::neural_trajectory_sse_and_gradient(
+            &circuit,
+            &TaylorRule::new(Variables::Xyw),
+            &theta,
+            trajectory,
+            GradientStrategy::Checkpointed,
+            &mut ws,
+            &mut expected_gradient,
+        );
+    }
+    assert!(
+        (total - expected).abs() <= 1e-12 * expected,
+        "{total} vs {expected}"
+    );
+    for (a, b) in gradient.iter().zip(&expected_gradient) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1e-3), "{a} vs {b}");
+    }
+    let _ = TaylorRule::new(Variables::Xyw).n_parameters();
+}
+
+#[test]
+fn a_projection_from_a_later_population_without_delay_is_refused() {
+    let error = Network::new(
+        vec![input("x", 2), neurons("a", 2, Activation::Tanh, false)],
+        vec![projection(
+            "rec",
+            1,
+            1,
+            false,
+            Connectivity::all(2, 2, false),
+            None,
+        )],
+        vec![],
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("projections.rec.delay"),
+        "{error}"
+    );
+    let error = Network::new(
+        vec![input("x", 2), neurons("a", 3, Activation::Tanh, false)],
+        vec![projection(
+            "ff",
+            0,
+            1,
+            false,
+            Connectivity::all(2, 2, true),
+            None,
+        )],
+        vec![],
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("projections.ff.mask"), "{error}");
+}
