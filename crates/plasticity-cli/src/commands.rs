@@ -106,6 +106,10 @@ enum SimulateCommand {
     /// Simulated flies choosing odours in the two-odour probabilistic reward task while
     /// learning with a rule (SPEC §4.2): writes an .npz dataset (kind "behaviour").
     Behaviour(crate::behaviour::SimulateBehaviourArgs),
+    /// A multi-population circuit described in a TOML file (populations,
+    /// projections, masks, rules; docs/circuits.md) learning with its rules: writes an
+    /// .npz dataset (kind "circuit").
+    Circuit(crate::circuit::SimulateCircuitArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -355,6 +359,14 @@ pub(crate) struct FitOptions {
     /// parameters. L-BFGS's line search halves overflowing steps on its own.
     #[arg(long, default_value_t = plasticity::fit::DEFAULT_MAX_BACKOFFS)]
     pub(crate) max_backoffs: usize,
+    /// Circuit recordings: horizons (steps) fitted before the whole recording, each
+    /// stage warm-started from the last; 0 fits the whole recording at once.
+    #[arg(long, default_value = "5,10,20", value_delimiter = ',')]
+    pub(crate) horizon_stages: Vec<usize>,
+    /// Circuit recordings: epochs of each stage before the last (the last runs
+    /// --epochs).
+    #[arg(long, default_value_t = 40)]
+    pub(crate) stage_epochs: usize,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }
@@ -488,6 +500,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Simulate(SimulateCommand::Oja(args)) => simulate_oja(&args),
         Command::Simulate(SimulateCommand::Behaviour(args)) => {
             crate::behaviour::simulate_behaviour(&args)
+        }
+        Command::Simulate(SimulateCommand::Circuit(args)) => {
+            crate::circuit::simulate_circuit_command(&args)
         }
         Command::Fit(args) => fit_command(&args),
         Command::Loss(args) => loss_command(&args),
@@ -847,6 +862,9 @@ fn fit_online_command(args: &FitArgs) -> Result<()> {
 }
 
 fn fit_command(args: &FitArgs) -> Result<()> {
+    if crate::circuit::is_circuit(&args.data)? {
+        return crate::circuit::fit_circuit_command(&args.data, &args.out, &args.options);
+    }
     if args.options.online {
         return fit_online_command(args);
     }
@@ -963,6 +981,9 @@ fn theta_of(expression: &str) -> Result<Vec<f64>> {
 }
 
 fn loss_command(args: &LossArgs) -> Result<()> {
+    if crate::circuit::is_circuit(&args.data)? {
+        return crate::circuit::loss_command(&args.data, &args.theta, args.gradient.strategy());
+    }
     let rule = TaylorRule::new(Variables::Xyw);
     let mut gradient = vec![0.0; rule.n_parameters()];
     let strategy = resolve_gradient(&args.data, args.gradient, 27, args.memory_budget)?;
@@ -1008,6 +1029,14 @@ fn loss_command(args: &LossArgs) -> Result<()> {
 }
 
 fn evaluate_command(args: &EvaluateArgs) -> Result<()> {
+    if crate::circuit::is_circuit(&args.data)? {
+        return crate::circuit::evaluate_command(
+            &args.data,
+            &args.theta,
+            args.trajectories.unwrap_or(5),
+            args.seed,
+        );
+    }
     let dataset = match load_any(&args.data)? {
         Dataset::Neural(dataset) => *dataset,
         Dataset::Behaviour(dataset) => {

@@ -6,6 +6,7 @@
 
 mod behaviour;
 mod bench;
+mod circuit;
 mod commands;
 mod experiment;
 mod flies;

@@ -333,3 +333,165 @@ pub fn write_json(path: &Path, value: &Value) -> Result<()> {
         .map_err(|e| Error::Numerical(format!("results cannot be written as JSON: {e}")))?;
     write_text(path, &(text + "\n"))
 }
+
+/// The content of `results.json` for a circuit fit: `coefficients` (`rule.term` of
+/// every Taylor rule), `rules` (each fitted rule as an expression), `initial_weights`
+/// (per projection: `given` or `fitted_shared`), `metrics`, `stages` of the staged
+/// horizon, the histories (θ only), `config`, `data`, `seed`, `version`.
+pub fn circuit_results(
+    fit: &crate::fit::circuit::CircuitFit,
+    settings: &crate::fit::circuit::CircuitFitSettings,
+    data_path: &Path,
+    dataset: &crate::data::CircuitDataset,
+    fit_seconds: f64,
+) -> Value {
+    let network = &dataset.network;
+    let n_theta = network.n_parameters();
+    let mut results = Map::new();
+    let mut coefficients = Map::new();
+    let mut rules = Map::new();
+    for (r, named) in network.rules().iter().enumerate() {
+        let theta = &fit.outcome.theta[network.theta_range(r)];
+        let names = named.rule.parameter_names();
+        for (name, value) in names.iter().zip(theta) {
+            coefficients.insert(format!("{}.{name}", named.name), json!(value));
+        }
+        if let Rule::Taylor(taylor) = &named.rule {
+            rules.insert(
+                named.name.clone(),
+                json!(format_expression(theta, taylor.variables())),
+            );
+        }
+    }
+    let initial_weights: Map<String, Value> = dataset
+        .spec
+        .projections
+        .iter()
+        .map(|p| {
+            let how = match p.fit_initial_weights {
+                crate::circuit::InitialWeightsFit::Shared => "fitted_shared",
+                _ => "given",
+            };
+            (p.name.clone(), json!(how))
+        })
+        .collect();
+    results.insert("coefficients".into(), Value::Object(coefficients));
+    results.insert("rules".into(), Value::Object(rules));
+    results.insert("initial_weights".into(), Value::Object(initial_weights));
+    results.insert("metrics".into(), json!(fit.metrics));
+    results.insert("loss_history".into(), json!(fit.outcome.loss_history));
+    results.insert(
+        "parameter_names".into(),
+        json!(fit.parameter_names[..n_theta]),
+    );
+    let history: Vec<&[f64]> = fit
+        .outcome
+        .theta_history
+        .iter()
+        .map(|theta| &theta[..n_theta.min(theta.len())])
+        .collect();
+    results.insert("parameter_history".into(), json!(history));
+    results.insert("stop_reason".into(), json!(fit.outcome.stop_reason));
+    results.insert("backoffs".into(), json!(fit.outcome.backoffs));
+    results.insert("evaluations".into(), json!(fit.outcome.evaluations));
+    results.insert("stages".into(), json!(fit.stages));
+    results.insert(
+        "config".into(),
+        json!({
+            "settings": settings,
+            "basis_used": fit.basis_used,
+            "circuit": dataset.spec,
+            "n_parameters": n_theta,
+            "n_initial_weights_fitted": fit.outcome.theta.len() - n_theta,
+        }),
+    );
+    let populations: Map<String, Value> = network
+        .populations()
+        .iter()
+        .zip(&dataset.recorded_neurons)
+        .map(|(p, recorded)| {
+            (
+                p.name.clone(),
+                json!({"size": p.size, "recorded": recorded.len(), "input": !p.is_simulated()}),
+            )
+        })
+        .collect();
+    results.insert(
+        "data".into(),
+        json!({
+            "path": data_path.display().to_string(),
+            "trajectories": dataset.trajectories,
+            "steps": dataset.steps,
+            "populations": populations,
+            "synapses": network.n_synapses(),
+            "metadata": dataset.metadata,
+        }),
+    );
+    results.insert("seed".into(), json!(settings.fit.seed));
+    results.insert("version".into(), json!(crate::VERSION));
+    results.insert("timing".into(), json!({ "fit_seconds": fit_seconds }));
+    Value::Object(results)
+}
+
+/// `coefficients.csv` of a circuit fit: `rule,term,value[,generating,error]`, one row
+/// per Taylor coefficient of every rule (MLP parameters: `rule,parameter,value`).
+pub fn circuit_coefficients_csv(
+    dataset: &crate::data::CircuitDataset,
+    theta: &[f64],
+    generating: Option<&[f64]>,
+) -> String {
+    let network = &dataset.network;
+    let mut csv = String::from(if generating.is_some() {
+        "rule,term,value,generating,error\n"
+    } else {
+        "rule,term,value\n"
+    });
+    for (r, named) in network.rules().iter().enumerate() {
+        let range = network.theta_range(r);
+        for (k, name) in named.rule.parameter_names().iter().enumerate() {
+            let value = theta[range.start + k];
+            match generating {
+                Some(truth) => {
+                    let g = truth[range.start + k];
+                    csv.push_str(&format!(
+                        "{},\"{name}\",{value},{g},{}\n",
+                        named.name,
+                        value - g
+                    ));
+                }
+                None => csv.push_str(&format!("{},\"{name}\",{value}\n", named.name)),
+            }
+        }
+    }
+    csv
+}
+
+/// Fitted shared `W₀`, dense `[n_post, n_pre]` per projection, as
+/// `initial_weights/{projection}`.
+pub fn write_fitted_initial_weights(
+    path: &Path,
+    dataset: &crate::data::CircuitDataset,
+    objective: &crate::objective::CircuitObjective<'_>,
+    parameters: &[f64],
+) -> Result<()> {
+    let network = &dataset.network;
+    let mut arrays = Vec::new();
+    for f in objective.fitted_initial_weights() {
+        let projection = &network.projections()[f.projection];
+        let c = &projection.connectivity;
+        let dense = c.scatter(&parameters[f.start..f.start + c.n_synapses()]);
+        let array = ndarray::Array2::from_shape_vec((c.n_post(), c.n_pre()), dense)
+            .map_err(|e| Error::Numerical(e.to_string()))?;
+        arrays.push((format!("initial_weights/{}", projection.name), array));
+    }
+    let entries: Vec<(&str, crate::io::npz::NpzValue<'_>)> = arrays
+        .iter()
+        .map(|(key, array)| {
+            (
+                key.as_str(),
+                crate::io::npz::NpzValue::F64(array.view().into_dyn()),
+            )
+        })
+        .collect();
+    crate::io::npz::write_npz(path, &entries)
+}

@@ -5,9 +5,11 @@
 pub mod behaviour;
 pub mod network;
 pub mod neural;
+pub mod spec;
 
 pub use behaviour::{BehaviourCircuit, RewardSignal};
 pub use network::{
     Activation, Connectivity, NamedRule, Network, Population, PopulationKind, Projection,
 };
 pub use neural::{NeuralCircuit, PARALLEL_SYNAPSES, ROW_BLOCK};
+pub use spec::{CircuitSpec, InitialWeightsFit};

@@ -1,6 +1,7 @@
 //! Datasets in memory (SPEC §6), validated when loaded.
 
 pub mod behaviour;
+pub mod circuit;
 pub mod fly;
 pub mod neural;
 pub mod neural_stream;
@@ -8,6 +9,7 @@ pub mod neural_stream;
 use std::path::Path;
 
 pub use behaviour::{BehaviourDataset, BehaviourSession};
+pub use circuit::CircuitDataset;
 pub use fly::{
     load_fly, load_fly_csv, load_fly_dir, load_fly_mat, to_dataset, FlyRecording, FLY_DATA_SOURCE,
 };

@@ -7,6 +7,7 @@
 //! subgradient `sign(θ_k)`, 0 at 0).
 
 pub mod behaviour;
+pub mod circuit;
 pub mod flies;
 pub mod neural;
 pub mod online;
@@ -69,6 +70,9 @@ pub struct FitConfig {
     /// that gives a non-finite loss.
     #[serde(default = "default_max_backoffs")]
     pub max_backoffs: usize,
+    /// L-BFGS's line search.
+    #[serde(default)]
+    pub lbfgs_line_search: crate::optim::LineSearch,
     /// Continue from this checkpoint (taken by an earlier fit with the same objective,
     /// parametrisation and settings) instead of starting afresh; the fit then ends
     /// exactly where the uninterrupted fit would have. Not part of the recorded settings.
@@ -194,6 +198,7 @@ impl Default for FitConfig {
             l2: 0.0,
             seed: 0,
             lbfgs_memory: 20,
+            lbfgs_line_search: crate::optim::LineSearch::Backtracking,
             tolerance: 1e-10,
             max_backoffs: DEFAULT_MAX_BACKOFFS,
             resume: None,
@@ -463,6 +468,7 @@ pub fn fit<O: Objective>(
                 }
                 Lbfgs::new(config.lbfgs_memory, phi.clone(), total, gradient)
             };
+            lbfgs.line_search = config.lbfgs_line_search;
             let mut last_data = f64::NAN;
             for epoch in first_epoch..=config.epochs {
                 let mut objective_fn = |p: &[f64], g: &mut [f64]| {

@@ -67,12 +67,40 @@ pub fn mean_and_std(values: impl Iterator<Item = f64>) -> (f64, f64) {
 pub struct Parametrisation {
     n_parameters: usize,
     trainable: Vec<usize>,
-    /// `M`, row-major `n_trainable × n_trainable`; `None` for the identity.
-    matrix: Option<Vec<f64>>,
-    /// `M⁻¹`, same layout.
-    inverse: Option<Vec<f64>>,
+    /// `M` is block-diagonal: the identity outside these blocks.
+    blocks: Vec<BasisBlock>,
     fixed: Vec<f64>,
     basis: Basis,
+}
+
+/// One diagonal block of `M`: the trainable parameters `start..start + size`.
+#[derive(Clone, Debug, PartialEq)]
+struct BasisBlock {
+    start: usize,
+    size: usize,
+    /// `M`, row-major `size × size`.
+    matrix: Vec<f64>,
+    /// `M⁻¹`, same layout.
+    inverse: Vec<f64>,
+}
+
+/// `out = A v` (`transpose`: `Aᵀ v`) for a row-major `m × m` matrix `A`.
+fn multiply(a: &[f64], v: &[f64], transpose: bool) -> Vec<f64> {
+    let m = v.len();
+    (0..m)
+        .map(|row| {
+            (0..m)
+                .map(|col| {
+                    let entry = if transpose {
+                        a[col * m + row]
+                    } else {
+                        a[row * m + col]
+                    };
+                    entry * v[col]
+                })
+                .sum()
+        })
+        .collect()
 }
 
 /// Per-variable 3×3 matrices: `P[e][k]` is the coefficient of `v^e` in basis function
@@ -121,8 +149,7 @@ impl Parametrisation {
         Parametrisation {
             n_parameters,
             trainable: (0..n_parameters).collect(),
-            matrix: None,
-            inverse: None,
+            blocks: Vec::new(),
             fixed: vec![0.0; n_parameters],
             basis: Basis::Canonical,
         }
@@ -138,8 +165,7 @@ impl Parametrisation {
         Parametrisation {
             n_parameters: fixed.len(),
             trainable,
-            matrix: None,
-            inverse: None,
+            blocks: Vec::new(),
             fixed,
             basis: Basis::Canonical,
         }
@@ -177,8 +203,8 @@ impl Parametrisation {
         for &k in &trainable {
             fixed[k] = 0.0;
         }
-        let (matrix, inverse) = if basis == Basis::Canonical {
-            (None, None)
+        let blocks = if basis == Basis::Canonical {
+            Vec::new()
         } else {
             let per_variable: Vec<_> = (0..4)
                 .map(|v| variable_matrices(basis, scales.mean[v], scales.std[v]))
@@ -198,13 +224,17 @@ impl Parametrisation {
                     inverse[row * m + col] = backward;
                 }
             }
-            (Some(matrix), Some(inverse))
+            vec![BasisBlock {
+                start: 0,
+                size: m,
+                matrix,
+                inverse,
+            }]
         };
         Parametrisation {
             n_parameters: n,
             trainable,
-            matrix,
-            inverse,
+            blocks,
             fixed,
             basis,
         }
@@ -228,49 +258,98 @@ impl Parametrisation {
     /// `θ = θ_fixed + scatter(M φ)`.
     pub fn theta(&self, phi: &[f64]) -> Vec<f64> {
         let mut theta = self.fixed.clone();
-        let m = self.trainable.len();
-        for (row, &k) in self.trainable.iter().enumerate() {
-            theta[k] = match &self.matrix {
-                None => phi[row],
-                Some(matrix) => (0..m).map(|col| matrix[row * m + col] * phi[col]).sum(),
-            };
+        let mut free = phi.to_vec();
+        for block in &self.blocks {
+            let range = block.start..block.start + block.size;
+            let mapped = multiply(&block.matrix, &phi[range.clone()], false);
+            free[range].copy_from_slice(&mapped);
+        }
+        for (&k, &value) in self.trainable.iter().zip(&free) {
+            theta[k] = value;
         }
         theta
     }
 
     /// `φ = M⁻¹ gather(θ)` (the trainable part of θ in the optimiser's basis).
     pub fn phi(&self, theta: &[f64]) -> Vec<f64> {
-        let m = self.trainable.len();
-        let gathered: Vec<f64> = self.trainable.iter().map(|&k| theta[k]).collect();
-        match &self.inverse {
-            None => gathered,
-            Some(inverse) => (0..m)
-                .map(|row| {
-                    (0..m)
-                        .map(|col| inverse[row * m + col] * gathered[col])
-                        .sum()
-                })
-                .collect(),
+        let mut phi: Vec<f64> = self.trainable.iter().map(|&k| theta[k]).collect();
+        for block in &self.blocks {
+            let range = block.start..block.start + block.size;
+            let mapped = multiply(&block.inverse, &phi[range.clone()], false);
+            phi[range].copy_from_slice(&mapped);
         }
+        phi
     }
 
     /// Chain rule: `∂L/∂φ = Mᵀ gather(∂L/∂θ)`.
     pub fn pullback(&self, theta_gradient: &[f64]) -> Vec<f64> {
-        let m = self.trainable.len();
-        let gathered: Vec<f64> = self.trainable.iter().map(|&k| theta_gradient[k]).collect();
-        match &self.matrix {
-            None => gathered,
-            Some(matrix) => (0..m)
-                .map(|col| {
-                    (0..m)
-                        .map(|row| matrix[row * m + col] * gathered[row])
-                        .sum()
-                })
-                .collect(),
+        let mut gathered: Vec<f64> = self.trainable.iter().map(|&k| theta_gradient[k]).collect();
+        for block in &self.blocks {
+            let range = block.start..block.start + block.size;
+            let mapped = multiply(&block.matrix, &gathered[range.clone()], true);
+            gathered[range].copy_from_slice(&mapped);
         }
+        gathered
     }
 
-    /// Total number of rule parameters θ.
+    /// The parametrisations of consecutive parts of θ, side by side: `θ = (θ₁, θ₂, …)`
+    /// and `φ = (φ₁, φ₂, …)`, `M` block-diagonal. The basis reported is the first
+    /// part's that is not canonical.
+    pub fn concatenate(parts: &[Parametrisation]) -> Self {
+        let mut out = Parametrisation {
+            n_parameters: 0,
+            trainable: Vec::new(),
+            blocks: Vec::new(),
+            fixed: Vec::new(),
+            basis: parts
+                .iter()
+                .map(|p| p.basis)
+                .find(|&b| b != Basis::Canonical)
+                .unwrap_or(Basis::Canonical),
+        };
+        for part in parts {
+            let (offset, free_offset) = (out.n_parameters, out.trainable.len());
+            out.trainable
+                .extend(part.trainable.iter().map(|&k| k + offset));
+            out.blocks.extend(part.blocks.iter().map(|b| BasisBlock {
+                start: b.start + free_offset,
+                ..b.clone()
+            }));
+            out.fixed.extend_from_slice(&part.fixed);
+            out.n_parameters += part.n_parameters;
+        }
+        out
+    }
+
+    /// The same map after the diagonal change of variables `φ = D ψ`,
+    /// `D = diag(scale)`: `θ = θ_fixed + scatter(M D ψ)`. With `scale_k = 1/√H_kk` for
+    /// the loss's curvature `H` in φ, every ψ has unit curvature (Jacobi
+    /// preconditioning).
+    pub fn rescaled(&self, scale: &[f64]) -> Parametrisation {
+        let mut out = self.clone();
+        let mut covered = vec![false; self.n_free()];
+        for block in &mut out.blocks {
+            let m = block.size;
+            for row in 0..m {
+                for col in 0..m {
+                    block.matrix[row * m + col] *= scale[block.start + col];
+                    block.inverse[row * m + col] /= scale[block.start + row];
+                }
+                covered[block.start + row] = true;
+            }
+        }
+        for (k, _) in covered.iter().enumerate().filter(|(_, &c)| !c) {
+            out.blocks.push(BasisBlock {
+                start: k,
+                size: 1,
+                matrix: vec![scale[k]],
+                inverse: vec![1.0 / scale[k]],
+            });
+        }
+        out
+    }
+
+    /// Length of θ.
     pub fn n_parameters(&self) -> usize {
         self.n_parameters
     }
@@ -285,6 +364,73 @@ mod tests {
         VariableScales {
             mean: [0.1, 0.5, -0.02, 0.3],
             std: [0.3, 0.08, 0.1, 0.4],
+        }
+    }
+
+    #[test]
+    fn concatenated_parametrisations_act_block_by_block() {
+        let mask: Vec<bool> = (0..27).map(|k| k % 9 < 6).collect();
+        let first =
+            Parametrisation::taylor(Variables::Xyw, &mask, Basis::Centred, &scales(), &[0.0; 27]);
+        let second = Parametrisation::identity(4);
+        let third = Parametrisation::taylor(
+            Variables::Xyw,
+            &[true; 27],
+            Basis::Scaled,
+            &scales(),
+            &[0.0; 27],
+        );
+        let joint = Parametrisation::concatenate(&[first.clone(), second.clone(), third.clone()]);
+        assert_eq!(joint.n_parameters(), 58);
+        let phi: Vec<f64> = (0..joint.n_free())
+            .map(|k| ((k * 13 % 7) as f64 - 3.0) / 5.0)
+            .collect();
+        let (a, rest) = phi.split_at(first.n_free());
+        let (b, c) = rest.split_at(4);
+        let expected: Vec<f64> = [first.theta(a), second.theta(b), third.theta(c)].concat();
+        assert_eq!(joint.theta(&phi), expected);
+        let back = joint.phi(&expected);
+        for (x, y) in back.iter().zip(&phi) {
+            assert!((x - y).abs() < 1e-9, "{x} vs {y}");
+        }
+        let gradient: Vec<f64> = (0..58).map(|k| (k as f64).sin()).collect();
+        let pulled = [
+            first.pullback(&gradient[..27]),
+            second.pullback(&gradient[27..31]),
+            third.pullback(&gradient[31..]),
+        ]
+        .concat();
+        assert_eq!(joint.pullback(&gradient), pulled);
+    }
+
+    #[test]
+    fn rescaling_is_a_diagonal_change_of_the_free_parameters() {
+        let mask: Vec<bool> = (0..27).map(|k| k % 9 < 6).collect();
+        let taylor =
+            Parametrisation::taylor(Variables::Xyw, &mask, Basis::Centred, &scales(), &[0.0; 27]);
+        let p = Parametrisation::concatenate(&[taylor, Parametrisation::identity(3)]);
+        let scale: Vec<f64> = (0..p.n_free()).map(|k| 0.5 + k as f64 / 7.0).collect();
+        let q = p.rescaled(&scale);
+        let psi: Vec<f64> = (0..p.n_free())
+            .map(|k| ((k * 5 % 11) as f64 - 5.0) / 3.0)
+            .collect();
+        let phi: Vec<f64> = psi.iter().zip(&scale).map(|(a, d)| a * d).collect();
+        let (a, b) = (q.theta(&psi), p.theta(&phi));
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+        for (x, y) in q.phi(&b).iter().zip(&psi) {
+            assert!((x - y).abs() < 1e-9, "{x} vs {y}");
+        }
+        let gradient: Vec<f64> = (0..30).map(|k| (k as f64).cos()).collect();
+        let expected: Vec<f64> = p
+            .pullback(&gradient)
+            .iter()
+            .zip(&scale)
+            .map(|(g, d)| g * d)
+            .collect();
+        for (x, y) in q.pullback(&gradient).iter().zip(&expected) {
+            assert!((x - y).abs() < 1e-12 * (1.0 + y.abs()));
         }
     }
 

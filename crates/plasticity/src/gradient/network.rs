@@ -172,7 +172,8 @@ pub struct NetworkRun {
     pub weights: Vec<f64>,
 }
 
-/// Simulates one trajectory with `θ` and records activity and weights at every step.
+/// Simulates one trajectory with `θ` and records activity and weights at every step
+/// (the trajectory's recording, if any, is ignored).
 pub fn simulate_network(
     network: &Network,
     theta: &[f64],
@@ -182,6 +183,11 @@ pub fn simulate_network(
     let (n, n_syn, steps) = (network.n_neurons(), network.n_synapses(), trajectory.steps);
     let mut weights = Vec::with_capacity(steps * n_syn);
     let mut previous_seen = Vec::with_capacity(steps * n);
+    let trajectory = NetworkTrajectory {
+        recorded: &[],
+        recorded_activity: &[],
+        ..trajectory
+    };
     forward(
         network,
         theta,

@@ -5,4 +5,4 @@ pub mod adam;
 pub mod lbfgs;
 
 pub use adam::{Adam, AdamState};
-pub use lbfgs::{Lbfgs, LbfgsState, LbfgsStep};
+pub use lbfgs::{Lbfgs, LbfgsState, LbfgsStep, LineSearch};

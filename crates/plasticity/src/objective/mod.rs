@@ -5,6 +5,9 @@
 
 use rayon::prelude::*;
 
+pub mod circuit;
+pub use circuit::CircuitObjective;
+
 use crate::circuit::NeuralCircuit;
 use crate::data::NeuralDataset;
 use crate::gradient::forward::{

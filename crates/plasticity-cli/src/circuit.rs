@@ -1,0 +1,294 @@
+//! Multi-population circuits: `simulate circuit`, and `fit`, `loss` and `evaluate` on
+//! circuit recordings (`kind = "circuit"`).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+
+use plasticity::circuit::CircuitSpec;
+use plasticity::data::CircuitDataset;
+use plasticity::fit::circuit::{evaluate_circuit, fit_circuit, CircuitFitSettings};
+use plasticity::fit::{Basis, FitConfig, OptimizerKind};
+use plasticity::objective::{CircuitObjective, Objective};
+use plasticity::rule::{parse_expression, Variables};
+use plasticity::task::CircuitTask;
+
+use plasticity::report::{write_json, write_text};
+
+use crate::commands::{epoch_observer, progress_bar, BasisArg, FitOptions};
+
+/// `plasticity simulate circuit`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct SimulateCircuitArgs {
+    /// Circuit file (TOML: populations, projections, rules; see docs/circuits.md).
+    circuit: PathBuf,
+    /// Output .npz file (kind "circuit").
+    #[arg(long)]
+    out: PathBuf,
+    /// Trajectories, each with its own inputs (and W₀ unless the circuit shares it).
+    #[arg(long, default_value_t = 50)]
+    trajectories: usize,
+    /// Steps per trajectory.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// Standard deviation of Gaussian measurement noise added to the recording.
+    #[arg(long, default_value_t = 0.0)]
+    noise_std: f64,
+    /// Record this fraction of every neuron population (overrides the circuit file's
+    /// `recorded`).
+    #[arg(long)]
+    recording_fraction: Option<f64>,
+    /// Seed of every random draw (masks, recorded neurons, W₀, inputs, noise).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub(crate) fn simulate_circuit_command(args: &SimulateCircuitArgs) -> Result<()> {
+    let spec = CircuitSpec::load(&args.circuit)
+        .with_context(|| format!("reading circuit {}", args.circuit.display()))?;
+    let task = CircuitTask {
+        spec,
+        trajectories: args.trajectories,
+        steps: args.steps,
+        noise_std: args.noise_std,
+        recording_fraction: args.recording_fraction,
+        seed: args.seed,
+    };
+    let dataset = task.simulate().context("simulating the circuit")?;
+    dataset.save(&args.out)?;
+    let recorded: Vec<String> = dataset
+        .network
+        .populations()
+        .iter()
+        .zip(&dataset.recorded_neurons)
+        .filter(|(p, _)| p.is_simulated())
+        .map(|(p, r)| format!("{} {}/{}", p.name, r.len(), p.size))
+        .collect();
+    eprintln!(
+        "wrote {}: {} trajectories × {} steps, {} synapses, recorded: {}",
+        args.out.display(),
+        dataset.trajectories,
+        dataset.steps,
+        dataset.network.n_synapses(),
+        recorded.join(", ")
+    );
+    Ok(())
+}
+
+/// Whether `path` holds a circuit recording.
+pub(crate) fn is_circuit(path: &Path) -> Result<bool> {
+    let kind = plasticity::data::dataset_kind(path)
+        .with_context(|| format!("reading dataset {}", path.display()))?;
+    Ok(kind == "circuit")
+}
+
+fn load(path: &Path) -> Result<CircuitDataset> {
+    CircuitDataset::load(path).with_context(|| format!("reading dataset {}", path.display()))
+}
+
+/// Circuit fit settings from the shared fit flags (defaults: L-BFGS, centred basis,
+/// no penalty, staged horizon 5, 10, 20).
+pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
+    let defaults = CircuitFitSettings::default();
+    CircuitFitSettings {
+        fit: FitConfig {
+            optimizer: options.optimizer_or(OptimizerKind::Lbfgs),
+            epochs: options.epochs,
+            learning_rate: options.learning_rate,
+            batch_size: options.batch_size,
+            l1: options.l1.unwrap_or(0.0),
+            l2: options.l2,
+            seed: options.seed,
+            tolerance: options.tolerance,
+            max_backoffs: options.max_backoffs,
+            ..defaults.fit
+        },
+        basis: match options.basis {
+            BasisArg::Auto | BasisArg::Centred => Basis::Centred,
+            BasisArg::Scaled => Basis::Scaled,
+            BasisArg::Canonical => Basis::Canonical,
+        },
+        init: options.init.clone(),
+        gradient: options.gradient.strategy(),
+        horizon_stages: options.horizon_stages.clone(),
+        stage_epochs: options.stage_epochs,
+        weight_bound: None,
+        eval_trajectories: options.eval_trajectories,
+        precondition: defaults.precondition,
+    }
+}
+
+pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions) -> Result<()> {
+    if options.online {
+        bail!("--online takes single-layer neural recordings, not circuit recordings");
+    }
+    let dataset = load(data)?;
+    let settings = circuit_settings(options);
+    let total = settings.stage_epochs
+        * settings
+            .horizon_stages
+            .iter()
+            .filter(|&&h| h > 0 && h < dataset.steps)
+            .count()
+        + settings.fit.epochs;
+    let bar = progress_bar(total, "fitting circuit");
+    let start = Instant::now();
+    let mut observer = epoch_observer(&bar, start, total, true);
+    let fit = fit_circuit(&dataset, &settings, &mut observer);
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let fit = fit.context("fitting the circuit's rules")?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    let results = plasticity::report::circuit_results(&fit, &settings, data, &dataset, seconds);
+    write_json(&out.join("results.json"), &results)?;
+    let truth = dataset.generating_theta()?;
+    write_text(
+        &out.join("coefficients.csv"),
+        &plasticity::report::circuit_coefficients_csv(
+            &dataset,
+            &fit.outcome.theta,
+            truth.as_deref(),
+        ),
+    )?;
+    let objective = CircuitObjective::new(&dataset, settings.gradient);
+    if !objective.fitted_initial_weights().is_empty() {
+        plasticity::report::write_fitted_initial_weights(
+            &out.join("initial_weights.npz"),
+            &dataset,
+            &objective,
+            &fit.outcome.theta,
+        )?;
+    }
+    println!(
+        "stopped: {}  ({} evaluations, {:.1} s)",
+        serde_json::to_string(&fit.outcome.stop_reason)?,
+        fit.outcome.evaluations,
+        seconds
+    );
+    for (name, expression) in results["rules"].as_object().into_iter().flatten() {
+        println!("{name}: {}", expression.as_str().unwrap_or(""));
+    }
+    let m = &fit.metrics;
+    println!(
+        "loss {:.4e} (generating rules: {})",
+        m.final_loss,
+        m.loss_at_generating_rule
+            .map(|v| format!("{v:.4e}"))
+            .unwrap_or_else(|| "-".into())
+    );
+    if !m.r2_weights_by_projection.is_empty() {
+        println!(
+            "R² weights {}",
+            serde_json::Value::Object(m.r2_weights_by_projection.clone())
+        );
+    }
+    if !m.r2_weights_latent.is_empty() {
+        println!(
+            "R² weights onto latent neurons {}",
+            serde_json::Value::Object(m.r2_weights_latent.clone())
+        );
+    }
+    eprintln!("results written to {}", out.display());
+    Ok(())
+}
+
+/// θ of every rule from `--theta`: `generating` (the circuit file's rules), or
+/// `name=EXPRESSION` per rule separated by `;` (rules not named are 0); shared `W₀`
+/// that the circuit fits are taken as the data's.
+fn parameters_of(
+    text: &str,
+    dataset: &CircuitDataset,
+    objective: &CircuitObjective<'_>,
+) -> Result<Vec<f64>> {
+    let network = &dataset.network;
+    let mut theta = if text.trim() == "generating" {
+        dataset.generating_theta()?.context(
+            "--theta generating: the circuit file does not give every rule a `rule` expression",
+        )?
+    } else {
+        let mut theta = vec![0.0; network.n_parameters()];
+        for part in text.split(';').filter(|p| !p.trim().is_empty()) {
+            let Some((name, expression)) = part.split_once('=') else {
+                bail!("--theta: expected 'rule=EXPRESSION; …' or 'generating', found '{part}'");
+            };
+            let name = name.trim();
+            let Some(r) = network.rules().iter().position(|rule| rule.name == name) else {
+                let names: Vec<&str> = network.rules().iter().map(|r| r.name.as_str()).collect();
+                bail!(
+                    "--theta: the circuit has no rule '{name}' (rules: {})",
+                    names.join(", ")
+                );
+            };
+            let values = parse_expression(expression.trim(), Variables::Xyw)
+                .with_context(|| format!("--theta: rule '{name}'"))?;
+            let range = network.theta_range(r);
+            if range.len() != values.len() {
+                bail!("--theta: rule '{name}' is not a Taylor rule over x, y, w");
+            }
+            theta[range].copy_from_slice(&values);
+        }
+        theta
+    };
+    for f in objective.fitted_initial_weights() {
+        theta.extend_from_slice(
+            &dataset.trajectory(0).initial_weights[network.weight_range(f.projection)],
+        );
+    }
+    Ok(theta)
+}
+
+pub(crate) fn loss_command(
+    data: &Path,
+    theta: &str,
+    strategy: plasticity::gradient::GradientStrategy,
+) -> Result<()> {
+    let dataset = load(data)?;
+    let objective = CircuitObjective::new(&dataset, strategy);
+    let parameters = parameters_of(theta, &dataset, &objective)?;
+    let mut gradient = vec![0.0; objective.n_parameters()];
+    let items: Vec<usize> = (0..dataset.trajectories).collect();
+    let loss = objective.loss_and_gradient(&parameters, &items, &mut gradient);
+    if !loss.is_finite() {
+        bail!("the loss at θ = {theta} is {loss}: the rules make the simulation overflow");
+    }
+    let names = dataset.network.parameter_names();
+    let gradient: serde_json::Map<_, _> = names
+        .into_iter()
+        .zip(gradient)
+        .map(|(n, g)| (n, json!(g)))
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({"loss": loss, "gradient": gradient}))?
+    );
+    Ok(())
+}
+
+pub(crate) fn evaluate_command(
+    data: &Path,
+    theta: &str,
+    trajectories: usize,
+    seed: u64,
+) -> Result<()> {
+    let dataset = load(data)?;
+    let objective = CircuitObjective::new(
+        &dataset,
+        plasticity::gradient::GradientStrategy::Checkpointed,
+    );
+    let parameters = parameters_of(theta, &dataset, &objective)?;
+    let metrics = evaluate_circuit(&dataset, &objective, &parameters, trajectories, seed)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "theta": theta,
+            "metrics": metrics,
+            "seed": seed,
+            "version": plasticity::VERSION,
+        }))?
+    );
+    Ok(())
+}
