@@ -28,6 +28,10 @@ pub(crate) enum BenchCase {
     All,
     /// One Oja trajectory in f64 only, with peak memory (for scaling runs).
     Trajectory,
+    /// One trajectory of a plastic n_pre → n_post projection through the
+    /// multi-population engine, with --density of its synapses present (stored
+    /// sparsely), with peak memory.
+    Sparse,
 }
 
 #[derive(Args, Debug)]
@@ -54,6 +58,9 @@ pub(crate) struct BenchArgs {
     /// checkpointed adjoint and forward mode).
     #[arg(long, value_enum, default_value = "checkpointed")]
     gradient: crate::commands::GradientArg,
+    /// `--case sparse`: fraction of the n_pre × n_post synapses present.
+    #[arg(long, default_value_t = 1.0)]
+    density: f64,
 }
 
 impl BenchArgs {
@@ -69,6 +76,12 @@ impl BenchArgs {
                 return Err((key, "must be at least 1".into()));
             }
         }
+        if !(self.density > 0.0 && self.density <= 1.0) {
+            return Err((
+                "density",
+                format!("must be in (0, 1], got {}", self.density),
+            ));
+        }
         Ok(())
     }
 
@@ -80,7 +93,10 @@ impl BenchArgs {
             match self.case {
                 BenchCase::All => "all".into(),
                 BenchCase::Trajectory => "trajectory".into(),
+                BenchCase::Sparse => "sparse".into(),
             },
+            "--density".into(),
+            self.density.to_string(),
             "--steps".into(),
             self.steps.to_string(),
             "--n-pre".into(),
@@ -173,9 +189,132 @@ fn time_trajectory<S: Scalar>(
     (forward, backward, loss)
 }
 
+/// `--case sparse`: one trajectory of x (n_pre inputs) → y (n_post sigmoid neurons,
+/// all recorded), the projection plastic under a Taylor rule with `density` of its
+/// synapses present.
+fn bench_sparse(args: &BenchArgs) -> Result<Map<String, Value>> {
+    use plasticity::circuit::{
+        Activation, Connectivity, NamedRule, Network, Population, PopulationKind, Projection,
+    };
+    use plasticity::gradient::network::{
+        network_trajectory_sse, network_trajectory_sse_and_gradient, NetworkTrajectory,
+        NetworkWorkspace,
+    };
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(0);
+    let (n_pre, n_post, steps) = (args.n_pre, args.n_post, args.steps);
+    let connectivity =
+        Connectivity::from_fn(n_pre, n_post, |_, _| rng.random::<f64>() < args.density);
+    let network = Network::new(
+        vec![
+            Population {
+                name: "x".into(),
+                size: n_pre,
+                kind: PopulationKind::Input,
+            },
+            Population {
+                name: "y".into(),
+                size: n_post,
+                kind: PopulationKind::Neurons {
+                    activation: Activation::Sigmoid,
+                    external_input: false,
+                    initial_activity: 0.5,
+                },
+            },
+        ],
+        vec![Projection {
+            name: "w".into(),
+            pre: 0,
+            post: 1,
+            delayed: false,
+            connectivity,
+            rule: Some(0),
+            learning_rate: 1.0,
+        }],
+        vec![NamedRule {
+            name: "rule".into(),
+            rule: Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        }],
+    )?;
+    let n = network.n_neurons();
+    let synapses = network.n_synapses();
+    let weight_std = 1.0 / (n_pre as f64 * args.density).sqrt();
+    let standard = rand_distr::StandardNormal;
+    let mut normal = || -> f64 { rng.sample(standard) };
+    let mut drive = vec![0.0; steps * n];
+    for t in 0..steps {
+        for slot in &mut drive[t * n..t * n + n_pre] {
+            *slot = 0.1f64.sqrt() * normal();
+        }
+    }
+    let initial_weights: Vec<f64> = (0..synapses).map(|_| weight_std * normal()).collect();
+    let recorded: Vec<usize> = (n_pre..n).collect();
+    let targets: Vec<f64> = (0..steps * n_post).map(|_| 0.5 + 0.05 * normal()).collect();
+    let trajectory = NetworkTrajectory {
+        steps,
+        drive: &drive,
+        initial_weights: &initial_weights,
+        recorded: &recorded,
+        recorded_activity: &targets,
+    };
+    let oja = parse_expression("x*y - y^2*w", Variables::Xyw)?;
+    let theta: Vec<f64> = oja
+        .iter()
+        .enumerate()
+        .map(|(k, v)| v + 1e-3 * (k as f64 - 13.0) / 13.0)
+        .collect();
+    let mut workspace = NetworkWorkspace::new();
+    let mut loss = 0.0;
+    let forward = median_seconds(args.repeats, || {
+        loss = network_trajectory_sse(
+            &network,
+            &theta,
+            &initial_weights,
+            trajectory,
+            &mut workspace,
+        );
+    });
+    let mut gradient = vec![0.0; theta.len()];
+    let strategy = args.gradient.strategy();
+    let backward = median_seconds(args.repeats, || {
+        network_trajectory_sse_and_gradient(
+            &network,
+            &theta,
+            trajectory,
+            strategy,
+            &mut workspace,
+            &mut gradient,
+            None,
+        );
+    });
+    let mut results = Map::new();
+    results.insert("density".into(), json!(args.density));
+    results.insert("possible_synapses".into(), json!(n_pre * n_post));
+    results.insert("synapses".into(), json!(synapses));
+    results.insert("steps".into(), json!(steps));
+    results.insert("circuit_forward_s".into(), json!(forward));
+    results.insert("circuit_gradient_s".into(), json!(backward));
+    results.insert("circuit_loss".into(), json!(loss));
+    results.insert("gradient".into(), json!(args.gradient.name()));
+    results.insert("peak_rss_bytes".into(), json!(peak_rss_bytes()));
+    Ok(results)
+}
+
 pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
     if args.steps == 0 || args.n_pre == 0 || args.n_post == 0 {
         bail!("--steps, --n-pre and --n-post must be at least 1");
+    }
+    if let Err((key, message)) = args.check() {
+        bail!("--{}: {message}", key.replace('_', "-"));
+    }
+    if args.case == BenchCase::Sparse {
+        let results = bench_sparse(args)?;
+        let text = serde_json::to_string_pretty(&Value::Object(results.clone()))?;
+        println!("{text}");
+        if let Some(path) = &args.json {
+            write_json(path, &Value::Object(results))?;
+        }
+        return Ok(());
     }
     // Oja data of the asked size
     let oja_data = |trajectories: usize| {

@@ -28,36 +28,54 @@ pub(crate) struct SimulateCircuitArgs {
     /// Output .npz file (kind "circuit").
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    task: CircuitTaskFlags,
+}
+
+/// What to simulate from a circuit file (flags of `simulate circuit`, keys of an
+/// experiment's [simulate] section).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct CircuitTaskFlags {
     /// Trajectories, each with its own inputs (and W₀ unless the circuit shares it).
     #[arg(long, default_value_t = 50)]
-    trajectories: usize,
+    pub(crate) trajectories: usize,
     /// Steps per trajectory.
     #[arg(long, default_value_t = 50)]
-    steps: usize,
+    pub(crate) steps: usize,
     /// Standard deviation of Gaussian measurement noise added to the recording.
     #[arg(long, default_value_t = 0.0)]
-    noise_std: f64,
+    pub(crate) noise_std: f64,
     /// Record this fraction of every neuron population (overrides the circuit file's
     /// `recorded`).
     #[arg(long)]
-    recording_fraction: Option<f64>,
+    pub(crate) recording_fraction: Option<f64>,
     /// Seed of every random draw (masks, recorded neurons, W₀, inputs, noise).
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
+}
+
+impl CircuitTaskFlags {
+    /// The task on the circuit file `circuit`.
+    pub(crate) fn task(&self, circuit: &Path) -> Result<CircuitTask> {
+        let spec = CircuitSpec::load(circuit)
+            .with_context(|| format!("reading circuit {}", circuit.display()))?;
+        Ok(CircuitTask {
+            spec,
+            trajectories: self.trajectories,
+            steps: self.steps,
+            noise_std: self.noise_std,
+            recording_fraction: self.recording_fraction,
+            seed: self.seed,
+        })
+    }
 }
 
 pub(crate) fn simulate_circuit_command(args: &SimulateCircuitArgs) -> Result<()> {
-    let spec = CircuitSpec::load(&args.circuit)
-        .with_context(|| format!("reading circuit {}", args.circuit.display()))?;
-    let task = CircuitTask {
-        spec,
-        trajectories: args.trajectories,
-        steps: args.steps,
-        noise_std: args.noise_std,
-        recording_fraction: args.recording_fraction,
-        seed: args.seed,
-    };
-    let dataset = task.simulate().context("simulating the circuit")?;
+    let dataset = args
+        .task
+        .task(&args.circuit)?
+        .simulate()
+        .context("simulating the circuit")?;
     dataset.save(&args.out)?;
     let recorded: Vec<String> = dataset
         .network
@@ -104,6 +122,10 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
             seed: options.seed,
             tolerance: options.tolerance,
             max_backoffs: options.max_backoffs,
+            lbfgs_line_search: options
+                .line_search
+                .map(crate::commands::LineSearchArg::line_search)
+                .unwrap_or(defaults.fit.lbfgs_line_search),
             ..defaults.fit
         },
         basis: match options.basis {
@@ -118,6 +140,7 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
         weight_bound: None,
         eval_trajectories: options.eval_trajectories,
         precondition: defaults.precondition,
+        precondition_every: defaults.precondition_every,
     }
 }
 

@@ -171,6 +171,21 @@ impl TaskArgs {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum LineSearchArg {
+    Backtracking,
+    Wolfe,
+}
+
+impl LineSearchArg {
+    pub(crate) fn line_search(self) -> plasticity::optim::LineSearch {
+        match self {
+            LineSearchArg::Backtracking => plasticity::optim::LineSearch::Backtracking,
+            LineSearchArg::Wolfe => plasticity::optim::LineSearch::StrongWolfe,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum FamilyArg {
     Taylor,
     Mlp,
@@ -359,6 +374,10 @@ pub(crate) struct FitOptions {
     /// parameters. L-BFGS's line search halves overflowing steps on its own.
     #[arg(long, default_value_t = plasticity::fit::DEFAULT_MAX_BACKOFFS)]
     pub(crate) max_backoffs: usize,
+    /// L-BFGS's line search: backtracking (Armijo, the default), or strong Wolfe
+    /// (may take steps longer than 1).
+    #[arg(long, value_enum)]
+    pub(crate) line_search: Option<LineSearchArg>,
     /// Circuit recordings: horizons (steps) fitted before the whole recording, each
     /// stage warm-started from the last; 0 fits the whole recording at once.
     #[arg(long, default_value = "5,10,20", value_delimiter = ',')]
@@ -406,6 +425,10 @@ impl FitOptions {
                 seed: self.seed,
                 tolerance: self.tolerance,
                 max_backoffs: self.max_backoffs,
+                lbfgs_line_search: self
+                    .line_search
+                    .map(LineSearchArg::line_search)
+                    .unwrap_or_default(),
                 ..FitConfig::default()
             },
             gradient: self.gradient.strategy(),

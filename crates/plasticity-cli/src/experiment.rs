@@ -30,6 +30,9 @@ pub(crate) enum Kind {
     Flies,
     /// Kernel timings over a grid of sizes ([bench] = `bench-kernels` flags).
     Scaling,
+    /// A multi-population circuit ([simulate] = `simulate circuit` flags, its
+    /// `circuit` file relative to the experiment file) and a fit ([fit]).
+    Circuit,
 }
 
 impl Kind {
@@ -40,6 +43,7 @@ impl Kind {
             "table" => Kind::Table,
             "flies" => Kind::Flies,
             "scaling" => Kind::Scaling,
+            "circuit" => Kind::Circuit,
             _ => return None,
         })
     }
@@ -51,13 +55,14 @@ impl Kind {
             Kind::Table => "table",
             Kind::Flies => "flies",
             Kind::Scaling => "scaling",
+            Kind::Circuit => "circuit",
         }
     }
 
     /// The command sections this kind reads.
     fn sections(self) -> &'static [&'static str] {
         match self {
-            Kind::Neural | Kind::Behaviour => &["simulate", "fit"],
+            Kind::Neural | Kind::Behaviour | Kind::Circuit => &["simulate", "fit"],
             Kind::Table => &["table"],
             Kind::Flies => &["flies"],
             Kind::Scaling => &["bench"],
@@ -66,7 +71,10 @@ impl Kind {
 
     /// Whether a grid may sweep this kind's keys.
     fn has_grid(self) -> bool {
-        matches!(self, Kind::Neural | Kind::Behaviour | Kind::Scaling)
+        matches!(
+            self,
+            Kind::Neural | Kind::Behaviour | Kind::Scaling | Kind::Circuit
+        )
     }
 }
 
@@ -83,6 +91,16 @@ struct NeuralSimulateSection {
 struct BehaviourSimulateSection {
     #[command(flatten)]
     task: TaskFlags,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "simulate circuit")]
+struct CircuitSimulateSection {
+    /// The circuit file (relative to the experiment file).
+    #[arg(long)]
+    circuit: PathBuf,
+    #[command(flatten)]
+    task: crate::circuit::CircuitTaskFlags,
 }
 
 #[derive(Parser, Debug)]
@@ -117,6 +135,7 @@ struct BenchSection {
 fn section_command(kind: Kind, section: &str) -> clap::Command {
     match (kind, section) {
         (Kind::Neural, "simulate") => NeuralSimulateSection::command(),
+        (Kind::Circuit, "simulate") => CircuitSimulateSection::command(),
         (Kind::Behaviour, "simulate") => BehaviourSimulateSection::command(),
         (_, "fit") => FitSection::command(),
         (_, "table") => TableSection::command(),
@@ -211,11 +230,22 @@ impl Cell {
 /// A cell's settings, parsed by the commands' own flag parsers.
 #[derive(Debug)]
 pub(crate) enum CellConfig {
-    Neural { task: TaskArgs, fit: FitOptions },
-    Behaviour { task: TaskFlags, fit: FitOptions },
+    Neural {
+        task: TaskArgs,
+        fit: FitOptions,
+    },
+    Behaviour {
+        task: TaskFlags,
+        fit: FitOptions,
+    },
     Table(TableArgs),
     Flies(FliesArgs),
     Scaling(BenchArgs),
+    Circuit {
+        circuit: PathBuf,
+        task: crate::circuit::CircuitTaskFlags,
+        fit: FitOptions,
+    },
 }
 
 /// A parsed, checked experiment file.
@@ -696,6 +726,18 @@ impl Experiment {
             .collect()
     }
 
+    /// Sets the `seed` key of every section whose command has a `--seed` flag (the
+    /// run's `--seed`, which overrides the file's).
+    pub(crate) fn override_seed(&mut self, seed: u64) {
+        let kind = self.kind;
+        for (section, table) in &mut self.sections {
+            if find_arg(&section_command(kind, section), "seed").is_some() {
+                table.remove("seed");
+                table.insert("seed".into(), Value::Integer(seed as i64));
+            }
+        }
+    }
+
     /// The flags of `section` for `cell`: the section's keys with the cell's grid
     /// values in their place.
     fn section_argv(&self, section: &str, cell: &Cell, out: &Path) -> Result<Vec<String>> {
@@ -787,6 +829,20 @@ impl Experiment {
                 args.rebase_data_dir(&self.base_dir);
                 args.check().map_err(|(k, m)| range_error("flies", k, m))?;
                 CellConfig::Flies(args)
+            }
+            Kind::Circuit => {
+                let section = CircuitSimulateSection::from_arg_matches(&parse("simulate")?)?;
+                let circuit = self.base_dir.join(&section.circuit);
+                section.task.task(&circuit).map_err(|e| {
+                    e.context(format!("{}: [simulate] circuit", self.path.display()))
+                })?;
+                let fit = FitSection::from_arg_matches(&parse("fit")?)?.options;
+                check_fit(&fit).map_err(|(k, m)| range_error("fit", k, m))?;
+                CellConfig::Circuit {
+                    circuit,
+                    task: section.task,
+                    fit,
+                }
             }
             Kind::Scaling => {
                 let args = BenchSection::from_arg_matches(&parse("bench")?)?.args;

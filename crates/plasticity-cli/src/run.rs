@@ -65,6 +65,9 @@ pub(crate) struct RunArgs {
     /// the file's checkpoint_interval (60).
     #[arg(long)]
     checkpoint_interval: Option<f64>,
+    /// Overrides the `seed` of every section of the file ([simulate], [fit], …).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -185,6 +188,12 @@ pub(crate) fn git_commit() -> &'static str {
 /// `plasticity run FILE --out DIR`.
 pub(crate) fn run_command(args: &RunArgs) -> Result<()> {
     let mut experiment = Experiment::load(&args.experiment)?;
+    if let Some(seed) = args.seed {
+        if seed > i64::MAX as u64 {
+            bail!("--seed: at most {}, got {seed}", i64::MAX);
+        }
+        experiment.override_seed(seed);
+    }
     if let Some(seconds) = args.checkpoint_interval {
         if !(seconds.is_finite() && seconds >= 0.0) {
             bail!("--checkpoint-interval: must be a number of seconds ≥ 0, got {seconds}");
@@ -532,6 +541,58 @@ fn run_cell(
             row.insert("r2_weights".into(), json!(metrics.r2_weights));
             row.insert("r2_activity".into(), json!(metrics.r2_activity));
             append_theta(&mut row, &outcome.rule, &outcome.outcome.theta);
+            row
+        }
+        CellConfig::Circuit { circuit, task, fit } => {
+            let dataset = task
+                .task(&circuit)?
+                .simulate()
+                .context("simulating the circuit")?;
+            let data_path = kept_data(experiment, &dir, |path| dataset.save(path))?;
+            let settings = crate::circuit::circuit_settings(&fit);
+            let observer = CheckpointingObserver::new(
+                experiment,
+                &dir,
+                &fingerprint,
+                cell,
+                multi,
+                settings.fit.epochs,
+            );
+            let outcome = observer
+                .follow(|o| plasticity::fit::circuit::fit_circuit(&dataset, &settings, o))?;
+            let seconds = start.elapsed().as_secs_f64();
+            let results = plasticity::report::circuit_results(
+                &outcome, &settings, &data_path, &dataset, seconds,
+            );
+            let generating = dataset.generating_theta()?;
+            write_text(
+                &dir.join("coefficients.csv"),
+                &plasticity::report::circuit_coefficients_csv(
+                    &dataset,
+                    &outcome.outcome.theta,
+                    generating.as_deref(),
+                ),
+            )?;
+            let mut row = Map::new();
+            let metrics = &outcome.metrics;
+            row.insert("final_loss".into(), json!(metrics.final_loss));
+            row.insert(
+                "loss_at_generating_rule".into(),
+                json!(metrics.loss_at_generating_rule),
+            );
+            for (name, value) in &metrics.r2_weights_by_projection {
+                row.insert(format!("r2_weights_{name}"), value.clone());
+            }
+            for (name, value) in &metrics.r2_weights_latent {
+                row.insert(format!("r2_weights_latent_{name}"), value.clone());
+            }
+            for (name, value) in &metrics.rule_output_error {
+                row.insert(format!("rule_output_error_{name}"), value.clone());
+            }
+            for (name, value) in results["coefficients"].as_object().into_iter().flatten() {
+                row.insert(name.clone(), value.clone());
+            }
+            result.insert("results".into(), results);
             row
         }
         CellConfig::Table(args) => {
@@ -892,6 +953,12 @@ trait Fitted {
 }
 
 impl Fitted for plasticity::fit::neural::NeuralFit {
+    fn outcome(&self) -> &FitOutcome {
+        &self.outcome
+    }
+}
+
+impl Fitted for plasticity::fit::circuit::CircuitFit {
     fn outcome(&self) -> &FitOutcome {
         &self.outcome
     }

@@ -254,6 +254,20 @@ pub fn table_line(source: &str, section: &str, key: &str) -> Option<usize> {
     header_line
 }
 
+/// The circuit file as TOML sees it (tables by name; their order is read separately).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCircuit {
+    #[serde(default)]
+    populations: std::collections::BTreeMap<String, PopulationSpec>,
+    #[serde(default)]
+    rules: std::collections::BTreeMap<String, RuleSpec>,
+    #[serde(default)]
+    projections: std::collections::BTreeMap<String, ProjectionSpec>,
+    #[serde(default)]
+    weight_bound: Option<f64>,
+}
+
 /// Reads circuit files, with errors naming the file, the key and its line.
 struct Reader<'a> {
     path: &'a Path,
@@ -261,6 +275,51 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// A TOML error at its line, naming the key written on that line (in its
+    /// `[section]`).
+    fn located(&self, error: &toml::de::Error) -> Error {
+        let Some(span) = error.span() else {
+            return Error::data(self.path, "", error.message().to_string());
+        };
+        let start = span.start.min(self.source.len());
+        let line = self.source[..start].matches('\n').count() + 1;
+        let text = self.source.lines().nth(line - 1).unwrap_or("");
+        let section = self
+            .source
+            .lines()
+            .take(line)
+            .filter_map(|l| {
+                let t = l.trim();
+                t.strip_prefix('[')
+                    .and_then(|t| t.split(']').next())
+                    .map(|h| h.trim().to_string())
+            })
+            .last();
+        let key = text
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"').to_string());
+        let variable = match (section, key) {
+            (Some(section), Some(key)) if !text.trim_start().starts_with('[') => {
+                format!("{section}.{key}")
+            }
+            (Some(section), _) => section,
+            (None, Some(key)) => key,
+            (None, None) => String::new(),
+        };
+        Error::data(
+            self.path,
+            variable,
+            format!("line {line}: {}", error.message()),
+        )
+    }
+
+    fn error_top(&self, key: &str, message: impl std::fmt::Display) -> Error {
+        let line = top_level_line(self.source, key)
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default();
+        Error::data(self.path, key, format!("{line}{message}"))
+    }
+
     fn error(&self, section: &str, key: &str, message: impl std::fmt::Display) -> Error {
         let variable = if key.is_empty() {
             section.to_string()
@@ -271,37 +330,6 @@ impl Reader<'_> {
             .map(|l| format!("line {l}: "))
             .unwrap_or_default();
         Error::data(self.path, variable, format!("{line}{message}"))
-    }
-
-    /// The tables of `[kind.NAME]`, in file order, deserialised.
-    fn tables<T: serde::de::DeserializeOwned>(
-        &self,
-        document: &toml::Table,
-        kind: &str,
-    ) -> Result<Vec<(String, T)>> {
-        let Some(value) = document.get(kind) else {
-            return Ok(Vec::new());
-        };
-        let Some(table) = value.as_table() else {
-            return Err(self.error(kind, "", "expected tables [KIND.NAME]"));
-        };
-        let mut out = Vec::new();
-        for (name, value) in table {
-            let section = format!("{kind}.{name}");
-            let parsed: T = value.clone().try_into().map_err(|e: toml::de::Error| {
-                let message = e.message().to_string();
-                // name the field the message is about, when it says
-                let key = message
-                    .split('`')
-                    .nth(1)
-                    .filter(|k| table_line(self.source, &section, k).is_some())
-                    .unwrap_or("")
-                    .to_string();
-                self.error(&section, &key, message)
-            })?;
-            out.push((name.clone(), parsed));
-        }
-        Ok(out)
     }
 }
 
@@ -318,72 +346,49 @@ impl CircuitSpec {
     /// `base`).
     pub fn parse(source: &str, path: &Path, base: PathBuf) -> Result<CircuitSpec> {
         let reader = Reader { path, source };
-        let document: toml::Table = source.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|span| {
-                    source[..span.start.min(source.len())]
-                        .lines()
-                        .count()
-                        .max(1)
+        // typed first: toml's errors carry the span of the offending value
+        let raw: RawCircuit = toml::from_str(source).map_err(|e| reader.located(&e))?;
+        // then the order of the tables, which is the update order
+        let document: toml::Table = source
+            .parse()
+            .map_err(|e: toml::de::Error| reader.located(&e))?;
+        let order = |kind: &str| -> Vec<String> {
+            document
+                .get(kind)
+                .and_then(|v| v.as_table())
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        fn take<T>(
+            mut map: std::collections::BTreeMap<String, T>,
+            order: Vec<String>,
+            name: impl Fn(&mut T, String),
+        ) -> Vec<T> {
+            order
+                .into_iter()
+                .filter_map(|key| {
+                    map.remove(&key).map(|mut value| {
+                        name(&mut value, key);
+                        value
+                    })
                 })
-                .map(|l| format!("line {l}: "))
-                .unwrap_or_default();
-            Error::data(path, "", format!("{line}{}", e.message()))
-        })?;
-        for key in document.keys() {
-            if !["populations", "rules", "projections", "weight_bound"].contains(&key.as_str()) {
-                return Err(Error::data(
-                    path,
-                    key.clone(),
-                    format!(
-                        "line {}: unknown key; a circuit file has [populations.NAME], [rules.NAME], [projections.NAME] and weight_bound",
-                        table_line(source, key, "").or_else(|| top_level_line(source, key)).unwrap_or(0)
-                    ),
+                .collect()
+        }
+        let spec = CircuitSpec {
+            populations: take(raw.populations, order("populations"), |p, n| p.name = n),
+            rules: take(raw.rules, order("rules"), |r, n| r.name = n),
+            projections: take(raw.projections, order("projections"), |p, n| p.name = n),
+            weight_bound: raw.weight_bound,
+            base,
+        };
+        if let Some(bound) = spec.weight_bound {
+            if !(bound > 0.0 && bound.is_finite()) {
+                return Err(reader.error_top(
+                    "weight_bound",
+                    format!("must be a positive number, found {bound}"),
                 ));
             }
         }
-        let named = |list: Vec<(String, PopulationSpec)>| {
-            list.into_iter()
-                .map(|(name, mut spec)| {
-                    spec.name = name;
-                    spec
-                })
-                .collect::<Vec<_>>()
-        };
-        let populations = named(reader.tables(&document, "populations")?);
-        let rules = reader
-            .tables::<RuleSpec>(&document, "rules")?
-            .into_iter()
-            .map(|(name, mut spec)| {
-                spec.name = name;
-                spec
-            })
-            .collect();
-        let projections = reader
-            .tables::<ProjectionSpec>(&document, "projections")?
-            .into_iter()
-            .map(|(name, mut spec)| {
-                spec.name = name;
-                spec
-            })
-            .collect();
-        let weight_bound = match document.get("weight_bound") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .as_float()
-                    .or_else(|| value.as_integer().map(|v| v as f64))
-                    .ok_or_else(|| Error::data(path, "weight_bound", "expected a number"))?,
-            ),
-        };
-        let spec = CircuitSpec {
-            populations,
-            rules,
-            projections,
-            weight_bound,
-            base,
-        };
         spec.check(&reader)?;
         Ok(spec)
     }
@@ -764,4 +769,171 @@ fn read_mask(path: &Path, n_pre: usize, n_post: usize, key: &str) -> Result<Vec<
         }
     }
     Ok(mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+weight_bound = 10.0
+
+[populations.x]
+size = 3
+input = true
+
+[populations.y]
+size = 4
+activation = "tanh"
+recorded = [0, 2]
+
+[rules.ff]
+rule = "x*y - y^2*w"
+
+[projections.ff]
+from = "x"
+to = "y"
+rule = "ff"
+initial_weights = { std = 0.5 }
+
+[projections.rec]
+from = "y"
+to = "y"
+rule = "ff"
+initial_weights = { std = 0.1 }
+"#;
+
+    fn parse(source: &str) -> Result<CircuitSpec> {
+        CircuitSpec::parse(source, Path::new("circuit.toml"), PathBuf::new())
+    }
+
+    fn error_of(source: &str) -> String {
+        parse(source).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_circuit_file_builds_its_network() {
+        let spec = parse(GOOD).unwrap();
+        let network = spec.build(Path::new("circuit.toml"), 0, None).unwrap();
+        assert_eq!(network.n_neurons(), 7);
+        // the recurrent projection has no self-synapses and is delayed
+        let rec = &network.projections()[1];
+        assert!(rec.delayed && !network.projections()[0].delayed);
+        assert_eq!(rec.connectivity.n_synapses(), 12);
+        assert_eq!(network.n_parameters(), 27);
+        assert_eq!(network.weight_bound(), Some(10.0));
+        assert_eq!(spec.populations[1].recorded, Recorded::Neurons(vec![0, 2]));
+        // the JSON form (dataset metadata) reads back the same
+        let json = serde_json::to_value(&spec).unwrap();
+        let back: CircuitSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn bad_circuit_files_name_the_key_and_its_line() {
+        let unknown_population = GOOD.replace("from = \"y\"", "from = \"z\"");
+        let message = error_of(&unknown_population);
+        assert!(message.contains("projections.rec.from"), "{message}");
+        assert!(message.contains("line 23"), "{message}");
+        assert!(message.contains("'z'"), "{message}");
+
+        let no_delay = GOOD.replace(
+            "rule = \"ff\"\ninitial_weights = { std = 0.1 }",
+            "rule = \"ff\"\ndelay = 0\ninitial_weights = { std = 0.1 }",
+        );
+        let message = error_of(&no_delay);
+        assert!(message.contains("projections.rec.delay"), "{message}");
+        assert!(message.contains("line 26"), "{message}");
+        assert!(message.contains("needs delay = 1"), "{message}");
+
+        let unknown_rule = GOOD.replace(
+            "rule = \"ff\"\ninitial_weights = { std = 0.1 }",
+            "rule = \"hebb\"\ninitial_weights = { std = 0.1 }",
+        );
+        let message = error_of(&unknown_rule);
+        assert!(
+            message.contains("projections.rec.rule") && message.contains("'hebb'"),
+            "{message}"
+        );
+
+        let unknown_key = GOOD.replace("activation = \"tanh\"", "activaton = \"tanh\"");
+        let message = error_of(&unknown_key);
+        assert!(
+            message.contains("populations.y") && message.contains("activaton"),
+            "{message}"
+        );
+
+        let bad_activation = GOOD.replace("activation = \"tanh\"", "activation = \"softmax\"");
+        let message = error_of(&bad_activation);
+        assert!(
+            message.contains("populations.y.activation") && message.contains("line 10"),
+            "{message}"
+        );
+
+        let out_of_range = GOOD.replace("recorded = [0, 2]", "recorded = [0, 9]");
+        let message = error_of(&out_of_range);
+        assert!(
+            message.contains("populations.y.recorded") && message.contains("neuron 9"),
+            "{message}"
+        );
+
+        let per_trajectory = GOOD.replace(
+            "initial_weights = { std = 0.5 }",
+            "initial_weights = { std = 0.5 }\nfit_initial_weights = \"per_trajectory\"",
+        );
+        let message = error_of(&per_trajectory);
+        assert!(
+            message.contains("fit_initial_weights") && message.contains("not identifiable"),
+            "{message}"
+        );
+
+        let not_toml = "[populations.x\nsize = 3";
+        let message = error_of(not_toml);
+        assert!(
+            message.contains("circuit.toml") && message.contains("line 1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_mask_of_the_wrong_shape_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mask = dir.path().join("mask.npy");
+        ndarray_npy::write_npy(&mask, &ndarray::Array2::<f64>::ones((4, 4))).unwrap();
+        let source = GOOD.replace(
+            "initial_weights = { std = 0.5 }",
+            "initial_weights = { std = 0.5 }\nmask = { file = \"mask.npy\" }",
+        );
+        let error =
+            CircuitSpec::parse(&source, Path::new("circuit.toml"), dir.path().to_path_buf())
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.contains("mask.npy") && error.contains("expected [4, 3]"),
+            "{error}"
+        );
+        // a connectome as (pre, post) pairs
+        let pairs = dir.path().join("pairs.csv");
+        std::fs::write(&pairs, "pre,post\n0,1\n2,3\n1,0\n").unwrap();
+        let source = GOOD.replace(
+            "initial_weights = { std = 0.5 }",
+            "initial_weights = { std = 0.5 }\nmask = { file = \"pairs.csv\" }",
+        );
+        let spec = CircuitSpec::parse(&source, Path::new("circuit.toml"), dir.path().to_path_buf())
+            .unwrap();
+        let network = spec.build(Path::new("circuit.toml"), 0, None).unwrap();
+        let mask = network.projections()[0].connectivity.mask();
+        let present: Vec<usize> = (0..12).filter(|&k| mask[k]).collect();
+        // (pre 0, post 1) → 1·3 + 0; (2, 3) → 11; (1, 0) → 1
+        assert_eq!(present, vec![1, 3, 11]);
+        std::fs::write(&pairs, "0,1\n7,0\n").unwrap();
+        let error =
+            CircuitSpec::parse(&source, Path::new("circuit.toml"), dir.path().to_path_buf())
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.contains("line 2") && error.contains("out of range"),
+            "{error}"
+        );
+    }
 }

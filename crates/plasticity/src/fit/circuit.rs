@@ -49,6 +49,9 @@ pub struct CircuitFitSettings {
     /// At the start of every stage, rescale each free parameter to unit curvature of
     /// the loss (Jacobi preconditioning, from finite differences of the gradient).
     pub precondition: bool,
+    /// Re-precondition (and restart L-BFGS) every this many epochs within a stage,
+    /// as the curvature changes along the way (0: once per stage).
+    pub precondition_every: usize,
 }
 
 impl Default for CircuitFitSettings {
@@ -58,7 +61,7 @@ impl Default for CircuitFitSettings {
                 optimizer: super::OptimizerKind::Lbfgs,
                 epochs: 300,
                 l1: 0.0,
-                lbfgs_line_search: crate::optim::LineSearch::StrongWolfe,
+                lbfgs_line_search: crate::optim::LineSearch::Backtracking,
                 ..FitConfig::default()
             },
             basis: Basis::Centred,
@@ -69,11 +72,12 @@ impl Default for CircuitFitSettings {
             weight_bound: None,
             eval_trajectories: 5,
             precondition: true,
+            precondition_every: 50,
         }
     }
 }
 
-/// One stage of the staged horizon.
+/// One stage of the staged horizon (or one preconditioned chunk of it).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StageReport {
     /// Steps fitted.
@@ -295,72 +299,90 @@ pub fn fit_circuit(
     let mut joined: Option<FitOutcome> = None;
     let mut epoch_offset = 0;
     let total_epochs = settings.stage_epochs * (horizons.len() - 1) + settings.fit.epochs;
-    for (s, &horizon) in horizons.iter().enumerate() {
+    'stages: for (s, &horizon) in horizons.iter().enumerate() {
         let last = s + 1 == horizons.len();
         let objective = CircuitObjective::new(dataset, settings.gradient)
             .with_weight_bound(bound)
             .with_horizon(horizon);
-        let config = FitConfig {
-            epochs: if last {
-                settings.fit.epochs
-            } else {
-                settings.stage_epochs
-            },
-            resume: None,
-            ..settings.fit.clone()
-        };
-        let mut stopped = false;
-        let mut stage_observer = |report: &EpochReport<'_>| {
-            let shifted = EpochReport {
-                epoch: report.epoch + epoch_offset,
-                epochs: total_epochs,
-                ..report.clone()
-            };
-            let flow = observer(&shifted);
-            stopped |= flow.is_break();
-            flow
-        };
-        let stage_parametrisation = if settings.precondition {
-            let scale = jacobi_scale(&objective, &parametrisation, &start);
-            parametrisation.rescaled(&scale)
+        let stage_epochs = if last {
+            settings.fit.epochs
         } else {
-            parametrisation.clone()
+            settings.stage_epochs
         };
-        let outcome = fit(
-            &objective,
-            &stage_parametrisation,
-            &start,
-            &penalised,
-            &config,
-            &mut stage_observer,
-        )?;
-        epoch_offset += outcome.loss_history.len();
-        stages.push(StageReport {
-            horizon,
-            epochs: outcome.loss_history.len(),
-            evaluations: outcome.evaluations,
-            loss: outcome.final_loss,
-            stop_reason: outcome.stop_reason.clone(),
-        });
-        start = outcome.theta.clone();
-        joined = Some(match joined {
-            None => outcome,
-            Some(mut earlier) => {
-                earlier.loss_history.extend(outcome.loss_history);
-                earlier.theta_history.extend(outcome.theta_history);
-                earlier.evaluations += outcome.evaluations;
-                earlier.backoffs += outcome.backoffs;
-                FitOutcome {
-                    loss_history: earlier.loss_history,
-                    theta_history: earlier.theta_history,
-                    evaluations: earlier.evaluations,
-                    backoffs: earlier.backoffs,
-                    ..outcome
+        // the stage in chunks, each re-preconditioned where it starts
+        let chunk = match settings.precondition_every {
+            0 => stage_epochs,
+            every if settings.precondition => every,
+            _ => stage_epochs,
+        };
+        let mut remaining = stage_epochs;
+        while remaining > 0 {
+            let epochs = remaining.min(chunk.max(1));
+            remaining -= epochs;
+            let config = FitConfig {
+                epochs,
+                resume: None,
+                ..settings.fit.clone()
+            };
+            let mut stopped = false;
+            let mut stage_observer = |report: &EpochReport<'_>| {
+                let shifted = EpochReport {
+                    epoch: report.epoch + epoch_offset,
+                    epochs: total_epochs,
+                    ..report.clone()
+                };
+                let flow = observer(&shifted);
+                stopped |= flow.is_break();
+                flow
+            };
+            let stage_parametrisation = if settings.precondition {
+                let exact = parametrisation.n_free()
+                    - (objective.n_parameters() - objective.network().n_parameters());
+                let scale = jacobi_scale(&objective, &parametrisation, &start, exact);
+                parametrisation.rescaled(&scale)
+            } else {
+                parametrisation.clone()
+            };
+            let outcome = fit(
+                &objective,
+                &stage_parametrisation,
+                &start,
+                &penalised,
+                &config,
+                &mut stage_observer,
+            )?;
+            epoch_offset += outcome.loss_history.len();
+            stages.push(StageReport {
+                horizon,
+                epochs: outcome.loss_history.len(),
+                evaluations: outcome.evaluations,
+                loss: outcome.final_loss,
+                stop_reason: outcome.stop_reason.clone(),
+            });
+            let converged = !matches!(outcome.stop_reason, super::StopReason::EpochsCompleted);
+            start = outcome.theta.clone();
+            joined = Some(match joined {
+                None => outcome,
+                Some(mut earlier) => {
+                    earlier.loss_history.extend(outcome.loss_history);
+                    earlier.theta_history.extend(outcome.theta_history);
+                    earlier.evaluations += outcome.evaluations;
+                    earlier.backoffs += outcome.backoffs;
+                    FitOutcome {
+                        loss_history: earlier.loss_history,
+                        theta_history: earlier.theta_history,
+                        evaluations: earlier.evaluations,
+                        backoffs: earlier.backoffs,
+                        ..outcome
+                    }
                 }
+            });
+            if stopped {
+                break 'stages;
             }
-        });
-        if stopped {
-            break;
+            if converged {
+                break;
+            }
         }
     }
     let Some(mut outcome) = joined else {
@@ -387,13 +409,18 @@ pub fn fit_circuit(
 }
 
 /// `1/√H_kk` for the diagonal of the loss's curvature in φ at `theta`, from forward
-/// differences of the exact gradient (one gradient per free parameter); where the
+/// differences of the exact gradient: one gradient per free parameter for the first
+/// `exact` of them (the rules' θ), and for the rest (fitted `W₀`, thousands of
+/// entries) Hutchinson's estimate `H_kk ≈ mean_v v_k (Hv)_k` over
+/// [`HUTCHINSON_PROBES`] Rademacher vectors `v` drawn from a fixed seed. Where the
 /// curvature is not positive, the median scale.
 pub fn jacobi_scale(
     objective: &CircuitObjective<'_>,
     parametrisation: &Parametrisation,
     theta: &[f64],
+    exact: usize,
 ) -> Vec<f64> {
+    use rand::RngExt;
     let items: Vec<usize> = (0..objective.n_items()).collect();
     let phi = parametrisation.phi(theta);
     let gradient_at = |phi: &[f64]| {
@@ -402,7 +429,8 @@ pub fn jacobi_scale(
         parametrisation.pullback(&g)
     };
     let base = gradient_at(&phi);
-    let curvature: Vec<f64> = (0..phi.len())
+    let exact = exact.min(phi.len());
+    let mut curvature: Vec<f64> = (0..exact)
         .map(|k| {
             let h = 1e-4 * phi[k].abs().max(1.0);
             let mut shifted = phi.clone();
@@ -410,6 +438,25 @@ pub fn jacobi_scale(
             (gradient_at(&shifted)[k] - base[k]) / h
         })
         .collect();
+    if exact < phi.len() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x4a61_636f_6269);
+        let mut sums = vec![0.0; phi.len() - exact];
+        let h = 1e-4;
+        for _ in 0..HUTCHINSON_PROBES {
+            let signs: Vec<f64> = (exact..phi.len())
+                .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+                .collect();
+            let mut shifted = phi.clone();
+            for (p, s) in shifted[exact..].iter_mut().zip(&signs) {
+                *p += h * s;
+            }
+            let g = gradient_at(&shifted);
+            for ((sum, s), k) in sums.iter_mut().zip(&signs).zip(exact..) {
+                *sum += s * (g[k] - base[k]) / h;
+            }
+        }
+        curvature.extend(sums.iter().map(|s| s / HUTCHINSON_PROBES as f64));
+    }
     let mut positive: Vec<f64> = curvature
         .iter()
         .copied()
@@ -429,6 +476,9 @@ pub fn jacobi_scale(
         })
         .collect()
 }
+
+/// Probes of Hutchinson's diagonal estimate in [`jacobi_scale`].
+pub const HUTCHINSON_PROBES: usize = 8;
 
 /// The data loss (no prior) at `parameters`: the objective's loss on a copy without
 /// the prior's weight.
