@@ -592,6 +592,9 @@ impl Network {
                 let (gathered, rule_scratch) = scratch.split_at_mut(connectivity.n_pre());
                 for (i, y) in post.iter().enumerate() {
                     let row = connectivity.row(i);
+                    if row.is_empty() {
+                        continue;
+                    }
                     let gathered = &mut gathered[..row.len()];
                     for (g, &j) in gathered
                         .iter_mut()
@@ -792,6 +795,9 @@ impl Network {
             let (gathered_adjoint, rule_scratch) = rest.split_at_mut(n_pre);
             for (i, y) in post.iter().enumerate() {
                 let row = connectivity.row(i);
+                if row.is_empty() {
+                    continue;
+                }
                 let indices = &connectivity.pre_index[row.clone()];
                 let gathered = &mut gathered[..row.len()];
                 for (g, &j) in gathered.iter_mut().zip(indices) {
