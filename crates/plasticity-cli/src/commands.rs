@@ -55,6 +55,12 @@ enum Command {
     /// (profile-likelihood ones for --terms); writes RUN_DIR/identifiability.json and
     /// figures.
     Identify(crate::identify::IdentifyArgs),
+    /// Posterior samples of a behaviour fit's trainable terms by NUTS (4 chains in
+    /// parallel by default), with a prior matching the fit's penalty: per term mean,
+    /// sd, 2.5/50/97.5 % quantiles, split R-hat, bulk ESS, the divergences, and the
+    /// Laplace interval beside it; writes RUN_DIR/posterior.json,
+    /// RUN_DIR/posterior_draws.csv and a pair plot.
+    Posterior(crate::posterior::PosteriorArgs),
     /// Print the data loss (no penalty) and its gradient for every term at a given θ,
     /// as JSON: for cross-checking against other implementations.
     Loss(LossArgs),
@@ -492,6 +498,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(args) => fit_command(&args),
         Command::Loss(args) => loss_command(&args),
         Command::Identify(args) => crate::identify::identify_command(&args),
+        Command::Posterior(args) => crate::posterior::posterior_command(&args),
         Command::Evaluate(args) => evaluate_command(&args),
         Command::Table(args) => crate::behaviour::table_command(&args),
         Command::Flies(args) => crate::flies::flies_command(&args),

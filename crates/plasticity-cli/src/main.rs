@@ -11,6 +11,7 @@ mod experiment;
 mod flies;
 mod identify;
 mod logging;
+mod posterior;
 mod run;
 mod run_figures;
 mod select;

@@ -30,6 +30,7 @@ pub mod limits;
 pub mod metrics;
 pub mod objective;
 pub mod optim;
+pub mod posterior;
 pub mod report;
 pub mod rule;
 pub mod scalar;
