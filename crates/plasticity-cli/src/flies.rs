@@ -198,6 +198,21 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         models.push(Q_LEARNING_MODEL.to_string());
     }
     let (comparisons, coefficients) = compare_models(&fits, &models);
+    // how the 95 % intervals of θ_w fall, per model that has the term
+    let w_signs: Vec<(String, plasticity::fit::flies::IntervalSigns)> = settings
+        .models
+        .iter()
+        .filter(|m| {
+            fits.iter()
+                .any(|f| &f.model == *m && f.terms.iter().any(|t| t == "w"))
+        })
+        .map(|m| {
+            (
+                m.clone(),
+                plasticity::fit::flies::interval_signs(&fits, m, "w"),
+            )
+        })
+        .collect();
     let population_start = Instant::now();
     let population = if settings.population_folds > 0 {
         fit_population(&recordings, &settings, &fits)?
@@ -227,6 +242,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             "comparisons": comparisons,
             "coefficients": coefficients.iter().map(|(m, s)| json!({"model": m, "terms": s})).collect::<Vec<_>>(),
             "population": population,
+            "theta_w_intervals": w_signs.iter().map(|(m, s)| json!({"model": m, "signs": s})).collect::<Vec<_>>(),
             "flies": recordings.iter().map(|r| &r.name).collect::<Vec<_>>(),
             "recordings": recordings.iter().map(|r| json!({
                 "fly": r.name,
@@ -297,12 +313,39 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         if let Some(w) = fit.intervals.iter().find(|i| i.term == "w") {
             let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.3}"));
             println!(
-                "{:>6} '{}': θ_w {:.3}, 95 % profile interval [{}, {}]",
+                "{:>6} '{}': θ_w {:.3}, 95 % profile interval [{}, {}], Laplace [{}, {}]",
                 fit.fly,
                 fit.model,
                 w.estimate,
                 show(w.lower),
-                show(w.upper)
+                show(w.upper),
+                show(w.laplace_lower),
+                show(w.laplace_upper)
+            );
+        }
+    }
+    for (model, signs) in &w_signs {
+        println!(
+            "θ_w under '{model}': of {} flies, {} have a profile interval ({} entirely below 0, \
+             {} above), {} a Laplace interval ({} below 0, {} above)",
+            signs.flies,
+            signs.profile,
+            signs.profile_below_zero,
+            signs.profile_above_zero,
+            signs.laplace,
+            signs.laplace_below_zero,
+            signs.laplace_above_zero
+        );
+    }
+    for p in &population {
+        if let Some(w) = p.intervals.iter().find(|i| i.term == "w") {
+            let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.4}"));
+            println!(
+                "shared '{}': θ_w {:.4} (maximum likelihood), 95 % Laplace interval [{}, {}]",
+                p.model,
+                w.estimate,
+                show(w.laplace_lower),
+                show(w.laplace_upper)
             );
         }
     }

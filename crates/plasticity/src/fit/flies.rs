@@ -128,6 +128,35 @@ pub struct CoefficientInterval {
     pub lower: Option<f64>,
     /// Upper end; `None` likewise.
     pub upper: Option<f64>,
+    /// Lower end of the 95 % Laplace interval `θ̂ − 1.96 SE` at the maximum-likelihood
+    /// estimate, SE from the inverse Fisher information of the choices
+    /// ([`crate::identifiability`]); `None` for the Q-learning baseline, or when the
+    /// information is singular along a direction the term loads on.
+    #[serde(default)]
+    pub laplace_lower: Option<f64>,
+    /// Upper end of the Laplace interval, `θ̂ + 1.96 SE`.
+    #[serde(default)]
+    pub laplace_upper: Option<f64>,
+}
+
+/// 95 % Laplace intervals `θ̂_k ± 1.96 SE_k` of the terms `indices` of a behaviour
+/// model at its maximum-likelihood estimate `theta` (all 81 coefficients), in the order
+/// of `indices`: SE from the inverse of the Fisher information
+/// `Σ_p σ(z)(1 − σ(z)) ∂z/∂θ ∂z/∂θᵀ` of every presentation of `dataset` driven by
+/// `inputs`. `None` where the information is singular along the term.
+pub fn laplace_intervals(
+    dataset: &crate::data::BehaviourDataset,
+    inputs: &ndarray::Array3<f64>,
+    circuit: &BehaviourCircuit,
+    theta: &[f64],
+    indices: &[usize],
+) -> Result<Vec<Option<(f64, f64)>>> {
+    let rule = TaylorRule::new(Variables::Xywr);
+    let curvature = crate::identifiability::behaviour_curvature(
+        dataset, inputs, circuit, &rule, theta, indices,
+    )?;
+    let report = crate::identifiability::analyse(&curvature, &term_names(Variables::Xywr), theta)?;
+    Ok(report.intervals)
 }
 
 /// Which kind of model a row is.
@@ -306,10 +335,12 @@ fn fly_draw(
             &fit_all.outcome.theta,
             settings.profile.iterations,
         )?;
+        let laplace = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
         indices
             .iter()
             .zip(&terms)
-            .map(|(&k, term)| {
+            .zip(&laplace)
+            .map(|((&k, term), laplace)| {
                 let ProfileInterval {
                     estimate,
                     lower,
@@ -329,6 +360,8 @@ fn fly_draw(
                     estimate,
                     lower,
                     upper,
+                    laplace_lower: laplace.map(|l| l.0),
+                    laplace_upper: laplace.map(|l| l.1),
                 })
             })
             .collect::<Result<Vec<_>>>()?
@@ -421,6 +454,8 @@ fn q_learning_fit(recording: &FlyRecording, settings: &FlySettings) -> Result<Fl
                     estimate: all.parameters.values()[k],
                     lower: interval.lower.map(|v| natural(k, v)),
                     upper: interval.upper.map(|v| natural(k, v)),
+                    laplace_lower: None,
+                    laplace_upper: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?
@@ -480,9 +515,54 @@ fn median_intervals(draws: &[FlyDraw]) -> Vec<CoefficientInterval> {
                 estimate: column(&|c| Some(c.estimate)).unwrap_or(f64::NAN),
                 lower: column(&|c| c.lower),
                 upper: column(&|c| c.upper),
+                laplace_lower: column(&|c| c.laplace_lower),
+                laplace_upper: column(&|c| c.laplace_upper),
             }
         })
         .collect()
+}
+
+/// How the 95 % intervals of one term fall across the flies fitted under one model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntervalSigns {
+    /// Flies fitted under the model.
+    pub flies: usize,
+    /// Flies with a profile-likelihood interval (both ends finite).
+    pub profile: usize,
+    /// Of those, intervals entirely below 0.
+    pub profile_below_zero: usize,
+    /// Of those, intervals entirely above 0.
+    pub profile_above_zero: usize,
+    /// Flies with a Laplace interval.
+    pub laplace: usize,
+    /// Of those, intervals entirely below 0.
+    pub laplace_below_zero: usize,
+    /// Of those, intervals entirely above 0.
+    pub laplace_above_zero: usize,
+}
+
+/// Counts, over the per-fly fits of `model`, the flies whose 95 % interval of `term` is
+/// entirely below or above 0 (profile and Laplace intervals separately; a fly without
+/// an interval, e.g. one that never rejects, counts in `flies` only).
+pub fn interval_signs(fits: &[FlyModelFit], model: &str, term: &str) -> IntervalSigns {
+    let mut signs = IntervalSigns::default();
+    for fit in fits.iter().filter(|f| f.model == model) {
+        signs.flies += 1;
+        let Some(interval) = fit.intervals.iter().find(|i| i.term == term) else {
+            continue;
+        };
+        if let (Some(low), Some(high)) = (interval.lower, interval.upper) {
+            signs.profile += 1;
+            signs.profile_below_zero += usize::from(high < 0.0);
+            signs.profile_above_zero += usize::from(low > 0.0);
+        }
+        if let (Some(low), Some(high)) = (interval.laplace_lower, interval.laplace_upper) {
+            signs.laplace += 1;
+            signs.laplace_below_zero += usize::from(high < 0.0);
+            signs.laplace_above_zero += usize::from(low > 0.0);
+        }
+    }
+    signs
 }
 
 /// Fits every fly under every model (all draws in parallel).
@@ -731,6 +811,39 @@ mod tests {
                 }
             }
         }
+        // Laplace intervals of the rules are symmetric about the same estimate as the
+        // profile's (on this fly they can be much wider than the profile intervals: see
+        // docs/identifiability.md)
+        for fit in &fits[..2] {
+            for interval in &fit.intervals {
+                let (low, high) = (
+                    interval.laplace_lower.expect("a Laplace interval"),
+                    interval.laplace_upper.expect("a Laplace interval"),
+                );
+                assert!(
+                    low < interval.estimate && interval.estimate < high,
+                    "{interval:?}"
+                );
+                let centre = 0.5 * (low + high);
+                assert!(
+                    (centre - interval.estimate).abs() <= 1e-9 * (high - low),
+                    "{interval:?}"
+                );
+            }
+        }
+        let signs = interval_signs(&fits, &settings.models[1], "w");
+        assert_eq!(signs.flies, 1);
+        assert_eq!(signs.laplace, 1);
+        let w = fits[1]
+            .intervals
+            .iter()
+            .find(|i| i.term == "w")
+            .expect("θ_w");
+        assert_eq!(
+            signs.laplace_below_zero,
+            usize::from(w.laplace_upper.expect("upper") < 0.0)
+        );
+        assert_eq!(interval_signs(&fits, "no such model", "w").flies, 0);
         // canonical order (x, y, w, r exponents), whatever order the model was written in
         assert_eq!(fits[1].terms, ["1", "r", "w", "x", "x*r"]);
         let baseline = &fits[2];
@@ -769,7 +882,7 @@ mod tests {
                 ..FlySettings::default().fit
             },
             q_learning: false,
-            intervals: false,
+            intervals: true,
             population_folds: 2,
             ..FlySettings::default()
         };
@@ -788,6 +901,18 @@ mod tests {
         // one set of 4 coefficients against one per fly
         let nll: f64 = fit.flies.iter().map(|f| f.negative_log_likelihood).sum();
         assert!((fit.aic - (8.0 + 2.0 * nll)).abs() < 1e-9);
+        // the shared rule's Laplace intervals bracket its maximum-likelihood estimate
+        assert_eq!(fit.intervals.len(), 4);
+        for interval in &fit.intervals {
+            let (low, high) = (
+                interval.laplace_lower.expect("a Laplace interval"),
+                interval.laplace_upper.expect("a Laplace interval"),
+            );
+            assert!(
+                low < interval.estimate && interval.estimate < high,
+                "{interval:?}"
+            );
+        }
         assert_eq!(fit.heldout_against_per_fly.flies, 2);
         // more folds than flies is refused
         let too_many = FlySettings {
