@@ -85,6 +85,12 @@ enum Command {
     /// set); --l1-path adds the L1 regularisation path with λ chosen by the same
     /// cross-validation. Writes selection.csv, selection.json and figures.
     Select(crate::select::SelectArgs),
+    /// Experiment design: simulate the two-odour task under a true rule for each number
+    /// of animals and trials per session, fit the null model and the model with the
+    /// true rule's extra terms to every replicate, and report the expected
+    /// log-likelihood difference and the power of the likelihood-ratio test at
+    /// --alpha; writes power.csv, design.json and figures.
+    Design(crate::design::DesignArgs),
     /// Time the kernels (an Oja trajectory's forward pass and gradient in f64 and
     /// f32, a behaviour epoch with the Taylor and MLP rules) on simulated data; JSON
     /// for `bench/run`.
@@ -503,6 +509,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Table(args) => crate::behaviour::table_command(&args),
         Command::Flies(args) => crate::flies::flies_command(&args),
         Command::Select(args) => crate::select::select_command(&args),
+        Command::Design(args) => crate::design::design_command(&args),
         Command::BenchKernels(args) => crate::bench::bench_command(&args),
         Command::Oja(args) => oja_command(&args),
     }

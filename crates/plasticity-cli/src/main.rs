@@ -7,6 +7,7 @@
 mod behaviour;
 mod bench;
 mod commands;
+mod design;
 mod experiment;
 mod flies;
 mod identify;

@@ -670,7 +670,10 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
         .iter()
         .find(|i| i["term"] == "w")
         .expect("θ_w");
-    assert!(w["laplace_lower"].as_f64() < w["laplace_upper"].as_f64(), "{w}");
+    assert!(
+        w["laplace_lower"].as_f64() < w["laplace_upper"].as_f64(),
+        "{w}"
+    );
     assert!(comparison["version"].is_string() && comparison["settings"]["seed"] == 0);
     for stem in [
         "percent_deviance_1_x_r_xr_vs_1_x_r_xr_w",

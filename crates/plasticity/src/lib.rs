@@ -20,6 +20,7 @@
 pub mod baseline;
 pub mod circuit;
 pub mod data;
+pub mod design;
 pub mod error;
 pub mod figures;
 pub mod fit;
