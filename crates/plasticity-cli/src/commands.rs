@@ -55,7 +55,7 @@ enum Command {
     /// (profile-likelihood ones for --terms); writes RUN_DIR/identifiability.json and
     /// figures.
     Identify(crate::identify::IdentifyArgs),
-    /// Posterior samples of a behaviour fit's trainable terms by NUTS (4 chains in
+    /// Posterior samples of a Taylor fit's trainable terms (behaviour or neural) by NUTS (4 chains in
     /// parallel by default), with a prior matching the fit's penalty: per term mean,
     /// sd, 2.5/50/97.5 % quantiles, split R-hat, bulk ESS, the divergences, and the
     /// Laplace interval beside it; writes RUN_DIR/posterior.json,

@@ -1,5 +1,5 @@
-//! `plasticity posterior RUN_DIR`: NUTS posterior samples of a behaviour fit's trainable
-//! terms (the library's `posterior` module), written to RUN_DIR/posterior.json,
+//! `plasticity posterior RUN_DIR`: NUTS posterior samples of a fit's trainable terms
+//! (behaviour or neural activity) (the library's `posterior` module), written to RUN_DIR/posterior.json,
 //! RUN_DIR/posterior_draws.csv and RUN_DIR/figures/posterior_pairs.{png,svg}.
 
 use std::fmt::Write as _;
@@ -11,20 +11,26 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Map};
 
-use plasticity::data::Dataset;
+use plasticity::data::{BehaviourDataset, Dataset, NeuralDataset};
 use plasticity::fit::behaviour::{circuit_of, resample_inputs, BehaviourFitSettings, InputSource};
-use plasticity::identifiability::{analyse, behaviour_curvature};
+use plasticity::fit::neural::NeuralFitSettings;
+use plasticity::gradient::GradientStrategy;
+use plasticity::identifiability::{
+    analyse, behaviour_curvature, neural_curvature, Identifiability,
+};
+use plasticity::objective::NeuralObjective;
 use plasticity::posterior::{
-    sample, summarise, BehaviourPosterior, NutsSettings, Prior, WEAK_PRIOR_SD,
+    sample, summarise, BehaviourPosterior, ChainDraws, NutsSettings, Prior,
+    ScaledObjectivePosterior, WEAK_PRIOR_SD,
 };
 use plasticity::report::write_json;
 use plasticity::rule::{term_names, TaylorRule, Variables};
 
-use crate::identify::{read_record, trainable};
+use crate::identify::{read_record, trainable, FitRecord};
 
 #[derive(Args, Debug)]
 pub(crate) struct PosteriorArgs {
-    /// The directory of a behaviour fit (`plasticity fit DATA --out DIR`): its
+    /// The directory of a Taylor fit (behaviour or neural) (`plasticity fit DATA --out DIR`): its
     /// results.json gives θ, the trainable terms, the penalty and the data.
     run_dir: PathBuf,
     /// The dataset, if not at the path recorded in results.json.
@@ -67,7 +73,8 @@ fn choose_prior(
     args: &PosteriorArgs,
     l1: f64,
     l2: f64,
-    presentations: usize,
+    likelihood_scale: f64,
+    scale_words: &str,
 ) -> Result<(Prior, String)> {
     let number = |text: &str| -> Result<f64> {
         text.trim()
@@ -76,13 +83,13 @@ fn choose_prior(
     };
     match args.prior.split_once(':') {
         None if args.prior == "fit" => {
-            let prior = Prior::from_penalty(l1, l2, presentations, args.weak_prior_sd)
+            let prior = Prior::from_penalty(l1, l2, likelihood_scale, args.weak_prior_sd)
                 .context("--weak-prior-sd")?;
             let source = if l1 > 0.0 || l2 > 0.0 {
                 format!(
                     "the fit's penalty (l1 = {l1:e}, l2 = {l2:e}) on the likelihood's scale \
-                     (× {presentations} presentations): Laplace scale 1/(N l1), Gaussian sd \
-                     1/sqrt(2 N l2)"
+                     (c = {likelihood_scale:.6e}, {scale_words}): Laplace scale 1/(c l1), \
+                     Gaussian sd 1/sqrt(2 c l2)"
                 )
             } else {
                 format!(
@@ -107,44 +114,56 @@ fn choose_prior(
     }
 }
 
-pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
-    let started = Instant::now();
-    let record = read_record(&args.run_dir, args.data.as_deref(), "posterior")?;
-    let out = args.out.clone().unwrap_or_else(|| args.run_dir.clone());
-    let dataset = Dataset::load(&record.data)
-        .with_context(|| format!("reading dataset {}", record.data.display()))?;
-    let dataset = match (dataset, record.kind.as_str()) {
-        (Dataset::Behaviour(dataset), "behaviour") => dataset,
-        (_, "neural") => bail!(
-            "{} holds a neural-activity fit: posterior samples are implemented for behaviour \
-             fits only (identify gives the Laplace intervals of a neural fit)",
-            args.run_dir.join("results.json").display()
-        ),
-        (_, kind) => bail!(
-            "{} is not a {kind} dataset, but results.json in {} is a {kind} fit",
-            record.data.display(),
-            args.run_dir.display()
-        ),
-    };
+/// What the sampler ran on, for the report.
+struct Sampled {
+    terms: Vec<String>,
+    estimates: Vec<f64>,
+    laplace: Identifiability,
+    prior: Prior,
+    prior_source: String,
+    observations: usize,
+    likelihood: String,
+    chains: Vec<ChainDraws>,
+}
+
+/// Where the chains start: the fitted θ, spread by one Laplace SE per term (0.1 where
+/// undetermined, at most 1).
+fn spread_of(laplace: &Identifiability) -> Vec<f64> {
+    laplace
+        .standard_errors
+        .iter()
+        .map(|se| se.unwrap_or(0.1).min(1.0))
+        .collect()
+}
+
+fn sample_behaviour(
+    args: &PosteriorArgs,
+    record: &FitRecord,
+    dataset: &BehaviourDataset,
+    nuts: &NutsSettings,
+) -> Result<Sampled> {
     let settings: BehaviourFitSettings = serde_json::from_value(record.settings.clone())
         .context("reading config.settings of results.json (a behaviour fit)")?;
     let variables = Variables::Xywr;
     let names = term_names(variables);
     let parameters = trainable(&settings.trainable, variables)?;
-    let terms: Vec<String> = parameters.iter().map(|&k| names[k].clone()).collect();
     let inputs = match settings.inputs {
-        InputSource::Resampled => resample_inputs(&dataset, settings.input_seed)?,
+        InputSource::Resampled => resample_inputs(dataset, settings.input_seed)?,
         InputSource::Recorded => dataset.inputs.clone(),
     };
-    let circuit = circuit_of(&dataset, settings.weight_bound);
+    let circuit = circuit_of(dataset, settings.weight_bound);
     let rule = TaylorRule::new(variables);
     let presentations: usize = dataset.n_presentations.iter().sum();
-    let (prior, prior_source) =
-        choose_prior(args, settings.fit.l1, settings.fit.l2, presentations)?;
-
+    let (prior, prior_source) = choose_prior(
+        args,
+        settings.fit.l1,
+        settings.fit.l2,
+        presentations as f64,
+        "the number of presentations N",
+    )?;
     // the Laplace approximation: where the chains start, and what they are compared with
     let curvature = behaviour_curvature(
-        &dataset,
+        dataset,
         &inputs,
         &circuit,
         &rule,
@@ -155,22 +174,8 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
     let laplace =
         analyse(&curvature, &names, &record.theta).context("the Laplace approximation")?;
     let estimates: Vec<f64> = parameters.iter().map(|&k| record.theta[k]).collect();
-    let spread: Vec<f64> = laplace
-        .standard_errors
-        .iter()
-        .map(|se| se.unwrap_or(0.1).min(1.0))
-        .collect();
-
-    let nuts = NutsSettings {
-        chains: args.chains,
-        draws: args.draws,
-        warmup: args.warmup,
-        seed: args.seed,
-        max_depth: args.max_depth,
-        target_accept: args.target_accept,
-    };
     let posterior = BehaviourPosterior::new(
-        &dataset,
+        dataset,
         inputs,
         circuit,
         rule,
@@ -178,6 +183,86 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         parameters.clone(),
         prior,
     )?;
+    announce(args, &laplace.terms);
+    let chains = sample(&posterior, &estimates, &spread_of(&laplace), nuts).context("sampling")?;
+    Ok(Sampled {
+        terms: laplace.terms.clone(),
+        estimates,
+        laplace,
+        prior,
+        prior_source,
+        observations: presentations,
+        likelihood: format!(
+            "Bernoulli log-likelihood of all {presentations} recorded choices, \
+             -sum_s P_s mean_p l_sp (the fit's loss is the mean over sessions of each \
+             session's mean cross-entropy; here each session is weighted by its \
+             presentations), the circuit driven by the fit's inputs, exact forward-mode \
+             gradient"
+        ),
+        chains,
+    })
+}
+
+fn sample_neural(
+    args: &PosteriorArgs,
+    record: &FitRecord,
+    dataset: &NeuralDataset,
+    nuts: &NutsSettings,
+) -> Result<Sampled> {
+    let settings: NeuralFitSettings = serde_json::from_value(record.settings.clone())
+        .context("reading config.settings of results.json (a neural fit)")?;
+    let variables = Variables::Xyw;
+    let names = term_names(variables);
+    let parameters = trainable(&settings.trainable, variables)?;
+    let rule = TaylorRule::new(variables);
+    let curvature = neural_curvature(dataset, &rule, &record.theta, &parameters)
+        .context("computing the Gauss-Newton matrix at the fitted θ")?;
+    let Some(variance) = curvature.residual_variance.filter(|v| *v > 0.0) else {
+        bail!(
+            "the fit in {} has zero residuals (noise-free data at the fitted θ): the \
+             recording noise's variance, and so the likelihood, is undefined",
+            args.run_dir.display()
+        );
+    };
+    let scale = curvature.likelihood_scale;
+    let (prior, prior_source) = choose_prior(
+        args,
+        settings.fit.l1,
+        settings.fit.l2,
+        scale,
+        "n / (2 sigma^2) of the Gaussian recording model",
+    )?;
+    let laplace =
+        analyse(&curvature, &names, &record.theta).context("the Laplace approximation")?;
+    let estimates: Vec<f64> = parameters.iter().map(|&k| record.theta[k]).collect();
+    let objective = NeuralObjective::new(dataset, rule, GradientStrategy::Checkpointed);
+    let posterior = ScaledObjectivePosterior::new(
+        &objective,
+        scale,
+        record.theta.clone(),
+        parameters.clone(),
+        prior,
+    )?;
+    announce(args, &laplace.terms);
+    let chains = sample(&posterior, &estimates, &spread_of(&laplace), nuts).context("sampling")?;
+    Ok(Sampled {
+        terms: laplace.terms.clone(),
+        estimates,
+        laplace,
+        prior,
+        prior_source,
+        observations: curvature.observations,
+        likelihood: format!(
+            "Gaussian log-likelihood of all {} recorded values, -n/(2 sigma^2) x MSE with \
+             the residual variance at the fit plugged in (sigma^2 = {variance:.6e}, not \
+             sampled), exact adjoint gradient",
+            curvature.observations
+        ),
+        chains,
+    })
+}
+
+fn announce(args: &PosteriorArgs, terms: &[String]) {
     if !crate::run::quiet() {
         eprintln!(
             "NUTS: {} chains × ({} warm-up + {} draws) over {} terms ({})",
@@ -188,7 +273,43 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
             terms.join(", ")
         );
     }
-    let chains = sample(&posterior, &estimates, &spread, &nuts).context("sampling")?;
+}
+
+pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
+    let started = Instant::now();
+    let record = read_record(&args.run_dir, args.data.as_deref(), "posterior")?;
+    let out = args.out.clone().unwrap_or_else(|| args.run_dir.clone());
+    let dataset = Dataset::load(&record.data)
+        .with_context(|| format!("reading dataset {}", record.data.display()))?;
+    let nuts = NutsSettings {
+        chains: args.chains,
+        draws: args.draws,
+        warmup: args.warmup,
+        seed: args.seed,
+        max_depth: args.max_depth,
+        target_accept: args.target_accept,
+    };
+    let sampled = match (&dataset, record.kind.as_str()) {
+        (Dataset::Behaviour(dataset), "behaviour") => {
+            sample_behaviour(args, &record, dataset, &nuts)?
+        }
+        (Dataset::Neural(dataset), "neural") => sample_neural(args, &record, dataset, &nuts)?,
+        (_, kind) => bail!(
+            "{} is not a {kind} dataset, but results.json in {} is a {kind} fit",
+            record.data.display(),
+            args.run_dir.display()
+        ),
+    };
+    let Sampled {
+        terms,
+        estimates,
+        laplace,
+        prior,
+        prior_source,
+        observations,
+        likelihood,
+        chains,
+    } = sampled;
     let summaries = summarise(&chains);
     let wall_time = started.elapsed().as_secs_f64();
 
@@ -246,14 +367,8 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
             "description": prior.describe(),
             "source": prior_source,
         },
-        "likelihood": format!(
-            "Bernoulli log-likelihood of all {presentations} recorded choices, \
-             -sum_s P_s mean_p l_sp (the fit's loss is the mean over sessions of each \
-             session's mean cross-entropy; here each session is weighted by its \
-             presentations), the circuit driven by the fit's inputs, exact forward-mode \
-             gradient"
-        ),
-        "presentations": presentations,
+        "likelihood": likelihood,
+        "presentations": observations,
         "sampler": "NUTS (nuts-rs 0.19, diagonal mass matrix adapted during warm-up)",
         "config": nuts,
         "seed": args.seed,

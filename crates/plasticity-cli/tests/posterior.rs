@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use plasticity::task::BehaviourTask;
+use plasticity::task::{BehaviourTask, OjaTask};
 use serde_json::Value;
 
 fn run(args: &[&str]) -> Output {
@@ -162,5 +162,59 @@ fn posterior_names_the_bad_flag() {
         assert!(!output.status.success(), "{flags:?}");
         let message = stderr(&output);
         assert!(message.contains(expected), "{flags:?}: {message}");
+    }
+}
+
+#[test]
+fn posterior_of_a_neural_fit_uses_the_gaussian_likelihood() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("d.npz");
+    OjaTask {
+        n_pre: 4,
+        n_post: 8,
+        steps: 20,
+        trajectories: 3,
+        noise_std: 0.02,
+        seed: 7,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated")
+    .save(&data)
+    .expect("saved");
+    let fit = dir.path().join("fit");
+    let output = run(&[
+        "--quiet",
+        "fit",
+        data.to_str().expect("utf-8"),
+        "--out",
+        fit.to_str().expect("utf-8"),
+        "--trainable",
+        "x*y,y^2*w",
+        "--epochs",
+        "100",
+    ]);
+    assert!(output.status.success(), "fit: {}", stderr(&output));
+    let out = dir.path().join("post");
+    let output = posterior(&fit, &out, "1");
+    assert!(output.status.success(), "posterior: {}", stderr(&output));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("posterior.json")).expect("written"),
+    )
+    .expect("JSON");
+    assert_eq!(report["terms"], serde_json::json!(["y^2*w", "x*y"]));
+    assert!(report["likelihood"]
+        .as_str()
+        .expect("text")
+        .starts_with("Gaussian"));
+    // the Oja coefficients are well determined: the posterior sits near the fit
+    for term in ["x*y", "y^2*w"] {
+        let s = &report["summaries"][term];
+        let (mean, fitted, se) = (
+            s["mean"].as_f64().expect("mean"),
+            s["fitted"].as_f64().expect("fitted"),
+            s["laplace_se"].as_f64().expect("SE"),
+        );
+        assert!((mean - fitted).abs() < 2.0 * se, "{term}: {s}");
     }
 }

@@ -93,10 +93,12 @@ pub struct Prior {
 }
 
 impl Prior {
-    /// The prior that matches the penalty `λ₁ Σ|θ| + λ₂ Σθ²` of a loss that is the
-    /// negative log-likelihood divided by `presentations` (see the module's doc); with
-    /// no penalty, `N(0, weak_sd²)`.
-    pub fn from_penalty(l1: f64, l2: f64, presentations: usize, weak_sd: f64) -> Result<Prior> {
+    /// The prior that matches the penalty `λ₁ Σ|θ| + λ₂ Σθ²` of a loss `L` whose
+    /// `likelihood_scale · L` is the negative log-likelihood (`N`, the number of
+    /// presentations, for behaviour; `n/(2σ̂²)` for neural activity; see the module's
+    /// doc): Laplace `b = 1/(c λ₁)`, Normal `σ = 1/√(2 c λ₂)`; with no penalty,
+    /// `N(0, weak_sd²)`.
+    pub fn from_penalty(l1: f64, l2: f64, likelihood_scale: f64, weak_sd: f64) -> Result<Prior> {
         for (name, value) in [("l1", l1), ("l2", l2)] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(Error::config(
@@ -105,13 +107,16 @@ impl Prior {
                 ));
             }
         }
-        if presentations == 0 {
+        if !(likelihood_scale.is_finite() && likelihood_scale > 0.0) {
             return Err(Error::config(
-                "presentations",
-                "is 0: a prior on the likelihood's scale needs data",
+                "likelihood-scale",
+                format!(
+                    "must be a positive number (a prior on the likelihood's scale needs \
+                     data), got {likelihood_scale}"
+                ),
             ));
         }
-        let n = presentations as f64;
+        let n = likelihood_scale;
         let prior = Prior {
             laplace_scale: (l1 > 0.0).then(|| 1.0 / (n * l1)),
             gaussian_sd: (l2 > 0.0).then(|| 1.0 / (2.0 * n * l2).sqrt()),
@@ -319,6 +324,88 @@ impl<R: PlasticityRule> LogDensity for BehaviourPosterior<'_, R> {
             let (log_prior, derivative) = self.prior.log_density_and_derivative(v);
             total += log_prior;
             *g += derivative;
+        }
+        total
+    }
+}
+
+/// The log-posterior of any [`crate::objective::Objective`] whose loss times `scale` is
+/// the negative log-likelihood up to a constant: `log p(θ) = −c L(θ) + Σ_k log π(θ_k)`
+/// over `parameters` (the others held at `base_theta`). For neural-activity data the
+/// Gaussian recording model gives `c = n / (2σ̂²)` (`n` recorded values, `σ̂²` the
+/// residual variance at the fit, as [`crate::identifiability::Curvature`]'s
+/// `likelihood_scale`): the noise variance is plugged in, not sampled. The matching
+/// priors are those of [`Prior::from_penalty`] with `c` in place of `N`.
+pub struct ScaledObjectivePosterior<'a, O> {
+    objective: &'a O,
+    scale: f64,
+    base_theta: Vec<f64>,
+    parameters: Vec<usize>,
+    prior: Prior,
+    items: Vec<usize>,
+}
+
+impl<'a, O: crate::objective::Objective> ScaledObjectivePosterior<'a, O> {
+    /// The posterior of `objective` (all its items) scaled by `scale > 0`.
+    pub fn new(
+        objective: &'a O,
+        scale: f64,
+        base_theta: Vec<f64>,
+        parameters: Vec<usize>,
+        prior: Prior,
+    ) -> Result<Self> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::config(
+                "likelihood-scale",
+                format!("must be a positive number, got {scale}"),
+            ));
+        }
+        if base_theta.len() != objective.n_parameters() {
+            return Err(Error::config(
+                "theta",
+                format!(
+                    "has {} entries but the objective has {} parameters",
+                    base_theta.len(),
+                    objective.n_parameters()
+                ),
+            ));
+        }
+        if parameters.is_empty() || parameters.iter().any(|&k| k >= base_theta.len()) {
+            return Err(Error::config(
+                "terms",
+                "needs at least one parameter, each an index into θ",
+            ));
+        }
+        Ok(ScaledObjectivePosterior {
+            objective,
+            scale,
+            base_theta,
+            parameters,
+            prior,
+            items: (0..objective.n_items()).collect(),
+        })
+    }
+}
+
+impl<O: crate::objective::Objective> LogDensity for ScaledObjectivePosterior<'_, O> {
+    fn dimension(&self) -> usize {
+        self.parameters.len()
+    }
+
+    fn log_density_and_gradient(&self, position: &[f64], gradient: &mut [f64]) -> f64 {
+        let mut theta = self.base_theta.clone();
+        for (&k, &v) in self.parameters.iter().zip(position) {
+            theta[k] = v;
+        }
+        let mut full = vec![0.0; theta.len()];
+        let loss = self
+            .objective
+            .loss_and_gradient(&theta, &self.items, &mut full);
+        let mut total = -self.scale * loss;
+        for ((g, &k), &v) in gradient.iter_mut().zip(&self.parameters).zip(position) {
+            let (log_prior, derivative) = self.prior.log_density_and_derivative(v);
+            total += log_prior;
+            *g = -self.scale * full[k] + derivative;
         }
         total
     }

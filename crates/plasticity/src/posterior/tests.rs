@@ -201,20 +201,20 @@ fn same_seed_same_draws_on_any_number_of_threads() {
 #[test]
 fn priors_match_the_penalties() {
     // L1 λ₁ on a loss that is the NLL / N: Laplace with b = 1/(N λ₁)
-    let p = Prior::from_penalty(1e-2, 0.0, 7500, WEAK_PRIOR_SD).unwrap();
+    let p = Prior::from_penalty(1e-2, 0.0, 7500.0, WEAK_PRIOR_SD).unwrap();
     assert_eq!(p.laplace_scale, Some(1.0 / 75.0));
     assert_eq!(p.gaussian_sd, None);
     // L2 λ₂: N λ₂ θ² = θ²/(2σ²), σ = 1/√(2 N λ₂)
-    let p = Prior::from_penalty(0.0, 0.5, 100, WEAK_PRIOR_SD).unwrap();
+    let p = Prior::from_penalty(0.0, 0.5, 100.0, WEAK_PRIOR_SD).unwrap();
     assert_eq!(p.gaussian_sd, Some(0.1));
     let (log_density, derivative) = p.log_density_and_derivative(0.3);
     assert!((log_density + 100.0 * 0.5 * 0.09).abs() < 1e-12);
     assert!((derivative + 100.0 * 0.5 * 2.0 * 0.3).abs() < 1e-9);
     // none: the weak prior
-    let p = Prior::from_penalty(0.0, 0.0, 100, WEAK_PRIOR_SD).unwrap();
+    let p = Prior::from_penalty(0.0, 0.0, 100.0, WEAK_PRIOR_SD).unwrap();
     assert_eq!(p.gaussian_sd, Some(WEAK_PRIOR_SD));
-    assert!(Prior::from_penalty(-1.0, 0.0, 100, 10.0).is_err());
-    assert!(Prior::from_penalty(0.0, 0.0, 0, 10.0).is_err());
+    assert!(Prior::from_penalty(-1.0, 0.0, 100.0, 10.0).is_err());
+    assert!(Prior::from_penalty(0.0, 0.0, 0.0, 10.0).is_err());
     assert!(Prior::gaussian(0.0).is_err());
     // Laplace: −|θ|/b, derivative −sign(θ)/b
     let p = Prior::laplace(0.5).unwrap();
@@ -397,4 +397,75 @@ fn behaviour_posterior_agrees_with_the_laplace_approximation() {
             standard_errors[k]
         );
     }
+}
+
+#[test]
+fn neural_log_density_gradient_matches_central_differences() {
+    use crate::gradient::GradientStrategy;
+    use crate::objective::NeuralObjective;
+    let data = crate::task::OjaTask {
+        n_pre: 4,
+        n_post: 6,
+        steps: 15,
+        trajectories: 3,
+        noise_std: 0.05,
+        seed: 2,
+        ..crate::task::OjaTask::default()
+    }
+    .simulate()
+    .unwrap();
+    let rule = TaylorRule::new(Variables::Xyw);
+    let parameters: Vec<usize> = ["x*y", "y^2*w", "w"]
+        .iter()
+        .map(|t| {
+            Term::parse(t, Variables::Xyw)
+                .unwrap()
+                .index(Variables::Xyw)
+                .unwrap()
+        })
+        .collect();
+    let objective = NeuralObjective::new(&data, rule, GradientStrategy::FullTape);
+    let scale = 1234.5;
+    let posterior = ScaledObjectivePosterior::new(
+        &objective,
+        scale,
+        vec![0.0; 27],
+        parameters.clone(),
+        Prior::laplace(0.3).unwrap(),
+    )
+    .unwrap();
+    let position = [0.9, -1.1, 0.05];
+    let mut gradient = [0.0; 3];
+    let value = posterior.log_density_and_gradient(&position, &mut gradient);
+    // the value is −c·MSE plus the prior
+    let mut theta = vec![0.0; 27];
+    for (&k, &v) in parameters.iter().zip(&position) {
+        theta[k] = v;
+    }
+    let mse = crate::objective::Objective::loss(&objective, &theta, &[0, 1, 2]);
+    let log_prior: f64 = position.iter().map(|v| -v.abs() / 0.3).sum();
+    assert!((value - (-scale * mse + log_prior)).abs() < 1e-9 * value.abs());
+    let mut scratch = [0.0; 3];
+    for k in 0..3 {
+        let h = 1e-6;
+        let (mut up, mut down) = (position, position);
+        up[k] += h;
+        down[k] -= h;
+        let numeric = (posterior.log_density_and_gradient(&up, &mut scratch)
+            - posterior.log_density_and_gradient(&down, &mut scratch))
+            / (2.0 * h);
+        assert!(
+            (numeric - gradient[k]).abs() <= 1e-5 * gradient[k].abs().max(1.0),
+            "{k}: analytic {} numeric {numeric}",
+            gradient[k]
+        );
+    }
+    assert!(ScaledObjectivePosterior::new(
+        &objective,
+        0.0,
+        vec![0.0; 27],
+        parameters,
+        Prior::gaussian(1.0).unwrap()
+    )
+    .is_err());
 }
