@@ -603,6 +603,13 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
         "5",
         "--population-folds",
         "2",
+        "--posterior",
+        "--posterior-chains",
+        "2",
+        "--posterior-draws",
+        "40",
+        "--posterior-warmup",
+        "40",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let table = std::fs::read_to_string(out.join("per_fly.csv")).expect("per_fly.csv");
@@ -626,6 +633,8 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
         "theta_w_lower",
         "theta_w_laplace_lower",
         "theta_w_laplace_upper",
+        "theta_w_posterior_lower",
+        "theta_w_posterior_upper",
     ] {
         assert!(header.contains(&column), "{column} missing from {header:?}");
     }
@@ -657,6 +666,7 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
     assert_eq!(signs["model"], "1,x,r,x*r,w");
     assert_eq!(signs["signs"]["flies"], 2);
     assert_eq!(signs["signs"]["laplace"], 2);
+    assert_eq!(signs["signs"]["posterior"], 2);
     // the shared rule's Laplace interval of θ_w
     let shared = comparison["population"]
         .as_array()

@@ -286,6 +286,7 @@ pub fn fit_population(
                         upper: None,
                         laplace_lower: interval.map(|i| i.0),
                         laplace_upper: interval.map(|i| i.1),
+                        ..CoefficientInterval::default()
                     })
                     .collect();
             }
