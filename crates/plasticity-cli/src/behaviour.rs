@@ -90,7 +90,7 @@ pub(crate) struct TaskFlags {
 }
 
 /// Parses "pA,pB;pA,pB;…".
-fn reward_probabilities(text: &str) -> Result<Vec<[f64; 2]>> {
+pub(crate) fn reward_probabilities(text: &str) -> Result<Vec<[f64; 2]>> {
     text.split(';')
         .map(|block| {
             let values: Vec<f64> = block

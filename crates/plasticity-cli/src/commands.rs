@@ -55,6 +55,12 @@ enum Command {
     /// (profile-likelihood ones for --terms); writes RUN_DIR/identifiability.json and
     /// figures.
     Identify(crate::identify::IdentifyArgs),
+    /// Posterior samples of a Taylor fit's trainable terms (behaviour or neural) by NUTS (4 chains in
+    /// parallel by default), with a prior matching the fit's penalty: per term mean,
+    /// sd, 2.5/50/97.5 % quantiles, split R-hat, bulk ESS, the divergences, and the
+    /// Laplace interval beside it; writes RUN_DIR/posterior.json,
+    /// RUN_DIR/posterior_draws.csv and a pair plot.
+    Posterior(crate::posterior::PosteriorArgs),
     /// Print the data loss (no penalty) and its gradient for every term at a given θ,
     /// as JSON: for cross-checking against other implementations.
     Loss(LossArgs),
@@ -79,6 +85,12 @@ enum Command {
     /// set); --l1-path adds the L1 regularisation path with λ chosen by the same
     /// cross-validation. Writes selection.csv, selection.json and figures.
     Select(crate::select::SelectArgs),
+    /// Experiment design: simulate the two-odour task under a true rule for each number
+    /// of animals and trials per session, fit the null model and the model with the
+    /// true rule's extra terms to every replicate, and report the expected
+    /// log-likelihood difference and the power of the likelihood-ratio test at
+    /// --alpha; writes power.csv, design.json and figures.
+    Design(crate::design::DesignArgs),
     /// Time the kernels (an Oja trajectory's forward pass and gradient in f64 and
     /// f32, a behaviour epoch with the Taylor and MLP rules) on simulated data; JSON
     /// for `bench/run`.
@@ -530,10 +542,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(args) => fit_command(&args),
         Command::Loss(args) => loss_command(&args),
         Command::Identify(args) => crate::identify::identify_command(&args),
+        Command::Posterior(args) => crate::posterior::posterior_command(&args),
         Command::Evaluate(args) => evaluate_command(&args),
         Command::Table(args) => crate::behaviour::table_command(&args),
         Command::Flies(args) => crate::flies::flies_command(&args),
         Command::Select(args) => crate::select::select_command(&args),
+        Command::Design(args) => crate::design::design_command(&args),
         Command::BenchKernels(args) => crate::bench::bench_command(&args),
         Command::Oja(args) => oja_command(&args),
     }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 
@@ -65,6 +65,19 @@ pub(crate) struct FliesArgs {
     /// fit.
     #[arg(long, default_value_t = 6)]
     population_folds: usize,
+    /// Also NUTS posterior intervals of every rule coefficient (draw 0 of each fly that
+    /// rejects; prior matching the fit's penalty): per_fly.csv's *_posterior_* columns.
+    #[arg(long)]
+    posterior: bool,
+    /// Chains of each fly's posterior.
+    #[arg(long, default_value_t = 4)]
+    posterior_chains: usize,
+    /// Draws per chain after warm-up.
+    #[arg(long, default_value_t = 500)]
+    posterior_draws: usize,
+    /// Warm-up draws per chain.
+    #[arg(long, default_value_t = 500)]
+    posterior_warmup: usize,
 }
 
 impl FliesArgs {
@@ -146,8 +159,18 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         q_learning: !args.no_q_learning,
         intervals: !args.no_intervals,
         population_folds: args.population_folds,
+        posterior: args.posterior.then(|| plasticity::posterior::NutsSettings {
+            chains: args.posterior_chains,
+            draws: args.posterior_draws,
+            warmup: args.posterior_warmup,
+            seed: args.seed,
+            ..plasticity::posterior::NutsSettings::default()
+        }),
         ..defaults
     };
+    if args.posterior && args.no_intervals {
+        bail!("--posterior needs the intervals: drop --no-intervals");
+    }
     eprintln!(
         "fitting {} flies × {} models × {} draws (all trials, and the first {} % for the held-out test){}{}{}",
         recordings.len(),
@@ -198,6 +221,21 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         models.push(Q_LEARNING_MODEL.to_string());
     }
     let (comparisons, coefficients) = compare_models(&fits, &models);
+    // how the 95 % intervals of θ_w fall, per model that has the term
+    let w_signs: Vec<(String, plasticity::fit::flies::IntervalSigns)> = settings
+        .models
+        .iter()
+        .filter(|m| {
+            fits.iter()
+                .any(|f| &f.model == *m && f.terms.iter().any(|t| t == "w"))
+        })
+        .map(|m| {
+            (
+                m.clone(),
+                plasticity::fit::flies::interval_signs(&fits, m, "w"),
+            )
+        })
+        .collect();
     let population_start = Instant::now();
     let population = if settings.population_folds > 0 {
         fit_population(&recordings, &settings, &fits)?
@@ -227,6 +265,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             "comparisons": comparisons,
             "coefficients": coefficients.iter().map(|(m, s)| json!({"model": m, "terms": s})).collect::<Vec<_>>(),
             "population": population,
+            "theta_w_intervals": w_signs.iter().map(|(m, s)| json!({"model": m, "signs": s})).collect::<Vec<_>>(),
             "flies": recordings.iter().map(|r| &r.name).collect::<Vec<_>>(),
             "recordings": recordings.iter().map(|r| json!({
                 "fly": r.name,
@@ -297,12 +336,54 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         if let Some(w) = fit.intervals.iter().find(|i| i.term == "w") {
             let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.3}"));
             println!(
-                "{:>6} '{}': θ_w {:.3}, 95 % profile interval [{}, {}]",
+                "{:>6} '{}': θ_w {:.3}, 95 % profile interval [{}, {}], Laplace [{}, {}]{}",
                 fit.fly,
                 fit.model,
                 w.estimate,
                 show(w.lower),
-                show(w.upper)
+                show(w.upper),
+                show(w.laplace_lower),
+                show(w.laplace_upper),
+                match (w.posterior_lower, w.posterior_upper) {
+                    (Some(l), Some(h)) => format!(
+                        ", NUTS [{l:.3}, {h:.3}] (R-hat {}, {} divergences)",
+                        show(w.posterior_rhat),
+                        fit.draws
+                            .first()
+                            .and_then(|d| d.posterior_divergences)
+                            .map_or("?".into(), |d| d.to_string())
+                    ),
+                    _ => String::new(),
+                }
+            );
+        }
+    }
+    for (model, signs) in &w_signs {
+        println!(
+            "θ_w under '{model}': of {} flies, {} have a profile interval ({} entirely below 0, \
+             {} above), {} a Laplace interval ({} below 0, {} above), {} a NUTS interval \
+             ({} below 0, {} above)",
+            signs.flies,
+            signs.profile,
+            signs.profile_below_zero,
+            signs.profile_above_zero,
+            signs.laplace,
+            signs.laplace_below_zero,
+            signs.laplace_above_zero,
+            signs.posterior,
+            signs.posterior_below_zero,
+            signs.posterior_above_zero
+        );
+    }
+    for p in &population {
+        if let Some(w) = p.intervals.iter().find(|i| i.term == "w") {
+            let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.4}"));
+            println!(
+                "shared '{}': θ_w {:.4} (maximum likelihood), 95 % Laplace interval [{}, {}]",
+                p.model,
+                w.estimate,
+                show(w.laplace_lower),
+                show(w.laplace_upper)
             );
         }
     }

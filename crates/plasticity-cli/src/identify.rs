@@ -39,19 +39,20 @@ pub(crate) struct IdentifyArgs {
 }
 
 /// What identify needs from a fit's results.json.
-struct FitRecord {
-    kind: String,
-    theta: Vec<f64>,
-    data: PathBuf,
-    settings: Value,
-    seed: Value,
+pub(crate) struct FitRecord {
+    pub(crate) kind: String,
+    pub(crate) theta: Vec<f64>,
+    pub(crate) data: PathBuf,
+    pub(crate) settings: Value,
+    pub(crate) seed: Value,
 }
 
-fn read_record(run_dir: &Path, data: Option<&Path>) -> Result<FitRecord> {
+/// Reads what `command` (identify, posterior) needs from RUN_DIR/results.json.
+pub(crate) fn read_record(run_dir: &Path, data: Option<&Path>, command: &str) -> Result<FitRecord> {
     let path = run_dir.join("results.json");
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
-            "reading {}: identify needs the results.json that `plasticity fit DATA --out {}` \
+            "reading {}: {command} needs the results.json that `plasticity fit DATA --out {}` \
              writes",
             path.display(),
             run_dir.display()
@@ -64,7 +65,7 @@ fn read_record(run_dir: &Path, data: Option<&Path>) -> Result<FitRecord> {
         .unwrap_or("taylor");
     if family != "taylor" || results.get("coefficients").is_none() {
         bail!(
-            "{} holds a fit of an {} rule: identify needs a Taylor fit (its coefficients \
+            "{} holds a fit of an {} rule: {command} needs a Taylor fit (its coefficients \
              are named terms whose identifiability can be stated)",
             path.display(),
             family.to_uppercase()
@@ -134,7 +135,7 @@ fn read_record(run_dir: &Path, data: Option<&Path>) -> Result<FitRecord> {
     })
 }
 
-fn trainable(spec: &str, variables: Variables) -> Result<Vec<usize>> {
+pub(crate) fn trainable(spec: &str, variables: Variables) -> Result<Vec<usize>> {
     let mask = TrainableSpec::parse(spec)?.mask(variables)?;
     Ok((0..mask.len()).filter(|&k| mask[k]).collect())
 }
@@ -156,7 +157,7 @@ fn named_terms(terms: &[String], variables: Variables, trainable: &[usize]) -> R
 }
 
 pub(crate) fn identify_command(args: &IdentifyArgs) -> Result<()> {
-    let record = read_record(&args.run_dir, args.data.as_deref())?;
+    let record = read_record(&args.run_dir, args.data.as_deref(), "identify")?;
     let out = args.out.clone().unwrap_or_else(|| args.run_dir.clone());
     let dataset = Dataset::load(&record.data)
         .with_context(|| format!("reading dataset {}", record.data.display()))?;

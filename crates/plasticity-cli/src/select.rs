@@ -14,8 +14,8 @@ use serde_json::json;
 use plasticity::data::BehaviourDataset;
 use plasticity::figures::{line_plot, Series};
 use plasticity::fit::selection::{
-    parse_terms, select_terms, subset_candidates, L1PathSettings, SearchKind, Selection,
-    SelectionSettings, Tolerance,
+    merge_shards, parse_terms, select_shard, select_terms, subset_candidates, L1PathSettings,
+    SearchKind, Selection, SelectionSettings, SelectionShard, Tolerance,
 };
 use plasticity::fit::OptimizerKind;
 use plasticity::report::{csv_field, write_json, write_text};
@@ -27,6 +27,7 @@ use crate::commands::OptimizerArg;
 pub(crate) enum SearchArg {
     Subsets,
     Forward,
+    Backward,
 }
 
 #[derive(Args, Debug)]
@@ -48,7 +49,8 @@ pub(crate) struct SelectArgs {
     /// Folds of the cross-validation (session s is held out in fold s mod K).
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Every subset of the pool up to --max-terms, or forward stepwise.
+    /// Every subset of the pool up to --max-terms, forward stepwise (adding terms up to
+    /// --max-terms), or backward stepwise (dropping terms from the whole pool).
     #[arg(long, value_enum, default_value = "subsets")]
     search: SearchArg,
     /// The equivalence set: every term set whose held-out deviance is at most this many
@@ -92,6 +94,118 @@ pub(crate) struct SelectArgs {
     /// Seed of the re-sampled sensory noise (drawn once for every fold).
     #[arg(long, default_value_t = 0)]
     input_seed: u64,
+    /// Score only shard I of N of the subset search (candidates c with c mod N = I,
+    /// 0 ≤ I < N), writing OUT/shards/shard_I_of_N.json and nothing else: one task
+    /// of a job array (e.g. I = $SLURM_ARRAY_TASK_ID); --gather then ranks them.
+    #[arg(long, conflicts_with = "gather")]
+    shard: Option<String>,
+    /// Rank the shards in OUT/shards/ (all N of one search, same flags) together and
+    /// write the usual outputs, exactly as one unsharded run would.
+    #[arg(long)]
+    gather: bool,
+}
+
+/// `I/N` of --shard.
+fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if i < n => Ok((i, n)),
+        _ => bail!("--shard: expected I/N with 0 ≤ I < N (e.g. 0/8), got '{text}'"),
+    }
+}
+
+fn shard_path(out: &Path, shard: usize, shards: usize) -> PathBuf {
+    out.join("shards")
+        .join(format!("shard_{shard}_of_{shards}.json"))
+}
+
+/// Scores one shard and writes it.
+fn run_shard(
+    args: &SelectArgs,
+    settings: &SelectionSettings,
+    dataset: &BehaviourDataset,
+    text: &str,
+) -> Result<()> {
+    let (shard, shards) = parse_shard(text)?;
+    let start = Instant::now();
+    let result = select_shard(dataset, settings, shard, shards, &|| {}).map_err(as_flag)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let path = shard_path(&args.out, shard, shards);
+    std::fs::create_dir_all(args.out.join("shards"))
+        .with_context(|| format!("creating {}", args.out.join("shards").display()))?;
+    write_json(
+        &path,
+        &json!({
+            "shard": result,
+            "config": settings,
+            "data": args.data.display().to_string(),
+            "seed": args.seed,
+            "input_seed": args.input_seed,
+            "version": plasticity::VERSION,
+            "seconds": seconds,
+            "threads": rayon::current_num_threads(),
+        }),
+    )?;
+    if !crate::run::quiet() {
+        eprintln!(
+            "shard {shard}/{shards}: {} of {} term sets in {seconds:.1} s; wrote {}",
+            result.candidates.len(),
+            result.total_candidates,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Reads every OUT/shards/shard_*_of_*.json written with the same settings and merges
+/// them; returns the selection and the shards' summed fitting time.
+fn gather_shards(args: &SelectArgs, settings: &SelectionSettings) -> Result<(Selection, f64)> {
+    let dir = args.out.join("shards");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| {
+            format!(
+                "--gather: reading {} (written by `plasticity select ... --out {} --shard I/N`)",
+                dir.display(),
+                args.out.display()
+            )
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("shard_") && n.ends_with(".json"))
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("--gather: no shard_*_of_*.json in {}", dir.display());
+    }
+    let expected = serde_json::to_value(settings).context("the settings as JSON")?;
+    let mut shards = Vec::with_capacity(paths.len());
+    let mut seconds = 0.0;
+    for path in &paths {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--gather: reading {}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("--gather: {} is not valid JSON", path.display()))?;
+        if value["config"] != expected {
+            bail!(
+                "--gather: {} was written with other settings than these flags (pool, \
+                 folds, fits...): gather with the flags the shards ran with",
+                path.display()
+            );
+        }
+        let shard: SelectionShard = serde_json::from_value(value["shard"].clone())
+            .with_context(|| format!("--gather: {} holds no shard", path.display()))?;
+        seconds += value["seconds"].as_f64().unwrap_or(0.0);
+        shards.push(shard);
+    }
+    let selection = merge_shards(&shards, settings.tolerance)
+        .map_err(as_flag)
+        .with_context(|| format!("--gather: the shards in {}", dir.display()))?;
+    Ok((selection, seconds))
 }
 
 fn parse_tolerance(text: &str) -> Result<Tolerance> {
@@ -133,6 +247,7 @@ fn settings_of(args: &SelectArgs) -> Result<SelectionSettings> {
         search: match args.search {
             SearchArg::Subsets => SearchKind::Subsets,
             SearchArg::Forward => SearchKind::Forward,
+            SearchArg::Backward => SearchKind::Backward,
         },
         folds: args.folds,
         tolerance: parse_tolerance(&args.tolerance)?,
@@ -173,12 +288,15 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
     let dataset = BehaviourDataset::load(&args.data)
         .with_context(|| format!("reading behaviour dataset {}", args.data.display()))?;
     plasticity::fit::selection::check_settings(&settings, dataset.n_sessions()).map_err(as_flag)?;
+    if let Some(text) = &args.shard {
+        return run_shard(args, &settings, &dataset, text);
+    }
     let quiet = crate::run::quiet();
     let planned = match settings.search {
         SearchKind::Subsets => {
             let sets = subset_candidates(&settings).map_err(as_flag)?;
             let fitted = sets.iter().filter(|s| !s.is_empty()).count();
-            if !quiet {
+            if !quiet && !args.gather {
                 eprintln!(
                     "scoring {} term sets from a pool of {} ({}-fold cross-validation by session, {} fits){}",
                     sets.len(),
@@ -205,17 +323,44 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
             }
             sets * (settings.folds + 1)
         }
+        SearchKind::Backward => {
+            // at most: the pool, then each step one set per droppable term left
+            let free = settings.pool.len() - settings.required.len();
+            let sets: usize = (0..free).map(|i| free - i).sum::<usize>() + 1;
+            if !quiet {
+                eprintln!(
+                    "backward stepwise from a pool of {} ({}-fold cross-validation by session, at most {} fits)",
+                    settings.pool.len(),
+                    settings.folds,
+                    sets * (settings.folds + 1)
+                );
+            }
+            sets * (settings.folds + 1)
+        }
     };
-    let bar = crate::commands::progress_bar(planned, "fits");
-    let done = AtomicUsize::new(0);
     let start = Instant::now();
-    let selection = select_terms(&dataset, &settings, &|| {
-        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-        bar.set_position(n as u64);
-        tracing::debug!(fits = n, "selection fit done");
-    })
-    .map_err(as_flag)?;
-    bar.finish_and_clear();
+    let (selection, shard_seconds) = if args.gather {
+        let (mut selection, shard_seconds) = gather_shards(args, &settings)?;
+        if let Some(path) = &settings.l1_path {
+            if !quiet {
+                eprintln!("the L1 path ({} λ values)", path.lambdas);
+            }
+            selection.l1_path =
+                Some(plasticity::fit::selection::l1_path(&dataset, &settings).map_err(as_flag)?);
+        }
+        (selection, Some(shard_seconds))
+    } else {
+        let bar = crate::commands::progress_bar(planned, "fits");
+        let done = AtomicUsize::new(0);
+        let selection = select_terms(&dataset, &settings, &|| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            bar.set_position(n as u64);
+            tracing::debug!(fits = n, "selection fit done");
+        })
+        .map_err(as_flag)?;
+        bar.finish_and_clear();
+        (selection, None)
+    };
     let seconds = start.elapsed().as_secs_f64();
     tracing::info!(seconds, fits = selection.fits, "selection finished");
     std::fs::create_dir_all(args.out.join("figures"))
@@ -235,6 +380,7 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
             "input_seed": args.input_seed,
             "version": plasticity::VERSION,
             "seconds": seconds,
+            "shard_seconds": shard_seconds,
             "threads": rayon::current_num_threads(),
             "best": selection.best,
             "equivalent": selection.equivalent,

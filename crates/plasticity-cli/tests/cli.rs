@@ -603,6 +603,13 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
         "5",
         "--population-folds",
         "2",
+        "--posterior",
+        "--posterior-chains",
+        "2",
+        "--posterior-draws",
+        "40",
+        "--posterior-warmup",
+        "40",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let table = std::fs::read_to_string(out.join("per_fly.csv")).expect("per_fly.csv");
@@ -624,9 +631,19 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
         "theta_x*r",
         "learning_rate",
         "theta_w_lower",
+        "theta_w_laplace_lower",
+        "theta_w_laplace_upper",
+        "theta_w_posterior_lower",
+        "theta_w_posterior_upper",
     ] {
         assert!(header.contains(&column), "{column} missing from {header:?}");
     }
+    // the Laplace columns come after every existing column (their keys stay put)
+    let first_laplace = header
+        .iter()
+        .position(|c| c.ends_with("_laplace_lower"))
+        .expect("Laplace columns");
+    assert!(header[..first_laplace].contains(&"theta_w_upper"));
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 6, "2 flies × (2 rules + Q-learning)");
     assert!(rows
@@ -644,6 +661,29 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
     assert_eq!(comparison["comparisons"].as_array().map(Vec::len), Some(3));
     assert_eq!(comparison["population"].as_array().map(Vec::len), Some(2));
     assert_eq!(comparison["flies"], serde_json::json!(["Fly1", "Fly2"]));
+    // how the θ_w intervals fall: both (identical) flies counted under the w model
+    let signs = &comparison["theta_w_intervals"][0];
+    assert_eq!(signs["model"], "1,x,r,x*r,w");
+    assert_eq!(signs["signs"]["flies"], 2);
+    assert_eq!(signs["signs"]["laplace"], 2);
+    assert_eq!(signs["signs"]["posterior"], 2);
+    // the shared rule's Laplace interval of θ_w
+    let shared = comparison["population"]
+        .as_array()
+        .expect("population")
+        .iter()
+        .find(|p| p["model"] == "1,x,r,x*r,w")
+        .expect("shared w rule");
+    let w = shared["intervals"]
+        .as_array()
+        .expect("intervals")
+        .iter()
+        .find(|i| i["term"] == "w")
+        .expect("θ_w");
+    assert!(
+        w["laplace_lower"].as_f64() < w["laplace_upper"].as_f64(),
+        "{w}"
+    );
     assert!(comparison["version"].is_string() && comparison["settings"]["seed"] == 0);
     for stem in [
         "percent_deviance_1_x_r_xr_vs_1_x_r_xr_w",

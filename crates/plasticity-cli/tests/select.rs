@@ -106,3 +106,78 @@ fn select_writes_the_ranking_the_equivalence_set_and_the_l1_path() {
         assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
     }
 }
+
+#[test]
+fn shards_gathered_give_the_unsharded_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.npz");
+    BehaviourTask {
+        sessions: 4,
+        trials_per_block: 20,
+        rule: "x*r - 0.05*w".into(),
+        seed: 4,
+        ..BehaviourTask::default()
+    }
+    .simulate()
+    .unwrap()
+    .save(&data)
+    .unwrap();
+    let data = data.to_str().unwrap();
+    let flags = [
+        "--pool",
+        "r,x*r,w",
+        "--max-terms",
+        "2",
+        "--folds",
+        "2",
+        "--epochs",
+        "20",
+        "--quiet",
+    ];
+    let select = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["select", data, "--out", out.to_str().unwrap()];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let whole = dir.path().join("whole");
+    assert!(select(&whole, &[]).status.success());
+    let sharded = dir.path().join("sharded");
+    for shard in ["0/3", "1/3", "2/3"] {
+        let output = select(&sharded, &["--shard", shard]);
+        assert!(output.status.success(), "{shard}: {}", stderr(&output));
+    }
+    assert!(sharded.join("shards/shard_1_of_3.json").is_file());
+    assert!(
+        !sharded.join("selection.csv").exists(),
+        "a shard writes only itself"
+    );
+    let output = select(&sharded, &["--gather"]);
+    assert!(output.status.success(), "gather: {}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(whole.join("selection.csv")).unwrap(),
+        std::fs::read_to_string(sharded.join("selection.csv")).unwrap()
+    );
+    // gathering with other flags, or with a shard missing, is refused
+    let output = select(&sharded, &["--gather", "--seed", "1"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("other settings"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_file(sharded.join("shards/shard_2_of_3.json")).unwrap();
+    let output = select(&sharded, &["--gather"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("2/3 is missing"),
+        "{}",
+        stderr(&output)
+    );
+    // a bad shard and a sharded stepwise search are refused
+    let output = select(&sharded, &["--shard", "3/3"]);
+    assert!(stderr(&output).contains("--shard"), "{}", stderr(&output));
+    let output = select(&sharded, &["--shard", "0/2", "--search", "backward"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("shard"), "{}", stderr(&output));
+}

@@ -20,6 +20,7 @@
 pub mod baseline;
 pub mod circuit;
 pub mod data;
+pub mod design;
 pub mod error;
 pub mod figures;
 pub mod fit;
@@ -30,6 +31,7 @@ pub mod limits;
 pub mod metrics;
 pub mod objective;
 pub mod optim;
+pub mod posterior;
 pub mod report;
 pub mod rule;
 pub mod scalar;

@@ -251,6 +251,14 @@ pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
     for (_, column) in &columns {
         csv.push_str(&format!(",{column}_lower,{column}_upper"));
     }
+    for (_, column) in &columns {
+        csv.push_str(&format!(",{column}_laplace_lower,{column}_laplace_upper"));
+    }
+    for (_, column) in &columns {
+        csv.push_str(&format!(
+            ",{column}_posterior_lower,{column}_posterior_upper"
+        ));
+    }
     csv.push('\n');
     for fit in fits {
         let family = serde_json::to_value(fit.family)
@@ -289,6 +297,26 @@ pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
                     ",{},{}",
                     optional(interval.lower),
                     optional(interval.upper)
+                )),
+                None => csv.push_str(",,"),
+            }
+        }
+        for (_, column) in &columns {
+            match own(column).and_then(|i| fit.intervals.get(i)) {
+                Some(interval) => csv.push_str(&format!(
+                    ",{},{}",
+                    optional(interval.laplace_lower),
+                    optional(interval.laplace_upper)
+                )),
+                None => csv.push_str(",,"),
+            }
+        }
+        for (_, column) in &columns {
+            match own(column).and_then(|i| fit.intervals.get(i)) {
+                Some(interval) => csv.push_str(&format!(
+                    ",{},{}",
+                    optional(interval.posterior_lower),
+                    optional(interval.posterior_upper)
                 )),
                 None => csv.push_str(",,"),
             }

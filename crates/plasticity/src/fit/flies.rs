@@ -69,6 +69,10 @@ pub struct FlySettings {
     /// population fit.
     #[serde(default)]
     pub population_folds: usize,
+    /// NUTS posterior intervals beside the profile and Laplace ones (on the draws
+    /// with intervals), with a prior matching the fit's penalty; `None` skips them.
+    #[serde(default)]
+    pub posterior: Option<crate::posterior::NutsSettings>,
 }
 
 impl Default for FlySettings {
@@ -90,6 +94,7 @@ impl Default for FlySettings {
             profile: ProfileSettings::default(),
             interval_draws: 1,
             population_folds: 6,
+            posterior: None,
         }
     }
 }
@@ -114,11 +119,15 @@ pub struct FlyDraw {
     /// penalty, on this draw's inputs and `W₀`); empty when not asked for or when the
     /// fly never rejected an odour (then the likelihood has no finite maximum).
     pub intervals: Vec<CoefficientInterval>,
+    /// Divergent NUTS transitions after warm-up, summed over chains, when posterior
+    /// intervals were computed.
+    #[serde(default)]
+    pub posterior_divergences: Option<usize>,
 }
 
 /// A profile-likelihood interval of one coefficient (SPEC §5 has no interval; this is
 /// `{v : 2[NLL_p(v) − NLL_min] ≤ χ²₁}`, see [`crate::fit::profile`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CoefficientInterval {
     /// Term (or baseline parameter) name.
     pub term: String,
@@ -128,6 +137,45 @@ pub struct CoefficientInterval {
     pub lower: Option<f64>,
     /// Upper end; `None` likewise.
     pub upper: Option<f64>,
+    /// Lower end of the 95 % Laplace interval `θ̂ − 1.96 SE` at the maximum-likelihood
+    /// estimate, SE from the inverse Fisher information of the choices
+    /// ([`crate::identifiability`]); `None` for the Q-learning baseline, or when the
+    /// information is singular along a direction the term loads on.
+    #[serde(default)]
+    pub laplace_lower: Option<f64>,
+    /// Upper end of the Laplace interval, `θ̂ + 1.96 SE`.
+    #[serde(default)]
+    pub laplace_upper: Option<f64>,
+    /// 2.5 % quantile of the NUTS posterior ([`crate::posterior`]; prior matching the
+    /// fit's penalty), when asked for.
+    #[serde(default)]
+    pub posterior_lower: Option<f64>,
+    /// 97.5 % quantile of the NUTS posterior.
+    #[serde(default)]
+    pub posterior_upper: Option<f64>,
+    /// Its rank-normalised split R-hat.
+    #[serde(default)]
+    pub posterior_rhat: Option<f64>,
+}
+
+/// 95 % Laplace intervals `θ̂_k ± 1.96 SE_k` of the terms `indices` of a behaviour
+/// model at its maximum-likelihood estimate `theta` (all 81 coefficients), in the order
+/// of `indices`: SE from the inverse of the Fisher information
+/// `Σ_p σ(z)(1 − σ(z)) ∂z/∂θ ∂z/∂θᵀ` of every presentation of `dataset` driven by
+/// `inputs`. `None` where the information is singular along the term.
+pub fn laplace_intervals(
+    dataset: &crate::data::BehaviourDataset,
+    inputs: &ndarray::Array3<f64>,
+    circuit: &BehaviourCircuit,
+    theta: &[f64],
+    indices: &[usize],
+) -> Result<Vec<Option<(f64, f64)>>> {
+    let rule = TaylorRule::new(Variables::Xywr);
+    let curvature = crate::identifiability::behaviour_curvature(
+        dataset, inputs, circuit, &rule, theta, indices,
+    )?;
+    let report = crate::identifiability::analyse(&curvature, &term_names(Variables::Xywr), theta)?;
+    Ok(report.intervals)
 }
 
 /// Which kind of model a row is.
@@ -288,6 +336,7 @@ fn fly_draw(
     let theta = indices.iter().map(|&k| fit_all.outcome.theta[k]).collect();
     // A fly without a single rejection has no finite maximum-likelihood estimate (every
     // accept is predicted with p → 1 as the weights grow), so no interval either.
+    let mut posterior_divergences = None;
     let intervals = if settings.intervals
         && draw < settings.interval_draws.max(1)
         && recording.n_rejections() > 0
@@ -306,10 +355,48 @@ fn fly_draw(
             &fit_all.outcome.theta,
             settings.profile.iterations,
         )?;
+        let laplace = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
+        let posterior = match &settings.posterior {
+            Some(nuts) => {
+                let prior = crate::posterior::Prior::from_penalty(
+                    settings.fit.l1,
+                    settings.fit.l2,
+                    n,
+                    crate::posterior::WEAK_PRIOR_SD,
+                )?;
+                let density = crate::posterior::BehaviourPosterior::new(
+                    &full,
+                    inputs.clone(),
+                    circuit,
+                    TaylorRule::new(Variables::Xywr),
+                    minimum.clone(),
+                    indices.clone(),
+                    prior,
+                )?;
+                let centre: Vec<f64> = indices.iter().map(|&k| minimum[k]).collect();
+                // one Laplace SE per term (0.1 where undetermined, at most 1)
+                let spread: Vec<f64> = laplace
+                    .iter()
+                    .map(|l| {
+                        l.map_or(0.1, |(a, b)| {
+                            ((b - a) / (2.0 * crate::identifiability::Z_95)).min(1.0)
+                        })
+                    })
+                    .collect();
+                let chains = crate::posterior::sample(&density, &centre, &spread, nuts)?;
+                posterior_divergences = Some(chains.iter().map(|c| c.divergences).sum());
+                crate::posterior::summarise(&chains)
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            }
+            None => vec![None; indices.len()],
+        };
         indices
             .iter()
             .zip(&terms)
-            .map(|(&k, term)| {
+            .zip(laplace.iter().zip(&posterior))
+            .map(|((&k, term), (laplace, posterior))| {
                 let ProfileInterval {
                     estimate,
                     lower,
@@ -329,6 +416,11 @@ fn fly_draw(
                     estimate,
                     lower,
                     upper,
+                    laplace_lower: laplace.map(|l| l.0),
+                    laplace_upper: laplace.map(|l| l.1),
+                    posterior_lower: posterior.as_ref().map(|p| p.q2_5),
+                    posterior_upper: posterior.as_ref().map(|p| p.q97_5),
+                    posterior_rhat: posterior.as_ref().map(|p| p.rhat),
                 })
             })
             .collect::<Result<Vec<_>>>()?
@@ -346,6 +438,7 @@ fn fly_draw(
             .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(String::from))
             .unwrap_or_default(),
         intervals,
+        posterior_divergences,
     })
 }
 
@@ -421,6 +514,7 @@ fn q_learning_fit(recording: &FlyRecording, settings: &FlySettings) -> Result<Fl
                     estimate: all.parameters.values()[k],
                     lower: interval.lower.map(|v| natural(k, v)),
                     upper: interval.upper.map(|v| natural(k, v)),
+                    ..CoefficientInterval::default()
                 })
             })
             .collect::<Result<Vec<_>>>()?
@@ -439,6 +533,7 @@ fn q_learning_fit(recording: &FlyRecording, settings: &FlySettings) -> Result<Fl
             .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(String::from))
             .unwrap_or_default(),
         intervals: intervals.clone(),
+        posterior_divergences: None,
     };
     Ok(FlyModelFit {
         fly: recording.name.clone(),
@@ -480,9 +575,71 @@ fn median_intervals(draws: &[FlyDraw]) -> Vec<CoefficientInterval> {
                 estimate: column(&|c| Some(c.estimate)).unwrap_or(f64::NAN),
                 lower: column(&|c| c.lower),
                 upper: column(&|c| c.upper),
+                laplace_lower: column(&|c| c.laplace_lower),
+                laplace_upper: column(&|c| c.laplace_upper),
+                posterior_lower: column(&|c| c.posterior_lower),
+                posterior_upper: column(&|c| c.posterior_upper),
+                posterior_rhat: column(&|c| c.posterior_rhat),
             }
         })
         .collect()
+}
+
+/// How the 95 % intervals of one term fall across the flies fitted under one model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntervalSigns {
+    /// Flies fitted under the model.
+    pub flies: usize,
+    /// Flies with a profile-likelihood interval (both ends finite).
+    pub profile: usize,
+    /// Of those, intervals entirely below 0.
+    pub profile_below_zero: usize,
+    /// Of those, intervals entirely above 0.
+    pub profile_above_zero: usize,
+    /// Flies with a Laplace interval.
+    pub laplace: usize,
+    /// Of those, intervals entirely below 0.
+    pub laplace_below_zero: usize,
+    /// Of those, intervals entirely above 0.
+    pub laplace_above_zero: usize,
+    /// Flies with a NUTS posterior interval.
+    #[serde(default)]
+    pub posterior: usize,
+    /// Of those, intervals entirely below 0.
+    #[serde(default)]
+    pub posterior_below_zero: usize,
+    /// Of those, intervals entirely above 0.
+    #[serde(default)]
+    pub posterior_above_zero: usize,
+}
+
+/// Counts, over the per-fly fits of `model`, the flies whose 95 % interval of `term` is
+/// entirely below or above 0 (profile and Laplace intervals separately; a fly without
+/// an interval, e.g. one that never rejects, counts in `flies` only).
+pub fn interval_signs(fits: &[FlyModelFit], model: &str, term: &str) -> IntervalSigns {
+    let mut signs = IntervalSigns::default();
+    for fit in fits.iter().filter(|f| f.model == model) {
+        signs.flies += 1;
+        let Some(interval) = fit.intervals.iter().find(|i| i.term == term) else {
+            continue;
+        };
+        if let (Some(low), Some(high)) = (interval.lower, interval.upper) {
+            signs.profile += 1;
+            signs.profile_below_zero += usize::from(high < 0.0);
+            signs.profile_above_zero += usize::from(low > 0.0);
+        }
+        if let (Some(low), Some(high)) = (interval.laplace_lower, interval.laplace_upper) {
+            signs.laplace += 1;
+            signs.laplace_below_zero += usize::from(high < 0.0);
+            signs.laplace_above_zero += usize::from(low > 0.0);
+        }
+        if let (Some(low), Some(high)) = (interval.posterior_lower, interval.posterior_upper) {
+            signs.posterior += 1;
+            signs.posterior_below_zero += usize::from(high < 0.0);
+            signs.posterior_above_zero += usize::from(low > 0.0);
+        }
+    }
+    signs
 }
 
 /// Fits every fly under every model (all draws in parallel).
@@ -731,6 +888,39 @@ mod tests {
                 }
             }
         }
+        // Laplace intervals of the rules are symmetric about the same estimate as the
+        // profile's (on this fly they can be much wider than the profile intervals: see
+        // docs/identifiability.md)
+        for fit in &fits[..2] {
+            for interval in &fit.intervals {
+                let (low, high) = (
+                    interval.laplace_lower.expect("a Laplace interval"),
+                    interval.laplace_upper.expect("a Laplace interval"),
+                );
+                assert!(
+                    low < interval.estimate && interval.estimate < high,
+                    "{interval:?}"
+                );
+                let centre = 0.5 * (low + high);
+                assert!(
+                    (centre - interval.estimate).abs() <= 1e-9 * (high - low),
+                    "{interval:?}"
+                );
+            }
+        }
+        let signs = interval_signs(&fits, &settings.models[1], "w");
+        assert_eq!(signs.flies, 1);
+        assert_eq!(signs.laplace, 1);
+        let w = fits[1]
+            .intervals
+            .iter()
+            .find(|i| i.term == "w")
+            .expect("θ_w");
+        assert_eq!(
+            signs.laplace_below_zero,
+            usize::from(w.laplace_upper.expect("upper") < 0.0)
+        );
+        assert_eq!(interval_signs(&fits, "no such model", "w").flies, 0);
         // canonical order (x, y, w, r exponents), whatever order the model was written in
         assert_eq!(fits[1].terms, ["1", "r", "w", "x", "x*r"]);
         let baseline = &fits[2];
@@ -756,6 +946,57 @@ mod tests {
     }
 
     #[test]
+    fn posterior_intervals_sit_beside_the_profile_and_laplace_ones() {
+        let flies = vec![fixture_fly()];
+        let settings = FlySettings {
+            models: vec!["1,x,r,x*r,w".into()],
+            resamples: 1,
+            fit: FitConfig {
+                epochs: 20,
+                ..FlySettings::default().fit
+            },
+            q_learning: false,
+            posterior: Some(crate::posterior::NutsSettings {
+                chains: 2,
+                draws: 150,
+                warmup: 150,
+                ..crate::posterior::NutsSettings::default()
+            }),
+            ..FlySettings::default()
+        };
+        let fits = fit_flies(&flies, &settings).expect("fits");
+        let fit = &fits[0];
+        assert!(fit.draws[0].posterior_divergences.is_some());
+        for interval in &fit.intervals {
+            let (low, high) = (
+                interval.posterior_lower.expect("a posterior interval"),
+                interval.posterior_upper.expect("a posterior interval"),
+            );
+            assert!(low < high, "{interval:?}");
+            assert!(interval.posterior_rhat.expect("R-hat").is_finite());
+            // the posterior interval overlaps the Laplace one (same data, same θ̂)
+            let (l, h) = (
+                interval.laplace_lower.expect("Laplace"),
+                interval.laplace_upper.expect("Laplace"),
+            );
+            assert!(low < h && l < high, "{interval:?}");
+        }
+        let signs = interval_signs(&fits, "1,x,r,x*r,w", "w");
+        assert_eq!(signs.posterior, 1);
+        // without posterior settings there are no posterior intervals
+        let plain = FlySettings {
+            posterior: None,
+            ..settings
+        };
+        let fits = fit_flies(&flies, &plain).expect("fits");
+        assert!(fits[0]
+            .intervals
+            .iter()
+            .all(|i| i.posterior_lower.is_none()));
+        assert!(fits[0].draws[0].posterior_divergences.is_none());
+    }
+
+    #[test]
     fn one_rule_is_shared_by_all_flies_and_cross_validated_by_fly() {
         let fly = fixture_fly();
         let (mut second, _) = first_trials(&fly, 0.6);
@@ -769,7 +1010,7 @@ mod tests {
                 ..FlySettings::default().fit
             },
             q_learning: false,
-            intervals: false,
+            intervals: true,
             population_folds: 2,
             ..FlySettings::default()
         };
@@ -788,6 +1029,18 @@ mod tests {
         // one set of 4 coefficients against one per fly
         let nll: f64 = fit.flies.iter().map(|f| f.negative_log_likelihood).sum();
         assert!((fit.aic - (8.0 + 2.0 * nll)).abs() < 1e-9);
+        // the shared rule's Laplace intervals bracket its maximum-likelihood estimate
+        assert_eq!(fit.intervals.len(), 4);
+        for interval in &fit.intervals {
+            let (low, high) = (
+                interval.laplace_lower.expect("a Laplace interval"),
+                interval.laplace_upper.expect("a Laplace interval"),
+            );
+            assert!(
+                low < interval.estimate && interval.estimate < high,
+                "{interval:?}"
+            );
+        }
         assert_eq!(fit.heldout_against_per_fly.flies, 2);
         // more folds than flies is refused
         let too_many = FlySettings {

@@ -8,6 +8,11 @@
 //!   the per-fly fits, so the two are compared fly by fly);
 //! - cross-validation with folds split by fly: the rule fitted without a fly predicts
 //!   that fly's whole session.
+//!
+//! With `intervals`, the shared rule of each model also gets 95 % Laplace intervals
+//! (first draw): the fit on all trials of all flies is refitted by maximum likelihood
+//! (no penalty) and `θ̂ ± 1.96 SE` taken from the Fisher information of every choice of
+//! every fly ([`super::flies::laplace_intervals`]).
 
 use std::ops::ControlFlow;
 
@@ -16,11 +21,14 @@ use serde::{Deserialize, Serialize};
 
 use super::behaviour::{circuit_of, fit_behaviour, percent_deviance, resample_inputs};
 use super::flies::{
-    first_trials, fly_dataset, fly_fit_settings, heldout_loss, model_terms, FlyModelFit,
-    FlySettings,
+    first_trials, fly_dataset, fly_fit_settings, heldout_loss, laplace_intervals, model_terms,
+    CoefficientInterval, FlyModelFit, FlySettings,
 };
+use super::profile::maximum_likelihood;
 use crate::data::FlyRecording;
 use crate::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
+use crate::objective::BehaviourObjective;
+use crate::rule::TaylorRule;
 use crate::rule::{term_names, Variables};
 use crate::{Error, Result};
 
@@ -78,6 +86,11 @@ pub struct PopulationFit {
     /// it, against the fly's own rule fitted to that session (an upper bound: the
     /// own rule has seen the trials it is scored on).
     pub cross_fly_against_per_fly: PairedDifference,
+    /// Per term, the maximum-likelihood estimate of the shared rule (first draw) and
+    /// its 95 % Laplace interval (`laplace_lower`, `laplace_upper`; no profile:
+    /// `lower`, `upper` are `None`); empty without intervals.
+    #[serde(default)]
+    pub intervals: Vec<CoefficientInterval>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -88,8 +101,14 @@ enum Job {
 }
 
 /// Per-fly results of one fit: `(fly index, model loss, null loss, NLL)` summed over
-/// the counted presentations, and the fitted θ.
-type JobResult = (Vec<(usize, f64, f64, f64)>, Vec<f64>);
+/// the counted presentations, the fitted θ, and (the fit on all trials of the first
+/// draw, with intervals) the maximum-likelihood θ̂ and the Laplace intervals of the
+/// model's terms.
+type JobResult = (
+    Vec<(usize, f64, f64, f64)>,
+    Vec<f64>,
+    Option<(Vec<f64>, Vec<Option<(f64, f64)>>)>,
+);
 
 fn run_job(
     recordings: &[FlyRecording],
@@ -97,6 +116,7 @@ fn run_job(
     settings: &FlySettings,
     seed: u64,
     job: Job,
+    with_intervals: bool,
 ) -> Result<JobResult> {
     let folds = settings.population_folds;
     let fit_settings = fly_fit_settings(model, settings, seed);
@@ -143,7 +163,27 @@ fn run_job(
         let null_loss = heldout_loss(&circuit, &zeros, session, kept_trials);
         per_fly.push((k, model_loss, null_loss, model_loss));
     }
-    Ok((per_fly, theta))
+    let laplace = if with_intervals && matches!(job, Job::All) {
+        let names = term_names(Variables::Xywr);
+        let indices: Vec<usize> = model_terms(model)?
+            .iter()
+            .filter_map(|t| names.iter().position(|n| n == t))
+            .collect();
+        let objective = BehaviourObjective::new(
+            &full,
+            inputs.clone(),
+            circuit,
+            TaylorRule::new(Variables::Xywr),
+            fit_settings.gradient,
+        );
+        let (minimum, _) =
+            maximum_likelihood(&objective, &indices, &theta, settings.profile.iterations)?;
+        let intervals = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
+        Some((minimum, intervals))
+    } else {
+        None
+    };
+    Ok((per_fly, theta, laplace))
 }
 
 fn paired(description: &str, shared: &[f64], per_fly: &[f64]) -> PairedDifference {
@@ -194,6 +234,7 @@ pub fn fit_population(
                 settings,
                 settings.seed + draw as u64,
                 job,
+                settings.intervals && draw == 0,
             )
             .map_err(|e| {
                 Error::config(
@@ -211,7 +252,9 @@ pub fn fit_population(
         // per draw: [fly] → (in-sample pd, held-out pd, cross-fly pd, NLL)
         let mut per_draw = vec![vec![[f64::NAN; 4]; n]; settings.resamples];
         let mut thetas = Vec::new();
-        for ((job_model, draw, job), (per_fly_losses, theta)) in jobs.iter().zip(&results) {
+        let mut intervals = Vec::new();
+        for ((job_model, draw, job), (per_fly_losses, theta, laplace)) in jobs.iter().zip(&results)
+        {
             if job_model != model {
                 continue;
             }
@@ -228,6 +271,24 @@ pub fn fit_population(
             }
             if matches!(job, Job::All) {
                 thetas.push(theta.clone());
+            }
+            if let Some((minimum, laplace)) = laplace {
+                intervals = terms
+                    .iter()
+                    .zip(laplace)
+                    .map(|(term, interval)| CoefficientInterval {
+                        term: term.clone(),
+                        estimate: names
+                            .iter()
+                            .position(|n| n == term)
+                            .map_or(f64::NAN, |k| minimum[k]),
+                        lower: None,
+                        upper: None,
+                        laplace_lower: interval.map(|i| i.0),
+                        laplace_upper: interval.map(|i| i.1),
+                        ..CoefficientInterval::default()
+                    })
+                    .collect();
             }
         }
         let flies: Vec<PopulationFly> = recordings
@@ -292,6 +353,7 @@ pub fn fit_population(
             theta,
             flies,
             folds,
+            intervals,
         });
     }
     Ok(fits)

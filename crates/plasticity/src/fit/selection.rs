@@ -68,6 +68,11 @@ pub enum SearchKind {
     /// held-out deviance most, while it lowers it and the set has fewer than
     /// `max_terms` terms. Every set scored on the way is reported.
     Forward,
+    /// Backward stepwise: from the whole pool (with the required terms), drop the term
+    /// whose removal lowers the held-out deviance most, while it lowers it and a term
+    /// other than the required ones is left (`max_terms` does not apply). Every set
+    /// scored on the way is reported.
+    Backward,
 }
 
 /// When a term set counts as equally good as the best one.
@@ -690,6 +695,48 @@ pub fn select_terms(
             }
             scored
         }
+        SearchKind::Backward => {
+            let mut start = settings.pool.clone();
+            for t in &settings.required {
+                if !start.contains(t) {
+                    start.push(t.clone());
+                }
+            }
+            let start = canonical_order(start);
+            let mut scored = score_sets(&folds, settings, std::slice::from_ref(&start), on_fit)?;
+            let mut current = scored[0].clone();
+            loop {
+                let sets: Vec<Vec<String>> = current
+                    .terms
+                    .iter()
+                    .filter(|t| !settings.required.contains(t))
+                    .map(|dropped| {
+                        current
+                            .terms
+                            .iter()
+                            .filter(|t| *t != dropped)
+                            .cloned()
+                            .collect()
+                    })
+                    .collect();
+                if sets.is_empty() {
+                    break;
+                }
+                let step = score_sets(&folds, settings, &sets, on_fit)?;
+                let best = step
+                    .iter()
+                    .min_by(|a, b| a.heldout_deviance.total_cmp(&b.heldout_deviance))
+                    .expect("a non-empty step")
+                    .clone();
+                scored.extend(step);
+                if best.heldout_deviance < current.heldout_deviance {
+                    current = best;
+                } else {
+                    break;
+                }
+            }
+            scored
+        }
     };
     let fits = scores.iter().filter(|s| !s.terms.is_empty()).count() * (settings.folds + 1);
     let candidates = rank(scores, settings.tolerance);
@@ -709,6 +756,131 @@ pub fn select_terms(
         n_presentations: dataset.n_presentations.iter().sum(),
         fits,
         l1_path,
+    })
+}
+
+/// One shard's share of an exhaustive subset search: the candidates `c` with
+/// `c mod shards == shard` (in generation order), scored but not ranked; see
+/// [`select_shard`] and [`merge_shards`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SelectionShard {
+    /// This shard's index, `0 ≤ shard < shards`.
+    pub shard: usize,
+    /// Number of shards.
+    pub shards: usize,
+    /// Candidates of the whole search.
+    pub total_candidates: usize,
+    /// Generation indices of this shard's candidates.
+    pub indices: Vec<usize>,
+    /// Their scores (rank and differences not yet filled in).
+    pub candidates: Vec<CandidateScore>,
+    /// The held-out sessions of each fold (the same in every shard).
+    pub folds: Vec<Vec<usize>>,
+    /// `n = Σ_s P_s`.
+    pub n_presentations: usize,
+}
+
+/// Scores shard `shard` of `shards` of the subset search of `settings` on `dataset`
+/// (so that a large pool runs as a job array: each task one shard, then
+/// [`merge_shards`]). Only [`SearchKind::Subsets`] can be sharded (a stepwise search
+/// depends on its previous steps), and the L1 path is left to the merge's caller.
+pub fn select_shard(
+    dataset: &BehaviourDataset,
+    settings: &SelectionSettings,
+    shard: usize,
+    shards: usize,
+    on_fit: &(dyn Fn() + Sync),
+) -> Result<SelectionShard> {
+    check_settings(settings, dataset.n_sessions())?;
+    if shards == 0 || shard >= shards {
+        return Err(Error::config(
+            "shard",
+            format!("must be I/N with 0 ≤ I < N, got {shard}/{shards}"),
+        ));
+    }
+    if settings.search != SearchKind::Subsets {
+        return Err(Error::config(
+            "shard",
+            "only the exhaustive subset search can be split into shards (a stepwise \
+             search depends on its previous steps)",
+        ));
+    }
+    let folds = Folds::new(dataset, settings)?;
+    let all = subset_candidates(settings)?;
+    let indices: Vec<usize> = (0..all.len()).filter(|c| c % shards == shard).collect();
+    let sets: Vec<Vec<String>> = indices.iter().map(|&c| all[c].clone()).collect();
+    let candidates = score_sets(&folds, settings, &sets, on_fit)?;
+    Ok(SelectionShard {
+        shard,
+        shards,
+        total_candidates: all.len(),
+        indices,
+        candidates,
+        folds: folds.heldout_sessions,
+        n_presentations: dataset.n_presentations.iter().sum(),
+    })
+}
+
+/// Ranks the candidates of every shard of one sharded search together, exactly as
+/// [`select_terms`] ranks an unsharded one (the same candidates in the same generation
+/// order give the same ranking). Errors ([`Error::Config`], key `shards`) unless the
+/// shards are all `N` of one search, each once.
+pub fn merge_shards(shards: &[SelectionShard], tolerance: Tolerance) -> Result<Selection> {
+    let Some(first) = shards.first() else {
+        return Err(Error::config("shards", "none given: nothing to merge"));
+    };
+    let n = first.shards;
+    let mut seen = vec![false; n];
+    for s in shards {
+        if s.shards != n
+            || s.total_candidates != first.total_candidates
+            || s.folds != first.folds
+            || s.n_presentations != first.n_presentations
+        {
+            return Err(Error::config(
+                "shards",
+                format!(
+                    "shard {}/{} does not belong to the same search as shard {}/{} \
+                     (different shard count, candidates, folds or data)",
+                    s.shard, s.shards, first.shard, first.shards
+                ),
+            ));
+        }
+        if s.shard >= n || seen[s.shard] {
+            return Err(Error::config(
+                "shards",
+                format!("shard {}/{n} is given twice or out of range", s.shard),
+            ));
+        }
+        seen[s.shard] = true;
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(Error::config(
+            "shards",
+            format!("shard {missing}/{n} is missing"),
+        ));
+    }
+    let mut indexed: Vec<(usize, CandidateScore)> = shards
+        .iter()
+        .flat_map(|s| s.indices.iter().copied().zip(s.candidates.iter().cloned()))
+        .collect();
+    indexed.sort_by_key(|(c, _)| *c);
+    let scores: Vec<CandidateScore> = indexed.into_iter().map(|(_, c)| c).collect();
+    let folds = first.folds.len();
+    let fits = scores.iter().filter(|s| !s.terms.is_empty()).count() * (folds + 1);
+    let candidates = rank(scores, tolerance);
+    Ok(Selection {
+        best: candidates[0].terms.clone(),
+        equivalent: candidates
+            .iter()
+            .filter(|c| c.within_tolerance)
+            .map(|c| c.terms.clone())
+            .collect(),
+        candidates,
+        folds: first.folds.clone(),
+        n_presentations: first.n_presentations,
+        fits,
+        l1_path: None,
     })
 }
 
@@ -1059,6 +1231,64 @@ mod tests {
             let sessions: f64 = c.session_deviances.iter().sum();
             assert!((folds - c.heldout_deviance).abs() < 1e-9 * folds);
             assert!((sessions - c.heldout_deviance).abs() < 1e-9 * folds);
+        }
+    }
+
+    #[test]
+    fn shards_merge_into_the_unsharded_selection() {
+        let data = small_dataset("x*r - 0.05*w", 4, 7);
+        let settings = quick_settings("x*r,w,r", 2, 2);
+        let whole = select_terms(&data, &settings, &|| {}).unwrap();
+        let shards: Vec<SelectionShard> = (0..3)
+            .map(|i| select_shard(&data, &settings, i, 3, &|| {}).unwrap())
+            .collect();
+        assert_eq!(
+            shards.iter().map(|s| s.candidates.len()).sum::<usize>(),
+            whole.candidates.len()
+        );
+        // shards in any order give the unsharded result exactly
+        let reversed: Vec<SelectionShard> = shards.iter().rev().cloned().collect();
+        assert_eq!(merge_shards(&reversed, settings.tolerance).unwrap(), whole);
+        // a missing, repeated or foreign shard is an error naming the shards
+        let missing = merge_shards(&shards[..2], settings.tolerance).unwrap_err();
+        assert!(missing.to_string().contains("2/3 is missing"), "{missing}");
+        let twice = vec![shards[0].clone(), shards[0].clone(), shards[1].clone()];
+        assert!(merge_shards(&twice, settings.tolerance).is_err());
+        let mut foreign = shards.clone();
+        foreign[1].total_candidates += 1;
+        assert!(merge_shards(&foreign, settings.tolerance)
+            .unwrap_err()
+            .to_string()
+            .contains("same search"));
+        assert!(select_shard(&data, &settings, 3, 3, &|| {}).is_err());
+        let mut stepwise = settings.clone();
+        stepwise.search = SearchKind::Forward;
+        assert!(select_shard(&data, &stepwise, 0, 2, &|| {})
+            .unwrap_err()
+            .to_string()
+            .contains("shard"));
+    }
+
+    #[test]
+    fn backward_search_drops_terms_the_data_do_not_need() {
+        let data = small_dataset("x*r", 8, 3);
+        let mut settings = quick_settings("r,x*r,w", 3, 4);
+        settings.search = SearchKind::Backward;
+        let selection = select_terms(&data, &settings, &|| {}).unwrap();
+        // the full pool is scored first, then every set one term smaller
+        let scored = |terms: &[&str]| selection.candidates.iter().any(|c| c.terms == terms);
+        assert!(scored(&["r", "w", "x*r"]));
+        assert!(scored(&["w", "x*r"]) && scored(&["r", "x*r"]) && scored(&["r", "w"]));
+        // x*r is never dropped: every set without it is far worse
+        assert!(
+            selection.best.contains(&"x*r".to_string()),
+            "{:?}",
+            selection.best
+        );
+        assert!(selection.best.len() < 3, "{:?}", selection.best);
+        // each step keeps the best of its sets, so the best has the lowest deviance
+        for pair in selection.candidates.windows(2) {
+            assert!(pair[0].heldout_deviance <= pair[1].heldout_deviance);
         }
     }
 
