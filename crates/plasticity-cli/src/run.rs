@@ -1151,7 +1151,7 @@ fn collect_run(experiment: &Experiment, run_dir: &Path) -> Result<()> {
     }
     if matches!(
         experiment.kind,
-        Kind::Neural | Kind::Behaviour | Kind::Scaling
+        Kind::Neural | Kind::Behaviour | Kind::Scaling | Kind::Circuit
     ) {
         write_text(&run_dir.join("table.csv"), &table_csv(experiment, &results))?;
     }

@@ -675,3 +675,53 @@ fn a_run_killed_at_random_moments_resumes_to_the_identical_table() {
     }
     assert!(every_output_parses(&out) > 10);
 }
+
+#[test]
+fn a_circuit_experiment_runs_and_its_seed_is_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = |seed: &str| {
+        let _ = std::fs::remove_dir_all(&out);
+        let output = binary()
+            .current_dir(repo_root())
+            .args(["run", "experiments/tests/small_circuit.toml", "--out"])
+            .arg(&out)
+            .args(["--seed", seed])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        std::fs::read_to_string(out.join("table.csv")).unwrap()
+    };
+    let table = run("7");
+    let header = table.lines().next().unwrap();
+    for column in [
+        "recording_fraction",
+        "r2_weights_feedforward",
+        "r2_weights_recurrent",
+        "recurrent.x*y",
+    ] {
+        assert!(
+            header.split(',').any(|c| c == column),
+            "{column} missing from {header}"
+        );
+    }
+    assert_eq!(table.lines().count(), 3, "{table}");
+    let result: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("cells/cell_0001/result.json")).unwrap(),
+    )
+    .unwrap();
+    let results = &result["results"];
+    assert_eq!(results["seed"], 7);
+    assert_eq!(results["data"]["metadata"]["seed"], 7);
+    assert_eq!(results["data"]["metadata"]["recording_fraction"], 0.5);
+    for key in ["r2_weights_by_projection", "r2_weights_latent"] {
+        let metrics = results["metrics"][key].as_object().unwrap();
+        assert!(
+            metrics.contains_key("feedforward") && metrics.contains_key("recurrent"),
+            "{key}"
+        );
+    }
+    // same seed, same table; another seed, other data
+    assert_eq!(run("7"), table);
+    assert_ne!(run("8"), table);
+}

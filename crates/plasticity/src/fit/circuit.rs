@@ -284,7 +284,12 @@ pub fn fit_circuit(
         let n = network.projections()[f.projection]
             .connectivity
             .n_synapses();
-        start.extend(std::iter::repeat_n(f.prior_mean, n));
+        // a draw from the prior, not its mean: W₀ = 0 would start every neuron alike
+        let spec = &dataset.spec.projections[f.projection].initial_weights;
+        let prior = crate::task::oja::normal(spec.mean, spec.std)?;
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(settings.fit.seed ^ 0x5730_0000 ^ f.projection as u64);
+        start.extend((0..n).map(|_| rand::RngExt::sample(&mut rng, prior)));
     }
     let mut horizons: Vec<usize> = settings
         .horizon_stages
