@@ -116,7 +116,10 @@ def test_behaviour_and_fly_fits(fly_path):
 
 INTERRUPTED = textwrap.dedent(
     """
-    import json, sys, plasticity as pl
+    import json, signal, sys, plasticity as pl
+    # an interactive interpreter's Ctrl-C, even when the tests run as a background job
+    # (which starts its children with SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     data = pl.simulate_oja(n_pre=30, n_post=200, steps=50, trajectories=20, seed=0)
     def started(epoch, loss, theta):
         if epoch == 1:
