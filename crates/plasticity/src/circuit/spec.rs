@@ -529,24 +529,22 @@ impl CircuitSpec {
             }
         }
         // the order and shapes (delays, mask shapes) are checked when built
-        self.build(reader.path, 0, None)
-            .map(|_| ())
-            .map_err(|e| match e {
-                Error::Config { key, message } => {
-                    let (section, field) = key
-                        .rsplit_once('.')
-                        .map(|(s, f)| {
-                            if s.contains('.') {
-                                (s.to_string(), f.to_string())
-                            } else {
-                                (key.clone(), String::new())
-                            }
-                        })
-                        .unwrap_or((key.clone(), String::new()));
-                    reader.error(&section, &field, message)
-                }
-                other => other,
-            })
+        self.build(0, None).map(|_| ()).map_err(|e| match e {
+            Error::Config { key, message } => {
+                let (section, field) = key
+                    .rsplit_once('.')
+                    .map(|(s, f)| {
+                        if s.contains('.') {
+                            (s.to_string(), f.to_string())
+                        } else {
+                            (key.clone(), String::new())
+                        }
+                    })
+                    .unwrap_or((key.clone(), String::new()));
+                reader.error(&section, &field, message)
+            }
+            other => other,
+        })
     }
 
     /// The circuit's rules with their names.
@@ -583,7 +581,7 @@ impl CircuitSpec {
 
     /// Builds the network. Random masks are drawn from `seed`; `masks` (one per
     /// projection, from a dataset) replace the circuit's own.
-    pub fn build(&self, path: &Path, seed: u64, masks: Option<&[Connectivity]>) -> Result<Network> {
+    pub fn build(&self, seed: u64, masks: Option<&[Connectivity]>) -> Result<Network> {
         use rand::{RngExt, SeedableRng};
         let index = |name: &str| self.populations.iter().position(|p| p.name == name);
         let populations: Vec<Population> = self
@@ -672,7 +670,6 @@ impl CircuitSpec {
                 learning_rate: spec.learning_rate,
             });
         }
-        let _ = path;
         Ok(Network::new(populations, projections, self.named_rules()?)?
             .with_weight_bound(self.weight_bound))
     }
@@ -814,7 +811,7 @@ initial_weights = { std = 0.1 }
     #[test]
     fn a_circuit_file_builds_its_network() {
         let spec = parse(GOOD).unwrap();
-        let network = spec.build(Path::new("circuit.toml"), 0, None).unwrap();
+        let network = spec.build(0, None).unwrap();
         assert_eq!(network.n_neurons(), 7);
         // the recurrent projection has no self-synapses and is delayed
         let rec = &network.projections()[1];
@@ -921,7 +918,7 @@ initial_weights = { std = 0.1 }
         );
         let spec = CircuitSpec::parse(&source, Path::new("circuit.toml"), dir.path().to_path_buf())
             .unwrap();
-        let network = spec.build(Path::new("circuit.toml"), 0, None).unwrap();
+        let network = spec.build(0, None).unwrap();
         let mask = network.projections()[0].connectivity.mask();
         let present: Vec<usize> = (0..12).filter(|&k| mask[k]).collect();
         // (pre 0, post 1) → 1·3 + 0; (2, 3) → 11; (1, 0) → 1

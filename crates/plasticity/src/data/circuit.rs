@@ -240,7 +240,7 @@ impl CircuitDataset {
             masks.push(Connectivity::from_mask(n_pre, n_post, &flat));
         }
         let network = spec
-            .build(path, 0, Some(&masks))
+            .build(0, Some(&masks))
             .map_err(|e| Error::data(path, "metadata", format!("its circuit: {e}")))?;
         let n = network.n_neurons();
         let mut shape: Option<(usize, usize)> = None;

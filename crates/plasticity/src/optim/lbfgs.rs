@@ -175,22 +175,7 @@ impl Lbfgs {
             let loss = evaluate(&trial, &mut trial_gradient);
             let finite = loss.is_finite() && trial_gradient.iter().all(|g| g.is_finite());
             if finite && loss <= self.loss + self.armijo * step * slope {
-                let s: Vec<f64> = trial.iter().zip(&self.point).map(|(a, b)| a - b).collect();
-                let y: Vec<f64> = trial_gradient
-                    .iter()
-                    .zip(&self.gradient)
-                    .map(|(a, b)| a - b)
-                    .collect();
-                let sy = dot(&s, &y);
-                if sy > 1e-12 * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() && sy > 0.0 {
-                    if self.pairs.len() == self.memory {
-                        self.pairs.pop_front();
-                    }
-                    self.pairs.push_back((s, y, 1.0 / sy));
-                }
-                self.point.copy_from_slice(&trial);
-                self.gradient.copy_from_slice(&trial_gradient);
-                self.loss = loss;
+                self.accept(&trial, loss, &trial_gradient);
                 return LbfgsStep::Accepted { loss, evaluations };
             }
             non_finite_trials += usize::from(!finite);

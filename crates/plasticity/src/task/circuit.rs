@@ -112,9 +112,7 @@ impl CircuitTask {
                 "every rule needs a Taylor `rule` expression to simulate data from the circuit",
             )
         })?;
-        let network = self
-            .spec
-            .build(std::path::Path::new("(circuit)"), self.seed, None)?;
+        let network = self.spec.build(self.seed, None)?;
         let (n, n_syn) = (network.n_neurons(), network.n_synapses());
         crate::limits::check_dataset_bytes(
             &format!(
