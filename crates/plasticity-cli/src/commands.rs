@@ -91,6 +91,13 @@ enum Command {
     /// log-likelihood difference and the power of the likelihood-ratio test at
     /// --alpha; writes power.csv, design.json and figures.
     Design(crate::design::DesignArgs),
+    /// Meta-learn a rule from what a circuit must do rather than from data (PCA: one
+    /// neuron must find the first principal component; memory: a recurrent network
+    /// must store patterns and recall them from partial cues). Adam (schedule,
+    /// clipping, proximal L1) or CMA-ES over fresh tasks each step; evaluation on
+    /// held-out tasks beside a tuned baseline. Writes results.json, coefficients.csv,
+    /// loss_history.csv, coefficient_history.csv and figures/.
+    Discover(crate::discover::DiscoverArgs),
     /// Time the kernels (an Oja trajectory's forward pass and gradient in f64 and
     /// f32, a behaviour epoch with the Taylor and MLP rules) on simulated data; JSON
     /// for `bench/run`.
@@ -548,6 +555,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Flies(args) => crate::flies::flies_command(&args),
         Command::Select(args) => crate::select::select_command(&args),
         Command::Design(args) => crate::design::design_command(&args),
+        Command::Discover(args) => crate::discover::discover_command(&args),
         Command::BenchKernels(args) => crate::bench::bench_command(&args),
         Command::Oja(args) => oja_command(&args),
     }

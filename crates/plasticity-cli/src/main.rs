@@ -9,6 +9,7 @@ mod bench;
 mod circuit;
 mod commands;
 mod design;
+mod discover;
 mod experiment;
 mod flies;
 mod identify;

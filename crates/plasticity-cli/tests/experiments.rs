@@ -439,6 +439,28 @@ fn every_shipped_experiment_file_is_valid() {
     for entry in std::fs::read_dir(&dir).expect("experiments/") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "toml") {
+            // `plasticity discover` files (function objectives) are checked by
+            // `discover --check`
+            let text = std::fs::read_to_string(&path).expect("readable");
+            if text
+                .lines()
+                .any(|l| l == "kind = \"pca\"" || l == "kind = \"memory\"")
+            {
+                let output = binary()
+                    .arg("discover")
+                    .arg(&path)
+                    .arg("--check")
+                    .output()
+                    .expect("ran");
+                assert!(
+                    output.status.success(),
+                    "{}: {}",
+                    path.display(),
+                    stderr(&output)
+                );
+                checked += 1;
+                continue;
+            }
             // --executor slurm --dry-run parses and checks everything, then only
             // writes the job script
             let out = tempfile::tempdir().expect("temp dir");

@@ -32,6 +32,8 @@ pub trait Scalar:
     fn tanh(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
     /// Zero.
     #[inline(always)]
     fn zero() -> Self {
@@ -80,6 +82,10 @@ impl Scalar for f64 {
     fn ln(self) -> Self {
         f64::ln(self)
     }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
 }
 
 impl Scalar for f32 {
@@ -103,6 +109,10 @@ impl Scalar for f32 {
     fn ln(self) -> Self {
         f32::ln(self)
     }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
 }
 
 impl Scalar for num_dual::Dual64 {
@@ -120,5 +130,8 @@ impl Scalar for num_dual::Dual64 {
     }
     fn ln(self) -> Self {
         num_dual::DualNum::ln(&self)
+    }
+    fn sqrt(self) -> Self {
+        num_dual::DualNum::sqrt(&self)
     }
 }

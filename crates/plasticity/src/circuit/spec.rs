@@ -269,15 +269,15 @@ struct RawCircuit {
 }
 
 /// Reads circuit files, with errors naming the file, the key and its line.
-struct Reader<'a> {
-    path: &'a Path,
-    source: &'a str,
+pub(crate) struct Reader<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) source: &'a str,
 }
 
 impl Reader<'_> {
     /// A TOML error at its line, naming the key written on that line (in its
     /// `[section]`).
-    fn located(&self, error: &toml::de::Error) -> Error {
+    pub(crate) fn located(&self, error: &toml::de::Error) -> Error {
         let Some(span) = error.span() else {
             return Error::data(self.path, "", error.message().to_string());
         };
@@ -320,7 +320,7 @@ impl Reader<'_> {
         Error::data(self.path, key, format!("{line}{message}"))
     }
 
-    fn error(&self, section: &str, key: &str, message: impl std::fmt::Display) -> Error {
+    pub(crate) fn error(&self, section: &str, key: &str, message: impl std::fmt::Display) -> Error {
         let variable = if key.is_empty() {
             section.to_string()
         } else {

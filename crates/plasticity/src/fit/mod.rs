@@ -8,6 +8,7 @@
 
 pub mod behaviour;
 pub mod circuit;
+pub mod discover;
 pub mod flies;
 pub mod neural;
 pub mod online;

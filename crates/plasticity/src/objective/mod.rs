@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 pub mod circuit;
+pub mod function;
 pub use circuit::CircuitObjective;
 
 use crate::circuit::NeuralCircuit;

@@ -50,6 +50,13 @@ impl Adam {
         }
     }
 
+    /// Adam's per-parameter scale after the last step, `√v̂_k + ε`: the metric a
+    /// proximal step must use to be consistent with Adam's preconditioned step.
+    pub fn denominator(&self, k: usize) -> f64 {
+        let correction2 = 1.0 - self.beta2.powi(self.steps.max(1));
+        (self.second_moment[k] / correction2).sqrt() + self.epsilon
+    }
+
     /// One update of `parameters` along `gradient`.
     pub fn step(&mut self, parameters: &mut [f64], gradient: &[f64]) {
         self.steps = self.steps.saturating_add(1);

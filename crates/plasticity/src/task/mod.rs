@@ -1,8 +1,11 @@
-//! Seeded data generation for the experiments of SPEC §4.
+//! Seeded data generation for the experiments of SPEC §4, and the task samplers of
+//! the function objectives (covariances for PCA, pattern sets for memory).
 
 pub mod behaviour;
 pub mod circuit;
+pub mod covariance;
 pub mod oja;
+pub mod patterns;
 
 pub use behaviour::{BehaviourTask, SimulatedSession};
 pub use circuit::CircuitTask;

@@ -1,0 +1,171 @@
+//! `plasticity discover` on shortened copies of the shipped experiments: the run
+//! directory has the public keys of issue 12 (`coefficients`, `metrics`,
+//! `loss_history`, `config`, `seed`, `version`; PCA `cos2_T`, `cos2_5T`,
+//! `weight_norm_median`, `diverged_fraction`, `baseline_cos2_T`; memory
+//! `overlap_by_load`, `baseline_overlap_by_load` keyed by load), the figures exist, the
+//! same seed gives the same coefficients, `--seed` and `--optimizer` take effect, and
+//! bad files are errors naming the file, key and line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plasticity"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn experiment(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../experiments")
+        .join(name)
+}
+
+/// A shortened copy of a shipped experiment (fewer tasks, steps and iterations).
+fn shortened(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(experiment(name)).expect("the experiment exists");
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{name} has no '{from}'");
+        text = text.replacen(from, to, 1);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing");
+    path
+}
+
+fn results(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn discover(file: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "--quiet",
+        "discover",
+        file.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    results(out)
+}
+
+#[test]
+fn pca_runs_write_the_public_keys_and_are_reproducible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = shortened(
+        dir.path(),
+        "pca.toml",
+        &[
+            ("steps = 500", "steps = 100"),
+            ("iterations = 500", "iterations = 15"),
+            ("tasks_per_step = 32", "tasks_per_step = 4"),
+            ("tasks = 500 ", "tasks = 20 "),
+            ("validation_tasks = 64", "validation_tasks = 8"),
+        ],
+    );
+    let a = discover(&file, &dir.path().join("a"), &[]);
+    for key in [
+        "coefficients",
+        "metrics",
+        "loss_history",
+        "config",
+        "seed",
+        "version",
+    ] {
+        assert!(a.get(key).is_some(), "results.json lacks {key}");
+    }
+    for key in [
+        "cos2_T",
+        "cos2_5T",
+        "weight_norm_median",
+        "diverged_fraction",
+        "baseline_cos2_T",
+    ] {
+        let value = a["metrics"][key].as_f64().unwrap_or(f64::NAN);
+        assert!(value.is_finite(), "metrics.{key} = {value}");
+    }
+    assert_eq!(a["coefficients"].as_object().expect("a map").len(), 27);
+    assert_eq!(a["loss_history"].as_array().expect("a list").len(), 15);
+    assert_eq!(a["seed"], 1);
+    // 15 steps of Adam from θ = 0 already move x*y up and y²w down.
+    assert!(a["coefficients"]["x*y"].as_f64().unwrap() > 0.0);
+    assert!(a["coefficients"]["y^2*w"].as_f64().unwrap() < 0.0);
+    for figure in ["meta_loss", "coefficients", "learned_vs_oja"] {
+        assert!(
+            dir.path().join(format!("a/figures/{figure}.png")).exists(),
+            "{figure}"
+        );
+    }
+    let again = discover(&file, &dir.path().join("b"), &[]);
+    assert_eq!(a["coefficients"], again["coefficients"]);
+    let other = discover(&file, &dir.path().join("c"), &["--seed", "2"]);
+    assert_eq!(other["seed"], 2);
+    assert_ne!(a["coefficients"], other["coefficients"]);
+    let cmaes = discover(
+        &file,
+        &dir.path().join("d"),
+        &["--optimizer", "cmaes", "--iterations", "3"],
+    );
+    assert_eq!(cmaes["optimizer"], "cmaes");
+    assert_eq!(cmaes["loss_history"].as_array().expect("a list").len(), 3);
+}
+
+#[test]
+fn memory_runs_report_overlap_by_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = shortened(
+        dir.path(),
+        "memory.toml",
+        &[
+            ("neurons = 100", "neurons = 40"),
+            ("learning_rate = 0.01 ", "learning_rate = 0.025 "),
+            ("iterations = 300", "iterations = 10"),
+            ("tasks_per_step = 16", "tasks_per_step = 4"),
+            ("tasks_per_load = 100", "tasks_per_load = 5"),
+            ("validation_tasks = 64", "validation_tasks = 8"),
+        ],
+    );
+    let a = discover(&file, &dir.path().join("a"), &[]);
+    for key in ["overlap_by_load", "baseline_overlap_by_load"] {
+        let map = a["metrics"][key].as_object().expect("a map by load");
+        let loads: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(loads, ["5", "10", "15", "20"], "{key}");
+        assert!(map.values().all(|v| v.as_f64().is_some_and(f64::is_finite)));
+    }
+    let combinations = a["identifiable_coefficients"].as_array().expect("a list");
+    assert_eq!(combinations.len(), 12);
+    assert!(a["coefficients"]["x*y"].as_f64().unwrap() > 0.0);
+    assert!(dir.path().join("a/figures/learned_vs_hebbian.svg").exists());
+}
+
+#[test]
+fn bad_experiment_files_name_the_key_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = shortened(
+        dir.path(),
+        "pca.toml",
+        &[("inputs = 20", "inputs = 20\nloads = [5]")],
+    );
+    let output = run(&[
+        "--quiet",
+        "discover",
+        file.to_str().expect("utf-8"),
+        "--out",
+        dir.path().join("out").to_str().expect("utf-8"),
+    ]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("pca.toml") && message.contains("task.loads") && message.contains("line"),
+        "{message}"
+    );
+    assert!(!dir.path().join("out/results.json").exists());
+}

@@ -1,0 +1,398 @@
+//! A whole `plasticity discover` job: meta-optimise, then evaluate the learned rule on
+//! held-out tasks beside a tuned baseline (Oja's rule at its best rate for PCA; the
+//! Hebbian rule `x*y` (dense) or the covariance rule `(x − a)(y − a)` (sparse) at its
+//! best scale for memory).
+//!
+//! Seeds: training tasks use the experiment's seed `s`; the tasks that tune a
+//! baseline's scale, the held-out tasks and CMA-ES's own stream use seeds derived from
+//! `s` (SplitMix64 of `s` and 1, 2, 3), so the three task sets never overlap.
+
+use serde::{Deserialize, Serialize};
+
+use super::spec::{DiscoverKind, DiscoverSpec, FunctionTask, MetaOptimizer};
+use super::{geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaOutcome, MetaStep};
+use crate::objective::function::{
+    MemoryEvaluation, MemoryObjective, MemoryTask, PcaEvaluation, PcaObjective,
+};
+use crate::rule::{term_names, TaylorRule, Term, Variables};
+use crate::task::patterns::PatternKind;
+use crate::Result;
+
+/// SplitMix64 of `seed` and `stream`: independent seeds for the task sets.
+pub fn derived_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A sum of coefficients that the task can identify (binary patterns make some terms
+/// equal: `x² = 1` for ±1, `x² = x` for {0,1}).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Combination {
+    /// The representative (lowest-degree) term.
+    pub name: String,
+    /// The canonical terms it sums.
+    pub members: Vec<String>,
+    /// `Σ θ` over the members.
+    pub value: f64,
+}
+
+/// The identifiable combinations of a memory rule's coefficients: on ±1 patterns
+/// `x^a` depends only on `a mod 2` (and the same for `y`), on {0,1} patterns only on
+/// `min(a, 1)`; `w` is continuous, so its powers stay distinct. 12 combinations.
+pub fn identifiable_combinations(theta: &[f64], patterns: &PatternKind) -> Vec<Combination> {
+    let reduce = |e: usize| match patterns {
+        PatternKind::Dense { .. } => e % 2,
+        PatternKind::Sparse { .. } => e.min(1),
+    };
+    let mut out: Vec<Combination> = Vec::new();
+    for (k, &value) in theta.iter().enumerate().take(27) {
+        let (a, b, c) = (k / 9, (k / 3) % 3, k % 3);
+        let representative = reduce(a) * 9 + reduce(b) * 3 + c;
+        let name = Term::from_index(representative, Variables::Xyw).name();
+        let member = Term::from_index(k, Variables::Xyw).name();
+        match out.iter_mut().find(|comb| comb.name == name) {
+            Some(comb) => {
+                comb.members.push(member);
+                comb.value += value;
+            }
+            None => out.push(Combination {
+                name,
+                members: vec![member],
+                value,
+            }),
+        }
+    }
+    out
+}
+
+/// What a PCA job measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PcaReport {
+    /// The learned rule on held-out tasks.
+    pub learned: PcaEvaluation,
+    /// The learned rule with every term but `x*y` and `y^2*w` set to 0.
+    pub two_terms: PcaEvaluation,
+    /// Oja's rule `c (x y − y² w)` at its best `c`.
+    pub baseline: PcaEvaluation,
+    /// That `c`.
+    pub baseline_rate: f64,
+}
+
+/// What a memory job measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemoryReport {
+    /// The learned rule on held-out tasks.
+    pub learned: MemoryEvaluation,
+    /// The baseline at its best scale.
+    pub baseline: MemoryEvaluation,
+    /// The baseline rule at that scale, as an expression.
+    pub baseline_rule: String,
+    /// The identifiable combinations of the learned coefficients.
+    pub combinations: Vec<Combination>,
+}
+
+/// A finished job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DiscoverReport {
+    /// The function.
+    pub kind: DiscoverKind,
+    /// The optimiser used.
+    pub optimizer: MetaOptimizer,
+    /// The seed of the training tasks.
+    pub seed: u64,
+    /// Canonical term names, in θ's order.
+    pub term_names: Vec<String>,
+    /// Indices of the trained terms.
+    pub trainable: Vec<usize>,
+    /// The optimisation's trace and result.
+    pub outcome: MetaOutcome,
+    /// PCA results.
+    pub pca: Option<PcaReport>,
+    /// Memory results.
+    pub memory: Option<MemoryReport>,
+}
+
+impl DiscoverReport {
+    /// The metrics (public keys) and a few more, as JSON.
+    pub fn metrics(&self) -> serde_json::Value {
+        use serde_json::json;
+        let theta = &self.outcome.theta;
+        let index = |name: &str| {
+            Term::parse(name, Variables::Xyw)
+                .ok()
+                .and_then(|t| t.index(Variables::Xyw))
+                .unwrap_or(0)
+        };
+        if let Some(pca) = &self.pca {
+            let (xy, yyw) = (theta[index("x*y")], theta[index("y^2*w")]);
+            let mut order: Vec<usize> = (0..theta.len()).collect();
+            order.sort_by(|&a, &b| theta[b].abs().total_cmp(&theta[a].abs()));
+            json!({
+                "cos2_T": pca.learned.cos2_t,
+                "cos2_5T": pca.learned.cos2_long,
+                "weight_norm_median": pca.learned.weight_norm_median,
+                "weight_norm_median_5T": pca.learned.weight_norm_median_long,
+                "diverged_fraction": pca.learned.diverged_fraction,
+                "loss_T": pca.learned.loss_t,
+                "baseline_cos2_T": pca.baseline.cos2_t,
+                "baseline_cos2_5T": pca.baseline.cos2_long,
+                "baseline_weight_norm_median": pca.baseline.weight_norm_median,
+                "baseline_rate": pca.baseline_rate,
+                "ratio_y2w_to_xy": yyw / xy,
+                "largest_terms": [self.term_names[order[0]], self.term_names[order[1]]],
+                "two_term_cos2_T": pca.two_terms.cos2_t,
+                "two_term_cos2_5T": pca.two_terms.cos2_long,
+                "two_term_cos2_change": (pca.two_terms.cos2_t - pca.learned.cos2_t)
+                    .abs()
+                    .max((pca.two_terms.cos2_long - pca.learned.cos2_long).abs()),
+            })
+        } else if let Some(memory) = &self.memory {
+            let by_load = |pairs: &[(usize, f64)]| {
+                let map: serde_json::Map<String, serde_json::Value> = pairs
+                    .iter()
+                    .map(|(load, v)| (load.to_string(), json!(v)))
+                    .collect();
+                serde_json::Value::Object(map)
+            };
+            let mass: f64 = memory.combinations.iter().map(|c| c.value.abs()).sum();
+            let xy = memory
+                .combinations
+                .iter()
+                .find(|c| c.name == "x*y")
+                .map_or(0.0, |c| c.value);
+            let combination = |name: &str| {
+                memory
+                    .combinations
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map_or(0.0, |c| c.value)
+            };
+            json!({
+                "overlap_by_load": by_load(&memory.learned.overlap_by_load),
+                "baseline_overlap_by_load": by_load(&memory.baseline.overlap_by_load),
+                "mean_overlap_by_load": by_load(&memory.learned.mean_overlap_by_load),
+                "diverged_fraction": memory.learned.diverged_fraction,
+                "baseline_rule": memory.baseline_rule,
+                "xy_mass_fraction": if mass > 0.0 { xy.abs() / mass } else { 0.0 },
+                "identifiable_x": combination("x"),
+                "identifiable_y": combination("y"),
+                "identifiable_x*y": xy,
+            })
+        } else {
+            json!({})
+        }
+    }
+}
+
+/// Runs a job: meta-optimisation with `optimizer` on tasks seeded by `seed`, then the
+/// evaluation. `on_step` sees every meta-step.
+pub fn discover(
+    spec: &DiscoverSpec,
+    optimizer: MetaOptimizer,
+    seed: u64,
+    on_step: impl FnMut(&MetaStep<'_>),
+) -> Result<DiscoverReport> {
+    let trainable = spec.trainable()?;
+    let theta0 = spec.initial_theta()?;
+    let rule = TaylorRule::new(Variables::Xyw);
+    let validation_seed = derived_seed(seed, 1);
+    let held_out_seed = derived_seed(seed, 2);
+    let cmaes_seed = derived_seed(seed, 3);
+    let mut on_step = on_step;
+    match spec.function_task()? {
+        FunctionTask::Pca(task) => {
+            let objective = PcaObjective::new(task.clone(), rule, seed, spec.meta.norm_cap)?;
+            let outcome = match optimizer {
+                MetaOptimizer::Adam => meta_adam(
+                    &objective,
+                    &theta0,
+                    &trainable,
+                    &spec.adam_settings(),
+                    &mut on_step,
+                )?,
+                MetaOptimizer::Cmaes => meta_cmaes(
+                    &objective,
+                    &theta0,
+                    &trainable,
+                    &spec.cmaes_settings(),
+                    cmaes_seed,
+                    &mut on_step,
+                )?,
+            };
+            let evaluation = &spec.evaluation;
+            let learned = objective.evaluate(
+                &outcome.theta,
+                held_out_seed,
+                evaluation.tasks,
+                evaluation.horizon_multiple,
+            );
+            let (xy, yyw) = (index("x*y"), index("y^2*w"));
+            let mut two = vec![0.0; 27];
+            two[xy] = outcome.theta[xy];
+            two[yyw] = outcome.theta[yyw];
+            let two_terms = objective.evaluate(
+                &two,
+                held_out_seed,
+                evaluation.tasks,
+                evaluation.horizon_multiple,
+            );
+            let oja = |c: f64| {
+                let mut theta = vec![0.0; 27];
+                theta[xy] = c;
+                theta[yyw] = -c;
+                theta
+            };
+            // Oja's best rate: the lowest mean task loss at T on the validation tasks.
+            let (rate, _) = tune_scale(&geometric_grid(0.05, 5.0, 31), |c| {
+                -objective
+                    .evaluate(&oja(c), validation_seed, evaluation.validation_tasks, 1)
+                    .loss_t
+            });
+            let baseline = objective.evaluate(
+                &oja(rate),
+                held_out_seed,
+                evaluation.tasks,
+                evaluation.horizon_multiple,
+            );
+            Ok(DiscoverReport {
+                kind: spec.kind,
+                optimizer,
+                seed,
+                term_names: term_names(Variables::Xyw),
+                trainable,
+                outcome,
+                pca: Some(PcaReport {
+                    learned,
+                    two_terms,
+                    baseline,
+                    baseline_rate: rate,
+                }),
+                memory: None,
+            })
+        }
+        FunctionTask::Memory(task) => {
+            let objective = MemoryObjective::new(task.clone(), rule, seed, spec.meta.weight_bound)?;
+            let outcome = match optimizer {
+                MetaOptimizer::Adam => meta_adam(
+                    &objective,
+                    &theta0,
+                    &trainable,
+                    &spec.adam_settings(),
+                    &mut on_step,
+                )?,
+                MetaOptimizer::Cmaes => meta_cmaes(
+                    &objective,
+                    &theta0,
+                    &trainable,
+                    &spec.cmaes_settings(),
+                    cmaes_seed,
+                    &mut on_step,
+                )?,
+            };
+            let per_load = spec.evaluation.tasks_per_load;
+            let learned = objective.evaluate(&outcome.theta, held_out_seed, per_load);
+            let (unit, name) = baseline_rule(&task);
+            let mean_overlap = |e: &MemoryEvaluation| {
+                e.overlap_by_load.iter().map(|(_, v)| v).sum::<f64>()
+                    / e.overlap_by_load.len().max(1) as f64
+            };
+            let validation_per_load = (spec.evaluation.validation_tasks / task.loads.len()).max(1);
+            let scaled = |c: f64| unit.iter().map(|v| v * c).collect::<Vec<f64>>();
+            let (scale, _) = tune_scale(&geometric_grid(0.1, 1000.0, 41), |c| {
+                mean_overlap(&objective.evaluate(&scaled(c), validation_seed, validation_per_load))
+            });
+            let baseline = objective.evaluate(&scaled(scale), held_out_seed, per_load);
+            Ok(DiscoverReport {
+                kind: spec.kind,
+                optimizer,
+                seed,
+                term_names: term_names(Variables::Xyw),
+                trainable,
+                pca: None,
+                memory: Some(MemoryReport {
+                    learned,
+                    baseline,
+                    baseline_rule: format!("{scale:.4} * ({name})"),
+                    combinations: identifiable_combinations(&outcome.theta, &task.patterns),
+                }),
+                outcome,
+            })
+        }
+    }
+}
+
+/// The index of a canonical term of the (x, y, w) rule.
+fn index(name: &str) -> usize {
+    Term::parse(name, Variables::Xyw)
+        .ok()
+        .and_then(|t| t.index(Variables::Xyw))
+        .expect("a canonical term name")
+}
+
+/// The baseline at unit scale: `x*y` for dense patterns; `(x − a)(y − a)` =
+/// `x*y − a x − a y + a²` for sparse ones.
+fn baseline_rule(task: &MemoryTask) -> (Vec<f64>, String) {
+    let mut theta = vec![0.0; 27];
+    theta[index("x*y")] = 1.0;
+    match task.patterns {
+        PatternKind::Dense { .. } => (theta, "x*y".into()),
+        PatternKind::Sparse { .. } => {
+            let a = task.patterns.centre(task.n_neurons);
+            theta[index("x")] = -a;
+            theta[index("y")] = -a;
+            theta[index("1")] = a * a;
+            (theta, format!("(x - {a})*(y - {a})"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_follow_the_pattern_algebra() {
+        let mut theta = vec![0.0; 27];
+        theta[index("x*y")] = 1.0;
+        theta[index("x^2*y")] = 0.5;
+        theta[index("x^2*y^2")] = 0.25;
+        let dense = identifiable_combinations(
+            &theta,
+            &PatternKind::Dense {
+                cue_flip_fraction: 0.1,
+            },
+        );
+        assert_eq!(dense.len(), 12);
+        let find = |c: &[Combination], name: &str| c.iter().find(|x| x.name == name).unwrap().value;
+        // ±1: x² = 1, so x²y joins y and x²y² joins 1.
+        assert_eq!(find(&dense, "x*y"), 1.0);
+        assert_eq!(find(&dense, "y"), 0.5);
+        assert_eq!(find(&dense, "1"), 0.25);
+        let sparse = identifiable_combinations(
+            &theta,
+            &PatternKind::Sparse {
+                coding_level: 0.1,
+                cue_moved: 2,
+            },
+        );
+        // {0,1}: x² = x, so all three are x*y.
+        assert_eq!(sparse.len(), 12);
+        assert_eq!(find(&sparse, "x*y"), 1.75);
+        assert_eq!(sparse.iter().map(|c| c.members.len()).sum::<usize>(), 27);
+    }
+
+    #[test]
+    fn derived_seeds_differ() {
+        let seeds: Vec<u64> = (0..4).map(|k| derived_seed(1, k)).collect();
+        for a in 0..4 {
+            for b in a + 1..4 {
+                assert_ne!(seeds[a], seeds[b]);
+            }
+        }
+        assert_eq!(derived_seed(7, 2), derived_seed(7, 2));
+    }
+}
