@@ -141,6 +141,7 @@ impl DiscoverReport {
                 "baseline_cos2_T": pca.baseline.cos2_t,
                 "baseline_cos2_5T": pca.baseline.cos2_long,
                 "baseline_weight_norm_median": pca.baseline.weight_norm_median,
+                "baseline_diverged_fraction": pca.baseline.diverged_fraction,
                 "baseline_rate": pca.baseline_rate,
                 "ratio_y2w_to_xy": yyw / xy,
                 "largest_terms": [self.term_names[order[0]], self.term_names[order[1]]],
@@ -206,23 +207,15 @@ pub fn discover(
     match spec.function_task()? {
         FunctionTask::Pca(task) => {
             let objective = PcaObjective::new(task.clone(), rule, seed, spec.meta.norm_cap)?;
-            let outcome = match optimizer {
-                MetaOptimizer::Adam => meta_adam(
-                    &objective,
-                    &theta0,
-                    &trainable,
-                    &spec.adam_settings(),
-                    &mut on_step,
-                )?,
-                MetaOptimizer::Cmaes => meta_cmaes(
-                    &objective,
-                    &theta0,
-                    &trainable,
-                    &spec.cmaes_settings(),
-                    cmaes_seed,
-                    &mut on_step,
-                )?,
-            };
+            let outcome = optimise(
+                &objective,
+                spec,
+                optimizer,
+                &theta0,
+                &trainable,
+                cmaes_seed,
+                &mut on_step,
+            )?;
             let evaluation = &spec.evaluation;
             let learned = objective.evaluate(
                 &outcome.theta,
@@ -276,23 +269,15 @@ pub fn discover(
         }
         FunctionTask::Memory(task) => {
             let objective = MemoryObjective::new(task.clone(), rule, seed, spec.meta.weight_bound)?;
-            let outcome = match optimizer {
-                MetaOptimizer::Adam => meta_adam(
-                    &objective,
-                    &theta0,
-                    &trainable,
-                    &spec.adam_settings(),
-                    &mut on_step,
-                )?,
-                MetaOptimizer::Cmaes => meta_cmaes(
-                    &objective,
-                    &theta0,
-                    &trainable,
-                    &spec.cmaes_settings(),
-                    cmaes_seed,
-                    &mut on_step,
-                )?,
-            };
+            let outcome = optimise(
+                &objective,
+                spec,
+                optimizer,
+                &theta0,
+                &trainable,
+                cmaes_seed,
+                &mut on_step,
+            )?;
             let per_load = spec.evaluation.tasks_per_load;
             let learned = objective.evaluate(&outcome.theta, held_out_seed, per_load);
             let (unit, name) = baseline_rule(&task);
@@ -322,6 +307,31 @@ pub fn discover(
                 outcome,
             })
         }
+    }
+}
+
+/// Meta-optimises `objective` with `optimizer` and the spec's settings.
+fn optimise<O: crate::objective::Objective>(
+    objective: &O,
+    spec: &DiscoverSpec,
+    optimizer: MetaOptimizer,
+    theta0: &[f64],
+    trainable: &[usize],
+    cmaes_seed: u64,
+    on_step: impl FnMut(&MetaStep<'_>),
+) -> Result<MetaOutcome> {
+    match optimizer {
+        MetaOptimizer::Adam => {
+            meta_adam(objective, theta0, trainable, &spec.adam_settings(), on_step)
+        }
+        MetaOptimizer::Cmaes => meta_cmaes(
+            objective,
+            theta0,
+            trainable,
+            &spec.cmaes_settings(),
+            cmaes_seed,
+            on_step,
+        ),
     }
 }
 

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{mean_loss, mean_loss_and_gradient, sqrt_segment, Checkpoints};
+use super::{sqrt_segment, Checkpoints};
 use crate::rule::{LayerState, PlasticityRule};
 use crate::scalar::Scalar;
 use crate::task::covariance::task_rng;
@@ -241,8 +241,8 @@ impl<R: PlasticityRule> MemoryObjective<R> {
     }
 
     /// Storage and recall of one instance, generic; returns the weights after storage
-    /// and the overlaps `m_k` per recall step (averaged over patterns), or `None` when a
-    /// value became non-finite.
+    /// and the overlaps `m_k` per recall step (averaged over patterns). Non-finite
+    /// values propagate (the caller checks them).
     fn run<S: Scalar>(
         &self,
         theta: &[S],
@@ -462,33 +462,25 @@ impl<R: PlasticityRule> MemoryObjective<R> {
     }
 }
 
-impl<R: PlasticityRule> crate::objective::Objective for MemoryObjective<R> {
+impl<R: PlasticityRule> super::FunctionObjective for MemoryObjective<R> {
     fn n_parameters(&self) -> usize {
         self.rule.n_parameters()
     }
 
-    /// Tasks are drawn on demand: any index is a task.
-    fn n_items(&self) -> usize {
-        usize::MAX
+    fn task_loss_value(&self, theta: &[f64], index: usize) -> f64 {
+        self.task_loss(theta, index)
     }
 
-    fn loss(&self, theta: &[f64], items: &[usize]) -> f64 {
-        mean_loss(items, |k| self.task_loss(theta, k))
-    }
-
-    fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
-        mean_loss_and_gradient(items, self.n_parameters(), gradient, |k, g| {
-            self.task_loss_and_gradient(theta, k, g)
-        })
+    fn task_loss_and_gradient(&self, theta: &[f64], index: usize, gradient: &mut [f64]) -> f64 {
+        MemoryObjective::task_loss_and_gradient(self, theta, index, gradient)
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::needless_range_loop)] // θ index k also selects the dual direction
 mod tests {
+    use super::super::assert_gradient_matches;
     use super::*;
     use crate::rule::{TaylorRule, Term, Variables};
-    use num_dual::Dual64;
     use rand::RngExt;
 
     fn index(name: &str) -> usize {
@@ -541,31 +533,13 @@ mod tests {
         let mut gradient = vec![0.0; 27];
         let loss = objective.task_loss_and_gradient(theta, item, &mut gradient);
         assert!((loss - objective.task_loss(theta, item)).abs() < 1e-13);
-        for k in 0..27 {
-            let dual: Vec<Dual64> = theta
-                .iter()
-                .enumerate()
-                .map(|(j, &v)| Dual64::new(v, if j == k { 1.0 } else { 0.0 }))
-                .collect();
-            let exact = objective.task_loss(&dual, item).eps;
-            let h = 1e-6;
-            let (mut plus, mut minus) = (theta.to_vec(), theta.to_vec());
-            plus[k] += h;
-            minus[k] -= h;
-            let fd =
-                (objective.task_loss(&plus, item) - objective.task_loss(&minus, item)) / (2.0 * h);
-            let scale = exact.abs().max(1e-3);
-            assert!(
-                (gradient[k] - exact).abs() <= 1e-9 * scale,
-                "θ_{k}: {} vs dual {exact}",
-                gradient[k]
-            );
-            assert!(
-                (gradient[k] - fd).abs() <= 1e-5 * scale,
-                "θ_{k}: {} vs fd {fd}",
-                gradient[k]
-            );
-        }
+        assert_gradient_matches(
+            theta,
+            &gradient,
+            |t| objective.task_loss(t, item),
+            |t| objective.task_loss(t, item),
+            true,
+        );
     }
 
     #[test]

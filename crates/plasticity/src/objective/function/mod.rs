@@ -22,6 +22,40 @@ pub use pca::{PcaEvaluation, PcaObjective, PcaTask};
 
 use rayon::prelude::*;
 
+/// A function objective: a loss per task index, with its gradient. Every such
+/// objective is an [`Objective`](super::Objective) whose items are task indices (any
+/// index is a task: `n_items` is `usize::MAX`), averaged in parallel and summed in
+/// order.
+pub trait FunctionObjective: Sync {
+    /// Number of rule parameters θ.
+    fn n_parameters(&self) -> usize;
+    /// The loss of task `index` at `θ`.
+    fn task_loss_value(&self, theta: &[f64], index: usize) -> f64;
+    /// The loss of task `index` at `θ`; its gradient is added to `gradient`.
+    fn task_loss_and_gradient(&self, theta: &[f64], index: usize, gradient: &mut [f64]) -> f64;
+}
+
+impl<T: FunctionObjective> super::Objective for T {
+    fn n_parameters(&self) -> usize {
+        FunctionObjective::n_parameters(self)
+    }
+
+    fn n_items(&self) -> usize {
+        usize::MAX
+    }
+
+    fn loss(&self, theta: &[f64], items: &[usize]) -> f64 {
+        mean_loss(items, |k| self.task_loss_value(theta, k))
+    }
+
+    fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
+        let n = FunctionObjective::n_parameters(self);
+        mean_loss_and_gradient(items, n, gradient, |k, g| {
+            self.task_loss_and_gradient(theta, k, g)
+        })
+    }
+}
+
 /// The checkpoints of a forward pass over `n_steps` steps of a state of `dim` numbers,
 /// one every `segment` steps, for a backward pass that recomputes each segment's
 /// states: memory `(n_steps / segment + segment) × dim` instead of `n_steps × dim`.
@@ -122,6 +156,44 @@ pub(crate) fn mean_loss_and_gradient(
 pub(crate) fn mean_loss(items: &[usize], task: impl Fn(usize) -> f64 + Sync) -> f64 {
     let losses: Vec<f64> = items.par_iter().map(|&item| task(item)).collect();
     losses.iter().sum::<f64>() / items.len().max(1) as f64
+}
+
+/// The gradient tests' oracle: asserts that the reverse-mode `gradient` at `theta`
+/// equals forward-mode dual numbers (`dual_loss`, one direction per parameter) to 1e-9
+/// and, when `finite_differences` is set, central differences of `loss` (h = 1e-6) to
+/// 1e-5, both relative to `max(|∂L/∂θ_k|, 1e-3)`.
+#[cfg(test)]
+pub(crate) fn assert_gradient_matches(
+    theta: &[f64],
+    gradient: &[f64],
+    dual_loss: impl Fn(&[num_dual::Dual64]) -> num_dual::Dual64,
+    loss: impl Fn(&[f64]) -> f64,
+    finite_differences: bool,
+) {
+    for (k, &reverse) in gradient.iter().enumerate() {
+        let dual: Vec<num_dual::Dual64> = theta
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| num_dual::Dual64::new(v, if j == k { 1.0 } else { 0.0 }))
+            .collect();
+        let exact = dual_loss(&dual).eps;
+        let scale = exact.abs().max(1e-3);
+        assert!(
+            (reverse - exact).abs() <= 1e-9 * scale,
+            "θ_{k}: {reverse} vs dual {exact}"
+        );
+        if finite_differences {
+            let h = 1e-6;
+            let (mut plus, mut minus) = (theta.to_vec(), theta.to_vec());
+            plus[k] += h;
+            minus[k] -= h;
+            let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
+            assert!(
+                (reverse - fd).abs() <= 1e-5 * scale,
+                "θ_{k}: {reverse} vs finite differences {fd}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
