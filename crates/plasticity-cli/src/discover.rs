@@ -12,9 +12,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use plasticity::figures::{line_plot, Series};
-use plasticity::fit::discover::{
-    discover, DiscoverKind, DiscoverReport, DiscoverSpec, MetaOptimizer,
-};
+use plasticity::fit::discover::{discover, DiscoverReport, DiscoverSpec, MetaOptimizer};
 use plasticity::report::{write_json, write_text};
 
 /// The meta-optimiser on the command line.
@@ -111,53 +109,10 @@ fn write_outputs(
     wall: f64,
 ) -> Result<()> {
     let theta = &report.outcome.theta;
-    let coefficients: serde_json::Map<String, serde_json::Value> = report
-        .term_names
-        .iter()
-        .zip(theta)
-        .map(|(name, v)| (name.clone(), json!(v)))
-        .collect();
-    let safeguard = match spec.kind {
-        DiscoverKind::Pca => json!({
-            "kind": "norm_cap",
-            "value": spec.meta.norm_cap,
-            "applied": "meta-training only (w ← w·min(1, cap/‖w‖) after each update); never at evaluation",
-        }),
-        DiscoverKind::Memory => json!({
-            "kind": "weight_bound",
-            "value": spec.meta.weight_bound,
-            "applied": "meta-training only (|W_ij| ≤ bound after each storage step); never at evaluation",
-        }),
-    };
-    let mut results = json!({
-        "kind": spec.kind,
-        "optimizer": report.optimizer,
-        "coefficients": coefficients,
-        "rule": plasticity::rule::format_expression(theta, plasticity::rule::Variables::Xyw),
-        "trainable": report.trainable.iter().map(|&k| report.term_names[k].clone()).collect::<Vec<_>>(),
-        "metrics": report.metrics(),
-        "loss_history": report.outcome.loss_history,
-        "skipped_steps": report.outcome.skipped_steps,
-        "evaluations": report.outcome.evaluations,
-        "safeguard": safeguard,
-        "config": spec,
-        "seed": report.seed,
-        "version": plasticity::VERSION,
-        "threads": rayon::current_num_threads(),
-        "wall_time_s": wall,
-        "optimisation_time_s": optimise_seconds,
-    });
-    if let Some(memory) = &report.memory {
-        results["identifiable_coefficients"] = json!(memory.combinations);
-        results["evaluation"] = json!({"learned": memory.learned, "baseline": memory.baseline});
-    }
-    if let Some(pca) = &report.pca {
-        results["evaluation"] = json!({
-            "learned": pca.learned,
-            "two_terms": pca.two_terms,
-            "baseline": pca.baseline,
-        });
-    }
+    let mut results = report.results(spec);
+    results["threads"] = json!(rayon::current_num_threads());
+    results["wall_time_s"] = json!(wall);
+    results["optimisation_time_s"] = json!(optimise_seconds);
     write_text(&out.join("experiment.toml"), source)?;
     let mut csv = String::from("term,value\n");
     for (name, v) in report.term_names.iter().zip(theta) {

@@ -531,7 +531,49 @@ fn loss_and_gradient<'py>(
     Ok((loss, gradient.into_pyarray(py)))
 }
 
+/// Meta-learns a rule from a `plasticity discover` experiment file (PCA or memory);
+/// returns what `results.json` holds, plus `seconds`.
+#[pyfunction]
+#[pyo3(signature = (experiment, seed = None, optimizer = None, iterations = None))]
+fn discover(
+    py: Python<'_>,
+    experiment: PathBuf,
+    seed: Option<u64>,
+    optimizer: Option<String>,
+    iterations: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    use plasticity::fit::discover::{DiscoverSpec, MetaOptimizer};
+    let mut spec = DiscoverSpec::load(&experiment).map_err(to_py_err)?;
+    if let Some(seed) = seed {
+        spec.seed = seed;
+    }
+    spec.meta.optimizer = match optimizer.as_deref() {
+        None => spec.meta.optimizer,
+        Some("adam") => MetaOptimizer::Adam,
+        Some("cmaes") => MetaOptimizer::Cmaes,
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
+                "optimizer '{other}': expected 'adam' or 'cmaes'"
+            )))
+        }
+    };
+    if let Some(iterations) = iterations {
+        spec.meta.iterations = iterations;
+        spec.cmaes.generations = iterations;
+    }
+    let start = Instant::now();
+    let report = py
+        .detach(|| {
+            plasticity::fit::discover::discover(&spec, spec.meta.optimizer, spec.seed, |_| {})
+        })
+        .map_err(to_py_err)?;
+    let mut results = report.results(&spec);
+    results["seconds"] = serde_json::json!(start.elapsed().as_secs_f64());
+    json_to_py(py, &results)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(discover, m)?)?;
     m.add_function(wrap_pyfunction!(fit_neural_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(fit_behaviour_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(default_settings, m)?)?;

@@ -54,6 +54,7 @@ __all__ = [
     "Rule",
     "fit",
     "default_settings",
+    "discover",
     "format_expression",
     "load",
     "load_flies",
@@ -568,6 +569,26 @@ def fit_online(
 def default_settings(kind: str = "neural") -> Dict[str, Any]:
     """The library's default fit settings for ``"neural"`` or ``"behaviour"`` data."""
     return json.loads(_native.default_settings(kind))
+
+
+def discover(
+    experiment: PathLike,
+    *,
+    seed: Optional[int] = None,
+    optimizer: Optional[str] = None,
+    iterations: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Meta-learn a rule from what a circuit must do (``plasticity discover``).
+
+    ``experiment`` is a discover file (``experiments/pca.toml``, ``memory.toml``,
+    ``memory_sparse.toml``); ``seed``, ``optimizer`` (``"adam"`` or ``"cmaes"``) and
+    ``iterations`` override the file. Returns the dict ``results.json`` holds:
+    ``coefficients`` (by canonical term name), ``metrics`` (PCA: ``cos2_T``,
+    ``cos2_5T``, ``weight_norm_median``, ``diverged_fraction``, ``baseline_cos2_T``;
+    memory: ``overlap_by_load``, ``baseline_overlap_by_load``), ``loss_history``,
+    ``config``, ``seed``, ``version``, the held-out ``evaluation`` and ``seconds``.
+    """
+    return _native.discover(os.fspath(experiment), seed, optimizer, iterations)
 
 
 def _pandas() -> Any:

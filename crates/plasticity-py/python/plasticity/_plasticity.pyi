@@ -33,6 +33,7 @@ __all__ = [
     "fit_neural_streamed",
     "loss_and_gradient_streamed",
     "fit_online",
+    "discover",
 ]
 
 @final
@@ -229,3 +230,10 @@ def loss_and_gradient(
     inputs: str = "recorded",
     input_seed: int = 0,
 ) -> Tuple[float, _F64]: ...
+
+def discover(
+    experiment: _Path,
+    seed: Optional[int] = None,
+    optimizer: Optional[str] = None,
+    iterations: Optional[int] = None,
+) -> Dict[str, Any]: ...

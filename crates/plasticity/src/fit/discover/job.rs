@@ -117,6 +117,61 @@ pub struct DiscoverReport {
 }
 
 impl DiscoverReport {
+    /// The run's results as JSON, as `results.json` holds them: `kind`, `optimizer`,
+    /// `coefficients` (by canonical name), `rule`, `trainable`, `metrics`,
+    /// `loss_history`, `skipped_steps`, `evaluations`, `safeguard`, `config` (the
+    /// experiment as run), `seed`, `version`, the held-out `evaluation`, and for memory
+    /// `identifiable_coefficients`.
+    pub fn results(&self, spec: &DiscoverSpec) -> serde_json::Value {
+        use serde_json::json;
+        let theta = &self.outcome.theta;
+        let coefficients: serde_json::Map<String, serde_json::Value> = self
+            .term_names
+            .iter()
+            .zip(theta)
+            .map(|(name, v)| (name.clone(), json!(v)))
+            .collect();
+        let safeguard = match spec.kind {
+            DiscoverKind::Pca => json!({
+                "kind": "norm_cap",
+                "value": spec.meta.norm_cap,
+                "applied": "meta-training only (w ← w·min(1, cap/‖w‖) after each update); never at evaluation",
+            }),
+            DiscoverKind::Memory => json!({
+                "kind": "weight_bound",
+                "value": spec.meta.weight_bound,
+                "applied": "meta-training only (|W_ij| ≤ bound after each storage step); never at evaluation",
+            }),
+        };
+        let mut results = json!({
+            "kind": spec.kind,
+            "optimizer": self.optimizer,
+            "coefficients": coefficients,
+            "rule": crate::rule::format_expression(theta, Variables::Xyw),
+            "trainable": self.trainable.iter().map(|&k| self.term_names[k].clone()).collect::<Vec<_>>(),
+            "metrics": self.metrics(),
+            "loss_history": self.outcome.loss_history,
+            "skipped_steps": self.outcome.skipped_steps,
+            "evaluations": self.outcome.evaluations,
+            "safeguard": safeguard,
+            "config": spec,
+            "seed": self.seed,
+            "version": crate::VERSION,
+        });
+        if let Some(memory) = &self.memory {
+            results["identifiable_coefficients"] = json!(memory.combinations);
+            results["evaluation"] = json!({"learned": memory.learned, "baseline": memory.baseline});
+        }
+        if let Some(pca) = &self.pca {
+            results["evaluation"] = json!({
+                "learned": pca.learned,
+                "two_terms": pca.two_terms,
+                "baseline": pca.baseline,
+            });
+        }
+        results
+    }
+
     /// The metrics (public keys) and a few more, as JSON.
     pub fn metrics(&self) -> serde_json::Value {
         use serde_json::json;
