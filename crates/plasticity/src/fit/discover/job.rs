@@ -432,7 +432,12 @@ mod tests {
             },
         );
         assert_eq!(dense.len(), 12);
-        let find = |c: &[Combination], name: &str| c.iter().find(|x| x.name == name).unwrap().value;
+        let find = |c: &[Combination], name: &str| {
+            c.iter()
+                .find(|x| x.name == name)
+                .expect("test set-up")
+                .value
+        };
         // ±1: x² = 1, so x²y joins y and x²y² joins 1.
         assert_eq!(find(&dense, "x*y"), 1.0);
         assert_eq!(find(&dense, "y"), 0.5);

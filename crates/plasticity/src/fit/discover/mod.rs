@@ -382,7 +382,8 @@ mod tests {
         let objective = Quadratic {
             target: vec![1.0, -0.5, 0.3],
         };
-        let out = meta_adam(&objective, &[0.0, 0.0, 0.7], &[0, 1], &settings(), |_| {}).unwrap();
+        let out = meta_adam(&objective, &[0.0, 0.0, 0.7], &[0, 1], &settings(), |_| {})
+            .expect("test set-up");
         assert!((out.theta[0] - 1.0).abs() < 1e-2, "{:?}", out.theta);
         assert!((out.theta[1] + 0.5).abs() < 1e-2, "{:?}", out.theta);
         assert_eq!(out.theta[2], 0.7);
@@ -396,7 +397,7 @@ mod tests {
         };
         let mut s = settings();
         s.l1 = 0.1;
-        let out = meta_adam(&objective, &[0.0, 0.0], &[0, 1], &s, |_| {}).unwrap();
+        let out = meta_adam(&objective, &[0.0, 0.0], &[0, 1], &s, |_| {}).expect("test set-up");
         // The L1 optimum is (1 − λ/2, 0): the small target is shrunk to exactly 0.
         assert_eq!(out.theta[1], 0.0, "{:?}", out.theta);
         assert!((out.theta[0] - 0.95).abs() < 2e-2, "{:?}", out.theta);
@@ -414,8 +415,8 @@ mod tests {
             tasks_per_step: 7,
             l1: 0.0,
         };
-        let a = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, |_| {}).unwrap();
-        let b = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, |_| {}).unwrap();
+        let a = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, |_| {}).expect("test set-up");
+        let b = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, |_| {}).expect("test set-up");
         assert_eq!(a.theta, b.theta);
         for (t, c) in a.theta.iter().zip([1.0, -0.5, 0.3]) {
             assert!((t - c).abs() < 2e-2, "{:?}", a.theta);

@@ -529,13 +529,13 @@ norm_cap = 10.0
 
     #[test]
     fn a_pca_file_parses_with_defaults() {
-        let spec = DiscoverSpec::parse(PCA, Path::new("pca.toml")).unwrap();
-        let FunctionTask::Pca(task) = spec.function_task().unwrap() else {
+        let spec = DiscoverSpec::parse(PCA, Path::new("pca.toml")).expect("test set-up");
+        let FunctionTask::Pca(task) = spec.function_task().expect("test set-up") else {
             panic!("not PCA")
         };
         assert_eq!(task.covariance.n_inputs, 20);
         assert_eq!(task.covariance.top_ratio_min, 2.0);
-        assert_eq!(spec.trainable().unwrap().len(), 27);
+        assert_eq!(spec.trainable().expect("test set-up").len(), 27);
         assert_eq!(spec.meta.optimizer, MetaOptimizer::Adam);
     }
 

@@ -485,9 +485,9 @@ mod tests {
 
     fn index(name: &str) -> usize {
         Term::parse(name, Variables::Xyw)
-            .unwrap()
+            .expect("test set-up")
             .index(Variables::Xyw)
-            .unwrap()
+            .expect("test set-up")
     }
 
     fn dense(n: usize) -> MemoryTask {
@@ -544,16 +544,16 @@ mod tests {
 
     #[test]
     fn dense_gradient_matches_dual_numbers_and_finite_differences() {
-        let objective =
-            MemoryObjective::new(dense(14), TaylorRule::new(Variables::Xyw), 3, None).unwrap();
+        let objective = MemoryObjective::new(dense(14), TaylorRule::new(Variables::Xyw), 3, None)
+            .expect("test set-up");
         check(&objective, &random_theta(1, 3.0), 0);
         check(&objective, &random_theta(2, 3.0), 1);
     }
 
     #[test]
     fn sparse_gradient_matches_dual_numbers_and_finite_differences() {
-        let objective =
-            MemoryObjective::new(sparse(15), TaylorRule::new(Variables::Xyw), 5, None).unwrap();
+        let objective = MemoryObjective::new(sparse(15), TaylorRule::new(Variables::Xyw), 5, None)
+            .expect("test set-up");
         check(&objective, &random_theta(3, 5.0), 2);
     }
 
@@ -561,10 +561,10 @@ mod tests {
     fn gradient_through_the_weight_bound_matches() {
         let objective =
             MemoryObjective::new(dense(12), TaylorRule::new(Variables::Xyw), 8, Some(0.05))
-                .unwrap();
+                .expect("test set-up");
         let theta = random_theta(4, 6.0);
-        let free =
-            MemoryObjective::new(dense(12), TaylorRule::new(Variables::Xyw), 8, None).unwrap();
+        let free = MemoryObjective::new(dense(12), TaylorRule::new(Variables::Xyw), 8, None)
+            .expect("test set-up");
         assert!(
             (free.task_loss(&theta, 1) - objective.task_loss(&theta, 1)).abs() > 1e-4,
             "the bound must act"
@@ -574,8 +574,8 @@ mod tests {
 
     #[test]
     fn the_gradient_at_zero_is_not_zero() {
-        let objective =
-            MemoryObjective::new(dense(20), TaylorRule::new(Variables::Xyw), 1, None).unwrap();
+        let objective = MemoryObjective::new(dense(20), TaylorRule::new(Variables::Xyw), 1, None)
+            .expect("test set-up");
         let mut gradient = vec![0.0; 27];
         objective.task_loss_and_gradient(&[0.0; 27], 0, &mut gradient);
         assert!(gradient[index("x*y")] < 0.0, "{gradient:?}");
@@ -586,8 +586,8 @@ mod tests {
         let mut task = dense(100);
         task.loads = vec![5];
         task.recall_steps = 15;
-        let objective =
-            MemoryObjective::new(task, TaylorRule::new(Variables::Xyw), 1, None).unwrap();
+        let objective = MemoryObjective::new(task, TaylorRule::new(Variables::Xyw), 1, None)
+            .expect("test set-up");
         let mut hebb = vec![0.0; 27];
         hebb[index("x*y")] = 5.0;
         let result = objective.evaluate(&hebb, 9, 20);

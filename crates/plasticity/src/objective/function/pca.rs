@@ -455,13 +455,13 @@ mod tests {
     fn oja(scale: f64) -> Vec<f64> {
         let mut theta = vec![0.0; 27];
         let xy = Term::parse("x*y", Variables::Xyw)
-            .unwrap()
+            .expect("test set-up")
             .index(Variables::Xyw)
-            .unwrap();
+            .expect("test set-up");
         let yyw = Term::parse("y^2*w", Variables::Xyw)
-            .unwrap()
+            .expect("test set-up")
             .index(Variables::Xyw)
-            .unwrap();
+            .expect("test set-up");
         theta[xy] = scale;
         theta[yyw] = -scale;
         theta
@@ -479,7 +479,7 @@ mod tests {
 
     fn check_gradient(cap: Option<f64>, seed: u64) {
         let rule = TaylorRule::new(Variables::Xyw);
-        let objective = PcaObjective::new(small_task(37), rule, seed, cap).unwrap();
+        let objective = PcaObjective::new(small_task(37), rule, seed, cap).expect("test set-up");
         let theta = random_theta(seed);
         let mut gradient = vec![0.0; 27];
         let loss = objective.task_loss_and_gradient(&theta, 3, &mut gradient);
@@ -503,14 +503,14 @@ mod tests {
     fn gradient_through_the_norm_cap_matches() {
         // A rule whose weights grow: the cap is active on most steps.
         let rule = TaylorRule::new(Variables::Xyw);
-        let objective = PcaObjective::new(small_task(37), rule, 4, Some(0.8)).unwrap();
+        let objective = PcaObjective::new(small_task(37), rule, 4, Some(0.8)).expect("test set-up");
         let mut theta = random_theta(4);
         let yyw = Term::parse("y^2*w", Variables::Xyw)
-            .unwrap()
+            .expect("test set-up")
             .index(Variables::Xyw)
-            .unwrap();
+            .expect("test set-up");
         theta[yyw] = 0.0;
-        let unconstrained = PcaObjective::new(small_task(37), rule, 4, None).unwrap();
+        let unconstrained = PcaObjective::new(small_task(37), rule, 4, None).expect("test set-up");
         let free_loss = unconstrained.task_loss(&theta, 3);
         let capped_loss = objective.task_loss(&theta, 3);
         assert!(
@@ -531,7 +531,7 @@ mod tests {
     #[test]
     fn batch_gradient_is_the_mean_and_thread_count_independent() {
         let rule = TaylorRule::new(Variables::Xyw);
-        let objective = PcaObjective::new(small_task(20), rule, 7, None).unwrap();
+        let objective = PcaObjective::new(small_task(20), rule, 7, None).expect("test set-up");
         let theta = random_theta(7);
         let items = [0, 5, 9];
         let mut batch = vec![0.0; 27];
@@ -548,7 +548,7 @@ mod tests {
         let single = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
-            .unwrap();
+            .expect("test set-up");
         let mut again = vec![0.0; 27];
         let loss1 = single.install(|| objective.loss_and_gradient(&theta, &items, &mut again));
         assert_eq!(loss.to_bits(), loss1.to_bits());
@@ -568,7 +568,8 @@ mod tests {
             n_steps: 500,
             initial_weight_scale: 0.1,
         };
-        let objective = PcaObjective::new(task, TaylorRule::new(Variables::Xyw), 1, None).unwrap();
+        let objective =
+            PcaObjective::new(task, TaylorRule::new(Variables::Xyw), 1, None).expect("test set-up");
         let oja_result = objective.evaluate(&oja(0.5), 11, 40, 2);
         assert!(oja_result.cos2_t > 0.9, "{oja_result:?}");
         assert!(
@@ -581,9 +582,9 @@ mod tests {
         // Plain Hebb without the decay diverges.
         let mut hebb = vec![0.0; 27];
         hebb[Term::parse("x*y", Variables::Xyw)
-            .unwrap()
+            .expect("test set-up")
             .index(Variables::Xyw)
-            .unwrap()] = 1.0;
+            .expect("test set-up")] = 1.0;
         let hebb_result = objective.evaluate(&hebb, 11, 10, 5);
         assert_eq!(hebb_result.diverged_fraction, 1.0, "{hebb_result:?}");
     }
