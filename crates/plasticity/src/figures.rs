@@ -296,14 +296,121 @@ pub fn line_plot(
     log_x: bool,
     log_y: bool,
 ) -> Result<Vec<PathBuf>> {
+    check_line_series("series", series, log_x, log_y)?;
+    render(
+        stem,
+        &LineFigure {
+            title,
+            x_label,
+            y_label,
+            series,
+            log_x,
+            log_y,
+        },
+    )
+}
+
+/// One panel of [`line_panels`]: what [`line_plot`] draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinePanel {
+    /// The panel's title.
+    pub title: String,
+    /// Description of the x axis.
+    pub x_label: String,
+    /// Description of the y axis.
+    pub y_label: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+}
+
+/// Writes `stem.png` and `stem.svg`; returns the two paths.
+///
+/// The panels side by side, left to right, each drawn exactly as [`line_plot`] draws
+/// one plot (its own axes, ranges and legend); the image is as wide as the panels
+/// together (at most 10 000 pixels) and as high as the highest.
+///
+/// Errors ([`Error::Config`]) when `panels` is empty, or for a panel's series as
+/// [`line_plot`] (naming `panels[k].series`); ([`Error::Io`]) when a file cannot be
+/// drawn or written.
+pub fn line_panels(stem: &Path, panels: &[LinePanel]) -> Result<Vec<PathBuf>> {
+    if panels.is_empty() {
+        return Err(Error::config(
+            "panels",
+            "is empty: at least one panel is needed",
+        ));
+    }
+    for (k, panel) in panels.iter().enumerate() {
+        check_line_series(
+            &format!("panels[{k}].series"),
+            &panel.series,
+            panel.log_x,
+            panel.log_y,
+        )?;
+    }
+    let figures: Vec<LineFigure<'_>> = panels
+        .iter()
+        .map(|panel| LineFigure {
+            title: &panel.title,
+            x_label: &panel.x_label,
+            y_label: &panel.y_label,
+            series: &panel.series,
+            log_x: panel.log_x,
+            log_y: panel.log_y,
+        })
+        .collect();
+    let width: u32 = figures.iter().map(|f| f.size().0).sum();
+    if width > MAX_WIDTH {
+        return Err(Error::config(
+            "panels",
+            format!(
+                "would make an image {width} pixels wide (at most {MAX_WIDTH}): draw fewer panels"
+            ),
+        ));
+    }
+    render(stem, &PanelsFigure { panels: figures })
+}
+
+/// Line plots side by side.
+struct PanelsFigure<'a> {
+    panels: Vec<LineFigure<'a>>,
+}
+
+impl Figure for PanelsFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        let sizes: Vec<(u32, u32)> = self.panels.iter().map(|p| p.size()).collect();
+        (
+            sizes.iter().map(|s| s.0).sum(),
+            sizes.iter().map(|s| s.1).max().unwrap_or(DEFAULT_SIZE.1),
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        root.fill(&WHITE)?;
+        let mut rest = root.clone();
+        for panel in &self.panels {
+            let (left, right) = rest.split_horizontally(panel.size().0);
+            let (area, _) = left.split_vertically(panel.size().1);
+            panel.draw(&area)?;
+            rest = right;
+        }
+        Ok(())
+    }
+}
+
+/// The checks of [`line_plot`] on `series` (named `key` in errors).
+fn check_line_series(key: &str, series: &[Series], log_x: bool, log_y: bool) -> Result<()> {
     if series.is_empty() {
         return Err(Error::config(
-            "series",
+            key.to_string(),
             "is empty: at least one series is needed",
         ));
     }
     for (i, s) in series.iter().enumerate() {
-        let key = || format!("series[{i}].points (series '{}')", s.name);
+        let key = || format!("{key}[{i}].points (series '{}')", s.name);
         if s.points.is_empty() {
             return Err(Error::config(
                 key(),
@@ -331,17 +438,7 @@ pub fn line_plot(
             }
         }
     }
-    render(
-        stem,
-        &LineFigure {
-            title,
-            x_label,
-            y_label,
-            series,
-            log_x,
-            log_y,
-        },
-    )
+    Ok(())
 }
 
 /// Writes `stem.png` and `stem.svg`; returns the two paths.
@@ -2210,6 +2307,56 @@ mod tests {
                 assert!(svg.contains(text), "SVG lacks {text:?}");
             }
         }
+    }
+
+    #[test]
+    fn figures_line_panels_side_by_side() {
+        let dir = tempfile::tempdir().expect("test fixture");
+        let panel = |title: &str, y_label: &str| LinePanel {
+            title: title.into(),
+            x_label: "recorded fraction".into(),
+            y_label: y_label.into(),
+            series: timing_series(),
+            log_x: true,
+            log_y: true,
+        };
+        let panels = vec![
+            panel("Left panel", "left axis"),
+            panel("Right panel", "right axis"),
+        ];
+        let paths = line_panels(&dir.path().join("two"), &panels).expect("panels");
+        let png = fs::read(&paths[0]).expect("PNG written");
+        let (width, height, rgb) = decode_png(&png);
+        // each panel is a line plot of the default size
+        assert_eq!((width, height), (1600, 500));
+        let svg = fs::read_to_string(&paths[1]).expect("SVG written");
+        for text in ["Left panel", "Right panel", "left axis", "right axis"] {
+            assert!(svg.contains(text), "SVG lacks {text:?}");
+        }
+        // both halves are drawn on (dark pixels of axes and text in each)
+        let half = |left: bool| {
+            (0..height as usize)
+                .flat_map(|row| {
+                    let columns = if left { 0..800 } else { 800..1600 };
+                    columns.map(move |column| (row * width as usize + column) * 3)
+                })
+                .filter(|&i| rgb[i] < 100 && rgb[i + 1] < 100 && rgb[i + 2] < 100)
+                .count()
+        };
+        assert!(half(true) > 500 && half(false) > 500);
+
+        let err = line_panels(&dir.path().join("none"), &[]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { key, .. } if key == "panels"),
+            "{err}"
+        );
+        let mut bad = panels.clone();
+        bad[1].series[0].points[0].1 = -1.0;
+        let err = line_panels(&dir.path().join("bad"), &bad).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { key, .. } if key.starts_with("panels[1].series[0]")),
+            "{err}"
+        );
     }
 
     #[test]
