@@ -141,6 +141,7 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
         eval_trajectories: options.eval_trajectories,
         precondition: defaults.precondition,
         precondition_every: defaults.precondition_every,
+        precondition_trajectories: options.precondition_trajectories,
     }
 }
 

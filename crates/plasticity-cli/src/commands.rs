@@ -398,6 +398,10 @@ pub(crate) struct FitOptions {
     /// --epochs).
     #[arg(long, default_value_t = 40)]
     pub(crate) stage_epochs: usize,
+    /// Circuit recordings: trajectories the preconditioner's curvature is measured on
+    /// (evenly spaced; 0: all).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) precondition_trajectories: usize,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }
