@@ -780,6 +780,17 @@ fn tick_label(value: f64) -> String {
     }
 }
 
+/// [`tick_label`], except on a logarithmic axis, whose ticks are never 0 (a tick
+/// of 1e-14 there is 1e-14, not a rounding error of 0).
+fn axis_tick_label(value: f64, log: bool) -> String {
+    if log && value > 0.0 && value < 1e-3 {
+        let text = format!("{value:.3e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        return format!("{}e{exponent}", trim_zeros(mantissa));
+    }
+    tick_label(value)
+}
+
 /// `"1.500"` → `"1.5"`, `"2.000"` → `"2"`; text without a decimal point is unchanged.
 fn trim_zeros(text: &str) -> &str {
     if text.contains('.') {
@@ -1260,8 +1271,8 @@ impl LineFigure<'_> {
             .configure_mesh()
             .light_line_style(TRANSPARENT)
             .bold_line_style(BLACK.mix(0.08))
-            .x_label_formatter(&|x: &f64| tick_label(*x))
-            .y_label_formatter(&|y: &f64| tick_label(*y))
+            .x_label_formatter(&|x: &f64| axis_tick_label(*x, self.log_x))
+            .y_label_formatter(&|y: &f64| axis_tick_label(*y, self.log_y))
             .x_desc(self.x_label)
             .y_desc(self.y_label)
             .label_style(font(TICK_LABEL_SIZE))
@@ -1287,8 +1298,14 @@ impl LineFigure<'_> {
         let Some((width, height)) = self.legend_size() else {
             return Ok(());
         };
-        // The plot's edges in pixels of `root`.
+        // The plot's edges in pixels of `root` (which may be a panel of a larger image:
+        // the pixel range is the backend's, the legend is drawn relative to `root`).
         let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+        let (base_x, base_y) = root.get_base_pixel();
+        let (x_range, y_range) = (
+            x_range.start - base_x..x_range.end - base_x,
+            y_range.start - base_y..y_range.end - base_y,
+        );
         let pixels = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         let (width, height, inset) = (pixels(width), pixels(height), pixels(LEGEND_INSET));
         let origin = match legend {
@@ -2344,6 +2361,20 @@ mod tests {
                 .count()
         };
         assert!(half(true) > 500 && half(false) > 500);
+        // each panel's legend lies in that panel (x of the text naming the first series)
+        let legend_x: Vec<f64> = svg
+            .match_indices("full tape")
+            .filter_map(|(at, _)| {
+                let tag = &svg[svg[..at].rfind("<text")?..at];
+                if tag.contains("</text>") {
+                    return None;
+                }
+                let x = tag.split("x=\"").nth(1)?.split('"').next()?;
+                x.parse().ok()
+            })
+            .collect();
+        assert_eq!(legend_x.len(), 2, "{legend_x:?}");
+        assert!(legend_x[0] < 800.0 && legend_x[1] > 800.0, "{legend_x:?}");
 
         let err = line_panels(&dir.path().join("none"), &[]).unwrap_err();
         assert!(
@@ -2432,6 +2463,9 @@ mod tests {
         assert!(lo.is_finite() && hi.is_finite() && lo < hi);
         let (lo, hi) = padded_log_range(10.0, 10.0, 0.1);
         assert!((lo - 5.0).abs() < 1e-9 && (hi - 20.0).abs() < 1e-9);
+        assert_eq!(axis_tick_label(1e-14, true), "1e-14");
+        assert_eq!(axis_tick_label(1e-14, false), "0");
+        assert_eq!(axis_tick_label(0.5, true), "0.5");
         assert_eq!(tick_label(0.0), "0");
         assert_eq!(tick_label(0.30000000000000004), "0.3");
         assert_eq!(tick_label(-2.5), "-2.5");
