@@ -1,4 +1,7 @@
-"""Collects the fits of scripts/circuits/acceptance.sh into table.csv and table.md.
+"""Collects the fits of scripts/circuits/acceptance.sh, or the cells of a circuit run
+(`plasticity run experiments/recurrent.toml --out RUN`), into table.csv and table.md:
+    python3 scripts/circuits/table.py OUT_OR_RUN
+(a run's own table.csv is left alone: this writes fits.csv and fits.md there).
 
 For each fit: wall time, final loss against the loss at the generating rules, R² of
 weights per projection as 1 − R² (all synapses, and onto latent neurons), the rule output error
@@ -19,14 +22,22 @@ def one_minus(value):
 
 
 def row(cell: pathlib.Path) -> dict:
+    if (cell / "result.json").exists():
+        # a cell of `plasticity run`: its fit's results and wall time inside
+        result = json.loads((cell / "result.json").read_text())
+        return row_of(result["results"], float(result["seconds"]))
     results = json.loads((cell / "fit" / "results.json").read_text())
+    seconds = float((cell / "seconds").read_text()) if (cell / "seconds").exists() else float("nan")
+    return row_of(results, seconds)
+
+
+def row_of(results: dict, seconds: float) -> dict:
     metrics = results["metrics"]
     meta = results["data"]["metadata"]
     errors = metrics["coefficient_error"]
     ff = {k.split(".", 1)[1]: abs(v) for k, v in errors.items() if k.startswith("feedforward.")}
     rec = {k.split(".", 1)[1]: abs(v) for k, v in errors.items() if k.startswith("recurrent.")}
     shares = metrics["term_share"].get("recurrent", {})
-    seconds = float((cell / "seconds").read_text()) if (cell / "seconds").exists() else float("nan")
     return {
         "noise_std": meta["noise_std"],
         "recording_fraction": meta.get("recording_fraction", 1.0),
@@ -50,16 +61,22 @@ def row(cell: pathlib.Path) -> dict:
 
 def main() -> None:
     out = pathlib.Path(sys.argv[1])
-    rows = [row(c) for c in sorted(out.iterdir()) if (c / "fit" / "results.json").exists()]
+    run = (out / "cells").is_dir()
+    cells = sorted((out / "cells").iterdir()) if run else sorted(out.iterdir())
+    done = lambda c: (c / "result.json").exists() or (c / "fit" / "results.json").exists()
+    rows = [row(c) for c in cells if done(c)]
+    stem = "fits" if run else "table"
     rows.sort(key=lambda r: (r["noise_std"], -r["recording_fraction"]))
     keys = list(rows[0].keys())
-    fmt = lambda v: "" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
-    (out / "table.csv").write_text(
-        ",".join(keys) + "\n" + "".join(",".join(fmt(r[k]) for k in keys) + "\n" for r in rows)
+    # losses to 4 digits: the noisy fits are compared with the loss at the truth
+    digits = lambda k: 4 if k in ("final_loss", "loss_at_generating_rule") else 3
+    fmt = lambda v, k="": "" if v is None else (f"{v:.{digits(k)}g}" if isinstance(v, float) else str(v))
+    (out / f"{stem}.csv").write_text(
+        ",".join(keys) + "\n" + "".join(",".join(fmt(r[k], k) for k in keys) + "\n" for r in rows)
     )
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
-    (out / "table.md").write_text("\n".join(lines) + "\n")
+    lines += ["| " + " | ".join(fmt(r[k], k) for k in keys) + " |" for r in rows]
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -141,6 +141,8 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
         eval_trajectories: options.eval_trajectories,
         precondition: defaults.precondition,
         precondition_every: defaults.precondition_every,
+        precondition_trajectories: options.precondition_trajectories,
+        initial_weights_epochs: options.initial_weights_epochs,
     }
 }
 
@@ -157,6 +159,17 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
             .filter(|&&h| h > 0 && h < dataset.steps)
             .count()
         + settings.fit.epochs;
+    let fits_initial_weights = dataset
+        .spec
+        .projections
+        .iter()
+        .any(|p| p.fit_initial_weights == plasticity::circuit::InitialWeightsFit::Shared);
+    let total = total
+        + if fits_initial_weights {
+            settings.initial_weights_epochs
+        } else {
+            0
+        };
     let bar = progress_bar(total, "fitting circuit");
     let start = Instant::now();
     let mut observer = epoch_observer(&bar, start, total, true);

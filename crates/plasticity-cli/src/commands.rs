@@ -405,6 +405,15 @@ pub(crate) struct FitOptions {
     /// --epochs).
     #[arg(long, default_value_t = 40)]
     pub(crate) stage_epochs: usize,
+    /// Circuit recordings: trajectories the preconditioner's curvature is measured on
+    /// when a stage is re-preconditioned (evenly spaced; 0: all; a stage's first
+    /// preconditioning uses every trajectory).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) precondition_trajectories: usize,
+    /// Circuit recordings with a fitted shared W₀: epochs that fit only W₀ (the rules
+    /// held at their start) to the first step, before the joint fit (0: none).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) initial_weights_epochs: usize,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }

@@ -575,6 +575,28 @@ fn run_cell(
             )?;
             let mut row = Map::new();
             let metrics = &outcome.metrics;
+            // the recording's own noise and recorded fraction, whether or not the grid
+            // varies them (the recorded-fraction figure reads these columns)
+            let simulated_neurons: usize = dataset
+                .network
+                .populations()
+                .iter()
+                .filter(|p| p.is_simulated())
+                .map(|p| p.size)
+                .sum();
+            row.insert(
+                "noise_std".into(),
+                dataset
+                    .metadata
+                    .get("noise_std")
+                    .cloned()
+                    .unwrap_or(json!(0.0)),
+            );
+            row.insert(
+                "recorded_fraction".into(),
+                json!(dataset.recorded().len() as f64 / simulated_neurons.max(1) as f64),
+            );
+            row.insert("evaluations".into(), json!(outcome.outcome.evaluations));
             row.insert("final_loss".into(), json!(metrics.final_loss));
             row.insert(
                 "loss_at_generating_rule".into(),
@@ -589,6 +611,17 @@ fn run_cell(
             for (name, value) in &metrics.rule_output_error {
                 row.insert(format!("rule_output_error_{name}"), value.clone());
             }
+            // per rule, the largest |fitted − generating| over its coefficients
+            let mut largest: Map<String, Value> = Map::new();
+            for (name, error) in &metrics.coefficient_error {
+                let (Some((rule, _)), Some(error)) = (name.split_once('.'), error.as_f64()) else {
+                    continue;
+                };
+                let key = format!("max_coefficient_error_{rule}");
+                let so_far = largest.get(&key).and_then(Value::as_f64).unwrap_or(0.0);
+                largest.insert(key, json!(so_far.max(error.abs())));
+            }
+            row.extend(largest);
             for (name, value) in results["coefficients"].as_object().into_iter().flatten() {
                 row.insert(name.clone(), value.clone());
             }

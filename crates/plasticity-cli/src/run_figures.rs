@@ -1,14 +1,15 @@
 //! The figures of a run directory, drawn from its tables alone (so `plasticity plot`
 //! redraws them without refitting): coefficient trajectories over epochs with the
 //! generating values dashed, true against inferred weight trajectories, loss curves,
-//! heat maps of a two-key grid, the scaling curves, and the flies' figures.
+//! heat maps of a two-key grid, the scaling curves, the flies' figures, and the
+//! circuit metrics against the recorded fraction.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use plasticity::figures::{heat_map, line_plot, paired_plot, Series};
+use plasticity::figures::{heat_map, line_panels, line_plot, paired_plot, LinePanel, Series};
 
 use crate::experiment::{value_text, Experiment, Kind};
 
@@ -70,9 +71,7 @@ pub(crate) fn draw(experiment: &Experiment, run_dir: &Path) -> Result<usize> {
         Kind::Scaling => draw_scaling(run_dir, &figures)?,
         Kind::Flies => crate::flies::plot_from_dir(run_dir)?,
         Kind::Table => draw_table(run_dir, &figures)?,
-        // circuits: table.csv holds the metrics; figures come from docs/circuits.md's
-        // scripts
-        Kind::Circuit => 0,
+        Kind::Circuit => draw_circuit(run_dir, &figures)?,
     };
     Ok(written)
 }
@@ -543,4 +542,181 @@ fn draw_table(run_dir: &Path, figures: &Path) -> Result<usize> {
     )?
     .len();
     Ok(written)
+}
+
+/// The smallest value drawn on the logarithmic axes of the recorded-fraction figure: an
+/// exact fit (`1 − R² = 0`, an error of 0) is drawn here.
+pub(crate) const CIRCUIT_FLOOR: f64 = 1e-16;
+
+/// `figures/recorded_fraction.{png,svg}` from a circuit run's `table.csv`: against the
+/// recorded fraction (log axis), one line per noise level and projection or rule, in
+/// three panels: `1 − R²` of each plastic projection's weights on fresh trajectories,
+/// each rule's output error `RMS(g_fit − g_true)/RMS(g_true)` on visited states, and
+/// each rule's largest coefficient error `max_k |θ_k,fit − θ_k,true|`. Values below
+/// [`CIRCUIT_FLOOR`] (exact fits) are drawn at it. Nothing is drawn (0 files) when the
+/// table lacks the columns `recorded_fraction` and `noise_std` or has no metric.
+fn draw_circuit(run_dir: &Path, figures: &Path) -> Result<usize> {
+    let Some(table) = NumberTable::read(&run_dir.join("table.csv"))? else {
+        return Ok(0);
+    };
+    let panels = circuit_panels(&table);
+    if panels.is_empty() {
+        return Ok(0);
+    }
+    Ok(line_panels(&figures.join("recorded_fraction"), &panels)?.len())
+}
+
+/// The panels of [`draw_circuit`] (those with at least one point).
+fn circuit_panels(table: &NumberTable) -> Vec<LinePanel> {
+    let (Some(fraction), Some(noise)) =
+        (table.column("recorded_fraction"), table.column("noise_std"))
+    else {
+        return Vec::new();
+    };
+    let mut levels: Vec<f64> = noise.iter().copied().filter(|v| v.is_finite()).collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    // column suffixes (projection or rule names) after a prefix
+    let names = |prefix: &str, excluded: Option<&str>| -> Vec<String> {
+        table
+            .header
+            .iter()
+            .filter(|h| h.starts_with(prefix) && !excluded.is_some_and(|e| h.starts_with(e)))
+            .map(|h| h[prefix.len()..].to_string())
+            .collect()
+    };
+    let panel =
+        |title: &str, y_label: &str, prefix: &str, excluded: Option<&str>, one_minus: bool| {
+            let mut series = Vec::new();
+            for (n, name) in names(prefix, excluded).iter().enumerate() {
+                let Some(values) = table.column(&format!("{prefix}{name}")) else {
+                    continue;
+                };
+                for (l, &level) in levels.iter().enumerate() {
+                    let mut points: Vec<(f64, f64)> = fraction
+                        .iter()
+                        .zip(&noise)
+                        .zip(&values)
+                        .filter(|((f, s), v)| {
+                            **s == level && f.is_finite() && **f > 0.0 && v.is_finite()
+                        })
+                        .map(|((f, _), v)| {
+                            let v = if one_minus { 1.0 - v } else { v.abs() };
+                            (*f, v.max(CIRCUIT_FLOOR))
+                        })
+                        .collect();
+                    if points.is_empty() {
+                        continue;
+                    }
+                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let line = Series::new(format!("{name}, σ = {level}"), points).colour(l);
+                    // projections / rules by line style, noise levels by colour
+                    series.push(if n % 2 == 1 {
+                        Series {
+                            dashed: true,
+                            ..line
+                        }
+                    } else {
+                        line
+                    });
+                }
+            }
+            LinePanel {
+                title: title.into(),
+                x_label: "recorded fraction of neurons".into(),
+                y_label: y_label.into(),
+                series,
+                log_x: true,
+                log_y: true,
+            }
+        };
+    let floor = format!("(below {CIRCUIT_FLOOR:e} drawn at it)");
+    [
+        panel(
+            "Weights on fresh trajectories",
+            &format!("1 − R² of weights {floor}"),
+            "r2_weights_",
+            Some("r2_weights_latent_"),
+            true,
+        ),
+        panel(
+            "Rule output on visited states",
+            &format!("relative RMS error of g {floor}"),
+            "rule_output_error_",
+            None,
+            false,
+        ),
+        panel(
+            "Coefficients",
+            &format!("largest |θ fit − θ true| {floor}"),
+            "max_coefficient_error_",
+            None,
+            false,
+        ),
+    ]
+    .into_iter()
+    .filter(|p| !p.series.is_empty())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> NumberTable {
+        let mut lines = text.lines();
+        NumberTable {
+            header: lines
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(str::to_string)
+                .collect(),
+            rows: lines
+                .map(|l| {
+                    l.split(',')
+                        .map(|v| v.parse().unwrap_or(f64::NAN))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn circuit_panels_one_line_per_noise_level_and_projection() {
+        let t = table(
+            "cell,noise_std,recorded_fraction,r2_weights_ff,r2_weights_rec,r2_weights_latent_rec,rule_output_error_ff,max_coefficient_error_ff\n\
+             0,0,1,1,0.99,,0.5,0.1\n\
+             1,0,0.5,0.9,0.98,0.97,0.25,-0.2\n\
+             2,0.05,1,0.8,0.7,,0.125,0.3\n\
+             3,0.05,0.5,0.6,0.5,0.4,0.0625,0.4\n",
+        );
+        let panels = circuit_panels(&t);
+        assert_eq!(panels.len(), 3);
+        let weights = &panels[0];
+        let names: Vec<&str> = weights.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["ff, σ = 0", "ff, σ = 0.05", "rec, σ = 0", "rec, σ = 0.05"]
+        );
+        // sorted by fraction, 1 − R², an exact fit at the floor
+        assert_eq!(
+            weights.series[0].points,
+            vec![(0.5, 1.0 - 0.9), (1.0, CIRCUIT_FLOOR)]
+        );
+        assert!(weights.series[2].dashed && !weights.series[0].dashed);
+        assert_eq!(weights.series[1].colour, Some(1));
+        assert_eq!(
+            panels[1].series[1].points,
+            vec![(0.5, 0.0625), (1.0, 0.125)]
+        );
+        // coefficient errors as magnitudes
+        assert_eq!(panels[2].series[0].points, vec![(0.5, 0.2), (1.0, 0.1)]);
+    }
+
+    #[test]
+    fn circuit_panels_need_the_fraction_and_noise_columns() {
+        assert!(circuit_panels(&table("cell,r2_weights_ff\n0,0.5\n")).is_empty());
+        assert!(circuit_panels(&table("cell,noise_std,recorded_fraction\n0,0,1\n")).is_empty());
+    }
 }

@@ -721,6 +721,10 @@ fn a_circuit_experiment_runs_and_its_seed_is_overridden() {
         "r2_weights_feedforward",
         "r2_weights_recurrent",
         "recurrent.x*y",
+        "noise_std",
+        "recorded_fraction",
+        "max_coefficient_error_recurrent",
+        "rule_output_error_feedforward",
     ] {
         assert!(
             header.split(',').any(|c| c == column),
@@ -742,6 +746,19 @@ fn a_circuit_experiment_runs_and_its_seed_is_overridden() {
             metrics.contains_key("feedforward") && metrics.contains_key("recurrent"),
             "{key}"
         );
+    }
+    // the figure against the recorded fraction, drawn from the table
+    for extension in ["png", "svg"] {
+        let figure = out.join(format!("figures/recorded_fraction.{extension}"));
+        assert!(figure.is_file(), "{} missing", figure.display());
+    }
+    let svg = std::fs::read_to_string(out.join("figures/recorded_fraction.svg")).unwrap();
+    for text in [
+        "recurrent, σ = 0",
+        "feedforward, σ = 0",
+        "recorded fraction",
+    ] {
+        assert!(svg.contains(text), "the figure lacks {text:?}");
     }
     // same seed, same table; another seed, other data
     assert_eq!(run("7"), table);

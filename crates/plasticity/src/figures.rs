@@ -296,14 +296,121 @@ pub fn line_plot(
     log_x: bool,
     log_y: bool,
 ) -> Result<Vec<PathBuf>> {
+    check_line_series("series", series, log_x, log_y)?;
+    render(
+        stem,
+        &LineFigure {
+            title,
+            x_label,
+            y_label,
+            series,
+            log_x,
+            log_y,
+        },
+    )
+}
+
+/// One panel of [`line_panels`]: what [`line_plot`] draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinePanel {
+    /// The panel's title.
+    pub title: String,
+    /// Description of the x axis.
+    pub x_label: String,
+    /// Description of the y axis.
+    pub y_label: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+}
+
+/// Writes `stem.png` and `stem.svg`; returns the two paths.
+///
+/// The panels side by side, left to right, each drawn exactly as [`line_plot`] draws
+/// one plot (its own axes, ranges and legend); the image is as wide as the panels
+/// together (at most 10 000 pixels) and as high as the highest.
+///
+/// Errors ([`Error::Config`]) when `panels` is empty, or for a panel's series as
+/// [`line_plot`] (naming `panels[k].series`); ([`Error::Io`]) when a file cannot be
+/// drawn or written.
+pub fn line_panels(stem: &Path, panels: &[LinePanel]) -> Result<Vec<PathBuf>> {
+    if panels.is_empty() {
+        return Err(Error::config(
+            "panels",
+            "is empty: at least one panel is needed",
+        ));
+    }
+    for (k, panel) in panels.iter().enumerate() {
+        check_line_series(
+            &format!("panels[{k}].series"),
+            &panel.series,
+            panel.log_x,
+            panel.log_y,
+        )?;
+    }
+    let figures: Vec<LineFigure<'_>> = panels
+        .iter()
+        .map(|panel| LineFigure {
+            title: &panel.title,
+            x_label: &panel.x_label,
+            y_label: &panel.y_label,
+            series: &panel.series,
+            log_x: panel.log_x,
+            log_y: panel.log_y,
+        })
+        .collect();
+    let width: u32 = figures.iter().map(|f| f.size().0).sum();
+    if width > MAX_WIDTH {
+        return Err(Error::config(
+            "panels",
+            format!(
+                "would make an image {width} pixels wide (at most {MAX_WIDTH}): draw fewer panels"
+            ),
+        ));
+    }
+    render(stem, &PanelsFigure { panels: figures })
+}
+
+/// Line plots side by side.
+struct PanelsFigure<'a> {
+    panels: Vec<LineFigure<'a>>,
+}
+
+impl Figure for PanelsFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        let sizes: Vec<(u32, u32)> = self.panels.iter().map(|p| p.size()).collect();
+        (
+            sizes.iter().map(|s| s.0).sum(),
+            sizes.iter().map(|s| s.1).max().unwrap_or(DEFAULT_SIZE.1),
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        root.fill(&WHITE)?;
+        let mut rest = root.clone();
+        for panel in &self.panels {
+            let (left, right) = rest.split_horizontally(panel.size().0);
+            let (area, _) = left.split_vertically(panel.size().1);
+            panel.draw(&area)?;
+            rest = right;
+        }
+        Ok(())
+    }
+}
+
+/// The checks of [`line_plot`] on `series` (named `key` in errors).
+fn check_line_series(key: &str, series: &[Series], log_x: bool, log_y: bool) -> Result<()> {
     if series.is_empty() {
         return Err(Error::config(
-            "series",
+            key.to_string(),
             "is empty: at least one series is needed",
         ));
     }
     for (i, s) in series.iter().enumerate() {
-        let key = || format!("series[{i}].points (series '{}')", s.name);
+        let key = || format!("{key}[{i}].points (series '{}')", s.name);
         if s.points.is_empty() {
             return Err(Error::config(
                 key(),
@@ -331,17 +438,7 @@ pub fn line_plot(
             }
         }
     }
-    render(
-        stem,
-        &LineFigure {
-            title,
-            x_label,
-            y_label,
-            series,
-            log_x,
-            log_y,
-        },
-    )
+    Ok(())
 }
 
 /// Writes `stem.png` and `stem.svg`; returns the two paths.
@@ -681,6 +778,17 @@ fn tick_label(value: f64) -> String {
     } else {
         text
     }
+}
+
+/// [`tick_label`], except on a logarithmic axis, whose ticks are never 0 (a tick
+/// of 1e-14 there is 1e-14, not a rounding error of 0).
+fn axis_tick_label(value: f64, log: bool) -> String {
+    if log && value > 0.0 && value < 1e-3 {
+        let text = format!("{value:.3e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        return format!("{}e{exponent}", trim_zeros(mantissa));
+    }
+    tick_label(value)
 }
 
 /// `"1.500"` → `"1.5"`, `"2.000"` → `"2"`; text without a decimal point is unchanged.
@@ -1163,8 +1271,8 @@ impl LineFigure<'_> {
             .configure_mesh()
             .light_line_style(TRANSPARENT)
             .bold_line_style(BLACK.mix(0.08))
-            .x_label_formatter(&|x: &f64| tick_label(*x))
-            .y_label_formatter(&|y: &f64| tick_label(*y))
+            .x_label_formatter(&|x: &f64| axis_tick_label(*x, self.log_x))
+            .y_label_formatter(&|y: &f64| axis_tick_label(*y, self.log_y))
             .x_desc(self.x_label)
             .y_desc(self.y_label)
             .label_style(font(TICK_LABEL_SIZE))
@@ -1190,8 +1298,14 @@ impl LineFigure<'_> {
         let Some((width, height)) = self.legend_size() else {
             return Ok(());
         };
-        // The plot's edges in pixels of `root`.
+        // The plot's edges in pixels of `root` (which may be a panel of a larger image:
+        // the pixel range is the backend's, the legend is drawn relative to `root`).
         let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+        let (base_x, base_y) = root.get_base_pixel();
+        let (x_range, y_range) = (
+            x_range.start - base_x..x_range.end - base_x,
+            y_range.start - base_y..y_range.end - base_y,
+        );
         let pixels = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         let (width, height, inset) = (pixels(width), pixels(height), pixels(LEGEND_INSET));
         let origin = match legend {
@@ -2213,6 +2327,70 @@ mod tests {
     }
 
     #[test]
+    fn figures_line_panels_side_by_side() {
+        let dir = tempfile::tempdir().expect("test fixture");
+        let panel = |title: &str, y_label: &str| LinePanel {
+            title: title.into(),
+            x_label: "recorded fraction".into(),
+            y_label: y_label.into(),
+            series: timing_series(),
+            log_x: true,
+            log_y: true,
+        };
+        let panels = vec![
+            panel("Left panel", "left axis"),
+            panel("Right panel", "right axis"),
+        ];
+        let paths = line_panels(&dir.path().join("two"), &panels).expect("panels");
+        let png = fs::read(&paths[0]).expect("PNG written");
+        let (width, height, rgb) = decode_png(&png);
+        // each panel is a line plot of the default size
+        assert_eq!((width, height), (1600, 500));
+        let svg = fs::read_to_string(&paths[1]).expect("SVG written");
+        for text in ["Left panel", "Right panel", "left axis", "right axis"] {
+            assert!(svg.contains(text), "SVG lacks {text:?}");
+        }
+        // both halves are drawn on (dark pixels of axes and text in each)
+        let half = |left: bool| {
+            (0..height as usize)
+                .flat_map(|row| {
+                    let columns = if left { 0..800 } else { 800..1600 };
+                    columns.map(move |column| (row * width as usize + column) * 3)
+                })
+                .filter(|&i| rgb[i] < 100 && rgb[i + 1] < 100 && rgb[i + 2] < 100)
+                .count()
+        };
+        assert!(half(true) > 500 && half(false) > 500);
+        // each panel's legend lies in that panel (x of the text naming the first series)
+        let legend_x: Vec<f64> = svg
+            .match_indices("full tape")
+            .filter_map(|(at, _)| {
+                let tag = &svg[svg[..at].rfind("<text")?..at];
+                if tag.contains("</text>") {
+                    return None;
+                }
+                let x = tag.split("x=\"").nth(1)?.split('"').next()?;
+                x.parse().ok()
+            })
+            .collect();
+        assert_eq!(legend_x.len(), 2, "{legend_x:?}");
+        assert!(legend_x[0] < 800.0 && legend_x[1] > 800.0, "{legend_x:?}");
+
+        let err = line_panels(&dir.path().join("none"), &[]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { key, .. } if key == "panels"),
+            "{err}"
+        );
+        let mut bad = panels.clone();
+        bad[1].series[0].points[0].1 = -1.0;
+        let err = line_panels(&dir.path().join("bad"), &bad).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { key, .. } if key.starts_with("panels[1].series[0]")),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn figures_line_plot_rejects_bad_input() {
         let dir = tempfile::tempdir().expect("test fixture");
         let stem = dir.path().join("bad");
@@ -2285,6 +2463,9 @@ mod tests {
         assert!(lo.is_finite() && hi.is_finite() && lo < hi);
         let (lo, hi) = padded_log_range(10.0, 10.0, 0.1);
         assert!((lo - 5.0).abs() < 1e-9 && (hi - 20.0).abs() < 1e-9);
+        assert_eq!(axis_tick_label(1e-14, true), "1e-14");
+        assert_eq!(axis_tick_label(1e-14, false), "0");
+        assert_eq!(axis_tick_label(0.5, true), "0.5");
         assert_eq!(tick_label(0.0), "0");
         assert_eq!(tick_label(0.30000000000000004), "0.3");
         assert_eq!(tick_label(-2.5), "-2.5");

@@ -52,6 +52,20 @@ pub struct CircuitFitSettings {
     /// Re-precondition (and restart L-BFGS) every this many epochs within a stage,
     /// as the curvature changes along the way (0: once per stage).
     pub precondition_every: usize,
+    /// Epochs that fit only the shared `W₀` (θ held at its start) on the first step
+    /// of every trajectory, before the rules join in (circuits with a fitted `W₀`;
+    /// 0: none). The first step's activity `y_0 = f(W₀ a_0 + …)` does not depend on θ
+    /// yet, so this is a regression of the recorded activity on `W₀` alone, and the
+    /// joint fit then starts near the true `W₀` instead of at a draw of its prior.
+    pub initial_weights_epochs: usize,
+    /// Trajectories the curvature is measured on when a stage is re-preconditioned
+    /// (`precondition_every`), evenly spaced through the recording (0: all); a stage's
+    /// first scales always come from every trajectory. Each measurement costs one
+    /// gradient per rule coefficient: on all 50 trajectories of the recurrent set-up
+    /// they took half of a fit's gradients. (With a subset at the start of every
+    /// stage too, 2 of the 8 fits of the recurrent grid failed that pass with every
+    /// trajectory: the scales matter most where the horizon changes.)
+    pub precondition_trajectories: usize,
 }
 
 impl Default for CircuitFitSettings {
@@ -73,6 +87,8 @@ impl Default for CircuitFitSettings {
             eval_trajectories: 5,
             precondition: true,
             precondition_every: 50,
+            precondition_trajectories: 10,
+            initial_weights_epochs: 200,
         }
     }
 }
@@ -300,20 +316,30 @@ pub fn fit_circuit(
     horizons.sort_unstable();
     horizons.dedup();
     horizons.push(dataset.steps);
-    let mut stages = Vec::new();
-    let mut joined: Option<FitOutcome> = None;
-    let mut epoch_offset = 0;
-    let total_epochs = settings.stage_epochs * (horizons.len() - 1) + settings.fit.epochs;
-    'stages: for (s, &horizon) in horizons.iter().enumerate() {
+    // (horizon, epochs, only the fitted W₀ free)
+    let mut plan: Vec<(usize, usize, bool)> = Vec::new();
+    let n_theta = network.n_parameters();
+    if settings.initial_weights_epochs > 0 && full.n_parameters() > n_theta {
+        // the first step alone: y_0 depends on W₀ and not yet on θ
+        plan.push((1, settings.initial_weights_epochs, true));
+    }
+    for (s, &horizon) in horizons.iter().enumerate() {
         let last = s + 1 == horizons.len();
-        let objective = CircuitObjective::new(dataset, settings.gradient)
-            .with_weight_bound(bound)
-            .with_horizon(horizon);
-        let stage_epochs = if last {
+        let epochs = if last {
             settings.fit.epochs
         } else {
             settings.stage_epochs
         };
+        plan.push((horizon, epochs, false));
+    }
+    let mut stages = Vec::new();
+    let mut joined: Option<FitOutcome> = None;
+    let mut epoch_offset = 0;
+    let total_epochs = plan.iter().map(|stage| stage.1).sum();
+    'stages: for &(horizon, stage_epochs, initial_weights_only) in &plan {
+        let objective = CircuitObjective::new(dataset, settings.gradient)
+            .with_weight_bound(bound)
+            .with_horizon(horizon);
         // the stage in chunks, each re-preconditioned where it starts
         let chunk = match settings.precondition_every {
             0 => stage_epochs,
@@ -321,7 +347,15 @@ pub fn fit_circuit(
             _ => stage_epochs,
         };
         let mut remaining = stage_epochs;
+        let mut first_chunk = true;
         while remaining > 0 {
+            // a stage's first scales from every trajectory, later ones from a few
+            let trajectories = if first_chunk {
+                0
+            } else {
+                settings.precondition_trajectories
+            };
+            first_chunk = false;
             let epochs = remaining.min(chunk.max(1));
             remaining -= epochs;
             let config = FitConfig {
@@ -340,10 +374,22 @@ pub fn fit_circuit(
                 stopped |= flow.is_break();
                 flow
             };
+            // θ held where it is: the rules' coefficients as fixed values
+            let only_initial_weights;
+            let (parametrisation, penalised) = if initial_weights_only {
+                only_initial_weights = Parametrisation::subset(
+                    (n_theta..objective.n_parameters()).collect(),
+                    start.clone(),
+                );
+                (&only_initial_weights, &[][..])
+            } else {
+                (&parametrisation, &penalised[..])
+            };
             let stage_parametrisation = if settings.precondition {
                 let exact = parametrisation.n_free()
                     - (objective.n_parameters() - objective.network().n_parameters());
-                let scale = jacobi_scale(&objective, &parametrisation, &start, exact);
+                let items = spaced_items(objective.n_items(), trajectories);
+                let scale = jacobi_scale(&objective, parametrisation, &start, exact, &items);
                 parametrisation.rescaled(&scale)
             } else {
                 parametrisation.clone()
@@ -352,7 +398,7 @@ pub fn fit_circuit(
                 &objective,
                 &stage_parametrisation,
                 &start,
-                &penalised,
+                penalised,
                 &config,
                 &mut stage_observer,
             )?;
@@ -413,8 +459,15 @@ pub fn fit_circuit(
     })
 }
 
-/// `1/√H_kk` for the diagonal of the loss's curvature in φ at `theta`, from forward
-/// differences of the exact gradient: one gradient per free parameter for the first
+/// `count` of the items `0..n` evenly spaced (`i n / count`; all when `count` is 0
+/// or at least `n`).
+pub fn spaced_items(n: usize, count: usize) -> Vec<usize> {
+    let count = if count == 0 { n } else { count.min(n) };
+    (0..count).map(|i| i * n / count).collect()
+}
+
+/// `1/√H_kk` for the diagonal of the loss's curvature in φ at `theta` on the
+/// trajectories `items`, from forward differences of the exact gradient: one gradient per free parameter for the first
 /// `exact` of them (the rules' θ), and for the rest (fitted `W₀`, thousands of
 /// entries) Hutchinson's estimate `H_kk ≈ mean_v v_k (Hv)_k` over
 /// [`HUTCHINSON_PROBES`] Rademacher vectors `v` drawn from a fixed seed. Where the
@@ -424,13 +477,13 @@ pub fn jacobi_scale(
     parametrisation: &Parametrisation,
     theta: &[f64],
     exact: usize,
+    items: &[usize],
 ) -> Vec<f64> {
     use rand::RngExt;
-    let items: Vec<usize> = (0..objective.n_items()).collect();
     let phi = parametrisation.phi(theta);
     let gradient_at = |phi: &[f64]| {
         let mut g = vec![0.0; objective.n_parameters()];
-        objective.loss_and_gradient(&parametrisation.theta(phi), &items, &mut g);
+        objective.loss_and_gradient(&parametrisation.theta(phi), items, &mut g);
         parametrisation.pullback(&g)
     };
     let base = gradient_at(&phi);
@@ -784,4 +837,19 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
         bb += (y - mb) * (y - mb);
     }
     ab / (aa * bb).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spaced_items;
+
+    #[test]
+    fn preconditioning_trajectories_are_evenly_spaced() {
+        assert_eq!(spaced_items(50, 10), [0, 5, 10, 15, 20, 25, 30, 35, 40, 45]);
+        assert_eq!(spaced_items(7, 3), [0, 2, 4]);
+        // all of them when asked for 0 or for more than there are
+        assert_eq!(spaced_items(4, 0), [0, 1, 2, 3]);
+        assert_eq!(spaced_items(4, 9), [0, 1, 2, 3]);
+        assert!(spaced_items(0, 10).is_empty());
+    }
 }
