@@ -90,9 +90,8 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
         ));
     })?;
     bar.finish_and_clear();
-    let optimise_seconds = started.elapsed().as_secs_f64();
     let wall = started.elapsed().as_secs_f64();
-    write_outputs(out, &spec, &source, &report, optimise_seconds, wall)?;
+    write_outputs(out, &spec, &source, &report, wall)?;
     print_summary(&report)?;
     if !crate::run::quiet() {
         eprintln!("{wall:.1} s; written to {}", out.display());
@@ -105,14 +104,12 @@ fn write_outputs(
     spec: &DiscoverSpec,
     source: &str,
     report: &DiscoverReport,
-    optimise_seconds: f64,
     wall: f64,
 ) -> Result<()> {
     let theta = &report.outcome.theta;
     let mut results = report.results(spec);
     results["threads"] = json!(rayon::current_num_threads());
     results["wall_time_s"] = json!(wall);
-    results["optimisation_time_s"] = json!(optimise_seconds);
     write_text(&out.join("experiment.toml"), source)?;
     let mut csv = String::from("term,value\n");
     for (name, v) in report.term_names.iter().zip(theta) {

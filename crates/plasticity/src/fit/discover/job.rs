@@ -176,12 +176,6 @@ impl DiscoverReport {
     pub fn metrics(&self) -> serde_json::Value {
         use serde_json::json;
         let theta = &self.outcome.theta;
-        let index = |name: &str| {
-            Term::parse(name, Variables::Xyw)
-                .ok()
-                .and_then(|t| t.index(Variables::Xyw))
-                .unwrap_or(0)
-        };
         if let Some(pca) = &self.pca {
             let (xy, yyw) = (theta[index("x*y")], theta[index("y^2*w")]);
             let mut order: Vec<usize> = (0..theta.len()).collect();
