@@ -135,7 +135,7 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
         },
         init: options.init.clone(),
         gradient: options.gradient.strategy(),
-        horizon_stages: options.horizon_stages.clone(),
+        horizon_stages: options.horizon_stages.clone().unwrap_or_default(),
         stage_epochs: options.stage_epochs,
         weight_bound: None,
         eval_trajectories: options.eval_trajectories,
@@ -143,6 +143,8 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
         precondition_every: defaults.precondition_every,
         precondition_trajectories: options.precondition_trajectories,
         initial_weights_epochs: options.initial_weights_epochs,
+        solver: options.solver.solver(),
+        ..defaults
     }
 }
 
@@ -152,9 +154,13 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
     }
     let dataset = load(data)?;
     let settings = circuit_settings(options);
+    let stages = if settings.horizon_stages.is_empty() {
+        plasticity::fit::circuit::default_horizon_stages(true, dataset.steps)
+    } else {
+        settings.horizon_stages.clone()
+    };
     let total = settings.stage_epochs
-        * settings
-            .horizon_stages
+        * stages
             .iter()
             .filter(|&&h| h > 0 && h < dataset.steps)
             .count()

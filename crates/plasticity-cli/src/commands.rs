@@ -189,6 +189,24 @@ impl TaskArgs {
     }
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SolverArg {
+    Auto,
+    LevenbergMarquardt,
+    Lbfgs,
+}
+
+impl SolverArg {
+    pub(crate) fn solver(self) -> plasticity::fit::circuit::CircuitSolver {
+        use plasticity::fit::circuit::CircuitSolver;
+        match self {
+            SolverArg::Auto => CircuitSolver::Auto,
+            SolverArg::LevenbergMarquardt => CircuitSolver::LevenbergMarquardt,
+            SolverArg::Lbfgs => CircuitSolver::Lbfgs,
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum LineSearchArg {
     Backtracking,
@@ -398,9 +416,11 @@ pub(crate) struct FitOptions {
     #[arg(long, value_enum)]
     pub(crate) line_search: Option<LineSearchArg>,
     /// Circuit recordings: horizons (steps) fitted before the whole recording, each
-    /// stage warm-started from the last; 0 fits the whole recording at once.
-    #[arg(long, default_value = "5,10,20", value_delimiter = ',')]
-    pub(crate) horizon_stages: Vec<usize>,
+    /// stage warm-started from the last; 0 fits the whole recording at once. Default:
+    /// 5 growing by 1.2× (5,6,7,8,10,12,14,17,20,…) for Levenberg–Marquardt, 5,10,20
+    /// for L-BFGS.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) horizon_stages: Option<Vec<usize>>,
     /// Circuit recordings: epochs of each stage before the last (the last runs
     /// --epochs).
     #[arg(long, default_value_t = 40)]
@@ -414,6 +434,11 @@ pub(crate) struct FitOptions {
     /// held at their start) to the first step, before the joint fit (0: none).
     #[arg(long, default_value_t = 200)]
     pub(crate) initial_weights_epochs: usize,
+    /// Circuit recordings: the optimiser. auto: Levenberg–Marquardt on the
+    /// forward-mode Jacobian of the recorded activity where it applies (the rules'
+    /// θ only: no fitted W₀, no --l1/--l2, not Adam), L-BFGS otherwise.
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    pub(crate) solver: SolverArg,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }

@@ -398,6 +398,16 @@ impl Network {
         &self.rules
     }
 
+    /// The neuron populations in the order a step updates them.
+    pub fn update_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// The projections onto population `b`.
+    pub fn incoming(&self, b: usize) -> &[usize] {
+        &self.incoming[b]
+    }
+
     /// Index of the population called `name`.
     pub fn population_index(&self, name: &str) -> Option<usize> {
         self.populations.iter().position(|p| p.name == name)

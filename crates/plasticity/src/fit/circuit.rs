@@ -13,15 +13,20 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    fit, initial_theta, mean_and_std, Basis, EpochReport, FitConfig, FitOutcome, Parametrisation,
-    VariableScales,
+    fit, initial_theta, mean_and_std, Basis, EpochReport, FitCheckpoint, FitConfig, FitOutcome,
+    Parametrisation, VariableScales,
 };
 use crate::circuit::{Network, PopulationKind};
 use crate::data::CircuitDataset;
+use crate::gradient::network::jacobian::GaussNewtonSystem;
 use crate::gradient::network::{simulate_network, NetworkTrajectory, NetworkWorkspace};
 use crate::gradient::GradientStrategy;
 use crate::metrics::{median, ColumnR2};
 use crate::objective::{CircuitObjective, Objective};
+use crate::optim::levenberg_marquardt::{
+    minimise, LeastSquaresProblem, LevenbergMarquardt, LevenbergMarquardtReport,
+    LevenbergMarquardtStop,
+};
 use crate::rule::{term_names, PlasticityRule, Rule, Term, TrainableSpec, Variables};
 use crate::task::circuit::draw_conditions;
 use crate::Result;
@@ -38,7 +43,8 @@ pub struct CircuitFitSettings {
     pub init: String,
     /// Trajectory gradient strategy.
     pub gradient: GradientStrategy,
-    /// Horizons fitted before the whole recording, ascending (those ≥ T are skipped).
+    /// Horizons fitted before the whole recording, ascending (those ≥ T are skipped;
+    /// `[0]`: none); empty: [`default_horizon_stages`] for the solver.
     pub horizon_stages: Vec<usize>,
     /// Epochs of each stage before the last.
     pub stage_epochs: usize,
@@ -66,6 +72,45 @@ pub struct CircuitFitSettings {
     /// stage too, 2 of the 8 fits of the recurrent grid failed that pass with every
     /// trajectory: the scales matter most where the horizon changes.)
     pub precondition_trajectories: usize,
+    /// The optimiser of every stage (see [`CircuitSolver`]).
+    #[serde(default)]
+    pub solver: CircuitSolver,
+    /// Levenberg–Marquardt: a stage before the last ends when two steps in a row
+    /// lowered its loss by less than this fraction (the last stage: 1e-10). On noisy
+    /// recordings the early stages otherwise spend many steps on decreases of 1e-6
+    /// that the next horizon undoes.
+    #[serde(default = "default_stage_tolerance")]
+    pub stage_tolerance: f64,
+}
+
+fn default_stage_tolerance() -> f64 {
+    1e-5
+}
+
+/// The optimiser of a circuit fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CircuitSolver {
+    /// Levenberg–Marquardt on the Gauss–Newton system from the forward-mode Jacobian
+    /// of the recorded activity, where it applies (θ only: no fitted `W₀`, no L1 or
+    /// L2 penalty, not Adam); L-BFGS otherwise.
+    #[default]
+    Auto,
+    /// Levenberg–Marquardt (an error where it does not apply).
+    LevenbergMarquardt,
+    /// L-BFGS on the adjoint gradient, Jacobi-preconditioned.
+    Lbfgs,
+}
+
+impl CircuitSolver {
+    /// The name used in settings and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            CircuitSolver::Auto => "auto",
+            CircuitSolver::LevenbergMarquardt => "levenberg-marquardt",
+            CircuitSolver::Lbfgs => "lbfgs",
+        }
+    }
 }
 
 impl Default for CircuitFitSettings {
@@ -81,7 +126,7 @@ impl Default for CircuitFitSettings {
             basis: Basis::Centred,
             init: "random".into(),
             gradient: GradientStrategy::Checkpointed,
-            horizon_stages: vec![5, 10, 20],
+            horizon_stages: Vec::new(),
             stage_epochs: 40,
             weight_bound: None,
             eval_trajectories: 5,
@@ -89,6 +134,8 @@ impl Default for CircuitFitSettings {
             precondition_every: 50,
             precondition_trajectories: 10,
             initial_weights_epochs: 200,
+            solver: CircuitSolver::Auto,
+            stage_tolerance: default_stage_tolerance(),
         }
     }
 }
@@ -307,10 +354,18 @@ pub fn fit_circuit(
             ChaCha8Rng::seed_from_u64(settings.fit.seed ^ 0x5730_0000 ^ f.projection as u64);
         start.extend((0..n).map(|_| rand::RngExt::sample(&mut rng, prior)));
     }
-    let mut horizons: Vec<usize> = settings
-        .horizon_stages
-        .iter()
-        .copied()
+    let obstacle = levenberg_marquardt_obstacle(settings, &full);
+    if let (CircuitSolver::LevenbergMarquardt, Some(why)) = (settings.solver, obstacle) {
+        return Err(crate::Error::config("solver", why));
+    }
+    let levenberg_marquardt = settings.solver != CircuitSolver::Lbfgs && obstacle.is_none();
+    let stages_asked = if settings.horizon_stages.is_empty() {
+        default_horizon_stages(levenberg_marquardt, dataset.steps)
+    } else {
+        settings.horizon_stages.clone()
+    };
+    let mut horizons: Vec<usize> = stages_asked
+        .into_iter()
         .filter(|&h| h > 0 && h < dataset.steps)
         .collect();
     horizons.sort_unstable();
@@ -332,11 +387,261 @@ pub fn fit_circuit(
         };
         plan.push((horizon, epochs, false));
     }
+    let total_epochs = plan.iter().map(|stage| stage.1).sum();
+    let (joined, stages) = if levenberg_marquardt {
+        let (outcome, stages) = levenberg_marquardt_stages(
+            dataset,
+            settings,
+            bound,
+            &parametrisation,
+            &start,
+            &plan,
+            observer,
+        )?;
+        (Some(outcome), stages)
+    } else {
+        lbfgs_stages(
+            dataset,
+            settings,
+            bound,
+            (&parametrisation, &penalised),
+            start,
+            &plan,
+            total_epochs,
+            observer,
+        )?
+    };
+    let Some(mut outcome) = joined else {
+        return Err(crate::Error::config("horizon_stages", "no stage ran"));
+    };
+    if outcome.final_loss.is_finite() || !stages.is_empty() {
+        let items: Vec<usize> = (0..dataset.trajectories).collect();
+        outcome.final_loss = data_loss(&full, &outcome.theta, &items);
+    }
+    let metrics = evaluate_circuit(
+        dataset,
+        &full,
+        &outcome.theta,
+        settings.eval_trajectories,
+        settings.fit.seed,
+    )?;
+    Ok(CircuitFit {
+        parameter_names: parameter_names(&full),
+        outcome,
+        stages,
+        metrics,
+        basis_used: parametrisation.basis(),
+    })
+}
+
+/// The horizons fitted before the whole recording when the settings name none:
+/// for Levenberg–Marquardt 5 steps growing by 1.2× (5, 6, 7, 8, 10, 12, 14, 17, 20,
+/// 24, …), each stage a small change of the last so that the fit follows its minimum
+/// as the horizon grows (with noisy recordings, doubling the horizon after a fit that
+/// has converged on the noise of the short one lands in another valley); for L-BFGS,
+/// whose stages are not fitted to convergence, 5, 10 and 20.
+pub fn default_horizon_stages(levenberg_marquardt: bool, steps: usize) -> Vec<usize> {
+    if !levenberg_marquardt {
+        return vec![5, 10, 20];
+    }
+    let mut stages = Vec::new();
+    let mut horizon = 5.0f64;
+    while (horizon.round() as usize) < steps {
+        let h = horizon.round() as usize;
+        if stages.last() != Some(&h) {
+            stages.push(h);
+        }
+        horizon *= HORIZON_GROWTH;
+    }
+    stages
+}
+
+/// The growth of the horizon from one Levenberg–Marquardt stage to the next.
+pub const HORIZON_GROWTH: f64 = 1.2;
+
+/// Why Levenberg–Marquardt does not apply to this fit, if it does not.
+fn levenberg_marquardt_obstacle(
+    settings: &CircuitFitSettings,
+    objective: &CircuitObjective<'_>,
+) -> Option<&'static str> {
+    if !objective.fitted_initial_weights().is_empty() {
+        Some("Levenberg–Marquardt fits θ only, and this circuit fits a shared W₀ (use --solver lbfgs)")
+    } else if settings.fit.l1 != 0.0 || settings.fit.l2 != 0.0 {
+        Some("Levenberg–Marquardt fits a plain least-squares loss, without an L1 or L2 penalty (use --solver lbfgs)")
+    } else if settings.fit.optimizer != super::OptimizerKind::Lbfgs {
+        Some("--optimizer adam asks for Adam (use --solver lbfgs)")
+    } else {
+        None
+    }
+}
+
+/// The loss of a circuit recording in the optimiser's variables φ, as a least-squares
+/// problem: `L(φ) = 1/N Σ r²` with `θ = θ(φ)`, and its Gauss–Newton system pulled back
+/// from θ to φ (`J_φ = J_θ A` for the linear change of basis `θ = A φ + b`).
+struct CircuitLeastSquares<'a> {
+    objective: &'a CircuitObjective<'a>,
+    parametrisation: &'a Parametrisation,
+    items: &'a [usize],
+}
+
+impl LeastSquaresProblem for CircuitLeastSquares<'_> {
+    fn loss(&self, phi: &[f64]) -> f64 {
+        self.objective
+            .loss(&self.parametrisation.theta(phi), self.items)
+    }
+
+    fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
+        let theta = self.parametrisation.theta(phi);
+        let active = self.parametrisation.trainable();
+        let system = self.objective.gauss_newton(&theta, active, self.items)?;
+        let n_theta = theta.len();
+        let n = active.len();
+        // Aᵀ v for a vector over the active θ
+        let pull = |values: &[f64]| {
+            let mut full = vec![0.0; n_theta];
+            for (&k, &v) in active.iter().zip(values) {
+                full[k] = v;
+            }
+            self.parametrisation.pullback(&full)
+        };
+        let half: Vec<Vec<f64>> = (0..n)
+            .map(|c| pull(&system.normal[c * n..(c + 1) * n]))
+            .collect(); // row c: (Aᵀ H)[:, c] (H symmetric)
+        let mut normal = vec![0.0; n * n];
+        for a in 0..n {
+            let row: Vec<f64> = half.iter().map(|column| column[a]).collect();
+            normal[a * n..(a + 1) * n].copy_from_slice(&pull(&row));
+        }
+        Ok(GaussNewtonSystem {
+            sse: system.sse,
+            residuals: system.residuals,
+            normal,
+            gradient: pull(&system.gradient),
+        })
+    }
+}
+
+/// The staged fit by Levenberg–Marquardt: each stage's `epochs` are its largest number
+/// of kept steps (each one Jacobian).
+fn levenberg_marquardt_stages(
+    dataset: &CircuitDataset,
+    settings: &CircuitFitSettings,
+    bound: Option<f64>,
+    parametrisation: &Parametrisation,
+    start: &[f64],
+    plan: &[(usize, usize, bool)],
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<(FitOutcome, Vec<StageReport>)> {
+    let items: Vec<usize> = (0..dataset.trajectories).collect();
+    let total_epochs: usize = plan.iter().map(|stage| stage.1).sum();
+    let mut phi = parametrisation.phi(start);
+    let mut outcome = FitOutcome {
+        theta: start.to_vec(),
+        loss_history: Vec::new(),
+        theta_history: Vec::new(),
+        stop_reason: super::StopReason::EpochsCompleted,
+        evaluations: 0,
+        final_loss: f64::NAN,
+        backoffs: 0,
+    };
+    let mut stages = Vec::new();
+    for &(horizon, epochs, _) in plan {
+        let objective = CircuitObjective::new(dataset, settings.gradient)
+            .with_weight_bound(bound)
+            .with_horizon(horizon);
+        let last = horizon == dataset.steps;
+        let problem = CircuitLeastSquares {
+            objective: &objective,
+            parametrisation,
+            items: &items,
+        };
+        let lm = LevenbergMarquardt {
+            max_iterations: epochs,
+            tolerance: if last {
+                LevenbergMarquardt::default().tolerance
+            } else {
+                settings.stage_tolerance
+            },
+            ..LevenbergMarquardt::default()
+        };
+        let epoch_offset = outcome.loss_history.len();
+        let mut stopped = false;
+        let mut stage_observer = |report: &LevenbergMarquardtReport<'_>| {
+            let theta = parametrisation.theta(report.phi);
+            let checkpoint = || FitCheckpoint {
+                epochs_done: epoch_offset + report.iteration,
+                phi: report.phi.to_vec(),
+                loss_history: Vec::new(),
+                theta_history: Vec::new(),
+                evaluations: 0,
+                optimizer: super::OptimizerState::LevenbergMarquardt {
+                    damping: report.damping,
+                },
+                backoff: Default::default(),
+            };
+            let flow = observer(&EpochReport {
+                epoch: epoch_offset + report.iteration,
+                epochs: total_epochs,
+                loss: report.loss,
+                theta: &theta,
+                checkpoint: &checkpoint,
+            });
+            stopped |= flow.is_break();
+            flow
+        };
+        let stage = minimise(&problem, &phi, &lm, &mut stage_observer)?;
+        phi.clone_from(&stage.phi);
+        let evaluations = stage.systems + stage.trial_losses;
+        outcome.evaluations += evaluations;
+        outcome
+            .theta_history
+            .extend(stage.phi_history.iter().map(|p| parametrisation.theta(p)));
+        outcome.loss_history.extend(&stage.loss_history);
+        outcome.stop_reason = match stage.stop {
+            LevenbergMarquardtStop::IterationsCompleted => super::StopReason::EpochsCompleted,
+            LevenbergMarquardtStop::Converged(detail) => super::StopReason::Converged { detail },
+            LevenbergMarquardtStop::NoDecrease(detail) => {
+                super::StopReason::LineSearchFailed { detail }
+            }
+            LevenbergMarquardtStop::NonFinite(detail) => super::StopReason::NonFinite {
+                epoch: outcome.loss_history.len() + 1,
+                detail,
+            },
+            LevenbergMarquardtStop::Stopped => super::StopReason::Interrupted,
+        };
+        stages.push(StageReport {
+            horizon,
+            epochs: stage.loss_history.len(),
+            evaluations,
+            loss: stage.loss,
+            stop_reason: outcome.stop_reason.clone(),
+        });
+        if stopped || matches!(outcome.stop_reason, super::StopReason::NonFinite { .. }) {
+            break;
+        }
+    }
+    outcome.theta = parametrisation.theta(&phi);
+    Ok((outcome, stages))
+}
+
+/// The staged fit by preconditioned L-BFGS (see [`CircuitFitSettings::precondition`]).
+#[allow(clippy::too_many_arguments)]
+fn lbfgs_stages(
+    dataset: &CircuitDataset,
+    settings: &CircuitFitSettings,
+    bound: Option<f64>,
+    (parametrisation, penalised): (&Parametrisation, &[usize]),
+    start: Vec<f64>,
+    plan: &[(usize, usize, bool)],
+    total_epochs: usize,
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<(Option<FitOutcome>, Vec<StageReport>)> {
+    let mut start = start;
+    let n_theta = dataset.network.n_parameters();
     let mut stages = Vec::new();
     let mut joined: Option<FitOutcome> = None;
     let mut epoch_offset = 0;
-    let total_epochs = plan.iter().map(|stage| stage.1).sum();
-    'stages: for &(horizon, stage_epochs, initial_weights_only) in &plan {
+    'stages: for &(horizon, stage_epochs, initial_weights_only) in plan {
         let objective = CircuitObjective::new(dataset, settings.gradient)
             .with_weight_bound(bound)
             .with_horizon(horizon);
@@ -383,7 +688,7 @@ pub fn fit_circuit(
                 );
                 (&only_initial_weights, &[][..])
             } else {
-                (&parametrisation, &penalised[..])
+                (parametrisation, penalised)
             };
             let stage_parametrisation = if settings.precondition {
                 let exact = parametrisation.n_free()
@@ -436,27 +741,7 @@ pub fn fit_circuit(
             }
         }
     }
-    let Some(mut outcome) = joined else {
-        return Err(crate::Error::config("horizon_stages", "no stage ran"));
-    };
-    if outcome.final_loss.is_finite() || !stages.is_empty() {
-        let items: Vec<usize> = (0..dataset.trajectories).collect();
-        outcome.final_loss = data_loss(&full, &outcome.theta, &items);
-    }
-    let metrics = evaluate_circuit(
-        dataset,
-        &full,
-        &outcome.theta,
-        settings.eval_trajectories,
-        settings.fit.seed,
-    )?;
-    Ok(CircuitFit {
-        parameter_names: parameter_names(&full),
-        outcome,
-        stages,
-        metrics,
-        basis_used: parametrisation.basis(),
-    })
+    Ok((joined, stages))
 }
 
 /// `count` of the items `0..n` evenly spaced (`i n / count`; all when `count` is 0

@@ -186,6 +186,23 @@ pub enum OptimizerState {
         /// Losses of the last (up to 10) iterations.
         recent_losses: Vec<f64>,
     },
+    /// Levenberg–Marquardt's damping (circuit fits; see [`circuit`]).
+    #[serde(rename = "levenberg-marquardt")]
+    LevenbergMarquardt {
+        /// `λ` relative to the largest diagonal entry of `JᵀJ`.
+        damping: f64,
+    },
+}
+
+impl OptimizerState {
+    /// The optimiser that took it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerState::Adam(_) => "Adam",
+            OptimizerState::Lbfgs { .. } => "L-BFGS",
+            OptimizerState::LevenbergMarquardt { .. } => "Levenberg–Marquardt",
+        }
+    }
 }
 
 impl Default for FitConfig {
@@ -339,7 +356,10 @@ pub fn fit<O: Objective>(
             let halved = |backoffs: usize| config.learning_rate * 0.5f64.powi(backoffs as i32);
             if let Some(checkpoint) = &config.resume {
                 let OptimizerState::Adam(state) = &checkpoint.optimizer else {
-                    return Err(mismatched_checkpoint("it was taken by L-BFGS, not Adam"));
+                    return Err(mismatched_checkpoint(&format!(
+                        "it was taken by {}, not Adam",
+                        checkpoint.optimizer.name()
+                    )));
                 };
                 check_checkpoint(checkpoint, phi.len(), config)?;
                 backoff.clone_from(&checkpoint.backoff);
@@ -447,7 +467,10 @@ pub fn fit<O: Objective>(
                     recent_losses,
                 } = &checkpoint.optimizer
                 else {
-                    return Err(mismatched_checkpoint("it was taken by Adam, not L-BFGS"));
+                    return Err(mismatched_checkpoint(&format!(
+                        "it was taken by {}, not L-BFGS",
+                        checkpoint.optimizer.name()
+                    )));
                 };
                 check_checkpoint(checkpoint, phi.len(), config)?;
                 first_epoch = checkpoint.restore(

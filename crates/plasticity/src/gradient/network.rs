@@ -340,5 +340,7 @@ pub fn network_trajectory_sse_and_gradient(
     sse
 }
 
+pub mod jacobian;
+
 #[cfg(test)]
 mod tests;

@@ -644,3 +644,55 @@ fn forward_mode_on_the_trainable_parameters_only() {
     let all = forward::NeuralForward::new(NeuralCircuit::new(4, 7), &rule);
     assert!(state.memory_bytes() < all.memory_bytes() / 4);
 }
+
+#[test]
+fn taylor_row_partials_match_the_generic_ones() {
+    let mut rng = ChaCha8Rng::seed_from_u64(82);
+    for variables in [Variables::Xyw, Variables::Xywr] {
+        let rule = TaylorRule::new(variables);
+        let generic = GenericForward(rule);
+        let n_params = rule.n_parameters();
+        let theta = random_theta(83, n_params, 0.2);
+        let n_pre = 6;
+        let pre: Vec<f64> = (0..n_pre).map(|_| rng.random::<f64>() - 0.5).collect();
+        let weights: Vec<f64> = (0..n_pre).map(|_| rng.random::<f64>() - 0.5).collect();
+        let layer = LayerState {
+            pre: &pre,
+            post: &[0.61],
+            reward: 0.3,
+            learning_rate: 0.7,
+        };
+        let all: Vec<usize> = (0..n_params).collect();
+        let some: Vec<usize> = (0..n_params).filter(|k| k % 5 == 2).collect();
+        for active in [all, some] {
+            let stride = crate::rule::PARTIALS_HEAD + active.len();
+            let mut specialised = vec![f64::NAN; n_pre * stride];
+            rule.row_partials(&theta, layer, &weights, &active, &mut specialised, &mut []);
+            let mut reference = vec![f64::NAN; n_pre * stride];
+            let mut scratch = vec![0.0; generic.partials_scratch_len()];
+            generic.row_partials(
+                &theta,
+                layer,
+                &weights,
+                &active,
+                &mut reference,
+                &mut scratch,
+            );
+            assert_close_with_floor(
+                &format!("{variables:?} row partials, {} active", active.len()),
+                &specialised,
+                &reference,
+                1e-13,
+                1e-9,
+            );
+            // and ∂g/∂x against a central difference of `evaluate`
+            let h = 1e-6;
+            for j in 0..n_pre {
+                let g =
+                    |x: f64| layer.learning_rate * rule.evaluate(&theta, x, 0.61, weights[j], 0.3);
+                let difference = (g(pre[j] + h) - g(pre[j] - h)) / (2.0 * h);
+                assert!((specialised[j * stride + 2] - difference).abs() < 1e-8);
+            }
+        }
+    }
+}

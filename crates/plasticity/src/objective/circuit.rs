@@ -6,6 +6,9 @@ use rayon::prelude::*;
 use super::{Objective, WorkspacePool};
 use crate::circuit::{InitialWeightsFit, Network};
 use crate::data::CircuitDataset;
+use crate::gradient::network::jacobian::{
+    network_trajectory_gauss_newton, GaussNewtonSystem, NetworkTangentWorkspace,
+};
 use crate::gradient::network::{
     network_trajectory_sse, network_trajectory_sse_and_gradient, NetworkTrajectory,
     NetworkWorkspace,
@@ -35,6 +38,7 @@ pub struct CircuitObjective<'a> {
     horizon: usize,
     fitted: Vec<FittedInitialWeights>,
     workspaces: WorkspacePool<NetworkWorkspace<f64>>,
+    tangent_workspaces: WorkspacePool<NetworkTangentWorkspace>,
 }
 
 impl<'a> CircuitObjective<'a> {
@@ -62,6 +66,7 @@ impl<'a> CircuitObjective<'a> {
             horizon: dataset.steps,
             fitted,
             workspaces: WorkspacePool::new(),
+            tangent_workspaces: WorkspacePool::new(),
         }
     }
 
@@ -114,6 +119,58 @@ impl<'a> CircuitObjective<'a> {
 
     fn normaliser(&self, n_items: usize) -> f64 {
         (n_items * self.horizon * self.dataset.recorded().len()) as f64
+    }
+
+    /// The Gauss–Newton system of the data loss over `items` at θ, for the parameters
+    /// `active` (indices into θ), by forward mode: `sse` is the loss
+    /// `L = 1/N Σ r²`, `gradient` is `Jᵀr / N` (half of `∂L/∂θ_active`) and `normal`
+    /// is `JᵀJ / N` (half the Gauss–Newton Hessian), symmetric. Trajectories are run in
+    /// parallel and summed in order, so the result does not depend on the thread
+    /// count. Circuits with a fitted `W₀` are refused (its thousands of columns are for
+    /// the adjoint).
+    pub fn gauss_newton(
+        &self,
+        theta: &[f64],
+        active: &[usize],
+        items: &[usize],
+    ) -> crate::Result<GaussNewtonSystem> {
+        if !self.fitted.is_empty() {
+            return Err(crate::Error::config(
+                "solver",
+                "Levenberg–Marquardt fits θ only; this circuit fits a shared W₀ too (use L-BFGS)",
+            ));
+        }
+        let theta = &theta[..self.n_theta()];
+        let per_item: Vec<GaussNewtonSystem> = items
+            .par_iter()
+            .map(|&k| {
+                let trajectory = self.trajectory(k, None);
+                self.tangent_workspaces
+                    .with(NetworkTangentWorkspace::new, |workspace| {
+                        let mut system = GaussNewtonSystem::zeros(active.len());
+                        network_trajectory_gauss_newton(
+                            &self.network,
+                            theta,
+                            active,
+                            trajectory,
+                            workspace,
+                            &mut system,
+                            |_, _, _, _| {},
+                        );
+                        system
+                    })
+            })
+            .collect();
+        let mut total = GaussNewtonSystem::zeros(active.len());
+        for system in &per_item {
+            total.add(system);
+        }
+        total.symmetrise();
+        let scale = 1.0 / self.normaliser(items.len());
+        total.sse *= scale;
+        total.normal.iter_mut().for_each(|v| *v *= scale);
+        total.gradient.iter_mut().for_each(|v| *v *= scale);
+        Ok(total)
     }
 
     /// The prior penalty `Σ_p λ_p ‖W₀,p − μ_p‖²` on fitted `W₀` at `parameters`.

@@ -3,6 +3,7 @@
 
 pub mod adam;
 pub mod lbfgs;
+pub mod levenberg_marquardt;
 
 pub use adam::{Adam, AdamState};
 pub use lbfgs::{Lbfgs, LbfgsState, LbfgsStep, LineSearch};

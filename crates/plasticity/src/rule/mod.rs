@@ -158,7 +158,70 @@ pub trait PlasticityRule: Send + Sync {
             }
         }
     }
+
+    /// Length of the scratch buffer [`row_partials`](Self::row_partials) needs.
+    fn partials_scratch_len(&self) -> usize {
+        self.scratch_len(1) + self.n_parameters()
+    }
+
+    /// The partials of the update `Δ_j = η g_θ(x_j, y, W_j, r)` of every synapse `j` of
+    /// one postsynaptic neuron (`layer.post` is its one activity `y`), at the weights
+    /// before the update: `partials[j*(3+A)..(j+1)*(3+A)]` =
+    /// `[η ∂g/∂w, η ∂g/∂y, η ∂g/∂x, η ∂g/∂θ_active…]` with `A = active.len()` (what
+    /// forward mode through a recurrent circuit needs, where `x` is simulated too). The
+    /// default takes them from [`update_vjp`](Self::update_vjp) and
+    /// [`update_vjp_pre`](Self::update_vjp_pre) on a 1 × 1 layer with `λ = 1`.
+    fn row_partials(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_row: &[f64],
+        active: &[usize],
+        partials: &mut [f64],
+        scratch: &mut [f64],
+    ) {
+        let stride = PARTIALS_HEAD + active.len();
+        let (synapse_scratch, d_theta) = scratch.split_at_mut(self.scratch_len(1));
+        let d_theta = &mut d_theta[..self.n_parameters()];
+        for ((&x, &w), out) in layer
+            .pre
+            .iter()
+            .zip(weights_row)
+            .zip(partials.chunks_exact_mut(stride))
+        {
+            d_theta.iter_mut().for_each(|d| *d = 0.0);
+            let synapse = LayerState {
+                pre: std::slice::from_ref(&x),
+                post: &layer.post[..1],
+                reward: layer.reward,
+                learning_rate: layer.learning_rate,
+            };
+            let mut pre_adjoint = [0.0];
+            self.update_vjp_pre(theta, synapse, &[w], &[1.0], &mut pre_adjoint);
+            let mut weight_adjoint = [1.0];
+            let mut post_adjoint = [0.0];
+            self.update_vjp(
+                theta,
+                synapse,
+                &[w],
+                &mut weight_adjoint,
+                &mut post_adjoint,
+                d_theta,
+                synapse_scratch,
+            );
+            out[0] = weight_adjoint[0] - 1.0;
+            out[1] = post_adjoint[0];
+            out[2] = pre_adjoint[0];
+            for (o, &k) in out[PARTIALS_HEAD..].iter_mut().zip(active) {
+                *o = d_theta[k];
+            }
+        }
+    }
 }
+
+/// Partials per synapse in [`PlasticityRule::row_partials`]: `η ∂g/∂w`, `η ∂g/∂y`,
+/// `η ∂g/∂x`, then `η ∂g/∂θ_k` for the active parameters.
+pub const PARTIALS_HEAD: usize = 3;
 
 /// A rule of either family, chosen at run time.
 #[derive(Clone, Debug, PartialEq)]
@@ -271,5 +334,19 @@ impl PlasticityRule for Rule {
             active,
             scratch,
         ))
+    }
+    fn partials_scratch_len(&self) -> usize {
+        dispatch!(self, rule => rule.partials_scratch_len())
+    }
+    fn row_partials(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_row: &[f64],
+        active: &[usize],
+        partials: &mut [f64],
+        scratch: &mut [f64],
+    ) {
+        dispatch!(self, rule => rule.row_partials(theta, layer, weights_row, active, partials, scratch))
     }
 }

@@ -369,4 +369,78 @@ impl PlasticityRule for TaylorRule {
             }
         }
     }
+
+    fn partials_scratch_len(&self) -> usize {
+        0
+    }
+
+    /// From the factorised form as in [`row_tangents`](Self::row_tangents), plus
+    /// `η ∂g/∂x = Σ_c (B_1c + 2 B_2c x) w^c`.
+    fn row_partials(
+        &self,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        weights_row: &[f64],
+        active: &[usize],
+        partials: &mut [f64],
+        _scratch: &mut [f64],
+    ) {
+        let r = layer.reward;
+        let t = fold_reward(self.variables, theta, r);
+        let y = layer.post[0];
+        let y2 = y * y;
+        let eta = layer.learning_rate;
+        let mut b = [[0.0; 3]; 3];
+        let mut db = [[0.0; 3]; 3];
+        for a in 0..3 {
+            for c in 0..3 {
+                b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
+                db[a][c] = eta * (t[a][1][c] + 2.0 * t[a][2][c] * y);
+            }
+        }
+        let eta_y = [eta, eta * y, eta * y2];
+        let reward_powers = [1.0, r, r * r];
+        let mut factor = [0.0; 81];
+        let mut xw_index = [0usize; 81];
+        for (slot, &k) in active.iter().enumerate() {
+            let (monomial, d) = match self.variables {
+                Variables::Xyw => (k, 0),
+                Variables::Xywr => (k / 3, k % 3),
+            };
+            let (a, bb, c) = (monomial / 9, (monomial / 3) % 3, monomial % 3);
+            factor[slot] = eta_y[bb] * reward_powers[d];
+            xw_index[slot] = 3 * a + c;
+        }
+        let n_active = active.len();
+        let (factor, xw_index) = (&factor[..n_active], &xw_index[..n_active]);
+        for ((&x, &w), out) in layer
+            .pre
+            .iter()
+            .zip(weights_row)
+            .zip(partials.chunks_exact_mut(super::PARTIALS_HEAD + n_active))
+        {
+            let xp = [1.0, x, x * x];
+            let wp = [1.0, w, w * w];
+            let c1 = b[0][1] + b[1][1] * xp[1] + b[2][1] * xp[2];
+            let c2 = b[0][2] + b[1][2] * xp[1] + b[2][2] * xp[2];
+            let mut xw = [0.0; 9];
+            let mut through_y = 0.0;
+            for a in 0..3 {
+                for c in 0..3 {
+                    xw[3 * a + c] = xp[a] * wp[c];
+                    through_y += db[a][c] * xw[3 * a + c];
+                }
+            }
+            let d0 = b[1][0] + 2.0 * b[2][0] * x;
+            let d1 = b[1][1] + 2.0 * b[2][1] * x;
+            let d2 = b[1][2] + 2.0 * b[2][2] * x;
+            let (head, terms) = out.split_at_mut(super::PARTIALS_HEAD);
+            head[0] = c1 + 2.0 * c2 * w;
+            head[1] = through_y;
+            head[2] = d0 + w * (d1 + w * d2);
+            for ((o, &f), &i) in terms.iter_mut().zip(factor).zip(xw_index) {
+                *o = f * xw[i];
+            }
+        }
+    }
 }

@@ -461,3 +461,202 @@ fn a_projection_from_a_later_population_without_delay_is_refused() {
     .unwrap_err();
     assert!(error.to_string().contains("projections.ff.mask"), "{error}");
 }
+
+/// Every residual's `∂r/∂θ_active` of trajectory `k`, rows in (step, recorded) order,
+/// by dual numbers through the generic `activity` and `plasticity` (one pass per
+/// parameter), and the residuals themselves.
+fn dual_jacobian(
+    network: &Network,
+    data: &Data,
+    k: usize,
+    theta: &[f64],
+    active: &[usize],
+) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let trajectory = data.trajectory(k);
+    let n = network.n_neurons();
+    let mut columns = Vec::new();
+    let mut residuals = Vec::new();
+    // with no active parameter, one pass for the residuals alone
+    let passes: Vec<usize> = if active.is_empty() {
+        vec![usize::MAX]
+    } else {
+        active.to_vec()
+    };
+    for &p in &passes {
+        let dual: Vec<Dual64> = theta
+            .iter()
+            .enumerate()
+            .map(|(q, &v)| Dual64::new(v, f64::from(u8::from(p == q))))
+            .collect();
+        let mut weights: Vec<Dual64> = trajectory
+            .initial_weights
+            .iter()
+            .map(|&w| Dual64::from(w))
+            .collect();
+        let mut previous = vec![Dual64::from(0.0); n];
+        network.initial_activity(&mut previous);
+        let mut current = vec![Dual64::from(0.0); n];
+        let mut scratch = vec![Dual64::from(0.0); network.scratch_len()];
+        let mut column = Vec::new();
+        residuals.clear();
+        for t in 0..trajectory.steps {
+            network.activity(
+                &weights,
+                &previous,
+                trajectory.drive(n, t),
+                &mut current,
+                &mut scratch,
+            );
+            for (&i, &target) in trajectory.recorded.iter().zip(trajectory.target(t)) {
+                column.push(current[i].eps);
+                residuals.push(current[i].re - target);
+            }
+            if t + 1 < trajectory.steps {
+                network.plasticity(&dual, &mut weights, &previous, &current, &mut scratch);
+            }
+            std::mem::swap(&mut previous, &mut current);
+        }
+        if p != usize::MAX {
+            columns.push(column);
+        }
+    }
+    let rows = (0..residuals.len())
+        .map(|m| columns.iter().map(|c| c[m]).collect())
+        .collect();
+    (residuals, rows)
+}
+
+fn check_jacobian(label: &str, network: &Network, data: &Data, theta: &[f64], active: &[usize]) {
+    use super::jacobian::{network_trajectory_gauss_newton, GaussNewtonSystem};
+    let mut ws = super::jacobian::NetworkTangentWorkspace::new();
+    let mut system = GaussNewtonSystem::zeros(active.len());
+    let mut rows = Vec::new();
+    let mut residuals = Vec::new();
+    for k in 0..2 {
+        network_trajectory_gauss_newton(
+            network,
+            theta,
+            active,
+            data.trajectory(k),
+            &mut ws,
+            &mut system,
+            |_, _, r, row| {
+                if k == 0 {
+                    residuals.push(r);
+                    rows.push(row.to_vec());
+                }
+            },
+        );
+    }
+    system.symmetrise();
+    // the rows against dual numbers and against central differences of the residuals
+    let (dual_residuals, dual_rows) = dual_jacobian(network, data, 0, theta, active);
+    assert_close_with_floor(
+        &format!("{label}: residuals"),
+        &residuals,
+        &dual_residuals,
+        1e-13,
+        1e-13,
+    );
+    assert_close_with_floor(
+        &format!("{label}: ∂r/∂θ vs num-dual"),
+        &rows.concat(),
+        &dual_rows.concat(),
+        1e-9,
+        1e-9,
+    );
+    // central differences of the residuals, compared over the whole Jacobian (a
+    // parameter that barely acts has only the differences' round-off)
+    let residual_at = |theta: &[f64]| dual_jacobian(network, data, 0, theta, &[]).0;
+    let mut differences = vec![0.0; rows.len() * active.len()];
+    for (column, &p) in active.iter().enumerate() {
+        let h = 1e-4 * theta[p].abs().max(1e-1);
+        let (mut plus, mut minus) = (theta.to_vec(), theta.to_vec());
+        plus[p] += h;
+        minus[p] -= h;
+        for (m, (a, b)) in residual_at(&plus)
+            .iter()
+            .zip(residual_at(&minus))
+            .enumerate()
+        {
+            differences[m * active.len() + column] = (a - b) / (2.0 * h);
+        }
+    }
+    assert_close_with_floor(
+        &format!("{label}: ∂r/∂θ vs finite differences"),
+        &rows.concat(),
+        &differences,
+        1e-5,
+        1e-4,
+    );
+    // Jᵀr is half the adjoint's gradient, and Σ r² the loss
+    let (total, gradient, _) = adjoint(network, data, theta, GradientStrategy::FullTape);
+    assert!((system.sse - total).abs() <= 1e-12 * total, "{label}: sse");
+    let expected: Vec<f64> = active.iter().map(|&p| gradient[p] / 2.0).collect();
+    assert_close_with_floor(
+        &format!("{label}: Jᵀr vs adjoint"),
+        &system.gradient,
+        &expected,
+        1e-10,
+        1e-12,
+    );
+    // JᵀJ of trajectory 0 alone against the dual rows
+    let mut first = GaussNewtonSystem::zeros(active.len());
+    network_trajectory_gauss_newton(
+        network,
+        theta,
+        active,
+        data.trajectory(0),
+        &mut ws,
+        &mut first,
+        |_, _, _, _| {},
+    );
+    first.symmetrise();
+    let a = active.len();
+    let normal: Vec<f64> = (0..a * a)
+        .map(|e| dual_rows.iter().map(|row| row[e / a] * row[e % a]).sum())
+        .collect();
+    assert_close_with_floor(
+        &format!("{label}: JᵀJ vs num-dual"),
+        &first.normal,
+        &normal,
+        1e-9,
+        1e-12,
+    );
+}
+
+#[test]
+fn forward_mode_jacobian_through_a_recurrent_circuit_with_latent_neurons() {
+    let network = recurrent_network(3);
+    let h = network.activity_range(1);
+    let o = network.activity_range(2);
+    let recorded = vec![h.start + 1, h.start + 4, o.start, o.start + 1, o.start + 2];
+    let data = Data::random(&network, recorded, 8, 11);
+    let mut theta = random_theta(5, 27, 0.05);
+    theta.extend(random_theta(6, network.n_parameters() - 27, 0.3));
+    let all: Vec<usize> = (0..network.n_parameters()).collect();
+    check_jacobian("recurrent, all", &network, &data, &theta, &all);
+    // a subset spanning both rules (the MLP rule's partials come from its adjoint)
+    let some: Vec<usize> = all.iter().copied().filter(|k| k % 3 == 1).collect();
+    check_jacobian("recurrent, subset", &network, &data, &theta, &some);
+}
+
+#[test]
+fn forward_mode_jacobian_through_three_layers_and_the_weight_bound() {
+    let network = three_layer_network();
+    let recorded: Vec<usize> = network
+        .activity_range(3)
+        .chain(network.activity_range(1).take(2))
+        .collect();
+    let data = Data::random(&network, recorded.clone(), 6, 21);
+    let theta = random_theta(8, network.n_parameters(), 0.05);
+    let all: Vec<usize> = (0..network.n_parameters()).collect();
+    check_jacobian("three layers", &network, &data, &theta, &all);
+    let clipped = three_layer_network().with_weight_bound(Some(0.3));
+    let data = Data::random(&clipped, recorded, 6, 13);
+    let theta = random_theta(9, clipped.n_parameters(), 0.3);
+    let mut ws = NetworkWorkspace::new();
+    let run = simulate_network(&clipped, &theta, data.trajectory(0), &mut ws);
+    assert!(run.weights.iter().any(|w| w.abs() == 0.3));
+    check_jacobian("three layers, clipped", &clipped, &data, &theta, &all);
+}

@@ -1,0 +1,320 @@
+//! Levenberg–Marquardt for a least-squares loss `L(φ) = ‖r(φ)‖² / N`.
+//!
+//! From the Gauss–Newton pieces `g = Jᵀr / N` and `H = JᵀJ / N` at `φ`, a step solves
+//! `(H + λ D) δ = −g` with `D = diag(H)` (Marquardt's scaling, so the step does not
+//! depend on the parameters' units) and is kept when the loss falls. The damping follows
+//! the gain ratio `ρ = (L(φ) − L(φ + δ)) / (L(φ) − m(δ))`, `m(δ) = L + 2gᵀδ + δᵀHδ` the
+//! Gauss–Newton model: `λ ← λ max(1/3, 1 − (2ρ − 1)³)` after a kept step, `λ ← λν`,
+//! `ν ← 2ν` after a refused one (Nielsen's rule). On a zero-residual problem the steps
+//! become Gauss–Newton steps and converge quadratically; L-BFGS on the same
+//! ill-conditioned losses crawls.
+
+use std::ops::ControlFlow;
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::gradient::network::jacobian::GaussNewtonSystem;
+use crate::Result;
+
+/// A least-squares problem in the optimiser's parameters `φ`.
+pub trait LeastSquaresProblem {
+    /// `L(φ)` (non-finite where the model breaks down).
+    fn loss(&self, phi: &[f64]) -> f64;
+    /// `L`, `Jᵀr / N` and `JᵀJ / N` at `φ` (in [`GaussNewtonSystem::sse`],
+    /// `gradient` and `normal`).
+    fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem>;
+}
+
+/// Settings of [`minimise`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LevenbergMarquardt {
+    /// Kept steps at most (each costs one Jacobian).
+    pub max_iterations: usize,
+    /// Stop when two kept steps in a row lowered the loss by less than this fraction.
+    pub tolerance: f64,
+    /// The first `λ`, relative to the largest diagonal entry of `H`.
+    pub initial_damping: f64,
+    /// A loss at or below this is a zero residual, at round-off (for residuals of
+    /// activities of order 1, `1e-30` is `(1e-15)²`): stop there.
+    pub zero_loss: f64,
+}
+
+impl Default for LevenbergMarquardt {
+    fn default() -> Self {
+        LevenbergMarquardt {
+            max_iterations: 100,
+            tolerance: 1e-10,
+            initial_damping: 1e-3,
+            zero_loss: 1e-30,
+        }
+    }
+}
+
+/// What the observer sees after each kept step.
+#[derive(Clone, Copy, Debug)]
+pub struct LevenbergMarquardtReport<'a> {
+    /// 1-based kept step.
+    pub iteration: usize,
+    /// `L` after it.
+    pub loss: f64,
+    /// `φ` after it.
+    pub phi: &'a [f64],
+    /// The damping `λ` (relative to the largest `H_kk`) for the next step.
+    pub damping: f64,
+}
+
+/// Why [`minimise`] stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LevenbergMarquardtStop {
+    /// `max_iterations` steps were kept.
+    IterationsCompleted,
+    /// The loss stopped falling (two steps below `tolerance`, a zero loss, or a step
+    /// too small to change `φ`).
+    Converged(String),
+    /// No damping gave a lower loss.
+    NoDecrease(String),
+    /// The loss or the system was not finite at the start.
+    NonFinite(String),
+    /// The observer asked to stop.
+    Stopped,
+}
+
+/// The result of [`minimise`].
+#[derive(Clone, Debug)]
+pub struct LevenbergMarquardtOutcome {
+    /// The last kept `φ`.
+    pub phi: Vec<f64>,
+    /// `L(φ)`.
+    pub loss: f64,
+    /// `L` after each kept step.
+    pub loss_history: Vec<f64>,
+    /// `φ` after each kept step.
+    pub phi_history: Vec<Vec<f64>>,
+    /// Gauss–Newton systems computed (one per kept step, plus the first).
+    pub systems: usize,
+    /// Losses computed at trial steps.
+    pub trial_losses: usize,
+    /// Why it stopped.
+    pub stop: LevenbergMarquardtStop,
+}
+
+/// Solves `(H + λ D) δ = −g`; `None` when the damped matrix is not positive definite.
+fn damped_step(system: &GaussNewtonSystem, damping: f64) -> Option<Vec<f64>> {
+    let n = system.n_parameters();
+    let largest = (0..n)
+        .map(|k| system.normal[k * n + k])
+        .fold(0.0f64, f64::max);
+    let floor = 1e-12 * largest.max(f64::MIN_POSITIVE);
+    let mut matrix = DMatrix::from_row_slice(n, n, &system.normal);
+    for k in 0..n {
+        matrix[(k, k)] += damping * system.normal[k * n + k].max(floor);
+    }
+    let rhs = DVector::from_iterator(n, system.gradient.iter().map(|g| -g));
+    let step = matrix.cholesky()?.solve(&rhs);
+    step.iter()
+        .all(|v| v.is_finite())
+        .then(|| step.iter().copied().collect())
+}
+
+/// `L − m(δ) = −(2gᵀδ + δᵀHδ)`, the decrease the Gauss–Newton model predicts.
+fn predicted_decrease(system: &GaussNewtonSystem, step: &[f64]) -> f64 {
+    let n = step.len();
+    let linear: f64 = system.gradient.iter().zip(step).map(|(g, d)| g * d).sum();
+    let quadratic: f64 = (0..n)
+        .map(|a| {
+            let row = &system.normal[a * n..(a + 1) * n];
+            step[a] * row.iter().zip(step).map(|(h, d)| h * d).sum::<f64>()
+        })
+        .sum();
+    -(2.0 * linear + quadratic)
+}
+
+/// Minimises `problem` from `start`.
+pub fn minimise(
+    problem: &dyn LeastSquaresProblem,
+    start: &[f64],
+    settings: &LevenbergMarquardt,
+    observer: &mut dyn FnMut(&LevenbergMarquardtReport<'_>) -> ControlFlow<()>,
+) -> Result<LevenbergMarquardtOutcome> {
+    let mut phi = start.to_vec();
+    let mut system = problem.system(&phi)?;
+    let mut outcome = LevenbergMarquardtOutcome {
+        phi: phi.clone(),
+        loss: system.sse,
+        loss_history: Vec::new(),
+        phi_history: Vec::new(),
+        systems: 1,
+        trial_losses: 0,
+        stop: LevenbergMarquardtStop::IterationsCompleted,
+    };
+    let finite = system.sse.is_finite()
+        && system.normal.iter().all(|v| v.is_finite())
+        && system.gradient.iter().all(|v| v.is_finite());
+    if !finite {
+        outcome.stop =
+            LevenbergMarquardtStop::NonFinite("the loss or its Jacobian at the start".into());
+        return Ok(outcome);
+    }
+    let mut damping = settings.initial_damping;
+    let mut growth = 2.0;
+    let mut small_steps = 0;
+    for iteration in 1..=settings.max_iterations {
+        if system.sse <= settings.zero_loss {
+            outcome.stop = LevenbergMarquardtStop::Converged(format!(
+                "the loss {:e} is at round-off (≤ {:e})",
+                system.sse, settings.zero_loss
+            ));
+            break;
+        }
+        // damp until a step lowers the loss
+        let mut kept = None;
+        while damping < 1e16 {
+            let Some(step) = damped_step(&system, damping) else {
+                damping *= growth;
+                growth *= 2.0;
+                continue;
+            };
+            let trial: Vec<f64> = phi.iter().zip(&step).map(|(p, d)| p + d).collect();
+            if trial == phi {
+                break;
+            }
+            let loss = problem.loss(&trial);
+            outcome.trial_losses += 1;
+            let predicted = predicted_decrease(&system, &step);
+            if loss.is_finite() && loss < system.sse && predicted > 0.0 {
+                let gain = (system.sse - loss) / predicted;
+                damping *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(1.0 / 3.0);
+                growth = 2.0;
+                kept = Some((trial, loss));
+                break;
+            }
+            damping *= growth;
+            growth *= 2.0;
+        }
+        let Some((trial, loss)) = kept else {
+            outcome.stop = if damping >= 1e16 {
+                LevenbergMarquardtStop::NoDecrease(format!(
+                    "no damping up to 1e16 lowered the loss below {:e}",
+                    system.sse
+                ))
+            } else {
+                LevenbergMarquardtStop::Converged("the step no longer changes φ".into())
+            };
+            break;
+        };
+        let decrease = system.sse - loss;
+        phi = trial;
+        outcome.loss_history.push(loss);
+        outcome.phi_history.push(phi.clone());
+        outcome.phi.clone_from(&phi);
+        outcome.loss = loss;
+        let report = LevenbergMarquardtReport {
+            iteration,
+            loss,
+            phi: &phi,
+            damping,
+        };
+        if observer(&report).is_break() {
+            outcome.stop = LevenbergMarquardtStop::Stopped;
+            break;
+        }
+        small_steps = if decrease <= settings.tolerance * system.sse {
+            small_steps + 1
+        } else {
+            0
+        };
+        if small_steps >= 2 {
+            outcome.stop = LevenbergMarquardtStop::Converged(format!(
+                "two steps each lowered the loss by less than {:e} of it",
+                settings.tolerance
+            ));
+            break;
+        }
+        if iteration == settings.max_iterations {
+            break;
+        }
+        system = problem.system(&phi)?;
+        outcome.systems += 1;
+        if !system.sse.is_finite() {
+            outcome.stop =
+                LevenbergMarquardtStop::NonFinite("the Jacobian after a kept step".into());
+            break;
+        }
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rosenbrock as least squares: `r = (10 (φ₁ − φ₀²), 1 − φ₀)`, `N = 2`.
+    struct Rosenbrock;
+
+    impl Rosenbrock {
+        fn residuals(phi: &[f64]) -> ([f64; 2], [[f64; 2]; 2]) {
+            (
+                [10.0 * (phi[1] - phi[0] * phi[0]), 1.0 - phi[0]],
+                [[-20.0 * phi[0], 10.0], [-1.0, 0.0]],
+            )
+        }
+    }
+
+    impl LeastSquaresProblem for Rosenbrock {
+        fn loss(&self, phi: &[f64]) -> f64 {
+            let (r, _) = Self::residuals(phi);
+            (r[0] * r[0] + r[1] * r[1]) / 2.0
+        }
+        fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
+            let (r, j) = Self::residuals(phi);
+            let mut system = GaussNewtonSystem::zeros(2);
+            system.sse = self.loss(phi);
+            for a in 0..2 {
+                system.gradient[a] = (j[0][a] * r[0] + j[1][a] * r[1]) / 2.0;
+                for b in 0..2 {
+                    system.normal[a * 2 + b] = (j[0][a] * j[0][b] + j[1][a] * j[1][b]) / 2.0;
+                }
+            }
+            Ok(system)
+        }
+    }
+
+    #[test]
+    fn finds_the_zero_of_rosenbrock_in_few_jacobians() {
+        let outcome = minimise(
+            &Rosenbrock,
+            &[-1.2, 1.0],
+            &LevenbergMarquardt::default(),
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .expect("finite problem");
+        assert!(
+            (outcome.phi[0] - 1.0).abs() < 1e-10 && (outcome.phi[1] - 1.0).abs() < 1e-10,
+            "{:?} after {} systems",
+            outcome.phi,
+            outcome.systems
+        );
+        assert!(outcome.systems < 40, "{} systems", outcome.systems);
+        // every kept step lowered the loss
+        assert!(outcome.loss_history.windows(2).all(|w| w[1] < w[0]));
+    }
+
+    #[test]
+    fn the_observer_can_stop_it() {
+        let outcome = minimise(
+            &Rosenbrock,
+            &[-1.2, 1.0],
+            &LevenbergMarquardt::default(),
+            &mut |report| {
+                if report.iteration == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )
+        .expect("finite problem");
+        assert_eq!(outcome.stop, LevenbergMarquardtStop::Stopped);
+        assert_eq!(outcome.loss_history.len(), 2);
+    }
+}
