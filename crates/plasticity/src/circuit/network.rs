@@ -13,8 +13,11 @@
 //!    projection (A comes earlier in the order, or is an input) and `a_p = y_A,t−1` for a
 //!    delayed one (recurrent: A = B or A later in the order; `y_A,−1` is the
 //!    population's initial activity), and `e_B,t` an optional external current;
-//! 3. every plastic projection is updated with the same presynaptic activity:
-//!    `W_p,t+1 = W_p,t + η_p g_θ(a_p, y_B,t, W_p,t)`, optionally clipped to `[−b, b]`.
+//! 3. if the step's plasticity gate `γ_t` is on (it is unless the data say otherwise),
+//!    every plastic projection is updated with the same presynaptic activity and the
+//!    step's modulatory signal `r_t` (the rule's `reward`, 0 unless the data give one):
+//!    `W_p,t+1 = W_p,t + η_p g_θ(a_p, y_B,t, W_p,t, r_t)`, optionally clipped to
+//!    `[−b, b]`; with the gate off, `W_p,t+1 = W_p,t`.
 //!
 //! The single-layer circuit of SPEC §3.1 is the instance `x` (input) → `y` (sigmoid),
 //! undelayed, dense, plastic with `η = 1`.
@@ -539,20 +542,8 @@ impl Network {
                 let projection = &self.projections[index];
                 let pre = self.presynaptic(projection, previous, current);
                 let w = &weights[self.weight_range(index)];
-                let connectivity = &projection.connectivity;
                 for (i, z) in z.iter_mut().enumerate() {
-                    let row = connectivity.row(i);
-                    let mut sum = S::zero();
-                    if connectivity.dense {
-                        for (&w, &x) in w[row].iter().zip(pre) {
-                            sum += w * x;
-                        }
-                    } else {
-                        for (&w, &j) in w[row.clone()].iter().zip(&connectivity.pre_index[row]) {
-                            sum += w * pre[j];
-                        }
-                    }
-                    *z += sum;
+                    *z += row_dot(&projection.connectivity, w, pre, i);
                 }
             }
             for (y, &z) in current[range].iter_mut().zip(z.iter()) {
@@ -561,14 +552,52 @@ impl Network {
         }
     }
 
-    /// Step item 3: `W_p ← W_p + η_p g_θ(a_p, y_post, W_p)` for every plastic projection
-    /// (then the clip), from the activities `previous = y_t−1` and `current = y_t`.
+    /// The net input `z_i = e_i + Σ_{p: A→B} Σ_j W_p,ij a_p,j` of neuron `i` (an index
+    /// into the activity vector; its population `B` must be a neuron population) at a
+    /// step with `W_t = weights`, `y_t−1 = previous`, `y_t = current` and the step's
+    /// `drive`: the `z` from which [`Network::activity`] made `y_i = f_B(z_i)`, summed in
+    /// the same order, so bit for bit the same number.
+    pub fn net_input<S: Scalar>(
+        &self,
+        neuron: usize,
+        weights: &[S],
+        previous: &[S],
+        current: &[S],
+        drive: &[f64],
+    ) -> S {
+        let b = self.activity_start.partition_point(|&s| s <= neuron) - 1;
+        let i = neuron - self.activity_start[b];
+        let mut z = match self.populations[b].kind {
+            PopulationKind::Neurons {
+                external_input: true,
+                ..
+            } => S::from_f64(drive[neuron]),
+            _ => S::zero(),
+        };
+        for &index in &self.incoming[b] {
+            let projection = &self.projections[index];
+            let pre = self.presynaptic(projection, previous, current);
+            z += row_dot(
+                &projection.connectivity,
+                &weights[self.weight_range(index)],
+                pre,
+                i,
+            );
+        }
+        z
+    }
+
+    /// Step item 3: `W_p ← W_p + η_p g_θ(a_p, y_post, W_p, r)` for every plastic
+    /// projection (then the clip), from the activities `previous = y_t−1` and
+    /// `current = y_t` and the step's modulatory signal `r = reward` (the rule's
+    /// `LayerState::reward`). The caller skips it at steps whose gate is off.
     pub fn plasticity<S: Scalar>(
         &self,
         theta: &[S],
         weights: &mut [S],
         previous: &[S],
         current: &[S],
+        reward: S,
         scratch: &mut [S],
     ) {
         for (index, projection) in self.projections.iter().enumerate() {
@@ -584,7 +613,7 @@ impl Network {
                 let layer = LayerState {
                     pre,
                     post,
-                    reward: S::zero(),
+                    reward,
                     learning_rate: eta,
                 };
                 rule.update(theta, layer, w, scratch);
@@ -605,7 +634,7 @@ impl Network {
                     let layer = LayerState {
                         pre: gathered,
                         post: std::slice::from_ref(y),
-                        reward: S::zero(),
+                        reward,
                         learning_rate: eta,
                     };
                     rule.update(theta, layer, &mut w[row], rule_scratch);
@@ -625,14 +654,17 @@ impl Network {
     }
 
     /// Reverse mode of one step at `W_t = weights_before`, `y_t−1 = previous`,
-    /// `y_t = current`; `weights_after = W_t+1` when the step updates the weights
-    /// (`None` for the last step, whose update no loss sees).
+    /// `y_t = current` and modulatory signal `r_t = reward`; `weights_after = W_t+1`
+    /// when the step updates the weights (`None` for the last step, whose update no loss
+    /// sees, and for steps whose plasticity gate is off, where `W_t+1 = W_t`).
     ///
     /// On entry `weights_adjoint` is `∂L/∂W_t+1` and `current_adjoint` is `∂L/∂y_t`
-    /// from the loss and from the next step's delayed projections. On exit
-    /// `weights_adjoint` is `∂L/∂W_t`, `previous_adjoint` has `∂L/∂y_t−1` added (through
-    /// delayed projections), `theta_adjoint` this step's share; `current_adjoint` is
-    /// used as scratch.
+    /// from the loss and from the next step's delayed projections; `net_input_adjoint`,
+    /// when given (one entry per neuron), is a loss's direct share of `∂L/∂z_t`, added to
+    /// `z̄ = ȳ f'(z)` (a loss written through the net input, such as the cross-entropy
+    /// of `σ(z)`). On exit `weights_adjoint` is `∂L/∂W_t`, `previous_adjoint` has
+    /// `∂L/∂y_t−1` added (through delayed projections), `theta_adjoint` this step's
+    /// share; `current_adjoint` is used as scratch. `r_t` is data: it gets no adjoint.
     #[allow(clippy::too_many_arguments)]
     pub fn step_vjp(
         &self,
@@ -641,6 +673,8 @@ impl Network {
         weights_after: Option<&[f64]>,
         previous: &[f64],
         current: &[f64],
+        reward: f64,
+        net_input_adjoint: Option<&[f64]>,
         weights_adjoint: &mut [f64],
         current_adjoint: &mut [f64],
         previous_adjoint: &mut [f64],
@@ -658,6 +692,7 @@ impl Network {
                     weights_after,
                     previous,
                     current,
+                    reward,
                     weights_adjoint,
                     current_adjoint,
                     previous_adjoint,
@@ -675,9 +710,14 @@ impl Network {
             for ((z_bar, &y_bar), &y) in z_bar
                 .iter_mut()
                 .zip(&current_adjoint[range.clone()])
-                .zip(&current[range])
+                .zip(&current[range.clone()])
             {
                 *z_bar = y_bar * activation.slope(y);
+            }
+            if let Some(direct) = net_input_adjoint {
+                for (z_bar, &d) in z_bar.iter_mut().zip(&direct[range]) {
+                    *z_bar += d;
+                }
             }
             for &index in &self.incoming[b] {
                 let projection = &self.projections[index];
@@ -737,6 +777,7 @@ impl Network {
         weights_after: &[f64],
         previous: &[f64],
         current: &[f64],
+        reward: f64,
         weights_adjoint: &mut [f64],
         current_adjoint: &mut [f64],
         previous_adjoint: &mut [f64],
@@ -769,7 +810,7 @@ impl Network {
             let layer = LayerState {
                 pre,
                 post,
-                reward: 0.0,
+                reward,
                 learning_rate: eta,
             };
             if pre_simulated {
@@ -806,7 +847,7 @@ impl Network {
                 let layer = LayerState {
                     pre: gathered,
                     post: std::slice::from_ref(y),
-                    reward: 0.0,
+                    reward,
                     learning_rate: eta,
                 };
                 if pre_simulated {
@@ -842,4 +883,22 @@ impl Network {
             }
         }
     }
+}
+
+/// `Σ_k W_ik a_j(k)` over the synapses of row `i` of one projection (dense rows in order,
+/// sparse rows through their presynaptic indices).
+#[inline(always)]
+fn row_dot<S: Scalar>(connectivity: &Connectivity, w: &[S], pre: &[S], i: usize) -> S {
+    let row = connectivity.row(i);
+    let mut sum = S::zero();
+    if connectivity.dense {
+        for (&w, &x) in w[row].iter().zip(pre) {
+            sum += w * x;
+        }
+    } else {
+        for (&w, &j) in w[row.clone()].iter().zip(&connectivity.pre_index[row]) {
+            sum += w * pre[j];
+        }
+    }
+    sum
 }
