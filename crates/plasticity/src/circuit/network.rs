@@ -20,8 +20,12 @@
 //!    `[−b, b]`; with the gate off, `W_p,t+1 = W_p,t`.
 //!
 //! The single-layer circuit of SPEC §3.1 is the instance `x` (input) → `y` (sigmoid),
-//! undelayed, dense, plastic with `η = 1`.
+//! undelayed, dense, plastic with `η = 1`; the behaviour circuit of §3.2 is the
+//! instance [`Network::behaviour`] (`odour` → `hidden` (tanh, plastic) → `accept`
+//! (one sigmoid neuron, fixed readout)), with `r_t` the trial's reward signal and the
+//! gate on at accepted presentations.
 
+use super::behaviour::BehaviourCircuit;
 use crate::rule::{LayerState, PlasticityRule, Rule};
 use crate::scalar::Scalar;
 use crate::{Error, Result};
@@ -371,6 +375,65 @@ impl Network {
             theta_start,
             weight_bound: None,
         })
+    }
+
+    /// The behaviour circuit of SPEC §3.2 as a network: the input population `odour`
+    /// (`n_in`), the population `hidden` (`n_hidden`, tanh) fed by the dense plastic
+    /// projection `odour_hidden` (`W`, rule `rule`, `η` of the circuit, SPEC `1/n_in`),
+    /// and the one-neuron sigmoid population `accept` fed by the dense fixed projection
+    /// `readout` (every weight `v`, SPEC `5/n_hidden`, given in `W₀`): `h = tanh(W x)`,
+    /// `P(accept) = σ(v Σ_i h_i)`. The circuit's weight bound carries over (the clip
+    /// acts on plastic projections only, so on `W`). The reward signal `r` and the
+    /// once-per-trial updates at accepted presentations come from the trajectory's
+    /// `reward` and `gate` (see `gradient::network::BehaviourTrajectory`).
+    ///
+    /// Fits of behaviour data keep using the specialised kernel
+    /// (`gradient::behaviour_session_loss_and_gradient`), which gives the same numbers
+    /// faster; this instance proves that the engine covers the circuit.
+    pub fn behaviour(circuit: &BehaviourCircuit, rule: Rule) -> Result<Self> {
+        let (n_in, n_hidden) = (circuit.n_in, circuit.n_hidden);
+        let projection = |name: &str, pre: usize, post: usize, n_pre, n_post, rule| Projection {
+            name: String::from(name),
+            pre,
+            post,
+            delayed: false,
+            connectivity: Connectivity::all(n_pre, n_post, true),
+            rule,
+            learning_rate: if rule.is_some() {
+                circuit.learning_rate
+            } else {
+                0.0
+            },
+        };
+        let neurons = |name: &str, size, activation| Population {
+            name: String::from(name),
+            size,
+            kind: PopulationKind::Neurons {
+                activation,
+                external_input: false,
+                initial_activity: 0.0,
+            },
+        };
+        Ok(Network::new(
+            vec![
+                Population {
+                    name: String::from("odour"),
+                    size: n_in,
+                    kind: PopulationKind::Input,
+                },
+                neurons("hidden", n_hidden, Activation::Tanh),
+                neurons("accept", 1, Activation::Sigmoid),
+            ],
+            vec![
+                projection("odour_hidden", 0, 1, n_in, n_hidden, Some(0)),
+                projection("readout", 1, 2, n_hidden, 1, None),
+            ],
+            vec![NamedRule {
+                name: String::from("rule"),
+                rule,
+            }],
+        )?
+        .with_weight_bound(circuit.weight_bound))
     }
 
     /// Clips plastic weights to `[−bound, bound]` after every update (a safeguard for

@@ -14,6 +14,9 @@ use super::{resize, resize_for_overwrite, GradientStrategy};
 use crate::circuit::Network;
 use crate::scalar::Scalar;
 
+mod behaviour;
+pub use behaviour::BehaviourTrajectory;
+
 /// What a trajectory's loss compares.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TrajectoryLoss {

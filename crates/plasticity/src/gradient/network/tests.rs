@@ -5,7 +5,7 @@
 //! the new abstraction against the single-layer engine (1e-12). The per-step
 //! modulatory signal, the plasticity gate and the cross-entropy loss against the same
 //! oracles (rules over (x, y, w, r)); an all-on gate and a zero signal are bit for bit
-//! the defaults.
+//! the defaults. (The behaviour circuit through the engine: `behaviour/tests.rs`.)
 
 use num_dual::Dual64;
 use rand::rngs::ChaCha8Rng;
