@@ -198,7 +198,7 @@ fn bench_sparse(args: &BenchArgs) -> Result<Map<String, Value>> {
     };
     use plasticity::gradient::network::{
         network_trajectory_sse, network_trajectory_sse_and_gradient, NetworkTrajectory,
-        NetworkWorkspace,
+        NetworkWorkspace, TrajectoryLoss,
     };
     use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(0);
@@ -256,6 +256,9 @@ fn bench_sparse(args: &BenchArgs) -> Result<Map<String, Value>> {
         initial_weights: &initial_weights,
         recorded: &recorded,
         recorded_activity: &targets,
+        reward: &[],
+        gate: &[],
+        loss: TrajectoryLoss::SquaredError,
     };
     let oja = parse_expression("x*y - y^2*w", Variables::Xyw)?;
     let theta: Vec<f64> = oja

@@ -13,12 +13,19 @@
 //!    projection (A comes earlier in the order, or is an input) and `a_p = y_A,t−1` for a
 //!    delayed one (recurrent: A = B or A later in the order; `y_A,−1` is the
 //!    population's initial activity), and `e_B,t` an optional external current;
-//! 3. every plastic projection is updated with the same presynaptic activity:
-//!    `W_p,t+1 = W_p,t + η_p g_θ(a_p, y_B,t, W_p,t)`, optionally clipped to `[−b, b]`.
+//! 3. if the step's plasticity gate `γ_t` is on (it is unless the data say otherwise),
+//!    every plastic projection is updated with the same presynaptic activity and the
+//!    step's modulatory signal `r_t` (the rule's `reward`, 0 unless the data give one):
+//!    `W_p,t+1 = W_p,t + η_p g_θ(a_p, y_B,t, W_p,t, r_t)`, optionally clipped to
+//!    `[−b, b]`; with the gate off, `W_p,t+1 = W_p,t`.
 //!
 //! The single-layer circuit of SPEC §3.1 is the instance `x` (input) → `y` (sigmoid),
-//! undelayed, dense, plastic with `η = 1`.
+//! undelayed, dense, plastic with `η = 1`; the behaviour circuit of §3.2 is the
+//! instance [`Network::behaviour`] (`odour` → `hidden` (tanh, plastic) → `accept`
+//! (one sigmoid neuron, fixed readout)), with `r_t` the trial's reward signal and the
+//! gate on at accepted presentations.
 
+use super::behaviour::BehaviourCircuit;
 use crate::rule::{LayerState, PlasticityRule, Rule};
 use crate::scalar::Scalar;
 use crate::{Error, Result};
@@ -370,6 +377,65 @@ impl Network {
         })
     }
 
+    /// The behaviour circuit of SPEC §3.2 as a network: the input population `odour`
+    /// (`n_in`), the population `hidden` (`n_hidden`, tanh) fed by the dense plastic
+    /// projection `odour_hidden` (`W`, rule `rule`, `η` of the circuit, SPEC `1/n_in`),
+    /// and the one-neuron sigmoid population `accept` fed by the dense fixed projection
+    /// `readout` (every weight `v`, SPEC `5/n_hidden`, given in `W₀`): `h = tanh(W x)`,
+    /// `P(accept) = σ(v Σ_i h_i)`. The circuit's weight bound carries over (the clip
+    /// acts on plastic projections only, so on `W`). The reward signal `r` and the
+    /// once-per-trial updates at accepted presentations come from the trajectory's
+    /// `reward` and `gate` (see `gradient::network::BehaviourTrajectory`).
+    ///
+    /// Fits of behaviour data keep using the specialised kernel
+    /// (`gradient::behaviour_session_loss_and_gradient`), which gives the same numbers
+    /// faster; this instance proves that the engine covers the circuit.
+    pub fn behaviour(circuit: &BehaviourCircuit, rule: Rule) -> Result<Self> {
+        let (n_in, n_hidden) = (circuit.n_in, circuit.n_hidden);
+        let projection = |name: &str, pre: usize, post: usize, n_pre, n_post, rule| Projection {
+            name: String::from(name),
+            pre,
+            post,
+            delayed: false,
+            connectivity: Connectivity::all(n_pre, n_post, true),
+            rule,
+            learning_rate: if rule.is_some() {
+                circuit.learning_rate
+            } else {
+                0.0
+            },
+        };
+        let neurons = |name: &str, size, activation| Population {
+            name: String::from(name),
+            size,
+            kind: PopulationKind::Neurons {
+                activation,
+                external_input: false,
+                initial_activity: 0.0,
+            },
+        };
+        Ok(Network::new(
+            vec![
+                Population {
+                    name: String::from("odour"),
+                    size: n_in,
+                    kind: PopulationKind::Input,
+                },
+                neurons("hidden", n_hidden, Activation::Tanh),
+                neurons("accept", 1, Activation::Sigmoid),
+            ],
+            vec![
+                projection("odour_hidden", 0, 1, n_in, n_hidden, Some(0)),
+                projection("readout", 1, 2, n_hidden, 1, None),
+            ],
+            vec![NamedRule {
+                name: String::from("rule"),
+                rule,
+            }],
+        )?
+        .with_weight_bound(circuit.weight_bound))
+    }
+
     /// Clips plastic weights to `[−bound, bound]` after every update (a safeguard for
     /// fits whose trial steps would make weights overflow; the gradient is that of the
     /// clipped dynamics).
@@ -549,20 +615,8 @@ impl Network {
                 let projection = &self.projections[index];
                 let pre = self.presynaptic(projection, previous, current);
                 let w = &weights[self.weight_range(index)];
-                let connectivity = &projection.connectivity;
                 for (i, z) in z.iter_mut().enumerate() {
-                    let row = connectivity.row(i);
-                    let mut sum = S::zero();
-                    if connectivity.dense {
-                        for (&w, &x) in w[row].iter().zip(pre) {
-                            sum += w * x;
-                        }
-                    } else {
-                        for (&w, &j) in w[row.clone()].iter().zip(&connectivity.pre_index[row]) {
-                            sum += w * pre[j];
-                        }
-                    }
-                    *z += sum;
+                    *z += row_dot(&projection.connectivity, w, pre, i);
                 }
             }
             for (y, &z) in current[range].iter_mut().zip(z.iter()) {
@@ -571,14 +625,52 @@ impl Network {
         }
     }
 
-    /// Step item 3: `W_p ← W_p + η_p g_θ(a_p, y_post, W_p)` for every plastic projection
-    /// (then the clip), from the activities `previous = y_t−1` and `current = y_t`.
+    /// The net input `z_i = e_i + Σ_{p: A→B} Σ_j W_p,ij a_p,j` of neuron `i` (an index
+    /// into the activity vector; its population `B` must be a neuron population) at a
+    /// step with `W_t = weights`, `y_t−1 = previous`, `y_t = current` and the step's
+    /// `drive`: the `z` from which [`Network::activity`] made `y_i = f_B(z_i)`, summed in
+    /// the same order, so bit for bit the same number.
+    pub fn net_input<S: Scalar>(
+        &self,
+        neuron: usize,
+        weights: &[S],
+        previous: &[S],
+        current: &[S],
+        drive: &[f64],
+    ) -> S {
+        let b = self.activity_start.partition_point(|&s| s <= neuron) - 1;
+        let i = neuron - self.activity_start[b];
+        let mut z = match self.populations[b].kind {
+            PopulationKind::Neurons {
+                external_input: true,
+                ..
+            } => S::from_f64(drive[neuron]),
+            _ => S::zero(),
+        };
+        for &index in &self.incoming[b] {
+            let projection = &self.projections[index];
+            let pre = self.presynaptic(projection, previous, current);
+            z += row_dot(
+                &projection.connectivity,
+                &weights[self.weight_range(index)],
+                pre,
+                i,
+            );
+        }
+        z
+    }
+
+    /// Step item 3: `W_p ← W_p + η_p g_θ(a_p, y_post, W_p, r)` for every plastic
+    /// projection (then the clip), from the activities `previous = y_t−1` and
+    /// `current = y_t` and the step's modulatory signal `r = reward` (the rule's
+    /// `LayerState::reward`). The caller skips it at steps whose gate is off.
     pub fn plasticity<S: Scalar>(
         &self,
         theta: &[S],
         weights: &mut [S],
         previous: &[S],
         current: &[S],
+        reward: S,
         scratch: &mut [S],
     ) {
         for (index, projection) in self.projections.iter().enumerate() {
@@ -594,7 +686,7 @@ impl Network {
                 let layer = LayerState {
                     pre,
                     post,
-                    reward: S::zero(),
+                    reward,
                     learning_rate: eta,
                 };
                 rule.update(theta, layer, w, scratch);
@@ -615,7 +707,7 @@ impl Network {
                     let layer = LayerState {
                         pre: gathered,
                         post: std::slice::from_ref(y),
-                        reward: S::zero(),
+                        reward,
                         learning_rate: eta,
                     };
                     rule.update(theta, layer, &mut w[row], rule_scratch);
@@ -635,14 +727,17 @@ impl Network {
     }
 
     /// Reverse mode of one step at `W_t = weights_before`, `y_t−1 = previous`,
-    /// `y_t = current`; `weights_after = W_t+1` when the step updates the weights
-    /// (`None` for the last step, whose update no loss sees).
+    /// `y_t = current` and modulatory signal `r_t = reward`; `weights_after = W_t+1`
+    /// when the step updates the weights (`None` for the last step, whose update no loss
+    /// sees, and for steps whose plasticity gate is off, where `W_t+1 = W_t`).
     ///
     /// On entry `weights_adjoint` is `∂L/∂W_t+1` and `current_adjoint` is `∂L/∂y_t`
-    /// from the loss and from the next step's delayed projections. On exit
-    /// `weights_adjoint` is `∂L/∂W_t`, `previous_adjoint` has `∂L/∂y_t−1` added (through
-    /// delayed projections), `theta_adjoint` this step's share; `current_adjoint` is
-    /// used as scratch.
+    /// from the loss and from the next step's delayed projections; `net_input_adjoint`,
+    /// when given (one entry per neuron), is a loss's direct share of `∂L/∂z_t`, added to
+    /// `z̄ = ȳ f'(z)` (a loss written through the net input, such as the cross-entropy
+    /// of `σ(z)`). On exit `weights_adjoint` is `∂L/∂W_t`, `previous_adjoint` has
+    /// `∂L/∂y_t−1` added (through delayed projections), `theta_adjoint` this step's
+    /// share; `current_adjoint` is used as scratch. `r_t` is data: it gets no adjoint.
     #[allow(clippy::too_many_arguments)]
     pub fn step_vjp(
         &self,
@@ -651,6 +746,8 @@ impl Network {
         weights_after: Option<&[f64]>,
         previous: &[f64],
         current: &[f64],
+        reward: f64,
+        net_input_adjoint: Option<&[f64]>,
         weights_adjoint: &mut [f64],
         current_adjoint: &mut [f64],
         previous_adjoint: &mut [f64],
@@ -668,6 +765,7 @@ impl Network {
                     weights_after,
                     previous,
                     current,
+                    reward,
                     weights_adjoint,
                     current_adjoint,
                     previous_adjoint,
@@ -685,9 +783,14 @@ impl Network {
             for ((z_bar, &y_bar), &y) in z_bar
                 .iter_mut()
                 .zip(&current_adjoint[range.clone()])
-                .zip(&current[range])
+                .zip(&current[range.clone()])
             {
                 *z_bar = y_bar * activation.slope(y);
+            }
+            if let Some(direct) = net_input_adjoint {
+                for (z_bar, &d) in z_bar.iter_mut().zip(&direct[range]) {
+                    *z_bar += d;
+                }
             }
             for &index in &self.incoming[b] {
                 let projection = &self.projections[index];
@@ -747,6 +850,7 @@ impl Network {
         weights_after: &[f64],
         previous: &[f64],
         current: &[f64],
+        reward: f64,
         weights_adjoint: &mut [f64],
         current_adjoint: &mut [f64],
         previous_adjoint: &mut [f64],
@@ -779,7 +883,7 @@ impl Network {
             let layer = LayerState {
                 pre,
                 post,
-                reward: 0.0,
+                reward,
                 learning_rate: eta,
             };
             if pre_simulated {
@@ -816,7 +920,7 @@ impl Network {
                 let layer = LayerState {
                     pre: gathered,
                     post: std::slice::from_ref(y),
-                    reward: 0.0,
+                    reward,
                     learning_rate: eta,
                 };
                 if pre_simulated {
@@ -852,4 +956,22 @@ impl Network {
             }
         }
     }
+}
+
+/// `Σ_k W_ik a_j(k)` over the synapses of row `i` of one projection (dense rows in order,
+/// sparse rows through their presynaptic indices).
+#[inline(always)]
+fn row_dot<S: Scalar>(connectivity: &Connectivity, w: &[S], pre: &[S], i: usize) -> S {
+    let row = connectivity.row(i);
+    let mut sum = S::zero();
+    if connectivity.dense {
+        for (&w, &x) in w[row].iter().zip(pre) {
+            sum += w * x;
+        }
+    } else {
+        for (&w, &j) in w[row.clone()].iter().zip(&connectivity.pre_index[row]) {
+            sum += w * pre[j];
+        }
+    }
+    sum
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array1, Array2, Array3, Ix1, Ix2, Ix3};
 
 use crate::circuit::{CircuitSpec, Connectivity, Network, PopulationKind};
-use crate::gradient::network::NetworkTrajectory;
+use crate::gradient::network::{NetworkTrajectory, TrajectoryLoss};
 use crate::io::npz::{write_npz, NpzFile, NpzValue};
 use crate::{Error, Result};
 
@@ -108,6 +108,9 @@ impl CircuitDataset {
             initial_weights: &self.initial_weights[k * n_syn..(k + 1) * n_syn],
             recorded: &self.recorded,
             recorded_activity: &self.recorded_activity[k * t * n_rec..(k * t + steps) * n_rec],
+            reward: &[],
+            gate: &[],
+            loss: TrajectoryLoss::SquaredError,
         }
     }
 

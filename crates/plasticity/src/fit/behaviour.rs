@@ -2,7 +2,9 @@
 //! decisions and rewards with freshly re-sampled sensory noise, fitted by Adam or
 //! L-BFGS on the cross-entropy plus an L1 penalty, and evaluated on fresh sessions
 //! against the generating rule (R² of weights and activity, percent deviance and the
-//! generating rule's own percent deviance, the ceiling).
+//! generating rule's own percent deviance, the ceiling). The loss and gradient come
+//! from the specialised behaviour kernel (`gradient::behaviour`), not from the network
+//! engine of which the circuit is also an instance (same numbers to 1e-12).
 
 use std::ops::ControlFlow;
 

@@ -19,7 +19,9 @@ use super::{
 use crate::circuit::{Network, PopulationKind};
 use crate::data::CircuitDataset;
 use crate::gradient::network::jacobian::GaussNewtonSystem;
-use crate::gradient::network::{simulate_network, NetworkTrajectory, NetworkWorkspace};
+use crate::gradient::network::{
+    simulate_network, NetworkTrajectory, NetworkWorkspace, TrajectoryLoss,
+};
 use crate::gradient::GradientStrategy;
 use crate::metrics::{median, ColumnR2};
 use crate::objective::{CircuitObjective, Objective};
@@ -1099,6 +1101,9 @@ fn fresh_trajectory<'a>(
         initial_weights,
         recorded: &[],
         recorded_activity: &[],
+        reward: &[],
+        gate: &[],
+        loss: TrajectoryLoss::SquaredError,
     }
 }
 

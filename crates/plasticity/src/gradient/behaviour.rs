@@ -7,6 +7,13 @@
 //! `W_{p+1} = clip_B(W_p + η g_θ(x_p, h_p, W_p, r_p))`. The backward pass runs
 //! `λ_p = ∂L/∂W_p` from the last presentation to the first, with weight checkpoints
 //! every `K` presentations exactly as for the neural circuit.
+//!
+//! The same circuit is an instance of the multi-population engine
+//! ([`Network::behaviour`](crate::circuit::Network::behaviour) with a session converted
+//! by [`BehaviourTrajectory`](crate::gradient::network::BehaviourTrajectory)), which
+//! gives this loss and θ-gradient to 1e-12 (tests in `gradient/network/behaviour/`).
+//! Fits of behaviour data keep this specialised kernel: it also has the forward-mode
+//! variant and the clipped-weight count, and its speed is what was measured before.
 
 use super::{load, resize, GradientStrategy};
 use crate::circuit::behaviour::is_clipped;

@@ -1,14 +1,36 @@
 //! The loss of a multi-population circuit ([`Network`]) over one trajectory, and its
 //! checkpointed reverse-mode adjoint through recurrent dynamics and plasticity.
 //!
-//! Loss of one trajectory: `Σ_t Σ_{i recorded} (y_t,i − ŷ_t,i)²`. The state carried
-//! from step to step is `(W_t, y_t−1)`; checkpoints keep it every `K` steps and the
-//! backward pass recomputes one segment at a time, so memory is
-//! `(⌈T/K⌉ + K) × (synapses + neurons)`.
+//! Loss of one trajectory ([`TrajectoryLoss`]): the squared error
+//! `Σ_t Σ_{i recorded} (y_t,i − ŷ_t,i)²`, or the binary cross-entropy of recorded
+//! decisions `d_t,i ∈ {0, 1}` against `σ(z_t,i)`, the sigmoid of the recorded neurons'
+//! net input, `(1/T) Σ_t Σ_{i recorded} softplus(z_t,i) − d_t,i z_t,i`. The trajectory
+//! may also give a modulatory signal `r_t` (the rules' `reward`) and a plasticity gate
+//! per step. The state carried from step to step is `(W_t, y_t−1)`; checkpoints keep
+//! it every `K` steps and the backward pass recomputes one segment at a time, so memory
+//! is `(⌈T/K⌉ + K) × (synapses + neurons)`.
 
 use super::{resize, resize_for_overwrite, GradientStrategy};
 use crate::circuit::Network;
 use crate::scalar::Scalar;
+
+mod behaviour;
+pub use behaviour::BehaviourTrajectory;
+
+/// What a trajectory's loss compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrajectoryLoss {
+    /// `Σ_t Σ_{i recorded} (y_t,i − ŷ_t,i)²` against recorded activity (a sum, not a
+    /// mean: the objective normalises).
+    #[default]
+    SquaredError,
+    /// `(1/T) Σ_t Σ_{i recorded} [softplus(z_t,i) − d_t,i z_t,i]`, the binary
+    /// cross-entropy of `P = σ(z_t,i)` for the recorded decision `d_t,i ∈ {0, 1}`
+    /// (`recorded_activity`), written through the net input `z` so that it is finite
+    /// for any `z`; its mean over the steps, as the behaviour circuit's loss of a
+    /// session (SPEC §6). For a sigmoid population `σ(z) = y`, the neuron's activity.
+    CrossEntropy,
+}
 
 /// One trajectory of a multi-population recording.
 #[derive(Clone, Copy, Debug)]
@@ -23,8 +45,17 @@ pub struct NetworkTrajectory<'a> {
     pub initial_weights: &'a [f64],
     /// Recorded neurons, as indices into the circuit's activity vector.
     pub recorded: &'a [usize],
-    /// Their recorded activity, `T × recorded.len()`.
+    /// Their recorded activity, `T × recorded.len()` (for
+    /// [`TrajectoryLoss::CrossEntropy`], the decisions `d_t,i` as 0.0 or 1.0).
     pub recorded_activity: &'a [f64],
+    /// The modulatory signal `r_t` the rules see as `reward` at each step (`T`
+    /// entries), or empty for `r_t = 0`.
+    pub reward: &'a [f64],
+    /// The plasticity gate of each step (`T` entries): plastic projections update
+    /// after step `t` only where it is on. Empty: on at every step.
+    pub gate: &'a [bool],
+    /// What the loss compares.
+    pub loss: TrajectoryLoss,
 }
 
 impl NetworkTrajectory<'_> {
@@ -35,6 +66,32 @@ impl NetworkTrajectory<'_> {
     fn target(&self, t: usize) -> &[f64] {
         let n = self.recorded.len();
         &self.recorded_activity[t * n..(t + 1) * n]
+    }
+
+    /// `r_t`.
+    #[inline]
+    fn reward(&self, t: usize) -> f64 {
+        if self.reward.is_empty() {
+            0.0
+        } else {
+            self.reward[t]
+        }
+    }
+
+    /// Whether the weights change after step `t` (never after the last step, which no
+    /// loss would see).
+    #[inline]
+    fn updates_after(&self, t: usize) -> bool {
+        t + 1 < self.steps && (self.gate.is_empty() || self.gate[t])
+    }
+
+    /// The trajectory's loss from the sum of its per-step losses.
+    #[inline]
+    fn finish<S: Scalar>(&self, sum: S) -> S {
+        match self.loss {
+            TrajectoryLoss::SquaredError => sum,
+            TrajectoryLoss::CrossEntropy => sum / S::from_f64(self.steps as f64),
+        }
     }
 }
 
@@ -52,6 +109,7 @@ pub struct NetworkWorkspace<S> {
     weights_adjoint: Vec<S>,
     current_adjoint: Vec<S>,
     previous_adjoint: Vec<S>,
+    net_input_adjoint: Vec<S>,
     theta_adjoint: Vec<S>,
 }
 
@@ -70,6 +128,7 @@ impl<S: Scalar> NetworkWorkspace<S> {
             weights_adjoint: Vec::new(),
             current_adjoint: Vec::new(),
             previous_adjoint: Vec::new(),
+            net_input_adjoint: Vec::new(),
             theta_adjoint: Vec::new(),
         }
     }
@@ -102,8 +161,72 @@ fn step_error<S: Scalar>(
     sse
 }
 
+/// `Σ_i recorded softplus(z_i) − d_i z_i` at one step, from the net input `z_i` of the
+/// recorded neurons (recomputed from `W_t`, `y_t−1`, `y_t` and the drive, the same
+/// numbers [`Network::activity`] used); with `adjoint`, `scale (σ(z_i) − d_i)` is added
+/// to its entry `i` (`∂ℓ/∂z_i`, times the `1/T` of the mean).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn step_cross_entropy<S: Scalar>(
+    network: &Network,
+    weights: &[S],
+    previous: &[S],
+    current: &[S],
+    drive: &[f64],
+    recorded: &[usize],
+    decisions: &[f64],
+    adjoint: Option<(&mut [S], S)>,
+) -> S {
+    let mut loss = S::zero();
+    match adjoint {
+        Some((adjoint, scale)) => {
+            for (&i, &d) in recorded.iter().zip(decisions) {
+                let z = network.net_input(i, weights, previous, current, drive);
+                let d = S::from_f64(d);
+                loss += z.softplus() - d * z;
+                adjoint[i] += (z.sigmoid() - d) * scale;
+            }
+        }
+        None => {
+            for (&i, &d) in recorded.iter().zip(decisions) {
+                let z = network.net_input(i, weights, previous, current, drive);
+                loss += z.softplus() - S::from_f64(d) * z;
+            }
+        }
+    }
+    loss
+}
+
+/// One step's loss (forward only) under the trajectory's loss kind.
+#[inline]
+fn step_loss<S: Scalar>(
+    network: &Network,
+    trajectory: &NetworkTrajectory<'_>,
+    t: usize,
+    weights: &[S],
+    previous: &[S],
+    current: &[S],
+) -> S {
+    match trajectory.loss {
+        TrajectoryLoss::SquaredError => {
+            step_error(current, trajectory.recorded, trajectory.target(t), None)
+        }
+        TrajectoryLoss::CrossEntropy => step_cross_entropy(
+            network,
+            weights,
+            previous,
+            current,
+            trajectory.drive(network.n_neurons(), t),
+            trajectory.recorded,
+            trajectory.target(t),
+            None,
+        ),
+    }
+}
+
 /// Runs the circuit over a trajectory from `W_0` (without a tape), calling
-/// `at_step(t, W_t, y_t−1)` before each step, and returns the loss.
+/// `at_step(t, W_t, y_t−1)` before each step, and returns the sum of the per-step
+/// losses.
 fn forward<S: Scalar>(
     network: &Network,
     theta: &[S],
@@ -129,13 +252,21 @@ fn forward<S: Scalar>(
             &mut ws.current,
             &mut ws.scratch,
         );
-        sse += step_error(&ws.current, trajectory.recorded, trajectory.target(t), None);
-        if t + 1 < trajectory.steps {
+        sse += step_loss(
+            network,
+            &trajectory,
+            t,
+            &ws.weights,
+            &ws.previous,
+            &ws.current,
+        );
+        if trajectory.updates_after(t) {
             network.plasticity(
                 theta,
                 &mut ws.weights,
                 &ws.previous,
                 &ws.current,
+                S::from_f64(trajectory.reward(t)),
                 &mut ws.scratch,
             );
         }
@@ -145,7 +276,8 @@ fn forward<S: Scalar>(
 }
 
 /// The loss of one trajectory at `θ` (forward only; generic so that dual numbers can
-/// differentiate it, also with respect to `W_0` given as `initial_weights`).
+/// differentiate it, also with respect to `W_0` given as `initial_weights`): the
+/// squared-error sum or the mean cross-entropy, as `trajectory.loss` says.
 pub fn network_trajectory_sse<S: Scalar>(
     network: &Network,
     theta: &[S],
@@ -153,14 +285,15 @@ pub fn network_trajectory_sse<S: Scalar>(
     trajectory: NetworkTrajectory<'_>,
     workspace: &mut NetworkWorkspace<S>,
 ) -> S {
-    forward(
+    let sum = forward(
         network,
         theta,
         trajectory,
         initial_weights,
         workspace,
         |_, _, _| {},
-    )
+    );
+    trajectory.finish(sum)
 }
 
 /// What a simulation of the circuit records at every step.
@@ -186,6 +319,7 @@ pub fn simulate_network(
     let trajectory = NetworkTrajectory {
         recorded: &[],
         recorded_activity: &[],
+        loss: TrajectoryLoss::SquaredError,
         ..trajectory
     };
     forward(
@@ -207,7 +341,8 @@ pub fn simulate_network(
 
 /// Runs steps `start..end` from `W_start = tape_weights[0]` and
 /// `y_start−1 = tape_activity[0]`, recording `W_t` and `y_t` (and `W_end` when the
-/// step before updates); returns the segment's loss.
+/// step before updates, `W_end = W_end−1` when its gate is off); returns the sum of
+/// the segment's per-step losses.
 fn run_segment(
     network: &Network,
     theta: &[f64],
@@ -232,11 +367,20 @@ fn run_segment(
             current,
             &mut ws.scratch,
         );
-        sse += step_error(current, trajectory.recorded, trajectory.target(t), None);
+        sse += step_loss(network, &trajectory, t, weights, previous, current);
         if t + 1 < trajectory.steps {
             let after = &mut weights_next[..n_syn];
             after.copy_from_slice(weights);
-            network.plasticity(theta, after, previous, current, &mut ws.scratch);
+            if trajectory.updates_after(t) {
+                network.plasticity(
+                    theta,
+                    after,
+                    previous,
+                    current,
+                    trajectory.reward(t),
+                    &mut ws.scratch,
+                );
+            }
         }
     }
     sse
@@ -265,7 +409,9 @@ pub fn network_trajectory_sse_and_gradient(
     resize(&mut ws.weights_adjoint, n_syn);
     resize(&mut ws.current_adjoint, n);
     resize(&mut ws.previous_adjoint, n);
+    resize(&mut ws.net_input_adjoint, n);
     resize(&mut ws.theta_adjoint, theta.len());
+    let cross_entropy_scale = 1.0 / steps as f64;
 
     let mut sse = 0.0;
     if n_segments > 1 {
@@ -304,21 +450,48 @@ pub fn network_trajectory_sse_and_gradient(
         }
         for t in (start..end).rev() {
             let l = t - start;
-            step_error(
-                &ws.tape_activity[(l + 1) * n..(l + 2) * n],
-                trajectory.recorded,
-                trajectory.target(t),
-                Some(&mut ws.current_adjoint),
-            );
+            let weights = &ws.tape_weights[l * n_syn..(l + 1) * n_syn];
+            let previous = &ws.tape_activity[l * n..(l + 1) * n];
+            let current = &ws.tape_activity[(l + 1) * n..(l + 2) * n];
+            let net_input_adjoint = match trajectory.loss {
+                TrajectoryLoss::SquaredError => {
+                    step_error(
+                        current,
+                        trajectory.recorded,
+                        trajectory.target(t),
+                        Some(&mut ws.current_adjoint),
+                    );
+                    None
+                }
+                TrajectoryLoss::CrossEntropy => {
+                    for &i in trajectory.recorded {
+                        ws.net_input_adjoint[i] = 0.0;
+                    }
+                    step_cross_entropy(
+                        network,
+                        weights,
+                        previous,
+                        current,
+                        trajectory.drive(n, t),
+                        trajectory.recorded,
+                        trajectory.target(t),
+                        Some((&mut ws.net_input_adjoint, cross_entropy_scale)),
+                    );
+                    Some(&ws.net_input_adjoint[..])
+                }
+            };
             ws.previous_adjoint.iter_mut().for_each(|a| *a = 0.0);
-            let weights_after =
-                (t + 1 < steps).then(|| &ws.tape_weights[(l + 1) * n_syn..(l + 2) * n_syn]);
+            let weights_after = trajectory
+                .updates_after(t)
+                .then(|| &ws.tape_weights[(l + 1) * n_syn..(l + 2) * n_syn]);
             network.step_vjp(
                 theta,
-                &ws.tape_weights[l * n_syn..(l + 1) * n_syn],
+                weights,
                 weights_after,
-                &ws.tape_activity[l * n..(l + 1) * n],
-                &ws.tape_activity[(l + 1) * n..(l + 2) * n],
+                previous,
+                current,
+                trajectory.reward(t),
+                net_input_adjoint,
                 &mut ws.weights_adjoint,
                 &mut ws.current_adjoint,
                 &mut ws.previous_adjoint,
@@ -337,7 +510,7 @@ pub fn network_trajectory_sse_and_gradient(
             *g += a;
         }
     }
-    sse
+    trajectory.finish(sse)
 }
 
 pub mod jacobian;

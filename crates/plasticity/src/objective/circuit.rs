@@ -156,11 +156,11 @@ impl<'a> CircuitObjective<'a> {
                             workspace,
                             &mut system,
                             |_, _, _, _| {},
-                        );
-                        system
+                        )
+                        .map(|()| system)
                     })
             })
-            .collect();
+            .collect::<crate::Result<_>>()?;
         let mut total = GaussNewtonSystem::zeros(active.len());
         for system in &per_item {
             total.add(system);

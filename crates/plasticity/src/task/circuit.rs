@@ -7,7 +7,9 @@ use super::oja::normal;
 use crate::circuit::spec::Recorded;
 use crate::circuit::{CircuitSpec, Network, PopulationKind};
 use crate::data::CircuitDataset;
-use crate::gradient::network::{simulate_network, NetworkTrajectory, NetworkWorkspace};
+use crate::gradient::network::{
+    simulate_network, NetworkTrajectory, NetworkWorkspace, TrajectoryLoss,
+};
 use crate::{Error, Result};
 
 /// What to simulate from a circuit.
@@ -170,6 +172,9 @@ impl CircuitTask {
                 initial_weights: &initial_weights[k * n_syn..(k + 1) * n_syn],
                 recorded: &[],
                 recorded_activity: &[],
+                reward: &[],
+                gate: &[],
+                loss: TrajectoryLoss::SquaredError,
             };
             let run = simulate_network(&network, &theta, trajectory, &mut workspace);
             if let Some(bad) = run.activity.iter().position(|v| !v.is_finite()) {

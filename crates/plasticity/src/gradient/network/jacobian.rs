@@ -14,7 +14,7 @@
 //! Memory is `(synapses + 2 × neurons) × A` whatever the number of steps; time is about
 //! `3A` multiply-adds per synapse and step.
 
-use super::{resize, NetworkTrajectory};
+use super::{resize, NetworkTrajectory, TrajectoryLoss};
 use crate::circuit::{Network, PopulationKind};
 use crate::rule::{LayerState, PlasticityRule, PARTIALS_HEAD};
 
@@ -135,7 +135,8 @@ fn active_by_rule(network: &Network, active: &[usize]) -> Vec<(Vec<usize>, Vec<u
 /// Runs one trajectory at `θ` with the tangents of the parameters `active` (indices
 /// into θ) and adds its squared error over the recorded neurons, `JᵀJ` (upper
 /// triangle) and `Jᵀr` into `system`; `on_residual(t, neuron, r, ∂r/∂θ_active)` sees
-/// every residual.
+/// every residual. The trajectory's modulatory signal and plasticity gate act as in
+/// the forward pass; a cross-entropy trajectory is refused (it is not least squares).
 pub fn network_trajectory_gauss_newton(
     network: &Network,
     theta: &[f64],
@@ -144,7 +145,13 @@ pub fn network_trajectory_gauss_newton(
     workspace: &mut NetworkTangentWorkspace,
     system: &mut GaussNewtonSystem,
     mut on_residual: impl FnMut(usize, usize, f64, &[f64]),
-) {
+) -> crate::Result<()> {
+    if trajectory.loss != TrajectoryLoss::SquaredError {
+        return Err(crate::Error::config(
+            "solver",
+            "the Gauss–Newton system is of a squared error; this trajectory's loss is a cross-entropy",
+        ));
+    }
     let n_active = active.len();
     let (n, n_syn) = (network.n_neurons(), network.n_synapses());
     let by_rule = active_by_rule(network, active);
@@ -257,7 +264,8 @@ pub fn network_trajectory_gauss_newton(
             system.add_residual(residual, row);
             on_residual(t, i, residual, row);
         }
-        if t + 1 < trajectory.steps {
+        if trajectory.updates_after(t) {
+            let reward = trajectory.reward(t);
             // S_t+1 from the partials at W_t, then W_t+1
             for (index, projection) in projections.iter().enumerate() {
                 let Some(r) = projection.rule else { continue };
@@ -295,7 +303,7 @@ pub fn network_trajectory_gauss_newton(
                     let layer = LayerState {
                         pre: pre_row,
                         post: std::slice::from_ref(&current[post]),
-                        reward: 0.0,
+                        reward,
                         learning_rate: projection.learning_rate,
                     };
                     let row_partials = &mut partials[..row.len() * stride];
@@ -328,7 +336,7 @@ pub fn network_trajectory_gauss_newton(
                     }
                 }
             }
-            network.plasticity(theta, weights, previous, current, scratch);
+            network.plasticity(theta, weights, previous, current, reward, scratch);
             if let Some(bound) = network.weight_bound() {
                 for (w, s) in weights
                     .iter()
@@ -343,4 +351,5 @@ pub fn network_trajectory_gauss_newton(
         std::mem::swap(previous, current);
         std::mem::swap(previous_tangents, current_tangents);
     }
+    Ok(())
 }

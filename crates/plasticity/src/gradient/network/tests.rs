@@ -2,7 +2,10 @@
 //! finite differences (1e-5), for θ and for `W_0`, on a recurrent circuit with two
 //! different rules, a latent population and a sparse mask, and on a three-layer
 //! feed-forward stack; checkpointing against the whole tape; the SPEC circuit through
-//! the new abstraction against the single-layer engine (1e-12).
+//! the new abstraction against the single-layer engine (1e-12). The per-step
+//! modulatory signal, the plasticity gate and the cross-entropy loss against the same
+//! oracles (rules over (x, y, w, r)); an all-on gate and a zero signal are bit for bit
+//! the defaults. (The behaviour circuit through the engine: `behaviour/tests.rs`.)
 
 use num_dual::Dual64;
 use rand::rngs::ChaCha8Rng;
@@ -55,9 +58,13 @@ fn projection(
 }
 
 fn taylor(name: &str) -> NamedRule {
+    taylor_over(name, Variables::Xyw)
+}
+
+fn taylor_over(name: &str, variables: Variables) -> NamedRule {
     NamedRule {
         name: name.into(),
-        rule: Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        rule: Rule::Taylor(TaylorRule::new(variables)),
     }
 }
 
@@ -65,6 +72,11 @@ fn taylor(name: &str) -> NamedRule {
 /// MLP rule) → o (sigmoid, 3, with external current; a Taylor rule); only two
 /// neurons of h and all of o are recorded, so four neurons of h are latent.
 fn recurrent_network(seed: u64) -> Network {
+    recurrent_network_over(seed, Variables::Xyw)
+}
+
+/// [`recurrent_network`] with rules over `variables`.
+fn recurrent_network_over(seed: u64, variables: Variables) -> Network {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let sparse = Connectivity::from_fn(6, 6, |i, j| i != j && rng.random::<f64>() < 0.6);
     assert!(!sparse.is_dense() && sparse.n_synapses() > 6);
@@ -81,10 +93,10 @@ fn recurrent_network(seed: u64) -> Network {
             projection("back", 2, 1, true, Connectivity::all(3, 6, true), None),
         ],
         vec![
-            taylor("ff"),
+            taylor_over("ff", variables),
             NamedRule {
                 name: "rec".into(),
-                rule: Rule::Mlp(MlpRule::new(Variables::Xyw, &[3]).unwrap()),
+                rule: Rule::Mlp(MlpRule::new(variables, &[3]).unwrap()),
             },
         ],
     )
@@ -120,6 +132,9 @@ struct Data {
     initial_weights: Vec<Vec<f64>>,
     recorded: Vec<usize>,
     targets: Vec<Vec<f64>>,
+    reward: Vec<Vec<f64>>,
+    gate: Vec<Vec<bool>>,
+    loss: TrajectoryLoss,
 }
 
 impl Data {
@@ -146,7 +161,46 @@ impl Data {
             initial_weights,
             recorded,
             targets,
+            reward: vec![Vec::new(); 2],
+            gate: vec![Vec::new(); 2],
+            loss: TrajectoryLoss::SquaredError,
         }
+    }
+
+    /// The same data with a random modulatory signal `r_t ∈ [−1, 1]` and a random gate
+    /// (on with probability 0.6, both values present) at every step.
+    fn modulated(mut self, seed: u64) -> Data {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        self.reward = (0..2)
+            .map(|_| {
+                (0..self.steps)
+                    .map(|_| 2.0 * rng.random::<f64>() - 1.0)
+                    .collect()
+            })
+            .collect();
+        self.gate = (0..2)
+            .map(|_| {
+                (0..self.steps)
+                    .map(|t| t % 4 == 1 || rng.random::<f64>() < 0.5)
+                    .collect()
+            })
+            .collect();
+        for gate in &self.gate {
+            assert!(gate.iter().any(|&g| g) && gate[..self.steps - 1].iter().any(|&g| !g));
+        }
+        self
+    }
+
+    /// The same data with the cross-entropy loss against random decisions.
+    fn with_decisions(mut self, seed: u64) -> Data {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for targets in &mut self.targets {
+            for d in targets.iter_mut() {
+                *d = f64::from(u8::from(rng.random::<f64>() < 0.5));
+            }
+        }
+        self.loss = TrajectoryLoss::CrossEntropy;
+        self
     }
 
     fn trajectory(&self, k: usize) -> NetworkTrajectory<'_> {
@@ -156,6 +210,9 @@ impl Data {
             initial_weights: &self.initial_weights[k],
             recorded: &self.recorded,
             recorded_activity: &self.targets[k],
+            reward: &self.reward[k],
+            gate: &self.gate[k],
+            loss: self.loss,
         }
     }
 }
@@ -511,8 +568,16 @@ fn dual_jacobian(
                 column.push(current[i].eps);
                 residuals.push(current[i].re - target);
             }
-            if t + 1 < trajectory.steps {
-                network.plasticity(&dual, &mut weights, &previous, &current, &mut scratch);
+            if trajectory.updates_after(t) {
+                let reward = Dual64::from(trajectory.reward(t));
+                network.plasticity(
+                    &dual,
+                    &mut weights,
+                    &previous,
+                    &current,
+                    reward,
+                    &mut scratch,
+                );
             }
             std::mem::swap(&mut previous, &mut current);
         }
@@ -546,7 +611,8 @@ fn check_jacobian(label: &str, network: &Network, data: &Data, theta: &[f64], ac
                     rows.push(row.to_vec());
                 }
             },
-        );
+        )
+        .expect("a squared error");
     }
     system.symmetrise();
     // the rows against dual numbers and against central differences of the residuals
@@ -610,7 +676,8 @@ fn check_jacobian(label: &str, network: &Network, data: &Data, theta: &[f64], ac
         &mut ws,
         &mut first,
         |_, _, _, _| {},
-    );
+    )
+    .expect("a squared error");
     first.symmetrise();
     let a = active.len();
     let normal: Vec<f64> = (0..a * a)
@@ -659,4 +726,122 @@ fn forward_mode_jacobian_through_three_layers_and_the_weight_bound() {
     let run = simulate_network(&clipped, &theta, data.trajectory(0), &mut ws);
     assert!(run.weights.iter().any(|w| w.abs() == 0.3));
     check_jacobian("three layers, clipped", &clipped, &data, &theta, &all);
+}
+
+/// The recurrent circuit with rules over (x, y, w, r), a modulatory signal and a gate
+/// drawn at random per step, and the given loss on o (sigmoid, external current, and a
+/// delayed projection back into h).
+fn modulated_recurrent(loss_on_decisions: bool) -> (Network, Data, Vec<f64>) {
+    let network = recurrent_network_over(4, Variables::Xywr);
+    let h = network.activity_range(1);
+    let o = network.activity_range(2);
+    let recorded = if loss_on_decisions {
+        o.collect()
+    } else {
+        vec![h.start + 2, o.start, o.start + 2]
+    };
+    let mut data = Data::random(&network, recorded, 9, 31).modulated(32);
+    if loss_on_decisions {
+        data = data.with_decisions(33);
+    }
+    let n_taylor = 81;
+    let mut theta = random_theta(12, n_taylor, 0.05);
+    theta.extend(random_theta(13, network.n_parameters() - n_taylor, 0.3));
+    (network, data, theta)
+}
+
+#[test]
+fn reward_and_gate_are_differentiated_as_num_dual_and_finite_differences_say() {
+    let (network, data, theta) = modulated_recurrent(false);
+    check("reward and gate", &network, &data, &theta);
+    // both enter: dropping either changes the loss
+    let base = loss(&network, &data, &theta, None);
+    let without_reward = Data {
+        reward: vec![Vec::new(); 2],
+        ..Data::random(&network, data.recorded.clone(), 9, 31).modulated(32)
+    };
+    let without_gate = Data {
+        gate: vec![Vec::new(); 2],
+        ..Data::random(&network, data.recorded.clone(), 9, 31).modulated(32)
+    };
+    for (label, other) in [("reward", without_reward), ("gate", without_gate)] {
+        let changed = loss(&network, &other, &theta, None);
+        assert!(
+            (changed - base).abs() > 1e-6 * base,
+            "dropping the {label} left the loss at {base}"
+        );
+    }
+}
+
+#[test]
+fn cross_entropy_of_decisions_is_differentiated_as_num_dual_and_finite_differences_say() {
+    let (network, data, theta) = modulated_recurrent(true);
+    check("cross-entropy", &network, &data, &theta);
+    // the loss is the mean over steps of softplus(z) − d z on o's net input
+    let mut ws = NetworkWorkspace::new();
+    let run = simulate_network(&network, &theta, data.trajectory(0), &mut ws);
+    let n = network.n_neurons();
+    let mut expected = 0.0;
+    for t in 0..data.steps {
+        for (r, &i) in data.recorded.iter().enumerate() {
+            let y: f64 = run.activity[t * n + i];
+            let d = data.targets[0][t * data.recorded.len() + r];
+            expected += -(d * y.ln() + (1.0 - d) * (1.0 - y).ln());
+        }
+    }
+    expected /= data.steps as f64;
+    let actual = network_trajectory_sse(
+        &network,
+        &theta,
+        &data.initial_weights[0],
+        data.trajectory(0),
+        &mut ws,
+    );
+    assert!(
+        (actual - expected).abs() <= 1e-12 * expected,
+        "{actual} vs −mean(d ln y + (1 − d) ln(1 − y)) = {expected}"
+    );
+}
+
+#[test]
+fn an_all_on_gate_and_a_zero_signal_are_bit_for_bit_the_defaults() {
+    let network = three_layer_network();
+    let recorded: Vec<usize> = network.activity_range(3).collect();
+    let plain = Data::random(&network, recorded.clone(), 7, 21);
+    let explicit = Data {
+        reward: vec![vec![0.0; 7]; 2],
+        gate: vec![vec![true; 7]; 2],
+        ..Data::random(&network, recorded, 7, 21)
+    };
+    let theta = random_theta(8, network.n_parameters(), 0.05);
+    for strategy in [
+        GradientStrategy::FullTape,
+        GradientStrategy::CheckpointEvery(3),
+    ] {
+        let (a, ga, wa) = adjoint(&network, &plain, &theta, strategy);
+        let (b, gb, wb) = adjoint(&network, &explicit, &theta, strategy);
+        assert_eq!(a.to_bits(), b.to_bits());
+        assert_eq!(ga, gb);
+        assert_eq!(wa, wb);
+    }
+}
+
+#[test]
+fn forward_mode_jacobian_with_a_modulatory_signal_and_a_gate() {
+    let (network, data, theta) = modulated_recurrent(false);
+    let all: Vec<usize> = (0..network.n_parameters()).collect();
+    check_jacobian("reward and gate", &network, &data, &theta, &all);
+    // a cross-entropy is not a least-squares loss
+    let (network, data, theta) = modulated_recurrent(true);
+    let mut system = super::jacobian::GaussNewtonSystem::zeros(all.len());
+    let refused = super::jacobian::network_trajectory_gauss_newton(
+        &network,
+        &theta,
+        &all,
+        data.trajectory(0),
+        &mut super::jacobian::NetworkTangentWorkspace::new(),
+        &mut system,
+        |_, _, _, _| {},
+    );
+    assert!(refused.is_err());
 }
