@@ -107,8 +107,9 @@ fn load(path: &Path) -> Result<CircuitDataset> {
     CircuitDataset::load(path).with_context(|| format!("reading dataset {}", path.display()))
 }
 
-/// Circuit fit settings from the shared fit flags (defaults: L-BFGS, centred basis,
-/// no penalty, staged horizon 5, 10, 20).
+/// Circuit fit settings from the shared fit flags (defaults: `--solver auto`, i.e.
+/// Levenberg–Marquardt where it applies, centred basis, no penalty, the solver's
+/// staged horizon).
 pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
     let defaults = CircuitFitSettings::default();
     CircuitFitSettings {
@@ -144,7 +145,7 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
         precondition_trajectories: options.precondition_trajectories,
         initial_weights_epochs: options.initial_weights_epochs,
         solver: options.solver.solver(),
-        ..defaults
+        stage_tolerance: options.stage_tolerance,
     }
 }
 
@@ -159,7 +160,7 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
     } else {
         settings.horizon_stages.clone()
     };
-    let total = settings.stage_epochs
+    let total = plasticity::fit::circuit::default_stage_epochs(true).max(settings.stage_epochs)
         * stages
             .iter()
             .filter(|&&h| h > 0 && h < dataset.steps)

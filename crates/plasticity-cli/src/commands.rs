@@ -422,8 +422,8 @@ pub(crate) struct FitOptions {
     #[arg(long, value_delimiter = ',')]
     pub(crate) horizon_stages: Option<Vec<usize>>,
     /// Circuit recordings: epochs of each stage before the last (the last runs
-    /// --epochs).
-    #[arg(long, default_value_t = 40)]
+    /// --epochs); 0: the solver's default (Levenberg–Marquardt 2 steps, L-BFGS 40).
+    #[arg(long, default_value_t = 0)]
     pub(crate) stage_epochs: usize,
     /// Circuit recordings: trajectories the preconditioner's curvature is measured on
     /// when a stage is re-preconditioned (evenly spaced; 0: all; a stage's first
@@ -439,6 +439,10 @@ pub(crate) struct FitOptions {
     /// θ only: no fitted W₀, no --l1/--l2, not Adam), L-BFGS otherwise.
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     pub(crate) solver: SolverArg,
+    /// Circuit recordings, Levenberg–Marquardt: a stage before the last also ends when
+    /// two steps in a row lowered its loss by less than this fraction of it.
+    #[arg(long, default_value_t = 1e-5)]
+    pub(crate) stage_tolerance: f64,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
 }
