@@ -76,6 +76,59 @@ fn synapse_adjoint<S: Scalar>(lambda: S, w: S, x: S, x2: S, b: &[[S; 3]; 3], two
     lambda + lambda * (c1 + two * c2 * w)
 }
 
+/// What the forward modes of one postsynaptic row share: `B_ac = η Σ_b t_abc y^b` and
+/// `B'_ac = ∂B_ac/∂y`, and for each active term its factor `η y^b r^d` and where its
+/// `x^a w^c` sits (`3a + c`).
+struct RowFactors {
+    b: [[f64; 3]; 3],
+    db: [[f64; 3]; 3],
+    factor: [f64; 81],
+    xw_index: [usize; 81],
+}
+
+impl RowFactors {
+    #[inline(always)]
+    fn new(
+        variables: Variables,
+        theta: &[f64],
+        layer: LayerState<'_, f64>,
+        active: &[usize],
+    ) -> Self {
+        let r = layer.reward;
+        let t = fold_reward(variables, theta, r);
+        let y = layer.post[0];
+        let y2 = y * y;
+        let eta = layer.learning_rate;
+        let mut b = [[0.0; 3]; 3];
+        let mut db = [[0.0; 3]; 3];
+        for a in 0..3 {
+            for c in 0..3 {
+                b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
+                db[a][c] = eta * (t[a][1][c] + 2.0 * t[a][2][c] * y);
+            }
+        }
+        let eta_y = [eta, eta * y, eta * y2];
+        let reward_powers = [1.0, r, r * r];
+        let mut factor = [0.0; 81];
+        let mut xw_index = [0usize; 81];
+        for (slot, &k) in active.iter().enumerate() {
+            let (monomial, d) = match variables {
+                Variables::Xyw => (k, 0),
+                Variables::Xywr => (k / 3, k % 3),
+            };
+            let (a, bb, c) = (monomial / 9, (monomial / 3) % 3, monomial % 3);
+            factor[slot] = eta_y[bb] * reward_powers[d];
+            xw_index[slot] = 3 * a + c;
+        }
+        RowFactors {
+            b,
+            db,
+            factor,
+            xw_index,
+        }
+    }
+}
+
 impl PlasticityRule for TaylorRule {
     fn n_parameters(&self) -> usize {
         self.variables.n_terms()
@@ -311,33 +364,12 @@ impl PlasticityRule for TaylorRule {
         active: &[usize],
         _scratch: &mut [f64],
     ) {
-        let r = layer.reward;
-        let t = fold_reward(self.variables, theta, r);
-        let y = layer.post[0];
-        let y2 = y * y;
-        let eta = layer.learning_rate;
-        let mut b = [[0.0; 3]; 3];
-        let mut db = [[0.0; 3]; 3];
-        for a in 0..3 {
-            for c in 0..3 {
-                b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
-                db[a][c] = eta * (t[a][1][c] + 2.0 * t[a][2][c] * y);
-            }
-        }
-        // each active term's factor η y^b r^d, and where its x^a w^c sits (3a + c)
-        let eta_y = [eta, eta * y, eta * y2];
-        let reward_powers = [1.0, r, r * r];
-        let mut factor = [0.0; 81];
-        let mut xw_index = [0usize; 81];
-        for (slot, &k) in active.iter().enumerate() {
-            let (monomial, d) = match self.variables {
-                Variables::Xyw => (k, 0),
-                Variables::Xywr => (k / 3, k % 3),
-            };
-            let (a, bb, c) = (monomial / 9, (monomial / 3) % 3, monomial % 3);
-            factor[slot] = eta_y[bb] * reward_powers[d];
-            xw_index[slot] = 3 * a + c;
-        }
+        let RowFactors {
+            b,
+            db,
+            factor,
+            xw_index,
+        } = RowFactors::new(self.variables, theta, layer, active);
         let n_active = active.len();
         let (factor, xw_index) = (&factor[..n_active], &xw_index[..n_active]);
         for ((&x, &w), tangent) in layer
@@ -385,32 +417,12 @@ impl PlasticityRule for TaylorRule {
         partials: &mut [f64],
         _scratch: &mut [f64],
     ) {
-        let r = layer.reward;
-        let t = fold_reward(self.variables, theta, r);
-        let y = layer.post[0];
-        let y2 = y * y;
-        let eta = layer.learning_rate;
-        let mut b = [[0.0; 3]; 3];
-        let mut db = [[0.0; 3]; 3];
-        for a in 0..3 {
-            for c in 0..3 {
-                b[a][c] = eta * (t[a][0][c] + t[a][1][c] * y + t[a][2][c] * y2);
-                db[a][c] = eta * (t[a][1][c] + 2.0 * t[a][2][c] * y);
-            }
-        }
-        let eta_y = [eta, eta * y, eta * y2];
-        let reward_powers = [1.0, r, r * r];
-        let mut factor = [0.0; 81];
-        let mut xw_index = [0usize; 81];
-        for (slot, &k) in active.iter().enumerate() {
-            let (monomial, d) = match self.variables {
-                Variables::Xyw => (k, 0),
-                Variables::Xywr => (k / 3, k % 3),
-            };
-            let (a, bb, c) = (monomial / 9, (monomial / 3) % 3, monomial % 3);
-            factor[slot] = eta_y[bb] * reward_powers[d];
-            xw_index[slot] = 3 * a + c;
-        }
+        let RowFactors {
+            b,
+            db,
+            factor,
+            xw_index,
+        } = RowFactors::new(self.variables, theta, layer, active);
         let n_active = active.len();
         let (factor, xw_index) = (&factor[..n_active], &xw_index[..n_active]);
         for ((&x, &w), out) in layer

@@ -117,6 +117,29 @@ impl NetworkTangentWorkspace {
     }
 }
 
+/// What `projection` carries at this step, `a = y_pre,t` (or `y_pre,t−1` when
+/// delayed), its tangents `∂a/∂θ` (neurons × A), and whether the presynaptic
+/// population is simulated (its tangents are 0 otherwise).
+fn presynaptic<'a>(
+    network: &Network,
+    projection: &crate::circuit::Projection,
+    (previous, current): (&'a [f64], &'a [f64]),
+    (previous_tangents, current_tangents): (&'a [f64], &'a [f64]),
+    n_active: usize,
+) -> (&'a [f64], &'a [f64], bool) {
+    let range = network.activity_range(projection.pre);
+    let (values, tangents) = if projection.delayed {
+        (previous, previous_tangents)
+    } else {
+        (current, current_tangents)
+    };
+    (
+        &values[range.clone()],
+        &tangents[range.start * n_active..range.end * n_active],
+        network.populations()[projection.pre].is_simulated(),
+    )
+}
+
 /// For each rule, its active parameters (local indices) and their columns in `active`.
 fn active_by_rule(network: &Network, active: &[usize]) -> Vec<(Vec<usize>, Vec<usize>)> {
     (0..network.rules().len())
@@ -215,15 +238,13 @@ pub fn network_trajectory_gauss_newton(
                 tangent_sum.iter_mut().for_each(|s| *s = 0.0);
                 for &index in network.incoming(b) {
                     let projection = &projections[index];
-                    let pre_range = network.activity_range(projection.pre);
-                    let (pre_values, pre_tangents) = if projection.delayed {
-                        (&previous[pre_range.clone()], &previous_tangents[..])
-                    } else {
-                        (&current[pre_range.clone()], &current_tangents[..])
-                    };
-                    let pre_tangents =
-                        &pre_tangents[pre_range.start * n_active..pre_range.end * n_active];
-                    let pre_simulated = populations[projection.pre].is_simulated();
+                    let (pre_values, pre_tangents, pre_simulated) = presynaptic(
+                        network,
+                        projection,
+                        (previous, current),
+                        (previous_tangents, current_tangents),
+                        n_active,
+                    );
                     let w_range = network.weight_range(index);
                     let w = &weights[w_range.clone()];
                     let s = &weight_tangents[w_range.start * n_active..w_range.end * n_active];
@@ -273,15 +294,13 @@ pub fn network_trajectory_gauss_newton(
                 let stride = PARTIALS_HEAD + local_active.len();
                 let rule = &network.rules()[r].rule;
                 let theta_r = &theta[network.theta_range(r)];
-                let pre_range = network.activity_range(projection.pre);
-                let (pre_values, pre_tangents) = if projection.delayed {
-                    (&previous[pre_range.clone()], &previous_tangents[..])
-                } else {
-                    (&current[pre_range.clone()], &current_tangents[..])
-                };
-                let pre_tangents =
-                    &pre_tangents[pre_range.start * n_active..pre_range.end * n_active];
-                let pre_simulated = populations[projection.pre].is_simulated();
+                let (pre_values, pre_tangents, pre_simulated) = presynaptic(
+                    network,
+                    projection,
+                    (previous, current),
+                    (previous_tangents, current_tangents),
+                    n_active,
+                );
                 let post_range = network.activity_range(projection.post);
                 let w_range = network.weight_range(index);
                 let connectivity = &projection.connectivity;
