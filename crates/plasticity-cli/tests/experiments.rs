@@ -740,6 +740,9 @@ fn a_circuit_experiment_runs_and_its_seed_is_overridden() {
     assert_eq!(results["seed"], 7);
     assert_eq!(results["data"]["metadata"]["seed"], 7);
     assert_eq!(results["data"]["metadata"]["recording_fraction"], 0.5);
+    // `auto` resolved: the rules alone, no penalty, so Levenberg–Marquardt ran
+    assert_eq!(results["config"]["solver_used"], "levenberg-marquardt");
+    assert_eq!(results["config"]["settings"]["solver"], "auto");
     for key in ["r2_weights_by_projection", "r2_weights_latent"] {
         let metrics = results["metrics"][key].as_object().unwrap();
         assert!(

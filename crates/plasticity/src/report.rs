@@ -428,6 +428,7 @@ pub fn circuit_results(
         json!({
             "settings": settings,
             "basis_used": fit.basis_used,
+            "solver_used": fit.solver_used,
             "circuit": dataset.spec,
             "n_parameters": n_theta,
             "n_initial_weights_fitted": fit.outcome.theta.len() - n_theta,

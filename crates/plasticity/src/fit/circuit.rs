@@ -201,6 +201,8 @@ pub struct CircuitFit {
     pub parameter_names: Vec<String>,
     /// Per rule, the basis its block actually used.
     pub basis_used: Basis,
+    /// The solver that ran (`auto` resolved).
+    pub solver_used: CircuitSolver,
 }
 
 /// Means and standard deviations of a rule's variables over the projections that use
@@ -437,6 +439,11 @@ pub fn fit_circuit(
         stages,
         metrics,
         basis_used: parametrisation.basis(),
+        solver_used: if levenberg_marquardt {
+            CircuitSolver::LevenbergMarquardt
+        } else {
+            CircuitSolver::Lbfgs
+        },
     })
 }
 
