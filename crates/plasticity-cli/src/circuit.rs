@@ -146,6 +146,11 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
         initial_weights_epochs: options.initial_weights_epochs,
         solver: options.solver.solver(),
         stage_tolerance: options.stage_tolerance,
+        // a basis asked for is the only one tried
+        second_basis: match options.basis {
+            BasisArg::Auto => defaults.second_basis,
+            _ => None,
+        },
     }
 }
 

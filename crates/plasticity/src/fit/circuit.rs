@@ -84,6 +84,18 @@ pub struct CircuitFitSettings {
     /// that the next horizon undoes.
     #[serde(default = "default_stage_tolerance")]
     pub stage_tolerance: f64,
+    /// Levenberg–Marquardt: where the fit did not reach a zero residual (a loss at
+    /// round-off), fit again from the same start in this basis and keep the lower loss
+    /// (`None`: one fit). Levenberg–Marquardt's damping `λ diag JᵀJ` depends on the
+    /// basis, and so does which valley a noisy fit with latent neurons ends in: on the
+    /// recurrent set-up at σ = 0.05 the centred basis reached the truth's loss with 25 %
+    /// of the neurons recorded and not with 10 %, the scaled one the other way round.
+    #[serde(default = "default_second_basis")]
+    pub second_basis: Option<Basis>,
+}
+
+fn default_second_basis() -> Option<Basis> {
+    Some(Basis::Scaled)
 }
 
 fn default_stage_tolerance() -> f64 {
@@ -139,6 +151,7 @@ impl Default for CircuitFitSettings {
             initial_weights_epochs: 200,
             solver: CircuitSolver::Auto,
             stage_tolerance: default_stage_tolerance(),
+            second_basis: default_second_basis(),
         }
     }
 }
@@ -396,8 +409,9 @@ pub fn fit_circuit(
         plan.push((horizon, epochs, false));
     }
     let total_epochs = plan.iter().map(|stage| stage.1).sum();
+    let mut basis_used = parametrisation.basis();
     let (joined, stages) = if levenberg_marquardt {
-        let (outcome, stages) = levenberg_marquardt_stages(
+        let (mut outcome, mut stages) = levenberg_marquardt_stages(
             dataset,
             settings,
             bound,
@@ -406,6 +420,37 @@ pub fn fit_circuit(
             &plan,
             observer,
         )?;
+        // a second start in another basis where the first did not reach a zero residual
+        let items: Vec<usize> = (0..dataset.trajectories).collect();
+        let first_loss = data_loss(&full, &outcome.theta, &items);
+        let interrupted = matches!(outcome.stop_reason, super::StopReason::Interrupted);
+        if let Some(second) = settings.second_basis.filter(|&b| b != basis_used) {
+            let zero_residual = first_loss <= LevenbergMarquardt::default().zero_loss;
+            if !interrupted && !zero_residual {
+                let (second_parametrisation, _) = circuit_parametrisation(dataset, &full, second)?;
+                let (other, other_stages) = levenberg_marquardt_stages(
+                    dataset,
+                    settings,
+                    bound,
+                    &second_parametrisation,
+                    &start,
+                    &plan,
+                    observer,
+                )?;
+                let second_loss = data_loss(&full, &other.theta, &items);
+                let evaluations = outcome.evaluations + other.evaluations;
+                stages.extend(other_stages);
+                if second_loss < first_loss || !first_loss.is_finite() {
+                    outcome = FitOutcome {
+                        evaluations,
+                        ..other
+                    };
+                    basis_used = second_parametrisation.basis();
+                } else {
+                    outcome.evaluations = evaluations;
+                }
+            }
+        }
         (Some(outcome), stages)
     } else {
         lbfgs_stages(
@@ -438,7 +483,7 @@ pub fn fit_circuit(
         outcome,
         stages,
         metrics,
-        basis_used: parametrisation.basis(),
+        basis_used,
         solver_used: if levenberg_marquardt {
             CircuitSolver::LevenbergMarquardt
         } else {
