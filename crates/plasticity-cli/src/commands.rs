@@ -434,9 +434,10 @@ pub(crate) struct FitOptions {
     /// held at their start) to the first step, before the joint fit (0: none).
     #[arg(long, default_value_t = 200)]
     pub(crate) initial_weights_epochs: usize,
-    /// Circuit recordings: the optimiser. auto: Levenberg–Marquardt on the
+    /// Neural and circuit recordings: the optimiser. auto: Levenberg–Marquardt on the
     /// forward-mode Jacobian of the recorded activity where it applies (the rules'
-    /// θ only: no fitted W₀, no --l1/--l2, not Adam), L-BFGS otherwise.
+    /// θ only: no fitted W₀, no --l1/--l2, not Adam), L-BFGS (or the --optimizer
+    /// asked for) otherwise.
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     pub(crate) solver: SolverArg,
     /// Circuit recordings, Levenberg–Marquardt: a stage before the last also ends when
@@ -490,6 +491,7 @@ impl FitOptions {
             },
             gradient: self.gradient.strategy(),
             eval_trajectories: self.eval_trajectories,
+            solver: self.solver.solver(),
         }
     }
 }
@@ -567,6 +569,10 @@ struct OjaArgs {
     /// Rule family.
     #[arg(long, value_enum, default_value = "taylor")]
     rule_family: FamilyArg,
+    /// The solver: auto runs Levenberg–Marquardt on the forward-mode Jacobian (not
+    /// with --optimizer adam), lbfgs the --optimizer given.
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    solver: SolverArg,
 }
 
 /// Runs a command.
@@ -672,6 +678,8 @@ pub(crate) fn epoch_observer<'a>(
 ) -> impl FnMut(&EpochReport<'_>) -> ControlFlow<()> + 'a {
     let every = (epochs / 20).max(1);
     move |report: &EpochReport<'_>| {
+        // a staged fit's epochs (Levenberg–Marquardt's horizons) exceed --epochs
+        bar.set_length(report.epochs as u64);
         bar.set_position(report.epoch as u64);
         bar.set_message(format!("loss {:.6e}", report.loss));
         if log
@@ -989,6 +997,9 @@ fn fit_command(args: &FitArgs) -> Result<()> {
         }
     };
     let settings = args.options.settings();
+    if !crate::run::quiet() {
+        eprintln!("fitting with {}", solver_description(&settings));
+    }
     let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
     write_fit_outputs(&args.out, &fit, &settings, &args.data, &dataset, seconds)?;
     print_summary(&fit, &dataset, seconds)?;
@@ -1176,6 +1187,7 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
     };
     settings.fit.epochs = args.epochs.unwrap_or(default_epochs);
     settings.fit.seed = args.seed;
+    settings.solver = args.solver.solver();
     settings.rule_family = match args.rule_family {
         FamilyArg::Taylor => RuleFamily::Taylor,
         FamilyArg::Mlp => RuleFamily::Mlp,
@@ -1202,11 +1214,7 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
         } else {
             "MLP"
         },
-        if matches!(settings.fit.optimizer, OptimizerKind::Lbfgs) {
-            "L-BFGS"
-        } else {
-            "Adam"
-        },
+        solver_description(&settings),
         settings.fit.epochs
     );
     let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
@@ -1216,6 +1224,15 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
         eprintln!("dataset and results written to {}", out.display());
     }
     Ok(())
+}
+
+/// The solver a neural fit with `settings` runs, in words.
+fn solver_description(settings: &NeuralFitSettings) -> &'static str {
+    match plasticity::fit::neural::solver_for(settings) {
+        Ok("levenberg-marquardt") => "Levenberg–Marquardt",
+        Ok("adam") => "Adam",
+        _ => "L-BFGS",
+    }
 }
 
 impl FitOptions {

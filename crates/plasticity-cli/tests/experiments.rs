@@ -326,8 +326,13 @@ fn killed_and_resumed(file: &Path, out: &Path) -> String {
 #[test]
 fn a_killed_run_resumes_to_the_identical_table() {
     let dir = tempfile::tempdir().expect("temp dir");
-    // enough epochs that the kill lands mid-fit; the convergence test is off
-    let file = small_experiment(dir.path(), 400, "tolerance = 0.0\noptimizer = \"lbfgs\"\n");
+    // enough epochs that the kill lands mid-fit; the convergence test is off; L-BFGS
+    // (Levenberg–Marquardt, the default, converges in a few steps and restarts a cell)
+    let file = small_experiment(
+        dir.path(),
+        400,
+        "tolerance = 0.0\noptimizer = \"lbfgs\"\nsolver = \"lbfgs\"\n",
+    );
     let whole = dir.path().join("whole");
     let output = run_experiment(&file, &whole, &[]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -241,6 +241,10 @@ fn fit_neural_dataset<'py>(
         interrupted,
         seconds,
     )
+    .and_then(|dict| {
+        dict.set_item("solver_used", fit.solver_used)?;
+        Ok(dict)
+    })
 }
 
 /// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
@@ -320,6 +324,10 @@ fn fit_neural_streamed<'py>(
         interrupted,
         seconds,
     )
+    .and_then(|dict| {
+        dict.set_item("solver_used", fit.solver_used)?;
+        Ok(dict)
+    })
 }
 
 /// The data loss and its gradient over a neural recording streamed from its file, in

@@ -125,7 +125,8 @@ INTERRUPTED = textwrap.dedent(
         if epoch == 1:
             print("started", flush=True)
     try:
-        pl.fit(data, epochs=100000, tolerance=0.0, callback=started)
+        # L-BFGS: Levenberg-Marquardt, the default, reaches round-off within a second
+        pl.fit(data, epochs=100000, tolerance=0.0, solver="lbfgs", callback=started)
     except pl.FitInterrupted as stop:
         result = stop.result
         print(json.dumps({"epochs": len(result.loss_history),
@@ -205,3 +206,14 @@ def test_the_result_says_what_the_data_determine():
     low, high = report["intervals"]["x*y"]
     assert low < result.coefficients["x*y"] < high
     assert pl.fit(data, pl.Rule.mlp(hidden=[2]), epochs=1).identifiability["computed"] is False
+
+
+def test_the_solver_is_levenberg_marquardt_by_default_and_says_which_ran(oja):
+    default = pl.fit(oja, epochs=50)
+    assert default.solver_used == "levenberg-marquardt"
+    assert default.final_loss < 1e-20
+    lbfgs = pl.fit(oja, epochs=3, solver="lbfgs")
+    assert lbfgs.solver_used == "lbfgs"
+    assert pl.fit(oja, epochs=3, l1=1e-3).solver_used == "lbfgs"
+    with pytest.raises(ValueError, match="solver"):
+        pl.fit(oja, epochs=3, l1=1e-3, solver="levenberg_marquardt")

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod objective;
 pub mod optim;
 pub mod posterior;
+mod random;
 pub mod report;
 pub mod rule;
 pub mod scalar;

@@ -6,8 +6,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::circuit::NeuralCircuit;
+use crate::random::normal;
 use crate::rule::PlasticityRule;
-use crate::task::oja::normal;
 use crate::Result;
 
 /// Column-wise R² of a prediction against a truth matrix (rows = time, columns =

@@ -71,6 +71,7 @@ pub fn neural_results(
         "config".into(),
         json!({
             "settings": settings,
+            "solver_used": fit.solver_used,
             "basis_used": fit.basis_used,
             "variable_scales": fit.scales,
             "rule_family": fit.rule.family(),

@@ -65,6 +65,8 @@ fn a_neural_lbfgs_fit_is_identical_with_1_and_2_threads_and_across_runs() {
             ..FitConfig::default()
         },
         eval_trajectories: 1,
+        // the L-BFGS path (Levenberg–Marquardt, the default, has tests/neural_engine.rs)
+        solver: plasticity::fit::Solver::Lbfgs,
         ..NeuralFitSettings::default()
     };
     let runs: Vec<(usize, FitOutcome)> = [1, 2, 1, 2]

@@ -25,6 +25,8 @@ fn lbfgs_recovers_oja_from_a_small_circuit() {
             ..FitConfig::default()
         },
         eval_trajectories: 3,
+        // the L-BFGS path (Levenberg–Marquardt, the default, has tests/neural_engine.rs)
+        solver: plasticity::fit::Solver::Lbfgs,
         ..NeuralFitSettings::default()
     };
     let fit = fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");

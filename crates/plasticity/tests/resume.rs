@@ -33,6 +33,8 @@ fn neural_resume_matches(optimizer: OptimizerKind, batch_size: usize, stop_at: u
             ..FitConfig::default()
         },
         eval_trajectories: 1,
+        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
+        solver: plasticity::fit::Solver::Lbfgs,
         ..NeuralFitSettings::default()
     };
     let whole = fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
@@ -140,6 +142,8 @@ fn a_checkpoint_of_another_optimiser_is_refused() {
             ..FitConfig::default()
         },
         eval_trajectories: 1,
+        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
+        solver: plasticity::fit::Solver::Lbfgs,
         ..NeuralFitSettings::default()
     };
     let mut taken = None;

@@ -111,6 +111,8 @@ fn a_streamed_fit_equals_the_in_memory_forward_fit() {
             ..FitConfig::default()
         },
         eval_trajectories: 0,
+        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
+        solver: plasticity::fit::Solver::Lbfgs,
         ..NeuralFitSettings::default()
     };
     let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
@@ -214,6 +216,8 @@ fn an_online_fit_moves_towards_the_generating_rule_and_stops_cleanly_on_overflow
     let settings = NeuralFitSettings {
         trainable: "x*y,y^2*w".into(),
         init: "zeros".into(),
+        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
+        solver: plasticity::fit::Solver::Lbfgs,
         ..NeuralFitSettings::default()
     };
     let online = OnlineSettings {
@@ -243,6 +247,8 @@ fn an_online_fit_moves_towards_the_generating_rule_and_stops_cleanly_on_overflow
     let wild = NeuralFitSettings {
         init: "zeros".into(),
         basis: Some(Basis::Scaled),
+        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
+        solver: plasticity::fit::Solver::Lbfgs,
         ..NeuralFitSettings::default()
     };
     let stopped = fit_online_neural(

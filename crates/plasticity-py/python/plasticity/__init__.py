@@ -143,6 +143,8 @@ class FitResult:
     section of the CLI's results.json: eigenvalues and directions of the Fisher
     information over the trainable terms, Laplace standard errors and 95 % intervals;
     ``computed`` is false, with the ``reason``, for MLP and streamed fits).
+    ``solver_used`` names the optimiser that ran (neural data:
+    ``"levenberg-marquardt"``, ``"lbfgs"`` or ``"adam"``; empty for behaviour).
     """
 
     rule_family: str
@@ -162,6 +164,7 @@ class FitResult:
     version: str
     kind: str = field(default="neural")
     identifiability: Dict[str, Any] = field(default_factory=dict)
+    solver_used: str = field(default="")
 
     @property
     def coefficients(self) -> Dict[str, float]:
@@ -304,6 +307,7 @@ def fit(
     rule_family: Union[str, Rule] = "taylor",
     *,
     optimizer: Optional[str] = None,
+    solver: Optional[str] = None,
     epochs: Optional[int] = None,
     learning_rate: Optional[float] = None,
     batch_size: Optional[int] = None,
@@ -332,8 +336,10 @@ def fit(
     behaviour: cross-entropy of the decisions) plus ``l1 Σ|θ| + l2 Σθ²`` over the
     trainable Taylor coefficients. Every argument left at ``None`` takes the
     library's default for the kind of data — the same defaults as ``plasticity fit``:
-    neural data L-BFGS (``optimizer="lbfgs"``, 250 iterations, ``l1=0``, scaled
-    basis); behaviour Adam (250 epochs, ``learning_rate=1e-3``, ``batch_size=1``,
+    neural data ``solver="auto"``: Levenberg–Marquardt on the forward-mode Jacobian
+    (staged horizon, centred basis), or L-BFGS (250 iterations, scaled basis) where an
+    ``l1``/``l2`` penalty, ``optimizer="adam"`` or ``solver="lbfgs"`` is given;
+    behaviour Adam (250 epochs, ``learning_rate=1e-3``, ``batch_size=1``,
     ``l1=1e-2``, canonical basis, ``weight_bound=10``, re-sampled sensory noise).
     So the CLI and Python give identical coefficients for the same settings and seed.
 
@@ -345,6 +351,9 @@ def fit(
     (its ``hidden``, ``trainable``, and its expression as the starting θ).
     ``gradient``: ``"checkpointed"`` (the reverse-mode adjoint, default), ``"full_tape"``
     or ``"forward"`` (forward mode: memory independent of the recording's length).
+    ``solver`` (neural data): ``"auto"``, ``"levenberg-marquardt"`` or ``"lbfgs"``
+    (which runs ``optimizer``); the one that ran is ``result.settings``' solver and
+    ``result.solver_used``.
     ``max_backoffs``: how often Adam may halve its step and retry from the last good
     θ after a non-finite loss (default 5).
     ``callback(epoch, loss, theta)`` is called after every epoch; returning ``False``
@@ -371,6 +380,7 @@ def fit(
         ("init", init),
         ("gradient", gradient),
         ("eval_trajectories", eval_trajectories),
+        ("solver", None if solver is None else str(solver).replace("_", "-")),
         ("inputs", inputs),
         ("input_seed", input_seed),
         ("eval_sessions", eval_sessions),
@@ -419,6 +429,8 @@ def fit(
         raw = _native.fit_neural_dataset(data, json.dumps(overrides), callback)
         kind = "neural"
     elif isinstance(data, BehaviourDataset):
+        if "solver" in overrides:
+            raise ValueError("solver: applies to neural data only (behaviour fits run optimizer)")
         if "eval_trajectories" in overrides:
             raise ValueError(
                 "eval_trajectories: applies to neural data only (use eval_sessions for behaviour)"

@@ -6,6 +6,7 @@ pub mod behaviour;
 pub mod network;
 pub mod neural;
 pub mod spec;
+pub mod trajectory;
 
 pub use behaviour::{BehaviourCircuit, RewardSignal};
 pub use network::{
@@ -13,3 +14,4 @@ pub use network::{
 };
 pub use neural::{NeuralCircuit, PARALLEL_SYNAPSES, ROW_BLOCK};
 pub use spec::{CircuitSpec, InitialWeightsFit};
+pub use trajectory::{NetworkTrajectory, TrajectoryLoss};

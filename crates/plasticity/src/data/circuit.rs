@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2, Array3, Ix1, Ix2, Ix3};
 
-use crate::circuit::{CircuitSpec, Connectivity, Network, PopulationKind};
-use crate::gradient::network::{NetworkTrajectory, TrajectoryLoss};
+use crate::circuit::{
+    CircuitSpec, Connectivity, Network, NetworkTrajectory, PopulationKind, TrajectoryLoss,
+};
 use crate::io::npz::{write_npz, NpzFile, NpzValue};
 use crate::{Error, Result};
 

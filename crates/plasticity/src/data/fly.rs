@@ -76,7 +76,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::circuit::RewardSignal;
 use crate::data::BehaviourDataset;
-use crate::task::oja::normal;
+use crate::random::normal;
 use crate::{Error, Result};
 
 /// Where the 18 flies of `shared/data/flies` come from; recorded as `source` in the

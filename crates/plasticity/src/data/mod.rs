@@ -4,6 +4,7 @@ pub mod behaviour;
 pub mod circuit;
 pub mod fly;
 pub mod neural;
+pub mod neural_circuit;
 pub mod neural_stream;
 
 use std::path::Path;

@@ -24,8 +24,8 @@ use crate::data::BehaviourDataset;
 use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
 use crate::metrics::{median, named_coefficient_error, ColumnR2, WeightTrajectories};
 use crate::objective::BehaviourObjective;
+use crate::random::normal;
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
-use crate::task::oja::normal;
 use crate::task::BehaviourTask;
 use crate::{Error, Result};
 

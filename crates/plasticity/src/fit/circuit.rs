@@ -102,31 +102,8 @@ fn default_stage_tolerance() -> f64 {
     1e-5
 }
 
-/// The optimiser of a circuit fit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CircuitSolver {
-    /// Levenberg–Marquardt on the Gauss–Newton system from the forward-mode Jacobian
-    /// of the recorded activity, where it applies (θ only: no fitted `W₀`, no L1 or
-    /// L2 penalty, not Adam); L-BFGS otherwise.
-    #[default]
-    Auto,
-    /// Levenberg–Marquardt (an error where it does not apply).
-    LevenbergMarquardt,
-    /// L-BFGS on the adjoint gradient, Jacobi-preconditioned.
-    Lbfgs,
-}
-
-impl CircuitSolver {
-    /// The name used in settings and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            CircuitSolver::Auto => "auto",
-            CircuitSolver::LevenbergMarquardt => "levenberg-marquardt",
-            CircuitSolver::Lbfgs => "lbfgs",
-        }
-    }
-}
+/// The optimiser of a circuit fit (the solver choice every least-squares fit shares).
+pub type CircuitSolver = super::Solver;
 
 impl Default for CircuitFitSettings {
     fn default() -> Self {
@@ -367,7 +344,7 @@ pub fn fit_circuit(
             .n_synapses();
         // a draw from the prior, not its mean: W₀ = 0 would start every neuron alike
         let spec = &dataset.spec.projections[f.projection].initial_weights;
-        let prior = crate::task::oja::normal(spec.mean, spec.std)?;
+        let prior = crate::random::normal(spec.mean, spec.std)?;
         let mut rng =
             ChaCha8Rng::seed_from_u64(settings.fit.seed ^ 0x5730_0000 ^ f.projection as u64);
         start.extend((0..n).map(|_| rand::RngExt::sample(&mut rng, prior)));

@@ -11,11 +11,13 @@ pub mod circuit;
 pub mod discover;
 pub mod flies;
 pub mod neural;
+mod neural_least_squares;
 pub mod online;
 pub mod parametrisation;
 pub mod population;
 pub mod profile;
 pub mod selection;
+mod solver;
 
 use std::ops::ControlFlow;
 
@@ -25,6 +27,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 pub use parametrisation::{mean_and_std, Basis, Parametrisation, VariableScales};
+pub use solver::Solver;
 
 use crate::objective::Objective;
 use crate::optim::{Adam, AdamState, Lbfgs, LbfgsState, LbfgsStep};
@@ -629,7 +632,7 @@ pub fn initial_theta(rule: &Rule, init: &str, seed: u64) -> Result<Vec<f64>> {
                 Rule::Taylor(_) => 1e-5,
                 Rule::Mlp(_) => 1e-2,
             };
-            let dist = crate::task::oja::normal(0.0, std)?;
+            let dist = crate::random::normal(0.0, std)?;
             let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1417_0000);
             Ok((0..n)
                 .map(|_| rand::RngExt::sample(&mut rng, dist))

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     fit, initial_theta, mean_and_std, rule_parametrisation, Basis, EpochReport, FitConfig,
-    FitOutcome, VariableScales,
+    FitOutcome, Solver, VariableScales,
 };
 use crate::data::NeuralDataset;
 use crate::gradient::GradientStrategy;
@@ -52,6 +52,10 @@ pub struct NeuralFitSettings {
     pub gradient: GradientStrategy,
     /// Fresh trajectories for the R² metrics.
     pub eval_trajectories: usize,
+    /// The solver: `auto` runs Levenberg–Marquardt through the network engine where
+    /// it applies (no L1/L2 penalty, not Adam), else `fit.optimizer`.
+    #[serde(default)]
+    pub solver: Solver,
 }
 
 impl Default for NeuralFitSettings {
@@ -65,6 +69,7 @@ impl Default for NeuralFitSettings {
             fit: FitConfig::default(),
             gradient: GradientStrategy::Checkpointed,
             eval_trajectories: 5,
+            solver: Solver::Auto,
         }
     }
 }
@@ -112,6 +117,8 @@ pub struct NeuralFit {
     /// What the data determine about the fitted θ ([`crate::identifiability`]), as the
     /// `identifiability` section of `results.json`.
     pub identifiability: serde_json::Value,
+    /// The optimiser that ran: `levenberg-marquardt`, `lbfgs` or `adam`.
+    pub solver_used: &'static str,
 }
 
 /// The rule of `settings`, over (x, y, w).
@@ -292,6 +299,11 @@ pub fn fit_neural(
         ),
         neural_fit_bytes(dataset, settings.gradient, threads),
     )?;
+    if solver_for(settings)? == super::neural_least_squares::LEVENBERG_MARQUARDT {
+        return super::neural_least_squares::fit_neural_levenberg_marquardt(
+            dataset, settings, observer,
+        );
+    }
     let scales = neural_scales(dataset);
     let FitStart {
         rule,
@@ -317,21 +329,8 @@ pub fn fit_neural(
         settings.eval_trajectories,
         settings.fit.seed,
     )?;
-    let identifiability = match &rule {
-        Rule::Taylor(taylor) => crate::identifiability::results_section(
-            crate::identifiability::neural_curvature(
-                dataset,
-                taylor,
-                &outcome.theta,
-                parametrisation.trainable(),
-            ),
-            &rule.parameter_names(),
-            &outcome.theta,
-        ),
-        Rule::Mlp(_) => crate::identifiability::not_computed(
-            "an MLP's parameters have no names whose identifiability could be stated",
-        ),
-    };
+    let identifiability =
+        neural_identifiability(dataset, &rule, &outcome.theta, parametrisation.trainable());
     Ok(NeuralFit {
         rule,
         basis_used: parametrisation.basis(),
@@ -339,7 +338,49 @@ pub fn fit_neural(
         metrics,
         scales,
         identifiability,
+        solver_used: optimizer_name(settings.fit.optimizer),
     })
+}
+
+/// The solver a fit with `settings` will run (as [`NeuralFit::solver_used`] names
+/// it), or why the one asked for does not apply.
+pub fn solver_for(settings: &NeuralFitSettings) -> Result<&'static str> {
+    let obstacle = super::neural_least_squares::obstacle(settings);
+    match (settings.solver, obstacle) {
+        (Solver::LevenbergMarquardt, Some(why)) => Err(crate::Error::config("solver", why)),
+        (Solver::LevenbergMarquardt | Solver::Auto, None) => {
+            Ok(super::neural_least_squares::LEVENBERG_MARQUARDT)
+        }
+        _ => Ok(optimizer_name(settings.fit.optimizer)),
+    }
+}
+
+/// The name [`NeuralFit::solver_used`] gives an optimiser of [`fit`].
+pub(crate) fn optimizer_name(optimizer: super::OptimizerKind) -> &'static str {
+    match optimizer {
+        super::OptimizerKind::Lbfgs => "lbfgs",
+        super::OptimizerKind::Adam => "adam",
+    }
+}
+
+/// What the data determine about `theta` ([`crate::identifiability`]) for its
+/// `trainable` parameters, as the `identifiability` section of `results.json`.
+pub(crate) fn neural_identifiability(
+    dataset: &NeuralDataset,
+    rule: &Rule,
+    theta: &[f64],
+    trainable: &[usize],
+) -> serde_json::Value {
+    match rule {
+        Rule::Taylor(taylor) => crate::identifiability::results_section(
+            crate::identifiability::neural_curvature(dataset, taylor, theta, trainable),
+            &rule.parameter_names(),
+            theta,
+        ),
+        Rule::Mlp(_) => crate::identifiability::not_computed(
+            "an MLP's parameters have no names whose identifiability could be stated",
+        ),
+    }
 }
 
 /// Means and standard deviations of x, y and w as [`neural_scales`] measures them (the
@@ -403,6 +444,12 @@ pub fn fit_neural_streamed(
     settings: &NeuralFitSettings,
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<NeuralFit> {
+    if settings.solver == Solver::LevenbergMarquardt {
+        return Err(crate::Error::config(
+            "solver",
+            "Levenberg–Marquardt fits a recording held in memory, not one streamed from its file (use --gradient checkpointed, or --solver lbfgs)",
+        ));
+    }
     let scales = neural_scales_streamed(stream)?;
     let FitStart {
         rule,
@@ -470,5 +517,6 @@ pub fn fit_neural_streamed(
         identifiability: crate::identifiability::not_computed(
             "not computed for a streamed recording (plasticity identify computes it for data in memory)",
         ),
+        solver_used: optimizer_name(settings.fit.optimizer),
     })
 }

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::gradient::network::jacobian::GaussNewtonSystem;
+use super::least_squares::GaussNewtonSystem;
 use crate::Result;
 
 /// A least-squares problem in the optimiser's parameters `φ`.

@@ -3,6 +3,7 @@
 
 pub mod adam;
 pub mod lbfgs;
+pub mod least_squares;
 pub mod levenberg_marquardt;
 
 pub use adam::{Adam, AdamState};

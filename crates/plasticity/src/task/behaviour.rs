@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::circuit::{BehaviourCircuit, RewardSignal};
 use crate::data::BehaviourDataset;
+use crate::random::normal;
 use crate::rule::{parse_expression, PlasticityRule, TaylorRule, Variables};
 use crate::scalar::Scalar;
-use crate::task::oja::normal;
 use crate::{Error, Result};
 
 /// The task and the simulated animals; every field has the SPEC default.

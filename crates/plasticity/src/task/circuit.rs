@@ -3,13 +3,13 @@
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use super::oja::normal;
 use crate::circuit::spec::Recorded;
 use crate::circuit::{CircuitSpec, Network, PopulationKind};
 use crate::data::CircuitDataset;
 use crate::gradient::network::{
     simulate_network, NetworkTrajectory, NetworkWorkspace, TrajectoryLoss,
 };
+use crate::random::normal;
 use crate::{Error, Result};
 
 /// What to simulate from a circuit.

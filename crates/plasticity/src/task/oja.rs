@@ -1,9 +1,9 @@
 //! Simulated neural activity for recovering Oja's rule (SPEC §4.1).
 
+use crate::random::normal;
 use ndarray::Array3;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_distr::Normal;
 use serde::{Deserialize, Serialize};
 
 use crate::circuit::NeuralCircuit;
@@ -233,9 +233,4 @@ impl OjaTask {
             std::path::Path::new("(simulated)"),
         )
     }
-}
-
-/// `N(mean, std²)`, with a clear error for an invalid standard deviation.
-pub(crate) fn normal(mean: f64, std: f64) -> Result<Normal<f64>> {
-    Normal::new(mean, std).map_err(|e| Error::config("standard deviation", format!("{std}: {e}")))
 }

@@ -1,0 +1,84 @@
+//! One trajectory of a multi-population recording, as the network engine reads it:
+//! its drive, initial weights, recorded neurons and their activity (or decisions),
+//! modulatory signal and plasticity gate, and what its loss compares. A view of data,
+//! shared by datasets ([`crate::data`]) and the engine ([`crate::gradient::network`]).
+
+use crate::scalar::Scalar;
+
+/// What a trajectory's loss compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrajectoryLoss {
+    /// `Σ_t Σ_{i recorded} (y_t,i − ŷ_t,i)²` against recorded activity (a sum, not a
+    /// mean: the objective normalises).
+    #[default]
+    SquaredError,
+    /// `(1/T) Σ_t Σ_{i recorded} [softplus(z_t,i) − d_t,i z_t,i]`, the binary
+    /// cross-entropy of `P = σ(z_t,i)` for the recorded decision `d_t,i ∈ {0, 1}`
+    /// (`recorded_activity`), written through the net input `z` so that it is finite
+    /// for any `z`; its mean over the steps, as the behaviour circuit's loss of a
+    /// session (SPEC §6). For a sigmoid population `σ(z) = y`, the neuron's activity.
+    CrossEntropy,
+}
+
+/// One trajectory of a multi-population recording.
+#[derive(Clone, Copy, Debug)]
+pub struct NetworkTrajectory<'a> {
+    /// Number of steps `T`.
+    pub steps: usize,
+    /// Per step, one entry per neuron of the circuit: the activity of input
+    /// populations, the external current of neuron populations (0 where none);
+    /// `T × n_neurons`.
+    pub drive: &'a [f64],
+    /// `W_0` of every projection, synapses present only (`n_synapses`).
+    pub initial_weights: &'a [f64],
+    /// Recorded neurons, as indices into the circuit's activity vector.
+    pub recorded: &'a [usize],
+    /// Their recorded activity, `T × recorded.len()` (for
+    /// [`TrajectoryLoss::CrossEntropy`], the decisions `d_t,i` as 0.0 or 1.0).
+    pub recorded_activity: &'a [f64],
+    /// The modulatory signal `r_t` the rules see as `reward` at each step (`T`
+    /// entries), or empty for `r_t = 0`.
+    pub reward: &'a [f64],
+    /// The plasticity gate of each step (`T` entries): plastic projections update
+    /// after step `t` only where it is on. Empty: on at every step.
+    pub gate: &'a [bool],
+    /// What the loss compares.
+    pub loss: TrajectoryLoss,
+}
+
+impl NetworkTrajectory<'_> {
+    pub(crate) fn drive(&self, n_neurons: usize, t: usize) -> &[f64] {
+        &self.drive[t * n_neurons..(t + 1) * n_neurons]
+    }
+
+    pub(crate) fn target(&self, t: usize) -> &[f64] {
+        let n = self.recorded.len();
+        &self.recorded_activity[t * n..(t + 1) * n]
+    }
+
+    /// `r_t`.
+    #[inline]
+    pub(crate) fn reward(&self, t: usize) -> f64 {
+        if self.reward.is_empty() {
+            0.0
+        } else {
+            self.reward[t]
+        }
+    }
+
+    /// Whether the weights change after step `t` (never after the last step, which no
+    /// loss would see).
+    #[inline]
+    pub(crate) fn updates_after(&self, t: usize) -> bool {
+        t + 1 < self.steps && (self.gate.is_empty() || self.gate[t])
+    }
+
+    /// The trajectory's loss from the sum of its per-step losses.
+    #[inline]
+    pub(crate) fn finish<S: Scalar>(&self, sum: S) -> S {
+        match self.loss {
+            TrajectoryLoss::SquaredError => sum,
+            TrajectoryLoss::CrossEntropy => sum / S::from_f64(self.steps as f64),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! SPEC §3.1 neural recordings through the network engine: the same loss and
+//! gradient as the single-layer engine, the Gauss–Newton system consistent with it,
+//! and Levenberg–Marquardt as the default solver.
+
+use std::ops::ControlFlow;
+
+use plasticity::circuit::spec::RuleSpec;
+use plasticity::fit::neural::{fit_neural, solver_for, NeuralFitSettings};
+use plasticity::fit::{FitConfig, Solver};
+use plasticity::gradient::GradientStrategy;
+use plasticity::objective::{CircuitObjective, NeuralObjective, Objective};
+use plasticity::rule::{term_names, Rule, TaylorRule, Variables};
+use plasticity::task::oja::OjaTask;
+
+fn dataset(noise_std: f64, recording_fraction: f64) -> plasticity::data::NeuralDataset {
+    OjaTask {
+        n_pre: 6,
+        n_post: 10,
+        trajectories: 3,
+        steps: 12,
+        noise_std,
+        recording_fraction,
+        seed: 7,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated")
+}
+
+fn rule_spec() -> RuleSpec {
+    RuleSpec {
+        name: "rule".into(),
+        family: "taylor".into(),
+        rule: None,
+        trainable: "all".into(),
+        hidden: vec![10],
+    }
+}
+
+/// A θ with every term active, small enough that the weights stay bounded.
+fn theta() -> Vec<f64> {
+    (0..27)
+        .map(|k| 0.05 * ((k as f64 * 1.7).sin()) + if k == 4 { 1.0 } else { 0.0 })
+        .collect()
+}
+
+#[test]
+fn a_neural_recording_as_a_circuit_has_the_single_layer_loss_and_gradient() {
+    let data = dataset(0.1, 0.5);
+    let circuit = data.to_circuit(rule_spec()).expect("as a circuit");
+    let items: Vec<usize> = (0..data.n_trajectories()).collect();
+    let theta = theta();
+    let neural = NeuralObjective::new(
+        &data,
+        Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        GradientStrategy::Checkpointed,
+    );
+    let mut expected = vec![0.0; 27];
+    let expected_loss = neural.loss_and_gradient(&theta, &items, &mut expected);
+    for strategy in [
+        GradientStrategy::Checkpointed,
+        GradientStrategy::FullTape,
+        GradientStrategy::Forward,
+    ] {
+        let network = CircuitObjective::new(&circuit, strategy);
+        let mut gradient = vec![0.0; 27];
+        let loss = network.loss_and_gradient(&theta, &items, &mut gradient);
+        assert!(
+            (loss - expected_loss).abs() <= 1e-12 * expected_loss,
+            "{strategy:?}: {loss} vs {expected_loss}"
+        );
+        for (k, (a, b)) in gradient.iter().zip(&expected).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-10 * b.abs().max(1e-6),
+                "{strategy:?}, term {k}: {a} vs {b}"
+            );
+        }
+    }
+    // the Gauss–Newton pass: its loss is the loss, its Jᵀr/N half the gradient
+    let all: Vec<usize> = (0..27).collect();
+    let network = CircuitObjective::new(&circuit, GradientStrategy::Checkpointed);
+    let system = network
+        .gauss_newton(&theta, &all, &items)
+        .expect("a squared error");
+    assert!((system.sse - expected_loss).abs() <= 1e-12 * expected_loss);
+    for (k, (a, b)) in system.gradient.iter().zip(&expected).enumerate() {
+        assert!(
+            (2.0 * a - b).abs() <= 1e-10 * b.abs().max(1e-6),
+            "Jᵀr, term {k}: {} vs {b}",
+            2.0 * a
+        );
+    }
+}
+
+#[test]
+fn levenberg_marquardt_is_the_default_and_recovers_oja_to_round_off() {
+    let data = dataset(0.0, 1.0);
+    let settings = NeuralFitSettings {
+        fit: FitConfig {
+            epochs: 100,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 2,
+        ..NeuralFitSettings::default()
+    };
+    assert_eq!(
+        solver_for(&settings).expect("applies"),
+        "levenberg-marquardt"
+    );
+    let fit = fit_neural(&data, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    assert_eq!(fit.solver_used, "levenberg-marquardt");
+    assert!(fit.metrics.final_loss < 1e-20, "{}", fit.metrics.final_loss);
+    let names = term_names(Variables::Xyw);
+    for (name, value) in names.iter().zip(&fit.outcome.theta) {
+        let truth = match name.as_str() {
+            "x*y" => 1.0,
+            "y^2*w" => -1.0,
+            _ => 0.0,
+        };
+        assert!((value - truth).abs() < 1e-6, "θ_{name} = {value}");
+    }
+    assert!(fit.metrics.r2_weights.expect("simulated") > 0.999_999);
+}
+
+#[test]
+fn a_penalty_or_adam_falls_back_to_their_optimiser_and_levenberg_marquardt_says_why_not() {
+    let data = dataset(0.0, 1.0);
+    let penalised = NeuralFitSettings {
+        fit: FitConfig {
+            epochs: 3,
+            l1: 1e-3,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 0,
+        ..NeuralFitSettings::default()
+    };
+    assert_eq!(solver_for(&penalised).expect("auto"), "lbfgs");
+    let fit = fit_neural(&data, &penalised, &mut |_| ControlFlow::Continue(())).expect("fit");
+    assert_eq!(fit.solver_used, "lbfgs");
+    let forced = NeuralFitSettings {
+        solver: Solver::LevenbergMarquardt,
+        ..penalised
+    };
+    let error = fit_neural(&data, &forced, &mut |_| ControlFlow::Continue(()))
+        .expect_err("a penalty is not least squares")
+        .to_string();
+    assert!(error.contains("solver") && error.contains("L1"), "{error}");
+}
+
+#[test]
+fn the_levenberg_marquardt_fit_is_identical_on_1_and_2_threads() {
+    let data = dataset(0.2, 0.5);
+    let settings = NeuralFitSettings {
+        fit: FitConfig {
+            epochs: 8,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 0,
+        ..NeuralFitSettings::default()
+    };
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(|| fit_neural(&data, &settings, &mut |_| ControlFlow::Continue(())))
+            .expect("fit")
+            .outcome
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.theta, two.theta);
+    assert_eq!(one.loss_history, two.loss_history);
+}
