@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 
+use plasticity::data::{check_fly_recordings, FLY_BLOCK_TRIALS};
 use plasticity::fit::flies::{
     compare_models, fit_flies, paired_by_fly, FlyModelFit, FlySettings, ModelFamily,
     Q_LEARNING_MODEL,
@@ -139,6 +140,13 @@ fn medians_of(fits: &[FlyModelFit], model: &str) -> serde_json::Value {
 pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     let recordings = plasticity::data::load_fly_dir(&args.data_dir)
         .with_context(|| format!("reading flies from {}", args.data_dir.display()))?;
+    // the signature of rejections labelled in the first block only (docs/flies.md):
+    // one line for the dataset, each fly's counts in comparison.json
+    let data_check = check_fly_recordings(&recordings, FLY_BLOCK_TRIALS)
+        .with_context(|| format!("checking the flies of {}", args.data_dir.display()))?;
+    if let Some(summary) = &data_check.summary {
+        tracing::warn!("data warning: {summary} (see docs/flies.md)");
+    }
     let defaults = FlySettings::default();
     let settings = FlySettings {
         models: args.models.clone(),
@@ -276,6 +284,8 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
                 "last_trial_with_a_rejection": last_rejected_trial(r),
             })).collect::<Vec<_>>(),
             "fits": fits,
+            "data_warnings": data_check.warnings,
+            "data_warning_summary": data_check.summary,
             "settings": settings,
             "data_dir": args.data_dir.display().to_string(),
             "data_source": plasticity::data::FLY_DATA_SOURCE,

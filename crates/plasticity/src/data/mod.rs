@@ -3,6 +3,7 @@
 pub mod behaviour;
 pub mod circuit;
 pub mod fly;
+pub mod fly_warnings;
 pub mod neural;
 pub mod neural_circuit;
 pub mod neural_stream;
@@ -13,6 +14,10 @@ pub use behaviour::{BehaviourDataset, BehaviourSession};
 pub use circuit::CircuitDataset;
 pub use fly::{
     load_fly, load_fly_csv, load_fly_dir, load_fly_mat, to_dataset, FlyRecording, FLY_DATA_SOURCE,
+};
+pub use fly_warnings::{
+    check_fly_recordings, FlyDataCheck, FlyDataWarning, FlyDataWarningKind, FlyRejectionCounts,
+    FLY_BLOCK_TRIALS,
 };
 pub use neural::{NeuralDataset, NeuralTrajectory};
 pub use neural_stream::{NeuralStream, TrajectoryStream};

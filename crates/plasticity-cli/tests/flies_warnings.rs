@@ -1,0 +1,119 @@
+//! `plasticity flies` on data with and without the signature of rejections labelled in
+//! the first block only (docs/flies.md): one warning line on stderr (with `--quiet`
+//! too) and `data_warnings` in comparison.json, an empty list for clean data.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plasticity"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs a fast `flies` on `data` (one model, one draw, 3 epochs, no intervals, no
+/// baseline, no shared rule) with `global` flags before the command; returns its
+/// stderr and `comparison.json`.
+fn quick_flies(global: &[&str], data: &Path, out: &Path) -> (String, serde_json::Value) {
+    let mut args = global.to_vec();
+    args.extend([
+        "flies",
+        data.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--models",
+        "1,x,r,x*r",
+        "--resamples",
+        "1",
+        "--epochs",
+        "3",
+        "--no-intervals",
+        "--no-q-learning",
+        "--population-folds",
+        "0",
+    ]);
+    let output = run(&args);
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    let comparison = serde_json::from_str(
+        &std::fs::read_to_string(out.join("comparison.json")).expect("comparison.json"),
+    )
+    .expect("JSON");
+    (log, comparison)
+}
+
+/// The public Fly1 (a copy in the library's fixtures) rejects only in its first 80
+/// trials: one warning line, even with `--quiet`, and `data_warnings` lists the fly
+/// with its counts.
+#[test]
+fn flies_warns_about_rejections_labelled_in_the_first_block_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("flies");
+    std::fs::create_dir_all(&data).expect("data dir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plasticity/tests/data/flies/Fly1.mat"),
+        data.join("Fly1.mat"),
+    )
+    .expect("copy fixture");
+    let (log, comparison) = quick_flies(&["--quiet"], &data, &dir.path().join("out"));
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("data warning")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("1 of 1 flies reject only in the first 80 trials and trial 81 (Fly1)"),
+        "{log}"
+    );
+    assert!(lines[0].contains("docs/flies.md"), "{log}");
+    let warnings = comparison["data_warnings"]
+        .as_array()
+        .expect("data_warnings");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = &warnings[0];
+    assert_eq!(w["fly"], "Fly1");
+    assert_eq!(w["kind"], "no_rejection_after_first_block");
+    assert_eq!(w["block_trials"], 80);
+    assert_eq!(w["trials"], 240);
+    assert_eq!(w["presentations"], 286);
+    assert_eq!(w["rejections"], 46);
+    assert_eq!(w["rejections_in_first_block"], 46);
+    assert_eq!(w["rejections_in_boundary_trial"], 0);
+    assert_eq!(w["rejections_after_boundary_trial"], 0);
+    assert_eq!(w["trials_after_boundary_trial"], 159);
+    assert!(comparison["data_warning_summary"]
+        .as_str()
+        .is_some_and(|s| s.contains("Fly1")));
+    // the existing keys are still there
+    for key in [
+        "models",
+        "comparisons",
+        "recordings",
+        "fits",
+        "settings",
+        "flies",
+    ] {
+        assert!(comparison.get(key).is_some(), "{key} missing");
+    }
+}
+
+/// A fly that rejects in every block (120 trials, a rejection in every 4th): no
+/// warning line and an empty `data_warnings`.
+#[test]
+fn flies_gives_no_data_warning_for_rejections_in_every_block() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clean");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let mut csv = String::from("trial,odour,decision,reward\n");
+    for trial in 0..120 {
+        let odour = trial % 2;
+        if trial % 4 == 1 {
+            csv.push_str(&format!("{trial},{},0,\n", 1 - odour));
+        }
+        csv.push_str(&format!("{trial},{odour},1,{}\n", (trial / 3) % 2));
+    }
+    std::fs::write(data.join("Steady.csv"), csv).expect("CSV written");
+    let (log, comparison) = quick_flies(&[], &data, &dir.path().join("out"));
+    assert!(!log.contains("data warning"), "{log}");
+    assert_eq!(comparison["data_warnings"], serde_json::json!([]));
+    assert!(comparison["data_warning_summary"].is_null());
+    assert_eq!(comparison["recordings"][0]["rejections"], 30);
+}
