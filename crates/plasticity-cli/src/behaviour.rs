@@ -19,7 +19,7 @@ use plasticity::fit::neural::RuleFamily;
 use plasticity::fit::{Basis, FitConfig, OptimizerKind};
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{BehaviourObjective, Objective};
-use plasticity::report::{behaviour_results, parameters_csv, write_json, write_text};
+use plasticity::report::{behaviour_results, fitted_parameters_csv, write_json, write_text};
 use plasticity::rule::{parse_expression, term_names, Rule, TaylorRule, Term, Variables};
 use plasticity::task::BehaviourTask;
 
@@ -234,7 +234,7 @@ pub(crate) fn simulate_behaviour(args: &SimulateBehaviourArgs) -> Result<()> {
         })
         .sum();
     let rewarded: f64 = dataset.rewards.iter().sum();
-    eprintln!(
+    note!(
         "wrote {} ({} sessions × {} trials, {} presentations, {} accepted, {} rewarded; rule {})",
         args.out.display(),
         dataset.n_sessions(),
@@ -286,19 +286,28 @@ pub(crate) fn fit_behaviour_command(
     };
     write_text(
         &out.join("coefficients.csv"),
-        &parameters_csv(&fit.rule, &fit.outcome.theta, truth.as_deref()),
+        &fitted_parameters_csv(
+            &fit.rule,
+            &fit.outcome.theta,
+            truth.as_deref(),
+            Some(&fit.identifiability),
+        ),
     )?;
     print_summary(&fit, truth.as_deref(), seconds);
-    eprintln!("results written to {}", out.display());
+    note!("results written to {}", out.display());
     Ok(())
 }
 
 fn print_summary(fit: &BehaviourFit, truth: Option<&[f64]>, seconds: f64) {
-    println!(
+    show!(
         "stopped: {}  ({} evaluations, {:.1} s)",
         serde_json::to_string(&fit.outcome.stop_reason).unwrap_or_default(),
         fit.outcome.evaluations,
         seconds
+    );
+    let uncertainty = plasticity::report::coefficient_uncertainty(
+        &fit.rule.parameter_names(),
+        Some(&fit.identifiability),
     );
     if let Rule::Taylor(_) = fit.rule {
         let names = term_names(Variables::Xywr);
@@ -308,34 +317,34 @@ fn print_summary(fit: &BehaviourFit, truth: Option<&[f64]>, seconds: f64) {
                 .abs()
                 .total_cmp(&fit.outcome.theta[a].abs())
         });
-        println!("{:>14}  {:>10}  {:>10}", "term", "fitted", "generating");
-        for &k in order.iter().take(8) {
-            let generating = truth
-                .map(|t| format!("{:>10.4}", t[k]))
-                .unwrap_or_else(|| format!("{:>10}", "?"));
-            println!(
-                "{:>14}  {:>10.4}  {generating}",
-                names[k], fit.outcome.theta[k]
-            );
-        }
+        crate::commands::print_coefficient_table(
+            &names,
+            &fit.outcome.theta,
+            truth,
+            &order,
+            &uncertainty,
+        );
+    } else {
+        crate::commands::print_uncertainty_notes(&uncertainty);
     }
     let m = &fit.metrics;
     let show = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
-    println!(
+    show!(
         "loss {:.4} (generating rule: {})   % deviance {:.2} (training)",
         m.final_loss,
         show(m.loss_at_generating_rule),
         m.percent_deviance
     );
     if let Some(e) = &m.evaluation {
-        println!(
+        show!(
             "{} fresh sessions: R² weights {:.4}   R² activity {:.4}   % deviance {:.2} (generating rule {:.2})",
             e.sessions, e.r2_weights, e.r2_activity, e.percent_deviance, e.ceiling_percent_deviance
         );
     }
-    println!(
+    show!(
         "weight bound engaged {} times at the fitted rule ({} over the whole fit)",
-        m.weights_clipped_at_fit, m.weights_clipped_during_fit
+        m.weights_clipped_at_fit,
+        m.weights_clipped_during_fit
     );
 }
 
@@ -588,8 +597,10 @@ pub(crate) fn table_command(args: &TableArgs) -> Result<()> {
             "timing": {"wall_seconds": wall, "fit_seconds": rows.iter().map(|r| r.seconds).sum::<f64>()},
         }),
     )?;
-    print!("{markdown}");
-    eprintln!(
+    if !crate::run::quiet() {
+        print!("{markdown}");
+    }
+    note!(
         "{} fits in {:.1} s; table written to {}",
         rows.len(),
         wall,

@@ -85,7 +85,7 @@ pub(crate) fn simulate_circuit_command(args: &SimulateCircuitArgs) -> Result<()>
         .filter(|(p, _)| p.is_simulated())
         .map(|(p, r)| format!("{} {}/{}", p.name, r.len(), p.size))
         .collect();
-    eprintln!(
+    note!(
         "wrote {}: {} trajectories × {} steps, {} synapses, recorded: {}",
         args.out.display(),
         dataset.trajectories,
@@ -211,17 +211,17 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
             &fit.outcome.theta,
         )?;
     }
-    println!(
+    show!(
         "stopped: {}  ({} evaluations, {:.1} s)",
         serde_json::to_string(&fit.outcome.stop_reason)?,
         fit.outcome.evaluations,
         seconds
     );
     for (name, expression) in results["rules"].as_object().into_iter().flatten() {
-        println!("{name}: {}", expression.as_str().unwrap_or(""));
+        show!("{name}: {}", expression.as_str().unwrap_or(""));
     }
     let m = &fit.metrics;
-    println!(
+    show!(
         "loss {:.4e} (generating rules: {})",
         m.final_loss,
         m.loss_at_generating_rule
@@ -229,18 +229,18 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
             .unwrap_or_else(|| "-".into())
     );
     if !m.r2_weights_by_projection.is_empty() {
-        println!(
+        show!(
             "R² weights {}",
             serde_json::Value::Object(m.r2_weights_by_projection.clone())
         );
     }
     if !m.r2_weights_latent.is_empty() {
-        println!(
+        show!(
             "R² weights onto latent neurons {}",
             serde_json::Value::Object(m.r2_weights_latent.clone())
         );
     }
-    eprintln!("results written to {}", out.display());
+    note!("results written to {}", out.display());
     Ok(())
 }
 

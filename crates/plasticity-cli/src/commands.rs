@@ -16,7 +16,9 @@ use plasticity::fit::neural::{
 use plasticity::fit::{Basis, EpochReport, FitConfig, OptimizerKind};
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{NeuralObjective, Objective};
-use plasticity::report::{coefficients_csv, neural_results, write_json, write_text};
+use plasticity::report::{
+    coefficient_uncertainty, coefficients_csv, neural_results, write_json, write_text, Uncertainty,
+};
 use plasticity::rule::{parse_expression, term_names, PlasticityRule, Rule, TaylorRule, Variables};
 use plasticity::task::OjaTask;
 
@@ -29,12 +31,21 @@ use plasticity::task::OjaTask;
 #[derive(Parser, Debug)]
 #[command(name = "plasticity", version, about, long_about)]
 pub struct Cli {
-    /// No progress bars and no messages on stderr but errors (results still go to
-    /// stdout and to files).
+    /// Print nothing but errors: no progress bars, messages, warnings or summaries
+    /// (results go to the files only). What a command writes nowhere else still goes
+    /// to stdout: the JSON of loss, evaluate and bench-kernels, the job id of a Slurm
+    /// submission.
     #[arg(long, global = true)]
     quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// Whether --quiet was given.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -304,7 +315,7 @@ fn resolve_gradient(
     let kind = plasticity::data::dataset_kind(path)
         .with_context(|| format!("reading dataset {}", path.display()))?;
     if kind != "neural" {
-        eprintln!("gradient: checkpointed (behaviour sessions are short; the adjoint is faster)");
+        note!("gradient: checkpointed (behaviour sessions are short; the adjoint is faster)");
         return Ok(GradientArg::Checkpointed);
     }
     let stream = open_stream(path)?;
@@ -329,7 +340,7 @@ fn resolve_gradient(
         GradientStrategy::FullTape => GradientArg::FullTape,
         _ => GradientArg::Checkpointed,
     };
-    eprintln!("gradient: {} ({})", chosen.name(), choice.reason);
+    note!("gradient: {} ({})", chosen.name(), choice.reason);
     Ok(chosen)
 }
 
@@ -614,7 +625,7 @@ fn simulate_oja(args: &SimulateOjaArgs) -> Result<()> {
     dataset
         .save(&args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!(
+    note!(
         "wrote {} ({} trajectories × {} steps, {}→{} neurons, {} recorded)",
         args.out.display(),
         dataset.n_trajectories(),
@@ -660,7 +671,7 @@ pub fn install_interrupt_handler() {
         if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: stopping after this epoch and writing the results (Ctrl-C again to quit at once)");
+        note!("\ninterrupted: stopping after this epoch and writing the results (Ctrl-C again to quit at once)");
     });
     if let Err(error) = result {
         tracing::warn!("could not install the Ctrl-C handler: {error}");
@@ -784,7 +795,7 @@ fn fit_streamed_command(args: &FitArgs) -> Result<()> {
         &coefficients_csv(&fit, truth.as_deref()),
     )?;
     print_fit_summary(&fit, truth.as_deref(), seconds)?;
-    eprintln!("results written to {}", args.out.display());
+    note!("results written to {}", args.out.display());
     Ok(())
 }
 
@@ -925,7 +936,7 @@ fn fit_online_command(args: &FitArgs) -> Result<()> {
             )?;
         }
     }
-    println!(
+    show!(
         "online fit: {} updates over {} steps in {:.1} s{}",
         fit.steps.len(),
         fit.steps.last().copied().unwrap_or(0),
@@ -937,7 +948,7 @@ fn fit_online_command(args: &FitArgs) -> Result<()> {
         }
     );
     if let Some(reason) = &fit.non_finite {
-        println!("stopped early, keeping the last finite estimate: {reason}");
+        show!("stopped early, keeping the last finite estimate: {reason}");
     }
     for term in ["x*y", "y^2*w"] {
         if let Some(k) = fit.parameter_names.iter().position(|n| n == term) {
@@ -945,10 +956,10 @@ fn fit_online_command(args: &FitArgs) -> Result<()> {
                 .as_ref()
                 .map(|t| format!(" (generating {:.4})", t[k]))
                 .unwrap_or_default();
-            println!("{term:>8} {:.4}{generating}", fit.theta[k]);
+            show!("{term:>8} {:.4}{generating}", fit.theta[k]);
         }
     }
-    eprintln!("results written to {}", out.display());
+    note!("results written to {}", out.display());
     Ok(())
 }
 
@@ -1003,7 +1014,7 @@ fn fit_command(args: &FitArgs) -> Result<()> {
     let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
     write_fit_outputs(&args.out, &fit, &settings, &args.data, &dataset, seconds)?;
     print_summary(&fit, &dataset, seconds)?;
-    eprintln!("results written to {}", args.out.display());
+    note!("results written to {}", args.out.display());
     Ok(())
 }
 
@@ -1020,12 +1031,14 @@ fn print_fit_summary(
     truth: Option<&[f64]>,
     seconds: f64,
 ) -> Result<()> {
-    println!(
+    show!(
         "stopped: {}  ({} evaluations, {:.1} s)",
         serde_json::to_string(&fit.outcome.stop_reason)?,
         fit.outcome.evaluations,
         seconds
     );
+    let uncertainty =
+        coefficient_uncertainty(&fit.rule.parameter_names(), Some(&fit.identifiability));
     if let Rule::Taylor(taylor) = &fit.rule {
         let names = term_names(taylor.variables());
         // the generating rule's terms first, then the largest others
@@ -1039,26 +1052,13 @@ fn print_fit_summary(
                 .partial_cmp(&key(b))
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        println!("{:>14}  {:>10}  {:>10}", "term", "fitted", "generating");
-        for &k in order.iter().take(8) {
-            let generating = truth
-                .map(|t| format!("{:>10.4}", t[k]))
-                .unwrap_or_else(|| format!("{:>10}", "?"));
-            println!(
-                "{:>14}  {:>10.4}  {generating}",
-                names[k], fit.outcome.theta[k]
-            );
-        }
-        let largest_other = order
-            .iter()
-            .skip(8)
-            .map(|&k| fit.outcome.theta[k].abs())
-            .fold(0.0f64, f64::max);
-        println!("{:>14}  {:>10.4}", "others |θ| ≤", largest_other);
+        print_coefficient_table(&names, &fit.outcome.theta, truth, &order, &uncertainty);
+    } else {
+        print_uncertainty_notes(&uncertainty);
     }
     let m = &fit.metrics;
     let show = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
-    println!(
+    show!(
         "loss {:.4e} (generating rule: {})   R² weights {}   R² activity {}",
         m.final_loss,
         m.loss_at_generating_rule
@@ -1068,6 +1068,102 @@ fn print_fit_summary(
         show(m.r2_activity)
     );
     Ok(())
+}
+
+/// The rows shown of a coefficient table; the rest are summarised in one line.
+const SHOWN_TERMS: usize = 8;
+
+/// The table of fitted coefficients a fit prints: the first [`SHOWN_TERMS`] of `order`
+/// with the generating value (when known), the Laplace 95 % interval and a mark on
+/// those the data do not determine ([`plasticity::report::CoefficientUncertainty`]);
+/// one line on the others; then [`print_uncertainty_notes`].
+pub(crate) fn print_coefficient_table(
+    names: &[String],
+    theta: &[f64],
+    truth: Option<&[f64]>,
+    order: &[usize],
+    uncertainty: &Uncertainty,
+) {
+    let intervals = uncertainty.unavailable.is_none();
+    let interval_of = |k: usize| -> String {
+        let u = &uncertainty.coefficients[k];
+        match (u.lower, u.upper, u.determined) {
+            (Some(lower), Some(upper), _) => format!("[{lower:>9.4}, {upper:>9.4}]"),
+            (_, _, Some(false)) => "unbounded".into(),
+            _ => "-".into(),
+        }
+    };
+    let mark = |k: usize| match uncertainty.coefficients[k].determined {
+        Some(false) => "  not determined",
+        _ => "",
+    };
+    if intervals {
+        show!(
+            "{:>14}  {:>10}  {:>10}  {:>22}",
+            "term",
+            "fitted",
+            "generating",
+            "95 % interval"
+        );
+    } else {
+        show!("{:>14}  {:>10}  {:>10}", "term", "fitted", "generating");
+    }
+    for &k in order.iter().take(SHOWN_TERMS) {
+        let generating = truth
+            .map(|t| format!("{:>10.4}", t[k]))
+            .unwrap_or_else(|| format!("{:>10}", "?"));
+        if intervals {
+            show!(
+                "{:>14}  {:>10.4}  {generating}  {:>22}{}",
+                names[k],
+                theta[k],
+                interval_of(k),
+                mark(k)
+            );
+        } else {
+            show!("{:>14}  {:>10.4}  {generating}", names[k], theta[k]);
+        }
+    }
+    let others = &order[order.len().min(SHOWN_TERMS)..];
+    let largest_other = others
+        .iter()
+        .map(|&k| theta[k].abs())
+        .fold(0.0f64, f64::max);
+    let undetermined = |ks: &[usize]| {
+        ks.iter()
+            .filter(|&&k| uncertainty.coefficients[k].determined == Some(false))
+            .count()
+    };
+    if intervals && !others.is_empty() {
+        show!(
+            "{:>14}  {:>10.4}  ({} of these {} not determined)",
+            "others |θ| ≤",
+            largest_other,
+            undetermined(others),
+            others.len()
+        );
+    } else {
+        show!("{:>14}  {:>10.4}", "others |θ| ≤", largest_other);
+    }
+    if undetermined(order) > 0 {
+        show!(
+            "not determined: a 95 % half-width above {} × the largest fitted |θ| \
+             (Laplace intervals; results.json's identifiability section has the rest)",
+            plasticity::identifiability::DETERMINED_RELATIVE_HALF_WIDTH
+        );
+    }
+    print_uncertainty_notes(uncertainty);
+}
+
+/// One line naming the least-determined direction, or one saying why there are no
+/// intervals.
+pub(crate) fn print_uncertainty_notes(uncertainty: &Uncertainty) {
+    if let Some(reason) = &uncertainty.unavailable {
+        show!("no intervals: {reason}");
+    }
+    if let Some(sentence) = &uncertainty.least_determined {
+        show!("least-determined direction: {sentence}");
+    }
 }
 
 fn theta_of(expression: &str) -> Result<Vec<f64>> {
@@ -1192,7 +1288,7 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
         FamilyArg::Taylor => RuleFamily::Taylor,
         FamilyArg::Mlp => RuleFamily::Mlp,
     };
-    eprintln!(
+    note!(
         "simulating Oja's rule Δw = x·y − y²·w: {}→{} neurons, {} trajectories × {} steps, noise σ = {}, recording fraction {}",
         task.n_pre, task.n_post, task.trajectories, task.steps, task.noise_std, task.recording_fraction
     );
@@ -1207,7 +1303,7 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
         }
         None => PathBuf::from("(simulated in memory)"),
     };
-    eprintln!(
+    note!(
         "fitting a {} rule with {} ({} epochs at most)",
         if matches!(settings.rule_family, RuleFamily::Taylor) {
             "27-term Taylor"
@@ -1221,7 +1317,7 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
     print_summary(&fit, &dataset, seconds)?;
     if let Some(out) = &args.out {
         write_fit_outputs(out, &fit, &settings, &data_path, &dataset, seconds)?;
-        eprintln!("dataset and results written to {}", out.display());
+        note!("dataset and results written to {}", out.display());
     }
     Ok(())
 }

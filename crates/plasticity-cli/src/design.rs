@@ -100,12 +100,17 @@ pub(crate) fn design_command(args: &DesignArgs) -> Result<()> {
         }),
     )?;
     draw(&args.out.join("figures"), &analysis, args)?;
-    println!(
+    show!(
         "{:>7}  {:>6}  {:>13}  {:>10}  {:>12}  {:>10}",
-        "animals", "trials", "presentations", "mean Δ NLL", "power", "mean θ"
+        "animals",
+        "trials",
+        "presentations",
+        "mean Δ NLL",
+        "power",
+        "mean θ"
     );
     for d in &analysis.designs {
-        println!(
+        show!(
             "{:>7}  {:>6}  {:>13.0}  {:>10.2}  {:>5.2} ± {:.2}  {:>10.4}",
             d.animals,
             d.trials,

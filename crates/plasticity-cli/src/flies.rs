@@ -179,7 +179,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     if args.posterior && args.no_intervals {
         bail!("--posterior needs the intervals: drop --no-intervals");
     }
-    eprintln!(
+    note!(
         "fitting {} flies × {} models × {} draws (all trials, and the first {} % for the held-out test){}{}{}",
         recordings.len(),
         settings.models.len(),
@@ -201,7 +201,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         } else {
             0
         };
-        eprintln!(
+        note!(
             "{} flies: the shared rule's cross-validation uses {} folds instead of {}",
             recordings.len(),
             folds,
@@ -212,7 +212,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     let trials: Vec<usize> = recordings.iter().map(|r| r.n_trials()).collect();
     let rejections: Vec<usize> = recordings.iter().map(|r| r.n_rejections()).collect();
     let last_rejection = recordings.iter().filter_map(last_rejected_trial).max();
-    eprintln!(
+    note!(
         "data: {}–{} trials and {}–{} rejections per fly; {} flies never reject; the last rejection of any fly is in trial {}",
         trials.iter().min().unwrap_or(&0),
         trials.iter().max().unwrap_or(&0),
@@ -307,7 +307,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     let figures = write_figures(&args.out.join("figures"), &fits, &models, &population)?;
 
     for (model, value) in &medians {
-        println!(
+        show!(
             "{model:>16}: median % deviance {:.2}, held-out {:.2}, total AIC {:.1}",
             value["median_percent_deviance"]
                 .as_f64()
@@ -319,7 +319,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         );
     }
     for c in &comparisons {
-        println!(
+        show!(
             "'{}' vs '{}': {} of {} flies improve (median {:+.2} points), Wilcoxon p = {:.3e}; held-out: {} improve, median {:+.2}, p = {:.3e}",
             c.model_b,
             c.model_a,
@@ -337,7 +337,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             .iter()
             .map(|s| format!("{} {:.3} [{:.3}, {:.3}]", s.term, s.median, s.q25, s.q75))
             .collect();
-        println!("{model:>16}: {}", text.join(", "));
+        show!("{model:>16}: {}", text.join(", "));
     }
     for fit in fits
         .iter()
@@ -345,7 +345,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     {
         if let Some(w) = fit.intervals.iter().find(|i| i.term == "w") {
             let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.3}"));
-            println!(
+            show!(
                 "{:>6} '{}': θ_w {:.3}, 95 % profile interval [{}, {}], Laplace [{}, {}]{}",
                 fit.fly,
                 fit.model,
@@ -369,7 +369,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         }
     }
     for (model, signs) in &w_signs {
-        println!(
+        show!(
             "θ_w under '{model}': of {} flies, {} have a profile interval ({} entirely below 0, \
              {} above), {} a Laplace interval ({} below 0, {} above), {} a NUTS interval \
              ({} below 0, {} above)",
@@ -388,7 +388,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     for p in &population {
         if let Some(w) = p.intervals.iter().find(|i| i.term == "w") {
             let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.4}"));
-            println!(
+            show!(
                 "shared '{}': θ_w {:.4} (maximum likelihood), 95 % Laplace interval [{}, {}]",
                 p.model,
                 w.estimate,
@@ -398,7 +398,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         }
     }
     for p in &population {
-        println!(
+        show!(
             "shared '{}': AIC {:.1} against {:.1} for per-fly rules; held-out: shared better in {} of {} flies (median {:+.2}, p = {:.3e}); a fly never seen: median {:.2} % deviance, {:+.2} points from its own rule",
             p.model,
             p.aic,
@@ -411,7 +411,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             p.cross_fly_against_per_fly.median_difference,
         );
     }
-    eprintln!(
+    note!(
         "{:.1} s; written to {} ({} figure files)",
         wall,
         args.out.display(),

@@ -283,7 +283,7 @@ pub(crate) fn identify_command(args: &IdentifyArgs) -> Result<()> {
     write_json(&out.join("identifiability.json"), &Value::Object(json))?;
     draw_figures(&out.join("figures"), &report)?;
     print_report(&report);
-    eprintln!(
+    note!(
         "written: {} and {}",
         out.join("identifiability.json").display(),
         out.join("figures").display()
@@ -337,7 +337,7 @@ fn draw_figures(dir: &Path, report: &Identifiability) -> Result<()> {
 }
 
 fn print_report(report: &Identifiability) {
-    println!(
+    show!(
         "condition number: {}",
         report
             .condition_number
@@ -345,11 +345,14 @@ fn print_report(report: &Identifiability) {
             .unwrap_or_else(|| "infinite (singular information)".into())
     );
     for sentence in &report.sentences {
-        println!("- {sentence}");
+        show!("- {sentence}");
     }
-    println!(
+    show!(
         "{:>14}  {:>11}  {:>11}  {:>24}",
-        "term", "estimate", "SE", "95 % (Laplace)"
+        "term",
+        "estimate",
+        "SE",
+        "95 % (Laplace)"
     );
     for ((term, estimate), (se, interval)) in report
         .terms
@@ -361,6 +364,6 @@ fn print_report(report: &Identifiability) {
         let interval = interval
             .map(|(l, h)| format!("[{l:.4}, {h:.4}]"))
             .unwrap_or_else(|| "undetermined".into());
-        println!("{term:>14}  {estimate:>11.4}  {se:>11}  {interval:>24}");
+        show!("{term:>14}  {estimate:>11.4}  {se:>11}  {interval:>24}");
     }
 }

@@ -1,4 +1,5 @@
-//! Logs: `tracing` events go to stderr (level from `PLASTICITY_LOG`, default warnings)
+//! Logs: `tracing` events go to stderr (level from `PLASTICITY_LOG`, default warnings;
+//! errors only with `--quiet`)
 //! and, once a command has a run directory, to its `log.txt` as well (info and above,
 //! with their fields: cell, epoch, loss…).
 
@@ -43,13 +44,15 @@ impl<'a> MakeWriter<'a> for LogFileWriter {
     }
 }
 
-/// Installs the subscriber: stderr, plus the log file once [`log_to`] opens one.
-pub(crate) fn init() {
+/// Installs the subscriber: stderr, plus the log file once [`log_to`] opens one. With
+/// `quiet` (`--quiet`), stderr shows errors only unless `PLASTICITY_LOG` asks for more.
+pub(crate) fn init(quiet: bool) {
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PLASTICITY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("PLASTICITY_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if quiet { "error" } else { "warn" })
+            }),
         );
     let file = tracing_subscriber::fmt::layer()
         .with_writer(LogFileWriter)

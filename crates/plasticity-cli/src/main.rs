@@ -4,6 +4,28 @@
 //! the science, and this binary prints results, shows progress and turns errors into
 //! messages with their whole cause chain and a non-zero exit code.
 
+/// `println!` unless `--quiet`: a human-readable result on stdout (a file the command
+/// writes holds it too). Machine-readable output that is a command's only product
+/// (the JSON of `loss`, `evaluate` and `bench-kernels`, the job id of `run --executor slurm`)
+/// is printed with `println!` whatever `--quiet` says.
+macro_rules! show {
+    ($($arg:tt)*) => {
+        if !crate::run::quiet() {
+            println!($($arg)*);
+        }
+    };
+}
+
+/// `eprintln!` unless `--quiet`: a message for the person at the terminal (not an
+/// error; errors are printed by `main` whatever `--quiet` says).
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !crate::run::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
 mod behaviour;
 mod bench;
 mod circuit;
@@ -25,7 +47,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
-    logging::init();
+    logging::init(cli.quiet());
     commands::install_interrupt_handler();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

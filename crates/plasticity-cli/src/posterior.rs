@@ -411,15 +411,21 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         Some(&estimates),
     )?;
 
-    println!(
+    show!(
         "{:>10}  {:>10}  {:>9}  {:>22}  {:>22}  {:>6}  {:>8}",
-        "term", "mean", "sd", "95 % (NUTS)", "95 % (Laplace)", "R-hat", "ESS bulk"
+        "term",
+        "mean",
+        "sd",
+        "95 % (NUTS)",
+        "95 % (Laplace)",
+        "R-hat",
+        "ESS bulk"
     );
     for (k, (term, s)) in terms.iter().zip(&summaries).enumerate() {
         let laplace_interval = laplace.intervals[k]
             .map(|(l, h)| format!("[{l:.4}, {h:.4}]"))
             .unwrap_or_else(|| "undetermined".into());
-        println!(
+        show!(
             "{term:>10}  {:>10.4}  {:>9.4}  {:>22}  {laplace_interval:>22}  {:>6.3}  {:>8.0}",
             s.mean,
             s.sd,
@@ -428,7 +434,7 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
             s.ess_bulk
         );
     }
-    println!(
+    show!(
         "divergences: {total_divergences} ({}); max R-hat {max_rhat:.4}; min bulk ESS \
          {min_ess:.0}; prior {}; {wall_time:.1} s",
         divergences

@@ -25,7 +25,7 @@ use plasticity::fit::neural::{fit_neural, fresh_trajectories, generating_theta};
 use plasticity::fit::{EpochReport, FitCheckpoint, FitOutcome, StopReason};
 use plasticity::metrics::{neural_weight_trajectories, WeightTrajectories};
 use plasticity::report::{
-    behaviour_results, csv_field, neural_results, parameters_csv, write_json, write_text,
+    behaviour_results, csv_field, fitted_parameters_csv, neural_results, write_json, write_text,
 };
 use plasticity::rule::{term_names, PlasticityRule, Rule, TaylorRule, Variables};
 
@@ -483,6 +483,7 @@ fn run_cell(
                 &outcome.rule,
                 &outcome.outcome,
                 generating.as_deref(),
+                &outcome.identifiability,
                 weights.as_ref(),
             )?;
             result.insert(
@@ -530,6 +531,7 @@ fn run_cell(
                 &outcome.rule,
                 &outcome.outcome,
                 generating.as_deref(),
+                &outcome.identifiability,
                 Some(&weights),
             )?;
             result.insert(
@@ -731,6 +733,7 @@ fn write_fit_files(
     rule: &Rule,
     outcome: &FitOutcome,
     generating: Option<&[f64]>,
+    identifiability: &Value,
     weights: Option<&WeightTrajectories>,
 ) -> Result<Map<String, Value>> {
     // an MLP's parameters have no generating counterpart
@@ -740,7 +743,7 @@ fn write_fit_files(
     };
     write_text(
         &dir.join("coefficients.csv"),
-        &parameters_csv(rule, &outcome.theta, truth),
+        &fitted_parameters_csv(rule, &outcome.theta, truth, Some(identifiability)),
     )?;
     write_trajectory_csv(dir, rule, outcome)?;
     if let Some(weights) = weights {

@@ -391,7 +391,7 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
         }),
     )?;
     draw_figures(&args.out.join("figures"), &selection, &settings)?;
-    println!(
+    show!(
         "best: {{{}}}; {} term set(s) within {} of it: {}",
         selection.best.join(", "),
         selection.equivalent.len(),
@@ -416,7 +416,7 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!(
+        show!(
             "L1 path: λ_min {:.3e} ({}); λ_1se {:.3e} ({})",
             path.lambda_min,
             chosen(path.index_min),

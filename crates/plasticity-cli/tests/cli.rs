@@ -865,3 +865,87 @@ fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
     );
     assert!(fit("1824").status.success());
 }
+
+/// `--quiet` prints nothing but errors: a successful simulate and fit write nothing to
+/// stdout or stderr. Without it, the fit's table shows each coefficient's 95 %
+/// interval, marks the ones the data do not determine and names the least-determined
+/// direction; coefficients.csv carries the same columns.
+#[test]
+fn quiet_fit_prints_nothing_and_the_table_shows_the_intervals() {
+    let dir = temp();
+    let data = dir.path().join("data.npz");
+    let output = run(&[
+        "--quiet",
+        "simulate",
+        "oja",
+        "--n-pre",
+        "3",
+        "--n-post",
+        "4",
+        "--steps",
+        "20",
+        "--trajectories",
+        "3",
+        "--noise-std",
+        "0.05",
+        "--recording-fraction",
+        "0.75",
+        "--out",
+        data.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+    let quiet_out = dir.path().join("quiet");
+    let output = run(&[
+        "--quiet",
+        "fit",
+        data.to_str().expect("utf-8"),
+        "--out",
+        quiet_out.to_str().expect("utf-8"),
+        "--epochs",
+        "20",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        output.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(output.stderr.is_empty(), "stderr: {}", stderr(&output));
+    let csv = std::fs::read_to_string(quiet_out.join("coefficients.csv")).expect("csv");
+    let header = csv.lines().next().expect("header");
+    assert_eq!(
+        header,
+        "term,value,generating,error,std_error,lower,upper,determined"
+    );
+    let determined: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().expect("a column"))
+        .collect();
+    assert_eq!(determined.len(), 27);
+    assert!(determined.iter().all(|d| *d == "true" || *d == "false"));
+
+    let out = dir.path().join("loud");
+    let output = run(&[
+        "fit",
+        data.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--epochs",
+        "20",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("95 % interval"), "{table}");
+    assert!(table.contains("least-determined direction: "), "{table}");
+    if determined.contains(&"false") {
+        assert!(table.contains("not determined"), "{table}");
+    }
+    assert!(stderr(&output).contains("results written to"));
+    // the same fit, the same table
+    assert_eq!(
+        std::fs::read_to_string(out.join("coefficients.csv")).expect("csv"),
+        csv
+    );
+}

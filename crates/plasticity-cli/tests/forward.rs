@@ -140,8 +140,8 @@ fn online_fit_writes_the_estimate_after_every_update() {
     let dir = tempfile::tempdir().unwrap();
     let data = simulate(dir.path(), "300");
     let out = dir.path().join("online");
+    // not --quiet: the summary on stdout is checked below
     let output = ok(&[
-        "--quiet",
         "fit",
         &data,
         "--out",

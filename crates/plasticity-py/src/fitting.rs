@@ -197,6 +197,10 @@ fn result_dict<'py>(
     dict.set_item("basis", serialised(py, basis)?)?;
     dict.set_item("generating", generating.map(|g| g.into_pyarray(py)))?;
     dict.set_item("identifiability", json_to_py(py, identifiability)?)?;
+    // the same per-coefficient columns as coefficients.csv's
+    let uncertainty =
+        plasticity::report::coefficient_uncertainty(&rule.parameter_names(), Some(identifiability));
+    dict.set_item("uncertainty", serialised(py, &uncertainty)?)?;
     dict.set_item("interrupted", interrupted)?;
     dict.set_item("seconds", seconds)?;
     dict.set_item("version", plasticity::VERSION)?;

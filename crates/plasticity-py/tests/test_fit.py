@@ -29,7 +29,9 @@ def test_recovers_oja():
     assert result.theta_history.shape == (len(result.loss_history), 27)
     assert result.loss_history[-1] < result.loss_history[0]
     frame = result.to_pandas()
-    assert list(frame.columns) == ["value", "generating", "error"]
+    assert list(frame.columns) == [
+        "value", "generating", "error", "std_error", "lower", "upper", "determined"
+    ]
     assert frame.loc["x*y", "generating"] == 1.0
     history = result.history_to_pandas()
     assert history.index[0] == 1 and "loss" in history.columns and "x*y" in history.columns
@@ -206,6 +208,16 @@ def test_the_result_says_what_the_data_determine():
     low, high = report["intervals"]["x*y"]
     assert low < result.coefficients["x*y"] < high
     assert pl.fit(data, pl.Rule.mlp(hidden=[2]), epochs=1).identifiability["computed"] is False
+    # to_pandas() carries the same intervals, coefficients.csv's columns
+    frame = result.to_pandas()
+    assert (frame.loc["x*y", "lower"], frame.loc["x*y", "upper"]) == (low, high)
+    assert frame.loc["x*y", "std_error"] == report["standard_errors"]["x*y"]
+    assert frame["determined"].notna().sum() == 3
+    assert np.isnan(frame.loc["w", "std_error"]) and frame["determined"].isna()["w"]  # fixed
+    assert result.uncertainty["least_determined"] == report["sentences"][0]
+    mlp = pl.fit(data, pl.Rule.mlp(hidden=[2]), epochs=1)
+    assert mlp.identifiability["computed"] is False
+    assert mlp.to_pandas()["std_error"].isna().all() and mlp.uncertainty["unavailable"]
 
 
 def test_the_solver_is_levenberg_marquardt_by_default_and_says_which_ran(oja):

@@ -58,6 +58,19 @@ pub const Z_95: f64 = 1.959_963_984_540_054;
 /// error (rounding leaves loadings of about `1e-8` on directions a term has no part in).
 pub const CUT_LOADING: f64 = 1e-6;
 
+/// A direction or a term counts as *determined by the data* when its Laplace 95 %
+/// half-width is at most this fraction of the scale of the fit, the largest fitted
+/// `|θ|` over the analysed terms; a cut direction, or a term loading on one, is never
+/// determined. The one threshold behind the sentences of [`analyse`] and the
+/// `determined` column of `coefficients.csv` ([`crate::report::coefficients_csv`]).
+pub const DETERMINED_RELATIVE_HALF_WIDTH: f64 = 0.1;
+
+/// Whether a 95 % half-width (`None`: unbounded) is determined against `scale`, the
+/// largest fitted `|θ|` ([`DETERMINED_RELATIVE_HALF_WIDTH`]).
+pub fn is_determined(half_width: Option<f64>, scale: f64) -> bool {
+    half_width.is_some_and(|h| h <= DETERMINED_RELATIVE_HALF_WIDTH * scale.max(1e-300))
+}
+
 /// The curvature of a dataset's loss and likelihood at one θ, over a set of parameters.
 /// Matrices are `p × p`, row-major, in the order of [`Curvature::parameters`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -651,7 +664,7 @@ fn describe(direction: &Direction, terms: &[String], scale: f64) -> String {
              singular)",
             direction.eigenvalue
         ),
-        Some(half_width) if half_width > 0.1 * scale.max(1e-300) => format!(
+        Some(half_width) if !is_determined(Some(half_width), scale) => format!(
             "{combination} is not determined by these data: ±{half_width:.3} (95 %) along \
              this direction, against a largest fitted coefficient of {scale:.3}"
         ),

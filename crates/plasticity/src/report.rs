@@ -136,32 +136,165 @@ fn empty_neural_dataset() -> NeuralDataset {
     }
 }
 
-/// `coefficients.csv`: `parameter,value` (and `generating,error` columns when the
-/// data's generating rule is known), one row per parameter.
-pub fn coefficients_csv(fit: &NeuralFit, generating: Option<&[f64]>) -> String {
-    parameters_csv(&fit.rule, &fit.outcome.theta, generating)
+/// How well the data determine one fitted parameter: what the fit's
+/// `identifiability` section ([`crate::identifiability::results_section`]) says about
+/// it. Every field is `None` where the section has nothing on the parameter (an MLP, a
+/// fit whose report was not computed, a term held fixed by `trainable`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CoefficientUncertainty {
+    /// Laplace standard error (`None` as well for a term on a direction cut as
+    /// singular: its variance is unbounded).
+    pub std_error: Option<f64>,
+    /// Lower end of the Laplace 95 % interval `θ − Z_95 · SE`.
+    pub lower: Option<f64>,
+    /// Upper end, `θ + Z_95 · SE`.
+    pub upper: Option<f64>,
+    /// Whether the data determine it: its 95 % half-width `Z_95 · SE` is at most
+    /// [`crate::identifiability::DETERMINED_RELATIVE_HALF_WIDTH`] (a tenth) of the
+    /// largest fitted `|θ|` over the analysed terms ([`crate::identifiability::is_determined`],
+    /// the threshold of the section's "not determined by these data" sentences); `false`
+    /// for a term without a standard error.
+    pub determined: Option<bool>,
 }
 
-/// `coefficients.csv` of any fitted rule: `term,value[,generating,error]` for a
-/// Taylor rule, `parameter,value` for an MLP.
+/// The uncertainty of every fitted parameter, read from a fit's `identifiability`
+/// section: what `coefficients.csv`, the CLI's table and Python's
+/// `FitResult.to_pandas()` show.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Uncertainty {
+    /// One per parameter of the rule, in its order.
+    pub coefficients: Vec<CoefficientUncertainty>,
+    /// The section's sentence about its least-determined direction (the eigen-direction
+    /// of the smallest information, i.e. of the largest Laplace variance), when computed.
+    pub least_determined: Option<String>,
+    /// Why there are no intervals (the section's `reason`), when there are none.
+    pub unavailable: Option<String>,
+}
+
+/// The uncertainty of the parameters `names` from a fit's `identifiability` section
+/// (`None`: a fit that has none, such as an online fit).
+pub fn coefficient_uncertainty(names: &[String], identifiability: Option<&Value>) -> Uncertainty {
+    let empty = vec![CoefficientUncertainty::default(); names.len()];
+    let Some(section) = identifiability else {
+        return Uncertainty {
+            coefficients: empty,
+            least_determined: None,
+            unavailable: Some("this kind of fit has no identifiability report".into()),
+        };
+    };
+    if section.get("computed").and_then(Value::as_bool) != Some(true) {
+        let reason = section
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("the identifiability report was not computed");
+        return Uncertainty {
+            coefficients: empty,
+            least_determined: None,
+            unavailable: Some(reason.to_string()),
+        };
+    }
+    let by_term = |key: &str, term: &str| section.get(key).and_then(|m| m.get(term)).cloned();
+    let scale = section
+        .get("estimates")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.values()
+                .filter_map(Value::as_f64)
+                .fold(0.0f64, |a, v| a.max(v.abs()))
+        })
+        .unwrap_or(0.0);
+    let coefficients = names
+        .iter()
+        .map(|name| {
+            let Some(estimate) = by_term("estimates", name).and_then(|v| v.as_f64()) else {
+                return CoefficientUncertainty::default();
+            };
+            let std_error = by_term("standard_errors", name).and_then(|v| v.as_f64());
+            let half_width = std_error.map(|se| crate::identifiability::Z_95 * se);
+            let interval = by_term("intervals", name)
+                .and_then(|v| Some((v.get(0)?.as_f64()?, v.get(1)?.as_f64()?)));
+            let interval = interval.or_else(|| half_width.map(|h| (estimate - h, estimate + h)));
+            CoefficientUncertainty {
+                std_error,
+                lower: interval.map(|i| i.0),
+                upper: interval.map(|i| i.1),
+                determined: Some(crate::identifiability::is_determined(half_width, scale)),
+            }
+        })
+        .collect();
+    let least_determined = section
+        .get("sentences")
+        .and_then(|s| s.get(0))
+        .and_then(Value::as_str)
+        .map(String::from);
+    Uncertainty {
+        coefficients,
+        least_determined,
+        unavailable: None,
+    }
+}
+
+/// `coefficients.csv` of a neural fit: [`fitted_parameters_csv`] with the fit's
+/// identifiability section.
+pub fn coefficients_csv(fit: &NeuralFit, generating: Option<&[f64]>) -> String {
+    fitted_parameters_csv(
+        &fit.rule,
+        &fit.outcome.theta,
+        generating,
+        Some(&fit.identifiability),
+    )
+}
+
+/// `coefficients.csv` of a fitted rule without an identifiability report:
+/// [`fitted_parameters_csv`] with empty uncertainty columns.
 pub fn parameters_csv(rule: &Rule, theta: &[f64], generating: Option<&[f64]>) -> String {
+    fitted_parameters_csv(rule, theta, generating, None)
+}
+
+/// `coefficients.csv` of any fitted rule, the one writer of every fit's table:
+/// `term,value[,generating,error]` for a Taylor rule (`generating,error` when the
+/// data's generating rule is known), `parameter,value` for an MLP; then always
+/// `std_error,lower,upper,determined` from the fit's `identifiability` section
+/// ([`coefficient_uncertainty`]: the Laplace standard error, the 95 % interval and
+/// whether the data determine the coefficient, `true`/`false`), empty where the
+/// section has none (an MLP, a streamed or online fit, a term held fixed).
+pub fn fitted_parameters_csv(
+    rule: &Rule,
+    theta: &[f64],
+    generating: Option<&[f64]>,
+    identifiability: Option<&Value>,
+) -> String {
     let names = rule.parameter_names();
+    let uncertainty = coefficient_uncertainty(&names, identifiability);
+    let extra = |k: usize| {
+        let u = &uncertainty.coefficients[k];
+        format!(
+            ",{},{},{},{}",
+            optional(u.std_error),
+            optional(u.lower),
+            optional(u.upper),
+            u.determined.map(|d| d.to_string()).unwrap_or_default()
+        )
+    };
+    const EXTRA: &str = ",std_error,lower,upper,determined\n";
     let mut csv = String::new();
     match generating {
         Some(truth) if truth.len() == names.len() => {
-            csv.push_str("term,value,generating,error\n");
-            for ((name, value), g) in names.iter().zip(theta).zip(truth) {
-                csv.push_str(&format!("{name},{value},{g},{}\n", value - g));
+            csv.push_str("term,value,generating,error");
+            csv.push_str(EXTRA);
+            for (k, ((name, value), g)) in names.iter().zip(theta).zip(truth).enumerate() {
+                csv.push_str(&format!("{name},{value},{g},{}{}\n", value - g, extra(k)));
             }
         }
         _ => {
             csv.push_str(if matches!(rule, Rule::Taylor(_)) {
-                "term,value\n"
+                "term,value"
             } else {
-                "parameter,value\n"
+                "parameter,value"
             });
-            for (name, value) in names.iter().zip(theta) {
-                csv.push_str(&format!("\"{name}\",{value}\n"));
+            csv.push_str(EXTRA);
+            for (k, (name, value)) in names.iter().zip(theta).enumerate() {
+                csv.push_str(&format!("\"{name}\",{value}{}\n", extra(k)));
             }
         }
     }
@@ -226,7 +359,13 @@ fn optional(value: Option<f64>) -> String {
 /// `negative_log_likelihood`, `aic`; then `theta_<term>` for every plasticity term of
 /// any model and the baseline's parameters by name (empty where a model lacks one);
 /// then each of those with `_lower` and `_upper`: the ends of its profile-likelihood
-/// interval (empty when unbounded or not computed).
+/// interval (empty when unbounded or not computed); `_laplace_lower`,
+/// `_laplace_upper` (Laplace interval); `_posterior_lower`, `_posterior_upper` (NUTS);
+/// and last `_mle`: the unpenalised maximum-likelihood estimate the profile and
+/// Laplace intervals belong to (both contain it; the median over the draws with
+/// intervals, as the ends are). The plain `theta_<term>` column is a different
+/// estimator — the median over all draws of the *penalised* fit — and can lie outside
+/// those intervals.
 pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
     use crate::fit::flies::ModelFamily;
     let mut columns: Vec<(String, String)> = Vec::new(); // (term, column name)
@@ -259,6 +398,9 @@ pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
         csv.push_str(&format!(
             ",{column}_posterior_lower,{column}_posterior_upper"
         ));
+    }
+    for (_, column) in &columns {
+        csv.push_str(&format!(",{column}_mle"));
     }
     csv.push('\n');
     for fit in fits {
@@ -320,6 +462,12 @@ pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
                     optional(interval.posterior_upper)
                 )),
                 None => csv.push_str(",,"),
+            }
+        }
+        for (_, column) in &columns {
+            match own(column).and_then(|i| fit.intervals.get(i)) {
+                Some(interval) => csv.push_str(&format!(",{}", interval.estimate)),
+                None => csv.push(','),
             }
         }
         csv.push('\n');
@@ -524,4 +672,91 @@ pub fn write_fitted_initial_weights(
         })
         .collect();
     crate::io::npz::write_npz(path, &entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identifiability::{results_section, Curvature, Z_95};
+    use crate::rule::{term_names, TaylorRule, Variables};
+
+    /// A Taylor rule with `x*y` = 1 known to ±0.002 and `y^2*w` = −1 to ±2 (95 %),
+    /// the other 25 terms held fixed at 0.
+    fn section() -> (Rule, Vec<f64>, Value) {
+        let rule = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+        let names = term_names(Variables::Xyw);
+        let xy = names.iter().position(|n| n == "x*y").expect("x*y");
+        let yyw = names.iter().position(|n| n == "y^2*w").expect("y^2*w");
+        let mut theta = vec![0.0; names.len()];
+        theta[xy] = 1.0;
+        theta[yyw] = -1.0;
+        let curvature = Curvature {
+            parameters: vec![xy, yyw],
+            loss_curvature: vec![1.0, 0.0, 0.0, 1.0],
+            information: Some(vec![1e6, 0.0, 0.0, 1.0]),
+            loss: 0.1,
+            observations: 100,
+            residual_variance: Some(0.01),
+            likelihood_scale: 1.0,
+            method: "test".into(),
+        };
+        let section = results_section(Ok(curvature), &names, &theta);
+        (rule, theta, section)
+    }
+
+    #[test]
+    fn coefficients_csv_carries_each_intervals_and_whether_it_is_determined() {
+        let (rule, theta, section) = section();
+        let csv = fitted_parameters_csv(&rule, &theta, None, Some(&section));
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some("term,value,std_error,lower,upper,determined")
+        );
+        let row = |term: &str| -> Vec<String> {
+            csv.lines()
+                .find(|l| l.starts_with(&format!("\"{term}\",")))
+                .expect("row")
+                .split(',')
+                .map(String::from)
+                .collect()
+        };
+        let xy = row("x*y");
+        assert_eq!(xy[3].parse::<f64>().ok(), Some(1.0 - Z_95 * 1e-3));
+        assert_eq!(xy[4].parse::<f64>().ok(), Some(1.0 + Z_95 * 1e-3));
+        assert_eq!(xy[5], "true");
+        let yyw = row("y^2*w");
+        assert_eq!(yyw[2].parse::<f64>().ok(), Some(1.0));
+        assert_eq!(yyw[5], "false", "±1.96 against a scale of 1");
+        // a term that was not fitted has empty columns
+        assert_eq!(row("w")[2..], ["", "", "", ""]);
+        // with the generating rule: its two columns, then the same four
+        let csv = fitted_parameters_csv(&rule, &theta, Some(&theta), Some(&section));
+        assert!(csv.starts_with("term,value,generating,error,std_error,lower,upper,determined\n"));
+        let uncertainty = coefficient_uncertainty(&rule.parameter_names(), Some(&section));
+        assert!(uncertainty.unavailable.is_none());
+        let least = uncertainty.least_determined.expect("a sentence");
+        assert!(
+            least.starts_with("y^2*w is not determined by these data"),
+            "{least}"
+        );
+    }
+
+    #[test]
+    fn without_a_report_the_uncertainty_columns_are_empty_and_say_why() {
+        let (rule, theta, _) = section();
+        let section = crate::identifiability::not_computed("no report here");
+        let uncertainty = coefficient_uncertainty(&rule.parameter_names(), Some(&section));
+        assert_eq!(uncertainty.unavailable.as_deref(), Some("no report here"));
+        assert!(uncertainty.least_determined.is_none());
+        let csv = fitted_parameters_csv(&rule, &theta, None, Some(&section));
+        assert!(csv.lines().skip(1).all(|l| l.ends_with(",,,,")));
+        let mlp = Rule::Mlp(crate::rule::MlpRule::new(Variables::Xyw, &[2]).expect("MLP"));
+        let csv = parameters_csv(&mlp, &vec![0.5; mlp.n_parameters()], None);
+        assert!(csv.starts_with("parameter,value,std_error,lower,upper,determined\n"));
+        assert!(csv.lines().skip(1).all(|l| l.ends_with(",,,,")));
+        assert!(coefficient_uncertainty(&mlp.parameter_names(), None)
+            .unavailable
+            .is_some());
+    }
 }

@@ -145,6 +145,10 @@ class FitResult:
     ``computed`` is false, with the ``reason``, for MLP and streamed fits).
     ``solver_used`` names the optimiser that ran (neural data:
     ``"levenberg-marquardt"``, ``"lbfgs"`` or ``"adam"``; empty for behaviour).
+    ``uncertainty`` is the same per coefficient, as ``to_pandas()`` shows it:
+    ``coefficients`` (one dict per parameter: ``std_error``, ``lower``, ``upper``,
+    ``determined``, None where not computed), ``least_determined`` (a sentence on the
+    least-determined direction) and ``unavailable`` (why there are no intervals).
     """
 
     rule_family: str
@@ -165,6 +169,7 @@ class FitResult:
     kind: str = field(default="neural")
     identifiability: Dict[str, Any] = field(default_factory=dict)
     solver_used: str = field(default="")
+    uncertainty: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def coefficients(self) -> Dict[str, float]:
@@ -179,9 +184,13 @@ class FitResult:
         return format_expression(list(self.theta), "xyw" if self.kind == "neural" else "xywr")
 
     def to_pandas(self):
-        """The coefficients as a DataFrame indexed by term (``value``, and ``generating``
-        and ``error`` when the data's generating rule is known) — the columns of the
-        CLI's coefficients.csv. Needs pandas."""
+        """The coefficients as a DataFrame indexed by term — the columns of the CLI's
+        coefficients.csv: ``value``; ``generating`` and ``error`` when the data's
+        generating rule is known; then ``std_error``, ``lower`` and ``upper`` (the
+        Laplace standard error and 95 % interval) and ``determined`` (whether the
+        interval's half-width is at most a tenth of the largest fitted ``|θ|``), NaN /
+        ``<NA>`` where not computed (an MLP, a streamed fit, a term held fixed; the
+        reason is ``uncertainty["unavailable"]``). Needs pandas."""
         pd = _pandas()
 
         frame = pd.DataFrame({"value": self.theta}, index=pd.Index(self.parameter_names))
@@ -189,6 +198,11 @@ class FitResult:
         if self.generating is not None:
             frame["generating"] = self.generating
             frame["error"] = self.theta - self.generating
+        rows = self.uncertainty.get("coefficients") or [{} for _ in self.parameter_names]
+        for column in ("std_error", "lower", "upper"):
+            values = [row.get(column) for row in rows]
+            frame[column] = [np.nan if v is None else float(v) for v in values]
+        frame["determined"] = pd.array([row.get("determined") for row in rows], dtype="boolean")
         return frame
 
     def history_to_pandas(self):

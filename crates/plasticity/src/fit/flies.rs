@@ -1049,4 +1049,76 @@ mod tests {
         };
         assert!(super::super::population::fit_population(&flies, &too_many, &per_fly).is_err());
     }
+
+    /// Splits one CSV line, honouring double quotes (model names hold commas).
+    fn csv_fields(line: &str) -> Vec<String> {
+        let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ',' if !quoted => fields.push(std::mem::take(&mut field)),
+                _ => field.push(c),
+            }
+        }
+        fields.push(field);
+        fields
+    }
+
+    /// `per_fly.csv`'s `<column>_mle` is the estimate its profile and Laplace
+    /// intervals belong to: every one lies inside both, also as medians over draws.
+    #[test]
+    fn per_fly_estimates_lie_inside_their_intervals() {
+        let flies = vec![fixture_fly()];
+        let settings = FlySettings {
+            resamples: 2,
+            interval_draws: 2,
+            fit: FitConfig {
+                epochs: 10,
+                ..FlySettings::default().fit
+            },
+            ..FlySettings::default()
+        };
+        let fits = fit_flies(&flies, &settings).expect("fits");
+        let table = crate::report::flies_per_fly_csv(&fits);
+        let mut lines = table.lines();
+        let header = csv_fields(lines.next().expect("header"));
+        let column = |name: &str| header.iter().position(|c| c == name);
+        let mut checked = 0;
+        for line in lines {
+            let row = csv_fields(line);
+            assert_eq!(row.len(), header.len(), "{line}");
+            let value =
+                |k: Option<usize>| -> Option<f64> { k.and_then(|k| row[k].parse::<f64>().ok()) };
+            for (k, name) in header.iter().enumerate() {
+                let Some(base) = name.strip_suffix("_mle") else {
+                    continue;
+                };
+                let Some(estimate) = value(Some(k)) else {
+                    continue;
+                };
+                for (low, high) in [("lower", "upper"), ("laplace_lower", "laplace_upper")] {
+                    let lower = value(column(&format!("{base}_{low}")));
+                    let upper = value(column(&format!("{base}_{high}")));
+                    if let Some(lower) = lower {
+                        assert!(
+                            lower <= estimate,
+                            "{base}_{low} {lower} > {estimate}: {line}"
+                        );
+                        checked += 1;
+                    }
+                    if let Some(upper) = upper {
+                        assert!(
+                            estimate <= upper,
+                            "{base}_{high} {upper} < {estimate}: {line}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // two rules (5 and 4 terms, profile and Laplace) and the baseline's profile
+        // intervals: most ends are finite
+        assert!(checked >= 20, "only {checked} interval ends checked");
+        assert!(column("theta_w_mle").is_some() && column("learning_rate_mle").is_some());
+    }
 }
