@@ -152,7 +152,9 @@ pub fn minimise(
         && system.gradient.iter().all(|v| v.is_finite());
     if !finite {
         outcome.stop =
-            LevenbergMarquardtStop::NonFinite("the loss or its Jacobian at the start".into());
+            LevenbergMarquardtStop::NonFinite(
+                "the loss or its Jacobian at the start is not finite: the rule makes the simulated weights or activity overflow".into(),
+            );
         return Ok(outcome);
     }
     let mut damping = settings.initial_damping;
@@ -237,7 +239,9 @@ pub fn minimise(
         outcome.systems += 1;
         if !system.sse.is_finite() {
             outcome.stop =
-                LevenbergMarquardtStop::NonFinite("the Jacobian after a kept step".into());
+                LevenbergMarquardtStop::NonFinite(
+                    "the Jacobian after a kept step is not finite: the rule makes the simulated weights or activity overflow".into(),
+                );
             break;
         }
     }
