@@ -39,6 +39,7 @@ mod logging;
 mod posterior;
 mod run;
 mod run_figures;
+mod run_lock;
 mod select;
 
 use std::process::ExitCode;

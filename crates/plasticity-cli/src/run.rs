@@ -213,6 +213,9 @@ pub(crate) fn run_command(args: &RunArgs) -> Result<()> {
                 .unwrap_or_else(|| "run".into()),
         ),
     };
+    // one writer per run directory: held until this command ends (cells of a Slurm
+    // array lock only their own directories)
+    let _lock = crate::run_lock::lock_dir(&out, "run", quiet())?;
     prepare_run_dir(&experiment, &out, args.resume, args.executor)?;
     crate::logging::log_to(&out.join("log.txt"))?;
     let cells = experiment.cells();
@@ -417,6 +420,8 @@ fn run_cell(
     multi: &MultiProgress,
 ) -> Result<CellOutcome> {
     let dir = cell_dir(run_dir, cell);
+    // one writer per cell: a Slurm array task, or a cell of a local run
+    let _lock = crate::run_lock::lock_dir(&dir, &format!("cell {}", cell.index), quiet())?;
     if dir.join("result.json").is_file() {
         if resume {
             return Ok(CellOutcome::AlreadyDone);
@@ -1130,6 +1135,7 @@ fn shell_quote(text: &str) -> String {
 /// `plasticity collect DIR`.
 pub(crate) fn collect_command(args: &CollectArgs) -> Result<()> {
     let experiment = load_run_experiment(&args.run_dir)?;
+    let _lock = crate::run_lock::lock_dir(&args.run_dir, "collect", quiet())?;
     crate::logging::log_to(&args.run_dir.join("log.txt"))?;
     let missing: Vec<Cell> = experiment
         .cells()
@@ -1258,6 +1264,7 @@ fn table_csv(experiment: &Experiment, results: &[(Cell, Value)]) -> String {
 /// `plasticity plot DIR`.
 pub(crate) fn plot_command(args: &PlotArgs) -> Result<()> {
     let experiment = load_run_experiment(&args.run_dir)?;
+    let _lock = crate::run_lock::lock_dir(&args.run_dir, "plot", quiet())?;
     let figures = crate::run_figures::draw(&experiment, &args.run_dir)?;
     if figures == 0 {
         bail!(

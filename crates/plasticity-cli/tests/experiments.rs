@@ -556,7 +556,8 @@ fn every_malformed_experiment_file_is_refused_naming_file_and_key() {
 /// Every output file under `dir` parses: JSON, CSV (a header and rows with as many
 /// cells, each line complete), TOML, PNG (signature to IEND) and SVG (closed). Temporary
 /// files of an interrupted atomic write (`.name.tmp-PID`) are not outputs and are
-/// skipped; so is the append-only log. Returns how many files were checked.
+/// skipped; so are the append-only log and the lock files (`.lock`: empty, or the
+/// writer holding the directory). Returns how many files were checked.
 fn every_output_parses(dir: &Path) -> usize {
     let mut checked = 0;
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -573,7 +574,7 @@ fn every_output_parses(dir: &Path) -> usize {
             checked += every_output_parses(&path);
             continue;
         }
-        if name.starts_with('.') && name.contains(".tmp-") || name == "log.txt" {
+        if name.starts_with('.') && name.contains(".tmp-") || name == "log.txt" || name == ".lock" {
             continue;
         }
         let bytes = std::fs::read(&path).expect("readable");

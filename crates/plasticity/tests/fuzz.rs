@@ -1,5 +1,6 @@
-//! Property and fuzz harnesses of every loader and parser: `.npz` datasets (neural and
-//! behaviour, stored and deflated), `.mat` and CSV fly recordings, rule expressions and
+//! Property and fuzz harnesses of every loader and parser: `.npz` datasets (neural,
+//! streamed neural and behaviour, stored and deflated, with their header-only shape
+//! reads), `.mat` and CSV fly recordings, rule expressions and
 //! trainable-term lists. Each harness mutates real valid files (byte flips, overwrites
 //! with troublesome sizes, truncations, insertions, deletions, splices) or generates
 //! random inputs, and requires of every input:
@@ -24,7 +25,9 @@ mod support;
 use std::path::Path;
 
 use files::*;
-use plasticity::data::{load_fly_csv, load_fly_mat, BehaviourDataset, Dataset, NeuralDataset};
+use plasticity::data::{
+    load_fly_csv, load_fly_mat, BehaviourDataset, Dataset, NeuralDataset, NeuralStream,
+};
 use plasticity::io::npz::NpzFile;
 use plasticity::rule::{format_expression, parse_expression, TrainableSpec, Variables};
 use plasticity::Error;
@@ -101,6 +104,8 @@ fn exercise_members(path: &Path, bytes: &[u8]) -> Result<(), TestCaseError> {
         for key in file.keys() {
             let results = (0..4).flat_map(|ndim| {
                 [
+                    file.f64_shape(&key, ndim).map(drop),
+                    file.i64_shape(&key, ndim).map(drop),
                     file.f64_array(&key, ndim).map(drop),
                     file.i64_array(&key, ndim).map(drop),
                 ]
@@ -145,6 +150,13 @@ fn neural_npz_mutations() {
                 &bytes,
                 &NEURAL_KEYS,
                 |p| Dataset::load(p),
+                |_| Ok(()),
+            )?;
+            exercise(
+                &path,
+                &bytes,
+                &NEURAL_KEYS,
+                |p| NeuralStream::open(p),
                 |_| Ok(()),
             )?;
             exercise_members(&path, &bytes)

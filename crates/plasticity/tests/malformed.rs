@@ -205,10 +205,24 @@ fn corpus() -> Vec<Case> {
     let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3, 2), }";
     let bomb = npy(dict, &vec![0u8; 8 << 20]);
     let honest = npy(dict, &[0u8; 96]).len() as u32;
+    // (with the dataset's other members, whose headers agree, so that the loader gets
+    // as far as reading the data)
     let mut archive = zip_of(
         &[
             ("metadata.npy", npz_member(&valid, "metadata.npy")),
             ("inputs.npy", bomb),
+            (
+                "initial_weights.npy",
+                npz_member(&valid, "initial_weights.npy"),
+            ),
+            (
+                "recorded_activity.npy",
+                npz_member(&valid, "recorded_activity.npy"),
+            ),
+            (
+                "recorded_neurons.npy",
+                npz_member(&valid, "recorded_neurons.npy"),
+            ),
         ],
         zip::CompressionMethod::Deflated,
     );

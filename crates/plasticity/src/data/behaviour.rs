@@ -166,68 +166,24 @@ impl BehaviourDataset {
         origin: &Path,
     ) -> Result<Self> {
         let bad = |variable: &str, message: String| Error::data(origin, variable, message);
-        let [n_sessions, max_pres, n_in] =
-            [inputs.shape()[0], inputs.shape()[1], inputs.shape()[2]];
-        if n_sessions == 0 || max_pres == 0 || n_in == 0 {
-            return Err(bad(
-                "inputs",
-                format!(
-                    "expected a non-empty [sessions, max_presentations, n_in] array, found shape {:?}",
-                    inputs.shape()
-                ),
-            ));
+        super::shapes::BehaviourShapes {
+            inputs: inputs.shape(),
+            per_presentation: [
+                ("odours", odours.shape()),
+                ("decisions", decisions.shape()),
+                ("trial_of_presentation", trial_of_presentation.shape()),
+            ],
+            n_presentations: n_presentations.len(),
+            per_trial: [
+                ("rewards", rewards.shape()),
+                ("expected_rewards", expected_rewards.shape()),
+            ],
+            n_trials: n_trials.len(),
+            initial_weights: initial_weights.shape(),
         }
-        for (name, shape) in [
-            ("odours", odours.shape()),
-            ("decisions", decisions.shape()),
-            ("trial_of_presentation", trial_of_presentation.shape()),
-        ] {
-            if shape != [n_sessions, max_pres] {
-                return Err(bad(
-                    name,
-                    format!(
-                        "expected shape [{n_sessions}, {max_pres}] (sessions and presentations of 'inputs'), found {shape:?}"
-                    ),
-                ));
-            }
-        }
-        if n_presentations.len() != n_sessions {
-            return Err(bad(
-                "n_presentations",
-                format!(
-                    "expected one length per session ({n_sessions}), found {}",
-                    n_presentations.len()
-                ),
-            ));
-        }
+        .check(origin)?;
+        let [n_sessions, max_pres] = [inputs.shape()[0], inputs.shape()[1]];
         let max_trials = rewards.shape()[1];
-        for (name, shape) in [
-            ("rewards", rewards.shape()),
-            ("expected_rewards", expected_rewards.shape()),
-        ] {
-            if shape != [n_sessions, max_trials] {
-                return Err(bad(
-                    name,
-                    format!("expected shape [{n_sessions}, {max_trials}], found {shape:?}"),
-                ));
-            }
-        }
-        if n_trials.len() != n_sessions {
-            return Err(bad(
-                "n_trials",
-                format!(
-                    "expected one length per session ({n_sessions}), found {}",
-                    n_trials.len()
-                ),
-            ));
-        }
-        let w = initial_weights.shape();
-        if w[0] != n_sessions || w[2] != n_in || w[1] == 0 {
-            return Err(bad(
-                "initial_weights",
-                format!("expected shape [{n_sessions}, n_hidden, {n_in}], found {w:?}"),
-            ));
-        }
         for (name, array) in [
             ("inputs", inputs.view().into_dyn()),
             ("rewards", rewards.view().into_dyn()),
@@ -346,11 +302,14 @@ impl BehaviourDataset {
         })
     }
 
-    /// Reads a dataset from an `.npz` file in the layout of SPEC §6.
+    /// Reads a dataset from an `.npz` file in the layout of SPEC §6. Every member's
+    /// header (dtype, shape), the shapes' agreement and the arrays' total size against
+    /// the memory limit are checked before any array is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = NpzFile::open(path)?;
+        let file = NpzFile::open_for_streaming(path)?;
         let metadata = super::read_metadata(&file, "behaviour")?;
+        super::shapes::BehaviourShapes::check_headers(&file)?;
         let f3 = |key: &str| -> Result<Array3<f64>> {
             file.f64_array(key, 3)?
                 .into_dimensionality::<Ix3>()

@@ -202,7 +202,7 @@ impl CircuitDataset {
     /// that layout).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = NpzFile::open(path)?;
+        let file = NpzFile::open_for_streaming(path)?;
         let metadata = super::read_metadata(&file, "circuit")?;
         let circuit = metadata.get("circuit").cloned().ok_or_else(|| {
             Error::data(
@@ -224,7 +224,12 @@ impl CircuitDataset {
                 .into_dimensionality::<Ix3>()
                 .map_err(|e| Error::data(path, key, e.to_string()))
         };
-        // masks first: they fix the circuit
+        // masks first: they fix the circuit (their headers, and every array's size
+        // against the memory limit, before any is read)
+        for spec_projection in &spec.projections {
+            file.i64_shape(&format!("mask/{}", spec_projection.name), 2)?;
+        }
+        file.check_memory_limit()?;
         let mut masks = Vec::new();
         for spec_projection in &spec.projections {
             let key = format!("mask/{}", spec_projection.name);
@@ -247,6 +252,7 @@ impl CircuitDataset {
             .build(0, Some(&masks))
             .map_err(|e| Error::data(path, "metadata", format!("its circuit: {e}")))?;
         let n = network.n_neurons();
+        check_circuit_headers(&file, &network)?;
         let mut shape: Option<(usize, usize)> = None;
         let mut check_shape = |key: &str, k: usize, t: usize| -> Result<()> {
             match shape {
@@ -343,24 +349,25 @@ impl CircuitDataset {
                 "no recorded_activity/… or inputs/… arrays: nothing to fit",
             ));
         };
+        let what = format!(
+            "{} ({trajectories} trajectories × {steps} steps)",
+            path.display()
+        );
+        let drive_bytes = crate::limits::f64_bytes(&[trajectories, steps, n]);
+        let weight_bytes = crate::limits::f64_bytes(&[trajectories, network.n_synapses()]);
         crate::limits::check_dataset_bytes(
-            &format!(
-                "{} ({trajectories} trajectories × {steps} steps)",
-                path.display()
-            ),
-            Some(
-                ((trajectories * steps * n) as u64 + (trajectories * network.n_synapses()) as u64)
-                    * 8,
-            ),
+            &what,
+            drive_bytes.and_then(|d| d.checked_add(weight_bytes?)),
         )?;
-        let mut drive = vec![0.0; trajectories * steps * n];
+        let mut drive = crate::limits::try_zeros(|| what.clone(), trajectories * steps * n)?;
         for (range, array) in &drives {
             for ((k, t, i), &v) in array.indexed_iter() {
                 drive[(k * steps + t) * n + range.start + i] = v;
             }
         }
         let n_rec: usize = recorded_neurons.iter().map(Vec::len).sum();
-        let mut recorded_activity = vec![0.0; trajectories * steps * n_rec];
+        let mut recorded_activity =
+            crate::limits::try_zeros(|| what.clone(), trajectories * steps * n_rec)?;
         let mut offset = 0;
         for activity in &recordings {
             let m = activity.dim().2;
@@ -370,7 +377,7 @@ impl CircuitDataset {
             offset += m;
         }
         let n_syn = network.n_synapses();
-        let mut initial_weights = vec![0.0; trajectories * n_syn];
+        let mut initial_weights = crate::limits::try_zeros(|| what.clone(), trajectories * n_syn)?;
         for (q, projection) in network.projections().iter().enumerate() {
             let key = format!("initial_weights/{}", projection.name);
             let array = f3(&key)?;
@@ -446,4 +453,90 @@ impl ArrayOwned {
             ArrayOwned::I2(a) => NpzValue::I64(a.view().into_dyn()),
         }
     }
+}
+
+/// Checks the headers of a circuit dataset's arrays against the circuit and each
+/// other before any of them is read: each drive (`inputs/…`, `external_input/…`) and
+/// recording has its population's neurons (a recording one column per listed neuron),
+/// all have the same trajectories × steps, and each projection's initial weights are
+/// `[trajectories, n_post, n_pre]`. Errors name the member, its shape and the other's.
+fn check_circuit_headers(file: &NpzFile, network: &Network) -> Result<()> {
+    let path = file.path();
+    let mut first: Option<(String, Vec<usize>)> = None;
+    let mut agree = |key: &str, shape: Vec<usize>| -> Result<()> {
+        match &first {
+            None => first = Some((key.to_string(), shape)),
+            Some((k0, s0)) if s0[..2] != shape[..2] => {
+                return Err(Error::data(
+                    path,
+                    key,
+                    format!(
+                        "has {} trajectories × {} steps (shape {shape:?}), other arrays {} × {} ('{k0}' {s0:?})",
+                        shape[0], shape[1], s0[0], s0[1]
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    };
+    for (p, population) in network.populations().iter().enumerate() {
+        let size = network.activity_range(p).len();
+        let drive_key = match population.kind {
+            PopulationKind::Input => Some(format!("inputs/{}", population.name)),
+            PopulationKind::Neurons {
+                external_input: true,
+                ..
+            } => Some(format!("external_input/{}", population.name)),
+            PopulationKind::Neurons { .. } => None,
+        };
+        if let Some(key) = drive_key {
+            let shape = file.f64_shape(&key, 3)?;
+            if shape[2] != size {
+                return Err(Error::data(
+                    path,
+                    &key,
+                    format!(
+                        "has {} neurons (shape {shape:?}), the population has {size}",
+                        shape[2]
+                    ),
+                ));
+            }
+            agree(&key, shape)?;
+        }
+        let activity_key = format!("recorded_activity/{}", population.name);
+        let neurons_key = format!("recorded_neurons/{}", population.name);
+        if file.contains(&activity_key) || file.contains(&neurons_key) {
+            let listed = file.i64_shape(&neurons_key, 1)?[0];
+            let shape = file.f64_shape(&activity_key, 3)?;
+            if shape[2] != listed {
+                return Err(Error::data(
+                    path,
+                    &activity_key,
+                    format!(
+                        "has {} neurons (shape {shape:?}), {neurons_key} lists {listed}",
+                        shape[2]
+                    ),
+                ));
+            }
+            agree(&activity_key, shape)?;
+        }
+    }
+    let Some((_, shape)) = first else {
+        return Ok(()); // reported by the loader: nothing to fit
+    };
+    for projection in network.projections() {
+        let key = format!("initial_weights/{}", projection.name);
+        let found = file.f64_shape(&key, 3)?;
+        let c = &projection.connectivity;
+        let expected = [shape[0], c.n_post(), c.n_pre()];
+        if found != expected {
+            return Err(Error::data(
+                path,
+                &key,
+                format!("has shape {found:?}, expected {expected:?}"),
+            ));
+        }
+    }
+    Ok(())
 }

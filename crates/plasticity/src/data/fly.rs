@@ -872,7 +872,7 @@ fn vector_len(path: &Path, name: &str, array: &MatArray, what: &str) -> Result<u
 /// unfinished last trial). The fly's name is the file stem.
 pub fn load_fly_mat(path: impl AsRef<Path>) -> Result<FlyRecording> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_whole_file(path)?;
     fly_from_mat_bytes(path, &bytes)
 }
 
@@ -1044,7 +1044,7 @@ fn csv_index(path: &Path, column: &str, line: usize, cell: &str) -> Result<i64> 
 /// and the policy on an unfinished last trial). The fly's name is the file stem.
 pub fn load_fly_csv(path: impl AsRef<Path>) -> Result<FlyRecording> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_whole_file(path)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| Error::data(path, "", format!("expected UTF-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);

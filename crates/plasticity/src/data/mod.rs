@@ -7,6 +7,7 @@ pub mod fly_warnings;
 pub mod neural;
 pub mod neural_circuit;
 pub mod neural_stream;
+mod shapes;
 
 use std::path::Path;
 
@@ -50,7 +51,7 @@ impl Dataset {
     /// Reads an `.npz` dataset of either kind (its `metadata` says which).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = NpzFile::open(path)?;
+        let file = NpzFile::open_for_streaming(path)?;
         let metadata = read_metadata(&file, "")?;
         match metadata.get("kind").and_then(|k| k.as_str()) {
             Some("behaviour") => Ok(Dataset::Behaviour(Box::new(BehaviourDataset::load(path)?))),

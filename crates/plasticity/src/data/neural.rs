@@ -86,38 +86,15 @@ impl NeuralDataset {
         origin: &Path,
     ) -> Result<Self> {
         let bad = |variable: &str, message: String| Error::data(origin, variable, message);
-        let [n_traj, steps, n_pre] = [inputs.shape()[0], inputs.shape()[1], inputs.shape()[2]];
-        if n_traj == 0 || steps == 0 || n_pre == 0 {
-            return Err(bad(
-                "inputs",
-                format!(
-                    "expected a non-empty [trajectories, steps, n_pre] array, found shape {:?}",
-                    inputs.shape()
-                ),
-            ));
-        }
-        let w = initial_weights.shape();
-        if w[0] != n_traj || w[2] != n_pre || w[1] == 0 {
-            return Err(bad(
-                "initial_weights",
-                format!(
-                    "expected shape [{n_traj}, n_post, {n_pre}] to match 'inputs' {:?}, found {:?}",
-                    inputs.shape(),
-                    w
-                ),
-            ));
-        }
-        let n_post = w[1];
         let n_rec = recorded_neurons.len();
-        let a = recorded_activity.shape();
-        if a[0] != n_traj || a[1] != steps || a[2] != n_rec {
-            return Err(bad(
-                "recorded_activity",
-                format!(
-                    "expected shape [{n_traj}, {steps}, {n_rec}] (trajectories and steps of 'inputs', one column per recorded neuron), found {a:?}"
-                ),
-            ));
+        super::shapes::NeuralShapes {
+            inputs: inputs.shape(),
+            initial_weights: initial_weights.shape(),
+            recorded_activity: recorded_activity.shape(),
+            n_recorded: n_rec,
         }
+        .check(origin)?;
+        let n_post = initial_weights.shape()[1];
         if n_rec == 0 {
             return Err(bad(
                 "recorded_neurons",
@@ -156,19 +133,22 @@ impl NeuralDataset {
             }
         }
         Ok(NeuralDataset {
-            inputs: inputs.as_standard_layout().into_owned(),
-            initial_weights: initial_weights.as_standard_layout().into_owned(),
-            recorded_activity: recorded_activity.as_standard_layout().into_owned(),
+            inputs: standard_layout(inputs),
+            initial_weights: standard_layout(initial_weights),
+            recorded_activity: standard_layout(recorded_activity),
             recorded_neurons,
             metadata,
         })
     }
 
-    /// Reads a dataset from an `.npz` file in the layout of SPEC §6.
+    /// Reads a dataset from an `.npz` file in the layout of SPEC §6. Every member's
+    /// header (dtype, shape), the shapes' agreement and the arrays' total size against
+    /// the memory limit are checked before any array is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = NpzFile::open(path)?;
+        let file = NpzFile::open_for_streaming(path)?;
         let metadata = super::read_metadata(&file, "neural")?;
+        super::shapes::NeuralShapes::check_headers(&file)?;
         let to3 = |key: &str| -> Result<Array3<f64>> {
             file.f64_array(key, 3)?
                 .into_dimensionality::<Ix3>()
@@ -232,5 +212,14 @@ impl NeuralDataset {
     /// The generating rule's expression, if the data were simulated.
     pub fn generating_rule(&self) -> Option<&str> {
         self.metadata.get("rule").and_then(|v| v.as_str())
+    }
+}
+
+/// `array` in standard (C) layout, moved where it already is, copied otherwise.
+fn standard_layout(array: Array3<f64>) -> Array3<f64> {
+    if array.is_standard_layout() {
+        array
+    } else {
+        array.as_standard_layout().into_owned()
     }
 }

@@ -34,7 +34,16 @@ impl NeuralStream {
         // the recording streams, so only what is held counts against the memory limit
         let file = NpzFile::open_for_streaming(path)?;
         let metadata = super::read_metadata(&file, "neural")?;
-        let shape = file.f64_stream("initial_weights", 3)?.shape().to_vec();
+        // every header and the shapes' agreement first, before any array is read
+        let input_shape = file.f64_shape("inputs", 3)?;
+        let shape = file.f64_shape("initial_weights", 3)?;
+        super::shapes::NeuralShapes {
+            inputs: &input_shape,
+            initial_weights: &shape,
+            recorded_activity: &file.f64_shape("recorded_activity", 3)?,
+            n_recorded: file.i64_shape("recorded_neurons", 1)?[0],
+        }
+        .check(path)?;
         crate::limits::check_dataset_bytes(
             &format!("loading the initial weights of {}", path.display()),
             crate::limits::f64_bytes(&shape),

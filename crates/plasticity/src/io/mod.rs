@@ -8,6 +8,23 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
+/// The bytes of the file at `path`, read whole: its size is checked against the memory
+/// limit ([`crate::limits`]) and the buffer allocated fallibly before anything is read,
+/// so that a file too large for memory is an error naming it, not an abort.
+pub(crate) fn read_whole_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let what = || format!("reading {}", path.display());
+    crate::limits::check_dataset_bytes(&what(), Some(len))?;
+    let len = usize::try_from(len).map_err(|_| Error::data(path, "", "too large a file"))?;
+    // one byte more, so that reading to the end needs no second allocation
+    let mut bytes = crate::limits::try_vec(what, len.saturating_add(1))?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(bytes)
+}
+
 /// Write `path` atomically: `write` fills a temporary file in the same directory, which is then renamed over `path`; on error the temporary file is removed and `path` is untouched.
 ///
 /// The temporary file is named `.{file_name}.tmp-{pid}`; it is flushed and synced to disk

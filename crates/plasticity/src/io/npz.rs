@@ -25,6 +25,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::{Error, Result};
 
+mod headers;
 mod stream;
 pub use stream::F64Stream;
 
@@ -225,10 +226,7 @@ impl NpzFile {
     /// not decode are accepted here and refused when asked for.
     pub fn open(path: impl AsRef<Path>) -> Result<NpzFile> {
         let file = Self::open_for_streaming(path)?;
-        crate::limits::check_dataset_bytes(
-            &format!("loading the arrays of {}", file.path.display()),
-            file.total_data_bytes(),
-        )?;
+        file.check_memory_limit()?;
         Ok(file)
     }
 
@@ -495,15 +493,24 @@ impl NpzFile {
 
         let items = usize::try_from(info.data_bytes / item as u64)
             .map_err(|_| self.error(key, "the array is too large for this platform"))?;
+        // Refused before allocating where the member alone exceeds the memory limit;
+        // where the system refuses the memory anyway, an error rather than an abort.
+        let what = || format!("reading variable '{key}' of {}", self.path.display());
+        crate::limits::check_dataset_bytes(&what(), Some(info.data_bytes))?;
         // Allocate no more than the compressed data could expand to.
         let justified = info.compressed_bytes.saturating_mul(MAX_EXPANSION) / item as u64;
         let capacity = items.min(usize::try_from(justified).unwrap_or(usize::MAX));
-        let mut out = Vec::with_capacity(capacity);
+        let mut out = crate::limits::try_vec(what, capacity)?;
         let mut buf = vec![0u8; CHUNK.min(items.saturating_mul(item)).max(1)];
         let mut remaining = info.data_bytes;
         while remaining > 0 {
             let len = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
             reader.read_exact(&mut buf[..len]).map_err(read_error)?;
+            if out.capacity() - out.len() < len / item {
+                // doubling, as `Vec` grows, but never past the declared size
+                let more = (len / item).max(out.len().min(items - out.len()));
+                crate::limits::try_reserve(&mut out, more, what)?;
+            }
             out.extend(buf[..len].chunks_exact(item).map(&decode));
             remaining -= len as u64;
         }
@@ -541,7 +548,12 @@ impl NpzFile {
             )
         })?;
         if info.fortran_order {
-            Ok(array.as_standard_layout().into_owned())
+            // the C-order copy, allocated fallibly
+            let what = || format!("reading variable '{key}' of {}", self.path.display());
+            let mut data = crate::limits::try_vec(what, array.len())?;
+            data.extend(array.iter().cloned());
+            ArrayD::from_shape_vec(IxDyn(&info.shape), data)
+                .map_err(|e| self.error(key, format!("shape {:?}: {e}", info.shape)))
         } else {
             Ok(array)
         }
