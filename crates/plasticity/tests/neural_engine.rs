@@ -171,3 +171,22 @@ fn the_levenberg_marquardt_fit_is_identical_on_1_and_2_threads() {
     assert_eq!(one.theta, two.theta);
     assert_eq!(one.loss_history, two.loss_history);
 }
+
+#[test]
+fn zero_epochs_are_refused_by_levenberg_marquardt_as_by_the_other_solvers() {
+    let data = dataset(0.0, 1.0);
+    for solver in [Solver::Auto, Solver::Lbfgs] {
+        let settings = NeuralFitSettings {
+            fit: FitConfig {
+                epochs: 0,
+                ..FitConfig::default()
+            },
+            solver,
+            ..NeuralFitSettings::default()
+        };
+        let error = fit_neural(&data, &settings, &mut |_| ControlFlow::Continue(()))
+            .expect_err("0 epochs")
+            .to_string();
+        assert!(error.contains("epochs"), "{solver:?}: {error}");
+    }
+}

@@ -326,6 +326,9 @@ pub fn fit_circuit(
     settings: &CircuitFitSettings,
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<CircuitFit> {
+    if settings.fit.epochs == 0 {
+        return Err(crate::Error::config("epochs", "must be at least 1"));
+    }
     let bound = settings.weight_bound.or(dataset.spec.weight_bound);
     let full = CircuitObjective::new(dataset, settings.gradient).with_weight_bound(bound);
     let (parametrisation, penalised) = circuit_parametrisation(dataset, &full, settings.basis)?;
