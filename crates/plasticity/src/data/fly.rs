@@ -79,7 +79,7 @@ use crate::data::BehaviourDataset;
 use crate::random::normal;
 use crate::{Error, Result};
 
-/// Where the 18 flies of `shared/data/flies` come from; recorded as `source` in the
+/// Where the 18 flies of the repository's `data/flies` come from; recorded as `source` in the
 /// metadata of every dataset made by [`to_dataset`]. Keep it with the files and
 /// anything derived from them.
 pub const FLY_DATA_SOURCE: &str = "Rajagopalan, Darshan, Hibbard, Fitzgerald and Turner, \
@@ -1543,15 +1543,8 @@ mod tests {
 
     #[test]
     fn the_shared_flies_load_with_the_readme_facts() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/flies");
-        if !dir.is_dir() {
-            eprintln!(
-                "skipped: {} does not exist (a fresh clone has no ../shared); \
-                 the fixtures in tests/data/flies are tested instead",
-                dir.display()
-            );
-            return;
-        }
+        // the repository's copy of the 18 public files (data/flies/README.md)
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/flies");
         let flies = load_fly_dir(&dir).expect("all flies load");
         let names: Vec<&str> = flies.iter().map(|f| f.name.as_str()).collect();
         let expected: Vec<String> = (1..=18).map(|k| format!("Fly{k}")).collect();
