@@ -362,7 +362,7 @@ def main(argv=None):
         log(f"  Rust: {seconds:.1f} s, peak {rss:.0f} MiB")
 
     if "e" in sections and rust.binary:
-        flies = os.path.join(os.path.dirname(REPO), "shared", "data", "flies")
+        flies = os.path.join(REPO, "data", "flies")
         if os.path.isdir(flies):
             log(f"== (e) fly model comparison: plasticity flies {flies}")
             out_dir = os.path.join(args.results, "rust-flies")

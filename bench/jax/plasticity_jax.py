@@ -1,4 +1,4 @@
-"""JAX baseline of the `plasticity` computations (SPEC §2-§4, §6).
+"""JAX baseline of the `plasticity` computations (docs/model.md §2-§4, §6).
 
 The same models as the Rust engine, written the way a careful JAX user would: `jit`,
 `lax.scan` over time steps, `vmap` over trajectories/sessions, `value_and_grad` over θ,
@@ -58,7 +58,7 @@ import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
 # ---------------------------------------------------------------------------------------
-# Data loading (SPEC §6)
+# Data loading (docs/model.md §6)
 # ---------------------------------------------------------------------------------------
 
 
@@ -119,7 +119,7 @@ class BehaviourData:
 def behaviour_from_arrays(inputs, decisions, trial_of_presentation, n_presentations, rewards,
                           expected_rewards, initial_weights, reward_signal="centred",
                           metadata=None) -> BehaviourData:
-    """Per-presentation arrays from the SPEC §6 layout (padding never enters the loss)."""
+    """Per-presentation arrays from the docs/model.md §6 layout (padding never enters the loss)."""
     inputs = np.asarray(inputs, np.float64)
     s, p, _ = inputs.shape
     n_pres = np.asarray(n_presentations, np.int64)
@@ -172,7 +172,7 @@ def load(path):
 def synthetic_neural(trajectories=1, steps=50, n_pre=100, n_post=1000, seed=0,
                      theta=None) -> NeuralData:
     """Inputs x ~ N(0, 0.1), W₀ ~ N(0, 1/n_pre); targets simulated with `theta` (Oja
-    by default), all neurons recorded, no noise (SPEC §4.1 defaults)."""
+    by default), all neurons recorded, no noise (docs/model.md §4.1 defaults)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(0.0, np.sqrt(0.1), (trajectories, steps, n_pre))
     w0 = rng.normal(0.0, np.sqrt(1.0 / n_pre), (trajectories, n_post, n_pre))
@@ -345,7 +345,7 @@ def n_parameters(family, variables="xyw", hidden=(10,)):
 
 
 # ---------------------------------------------------------------------------------------
-# Neural-activity circuit (SPEC §3.1, §4.1)
+# Neural-activity circuit (docs/model.md §3.1, §4.1)
 # ---------------------------------------------------------------------------------------
 
 
@@ -428,7 +428,7 @@ def neural_arrays(data: NeuralData, dtype, items=None):
 
 
 # ---------------------------------------------------------------------------------------
-# Behaviour circuit (SPEC §3.2, §4.2)
+# Behaviour circuit (docs/model.md §3.2, §4.2)
 # ---------------------------------------------------------------------------------------
 
 
@@ -481,7 +481,7 @@ def behaviour_arrays(data: BehaviourData, dtype):
 
 
 # ---------------------------------------------------------------------------------------
-# Term names and expressions (SPEC §2.1, §6) — enough for the cross-check
+# Term names and expressions (docs/model.md §2.1, §6) — enough for the cross-check
 # ---------------------------------------------------------------------------------------
 
 

@@ -42,7 +42,7 @@ impl RewardSignalArg {
     }
 }
 
-/// The task's flags, each with the SPEC default.
+/// The task's flags, each with the default of docs/model.md §4.2.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct TaskFlags {
     /// Generating rule, an expression over x, y, w, r (e.g. "x*r - 0.05*w").
@@ -145,7 +145,7 @@ pub(crate) struct BehaviourFitOptions {
     #[arg(long, default_value = "10")]
     weight_bound: String,
     /// Behaviour: inputs that drive the model: each odour's pattern with freshly
-    /// re-sampled sensory noise (the SPEC), or the dataset's recorded inputs.
+    /// re-sampled sensory noise (docs/model.md §4.2), or the dataset's recorded inputs.
     #[arg(long, value_enum, default_value = "resampled")]
     inputs: InputsArg,
     /// Behaviour: seed of the re-sampled sensory noise.

@@ -131,10 +131,10 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum SimulateCommand {
     /// Neural activity of a plastic layer y_t = sigmoid(W_t x_t) learning with a rule
-    /// (SPEC §4.1): writes an .npz dataset (kind "neural").
+    /// (docs/model.md §4.1): writes an .npz dataset (kind "neural").
     Oja(SimulateOjaArgs),
     /// Simulated flies choosing odours in the two-odour probabilistic reward task while
-    /// learning with a rule (SPEC §4.2): writes an .npz dataset (kind "behaviour").
+    /// learning with a rule (docs/model.md §4.2): writes an .npz dataset (kind "behaviour").
     Behaviour(crate::behaviour::SimulateBehaviourArgs),
     /// A multi-population circuit described in a TOML file (populations,
     /// projections, masks, rules; docs/circuits.md) learning with its rules: writes an
@@ -509,7 +509,7 @@ impl FitOptions {
 
 #[derive(Args, Debug)]
 struct FitArgs {
-    /// Dataset (.npz, SPEC §6 layout).
+    /// Dataset (.npz, docs/model.md §6 layout).
     data: PathBuf,
     /// Output directory (created if missing).
     #[arg(long)]

@@ -1,4 +1,4 @@
-//! `plasticity flies`: the real-fly experiment (SPEC §4.3) in one command.
+//! `plasticity flies`: the real-fly experiment (docs/model.md §4.3) in one command.
 
 use std::path::PathBuf;
 use std::time::Instant;

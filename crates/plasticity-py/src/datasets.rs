@@ -75,7 +75,7 @@ fn non_negative(variable: &str, values: Vec<i64>) -> PyResult<Vec<usize>> {
 }
 
 /// Neural activity of a plastic layer `y_t = sigmoid(W_t x_t)` over several
-/// trajectories (SPEC §6, kind "neural"). Arrays are returned as NumPy copies.
+/// trajectories (docs/model.md §6, kind "neural"). Arrays are returned as NumPy copies.
 #[pyclass(module = "plasticity", frozen, name = "NeuralDataset")]
 pub struct NeuralDataset {
     pub(crate) inner: Arc<plasticity::data::NeuralDataset>,
@@ -126,7 +126,7 @@ impl NeuralDataset {
         Ok(dataset.into())
     }
 
-    /// Reads a neural `.npz` dataset (SPEC §6).
+    /// Reads a neural `.npz` dataset (docs/model.md §6).
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         require_file(&path)?;
@@ -136,7 +136,7 @@ impl NeuralDataset {
         Ok(dataset.into())
     }
 
-    /// Writes the dataset as `.npz` (SPEC §6; written to a temporary name, then renamed).
+    /// Writes the dataset as `.npz` (docs/model.md §6; written to a temporary name, then renamed).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.inner.save(&path)).map_err(to_py_err)
     }
@@ -214,7 +214,7 @@ impl NeuralDataset {
     }
 }
 
-/// Choices in the two-odour task (SPEC §6, kind "behaviour"): sessions padded to a
+/// Choices in the two-odour task (docs/model.md §6, kind "behaviour"): sessions padded to a
 /// common length (−1 for integers, 0 for floats) with explicit lengths.
 #[pyclass(module = "plasticity", frozen, name = "BehaviourDataset")]
 pub struct BehaviourDataset {
@@ -231,7 +231,7 @@ impl From<plasticity::data::BehaviourDataset> for BehaviourDataset {
 
 #[pymethods]
 impl BehaviourDataset {
-    /// A dataset from arrays (shapes as in SPEC §6: `[sessions, max_presentations(, n_in)]`
+    /// A dataset from arrays (shapes as in docs/model.md §6: `[sessions, max_presentations(, n_in)]`
     /// per presentation, `[sessions, max_trials]` per trial).
     #[new]
     #[pyo3(signature = (*, inputs, odours, decisions, trial_of_presentation, n_presentations, rewards, expected_rewards, n_trials, initial_weights, metadata = None))]
@@ -270,7 +270,7 @@ impl BehaviourDataset {
         Ok(dataset.into())
     }
 
-    /// Reads a behaviour `.npz` dataset (SPEC §6).
+    /// Reads a behaviour `.npz` dataset (docs/model.md §6).
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         require_file(&path)?;
@@ -280,7 +280,7 @@ impl BehaviourDataset {
         Ok(dataset.into())
     }
 
-    /// Writes the dataset as `.npz` (SPEC §6; written to a temporary name, then renamed).
+    /// Writes the dataset as `.npz` (docs/model.md §6; written to a temporary name, then renamed).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.inner.save(&path)).map_err(to_py_err)
     }
@@ -367,7 +367,7 @@ impl BehaviourDataset {
     }
 }
 
-/// One fly's recorded session (SPEC §6.3): odour presentations, decisions, rewards.
+/// One fly's recorded session (docs/model.md §6.3): odour presentations, decisions, rewards.
 #[pyclass(module = "plasticity", frozen, name = "FlyRecording")]
 pub struct FlyRecording {
     pub(crate) inner: plasticity::data::fly::FlyRecording,
@@ -449,7 +449,7 @@ impl FlyRecording {
     }
 }
 
-/// Reads one fly from a `.mat` (MATLAB v5/v7) or `.csv` file (SPEC §6.3).
+/// Reads one fly from a `.mat` (MATLAB v5/v7) or `.csv` file (docs/model.md §6.3).
 #[pyfunction]
 fn load_fly(py: Python<'_>, path: PathBuf) -> PyResult<FlyRecording> {
     require_file(&path)?;
@@ -472,7 +472,7 @@ fn load_flies(py: Python<'_>, directory: PathBuf) -> PyResult<Vec<FlyRecording>>
         .collect())
 }
 
-/// Simulates Oja-style neural data (SPEC §4.1).
+/// Simulates Oja-style neural data (docs/model.md §4.1).
 #[pyfunction]
 #[pyo3(signature = (*, n_pre, n_post, steps, trajectories, input_std, initial_weight_std, noise_std, recording_fraction, rule, seed))]
 #[allow(clippy::too_many_arguments)]
@@ -505,7 +505,7 @@ fn simulate_oja(
     Ok(dataset.into())
 }
 
-/// Simulates flies in the two-odour task (SPEC §4.2).
+/// Simulates flies in the two-odour task (docs/model.md §4.2).
 #[pyfunction]
 #[pyo3(signature = (*, rule, sessions, blocks, trials_per_block, reward_probabilities, n_in, n_hidden, odour_level, input_noise_std, initial_weight_std, expected_reward_window, reward_signal, max_presentations_per_trial, seed))]
 #[allow(clippy::too_many_arguments)]

@@ -24,7 +24,7 @@ def test_neural_dataset_round_trips_through_npz(oja, tmp_path):
     again = pl.NeuralDataset.load(path)
     assert again == oja
     assert isinstance(pl.load(path), pl.NeuralDataset)
-    # the file is a plain NumPy .npz with the SPEC §6 arrays
+    # the file is a plain NumPy .npz with the docs/model.md §6 arrays
     with np.load(path) as arrays:
         np.testing.assert_array_equal(arrays["inputs"], oja.inputs)
         np.testing.assert_array_equal(arrays["recorded_activity"], oja.recorded_activity)
@@ -64,7 +64,7 @@ def test_behaviour_dataset_round_trips(behaviour, tmp_path):
 
 def test_fly_recording(fly_path):
     fly = pl.load_fly(fly_path)
-    # SPEC/README facts of Fly1: 286 presentations, 46 rejections, 146 rewards
+    # facts of Fly1 (data/flies/README.md): 286 presentations, 46 rejections, 146 rewards
     assert fly.name == "Fly1"
     assert fly.n_presentations == 286
     assert int((fly.decisions == 0).sum()) == 46

@@ -20,7 +20,7 @@
 //! negative log-likelihood of all the data is the *sum* of the cross-entropies over
 //! presentations, `Σ_s Σ_p ℓ_{sp}`, whose Fisher information is
 //! `I = Σ_s Σ_p σ(z)(1 − σ(z)) ∂z/∂θ ∂z/∂θᵀ`. The objective the fit minimises is
-//! the mean over sessions of each session's mean (SPEC §6); its Gauss–Newton matrix
+//! the mean over sessions of each session's mean (docs/model.md §6); its Gauss–Newton matrix
 //! `F = 1/S Σ_s 1/P_s Σ_p σ(1 − σ) ∂z ∂zᵀ` is kept as well. A weight clipped by the
 //! circuit's bound has no tangent (the clip's derivative is 0).
 //!

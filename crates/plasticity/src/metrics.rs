@@ -1,4 +1,4 @@
-//! Metrics of SPEC §5: R² of weights and of activity, coefficient error.
+//! Metrics of docs/model.md §5: R² of weights and of activity, coefficient error.
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -92,7 +92,7 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// How fresh evaluation trajectories are drawn (SPEC §4.1 distributions).
+/// How fresh evaluation trajectories are drawn (docs/model.md §4.1 distributions).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FreshTrajectories {
     /// Presynaptic neurons.
@@ -125,7 +125,7 @@ pub struct NeuralEvaluation {
 }
 
 /// Simulates fresh trajectories with the generating rule and with the fitted rule from
-/// the same `W₀` and inputs, and compares them (SPEC §5). Each trajectory has its own
+/// the same `W₀` and inputs, and compares them (docs/model.md §5). Each trajectory has its own
 /// seeded stream, so results do not depend on the thread count.
 pub fn evaluate_neural<T: PlasticityRule, F: PlasticityRule>(
     true_rule: &T,
@@ -336,7 +336,7 @@ mod tests {
     }
 }
 
-/// The paired Wilcoxon signed-rank test of differences `d_i` (SPEC §4.3).
+/// The paired Wilcoxon signed-rank test of differences `d_i` (docs/model.md §4.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WilcoxonTest {
     /// Pairs with a non-zero difference (zeros are dropped, scipy's `zero_method="wilcox"`).

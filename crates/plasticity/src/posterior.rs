@@ -14,7 +14,7 @@
 //!
 //! `ℓ_sp = softplus(z_sp) − d_sp z_sp` the Bernoulli cross-entropy of presentation `p` of
 //! session `s`, `ℓ̄_s` its mean over the session's `P_s` presentations. The objective a
-//! fit minimises is `L̄ = 1/S Σ_s ℓ̄_s` (SPEC §6), a *mean*; here each session's mean is
+//! fit minimises is `L̄ = 1/S Σ_s ℓ̄_s` (docs/model.md §6), a *mean*; here each session's mean is
 //! multiplied back by its `P_s`, so that `log L` is the true log-likelihood of every
 //! recorded choice (not `N L̄`, which equals it only when sessions are equally long).
 //!

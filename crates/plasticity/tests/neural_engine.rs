@@ -1,4 +1,4 @@
-//! SPEC §3.1 neural recordings through the network engine: the same loss and
+//! docs/model.md §3.1 neural recordings through the network engine: the same loss and
 //! gradient as the single-layer engine, the Gauss–Newton system consistent with it,
 //! and Levenberg–Marquardt as the default solver.
 

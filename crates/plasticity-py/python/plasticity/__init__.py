@@ -244,7 +244,7 @@ def simulate_oja(
     input_std: float = math.sqrt(0.1),
     initial_weight_std: Optional[float] = None,
 ) -> NeuralDataset:
-    """Neural activity of a plastic layer learning with ``rule`` (SPEC §4.1).
+    """Neural activity of a plastic layer learning with ``rule`` (docs/model.md §4.1).
 
     Each trajectory starts from ``W₀ ~ N(0, 1/n_pre)`` (or ``initial_weight_std²``),
     with inputs ``x_t ~ N(0, input_std²)``; ``y_t = sigmoid(W_t x_t)`` and
@@ -286,14 +286,14 @@ def simulate_behaviour(
     max_presentations_per_trial: int = 50,
     seed: int = 0,
 ) -> BehaviourDataset:
-    """Simulated flies choosing odours in the two-odour task (SPEC §4.2).
+    """Simulated flies choosing odours in the two-odour task (docs/model.md §4.2).
 
     Each presentation's input ``x`` is the odour's pattern plus ``N(0,
     input_noise_std²)`` noise; ``h = tanh(W x)``, ``P(accept) = sigmoid(Σ h)``; an
     accepted odour is rewarded with its block's probability, and the plastic weights
     change by ``Δw = g(x, h, w, r)`` with ``r = R − E[R]`` (``"centred"``; ``E[R]`` the
     mean of the last ``expected_reward_window`` rewards) or ``r = R`` (``"raw"``).
-    Defaults are the SPEC's, as ``plasticity simulate behaviour``.
+    Defaults are those of docs/model.md §4.2, as ``plasticity simulate behaviour``.
     """
     return _native.simulate_behaviour(
         rule=_expression_of(rule),

@@ -38,7 +38,7 @@ __all__ = [
 
 @final
 class NeuralDataset:
-    """Activity of a plastic layer ``y_t = sigmoid(W_t x_t)`` (SPEC §6, kind "neural").
+    """Activity of a plastic layer ``y_t = sigmoid(W_t x_t)`` (docs/model.md §6, kind "neural").
     Array attributes return NumPy copies."""
 
     def __new__(
@@ -81,7 +81,7 @@ class NeuralDataset:
 
 @final
 class BehaviourDataset:
-    """Choices in the two-odour task (SPEC §6, kind "behaviour"), sessions padded to a
+    """Choices in the two-odour task (docs/model.md §6, kind "behaviour"), sessions padded to a
     common length (−1 for integers, 0 for floats)."""
 
     def __new__(
@@ -131,7 +131,7 @@ class BehaviourDataset:
 
 @final
 class FlyRecording:
-    """One fly's session (SPEC §6.3)."""
+    """One fly's session (docs/model.md §6.3)."""
 
     @property
     def name(self) -> str: ...

@@ -1,4 +1,4 @@
-//! The behaviour circuit (SPEC §3.2), a mushroom-body-like model of a fly:
+//! The behaviour circuit (docs/model.md §3.2), a mushroom-body-like model of a fly:
 //! `h = tanh(W x)` (the plastic layer, `y ≡ h`), `logit = v Σ_i h_i` with the fixed
 //! readout `v = 5 / n_hidden`, `P(accept) = σ(logit)`. After an accepted presentation,
 //! `W ← clip_B(W + η g_θ(x, h, W, r))` with `η = 1 / n_in`, where `clip_B` bounds every

@@ -1,5 +1,5 @@
 //! Circuits: one simulation step of each circuit and its vector-Jacobian product
-//! (SPEC §3). The rule acts on the circuit's plastic layer through
+//! (docs/model.md §3). The rule acts on the circuit's plastic layer through
 //! [`PlasticityRule`](crate::rule::PlasticityRule).
 
 pub mod behaviour;

@@ -19,7 +19,7 @@
 //!    `W_p,t+1 = W_p,t + η_p g_θ(a_p, y_B,t, W_p,t, r_t)`, optionally clipped to
 //!    `[−b, b]`; with the gate off, `W_p,t+1 = W_p,t`.
 //!
-//! The single-layer circuit of SPEC §3.1 is the instance `x` (input) → `y` (sigmoid),
+//! The single-layer circuit of docs/model.md §3.1 is the instance `x` (input) → `y` (sigmoid),
 //! undelayed, dense, plastic with `η = 1`; the behaviour circuit of §3.2 is the
 //! instance [`Network::behaviour`] (`odour` → `hidden` (tanh, plastic) → `accept`
 //! (one sigmoid neuron, fixed readout)), with `r_t` the trial's reward signal and the
@@ -377,7 +377,7 @@ impl Network {
         })
     }
 
-    /// The behaviour circuit of SPEC §3.2 as a network: the input population `odour`
+    /// The behaviour circuit of docs/model.md §3.2 as a network: the input population `odour`
     /// (`n_in`), the population `hidden` (`n_hidden`, tanh) fed by the dense plastic
     /// projection `odour_hidden` (`W`, rule `rule`, `η` of the circuit, SPEC `1/n_in`),
     /// and the one-neuron sigmoid population `accept` fed by the dense fixed projection

@@ -1,4 +1,4 @@
-//! The neural-activity circuit (SPEC §3.1): `y_t = σ(W_t x_t)` with no bias, then
+//! The neural-activity circuit (docs/model.md §3.1): `y_t = σ(W_t x_t)` with no bias, then
 //! `W_{t+1} = W_t + η g_θ(x_t, y_t, W_t)` with `η = 1`.
 
 use rayon::prelude::*;

@@ -16,7 +16,7 @@ pub enum TrajectoryLoss {
     /// cross-entropy of `P = σ(z_t,i)` for the recorded decision `d_t,i ∈ {0, 1}`
     /// (`recorded_activity`), written through the net input `z` so that it is finite
     /// for any `z`; its mean over the steps, as the behaviour circuit's loss of a
-    /// session (SPEC §6). For a sigmoid population `σ(z) = y`, the neuron's activity.
+    /// session (docs/model.md §6). For a sigmoid population `σ(z) = y`, the neuron's activity.
     CrossEntropy,
 }
 

@@ -1,4 +1,4 @@
-//! The behaviour dataset (SPEC §6, `kind = "behaviour"`): sessions of odour
+//! The behaviour dataset (docs/model.md §6, `kind = "behaviour"`): sessions of odour
 //! presentations, decisions and rewards, padded to a common length with explicit
 //! lengths (padding: −1 for integers, 0 for floats; it never enters a loss).
 
@@ -302,7 +302,7 @@ impl BehaviourDataset {
         })
     }
 
-    /// Reads a dataset from an `.npz` file in the layout of SPEC §6. Every member's
+    /// Reads a dataset from an `.npz` file in the layout of docs/model.md §6. Every member's
     /// header (dtype, shape), the shapes' agreement and the arrays' total size against
     /// the memory limit are checked before any array is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
@@ -354,7 +354,7 @@ impl BehaviourDataset {
         )
     }
 
-    /// Writes the dataset to `path` (atomically) in the layout of SPEC §6.
+    /// Writes the dataset to `path` (atomically) in the layout of docs/model.md §6.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let n_pres: Array1<i64> = self.n_presentations.iter().map(|&n| n as i64).collect();
         let n_trials: Array1<i64> = self.n_trials.iter().map(|&n| n as i64).collect();

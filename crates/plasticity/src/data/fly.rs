@@ -1,8 +1,8 @@
-//! Real fly recordings (SPEC §4.3, §6): loaders of MATLAB v5 `.mat` files and of a CSV
+//! Real fly recordings (docs/model.md §4.3, §6): loaders of MATLAB v5 `.mat` files and of a CSV
 //! layout into [`FlyRecording`], and [`to_dataset`], which packs recordings into the
 //! padded [`BehaviourDataset`] that the behaviour objective and fit read.
 //!
-//! # The `.mat` layout (SPEC §6)
+//! # The `.mat` layout (docs/model.md §6)
 //!
 //! A MATLAB v5 MAT-file (what MATLAB's `save -v7`/`-v6` and `scipy.io.savemat` write),
 //! little-endian, with three numeric variables:
@@ -79,7 +79,7 @@ use crate::data::BehaviourDataset;
 use crate::random::normal;
 use crate::{Error, Result};
 
-/// Where the 18 flies of `shared/data/flies` come from; recorded as `source` in the
+/// Where the 18 flies of the repository's `data/flies` come from; recorded as `source` in the
 /// metadata of every dataset made by [`to_dataset`]. Keep it with the files and
 /// anything derived from them.
 pub const FLY_DATA_SOURCE: &str = "Rajagopalan, Darshan, Hibbard, Fitzgerald and Turner, \
@@ -98,10 +98,10 @@ pub const MAX_INFLATE_RATIO: usize = 1032;
 /// A compressed `.mat` variable may inflate to at most this many bytes.
 const MAX_INFLATED_BYTES: usize = 256 << 20;
 
-/// The level at which an odour drives its input (SPEC §4.2).
+/// The level at which an odour drives its input (docs/model.md §4.2).
 const ODOUR_LEVEL: f64 = 0.75;
 
-/// The sensory noise the fit re-samples inputs with (SPEC §4.2), recorded in the
+/// The sensory noise the fit re-samples inputs with (docs/model.md §4.2), recorded in the
 /// metadata as `input_noise_std`.
 const INPUT_NOISE_STD: f64 = 0.015;
 
@@ -1177,11 +1177,11 @@ pub fn load_fly_csv(path: impl AsRef<Path>) -> Result<FlyRecording> {
 // ---------------------------------------------------------------------------------
 // Packing into a behaviour dataset
 
-/// Packs fly recordings into the padded behaviour layout of SPEC §6, one session per
+/// Packs fly recordings into the padded behaviour layout of docs/model.md §6, one session per
 /// fly in the order given:
 ///
 /// - `n_in` is the largest number of odours; odour `k` drives input `k` at 0.75 and the
-///   others at 0 (with two odours `μ_A = (0.75, 0)`, `μ_B = (0, 0.75)`, SPEC §4.2); the
+///   others at 0 (with two odours `μ_A = (0.75, 0)`, `μ_B = (0, 0.75)`, docs/model.md §4.2); the
 ///   inputs carry no noise (the fit re-samples it, `input_noise_std` = 0.015);
 /// - `expected_rewards[t]` is the mean of the last `expected_reward_window` rewards
 ///   before trial `t` (zeros before the first);
@@ -1543,15 +1543,8 @@ mod tests {
 
     #[test]
     fn the_shared_flies_load_with_the_readme_facts() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/flies");
-        if !dir.is_dir() {
-            eprintln!(
-                "skipped: {} does not exist (a fresh clone has no ../shared); \
-                 the fixtures in tests/data/flies are tested instead",
-                dir.display()
-            );
-            return;
-        }
+        // the repository's copy of the 18 public files (data/flies/README.md)
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/flies");
         let flies = load_fly_dir(&dir).expect("all flies load");
         let names: Vec<&str> = flies.iter().map(|f| f.name.as_str()).collect();
         let expected: Vec<String> = (1..=18).map(|k| format!("Fly{k}")).collect();

@@ -2,7 +2,7 @@
 //! (`docs/flies.md`).
 //!
 //! The public conversion of the Y-arena experiment (the 18 files of
-//! `shared/data/flies`, see [`crate::data::FLY_DATA_SOURCE`]) reconstructed rejections
+//! `data/flies`, see [`crate::data::FLY_DATA_SOURCE`]) reconstructed rejections
 //! (`Y = 0`) only for the first block of [`FLY_BLOCK_TRIALS`] trials; after it every
 //! presentation is an accept, and flies whose first block did not match are accept-only.
 //! Fits of such files mostly learn where the labelling stops. [`check_fly_recordings`]
@@ -408,16 +408,11 @@ mod tests {
         assert!(empty.warnings.is_empty() && empty.summary.is_none());
     }
 
-    /// The per-fly counts of `shared/data/flies` (docs/flies.md prints this table with
+    /// The per-fly counts of the repository's `data/flies` (docs/flies.md prints this table with
     /// `cargo test --release -p plasticity --lib fly_warnings -- --nocapture`).
     #[test]
     fn the_shared_flies_show_the_signature() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/flies");
-        if !dir.is_dir() {
-            eprintln!("skipped: {} does not exist", dir.display());
-            return;
-        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/flies");
         let flies = crate::data::load_fly_dir(&dir).expect("all flies load");
         let check = check_fly_recordings(&flies, FLY_BLOCK_TRIALS).expect("checked");
         eprintln!(

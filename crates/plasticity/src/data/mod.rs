@@ -1,4 +1,4 @@
-//! Datasets in memory (SPEC §6), validated when loaded.
+//! Datasets in memory (docs/model.md §6), validated when loaded.
 
 pub mod behaviour;
 pub mod circuit;

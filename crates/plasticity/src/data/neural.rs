@@ -1,4 +1,4 @@
-//! The neural-activity dataset (SPEC §6, `kind = "neural"`).
+//! The neural-activity dataset (docs/model.md §6, `kind = "neural"`).
 
 use std::path::Path;
 
@@ -141,7 +141,7 @@ impl NeuralDataset {
         })
     }
 
-    /// Reads a dataset from an `.npz` file in the layout of SPEC §6. Every member's
+    /// Reads a dataset from an `.npz` file in the layout of docs/model.md §6. Every member's
     /// header (dtype, shape), the shapes' agreement and the arrays' total size against
     /// the memory limit are checked before any array is read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
@@ -182,7 +182,7 @@ impl NeuralDataset {
         )
     }
 
-    /// Writes the dataset to `path` (atomically) in the layout of SPEC §6.
+    /// Writes the dataset to `path` (atomically) in the layout of docs/model.md §6.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let neurons: Array1<i64> = self.recorded_neurons.iter().map(|&i| i as i64).collect();
         let metadata = serde_json::Value::Object(self.metadata.clone()).to_string();

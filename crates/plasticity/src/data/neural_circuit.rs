@@ -1,4 +1,4 @@
-//! A SPEC §3.1 neural recording as a recording of the network engine's circuit: an
+//! A docs/model.md §3.1 neural recording as a recording of the network engine's circuit: an
 //! input population `x` (`n_pre`, the recorded inputs) → a sigmoid population `y`
 //! (`n_post`, the recorded neurons as recorded) through one plastic, all-to-all
 //! projection `w` with `η = 1`:

@@ -27,7 +27,7 @@ pub struct NeuralStream {
 }
 
 impl NeuralStream {
-    /// Opens `path` (SPEC §6, kind "neural"); checks every shape, the recorded neurons
+    /// Opens `path` (docs/model.md §6, kind "neural"); checks every shape, the recorded neurons
     /// and the initial weights, without reading `inputs` or `recorded_activity`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();

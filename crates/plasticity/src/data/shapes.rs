@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::io::npz::NpzFile;
 use crate::{Error, Result};
 
-/// The shapes of a neural dataset's arrays (SPEC §6).
+/// The shapes of a neural dataset's arrays (docs/model.md §6).
 pub(crate) struct NeuralShapes<'a> {
     /// `inputs`, `[trajectories, steps, n_pre]`.
     pub inputs: &'a [usize],
@@ -75,7 +75,7 @@ impl NeuralShapes<'_> {
     }
 }
 
-/// The shapes of a behaviour dataset's arrays (SPEC §6).
+/// The shapes of a behaviour dataset's arrays (docs/model.md §6).
 pub(crate) struct BehaviourShapes<'a> {
     /// `inputs`, `[sessions, max_presentations, n_in]`.
     pub inputs: &'a [usize],

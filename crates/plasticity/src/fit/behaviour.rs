@@ -1,4 +1,4 @@
-//! Fitting a rule to choices (SPEC §4.2): the model is driven by the recorded odours,
+//! Fitting a rule to choices (docs/model.md §4.2): the model is driven by the recorded odours,
 //! decisions and rewards with freshly re-sampled sensory noise, fitted by Adam or
 //! L-BFGS on the cross-entropy plus an L1 penalty, and evaluated on fresh sessions
 //! against the generating rule (R² of weights and activity, percent deviance and the
@@ -33,7 +33,7 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputSource {
-    /// Each presentation's odour pattern plus freshly drawn sensory noise (SPEC §4.2:
+    /// Each presentation's odour pattern plus freshly drawn sensory noise (docs/model.md §4.2:
     /// an animal's exact sensory noise is unknowable).
     #[default]
     Resampled,
@@ -252,7 +252,7 @@ pub fn generating_task(dataset: &BehaviourDataset) -> Option<BehaviourTask> {
 
 /// Simulates `sessions` fresh sessions with the generating task and rule, and compares
 /// the fitted rule (run by `circuit`, driven by each session's inputs, decisions and
-/// rewards from the same `W₀`) with the generating rule (SPEC §5).
+/// rewards from the same `W₀`) with the generating rule (docs/model.md §5).
 pub fn evaluate_behaviour(
     task: &BehaviourTask,
     circuit: &BehaviourCircuit,
@@ -380,7 +380,7 @@ fn mix_seeds(data_seed: u64, fit_seed: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// `100 (D_null − D_model) / D_null` (SPEC §5); the factor 2 and the averaging of
+/// `100 (D_null − D_model) / D_null` (docs/model.md §5); the factor 2 and the averaging of
 /// `D = mean −2 log p` cancel, so cross-entropies of the same presentations serve.
 pub fn percent_deviance(model_loss: f64, null_loss: f64) -> f64 {
     100.0 * (null_loss - model_loss) / null_loss

@@ -1,4 +1,4 @@
-//! Real flies (SPEC §4.3): each fly fitted on its own with several draws of the
+//! Real flies (docs/model.md §4.3): each fly fitted on its own with several draws of the
 //! unknowable sensory noise and initial weights (the median reported), models (sets of
 //! Taylor terms) compared across flies with the paired Wilcoxon signed-rank test, and a
 //! held-out test: fit on the first trials, predict the rest.
@@ -41,7 +41,7 @@ pub struct FlySettings {
     pub initial_weight_std: f64,
     /// `E[R]` window.
     pub expected_reward_window: usize,
-    /// Optimiser: the behaviour defaults of SPEC §2.3/§4.2 (Adam, 250 epochs, learning
+    /// Optimiser: the behaviour defaults of docs/model.md §2.3/§4.2 (Adam, 250 epochs, learning
     /// rate 1e-3, L1 1e-2 on the model's coefficients).
     pub fit: FitConfig,
     /// Weight bound during the fits.
@@ -125,7 +125,7 @@ pub struct FlyDraw {
     pub posterior_divergences: Option<usize>,
 }
 
-/// A profile-likelihood interval of one coefficient (SPEC §5 has no interval; this is
+/// A profile-likelihood interval of one coefficient (docs/model.md §5 has no interval; this is
 /// `{v : 2[NLL_p(v) − NLL_min] ≤ χ²₁}`, see [`crate::fit::profile`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CoefficientInterval {
@@ -182,7 +182,7 @@ pub fn laplace_intervals(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelFamily {
-    /// A Taylor plasticity rule inside the behaviour circuit (SPEC §4.2).
+    /// A Taylor plasticity rule inside the behaviour circuit (docs/model.md §4.2).
     PlasticityRule,
     /// The Q-learning agent of [`crate::baseline::q_learning`].
     QLearning,

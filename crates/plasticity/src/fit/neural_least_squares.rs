@@ -1,4 +1,4 @@
-//! SPEC §3.1 neural recordings fitted by Levenberg–Marquardt through the network
+//! docs/model.md §3.1 neural recordings fitted by Levenberg–Marquardt through the network
 //! engine: the recording becomes the two-population circuit of
 //! [`crate::data::neural_circuit`], and the staged circuit fit
 //! ([`super::circuit::fit_circuit`]) solves `(JᵀJ + λ diag JᵀJ) δ = −Jᵀr` on the

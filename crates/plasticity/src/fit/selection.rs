@@ -3,7 +3,7 @@
 //! with λ chosen by the same cross-validation (as glmnet does).
 //!
 //! Definitions (`S` sessions, `P_s` real presentations of session `s`, `ℓ̄_s(θ)` its mean
-//! binary cross-entropy, SPEC §4.2):
+//! binary cross-entropy, docs/model.md §4.2):
 //!
 //! - **Folds.** Session `s` is held out in fold `s mod K` ([`session_folds`]): every
 //!   session is held out exactly once, the folds differ in size by at most one, and the

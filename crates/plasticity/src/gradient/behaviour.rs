@@ -1,4 +1,4 @@
-//! The adjoint of a behaviour session (SPEC §3.2, §6): the mean binary cross-entropy
+//! The adjoint of a behaviour session (docs/model.md §3.2, §6): the mean binary cross-entropy
 //! of the circuit's `P(accept)` against every recorded decision, differentiated through
 //! the once-per-trial updates at accepted presentations.
 //!

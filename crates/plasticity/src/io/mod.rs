@@ -1,4 +1,4 @@
-//! Dataset file formats (SPEC §6).
+//! Dataset file formats (docs/model.md §6).
 
 pub mod npz;
 

@@ -33,7 +33,7 @@ pub trait Objective: Sync {
     fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64;
 }
 
-/// Mean squared error of the neural-activity circuit (SPEC §4.1):
+/// Mean squared error of the neural-activity circuit (docs/model.md §4.1):
 /// `L = 1/(N T n_rec) Σ_{k,t,i∈rec} (y_{k,t,i}(θ) − ŷ_{k,t,i})²`.
 pub struct NeuralObjective<'a, R> {
     dataset: &'a NeuralDataset,
@@ -183,7 +183,7 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
     }
 }
 
-/// Mean binary cross-entropy of the behaviour circuit (SPEC §4.2, §6):
+/// Mean binary cross-entropy of the behaviour circuit (docs/model.md §4.2, §6):
 /// `L = 1/S Σ_s 1/P_s Σ_p [softplus(z_sp) − d_sp z_sp]`, each session averaged over
 /// its own real presentations (padding never enters), then over sessions.
 ///

@@ -3,7 +3,7 @@
 //!
 //! Written here rather than taken from `argmin` because its ndarray backend stops at
 //! ndarray 0.16 and its More–Thuente / Hager–Zhang searches hang on NaN trial points
-//! (see `shared/notes/crates.md`).
+//! (argmin 0.11 / argmin-math 0.5: with NaN costs and gradients they never return).
 
 /// What one iteration did.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,4 +1,4 @@
-//! Rule expressions and trainable masks for the Taylor rule (SPEC §2.1).
+//! Rule expressions and trainable masks for the Taylor rule (docs/model.md §2.1).
 //!
 //! An expression writes the coefficients `θ_abcd` of
 //! `g_θ(x, y, w, r) = Σ θ_abcd x^a y^b w^c r^d` as a polynomial:
@@ -145,7 +145,7 @@ pub fn format_expression(coefficients: &[f64], variables: Variables) -> String {
     out
 }
 
-/// Which Taylor coefficients are trainable; the others stay exactly 0 (SPEC §2.1).
+/// Which Taylor coefficients are trainable; the others stay exactly 0 (docs/model.md §2.1).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TrainableSpec {
     /// Every coefficient.

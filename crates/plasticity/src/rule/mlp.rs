@@ -1,4 +1,4 @@
-//! The multilayer-perceptron rule and its gradient (SPEC §2.2):
+//! The multilayer-perceptron rule and its gradient (docs/model.md §2.2):
 //! `g_θ(u) = tanh(W_L σ(… σ(W_1 u + b_1) …) + b_L)`, `u = (x, y, w[, r])`, with the leaky
 //! ReLU `σ(z) = max(z, 0.01 z)`.
 //!

@@ -1,4 +1,4 @@
-//! Plasticity rules `Δw = g_θ(x, y, w, r)` (SPEC §2).
+//! Plasticity rules `Δw = g_θ(x, y, w, r)` (docs/model.md §2).
 //!
 //! A rule is written for one synapse but applied to a whole layer at once through
 //! [`PlasticityRule`], so that each rule can factorise its work across the layer (the
@@ -226,9 +226,9 @@ pub const PARTIALS_HEAD: usize = 3;
 /// A rule of either family, chosen at run time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rule {
-    /// Truncated Taylor series (SPEC §2.1).
+    /// Truncated Taylor series (docs/model.md §2.1).
     Taylor(TaylorRule),
-    /// Multilayer perceptron (SPEC §2.2).
+    /// Multilayer perceptron (docs/model.md §2.2).
     Mlp(MlpRule),
 }
 

@@ -1,4 +1,4 @@
-//! The truncated Taylor-series rule and its gradient (SPEC §2.1):
+//! The truncated Taylor-series rule and its gradient (docs/model.md §2.1):
 //! `g_θ(x, y, w, r) = Σ_{a,b,c,d ∈ {0,1,2}} θ_abcd x^a y^b w^c r^d`.
 //!
 //! The layer kernel is factorised. The reward is global, so it is folded first:

@@ -1,4 +1,4 @@
-//! The monomials of the truncated Taylor rule (SPEC §2.1).
+//! The monomials of the truncated Taylor rule (docs/model.md §2.1).
 //!
 //! The rule is
 //!

@@ -1,4 +1,4 @@
-//! The two-odour probabilistic reward task (SPEC §4.2): simulated flies learning with a
+//! The two-odour probabilistic reward task (docs/model.md §4.2): simulated flies learning with a
 //! known rule, for recovering reward-modulated plasticity rules from choices.
 
 use ndarray::{Array2, Array3};
@@ -301,7 +301,7 @@ impl BehaviourTask {
         self.dataset(&sessions)
     }
 
-    /// Packs simulated sessions into the padded dataset layout of SPEC §6.
+    /// Packs simulated sessions into the padded dataset layout of docs/model.md §6.
     pub fn dataset(&self, sessions: &[SimulatedSession]) -> Result<BehaviourDataset> {
         let n = sessions.len();
         let max_pres = sessions

@@ -1,4 +1,4 @@
-//! Seeded data generation for the experiments of SPEC §4, and the task samplers of
+//! Seeded data generation for the experiments of docs/model.md §4, and the task samplers of
 //! the function objectives (covariances for PCA, pattern sets for memory).
 
 pub mod behaviour;

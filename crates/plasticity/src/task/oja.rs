@@ -1,4 +1,4 @@
-//! Simulated neural activity for recovering Oja's rule (SPEC §4.1).
+//! Simulated neural activity for recovering Oja's rule (docs/model.md §4.1).
 
 use crate::random::normal;
 use ndarray::Array3;
@@ -11,7 +11,7 @@ use crate::data::NeuralDataset;
 use crate::rule::{parse_expression, PlasticityRule, TaylorRule, Variables};
 use crate::{Error, Result};
 
-/// The generating experiment of SPEC §4.1; every field has the SPEC default.
+/// The generating experiment of docs/model.md §4.1; every field has the SPEC default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OjaTask {

@@ -101,7 +101,7 @@ pub fn f64_auto(key: &str, shape: &[u64]) -> Member {
     }
 }
 
-/// The members of a neural dataset (SPEC §6) with the given shapes: `inputs`
+/// The members of a neural dataset (docs/model.md §6) with the given shapes: `inputs`
 /// `[k, t, n_pre]`, `initial_weights` `[k, n_post, n_pre]`, `recorded_activity`
 /// `[k, t, n_rec]` and `recorded_neurons` `0..n_rec`; members over 1 MiB are deflated
 /// zeros.

@@ -1,4 +1,4 @@
-//! A behaviour session (SPEC §3.2, §6) as a trajectory of the behaviour circuit's
+//! A behaviour session (docs/model.md §3.2, §6) as a trajectory of the behaviour circuit's
 //! network instance ([`Network::behaviour`](crate::circuit::Network::behaviour)).
 //!
 //! Step `t` is presentation `t`: the drive is the odour input `x_t` (0 for the neuron

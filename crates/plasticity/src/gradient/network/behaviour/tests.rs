@@ -1,4 +1,4 @@
-//! The behaviour circuit of SPEC §3.2 through the network engine
+//! The behaviour circuit of docs/model.md §3.2 through the network engine
 //! ([`Network::behaviour`], [`BehaviourTrajectory`]) against its own kernel
 //! (`gradient::behaviour`): the loss and the θ-gradient of every session agree to
 //! 1e-12 (relative), for the Taylor rule over (x, y, w, r) and the MLP rule, centred
