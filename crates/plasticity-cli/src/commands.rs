@@ -553,8 +553,9 @@ struct EvaluateArgs {
 
 #[derive(Args, Debug)]
 struct OjaArgs {
-    /// The paper's experiment: 100→1000 neurons, 50 trajectories of 50 steps (several
-    /// minutes on a laptop). Without it: 20→100 neurons, 10 trajectories.
+    /// The paper's experiment: 100→1000 neurons, 50 trajectories of 50 steps (about a
+    /// minute on 2 cores with Levenberg–Marquardt). Without it: 20→100 neurons, 10
+    /// trajectories (under a second).
     #[arg(long)]
     paper_scale: bool,
     /// Also write the dataset and results (results.json, coefficients.csv) here.

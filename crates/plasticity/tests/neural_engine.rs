@@ -190,3 +190,45 @@ fn zero_epochs_are_refused_by_levenberg_marquardt_as_by_the_other_solvers() {
         assert!(error.contains("epochs"), "{solver:?}: {error}");
     }
 }
+
+#[test]
+fn where_levenberg_marquardt_overflows_auto_gives_the_lbfgs_fit() {
+    // a cell of experiments/noise_fraction.toml (20→100, σ = 0.6, all recorded) where
+    // Levenberg–Marquardt's steps make the simulation overflow
+    let data = OjaTask {
+        n_pre: 20,
+        n_post: 100,
+        trajectories: 10,
+        noise_std: 0.6,
+        seed: 0,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = |solver| NeuralFitSettings {
+        fit: FitConfig {
+            epochs: 300,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 0,
+        solver,
+        ..NeuralFitSettings::default()
+    };
+    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    let forced = fit_neural(&data, &settings(Solver::LevenbergMarquardt), keep_going)
+        .expect("a fit that ends non-finite");
+    assert!(
+        matches!(
+            forced.outcome.stop_reason,
+            plasticity::fit::StopReason::NonFinite { .. }
+        ) || !forced.metrics.final_loss.is_finite(),
+        "{:?}",
+        forced.outcome.stop_reason
+    );
+    let auto = fit_neural(&data, &settings(Solver::Auto), keep_going).expect("auto");
+    let lbfgs = fit_neural(&data, &settings(Solver::Lbfgs), keep_going).expect("lbfgs");
+    assert_eq!(auto.solver_used, "lbfgs");
+    assert!(auto.metrics.final_loss.is_finite());
+    assert_eq!(auto.outcome.theta, lbfgs.outcome.theta);
+    assert_eq!(auto.outcome.loss_history, lbfgs.outcome.loss_history);
+}

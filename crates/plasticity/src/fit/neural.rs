@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     fit, initial_theta, mean_and_std, rule_parametrisation, Basis, EpochReport, FitConfig,
-    FitOutcome, Solver, VariableScales,
+    FitOutcome, Solver, StopReason, VariableScales,
 };
 use crate::data::NeuralDataset;
 use crate::gradient::GradientStrategy;
@@ -300,9 +300,23 @@ pub fn fit_neural(
         neural_fit_bytes(dataset, settings.gradient, threads),
     )?;
     if solver_for(settings)? == super::neural_least_squares::LEVENBERG_MARQUARDT {
-        return super::neural_least_squares::fit_neural_levenberg_marquardt(
+        let fitted = super::neural_least_squares::fit_neural_levenberg_marquardt(
             dataset, settings, observer,
-        );
+        )?;
+        let overflowed = matches!(fitted.outcome.stop_reason, StopReason::NonFinite { .. })
+            || !fitted.metrics.final_loss.is_finite();
+        if !(overflowed && settings.solver == Solver::Auto) {
+            return Ok(fitted);
+        }
+        // auto: where Levenberg–Marquardt's steps made the simulation overflow (noisy
+        // small recordings: 25 of the 36 cells of noise_fraction.toml at 20→100), the
+        // fit is L-BFGS's from the start, whose line search backs off from overflow —
+        // exactly the fit `--solver lbfgs` gives, so that a resumed run agrees with it
+        let lbfgs = NeuralFitSettings {
+            solver: Solver::Lbfgs,
+            ..settings.clone()
+        };
+        return fit_neural(dataset, &lbfgs, observer);
     }
     let scales = neural_scales(dataset);
     let FitStart {
