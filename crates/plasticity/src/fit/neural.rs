@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     fit, initial_theta, mean_and_std, rule_parametrisation, Basis, EpochReport, FitConfig,
-    FitOutcome, Solver, StopReason, VariableScales,
+    FitOutcome, Solver, VariableScales,
 };
 use crate::data::NeuralDataset;
 use crate::gradient::GradientStrategy;
@@ -300,12 +300,9 @@ pub fn fit_neural(
         neural_fit_bytes(dataset, settings.gradient, threads),
     )?;
     if solver_for(settings)? == super::neural_least_squares::LEVENBERG_MARQUARDT {
-        let fitted = super::neural_least_squares::fit_neural_levenberg_marquardt(
+        if let Some(fitted) = super::neural_least_squares::fit_neural_levenberg_marquardt(
             dataset, settings, observer,
-        )?;
-        let overflowed = matches!(fitted.outcome.stop_reason, StopReason::NonFinite { .. })
-            || !fitted.metrics.final_loss.is_finite();
-        if !(overflowed && settings.solver == Solver::Auto) {
+        )? {
             return Ok(fitted);
         }
         // auto: where Levenberg–Marquardt's steps made the simulation overflow (noisy

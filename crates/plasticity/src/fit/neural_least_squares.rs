@@ -12,7 +12,7 @@ use super::neural::{
     evaluate_on_dataset, neural_identifiability, neural_scales, FitStart, NeuralFit,
     NeuralFitSettings, RuleFamily,
 };
-use super::{Basis, EpochReport, FitConfig, OptimizerKind, OptimizerState, Solver};
+use super::{Basis, EpochReport, FitConfig, OptimizerKind, OptimizerState, Solver, StopReason};
 use crate::circuit::spec::RuleSpec;
 use crate::data::NeuralDataset;
 use crate::Result;
@@ -42,7 +42,10 @@ pub(crate) fn obstacle(settings: &NeuralFitSettings) -> Option<&'static str> {
 }
 
 /// Fits `settings` to `dataset` by Levenberg–Marquardt with the circuit fit's staged
-/// horizon, in `settings.basis` (default: centred), from one start.
+/// horizon, in `settings.basis` (default: centred), from one start. `None` where
+/// `settings.solver` is `auto` and the fit's steps made the simulation overflow (a
+/// non-finite stop or final loss): the caller then fits by L-BFGS, and this fit's
+/// metrics are not computed.
 ///
 /// A checkpoint of an earlier Levenberg–Marquardt fit is not continued mid-stage:
 /// the fit starts again, and, being deterministic, ends where the uninterrupted fit
@@ -51,7 +54,7 @@ pub(crate) fn fit_neural_levenberg_marquardt(
     dataset: &NeuralDataset,
     settings: &NeuralFitSettings,
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
-) -> Result<NeuralFit> {
+) -> Result<Option<NeuralFit>> {
     let scales = neural_scales(dataset);
     let basis = settings.basis.unwrap_or(Basis::Centred);
     // the rule, its trainable terms (checked) and their indices
@@ -87,6 +90,11 @@ pub(crate) fn fit_neural_levenberg_marquardt(
     };
     let fitted = fit_circuit(&circuit, &circuit_settings, observer)?;
     drop(circuit);
+    let overflowed = matches!(fitted.outcome.stop_reason, StopReason::NonFinite { .. })
+        || !fitted.outcome.final_loss.is_finite();
+    if overflowed && settings.solver == Solver::Auto {
+        return Ok(None);
+    }
     let theta = &fitted.outcome.theta;
     let metrics = evaluate_on_dataset(
         dataset,
@@ -101,7 +109,7 @@ pub(crate) fn fit_neural_levenberg_marquardt(
         theta,
         start.parametrisation.trainable(),
     );
-    Ok(NeuralFit {
+    Ok(Some(NeuralFit {
         rule: start.rule,
         outcome: fitted.outcome,
         metrics,
@@ -109,5 +117,5 @@ pub(crate) fn fit_neural_levenberg_marquardt(
         scales,
         identifiability,
         solver_used: LEVENBERG_MARQUARDT,
-    })
+    }))
 }
