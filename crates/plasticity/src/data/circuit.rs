@@ -273,14 +273,7 @@ impl CircuitDataset {
         let mut recordings: Vec<Array3<f64>> = Vec::new();
         for (p, population) in network.populations().iter().enumerate() {
             let range = network.activity_range(p);
-            let drive_key = match population.kind {
-                PopulationKind::Input => Some(format!("inputs/{}", population.name)),
-                PopulationKind::Neurons {
-                    external_input: true,
-                    ..
-                } => Some(format!("external_input/{}", population.name)),
-                PopulationKind::Neurons { .. } => None,
-            };
+            let drive_key = drive_member(population);
             if let Some(key) = drive_key {
                 let array = f3(&key)?;
                 let (k, t, size) = array.dim();
@@ -482,14 +475,7 @@ fn check_circuit_headers(file: &NpzFile, network: &Network) -> Result<()> {
     };
     for (p, population) in network.populations().iter().enumerate() {
         let size = network.activity_range(p).len();
-        let drive_key = match population.kind {
-            PopulationKind::Input => Some(format!("inputs/{}", population.name)),
-            PopulationKind::Neurons {
-                external_input: true,
-                ..
-            } => Some(format!("external_input/{}", population.name)),
-            PopulationKind::Neurons { .. } => None,
-        };
+        let drive_key = drive_member(population);
         if let Some(key) = drive_key {
             let shape = file.f64_shape(&key, 3)?;
             if shape[2] != size {
@@ -539,4 +525,18 @@ fn check_circuit_headers(file: &NpzFile, network: &Network) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `.npz` member holding a population's drive: `inputs/{name}` for an input
+/// population, `external_input/{name}` for neurons with an external current, none
+/// otherwise.
+fn drive_member(population: &crate::circuit::Population) -> Option<String> {
+    match population.kind {
+        PopulationKind::Input => Some(format!("inputs/{}", population.name)),
+        PopulationKind::Neurons {
+            external_input: true,
+            ..
+        } => Some(format!("external_input/{}", population.name)),
+        PopulationKind::Neurons { .. } => None,
+    }
 }
