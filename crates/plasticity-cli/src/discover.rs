@@ -4,15 +4,18 @@
 //! experiment.toml (the file as read) and figures/.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use plasticity::figures::{line_plot, Series};
-use plasticity::fit::discover::{discover, DiscoverReport, DiscoverSpec, MetaOptimizer};
+use plasticity::fit::discover::{
+    discover_from, DiscoverReport, DiscoverSpec, MetaCheckpoint, MetaOptimizer,
+};
 use plasticity::report::{write_json, write_text};
 
 /// The meta-optimiser on the command line.
@@ -44,6 +47,14 @@ pub(crate) struct DiscoverArgs {
     /// Overrides the file's `meta.iterations` (Adam) or `cmaes.generations`.
     #[arg(long)]
     iterations: Option<usize>,
+    /// Continue an interrupted run (Ctrl-C, SIGTERM) in the same --out with the same
+    /// experiment and flags, from OUT/checkpoint.cbor.
+    #[arg(long)]
+    resume: bool,
+    /// Seconds between checkpoints (OUT/checkpoint.cbor) during the meta-optimisation;
+    /// one is always written when interrupted.
+    #[arg(long, default_value_t = 30.0)]
+    checkpoint_interval: f64,
 }
 
 pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
@@ -75,9 +86,26 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
     };
     std::fs::create_dir_all(out.join("figures"))
         .with_context(|| format!("creating {}", out.join("figures").display()))?;
+    let checkpoint_path = out.join("checkpoint.cbor");
+    let fingerprint = serde_json::to_string(&json!({
+        "spec": spec,
+        "optimizer": optimizer,
+        "seed": seed,
+        "version": plasticity::VERSION,
+    }))?;
+    let resume = load_checkpoint(&checkpoint_path, &fingerprint, args.resume)?;
+    if !(args.checkpoint_interval >= 0.0 && args.checkpoint_interval.is_finite()) {
+        anyhow::bail!(
+            "--checkpoint-interval: expected a number of seconds ≥ 0, got {}",
+            args.checkpoint_interval
+        );
+    }
+    let interval = Duration::from_secs_f64(args.checkpoint_interval);
     let bar = crate::commands::progress_bar(steps, "discover");
     let mut smoothed = f64::NAN;
-    let report = discover(&spec, optimizer, seed, |step| {
+    let mut last_save = Instant::now();
+    let mut save_error = None;
+    let report = discover_from(&spec, optimizer, seed, resume.as_ref(), |step| {
         smoothed = if smoothed.is_nan() {
             step.loss
         } else {
@@ -88,8 +116,48 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
             "meta-loss {:.5} (smoothed {smoothed:.5})",
             step.loss
         ));
-    })?;
+        let stop = crate::commands::interrupted();
+        if stop || last_save.elapsed() >= interval {
+            let saved = save_checkpoint(&checkpoint_path, &fingerprint, &(step.checkpoint)());
+            last_save = Instant::now();
+            if let Err(error) = saved {
+                save_error = Some(error);
+                return ControlFlow::Break(());
+            }
+        }
+        if stop {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
     bar.finish_and_clear();
+    if let Some(error) = save_error {
+        return Err(error.context("writing the checkpoint"));
+    }
+    let report = match report {
+        Err(plasticity::Error::Interrupted { what, done, total }) => {
+            let command = crate::journal::command_line();
+            write_json(
+                &out.join("results.json"),
+                &json!({
+                    "stop_reason": "interrupted",
+                    "interrupted": what,
+                    "units_done": done,
+                    "units": total,
+                    "checkpoint": checkpoint_path.display().to_string(),
+                    "resume_with": format!("{command} --resume"),
+                    "version": plasticity::VERSION,
+                }),
+            )?;
+            return Err(crate::journal::Interrupted(format!(
+                "interrupted after {done} of {total} meta-steps; continue with `{command} --resume`"
+            ))
+            .into());
+        }
+        other => other?,
+    };
+    let _ = std::fs::remove_file(&checkpoint_path);
     let wall = started.elapsed().as_secs_f64();
     write_outputs(out, &spec, &source, &report, wall)?;
     print_summary(&report)?;
@@ -97,6 +165,48 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
         eprintln!("{wall:.1} s; written to {}", out.display());
     }
     Ok(())
+}
+
+/// `OUT/checkpoint.cbor`: the fingerprint of the run's settings and the checkpoint
+/// (CBOR keeps non-finite losses of skipped steps, which JSON cannot).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CheckpointFile {
+    fingerprint: String,
+    checkpoint: MetaCheckpoint,
+}
+
+fn save_checkpoint(path: &Path, fingerprint: &str, checkpoint: &MetaCheckpoint) -> Result<()> {
+    let file = CheckpointFile {
+        fingerprint: fingerprint.to_string(),
+        checkpoint: checkpoint.clone(),
+    };
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&file, &mut bytes).context("encoding the checkpoint")?;
+    plasticity::io::write_atomically(path, |w| std::io::Write::write_all(w, &bytes))?;
+    Ok(())
+}
+
+/// The checkpoint to continue from with `--resume` (none without, or when the run
+/// left none); one taken with other settings is refused.
+fn load_checkpoint(path: &Path, fingerprint: &str, resume: bool) -> Result<Option<MetaCheckpoint>> {
+    if !resume || !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: CheckpointFile = ciborium::from_reader(bytes.as_slice()).map_err(|e| {
+        anyhow::anyhow!("{}: not a checkpoint of this program: {e}", path.display())
+    })?;
+    if file.fingerprint != fingerprint {
+        anyhow::bail!(
+            "{}: the checkpoint was taken with another experiment, seed or optimiser; remove it to start afresh",
+            path.display()
+        );
+    }
+    note!(
+        "resuming after meta-step {} of the checkpoint",
+        file.checkpoint.steps_done
+    );
+    Ok(Some(file.checkpoint))
 }
 
 fn write_outputs(
@@ -108,6 +218,7 @@ fn write_outputs(
 ) -> Result<()> {
     let theta = &report.outcome.theta;
     let mut results = report.results(spec);
+    results["stop_reason"] = json!("completed");
     results["threads"] = json!(rayon::current_num_threads());
     results["wall_time_s"] = json!(wall);
     write_text(&out.join("experiment.toml"), source)?;

@@ -9,15 +9,16 @@ use serde_json::json;
 
 use plasticity::data::{check_fly_recordings, FLY_BLOCK_TRIALS};
 use plasticity::fit::flies::{
-    compare_models, fit_flies, paired_by_fly, FlyModelFit, FlySettings, ModelFamily,
+    compare_models, fit_flies_journaled, paired_by_fly, FlyModelFit, FlySettings, ModelFamily,
     Q_LEARNING_MODEL,
 };
-use plasticity::fit::population::fit_population;
+use plasticity::fit::population::fit_population_journaled;
 use plasticity::fit::{FitConfig, OptimizerKind};
 use plasticity::metrics::median;
 use plasticity::report::{flies_per_fly_csv, population_csv, write_json, write_text};
 
 use crate::behaviour::{weight_bound, RewardSignalArg};
+use crate::journal::DirJournal;
 
 #[derive(Args, Debug)]
 pub(crate) struct FliesArgs {
@@ -79,6 +80,10 @@ pub(crate) struct FliesArgs {
     /// Warm-up draws per chain.
     #[arg(long, default_value_t = 500)]
     posterior_warmup: usize,
+    /// Continue an interrupted run (Ctrl-C, SIGTERM) in the same --out with the same
+    /// flags: the fits it finished (kept in OUT/checkpoint/) are not run again.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 impl FliesArgs {
@@ -221,8 +226,24 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         rejections.iter().filter(|&&n| n == 0).count(),
         last_rejection.map_or("(none)".to_string(), |t| (t + 1).to_string()),
     );
+    let fingerprint = serde_json::to_string(&json!({
+        "settings": settings,
+        "data_dir": args.data_dir.display().to_string(),
+        "recordings": recordings.iter().map(|r| (&r.name, r.n_presentations(), r.n_trials(), r.n_rejections())).collect::<Vec<_>>(),
+        "version": plasticity::VERSION,
+    }))?;
+    let journal = DirJournal::open(&args.out, &fingerprint, args.resume)?;
+    if args.resume {
+        note!("resuming: {} fits already done", journal.len());
+    }
+    let results_path = args.out.join("comparison.json");
+    let command = crate::journal::command_line();
     let start = Instant::now();
-    let fits = fit_flies(&recordings, &settings)?;
+    let fits = journal.outcome(
+        fit_flies_journaled(&recordings, &settings, &journal),
+        &results_path,
+        &command,
+    )?;
     let per_fly_seconds = start.elapsed().as_secs_f64();
     let mut models = settings.models.clone();
     if settings.q_learning {
@@ -246,7 +267,11 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         .collect();
     let population_start = Instant::now();
     let population = if settings.population_folds > 0 {
-        fit_population(&recordings, &settings, &fits)?
+        journal.outcome(
+            fit_population_journaled(&recordings, &settings, &fits, &journal),
+            &results_path,
+            &command,
+        )?
     } else {
         Vec::new()
     };
@@ -269,6 +294,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     write_json(
         &args.out.join("comparison.json"),
         &json!({
+            "stop_reason": "completed",
             "models": medians,
             "comparisons": comparisons,
             "coefficients": coefficients.iter().map(|(m, s)| json!({"model": m, "terms": s})).collect::<Vec<_>>(),
@@ -305,6 +331,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         &json!({"models": models, "fits": fits, "population": population}),
     )?;
     let figures = write_figures(&args.out.join("figures"), &fits, &models, &population)?;
+    journal.finish()?;
 
     for (model, value) in &medians {
         show!(

@@ -35,6 +35,7 @@ mod discover;
 mod experiment;
 mod flies;
 mod identify;
+mod journal;
 mod logging;
 mod posterior;
 mod run;

@@ -14,6 +14,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::journal::Interrupted;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -140,18 +141,6 @@ enum CellOutcome {
     Done,
     AlreadyDone,
 }
-
-/// The error of a fit that Ctrl-C or SIGTERM stopped (its checkpoint is written).
-#[derive(Debug)]
-struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "interrupted")
-    }
-}
-
-impl std::error::Error for Interrupted {}
 
 fn cell_dir(run_dir: &Path, cell: &Cell) -> PathBuf {
     run_dir.join("cells").join(cell.directory_name())
@@ -556,7 +545,8 @@ fn run_cell(
                 .simulate()
                 .context("simulating the circuit")?;
             let data_path = kept_data(experiment, &dir, |path| dataset.save(path))?;
-            let settings = crate::circuit::circuit_settings(&fit);
+            let mut settings = crate::circuit::circuit_settings(&fit);
+            settings.fit.resume = load_checkpoint(&dir, &fingerprint, resume)?;
             let observer = CheckpointingObserver::new(
                 experiment,
                 &dir,
@@ -639,7 +629,8 @@ fn run_cell(
             crate::behaviour::table_command(&args)?;
             Map::new()
         }
-        CellConfig::Flies(args) => {
+        CellConfig::Flies(mut args) => {
+            args.resume = resume;
             crate::flies::flies_command(&args)?;
             Map::new()
         }
@@ -982,7 +973,7 @@ impl<'a> CheckpointingObserver<'a> {
         }
         let fitted = fitted?;
         if fitted.outcome().stop_reason == StopReason::Interrupted {
-            return Err(Interrupted.into());
+            return Err(Interrupted(String::new()).into());
         }
         Ok(fitted)
     }

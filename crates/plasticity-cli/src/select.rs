@@ -22,6 +22,8 @@ use plasticity::report::{csv_field, write_json, write_text};
 
 use crate::behaviour::weight_bound;
 use crate::commands::OptimizerArg;
+use crate::journal::DirJournal;
+use plasticity::fit::journal::NoJournal;
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum SearchArg {
@@ -103,6 +105,10 @@ pub(crate) struct SelectArgs {
     /// write the usual outputs, exactly as one unsharded run would.
     #[arg(long)]
     gather: bool,
+    /// Continue an interrupted selection (Ctrl-C, SIGTERM) in the same --out with the
+    /// same flags: the fits it finished (kept in OUT/checkpoint/) are not run again.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// `I/N` of --shard.
@@ -130,7 +136,8 @@ fn run_shard(
 ) -> Result<()> {
     let (shard, shards) = parse_shard(text)?;
     let start = Instant::now();
-    let result = select_shard(dataset, settings, shard, shards, &|| {}).map_err(as_flag)?;
+    let result =
+        select_shard(dataset, settings, shard, shards, &|| {}, &NoJournal).map_err(as_flag)?;
     let seconds = start.elapsed().as_secs_f64();
     let path = shard_path(&args.out, shard, shards);
     std::fs::create_dir_all(args.out.join("shards"))
@@ -350,15 +357,38 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
         }
         (selection, Some(shard_seconds))
     } else {
+        let fingerprint = serde_json::to_string(&json!({
+            "settings": settings,
+            "data": args.data.display().to_string(),
+            "data_bytes": std::fs::metadata(&args.data).map(|m| m.len()).ok(),
+            "version": plasticity::VERSION,
+        }))?;
+        let journal = DirJournal::open(&args.out, &fingerprint, args.resume)?;
+        if args.resume && !quiet {
+            eprintln!("resuming: {} fits already done", journal.len());
+        }
         let bar = crate::commands::progress_bar(planned, "fits");
         let done = AtomicUsize::new(0);
-        let selection = select_terms(&dataset, &settings, &|| {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            bar.set_position(n as u64);
-            tracing::debug!(fits = n, "selection fit done");
-        })
-        .map_err(as_flag)?;
+        let selection = select_terms(
+            &dataset,
+            &settings,
+            &|| {
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                bar.set_position(n as u64);
+                tracing::debug!(fits = n, "selection fit done");
+            },
+            &journal,
+        );
         bar.finish_and_clear();
+        let selection = match selection {
+            Err(error @ plasticity::Error::Interrupted { .. }) => journal.outcome(
+                Err(error),
+                &args.out.join("selection.json"),
+                &crate::journal::command_line(),
+            )?,
+            other => other.map_err(as_flag)?,
+        };
+        journal.finish()?;
         (selection, None)
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -369,6 +399,7 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
     write_json(
         &args.out.join("selection.json"),
         &json!({
+            "stop_reason": "completed",
             "config": settings,
             "data": {
                 "path": args.data.display().to_string(),

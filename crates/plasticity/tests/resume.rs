@@ -158,3 +158,132 @@ fn a_checkpoint_of_another_optimiser_is_refused() {
         .expect_err("an Adam checkpoint cannot continue an L-BFGS fit");
     assert!(error.to_string().contains("Adam"), "{error}");
 }
+
+/// The staged Levenberg–Marquardt circuit fit (both starts: a noisy recording with
+/// latent neurons reaches no zero residual, so the second basis runs too), stopped
+/// after `k` kept steps for several `k` — in an early stage, in the last, in the second
+/// start — and continued from its checkpoint through JSON: the identical fit.
+#[test]
+fn staged_circuit_fit_resumes_mid_stage_to_the_identical_result() {
+    use plasticity::circuit::CircuitSpec;
+    use plasticity::fit::circuit::{fit_circuit, CircuitFitSettings};
+    use plasticity::task::circuit::CircuitTask;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dataset = CircuitTask {
+        spec: CircuitSpec::load(root.join("experiments/circuits/recurrent.toml")).expect("spec"),
+        trajectories: 3,
+        steps: 12,
+        noise_std: 0.05,
+        recording_fraction: Some(0.5),
+        seed: 3,
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = CircuitFitSettings {
+        fit: FitConfig {
+            epochs: 6,
+            ..CircuitFitSettings::default().fit
+        },
+        eval_trajectories: 1,
+        ..CircuitFitSettings::default()
+    };
+    let mut calls = 0;
+    let whole = fit_circuit(&dataset, &settings, &mut |_| {
+        calls += 1;
+        ControlFlow::Continue(())
+    })
+    .expect("fit");
+    let horizons: Vec<usize> = whole.stages.iter().map(|s| s.horizon).collect();
+    assert!(
+        horizons.iter().filter(|&&h| h == 12).count() == 2,
+        "both starts ran: {horizons:?}"
+    );
+    for stop_at in [1, calls / 3, calls / 2 - 1, calls / 2 + 2, calls - 1] {
+        let mut seen = 0;
+        let mut taken = None;
+        let interrupted = fit_circuit(&dataset, &settings, &mut |report| {
+            seen += 1;
+            if seen == stop_at {
+                taken = Some((report.checkpoint)());
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .expect("interrupted fit");
+        assert_eq!(
+            interrupted.outcome.stop_reason,
+            plasticity::fit::StopReason::Interrupted,
+            "stopped at report {stop_at} of {calls}"
+        );
+        let checkpoint = through_json(&taken.expect("a checkpoint was taken"));
+        assert!(checkpoint.staged.is_some());
+        let mut resumed_settings = settings.clone();
+        resumed_settings.fit.resume = Some(Box::new(checkpoint));
+        let mut rest = 0;
+        let resumed = fit_circuit(&dataset, &resumed_settings, &mut |_| {
+            rest += 1;
+            ControlFlow::Continue(())
+        })
+        .expect("resumed fit");
+        assert_eq!(rest, calls - stop_at, "only the steps left were taken");
+        assert_eq!(resumed.outcome, whole.outcome, "stopped at {stop_at}");
+        assert_eq!(resumed.stages, whole.stages);
+        assert_eq!(resumed.basis_used, whole.basis_used);
+    }
+}
+
+/// A neural fit by Levenberg–Marquardt (through the network engine) continues its
+/// checkpoint mid-stage to the identical result.
+#[test]
+fn neural_levenberg_marquardt_fit_resumes_mid_stage() {
+    let dataset = OjaTask {
+        n_pre: 6,
+        n_post: 12,
+        trajectories: 4,
+        steps: 20,
+        noise_std: 0.1,
+        seed: 5,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = NeuralFitSettings {
+        fit: FitConfig {
+            epochs: 8,
+            ..NeuralFitSettings::default().fit
+        },
+        eval_trajectories: 1,
+        solver: plasticity::fit::Solver::LevenbergMarquardt,
+        ..NeuralFitSettings::default()
+    };
+    let mut calls = 0;
+    let whole = fit_neural(&dataset, &settings, &mut |_| {
+        calls += 1;
+        ControlFlow::Continue(())
+    })
+    .expect("fit");
+    assert!(calls > 4, "{calls} kept steps");
+    let stop_at = calls / 2;
+    let mut seen = 0;
+    let mut taken = None;
+    fit_neural(&dataset, &settings, &mut |report| {
+        seen += 1;
+        if seen == stop_at {
+            taken = Some((report.checkpoint)());
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .expect("interrupted fit");
+    let mut resumed_settings = settings.clone();
+    resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
+    let resumed = fit_neural(&dataset, &resumed_settings, &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .expect("fit");
+    assert_eq!(resumed.outcome, whole.outcome);
+    assert_eq!(resumed.solver_used, "levenberg-marquardt");
+}

@@ -12,23 +12,19 @@ use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use super::circuit_least_squares::{levenberg_marquardt_fit, levenberg_marquardt_obstacle};
 use super::{
-    fit, initial_theta, mean_and_std, Basis, EpochReport, FitCheckpoint, FitConfig, FitOutcome,
-    Parametrisation, VariableScales,
+    fit, initial_theta, mean_and_std, Basis, EpochReport, FitConfig, FitOutcome, Parametrisation,
+    VariableScales,
 };
 use crate::circuit::{Network, PopulationKind};
 use crate::data::CircuitDataset;
-use crate::gradient::network::jacobian::GaussNewtonSystem;
 use crate::gradient::network::{
     simulate_network, NetworkTrajectory, NetworkWorkspace, TrajectoryLoss,
 };
 use crate::gradient::GradientStrategy;
 use crate::metrics::{median, ColumnR2};
 use crate::objective::{CircuitObjective, Objective};
-use crate::optim::levenberg_marquardt::{
-    minimise, LeastSquaresProblem, LevenbergMarquardt, LevenbergMarquardtReport,
-    LevenbergMarquardtStop,
-};
 use crate::rule::{term_names, PlasticityRule, Rule, Term, TrainableSpec, Variables};
 use crate::task::circuit::draw_conditions;
 use crate::Result;
@@ -134,7 +130,7 @@ impl Default for CircuitFitSettings {
 }
 
 /// One stage of the staged horizon (or one preconditioned chunk of it).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StageReport {
     /// Steps fitted.
     pub horizon: usize,
@@ -391,46 +387,16 @@ pub fn fit_circuit(
     let total_epochs = plan.iter().map(|stage| stage.1).sum();
     let mut basis_used = parametrisation.basis();
     let (joined, stages) = if levenberg_marquardt {
-        let (mut outcome, mut stages) = levenberg_marquardt_stages(
+        let (outcome, stages, basis) = levenberg_marquardt_fit(
             dataset,
             settings,
-            bound,
+            (bound, &full),
             &parametrisation,
             &start,
             &plan,
             observer,
         )?;
-        // a second start in another basis where the first did not reach a zero residual
-        let items: Vec<usize> = (0..dataset.trajectories).collect();
-        let first_loss = data_loss(&full, &outcome.theta, &items);
-        let interrupted = matches!(outcome.stop_reason, super::StopReason::Interrupted);
-        if let Some(second) = settings.second_basis.filter(|&b| b != basis_used) {
-            let zero_residual = first_loss <= LevenbergMarquardt::default().zero_loss;
-            if !interrupted && !zero_residual {
-                let (second_parametrisation, _) = circuit_parametrisation(dataset, &full, second)?;
-                let (other, other_stages) = levenberg_marquardt_stages(
-                    dataset,
-                    settings,
-                    bound,
-                    &second_parametrisation,
-                    &start,
-                    &plan,
-                    observer,
-                )?;
-                let second_loss = data_loss(&full, &other.theta, &items);
-                let evaluations = outcome.evaluations + other.evaluations;
-                stages.extend(other_stages);
-                if second_loss < first_loss || !first_loss.is_finite() {
-                    outcome = FitOutcome {
-                        evaluations,
-                        ..other
-                    };
-                    basis_used = second_parametrisation.basis();
-                } else {
-                    outcome.evaluations = evaluations;
-                }
-            }
-        }
+        basis_used = basis;
         (Some(outcome), stages)
     } else {
         lbfgs_stages(
@@ -510,171 +476,6 @@ pub fn default_stage_epochs(levenberg_marquardt: bool) -> usize {
 
 /// The growth of the horizon from one Levenberg–Marquardt stage to the next.
 pub const HORIZON_GROWTH: f64 = 1.2;
-
-/// Why Levenberg–Marquardt does not apply to this fit, if it does not.
-fn levenberg_marquardt_obstacle(
-    settings: &CircuitFitSettings,
-    objective: &CircuitObjective<'_>,
-) -> Option<&'static str> {
-    if !objective.fitted_initial_weights().is_empty() {
-        Some("Levenberg–Marquardt fits θ only, and this circuit fits a shared W₀ (use --solver lbfgs)")
-    } else if settings.fit.l1 != 0.0 || settings.fit.l2 != 0.0 {
-        Some("Levenberg–Marquardt fits a plain least-squares loss, without an L1 or L2 penalty (use --solver lbfgs)")
-    } else if settings.fit.optimizer != super::OptimizerKind::Lbfgs {
-        Some("--optimizer adam asks for Adam (use --solver lbfgs)")
-    } else {
-        None
-    }
-}
-
-/// The loss of a circuit recording in the optimiser's variables φ, as a least-squares
-/// problem: `L(φ) = 1/N Σ r²` with `θ = θ(φ)`, and its Gauss–Newton system pulled back
-/// from θ to φ (`J_φ = J_θ A` for the linear change of basis `θ = A φ + b`).
-struct CircuitLeastSquares<'a> {
-    objective: &'a CircuitObjective<'a>,
-    parametrisation: &'a Parametrisation,
-    items: &'a [usize],
-}
-
-impl LeastSquaresProblem for CircuitLeastSquares<'_> {
-    fn loss(&self, phi: &[f64]) -> f64 {
-        self.objective
-            .loss(&self.parametrisation.theta(phi), self.items)
-    }
-
-    fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
-        let theta = self.parametrisation.theta(phi);
-        let active = self.parametrisation.trainable();
-        let system = self.objective.gauss_newton(&theta, active, self.items)?;
-        let n_theta = theta.len();
-        let n = active.len();
-        // Aᵀ v for a vector over the active θ
-        let pull = |values: &[f64]| {
-            let mut full = vec![0.0; n_theta];
-            for (&k, &v) in active.iter().zip(values) {
-                full[k] = v;
-            }
-            self.parametrisation.pullback(&full)
-        };
-        let half: Vec<Vec<f64>> = (0..n)
-            .map(|c| pull(&system.normal[c * n..(c + 1) * n]))
-            .collect(); // row c: (Aᵀ H)[:, c] (H symmetric)
-        let mut normal = vec![0.0; n * n];
-        for a in 0..n {
-            let row: Vec<f64> = half.iter().map(|column| column[a]).collect();
-            normal[a * n..(a + 1) * n].copy_from_slice(&pull(&row));
-        }
-        Ok(GaussNewtonSystem {
-            sse: system.sse,
-            residuals: system.residuals,
-            normal,
-            gradient: pull(&system.gradient),
-        })
-    }
-}
-
-/// The staged fit by Levenberg–Marquardt: each stage's `epochs` are its largest number
-/// of kept steps (each one Jacobian).
-fn levenberg_marquardt_stages(
-    dataset: &CircuitDataset,
-    settings: &CircuitFitSettings,
-    bound: Option<f64>,
-    parametrisation: &Parametrisation,
-    start: &[f64],
-    plan: &[(usize, usize, bool)],
-    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
-) -> Result<(FitOutcome, Vec<StageReport>)> {
-    let items: Vec<usize> = (0..dataset.trajectories).collect();
-    let total_epochs: usize = plan.iter().map(|stage| stage.1).sum();
-    let mut phi = parametrisation.phi(start);
-    let mut outcome = FitOutcome {
-        theta: start.to_vec(),
-        loss_history: Vec::new(),
-        theta_history: Vec::new(),
-        stop_reason: super::StopReason::EpochsCompleted,
-        evaluations: 0,
-        final_loss: f64::NAN,
-        backoffs: 0,
-    };
-    let mut stages = Vec::new();
-    for &(horizon, epochs, _) in plan {
-        let objective = CircuitObjective::new(dataset, settings.gradient)
-            .with_weight_bound(bound)
-            .with_horizon(horizon);
-        let last = horizon == dataset.steps;
-        let problem = CircuitLeastSquares {
-            objective: &objective,
-            parametrisation,
-            items: &items,
-        };
-        let lm = LevenbergMarquardt {
-            max_iterations: epochs,
-            tolerance: if last {
-                LevenbergMarquardt::default().tolerance
-            } else {
-                settings.stage_tolerance
-            },
-            ..LevenbergMarquardt::default()
-        };
-        let epoch_offset = outcome.loss_history.len();
-        let mut stopped = false;
-        let mut stage_observer = |report: &LevenbergMarquardtReport<'_>| {
-            let theta = parametrisation.theta(report.phi);
-            let checkpoint = || FitCheckpoint {
-                epochs_done: epoch_offset + report.iteration,
-                phi: report.phi.to_vec(),
-                loss_history: Vec::new(),
-                theta_history: Vec::new(),
-                evaluations: 0,
-                optimizer: super::OptimizerState::LevenbergMarquardt {
-                    damping: report.damping,
-                },
-                backoff: Default::default(),
-            };
-            let flow = observer(&EpochReport {
-                epoch: epoch_offset + report.iteration,
-                epochs: total_epochs,
-                loss: report.loss,
-                theta: &theta,
-                checkpoint: &checkpoint,
-            });
-            stopped |= flow.is_break();
-            flow
-        };
-        let stage = minimise(&problem, &phi, &lm, &mut stage_observer)?;
-        phi.clone_from(&stage.phi);
-        let evaluations = stage.systems + stage.trial_losses;
-        outcome.evaluations += evaluations;
-        outcome
-            .theta_history
-            .extend(stage.phi_history.iter().map(|p| parametrisation.theta(p)));
-        outcome.loss_history.extend(&stage.loss_history);
-        outcome.stop_reason = match stage.stop {
-            LevenbergMarquardtStop::IterationsCompleted => super::StopReason::EpochsCompleted,
-            LevenbergMarquardtStop::Converged(detail) => super::StopReason::Converged { detail },
-            LevenbergMarquardtStop::NoDecrease(detail) => {
-                super::StopReason::LineSearchFailed { detail }
-            }
-            LevenbergMarquardtStop::NonFinite(detail) => super::StopReason::NonFinite {
-                epoch: outcome.loss_history.len() + 1,
-                detail,
-            },
-            LevenbergMarquardtStop::Stopped => super::StopReason::Interrupted,
-        };
-        stages.push(StageReport {
-            horizon,
-            epochs: stage.loss_history.len(),
-            evaluations,
-            loss: stage.loss,
-            stop_reason: outcome.stop_reason.clone(),
-        });
-        if stopped || matches!(outcome.stop_reason, super::StopReason::NonFinite { .. }) {
-            break;
-        }
-    }
-    outcome.theta = parametrisation.theta(&phi);
-    Ok((outcome, stages))
-}
 
 /// The staged fit by preconditioned L-BFGS (see [`CircuitFitSettings::precondition`]).
 #[allow(clippy::too_many_arguments)]
@@ -877,7 +678,11 @@ pub const HUTCHINSON_PROBES: usize = 8;
 
 /// The data loss (no prior) at `parameters`: the objective's loss on a copy without
 /// the prior's weight.
-fn data_loss(objective: &CircuitObjective<'_>, parameters: &[f64], items: &[usize]) -> f64 {
+pub(super) fn data_loss(
+    objective: &CircuitObjective<'_>,
+    parameters: &[f64],
+    items: &[usize],
+) -> f64 {
     objective.loss(parameters, items) - objective.prior_penalty(parameters)
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::behaviour::{
     circuit_of, fit_behaviour, percent_deviance, resample_inputs, BehaviourFitSettings, InputSource,
 };
+use super::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use super::neural::RuleFamily;
 use super::profile::{maximum_likelihood, profile_interval, ProfileInterval, ProfileSettings};
 use super::FitConfig;
@@ -644,6 +645,17 @@ pub fn interval_signs(fits: &[FlyModelFit], model: &str, term: &str) -> Interval
 
 /// Fits every fly under every model (all draws in parallel).
 pub fn fit_flies(recordings: &[FlyRecording], settings: &FlySettings) -> Result<Vec<FlyModelFit>> {
+    fit_flies_journaled(recordings, settings, &NoJournal)
+}
+
+/// [`fit_flies`], each fly's draw under each model (and each fly's Q-learning
+/// baseline) a unit of `journal`: recorded when done, replayed when resumed, skipped
+/// once a stop is requested ([`Error::Interrupted`]).
+pub fn fit_flies_journaled(
+    recordings: &[FlyRecording],
+    settings: &FlySettings,
+    journal: &dyn Journal,
+) -> Result<Vec<FlyModelFit>> {
     if settings.resamples == 0 {
         return Err(Error::config("resamples", "must be at least 1"));
     }
@@ -662,10 +674,14 @@ pub fn fit_flies(recordings: &[FlyRecording], settings: &FlySettings) -> Result<
             }
         }
     }
-    let draws: Vec<FlyDraw> = jobs
+    let draws: Vec<Option<FlyDraw>> = jobs
         .par_iter()
         .map(|(recording, model, draw)| {
-            fly_draw(recording, model, settings, *draw).map_err(|e| {
+            let key = format!("flies/{}/{model}/draw{draw}", recording.name);
+            unit(journal, &key, || {
+                fly_draw(recording, model, settings, *draw)
+            })
+            .map_err(|e| {
                 Error::config(
                     "flies",
                     format!("fly {}, model '{model}': {e}", recording.name),
@@ -673,6 +689,7 @@ pub fn fit_flies(recordings: &[FlyRecording], settings: &FlySettings) -> Result<
             })
         })
         .collect::<Result<_>>()?;
+    let draws = all_or_interrupted("the per-fly fits", draws)?;
     let mut results = Vec::new();
     for (group, chunk) in jobs
         .chunks(settings.resamples)
@@ -698,10 +715,11 @@ pub fn fit_flies(recordings: &[FlyRecording], settings: &FlySettings) -> Result<
         });
     }
     if settings.q_learning {
-        let baselines: Vec<FlyModelFit> = recordings
+        let baselines: Vec<Option<FlyModelFit>> = recordings
             .par_iter()
             .map(|recording| {
-                q_learning_fit(recording, settings).map_err(|e| {
+                let key = format!("flies/{}/q-learning", recording.name);
+                unit(journal, &key, || q_learning_fit(recording, settings)).map_err(|e| {
                     Error::config(
                         "flies",
                         format!("fly {}, Q-learning baseline: {e}", recording.name),
@@ -709,6 +727,7 @@ pub fn fit_flies(recordings: &[FlyRecording], settings: &FlySettings) -> Result<
                 })
             })
             .collect::<Result<_>>()?;
+        let baselines = all_or_interrupted("the Q-learning baselines", baselines)?;
         results.extend(baselines);
     }
     Ok(results)

@@ -8,8 +8,10 @@
 
 pub mod behaviour;
 pub mod circuit;
+pub mod circuit_least_squares;
 pub mod discover;
 pub mod flies;
+pub mod journal;
 pub mod neural;
 mod neural_least_squares;
 pub mod online;
@@ -134,6 +136,15 @@ pub struct FitCheckpoint {
     /// Adam's back-off state (empty for L-BFGS and for checkpoints that predate it).
     #[serde(default)]
     pub backoff: BackoffState,
+    /// Where a staged Levenberg–Marquardt circuit fit stood (start, stage, the state
+    /// within it); `None` for every other fit. Stored as CBOR in hexadecimal, since
+    /// its histories may hold NaN or ±∞, which JSON cannot.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::io::cbor_hex"
+    )]
+    pub staged: Option<Box<circuit_least_squares::StagedCheckpoint>>,
 }
 
 impl FitCheckpoint {
@@ -155,6 +166,7 @@ impl FitCheckpoint {
             evaluations,
             optimizer,
             backoff,
+            staged: None,
         }
     }
 
@@ -282,7 +294,7 @@ impl std::fmt::Debug for EpochReport<'_> {
 }
 
 /// The result of a fit.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitOutcome {
     /// The fitted θ (canonical basis).
     pub theta: Vec<f64>,

@@ -12,7 +12,7 @@ use super::neural::{
     evaluate_on_dataset, neural_identifiability, neural_scales, FitStart, NeuralFit,
     NeuralFitSettings, RuleFamily,
 };
-use super::{Basis, EpochReport, FitConfig, OptimizerKind, OptimizerState, Solver, StopReason};
+use super::{Basis, EpochReport, OptimizerKind, OptimizerState, Solver, StopReason};
 use crate::circuit::spec::RuleSpec;
 use crate::data::NeuralDataset;
 use crate::Result;
@@ -47,9 +47,8 @@ pub(crate) fn obstacle(settings: &NeuralFitSettings) -> Option<&'static str> {
 /// non-finite stop or final loss): the caller then fits by L-BFGS, and this fit's
 /// metrics are not computed.
 ///
-/// A checkpoint of an earlier Levenberg–Marquardt fit is not continued mid-stage:
-/// the fit starts again, and, being deterministic, ends where the uninterrupted fit
-/// ends.
+/// A checkpoint of an earlier Levenberg–Marquardt fit (`settings.fit.resume`) is
+/// continued mid-stage, to exactly the uninterrupted fit's result.
 pub(crate) fn fit_neural_levenberg_marquardt(
     dataset: &NeuralDataset,
     settings: &NeuralFitSettings,
@@ -72,10 +71,7 @@ pub(crate) fn fit_neural_levenberg_marquardt(
     };
     let circuit = dataset.to_circuit(rule_spec)?;
     let circuit_settings = CircuitFitSettings {
-        fit: FitConfig {
-            resume: None,
-            ..settings.fit.clone()
-        },
+        fit: settings.fit.clone(),
         basis,
         init: settings.init.clone(),
         gradient: settings.gradient,

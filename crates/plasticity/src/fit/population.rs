@@ -24,6 +24,7 @@ use super::flies::{
     first_trials, fly_dataset, fly_fit_settings, heldout_loss, laplace_intervals, model_terms,
     CoefficientInterval, FlyModelFit, FlySettings,
 };
+use super::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use super::profile::maximum_likelihood;
 use crate::data::FlyRecording;
 use crate::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
@@ -204,6 +205,18 @@ pub fn fit_population(
     settings: &FlySettings,
     per_fly: &[FlyModelFit],
 ) -> Result<Vec<PopulationFit>> {
+    fit_population_journaled(recordings, settings, per_fly, &NoJournal)
+}
+
+/// [`fit_population`], each fit (model, draw, fold) a unit of `journal`: recorded when
+/// done, replayed when resumed, skipped once a stop is requested
+/// ([`Error::Interrupted`]).
+pub fn fit_population_journaled(
+    recordings: &[FlyRecording],
+    settings: &FlySettings,
+    per_fly: &[FlyModelFit],
+    journal: &dyn Journal,
+) -> Result<Vec<PopulationFit>> {
     let folds = settings.population_folds;
     if folds < 2 || folds > recordings.len() {
         return Err(Error::config(
@@ -225,17 +238,20 @@ pub fn fit_population(
             }
         }
     }
-    let results: Vec<JobResult> = jobs
+    let results: Vec<Option<JobResult>> = jobs
         .par_iter()
         .map(|&(model, draw, job)| {
-            run_job(
-                recordings,
-                model,
-                settings,
-                settings.seed + draw as u64,
-                job,
-                settings.intervals && draw == 0,
-            )
+            let key = format!("population/{model}/draw{draw}/{job:?}");
+            unit(journal, &key, || {
+                run_job(
+                    recordings,
+                    model,
+                    settings,
+                    settings.seed + draw as u64,
+                    job,
+                    settings.intervals && draw == 0,
+                )
+            })
             .map_err(|e| {
                 Error::config(
                     "flies",
@@ -244,6 +260,7 @@ pub fn fit_population(
             })
         })
         .collect::<Result<_>>()?;
+    let results = all_or_interrupted("the shared-rule fits", results)?;
     let n = recordings.len();
     let names = term_names(Variables::Xywr);
     let mut fits = Vec::new();

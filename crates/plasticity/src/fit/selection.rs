@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use super::behaviour::InputSource;
 use super::behaviour::{circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings};
+use super::journal::{all_or_interrupted, unit, Journal};
 use super::neural::RuleFamily;
 use crate::data::BehaviourDataset;
 use crate::objective::{BehaviourObjective, Objective};
@@ -540,6 +541,7 @@ fn score_sets(
     settings: &SelectionSettings,
     sets: &[Vec<String>],
     on_fit: &(dyn Fn() + Sync),
+    journal: &dyn Journal,
 ) -> Result<Vec<CandidateScore>> {
     let k_folds = folds.heldout_sessions.len();
     let jobs: Vec<(usize, Part)> = (0..sets.len())
@@ -549,22 +551,29 @@ fn score_sets(
                 .map(move |p| (c, p))
         })
         .collect();
-    let results: Vec<Result<(Vec<f64>, Vec<f64>)>> = jobs
+    let results: Vec<Option<(Vec<f64>, Vec<f64>)>> = jobs
         .par_iter()
         .map(|&(c, part)| {
-            let result = run_part(folds, &settings.fit, &sets[c], part);
+            let key = match part {
+                None => format!("select/{}/all", sets[c].join(",")),
+                Some(fold) => format!("select/{}/fold{fold}", sets[c].join(",")),
+            };
+            let result = unit(journal, &key, || {
+                run_part(folds, &settings.fit, &sets[c], part)
+            });
             if !sets[c].is_empty() {
                 on_fit();
             }
             result
         })
-        .collect();
+        .collect::<Result<_>>()?;
+    let results = all_or_interrupted("the term selection", results)?;
     let n_sessions = folds.data.n_sessions();
     let n_presentations: usize = folds.data.n_presentations.iter().sum();
     let mut results = results.into_iter();
     let mut scores = Vec::with_capacity(sets.len());
     for set in sets {
-        let (theta, all_losses) = results.next().expect("one result per job")?;
+        let (theta, all_losses) = results.next().expect("one result per job");
         let negative_log_likelihood: f64 = all_losses
             .iter()
             .zip(&folds.data.n_presentations)
@@ -573,7 +582,7 @@ fn score_sets(
         let mut session_deviances = vec![0.0; n_sessions];
         let mut fold_deviances = Vec::with_capacity(k_folds);
         for held in &folds.heldout_sessions {
-            let (_, losses) = results.next().expect("one result per job")?;
+            let (_, losses) = results.next().expect("one result per job");
             let mut fold = 0.0;
             for (&s, l) in held.iter().zip(&losses) {
                 session_deviances[s] = 2.0 * l * folds.data.n_presentations[s] as f64;
@@ -645,18 +654,21 @@ fn rank(mut scores: Vec<CandidateScore>, tolerance: Tolerance) -> Vec<CandidateS
 }
 
 /// Runs the selection on `dataset`; `on_fit` is called after every fit (from any
-/// thread), e.g. to advance a progress bar.
+/// thread), e.g. to advance a progress bar. Each fit (a term set's full fit or one
+/// fold's) is a unit of `journal`: recorded when done, replayed when resumed, skipped
+/// once a stop is requested ([`Error::Interrupted`]).
 pub fn select_terms(
     dataset: &BehaviourDataset,
     settings: &SelectionSettings,
     on_fit: &(dyn Fn() + Sync),
+    journal: &dyn Journal,
 ) -> Result<Selection> {
     check_settings(settings, dataset.n_sessions())?;
     let folds = Folds::new(dataset, settings)?;
     let scores = match settings.search {
         SearchKind::Subsets => {
             let sets = subset_candidates(settings)?;
-            score_sets(&folds, settings, &sets, on_fit)?
+            score_sets(&folds, settings, &sets, on_fit, journal)?
         }
         SearchKind::Forward => {
             let mut scored = score_sets(
@@ -664,6 +676,7 @@ pub fn select_terms(
                 settings,
                 std::slice::from_ref(&settings.required),
                 on_fit,
+                journal,
             )?;
             let mut current = scored[0].clone();
             while current.terms.len() < settings.max_terms {
@@ -680,7 +693,7 @@ pub fn select_terms(
                 if sets.is_empty() {
                     break;
                 }
-                let step = score_sets(&folds, settings, &sets, on_fit)?;
+                let step = score_sets(&folds, settings, &sets, on_fit, journal)?;
                 let best = step
                     .iter()
                     .min_by(|a, b| a.heldout_deviance.total_cmp(&b.heldout_deviance))
@@ -703,7 +716,13 @@ pub fn select_terms(
                 }
             }
             let start = canonical_order(start);
-            let mut scored = score_sets(&folds, settings, std::slice::from_ref(&start), on_fit)?;
+            let mut scored = score_sets(
+                &folds,
+                settings,
+                std::slice::from_ref(&start),
+                on_fit,
+                journal,
+            )?;
             let mut current = scored[0].clone();
             loop {
                 let sets: Vec<Vec<String>> = current
@@ -722,7 +741,7 @@ pub fn select_terms(
                 if sets.is_empty() {
                     break;
                 }
-                let step = score_sets(&folds, settings, &sets, on_fit)?;
+                let step = score_sets(&folds, settings, &sets, on_fit, journal)?;
                 let best = step
                     .iter()
                     .min_by(|a, b| a.heldout_deviance.total_cmp(&b.heldout_deviance))
@@ -790,6 +809,7 @@ pub fn select_shard(
     shard: usize,
     shards: usize,
     on_fit: &(dyn Fn() + Sync),
+    journal: &dyn Journal,
 ) -> Result<SelectionShard> {
     check_settings(settings, dataset.n_sessions())?;
     if shards == 0 || shard >= shards {
@@ -809,7 +829,7 @@ pub fn select_shard(
     let all = subset_candidates(settings)?;
     let indices: Vec<usize> = (0..all.len()).filter(|c| c % shards == shard).collect();
     let sets: Vec<Vec<String>> = indices.iter().map(|&c| all[c].clone()).collect();
-    let candidates = score_sets(&folds, settings, &sets, on_fit)?;
+    let candidates = score_sets(&folds, settings, &sets, on_fit, journal)?;
     Ok(SelectionShard {
         shard,
         shards,
@@ -1098,6 +1118,7 @@ fn follow_l1_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fit::journal::NoJournal;
     use crate::fit::OptimizerKind;
     use crate::task::BehaviourTask;
 
@@ -1196,7 +1217,7 @@ mod tests {
     fn the_generating_set_is_among_the_best_and_a_wrong_one_is_worse() {
         let data = small_dataset("x*r", 8, 3);
         let settings = quick_settings("r,x*r,w", 2, 4);
-        let selection = select_terms(&data, &settings, &|| {}).unwrap();
+        let selection = select_terms(&data, &settings, &|| {}, &NoJournal).unwrap();
         assert_eq!(selection.candidates.len(), 1 + 3 + 3);
         let score = |terms: &[&str]| {
             selection
@@ -1238,9 +1259,9 @@ mod tests {
     fn shards_merge_into_the_unsharded_selection() {
         let data = small_dataset("x*r - 0.05*w", 4, 7);
         let settings = quick_settings("x*r,w,r", 2, 2);
-        let whole = select_terms(&data, &settings, &|| {}).unwrap();
+        let whole = select_terms(&data, &settings, &|| {}, &NoJournal).unwrap();
         let shards: Vec<SelectionShard> = (0..3)
-            .map(|i| select_shard(&data, &settings, i, 3, &|| {}).unwrap())
+            .map(|i| select_shard(&data, &settings, i, 3, &|| {}, &NoJournal).unwrap())
             .collect();
         assert_eq!(
             shards.iter().map(|s| s.candidates.len()).sum::<usize>(),
@@ -1260,10 +1281,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("same search"));
-        assert!(select_shard(&data, &settings, 3, 3, &|| {}).is_err());
+        assert!(select_shard(&data, &settings, 3, 3, &|| {}, &NoJournal).is_err());
         let mut stepwise = settings.clone();
         stepwise.search = SearchKind::Forward;
-        assert!(select_shard(&data, &stepwise, 0, 2, &|| {})
+        assert!(select_shard(&data, &stepwise, 0, 2, &|| {}, &NoJournal)
             .unwrap_err()
             .to_string()
             .contains("shard"));
@@ -1274,7 +1295,7 @@ mod tests {
         let data = small_dataset("x*r", 8, 3);
         let mut settings = quick_settings("r,x*r,w", 3, 4);
         settings.search = SearchKind::Backward;
-        let selection = select_terms(&data, &settings, &|| {}).unwrap();
+        let selection = select_terms(&data, &settings, &|| {}, &NoJournal).unwrap();
         // the full pool is scored first, then every set one term smaller
         let scored = |terms: &[&str]| selection.candidates.iter().any(|c| c.terms == terms);
         assert!(scored(&["r", "w", "x*r"]));
@@ -1308,7 +1329,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| select_terms(&data, &settings, &|| {}).unwrap())
+                .install(|| select_terms(&data, &settings, &|| {}, &NoJournal).unwrap())
         };
         let one = run(1);
         assert_eq!(one, run(2));

@@ -127,3 +127,38 @@ mod tests {
         assert!(!path.exists());
     }
 }
+
+/// Serde helpers for a value stored as CBOR in a hexadecimal string inside a JSON
+/// file: CBOR keeps every `f64` bit for bit, NaN and ±∞ included, which JSON cannot.
+pub mod cbor_hex {
+    use serde::de::{DeserializeOwned, Error as _};
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Writes `value` (`None` is never written: skip it) as hexadecimal CBOR.
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(value, &mut bytes).map_err(S::Error::custom)?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        serializer.serialize_str(&hex)
+    }
+
+    /// Reads what [`serialize`] wrote.
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        let hex = String::deserialize(deserializer)?;
+        if hex.len() % 2 != 0 || !hex.is_ascii() {
+            return Err(D::Error::custom("expected hexadecimal CBOR"));
+        }
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(D::Error::custom)?;
+        ciborium::from_reader(bytes.as_slice()).map_err(D::Error::custom)
+    }
+}

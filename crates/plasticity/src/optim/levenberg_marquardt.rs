@@ -12,6 +12,7 @@
 use std::ops::ControlFlow;
 
 use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
 
 use super::least_squares::GaussNewtonSystem;
 use crate::Result;
@@ -61,6 +62,53 @@ pub struct LevenbergMarquardtReport<'a> {
     pub phi: &'a [f64],
     /// The damping `λ` (relative to the largest `H_kk`) for the next step.
     pub damping: f64,
+    /// Everything [`minimise_from`] needs to continue from here as if it had not
+    /// stopped (the checkpoint).
+    pub state: &'a LevenbergMarquardtState,
+}
+
+/// Where a minimisation stands after a kept step (or at its start): continuing from it
+/// with [`minimise_from`] gives exactly the steps an uninterrupted run takes, since the
+/// next Gauss–Newton system is a function of `φ` and the step rule of `λ` and the count
+/// of small steps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevenbergMarquardtState {
+    /// Kept steps so far.
+    pub iteration: usize,
+    /// `φ` after them.
+    pub phi: Vec<f64>,
+    /// `L(φ)` (the loss at the start before any step).
+    pub loss: f64,
+    /// The damping `λ` for the next step.
+    pub damping: f64,
+    /// Kept steps in a row, up to the last, that lowered the loss by less than the
+    /// tolerance.
+    pub small_steps: usize,
+    /// `L` after each kept step.
+    pub loss_history: Vec<f64>,
+    /// `φ` after each kept step.
+    pub phi_history: Vec<Vec<f64>>,
+    /// Gauss–Newton systems computed so far.
+    pub systems: usize,
+    /// Losses computed at trial steps so far.
+    pub trial_losses: usize,
+}
+
+impl LevenbergMarquardtState {
+    /// The state before the first step from `start`.
+    pub fn start(start: &[f64], settings: &LevenbergMarquardt) -> Self {
+        LevenbergMarquardtState {
+            iteration: 0,
+            phi: start.to_vec(),
+            loss: f64::NAN,
+            damping: settings.initial_damping,
+            small_steps: 0,
+            loss_history: Vec::new(),
+            phi_history: Vec::new(),
+            systems: 0,
+            trial_losses: 0,
+        }
+    }
 }
 
 /// Why [`minimise`] stopped.
@@ -136,33 +184,56 @@ pub fn minimise(
     settings: &LevenbergMarquardt,
     observer: &mut dyn FnMut(&LevenbergMarquardtReport<'_>) -> ControlFlow<()>,
 ) -> Result<LevenbergMarquardtOutcome> {
-    let mut phi = start.to_vec();
-    let mut system = problem.system(&phi)?;
-    let mut outcome = LevenbergMarquardtOutcome {
-        phi: phi.clone(),
-        loss: system.sse,
-        loss_history: Vec::new(),
-        phi_history: Vec::new(),
-        systems: 1,
-        trial_losses: 0,
-        stop: LevenbergMarquardtStop::IterationsCompleted,
+    minimise_from(
+        problem,
+        LevenbergMarquardtState::start(start, settings),
+        settings,
+        observer,
+    )
+}
+
+/// Minimises `problem` from `state`: a start ([`LevenbergMarquardtState::start`]) or
+/// the state an earlier run reported after a kept step, which it continues exactly.
+pub fn minimise_from(
+    problem: &dyn LeastSquaresProblem,
+    mut state: LevenbergMarquardtState,
+    settings: &LevenbergMarquardt,
+    observer: &mut dyn FnMut(&LevenbergMarquardtReport<'_>) -> ControlFlow<()>,
+) -> Result<LevenbergMarquardtOutcome> {
+    let resumed = state.iteration > 0;
+    let stop = if !resumed {
+        None
+    } else if state.small_steps >= 2 {
+        Some(small_steps_stop(settings))
+    } else if state.iteration >= settings.max_iterations {
+        Some(LevenbergMarquardtStop::IterationsCompleted)
+    } else {
+        None
     };
-    let finite = system.sse.is_finite()
-        && system.normal.iter().all(|v| v.is_finite())
-        && system.gradient.iter().all(|v| v.is_finite());
-    if !finite {
-        outcome.stop =
-            LevenbergMarquardtStop::NonFinite(
+    if let Some(stop) = stop {
+        return Ok(outcome_of(state, stop));
+    }
+    let mut system = problem.system(&state.phi)?;
+    state.systems += 1;
+    if !resumed {
+        state.loss = system.sse;
+        let finite = system.sse.is_finite()
+            && system.normal.iter().all(|v| v.is_finite())
+            && system.gradient.iter().all(|v| v.is_finite());
+        if !finite {
+            let stop = LevenbergMarquardtStop::NonFinite(
                 "the loss or its Jacobian at the start is not finite: the rule makes the simulated weights or activity overflow".into(),
             );
-        return Ok(outcome);
+            return Ok(outcome_of(state, stop));
+        }
+    } else if !system.sse.is_finite() {
+        return Ok(outcome_of(state, after_step_overflow()));
     }
-    let mut damping = settings.initial_damping;
     let mut growth = 2.0;
-    let mut small_steps = 0;
-    for iteration in 1..=settings.max_iterations {
+    let mut stop = LevenbergMarquardtStop::IterationsCompleted;
+    for iteration in state.iteration + 1..=settings.max_iterations {
         if system.sse <= settings.zero_loss {
-            outcome.stop = LevenbergMarquardtStop::Converged(format!(
+            stop = LevenbergMarquardtStop::Converged(format!(
                 "the loss {:e} is at round-off (≤ {:e})",
                 system.sse, settings.zero_loss
             ));
@@ -170,31 +241,31 @@ pub fn minimise(
         }
         // damp until a step lowers the loss
         let mut kept = None;
-        while damping < 1e16 {
-            let Some(step) = damped_step(&system, damping) else {
-                damping *= growth;
+        while state.damping < 1e16 {
+            let Some(step) = damped_step(&system, state.damping) else {
+                state.damping *= growth;
                 growth *= 2.0;
                 continue;
             };
-            let trial: Vec<f64> = phi.iter().zip(&step).map(|(p, d)| p + d).collect();
-            if trial == phi {
+            let trial: Vec<f64> = state.phi.iter().zip(&step).map(|(p, d)| p + d).collect();
+            if trial == state.phi {
                 break;
             }
             let loss = problem.loss(&trial);
-            outcome.trial_losses += 1;
+            state.trial_losses += 1;
             let predicted = predicted_decrease(&system, &step);
             if loss.is_finite() && loss < system.sse && predicted > 0.0 {
                 let gain = (system.sse - loss) / predicted;
-                damping *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(1.0 / 3.0);
+                state.damping *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(1.0 / 3.0);
                 growth = 2.0;
                 kept = Some((trial, loss));
                 break;
             }
-            damping *= growth;
+            state.damping *= growth;
             growth *= 2.0;
         }
         let Some((trial, loss)) = kept else {
-            outcome.stop = if damping >= 1e16 {
+            stop = if state.damping >= 1e16 {
                 LevenbergMarquardtStop::NoDecrease(format!(
                     "no damping up to 1e16 lowered the loss below {:e}",
                     system.sse
@@ -205,47 +276,70 @@ pub fn minimise(
             break;
         };
         let decrease = system.sse - loss;
-        phi = trial;
-        outcome.loss_history.push(loss);
-        outcome.phi_history.push(phi.clone());
-        outcome.phi.clone_from(&phi);
-        outcome.loss = loss;
-        let report = LevenbergMarquardtReport {
-            iteration,
-            loss,
-            phi: &phi,
-            damping,
-        };
-        if observer(&report).is_break() {
-            outcome.stop = LevenbergMarquardtStop::Stopped;
-            break;
-        }
-        small_steps = if decrease <= settings.tolerance * system.sse {
-            small_steps + 1
+        state.iteration = iteration;
+        state.phi = trial;
+        state.loss = loss;
+        state.loss_history.push(loss);
+        state.phi_history.push(state.phi.clone());
+        state.small_steps = if decrease <= settings.tolerance * system.sse {
+            state.small_steps + 1
         } else {
             0
         };
-        if small_steps >= 2 {
-            outcome.stop = LevenbergMarquardtStop::Converged(format!(
-                "two steps each lowered the loss by less than {:e} of it",
-                settings.tolerance
-            ));
+        let report = LevenbergMarquardtReport {
+            iteration,
+            loss,
+            phi: &state.phi,
+            damping: state.damping,
+            state: &state,
+        };
+        if observer(&report).is_break() {
+            stop = LevenbergMarquardtStop::Stopped;
+            break;
+        }
+        if state.small_steps >= 2 {
+            stop = small_steps_stop(settings);
             break;
         }
         if iteration == settings.max_iterations {
             break;
         }
-        system = problem.system(&phi)?;
-        outcome.systems += 1;
+        system = problem.system(&state.phi)?;
+        state.systems += 1;
         if !system.sse.is_finite() {
-            outcome.stop =
-                LevenbergMarquardtStop::NonFinite(
-                    "the Jacobian after a kept step is not finite: the rule makes the simulated weights or activity overflow".into(),
-                );
+            stop = after_step_overflow();
             break;
         }
     }
-    Ok(outcome)
+    Ok(outcome_of(state, stop))
+}
+
+fn small_steps_stop(settings: &LevenbergMarquardt) -> LevenbergMarquardtStop {
+    LevenbergMarquardtStop::Converged(format!(
+        "two steps each lowered the loss by less than {:e} of it",
+        settings.tolerance
+    ))
+}
+
+fn after_step_overflow() -> LevenbergMarquardtStop {
+    LevenbergMarquardtStop::NonFinite(
+        "the Jacobian after a kept step is not finite: the rule makes the simulated weights or activity overflow".into(),
+    )
+}
+
+fn outcome_of(
+    state: LevenbergMarquardtState,
+    stop: LevenbergMarquardtStop,
+) -> LevenbergMarquardtOutcome {
+    LevenbergMarquardtOutcome {
+        phi: state.phi,
+        loss: state.loss,
+        loss_history: state.loss_history,
+        phi_history: state.phi_history,
+        systems: state.systems,
+        trial_losses: state.trial_losses,
+        stop,
+    }
 }
 
 #[cfg(test)]
@@ -320,5 +414,40 @@ mod tests {
         .expect("finite problem");
         assert_eq!(outcome.stop, LevenbergMarquardtStop::Stopped);
         assert_eq!(outcome.loss_history.len(), 2);
+    }
+
+    #[test]
+    fn a_run_stopped_at_any_step_continues_exactly_from_its_reported_state() {
+        let settings = LevenbergMarquardt::default();
+        let whole = minimise(&Rosenbrock, &[-1.2, 1.0], &settings, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .expect("finite problem");
+        for stop_at in 1..whole.loss_history.len() {
+            let mut saved = None;
+            minimise(&Rosenbrock, &[-1.2, 1.0], &settings, &mut |report| {
+                if report.iteration == stop_at {
+                    saved = Some(report.state.clone());
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .expect("finite problem");
+            let state = saved.expect("the stop was reported");
+            // through a serialised checkpoint, as a resumed run reads it
+            let state: LevenbergMarquardtState =
+                serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+            let resumed = minimise_from(&Rosenbrock, state, &settings, &mut |_| {
+                ControlFlow::Continue(())
+            })
+            .expect("finite problem");
+            assert_eq!(resumed.phi, whole.phi, "stopped at {stop_at}");
+            assert_eq!(resumed.loss_history, whole.loss_history);
+            assert_eq!(resumed.phi_history, whole.phi_history);
+            assert_eq!(resumed.systems, whole.systems);
+            assert_eq!(resumed.trial_losses, whole.trial_losses);
+            assert_eq!(resumed.stop, whole.stop);
+        }
     }
 }

@@ -7,10 +7,14 @@
 //! baseline's scale, the held-out tasks and CMA-ES's own stream use seeds derived from
 //! `s` (SplitMix64 of `s` and 1, 2, 3), so the three task sets never overlap.
 
+use std::ops::ControlFlow;
+
 use serde::{Deserialize, Serialize};
 
 use super::spec::{DiscoverKind, DiscoverSpec, FunctionTask, MetaOptimizer};
-use super::{geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaOutcome, MetaStep};
+use super::{
+    geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaCheckpoint, MetaOutcome, MetaStep,
+};
 use crate::objective::function::{
     MemoryEvaluation, MemoryObjective, MemoryTask, PcaEvaluation, PcaObjective,
 };
@@ -244,7 +248,24 @@ pub fn discover(
     spec: &DiscoverSpec,
     optimizer: MetaOptimizer,
     seed: u64,
-    on_step: impl FnMut(&MetaStep<'_>),
+    mut on_step: impl FnMut(&MetaStep<'_>),
+) -> Result<DiscoverReport> {
+    discover_from(spec, optimizer, seed, None, |step| {
+        on_step(step);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`discover`], continuing `resume` (a checkpoint an earlier run of the same job gave
+/// its observer) when given; `on_step` may stop the meta-optimisation after any step,
+/// which then ends with [`crate::Error::Interrupted`] (take the step's checkpoint
+/// first to continue it).
+pub fn discover_from(
+    spec: &DiscoverSpec,
+    optimizer: MetaOptimizer,
+    seed: u64,
+    resume: Option<&MetaCheckpoint>,
+    on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
 ) -> Result<DiscoverReport> {
     let trainable = spec.trainable()?;
     let theta0 = spec.initial_theta()?;
@@ -262,7 +283,7 @@ pub fn discover(
                 optimizer,
                 &theta0,
                 &trainable,
-                cmaes_seed,
+                (cmaes_seed, resume),
                 &mut on_step,
             )?;
             let evaluation = &spec.evaluation;
@@ -324,7 +345,7 @@ pub fn discover(
                 optimizer,
                 &theta0,
                 &trainable,
-                cmaes_seed,
+                (cmaes_seed, resume),
                 &mut on_step,
             )?;
             let per_load = spec.evaluation.tasks_per_load;
@@ -366,19 +387,25 @@ fn optimise<O: crate::objective::Objective>(
     optimizer: MetaOptimizer,
     theta0: &[f64],
     trainable: &[usize],
-    cmaes_seed: u64,
-    on_step: impl FnMut(&MetaStep<'_>),
+    (cmaes_seed, resume): (u64, Option<&MetaCheckpoint>),
+    on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
     match optimizer {
-        MetaOptimizer::Adam => {
-            meta_adam(objective, theta0, trainable, &spec.adam_settings(), on_step)
-        }
+        MetaOptimizer::Adam => meta_adam(
+            objective,
+            theta0,
+            trainable,
+            &spec.adam_settings(),
+            resume,
+            on_step,
+        ),
         MetaOptimizer::Cmaes => meta_cmaes(
             objective,
             theta0,
             trainable,
             &spec.cmaes_settings(),
             cmaes_seed,
+            resume,
             on_step,
         ),
     }

@@ -6,8 +6,10 @@
 pub mod job;
 pub mod spec;
 
-pub use job::{discover, identifiable_combinations, Combination, DiscoverReport};
+pub use job::{discover, discover_from, identifiable_combinations, Combination, DiscoverReport};
 pub use spec::{DiscoverKind, DiscoverSpec, MetaOptimizer};
+
+use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
@@ -103,7 +105,7 @@ pub struct MetaCmaesSettings {
 }
 
 /// One meta-step, for progress reports and histories.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy)]
 pub struct MetaStep<'a> {
     /// Meta-iteration (or generation).
     pub iteration: usize,
@@ -111,10 +113,12 @@ pub struct MetaStep<'a> {
     pub loss: f64,
     /// The parameters after the step.
     pub theta: &'a [f64],
+    /// The checkpoint after this step (taken only when called).
+    pub checkpoint: &'a dyn Fn() -> MetaCheckpoint,
 }
 
 /// The result of a meta-optimisation.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetaOutcome {
     /// The final parameters.
     pub theta: Vec<f64>,
@@ -126,6 +130,35 @@ pub struct MetaOutcome {
     pub skipped_steps: usize,
     /// Loss (and gradient) evaluations, each over one batch of tasks.
     pub evaluations: usize,
+}
+
+/// Where a meta-optimisation stood after a step: continuing from it gives exactly
+/// the steps of an uninterrupted run. Adam's state is stored; CMA-ES's (the `cmaes`
+/// crate's, not serialisable) is rebuilt by replaying its seed with every fitness
+/// value it saw, without evaluating them again. Histories may hold non-finite losses:
+/// store it in a format that keeps them (CBOR), not JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetaCheckpoint {
+    /// Meta-steps (or generations) done.
+    pub steps_done: usize,
+    /// The outcome so far (`theta`: the current parameters, or CMA-ES's mean).
+    pub outcome: MetaOutcome,
+    /// Adam's moments (`None` for CMA-ES).
+    pub adam: Option<crate::optim::AdamState>,
+    /// Adam's step-size factor after non-finite steps.
+    pub backoff: f64,
+    /// Adam's non-finite steps in a row.
+    pub consecutive: usize,
+    /// CMA-ES: every fitness value so far, in order of evaluation.
+    pub fitness: Vec<f64>,
+}
+
+fn interrupted(done: usize, total: usize) -> Error {
+    Error::Interrupted {
+        what: "the meta-optimisation".into(),
+        done,
+        total,
+    }
 }
 
 /// The task indices of meta-step `m`.
@@ -148,7 +181,8 @@ pub fn meta_adam<O: Objective>(
     theta: &[f64],
     active: &[usize],
     settings: &MetaAdamSettings,
-    mut on_step: impl FnMut(&MetaStep<'_>),
+    resume: Option<&MetaCheckpoint>,
+    mut on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
     settings.validate()?;
     let n = objective.n_parameters();
@@ -156,7 +190,6 @@ pub fn meta_adam<O: Objective>(
     let mut adam = crate::optim::Adam::new(active.len(), 1.0);
     let mut gradient = vec![0.0; n];
     let mut active_gradient = vec![0.0; active.len()];
-    let mut active_theta: Vec<f64> = active.iter().map(|&k| theta[k]).collect();
     let mut outcome = MetaOutcome {
         theta: Vec::new(),
         loss_history: Vec::with_capacity(settings.iterations),
@@ -166,7 +199,23 @@ pub fn meta_adam<O: Objective>(
     };
     let mut backoff = 1.0;
     let mut consecutive = 0;
-    for m in 0..settings.iterations {
+    let mut first = 0;
+    if let Some(checkpoint) = resume {
+        let Some(state) = &checkpoint.adam else {
+            return Err(Error::config(
+                "resume",
+                "the checkpoint is of a CMA-ES run, not of Adam",
+            ));
+        };
+        theta.clone_from(&checkpoint.outcome.theta);
+        adam = crate::optim::Adam::from_state(1.0, state);
+        outcome = checkpoint.outcome.clone();
+        backoff = checkpoint.backoff;
+        consecutive = checkpoint.consecutive;
+        first = checkpoint.steps_done;
+    }
+    let mut active_theta: Vec<f64> = active.iter().map(|&k| theta[k]).collect();
+    for m in first..settings.iterations {
         let loss =
             objective.loss_and_gradient(&theta, &batch(m, settings.tasks_per_step), &mut gradient);
         outcome.evaluations += 1;
@@ -183,34 +232,42 @@ pub fn meta_adam<O: Objective>(
                     "meta-iteration {m}: the meta-loss or its gradient is not finite after {consecutive} step-size halvings"
                 )));
             }
-            outcome.loss_history.push(loss);
-            outcome.theta_history.push(theta.clone());
-            on_step(&MetaStep {
-                iteration: m,
-                loss,
-                theta: &theta,
-            });
-            continue;
-        }
-        consecutive = 0;
-        if norm > settings.gradient_clip {
-            let scale = settings.gradient_clip / norm;
-            active_gradient.iter_mut().for_each(|g| *g *= scale);
-        }
-        let rate = settings.learning_rate_at(m) * backoff;
-        adam.learning_rate = rate;
-        adam.step(&mut active_theta, &active_gradient);
-        for (j, (value, &k)) in active_theta.iter_mut().zip(active).enumerate() {
-            *value = soft_threshold(*value, rate * settings.l1 / adam.denominator(j));
-            theta[k] = *value;
+        } else {
+            consecutive = 0;
+            if norm > settings.gradient_clip {
+                let scale = settings.gradient_clip / norm;
+                active_gradient.iter_mut().for_each(|g| *g *= scale);
+            }
+            let rate = settings.learning_rate_at(m) * backoff;
+            adam.learning_rate = rate;
+            adam.step(&mut active_theta, &active_gradient);
+            for (j, (value, &k)) in active_theta.iter_mut().zip(active).enumerate() {
+                *value = soft_threshold(*value, rate * settings.l1 / adam.denominator(j));
+                theta[k] = *value;
+            }
         }
         outcome.loss_history.push(loss);
         outcome.theta_history.push(theta.clone());
-        on_step(&MetaStep {
+        let checkpoint = || MetaCheckpoint {
+            steps_done: m + 1,
+            outcome: MetaOutcome {
+                theta: theta.clone(),
+                ..outcome.clone()
+            },
+            adam: Some(adam.state()),
+            backoff,
+            consecutive,
+            fitness: Vec::new(),
+        };
+        let flow = on_step(&MetaStep {
             iteration: m,
             loss,
             theta: &theta,
+            checkpoint: &checkpoint,
         });
+        if flow.is_break() && m + 1 < settings.iterations {
+            return Err(interrupted(m + 1, settings.iterations));
+        }
     }
     outcome.theta = theta;
     Ok(outcome)
@@ -227,7 +284,8 @@ pub fn meta_cmaes<O: Objective>(
     active: &[usize],
     settings: &MetaCmaesSettings,
     seed: u64,
-    mut on_step: impl FnMut(&MetaStep<'_>),
+    resume: Option<&MetaCheckpoint>,
+    mut on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
     use cmaes::{CMAESOptions, DVector};
     if settings.generations == 0 || settings.tasks_per_step == 0 {
@@ -256,18 +314,27 @@ pub fn meta_cmaes<O: Objective>(
         settings.population
     };
     let evaluations = std::cell::Cell::new(0usize);
+    // every fitness value, in order; a resumed run replays those of its checkpoint
+    let replay: &[f64] = resume.map_or(&[], |c| &c.fitness);
+    let seen = std::cell::RefCell::new(Vec::new());
     let fitness = |x: &DVector<f64>| -> f64 {
         let count = evaluations.get();
         evaluations.set(count + 1);
+        if let Some(&value) = replay.get(count) {
+            seen.borrow_mut().push(value);
+            return value;
+        }
         let generation = count / population;
         let t = full(x);
         let loss = objective.loss(&t, &batch(generation, settings.tasks_per_step));
         let penalty: f64 = x.iter().map(|v| v.abs()).sum::<f64>() * settings.l1;
-        if loss.is_finite() {
+        let value = if loss.is_finite() {
             loss + penalty
         } else {
             1e10
-        }
+        };
+        seen.borrow_mut().push(value);
+        value
     };
     let start: Vec<f64> = active.iter().map(|&k| theta[k]).collect();
     let mut state = CMAESOptions::new(start, settings.initial_step_size)
@@ -288,17 +355,42 @@ pub fn meta_cmaes<O: Objective>(
         skipped_steps: 0,
         evaluations: 0,
     };
+    let replayed = resume.map_or(0, |c| c.steps_done);
     for g in 0..settings.generations {
         let done = state.next();
         let mean = full(state.mean());
-        let loss = objective.loss(&mean, &batch(g, settings.tasks_per_step));
-        outcome.loss_history.push(loss);
-        outcome.theta_history.push(mean.clone());
-        on_step(&MetaStep {
-            iteration: g,
-            loss,
-            theta: &mean,
-        });
+        if g < replayed {
+            let checkpoint = resume.expect("replayed generations come from a checkpoint");
+            outcome
+                .loss_history
+                .push(checkpoint.outcome.loss_history[g]);
+            outcome.theta_history.push(mean);
+        } else {
+            let loss = objective.loss(&mean, &batch(g, settings.tasks_per_step));
+            outcome.loss_history.push(loss);
+            outcome.theta_history.push(mean.clone());
+            let checkpoint = || MetaCheckpoint {
+                steps_done: g + 1,
+                outcome: MetaOutcome {
+                    theta: mean.clone(),
+                    evaluations: evaluations.get() + outcome.loss_history.len(),
+                    ..outcome.clone()
+                },
+                adam: None,
+                backoff: 1.0,
+                consecutive: 0,
+                fitness: seen.borrow().clone(),
+            };
+            let flow = on_step(&MetaStep {
+                iteration: g,
+                loss,
+                theta: &mean,
+                checkpoint: &checkpoint,
+            });
+            if flow.is_break() && done.is_none() && g + 1 < settings.generations {
+                return Err(interrupted(g + 1, settings.generations));
+            }
+        }
         if done.is_some() {
             break;
         }
@@ -382,8 +474,15 @@ mod tests {
         let objective = Quadratic {
             target: vec![1.0, -0.5, 0.3],
         };
-        let out = meta_adam(&objective, &[0.0, 0.0, 0.7], &[0, 1], &settings(), |_| {})
-            .expect("test set-up");
+        let out = meta_adam(
+            &objective,
+            &[0.0, 0.0, 0.7],
+            &[0, 1],
+            &settings(),
+            None,
+            |_| ControlFlow::Continue(()),
+        )
+        .expect("test set-up");
         assert!((out.theta[0] - 1.0).abs() < 1e-2, "{:?}", out.theta);
         assert!((out.theta[1] + 0.5).abs() < 1e-2, "{:?}", out.theta);
         assert_eq!(out.theta[2], 0.7);
@@ -397,7 +496,10 @@ mod tests {
         };
         let mut s = settings();
         s.l1 = 0.1;
-        let out = meta_adam(&objective, &[0.0, 0.0], &[0, 1], &s, |_| {}).expect("test set-up");
+        let out = meta_adam(&objective, &[0.0, 0.0], &[0, 1], &s, None, |_| {
+            ControlFlow::Continue(())
+        })
+        .expect("test set-up");
         // The L1 optimum is (1 − λ/2, 0): the small target is shrunk to exactly 0.
         assert_eq!(out.theta[1], 0.0, "{:?}", out.theta);
         assert!((out.theta[0] - 0.95).abs() < 2e-2, "{:?}", out.theta);
@@ -415,8 +517,14 @@ mod tests {
             tasks_per_step: 7,
             l1: 0.0,
         };
-        let a = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, |_| {}).expect("test set-up");
-        let b = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, |_| {}).expect("test set-up");
+        let a = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, None, |_| {
+            ControlFlow::Continue(())
+        })
+        .expect("test set-up");
+        let b = meta_cmaes(&objective, &[0.0; 3], &[0, 1, 2], &s, 5, None, |_| {
+            ControlFlow::Continue(())
+        })
+        .expect("test set-up");
         assert_eq!(a.theta, b.theta);
         for (t, c) in a.theta.iter().zip([1.0, -0.5, 0.3]) {
             assert!((t - c).abs() < 2e-2, "{:?}", a.theta);
@@ -441,7 +549,10 @@ mod tests {
                 f64::NAN
             }
         }
-        let error = meta_adam(&Broken, &[0.0], &[0], &settings(), |_| {}).unwrap_err();
+        let error = meta_adam(&Broken, &[0.0], &[0], &settings(), None, |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
         assert!(error.to_string().contains("meta-iteration 3"), "{error}");
     }
 
@@ -455,5 +566,86 @@ mod tests {
             -(c.ln() - 1.0).powi(2)
         });
         assert!((c - std::f64::consts::E).abs() < 0.3 && score > -0.01);
+    }
+
+    /// Stops after step `k` (taking its checkpoint, passed through CBOR as the CLI
+    /// stores it) and continues it: the outcome of the uninterrupted run.
+    type Run<'a> = dyn Fn(
+            Option<&MetaCheckpoint>,
+            &mut dyn FnMut(&MetaStep<'_>) -> ControlFlow<()>,
+        ) -> Result<MetaOutcome>
+        + 'a;
+
+    fn resumes_exactly(run: &Run<'_>, k: usize) {
+        let whole = run(None, &mut |_| ControlFlow::Continue(())).expect("whole run");
+        let mut taken = None;
+        let error = run(None, &mut |step| {
+            if step.iteration + 1 == k {
+                taken = Some((step.checkpoint)());
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap_err();
+        assert!(
+            matches!(error, Error::Interrupted { done, .. } if done == k),
+            "{error}"
+        );
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&taken.expect("taken"), &mut bytes).unwrap();
+        let checkpoint: MetaCheckpoint = ciborium::from_reader(bytes.as_slice()).unwrap();
+        let mut first_seen = None;
+        let resumed = run(Some(&checkpoint), &mut |step| {
+            first_seen.get_or_insert(step.iteration);
+            ControlFlow::Continue(())
+        })
+        .expect("resumed run");
+        assert_eq!(first_seen, Some(k), "the resumed run starts after step {k}");
+        assert_eq!(resumed, whole);
+    }
+
+    #[test]
+    fn adam_and_cmaes_resume_to_the_identical_outcome() {
+        let objective = Quadratic {
+            target: vec![1.0, -0.5, 0.3],
+        };
+        let mut adam = settings();
+        adam.iterations = 60;
+        adam.l1 = 0.01;
+        resumes_exactly(
+            &|resume, on_step| {
+                meta_adam(
+                    &objective,
+                    &[0.0, 0.0, 0.7],
+                    &[0, 1],
+                    &adam,
+                    resume,
+                    on_step,
+                )
+            },
+            23,
+        );
+        let cmaes = MetaCmaesSettings {
+            generations: 30,
+            population: 0,
+            initial_step_size: 0.5,
+            tasks_per_step: 7,
+            l1: 0.0,
+        };
+        resumes_exactly(
+            &|resume, on_step| {
+                meta_cmaes(
+                    &objective,
+                    &[0.0; 3],
+                    &[0, 1, 2],
+                    &cmaes,
+                    5,
+                    resume,
+                    on_step,
+                )
+            },
+            11,
+        );
     }
 }

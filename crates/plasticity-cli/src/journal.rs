@@ -1,0 +1,176 @@
+//! The journal of a resumable command (`select`, `flies`, `discover`): the units it
+//! finished, one file each under `OUT/checkpoint/`, so that after Ctrl-C, SIGTERM (a
+//! Slurm time limit) or a crash, `--resume` continues with only the units left and
+//! ends with the result an uninterrupted run gives.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use plasticity::fit::journal::Journal;
+use plasticity::io::write_atomically;
+
+/// The error of a command that Ctrl-C or SIGTERM stopped (its checkpoint is written);
+/// `plasticity run` recognises it to report an interrupted cell.
+#[derive(Debug)]
+pub(crate) struct Interrupted(pub(crate) String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            write!(f, "interrupted")
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// `OUT/checkpoint/`: a `fingerprint` file (the settings the units were computed
+/// with) and one file per finished unit.
+pub(crate) struct DirJournal {
+    dir: PathBuf,
+}
+
+impl DirJournal {
+    /// The journal of the run writing into `out` with settings `fingerprint`. With
+    /// `resume`, an existing journal must have the same fingerprint and its units are
+    /// kept; without, an existing journal (of an interrupted run) is discarded.
+    pub(crate) fn open(out: &Path, fingerprint: &str, resume: bool) -> Result<DirJournal> {
+        let dir = out.join("checkpoint");
+        let stamp = dir.join("fingerprint");
+        if dir.is_dir() {
+            let same = std::fs::read_to_string(&stamp).is_ok_and(|text| text == fingerprint);
+            if resume && !same {
+                bail!(
+                    "{}: the checkpoint was taken with other settings or data; remove it to start afresh, or resume with the same flags",
+                    dir.display()
+                );
+            }
+            if !resume {
+                note!(
+                    "discarding the checkpoint of an interrupted run in {} (continue one with --resume)",
+                    dir.display()
+                );
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        if !stamp.is_file() {
+            write_atomically(&stamp, |w| {
+                std::io::Write::write_all(w, fingerprint.as_bytes())
+            })?;
+        }
+        Ok(DirJournal { dir })
+    }
+
+    /// How many units the journal holds.
+    pub(crate) fn len(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".cbor"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The work is done: the journal is no longer needed.
+    pub(crate) fn finish(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir)
+            .with_context(|| format!("removing {}", self.dir.display()))
+    }
+
+    /// A library error, turned into [`Interrupted`] when it is the interruption: then
+    /// `results` (the command's main JSON file) records `stop_reason: interrupted`, how
+    /// many units were done, and how to continue (`command` with `--resume`).
+    pub(crate) fn outcome<T>(
+        &self,
+        result: plasticity::Result<T>,
+        results: &Path,
+        command: &str,
+    ) -> Result<T> {
+        match result {
+            Err(plasticity::Error::Interrupted { what, done, total }) => {
+                let resume = format!("{command} --resume");
+                plasticity::report::write_json(
+                    results,
+                    &json!({
+                        "stop_reason": "interrupted",
+                        "interrupted": what,
+                        "units_done": done,
+                        "units": total,
+                        "checkpoint": self.dir.display().to_string(),
+                        "resume_with": resume,
+                        "version": plasticity::VERSION,
+                    }),
+                )?;
+                Err(Interrupted(format!(
+                    "interrupted: {what} stopped after {done} of {total} units, kept in {}; continue with `{resume}`",
+                    self.dir.display()
+                ))
+                .into())
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{}.cbor", file_name(key)))
+    }
+}
+
+impl Journal for DirJournal {
+    fn stop_requested(&self) -> bool {
+        crate::commands::interrupted()
+    }
+
+    fn recorded(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path(key)).ok()
+    }
+
+    fn record(&self, key: &str, bytes: &[u8]) -> plasticity::Result<()> {
+        write_atomically(&self.path(key), |w| std::io::Write::write_all(w, bytes))
+    }
+}
+
+/// A unit key as a file name: letters, digits, `.`, `-` and `_` kept, every other byte
+/// written `%XX`.
+fn file_name(key: &str) -> String {
+    let mut name = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_') {
+            name.push(byte as char);
+        } else {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    name
+}
+
+/// The command line to resume with: the program's arguments as given.
+pub(crate) fn command_line() -> String {
+    std::env::args()
+        .filter(|a| a != "--resume")
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_become_distinct_portable_file_names() {
+        assert_eq!(
+            file_name("select/x*r,w/fold2"),
+            "select%2Fx%2Ar%2Cw%2Ffold2"
+        );
+        assert_ne!(file_name("a/b"), file_name("a%2Fb"));
+    }
+}

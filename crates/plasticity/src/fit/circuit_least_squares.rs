@@ -1,0 +1,331 @@
+//! The staged circuit fit by Levenberg–Marquardt, resumable mid-stage.
+//!
+//! Each horizon stage is a least-squares problem `L(φ) = 1/N Σ r²` solved by
+//! [`minimise_from`]; after every kept step the observer may take a
+//! [`StagedCheckpoint`]: which start (basis), which stage, the finished stages'
+//! histories and Levenberg–Marquardt's own state. A fit continued from it takes exactly
+//! the steps the uninterrupted fit takes.
+
+use std::ops::ControlFlow;
+
+use serde::{Deserialize, Serialize};
+
+use super::circuit::{circuit_parametrisation, data_loss, CircuitFitSettings, StageReport};
+use super::{Basis, EpochReport, FitCheckpoint, FitOutcome, Parametrisation, StopReason};
+use crate::data::CircuitDataset;
+use crate::objective::{CircuitObjective, Objective};
+use crate::optim::least_squares::GaussNewtonSystem;
+use crate::optim::levenberg_marquardt::{
+    minimise_from, LeastSquaresProblem, LevenbergMarquardt, LevenbergMarquardtReport,
+    LevenbergMarquardtState, LevenbergMarquardtStop,
+};
+use crate::Result;
+
+/// Where a staged Levenberg–Marquardt fit stood when its checkpoint was taken.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StagedCheckpoint {
+    /// Which start: 0 in the first basis, 1 in the second.
+    pub start: usize,
+    /// The first start's result, when the checkpoint is of the second.
+    pub first: Option<StartResult>,
+    /// The stage in progress (an index into the plan of horizons).
+    pub stage: usize,
+    /// This start's finished stages: histories, evaluations, last stop reason.
+    pub done: FitOutcome,
+    /// Their reports.
+    pub reports: Vec<StageReport>,
+    /// Levenberg–Marquardt's state within the stage in progress.
+    pub state: LevenbergMarquardtState,
+}
+
+/// The outcome of one start of the staged fit and its stage reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartResult {
+    /// The outcome (θ after the last stage).
+    pub outcome: FitOutcome,
+    /// One report per stage.
+    pub stages: Vec<StageReport>,
+}
+
+/// One start of the staged fit: which one, the first's result when this is the second
+/// (so that a checkpoint holds it), and where to continue from when resuming.
+pub(super) struct Start<'a> {
+    pub index: usize,
+    pub first: Option<&'a StartResult>,
+    pub resume: Option<&'a StagedCheckpoint>,
+}
+
+/// Why Levenberg–Marquardt does not apply to this fit, if it does not.
+pub(super) fn levenberg_marquardt_obstacle(
+    settings: &CircuitFitSettings,
+    objective: &CircuitObjective<'_>,
+) -> Option<&'static str> {
+    if !objective.fitted_initial_weights().is_empty() {
+        Some("Levenberg–Marquardt fits θ only, and this circuit fits a shared W₀ (use --solver lbfgs)")
+    } else if settings.fit.l1 != 0.0 || settings.fit.l2 != 0.0 {
+        Some("Levenberg–Marquardt fits a plain least-squares loss, without an L1 or L2 penalty (use --solver lbfgs)")
+    } else if settings.fit.optimizer != super::OptimizerKind::Lbfgs {
+        Some("--optimizer adam asks for Adam (use --solver lbfgs)")
+    } else {
+        None
+    }
+}
+
+/// The loss of a circuit recording in the optimiser's variables φ, as a least-squares
+/// problem: `L(φ) = 1/N Σ r²` with `θ = θ(φ)`, and its Gauss–Newton system pulled back
+/// from θ to φ (`J_φ = J_θ A` for the linear change of basis `θ = A φ + b`).
+struct CircuitLeastSquares<'a> {
+    objective: &'a CircuitObjective<'a>,
+    parametrisation: &'a Parametrisation,
+    items: &'a [usize],
+}
+
+impl LeastSquaresProblem for CircuitLeastSquares<'_> {
+    fn loss(&self, phi: &[f64]) -> f64 {
+        self.objective
+            .loss(&self.parametrisation.theta(phi), self.items)
+    }
+
+    fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
+        let theta = self.parametrisation.theta(phi);
+        let active = self.parametrisation.trainable();
+        let system = self.objective.gauss_newton(&theta, active, self.items)?;
+        let n_theta = theta.len();
+        let n = active.len();
+        // Aᵀ v for a vector over the active θ
+        let pull = |values: &[f64]| {
+            let mut full = vec![0.0; n_theta];
+            for (&k, &v) in active.iter().zip(values) {
+                full[k] = v;
+            }
+            self.parametrisation.pullback(&full)
+        };
+        let half: Vec<Vec<f64>> = (0..n)
+            .map(|c| pull(&system.normal[c * n..(c + 1) * n]))
+            .collect(); // row c: (Aᵀ H)[:, c] (H symmetric)
+        let mut normal = vec![0.0; n * n];
+        for a in 0..n {
+            let row: Vec<f64> = half.iter().map(|column| column[a]).collect();
+            normal[a * n..(a + 1) * n].copy_from_slice(&pull(&row));
+        }
+        Ok(GaussNewtonSystem {
+            sse: system.sse,
+            residuals: system.residuals,
+            normal,
+            gradient: pull(&system.gradient),
+        })
+    }
+}
+
+/// The staged fit by Levenberg–Marquardt from `initial` in `parametrisation`, and a
+/// second start in [`CircuitFitSettings::second_basis`] where the first did not reach
+/// a zero residual; the better of the two, its stage reports (both starts') and its
+/// basis. Continues `settings.fit.resume` where it holds a [`StagedCheckpoint`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn levenberg_marquardt_fit(
+    dataset: &CircuitDataset,
+    settings: &CircuitFitSettings,
+    (bound, full): (Option<f64>, &CircuitObjective<'_>),
+    parametrisation: &Parametrisation,
+    initial: &[f64],
+    plan: &[(usize, usize, bool)],
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<(FitOutcome, Vec<StageReport>, Basis)> {
+    let resume = settings
+        .fit
+        .resume
+        .as_ref()
+        .and_then(|c| c.staged.as_deref());
+    let first = match resume {
+        Some(StagedCheckpoint {
+            start: 1,
+            first: Some(first),
+            ..
+        }) => first.clone(),
+        _ => levenberg_marquardt_stages(
+            dataset,
+            settings,
+            bound,
+            parametrisation,
+            initial,
+            plan,
+            Start {
+                index: 0,
+                first: None,
+                resume: resume.filter(|r| r.start == 0),
+            },
+            observer,
+        )?,
+    };
+    let items: Vec<usize> = (0..dataset.trajectories).collect();
+    let first_loss = data_loss(full, &first.outcome.theta, &items);
+    let interrupted = first.outcome.stop_reason == StopReason::Interrupted;
+    let zero_residual = first_loss <= LevenbergMarquardt::default().zero_loss;
+    let basis = parametrisation.basis();
+    let second = settings.second_basis.filter(|&b| b != basis);
+    let (Some(second), false, false) = (second, interrupted, zero_residual) else {
+        return Ok((first.outcome, first.stages, basis));
+    };
+    let (second_parametrisation, _) = circuit_parametrisation(dataset, full, second)?;
+    let other = levenberg_marquardt_stages(
+        dataset,
+        settings,
+        bound,
+        &second_parametrisation,
+        initial,
+        plan,
+        Start {
+            index: 1,
+            first: Some(&first),
+            resume: resume.filter(|r| r.start == 1),
+        },
+        observer,
+    )?;
+    let second_loss = data_loss(full, &other.outcome.theta, &items);
+    let evaluations = first.outcome.evaluations + other.outcome.evaluations;
+    let mut stages = first.stages;
+    stages.extend(other.stages);
+    // an interrupted second start is the fit's state (its checkpoint continues it)
+    let second_interrupted = other.outcome.stop_reason == StopReason::Interrupted;
+    if second_interrupted || second_loss < first_loss || !first_loss.is_finite() {
+        let outcome = FitOutcome {
+            evaluations,
+            ..other.outcome
+        };
+        Ok((outcome, stages, second_parametrisation.basis()))
+    } else {
+        let outcome = FitOutcome {
+            evaluations,
+            ..first.outcome
+        };
+        Ok((outcome, stages, basis))
+    }
+}
+
+/// The staged fit by Levenberg–Marquardt: each stage's `epochs` are its largest number
+/// of kept steps (each one Jacobian). `start.resume` continues a checkpoint of this
+/// start exactly where it was taken.
+#[allow(clippy::too_many_arguments)]
+fn levenberg_marquardt_stages(
+    dataset: &CircuitDataset,
+    settings: &CircuitFitSettings,
+    bound: Option<f64>,
+    parametrisation: &Parametrisation,
+    initial: &[f64],
+    plan: &[(usize, usize, bool)],
+    start: Start<'_>,
+    observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<StartResult> {
+    let items: Vec<usize> = (0..dataset.trajectories).collect();
+    let total_epochs: usize = plan.iter().map(|stage| stage.1).sum();
+    let mut phi = parametrisation.phi(initial);
+    let mut outcome = FitOutcome {
+        theta: initial.to_vec(),
+        loss_history: Vec::new(),
+        theta_history: Vec::new(),
+        stop_reason: StopReason::EpochsCompleted,
+        evaluations: 0,
+        final_loss: f64::NAN,
+        backoffs: 0,
+    };
+    let mut stages = Vec::new();
+    let mut first_stage = 0;
+    if let Some(resume) = start.resume {
+        outcome = resume.done.clone();
+        stages.clone_from(&resume.reports);
+        phi.clone_from(&resume.state.phi);
+        first_stage = resume.stage;
+    }
+    for (s, &(horizon, epochs, _)) in plan.iter().enumerate().skip(first_stage) {
+        let objective = CircuitObjective::new(dataset, settings.gradient)
+            .with_weight_bound(bound)
+            .with_horizon(horizon);
+        let last = horizon == dataset.steps;
+        let problem = CircuitLeastSquares {
+            objective: &objective,
+            parametrisation,
+            items: &items,
+        };
+        let lm = LevenbergMarquardt {
+            max_iterations: epochs,
+            tolerance: if last {
+                LevenbergMarquardt::default().tolerance
+            } else {
+                settings.stage_tolerance
+            },
+            ..LevenbergMarquardt::default()
+        };
+        let state = match start.resume {
+            Some(resume) if s == resume.stage => resume.state.clone(),
+            _ => LevenbergMarquardtState::start(&phi, &lm),
+        };
+        let epoch_offset = outcome.loss_history.len();
+        let mut stopped = false;
+        let (done, reports) = (&outcome, &stages);
+        let mut stage_observer = |report: &LevenbergMarquardtReport<'_>| {
+            let theta = parametrisation.theta(report.phi);
+            let checkpoint = || FitCheckpoint {
+                epochs_done: epoch_offset + report.iteration,
+                phi: report.phi.to_vec(),
+                loss_history: Vec::new(),
+                theta_history: Vec::new(),
+                evaluations: 0,
+                optimizer: super::OptimizerState::LevenbergMarquardt {
+                    damping: report.damping,
+                },
+                backoff: Default::default(),
+                staged: Some(Box::new(StagedCheckpoint {
+                    start: start.index,
+                    first: start.first.cloned(),
+                    stage: s,
+                    done: done.clone(),
+                    reports: reports.clone(),
+                    state: report.state.clone(),
+                })),
+            };
+            let flow = observer(&EpochReport {
+                epoch: epoch_offset + report.iteration,
+                epochs: total_epochs,
+                loss: report.loss,
+                theta: &theta,
+                checkpoint: &checkpoint,
+            });
+            stopped |= flow.is_break();
+            flow
+        };
+        let stage = minimise_from(&problem, state, &lm, &mut stage_observer)?;
+        phi.clone_from(&stage.phi);
+        let evaluations = stage.systems + stage.trial_losses;
+        outcome.evaluations += evaluations;
+        outcome
+            .theta_history
+            .extend(stage.phi_history.iter().map(|p| parametrisation.theta(p)));
+        outcome.loss_history.extend(&stage.loss_history);
+        outcome.stop_reason = stop_reason(stage.stop, outcome.loss_history.len());
+        stages.push(StageReport {
+            horizon,
+            epochs: stage.loss_history.len(),
+            evaluations,
+            loss: stage.loss,
+            stop_reason: outcome.stop_reason.clone(),
+        });
+        if stopped || matches!(outcome.stop_reason, StopReason::NonFinite { .. }) {
+            break;
+        }
+    }
+    outcome.theta = parametrisation.theta(&phi);
+    Ok(StartResult { outcome, stages })
+}
+
+fn stop_reason(stop: LevenbergMarquardtStop, epochs: usize) -> StopReason {
+    match stop {
+        LevenbergMarquardtStop::IterationsCompleted => StopReason::EpochsCompleted,
+        LevenbergMarquardtStop::Converged(detail) => StopReason::Converged { detail },
+        LevenbergMarquardtStop::NoDecrease(detail) => StopReason::LineSearchFailed { detail },
+        LevenbergMarquardtStop::NonFinite(detail) => StopReason::NonFinite {
+            epoch: epochs + 1,
+            detail,
+        },
+        LevenbergMarquardtStop::Stopped => StopReason::Interrupted,
+    }
+}
