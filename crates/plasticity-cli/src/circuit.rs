@@ -188,7 +188,7 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
     let fit = fit_circuit(&dataset, &settings, &mut observer);
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
-    let fit = fit.context("fitting the circuit's rules")?;
+    let fit = fit.with_context(|| format!("fitting the circuit's rules to {}", data.display()))?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("creating output directory {}", out.display()))?;
     let results = plasticity::report::circuit_results(&fit, &settings, data, &dataset, seconds);

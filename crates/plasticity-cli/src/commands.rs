@@ -718,6 +718,7 @@ pub(crate) fn epoch_observer<'a>(
 /// Fits with a progress bar; returns the fit and its wall time.
 fn fit_with_progress(
     dataset: &NeuralDataset,
+    source: &Path,
     settings: &NeuralFitSettings,
 ) -> Result<(plasticity::fit::neural::NeuralFit, f64)> {
     let bar = progress_bar(settings.fit.epochs, "fitting");
@@ -726,7 +727,8 @@ fn fit_with_progress(
     let fit = fit_neural(dataset, settings, &mut observer);
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
-    Ok((fit.context("fitting the rule")?, seconds))
+    let fit = fit.with_context(|| format!("fitting the rule to {}", source.display()))?;
+    Ok((fit, seconds))
 }
 
 fn write_fit_outputs(
@@ -1012,7 +1014,7 @@ fn fit_command(args: &FitArgs) -> Result<()> {
     if !crate::run::quiet() {
         eprintln!("fitting with {}", solver_description(&settings));
     }
-    let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
+    let (fit, seconds) = fit_with_progress(&dataset, &args.data, &settings)?;
     write_fit_outputs(&args.out, &fit, &settings, &args.data, &dataset, seconds)?;
     print_summary(&fit, &dataset, seconds)?;
     note!("results written to {}", args.out.display());
@@ -1314,7 +1316,7 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
         solver_description(&settings),
         settings.fit.epochs
     );
-    let (fit, seconds) = fit_with_progress(&dataset, &settings)?;
+    let (fit, seconds) = fit_with_progress(&dataset, &data_path, &settings)?;
     print_summary(&fit, &dataset, seconds)?;
     if let Some(out) = &args.out {
         write_fit_outputs(out, &fit, &settings, &data_path, &dataset, seconds)?;

@@ -832,9 +832,9 @@ fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
         .expect("simulated")
         .save(&data)
         .expect("saved");
-    let fit = |limit: &str| {
+    let fit_with = |limit: &str, solver: &str| {
         binary()
-            .args(["--quiet", "fit"])
+            .args(["--quiet", "fit", "--solver", solver])
             .arg(&data)
             .arg("--out")
             .arg(dir.path().join("fit"))
@@ -843,6 +843,7 @@ fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
             .output()
             .expect("the binary runs")
     };
+    let fit = |limit: &str| fit_with(limit, "lbfgs");
     // the file's arrays (with the metadata text) take 1784 bytes
     let output = fit("1000");
     assert!(!output.status.success());
@@ -864,6 +865,17 @@ fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
         "{error}"
     );
     assert!(fit("1824").status.success());
+    // Levenberg–Marquardt (the default solver) also holds a Gauss–Newton system per
+    // trajectory (27 × 28 values) and three more, and the tangents (issue 27)
+    let output = fit_with("1824", "auto");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!("fitting the rule to {}", data.display()))
+            && error.contains("(Levenberg–Marquardt, 1 thread(s)) needs 37.0 kB (37008 bytes), more than the limit of 1.8 kB (1824 bytes)"),
+        "{error}"
+    );
+    assert!(fit_with("37008", "auto").status.success());
 }
 
 /// `--quiet` prints nothing but errors: a successful simulate and fit write nothing to

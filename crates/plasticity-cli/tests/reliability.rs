@@ -287,3 +287,88 @@ fn slurm_cells_are_not_blocked_by_the_run_directory_lock() {
         stderr(&collect)
     );
 }
+
+/// The number of bytes in a "needs 76.8 kB (76800 bytes)" message.
+fn needed_bytes(text: &str) -> u64 {
+    let after = text.split(" needs ").nth(1).expect("a 'needs' figure");
+    let inside = after.split('(').nth(1).expect("bytes in parentheses");
+    inside
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number of bytes")
+}
+
+/// Issue 27: the memory limit counts a fit's working memory (Gauss–Newton systems,
+/// tangents, tapes, per thread), not only the dataset: a circuit recording that loads
+/// within the limit but whose fit would not fit is refused before the fit allocates,
+/// naming the dataset, the estimate and the limit, and what would fit (fewer threads).
+#[test]
+fn a_fit_whose_working_memory_exceeds_the_limit_is_refused_naming_what_would_fit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let circuit = dir.path().join("circuit.toml");
+    std::fs::write(
+        &circuit,
+        r#"[populations.x]
+size = 3
+input = true
+
+[populations.y]
+size = 4
+
+[rules.ff]
+rule = "x*y - y^2*w"
+
+[projections.ff]
+from = "x"
+to = "y"
+rule = "ff"
+initial_weights = { std = 0.5 }
+"#,
+    )
+    .expect("written");
+    let data = dir.path().join("data.npz");
+    let data_text = data.display().to_string();
+    let output = binary()
+        .args(["simulate", "circuit", &circuit.display().to_string()])
+        .args(["--out", &data_text, "--trajectories", "2", "--steps", "200"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let fit = |limit: u64, threads: usize| {
+        binary()
+            .args(["fit", &data_text, "--epochs", "1", "--quiet", "--out"])
+            .arg(dir.path().join(format!("fit_{limit}_{threads}")))
+            .env("PLASTICITY_MAX_DATASET_BYTES", limit.to_string())
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .output()
+            .expect("runs")
+    };
+    // the recording (about 23 kB) loads within 50 kB; Levenberg–Marquardt's systems
+    // and tangents do not fit beside it
+    let one = fit(50_000, 1);
+    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+    let text = stderr(&one);
+    assert!(
+        text.contains(&format!("fitting the circuit's rules to {data_text}"))
+            && text.contains("fitting 2 trajectories × 200 steps of a circuit of 7 neurons")
+            && text.contains("Levenberg–Marquardt, 1 thread(s)) needs")
+            && text.contains(
+                "more than the limit of 50.0 kB (50000 bytes) (set by PLASTICITY_MAX_DATASET_BYTES)"
+            ),
+        "{text}"
+    );
+    let one_thread = needed_bytes(&text);
+    // on two threads, a limit that one thread fits is refused, naming one thread
+    let two = fit(one_thread, 2);
+    assert_eq!(two.status.code(), Some(1), "{}", stderr(&two));
+    let text = stderr(&two);
+    assert!(needed_bytes(&text) > one_thread, "{text}");
+    assert!(
+        text.contains("within the limit with 1 thread(s) (RAYON_NUM_THREADS=1)"),
+        "{text}"
+    );
+    // and within the estimate, the fit runs
+    let fitted = fit(one_thread, 1);
+    assert!(fitted.status.success(), "{}", stderr(&fitted));
+}

@@ -354,16 +354,24 @@ impl Network {
                 "the circuit has no neuron population",
             ));
         }
-        let starts = |sizes: &mut dyn Iterator<Item = usize>| -> Vec<usize> {
-            let mut start = vec![0];
+        // offsets of each population's neurons, projection's synapses, rule's θ; sizes
+        // from a file may be anything, so their sums must be countable
+        let starts = |key: &str, sizes: &mut dyn Iterator<Item = usize>| -> Result<Vec<usize>> {
+            let mut start = vec![0usize];
             for size in sizes {
-                start.push(start.last().copied().unwrap_or(0) + size);
+                let next = start[start.len() - 1].checked_add(size).ok_or_else(|| {
+                    Error::config(key, "the circuit has more of them than can be counted")
+                })?;
+                start.push(next);
             }
-            start
+            Ok(start)
         };
-        let activity_start = starts(&mut populations.iter().map(|p| p.size));
-        let weight_start = starts(&mut projections.iter().map(|p| p.connectivity.n_synapses()));
-        let theta_start = starts(&mut rules.iter().map(|r| r.rule.n_parameters()));
+        let activity_start = starts("populations", &mut populations.iter().map(|p| p.size))?;
+        let weight_start = starts(
+            "projections",
+            &mut projections.iter().map(|p| p.connectivity.n_synapses()),
+        )?;
+        let theta_start = starts("rules", &mut rules.iter().map(|r| r.rule.n_parameters()))?;
         Ok(Network {
             populations,
             projections,

@@ -337,7 +337,7 @@ impl CircuitSpec {
     /// Reads a circuit file.
     pub fn load(path: impl AsRef<Path>) -> Result<CircuitSpec> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let source = crate::io::read_text(path, "")?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         CircuitSpec::parse(&source, path, base)
     }
@@ -543,6 +543,15 @@ impl CircuitSpec {
                     .unwrap_or((key.clone(), String::new()));
                 reader.error(&section, &field, message)
             }
+            Error::TooLarge {
+                what,
+                needed,
+                limit,
+            } => Error::TooLarge {
+                what: format!("{what} of {}", reader.path.display()),
+                needed,
+                limit,
+            },
             other => other,
         })
     }
@@ -603,6 +612,8 @@ impl CircuitSpec {
             .collect();
         let position = |p: usize| populations[..p].iter().filter(|q| q.is_simulated()).count();
         let mut projections = Vec::new();
+        // the synapses drawn or read so far, against the memory limit
+        let mut synapse_bytes = Some(0u64);
         for (k, spec) in self.projections.iter().enumerate() {
             let key = format!("projections.{}", spec.name);
             let (Some(pre), Some(post)) = (index(&spec.from), index(&spec.to)) else {
@@ -615,6 +626,22 @@ impl CircuitSpec {
             let connectivity = match masks {
                 Some(masks) => masks[k].clone(),
                 None => {
+                    // at most every synapse present: its presynaptic index, and the
+                    // row starts (a mask file's 0/1 entries take less), refused before
+                    // any is drawn or read where they would not fit
+                    let (pre_size, post_size) = (n_pre as u64, n_post as u64);
+                    synapse_bytes = pre_size
+                        .checked_mul(post_size)
+                        .and_then(|s| s.checked_add(post_size + 1))
+                        .and_then(|s| s.checked_mul(8))
+                        .and_then(|s| s.checked_add(synapse_bytes?));
+                    crate::limits::check_dataset_bytes(
+                        &format!(
+                            "the synapses of projection '{}' ({n_post} × {n_pre} neurons, with those before it)",
+                            spec.name
+                        ),
+                        synapse_bytes,
+                    )?;
                     let self_synapses = pre != post || spec.self_synapses;
                     match &spec.mask {
                         None => Connectivity::all(n_pre, n_post, self_synapses),
@@ -730,7 +757,7 @@ fn read_mask(path: &Path, n_pre: usize, n_post: usize, key: &str) -> Result<Vec<
         }
         return Ok(mask);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::io::read_text(path, key)?;
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -890,6 +917,41 @@ initial_weights = { std = 0.1 }
             message.contains("circuit.toml") && message.contains("line 1"),
             "{message}"
         );
+    }
+
+    /// Found by `tests/fuzz.rs` (`circuit_toml_generated`): a circuit file declaring
+    /// huge populations drew its synapses until the allocator aborted; sizes whose
+    /// sums overflow, and a non-UTF-8 file, were not data errors.
+    #[test]
+    fn a_circuit_too_large_or_not_text_is_refused_naming_the_file() {
+        let huge = GOOD.replacen("size = 3", "size = 1000000000000", 1);
+        let error = parse(&huge).unwrap_err();
+        assert!(matches!(error, Error::TooLarge { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains("projection 'ff'") && message.contains("circuit.toml"),
+            "{message}"
+        );
+        let big = "size = 9223372036854775807\nrecorded = 0.0\n";
+        let message = error_of(&format!(
+            "[populations.x]\n{big}[populations.y]\n{big}[populations.z]\n{big}"
+        ));
+        assert!(
+            message.contains("populations") && message.contains("counted"),
+            "{message}"
+        );
+        let mlp = GOOD.replace(
+            "[rules.ff]",
+            "[rules.ff]\nfamily = \"mlp\"\nhidden = [4294967296, 4294967296]",
+        );
+        let message = error_of(&mlp);
+        assert!(message.contains("counted"), "{message}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("circuit.toml");
+        std::fs::write(&path, b"[populations.x]\nsize = \xff3\n").unwrap();
+        let error = CircuitSpec::load(&path).unwrap_err();
+        assert!(matches!(error, Error::Data { .. }), "{error:?}");
+        assert!(error.to_string().contains("not UTF-8"), "{error}");
     }
 
     #[test]

@@ -289,7 +289,27 @@ pub fn fit_neural(
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<NeuralFit> {
     let threads = rayon::current_num_threads();
-    crate::limits::check_dataset_bytes(
+    // what would fit instead: the other gradient strategies, fewer threads
+    let bytes = |strategy, threads| neural_fit_bytes(dataset, strategy, threads);
+    let mut alternatives: Vec<(String, Option<u64>)> = [
+        (GradientStrategy::Checkpointed, "checkpointed"),
+        (GradientStrategy::Forward, "forward"),
+    ]
+    .into_iter()
+    .filter(|&(strategy, _)| strategy != settings.gradient)
+    .map(|(strategy, name)| (format!("--gradient {name}"), bytes(strategy, threads)))
+    .collect();
+    let limit = crate::limits::max_dataset_bytes();
+    if let Some(fewer) = (1..threads)
+        .rev()
+        .find(|&t| bytes(settings.gradient, t).is_some_and(|b| b <= limit))
+    {
+        alternatives.push((
+            format!("{fewer} thread(s) (RAYON_NUM_THREADS={fewer})"),
+            bytes(settings.gradient, fewer),
+        ));
+    }
+    crate::limits::check_working_bytes(
         &format!(
             "fitting {} trajectories × {} steps of a {} → {} layer on {threads} thread(s)",
             dataset.n_trajectories(),
@@ -297,7 +317,8 @@ pub fn fit_neural(
             dataset.n_pre(),
             dataset.n_post()
         ),
-        neural_fit_bytes(dataset, settings.gradient, threads),
+        bytes(settings.gradient, threads),
+        &alternatives,
     )?;
     if solver_for(settings)? == super::neural_least_squares::LEVENBERG_MARQUARDT {
         if let Some(fitted) = super::neural_least_squares::fit_neural_levenberg_marquardt(

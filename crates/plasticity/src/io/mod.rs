@@ -25,6 +25,22 @@ pub(crate) fn read_whole_file(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The text of the file at `path` (read as [`read_whole_file`] reads it): bytes that
+/// are not UTF-8 are a data error naming the file (`variable`, empty for the whole
+/// file) and the offset of the first invalid byte, not an I/O error.
+pub(crate) fn read_text(path: &Path, variable: &str) -> Result<String> {
+    String::from_utf8(read_whole_file(path)?).map_err(|e| {
+        Error::data(
+            path,
+            variable,
+            format!(
+                "not UTF-8 text: invalid byte at offset {}",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// Write `path` atomically: `write` fills a temporary file in the same directory, which is then renamed over `path`; on error the temporary file is removed and `path` is untouched.
 ///
 /// The temporary file is named `.{file_name}.tmp-{pid}`; it is flushed and synced to disk

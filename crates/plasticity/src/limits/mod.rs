@@ -10,8 +10,11 @@
 //! set; 8 GiB where none can be read. The system's figures are read once per process.
 //! It applies to simulated datasets ([`OjaTask`](crate::task::OjaTask),
 //! [`BehaviourTask`](crate::task::BehaviourTask)), to the arrays of a dataset file
-//! (checked from the members' headers before any data is read), and to a neural fit's
-//! working memory. A recording that streams from its file (forward mode,
+//! (checked from the members' headers before any data is read), to a circuit's
+//! synapses, and to a neural or circuit fit's dataset with its working memory
+//! (gradient tapes and checkpoints, Gauss–Newton systems and tangents, per thread:
+//! [`crate::fit::neural::neural_fit_bytes`], [`crate::fit::circuit::circuit_fit_bytes`]),
+//! refused with the settings that would fit ([`check_working_bytes`]). A recording that streams from its file (forward mode,
 //! [`NeuralStream`](crate::data::NeuralStream)) is never held whole: only its initial
 //! weights count. Large buffers are also allocated fallibly ([`try_vec`]): where the
 //! system refuses them anyway, the result is an error naming what and how much, not
@@ -120,6 +123,47 @@ pub fn check_dataset_bytes(what: &str, needed: Option<u64>) -> Result<()> {
             limit: format!("{} ({})", format_bytes(limit.bytes), limit.source),
         }),
     }
+}
+
+/// Refuses a computation's working memory, `needed` bytes for `what`, above
+/// [`memory_limit`] as [`check_dataset_bytes`] does; the error also names the
+/// `alternatives` (a setting, e.g. `--gradient checkpointed`, and the bytes it would
+/// need) that would fit within the limit.
+pub fn check_working_bytes(
+    what: &str,
+    needed: Option<u64>,
+    alternatives: &[(String, Option<u64>)],
+) -> Result<()> {
+    let limit = memory_limit();
+    let Err(Error::TooLarge {
+        what,
+        needed,
+        limit: limit_text,
+    }) = check_dataset_bytes(what, needed)
+    else {
+        return Ok(());
+    };
+    let fitting: Vec<String> = alternatives
+        .iter()
+        .filter_map(|(setting, bytes)| {
+            bytes
+                .filter(|&b| b <= limit.bytes)
+                .map(|b| format!("{setting}, which needs {}", format_bytes(b)))
+        })
+        .collect();
+    let limit = if fitting.is_empty() {
+        limit_text
+    } else {
+        format!(
+            "{limit_text}; within the limit with {}",
+            fitting.join(", or ")
+        )
+    };
+    Err(Error::TooLarge {
+        what,
+        needed,
+        limit,
+    })
 }
 
 /// An empty vector with room for `len` items, allocated fallibly: where the system

@@ -36,9 +36,19 @@ impl MlpRule {
         let mut offset = 0;
         for pair in widths.windows(2) {
             let (n_in, n_out) = (pair[0], pair[1]);
-            let bias = offset + n_in * n_out;
+            // θ's length must be countable (sizes from a file may be anything)
+            let ends = n_in
+                .checked_mul(n_out)
+                .and_then(|n| n.checked_add(offset))
+                .and_then(|bias| Some((bias, bias.checked_add(n_out)?)));
+            let Some((bias, end)) = ends else {
+                return Err(crate::Error::config(
+                    "hidden",
+                    format!("layers of {hidden:?} units have more parameters than can be counted"),
+                ));
+            };
             layers.push((offset, bias, n_out, n_in));
-            offset = bias + n_out;
+            offset = end;
         }
         Ok(MlpRule {
             variables,

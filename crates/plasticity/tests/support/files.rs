@@ -226,3 +226,104 @@ pub fn fly_vars() -> Vec<MatVar> {
         MatVar::double("R", 1, 4, &[1.0, 0.0, 1.0, 1.0]),
     ]
 }
+
+// ---------------------------------------------------------------------------------
+// Circuits
+
+/// A small circuit file: an input population, a recorded population with an external
+/// current and a recurrent projection, a latent population, a random mask.
+pub const CIRCUIT_TOML: &str = r#"weight_bound = 10.0
+
+[populations.x]
+size = 3
+input = true
+
+[populations.y]
+size = 4
+activation = "tanh"
+external_input = true
+recorded = [0, 2]
+
+[populations.z]
+size = 2
+recorded = 0.0
+
+[rules.ff]
+rule = "x*y - y^2*w"
+trainable = "all"
+
+[projections.ff]
+from = "x"
+to = "y"
+rule = "ff"
+initial_weights = { std = 0.5 }
+mask = { density = 0.7 }
+
+[projections.rec]
+from = "y"
+to = "y"
+rule = "ff"
+initial_weights = { std = 0.1, shared = true }
+
+[projections.yz]
+from = "y"
+to = "z"
+initial_weights = { mean = 0.2, std = 0.1 }
+"#;
+
+/// A circuit file with an MLP rule, a connectome file ([`PAIRS_CSV`], next to it) and
+/// explicit delays.
+pub const CIRCUIT_TOML_MLP: &str = r#"[populations.a]
+size = 2
+input = true
+input_std = 0.5
+
+[populations.b]
+size = 3
+activation = "relu"
+initial_activity = 0.1
+recorded = 1.0
+
+[rules.m]
+family = "mlp"
+hidden = [4, 2]
+
+[projections.ab]
+from = "a"
+to = "b"
+rule = "m"
+learning_rate = 0.5
+mask = { file = "pairs.csv" }
+initial_weights = { std = 0.3 }
+
+[projections.bb]
+from = "b"
+to = "b"
+delay = 1
+self_synapses = true
+initial_weights = { std = 0.1 }
+fit_initial_weights = "shared"
+"#;
+
+/// The connectome of [`CIRCUIT_TOML_MLP`]'s projection `ab` (pre, post pairs).
+pub const PAIRS_CSV: &str = "pre,post\n0,1\n1,2\n0,0\n";
+
+/// A small valid circuit dataset (.npz, stored members) simulated from
+/// [`CIRCUIT_TOML`] by the library.
+pub fn circuit_npz() -> Vec<u8> {
+    let spec = plasticity::circuit::CircuitSpec::parse(
+        CIRCUIT_TOML,
+        Path::new("circuit.toml"),
+        PathBuf::new(),
+    )
+    .expect("a valid circuit");
+    let task = plasticity::task::CircuitTask {
+        spec,
+        trajectories: 2,
+        steps: 4,
+        noise_std: 0.1,
+        recording_fraction: None,
+        seed: 5,
+    };
+    save_to_bytes(|path| task.simulate()?.save(path))
+}

@@ -283,7 +283,7 @@ pub enum FunctionTask {
 impl DiscoverSpec {
     /// Reads and checks an experiment file.
     pub fn load(path: &Path) -> Result<DiscoverSpec> {
-        let source = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let source = crate::io::read_text(path, "")?;
         DiscoverSpec::parse(&source, path)
     }
 
