@@ -251,14 +251,21 @@ fn fit_quietly_or_with_progress(
     dataset: &BehaviourDataset,
     settings: &BehaviourFitSettings,
     show_progress: bool,
+    checkpoint: Option<&crate::journal::FitResume>,
 ) -> Result<(BehaviourFit, f64)> {
     let bar = progress_bar(settings.fit.epochs, "fitting");
     if !show_progress {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let start = Instant::now();
-    let mut observer = epoch_observer(&bar, start, settings.fit.epochs, show_progress);
-    let fit = fit_behaviour(dataset, settings, &mut observer);
+    let observer = epoch_observer(&bar, start, settings.fit.epochs, show_progress);
+    let fit = match checkpoint {
+        Some(checkpoint) => fit_behaviour(dataset, settings, &mut checkpoint.observe(observer)),
+        None => {
+            let mut observer = observer;
+            fit_behaviour(dataset, settings, &mut observer)
+        }
+    };
     bar.finish_and_clear();
     Ok((
         fit.context("fitting the rule")?,
@@ -271,9 +278,12 @@ pub(crate) fn fit_behaviour_command(
     dataset: &BehaviourDataset,
     out: &Path,
     options: &FitOptions,
+    resume: bool,
 ) -> Result<()> {
-    let settings = behaviour_settings(options)?;
-    let (fit, seconds) = fit_quietly_or_with_progress(dataset, &settings, true)?;
+    let mut settings = behaviour_settings(options)?;
+    let checkpoint = crate::journal::FitResume::new(out, data_path, &settings)?;
+    settings.fit.resume = checkpoint.load(resume)?;
+    let (fit, seconds) = fit_quietly_or_with_progress(dataset, &settings, true, Some(&checkpoint))?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("creating output directory {}", out.display()))?;
     write_json(
@@ -295,7 +305,7 @@ pub(crate) fn fit_behaviour_command(
     )?;
     print_summary(&fit, truth.as_deref(), seconds);
     note!("results written to {}", out.display());
-    Ok(())
+    checkpoint.finish(&fit.outcome.stop_reason)
 }
 
 fn print_summary(fit: &BehaviourFit, truth: Option<&[f64]>, seconds: f64) {
@@ -566,7 +576,7 @@ pub(crate) fn table_command(args: &TableArgs) -> Result<()> {
                 input_seed: *seed,
                 ..base.clone()
             };
-            let (fit, seconds) = fit_quietly_or_with_progress(&dataset, &settings, false)
+            let (fit, seconds) = fit_quietly_or_with_progress(&dataset, &settings, false, None)
                 .with_context(|| format!("fitting rule '{rule}', seed {seed}"))?;
             bar.inc(1);
             Ok(TableRow {

@@ -154,12 +154,19 @@ pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
     }
 }
 
-pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions) -> Result<()> {
+pub(crate) fn fit_circuit_command(
+    data: &Path,
+    out: &Path,
+    options: &FitOptions,
+    resume: bool,
+) -> Result<()> {
     if options.online {
         bail!("--online takes single-layer neural recordings, not circuit recordings");
     }
     let dataset = load(data)?;
-    let settings = circuit_settings(options);
+    let mut settings = circuit_settings(options);
+    let checkpoint = crate::journal::FitResume::new(out, data, &settings)?;
+    settings.fit.resume = checkpoint.load(resume)?;
     let stages = if settings.horizon_stages.is_empty() {
         plasticity::fit::circuit::default_horizon_stages(true, dataset.steps)
     } else {
@@ -184,7 +191,7 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
         };
     let bar = progress_bar(total, "fitting circuit");
     let start = Instant::now();
-    let mut observer = epoch_observer(&bar, start, total, true);
+    let mut observer = checkpoint.observe(epoch_observer(&bar, start, total, true));
     let fit = fit_circuit(&dataset, &settings, &mut observer);
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
@@ -193,6 +200,7 @@ pub(crate) fn fit_circuit_command(data: &Path, out: &Path, options: &FitOptions)
         .with_context(|| format!("creating output directory {}", out.display()))?;
     let results = plasticity::report::circuit_results(&fit, &settings, data, &dataset, seconds);
     write_json(&out.join("results.json"), &results)?;
+    checkpoint.finish(&fit.outcome.stop_reason)?;
     let truth = dataset.generating_theta()?;
     write_text(
         &out.join("coefficients.csv"),

@@ -4,6 +4,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::journal::FitResume;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -516,6 +517,10 @@ struct FitArgs {
     out: PathBuf,
     #[command(flatten)]
     options: FitOptions,
+    /// Continue a fit that Ctrl-C or SIGTERM stopped (its OUT/checkpoint.json), with
+    /// the same data and flags, to the result an uninterrupted fit gives.
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Args, Debug)]
@@ -720,11 +725,18 @@ fn fit_with_progress(
     dataset: &NeuralDataset,
     source: &Path,
     settings: &NeuralFitSettings,
+    checkpoint: Option<&FitResume>,
 ) -> Result<(plasticity::fit::neural::NeuralFit, f64)> {
     let bar = progress_bar(settings.fit.epochs, "fitting");
     let start = Instant::now();
-    let mut observer = epoch_observer(&bar, start, settings.fit.epochs, true);
-    let fit = fit_neural(dataset, settings, &mut observer);
+    let observer = epoch_observer(&bar, start, settings.fit.epochs, true);
+    let fit = match checkpoint {
+        Some(checkpoint) => fit_neural(dataset, settings, &mut checkpoint.observe(observer)),
+        None => {
+            let mut observer = observer;
+            fit_neural(dataset, settings, &mut observer)
+        }
+    };
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     let fit = fit.with_context(|| format!("fitting the rule to {}", source.display()))?;
@@ -968,7 +980,12 @@ fn fit_online_command(args: &FitArgs) -> Result<()> {
 
 fn fit_command(args: &FitArgs) -> Result<()> {
     if crate::circuit::is_circuit(&args.data)? {
-        return crate::circuit::fit_circuit_command(&args.data, &args.out, &args.options);
+        return crate::circuit::fit_circuit_command(
+            &args.data,
+            &args.out,
+            &args.options,
+            args.resume,
+        );
     }
     if args.options.online {
         return fit_online_command(args);
@@ -990,6 +1007,7 @@ fn fit_command(args: &FitArgs) -> Result<()> {
             data: args.data.clone(),
             out: args.out.clone(),
             options: args.options.clone(),
+            resume: args.resume,
         };
         resolved.options.gradient = gradient;
         &resolved
@@ -1007,15 +1025,19 @@ fn fit_command(args: &FitArgs) -> Result<()> {
                 &dataset,
                 &args.out,
                 &args.options,
+                args.resume,
             )
         }
     };
-    let settings = args.options.settings();
+    let mut settings = args.options.settings();
+    let checkpoint = FitResume::new(&args.out, &args.data, &settings)?;
+    settings.fit.resume = checkpoint.load(args.resume)?;
     if !crate::run::quiet() {
         eprintln!("fitting with {}", solver_description(&settings));
     }
-    let (fit, seconds) = fit_with_progress(&dataset, &args.data, &settings)?;
+    let (fit, seconds) = fit_with_progress(&dataset, &args.data, &settings, Some(&checkpoint))?;
     write_fit_outputs(&args.out, &fit, &settings, &args.data, &dataset, seconds)?;
+    checkpoint.finish(&fit.outcome.stop_reason)?;
     print_summary(&fit, &dataset, seconds)?;
     note!("results written to {}", args.out.display());
     Ok(())
@@ -1316,7 +1338,7 @@ fn oja_command(args: &OjaArgs) -> Result<()> {
         solver_description(&settings),
         settings.fit.epochs
     );
-    let (fit, seconds) = fit_with_progress(&dataset, &data_path, &settings)?;
+    let (fit, seconds) = fit_with_progress(&dataset, &data_path, &settings, None)?;
     print_summary(&fit, &dataset, seconds)?;
     if let Some(out) = &args.out {
         write_fit_outputs(out, &fit, &settings, &data_path, &dataset, seconds)?;

@@ -1,14 +1,17 @@
-//! The journal of a resumable command (`select`, `flies`, `discover`): the units it
-//! finished, one file each under `OUT/checkpoint/`, so that after Ctrl-C, SIGTERM (a
-//! Slurm time limit) or a crash, `--resume` continues with only the units left and
-//! ends with the result an uninterrupted run gives.
+//! What lets a long command continue after Ctrl-C, SIGTERM (a Slurm time limit) or a
+//! crash, to the result an uninterrupted run gives: the journal of finished units
+//! (`select`, `flies`: one file each under `OUT/checkpoint/`), and a fit's checkpoint
+//! (`OUT/checkpoint.json` of `fit`, `cells/<cell>/checkpoint.json` of `run`).
 
+use std::cell::RefCell;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use plasticity::fit::journal::Journal;
+use plasticity::fit::{EpochReport, FitCheckpoint, StopReason};
 use plasticity::io::write_atomically;
 
 /// The error of a command that Ctrl-C or SIGTERM stopped (its checkpoint is written);
@@ -135,6 +138,129 @@ impl Journal for DirJournal {
 
     fn record(&self, key: &str, bytes: &[u8]) -> plasticity::Result<()> {
         write_atomically(&self.path(key), |w| std::io::Write::write_all(w, bytes))
+    }
+}
+
+/// A checkpoint file: the cell it belongs to and the fit's state.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct CheckpointFile {
+    pub(crate) fingerprint: String,
+    pub(crate) checkpoint: FitCheckpoint,
+}
+
+/// The checkpoint to continue from, when resuming a cell that has one.
+pub(crate) fn load_checkpoint(
+    dir: &Path,
+    fingerprint: &str,
+    resume: bool,
+) -> Result<Option<Box<FitCheckpoint>>> {
+    let path = dir.join("checkpoint.json");
+    if !resume || !path.is_file() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let file: CheckpointFile = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a checkpoint of this program", path.display()))?;
+    if file.fingerprint != fingerprint {
+        bail!(
+            "{}: the checkpoint was taken with other settings; remove it to start this cell afresh",
+            path.display()
+        );
+    }
+    tracing::info!(
+        epochs_done = file.checkpoint.epochs_done,
+        "resuming from checkpoint"
+    );
+    Ok(Some(Box::new(file.checkpoint)))
+}
+
+/// `OUT/checkpoint.json` of `plasticity fit`: written when Ctrl-C or SIGTERM stops
+/// the fit (with its results, `stop_reason: interrupted`), read by `--resume`, removed
+/// when a fit completes.
+pub(crate) struct FitResume {
+    out: PathBuf,
+    fingerprint: String,
+    error: RefCell<Option<anyhow::Error>>,
+}
+
+impl FitResume {
+    /// The checkpoint of fitting `data` into `out` with `settings`.
+    pub(crate) fn new(out: &Path, data: &Path, settings: &impl serde::Serialize) -> Result<Self> {
+        let fingerprint = serde_json::to_string(&json!({
+            "settings": settings,
+            "data": data.display().to_string(),
+            "data_bytes": std::fs::metadata(data).map(|m| m.len()).ok(),
+            "version": plasticity::VERSION,
+        }))?;
+        Ok(FitResume {
+            out: out.to_path_buf(),
+            fingerprint,
+            error: RefCell::new(None),
+        })
+    }
+
+    /// With `resume`, the checkpoint an interrupted fit left in `out` (none if it left
+    /// none); one of other settings or data is refused.
+    pub(crate) fn load(&self, resume: bool) -> Result<Option<Box<FitCheckpoint>>> {
+        let loaded = load_checkpoint(&self.out, &self.fingerprint, resume)?;
+        if let Some(checkpoint) = &loaded {
+            note!("resuming after epoch {}", checkpoint.epochs_done);
+        } else if resume {
+            note!(
+                "--resume: {} holds no checkpoint; fitting from the start",
+                self.out.display()
+            );
+        }
+        Ok(loaded)
+    }
+
+    /// `observer`, writing the checkpoint when the fit is asked to stop.
+    pub(crate) fn observe<'a>(
+        &'a self,
+        mut observer: impl FnMut(&EpochReport<'_>) -> ControlFlow<()> + 'a,
+    ) -> impl FnMut(&EpochReport<'_>) -> ControlFlow<()> + 'a {
+        move |report: &EpochReport<'_>| {
+            let flow = observer(report);
+            if flow.is_break() && crate::commands::interrupted() {
+                if let Err(error) = self.save(report) {
+                    *self.error.borrow_mut() = Some(error);
+                }
+            }
+            flow
+        }
+    }
+
+    fn save(&self, report: &EpochReport<'_>) -> Result<()> {
+        std::fs::create_dir_all(&self.out)
+            .with_context(|| format!("creating {}", self.out.display()))?;
+        let file = CheckpointFile {
+            fingerprint: self.fingerprint.clone(),
+            checkpoint: (report.checkpoint)(),
+        };
+        plasticity::report::write_text(
+            &self.out.join("checkpoint.json"),
+            &serde_json::to_string(&file)?,
+        )?;
+        Ok(())
+    }
+
+    /// After the fit: an error writing the checkpoint, or for an interrupted fit how to
+    /// continue it; a completed fit's old checkpoint is removed.
+    pub(crate) fn finish(&self, stop_reason: &StopReason) -> Result<()> {
+        if let Some(error) = self.error.borrow_mut().take() {
+            return Err(error.context("writing the checkpoint"));
+        }
+        if *stop_reason == StopReason::Interrupted {
+            note!(
+                "interrupted: the checkpoint is in {}; continue with `{} --resume`",
+                self.out.join("checkpoint.json").display(),
+                command_line()
+            );
+        } else {
+            let _ = std::fs::remove_file(self.out.join("checkpoint.json"));
+        }
+        Ok(())
     }
 }
 

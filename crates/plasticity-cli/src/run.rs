@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::journal::Interrupted;
+use crate::journal::{load_checkpoint, CheckpointFile, Interrupted};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 
 use plasticity::fit::behaviour::{behaviour_weight_trajectories, circuit_of, fit_behaviour};
 use plasticity::fit::neural::{fit_neural, fresh_trajectories, generating_theta};
-use plasticity::fit::{EpochReport, FitCheckpoint, FitOutcome, StopReason};
+use plasticity::fit::{EpochReport, FitOutcome, StopReason};
 use plasticity::metrics::{neural_weight_trajectories, WeightTrajectories};
 use plasticity::report::{
     behaviour_results, csv_field, fitted_parameters_csv, neural_results, write_json, write_text,
@@ -835,40 +835,6 @@ fn write_weights_csv(dir: &Path, weights: &WeightTrajectories) -> Result<()> {
     }
     write_text(&dir.join("weights.csv"), &csv)?;
     Ok(())
-}
-
-/// A checkpoint file: the cell it belongs to and the fit's state.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CheckpointFile {
-    fingerprint: String,
-    checkpoint: FitCheckpoint,
-}
-
-/// The checkpoint to continue from, when resuming a cell that has one.
-fn load_checkpoint(
-    dir: &Path,
-    fingerprint: &str,
-    resume: bool,
-) -> Result<Option<Box<FitCheckpoint>>> {
-    let path = dir.join("checkpoint.json");
-    if !resume || !path.is_file() {
-        return Ok(None);
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let file: CheckpointFile = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a checkpoint of this program", path.display()))?;
-    if file.fingerprint != fingerprint {
-        bail!(
-            "{}: the checkpoint was taken with other settings; remove it to start this cell afresh",
-            path.display()
-        );
-    }
-    tracing::info!(
-        epochs_done = file.checkpoint.epochs_done,
-        "resuming from checkpoint"
-    );
-    Ok(Some(Box::new(file.checkpoint)))
 }
 
 /// Follows a cell's fit: its progress bar (ETA and loss), log lines when there is no
