@@ -15,7 +15,7 @@
 #   5. run the same sweep with the local executor and require the two table.csv files to
 #      be byte-identical.
 # Prints the number of cells, the tasks cancelled, the timed-out task, the resubmission
-# rounds and cells resubmitted, and the wall time of each phase. Takes ~5 min on 2 cores
+# rounds and cells resubmitted, and the wall time of each phase. Takes 4-6 min on 2 cores
 # (see docs/reliability.md); not run by CI.
 #
 # Usage: scripts/slurm/test-failures.sh [PLASTICITY_BINARY]
