@@ -91,6 +91,11 @@ pub(crate) struct CollectArgs {
     /// checkpoints) instead of reporting them.
     #[arg(long)]
     resubmit_failed: bool,
+    /// With --resubmit-failed: an extra sbatch option (repeatable) for the new job,
+    /// after those the run was submitted with, e.g. --sbatch-option=--time=02:00:00
+    /// for cells that ran out of time.
+    #[arg(long, allow_hyphen_values = true, requires = "resubmit_failed")]
+    sbatch_option: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -147,7 +152,9 @@ fn cell_dir(run_dir: &Path, cell: &Cell) -> PathBuf {
 }
 
 /// The experiment of a run directory, its relative paths read from where the
-/// original file was.
+/// original file was, with the command-line overrides that `plasticity run` recorded
+/// in run.json (`--seed`, `--checkpoint-interval`, `--sbatch-option`): the cells of a
+/// Slurm array and a resubmission run what the run was started with.
 fn load_run_experiment(run_dir: &Path) -> Result<Experiment> {
     let run_json = run_dir.join("run.json");
     let text = std::fs::read_to_string(&run_json).with_context(|| {
@@ -165,7 +172,30 @@ fn load_run_experiment(run_dir: &Path) -> Result<Experiment> {
     let path = run_dir.join("experiment.toml");
     let source =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Experiment::parse_with_base(&path, &source, &base)
+    let mut experiment = Experiment::parse_with_base(&path, &source, &base)?;
+    let overrides = &run["overrides"];
+    if let Some(seed) = overrides["seed"].as_u64() {
+        experiment.override_seed(seed);
+    }
+    if let Some(seconds) = overrides["checkpoint_interval"].as_f64() {
+        experiment.checkpoint_interval = seconds;
+    }
+    if let Some(options) = overrides["sbatch_options"].as_array() {
+        experiment
+            .slurm
+            .options
+            .extend(options.iter().filter_map(|o| o.as_str().map(String::from)));
+    }
+    Ok(experiment)
+}
+
+/// The command-line overrides of `plasticity run`, as run.json records them.
+fn run_overrides(args: &RunArgs) -> Value {
+    json!({
+        "seed": args.seed,
+        "checkpoint_interval": args.checkpoint_interval,
+        "sbatch_options": args.sbatch_option,
+    })
 }
 
 /// The git commit this binary was built from (with "-dirty" when the tree had
@@ -205,7 +235,13 @@ pub(crate) fn run_command(args: &RunArgs) -> Result<()> {
     // one writer per run directory: held until this command ends (cells of a Slurm
     // array lock only their own directories)
     let _lock = crate::run_lock::lock_dir(&out, "run", quiet())?;
-    prepare_run_dir(&experiment, &out, args.resume, args.executor)?;
+    prepare_run_dir(
+        &experiment,
+        &out,
+        args.resume,
+        args.executor,
+        &run_overrides(args),
+    )?;
     crate::logging::log_to(&out.join("log.txt"))?;
     let cells = experiment.cells();
     say!(
@@ -251,6 +287,7 @@ fn prepare_run_dir(
     out: &Path,
     resume: bool,
     executor: ExecutorArg,
+    overrides: &Value,
 ) -> Result<()> {
     let copy = out.join("experiment.toml");
     if out.join("run.json").is_file() {
@@ -268,6 +305,22 @@ fn prepare_run_dir(
                 experiment.path.display(),
                 out.display(),
                 copy.display()
+            );
+        }
+        let run_json = out.join("run.json");
+        let run: Value = serde_json::from_str(
+            &std::fs::read_to_string(&run_json)
+                .with_context(|| format!("reading {}", run_json.display()))?,
+        )
+        .with_context(|| format!("reading {}", run_json.display()))?;
+        let (before, now) = (&run["overrides"]["seed"], &overrides["seed"]);
+        if before.as_u64() != now.as_u64() {
+            bail!(
+                "run {} started with {}; a resumed run must run the same experiment (give the same --seed)",
+                out.display(),
+                before
+                    .as_u64()
+                    .map_or_else(|| "no --seed".to_string(), |s| format!("--seed {s}")),
             );
         }
         return Ok(());
@@ -296,6 +349,7 @@ fn prepare_run_dir(
             "executor": match executor { ExecutorArg::Local => "local", ExecutorArg::Slurm => "slurm" },
             "threads": rayon::current_num_threads(),
             "command_line": std::env::args().collect::<Vec<_>>(),
+            "overrides": overrides,
             "started_unix_seconds": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         }),
     )?;
@@ -1091,7 +1145,11 @@ fn shell_quote(text: &str) -> String {
 
 /// `plasticity collect DIR`.
 pub(crate) fn collect_command(args: &CollectArgs) -> Result<()> {
-    let experiment = load_run_experiment(&args.run_dir)?;
+    let mut experiment = load_run_experiment(&args.run_dir)?;
+    experiment
+        .slurm
+        .options
+        .extend(args.sbatch_option.iter().cloned());
     let _lock = crate::run_lock::lock_dir(&args.run_dir, "collect", quiet())?;
     crate::logging::log_to(&args.run_dir.join("log.txt"))?;
     let missing: Vec<Cell> = experiment

@@ -438,6 +438,77 @@ fn slurm_dry_run_writes_a_job_array_and_collect_reports_missing_cells() {
 }
 
 #[test]
+fn slurm_cells_and_resubmissions_keep_the_run_command_line_overrides() {
+    // `--seed` and `--sbatch-option` given to `plasticity run --executor slurm` hold
+    // for its array tasks (`plasticity cell`) and for `collect --resubmit-failed`,
+    // which read the run directory, not the command line
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = small_experiment(dir.path(), 5, "");
+    let out = dir.path().join("run");
+    let output = run_experiment(
+        &file,
+        &out,
+        &[
+            "--executor",
+            "slurm",
+            "--dry-run",
+            "--seed",
+            "7",
+            "--sbatch-option=--time=1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = binary()
+        .args(["cell"])
+        .arg(&out)
+        .args(["--index", "0", "--resume"])
+        .output()
+        .expect("cell");
+    assert!(output.status.success(), "{}", stderr(&output));
+    // cell 1 is missing: a resubmission (no sbatch here) writes the script with the
+    // recorded option and the new one after it, then fails to submit
+    let output = binary()
+        .arg("collect")
+        .arg(&out)
+        .args(["--resubmit-failed", "--sbatch-option=--time=2"])
+        .env("PATH", dir.path())
+        .output()
+        .expect("collect");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("sbatch"), "{}", stderr(&output));
+    let script = std::fs::read_to_string(out.join("slurm/array.sh")).expect("script");
+    let at = |line: &str| {
+        script
+            .find(line)
+            .unwrap_or_else(|| panic!("{line} not in\n{script}"))
+    };
+    assert!(at("#SBATCH --array=1\n") < at("#SBATCH --time=1\n"));
+    assert!(at("#SBATCH --time=1\n") < at("#SBATCH --time=2\n"));
+    let output = binary()
+        .args(["cell"])
+        .arg(&out)
+        .args(["--index", "1", "--resume"])
+        .output()
+        .expect("cell");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = binary().arg("collect").arg(&out).output().expect("collect");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let local = dir.path().join("local");
+    assert!(run_experiment(&file, &local, &["--seed", "7"])
+        .status
+        .success());
+    let other = dir.path().join("other");
+    assert!(run_experiment(&file, &other, &[]).status.success());
+    let table = |dir: &Path| std::fs::read_to_string(dir.join("table.csv")).expect("table");
+    assert_eq!(table(&out), table(&local));
+    assert_ne!(table(&out), table(&other), "--seed 7 changed nothing");
+    // a resumed run must keep the seed it started with
+    let output = run_experiment(&file, &local, &["--resume"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--seed 7"), "{}", stderr(&output));
+}
+
+#[test]
 fn every_shipped_experiment_file_is_valid() {
     let dir = repo_root().join("experiments");
     let mut checked = 0;

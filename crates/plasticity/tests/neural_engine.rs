@@ -232,3 +232,117 @@ fn where_levenberg_marquardt_overflows_auto_gives_the_lbfgs_fit() {
     assert_eq!(auto.outcome.theta, lbfgs.outcome.theta);
     assert_eq!(auto.outcome.loss_history, lbfgs.outcome.loss_history);
 }
+
+#[test]
+fn an_auto_fit_interrupted_in_either_solver_resumes_to_the_lbfgs_fit() {
+    // a cell of experiments/tests/failure_sweep.toml where Levenberg–Marquardt's steps
+    // overflow: a checkpoint taken while Levenberg–Marquardt ran (a Slurm task cancelled
+    // then) used to stop every resumption with "the checkpoint does not belong to this
+    // fit"; one taken in the L-BFGS fit that follows continues that fit
+    let data = OjaTask {
+        n_pre: 6,
+        n_post: 12,
+        trajectories: 6,
+        steps: 100,
+        noise_std: 0.7,
+        seed: 1,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = NeuralFitSettings {
+        fit: FitConfig {
+            epochs: 100,
+            seed: 0,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 1,
+        solver: Solver::Auto,
+        ..NeuralFitSettings::default()
+    };
+    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    let whole = fit_neural(&data, &settings, keep_going).expect("auto");
+    assert_eq!(
+        whole.solver_used, "lbfgs",
+        "Levenberg–Marquardt did not overflow"
+    );
+    // checkpoints of the first epoch of each solver
+    let (mut lm, mut lbfgs) = (None, None);
+    fit_neural(&data, &settings, &mut |report| {
+        let checkpoint = (report.checkpoint)();
+        let slot = match checkpoint.optimizer {
+            plasticity::fit::OptimizerState::LevenbergMarquardt { .. } => &mut lm,
+            _ => &mut lbfgs,
+        };
+        slot.get_or_insert(checkpoint);
+        ControlFlow::Continue(())
+    })
+    .expect("auto");
+    for (solver, checkpoint) in [("levenberg-marquardt", lm), ("lbfgs", lbfgs)] {
+        let text = serde_json::to_string(&checkpoint.expect(solver)).expect("serialised");
+        let mut resumed = settings.clone();
+        resumed.fit.resume = Some(Box::new(serde_json::from_str(&text).expect("parsed")));
+        let fitted = fit_neural(&data, &resumed, keep_going)
+            .unwrap_or_else(|e| panic!("resumed from {solver}'s checkpoint: {e}"));
+        assert_eq!(fitted.solver_used, "lbfgs", "{solver}");
+        assert_eq!(fitted.outcome.theta, whole.outcome.theta, "{solver}");
+        assert_eq!(
+            fitted.outcome.loss_history, whole.outcome.loss_history,
+            "{solver}"
+        );
+    }
+}
+
+#[test]
+fn a_levenberg_marquardt_fit_stopped_by_its_observer_is_not_taken_for_an_overflow() {
+    // a cell of experiments/tests/failure_sweep.toml that Levenberg–Marquardt fits:
+    // stopped after its first epoch (a Slurm task cancelled then), auto used to go on
+    // to L-BFGS, whose checkpoint the resumed cell then continued, so that the cell
+    // ended with L-BFGS's fit instead of Levenberg–Marquardt's
+    let data = OjaTask {
+        n_pre: 6,
+        n_post: 12,
+        trajectories: 6,
+        steps: 100,
+        noise_std: 0.1,
+        seed: 1,
+        ..OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = NeuralFitSettings {
+        fit: FitConfig {
+            epochs: 100,
+            seed: 12,
+            ..FitConfig::default()
+        },
+        eval_trajectories: 1,
+        solver: Solver::Auto,
+        ..NeuralFitSettings::default()
+    };
+    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    let whole = fit_neural(&data, &settings, keep_going).expect("auto");
+    assert_eq!(whole.solver_used, "levenberg-marquardt");
+    let mut taken = None;
+    let stopped = fit_neural(&data, &settings, &mut |report| {
+        taken.get_or_insert((report.checkpoint)());
+        ControlFlow::Break(())
+    })
+    .expect("stopped");
+    assert_eq!(stopped.solver_used, "levenberg-marquardt");
+    assert_eq!(
+        stopped.outcome.stop_reason,
+        plasticity::fit::StopReason::Interrupted
+    );
+    let checkpoint = taken.expect("a checkpoint");
+    assert!(matches!(
+        checkpoint.optimizer,
+        plasticity::fit::OptimizerState::LevenbergMarquardt { .. }
+    ));
+    let mut resumed = settings.clone();
+    resumed.fit.resume = Some(Box::new(checkpoint));
+    let fitted = fit_neural(&data, &resumed, keep_going).expect("resumed");
+    assert_eq!(fitted.solver_used, "levenberg-marquardt");
+    assert_eq!(fitted.outcome.theta, whole.outcome.theta);
+    assert_eq!(fitted.outcome.loss_history, whole.outcome.loss_history);
+}

@@ -329,9 +329,16 @@ pub fn fit_neural(
         // auto: where Levenberg–Marquardt's steps made the simulation overflow (noisy
         // small recordings: 25 of the 36 cells of noise_fraction.toml at 20→100), the
         // fit is L-BFGS's from the start, whose line search backs off from overflow —
-        // exactly the fit `--solver lbfgs` gives, so that a resumed run agrees with it
+        // exactly the fit `--solver lbfgs` gives, so that a resumed run agrees with it.
+        // A checkpoint here is Levenberg–Marquardt's (one of L-BFGS's never reaches
+        // Levenberg–Marquardt: see `obstacle`), which L-BFGS cannot continue: it starts
+        // from the start, as the uninterrupted fit did
         let lbfgs = NeuralFitSettings {
             solver: Solver::Lbfgs,
+            fit: super::FitConfig {
+                resume: None,
+                ..settings.fit.clone()
+            },
             ..settings.clone()
         };
         return fit_neural(dataset, &lbfgs, observer);

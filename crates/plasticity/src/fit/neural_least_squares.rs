@@ -86,8 +86,13 @@ pub(crate) fn fit_neural_levenberg_marquardt(
     };
     let fitted = fit_circuit(&circuit, &circuit_settings, observer)?;
     drop(circuit);
-    let overflowed = matches!(fitted.outcome.stop_reason, StopReason::NonFinite { .. })
-        || !fitted.outcome.final_loss.is_finite();
+    // a fit the observer stopped (Ctrl-C, SIGTERM: a cancelled Slurm task) is not one
+    // that overflowed, whatever its loss: it is returned as stopped, its checkpoint is
+    // Levenberg–Marquardt's, and the resumed fit is the uninterrupted one
+    let interrupted = matches!(fitted.outcome.stop_reason, StopReason::Interrupted);
+    let overflowed = !interrupted
+        && (matches!(fitted.outcome.stop_reason, StopReason::NonFinite { .. })
+            || !fitted.outcome.final_loss.is_finite());
     if overflowed && settings.solver == Solver::Auto {
         return Ok(None);
     }
