@@ -31,6 +31,11 @@ fn succeeds(args: &[&str]) {
 /// Runs `args`, sends SIGTERM as soon as `ready()` holds, and returns the exit status
 /// and stderr; panics if the command ended before it could be stopped.
 fn terminated_when(args: &[&str], ready: impl Fn() -> bool) -> (bool, String) {
+    terminated_when_logged(args, |_| ready())
+}
+
+/// [`terminated_when`], `ready` seeing what the command wrote to stderr so far.
+fn terminated_when_logged(args: &[&str], ready: impl Fn(&str) -> bool) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr");
     let mut child = binary()
@@ -40,7 +45,7 @@ fn terminated_when(args: &[&str], ready: impl Fn() -> bool) -> (bool, String) {
         .spawn()
         .expect("started");
     let start = Instant::now();
-    while !ready() {
+    while !ready(&std::fs::read_to_string(&log).unwrap_or_default()) {
         if let Some(status) = child.try_wait().expect("waited") {
             panic!(
                 "{args:?} ended ({status}) before it could be stopped: make it longer\n{}",
@@ -311,4 +316,62 @@ fn a_staged_circuit_fit_resumes_mid_stage_after_sigterm() {
     );
     let log = read(&part.join("log.txt"));
     assert!(log.contains("resuming from checkpoint"), "{log}");
+}
+
+/// `plasticity fit` (here of behaviour data with Adam, whose minibatch order is
+/// replayed from the seed) stopped by SIGTERM writes its results with stop_reason
+/// interrupted and OUT/checkpoint.json; `--resume` ends where the uninterrupted fit
+/// ends.
+#[test]
+fn a_fit_resumes_after_sigterm_to_the_uninterrupted_coefficients() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.npz");
+    BehaviourTask {
+        sessions: 4,
+        trials_per_block: 40,
+        rule: "x*r".into(),
+        seed: 4,
+        ..BehaviourTask::default()
+    }
+    .simulate()
+    .unwrap()
+    .save(&data)
+    .unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "fit",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--optimizer",
+            "adam",
+            "--epochs",
+            "600",
+            "--learning-rate",
+            "0.01",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (whole, part) = (dir.path().join("whole"), dir.path().join("part"));
+    let whole_args = args(&whole);
+    let mut quiet: Vec<&str> = whole_args.iter().map(String::as_str).collect();
+    quiet.push("--quiet");
+    succeeds(&quiet);
+    let part_args = args(&part);
+    let part_args: Vec<&str> = part_args.iter().map(String::as_str).collect();
+    // without a terminal the fit logs a line every 5 % of its epochs
+    let (_, stderr) = terminated_when_logged(&part_args, |log| log.contains("epoch 60/"));
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let results = json(&part.join("results.json"));
+    assert_eq!(results["stop_reason"]["reason"], "interrupted", "{results}");
+    assert!(part.join("checkpoint.json").is_file());
+    let mut resumed = part_args.clone();
+    resumed.extend(["--resume", "--quiet"]);
+    succeeds(&resumed);
+    assert_eq!(
+        read(&part.join("coefficients.csv")),
+        read(&whole.join("coefficients.csv"))
+    );
+    assert!(!part.join("checkpoint.json").exists());
 }
