@@ -24,6 +24,7 @@ use plasticity::rule::{parse_expression, term_names, Rule, TaylorRule, Term, Var
 use plasticity::task::BehaviourTask;
 
 use crate::commands::{epoch_observer, progress_bar, BasisArg, FamilyArg, FitOptions};
+use crate::journal::DirJournal;
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum RewardSignalArg {
@@ -500,6 +501,10 @@ pub(crate) struct TableArgs {
     sessions: usize,
     #[command(flatten)]
     fit: FitOptions,
+    /// Continue an interrupted table (Ctrl-C, SIGTERM) in the same --out with the same
+    /// flags: the fits it finished (kept in OUT/checkpoint/) are not run again.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 impl TableArgs {
@@ -529,7 +534,16 @@ struct TableRow {
     rule: String,
     family: &'static str,
     seed: u64,
-    fit: BehaviourFit,
+    fit: TableFit,
+}
+
+/// What the table keeps of one fit (a unit of the table's journal).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TableFit {
+    taylor: bool,
+    theta: Vec<f64>,
+    stop_reason: plasticity::fit::StopReason,
+    evaluation: Option<plasticity::fit::behaviour::BehaviourEvaluation>,
     seconds: f64,
 }
 
@@ -550,45 +564,49 @@ pub(crate) fn table_command(args: &TableArgs) -> Result<()> {
             }
         }
     }
+    let fingerprint = serde_json::to_string(&json!({
+        "rules": rules,
+        "families": format!("{:?}", args.families),
+        "seeds": args.seeds,
+        "sessions": args.sessions,
+        "settings": base,
+        "version": plasticity::VERSION,
+    }))?;
+    let journal = DirJournal::open(&args.out, &fingerprint, args.resume)?;
     let bar = progress_bar(jobs.len(), "table");
     let start = Instant::now();
-    let rows: Vec<TableRow> = jobs
+    let rows: Vec<Option<TableRow>> = jobs
         .par_iter()
-        .map(|(rule, seed, family)| -> Result<TableRow> {
-            let task = BehaviourTask {
-                rule: rule.clone(),
-                sessions: args.sessions,
-                seed: *seed,
-                ..BehaviourTask::default()
+        .map(|(rule, seed, family)| -> Result<Option<TableRow>> {
+            let family_name = match family {
+                FamilyArg::Taylor => "taylor",
+                FamilyArg::Mlp => "mlp",
             };
-            let dataset = task
-                .simulate()
-                .with_context(|| format!("simulating rule '{rule}', seed {seed}"))?;
-            let settings = BehaviourFitSettings {
-                rule_family: match family {
-                    FamilyArg::Taylor => RuleFamily::Taylor,
-                    FamilyArg::Mlp => RuleFamily::Mlp,
-                },
-                fit: FitConfig {
-                    seed: *seed,
-                    ..base.fit.clone()
-                },
-                input_seed: *seed,
-                ..base.clone()
-            };
-            let (fit, seconds) = fit_quietly_or_with_progress(&dataset, &settings, false, None)
-                .with_context(|| format!("fitting rule '{rule}', seed {seed}"))?;
+            let key = format!("table/{rule}/{family_name}/seed{seed}");
+            let fit = journal.unit(&key, || table_fit(args, &base, rule, *seed, *family))?;
             bar.inc(1);
-            Ok(TableRow {
+            Ok(fit.map(|fit| TableRow {
                 rule: rule.clone(),
-                family: settings.rule_family_name(),
+                family: family_name,
                 seed: *seed,
                 fit,
-                seconds,
-            })
+            }))
         })
         .collect::<Result<_>>()?;
     bar.finish_and_clear();
+    let done = rows.iter().filter(|r| r.is_some()).count();
+    if done < rows.len() {
+        return journal.outcome(
+            Err(plasticity::Error::Interrupted {
+                what: "the table".into(),
+                done,
+                total: rows.len(),
+            }),
+            &args.out.join("table.json"),
+            &crate::journal::command_line(),
+        );
+    }
+    let rows: Vec<TableRow> = rows.into_iter().flatten().collect();
     let wall = start.elapsed().as_secs_f64();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating output directory {}", args.out.display()))?;
@@ -598,15 +616,17 @@ pub(crate) fn table_command(args: &TableArgs) -> Result<()> {
     write_json(
         &args.out.join("table.json"),
         &json!({
+            "stop_reason": "completed",
             "rules": rules,
             "families": rows.iter().map(|r| r.family).collect::<std::collections::BTreeSet<_>>(),
             "seeds": args.seeds,
             "sessions": args.sessions,
             "settings": base,
             "version": plasticity::VERSION,
-            "timing": {"wall_seconds": wall, "fit_seconds": rows.iter().map(|r| r.seconds).sum::<f64>()},
+            "timing": {"wall_seconds": wall, "fit_seconds": rows.iter().map(|r| r.fit.seconds).sum::<f64>()},
         }),
     )?;
+    journal.finish()?;
     if !crate::run::quiet() {
         print!("{markdown}");
     }
@@ -617,6 +637,50 @@ pub(crate) fn table_command(args: &TableArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// One fit of the table: `rule` simulated with `seed`, fitted by `family`; `None` when
+/// Ctrl-C or SIGTERM stopped it (it is then not recorded, and runs again on resume).
+fn table_fit(
+    args: &TableArgs,
+    base: &BehaviourFitSettings,
+    rule: &str,
+    seed: u64,
+    family: FamilyArg,
+) -> Result<Option<TableFit>> {
+    let task = BehaviourTask {
+        rule: rule.to_string(),
+        sessions: args.sessions,
+        seed,
+        ..BehaviourTask::default()
+    };
+    let dataset = task
+        .simulate()
+        .with_context(|| format!("simulating rule '{rule}', seed {seed}"))?;
+    let settings = BehaviourFitSettings {
+        rule_family: match family {
+            FamilyArg::Taylor => RuleFamily::Taylor,
+            FamilyArg::Mlp => RuleFamily::Mlp,
+        },
+        fit: FitConfig {
+            seed,
+            ..base.fit.clone()
+        },
+        input_seed: seed,
+        ..base.clone()
+    };
+    let (fit, seconds) = fit_quietly_or_with_progress(&dataset, &settings, false, None)
+        .with_context(|| format!("fitting rule '{rule}', seed {seed}"))?;
+    if fit.outcome.stop_reason == plasticity::fit::StopReason::Interrupted {
+        return Ok(None);
+    }
+    Ok(Some(TableFit {
+        taylor: matches!(fit.rule, Rule::Taylor(_)),
+        theta: fit.outcome.theta,
+        stop_reason: fit.outcome.stop_reason,
+        evaluation: fit.metrics.evaluation,
+        seconds,
+    }))
 }
 
 /// The (up to) two terms of a generating expression, largest |coefficient| first.
@@ -641,7 +705,7 @@ fn table_csv(rows: &[TableRow]) -> Result<String> {
     );
     for row in rows {
         let terms = generating_terms(&row.rule)?;
-        let evaluation = row.fit.metrics.evaluation.as_ref();
+        let evaluation = row.fit.evaluation.as_ref();
         let mut cells = vec![
             format!("\"{}\"", row.rule),
             row.family.to_string(),
@@ -655,15 +719,16 @@ fn table_csv(rows: &[TableRow]) -> Result<String> {
             match terms.get(slot) {
                 Some((k, name)) => {
                     cells.push(format!("\"{name}\""));
-                    cells.push(match row.fit.rule {
-                        Rule::Taylor(_) => format!("{}", row.fit.outcome.theta[*k]),
-                        Rule::Mlp(_) => String::new(),
+                    cells.push(if row.fit.taylor {
+                        format!("{}", row.fit.theta[*k])
+                    } else {
+                        String::new()
                     });
                 }
                 None => cells.extend([String::new(), String::new()]),
             }
         }
-        let stop = serde_json::to_value(&row.fit.outcome.stop_reason)?;
+        let stop = serde_json::to_value(&row.fit.stop_reason)?;
         cells.push(
             stop.get("reason")
                 .and_then(|r| r.as_str())
@@ -695,7 +760,7 @@ fn table_markdown(rows: &[TableRow]) -> Result<String> {
         let metric = |f: &dyn Fn(&plasticity::fit::behaviour::BehaviourEvaluation) -> f64| {
             let values: Vec<f64> = group
                 .iter()
-                .filter_map(|r| r.fit.metrics.evaluation.as_ref().map(f))
+                .filter_map(|r| r.fit.evaluation.as_ref().map(f))
                 .collect();
             median(&values)
         };
@@ -704,7 +769,7 @@ fn table_markdown(rows: &[TableRow]) -> Result<String> {
             terms
                 .iter()
                 .map(|(k, name)| {
-                    let values: Vec<f64> = group.iter().map(|r| r.fit.outcome.theta[*k]).collect();
+                    let values: Vec<f64> = group.iter().map(|r| r.fit.theta[*k]).collect();
                     format!("{name} {:.3}", median(&values))
                 })
                 .collect::<Vec<_>>()
@@ -725,17 +790,4 @@ fn table_markdown(rows: &[TableRow]) -> Result<String> {
         rows.iter().map(|r| r.seed).max().map(|s| s + 1).unwrap_or(0)
     ));
     Ok(md)
-}
-
-trait FamilyName {
-    fn rule_family_name(&self) -> &'static str;
-}
-
-impl FamilyName for BehaviourFitSettings {
-    fn rule_family_name(&self) -> &'static str {
-        match self.rule_family {
-            RuleFamily::Taylor => "taylor",
-            RuleFamily::Mlp => "mlp",
-        }
-    }
 }

@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use plasticity::design::{power_analysis, DesignSettings, PowerAnalysis};
+use plasticity::design::{power_analysis_journaled, DesignSettings, PowerAnalysis};
+
+use crate::journal::DirJournal;
 use plasticity::figures::{line_plot, Series};
 use plasticity::report::{write_json, write_text};
 use plasticity::task::BehaviourTask;
@@ -51,6 +53,10 @@ pub(crate) struct DesignArgs {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
+    /// Continue an interrupted run (Ctrl-C, SIGTERM) in the same --out with the same
+    /// flags: the replicates it finished (kept in OUT/checkpoint/) are not run again.
+    #[arg(long)]
+    resume: bool,
 }
 
 pub(crate) fn design_command(args: &DesignArgs) -> Result<()> {
@@ -80,7 +86,17 @@ pub(crate) fn design_command(args: &DesignArgs) -> Result<()> {
             args.replicates
         );
     }
-    let analysis = power_analysis(&settings)?;
+    let fingerprint = serde_json::to_string(&json!({
+        "settings": settings,
+        "alpha": args.alpha,
+        "version": plasticity::VERSION,
+    }))?;
+    let journal = DirJournal::open(&args.out, &fingerprint, args.resume)?;
+    let analysis = journal.outcome(
+        power_analysis_journaled(&settings, &journal),
+        &args.out.join("design.json"),
+        &crate::journal::command_line(),
+    )?;
     let wall = started.elapsed().as_secs_f64();
     std::fs::create_dir_all(args.out.join("figures"))
         .with_context(|| format!("creating {}", args.out.join("figures").display()))?;
@@ -91,6 +107,7 @@ pub(crate) fn design_command(args: &DesignArgs) -> Result<()> {
     write_json(
         &args.out.join("design.json"),
         &json!({
+            "stop_reason": "completed",
             "analysis": analysis,
             "settings": settings,
             "seed": args.seed,
@@ -100,6 +117,7 @@ pub(crate) fn design_command(args: &DesignArgs) -> Result<()> {
         }),
     )?;
     draw(&args.out.join("figures"), &analysis, args)?;
+    journal.finish()?;
     show!(
         "{:>7}  {:>6}  {:>13}  {:>10}  {:>12}  {:>10}",
         "animals",

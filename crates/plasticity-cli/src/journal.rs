@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use plasticity::fit::journal::Journal;
 use plasticity::fit::{EpochReport, FitCheckpoint, StopReason};
 use plasticity::io::write_atomically;
+use plasticity::journal::Journal;
 
 /// The error of a command that Ctrl-C or SIGTERM stopped (its checkpoint is written);
 /// `plasticity run` recognises it to report an interrupted cell.
@@ -70,6 +70,11 @@ impl DirJournal {
         Ok(DirJournal { dir })
     }
 
+    /// The output directory the journal belongs to.
+    pub(crate) fn out(&self) -> &Path {
+        self.dir.parent().unwrap_or(Path::new("."))
+    }
+
     /// How many units the journal holds.
     pub(crate) fn len(&self) -> usize {
         std::fs::read_dir(&self.dir)
@@ -120,6 +125,31 @@ impl DirJournal {
             }
             other => Ok(other?),
         }
+    }
+
+    /// Unit `key` of work done in the CLI: its recorded result, or `compute()`'s
+    /// (recorded when it is `Some`; `None` is a unit that Ctrl-C or SIGTERM cut short);
+    /// `None` without computing once a stop is asked.
+    pub(crate) fn unit<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        compute: impl FnOnce() -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        if let Some(bytes) = self.recorded(key) {
+            if let Ok(value) = ciborium::from_reader::<T, _>(bytes.as_slice()) {
+                return Ok(Some(value));
+            }
+        }
+        if self.stop_requested() {
+            return Ok(None);
+        }
+        let Some(value) = compute()? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&value, &mut bytes).context("encoding a journal unit")?;
+        self.record(key, &bytes)?;
+        Ok(Some(value))
     }
 
     fn path(&self, key: &str) -> PathBuf {

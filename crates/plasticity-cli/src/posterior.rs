@@ -20,10 +20,12 @@ use plasticity::identifiability::{
 };
 use plasticity::objective::NeuralObjective;
 use plasticity::posterior::{
-    sample, summarise, BehaviourPosterior, ChainDraws, NutsSettings, Prior,
+    sample_journaled, summarise, BehaviourPosterior, ChainDraws, NutsSettings, Prior,
     ScaledObjectivePosterior, WEAK_PRIOR_SD,
 };
 use plasticity::report::write_json;
+
+use crate::journal::DirJournal;
 use plasticity::rule::{term_names, TaylorRule, Variables};
 
 use crate::identify::{read_record, trainable, FitRecord};
@@ -56,6 +58,10 @@ pub(crate) struct PosteriorArgs {
     /// there are divergences).
     #[arg(long, default_value_t = 0.8)]
     target_accept: f64,
+    /// Continue an interrupted run (Ctrl-C, SIGTERM) with the same flags: the chains
+    /// it finished (kept in OUT/checkpoint/) are not sampled again.
+    #[arg(long)]
+    resume: bool,
     /// The prior: `fit` (match the fit's penalty: Laplace for L1, Gaussian for L2,
     /// N(0, --weak-prior-sd²) without one), `normal:SD` or `laplace:SCALE`.
     #[arg(long, default_value = "fit")]
@@ -141,6 +147,7 @@ fn sample_behaviour(
     record: &FitRecord,
     dataset: &BehaviourDataset,
     nuts: &NutsSettings,
+    journal: &DirJournal,
 ) -> Result<Sampled> {
     let settings: BehaviourFitSettings = serde_json::from_value(record.settings.clone())
         .context("reading config.settings of results.json (a behaviour fit)")?;
@@ -184,7 +191,13 @@ fn sample_behaviour(
         prior,
     )?;
     announce(args, &laplace.terms);
-    let chains = sample(&posterior, &estimates, &spread_of(&laplace), nuts).context("sampling")?;
+    let chains = journal
+        .outcome(
+            sample_journaled(&posterior, &estimates, &spread_of(&laplace), nuts, journal),
+            &journal.out().join("posterior.json"),
+            &crate::journal::command_line(),
+        )
+        .context("sampling")?;
     Ok(Sampled {
         terms: laplace.terms.clone(),
         estimates,
@@ -208,6 +221,7 @@ fn sample_neural(
     record: &FitRecord,
     dataset: &NeuralDataset,
     nuts: &NutsSettings,
+    journal: &DirJournal,
 ) -> Result<Sampled> {
     let settings: NeuralFitSettings = serde_json::from_value(record.settings.clone())
         .context("reading config.settings of results.json (a neural fit)")?;
@@ -244,7 +258,13 @@ fn sample_neural(
         prior,
     )?;
     announce(args, &laplace.terms);
-    let chains = sample(&posterior, &estimates, &spread_of(&laplace), nuts).context("sampling")?;
+    let chains = journal
+        .outcome(
+            sample_journaled(&posterior, &estimates, &spread_of(&laplace), nuts, journal),
+            &journal.out().join("posterior.json"),
+            &crate::journal::command_line(),
+        )
+        .context("sampling")?;
     Ok(Sampled {
         terms: laplace.terms.clone(),
         estimates,
@@ -289,11 +309,23 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         max_depth: args.max_depth,
         target_accept: args.target_accept,
     };
+    let fingerprint = serde_json::to_string(&json!({
+        "run_dir": args.run_dir.display().to_string(),
+        "data": record.data.display().to_string(),
+        "settings": record.settings,
+        "nuts": format!("{nuts:?}"),
+        // every flag but --resume itself
+        "args": format!("{args:?}").replace("resume: true", "resume: false"),
+        "version": plasticity::VERSION,
+    }))?;
+    let journal = DirJournal::open(&out, &fingerprint, args.resume)?;
     let sampled = match (&dataset, record.kind.as_str()) {
         (Dataset::Behaviour(dataset), "behaviour") => {
-            sample_behaviour(args, &record, dataset, &nuts)?
+            sample_behaviour(args, &record, dataset, &nuts, &journal)?
         }
-        (Dataset::Neural(dataset), "neural") => sample_neural(args, &record, dataset, &nuts)?,
+        (Dataset::Neural(dataset), "neural") => {
+            sample_neural(args, &record, dataset, &nuts, &journal)?
+        }
         (_, kind) => bail!(
             "{} is not a {kind} dataset, but results.json in {} is a {kind} fit",
             record.data.display(),
@@ -347,6 +379,7 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         .map(|s| s.ess_bulk)
         .fold(f64::INFINITY, f64::min);
     let report = json!({
+        "stop_reason": "completed",
         "terms": terms,
         "summaries": per_term,
         "divergences": total_divergences,
@@ -381,6 +414,7 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
     std::fs::create_dir_all(out.join("figures"))
         .with_context(|| format!("creating {}", out.join("figures").display()))?;
     write_json(&out.join("posterior.json"), &report)?;
+    journal.finish()?;
     let mut csv = String::from("chain,draw");
     for term in &terms {
         write!(csv, ",{term}").expect("writing to a String");

@@ -679,7 +679,8 @@ fn run_cell(
             result.insert("results".into(), results);
             row
         }
-        CellConfig::Table(args) => {
+        CellConfig::Table(mut args) => {
+            args.resume = resume;
             crate::behaviour::table_command(&args)?;
             Map::new()
         }

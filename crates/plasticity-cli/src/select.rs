@@ -23,7 +23,7 @@ use plasticity::report::{csv_field, write_json, write_text};
 use crate::behaviour::weight_bound;
 use crate::commands::OptimizerArg;
 use crate::journal::DirJournal;
-use plasticity::fit::journal::NoJournal;
+use plasticity::journal::NoJournal;
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(crate) enum SearchArg {

@@ -38,7 +38,9 @@ fn terminated_when(args: &[&str], ready: impl Fn() -> bool) -> (bool, String) {
 fn terminated_when_logged(args: &[&str], ready: impl Fn(&str) -> bool) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr");
+    // two threads everywhere: the units in flight when the signal lands are bounded
     let mut child = binary()
+        .env("RAYON_NUM_THREADS", "2")
         .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -374,4 +376,144 @@ fn a_fit_resumes_after_sigterm_to_the_uninterrupted_coefficients() {
         read(&whole.join("coefficients.csv"))
     );
     assert!(!part.join("checkpoint.json").exists());
+}
+
+fn behaviour_data(dir: &Path, sessions: usize, trials_per_block: usize) -> PathBuf {
+    let data = dir.join("d.npz");
+    BehaviourTask {
+        sessions,
+        trials_per_block,
+        rule: "x*r - 0.05*w".into(),
+        seed: 3,
+        ..BehaviourTask::default()
+    }
+    .simulate()
+    .unwrap()
+    .save(&data)
+    .unwrap();
+    data
+}
+
+/// Runs `args(out)` whole into `whole`, then interrupted and resumed into `part`, and
+/// returns both directories.
+fn whole_and_resumed(
+    dir: &Path,
+    args: impl Fn(&Path) -> Vec<String>,
+    results: &str,
+) -> (PathBuf, PathBuf) {
+    let (whole, part) = (dir.join("whole"), dir.join("part"));
+    succeeds(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
+    interrupted_then_resumed(
+        &args(&part).iter().map(String::as_str).collect::<Vec<_>>(),
+        &part,
+        results,
+    );
+    (whole, part)
+}
+
+#[test]
+fn table_resumes_after_sigterm_to_the_uninterrupted_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "table",
+            "--out",
+            out.to_str().unwrap(),
+            "--rules",
+            "x*r;x*r - 0.05*w",
+            "--seeds",
+            "4",
+            "--families",
+            "taylor",
+            "--sessions",
+            "4",
+            "--epochs",
+            "60",
+            "--quiet",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (whole, part) = whole_and_resumed(dir.path(), args, "table.json");
+    assert_eq!(
+        read(&part.join("table.csv")),
+        read(&whole.join("table.csv"))
+    );
+}
+
+#[test]
+fn design_resumes_after_sigterm_to_the_uninterrupted_power() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "design",
+            "--out",
+            out.to_str().unwrap(),
+            "--animals",
+            "3,6",
+            "--trials",
+            "120",
+            "--replicates",
+            "4",
+            "--iterations",
+            "40",
+            "--quiet",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (whole, part) = whole_and_resumed(dir.path(), args, "design.json");
+    assert_eq!(
+        read(&part.join("power.csv")),
+        read(&whole.join("power.csv"))
+    );
+    let (a, b) = (
+        json(&part.join("design.json")),
+        json(&whole.join("design.json")),
+    );
+    assert_eq!(a["analysis"], b["analysis"]);
+}
+
+#[test]
+fn posterior_resumes_after_sigterm_to_the_uninterrupted_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = behaviour_data(dir.path(), 3, 20);
+    let fit = dir.path().join("fit");
+    succeeds(&[
+        "--quiet",
+        "fit",
+        data.to_str().unwrap(),
+        "--out",
+        fit.to_str().unwrap(),
+        "--trainable",
+        "w,x*r",
+        "--optimizer",
+        "lbfgs",
+        "--epochs",
+        "30",
+        "--eval-sessions",
+        "0",
+    ]);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "posterior",
+            fit.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--chains",
+            "8",
+            "--draws",
+            "150",
+            "--warmup",
+            "150",
+            "--quiet",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (whole, part) = whole_and_resumed(dir.path(), args, "posterior.json");
+    assert_eq!(
+        read(&part.join("posterior_draws.csv")),
+        read(&whole.join("posterior_draws.csv"))
+    );
 }

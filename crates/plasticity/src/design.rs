@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fit::behaviour::{fit_behaviour, BehaviourFitSettings, InputSource};
 use crate::fit::OptimizerKind;
+use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use crate::objective::BehaviourObjective;
 use crate::rule::{parse_expression, term_names, TaylorRule, Variables};
 use crate::task::BehaviourTask;
@@ -202,6 +203,15 @@ impl DesignSettings {
 
 /// Runs the power analysis (see the module's doc); all replicates in parallel.
 pub fn power_analysis(settings: &DesignSettings) -> Result<PowerAnalysis> {
+    power_analysis_journaled(settings, &NoJournal)
+}
+
+/// [`power_analysis`], each replicate a unit of `journal`: recorded when done,
+/// replayed when resumed, skipped once a stop is requested ([`Error::Interrupted`]).
+pub fn power_analysis_journaled(
+    settings: &DesignSettings,
+    journal: &dyn Journal,
+) -> Result<PowerAnalysis> {
     settings.validate()?;
     let names = term_names(Variables::Xywr);
     let true_terms = rule_terms(&settings.rule_true, "rule-true")?;
@@ -241,66 +251,70 @@ pub fn power_analysis(settings: &DesignSettings) -> Result<PowerAnalysis> {
         }
     }
     let df = extra.len();
-    let replicates: Vec<Replicate> = jobs
+    let replicates: Vec<Option<Replicate>> = jobs
         .par_iter()
         .map(|&(animals, trials, replicate)| {
-            let seed = replicate_seed(settings.seed, animals, trials, replicate);
-            let task = BehaviourTask {
-                sessions: animals,
-                trials_per_block: trials / settings.task.n_blocks.max(1),
-                rule: settings.rule_true.clone(),
-                seed,
-                ..settings.task.clone()
-            };
-            let data = task.simulate().map_err(|e| {
-                Error::config(
-                    "design",
-                    format!("simulating {animals} animals × {trials} trials: {e}"),
-                )
-            })?;
-            let fit = |terms: &str| -> Result<(f64, Vec<f64>)> {
-                let mut fit_settings = BehaviourFitSettings {
-                    trainable: terms.to_string(),
-                    init: "zeros".into(),
-                    inputs: InputSource::Recorded,
-                    eval_sessions: 0,
-                    ..BehaviourFitSettings::default()
+            let key = format!("design/{animals}x{trials}/replicate{replicate}");
+            unit(journal, &key, || {
+                let seed = replicate_seed(settings.seed, animals, trials, replicate);
+                let task = BehaviourTask {
+                    sessions: animals,
+                    trials_per_block: trials / settings.task.n_blocks.max(1),
+                    rule: settings.rule_true.clone(),
+                    seed,
+                    ..settings.task.clone()
                 };
-                fit_settings.fit.optimizer = OptimizerKind::Lbfgs;
-                fit_settings.fit.epochs = settings.iterations;
-                fit_settings.fit.l1 = 0.0;
-                let fitted =
-                    fit_behaviour(&data, &fit_settings, &mut |_| ControlFlow::Continue(()))?;
-                let objective = BehaviourObjective::new(
-                    &data,
-                    data.inputs.clone(),
-                    crate::fit::behaviour::circuit_of(&data, fit_settings.weight_bound),
-                    TaylorRule::new(Variables::Xywr),
-                    fit_settings.gradient,
-                );
-                let (losses, _) = objective.session_losses(&fitted.outcome.theta);
-                let nll = losses
-                    .iter()
-                    .zip(&data.n_presentations)
-                    .map(|(l, &n)| l * n as f64)
-                    .sum();
-                Ok((nll, fitted.outcome.theta))
-            };
-            let (null_nll, _) = fit(&null_spec)?;
-            let (alternative_nll, alternative_theta) = fit(&alternative_spec)?;
-            let difference = null_nll - alternative_nll;
-            Ok(Replicate {
-                animals,
-                trials,
-                replicate,
-                seed,
-                presentations: data.n_presentations.iter().sum(),
-                log_likelihood_difference: difference,
-                p_value: chi_squared_survival(2.0 * difference.max(0.0), df),
-                alternative_theta: alternative.iter().map(|&k| alternative_theta[k]).collect(),
+                let data = task.simulate().map_err(|e| {
+                    Error::config(
+                        "design",
+                        format!("simulating {animals} animals × {trials} trials: {e}"),
+                    )
+                })?;
+                let fit = |terms: &str| -> Result<(f64, Vec<f64>)> {
+                    let mut fit_settings = BehaviourFitSettings {
+                        trainable: terms.to_string(),
+                        init: "zeros".into(),
+                        inputs: InputSource::Recorded,
+                        eval_sessions: 0,
+                        ..BehaviourFitSettings::default()
+                    };
+                    fit_settings.fit.optimizer = OptimizerKind::Lbfgs;
+                    fit_settings.fit.epochs = settings.iterations;
+                    fit_settings.fit.l1 = 0.0;
+                    let fitted =
+                        fit_behaviour(&data, &fit_settings, &mut |_| ControlFlow::Continue(()))?;
+                    let objective = BehaviourObjective::new(
+                        &data,
+                        data.inputs.clone(),
+                        crate::fit::behaviour::circuit_of(&data, fit_settings.weight_bound),
+                        TaylorRule::new(Variables::Xywr),
+                        fit_settings.gradient,
+                    );
+                    let (losses, _) = objective.session_losses(&fitted.outcome.theta);
+                    let nll = losses
+                        .iter()
+                        .zip(&data.n_presentations)
+                        .map(|(l, &n)| l * n as f64)
+                        .sum();
+                    Ok((nll, fitted.outcome.theta))
+                };
+                let (null_nll, _) = fit(&null_spec)?;
+                let (alternative_nll, alternative_theta) = fit(&alternative_spec)?;
+                let difference = null_nll - alternative_nll;
+                Ok(Replicate {
+                    animals,
+                    trials,
+                    replicate,
+                    seed,
+                    presentations: data.n_presentations.iter().sum(),
+                    log_likelihood_difference: difference,
+                    p_value: chi_squared_survival(2.0 * difference.max(0.0), df),
+                    alternative_theta: alternative.iter().map(|&k| alternative_theta[k]).collect(),
+                })
             })
         })
         .collect::<Result<_>>()?;
+    let replicates = all_or_interrupted("the power analysis", replicates)?;
     let extra_positions: Vec<usize> = extra
         .iter()
         .map(|k| alternative.iter().position(|a| a == k).unwrap_or(0))

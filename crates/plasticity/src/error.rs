@@ -58,7 +58,7 @@ pub enum Error {
     /// A computation produced a non-finite value that it cannot recover from.
     #[error("numerical failure: {0}")]
     Numerical(String),
-    /// The caller asked the work to stop ([`crate::fit::journal::Journal::stop_requested`])
+    /// The caller asked the work to stop ([`crate::journal::Journal::stop_requested`])
     /// before it was done; the units finished so far are in the journal.
     #[error("interrupted: {what} stopped after {done} of {total} units")]
     Interrupted {

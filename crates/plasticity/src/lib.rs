@@ -27,6 +27,7 @@ pub mod fit;
 pub mod gradient;
 pub mod identifiability;
 pub mod io;
+pub mod journal;
 pub mod limits;
 pub mod metrics;
 pub mod objective;

@@ -67,6 +67,7 @@ use crate::data::BehaviourDataset;
 use crate::gradient::forward::{
     behaviour_session_loss_and_gradient_forward, BehaviourForwardWorkspace,
 };
+use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use crate::rule::PlasticityRule;
 use crate::{Error, Result};
 
@@ -568,6 +569,19 @@ pub fn sample<D: LogDensity>(
     spread: &[f64],
     settings: &NutsSettings,
 ) -> Result<Vec<ChainDraws>> {
+    sample_journaled(density, centre, spread, settings, &NoJournal)
+}
+
+/// [`sample`], each chain a unit of `journal`: recorded when done, replayed when
+/// resumed, skipped once a stop is requested ([`Error::Interrupted`]; chains already
+/// running finish first).
+pub fn sample_journaled<D: LogDensity>(
+    density: &D,
+    centre: &[f64],
+    spread: &[f64],
+    settings: &NutsSettings,
+    journal: &dyn Journal,
+) -> Result<Vec<ChainDraws>> {
     settings.validate()?;
     let dim = density.dimension();
     if centre.len() != dim || spread.len() != dim {
@@ -587,10 +601,15 @@ pub fn sample<D: LogDensity>(
             "the centre and spread must be finite",
         ));
     }
-    (0..settings.chains)
+    let chains: Vec<Option<ChainDraws>> = (0..settings.chains)
         .into_par_iter()
-        .map(|chain| run_chain(density, centre, spread, settings, chain))
-        .collect()
+        .map(|chain| {
+            unit(journal, &format!("posterior/chain{chain}"), || {
+                run_chain(density, centre, spread, settings, chain)
+            })
+        })
+        .collect::<Result<_>>()?;
+    all_or_interrupted("the posterior sampling", chains)
 }
 
 fn run_chain<D: LogDensity>(

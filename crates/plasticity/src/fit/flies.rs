@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use super::behaviour::{
     circuit_of, fit_behaviour, percent_deviance, resample_inputs, BehaviourFitSettings, InputSource,
 };
-use super::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use super::neural::RuleFamily;
 use super::profile::{maximum_likelihood, profile_interval, ProfileInterval, ProfileSettings};
 use super::FitConfig;
@@ -20,6 +19,7 @@ use crate::circuit::BehaviourCircuit;
 use crate::circuit::RewardSignal;
 use crate::data::{to_dataset, BehaviourSession, FlyRecording};
 use crate::gradient::{replay_session, BehaviourWorkspace};
+use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use crate::metrics::{median, quantile, wilcoxon_signed_rank, WilcoxonTest};
 use crate::objective::BehaviourObjective;
 use crate::rule::{term_names, Rule, TaylorRule, TrainableSpec, Variables};

@@ -11,7 +11,6 @@ pub mod circuit;
 pub mod circuit_least_squares;
 pub mod discover;
 pub mod flies;
-pub mod journal;
 pub mod neural;
 mod neural_least_squares;
 pub mod online;

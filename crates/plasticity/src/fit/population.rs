@@ -24,9 +24,9 @@ use super::flies::{
     first_trials, fly_dataset, fly_fit_settings, heldout_loss, laplace_intervals, model_terms,
     CoefficientInterval, FlyModelFit, FlySettings,
 };
-use super::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use super::profile::maximum_likelihood;
 use crate::data::FlyRecording;
+use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use crate::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
 use crate::objective::BehaviourObjective;
 use crate::rule::TaylorRule;

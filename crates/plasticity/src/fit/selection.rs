@@ -50,9 +50,9 @@ use serde::{Deserialize, Serialize};
 
 use super::behaviour::InputSource;
 use super::behaviour::{circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings};
-use super::journal::{all_or_interrupted, unit, Journal};
 use super::neural::RuleFamily;
 use crate::data::BehaviourDataset;
+use crate::journal::{all_or_interrupted, unit, Journal};
 use crate::objective::{BehaviourObjective, Objective};
 use crate::rule::{TaylorRule, Term, Variables};
 use crate::{Error, Result};
@@ -1118,8 +1118,8 @@ fn follow_l1_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::journal::NoJournal;
     use crate::fit::OptimizerKind;
+    use crate::journal::NoJournal;
     use crate::task::BehaviourTask;
 
     fn small_dataset(rule: &str, sessions: usize, seed: u64) -> BehaviourDataset {

@@ -1,5 +1,6 @@
-//! Resumable work made of independent units (one candidate's fold fit in `select`, one
-//! fly's resampled fit in `flies`, one meta-optimisation in `discover`).
+//! Resumable work made of independent units: a term set's fold fit in `select`, a
+//! fly's resampled fit in `flies`, a replicate of the power analysis in `design`, a
+//! NUTS chain in `posterior`, a fit of the reward-rule table.
 //!
 //! Each unit is deterministic given its key, so a unit finished by an earlier,
 //! interrupted run can be replayed from the journal instead of being computed again,
