@@ -1164,7 +1164,7 @@ mod tests {
             .filter(|id| {
                 !matches!(
                     id.as_str(),
-                    "help" | "version" | "quiet" | "out" | "json" | "data"
+                    "help" | "version" | "quiet" | "out" | "json" | "data" | "resume"
                 )
             })
             .collect()

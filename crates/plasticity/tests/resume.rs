@@ -287,3 +287,72 @@ fn neural_levenberg_marquardt_fit_resumes_mid_stage() {
     assert_eq!(resumed.outcome, whole.outcome);
     assert_eq!(resumed.solver_used, "levenberg-marquardt");
 }
+
+/// The staged L-BFGS circuit fit (re-preconditioned chunks within each stage), stopped
+/// in several chunks and stages and continued from its checkpoint through JSON: the
+/// identical fit.
+#[test]
+fn staged_lbfgs_circuit_fit_resumes_mid_chunk_to_the_identical_result() {
+    use plasticity::circuit::CircuitSpec;
+    use plasticity::fit::circuit::{fit_circuit, CircuitFitSettings};
+    use plasticity::task::circuit::CircuitTask;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dataset = CircuitTask {
+        spec: CircuitSpec::load(root.join("experiments/circuits/recurrent.toml")).expect("spec"),
+        trajectories: 3,
+        steps: 12,
+        noise_std: 0.05,
+        recording_fraction: Some(0.5),
+        seed: 3,
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = CircuitFitSettings {
+        fit: FitConfig {
+            epochs: 12,
+            tolerance: 0.0,
+            ..CircuitFitSettings::default().fit
+        },
+        solver: plasticity::fit::Solver::Lbfgs,
+        horizon_stages: vec![6],
+        stage_epochs: 9,
+        precondition_every: 4,
+        eval_trajectories: 1,
+        ..CircuitFitSettings::default()
+    };
+    let mut calls = 0;
+    let whole = fit_circuit(&dataset, &settings, &mut |_| {
+        calls += 1;
+        ControlFlow::Continue(())
+    })
+    .expect("fit");
+    assert!(whole.stages.len() >= 4, "chunks: {:?}", whole.stages.len());
+    for stop_at in [2, 5, 9, 10, calls - 1] {
+        let mut seen = 0;
+        let mut taken = None;
+        fit_circuit(&dataset, &settings, &mut |report| {
+            seen += 1;
+            if seen == stop_at {
+                taken = Some((report.checkpoint)());
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .expect("interrupted fit");
+        let checkpoint = through_json(&taken.expect("a checkpoint was taken"));
+        assert!(checkpoint.chunked.is_some());
+        let mut resumed_settings = settings.clone();
+        resumed_settings.fit.resume = Some(Box::new(checkpoint));
+        let mut rest = 0;
+        let resumed = fit_circuit(&dataset, &resumed_settings, &mut |_| {
+            rest += 1;
+            ControlFlow::Continue(())
+        })
+        .expect("resumed fit");
+        assert_eq!(rest, calls - stop_at, "stopped at {stop_at}");
+        assert_eq!(resumed.outcome, whole.outcome, "stopped at {stop_at}");
+        assert_eq!(resumed.stages, whole.stages);
+    }
+}

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::circuit_least_squares::{levenberg_marquardt_fit, levenberg_marquardt_obstacle};
 use super::{
-    fit, initial_theta, mean_and_std, Basis, EpochReport, FitConfig, FitOutcome, Parametrisation,
-    VariableScales,
+    fit, initial_theta, mean_and_std, Basis, EpochReport, FitCheckpoint, FitConfig, FitOutcome,
+    Parametrisation, VariableScales,
 };
 use crate::circuit::{Network, PopulationKind};
 use crate::data::CircuitDataset;
@@ -127,6 +127,27 @@ impl Default for CircuitFitSettings {
             second_basis: default_second_basis(),
         }
     }
+}
+
+/// Where a staged L-BFGS circuit fit stood: the stage and chunk in progress, θ where
+/// that chunk started (its preconditioning is computed there again), the finished
+/// chunks, and the chunk fit's own checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkCheckpoint {
+    /// The stage in progress (an index into the plan of horizons).
+    pub stage: usize,
+    /// The chunk in progress within it.
+    pub chunk: usize,
+    /// The parameters where that chunk started.
+    pub chunk_start: Vec<f64>,
+    /// The finished chunks' outcome, joined.
+    pub joined: Option<FitOutcome>,
+    /// Their reports.
+    pub reports: Vec<StageReport>,
+    /// Epochs of the finished chunks.
+    pub epoch_offset: usize,
+    /// The chunk fit's checkpoint.
+    pub inner: Box<FitCheckpoint>,
 }
 
 /// One stage of the staged horizon (or one preconditioned chunk of it).
@@ -586,7 +607,20 @@ fn lbfgs_stages(
     let mut stages = Vec::new();
     let mut joined: Option<FitOutcome> = None;
     let mut epoch_offset = 0;
-    'stages: for &(horizon, stage_epochs, initial_weights_only) in plan {
+    let resume = settings
+        .fit
+        .resume
+        .as_ref()
+        .and_then(|c| c.chunked.as_deref());
+    if let Some(resume) = resume {
+        joined.clone_from(&resume.joined);
+        stages.clone_from(&resume.reports);
+        epoch_offset = resume.epoch_offset;
+    }
+    'stages: for (s, &(horizon, stage_epochs, initial_weights_only)) in plan.iter().enumerate() {
+        if resume.is_some_and(|r| s < r.stage) {
+            continue;
+        }
         let objective = CircuitObjective::new(dataset, settings.gradient)
             .with_weight_bound(bound)
             .with_horizon(horizon);
@@ -598,6 +632,7 @@ fn lbfgs_stages(
         };
         let mut remaining = stage_epochs;
         let mut first_chunk = true;
+        let mut c = 0;
         while remaining > 0 {
             // a stage's first scales from every trajectory, later ones from a few
             let trajectories = if first_chunk {
@@ -608,16 +643,43 @@ fn lbfgs_stages(
             first_chunk = false;
             let epochs = remaining.min(chunk.max(1));
             remaining -= epochs;
+            c += 1;
+            // a resumed fit skips the chunks its checkpoint had finished
+            let chunk_index = c - 1;
+            if resume.is_some_and(|r| r.stage == s && chunk_index < r.chunk) {
+                continue;
+            }
+            let resumed = resume.filter(|r| r.stage == s && r.chunk == chunk_index);
+            if let Some(resumed) = resumed {
+                start.clone_from(&resumed.chunk_start);
+            }
             let config = FitConfig {
                 epochs,
-                resume: None,
+                resume: resumed.map(|r| r.inner.clone()),
                 ..settings.fit.clone()
             };
             let mut stopped = false;
+            let (chunk_start, done, reports) = (&start, &joined, &stages);
             let mut stage_observer = |report: &EpochReport<'_>| {
+                let checkpoint = || {
+                    let inner = (report.checkpoint)();
+                    FitCheckpoint {
+                        chunked: Some(Box::new(ChunkCheckpoint {
+                            stage: s,
+                            chunk: chunk_index,
+                            chunk_start: chunk_start.clone(),
+                            joined: done.clone(),
+                            reports: reports.clone(),
+                            epoch_offset,
+                            inner: Box::new(inner.clone()),
+                        })),
+                        ..inner
+                    }
+                };
                 let shifted = EpochReport {
                     epoch: report.epoch + epoch_offset,
                     epochs: total_epochs,
+                    checkpoint: &checkpoint,
                     ..report.clone()
                 };
                 let flow = observer(&shifted);

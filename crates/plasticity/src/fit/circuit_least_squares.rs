@@ -282,6 +282,7 @@ fn levenberg_marquardt_stages(
                     reports: reports.clone(),
                     state: report.state.clone(),
                 })),
+                chunked: None,
             };
             let flow = observer(&EpochReport {
                 epoch: epoch_offset + report.iteration,

@@ -144,6 +144,14 @@ pub struct FitCheckpoint {
         with = "crate::io::cbor_hex"
     )]
     pub staged: Option<Box<circuit_least_squares::StagedCheckpoint>>,
+    /// Where a staged L-BFGS circuit fit stood (stage, chunk, the chunk's own
+    /// checkpoint); `None` for every other fit. CBOR in hexadecimal, like `staged`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::io::cbor_hex"
+    )]
+    pub chunked: Option<Box<circuit::ChunkCheckpoint>>,
 }
 
 impl FitCheckpoint {
@@ -166,6 +174,7 @@ impl FitCheckpoint {
             optimizer,
             backoff,
             staged: None,
+            chunked: None,
         }
     }
 
