@@ -677,7 +677,7 @@ pub fn install_interrupt_handler() {
         if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
             std::process::exit(130);
         }
-        note!("\ninterrupted: stopping after this epoch and writing the results (Ctrl-C again to quit at once)");
+        note!("\ninterrupted: stopping at the next safe point (this epoch, step or unit) and writing the results and a checkpoint (Ctrl-C again to quit at once)");
     });
     if let Err(error) = result {
         tracing::warn!("could not install the Ctrl-C handler: {error}");
