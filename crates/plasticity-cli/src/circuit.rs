@@ -99,12 +99,12 @@ pub(crate) fn simulate_circuit_command(args: &SimulateCircuitArgs) -> Result<()>
 /// Whether `path` holds a circuit recording.
 pub(crate) fn is_circuit(path: &Path) -> Result<bool> {
     let kind = plasticity::data::dataset_kind(path)
-        .with_context(|| format!("reading dataset {}", path.display()))?;
+        .with_context(|| crate::commands::reading_dataset(path))?;
     Ok(kind == "circuit")
 }
 
 fn load(path: &Path) -> Result<CircuitDataset> {
-    CircuitDataset::load(path).with_context(|| format!("reading dataset {}", path.display()))
+    CircuitDataset::load(path).with_context(|| crate::commands::reading_dataset(path))
 }
 
 /// Circuit fit settings from the shared fit flags (defaults: `--solver auto`, i.e.

@@ -83,6 +83,22 @@ enum Command {
     /// The paper's table of reward rules: simulate each generating rule, fit Taylor and
     /// MLP rules to the choices (several seeds, in parallel) and write table.csv and
     /// table.md.
+    // the fit flags that a table of behaviour fits does not read stay out of its help
+    #[command(
+        mut_arg("rule_family", |a| a.hide(true)),
+        mut_arg("online", |a| a.hide(true)),
+        mut_arg("update_every", |a| a.hide(true)),
+        mut_arg("online_decay_after", |a| a.hide(true)),
+        mut_arg("memory_budget", |a| a.hide(true)),
+        mut_arg("horizon_stages", |a| a.hide(true)),
+        mut_arg("stage_epochs", |a| a.hide(true)),
+        mut_arg("precondition_trajectories", |a| a.hide(true)),
+        mut_arg("initial_weights_epochs", |a| a.hide(true)),
+        mut_arg("stage_tolerance", |a| a.hide(true)),
+        mut_arg("eval_trajectories", |a| a.hide(true)),
+        mut_arg("solver", |a| a.hide(true)),
+        mut_arg("line_search", |a| a.hide(true))
+    )]
     Table(crate::behaviour::TableArgs),
     /// Real flies: fit each fly's choices under several models (sets of Taylor terms),
     /// with held-out prediction, and compare the models across flies (paired Wilcoxon
@@ -313,8 +329,7 @@ fn resolve_gradient(
     if !matches!(gradient, GradientArg::Auto) {
         return Ok(gradient);
     }
-    let kind = plasticity::data::dataset_kind(path)
-        .with_context(|| format!("reading dataset {}", path.display()))?;
+    let kind = plasticity::data::dataset_kind(path).with_context(|| reading_dataset(path))?;
     if kind != "neural" {
         note!("gradient: checkpointed (behaviour sessions are short; the adjoint is faster)");
         return Ok(GradientArg::Checkpointed);
@@ -400,7 +415,7 @@ pub(crate) struct FitOptions {
     #[arg(long, value_enum, default_value = "checkpointed")]
     pub(crate) gradient: GradientArg,
     /// L-BFGS stops when the loss falls by less than this fraction over 10 iterations.
-    #[arg(long, default_value_t = 1e-10)]
+    #[arg(long, default_value = "1e-10")]
     pub(crate) tolerance: f64,
     /// Neural data: fit online, updating θ every --update-every steps while the
     /// recording streams in once (forward mode; Adam with --learning-rate); writes
@@ -454,7 +469,7 @@ pub(crate) struct FitOptions {
     pub(crate) solver: SolverArg,
     /// Circuit recordings, Levenberg–Marquardt: a stage before the last also ends when
     /// two steps in a row lowered its loss by less than this fraction of it.
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value = "1e-5")]
     pub(crate) stage_tolerance: f64,
     #[command(flatten)]
     pub(crate) behaviour: crate::behaviour::BehaviourFitOptions,
@@ -644,7 +659,26 @@ fn simulate_oja(args: &SimulateOjaArgs) -> Result<()> {
 }
 
 fn load_any(path: &Path) -> Result<Dataset> {
-    Dataset::load(path).with_context(|| format!("reading dataset {}", path.display()))
+    Dataset::load(path).with_context(|| reading_dataset(path))
+}
+
+/// "reading dataset PATH", and where the path looks like another kind of input, the
+/// command that reads it.
+pub(crate) fn reading_dataset(path: &Path) -> String {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let hint = if path.is_dir() {
+        " (a directory: `plasticity flies DIR` reads a directory of fly recordings; a dataset is one .npz file)"
+    } else {
+        match extension.as_str() {
+            "mat" | "csv" => " (a fly recording? `plasticity flies DIR` reads a directory of .mat or .csv recordings; `fit` reads .npz datasets)",
+            "toml" => " (a circuit or experiment file? `plasticity simulate circuit FILE --out DATA.npz` makes a dataset of a circuit; `plasticity run FILE --out DIR` runs an experiment)",
+            _ => "",
+        }
+    };
+    format!("reading dataset {}{hint}", path.display())
 }
 
 pub(crate) fn progress_bar(epochs: usize, label: &str) -> ProgressBar {
@@ -773,14 +807,12 @@ fn streams(path: &Path, gradient: GradientArg) -> Result<bool> {
     if !matches!(gradient, GradientArg::Forward) {
         return Ok(false);
     }
-    let kind = plasticity::data::dataset_kind(path)
-        .with_context(|| format!("reading dataset {}", path.display()))?;
+    let kind = plasticity::data::dataset_kind(path).with_context(|| reading_dataset(path))?;
     Ok(kind == "neural")
 }
 
 fn open_stream(path: &Path) -> Result<plasticity::data::NeuralStream> {
-    plasticity::data::NeuralStream::open(path)
-        .with_context(|| format!("reading dataset {}", path.display()))
+    plasticity::data::NeuralStream::open(path).with_context(|| reading_dataset(path))
 }
 
 /// `fit --gradient forward` on neural data: the recording streams from the file at

@@ -143,6 +143,17 @@ fn medians_of(fits: &[FlyModelFit], model: &str) -> serde_json::Value {
 }
 
 pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
+    if args.data_dir.is_file() {
+        bail!(
+            "{} is a file: `plasticity flies` reads a directory of fly recordings (.mat with X, Y, R, or the CSV layout); give its directory{}",
+            args.data_dir.display(),
+            args.data_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| format!(", e.g. `plasticity flies {} --out …`", p.display()))
+                .unwrap_or_default()
+        );
+    }
     let recordings = plasticity::data::load_fly_dir(&args.data_dir)
         .with_context(|| format!("reading flies from {}", args.data_dir.display()))?;
     // the signature of rejections labelled in the first block only (docs/flies.md):

@@ -880,8 +880,21 @@ pub fn load_fly_mat(path: impl AsRef<Path>) -> Result<FlyRecording> {
 fn fly_from_mat_bytes(path: &Path, bytes: &[u8]) -> Result<FlyRecording> {
     let [x, y, r] =
         read_mat(bytes, ["X", "Y", "R"]).map_err(|e| Error::data(path, e.variable, e.message))?;
-    let missing =
-        |name: &str| Error::data(path, name, "missing variable (a fly file holds X, Y and R)");
+    let missing = |name: &str| {
+        // the same variable in lower case: MATLAB names are case-sensitive
+        let lower = name.to_lowercase();
+        let found_lower = matches!(read_mat(bytes, [lower.as_str()]), Ok([Some(_)]));
+        let hint = if found_lower {
+            format!("; the file has '{lower}': names are case-sensitive, save it as '{name}'")
+        } else {
+            String::new()
+        };
+        Error::data(
+            path,
+            name,
+            format!("missing variable (a fly file holds X, Y and R){hint}"),
+        )
+    };
     let x = x.ok_or_else(|| missing("X"))?;
     let y = y.ok_or_else(|| missing("Y"))?;
     let r = r.ok_or_else(|| missing("R"))?;
@@ -1884,6 +1897,23 @@ mod tests {
             "Fly6.mat",
             "X",
             &["missing variable"],
+        );
+    }
+
+    #[test]
+    fn a_lower_case_variable_is_pointed_out() {
+        let (x, y, r) = session_values();
+        let cols = x.len() as i32 / 14;
+        let vars = vec![
+            double("x", &[14, cols], &x, MI_DOUBLE),
+            double("Y", &[1, y.len() as i32], &y, MI_DOUBLE),
+            double("R", &[1, r.len() as i32], &r, MI_DOUBLE),
+        ];
+        assert_error(
+            load_vars("Fly7.mat", &vars, false),
+            "Fly7.mat",
+            "X",
+            &["missing variable", "the file has 'x'", "case-sensitive"],
         );
     }
 
