@@ -93,7 +93,8 @@ def test_bad_fit_arguments(oja):
         pl.fit(oja, eval_sessions=3)
     with pytest.raises(ValueError, match="trainable|term"):
         pl.fit(oja, trainable="x*q")
-    with pytest.raises(ValueError, match="data"):
+    # a wrong type of data is a TypeError (issue 26: Python's terms)
+    with pytest.raises(TypeError, match="data"):
         pl.fit(np.zeros(3))
     with pytest.raises(ValueError, match="27"):
         pl.loss_and_gradient(oja, np.zeros(5))

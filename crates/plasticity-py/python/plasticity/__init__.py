@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import _arguments as _args
 from . import _plasticity as _native
 from ._plasticity import (
     BehaviourDataset,
@@ -254,18 +255,23 @@ def simulate_oja(
     trajectories × 50 steps, Oja's rule ``Δw = x·y − y²·w``), as ``plasticity
     simulate oja``.
     """
+    f = "simulate_oja"
     expression = _expression_of(rule)
     return _native.simulate_oja(
-        n_pre=n_pre,
-        n_post=n_post,
-        steps=steps,
-        trajectories=trajectories,
-        input_std=input_std,
-        initial_weight_std=initial_weight_std,
-        noise_std=noise_std,
-        recording_fraction=recording_fraction,
+        n_pre=_args.integer(f, "n_pre", n_pre, 1),
+        n_post=_args.integer(f, "n_post", n_post, 1),
+        steps=_args.integer(f, "steps", steps, 1),
+        trajectories=_args.integer(f, "trajectories", trajectories, 1),
+        input_std=_args.real(f, "input_std", input_std, 0.0),
+        initial_weight_std=(
+            None
+            if initial_weight_std is None
+            else _args.real(f, "initial_weight_std", initial_weight_std, 0.0)
+        ),
+        noise_std=_args.real(f, "noise_std", noise_std, 0.0),
+        recording_fraction=_args.real(f, "recording_fraction", recording_fraction, 0.0),
         rule=expression,
-        seed=seed,
+        seed=_args.integer(f, "seed", seed, 0),
     )
 
 
@@ -295,11 +301,12 @@ def simulate_behaviour(
     mean of the last ``expected_reward_window`` rewards) or ``r = R`` (``"raw"``).
     Defaults are those of docs/model.md §4.2, as ``plasticity simulate behaviour``.
     """
+    f = "simulate_behaviour"
     return _native.simulate_behaviour(
         rule=_expression_of(rule),
-        sessions=sessions,
-        blocks=blocks,
-        trials_per_block=trials_per_block,
+        sessions=_args.integer(f, "sessions", sessions, 1),
+        blocks=_args.integer(f, "blocks", blocks, 1),
+        trials_per_block=_args.integer(f, "trials_per_block", trials_per_block, 1),
         reward_probabilities=[(float(a), float(b)) for a, b in reward_probabilities],
         n_in=n_in,
         n_hidden=n_hidden,
@@ -309,11 +316,11 @@ def simulate_behaviour(
         expected_reward_window=expected_reward_window,
         reward_signal=reward_signal,
         max_presentations_per_trial=max_presentations_per_trial,
-        seed=seed,
+        seed=_args.integer(f, "seed", seed, 0),
     )
 
 
-_UNSET: Any = object()
+_UNSET: Any = _args.Default()
 
 
 def fit(
@@ -364,7 +371,11 @@ def fit(
     evaluation instead of being loaded (R² on fresh trajectories is not computed). ``rule_family``: ``"taylor"``, ``"mlp"`` or a :class:`Rule`
     (its ``hidden``, ``trainable``, and its expression as the starting θ).
     ``gradient``: ``"checkpointed"`` (the reverse-mode adjoint, default), ``"full_tape"``
-    or ``"forward"`` (forward mode: memory independent of the recording's length).
+    or ``"forward"`` (forward mode: memory independent of the recording's length); the
+    command line's spellings work too (``"full-tape"``; ``"auto"`` is the default).
+    ``trainable``: term names as ``"x*y,y^2*w"`` or a list ``["x*y", "y^2*w"]``.
+    A keyword of the wrong type raises ``TypeError``, a wrong value ``ValueError``,
+    each naming the keyword.
     ``solver`` (neural data): ``"auto"``, ``"levenberg-marquardt"`` or ``"lbfgs"``
     (which runs ``optimizer``); the one that ran is ``result.settings``' solver and
     ``result.solver_used``.
@@ -385,36 +396,63 @@ def fit(
                 overrides["init"] = rule_family.expression
     elif rule_family in ("taylor", "mlp"):
         overrides["rule_family"] = rule_family
+    elif isinstance(rule_family, str):
+        raise ValueError(f'fit(): rule_family must be "taylor", "mlp" or a Rule, got {rule_family!r}')
     else:
-        raise ValueError(f'rule_family: expected "taylor", "mlp" or a Rule, got {rule_family!r}')
+        raise TypeError(
+            f"fit(): rule_family must be \"taylor\", \"mlp\" or a Rule, got {type(rule_family).__name__}"
+        )
+    f = "fit"
+    if gradient is not None:
+        gradient = _args.choice(
+            f, "gradient", gradient, ("checkpointed", "full_tape", "forward"), {"auto": None}
+        )
+    if solver is not None:
+        solver = _args.choice(f, "solver", solver, ("auto", "levenberg-marquardt", "lbfgs"))
+    if optimizer is not None:
+        optimizer = _args.choice(f, "optimizer", optimizer, ("adam", "lbfgs"))
     given: Tuple[Tuple[str, Any], ...] = (
-        ("trainable", trainable),
-        ("hidden", None if hidden is None else [int(h) for h in hidden]),
-        ("basis", basis),
-        ("init", init),
+        ("trainable", None if trainable is None else _args.terms(f, "trainable", trainable)),
+        ("hidden", None if hidden is None else _args.integers(f, "hidden", hidden)),
+        ("basis", None if basis is None else _args.text(f, "basis", basis)),
+        ("init", None if init is None else _args.text(f, "init", init)),
         ("gradient", gradient),
-        ("eval_trajectories", eval_trajectories),
-        ("solver", None if solver is None else str(solver).replace("_", "-")),
-        ("inputs", inputs),
-        ("input_seed", input_seed),
-        ("eval_sessions", eval_sessions),
+        (
+            "eval_trajectories",
+            None
+            if eval_trajectories is None
+            else _args.integer(f, "eval_trajectories", eval_trajectories, 0),
+        ),
+        ("solver", solver),
+        ("inputs", None if inputs is None else _args.text(f, "inputs", inputs)),
+        ("input_seed", None if input_seed is None else _args.integer(f, "input_seed", input_seed, 0)),
+        (
+            "eval_sessions",
+            None if eval_sessions is None else _args.integer(f, "eval_sessions", eval_sessions, 0),
+        ),
     )
     for key, value in given:
         if value is not None:
             overrides[key] = value
     if weight_bound is not _UNSET:
-        overrides["weight_bound"] = weight_bound
+        overrides["weight_bound"] = (
+            None if weight_bound is None else _args.real(f, "weight_bound", weight_bound, 0.0)
+        )
+
+    def checked(name: str, value: Any, check: Callable[..., Any], *bounds: Any) -> Any:
+        return None if value is None else check(f, name, value, *bounds)
+
     fit_given: Tuple[Tuple[str, Any], ...] = (
         ("optimizer", optimizer),
-        ("epochs", epochs),
-        ("learning_rate", learning_rate),
-        ("batch_size", batch_size),
-        ("l1", l1),
-        ("l2", l2),
-        ("seed", seed),
-        ("tolerance", tolerance),
-        ("lbfgs_memory", lbfgs_memory),
-        ("max_backoffs", max_backoffs),
+        ("epochs", checked("epochs", epochs, _args.integer, 1)),
+        ("learning_rate", checked("learning_rate", learning_rate, _args.real, 0.0)),
+        ("batch_size", checked("batch_size", batch_size, _args.integer, 1)),
+        ("l1", checked("l1", l1, _args.real, 0.0)),
+        ("l2", checked("l2", l2, _args.real, 0.0)),
+        ("seed", checked("seed", seed, _args.integer, 0)),
+        ("tolerance", checked("tolerance", tolerance, _args.real, 0.0)),
+        ("lbfgs_memory", checked("lbfgs_memory", lbfgs_memory, _args.integer, 1)),
+        ("max_backoffs", checked("max_backoffs", max_backoffs, _args.integer, 0)),
     )
     for key, value in fit_given:
         if value is not None:
@@ -452,9 +490,9 @@ def fit(
         raw = _native.fit_behaviour_dataset(data, json.dumps(overrides), callback)
         kind = "behaviour"
     else:
-        raise ValueError(
-            "data: expected a NeuralDataset, a BehaviourDataset or a FlyRecording, "
-            f"got {type(data).__name__}"
+        raise TypeError(
+            "fit(): data must be a NeuralDataset, a BehaviourDataset, a FlyRecording or the "
+            f"path of an .npz dataset, got {type(data).__name__}"
         )
     interrupted = raw.pop("interrupted")
     result = FitResult(interrupted=interrupted, kind=kind, **raw)
