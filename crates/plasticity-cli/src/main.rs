@@ -40,6 +40,7 @@ mod logging;
 mod posterior;
 mod run;
 mod run_figures;
+mod run_headline;
 mod run_lock;
 mod select;
 

@@ -1224,6 +1224,9 @@ fn collect_run(experiment: &Experiment, run_dir: &Path) -> Result<()> {
             "cells": results.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
         }),
     )?;
+    for line in crate::run_headline::headline(&results) {
+        show!("{line}");
+    }
     let figures = crate::run_figures::draw(experiment, run_dir)?;
     if figures > 0 {
         say!(

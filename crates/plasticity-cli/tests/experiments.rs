@@ -777,7 +777,8 @@ fn a_circuit_experiment_runs_and_its_seed_is_overridden() {
     let out = dir.path().join("run");
     let run = |seed: &str| {
         let _ = std::fs::remove_dir_all(&out);
-        let output = binary()
+        // not --quiet: the headline is on stdout
+        let output = Command::new(env!("CARGO_BIN_EXE_plasticity"))
             .current_dir(repo_root())
             .args(["run", "experiments/tests/small_circuit.toml", "--out"])
             .arg(&out)
@@ -785,6 +786,14 @@ fn a_circuit_experiment_runs_and_its_seed_is_overridden() {
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
+        // the headline: a line per cell with its metrics and largest coefficients
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("cell 1  simulate.recording_fraction=0.5")
+                && stdout.contains("final_loss")
+                && stdout.contains("largest: "),
+            "{stdout}"
+        );
         std::fs::read_to_string(out.join("table.csv")).unwrap()
     };
     let table = run("7");
