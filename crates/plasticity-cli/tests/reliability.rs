@@ -146,6 +146,9 @@ epochs = {epochs}
 eval_trajectories = 1
 tolerance = 0.0
 optimizer = "lbfgs"
+# L-BFGS: Levenberg–Marquardt (the default) converges in a few steps, and the run
+# must outlast the commands the tests start beside it
+solver = "lbfgs"
 
 [grid]
 "simulate.noise_std" = [0.0, 0.3]
