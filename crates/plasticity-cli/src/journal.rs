@@ -127,29 +127,14 @@ impl DirJournal {
         }
     }
 
-    /// Unit `key` of work done in the CLI: its recorded result, or `compute()`'s
-    /// (recorded when it is `Some`; `None` is a unit that Ctrl-C or SIGTERM cut short);
-    /// `None` without computing once a stop is asked.
+    /// Unit `key` of work done in the CLI ([`plasticity::journal::unit_if`]): `None`
+    /// from `compute` is a unit that Ctrl-C or SIGTERM cut short.
     pub(crate) fn unit<T: serde::Serialize + serde::de::DeserializeOwned>(
         &self,
         key: &str,
         compute: impl FnOnce() -> Result<Option<T>>,
     ) -> Result<Option<T>> {
-        if let Some(bytes) = self.recorded(key) {
-            if let Ok(value) = ciborium::from_reader::<T, _>(bytes.as_slice()) {
-                return Ok(Some(value));
-            }
-        }
-        if self.stop_requested() {
-            return Ok(None);
-        }
-        let Some(value) = compute()? else {
-            return Ok(None);
-        };
-        let mut bytes = Vec::new();
-        ciborium::into_writer(&value, &mut bytes).context("encoding a journal unit")?;
-        self.record(key, &bytes)?;
-        Ok(Some(value))
+        plasticity::journal::unit_if(self, key, compute)
     }
 
     fn path(&self, key: &str) -> PathBuf {

@@ -148,13 +148,7 @@ fn select_resumes_after_sigterm_to_the_uninterrupted_ranking() {
         .map(String::from)
         .to_vec()
     };
-    let (whole, part) = (dir.path().join("whole"), dir.path().join("part"));
-    succeeds(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
-    interrupted_then_resumed(
-        &args(&part).iter().map(String::as_str).collect::<Vec<_>>(),
-        &part,
-        "selection.json",
-    );
+    let (whole, part) = whole_and_resumed(dir.path(), args, "selection.json");
     assert_eq!(
         read(&part.join("selection.csv")),
         read(&whole.join("selection.csv"))
@@ -195,13 +189,7 @@ fn flies_resume_after_sigterm_to_the_uninterrupted_fits() {
         .map(String::from)
         .to_vec()
     };
-    let (whole, part) = (dir.path().join("whole"), dir.path().join("part"));
-    succeeds(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
-    interrupted_then_resumed(
-        &args(&part).iter().map(String::as_str).collect::<Vec<_>>(),
-        &part,
-        "comparison.json",
-    );
+    let (whole, part) = whole_and_resumed(dir.path(), args, "comparison.json");
     assert_eq!(
         read(&part.join("per_fly.csv")),
         read(&whole.join("per_fly.csv"))

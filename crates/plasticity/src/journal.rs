@@ -49,6 +49,17 @@ pub fn unit<T: Serialize + DeserializeOwned>(
     key: &str,
     compute: impl FnOnce() -> Result<T>,
 ) -> Result<Option<T>> {
+    unit_if(journal, key, || compute().map(Some))
+}
+
+/// [`unit`] for work that may be cut short: `compute()` gives `None` for a unit that a
+/// stop request interrupted midway, which is then not recorded (a resumed run computes
+/// it again). Any error type that a library error converts into.
+pub fn unit_if<T: Serialize + DeserializeOwned, E: From<Error>>(
+    journal: &dyn Journal,
+    key: &str,
+    compute: impl FnOnce() -> std::result::Result<Option<T>, E>,
+) -> std::result::Result<Option<T>, E> {
     if let Some(bytes) = journal.recorded(key) {
         if let Ok(value) = ciborium::from_reader::<T, _>(bytes.as_slice()) {
             return Ok(Some(value));
@@ -57,7 +68,9 @@ pub fn unit<T: Serialize + DeserializeOwned>(
     if journal.stop_requested() {
         return Ok(None);
     }
-    let value = compute()?;
+    let Some(value) = compute()? else {
+        return Ok(None);
+    };
     let mut bytes = Vec::new();
     ciborium::into_writer(&value, &mut bytes)
         .map_err(|e| Error::Numerical(format!("journal unit '{key}': cannot encode: {e}")))?;

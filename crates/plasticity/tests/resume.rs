@@ -3,9 +3,12 @@
 
 use std::ops::ControlFlow;
 
+use plasticity::circuit::CircuitSpec;
 use plasticity::fit::behaviour::{fit_behaviour, BehaviourFitSettings};
+use plasticity::fit::circuit::{fit_circuit, CircuitFitSettings};
 use plasticity::fit::neural::{fit_neural, NeuralFitSettings};
 use plasticity::fit::{FitCheckpoint, FitConfig, OptimizerKind};
+use plasticity::task::circuit::CircuitTask;
 use plasticity::task::{BehaviourTask, OjaTask};
 
 fn through_json(checkpoint: &FitCheckpoint) -> FitCheckpoint {
@@ -159,18 +162,11 @@ fn a_checkpoint_of_another_optimiser_is_refused() {
     assert!(error.to_string().contains("Adam"), "{error}");
 }
 
-/// The staged Levenberg–Marquardt circuit fit (both starts: a noisy recording with
-/// latent neurons reaches no zero residual, so the second basis runs too), stopped
-/// after `k` kept steps for several `k` — in an early stage, in the last, in the second
-/// start — and continued from its checkpoint through JSON: the identical fit.
-#[test]
-fn staged_circuit_fit_resumes_mid_stage_to_the_identical_result() {
-    use plasticity::circuit::CircuitSpec;
-    use plasticity::fit::circuit::{fit_circuit, CircuitFitSettings};
-    use plasticity::task::circuit::CircuitTask;
-
+/// The recurrent circuit of experiments/circuits/recurrent.toml, 3 trajectories × 12
+/// steps, noisy, half the neurons recorded: no zero residual.
+fn recurrent_recording() -> plasticity::data::CircuitDataset {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dataset = CircuitTask {
+    CircuitTask {
         spec: CircuitSpec::load(root.join("experiments/circuits/recurrent.toml")).expect("spec"),
         trajectories: 3,
         steps: 12,
@@ -179,7 +175,16 @@ fn staged_circuit_fit_resumes_mid_stage_to_the_identical_result() {
         seed: 3,
     }
     .simulate()
-    .expect("simulated");
+    .expect("simulated")
+}
+
+/// The staged Levenberg–Marquardt circuit fit (both starts: a noisy recording with
+/// latent neurons reaches no zero residual, so the second basis runs too), stopped
+/// after `k` kept steps for several `k` — in an early stage, in the last, in the second
+/// start — and continued from its checkpoint through JSON: the identical fit.
+#[test]
+fn staged_circuit_fit_resumes_mid_stage_to_the_identical_result() {
+    let dataset = recurrent_recording();
     let settings = CircuitFitSettings {
         fit: FitConfig {
             epochs: 6,
@@ -293,21 +298,7 @@ fn neural_levenberg_marquardt_fit_resumes_mid_stage() {
 /// identical fit.
 #[test]
 fn staged_lbfgs_circuit_fit_resumes_mid_chunk_to_the_identical_result() {
-    use plasticity::circuit::CircuitSpec;
-    use plasticity::fit::circuit::{fit_circuit, CircuitFitSettings};
-    use plasticity::task::circuit::CircuitTask;
-
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dataset = CircuitTask {
-        spec: CircuitSpec::load(root.join("experiments/circuits/recurrent.toml")).expect("spec"),
-        trajectories: 3,
-        steps: 12,
-        noise_std: 0.05,
-        recording_fraction: Some(0.5),
-        seed: 3,
-    }
-    .simulate()
-    .expect("simulated");
+    let dataset = recurrent_recording();
     let settings = CircuitFitSettings {
         fit: FitConfig {
             epochs: 12,
