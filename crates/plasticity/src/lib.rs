@@ -17,22 +17,20 @@
 //! - [`limits`]: the memory a dataset may take.
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod baseline;
 pub mod circuit;
 pub mod data;
-pub mod design;
 pub mod error;
 pub mod figures;
 pub mod fit;
 pub mod gradient;
-pub mod identifiability;
 pub mod io;
 pub mod journal;
 pub mod limits;
-pub mod metrics;
 pub mod objective;
 pub mod optim;
-pub mod posterior;
+pub mod pipeline;
 mod random;
 pub mod report;
 pub mod rule;
@@ -43,3 +41,7 @@ pub mod task;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::{Error, Result};
+
+// Old paths, kept until every caller uses `crate::analysis` and `crate::pipeline`.
+pub use analysis::{identifiability, metrics, posterior};
+pub use pipeline::design;

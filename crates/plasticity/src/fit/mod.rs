@@ -6,19 +6,9 @@
 //! gradient reaches φ through the same chain rule `Mᵀ` as the data loss (for L1 the
 //! subgradient `sign(θ_k)`, 0 at 0).
 
-pub mod behaviour;
-pub mod circuit;
-pub mod circuit_least_squares;
-pub mod discover;
-pub mod flies;
-pub mod neural;
-mod neural_least_squares;
-pub mod online;
 pub mod parametrisation;
-pub mod population;
-pub mod profile;
-pub mod selection;
 mod solver;
+pub mod staged;
 
 use std::ops::ControlFlow;
 
@@ -29,6 +19,13 @@ use serde::{Deserialize, Serialize};
 
 pub use parametrisation::{mean_and_std, Basis, Parametrisation, VariableScales};
 pub use solver::Solver;
+
+// Old paths of the pipelines and the profile likelihood, kept until every caller uses
+// `crate::pipeline` and `crate::analysis`.
+pub use crate::analysis::profile;
+pub use crate::pipeline::{
+    behaviour, circuit, discover, flies, neural, online, population, selection,
+};
 
 use crate::objective::Objective;
 use crate::optim::{Adam, AdamState, Lbfgs, LbfgsState, LbfgsStep};
@@ -143,7 +140,7 @@ pub struct FitCheckpoint {
         skip_serializing_if = "Option::is_none",
         with = "crate::io::cbor_hex"
     )]
-    pub staged: Option<Box<circuit_least_squares::StagedCheckpoint>>,
+    pub staged: Option<Box<staged::StagedCheckpoint>>,
     /// Where a staged L-BFGS circuit fit stood (stage, chunk, the chunk's own
     /// checkpoint); `None` for every other fit. CBOR in hexadecimal, like `staged`.
     #[serde(
@@ -151,7 +148,7 @@ pub struct FitCheckpoint {
         skip_serializing_if = "Option::is_none",
         with = "crate::io::cbor_hex"
     )]
-    pub chunked: Option<Box<circuit::ChunkCheckpoint>>,
+    pub chunked: Option<Box<staged::ChunkCheckpoint>>,
 }
 
 impl FitCheckpoint {

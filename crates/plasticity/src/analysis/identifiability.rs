@@ -62,7 +62,7 @@ pub const CUT_LOADING: f64 = 1e-6;
 /// half-width is at most this fraction of the scale of the fit, the largest fitted
 /// `|θ|` over the analysed terms; a cut direction, or a term loading on one, is never
 /// determined. The one threshold behind the sentences of [`analyse`] and the
-/// `determined` column of `coefficients.csv` ([`crate::report::coefficients_csv`]).
+/// `determined` column of `coefficients.csv` (written by the report layer).
 pub const DETERMINED_RELATIVE_HALF_WIDTH: f64 = 0.1;
 
 /// Whether a 95 % half-width (`None`: unbounded) is determined against `scale`, the
@@ -92,7 +92,7 @@ pub struct Curvature {
     /// `σ̂² = SSE/(n − p)` (neural only).
     pub residual_variance: Option<f64>,
     /// A factor `c` such that `c · L` is the negative log-likelihood up to a constant
-    /// (what [`crate::fit::profile::profile_interval`] takes as `n`): `n/(2σ̂²)` for
+    /// (what [`crate::analysis::profile::profile_interval`] takes as `n`): `n/(2σ̂²)` for
     /// neural data; the number of presentations for behaviour, exact when the
     /// sessions are equally long (the objective weights sessions equally).
     pub likelihood_scale: f64,
@@ -774,7 +774,7 @@ pub fn not_computed(reason: &str) -> Value {
 /// Profile-likelihood 95 % intervals of the parameters `named` (indices into θ, each
 /// among `trainable`): the unpenalised maximum-likelihood θ̂ is found first by
 /// L-BFGS from `theta`, then each interval by
-/// [`crate::fit::profile::profile_interval`] with the curvature's
+/// [`crate::analysis::profile::profile_interval`] with the curvature's
 /// [`Curvature::likelihood_scale`].
 pub fn profile_intervals<O: crate::objective::Objective>(
     objective: &O,
@@ -782,19 +782,23 @@ pub fn profile_intervals<O: crate::objective::Objective>(
     trainable: &[usize],
     theta: &[f64],
     named: &[usize],
-    settings: &crate::fit::profile::ProfileSettings,
-) -> Result<Vec<crate::fit::profile::ProfileInterval>> {
+    settings: &crate::analysis::profile::ProfileSettings,
+) -> Result<Vec<crate::analysis::profile::ProfileInterval>> {
     if !(likelihood_scale.is_finite() && likelihood_scale > 0.0) {
         return Err(Error::Numerical(format!(
             "the likelihood scale {likelihood_scale} is not a positive number"
         )));
     }
-    let (minimum, loss) =
-        crate::fit::profile::maximum_likelihood(objective, trainable, theta, settings.iterations)?;
+    let (minimum, loss) = crate::analysis::profile::maximum_likelihood(
+        objective,
+        trainable,
+        theta,
+        settings.iterations,
+    )?;
     named
         .iter()
         .map(|&k| {
-            crate::fit::profile::profile_interval(
+            crate::analysis::profile::profile_interval(
                 objective,
                 likelihood_scale,
                 trainable,

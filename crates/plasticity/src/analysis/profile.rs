@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
-use super::{fit, FitConfig, OptimizerKind, Parametrisation};
+use crate::fit::{fit, FitConfig, OptimizerKind, Parametrisation};
 use crate::objective::Objective;
 use crate::{Error, Result};
 

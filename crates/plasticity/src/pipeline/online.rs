@@ -20,9 +20,9 @@ use std::ops::ControlFlow;
 use serde::{Deserialize, Serialize};
 
 use super::neural::{neural_scales_streamed, FitStart, NeuralFitSettings};
-use super::Basis;
 use crate::circuit::NeuralCircuit;
 use crate::data::NeuralStream;
+use crate::fit::Basis;
 use crate::gradient::forward::NeuralForward;
 use crate::optim::Adam;
 use crate::{Error, Result};

@@ -8,11 +8,11 @@
 
 use std::ops::ControlFlow;
 
-use serde::{Deserialize, Serialize};
-
-use super::circuit::{circuit_parametrisation, data_loss, CircuitFitSettings, StageReport};
-use super::{Basis, EpochReport, FitCheckpoint, FitOutcome, Parametrisation, StopReason};
+use super::{circuit_parametrisation, data_loss, CircuitFitSettings};
 use crate::data::CircuitDataset;
+use crate::fit::staged::StageReport;
+pub use crate::fit::staged::{StagedCheckpoint, StartResult};
+use crate::fit::{Basis, EpochReport, FitCheckpoint, FitOutcome, Parametrisation, StopReason};
 use crate::objective::{CircuitObjective, Objective};
 use crate::optim::least_squares::GaussNewtonSystem;
 use crate::optim::levenberg_marquardt::{
@@ -20,32 +20,6 @@ use crate::optim::levenberg_marquardt::{
     LevenbergMarquardtState, LevenbergMarquardtStop,
 };
 use crate::Result;
-
-/// Where a staged Levenberg–Marquardt fit stood when its checkpoint was taken.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StagedCheckpoint {
-    /// Which start: 0 in the first basis, 1 in the second.
-    pub start: usize,
-    /// The first start's result, when the checkpoint is of the second.
-    pub first: Option<StartResult>,
-    /// The stage in progress (an index into the plan of horizons).
-    pub stage: usize,
-    /// This start's finished stages: histories, evaluations, last stop reason.
-    pub done: FitOutcome,
-    /// Their reports.
-    pub reports: Vec<StageReport>,
-    /// Levenberg–Marquardt's state within the stage in progress.
-    pub state: LevenbergMarquardtState,
-}
-
-/// The outcome of one start of the staged fit and its stage reports.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StartResult {
-    /// The outcome (θ after the last stage).
-    pub outcome: FitOutcome,
-    /// One report per stage.
-    pub stages: Vec<StageReport>,
-}
 
 /// One start of the staged fit: which one, the first's result when this is the second
 /// (so that a checkpoint holds it), and where to continue from when resuming.
@@ -64,7 +38,7 @@ pub(super) fn levenberg_marquardt_obstacle(
         Some("Levenberg–Marquardt fits θ only, and this circuit fits a shared W₀ (use --solver lbfgs)")
     } else if settings.fit.l1 != 0.0 || settings.fit.l2 != 0.0 {
         Some("Levenberg–Marquardt fits a plain least-squares loss, without an L1 or L2 penalty (use --solver lbfgs)")
-    } else if settings.fit.optimizer != super::OptimizerKind::Lbfgs {
+    } else if settings.fit.optimizer != crate::fit::OptimizerKind::Lbfgs {
         Some("--optimizer adam asks for Adam (use --solver lbfgs)")
     } else {
         None
@@ -270,7 +244,7 @@ fn levenberg_marquardt_stages(
                 loss_history: Vec::new(),
                 theta_history: Vec::new(),
                 evaluations: 0,
-                optimizer: super::OptimizerState::LevenbergMarquardt {
+                optimizer: crate::fit::OptimizerState::LevenbergMarquardt {
                     damping: report.damping,
                 },
                 backoff: Default::default(),

@@ -12,15 +12,17 @@ use super::behaviour::{
     circuit_of, fit_behaviour, percent_deviance, resample_inputs, BehaviourFitSettings, InputSource,
 };
 use super::neural::RuleFamily;
-use super::profile::{maximum_likelihood, profile_interval, ProfileInterval, ProfileSettings};
-use super::FitConfig;
+use crate::analysis::metrics::{median, quantile, wilcoxon_signed_rank, WilcoxonTest};
+use crate::analysis::profile::{
+    maximum_likelihood, profile_interval, ProfileInterval, ProfileSettings,
+};
 use crate::baseline::{fit_q_learning, q_learning_losses, QLearningObjective, QLearningParameters};
 use crate::circuit::BehaviourCircuit;
 use crate::circuit::RewardSignal;
 use crate::data::{to_dataset, BehaviourSession, FlyRecording};
+use crate::fit::FitConfig;
 use crate::gradient::{replay_session, BehaviourWorkspace};
 use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
-use crate::metrics::{median, quantile, wilcoxon_signed_rank, WilcoxonTest};
 use crate::objective::BehaviourObjective;
 use crate::rule::{term_names, Rule, TaylorRule, TrainableSpec, Variables};
 use crate::{Error, Result};
@@ -73,7 +75,7 @@ pub struct FlySettings {
     /// NUTS posterior intervals beside the profile and Laplace ones (on the draws
     /// with intervals), with a prior matching the fit's penalty; `None` skips them.
     #[serde(default)]
-    pub posterior: Option<crate::posterior::NutsSettings>,
+    pub posterior: Option<crate::analysis::posterior::NutsSettings>,
 }
 
 impl Default for FlySettings {
@@ -127,7 +129,7 @@ pub struct FlyDraw {
 }
 
 /// A profile-likelihood interval of one coefficient (docs/model.md §5 has no interval; this is
-/// `{v : 2[NLL_p(v) − NLL_min] ≤ χ²₁}`, see [`crate::fit::profile`]).
+/// `{v : 2[NLL_p(v) − NLL_min] ≤ χ²₁}`, see [`crate::analysis::profile`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CoefficientInterval {
     /// Term (or baseline parameter) name.
@@ -140,14 +142,14 @@ pub struct CoefficientInterval {
     pub upper: Option<f64>,
     /// Lower end of the 95 % Laplace interval `θ̂ − 1.96 SE` at the maximum-likelihood
     /// estimate, SE from the inverse Fisher information of the choices
-    /// ([`crate::identifiability`]); `None` for the Q-learning baseline, or when the
+    /// ([`crate::analysis::identifiability`]); `None` for the Q-learning baseline, or when the
     /// information is singular along a direction the term loads on.
     #[serde(default)]
     pub laplace_lower: Option<f64>,
     /// Upper end of the Laplace interval, `θ̂ + 1.96 SE`.
     #[serde(default)]
     pub laplace_upper: Option<f64>,
-    /// 2.5 % quantile of the NUTS posterior ([`crate::posterior`]; prior matching the
+    /// 2.5 % quantile of the NUTS posterior ([`crate::analysis::posterior`]; prior matching the
     /// fit's penalty), when asked for.
     #[serde(default)]
     pub posterior_lower: Option<f64>,
@@ -172,10 +174,11 @@ pub fn laplace_intervals(
     indices: &[usize],
 ) -> Result<Vec<Option<(f64, f64)>>> {
     let rule = TaylorRule::new(Variables::Xywr);
-    let curvature = crate::identifiability::behaviour_curvature(
+    let curvature = crate::analysis::identifiability::behaviour_curvature(
         dataset, inputs, circuit, &rule, theta, indices,
     )?;
-    let report = crate::identifiability::analyse(&curvature, &term_names(Variables::Xywr), theta)?;
+    let report =
+        crate::analysis::identifiability::analyse(&curvature, &term_names(Variables::Xywr), theta)?;
     Ok(report.intervals)
 }
 
@@ -308,7 +311,7 @@ fn fly_draw(
     let seed = settings.seed + draw as u64;
     let dataset = |r: &FlyRecording| fly_dataset(std::slice::from_ref(r), settings, seed);
     let fit_settings = fly_fit_settings(model, settings, seed);
-    let keep_going = &mut |_: &super::EpochReport<'_>| ControlFlow::Continue(());
+    let keep_going = &mut |_: &crate::fit::EpochReport<'_>| ControlFlow::Continue(());
     // all trials
     let full = dataset(recording)?;
     let fit_all = fit_behaviour(&full, &fit_settings, keep_going)?;
@@ -359,13 +362,13 @@ fn fly_draw(
         let laplace = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
         let posterior = match &settings.posterior {
             Some(nuts) => {
-                let prior = crate::posterior::Prior::from_penalty(
+                let prior = crate::analysis::posterior::Prior::from_penalty(
                     settings.fit.l1,
                     settings.fit.l2,
                     n,
-                    crate::posterior::WEAK_PRIOR_SD,
+                    crate::analysis::posterior::WEAK_PRIOR_SD,
                 )?;
-                let density = crate::posterior::BehaviourPosterior::new(
+                let density = crate::analysis::posterior::BehaviourPosterior::new(
                     &full,
                     inputs.clone(),
                     circuit,
@@ -380,13 +383,13 @@ fn fly_draw(
                     .iter()
                     .map(|l| {
                         l.map_or(0.1, |(a, b)| {
-                            ((b - a) / (2.0 * crate::identifiability::Z_95)).min(1.0)
+                            ((b - a) / (2.0 * crate::analysis::identifiability::Z_95)).min(1.0)
                         })
                     })
                     .collect();
-                let chains = crate::posterior::sample(&density, &centre, &spread, nuts)?;
+                let chains = crate::analysis::posterior::sample(&density, &centre, &spread, nuts)?;
                 posterior_divergences = Some(chains.iter().map(|c| c.divergences).sum());
-                crate::posterior::summarise(&chains)
+                crate::analysis::posterior::summarise(&chains)
                     .into_iter()
                     .map(Some)
                     .collect()
@@ -975,11 +978,11 @@ mod tests {
                 ..FlySettings::default().fit
             },
             q_learning: false,
-            posterior: Some(crate::posterior::NutsSettings {
+            posterior: Some(crate::analysis::posterior::NutsSettings {
                 chains: 2,
                 draws: 150,
                 warmup: 150,
-                ..crate::posterior::NutsSettings::default()
+                ..crate::analysis::posterior::NutsSettings::default()
             }),
             ..FlySettings::default()
         };

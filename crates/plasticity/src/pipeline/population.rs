@@ -24,10 +24,10 @@ use super::flies::{
     first_trials, fly_dataset, fly_fit_settings, heldout_loss, laplace_intervals, model_terms,
     CoefficientInterval, FlyModelFit, FlySettings,
 };
-use super::profile::maximum_likelihood;
+use crate::analysis::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
+use crate::analysis::profile::maximum_likelihood;
 use crate::data::FlyRecording;
 use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
-use crate::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
 use crate::objective::BehaviourObjective;
 use crate::rule::TaylorRule;
 use crate::rule::{term_names, Variables};
@@ -152,7 +152,7 @@ fn run_job(
             )
         }
     };
-    let keep_going = &mut |_: &super::EpochReport<'_>| ControlFlow::Continue(());
+    let keep_going = &mut |_: &crate::fit::EpochReport<'_>| ControlFlow::Continue(());
     let fitted = fit_behaviour(&dataset(&training)?, &fit_settings, keep_going)?;
     let theta = fitted.outcome.theta;
     let circuit = circuit_of(&full, settings.weight_bound);

@@ -10,9 +10,9 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::*;
-use crate::fit::behaviour::{circuit_of, fit_behaviour, BehaviourFitSettings, InputSource};
+use crate::analysis::identifiability::{analyse, behaviour_curvature};
 use crate::fit::OptimizerKind;
-use crate::identifiability::{analyse, behaviour_curvature};
+use crate::pipeline::behaviour::{circuit_of, fit_behaviour, BehaviourFitSettings, InputSource};
 use crate::rule::{term_names, TaylorRule, Term, Variables};
 use crate::task::BehaviourTask;
 

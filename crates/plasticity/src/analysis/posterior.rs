@@ -334,7 +334,7 @@ impl<R: PlasticityRule> LogDensity for BehaviourPosterior<'_, R> {
 /// the negative log-likelihood up to a constant: `log p(θ) = −c L(θ) + Σ_k log π(θ_k)`
 /// over `parameters` (the others held at `base_theta`). For neural-activity data the
 /// Gaussian recording model gives `c = n / (2σ̂²)` (`n` recorded values, `σ̂²` the
-/// residual variance at the fit, as [`crate::identifiability::Curvature`]'s
+/// residual variance at the fit, as [`crate::analysis::identifiability::Curvature`]'s
 /// `likelihood_scale`): the noise variance is plugged in, not sampled. The matching
 /// priors are those of [`Prior::from_penalty`] with `c` in place of `N`.
 pub struct ScaledObjectivePosterior<'a, O> {
@@ -748,9 +748,9 @@ pub fn summarise_coordinate(chains: &[Vec<f64>]) -> CoordinateSummary {
     CoordinateSummary {
         mean,
         sd,
-        q2_5: crate::metrics::quantile(&pooled, 0.025),
-        q50: crate::metrics::quantile(&pooled, 0.5),
-        q97_5: crate::metrics::quantile(&pooled, 0.975),
+        q2_5: crate::analysis::metrics::quantile(&pooled, 0.025),
+        q50: crate::analysis::metrics::quantile(&pooled, 0.5),
+        q97_5: crate::analysis::metrics::quantile(&pooled, 0.975),
         rhat: rank_rhat(chains),
         ess_bulk,
         ess_tail: ess_tail(chains),
@@ -820,7 +820,7 @@ pub fn rank_rhat(chains: &[Vec<f64>]) -> f64 {
     let split = split_chains(chains);
     let bulk = basic_rhat(&rank_normalise(&split));
     let pooled: Vec<f64> = chains.iter().flatten().copied().collect();
-    let median = crate::metrics::quantile(&pooled, 0.5);
+    let median = crate::analysis::metrics::quantile(&pooled, 0.5);
     let folded: Vec<Vec<f64>> = split
         .iter()
         .map(|c| c.iter().map(|v| (v - median).abs()).collect())
@@ -842,7 +842,7 @@ pub fn ess_tail(chains: &[Vec<f64>]) -> f64 {
     [0.05, 0.95]
         .iter()
         .map(|&q| {
-            let cut = crate::metrics::quantile(&pooled, q);
+            let cut = crate::analysis::metrics::quantile(&pooled, q);
             let indicator: Vec<Vec<f64>> = split
                 .iter()
                 .map(|c| c.iter().map(|&v| f64::from(u8::from(v <= cut))).collect())

@@ -2,19 +2,20 @@
 //! trainable terms, measure the variables' scales for the optimiser's basis, fit, and
 //! evaluate against the generating rule when the data were simulated.
 
+mod least_squares;
 use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::analysis::metrics::{
+    evaluate_neural, named_coefficient_error, FreshTrajectories, NeuralEvaluation,
+};
+use crate::data::NeuralDataset;
+use crate::fit::{
     fit, initial_theta, mean_and_std, rule_parametrisation, Basis, EpochReport, FitConfig,
     FitOutcome, Solver, VariableScales,
 };
-use crate::data::NeuralDataset;
 use crate::gradient::GradientStrategy;
-use crate::metrics::{
-    evaluate_neural, named_coefficient_error, FreshTrajectories, NeuralEvaluation,
-};
 use crate::objective::{NeuralObjective, Objective};
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::Result;
@@ -78,8 +79,8 @@ impl NeuralFitSettings {
     /// The basis used: the one given, or the optimiser's default.
     pub fn basis(&self) -> Basis {
         self.basis.unwrap_or(match self.fit.optimizer {
-            super::OptimizerKind::Lbfgs => Basis::Scaled,
-            super::OptimizerKind::Adam => Basis::Canonical,
+            crate::fit::OptimizerKind::Lbfgs => Basis::Scaled,
+            crate::fit::OptimizerKind::Adam => Basis::Canonical,
         })
     }
 }
@@ -114,7 +115,7 @@ pub struct NeuralFit {
     pub basis_used: Basis,
     /// The variable scales measured on the data.
     pub scales: VariableScales,
-    /// What the data determine about the fitted θ ([`crate::identifiability`]), as the
+    /// What the data determine about the fitted θ ([`crate::analysis::identifiability`]), as the
     /// `identifiability` section of `results.json`.
     pub identifiability: serde_json::Value,
     /// The optimiser that ran: `levenberg-marquardt`, `lbfgs` or `adam`.
@@ -257,7 +258,7 @@ pub fn neural_fit_bytes(
 /// θ as the parametrisation represents it.
 pub(crate) struct FitStart {
     pub(crate) rule: Rule,
-    pub(crate) parametrisation: super::Parametrisation,
+    pub(crate) parametrisation: crate::fit::Parametrisation,
     pub(crate) penalised: Vec<usize>,
     pub(crate) theta: Vec<f64>,
 }
@@ -320,10 +321,10 @@ pub fn fit_neural(
         bytes(settings.gradient, threads),
         &alternatives,
     )?;
-    if solver_for(settings)? == super::neural_least_squares::LEVENBERG_MARQUARDT {
-        if let Some(fitted) = super::neural_least_squares::fit_neural_levenberg_marquardt(
-            dataset, settings, observer,
-        )? {
+    if solver_for(settings)? == least_squares::LEVENBERG_MARQUARDT {
+        if let Some(fitted) =
+            least_squares::fit_neural_levenberg_marquardt(dataset, settings, observer)?
+        {
             return Ok(fitted);
         }
         // auto: where Levenberg–Marquardt's steps made the simulation overflow (noisy
@@ -335,7 +336,7 @@ pub fn fit_neural(
         // from the start, as the uninterrupted fit did
         let lbfgs = NeuralFitSettings {
             solver: Solver::Lbfgs,
-            fit: super::FitConfig {
+            fit: crate::fit::FitConfig {
                 resume: None,
                 ..settings.fit.clone()
             },
@@ -384,25 +385,23 @@ pub fn fit_neural(
 /// The solver a fit with `settings` will run (as [`NeuralFit::solver_used`] names
 /// it), or why the one asked for does not apply.
 pub fn solver_for(settings: &NeuralFitSettings) -> Result<&'static str> {
-    let obstacle = super::neural_least_squares::obstacle(settings);
+    let obstacle = least_squares::obstacle(settings);
     match (settings.solver, obstacle) {
         (Solver::LevenbergMarquardt, Some(why)) => Err(crate::Error::config("solver", why)),
-        (Solver::LevenbergMarquardt | Solver::Auto, None) => {
-            Ok(super::neural_least_squares::LEVENBERG_MARQUARDT)
-        }
+        (Solver::LevenbergMarquardt | Solver::Auto, None) => Ok(least_squares::LEVENBERG_MARQUARDT),
         _ => Ok(optimizer_name(settings.fit.optimizer)),
     }
 }
 
 /// The name [`NeuralFit::solver_used`] gives an optimiser of [`fit`].
-pub(crate) fn optimizer_name(optimizer: super::OptimizerKind) -> &'static str {
+pub(crate) fn optimizer_name(optimizer: crate::fit::OptimizerKind) -> &'static str {
     match optimizer {
-        super::OptimizerKind::Lbfgs => "lbfgs",
-        super::OptimizerKind::Adam => "adam",
+        crate::fit::OptimizerKind::Lbfgs => "lbfgs",
+        crate::fit::OptimizerKind::Adam => "adam",
     }
 }
 
-/// What the data determine about `theta` ([`crate::identifiability`]) for its
+/// What the data determine about `theta` ([`crate::analysis::identifiability`]) for its
 /// `trainable` parameters, as the `identifiability` section of `results.json`.
 pub(crate) fn neural_identifiability(
     dataset: &NeuralDataset,
@@ -411,12 +410,12 @@ pub(crate) fn neural_identifiability(
     trainable: &[usize],
 ) -> serde_json::Value {
     match rule {
-        Rule::Taylor(taylor) => crate::identifiability::results_section(
-            crate::identifiability::neural_curvature(dataset, taylor, theta, trainable),
+        Rule::Taylor(taylor) => crate::analysis::identifiability::results_section(
+            crate::analysis::identifiability::neural_curvature(dataset, taylor, theta, trainable),
             &rule.parameter_names(),
             theta,
         ),
-        Rule::Mlp(_) => crate::identifiability::not_computed(
+        Rule::Mlp(_) => crate::analysis::identifiability::not_computed(
             "an MLP's parameters have no names whose identifiability could be stated",
         ),
     }
@@ -553,7 +552,7 @@ pub fn fit_neural_streamed(
             evaluation: None,
         },
         scales,
-        identifiability: crate::identifiability::not_computed(
+        identifiability: crate::analysis::identifiability::not_computed(
             "not computed for a streamed recording (plasticity identify computes it for data in memory)",
         ),
         solver_used: optimizer_name(settings.fit.optimizer),

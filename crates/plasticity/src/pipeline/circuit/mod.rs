@@ -6,28 +6,31 @@
 //! θ ≈ 0: the fit first matches the first `h₁` steps, then `h₂`, …, then all `T`, each
 //! stage warm-started from the last.
 
+pub mod least_squares;
+
+pub use crate::fit::staged::{ChunkCheckpoint, StageReport};
 use std::ops::ControlFlow;
 
 use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use super::circuit_least_squares::{levenberg_marquardt_fit, levenberg_marquardt_obstacle};
-use super::{
+use crate::analysis::metrics::{median, ColumnR2};
+use crate::circuit::{Network, PopulationKind};
+use crate::data::CircuitDataset;
+use crate::fit::{
     fit, initial_theta, mean_and_std, Basis, EpochReport, FitCheckpoint, FitConfig, FitOutcome,
     Parametrisation, VariableScales,
 };
-use crate::circuit::{Network, PopulationKind};
-use crate::data::CircuitDataset;
 use crate::gradient::network::{
     simulate_network, NetworkTrajectory, NetworkWorkspace, TrajectoryLoss,
 };
 use crate::gradient::GradientStrategy;
-use crate::metrics::{median, ColumnR2};
 use crate::objective::{CircuitObjective, Objective};
 use crate::rule::{term_names, PlasticityRule, Rule, Term, TrainableSpec, Variables};
 use crate::task::circuit::draw_conditions;
 use crate::Result;
+use least_squares::{levenberg_marquardt_fit, levenberg_marquardt_obstacle};
 
 /// Everything that defines a fit of a circuit recording (the rules, their trainable
 /// terms and the treatment of `W₀` come from the circuit file).
@@ -99,13 +102,13 @@ fn default_stage_tolerance() -> f64 {
 }
 
 /// The optimiser of a circuit fit (the solver choice every least-squares fit shares).
-pub type CircuitSolver = super::Solver;
+pub type CircuitSolver = crate::fit::Solver;
 
 impl Default for CircuitFitSettings {
     fn default() -> Self {
         CircuitFitSettings {
             fit: FitConfig {
-                optimizer: super::OptimizerKind::Lbfgs,
+                optimizer: crate::fit::OptimizerKind::Lbfgs,
                 epochs: 300,
                 l1: 0.0,
                 lbfgs_line_search: crate::optim::LineSearch::Backtracking,
@@ -127,42 +130,6 @@ impl Default for CircuitFitSettings {
             second_basis: default_second_basis(),
         }
     }
-}
-
-/// Where a staged L-BFGS circuit fit stood: the stage and chunk in progress, θ where
-/// that chunk started (its preconditioning is computed there again), the finished
-/// chunks, and the chunk fit's own checkpoint.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ChunkCheckpoint {
-    /// The stage in progress (an index into the plan of horizons).
-    pub stage: usize,
-    /// The chunk in progress within it.
-    pub chunk: usize,
-    /// The parameters where that chunk started.
-    pub chunk_start: Vec<f64>,
-    /// The finished chunks' outcome, joined.
-    pub joined: Option<FitOutcome>,
-    /// Their reports.
-    pub reports: Vec<StageReport>,
-    /// Epochs of the finished chunks.
-    pub epoch_offset: usize,
-    /// The chunk fit's checkpoint.
-    pub inner: Box<FitCheckpoint>,
-}
-
-/// One stage of the staged horizon (or one preconditioned chunk of it).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StageReport {
-    /// Steps fitted.
-    pub horizon: usize,
-    /// Epochs run.
-    pub epochs: usize,
-    /// Loss-and-gradient evaluations.
-    pub evaluations: usize,
-    /// Data loss at the end of the stage (on its horizon).
-    pub loss: f64,
-    /// Why it stopped.
-    pub stop_reason: super::StopReason,
 }
 
 /// Metrics of a fitted circuit against its generating rules, on fresh trajectories.
@@ -722,7 +689,7 @@ fn lbfgs_stages(
                 loss: outcome.final_loss,
                 stop_reason: outcome.stop_reason.clone(),
             });
-            let converged = !matches!(outcome.stop_reason, super::StopReason::EpochsCompleted);
+            let converged = !matches!(outcome.stop_reason, crate::fit::StopReason::EpochsCompleted);
             start = outcome.theta.clone();
             joined = Some(match joined {
                 None => outcome,

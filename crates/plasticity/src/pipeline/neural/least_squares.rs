@@ -1,20 +1,20 @@
 //! docs/model.md §3.1 neural recordings fitted by Levenberg–Marquardt through the network
 //! engine: the recording becomes the two-population circuit of
 //! [`crate::data::neural_circuit`], and the staged circuit fit
-//! ([`super::circuit::fit_circuit`]) solves `(JᵀJ + λ diag JᵀJ) δ = −Jᵀr` on the
+//! ([`crate::pipeline::circuit::fit_circuit`]) solves `(JᵀJ + λ diag JᵀJ) δ = −Jᵀr` on the
 //! forward-mode Jacobian of the recorded activity. The result is reported as every
 //! neural fit is: the same metrics on fresh trajectories, identifiability, basis.
 
 use std::ops::ControlFlow;
 
-use super::circuit::{fit_circuit, CircuitFitSettings};
-use super::neural::{
+use super::{
     evaluate_on_dataset, neural_identifiability, neural_scales, FitStart, NeuralFit,
     NeuralFitSettings, RuleFamily,
 };
-use super::{Basis, EpochReport, OptimizerKind, OptimizerState, Solver, StopReason};
 use crate::circuit::spec::RuleSpec;
 use crate::data::NeuralDataset;
+use crate::fit::{Basis, EpochReport, OptimizerKind, OptimizerState, Solver, StopReason};
+use crate::pipeline::circuit::{fit_circuit, CircuitFitSettings};
 use crate::Result;
 
 /// The name [`NeuralFit::solver_used`] gives Levenberg–Marquardt.

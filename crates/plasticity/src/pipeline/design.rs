@@ -29,10 +29,10 @@ use std::ops::ControlFlow;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::fit::behaviour::{fit_behaviour, BehaviourFitSettings, InputSource};
 use crate::fit::OptimizerKind;
 use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use crate::objective::BehaviourObjective;
+use crate::pipeline::behaviour::{fit_behaviour, BehaviourFitSettings, InputSource};
 use crate::rule::{parse_expression, term_names, TaylorRule, Variables};
 use crate::task::BehaviourTask;
 use crate::{Error, Result};
@@ -286,7 +286,7 @@ pub fn power_analysis_journaled(
                     let objective = BehaviourObjective::new(
                         &data,
                         data.inputs.clone(),
-                        crate::fit::behaviour::circuit_of(&data, fit_settings.weight_bound),
+                        crate::pipeline::behaviour::circuit_of(&data, fit_settings.weight_bound),
                         TaylorRule::new(Variables::Xywr),
                         fit_settings.gradient,
                     );
@@ -343,7 +343,7 @@ pub fn power_analysis_journaled(
                 power_se: (power * (1.0 - power) / n).sqrt(),
                 mean_log_likelihood_difference: mean,
                 sd_log_likelihood_difference: sd,
-                median_p_value: crate::metrics::median(
+                median_p_value: crate::analysis::metrics::median(
                     &rows.iter().map(|r| r.p_value).collect::<Vec<_>>(),
                 ),
                 mean_presentations: rows.iter().map(|r| r.presentations as f64).sum::<f64>() / n,

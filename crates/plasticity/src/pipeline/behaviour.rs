@@ -15,14 +15,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::neural::RuleFamily;
-use super::{
+use crate::analysis::metrics::{median, named_coefficient_error, ColumnR2, WeightTrajectories};
+use crate::circuit::BehaviourCircuit;
+use crate::data::BehaviourDataset;
+use crate::fit::{
     fit, initial_theta, mean_and_std, rule_parametrisation, Basis, EpochReport, FitConfig,
     FitOutcome, OptimizerKind, VariableScales,
 };
-use crate::circuit::BehaviourCircuit;
-use crate::data::BehaviourDataset;
 use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
-use crate::metrics::{median, named_coefficient_error, ColumnR2, WeightTrajectories};
 use crate::objective::BehaviourObjective;
 use crate::random::normal;
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
@@ -151,7 +151,7 @@ pub struct BehaviourFit {
     pub metrics: BehaviourFitMetrics,
     /// The basis the optimiser used.
     pub basis_used: Basis,
-    /// What the choices determine about the fitted θ ([`crate::identifiability`]), as
+    /// What the choices determine about the fitted θ ([`crate::analysis::identifiability`]), as
     /// the `identifiability` section of `results.json`.
     pub identifiability: serde_json::Value,
 }
@@ -479,8 +479,8 @@ pub fn fit_behaviour(
         weights_clipped_during_fit,
     };
     let identifiability = match &rule {
-        Rule::Taylor(taylor) => crate::identifiability::results_section(
-            crate::identifiability::behaviour_curvature(
+        Rule::Taylor(taylor) => crate::analysis::identifiability::results_section(
+            crate::analysis::identifiability::behaviour_curvature(
                 dataset,
                 objective.inputs(),
                 &circuit,
@@ -491,7 +491,7 @@ pub fn fit_behaviour(
             &rule.parameter_names(),
             &outcome.theta,
         ),
-        Rule::Mlp(_) => crate::identifiability::not_computed(
+        Rule::Mlp(_) => crate::analysis::identifiability::not_computed(
             "an MLP's parameters have no names whose identifiability could be stated",
         ),
     };
