@@ -8,7 +8,8 @@
 
 use std::ops::ControlFlow;
 
-use super::{circuit_parametrisation, data_loss, CircuitFitSettings};
+use super::parametrisation::{circuit_parametrisation, data_loss};
+use super::settings::CircuitFitSettings;
 use crate::data::CircuitDataset;
 use crate::fit::staged::StageReport;
 pub use crate::fit::staged::{StagedCheckpoint, StartResult};
