@@ -7,10 +7,8 @@
 
 use std::ops::ControlFlow;
 
-use super::{
-    evaluate_on_dataset, neural_identifiability, neural_scales, FitStart, NeuralFit,
-    NeuralFitSettings, RuleFamily,
-};
+use super::evaluate::{evaluate_on_dataset, neural_identifiability, neural_scales, NeuralFit};
+use super::settings::{FitStart, NeuralFitSettings, RuleFamily};
 use crate::circuit::spec::RuleSpec;
 use crate::data::NeuralDataset;
 use crate::fit::{Basis, EpochReport, OptimizerKind, OptimizerState, Solver, StopReason};
