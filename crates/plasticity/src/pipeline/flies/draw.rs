@@ -1,0 +1,287 @@
+//! One draw of a fly's fit: the unknowable sensory noise and initial weights drawn
+//! anew, the rule fitted, its held-out loss and Laplace intervals; the median over
+//! draws reported.
+
+use std::ops::ControlFlow;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{model_terms, CoefficientInterval};
+use super::settings::{first_trials, fly_dataset, fly_fit_settings, FlySettings};
+use crate::analysis::metrics::median;
+use crate::analysis::posterior::CoordinateSummary;
+use crate::analysis::profile::{maximum_likelihood, profile_interval, ProfileInterval};
+use crate::circuit::BehaviourCircuit;
+use crate::data::BehaviourDataset;
+use crate::data::{BehaviourSession, FlyRecording};
+use crate::gradient::{replay_session, BehaviourWorkspace};
+use crate::objective::BehaviourObjective;
+use crate::pipeline::behaviour::{circuit_of, fit_behaviour, percent_deviance, resample_inputs};
+use crate::rule::{term_names, Rule, TaylorRule, Variables};
+use crate::Result;
+
+/// One draw of one fly under one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlyDraw {
+    /// The draw's seed (`W₀` and sensory noise).
+    pub seed: u64,
+    /// Percent deviance explained by the fit on all trials.
+    pub percent_deviance: f64,
+    /// Percent deviance on the held-out trials of the fit on the first trials.
+    pub heldout_percent_deviance: f64,
+    /// Cross-entropy summed over presentations (negative log-likelihood) of the fit on
+    /// all trials.
+    pub negative_log_likelihood: f64,
+    /// The model's coefficients (in the order of its terms) fitted on all trials.
+    pub theta: Vec<f64>,
+    /// Why the fit on all trials stopped.
+    pub stop_reason: String,
+    /// Profile-likelihood intervals of the coefficients (maximum likelihood, no
+    /// penalty, on this draw's inputs and `W₀`); empty when not asked for or when the
+    /// fly never rejected an odour (then the likelihood has no finite maximum).
+    pub intervals: Vec<CoefficientInterval>,
+    /// Divergent NUTS transitions after warm-up, summed over chains, when posterior
+    /// intervals were computed.
+    #[serde(default)]
+    pub posterior_divergences: Option<usize>,
+}
+
+/// 95 % Laplace intervals `θ̂_k ± 1.96 SE_k` of the terms `indices` of a behaviour
+/// model at its maximum-likelihood estimate `theta` (all 81 coefficients), in the order
+/// of `indices`: SE from the inverse of the Fisher information
+/// `Σ_p σ(z)(1 − σ(z)) ∂z/∂θ ∂z/∂θᵀ` of every presentation of `dataset` driven by
+/// `inputs`. `None` where the information is singular along the term.
+pub fn laplace_intervals(
+    dataset: &crate::data::BehaviourDataset,
+    inputs: &ndarray::Array3<f64>,
+    circuit: &BehaviourCircuit,
+    theta: &[f64],
+    indices: &[usize],
+) -> Result<Vec<Option<(f64, f64)>>> {
+    let rule = TaylorRule::new(Variables::Xywr);
+    let curvature = crate::analysis::identifiability::behaviour_curvature(
+        dataset, inputs, circuit, &rule, theta, indices,
+    )?;
+    let report =
+        crate::analysis::identifiability::analyse(&curvature, &term_names(Variables::Xywr), theta)?;
+    Ok(report.intervals)
+}
+
+pub(super) fn fly_draw(
+    recording: &FlyRecording,
+    model: &str,
+    settings: &FlySettings,
+    draw: usize,
+) -> Result<FlyDraw> {
+    let seed = settings.seed + draw as u64;
+    let dataset = |r: &FlyRecording| fly_dataset(std::slice::from_ref(r), settings, seed);
+    let fit_settings = fly_fit_settings(model, settings, seed);
+    let keep_going = &mut |_: &crate::fit::EpochReport<'_>| ControlFlow::Continue(());
+    // all trials
+    let full = dataset(recording)?;
+    let fit_all = fit_behaviour(&full, &fit_settings, keep_going)?;
+    // first trials → the rest: the same W₀ and noise draws (same seed and stream), the
+    // model run over the whole session, the loss counted on the held-out trials only
+    let (training, kept_trials) = first_trials(recording, settings.training_fraction);
+    let fit_first = fit_behaviour(&dataset(&training)?, &fit_settings, keep_going)?;
+    let inputs = resample_inputs(&full, seed)?;
+    let session = full.session_with_inputs(0, &inputs);
+    let circuit = circuit_of(&full, settings.weight_bound);
+    let heldout = percent_deviance(
+        heldout_loss(&circuit, &fit_first.outcome.theta, session, kept_trials),
+        heldout_loss(
+            &circuit,
+            &vec![0.0; fit_first.outcome.theta.len()],
+            session,
+            kept_trials,
+        ),
+    );
+    let terms = model_terms(model)?;
+    let names = term_names(Variables::Xywr);
+    let indices: Vec<usize> = terms
+        .iter()
+        .filter_map(|t| names.iter().position(|n| n == t))
+        .collect();
+    let theta = indices.iter().map(|&k| fit_all.outcome.theta[k]).collect();
+    // A fly without a single rejection has no finite maximum-likelihood estimate (every
+    // accept is predicted with p → 1 as the weights grow), so no interval either.
+    let mut posterior_divergences = None;
+    let intervals = if settings.intervals
+        && draw < settings.interval_draws.max(1)
+        && recording.n_rejections() > 0
+    {
+        let objective = BehaviourObjective::new(
+            &full,
+            inputs.clone(),
+            circuit,
+            TaylorRule::new(Variables::Xywr),
+            fit_settings.gradient,
+        );
+        let n = recording.n_presentations() as f64;
+        let (minimum, minimum_loss) = maximum_likelihood(
+            &objective,
+            &indices,
+            &fit_all.outcome.theta,
+            settings.profile.iterations,
+        )?;
+        let laplace = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
+        let (posterior, divergences) = posterior_summaries(
+            (&full, &inputs, circuit),
+            (&minimum, &indices),
+            &laplace,
+            settings,
+            n,
+        )?;
+        posterior_divergences = divergences;
+        indices
+            .iter()
+            .zip(&terms)
+            .zip(laplace.iter().zip(&posterior))
+            .map(|((&k, term), (laplace, posterior))| {
+                let ProfileInterval {
+                    estimate,
+                    lower,
+                    upper,
+                    ..
+                } = profile_interval(
+                    &objective,
+                    n,
+                    &indices,
+                    &minimum,
+                    minimum_loss,
+                    k,
+                    &settings.profile,
+                )?;
+                Ok(CoefficientInterval {
+                    term: term.clone(),
+                    estimate,
+                    lower,
+                    upper,
+                    laplace_lower: laplace.map(|l| l.0),
+                    laplace_upper: laplace.map(|l| l.1),
+                    posterior_lower: posterior.as_ref().map(|p| p.q2_5),
+                    posterior_upper: posterior.as_ref().map(|p| p.q97_5),
+                    posterior_rhat: posterior.as_ref().map(|p| p.rhat),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(FlyDraw {
+        seed,
+        percent_deviance: fit_all.metrics.percent_deviance,
+        heldout_percent_deviance: heldout,
+        negative_log_likelihood: fit_all.metrics.final_loss * recording.n_presentations() as f64,
+        theta,
+        stop_reason: serde_json::to_value(&fit_all.outcome.stop_reason)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(String::from))
+            .unwrap_or_default(),
+        intervals,
+        posterior_divergences,
+    })
+}
+
+/// With `settings.posterior`, the posterior of the model's coefficients sampled by
+/// NUTS around the maximum-likelihood `minimum` (each chain started within one Laplace
+/// standard error per term: 0.1 where undetermined, at most 1), summarised per term,
+/// and the chains' divergences; otherwise no summaries.
+fn posterior_summaries(
+    (full, inputs, circuit): (&BehaviourDataset, &ndarray::Array3<f64>, BehaviourCircuit),
+    (minimum, indices): (&[f64], &[usize]),
+    laplace: &[Option<(f64, f64)>],
+    settings: &FlySettings,
+    n: f64,
+) -> Result<(Vec<Option<CoordinateSummary>>, Option<usize>)> {
+    let Some(nuts) = &settings.posterior else {
+        return Ok((vec![None; indices.len()], None));
+    };
+    let prior = crate::analysis::posterior::Prior::from_penalty(
+        settings.fit.l1,
+        settings.fit.l2,
+        n,
+        crate::analysis::posterior::WEAK_PRIOR_SD,
+    )?;
+    let density = crate::analysis::posterior::BehaviourPosterior::new(
+        full,
+        inputs.clone(),
+        circuit,
+        TaylorRule::new(Variables::Xywr),
+        minimum.to_vec(),
+        indices.to_vec(),
+        prior,
+    )?;
+    let centre: Vec<f64> = indices.iter().map(|&k| minimum[k]).collect();
+    // one Laplace SE per term (0.1 where undetermined, at most 1)
+    let spread: Vec<f64> = laplace
+        .iter()
+        .map(|l| {
+            l.map_or(0.1, |(a, b)| {
+                ((b - a) / (2.0 * crate::analysis::identifiability::Z_95)).min(1.0)
+            })
+        })
+        .collect();
+    let chains = crate::analysis::posterior::sample(&density, &centre, &spread, nuts)?;
+    let divergences = chains.iter().map(|c| c.divergences).sum();
+    let summaries = crate::analysis::posterior::summarise(&chains);
+    Ok((summaries.into_iter().map(Some).collect(), Some(divergences)))
+}
+
+/// Cross-entropy summed over the presentations of trials `kept_trials..` of `session`,
+/// the Taylor rule `θ` run over the whole session (`kept_trials = 0`: all of them).
+pub(crate) fn heldout_loss(
+    circuit: &BehaviourCircuit,
+    theta: &[f64],
+    session: BehaviourSession<'_>,
+    kept_trials: usize,
+) -> f64 {
+    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let mut total = 0.0;
+    let mut workspace = BehaviourWorkspace::new();
+    replay_session(
+        circuit,
+        &rule,
+        theta,
+        session,
+        &mut workspace,
+        |p, _, _, loss| {
+            if session.trial_of_presentation[p] as usize >= kept_trials {
+                total += loss;
+            }
+        },
+    );
+    total
+}
+
+/// Median over the draws that have intervals of each interval's estimate and ends (an
+/// end unbounded in any of them stays unbounded).
+pub(super) fn median_intervals(draws: &[FlyDraw]) -> Vec<CoefficientInterval> {
+    let draws: Vec<FlyDraw> = draws
+        .iter()
+        .filter(|d| !d.intervals.is_empty())
+        .cloned()
+        .collect();
+    let Some(first) = draws.first() else {
+        return Vec::new();
+    };
+    (0..first.intervals.len())
+        .map(|i| {
+            let column = |f: &dyn Fn(&CoefficientInterval) -> Option<f64>| -> Option<f64> {
+                let values: Option<Vec<f64>> = draws.iter().map(|d| f(&d.intervals[i])).collect();
+                values.map(|v| median(&v))
+            };
+            CoefficientInterval {
+                term: first.intervals[i].term.clone(),
+                estimate: column(&|c| Some(c.estimate)).unwrap_or(f64::NAN),
+                lower: column(&|c| c.lower),
+                upper: column(&|c| c.upper),
+                laplace_lower: column(&|c| c.laplace_lower),
+                laplace_upper: column(&|c| c.laplace_upper),
+                posterior_lower: column(&|c| c.posterior_lower),
+                posterior_upper: column(&|c| c.posterior_upper),
+                posterior_rhat: column(&|c| c.posterior_rhat),
+            }
+        })
+        .collect()
+}
