@@ -256,61 +256,12 @@ pub fn power_analysis_journaled(
         .map(|&(animals, trials, replicate)| {
             let key = format!("design/{animals}x{trials}/replicate{replicate}");
             unit(journal, &key, || {
-                let seed = replicate_seed(settings.seed, animals, trials, replicate);
-                let task = BehaviourTask {
-                    sessions: animals,
-                    trials_per_block: trials / settings.task.n_blocks.max(1),
-                    rule: settings.rule_true.clone(),
-                    seed,
-                    ..settings.task.clone()
-                };
-                let data = task.simulate().map_err(|e| {
-                    Error::config(
-                        "design",
-                        format!("simulating {animals} animals × {trials} trials: {e}"),
-                    )
-                })?;
-                let fit = |terms: &str| -> Result<(f64, Vec<f64>)> {
-                    let mut fit_settings = BehaviourFitSettings {
-                        trainable: terms.to_string(),
-                        init: "zeros".into(),
-                        inputs: InputSource::Recorded,
-                        eval_sessions: 0,
-                        ..BehaviourFitSettings::default()
-                    };
-                    fit_settings.fit.optimizer = OptimizerKind::Lbfgs;
-                    fit_settings.fit.epochs = settings.iterations;
-                    fit_settings.fit.l1 = 0.0;
-                    let fitted =
-                        fit_behaviour(&data, &fit_settings, &mut |_| ControlFlow::Continue(()))?;
-                    let objective = BehaviourObjective::new(
-                        &data,
-                        data.inputs.clone(),
-                        crate::pipeline::behaviour::circuit_of(&data, fit_settings.weight_bound),
-                        TaylorRule::new(Variables::Xywr),
-                        fit_settings.gradient,
-                    );
-                    let (losses, _) = objective.session_losses(&fitted.outcome.theta);
-                    let nll = losses
-                        .iter()
-                        .zip(&data.n_presentations)
-                        .map(|(l, &n)| l * n as f64)
-                        .sum();
-                    Ok((nll, fitted.outcome.theta))
-                };
-                let (null_nll, _) = fit(&null_spec)?;
-                let (alternative_nll, alternative_theta) = fit(&alternative_spec)?;
-                let difference = null_nll - alternative_nll;
-                Ok(Replicate {
-                    animals,
-                    trials,
-                    replicate,
-                    seed,
-                    presentations: data.n_presentations.iter().sum(),
-                    log_likelihood_difference: difference,
-                    p_value: chi_squared_survival(2.0 * difference.max(0.0), df),
-                    alternative_theta: alternative.iter().map(|&k| alternative_theta[k]).collect(),
-                })
+                run_replicate(
+                    settings,
+                    (animals, trials, replicate),
+                    (&null_spec, &alternative_spec),
+                    (&alternative, df),
+                )
             })
         })
         .collect::<Result<_>>()?;
@@ -322,36 +273,12 @@ pub fn power_analysis_journaled(
     let mut designs = Vec::new();
     for &animals in &settings.animals {
         for &trials in &settings.trials {
-            let rows: Vec<&Replicate> = replicates
-                .iter()
-                .filter(|r| r.animals == animals && r.trials == trials)
-                .collect();
-            let n = rows.len() as f64;
-            let power = rows.iter().filter(|r| r.p_value < settings.alpha).count() as f64 / n;
-            let differences: Vec<f64> = rows.iter().map(|r| r.log_likelihood_difference).collect();
-            let mean = differences.iter().sum::<f64>() / n;
-            let sd = if rows.len() > 1 {
-                (differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-            } else {
-                0.0
-            };
-            designs.push(DesignPower {
-                animals,
-                trials,
-                replicates: rows.len(),
-                power,
-                power_se: (power * (1.0 - power) / n).sqrt(),
-                mean_log_likelihood_difference: mean,
-                sd_log_likelihood_difference: sd,
-                median_p_value: crate::analysis::metrics::median(
-                    &rows.iter().map(|r| r.p_value).collect::<Vec<_>>(),
-                ),
-                mean_presentations: rows.iter().map(|r| r.presentations as f64).sum::<f64>() / n,
-                mean_extra_theta: extra_positions
-                    .iter()
-                    .map(|&i| rows.iter().map(|r| r.alternative_theta[i]).sum::<f64>() / n)
-                    .collect(),
-            });
+            designs.push(design_power(
+                settings,
+                (animals, trials),
+                &replicates,
+                &extra_positions,
+            ));
         }
     }
     let names_of = |terms: &[usize]| terms.iter().map(|&k| names[k].clone()).collect();
@@ -363,6 +290,119 @@ pub fn power_analysis_journaled(
         designs,
         replicates,
     })
+}
+
+/// One replicate: `animals × trials` simulated from the true rule with its own seed,
+/// the null and alternative term sets fitted by maximum likelihood, and the
+/// likelihood-ratio test of the alternative's extra terms (`2ΔNLL ~ χ²_df`).
+fn run_replicate(
+    settings: &DesignSettings,
+    (animals, trials, replicate): (usize, usize, usize),
+    (null_spec, alternative_spec): (&str, &str),
+    (alternative, df): (&[usize], usize),
+) -> Result<Replicate> {
+    let seed = replicate_seed(settings.seed, animals, trials, replicate);
+    let task = BehaviourTask {
+        sessions: animals,
+        trials_per_block: trials / settings.task.n_blocks.max(1),
+        rule: settings.rule_true.clone(),
+        seed,
+        ..settings.task.clone()
+    };
+    let data = task.simulate().map_err(|e| {
+        Error::config(
+            "design",
+            format!("simulating {animals} animals × {trials} trials: {e}"),
+        )
+    })?;
+    let (null_nll, _) = fitted_nll(&data, null_spec, settings.iterations)?;
+    let (alternative_nll, alternative_theta) =
+        fitted_nll(&data, alternative_spec, settings.iterations)?;
+    let difference = null_nll - alternative_nll;
+    Ok(Replicate {
+        animals,
+        trials,
+        replicate,
+        seed,
+        presentations: data.n_presentations.iter().sum(),
+        log_likelihood_difference: difference,
+        p_value: chi_squared_survival(2.0 * difference.max(0.0), df),
+        alternative_theta: alternative.iter().map(|&k| alternative_theta[k]).collect(),
+    })
+}
+
+/// The maximum-likelihood fit (L-BFGS, unpenalised, from θ = 0) of the Taylor terms
+/// `terms` to `data`: the negative log-likelihood summed over presentations, and θ.
+fn fitted_nll(
+    data: &crate::data::BehaviourDataset,
+    terms: &str,
+    iterations: usize,
+) -> Result<(f64, Vec<f64>)> {
+    let mut fit_settings = BehaviourFitSettings {
+        trainable: terms.to_string(),
+        init: "zeros".into(),
+        inputs: InputSource::Recorded,
+        eval_sessions: 0,
+        ..BehaviourFitSettings::default()
+    };
+    fit_settings.fit.optimizer = OptimizerKind::Lbfgs;
+    fit_settings.fit.epochs = iterations;
+    fit_settings.fit.l1 = 0.0;
+    let fitted = fit_behaviour(data, &fit_settings, &mut |_| ControlFlow::Continue(()))?;
+    let objective = BehaviourObjective::new(
+        data,
+        data.inputs.clone(),
+        crate::pipeline::behaviour::circuit_of(data, fit_settings.weight_bound),
+        TaylorRule::new(Variables::Xywr),
+        fit_settings.gradient,
+    );
+    let (losses, _) = objective.session_losses(&fitted.outcome.theta);
+    let nll = losses
+        .iter()
+        .zip(&data.n_presentations)
+        .map(|(l, &n)| l * n as f64)
+        .sum();
+    Ok((nll, fitted.outcome.theta))
+}
+
+/// The power of one design: the fraction of its replicates whose test rejects the
+/// null at `alpha` (with its binomial standard error), and the replicates' means.
+fn design_power(
+    settings: &DesignSettings,
+    (animals, trials): (usize, usize),
+    replicates: &[Replicate],
+    extra_positions: &[usize],
+) -> DesignPower {
+    let rows: Vec<&Replicate> = replicates
+        .iter()
+        .filter(|r| r.animals == animals && r.trials == trials)
+        .collect();
+    let n = rows.len() as f64;
+    let power = rows.iter().filter(|r| r.p_value < settings.alpha).count() as f64 / n;
+    let differences: Vec<f64> = rows.iter().map(|r| r.log_likelihood_difference).collect();
+    let mean = differences.iter().sum::<f64>() / n;
+    let sd = if rows.len() > 1 {
+        (differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    DesignPower {
+        animals,
+        trials,
+        replicates: rows.len(),
+        power,
+        power_se: (power * (1.0 - power) / n).sqrt(),
+        mean_log_likelihood_difference: mean,
+        sd_log_likelihood_difference: sd,
+        median_p_value: crate::analysis::metrics::median(
+            &rows.iter().map(|r| r.p_value).collect::<Vec<_>>(),
+        ),
+        mean_presentations: rows.iter().map(|r| r.presentations as f64).sum::<f64>() / n,
+        mean_extra_theta: extra_positions
+            .iter()
+            .map(|&i| rows.iter().map(|r| r.alternative_theta[i]).sum::<f64>() / n)
+            .collect(),
+    }
 }
 
 /// `P(χ²_df > x)`: the regularised upper incomplete gamma function `Q(df/2, x/2)`

@@ -227,17 +227,7 @@ pub fn fit_population_journaled(
             ),
         ));
     }
-    let mut jobs = Vec::new();
-    for model in &settings.models {
-        model_terms(model)?;
-        for draw in 0..settings.resamples {
-            jobs.push((model.as_str(), draw, Job::All));
-            jobs.push((model.as_str(), draw, Job::FirstTrials));
-            for fold in 0..folds {
-                jobs.push((model.as_str(), draw, Job::Fold(fold)));
-            }
-        }
-    }
+    let jobs = population_jobs(settings, folds)?;
     let results: Vec<Option<JobResult>> = jobs
         .par_iter()
         .map(|&(model, draw, job)| {
@@ -261,117 +251,168 @@ pub fn fit_population_journaled(
         })
         .collect::<Result<_>>()?;
     let results = all_or_interrupted("the shared-rule fits", results)?;
-    let n = recordings.len();
-    let names = term_names(Variables::Xywr);
     let mut fits = Vec::new();
     for model in &settings.models {
-        let terms = model_terms(model)?;
-        // per draw: [fly] → (in-sample pd, held-out pd, cross-fly pd, NLL)
-        let mut per_draw = vec![vec![[f64::NAN; 4]; n]; settings.resamples];
-        let mut thetas = Vec::new();
-        let mut intervals = Vec::new();
-        for ((job_model, draw, job), (per_fly_losses, theta, laplace)) in jobs.iter().zip(&results)
-        {
-            if job_model != model {
-                continue;
-            }
-            for &(k, model_loss, null_loss, nll) in per_fly_losses {
-                let pd = percent_deviance(model_loss, null_loss);
-                match job {
-                    Job::All => {
-                        per_draw[*draw][k][0] = pd;
-                        per_draw[*draw][k][3] = nll;
-                    }
-                    Job::FirstTrials => per_draw[*draw][k][1] = pd,
-                    Job::Fold(_) => per_draw[*draw][k][2] = pd,
-                }
-            }
-            if matches!(job, Job::All) {
-                thetas.push(theta.clone());
-            }
-            if let Some((minimum, laplace)) = laplace {
-                intervals = terms
-                    .iter()
-                    .zip(laplace)
-                    .map(|(term, interval)| CoefficientInterval {
-                        term: term.clone(),
-                        estimate: names
-                            .iter()
-                            .position(|n| n == term)
-                            .map_or(f64::NAN, |k| minimum[k]),
-                        lower: None,
-                        upper: None,
-                        laplace_lower: interval.map(|i| i.0),
-                        laplace_upper: interval.map(|i| i.1),
-                        ..CoefficientInterval::default()
-                    })
-                    .collect();
-            }
-        }
-        let flies: Vec<PopulationFly> = recordings
-            .iter()
-            .enumerate()
-            .map(|(k, r)| {
-                let column =
-                    |i: usize| median(&per_draw.iter().map(|d| d[k][i]).collect::<Vec<_>>());
-                PopulationFly {
-                    fly: r.name.clone(),
-                    percent_deviance: column(0),
-                    heldout_percent_deviance: column(1),
-                    cross_fly_percent_deviance: column(2),
-                    negative_log_likelihood: column(3),
-                }
-            })
-            .collect();
-        let theta = terms
-            .iter()
-            .map(|t| {
-                let k = names.iter().position(|n| n == t).unwrap_or(0);
-                median(&thetas.iter().map(|th| th[k]).collect::<Vec<_>>())
-            })
-            .collect();
-        let own: Vec<&FlyModelFit> = recordings
-            .iter()
-            .filter_map(|r| {
-                per_fly
-                    .iter()
-                    .find(|f| f.fly == r.name && &f.model == model)
-            })
-            .collect();
-        if own.len() != n {
-            return Err(Error::config(
-                "flies",
-                format!("the per-fly fits of '{model}' do not cover every fly"),
-            ));
-        }
-        let own_heldout: Vec<f64> = own.iter().map(|f| f.heldout_percent_deviance).collect();
-        fits.push(PopulationFit {
-            model: model.clone(),
-            aic: 2.0 * terms.len() as f64
-                + 2.0 * flies.iter().map(|f| f.negative_log_likelihood).sum::<f64>(),
-            per_fly_aic: own.iter().map(|f| f.aic).sum(),
-            heldout_against_per_fly: paired(
-                "held-out percent deviance on the last trials: shared rule − per-fly rule",
-                &flies
-                    .iter()
-                    .map(|f| f.heldout_percent_deviance)
-                    .collect::<Vec<_>>(),
-                &own_heldout,
-            ),
-            cross_fly_against_per_fly: paired(
-                "percent deviance of a fly's whole session: shared rule fitted without the fly − the fly's own rule fitted to it",
-                &flies
-                    .iter()
-                    .map(|f| f.cross_fly_percent_deviance)
-                    .collect::<Vec<_>>(),
-                &own.iter().map(|f| f.percent_deviance).collect::<Vec<_>>(),
-            ),
-            terms,
-            theta,
-            flies,
-            folds,
-            intervals,
-        });
+        fits.push(model_fit(
+            model,
+            recordings,
+            settings,
+            (&jobs, &results),
+            per_fly,
+        )?);
     }
     Ok(fits)
+}
+
+/// The fits to run: per model and draw, all trials, the first trials, and each fold
+/// of flies held out.
+fn population_jobs(settings: &FlySettings, folds: usize) -> Result<Vec<(&str, usize, Job)>> {
+    let mut jobs = Vec::new();
+    for model in &settings.models {
+        model_terms(model)?;
+        for draw in 0..settings.resamples {
+            jobs.push((model.as_str(), draw, Job::All));
+            jobs.push((model.as_str(), draw, Job::FirstTrials));
+            for fold in 0..folds {
+                jobs.push((model.as_str(), draw, Job::Fold(fold)));
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Per draw, per fly: `[in-sample pd, held-out pd, cross-fly pd, NLL]`.
+type PerDraw = Vec<Vec<[f64; 4]>>;
+
+/// One model's job results gathered: per draw and fly the percent deviances and NLL,
+/// θ of each draw's fit to all trials, and the Laplace intervals of the draw that
+/// computed them.
+fn gather_jobs(
+    model: &str,
+    terms: &[String],
+    (n, resamples): (usize, usize),
+    (jobs, results): (&[(&str, usize, Job)], &[JobResult]),
+) -> (PerDraw, Vec<Vec<f64>>, Vec<CoefficientInterval>) {
+    let names = term_names(Variables::Xywr);
+    // per draw: [fly] → (in-sample pd, held-out pd, cross-fly pd, NLL)
+    let mut per_draw = vec![vec![[f64::NAN; 4]; n]; resamples];
+    let mut thetas = Vec::new();
+    let mut intervals = Vec::new();
+    for ((job_model, draw, job), (per_fly_losses, theta, laplace)) in jobs.iter().zip(results) {
+        if *job_model != model {
+            continue;
+        }
+        for &(k, model_loss, null_loss, nll) in per_fly_losses {
+            let pd = percent_deviance(model_loss, null_loss);
+            match job {
+                Job::All => {
+                    per_draw[*draw][k][0] = pd;
+                    per_draw[*draw][k][3] = nll;
+                }
+                Job::FirstTrials => per_draw[*draw][k][1] = pd,
+                Job::Fold(_) => per_draw[*draw][k][2] = pd,
+            }
+        }
+        if matches!(job, Job::All) {
+            thetas.push(theta.clone());
+        }
+        if let Some((minimum, laplace)) = laplace {
+            intervals = terms
+                .iter()
+                .zip(laplace)
+                .map(|(term, interval)| CoefficientInterval {
+                    term: term.clone(),
+                    estimate: names
+                        .iter()
+                        .position(|n| n == term)
+                        .map_or(f64::NAN, |k| minimum[k]),
+                    lower: None,
+                    upper: None,
+                    laplace_lower: interval.map(|i| i.0),
+                    laplace_upper: interval.map(|i| i.1),
+                    ..CoefficientInterval::default()
+                })
+                .collect();
+        }
+    }
+    (per_draw, thetas, intervals)
+}
+
+/// The shared-rule fit of `model`: per fly the medians over draws, θ's median, AIC
+/// against the per-fly fits', and the paired comparisons with them.
+fn model_fit(
+    model: &String,
+    recordings: &[FlyRecording],
+    settings: &FlySettings,
+    (jobs, results): (&[(&str, usize, Job)], &[JobResult]),
+    per_fly: &[FlyModelFit],
+) -> Result<PopulationFit> {
+    let (n, folds) = (recordings.len(), settings.population_folds);
+    let names = term_names(Variables::Xywr);
+    let terms = model_terms(model)?;
+    let (per_draw, thetas, intervals) =
+        gather_jobs(model, &terms, (n, settings.resamples), (jobs, results));
+    let flies: Vec<PopulationFly> = recordings
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let column = |i: usize| median(&per_draw.iter().map(|d| d[k][i]).collect::<Vec<_>>());
+            PopulationFly {
+                fly: r.name.clone(),
+                percent_deviance: column(0),
+                heldout_percent_deviance: column(1),
+                cross_fly_percent_deviance: column(2),
+                negative_log_likelihood: column(3),
+            }
+        })
+        .collect();
+    let theta = terms
+        .iter()
+        .map(|t| {
+            let k = names.iter().position(|n| n == t).unwrap_or(0);
+            median(&thetas.iter().map(|th| th[k]).collect::<Vec<_>>())
+        })
+        .collect();
+    let own: Vec<&FlyModelFit> = recordings
+        .iter()
+        .filter_map(|r| {
+            per_fly
+                .iter()
+                .find(|f| f.fly == r.name && &f.model == model)
+        })
+        .collect();
+    if own.len() != n {
+        return Err(Error::config(
+            "flies",
+            format!("the per-fly fits of '{model}' do not cover every fly"),
+        ));
+    }
+    let own_heldout: Vec<f64> = own.iter().map(|f| f.heldout_percent_deviance).collect();
+    Ok(PopulationFit {
+        model: model.clone(),
+        aic: 2.0 * terms.len() as f64
+            + 2.0 * flies.iter().map(|f| f.negative_log_likelihood).sum::<f64>(),
+        per_fly_aic: own.iter().map(|f| f.aic).sum(),
+        heldout_against_per_fly: paired(
+            "held-out percent deviance on the last trials: shared rule − per-fly rule",
+            &flies
+                .iter()
+                .map(|f| f.heldout_percent_deviance)
+                .collect::<Vec<_>>(),
+            &own_heldout,
+        ),
+        cross_fly_against_per_fly: paired(
+            "percent deviance of a fly's whole session: shared rule fitted without the fly − the fly's own rule fitted to it",
+            &flies
+                .iter()
+                .map(|f| f.cross_fly_percent_deviance)
+                .collect::<Vec<_>>(),
+            &own.iter().map(|f| f.percent_deviance).collect::<Vec<_>>(),
+        ),
+        terms,
+        theta,
+        flies,
+        folds,
+        intervals,
+    })
 }

@@ -8,8 +8,8 @@ use rand::SeedableRng;
 
 use super::settings::CircuitFitSettings;
 use crate::data::CircuitDataset;
-use crate::fit::staged::{ChunkCheckpoint, StageReport};
 use crate::fit::{fit, EpochReport, FitCheckpoint, FitConfig, FitOutcome, Parametrisation};
+use crate::fit::{ChunkCheckpoint, StageReport};
 use crate::objective::{CircuitObjective, Objective};
 use crate::Result;
 

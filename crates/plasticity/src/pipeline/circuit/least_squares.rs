@@ -11,9 +11,9 @@ use std::ops::ControlFlow;
 use super::parametrisation::{circuit_parametrisation, data_loss};
 use super::settings::CircuitFitSettings;
 use crate::data::CircuitDataset;
-use crate::fit::staged::StageReport;
-pub use crate::fit::staged::{StagedCheckpoint, StartResult};
+use crate::fit::StageReport;
 use crate::fit::{Basis, EpochReport, FitCheckpoint, FitOutcome, Parametrisation, StopReason};
+pub use crate::fit::{StagedCheckpoint, StartResult};
 use crate::objective::{CircuitObjective, Objective};
 use crate::optim::least_squares::GaussNewtonSystem;
 use crate::optim::levenberg_marquardt::{
