@@ -9,8 +9,10 @@ use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::diagnostics::{rank_normalise, split_chains};
 use super::*;
 use crate::analysis::identifiability::{analyse, behaviour_curvature};
+use crate::data::BehaviourDataset;
 use crate::fit::OptimizerKind;
 use crate::pipeline::behaviour::{circuit_of, fit_behaviour, BehaviourFitSettings, InputSource};
 use crate::rule::{term_names, TaylorRule, Term, Variables};
