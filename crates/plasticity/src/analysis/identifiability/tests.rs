@@ -9,8 +9,10 @@ use num_dual::Dual64;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
+use super::curvature::{add_outer_upper, symmetrise};
 use super::*;
 use crate::circuit::NeuralCircuit;
+use crate::data::{BehaviourDataset, NeuralDataset};
 use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
 use crate::objective::{NeuralObjective, Objective};
 use crate::rule::{parse_expression, term_names, TaylorRule, Variables};
