@@ -22,7 +22,6 @@ pub mod circuit;
 pub mod data;
 pub mod design;
 pub mod error;
-pub mod figures;
 pub mod fit;
 pub mod gradient;
 pub mod identifiability;
@@ -43,3 +42,5 @@ pub mod task;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::{Error, Result};
+// old path, kept until the CLI's imports are updated
+pub use report::figures;
