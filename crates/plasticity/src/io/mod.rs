@@ -1,5 +1,6 @@
 //! Dataset file formats (docs/model.md §6).
 
+pub mod mat;
 pub mod npz;
 
 use std::fs::{self, File};
