@@ -12,7 +12,9 @@
 //! - [`gradient`]: trajectory gradient strategies (full tape, checkpointed adjoint);
 //! - [`objective`]: losses over datasets;
 //! - [`optim`] and [`fit`]: optimisers and the fitting loop;
-//! - [`task`]: seeded data generation; [`data`] and [`io`]: dataset formats;
+//! - [`task`]: seeded data generation; [`data`]: datasets in memory; [`io`]: file
+//!   formats (NumPy `.npz`, MATLAB v5 `.mat`);
+//! - [`report`]: results files, and in [`report::figures`] the figures;
 //! - [`metrics`]: R² of weights and activity, coefficient error;
 //! - [`limits`]: the memory a dataset may take.
 #![deny(missing_docs)]
