@@ -1,5 +1,6 @@
-//! Circuit files: a [`Network`] described in TOML (populations, projections, masks,
-//! rules and which of their terms are trainable), and how data are simulated from it.
+//! Circuit files: a [`Network`](crate::circuit::network::Network) described in TOML
+//! (populations, projections, masks, rules and which of their terms are trainable), and
+//! how data are simulated from it.
 //!
 //! ```toml
 //! weight_bound = 10.0                 # optional clip of plastic weights during fits

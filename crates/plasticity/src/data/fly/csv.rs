@@ -90,7 +90,7 @@ fn csv_columns(path: &Path, header: &str) -> Result<(usize, [usize; 4])> {
 }
 
 /// Reads one fly from a CSV file with columns `trial,odour,decision,reward`, one row
-/// per presentation (see the [module documentation](self) for the layout, the checks
+/// per presentation (see the [module documentation](super) for the layout, the checks
 /// and the policy on an unfinished last trial). The fly's name is the file stem.
 pub fn load_fly_csv(path: impl AsRef<Path>) -> Result<FlyRecording> {
     let path = path.as_ref();

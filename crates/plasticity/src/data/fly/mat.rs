@@ -26,7 +26,7 @@ fn vector_len(path: &Path, name: &str, array: &MatArray, what: &str) -> Result<u
 }
 
 /// Reads one fly from a MATLAB v5 `.mat` file with variables `X`, `Y` and `R` (see the
-/// [module documentation](self) for the layout, the checks and the policy on an
+/// [module documentation](super) for the layout, the checks and the policy on an
 /// unfinished last trial). The fly's name is the file stem.
 pub fn load_fly_mat(path: impl AsRef<Path>) -> Result<FlyRecording> {
     let path = path.as_ref();

@@ -1,6 +1,7 @@
 //! Real fly recordings (docs/model.md §4.3, §6): loaders of MATLAB v5 `.mat` files and of a CSV
 //! layout into [`FlyRecording`], and [`to_dataset`], which packs recordings into the
-//! padded [`BehaviourDataset`] that the behaviour objective and fit read.
+//! padded [`BehaviourDataset`](crate::data::BehaviourDataset) that the behaviour
+//! objective and fit read.
 //!
 //! # The `.mat` layout (docs/model.md §6)
 //!
