@@ -12,7 +12,9 @@
 //! - [`gradient`]: trajectory gradient strategies (full tape, checkpointed adjoint);
 //! - [`objective`]: losses over datasets;
 //! - [`optim`] and [`fit`]: optimisers and the fitting loop;
-//! - [`task`]: seeded data generation; [`data`] and [`io`]: dataset formats;
+//! - [`task`]: seeded data generation; [`data`]: datasets in memory; [`io`]: file
+//!   formats (NumPy `.npz`, MATLAB v5 `.mat`);
+//! - [`report`]: results files, and in [`report::figures`] the figures;
 //! - [`metrics`]: R² of weights and activity, coefficient error;
 //! - [`limits`]: the memory a dataset may take.
 #![deny(missing_docs)]
@@ -22,7 +24,6 @@ pub mod baseline;
 pub mod circuit;
 pub mod data;
 pub mod error;
-pub mod figures;
 pub mod fit;
 pub mod gradient;
 pub mod io;
@@ -42,6 +43,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::{Error, Result};
 
-// Old paths, kept until every caller uses `crate::analysis` and `crate::pipeline`.
+// Old paths, kept until every caller uses `crate::analysis`, `crate::pipeline` and
+// `crate::report`.
 pub use analysis::{identifiability, metrics, posterior};
 pub use pipeline::design;
+pub use report::figures;

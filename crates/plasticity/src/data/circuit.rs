@@ -219,122 +219,14 @@ impl CircuitDataset {
             )
         })?;
         spec.base = PathBuf::new();
-        let f3 = |key: &str| -> Result<Array3<f64>> {
-            file.f64_array(key, 3)?
-                .into_dimensionality::<Ix3>()
-                .map_err(|e| Error::data(path, key, e.to_string()))
-        };
-        // masks first: they fix the circuit (their headers, and every array's size
-        // against the memory limit, before any is read)
-        for spec_projection in &spec.projections {
-            file.i64_shape(&format!("mask/{}", spec_projection.name), 2)?;
-        }
-        file.check_memory_limit()?;
-        let mut masks = Vec::new();
-        for spec_projection in &spec.projections {
-            let key = format!("mask/{}", spec_projection.name);
-            let mask: Array2<i64> = file
-                .i64_array(&key, 2)?
-                .into_dimensionality::<Ix2>()
-                .map_err(|e| Error::data(path, &key, e.to_string()))?;
-            if let Some(bad) = mask.iter().find(|&&v| v != 0 && v != 1) {
-                return Err(Error::data(
-                    path,
-                    &key,
-                    format!("expected 0 or 1, found {bad}"),
-                ));
-            }
-            let (n_post, n_pre) = mask.dim();
-            let flat: Vec<bool> = mask.iter().map(|&v| v == 1).collect();
-            masks.push(Connectivity::from_mask(n_pre, n_post, &flat));
-        }
+        let masks = read_masks(&file, path, &spec)?;
         let network = spec
             .build(0, Some(&masks))
             .map_err(|e| Error::data(path, "metadata", format!("its circuit: {e}")))?;
         let n = network.n_neurons();
         check_circuit_headers(&file, &network)?;
-        let mut shape: Option<(usize, usize)> = None;
-        let mut check_shape = |key: &str, k: usize, t: usize| -> Result<()> {
-            match shape {
-                None => {
-                    shape = Some((k, t));
-                    Ok(())
-                }
-                Some((k0, t0)) if (k0, t0) == (k, t) => Ok(()),
-                Some((k0, t0)) => Err(Error::data(
-                    path,
-                    key,
-                    format!("has {k} trajectories × {t} steps, other arrays {k0} × {t0}"),
-                )),
-            }
-        };
-        let mut drives: Vec<(std::ops::Range<usize>, Array3<f64>)> = Vec::new();
-        let mut recorded_neurons = Vec::new();
-        let mut recordings: Vec<Array3<f64>> = Vec::new();
-        for (p, population) in network.populations().iter().enumerate() {
-            let range = network.activity_range(p);
-            let drive_key = drive_member(population);
-            if let Some(key) = drive_key {
-                let array = f3(&key)?;
-                let (k, t, size) = array.dim();
-                if size != range.len() {
-                    return Err(Error::data(
-                        path,
-                        &key,
-                        format!("has {size} neurons, the population has {}", range.len()),
-                    ));
-                }
-                check_shape(&key, k, t)?;
-                drives.push((range.clone(), array));
-            }
-            let activity_key = format!("recorded_activity/{}", population.name);
-            let neurons_key = format!("recorded_neurons/{}", population.name);
-            if file.contains(&activity_key) || file.contains(&neurons_key) {
-                let neurons: Array1<i64> = file
-                    .i64_array(&neurons_key, 1)?
-                    .into_dimensionality::<Ix1>()
-                    .map_err(|e| Error::data(path, &neurons_key, e.to_string()))?;
-                let mut list = Vec::new();
-                for &i in neurons.iter() {
-                    match usize::try_from(i) {
-                        Ok(i) if i < range.len() && list.last().is_none_or(|&last| last < i) => {
-                            list.push(i)
-                        }
-                        _ => {
-                            return Err(Error::data(
-                                path,
-                                &neurons_key,
-                                format!(
-                                    "expected ascending indices in 0..{}, found {i}",
-                                    range.len()
-                                ),
-                            ))
-                        }
-                    }
-                }
-                let activity = f3(&activity_key)?;
-                let (k, t, m) = activity.dim();
-                if m != list.len() {
-                    return Err(Error::data(
-                        path,
-                        &activity_key,
-                        format!("has {m} neurons, {neurons_key} lists {}", list.len()),
-                    ));
-                }
-                check_shape(&activity_key, k, t)?;
-                if let Some(bad) = activity.iter().find(|v| !v.is_finite()) {
-                    return Err(Error::data(
-                        path,
-                        &activity_key,
-                        format!("expected finite values, found {bad}"),
-                    ));
-                }
-                recorded_neurons.push(list);
-                recordings.push(activity);
-            } else {
-                recorded_neurons.push(Vec::new());
-            }
-        }
+        let (drives, recorded_neurons, recordings, shape) =
+            read_populations(&file, path, &network)?;
         let Some((trajectories, steps)) = shape else {
             return Err(Error::data(
                 path,
@@ -369,42 +261,7 @@ impl CircuitDataset {
             }
             offset += m;
         }
-        let n_syn = network.n_synapses();
-        let mut initial_weights = crate::limits::try_zeros(|| what.clone(), trajectories * n_syn)?;
-        for (q, projection) in network.projections().iter().enumerate() {
-            let key = format!("initial_weights/{}", projection.name);
-            let array = f3(&key)?;
-            let c = &projection.connectivity;
-            if array.dim() != (trajectories, c.n_post(), c.n_pre()) {
-                return Err(Error::data(
-                    path,
-                    &key,
-                    format!(
-                        "has shape {:?}, expected [{trajectories}, {}, {}]",
-                        array.shape(),
-                        c.n_post(),
-                        c.n_pre()
-                    ),
-                ));
-            }
-            for k in 0..trajectories {
-                let dense: Vec<f64> = array
-                    .index_axis(ndarray::Axis(0), k)
-                    .iter()
-                    .copied()
-                    .collect();
-                if let Some(bad) = dense.iter().find(|v| !v.is_finite()) {
-                    return Err(Error::data(
-                        path,
-                        &key,
-                        format!("expected finite values, found {bad}"),
-                    ));
-                }
-                let range = network.weight_range(q);
-                initial_weights[k * n_syn + range.start..k * n_syn + range.end]
-                    .copy_from_slice(&c.gather(&dense));
-            }
-        }
+        let initial_weights = read_initial_weights(&file, path, &network, trajectories, &what)?;
         if n_rec == 0 {
             return Err(Error::data(
                 path,
@@ -446,6 +303,193 @@ impl ArrayOwned {
             ArrayOwned::I2(a) => NpzValue::I64(a.view().into_dyn()),
         }
     }
+}
+
+/// The masks `mask/{projection}` of every projection of `spec` in `file` (at `path`);
+/// every array's size is checked against the memory limit first.
+fn read_masks(file: &NpzFile, path: &Path, spec: &CircuitSpec) -> Result<Vec<Connectivity>> {
+    // masks first: they fix the circuit (their headers, and every array's size
+    // against the memory limit, before any is read)
+    for spec_projection in &spec.projections {
+        file.i64_shape(&format!("mask/{}", spec_projection.name), 2)?;
+    }
+    file.check_memory_limit()?;
+    let mut masks = Vec::new();
+    for spec_projection in &spec.projections {
+        let key = format!("mask/{}", spec_projection.name);
+        let mask: Array2<i64> = file
+            .i64_array(&key, 2)?
+            .into_dimensionality::<Ix2>()
+            .map_err(|e| Error::data(path, &key, e.to_string()))?;
+        if let Some(bad) = mask.iter().find(|&&v| v != 0 && v != 1) {
+            return Err(Error::data(
+                path,
+                &key,
+                format!("expected 0 or 1, found {bad}"),
+            ));
+        }
+        let (n_post, n_pre) = mask.dim();
+        let flat: Vec<bool> = mask.iter().map(|&v| v == 1).collect();
+        masks.push(Connectivity::from_mask(n_pre, n_post, &flat));
+    }
+    Ok(masks)
+}
+
+/// The 3-d float64 array `key` of `file` (at `path`).
+fn f64_array3(file: &NpzFile, path: &Path, key: &str) -> Result<Array3<f64>> {
+    file.f64_array(key, 3)?
+        .into_dimensionality::<Ix3>()
+        .map_err(|e| Error::data(path, key, e.to_string()))
+}
+
+/// The arrays of each population of `network` in `file` (at `path`): the drives
+/// (`inputs/…` or `external_input/…`, with their activity ranges), the recorded neurons
+/// and their recordings; and the trajectories × steps they all share (`None` when there
+/// is no array).
+#[allow(clippy::type_complexity)]
+fn read_populations(
+    file: &NpzFile,
+    path: &Path,
+    network: &Network,
+) -> Result<(
+    Vec<(std::ops::Range<usize>, Array3<f64>)>,
+    Vec<Vec<usize>>,
+    Vec<Array3<f64>>,
+    Option<(usize, usize)>,
+)> {
+    let f3 = |key: &str| f64_array3(file, path, key);
+    let mut shape: Option<(usize, usize)> = None;
+    let mut check_shape = |key: &str, k: usize, t: usize| -> Result<()> {
+        match shape {
+            None => {
+                shape = Some((k, t));
+                Ok(())
+            }
+            Some((k0, t0)) if (k0, t0) == (k, t) => Ok(()),
+            Some((k0, t0)) => Err(Error::data(
+                path,
+                key,
+                format!("has {k} trajectories × {t} steps, other arrays {k0} × {t0}"),
+            )),
+        }
+    };
+    let mut drives: Vec<(std::ops::Range<usize>, Array3<f64>)> = Vec::new();
+    let mut recorded_neurons = Vec::new();
+    let mut recordings: Vec<Array3<f64>> = Vec::new();
+    for (p, population) in network.populations().iter().enumerate() {
+        let range = network.activity_range(p);
+        let drive_key = drive_member(population);
+        if let Some(key) = drive_key {
+            let array = f3(&key)?;
+            let (k, t, size) = array.dim();
+            if size != range.len() {
+                return Err(Error::data(
+                    path,
+                    &key,
+                    format!("has {size} neurons, the population has {}", range.len()),
+                ));
+            }
+            check_shape(&key, k, t)?;
+            drives.push((range.clone(), array));
+        }
+        let activity_key = format!("recorded_activity/{}", population.name);
+        let neurons_key = format!("recorded_neurons/{}", population.name);
+        if file.contains(&activity_key) || file.contains(&neurons_key) {
+            let neurons: Array1<i64> = file
+                .i64_array(&neurons_key, 1)?
+                .into_dimensionality::<Ix1>()
+                .map_err(|e| Error::data(path, &neurons_key, e.to_string()))?;
+            let mut list = Vec::new();
+            for &i in neurons.iter() {
+                match usize::try_from(i) {
+                    Ok(i) if i < range.len() && list.last().is_none_or(|&last| last < i) => {
+                        list.push(i)
+                    }
+                    _ => {
+                        return Err(Error::data(
+                            path,
+                            &neurons_key,
+                            format!(
+                                "expected ascending indices in 0..{}, found {i}",
+                                range.len()
+                            ),
+                        ))
+                    }
+                }
+            }
+            let activity = f3(&activity_key)?;
+            let (k, t, m) = activity.dim();
+            if m != list.len() {
+                return Err(Error::data(
+                    path,
+                    &activity_key,
+                    format!("has {m} neurons, {neurons_key} lists {}", list.len()),
+                ));
+            }
+            check_shape(&activity_key, k, t)?;
+            if let Some(bad) = activity.iter().find(|v| !v.is_finite()) {
+                return Err(Error::data(
+                    path,
+                    &activity_key,
+                    format!("expected finite values, found {bad}"),
+                ));
+            }
+            recorded_neurons.push(list);
+            recordings.push(activity);
+        } else {
+            recorded_neurons.push(Vec::new());
+        }
+    }
+    Ok((drives, recorded_neurons, recordings, shape))
+}
+
+/// The initial weights `initial_weights/{projection}` of every projection of `network`
+/// in `file` (at `path`), trajectory by trajectory, on the synapses that exist.
+fn read_initial_weights(
+    file: &NpzFile,
+    path: &Path,
+    network: &Network,
+    trajectories: usize,
+    what: &str,
+) -> Result<Vec<f64>> {
+    let f3 = |key: &str| f64_array3(file, path, key);
+    let n_syn = network.n_synapses();
+    let mut initial_weights = crate::limits::try_zeros(|| what.to_string(), trajectories * n_syn)?;
+    for (q, projection) in network.projections().iter().enumerate() {
+        let key = format!("initial_weights/{}", projection.name);
+        let array = f3(&key)?;
+        let c = &projection.connectivity;
+        if array.dim() != (trajectories, c.n_post(), c.n_pre()) {
+            return Err(Error::data(
+                path,
+                &key,
+                format!(
+                    "has shape {:?}, expected [{trajectories}, {}, {}]",
+                    array.shape(),
+                    c.n_post(),
+                    c.n_pre()
+                ),
+            ));
+        }
+        for k in 0..trajectories {
+            let dense: Vec<f64> = array
+                .index_axis(ndarray::Axis(0), k)
+                .iter()
+                .copied()
+                .collect();
+            if let Some(bad) = dense.iter().find(|v| !v.is_finite()) {
+                return Err(Error::data(
+                    path,
+                    &key,
+                    format!("expected finite values, found {bad}"),
+                ));
+            }
+            let range = network.weight_range(q);
+            initial_weights[k * n_syn + range.start..k * n_syn + range.end]
+                .copy_from_slice(&c.gather(&dense));
+        }
+    }
+    Ok(initial_weights)
 }
 
 /// Checks the headers of a circuit dataset's arrays against the circuit and each

@@ -344,17 +344,15 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
     let segment = strategy.segment_length_within_budget(steps, n_syn * std::mem::size_of::<S>());
     let n_segments = steps.div_ceil(segment);
     let ws = workspace;
-    resize(&mut ws.weights, n_syn);
-    load(&mut ws.weights, trajectory.initial_weights);
-    resize(&mut ws.pre, n_pre);
-    resize(&mut ws.post, n_post);
-    resize(&mut ws.scratch, circuit.scratch_len(rule));
-    resize_for_overwrite(&mut ws.checkpoints, n_segments * n_syn);
-    resize_for_overwrite(&mut ws.segment_weights, segment * n_syn);
-    resize_for_overwrite(&mut ws.segment_post, segment * n_post);
-    resize(&mut ws.weights_adjoint, n_syn);
-    resize(&mut ws.post_adjoint, n_post);
-    resize(&mut ws.theta_adjoint, theta.len());
+    prepare_neural_workspace(
+        circuit,
+        rule,
+        theta.len(),
+        trajectory,
+        ws,
+        segment,
+        n_segments,
+    );
 
     let input = |t: usize| &trajectory.inputs[t * n_pre..(t + 1) * n_pre];
     let target = |t: usize| &trajectory.recorded_activity[t * n_rec..(t + 1) * n_rec];
@@ -401,27 +399,7 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
         ws.weights
             .copy_from_slice(&ws.checkpoints[k * n_syn..(k + 1) * n_syn]);
         if !whole_tape {
-            load(&mut ws.pre, input(start));
-            circuit.activity(&ws.pre, &ws.weights, &mut ws.segment_post[..n_post]);
-        }
-        for t in (start..end).filter(|_| !whole_tape) {
-            let local = t - start;
-            ws.segment_weights[local * n_syn..(local + 1) * n_syn].copy_from_slice(&ws.weights);
-            if t + 1 < end {
-                load(&mut ws.next_pre, input(t + 1));
-                let (done, next) = ws.segment_post.split_at_mut((local + 1) * n_post);
-                circuit.plasticity_then_activity(
-                    rule,
-                    theta,
-                    &ws.pre,
-                    &done[local * n_post..],
-                    &mut ws.weights,
-                    &mut ws.scratch,
-                    &ws.next_pre,
-                    &mut next[..n_post],
-                );
-                std::mem::swap(&mut ws.pre, &mut ws.next_pre);
-            }
+            recompute_segment(circuit, rule, theta, trajectory, ws, (start, end));
         }
         for t in (start..end).rev() {
             let local = t - start;
@@ -456,4 +434,66 @@ pub fn neural_trajectory_sse_and_gradient<S: Scalar, R: PlasticityRule>(
         *g += *a;
     }
     sse
+}
+
+/// Sizes the buffers of `ws` for one trajectory (segments of `segment` steps,
+/// `n_segments` of them; `n_theta` parameters) and loads its `W₀`.
+#[inline]
+fn prepare_neural_workspace<S: Scalar, R: PlasticityRule>(
+    circuit: &NeuralCircuit,
+    rule: &R,
+    n_theta: usize,
+    trajectory: NeuralTrajectory<'_>,
+    ws: &mut NeuralWorkspace<S>,
+    segment: usize,
+    n_segments: usize,
+) {
+    let (n_pre, n_post, n_syn) = (circuit.n_pre, circuit.n_post, circuit.n_synapses());
+    resize(&mut ws.weights, n_syn);
+    load(&mut ws.weights, trajectory.initial_weights);
+    resize(&mut ws.pre, n_pre);
+    resize(&mut ws.post, n_post);
+    resize(&mut ws.scratch, circuit.scratch_len(rule));
+    resize_for_overwrite(&mut ws.checkpoints, n_segments * n_syn);
+    resize_for_overwrite(&mut ws.segment_weights, segment * n_syn);
+    resize_for_overwrite(&mut ws.segment_post, segment * n_post);
+    resize(&mut ws.weights_adjoint, n_syn);
+    resize(&mut ws.post_adjoint, n_post);
+    resize(&mut ws.theta_adjoint, n_theta);
+}
+
+/// Recomputes the weights and activity of the steps `start..end` from the segment's
+/// checkpoint (already in `ws.weights`) into `ws.segment_weights` and `ws.segment_post`.
+#[inline]
+fn recompute_segment<S: Scalar, R: PlasticityRule>(
+    circuit: &NeuralCircuit,
+    rule: &R,
+    theta: &[S],
+    trajectory: NeuralTrajectory<'_>,
+    ws: &mut NeuralWorkspace<S>,
+    (start, end): (usize, usize),
+) {
+    let (n_pre, n_post, n_syn) = (circuit.n_pre, circuit.n_post, circuit.n_synapses());
+    let input = |t: usize| &trajectory.inputs[t * n_pre..(t + 1) * n_pre];
+    load(&mut ws.pre, input(start));
+    circuit.activity(&ws.pre, &ws.weights, &mut ws.segment_post[..n_post]);
+    for t in start..end {
+        let local = t - start;
+        ws.segment_weights[local * n_syn..(local + 1) * n_syn].copy_from_slice(&ws.weights);
+        if t + 1 < end {
+            load(&mut ws.next_pre, input(t + 1));
+            let (done, next) = ws.segment_post.split_at_mut((local + 1) * n_post);
+            circuit.plasticity_then_activity(
+                rule,
+                theta,
+                &ws.pre,
+                &done[local * n_post..],
+                &mut ws.weights,
+                &mut ws.scratch,
+                &ws.next_pre,
+                &mut next[..n_post],
+            );
+            std::mem::swap(&mut ws.pre, &mut ws.next_pre);
+        }
+    }
 }

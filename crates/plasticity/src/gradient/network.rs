@@ -374,56 +374,7 @@ pub fn network_trajectory_sse_and_gradient(
         }
         for t in (start..end).rev() {
             let l = t - start;
-            let weights = &ws.tape_weights[l * n_syn..(l + 1) * n_syn];
-            let previous = &ws.tape_activity[l * n..(l + 1) * n];
-            let current = &ws.tape_activity[(l + 1) * n..(l + 2) * n];
-            let net_input_adjoint = match trajectory.loss {
-                TrajectoryLoss::SquaredError => {
-                    step_error(
-                        current,
-                        trajectory.recorded,
-                        trajectory.target(t),
-                        Some(&mut ws.current_adjoint),
-                    );
-                    None
-                }
-                TrajectoryLoss::CrossEntropy => {
-                    for &i in trajectory.recorded {
-                        ws.net_input_adjoint[i] = 0.0;
-                    }
-                    step_cross_entropy(
-                        network,
-                        weights,
-                        previous,
-                        current,
-                        trajectory.drive(n, t),
-                        trajectory.recorded,
-                        trajectory.target(t),
-                        Some((&mut ws.net_input_adjoint, cross_entropy_scale)),
-                    );
-                    Some(&ws.net_input_adjoint[..])
-                }
-            };
-            ws.previous_adjoint.iter_mut().for_each(|a| *a = 0.0);
-            let weights_after = trajectory
-                .updates_after(t)
-                .then(|| &ws.tape_weights[(l + 1) * n_syn..(l + 2) * n_syn]);
-            network.step_vjp(
-                theta,
-                weights,
-                weights_after,
-                previous,
-                current,
-                trajectory.reward(t),
-                net_input_adjoint,
-                &mut ws.weights_adjoint,
-                &mut ws.current_adjoint,
-                &mut ws.previous_adjoint,
-                &mut ws.theta_adjoint,
-                &mut ws.scratch,
-            );
-            // ∂L/∂y_t−1 so far: the next (earlier) step adds its loss to it
-            std::mem::swap(&mut ws.current_adjoint, &mut ws.previous_adjoint);
+            backward_step(network, theta, trajectory, ws, (t, l), cross_entropy_scale);
         }
     }
     for (g, &a) in theta_gradient.iter_mut().zip(&ws.theta_adjoint) {
@@ -435,6 +386,71 @@ pub fn network_trajectory_sse_and_gradient(
         }
     }
     trajectory.finish(sse)
+}
+
+/// One step of the reverse pass, step `t` at row `l` of the tape: the step's loss
+/// adjoint, then its vector-Jacobian product; `∂L/∂y_t−1` so far is left in
+/// `ws.current_adjoint`.
+#[inline]
+fn backward_step(
+    network: &Network,
+    theta: &[f64],
+    trajectory: NetworkTrajectory<'_>,
+    ws: &mut NetworkWorkspace<f64>,
+    (t, l): (usize, usize),
+    cross_entropy_scale: f64,
+) {
+    let (n, n_syn) = (network.n_neurons(), network.n_synapses());
+    let weights = &ws.tape_weights[l * n_syn..(l + 1) * n_syn];
+    let previous = &ws.tape_activity[l * n..(l + 1) * n];
+    let current = &ws.tape_activity[(l + 1) * n..(l + 2) * n];
+    let net_input_adjoint = match trajectory.loss {
+        TrajectoryLoss::SquaredError => {
+            step_error(
+                current,
+                trajectory.recorded,
+                trajectory.target(t),
+                Some(&mut ws.current_adjoint),
+            );
+            None
+        }
+        TrajectoryLoss::CrossEntropy => {
+            for &i in trajectory.recorded {
+                ws.net_input_adjoint[i] = 0.0;
+            }
+            step_cross_entropy(
+                network,
+                weights,
+                previous,
+                current,
+                trajectory.drive(n, t),
+                trajectory.recorded,
+                trajectory.target(t),
+                Some((&mut ws.net_input_adjoint, cross_entropy_scale)),
+            );
+            Some(&ws.net_input_adjoint[..])
+        }
+    };
+    ws.previous_adjoint.iter_mut().for_each(|a| *a = 0.0);
+    let weights_after = trajectory
+        .updates_after(t)
+        .then(|| &ws.tape_weights[(l + 1) * n_syn..(l + 2) * n_syn]);
+    network.step_vjp(
+        theta,
+        weights,
+        weights_after,
+        previous,
+        current,
+        trajectory.reward(t),
+        net_input_adjoint,
+        &mut ws.weights_adjoint,
+        &mut ws.current_adjoint,
+        &mut ws.previous_adjoint,
+        &mut ws.theta_adjoint,
+        &mut ws.scratch,
+    );
+    // ∂L/∂y_t−1 so far: the next (earlier) step adds its loss to it
+    std::mem::swap(&mut ws.current_adjoint, &mut ws.previous_adjoint);
 }
 
 pub mod jacobian;

@@ -1,5 +1,8 @@
-//! Dataset file formats (docs/model.md §6).
+//! File formats (docs/model.md §6): NumPy `.npz` archives ([`npz`], the datasets'
+//! format) and MATLAB v5 MAT-files ([`mat`], the fly recordings), both read as
+//! untrusted input; and atomic writing of any output file.
 
+pub mod mat;
 pub mod npz;
 
 use std::fs::{self, File};

@@ -124,28 +124,7 @@ impl CircuitTask {
             Some((self.trajectories as u64) * ((self.steps * n) as u64 * 2 + n_syn as u64) * 8),
         )?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut recorded_neurons = Vec::new();
-        for (p, population) in network.populations().iter().enumerate() {
-            if !population.is_simulated() {
-                recorded_neurons.push(Vec::new());
-                continue;
-            }
-            let recorded = match self.recording_fraction {
-                Some(f) => Recorded::Fraction(f),
-                None => self.spec.populations[p].recorded.clone(),
-            };
-            let mut list = match recorded {
-                Recorded::Fraction(f) => {
-                    let count =
-                        ((f * population.size as f64).round() as usize).min(population.size);
-                    rand::seq::index::sample(&mut rng, population.size, count).into_vec()
-                }
-                Recorded::Neurons(list) => list,
-            };
-            list.sort_unstable();
-            list.dedup();
-            recorded_neurons.push(list);
-        }
+        let recorded_neurons = self.recorded_neurons(&network, &mut rng);
         let (drive, initial_weights) = draw_conditions(
             &self.spec,
             &network,
@@ -197,6 +176,51 @@ impl CircuitTask {
                 .iter_mut()
                 .for_each(|y| *y += rng.sample(noise));
         }
+        let metadata = self.metadata()?;
+        Ok(CircuitDataset::new(
+            self.spec.clone(),
+            network,
+            self.trajectories,
+            self.steps,
+            drive,
+            initial_weights,
+            recorded_neurons,
+            recorded_activity,
+            metadata,
+        ))
+    }
+
+    /// The recorded neurons of each population of `network` (none for an input
+    /// population): those the circuit lists, or a fraction drawn from `rng`.
+    fn recorded_neurons(&self, network: &Network, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
+        let mut recorded_neurons = Vec::new();
+        for (p, population) in network.populations().iter().enumerate() {
+            if !population.is_simulated() {
+                recorded_neurons.push(Vec::new());
+                continue;
+            }
+            let recorded = match self.recording_fraction {
+                Some(f) => Recorded::Fraction(f),
+                None => self.spec.populations[p].recorded.clone(),
+            };
+            let mut list = match recorded {
+                Recorded::Fraction(f) => {
+                    let count =
+                        ((f * population.size as f64).round() as usize).min(population.size);
+                    rand::seq::index::sample(rng, population.size, count).into_vec()
+                }
+                Recorded::Neurons(list) => list,
+            };
+            list.sort_unstable();
+            list.dedup();
+            recorded_neurons.push(list);
+        }
+        recorded_neurons
+    }
+
+    /// The dataset's metadata: `kind`, the circuit, the noise, the seed, the sizes and
+    /// the version.
+    fn metadata(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
         let mut metadata = serde_json::Map::new();
         metadata.insert("kind".into(), "circuit".into());
         metadata.insert(
@@ -211,16 +235,6 @@ impl CircuitTask {
         metadata.insert("trajectories".into(), self.trajectories.into());
         metadata.insert("steps".into(), self.steps.into());
         metadata.insert("version".into(), crate::VERSION.into());
-        Ok(CircuitDataset::new(
-            self.spec.clone(),
-            network,
-            self.trajectories,
-            self.steps,
-            drive,
-            initial_weights,
-            recorded_neurons,
-            recorded_activity,
-            metadata,
-        ))
+        Ok(metadata)
     }
 }

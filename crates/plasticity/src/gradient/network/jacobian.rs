@@ -103,8 +103,9 @@ pub fn network_trajectory_gauss_newton(
         ));
     }
     let n_active = active.len();
-    let (n, n_syn) = (network.n_neurons(), network.n_synapses());
+    let n = network.n_neurons();
     let by_rule = active_by_rule(network, active);
+    workspace.prepare(network, trajectory.initial_weights, &by_rule, n_active);
     let NetworkTangentWorkspace {
         weights,
         previous,
@@ -118,94 +119,18 @@ pub fn network_trajectory_gauss_newton(
         partials,
         partial_scratch,
     } = workspace;
-    weights.clear();
-    weights.extend_from_slice(trajectory.initial_weights);
-    resize(previous, n);
-    network.initial_activity(previous);
-    resize(current, n);
-    resize(scratch, network.scratch_len());
-    resize(weight_tangents, n_syn * n_active);
-    resize(previous_tangents, n * n_active);
-    resize(current_tangents, n * n_active);
-    resize(tangent_sum, n_active);
-    let projections = network.projections();
-    let populations = network.populations();
-    let widest_pre = projections
-        .iter()
-        .map(|p| p.connectivity.n_pre())
-        .max()
-        .unwrap_or(0);
-    resize(gathered, widest_pre);
-    let widest_partials = projections
-        .iter()
-        .filter_map(|p| {
-            p.rule
-                .map(|r| p.connectivity.max_row() * (PARTIALS_HEAD + by_rule[r].0.len()))
-        })
-        .max()
-        .unwrap_or(0);
-    resize(partials, widest_partials);
-    let rule_scratch = network
-        .rules()
-        .iter()
-        .map(|r| r.rule.partials_scratch_len())
-        .max()
-        .unwrap_or(0);
-    resize(partial_scratch, rule_scratch);
-
     for t in 0..trajectory.steps {
         network.activity(weights, previous, trajectory.drive(n, t), current, scratch);
         // ∂y_t
-        for &b in network.update_order() {
-            let PopulationKind::Neurons { activation, .. } = populations[b].kind else {
-                continue;
-            };
-            let range = network.activity_range(b);
-            for i in 0..range.len() {
-                tangent_sum.iter_mut().for_each(|s| *s = 0.0);
-                for &index in network.incoming(b) {
-                    let projection = &projections[index];
-                    let (pre_values, pre_tangents, pre_simulated) = presynaptic(
-                        network,
-                        projection,
-                        (previous, current),
-                        (previous_tangents, current_tangents),
-                        n_active,
-                    );
-                    let w_range = network.weight_range(index);
-                    let w = &weights[w_range.clone()];
-                    let s = &weight_tangents[w_range.start * n_active..w_range.end * n_active];
-                    let connectivity = &projection.connectivity;
-                    for k in connectivity.row(i) {
-                        let j = connectivity.pre_index()[k];
-                        let a_j = pre_values[j];
-                        for (o, &v) in tangent_sum
-                            .iter_mut()
-                            .zip(&s[k * n_active..(k + 1) * n_active])
-                        {
-                            *o += a_j * v;
-                        }
-                        if pre_simulated {
-                            let w_k = w[k];
-                            for (o, &v) in tangent_sum
-                                .iter_mut()
-                                .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
-                            {
-                                *o += w_k * v;
-                            }
-                        }
-                    }
-                }
-                let slope = activation.slope(current[range.start + i]);
-                let neuron = range.start + i;
-                for (d, &v) in current_tangents[neuron * n_active..(neuron + 1) * n_active]
-                    .iter_mut()
-                    .zip(tangent_sum.iter())
-                {
-                    *d = slope * v;
-                }
-            }
-        }
+        activity_tangents(
+            network,
+            weights,
+            weight_tangents,
+            (previous, current),
+            (previous_tangents, current_tangents),
+            tangent_sum,
+            n_active,
+        );
         for (&i, &target) in trajectory.recorded.iter().zip(trajectory.target(t)) {
             let residual = current[i] - target;
             let row = &current_tangents[i * n_active..(i + 1) * n_active];
@@ -215,73 +140,17 @@ pub fn network_trajectory_gauss_newton(
         if trajectory.updates_after(t) {
             let reward = trajectory.reward(t);
             // S_t+1 from the partials at W_t, then W_t+1
-            for (index, projection) in projections.iter().enumerate() {
-                let Some(r) = projection.rule else { continue };
-                let (local_active, columns) = &by_rule[r];
-                let stride = PARTIALS_HEAD + local_active.len();
-                let rule = &network.rules()[r].rule;
-                let theta_r = &theta[network.theta_range(r)];
-                let (pre_values, pre_tangents, pre_simulated) = presynaptic(
-                    network,
-                    projection,
-                    (previous, current),
-                    (previous_tangents, current_tangents),
-                    n_active,
-                );
-                let post_range = network.activity_range(projection.post);
-                let w_range = network.weight_range(index);
-                let connectivity = &projection.connectivity;
-                for i in 0..post_range.len() {
-                    let row = connectivity.row(i);
-                    if row.is_empty() {
-                        continue;
-                    }
-                    let indices = &connectivity.pre_index()[row.clone()];
-                    let pre_row: &[f64] = if connectivity.is_dense() {
-                        pre_values
-                    } else {
-                        for (g, &j) in gathered.iter_mut().zip(indices) {
-                            *g = pre_values[j];
-                        }
-                        &gathered[..row.len()]
-                    };
-                    let post = post_range.start + i;
-                    let layer = LayerState {
-                        pre: pre_row,
-                        post: std::slice::from_ref(&current[post]),
-                        reward,
-                        learning_rate: projection.learning_rate,
-                    };
-                    let row_partials = &mut partials[..row.len() * stride];
-                    rule.row_partials(
-                        theta_r,
-                        layer,
-                        &weights[w_range.start + row.start..w_range.start + row.end],
-                        local_active,
-                        row_partials,
-                        partial_scratch,
-                    );
-                    let post_tangent = &current_tangents[post * n_active..(post + 1) * n_active];
-                    for ((p, k), &j) in row_partials.chunks_exact(stride).zip(row).zip(indices) {
-                        let synapse = w_range.start + k;
-                        let s = &mut weight_tangents[synapse * n_active..(synapse + 1) * n_active];
-                        let (along, through_y, through_x) = (1.0 + p[0], p[1], p[2]);
-                        if pre_simulated {
-                            let x_tangent = &pre_tangents[j * n_active..(j + 1) * n_active];
-                            for ((s, &dy), &dx) in s.iter_mut().zip(post_tangent).zip(x_tangent) {
-                                *s = along * *s + through_y * dy + through_x * dx;
-                            }
-                        } else {
-                            for (s, &dy) in s.iter_mut().zip(post_tangent) {
-                                *s = along * *s + through_y * dy;
-                            }
-                        }
-                        for (&column, &d) in columns.iter().zip(&p[PARTIALS_HEAD..]) {
-                            s[column] += d;
-                        }
-                    }
-                }
-            }
+            weight_tangents_step(
+                network,
+                theta,
+                &by_rule,
+                weights,
+                (previous, current),
+                (previous_tangents, current_tangents),
+                (weight_tangents, gathered, partials, partial_scratch),
+                reward,
+                n_active,
+            );
             network.plasticity(theta, weights, previous, current, reward, scratch);
             if let Some(bound) = network.weight_bound() {
                 for (w, s) in weights
@@ -298,4 +167,222 @@ pub fn network_trajectory_gauss_newton(
         std::mem::swap(previous_tangents, current_tangents);
     }
     Ok(())
+}
+
+impl NetworkTangentWorkspace {
+    /// Sizes every buffer for `network` with `n_active` tangents (`by_rule`: the active
+    /// parameters of each rule) and starts the pass: `W = W₀`, the initial activity,
+    /// zero tangents.
+    fn prepare(
+        &mut self,
+        network: &Network,
+        initial_weights: &[f64],
+        by_rule: &[(Vec<usize>, Vec<usize>)],
+        n_active: usize,
+    ) {
+        let (n, n_syn) = (network.n_neurons(), network.n_synapses());
+        let NetworkTangentWorkspace {
+            weights,
+            previous,
+            current,
+            scratch,
+            weight_tangents,
+            previous_tangents,
+            current_tangents,
+            tangent_sum,
+            gathered,
+            partials,
+            partial_scratch,
+        } = self;
+        weights.clear();
+        weights.extend_from_slice(initial_weights);
+        resize(previous, n);
+        network.initial_activity(previous);
+        resize(current, n);
+        resize(scratch, network.scratch_len());
+        resize(weight_tangents, n_syn * n_active);
+        resize(previous_tangents, n * n_active);
+        resize(current_tangents, n * n_active);
+        resize(tangent_sum, n_active);
+        let projections = network.projections();
+        let widest_pre = projections
+            .iter()
+            .map(|p| p.connectivity.n_pre())
+            .max()
+            .unwrap_or(0);
+        resize(gathered, widest_pre);
+        let widest_partials = projections
+            .iter()
+            .filter_map(|p| {
+                p.rule
+                    .map(|r| p.connectivity.max_row() * (PARTIALS_HEAD + by_rule[r].0.len()))
+            })
+            .max()
+            .unwrap_or(0);
+        resize(partials, widest_partials);
+        let rule_scratch = network
+            .rules()
+            .iter()
+            .map(|r| r.rule.partials_scratch_len())
+            .max()
+            .unwrap_or(0);
+        resize(partial_scratch, rule_scratch);
+    }
+}
+
+/// `∂y_t` of every neuron population, in the update order:
+/// `∂y_i = f'(z_i) Σ_p Σ_j (S_p,ij a_j + W_p,ij ∂a_j)` (`∂a_j = 0` for inputs).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn activity_tangents(
+    network: &Network,
+    weights: &[f64],
+    weight_tangents: &[f64],
+    (previous, current): (&[f64], &[f64]),
+    (previous_tangents, current_tangents): (&[f64], &mut [f64]),
+    tangent_sum: &mut [f64],
+    n_active: usize,
+) {
+    let projections = network.projections();
+    let populations = network.populations();
+    for &b in network.update_order() {
+        let PopulationKind::Neurons { activation, .. } = populations[b].kind else {
+            continue;
+        };
+        let range = network.activity_range(b);
+        for i in 0..range.len() {
+            tangent_sum.iter_mut().for_each(|s| *s = 0.0);
+            for &index in network.incoming(b) {
+                let projection = &projections[index];
+                let (pre_values, pre_tangents, pre_simulated) = presynaptic(
+                    network,
+                    projection,
+                    (previous, current),
+                    (previous_tangents, current_tangents),
+                    n_active,
+                );
+                let w_range = network.weight_range(index);
+                let w = &weights[w_range.clone()];
+                let s = &weight_tangents[w_range.start * n_active..w_range.end * n_active];
+                let connectivity = &projection.connectivity;
+                for k in connectivity.row(i) {
+                    let j = connectivity.pre_index()[k];
+                    let a_j = pre_values[j];
+                    for (o, &v) in tangent_sum
+                        .iter_mut()
+                        .zip(&s[k * n_active..(k + 1) * n_active])
+                    {
+                        *o += a_j * v;
+                    }
+                    if pre_simulated {
+                        let w_k = w[k];
+                        for (o, &v) in tangent_sum
+                            .iter_mut()
+                            .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
+                        {
+                            *o += w_k * v;
+                        }
+                    }
+                }
+            }
+            let slope = activation.slope(current[range.start + i]);
+            let neuron = range.start + i;
+            for (d, &v) in current_tangents[neuron * n_active..(neuron + 1) * n_active]
+                .iter_mut()
+                .zip(tangent_sum.iter())
+            {
+                *d = slope * v;
+            }
+        }
+    }
+}
+
+/// `S_t+1` from the partials at `W_t`, projection by projection:
+/// `S_ij ← (1 + η ∂g/∂w) S_ij + η ∂g/∂y ∂y_i + η ∂g/∂x ∂a_j + η ∂g/∂θ`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn weight_tangents_step(
+    network: &Network,
+    theta: &[f64],
+    by_rule: &[(Vec<usize>, Vec<usize>)],
+    weights: &[f64],
+    (previous, current): (&[f64], &[f64]),
+    (previous_tangents, current_tangents): (&[f64], &[f64]),
+    (weight_tangents, gathered, partials, partial_scratch): (
+        &mut [f64],
+        &mut [f64],
+        &mut [f64],
+        &mut [f64],
+    ),
+    reward: f64,
+    n_active: usize,
+) {
+    let projections = network.projections();
+    for (index, projection) in projections.iter().enumerate() {
+        let Some(r) = projection.rule else { continue };
+        let (local_active, columns) = &by_rule[r];
+        let stride = PARTIALS_HEAD + local_active.len();
+        let rule = &network.rules()[r].rule;
+        let theta_r = &theta[network.theta_range(r)];
+        let (pre_values, pre_tangents, pre_simulated) = presynaptic(
+            network,
+            projection,
+            (previous, current),
+            (previous_tangents, current_tangents),
+            n_active,
+        );
+        let post_range = network.activity_range(projection.post);
+        let w_range = network.weight_range(index);
+        let connectivity = &projection.connectivity;
+        for i in 0..post_range.len() {
+            let row = connectivity.row(i);
+            if row.is_empty() {
+                continue;
+            }
+            let indices = &connectivity.pre_index()[row.clone()];
+            let pre_row: &[f64] = if connectivity.is_dense() {
+                pre_values
+            } else {
+                for (g, &j) in gathered.iter_mut().zip(indices) {
+                    *g = pre_values[j];
+                }
+                &gathered[..row.len()]
+            };
+            let post = post_range.start + i;
+            let layer = LayerState {
+                pre: pre_row,
+                post: std::slice::from_ref(&current[post]),
+                reward,
+                learning_rate: projection.learning_rate,
+            };
+            let row_partials = &mut partials[..row.len() * stride];
+            rule.row_partials(
+                theta_r,
+                layer,
+                &weights[w_range.start + row.start..w_range.start + row.end],
+                local_active,
+                row_partials,
+                partial_scratch,
+            );
+            let post_tangent = &current_tangents[post * n_active..(post + 1) * n_active];
+            for ((p, k), &j) in row_partials.chunks_exact(stride).zip(row).zip(indices) {
+                let synapse = w_range.start + k;
+                let s = &mut weight_tangents[synapse * n_active..(synapse + 1) * n_active];
+                let (along, through_y, through_x) = (1.0 + p[0], p[1], p[2]);
+                if pre_simulated {
+                    let x_tangent = &pre_tangents[j * n_active..(j + 1) * n_active];
+                    for ((s, &dy), &dx) in s.iter_mut().zip(post_tangent).zip(x_tangent) {
+                        *s = along * *s + through_y * dy + through_x * dx;
+                    }
+                } else {
+                    for (s, &dy) in s.iter_mut().zip(post_tangent) {
+                        *s = along * *s + through_y * dy;
+                    }
+                }
+                for (&column, &d) in columns.iter().zip(&p[PARTIALS_HEAD..]) {
+                    s[column] += d;
+                }
+            }
+        }
+    }
 }

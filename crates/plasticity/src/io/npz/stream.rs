@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use zip::CompressionMethod;
 
-use super::{bytes8, NpzFile, CHUNK};
+use super::read::bytes8;
+use super::{NpzFile, CHUNK};
 use crate::{Error, Result};
 
 /// The data of one float64 member of an `.npz` file, read in order.

@@ -1,6 +1,8 @@
 //! Results as files: `results.json` (coefficients by canonical term name, metrics, loss
 //! history, the full configuration, seed, version) and `coefficients.csv`, each written
-//! atomically.
+//! atomically; and, in [`figures`], the publication-style figures drawn from them.
+
+pub mod figures;
 
 use std::path::Path;
 
