@@ -297,9 +297,11 @@ pub fn online_report(
 }
 
 /// The terms whose estimate an online fit's summary follows (its figure and the lines
-/// it prints), as `(parameter index, name)` in parameter order: those of the generating
-/// rule (`truth`, its Taylor coefficients) when the recording has one; otherwise the
-/// two largest final coefficients. None for an MLP rule.
+/// it prints), as `(parameter index, name)` in the order
+/// [`crate::rule::format_expression`] writes a rule (highest index first: `x*y`, then
+/// `y^2*w` for Oja's rule): those of the generating rule (`truth`, its Taylor
+/// coefficients) when the recording has one; otherwise the two largest final
+/// coefficients. None for an MLP rule.
 pub fn followed_terms(fit: &OnlineFit, rule: &Rule, truth: Option<&[f64]>) -> Vec<(usize, String)> {
     if !matches!(rule, Rule::Taylor(_)) {
         return Vec::new();
@@ -317,7 +319,7 @@ pub fn followed_terms(fit: &OnlineFit, rule: &Rule, truth: Option<&[f64]>) -> Ve
             order
         }
     };
-    indices.sort_unstable();
+    indices.sort_unstable_by(|a, b| b.cmp(a));
     indices
         .into_iter()
         .map(|k| (k, fit.parameter_names[k].clone()))
