@@ -2,11 +2,9 @@
 //! on simulated data, as JSON, for `bench/run` (which sets them beside the JAX
 //! baseline). Timing lives here and in the criterion benches, never in tests.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use plasticity::circuit::NeuralCircuit;
@@ -22,97 +20,7 @@ use plasticity::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Varia
 use plasticity::scalar::Scalar;
 use plasticity::task::{BehaviourTask, OjaTask};
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BenchCase {
-    /// Oja trajectory (f64, f32) and behaviour epochs (Taylor, MLP).
-    All,
-    /// One Oja trajectory in f64 only, with peak memory (for scaling runs).
-    Trajectory,
-    /// One trajectory of a plastic n_pre → n_post projection through the
-    /// multi-population engine, with --density of its synapses present (stored
-    /// sparsely), with peak memory.
-    Sparse,
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct BenchArgs {
-    /// Write the results here (JSON) as well as printing them.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// What to time.
-    #[arg(long, value_enum, default_value = "all")]
-    case: BenchCase,
-    /// Steps of the Oja trajectory.
-    #[arg(long, default_value_t = 50)]
-    steps: usize,
-    /// Presynaptic neurons of the Oja circuit.
-    #[arg(long, default_value_t = 100)]
-    n_pre: usize,
-    /// Postsynaptic neurons of the Oja circuit.
-    #[arg(long, default_value_t = 1000)]
-    n_post: usize,
-    /// Timed repetitions (the median is reported, after one untimed warm-up).
-    #[arg(long, default_value_t = 5)]
-    repeats: usize,
-    /// Strategy of the Oja trajectory gradient (`--case trajectory`; `all` times the
-    /// checkpointed adjoint and forward mode).
-    #[arg(long, value_enum, default_value = "checkpointed")]
-    gradient: crate::commands::GradientArg,
-    /// `--case sparse`: fraction of the n_pre × n_post synapses present.
-    #[arg(long, default_value_t = 1.0)]
-    density: f64,
-}
-
-impl BenchArgs {
-    /// Range checks: (key, message) of the first value out of range.
-    pub(crate) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
-        for (key, value) in [
-            ("steps", self.steps),
-            ("n_pre", self.n_pre),
-            ("n_post", self.n_post),
-            ("repeats", self.repeats),
-        ] {
-            if value == 0 {
-                return Err((key, "must be at least 1".into()));
-            }
-        }
-        if !(self.density > 0.0 && self.density <= 1.0) {
-            return Err((
-                "density",
-                format!("must be in (0, 1], got {}", self.density),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The flags that run this benchmark in a child process, its JSON written to `json`.
-    pub(crate) fn command_line(&self, json: &std::path::Path) -> Vec<String> {
-        vec![
-            "bench-kernels".into(),
-            "--case".into(),
-            match self.case {
-                BenchCase::All => "all".into(),
-                BenchCase::Trajectory => "trajectory".into(),
-                BenchCase::Sparse => "sparse".into(),
-            },
-            "--density".into(),
-            self.density.to_string(),
-            "--steps".into(),
-            self.steps.to_string(),
-            "--n-pre".into(),
-            self.n_pre.to_string(),
-            "--n-post".into(),
-            self.n_post.to_string(),
-            "--repeats".into(),
-            self.repeats.to_string(),
-            "--gradient".into(),
-            self.gradient.name().into(),
-            "--json".into(),
-            json.display().to_string(),
-        ]
-    }
-}
-
+use crate::flags::{BenchArgs, BenchCase};
 /// Median wall time of `repeats` calls of `f`, after one warm-up call.
 fn median_seconds(repeats: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -371,88 +279,11 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
         results.insert("oja_forward_f32_s".into(), json!(forward));
         results.insert("oja_gradient_f32_s".into(), json!(gradient));
         results.insert("oja_loss_f32".into(), json!(loss));
-        // one epoch of the behaviour fit: a loss and gradient per session (Adam,
-        // batch 1) over 18 sessions × 240 trials, 2 → 10 → 1
-        let behaviour = BehaviourTask {
-            rule: "x*r".into(),
-            ..BehaviourTask::default()
-        }
-        .simulate()?;
-        let circuit = circuit_of(&behaviour, Some(10.0));
-        for (name, rule) in [
-            ("taylor", build_rule(RuleFamily::Taylor, &[])?),
-            ("mlp", build_rule(RuleFamily::Mlp, &[10])?),
-        ] {
-            let theta: Vec<f64> = match &rule {
-                Rule::Taylor(_) => parse_expression("x*r - 0.05*w", Variables::Xywr)?,
-                Rule::Mlp(_) => (0..rule.n_parameters())
-                    .map(|k| 0.01 * ((k * 7919) % 13) as f64 / 13.0 - 0.005)
-                    .collect(),
-            };
-            let objective = BehaviourObjective::new(
-                &behaviour,
-                behaviour.inputs.clone(),
-                circuit,
-                rule.clone(),
-                GradientStrategy::Checkpointed,
-            );
-            let mut gradient = vec![0.0; rule.n_parameters()];
-            let epoch = median_seconds(args.repeats, || {
-                for session in 0..behaviour.n_sessions() {
-                    objective.loss_and_gradient(&theta, &[session], &mut gradient);
-                }
-            });
-            results.insert(format!("behaviour_epoch_{name}_s"), json!(epoch));
-            let forward_objective = BehaviourObjective::new(
-                &behaviour,
-                behaviour.inputs.clone(),
-                circuit,
-                rule.clone(),
-                GradientStrategy::Forward,
-            );
-            let epoch = median_seconds(args.repeats, || {
-                for session in 0..behaviour.n_sessions() {
-                    forward_objective.loss_and_gradient(&theta, &[session], &mut gradient);
-                }
-            });
-            results.insert(
-                format!("behaviour_epoch_{name}_forward_mode_s"),
-                json!(epoch),
-            );
-        }
-        results.insert("behaviour_sessions".into(), json!(behaviour.n_sessions()));
+        time_behaviour_epochs(args.repeats, &mut results)?;
         // multi-trajectory work: the full-batch loss and gradient over 10 trajectories
         // on a pool of 1 and of 2 threads (computation only), and whether they agree
         let batch = oja_data(10)?;
-        let objective = NeuralObjective::new(
-            &batch,
-            Rule::Taylor(TaylorRule::new(Variables::Xyw)),
-            GradientStrategy::Checkpointed,
-        );
-        let items: Vec<usize> = (0..batch.n_trajectories()).collect();
-        let on_threads = |threads: usize| -> Result<(f64, f64, Vec<f64>)> {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()?;
-            let mut gradient = vec![0.0; 27];
-            let mut loss = 0.0;
-            let seconds = pool.install(|| {
-                median_seconds(args.repeats, || {
-                    loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
-                })
-            });
-            Ok((seconds, loss, gradient))
-        };
-        let (one, loss_one, gradient_one) = on_threads(1)?;
-        let (two, loss_two, gradient_two) = on_threads(2)?;
-        results.insert("batch_gradient_trajectories".into(), json!(items.len()));
-        results.insert("batch_gradient_1_thread_s".into(), json!(one));
-        results.insert("batch_gradient_2_threads_s".into(), json!(two));
-        results.insert("batch_gradient_speedup".into(), json!(one / two));
-        results.insert(
-            "batch_gradient_identical".into(),
-            json!(loss_one.to_bits() == loss_two.to_bits() && gradient_one == gradient_two),
-        );
+        time_batch_gradient(&batch, &theta, args.repeats, &mut results)?;
     }
     results.insert("peak_rss_bytes".into(), json!(peak_rss_bytes()));
     results.insert("threads".into(), json!(rayon::current_num_threads()));
@@ -463,5 +294,101 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
         write_json(path, &value)?;
     }
     println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// One epoch of the behaviour fit (Taylor and MLP rules, adjoint and forward mode):
+/// `behaviour_epoch_*` and `behaviour_sessions`.
+fn time_behaviour_epochs(repeats: usize, results: &mut Map<String, Value>) -> Result<()> {
+    // one epoch of the behaviour fit: a loss and gradient per session (Adam,
+    // batch 1) over 18 sessions × 240 trials, 2 → 10 → 1
+    let behaviour = BehaviourTask {
+        rule: "x*r".into(),
+        ..BehaviourTask::default()
+    }
+    .simulate()?;
+    let circuit = circuit_of(&behaviour, Some(10.0));
+    for (name, rule) in [
+        ("taylor", build_rule(RuleFamily::Taylor, &[])?),
+        ("mlp", build_rule(RuleFamily::Mlp, &[10])?),
+    ] {
+        let theta: Vec<f64> = match &rule {
+            Rule::Taylor(_) => parse_expression("x*r - 0.05*w", Variables::Xywr)?,
+            Rule::Mlp(_) => (0..rule.n_parameters())
+                .map(|k| 0.01 * ((k * 7919) % 13) as f64 / 13.0 - 0.005)
+                .collect(),
+        };
+        let objective = BehaviourObjective::new(
+            &behaviour,
+            behaviour.inputs.clone(),
+            circuit,
+            rule.clone(),
+            GradientStrategy::Checkpointed,
+        );
+        let mut gradient = vec![0.0; rule.n_parameters()];
+        let epoch = median_seconds(repeats, || {
+            for session in 0..behaviour.n_sessions() {
+                objective.loss_and_gradient(&theta, &[session], &mut gradient);
+            }
+        });
+        results.insert(format!("behaviour_epoch_{name}_s"), json!(epoch));
+        let forward_objective = BehaviourObjective::new(
+            &behaviour,
+            behaviour.inputs.clone(),
+            circuit,
+            rule.clone(),
+            GradientStrategy::Forward,
+        );
+        let epoch = median_seconds(repeats, || {
+            for session in 0..behaviour.n_sessions() {
+                forward_objective.loss_and_gradient(&theta, &[session], &mut gradient);
+            }
+        });
+        results.insert(
+            format!("behaviour_epoch_{name}_forward_mode_s"),
+            json!(epoch),
+        );
+    }
+    results.insert("behaviour_sessions".into(), json!(behaviour.n_sessions()));
+    Ok(())
+}
+
+/// The full-batch loss and gradient over `batch` on 1 and 2 threads, and whether they
+/// agree: `batch_gradient_*`.
+fn time_batch_gradient(
+    batch: &plasticity::data::NeuralDataset,
+    theta: &[f64],
+    repeats: usize,
+    results: &mut Map<String, Value>,
+) -> Result<()> {
+    let objective = NeuralObjective::new(
+        batch,
+        Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        GradientStrategy::Checkpointed,
+    );
+    let items: Vec<usize> = (0..batch.n_trajectories()).collect();
+    let on_threads = |threads: usize| -> Result<(f64, f64, Vec<f64>)> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
+        let mut gradient = vec![0.0; 27];
+        let mut loss = 0.0;
+        let seconds = pool.install(|| {
+            median_seconds(repeats, || {
+                loss = objective.loss_and_gradient(theta, &items, &mut gradient);
+            })
+        });
+        Ok((seconds, loss, gradient))
+    };
+    let (one, loss_one, gradient_one) = on_threads(1)?;
+    let (two, loss_two, gradient_two) = on_threads(2)?;
+    results.insert("batch_gradient_trajectories".into(), json!(items.len()));
+    results.insert("batch_gradient_1_thread_s".into(), json!(one));
+    results.insert("batch_gradient_2_threads_s".into(), json!(two));
+    results.insert("batch_gradient_speedup".into(), json!(one / two));
+    results.insert(
+        "batch_gradient_identical".into(),
+        json!(loss_one.to_bits() == loss_two.to_bits() && gradient_one == gradient_two),
+    );
     Ok(())
 }

@@ -70,15 +70,13 @@ pub(crate) fn design_command(args: &DesignArgs) -> Result<()> {
         alpha: args.alpha,
         task: BehaviourTask {
             n_blocks: args.blocks,
-            reward_probabilities: crate::behaviour::reward_probabilities(
-                &args.reward_probabilities,
-            )?,
+            reward_probabilities: crate::flags::reward_probabilities(&args.reward_probabilities)?,
             ..BehaviourTask::default()
         },
         iterations: args.iterations,
         seed: args.seed,
     };
-    if !crate::run::quiet() {
+    if !crate::output::quiet() {
         eprintln!(
             "power to detect {{{}}}: {} designs × {} replicates × 2 fits",
             args.rule_true,
@@ -139,7 +137,7 @@ pub(crate) fn design_command(args: &DesignArgs) -> Result<()> {
             d.mean_extra_theta.first().copied().unwrap_or(f64::NAN)
         );
     }
-    if !crate::run::quiet() {
+    if !crate::output::quiet() {
         eprintln!("{wall:.1} s; written to {}", args.out.display());
     }
     Ok(())

@@ -101,7 +101,7 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
         );
     }
     let interval = Duration::from_secs_f64(args.checkpoint_interval);
-    let bar = crate::commands::progress_bar(steps, "discover");
+    let bar = crate::output::progress_bar(steps, "discover");
     let mut smoothed = f64::NAN;
     let mut last_save = Instant::now();
     let mut save_error = None;
@@ -116,7 +116,7 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
             "meta-loss {:.5} (smoothed {smoothed:.5})",
             step.loss
         ));
-        let stop = crate::commands::interrupted();
+        let stop = crate::interrupt::interrupted();
         if stop || last_save.elapsed() >= interval {
             let saved = save_checkpoint(&checkpoint_path, &fingerprint, &(step.checkpoint)());
             last_save = Instant::now();
@@ -161,7 +161,7 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
     let wall = started.elapsed().as_secs_f64();
     write_outputs(out, &spec, &source, &report, wall)?;
     print_summary(&report)?;
-    if !crate::run::quiet() {
+    if !crate::output::quiet() {
         eprintln!("{wall:.1} s; written to {}", out.display());
     }
     Ok(())
@@ -245,6 +245,17 @@ fn write_outputs(
 }
 
 fn draw(dir: &Path, spec: &DiscoverSpec, report: &DiscoverReport) -> Result<()> {
+    let label = match report.optimizer {
+        MetaOptimizer::Adam => "meta-iteration",
+        MetaOptimizer::Cmaes => "generation",
+    };
+    draw_meta_loss(dir, report, label)?;
+    draw_coefficients(dir, report, label)?;
+    draw_baselines(dir, spec, report)
+}
+
+/// figures/meta_loss: the meta-loss per step and its running mean.
+fn draw_meta_loss(dir: &Path, report: &DiscoverReport, label: &str) -> Result<()> {
     let history = &report.outcome.loss_history;
     let finite: Vec<(f64, f64)> = history
         .iter()
@@ -263,10 +274,6 @@ fn draw(dir: &Path, spec: &DiscoverSpec, report: &DiscoverReport) -> Result<()> 
         })
         .collect();
     let positive = finite.iter().all(|p| p.1 > 0.0);
-    let label = match report.optimizer {
-        MetaOptimizer::Adam => "meta-iteration",
-        MetaOptimizer::Cmaes => "generation",
-    };
     if !finite.is_empty() {
         line_plot(
             &dir.join("meta_loss"),
@@ -285,6 +292,12 @@ fn draw(dir: &Path, spec: &DiscoverSpec, report: &DiscoverReport) -> Result<()> 
             positive,
         )?;
     }
+    Ok(())
+}
+
+/// figures/coefficients: every trainable coefficient over the steps (the 6 largest
+/// named).
+fn draw_coefficients(dir: &Path, report: &DiscoverReport, label: &str) -> Result<()> {
     let theta = &report.outcome.theta;
     let largest = theta.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let mut order: Vec<usize> = report.trainable.clone();
@@ -328,6 +341,12 @@ fn draw(dir: &Path, spec: &DiscoverSpec, report: &DiscoverReport) -> Result<()> 
             false,
         )?;
     }
+    Ok(())
+}
+
+/// The learned rule beside the tuned baseline on held-out tasks: figures/learned_vs_oja
+/// (PCA) or figures/learned_vs_hebbian (memory).
+fn draw_baselines(dir: &Path, spec: &DiscoverSpec, report: &DiscoverReport) -> Result<()> {
     if let Some(pca) = &report.pca {
         let curve = |e: &plasticity::objective::function::PcaEvaluation| -> Vec<(f64, f64)> {
             e.cos2_curve.iter().map(|&(t, c)| (t as f64, c)).collect()

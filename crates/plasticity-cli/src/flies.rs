@@ -1,128 +1,24 @@
 //! `plasticity flies`: the real-fly experiment (docs/model.md §4.3) in one command.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use serde_json::json;
 
 use plasticity::data::{check_fly_recordings, FLY_BLOCK_TRIALS};
+use plasticity::data::{FlyDataCheck, FlyRecording};
 use plasticity::fit::flies::{
-    compare_models, fit_flies_journaled, paired_by_fly, FlyModelFit, FlySettings, ModelFamily,
-    Q_LEARNING_MODEL,
+    compare_models, fit_flies_journaled, CoefficientSummary, FlyModelFit, FlySettings,
+    IntervalSigns, ModelComparison, ModelFamily, Q_LEARNING_MODEL,
 };
-use plasticity::fit::population::fit_population_journaled;
+use plasticity::fit::population::{fit_population_journaled, PopulationFit};
 use plasticity::fit::{FitConfig, OptimizerKind};
 use plasticity::metrics::median;
 use plasticity::report::{flies_per_fly_csv, population_csv, write_json, write_text};
 
-use crate::behaviour::{weight_bound, RewardSignalArg};
+use crate::flags::{weight_bound, FliesArgs};
+use crate::flies_figures::write_figures;
 use crate::journal::DirJournal;
-
-#[derive(Args, Debug)]
-pub(crate) struct FliesArgs {
-    /// Directory of fly recordings (.mat with X, Y, R, or the CSV layout).
-    data_dir: PathBuf,
-    /// Output directory: per_fly.csv, population.csv, comparison.json, figures/.
-    #[arg(long)]
-    out: PathBuf,
-    /// Models to compare: sets of Taylor terms over x, y, w, r (each trainable, the rest
-    /// 0), any number of them.
-    #[arg(long, num_args = 1.., default_values = ["1,x,r,x*r", "1,x,r,x*r,w"])]
-    models: Vec<String>,
-    /// How the reward enters the rule: r = R − E[R] (centred) or r = R (raw).
-    #[arg(long, value_enum, default_value = "centred")]
-    reward_signal: RewardSignalArg,
-    /// Draws of the unknowable sensory noise and initial weights per fly and model (the
-    /// median is reported).
-    #[arg(long, default_value_t = 5)]
-    resamples: usize,
-    /// Percentage of each fly's trials the held-out fit sees (the rest are predicted).
-    #[arg(long, default_value_t = 75.0)]
-    training_percent: f64,
-    /// Adam epochs (passes over the fly's session) or L-BFGS iterations.
-    #[arg(long, default_value_t = 250)]
-    epochs: usize,
-    /// Optimiser (the behaviour default: Adam, learning rate 1e-3).
-    #[arg(long, value_enum, default_value = "adam")]
-    optimizer: crate::commands::OptimizerArg,
-    /// L1 penalty λ₁ Σ|θ| on the model's coefficients (0: maximum likelihood).
-    #[arg(long, default_value_t = 1e-2)]
-    l1: f64,
-    /// Weight bound during the fits, or "none".
-    #[arg(long, default_value = "10")]
-    weight_bound: String,
-    /// Base seed of the draws.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Skip the Q-learning baseline.
-    #[arg(long)]
-    no_q_learning: bool,
-    /// Skip the profile-likelihood intervals.
-    #[arg(long)]
-    no_intervals: bool,
-    /// Folds (split by fly) of the shared rule's cross-validation (at most one per
-    /// fly: with fewer flies, one fly is left out at a time); 0 skips the population
-    /// fit.
-    #[arg(long, default_value_t = 6)]
-    population_folds: usize,
-    /// Also NUTS posterior intervals of every rule coefficient (draw 0 of each fly that
-    /// rejects; prior matching the fit's penalty): per_fly.csv's *_posterior_* columns.
-    #[arg(long)]
-    posterior: bool,
-    /// Chains of each fly's posterior.
-    #[arg(long, default_value_t = 4)]
-    posterior_chains: usize,
-    /// Draws per chain after warm-up.
-    #[arg(long, default_value_t = 500)]
-    posterior_draws: usize,
-    /// Warm-up draws per chain.
-    #[arg(long, default_value_t = 500)]
-    posterior_warmup: usize,
-    /// Continue an interrupted run (Ctrl-C, SIGTERM) in the same --out with the same
-    /// flags: the fits it finished (kept in OUT/checkpoint/) are not run again.
-    #[arg(long)]
-    pub(crate) resume: bool,
-}
-
-impl FliesArgs {
-    /// Range checks: (key, message) of the first value out of range.
-    pub(crate) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
-        if !self.data_dir.is_dir() {
-            return Err((
-                "data_dir",
-                format!("{} is not a directory", self.data_dir.display()),
-            ));
-        }
-        if self.resamples == 0 {
-            return Err(("resamples", "must be at least 1".into()));
-        }
-        if !(self.training_percent > 0.0 && self.training_percent <= 100.0) {
-            return Err((
-                "training_percent",
-                format!("must be in (0, 100], got {}", self.training_percent),
-            ));
-        }
-        if self.epochs == 0 {
-            return Err(("epochs", "must be at least 1".into()));
-        }
-        if !(self.l1.is_finite() && self.l1 >= 0.0) {
-            return Err(("l1", format!("must be ≥ 0, got {}", self.l1)));
-        }
-        if let Err(error) = weight_bound(&self.weight_bound) {
-            return Err(("weight_bound", format!("{error:#}")));
-        }
-        Ok(())
-    }
-
-    /// The data directory, read relative to `base` when it is relative.
-    pub(crate) fn rebase_data_dir(&mut self, base: &std::path::Path) {
-        if self.data_dir.is_relative() {
-            self.data_dir = base.join(&self.data_dir);
-        }
-    }
-}
 
 fn medians_of(fits: &[FlyModelFit], model: &str) -> serde_json::Value {
     let of = |f: &dyn Fn(&FlyModelFit) -> f64| {
@@ -142,7 +38,42 @@ fn medians_of(fits: &[FlyModelFit], model: &str) -> serde_json::Value {
     })
 }
 
+/// Everything a `flies` run produced: what its outputs and summary are made of.
+struct FliesOutcome {
+    recordings: Vec<FlyRecording>,
+    data_check: FlyDataCheck,
+    settings: FlySettings,
+    models: Vec<String>,
+    fits: Vec<FlyModelFit>,
+    comparisons: Vec<ModelComparison>,
+    coefficients: Vec<(String, Vec<CoefficientSummary>)>,
+    w_signs: Vec<(String, IntervalSigns)>,
+    population: Vec<PopulationFit>,
+    per_fly_seconds: f64,
+    population_seconds: f64,
+    wall: f64,
+}
+
 pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
+    let (recordings, data_check) = load_recordings(args)?;
+    let settings = fly_settings(args, recordings.len())?;
+    describe_recordings(&recordings);
+    let (outcome, journal) = fit_flies(args, recordings, data_check, settings)?;
+    let (medians, figures) = write_outputs(args, &outcome)?;
+    journal.finish()?;
+    print_summary(&outcome, &medians);
+    note!(
+        "{:.1} s; written to {} ({} figure files)",
+        outcome.wall,
+        args.out.display(),
+        figures
+    );
+    Ok(())
+}
+
+/// The recordings of the data directory, and the check of their rejections (a warning
+/// logged when they look labelled in the first block only).
+fn load_recordings(args: &FliesArgs) -> Result<(Vec<FlyRecording>, FlyDataCheck)> {
     if args.data_dir.is_file() {
         bail!(
             "{} is a file: `plasticity flies` reads a directory of fly recordings (.mat with X, Y, R, or the CSV layout); give its directory{}",
@@ -163,6 +94,12 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     if let Some(summary) = &data_check.summary {
         tracing::warn!("data warning: {summary} (see docs/flies.md)");
     }
+    Ok((recordings, data_check))
+}
+
+/// The settings of the fits from the flags, with the shared rule's folds capped by the
+/// `flies` recorded (said in a note).
+fn fly_settings(args: &FliesArgs, flies: usize) -> Result<FlySettings> {
     let defaults = FlySettings::default();
     let settings = FlySettings {
         models: args.models.clone(),
@@ -171,8 +108,8 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         training_fraction: args.training_percent / 100.0,
         fit: FitConfig {
             optimizer: match args.optimizer {
-                crate::commands::OptimizerArg::Adam => OptimizerKind::Adam,
-                crate::commands::OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+                crate::flags::OptimizerArg::Adam => OptimizerKind::Adam,
+                crate::flags::OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
             },
             epochs: args.epochs,
             l1: args.l1,
@@ -197,7 +134,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     }
     note!(
         "fitting {} flies × {} models × {} draws (all trials, and the first {} % for the held-out test){}{}{}",
-        recordings.len(),
+        flies,
         settings.models.len(),
         settings.resamples,
         args.training_percent,
@@ -210,21 +147,22 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         },
     );
     let mut settings = settings;
-    if settings.population_folds > recordings.len() {
+    if settings.population_folds > flies {
         // fewer flies than folds: leave one fly out at a time (none with a single fly)
-        let folds = if recordings.len() >= 2 {
-            recordings.len()
-        } else {
-            0
-        };
+        let folds = if flies >= 2 { flies } else { 0 };
         note!(
             "{} flies: the shared rule's cross-validation uses {} folds instead of {}",
-            recordings.len(),
+            flies,
             folds,
             settings.population_folds
         );
         settings.population_folds = folds;
     }
+    Ok(settings)
+}
+
+/// A note on the recordings: trials and rejections per fly, the last rejection.
+fn describe_recordings(recordings: &[FlyRecording]) {
     let trials: Vec<usize> = recordings.iter().map(|r| r.n_trials()).collect();
     let rejections: Vec<usize> = recordings.iter().map(|r| r.n_rejections()).collect();
     let last_rejection = recordings.iter().filter_map(last_rejected_trial).max();
@@ -237,6 +175,16 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         rejections.iter().filter(|&&n| n == 0).count(),
         last_rejection.map_or("(none)".to_string(), |t| (t + 1).to_string()),
     );
+}
+
+/// The per-fly fits, their comparison and the shared rules, journaled in --out (so
+/// that --resume skips the fits done).
+fn fit_flies(
+    args: &FliesArgs,
+    recordings: Vec<FlyRecording>,
+    data_check: FlyDataCheck,
+    settings: FlySettings,
+) -> Result<(FliesOutcome, DirJournal)> {
     let fingerprint = serde_json::to_string(&json!({
         "settings": settings,
         "data_dir": args.data_dir.display().to_string(),
@@ -288,19 +236,55 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
     };
     let population_seconds = population_start.elapsed().as_secs_f64();
     let wall = start.elapsed().as_secs_f64();
+    let outcome = FliesOutcome {
+        recordings,
+        data_check,
+        settings,
+        models,
+        fits,
+        comparisons,
+        coefficients,
+        w_signs,
+        population,
+        per_fly_seconds,
+        population_seconds,
+        wall,
+    };
+    Ok((outcome, journal))
+}
 
+/// per_fly.csv, population.csv, comparison.json, fits.json and the figures; returns the
+/// medians per model and the number of figure files.
+fn write_outputs(
+    args: &FliesArgs,
+    outcome: &FliesOutcome,
+) -> Result<(serde_json::Map<String, serde_json::Value>, usize)> {
+    let FliesOutcome {
+        recordings,
+        data_check,
+        settings,
+        models,
+        fits,
+        comparisons,
+        coefficients,
+        w_signs,
+        population,
+        per_fly_seconds,
+        population_seconds,
+        wall,
+    } = outcome;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating output directory {}", args.out.display()))?;
-    write_text(&args.out.join("per_fly.csv"), &flies_per_fly_csv(&fits))?;
+    write_text(&args.out.join("per_fly.csv"), &flies_per_fly_csv(fits))?;
     if !population.is_empty() {
         write_text(
             &args.out.join("population.csv"),
-            &population_csv(&population),
+            &population_csv(population),
         )?;
     }
     let medians: serde_json::Map<String, serde_json::Value> = models
         .iter()
-        .map(|model| (model.clone(), medians_of(&fits, model)))
+        .map(|model| (model.clone(), medians_of(fits, model)))
         .collect();
     write_json(
         &args.out.join("comparison.json"),
@@ -341,10 +325,22 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
         &args.out.join("fits.json"),
         &json!({"models": models, "fits": fits, "population": population}),
     )?;
-    let figures = write_figures(&args.out.join("figures"), &fits, &models, &population)?;
-    journal.finish()?;
+    let figures = write_figures(&args.out.join("figures"), fits, models, population)?;
+    Ok((medians, figures))
+}
 
-    for (model, value) in &medians {
+/// The summary printed: per model its medians, the comparisons, the coefficients, θ_w
+/// per fly and across flies, the shared rules.
+fn print_summary(outcome: &FliesOutcome, medians: &serde_json::Map<String, serde_json::Value>) {
+    let FliesOutcome {
+        comparisons,
+        coefficients,
+        fits,
+        w_signs,
+        population,
+        ..
+    } = outcome;
+    for (model, value) in medians {
         show!(
             "{model:>16}: median % deviance {:.2}, held-out {:.2}, total AIC {:.1}",
             value["median_percent_deviance"]
@@ -356,7 +352,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             value["total_aic"].as_f64().unwrap_or(f64::NAN),
         );
     }
-    for c in &comparisons {
+    for c in comparisons {
         show!(
             "'{}' vs '{}': {} of {} flies improve (median {:+.2} points), Wilcoxon p = {:.3e}; held-out: {} improve, median {:+.2}, p = {:.3e}",
             c.model_b,
@@ -370,7 +366,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             c.heldout_wilcoxon.p_value
         );
     }
-    for (model, summary) in &coefficients {
+    for (model, summary) in coefficients {
         let text: Vec<String> = summary
             .iter()
             .map(|s| format!("{} {:.3} [{:.3}, {:.3}]", s.term, s.median, s.q25, s.q75))
@@ -406,7 +402,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             );
         }
     }
-    for (model, signs) in &w_signs {
+    for (model, signs) in w_signs {
         show!(
             "θ_w under '{model}': of {} flies, {} have a profile interval ({} entirely below 0, \
              {} above), {} a Laplace interval ({} below 0, {} above), {} a NUTS interval \
@@ -423,7 +419,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             signs.posterior_above_zero
         );
     }
-    for p in &population {
+    for p in population {
         if let Some(w) = p.intervals.iter().find(|i| i.term == "w") {
             let show = |v: Option<f64>| v.map_or("open".to_string(), |v| format!("{v:.4}"));
             show!(
@@ -435,7 +431,7 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             );
         }
     }
-    for p in &population {
+    for p in population {
         show!(
             "shared '{}': AIC {:.1} against {:.1} for per-fly rules; held-out: shared better in {} of {} flies (median {:+.2}, p = {:.3e}); a fly never seen: median {:.2} % deviance, {:+.2} points from its own rule",
             p.model,
@@ -449,13 +445,6 @@ pub(crate) fn flies_command(args: &FliesArgs) -> Result<()> {
             p.cross_fly_against_per_fly.median_difference,
         );
     }
-    note!(
-        "{:.1} s; written to {} ({} figure files)",
-        wall,
-        args.out.display(),
-        figures
-    );
-    Ok(())
 }
 
 /// The 0-based trial of a fly's last rejected presentation, if it ever rejected.
@@ -467,206 +456,4 @@ fn last_rejected_trial(recording: &plasticity::data::FlyRecording) -> Option<usi
         .filter(|(d, _)| **d == 0)
         .map(|(_, t)| *t as usize)
         .max()
-}
-
-/// Redraws the figures of a `flies` output directory from its `fits.json`; returns the
-/// number of files written.
-pub(crate) fn plot_from_dir(dir: &std::path::Path) -> Result<usize> {
-    let path = dir.join("fits.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {} (written by `plasticity flies`)", path.display()))?;
-    #[derive(serde::Deserialize)]
-    struct Saved {
-        models: Vec<String>,
-        fits: Vec<FlyModelFit>,
-        population: Vec<plasticity::fit::population::PopulationFit>,
-    }
-    let saved: Saved =
-        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    write_figures(
-        &dir.join("figures"),
-        &saved.fits,
-        &saved.models,
-        &saved.population,
-    )
-}
-
-/// A model name as a file-name fragment: `1,x,r,x*r` → `1_x_r_xr`.
-fn file_fragment(model: &str) -> String {
-    model
-        .chars()
-        .filter_map(|c| match c {
-            c if c.is_ascii_alphanumeric() => Some(c),
-            ',' | '-' | ' ' => Some('_'),
-            '^' => Some('p'),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The figures of the fly experiment (PNG and SVG each): per pair of models, the
-/// paired per-fly percent deviance; per model, each coefficient across flies (the
-/// reported fits) and the profile-likelihood intervals around the maximum-likelihood
-/// estimates; per shared rule, its per-fly percent deviance against the per-fly fits.
-fn write_figures(
-    dir: &std::path::Path,
-    fits: &[FlyModelFit],
-    models: &[String],
-    population: &[plasticity::fit::population::PopulationFit],
-) -> Result<usize> {
-    use plasticity::figures::{coefficient_distributions, paired_plot, CoefficientPanel};
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating figure directory {}", dir.display()))?;
-    let of =
-        |model: &str| -> Vec<&FlyModelFit> { fits.iter().filter(|f| f.model == model).collect() };
-    let mut written = 0;
-    for (i, a) in models.iter().enumerate() {
-        for b in &models[i + 1..] {
-            let pairs = paired_by_fly(fits, a, b);
-            if pairs.is_empty() {
-                continue;
-            }
-            for (what, heldout) in [
-                ("percent_deviance", false),
-                ("heldout_percent_deviance", true),
-            ] {
-                let value = |f: &FlyModelFit| {
-                    if heldout {
-                        f.heldout_percent_deviance
-                    } else {
-                        f.percent_deviance
-                    }
-                };
-                written += paired_plot(
-                    &dir.join(format!(
-                        "{what}_{}_vs_{}",
-                        file_fragment(a),
-                        file_fragment(b)
-                    )),
-                    &format!(
-                        "{} per fly",
-                        if heldout {
-                            "Held-out % deviance explained"
-                        } else {
-                            "% deviance explained"
-                        }
-                    ),
-                    "% deviance explained",
-                    &pairs.iter().map(|(x, _)| x.fly.clone()).collect::<Vec<_>>(),
-                    &format!("{{{a}}}"),
-                    &pairs.iter().map(|(x, _)| value(x)).collect::<Vec<_>>(),
-                    &format!("{{{b}}}"),
-                    &pairs.iter().map(|(_, y)| value(y)).collect::<Vec<_>>(),
-                )?
-                .len();
-            }
-        }
-    }
-    for model in models {
-        let group = of(model);
-        // the baseline's parameters have different units: no shared axis for them
-        let Some(first) = group
-            .first()
-            .filter(|f| f.family == ModelFamily::PlasticityRule)
-        else {
-            continue;
-        };
-        let panels: Vec<CoefficientPanel> = first
-            .terms
-            .iter()
-            .enumerate()
-            .map(|(k, term)| CoefficientPanel {
-                term: term.clone(),
-                values: group.iter().map(|f| f.theta[k]).collect(),
-                intervals: None,
-            })
-            .collect();
-        written += coefficient_distributions(
-            &dir.join(format!("coefficients_{}", file_fragment(model))),
-            &format!("Fitted coefficients across flies, {{{model}}}"),
-            &panels,
-        )?
-        .len();
-        // flies without intervals (never a rejection: no finite estimate) are left out
-        let group: Vec<&FlyModelFit> = group
-            .into_iter()
-            .filter(|f| f.intervals.len() == f.terms.len())
-            .collect();
-        if let Some(first) = group.first() {
-            let panels: Vec<CoefficientPanel> = first
-                .terms
-                .iter()
-                .enumerate()
-                .map(|(k, term)| {
-                    let estimates: Vec<f64> =
-                        group.iter().map(|f| f.intervals[k].estimate).collect();
-                    CoefficientPanel {
-                        term: term.clone(),
-                        // an open end is drawn as no bar on that side
-                        intervals: Some(
-                            group
-                                .iter()
-                                .zip(&estimates)
-                                .map(|(f, e)| {
-                                    (
-                                        f.intervals[k].lower.unwrap_or(*e),
-                                        f.intervals[k].upper.unwrap_or(*e),
-                                    )
-                                })
-                                .collect(),
-                        ),
-                        values: estimates,
-                    }
-                })
-                .collect();
-            written += coefficient_distributions(
-                &dir.join(format!("intervals_{}", file_fragment(model))),
-                &format!(
-                    "Maximum-likelihood coefficients, 95 % profile intervals ({} flies), {{{model}}}",
-                    group.len()
-                ),
-                &panels,
-            )?
-            .len();
-            // the forgetting term on its own axis (another term's wide interval would
-            // flatten it in the figure above)
-            if let Some(w) = panels.iter().find(|p| p.term == "w") {
-                written += coefficient_distributions(
-                    &dir.join(format!("intervals_w_{}", file_fragment(model))),
-                    &format!(
-                        "θ_w per fly: maximum likelihood and 95 % profile interval, {{{model}}}"
-                    ),
-                    std::slice::from_ref(w),
-                )?
-                .len();
-            }
-        }
-    }
-    for shared in population {
-        let own = of(&shared.model);
-        let pairs: Vec<(&FlyModelFit, f64)> = shared
-            .flies
-            .iter()
-            .filter_map(|p| {
-                own.iter()
-                    .find(|f| f.fly == p.fly)
-                    .map(|f| (*f, p.cross_fly_percent_deviance))
-            })
-            .collect();
-        written += paired_plot(
-            &dir.join(format!("shared_rule_{}", file_fragment(&shared.model))),
-            &format!("One rule per fly or one for all, {{{}}}", shared.model),
-            "% deviance explained",
-            &pairs.iter().map(|(f, _)| f.fly.clone()).collect::<Vec<_>>(),
-            "own rule, fitted to the fly",
-            &pairs
-                .iter()
-                .map(|(f, _)| f.percent_deviance)
-                .collect::<Vec<_>>(),
-            "shared, fly held out",
-            &pairs.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
-        )?
-        .len();
-    }
-    Ok(written)
 }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
 
-use plasticity::data::Dataset;
+use plasticity::data::{BehaviourDataset, Dataset, NeuralDataset};
 use plasticity::fit::behaviour::{circuit_of, resample_inputs, BehaviourFitSettings, InputSource};
 use plasticity::fit::neural::NeuralFitSettings;
 use plasticity::fit::profile::{ProfileInterval, ProfileSettings};
@@ -19,7 +19,9 @@ use plasticity::identifiability::{
 };
 use plasticity::objective::{BehaviourObjective, NeuralObjective};
 use plasticity::report::write_json;
-use plasticity::rule::{term_names, TaylorRule, Term, TrainableSpec, Variables};
+use plasticity::rule::{term_names, TaylorRule, Term, Variables};
+
+use crate::fit_record::{read_record, trainable, FitRecord};
 
 #[derive(Args, Debug)]
 pub(crate) struct IdentifyArgs {
@@ -36,108 +38,6 @@ pub(crate) struct IdentifyArgs {
     /// Where identifiability.json and figures/ go (default: RUN_DIR).
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-/// What identify needs from a fit's results.json.
-pub(crate) struct FitRecord {
-    pub(crate) kind: String,
-    pub(crate) theta: Vec<f64>,
-    pub(crate) data: PathBuf,
-    pub(crate) settings: Value,
-    pub(crate) seed: Value,
-}
-
-/// Reads what `command` (identify, posterior) needs from RUN_DIR/results.json.
-pub(crate) fn read_record(run_dir: &Path, data: Option<&Path>, command: &str) -> Result<FitRecord> {
-    let path = run_dir.join("results.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading {}: {command} needs the results.json that `plasticity fit DATA --out {}` \
-             writes",
-            path.display(),
-            run_dir.display()
-        )
-    })?;
-    let results: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", path.display()))?;
-    let family = results["config"]["rule_family"]
-        .as_str()
-        .unwrap_or("taylor");
-    if family != "taylor" || results.get("coefficients").is_none() {
-        bail!(
-            "{} holds a fit of an {} rule: {command} needs a Taylor fit (its coefficients \
-             are named terms whose identifiability can be stated)",
-            path.display(),
-            family.to_uppercase()
-        );
-    }
-    let kind = match results["data"]["kind"].as_str() {
-        Some("behaviour") => "behaviour",
-        _ => "neural",
-    }
-    .to_string();
-    let variables = if kind == "behaviour" {
-        Variables::Xywr
-    } else {
-        Variables::Xyw
-    };
-    let coefficients = results["coefficients"].as_object().with_context(|| {
-        format!(
-            "{}: 'coefficients' is not an object of term → value",
-            path.display()
-        )
-    })?;
-    let theta = term_names(variables)
-        .iter()
-        .map(|name| {
-            coefficients
-                .get(name)
-                .and_then(Value::as_f64)
-                .with_context(|| {
-                    format!(
-                        "{}: 'coefficients' has no number for the term '{name}' (a {kind} fit \
-                     has all {} terms)",
-                        path.display(),
-                        variables.n_terms()
-                    )
-                })
-        })
-        .collect::<Result<Vec<f64>>>()?;
-    let data = match data {
-        Some(data) => data.to_path_buf(),
-        None => PathBuf::from(results["data"]["path"].as_str().with_context(|| {
-            format!(
-                "{}: no 'data.path'; give the dataset with --data",
-                path.display()
-            )
-        })?),
-    };
-    if !data.is_file() {
-        bail!(
-            "the dataset {} (from {}) does not exist: give it with --data DATA.npz",
-            data.display(),
-            if data.is_relative() && results["data"]["path"].is_string() {
-                format!(
-                    "'data.path' of {}, relative to the current directory",
-                    path.display()
-                )
-            } else {
-                "the command line".into()
-            }
-        );
-    }
-    Ok(FitRecord {
-        kind,
-        theta,
-        data,
-        settings: results["config"]["settings"].clone(),
-        seed: results["seed"].clone(),
-    })
-}
-
-pub(crate) fn trainable(spec: &str, variables: Variables) -> Result<Vec<usize>> {
-    let mask = TrainableSpec::parse(spec)?.mask(variables)?;
-    Ok((0..mask.len()).filter(|&k| mask[k]).collect())
 }
 
 fn named_terms(terms: &[String], variables: Variables, trainable: &[usize]) -> Result<Vec<usize>> {
@@ -165,75 +65,10 @@ pub(crate) fn identify_command(args: &IdentifyArgs) -> Result<()> {
     let (variables, curvature, profiles): (Variables, Curvature, Vec<ProfileInterval>) =
         match (&dataset, record.kind.as_str()) {
             (Dataset::Neural(dataset), "neural") => {
-                let settings: NeuralFitSettings =
-                    serde_json::from_value(record.settings.clone())
-                        .context("reading config.settings of results.json (a neural fit)")?;
-                let variables = Variables::Xyw;
-                let parameters = trainable(&settings.trainable, variables)?;
-                let named = named_terms(&args.terms, variables, &parameters)?;
-                let rule = TaylorRule::new(variables);
-                let curvature = neural_curvature(dataset, &rule, &record.theta, &parameters)
-                    .context("computing the Gauss-Newton matrix")?;
-                let profiles = if named.is_empty() {
-                    Vec::new()
-                } else {
-                    let objective =
-                        NeuralObjective::new(dataset, rule, GradientStrategy::Checkpointed);
-                    profile_intervals(
-                        &objective,
-                        curvature.likelihood_scale,
-                        &parameters,
-                        &record.theta,
-                        &named,
-                        &profile_settings,
-                    )
-                    .context("profile-likelihood intervals")?
-                };
-                (variables, curvature, profiles)
+                neural_information(args, &record, dataset, &profile_settings)?
             }
             (Dataset::Behaviour(dataset), "behaviour") => {
-                let settings: BehaviourFitSettings =
-                    serde_json::from_value(record.settings.clone())
-                        .context("reading config.settings of results.json (a behaviour fit)")?;
-                let variables = Variables::Xywr;
-                let parameters = trainable(&settings.trainable, variables)?;
-                let named = named_terms(&args.terms, variables, &parameters)?;
-                let rule = TaylorRule::new(variables);
-                let inputs = match settings.inputs {
-                    InputSource::Resampled => resample_inputs(dataset, settings.input_seed)?,
-                    InputSource::Recorded => dataset.inputs.clone(),
-                };
-                let circuit = circuit_of(dataset, settings.weight_bound);
-                let curvature = behaviour_curvature(
-                    dataset,
-                    &inputs,
-                    &circuit,
-                    &rule,
-                    &record.theta,
-                    &parameters,
-                )
-                .context("computing the Fisher information")?;
-                let profiles = if named.is_empty() {
-                    Vec::new()
-                } else {
-                    let objective = BehaviourObjective::new(
-                        dataset,
-                        inputs,
-                        circuit,
-                        rule,
-                        GradientStrategy::Checkpointed,
-                    );
-                    profile_intervals(
-                        &objective,
-                        curvature.likelihood_scale,
-                        &parameters,
-                        &record.theta,
-                        &named,
-                        &profile_settings,
-                    )
-                    .context("profile-likelihood intervals")?
-                };
-                (variables, curvature, profiles)
+                behaviour_information(args, &record, dataset, &profile_settings)?
             }
             (_, kind) => bail!(
                 "{} is not a {kind} dataset, but results.json in {} is a {kind} fit",
@@ -366,4 +201,88 @@ fn print_report(report: &Identifiability) {
             .unwrap_or_else(|| "undetermined".into());
         show!("{term:>14}  {estimate:>11.4}  {se:>11}  {interval:>24}");
     }
+}
+
+/// The curvature of a neural fit's loss (Gauss-Newton) over its trainable terms, and
+/// the profile intervals of --terms.
+fn neural_information(
+    args: &IdentifyArgs,
+    record: &FitRecord,
+    dataset: &NeuralDataset,
+    profile_settings: &ProfileSettings,
+) -> Result<(Variables, Curvature, Vec<ProfileInterval>)> {
+    let settings: NeuralFitSettings = serde_json::from_value(record.settings.clone())
+        .context("reading config.settings of results.json (a neural fit)")?;
+    let variables = Variables::Xyw;
+    let parameters = trainable(&settings.trainable, variables)?;
+    let named = named_terms(&args.terms, variables, &parameters)?;
+    let rule = TaylorRule::new(variables);
+    let curvature = neural_curvature(dataset, &rule, &record.theta, &parameters)
+        .context("computing the Gauss-Newton matrix")?;
+    let profiles = if named.is_empty() {
+        Vec::new()
+    } else {
+        let objective = NeuralObjective::new(dataset, rule, GradientStrategy::Checkpointed);
+        profile_intervals(
+            &objective,
+            curvature.likelihood_scale,
+            &parameters,
+            &record.theta,
+            &named,
+            profile_settings,
+        )
+        .context("profile-likelihood intervals")?
+    };
+    Ok((variables, curvature, profiles))
+}
+
+/// The Fisher information of a behaviour fit over its trainable terms, and the profile
+/// intervals of --terms.
+fn behaviour_information(
+    args: &IdentifyArgs,
+    record: &FitRecord,
+    dataset: &BehaviourDataset,
+    profile_settings: &ProfileSettings,
+) -> Result<(Variables, Curvature, Vec<ProfileInterval>)> {
+    let settings: BehaviourFitSettings = serde_json::from_value(record.settings.clone())
+        .context("reading config.settings of results.json (a behaviour fit)")?;
+    let variables = Variables::Xywr;
+    let parameters = trainable(&settings.trainable, variables)?;
+    let named = named_terms(&args.terms, variables, &parameters)?;
+    let rule = TaylorRule::new(variables);
+    let inputs = match settings.inputs {
+        InputSource::Resampled => resample_inputs(dataset, settings.input_seed)?,
+        InputSource::Recorded => dataset.inputs.clone(),
+    };
+    let circuit = circuit_of(dataset, settings.weight_bound);
+    let curvature = behaviour_curvature(
+        dataset,
+        &inputs,
+        &circuit,
+        &rule,
+        &record.theta,
+        &parameters,
+    )
+    .context("computing the Fisher information")?;
+    let profiles = if named.is_empty() {
+        Vec::new()
+    } else {
+        let objective = BehaviourObjective::new(
+            dataset,
+            inputs,
+            circuit,
+            rule,
+            GradientStrategy::Checkpointed,
+        );
+        profile_intervals(
+            &objective,
+            curvature.likelihood_scale,
+            &parameters,
+            &record.theta,
+            &named,
+            profile_settings,
+        )
+        .context("profile-likelihood intervals")?
+    };
+    Ok((variables, curvature, profiles))
 }

@@ -144,7 +144,7 @@ impl DirJournal {
 
 impl Journal for DirJournal {
     fn stop_requested(&self) -> bool {
-        crate::commands::interrupted()
+        crate::interrupt::interrupted()
     }
 
     fn recorded(&self, key: &str) -> Option<Vec<u8>> {
@@ -237,7 +237,7 @@ impl FitResume {
     ) -> impl FnMut(&EpochReport<'_>) -> ControlFlow<()> + 'a {
         move |report: &EpochReport<'_>| {
             let flow = observer(report);
-            if flow.is_break() && crate::commands::interrupted() {
+            if flow.is_break() && crate::interrupt::interrupted() {
                 if let Err(error) = self.save(report) {
                     *self.error.borrow_mut() = Some(error);
                 }

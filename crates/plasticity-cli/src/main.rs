@@ -10,7 +10,7 @@
 /// is printed with `println!` whatever `--quiet` says.
 macro_rules! show {
     ($($arg:tt)*) => {
-        if !crate::run::quiet() {
+        if !crate::output::quiet() {
             println!($($arg)*);
         }
     };
@@ -20,39 +20,43 @@ macro_rules! show {
 /// error; errors are printed by `main` whatever `--quiet` says).
 macro_rules! note {
     ($($arg:tt)*) => {
-        if !crate::run::quiet() {
+        if !crate::output::quiet() {
             eprintln!($($arg)*);
         }
     };
 }
 
-mod behaviour;
 mod bench;
-mod circuit;
-mod commands;
+mod cli;
 mod design;
 mod discover;
-mod experiment;
+mod fit;
+mod fit_record;
+mod fitting;
+mod flags;
 mod flies;
+mod flies_figures;
 mod identify;
+mod interrupt;
 mod journal;
 mod logging;
+mod output;
 mod posterior;
 mod run;
-mod run_figures;
-mod run_headline;
 mod run_lock;
 mod select;
+mod simulate;
+mod table;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
+    let cli = cli::Cli::parse();
     logging::init(cli.quiet());
-    commands::install_interrupt_handler();
-    match commands::run(cli) {
+    interrupt::install_interrupt_handler();
+    match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let mut message = format!("plasticity: error: {error}");

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -20,15 +20,15 @@ use plasticity::identifiability::{
 };
 use plasticity::objective::NeuralObjective;
 use plasticity::posterior::{
-    sample_journaled, summarise, BehaviourPosterior, ChainDraws, NutsSettings, Prior,
-    ScaledObjectivePosterior, WEAK_PRIOR_SD,
+    sample_journaled, summarise, BehaviourPosterior, ChainDraws, CoordinateSummary, NutsSettings,
+    Prior, ScaledObjectivePosterior, WEAK_PRIOR_SD,
 };
 use plasticity::report::write_json;
 
 use crate::journal::DirJournal;
 use plasticity::rule::{term_names, TaylorRule, Variables};
 
-use crate::identify::{read_record, trainable, FitRecord};
+use crate::fit_record::{read_record, trainable, FitRecord};
 
 #[derive(Args, Debug)]
 pub(crate) struct PosteriorArgs {
@@ -283,7 +283,7 @@ fn sample_neural(
 }
 
 fn announce(args: &PosteriorArgs, terms: &[String]) {
-    if !crate::run::quiet() {
+    if !crate::output::quiet() {
         eprintln!(
             "NUTS: {} chains × ({} warm-up + {} draws) over {} terms ({})",
             args.chains,
@@ -299,8 +299,6 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
     let started = Instant::now();
     let record = read_record(&args.run_dir, args.data.as_deref(), "posterior")?;
     let out = args.out.clone().unwrap_or_else(|| args.run_dir.clone());
-    let dataset = Dataset::load(&record.data)
-        .with_context(|| format!("reading dataset {}", record.data.display()))?;
     let nuts = NutsSettings {
         chains: args.chains,
         draws: args.draws,
@@ -309,29 +307,7 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         max_depth: args.max_depth,
         target_accept: args.target_accept,
     };
-    let fingerprint = serde_json::to_string(&json!({
-        "run_dir": args.run_dir.display().to_string(),
-        "data": record.data.display().to_string(),
-        "settings": record.settings,
-        "nuts": format!("{nuts:?}"),
-        // every flag but --resume itself
-        "args": format!("{args:?}").replace("resume: true", "resume: false"),
-        "version": plasticity::VERSION,
-    }))?;
-    let journal = DirJournal::open(&out, &fingerprint, args.resume)?;
-    let sampled = match (&dataset, record.kind.as_str()) {
-        (Dataset::Behaviour(dataset), "behaviour") => {
-            sample_behaviour(args, &record, dataset, &nuts, &journal)?
-        }
-        (Dataset::Neural(dataset), "neural") => {
-            sample_neural(args, &record, dataset, &nuts, &journal)?
-        }
-        (_, kind) => bail!(
-            "{} is not a {kind} dataset, but results.json in {} is a {kind} fit",
-            record.data.display(),
-            args.run_dir.display()
-        ),
-    };
+    let (sampled, journal) = sample(args, &record, &out, &nuts)?;
     let Sampled {
         terms,
         estimates,
@@ -344,30 +320,7 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
     } = sampled;
     let summaries = summarise(&chains);
     let wall_time = started.elapsed().as_secs_f64();
-
-    let mut per_term = Map::new();
-    for (k, (term, s)) in terms.iter().zip(&summaries).enumerate() {
-        let laplace_interval = laplace.intervals[k].map(|(l, h)| vec![l, h]);
-        per_term.insert(
-            term.clone(),
-            json!({
-                "mean": s.mean,
-                "sd": s.sd,
-                "q2_5": s.q2_5,
-                "q50": s.q50,
-                "q97_5": s.q97_5,
-                "interval": [s.q2_5, s.q97_5],
-                "excludes_zero": s.q2_5 > 0.0 || s.q97_5 < 0.0,
-                "rhat": s.rhat,
-                "ess_bulk": s.ess_bulk,
-                "ess_tail": s.ess_tail,
-                "mcse_mean": s.mcse_mean,
-                "fitted": estimates[k],
-                "laplace_se": laplace.standard_errors[k],
-                "laplace_interval": laplace_interval,
-            }),
-        );
-    }
+    let per_term = per_term_summaries(&terms, &summaries, &estimates, &laplace);
     let divergences: Vec<usize> = chains.iter().map(|c| c.divergences).collect();
     let total_divergences: usize = divergences.iter().sum();
     let max_rhat = summaries
@@ -415,20 +368,7 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         .with_context(|| format!("creating {}", out.join("figures").display()))?;
     write_json(&out.join("posterior.json"), &report)?;
     journal.finish()?;
-    let mut csv = String::from("chain,draw");
-    for term in &terms {
-        write!(csv, ",{term}").expect("writing to a String");
-    }
-    csv.push('\n');
-    for c in &chains {
-        for (d, draw) in c.draws.iter().enumerate() {
-            write!(csv, "{},{d}", c.chain).expect("writing to a String");
-            for v in draw {
-                write!(csv, ",{v}").expect("writing to a String");
-            }
-            csv.push('\n');
-        }
-    }
+    let csv = draws_csv(&terms, &chains);
     let csv_path = out.join("posterior_draws.csv");
     plasticity::io::write_atomically(&csv_path, |w| w.write_all(csv.as_bytes()))?;
     let pooled: Vec<Vec<f64>> = (0..terms.len())
@@ -445,6 +385,84 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         Some(&estimates),
     )?;
 
+    print_table(&terms, &summaries, &laplace);
+    show!(
+        "divergences: {total_divergences} ({}); max R-hat {max_rhat:.4}; min bulk ESS \
+         {min_ess:.0}; prior {}; {wall_time:.1} s",
+        divergences
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        prior.describe()
+    );
+    if !crate::output::quiet() {
+        eprintln!(
+            "written: {}, {} and {}",
+            out.join("posterior.json").display(),
+            csv_path.display(),
+            out.join("figures").join("posterior_pairs.png").display()
+        );
+    }
+    Ok(())
+}
+
+/// `summaries` of posterior.json: per term the NUTS summary, the fitted value and the
+/// Laplace standard error and interval.
+fn per_term_summaries(
+    terms: &[String],
+    summaries: &[CoordinateSummary],
+    estimates: &[f64],
+    laplace: &Identifiability,
+) -> Map<String, serde_json::Value> {
+    let mut per_term = Map::new();
+    for (k, (term, s)) in terms.iter().zip(summaries).enumerate() {
+        let laplace_interval = laplace.intervals[k].map(|(l, h)| vec![l, h]);
+        per_term.insert(
+            term.clone(),
+            json!({
+                "mean": s.mean,
+                "sd": s.sd,
+                "q2_5": s.q2_5,
+                "q50": s.q50,
+                "q97_5": s.q97_5,
+                "interval": [s.q2_5, s.q97_5],
+                "excludes_zero": s.q2_5 > 0.0 || s.q97_5 < 0.0,
+                "rhat": s.rhat,
+                "ess_bulk": s.ess_bulk,
+                "ess_tail": s.ess_tail,
+                "mcse_mean": s.mcse_mean,
+                "fitted": estimates[k],
+                "laplace_se": laplace.standard_errors[k],
+                "laplace_interval": laplace_interval,
+            }),
+        );
+    }
+    per_term
+}
+
+/// posterior_draws.csv: chain, draw and every term's value.
+fn draws_csv(terms: &[String], chains: &[ChainDraws]) -> String {
+    let mut csv = String::from("chain,draw");
+    for term in terms {
+        write!(csv, ",{term}").expect("writing to a String");
+    }
+    csv.push('\n');
+    for c in chains {
+        for (d, draw) in c.draws.iter().enumerate() {
+            write!(csv, "{},{d}", c.chain).expect("writing to a String");
+            for v in draw {
+                write!(csv, ",{v}").expect("writing to a String");
+            }
+            csv.push('\n');
+        }
+    }
+    csv
+}
+
+/// The table printed: per term the posterior mean, sd, 95 % interval beside the
+/// Laplace one, R-hat and bulk ESS.
+fn print_table(terms: &[String], summaries: &[CoordinateSummary], laplace: &Identifiability) {
     show!(
         "{:>10}  {:>10}  {:>9}  {:>22}  {:>22}  {:>6}  {:>8}",
         "term",
@@ -455,7 +473,7 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
         "R-hat",
         "ESS bulk"
     );
-    for (k, (term, s)) in terms.iter().zip(&summaries).enumerate() {
+    for (k, (term, s)) in terms.iter().zip(summaries).enumerate() {
         let laplace_interval = laplace.intervals[k]
             .map(|(l, h)| format!("[{l:.4}, {h:.4}]"))
             .unwrap_or_else(|| "undetermined".into());
@@ -468,23 +486,40 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
             s.ess_bulk
         );
     }
-    show!(
-        "divergences: {total_divergences} ({}); max R-hat {max_rhat:.4}; min bulk ESS \
-         {min_ess:.0}; prior {}; {wall_time:.1} s",
-        divergences
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        prior.describe()
-    );
-    if !crate::run::quiet() {
-        eprintln!(
-            "written: {}, {} and {}",
-            out.join("posterior.json").display(),
-            csv_path.display(),
-            out.join("figures").join("posterior_pairs.png").display()
-        );
-    }
-    Ok(())
+}
+
+/// The draws of the fit's posterior, journaled in `out` (so that --resume keeps the
+/// chains done); the journal is finished once the outputs are written.
+fn sample(
+    args: &PosteriorArgs,
+    record: &FitRecord,
+    out: &Path,
+    nuts: &NutsSettings,
+) -> Result<(Sampled, DirJournal)> {
+    let dataset = Dataset::load(&record.data)
+        .with_context(|| format!("reading dataset {}", record.data.display()))?;
+    let fingerprint = serde_json::to_string(&json!({
+        "run_dir": args.run_dir.display().to_string(),
+        "data": record.data.display().to_string(),
+        "settings": record.settings,
+        "nuts": format!("{nuts:?}"),
+        // every flag but --resume itself
+        "args": format!("{args:?}").replace("resume: true", "resume: false"),
+        "version": plasticity::VERSION,
+    }))?;
+    let journal = DirJournal::open(out, &fingerprint, args.resume)?;
+    let sampled = match (&dataset, record.kind.as_str()) {
+        (Dataset::Behaviour(dataset), "behaviour") => {
+            sample_behaviour(args, record, dataset, nuts, &journal)?
+        }
+        (Dataset::Neural(dataset), "neural") => {
+            sample_neural(args, record, dataset, nuts, &journal)?
+        }
+        (_, kind) => bail!(
+            "{} is not a {kind} dataset, but results.json in {} is a {kind} fit",
+            record.data.display(),
+            args.run_dir.display()
+        ),
+    };
+    Ok((sampled, journal))
 }

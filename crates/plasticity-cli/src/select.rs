@@ -20,8 +20,8 @@ use plasticity::fit::selection::{
 use plasticity::fit::OptimizerKind;
 use plasticity::report::{csv_field, write_json, write_text};
 
-use crate::behaviour::weight_bound;
-use crate::commands::OptimizerArg;
+use crate::flags::weight_bound;
+use crate::flags::OptimizerArg;
 use crate::journal::DirJournal;
 use plasticity::journal::NoJournal;
 
@@ -155,7 +155,7 @@ fn run_shard(
             "threads": rayon::current_num_threads(),
         }),
     )?;
-    if !crate::run::quiet() {
+    if !crate::output::quiet() {
         eprintln!(
             "shard {shard}/{shards}: {} of {} term sets in {seconds:.1} s; wrote {}",
             result.candidates.len(),
@@ -298,53 +298,8 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
     if let Some(text) = &args.shard {
         return run_shard(args, &settings, &dataset, text);
     }
-    let quiet = crate::run::quiet();
-    let planned = match settings.search {
-        SearchKind::Subsets => {
-            let sets = subset_candidates(&settings).map_err(as_flag)?;
-            let fitted = sets.iter().filter(|s| !s.is_empty()).count();
-            if !quiet && !args.gather {
-                eprintln!(
-                    "scoring {} term sets from a pool of {} ({}-fold cross-validation by session, {} fits){}",
-                    sets.len(),
-                    settings.pool.len(),
-                    settings.folds,
-                    fitted * (settings.folds + 1),
-                    if settings.l1_path.is_some() { ", then the L1 path" } else { "" }
-                );
-            }
-            fitted * (settings.folds + 1)
-        }
-        SearchKind::Forward => {
-            // at most: each step adds one term of those left
-            let free = settings.pool.len() - settings.required.len();
-            let steps = settings.max_terms - settings.required.len();
-            let sets: usize = (0..steps).map(|i| free.saturating_sub(i)).sum::<usize>() + 1;
-            if !quiet {
-                eprintln!(
-                    "forward stepwise over a pool of {} ({}-fold cross-validation by session, at most {} fits)",
-                    settings.pool.len(),
-                    settings.folds,
-                    sets * (settings.folds + 1)
-                );
-            }
-            sets * (settings.folds + 1)
-        }
-        SearchKind::Backward => {
-            // at most: the pool, then each step one set per droppable term left
-            let free = settings.pool.len() - settings.required.len();
-            let sets: usize = (0..free).map(|i| free - i).sum::<usize>() + 1;
-            if !quiet {
-                eprintln!(
-                    "backward stepwise from a pool of {} ({}-fold cross-validation by session, at most {} fits)",
-                    settings.pool.len(),
-                    settings.folds,
-                    sets * (settings.folds + 1)
-                );
-            }
-            sets * (settings.folds + 1)
-        }
-    };
+    let quiet = crate::output::quiet();
+    let planned = planned_fits(args, &settings, quiet)?;
     let start = Instant::now();
     let (selection, shard_seconds) = if args.gather {
         let (mut selection, shard_seconds) = gather_shards(args, &settings)?;
@@ -357,39 +312,10 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
         }
         (selection, Some(shard_seconds))
     } else {
-        let fingerprint = serde_json::to_string(&json!({
-            "settings": settings,
-            "data": args.data.display().to_string(),
-            "data_bytes": std::fs::metadata(&args.data).map(|m| m.len()).ok(),
-            "version": plasticity::VERSION,
-        }))?;
-        let journal = DirJournal::open(&args.out, &fingerprint, args.resume)?;
-        if args.resume && !quiet {
-            eprintln!("resuming: {} fits already done", journal.len());
-        }
-        let bar = crate::commands::progress_bar(planned, "fits");
-        let done = AtomicUsize::new(0);
-        let selection = select_terms(
-            &dataset,
-            &settings,
-            &|| {
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                bar.set_position(n as u64);
-                tracing::debug!(fits = n, "selection fit done");
-            },
-            &journal,
-        );
-        bar.finish_and_clear();
-        let selection = match selection {
-            Err(error @ plasticity::Error::Interrupted { .. }) => journal.outcome(
-                Err(error),
-                &args.out.join("selection.json"),
-                &crate::journal::command_line(),
-            )?,
-            other => other.map_err(as_flag)?,
-        };
-        journal.finish()?;
-        (selection, None)
+        (
+            select_journaled(args, &settings, &dataset, planned, quiet)?,
+            None,
+        )
     };
     let seconds = start.elapsed().as_secs_f64();
     tracing::info!(seconds, fits = selection.fits, "selection finished");
@@ -422,39 +348,7 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
         }),
     )?;
     draw_figures(&args.out.join("figures"), &selection, &settings)?;
-    show!(
-        "best: {{{}}}; {} term set(s) within {} of it: {}",
-        selection.best.join(", "),
-        selection.equivalent.len(),
-        match settings.tolerance {
-            Tolerance::Deviance(v) => format!("{v} units of deviance"),
-            Tolerance::StandardErrors(v) => format!("{v} paired standard errors"),
-        },
-        selection
-            .equivalent
-            .iter()
-            .map(|s| format!("{{{}}}", s.join(", ")))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    if let Some(path) = &selection.l1_path {
-        let chosen = |j: usize| {
-            path.terms
-                .iter()
-                .zip(&path.coefficients[j])
-                .filter(|(_, v)| **v != 0.0)
-                .map(|(t, v)| format!("{t} {v:+.4}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        show!(
-            "L1 path: λ_min {:.3e} ({}); λ_1se {:.3e} ({})",
-            path.lambda_min,
-            chosen(path.index_min),
-            path.lambda_1se,
-            chosen(path.index_1se)
-        );
-    }
+    print_summary(&selection, &settings);
     if !quiet {
         eprintln!(
             "{} fits in {:.1} s; wrote {}",
@@ -607,4 +501,136 @@ fn draw_figures(dir: &Path, selection: &Selection, settings: &SelectionSettings)
         .context("drawing figures/l1_cross_validation")?;
     }
     Ok(())
+}
+
+/// The fits the search runs at most (for the progress bar), said in a note.
+fn planned_fits(args: &SelectArgs, settings: &SelectionSettings, quiet: bool) -> Result<usize> {
+    let planned = match settings.search {
+        SearchKind::Subsets => {
+            let sets = subset_candidates(settings).map_err(as_flag)?;
+            let fitted = sets.iter().filter(|s| !s.is_empty()).count();
+            if !quiet && !args.gather {
+                eprintln!(
+                    "scoring {} term sets from a pool of {} ({}-fold cross-validation by session, {} fits){}",
+                    sets.len(),
+                    settings.pool.len(),
+                    settings.folds,
+                    fitted * (settings.folds + 1),
+                    if settings.l1_path.is_some() { ", then the L1 path" } else { "" }
+                );
+            }
+            fitted * (settings.folds + 1)
+        }
+        SearchKind::Forward => {
+            // at most: each step adds one term of those left
+            let free = settings.pool.len() - settings.required.len();
+            let steps = settings.max_terms - settings.required.len();
+            let sets: usize = (0..steps).map(|i| free.saturating_sub(i)).sum::<usize>() + 1;
+            if !quiet {
+                eprintln!(
+                    "forward stepwise over a pool of {} ({}-fold cross-validation by session, at most {} fits)",
+                    settings.pool.len(),
+                    settings.folds,
+                    sets * (settings.folds + 1)
+                );
+            }
+            sets * (settings.folds + 1)
+        }
+        SearchKind::Backward => {
+            // at most: the pool, then each step one set per droppable term left
+            let free = settings.pool.len() - settings.required.len();
+            let sets: usize = (0..free).map(|i| free - i).sum::<usize>() + 1;
+            if !quiet {
+                eprintln!(
+                    "backward stepwise from a pool of {} ({}-fold cross-validation by session, at most {} fits)",
+                    settings.pool.len(),
+                    settings.folds,
+                    sets * (settings.folds + 1)
+                );
+            }
+            sets * (settings.folds + 1)
+        }
+    };
+    Ok(planned)
+}
+
+/// The search, journaled in --out (so that --resume skips the fits done), with a
+/// progress bar over the `planned` fits.
+fn select_journaled(
+    args: &SelectArgs,
+    settings: &SelectionSettings,
+    dataset: &BehaviourDataset,
+    planned: usize,
+    quiet: bool,
+) -> Result<Selection> {
+    let fingerprint = serde_json::to_string(&json!({
+        "settings": settings,
+        "data": args.data.display().to_string(),
+        "data_bytes": std::fs::metadata(&args.data).map(|m| m.len()).ok(),
+        "version": plasticity::VERSION,
+    }))?;
+    let journal = DirJournal::open(&args.out, &fingerprint, args.resume)?;
+    if args.resume && !quiet {
+        eprintln!("resuming: {} fits already done", journal.len());
+    }
+    let bar = crate::output::progress_bar(planned, "fits");
+    let done = AtomicUsize::new(0);
+    let selection = select_terms(
+        dataset,
+        settings,
+        &|| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            bar.set_position(n as u64);
+            tracing::debug!(fits = n, "selection fit done");
+        },
+        &journal,
+    );
+    bar.finish_and_clear();
+    let selection = match selection {
+        Err(error @ plasticity::Error::Interrupted { .. }) => journal.outcome(
+            Err(error),
+            &args.out.join("selection.json"),
+            &crate::journal::command_line(),
+        )?,
+        other => other.map_err(as_flag)?,
+    };
+    journal.finish()?;
+    Ok(selection)
+}
+
+/// The lines printed: the best set, its equivalents and the L1 path's choices.
+fn print_summary(selection: &Selection, settings: &SelectionSettings) {
+    show!(
+        "best: {{{}}}; {} term set(s) within {} of it: {}",
+        selection.best.join(", "),
+        selection.equivalent.len(),
+        match settings.tolerance {
+            Tolerance::Deviance(v) => format!("{v} units of deviance"),
+            Tolerance::StandardErrors(v) => format!("{v} paired standard errors"),
+        },
+        selection
+            .equivalent
+            .iter()
+            .map(|s| format!("{{{}}}", s.join(", ")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if let Some(path) = &selection.l1_path {
+        let chosen = |j: usize| {
+            path.terms
+                .iter()
+                .zip(&path.coefficients[j])
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(t, v)| format!("{t} {v:+.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        show!(
+            "L1 path: λ_min {:.3e} ({}); λ_1se {:.3e} ({})",
+            path.lambda_min,
+            chosen(path.index_min),
+            path.lambda_1se,
+            chosen(path.index_1se)
+        );
+    }
 }

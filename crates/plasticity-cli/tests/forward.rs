@@ -172,6 +172,52 @@ fn online_fit_writes_the_estimate_after_every_update() {
     assert!(last > 0.1 && last <= 30.0 * 0.02 + 1e-9, "{first} → {last}");
     assert!(out.join("figures").join("online.png").exists());
     assert!(String::from_utf8_lossy(&output.stdout).contains("30 updates"));
+    // results.json's keys, in order, are a contract
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        value.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(
+        keys(&results),
+        [
+            "online",
+            "online_settings",
+            "coefficients",
+            "config",
+            "data",
+            "seed",
+            "version",
+            "timing"
+        ]
+    );
+    assert_eq!(
+        keys(&results["data"]),
+        [
+            "path",
+            "trajectories",
+            "steps",
+            "n_pre",
+            "n_post",
+            "n_recorded",
+            "metadata",
+            "streamed"
+        ]
+    );
+    assert_eq!(keys(&results["config"]), ["settings"]);
+    assert_eq!(keys(&results["timing"]), ["fit_seconds"]);
+    assert_eq!(
+        results["coefficients"]["x*y"],
+        results["online"]["theta"][column - 2]
+    );
+    // the generating rule's terms are followed, in the order the rule is written
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let followed: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(followed, ["x*y", "y^2*w"], "{stdout}");
     // behaviour data is refused with the reason
     let behaviour = dir.path().join("b.npz");
     ok(&[

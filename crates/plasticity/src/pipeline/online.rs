@@ -16,8 +16,10 @@
 //! recorded `W₀` with `S = 0`.
 
 use std::ops::ControlFlow;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::neural::{neural_scales_streamed, FitStart, NeuralFitSettings};
 use crate::circuit::NeuralCircuit;
@@ -25,6 +27,7 @@ use crate::data::NeuralStream;
 use crate::fit::Basis;
 use crate::gradient::forward::NeuralForward;
 use crate::optim::Adam;
+use crate::rule::Rule;
 use crate::{Error, Result};
 
 /// What the observer of an online fit sees after every update.
@@ -195,4 +198,130 @@ pub fn fit_online_neural(
     }
     fit.theta = theta;
     Ok(fit)
+}
+
+/// The content of `results.json` for an online fit (the keys, in this order, are the
+/// file's contract): the fit, its settings, the final θ by parameter name, the fit's
+/// configuration, the recording, the seed, the library version and the wall time.
+#[derive(Clone, Debug, Serialize)]
+pub struct OnlineReport {
+    /// The estimate after every update.
+    pub online: OnlineFit,
+    /// How θ was updated.
+    pub online_settings: OnlineSettings,
+    /// The final θ by parameter name (in parameter order).
+    pub coefficients: Map<String, Value>,
+    /// The rule's settings.
+    pub config: OnlineConfig,
+    /// The streamed recording.
+    pub data: StreamedData,
+    /// The seed of the fit.
+    pub seed: u64,
+    /// The library version.
+    pub version: String,
+    /// The wall time.
+    pub timing: OnlineTiming,
+}
+
+/// `config` of an [`OnlineReport`].
+#[derive(Clone, Debug, Serialize)]
+pub struct OnlineConfig {
+    /// The settings of the rule fitted.
+    pub settings: NeuralFitSettings,
+}
+
+/// `data` of an [`OnlineReport`]: the recording's path and sizes, read from its headers.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamedData {
+    /// The file, as given.
+    pub path: String,
+    /// Trajectories.
+    pub trajectories: usize,
+    /// Steps per trajectory.
+    pub steps: usize,
+    /// Presynaptic neurons.
+    pub n_pre: usize,
+    /// Postsynaptic neurons.
+    pub n_post: usize,
+    /// Recorded postsynaptic neurons.
+    pub n_recorded: usize,
+    /// The recording's metadata.
+    pub metadata: Map<String, Value>,
+    /// Always true: the recording was read step by step.
+    pub streamed: bool,
+}
+
+/// `timing` of an [`OnlineReport`].
+#[derive(Clone, Debug, Serialize)]
+pub struct OnlineTiming {
+    /// Wall time of the fit in seconds.
+    pub fit_seconds: f64,
+}
+
+/// The report of an online fit of `settings` with `online` over the recording at
+/// `data_path` (`stream`), which took `fit_seconds`.
+pub fn online_report(
+    fit: &OnlineFit,
+    settings: &NeuralFitSettings,
+    online: &OnlineSettings,
+    data_path: &Path,
+    stream: &NeuralStream,
+    fit_seconds: f64,
+) -> OnlineReport {
+    OnlineReport {
+        online: fit.clone(),
+        online_settings: online.clone(),
+        coefficients: fit
+            .parameter_names
+            .iter()
+            .cloned()
+            .zip(fit.theta.iter().map(|&v| Value::from(v)))
+            .collect(),
+        config: OnlineConfig {
+            settings: settings.clone(),
+        },
+        data: StreamedData {
+            path: data_path.display().to_string(),
+            trajectories: stream.n_trajectories(),
+            steps: stream.steps(),
+            n_pre: stream.n_pre(),
+            n_post: stream.n_post(),
+            n_recorded: stream.recorded_neurons().len(),
+            metadata: stream.metadata().clone(),
+            streamed: true,
+        },
+        seed: settings.fit.seed,
+        version: crate::VERSION.to_string(),
+        timing: OnlineTiming { fit_seconds },
+    }
+}
+
+/// The terms whose estimate an online fit's summary follows (its figure and the lines
+/// it prints), as `(parameter index, name)` in the order
+/// [`crate::rule::format_expression`] writes a rule (highest index first: `x*y`, then
+/// `y^2*w` for Oja's rule): those of the generating rule (`truth`, its Taylor
+/// coefficients) when the recording has one; otherwise the two largest final
+/// coefficients. None for an MLP rule.
+pub fn followed_terms(fit: &OnlineFit, rule: &Rule, truth: Option<&[f64]>) -> Vec<(usize, String)> {
+    if !matches!(rule, Rule::Taylor(_)) {
+        return Vec::new();
+    }
+    let mut indices: Vec<usize> = match truth {
+        Some(truth) => (0..fit.parameter_names.len().min(truth.len()))
+            .filter(|&k| truth[k] != 0.0)
+            .collect(),
+        None => {
+            let mut order: Vec<usize> = (0..fit.theta.len())
+                .filter(|&k| fit.theta[k] != 0.0)
+                .collect();
+            order.sort_by(|&a, &b| fit.theta[b].abs().total_cmp(&fit.theta[a].abs()));
+            order.truncate(2);
+            order
+        }
+    };
+    indices.sort_unstable_by(|a, b| b.cmp(a));
+    indices
+        .into_iter()
+        .map(|k| (k, fit.parameter_names[k].clone()))
+        .collect()
 }

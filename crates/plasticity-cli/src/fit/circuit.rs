@@ -1,157 +1,30 @@
-//! Multi-population circuits: `simulate circuit`, and `fit`, `loss` and `evaluate` on
-//! circuit recordings (`kind = "circuit"`).
+//! Multi-population circuits: `fit`, `loss` and `evaluate` on circuit recordings (`kind = "circuit"`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use serde_json::json;
 
-use plasticity::circuit::CircuitSpec;
 use plasticity::data::CircuitDataset;
-use plasticity::fit::circuit::{evaluate_circuit, fit_circuit, CircuitFitSettings};
-use plasticity::fit::{Basis, FitConfig, OptimizerKind};
+use plasticity::fit::circuit::{evaluate_circuit, fit_circuit};
 use plasticity::objective::{CircuitObjective, Objective};
 use plasticity::rule::{parse_expression, Variables};
-use plasticity::task::CircuitTask;
 
 use plasticity::report::{write_json, write_text};
 
-use crate::commands::{epoch_observer, progress_bar, BasisArg, FitOptions};
-
-/// `plasticity simulate circuit`.
-#[derive(Args, Debug, Clone)]
-pub(crate) struct SimulateCircuitArgs {
-    /// Circuit file (TOML: populations, projections, rules; see docs/circuits.md).
-    circuit: PathBuf,
-    /// Output .npz file (kind "circuit").
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    task: CircuitTaskFlags,
-}
-
-/// What to simulate from a circuit file (flags of `simulate circuit`, keys of an
-/// experiment's [simulate] section).
-#[derive(Args, Debug, Clone)]
-pub(crate) struct CircuitTaskFlags {
-    /// Trajectories, each with its own inputs (and W₀ unless the circuit shares it).
-    #[arg(long, default_value_t = 50)]
-    pub(crate) trajectories: usize,
-    /// Steps per trajectory.
-    #[arg(long, default_value_t = 50)]
-    pub(crate) steps: usize,
-    /// Standard deviation of Gaussian measurement noise added to the recording.
-    #[arg(long, default_value_t = 0.0)]
-    pub(crate) noise_std: f64,
-    /// Record this fraction of every neuron population (overrides the circuit file's
-    /// `recorded`).
-    #[arg(long)]
-    pub(crate) recording_fraction: Option<f64>,
-    /// Seed of every random draw (masks, recorded neurons, W₀, inputs, noise).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) seed: u64,
-}
-
-impl CircuitTaskFlags {
-    /// The task on the circuit file `circuit`.
-    pub(crate) fn task(&self, circuit: &Path) -> Result<CircuitTask> {
-        let spec = CircuitSpec::load(circuit)
-            .with_context(|| format!("reading circuit {}", circuit.display()))?;
-        Ok(CircuitTask {
-            spec,
-            trajectories: self.trajectories,
-            steps: self.steps,
-            noise_std: self.noise_std,
-            recording_fraction: self.recording_fraction,
-            seed: self.seed,
-        })
-    }
-}
-
-pub(crate) fn simulate_circuit_command(args: &SimulateCircuitArgs) -> Result<()> {
-    let dataset = args
-        .task
-        .task(&args.circuit)?
-        .simulate()
-        .context("simulating the circuit")?;
-    dataset.save(&args.out)?;
-    let recorded: Vec<String> = dataset
-        .network
-        .populations()
-        .iter()
-        .zip(&dataset.recorded_neurons)
-        .filter(|(p, _)| p.is_simulated())
-        .map(|(p, r)| format!("{} {}/{}", p.name, r.len(), p.size))
-        .collect();
-    note!(
-        "wrote {}: {} trajectories × {} steps, {} synapses, recorded: {}",
-        args.out.display(),
-        dataset.trajectories,
-        dataset.steps,
-        dataset.network.n_synapses(),
-        recorded.join(", ")
-    );
-    Ok(())
-}
+use crate::flags::{circuit_settings, FitOptions};
+use crate::output::{epoch_observer, progress_bar};
 
 /// Whether `path` holds a circuit recording.
 pub(crate) fn is_circuit(path: &Path) -> Result<bool> {
     let kind = plasticity::data::dataset_kind(path)
-        .with_context(|| crate::commands::reading_dataset(path))?;
+        .with_context(|| crate::output::reading_dataset(path))?;
     Ok(kind == "circuit")
 }
 
 fn load(path: &Path) -> Result<CircuitDataset> {
-    CircuitDataset::load(path).with_context(|| crate::commands::reading_dataset(path))
-}
-
-/// Circuit fit settings from the shared fit flags (defaults: `--solver auto`, i.e.
-/// Levenberg–Marquardt where it applies, centred basis, no penalty, the solver's
-/// staged horizon).
-pub(crate) fn circuit_settings(options: &FitOptions) -> CircuitFitSettings {
-    let defaults = CircuitFitSettings::default();
-    CircuitFitSettings {
-        fit: FitConfig {
-            optimizer: options.optimizer_or(OptimizerKind::Lbfgs),
-            epochs: options.epochs,
-            learning_rate: options.learning_rate,
-            batch_size: options.batch_size,
-            l1: options.l1.unwrap_or(0.0),
-            l2: options.l2,
-            seed: options.seed,
-            tolerance: options.tolerance,
-            max_backoffs: options.max_backoffs,
-            lbfgs_line_search: options
-                .line_search
-                .map(crate::commands::LineSearchArg::line_search)
-                .unwrap_or(defaults.fit.lbfgs_line_search),
-            ..defaults.fit
-        },
-        basis: match options.basis {
-            BasisArg::Auto | BasisArg::Centred => Basis::Centred,
-            BasisArg::Scaled => Basis::Scaled,
-            BasisArg::Canonical => Basis::Canonical,
-        },
-        init: options.init.clone(),
-        gradient: options.gradient.strategy(),
-        horizon_stages: options.horizon_stages.clone().unwrap_or_default(),
-        stage_epochs: options.stage_epochs,
-        weight_bound: None,
-        eval_trajectories: options.eval_trajectories,
-        precondition: defaults.precondition,
-        precondition_every: defaults.precondition_every,
-        precondition_trajectories: options.precondition_trajectories,
-        initial_weights_epochs: options.initial_weights_epochs,
-        solver: options.solver.solver(),
-        stage_tolerance: options.stage_tolerance,
-        // a basis asked for is the only one tried
-        second_basis: match options.basis {
-            BasisArg::Auto => defaults.second_basis,
-            _ => None,
-        },
-    }
+    CircuitDataset::load(path).with_context(|| crate::output::reading_dataset(path))
 }
 
 pub(crate) fn fit_circuit_command(

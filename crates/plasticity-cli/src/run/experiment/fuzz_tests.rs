@@ -5,7 +5,7 @@
 //! message names the file; nothing may panic or allocate more than the input
 //! justifies. `PLASTICITY_FUZZ_CASES` sets the number of inputs.
 
-#[path = "../../../plasticity/tests/support/mod.rs"]
+#[path = "../../../../plasticity/tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;

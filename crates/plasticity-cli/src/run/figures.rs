@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use plasticity::figures::{heat_map, line_panels, line_plot, paired_plot, LinePanel, Series};
 
-use crate::experiment::{value_text, Experiment, Kind};
+use super::experiment::{value_text, Experiment, Kind};
 
 /// A small CSV of numbers (header, then rows; no quoted fields; text reads as NaN, as
 /// only numbers are plotted): the columns by name.
@@ -69,7 +69,7 @@ pub(crate) fn draw(experiment: &Experiment, run_dir: &Path) -> Result<usize> {
     let written = match experiment.kind {
         Kind::Neural | Kind::Behaviour => draw_fits(experiment, run_dir, &figures)?,
         Kind::Scaling => draw_scaling(run_dir, &figures)?,
-        Kind::Flies => crate::flies::plot_from_dir(run_dir)?,
+        Kind::Flies => crate::flies_figures::plot_from_dir(run_dir)?,
         Kind::Table => draw_table(run_dir, &figures)?,
         Kind::Circuit => draw_circuit(run_dir, &figures)?,
     };

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::experiment::{value_text, Cell};
+use super::experiment::{value_text, Cell};
 
 /// Cells shown one line each; a larger grid is summarised per metric.
 const CELLS_SHOWN: usize = 12;

@@ -1,0 +1,116 @@
+//! `plasticity simulate oja|behaviour|circuit`: datasets simulated with a known rule.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::flags::{CircuitTaskFlags, TaskArgs, TaskFlags};
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct SimulateOjaArgs {
+    /// Output .npz file.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    task: TaskArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(crate) struct SimulateBehaviourArgs {
+    /// Output .npz file.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    task: TaskFlags,
+}
+
+/// `plasticity simulate circuit`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct SimulateCircuitArgs {
+    /// Circuit file (TOML: populations, projections, rules; see docs/circuits.md).
+    circuit: PathBuf,
+    /// Output .npz file (kind "circuit").
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    task: CircuitTaskFlags,
+}
+
+pub(crate) fn simulate_oja(args: &SimulateOjaArgs) -> Result<()> {
+    let dataset = args
+        .task
+        .task()
+        .simulate()
+        .context("simulating the dataset")?;
+    dataset
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    note!(
+        "wrote {} ({} trajectories × {} steps, {}→{} neurons, {} recorded)",
+        args.out.display(),
+        dataset.n_trajectories(),
+        dataset.steps(),
+        dataset.n_pre(),
+        dataset.n_post(),
+        dataset.recorded_neurons.len()
+    );
+    Ok(())
+}
+
+pub(crate) fn simulate_behaviour(args: &SimulateBehaviourArgs) -> Result<()> {
+    let task = args.task.task()?;
+    let dataset = task.simulate().context("simulating the sessions")?;
+    dataset
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let presentations: usize = dataset.n_presentations.iter().sum();
+    let accepted: usize = (0..dataset.n_sessions())
+        .map(|k| {
+            dataset
+                .session(k)
+                .decisions
+                .iter()
+                .filter(|&&d| d == 1)
+                .count()
+        })
+        .sum();
+    let rewarded: f64 = dataset.rewards.iter().sum();
+    note!(
+        "wrote {} ({} sessions × {} trials, {} presentations, {} accepted, {} rewarded; rule {})",
+        args.out.display(),
+        dataset.n_sessions(),
+        task.n_trials(),
+        presentations,
+        accepted,
+        rewarded,
+        task.rule
+    );
+    Ok(())
+}
+
+pub(crate) fn simulate_circuit_command(args: &SimulateCircuitArgs) -> Result<()> {
+    let dataset = args
+        .task
+        .task(&args.circuit)?
+        .simulate()
+        .context("simulating the circuit")?;
+    dataset.save(&args.out)?;
+    let recorded: Vec<String> = dataset
+        .network
+        .populations()
+        .iter()
+        .zip(&dataset.recorded_neurons)
+        .filter(|(p, _)| p.is_simulated())
+        .map(|(p, r)| format!("{} {}/{}", p.name, r.len(), p.size))
+        .collect();
+    note!(
+        "wrote {}: {} trajectories × {} steps, {} synapses, recorded: {}",
+        args.out.display(),
+        dataset.trajectories,
+        dataset.steps,
+        dataset.network.n_synapses(),
+        recorded.join(", ")
+    );
+    Ok(())
+}
