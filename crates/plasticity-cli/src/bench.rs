@@ -8,13 +8,13 @@ use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 
 use plasticity::circuit::NeuralCircuit;
-use plasticity::fit::behaviour::{build_rule, circuit_of};
-use plasticity::fit::neural::RuleFamily;
 use plasticity::gradient::forward::{neural_trajectory_sse_and_gradient_forward, NeuralForward};
 use plasticity::gradient::{
     neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
 };
 use plasticity::objective::{BehaviourObjective, NeuralObjective, Objective};
+use plasticity::pipeline::behaviour::{build_rule, circuit_of};
+use plasticity::pipeline::neural::RuleFamily;
 use plasticity::report::write_json;
 use plasticity::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
 use plasticity::scalar::Scalar;

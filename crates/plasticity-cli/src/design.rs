@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use plasticity::design::{power_analysis_journaled, DesignSettings, PowerAnalysis};
+use plasticity::pipeline::design::{power_analysis_journaled, DesignSettings, PowerAnalysis};
 
 use crate::journal::DirJournal;
-use plasticity::figures::{line_plot, Series};
+use plasticity::report::figures::{line_plot, Series};
 use plasticity::report::{write_json, write_text};
 use plasticity::task::BehaviourTask;
 

@@ -12,10 +12,10 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use plasticity::figures::{line_plot, Series};
-use plasticity::fit::discover::{
+use plasticity::pipeline::discover::{
     discover_from, DiscoverReport, DiscoverSpec, MetaCheckpoint, MetaOptimizer,
 };
+use plasticity::report::figures::{line_plot, Series};
 use plasticity::report::{write_json, write_text};
 
 /// The meta-optimiser on the command line.
@@ -357,7 +357,7 @@ fn draw_baselines(dir: &Path, spec: &DiscoverSpec, report: &DiscoverReport) -> R
                 "Held-out covariances ({}): training horizon T = {}",
                 spec.evaluation.tasks,
                 match spec.function_task()? {
-                    plasticity::fit::discover::spec::FunctionTask::Pca(t) => t.n_steps,
+                    plasticity::pipeline::discover::spec::FunctionTask::Pca(t) => t.n_steps,
                     _ => 0,
                 }
             ),

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use plasticity::data::BehaviourDataset;
-use plasticity::fit::behaviour::{fit_behaviour, BehaviourFit, BehaviourFitSettings};
+use plasticity::pipeline::behaviour::{fit_behaviour, BehaviourFit, BehaviourFitSettings};
 
 use crate::output::{epoch_observer, progress_bar};
 

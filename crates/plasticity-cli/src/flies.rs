@@ -5,15 +5,15 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
+use plasticity::analysis::metrics::median;
 use plasticity::data::{check_fly_recordings, FLY_BLOCK_TRIALS};
 use plasticity::data::{FlyDataCheck, FlyRecording};
-use plasticity::fit::flies::{
+use plasticity::fit::{FitConfig, OptimizerKind};
+use plasticity::pipeline::flies::{
     compare_models, fit_flies_journaled, CoefficientSummary, FlyModelFit, FlySettings,
     IntervalSigns, ModelComparison, ModelFamily, Q_LEARNING_MODEL,
 };
-use plasticity::fit::population::{fit_population_journaled, PopulationFit};
-use plasticity::fit::{FitConfig, OptimizerKind};
-use plasticity::metrics::median;
+use plasticity::pipeline::population::{fit_population_journaled, PopulationFit};
 use plasticity::report::{flies_per_fly_csv, population_csv, write_json, write_text};
 
 use crate::flags::{weight_bound, FliesArgs};
@@ -120,13 +120,15 @@ fn fly_settings(args: &FliesArgs, flies: usize) -> Result<FlySettings> {
         q_learning: !args.no_q_learning,
         intervals: !args.no_intervals,
         population_folds: args.population_folds,
-        posterior: args.posterior.then(|| plasticity::posterior::NutsSettings {
-            chains: args.posterior_chains,
-            draws: args.posterior_draws,
-            warmup: args.posterior_warmup,
-            seed: args.seed,
-            ..plasticity::posterior::NutsSettings::default()
-        }),
+        posterior: args
+            .posterior
+            .then(|| plasticity::analysis::posterior::NutsSettings {
+                chains: args.posterior_chains,
+                draws: args.posterior_draws,
+                warmup: args.posterior_warmup,
+                seed: args.seed,
+                ..plasticity::analysis::posterior::NutsSettings::default()
+            }),
         ..defaults
     };
     if args.posterior && args.no_intervals {
@@ -210,7 +212,7 @@ fn fit_flies(
     }
     let (comparisons, coefficients) = compare_models(&fits, &models);
     // how the 95 % intervals of θ_w fall, per model that has the term
-    let w_signs: Vec<(String, plasticity::fit::flies::IntervalSigns)> = settings
+    let w_signs: Vec<(String, plasticity::pipeline::flies::IntervalSigns)> = settings
         .models
         .iter()
         .filter(|m| {
@@ -220,7 +222,7 @@ fn fit_flies(
         .map(|m| {
             (
                 m.clone(),
-                plasticity::fit::flies::interval_signs(&fits, m, "w"),
+                plasticity::pipeline::flies::interval_signs(&fits, m, "w"),
             )
         })
         .collect();

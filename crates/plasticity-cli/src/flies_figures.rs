@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use plasticity::figures::{coefficient_distributions, paired_plot, CoefficientPanel};
-use plasticity::fit::flies::{paired_by_fly, FlyModelFit, ModelFamily};
-use plasticity::fit::population::PopulationFit;
+use plasticity::pipeline::flies::{paired_by_fly, FlyModelFit, ModelFamily};
+use plasticity::pipeline::population::PopulationFit;
+use plasticity::report::figures::{coefficient_distributions, paired_plot, CoefficientPanel};
 
 /// Redraws the figures of a `flies` output directory from its `fits.json`; returns the
 /// number of files written.

@@ -9,15 +9,17 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
 
-use plasticity::data::{BehaviourDataset, Dataset, NeuralDataset};
-use plasticity::fit::behaviour::{circuit_of, resample_inputs, BehaviourFitSettings, InputSource};
-use plasticity::fit::neural::NeuralFitSettings;
-use plasticity::fit::profile::{ProfileInterval, ProfileSettings};
-use plasticity::gradient::GradientStrategy;
-use plasticity::identifiability::{
+use plasticity::analysis::identifiability::{
     analyse, behaviour_curvature, neural_curvature, profile_intervals, Curvature, Identifiability,
 };
+use plasticity::analysis::profile::{ProfileInterval, ProfileSettings};
+use plasticity::data::{BehaviourDataset, Dataset, NeuralDataset};
+use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{BehaviourObjective, NeuralObjective};
+use plasticity::pipeline::behaviour::{
+    circuit_of, resample_inputs, BehaviourFitSettings, InputSource,
+};
+use plasticity::pipeline::neural::NeuralFitSettings;
 use plasticity::report::write_json;
 use plasticity::rule::{term_names, TaylorRule, Term, Variables};
 
@@ -135,7 +137,7 @@ fn draw_figures(dir: &Path, report: &Identifiability) -> Result<()> {
         .map(|(k, &v)| ((k + 1) as f64, v))
         .collect();
     if !spectrum.is_empty() {
-        plasticity::figures::line_plot(
+        plasticity::report::figures::line_plot(
             &dir.join("identifiability_spectrum"),
             &format!(
                 "Information spectrum (condition number {})",
@@ -146,7 +148,10 @@ fn draw_figures(dir: &Path, report: &Identifiability) -> Result<()> {
             ),
             "eigenvalue rank (ascending)",
             "eigenvalue of the Fisher information",
-            &[plasticity::figures::Series::new("eigenvalue", spectrum)],
+            &[plasticity::report::figures::Series::new(
+                "eigenvalue",
+                spectrum,
+            )],
             false,
             true,
         )?;
@@ -158,7 +163,7 @@ fn draw_figures(dir: &Path, report: &Identifiability) -> Result<()> {
         .map(|(k, d)| format!("#{} λ={:.2e}", k + 1, d.eigenvalue))
         .collect();
     let values: Vec<Vec<f64>> = worst.iter().map(|d| d.loadings.clone()).collect();
-    plasticity::figures::heat_map(
+    plasticity::report::figures::heat_map(
         &dir.join("identifiability_directions"),
         "Loadings of the least-determined directions",
         "term",

@@ -173,7 +173,7 @@ pub(crate) fn print_coefficient_table(
         show!(
             "not determined: a 95 % half-width above {} × the largest fitted |θ| \
              (Laplace intervals; results.json's identifiability section has the rest)",
-            plasticity::identifiability::DETERMINED_RELATIVE_HALF_WIDTH
+            plasticity::analysis::identifiability::DETERMINED_RELATIVE_HALF_WIDTH
         );
     }
     print_uncertainty_notes(uncertainty);

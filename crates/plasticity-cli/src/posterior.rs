@@ -11,18 +11,20 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Map};
 
-use plasticity::data::{BehaviourDataset, Dataset, NeuralDataset};
-use plasticity::fit::behaviour::{circuit_of, resample_inputs, BehaviourFitSettings, InputSource};
-use plasticity::fit::neural::NeuralFitSettings;
-use plasticity::gradient::GradientStrategy;
-use plasticity::identifiability::{
+use plasticity::analysis::identifiability::{
     analyse, behaviour_curvature, neural_curvature, Identifiability,
 };
-use plasticity::objective::NeuralObjective;
-use plasticity::posterior::{
+use plasticity::analysis::posterior::{
     sample_journaled, summarise, BehaviourPosterior, ChainDraws, CoordinateSummary, NutsSettings,
     Prior, ScaledObjectivePosterior, WEAK_PRIOR_SD,
 };
+use plasticity::data::{BehaviourDataset, Dataset, NeuralDataset};
+use plasticity::gradient::GradientStrategy;
+use plasticity::objective::NeuralObjective;
+use plasticity::pipeline::behaviour::{
+    circuit_of, resample_inputs, BehaviourFitSettings, InputSource,
+};
+use plasticity::pipeline::neural::NeuralFitSettings;
 use plasticity::report::write_json;
 
 use crate::journal::DirJournal;
@@ -372,9 +374,9 @@ pub(crate) fn posterior_command(args: &PosteriorArgs) -> Result<()> {
     let csv_path = out.join("posterior_draws.csv");
     plasticity::io::write_atomically(&csv_path, |w| w.write_all(csv.as_bytes()))?;
     let pooled: Vec<Vec<f64>> = (0..terms.len())
-        .map(|k| plasticity::posterior::coordinate(&chains, k).concat())
+        .map(|k| plasticity::analysis::posterior::coordinate(&chains, k).concat())
         .collect();
-    plasticity::figures::pair_plot(
+    plasticity::report::figures::pair_plot(
         &out.join("figures").join("posterior_pairs"),
         &format!(
             "Posterior ({} chains × {} draws; cross: fitted θ)",

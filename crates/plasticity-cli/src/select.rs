@@ -12,12 +12,12 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use plasticity::data::BehaviourDataset;
-use plasticity::figures::{line_plot, Series};
-use plasticity::fit::selection::{
+use plasticity::fit::OptimizerKind;
+use plasticity::pipeline::selection::{
     merge_shards, parse_terms, select_shard, select_terms, subset_candidates, L1PathSettings,
     SearchKind, Selection, SelectionSettings, SelectionShard, Tolerance,
 };
-use plasticity::fit::OptimizerKind;
+use plasticity::report::figures::{line_plot, Series};
 use plasticity::report::{csv_field, write_json, write_text};
 
 use crate::flags::weight_bound;
@@ -294,7 +294,8 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
     let settings = settings_of(args)?;
     let dataset = BehaviourDataset::load(&args.data)
         .with_context(|| format!("reading behaviour dataset {}", args.data.display()))?;
-    plasticity::fit::selection::check_settings(&settings, dataset.n_sessions()).map_err(as_flag)?;
+    plasticity::pipeline::selection::check_settings(&settings, dataset.n_sessions())
+        .map_err(as_flag)?;
     if let Some(text) = &args.shard {
         return run_shard(args, &settings, &dataset, text);
     }
@@ -307,8 +308,9 @@ pub(crate) fn select_command(args: &SelectArgs) -> Result<()> {
             if !quiet {
                 eprintln!("the L1 path ({} λ values)", path.lambdas);
             }
-            selection.l1_path =
-                Some(plasticity::fit::selection::l1_path(&dataset, &settings).map_err(as_flag)?);
+            selection.l1_path = Some(
+                plasticity::pipeline::selection::l1_path(&dataset, &settings).map_err(as_flag)?,
+            );
         }
         (selection, Some(shard_seconds))
     } else {

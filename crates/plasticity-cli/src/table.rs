@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde_json::json;
 
-use plasticity::fit::behaviour::BehaviourFitSettings;
-use plasticity::fit::neural::RuleFamily;
 use plasticity::fit::FitConfig;
+use plasticity::pipeline::behaviour::BehaviourFitSettings;
+use plasticity::pipeline::neural::RuleFamily;
 use plasticity::report::{write_json, write_text};
 use plasticity::rule::{parse_expression, Rule, Term, Variables};
 use plasticity::task::BehaviourTask;
@@ -79,7 +79,7 @@ struct TableFit {
     taylor: bool,
     theta: Vec<f64>,
     stop_reason: plasticity::fit::StopReason,
-    evaluation: Option<plasticity::fit::behaviour::BehaviourEvaluation>,
+    evaluation: Option<plasticity::pipeline::behaviour::BehaviourEvaluation>,
     seconds: f64,
 }
 
@@ -278,7 +278,7 @@ fn table_csv(rows: &[TableRow]) -> Result<String> {
 }
 
 fn table_markdown(rows: &[TableRow]) -> Result<String> {
-    use plasticity::metrics::median;
+    use plasticity::analysis::metrics::median;
     let mut md = String::from(
         "| generating rule | family | R² weights | R² activity | % deviance | ceiling % deviance | fitted generating terms |\n|---|---|---|---|---|---|---|\n",
     );
@@ -293,7 +293,7 @@ fn table_markdown(rows: &[TableRow]) -> Result<String> {
             .iter()
             .filter(|r| r.rule == rule && r.family == family)
             .collect();
-        let metric = |f: &dyn Fn(&plasticity::fit::behaviour::BehaviourEvaluation) -> f64| {
+        let metric = |f: &dyn Fn(&plasticity::pipeline::behaviour::BehaviourEvaluation) -> f64| {
             let values: Vec<f64> = group
                 .iter()
                 .filter_map(|r| r.fit.evaluation.as_ref().map(f))

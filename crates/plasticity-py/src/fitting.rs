@@ -14,16 +14,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use plasticity::data::NeuralStream;
-use plasticity::fit::behaviour::{
-    circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings,
-};
-use plasticity::fit::neural::{fit_neural, NeuralFitSettings, RuleFamily};
-use plasticity::fit::online::{OnlineSettings, OnlineUpdate};
 use plasticity::fit::{EpochReport, FitOutcome};
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{
     BehaviourObjective, NeuralObjective, Objective, StreamedNeuralObjective,
 };
+use plasticity::pipeline::behaviour::{
+    circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings,
+};
+use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings, RuleFamily};
+use plasticity::pipeline::online::{OnlineSettings, OnlineUpdate};
 use plasticity::rule::{PlasticityRule, Rule};
 
 use crate::datasets::{json_to_py, BehaviourDataset, NeuralDataset};
@@ -230,7 +230,9 @@ fn fit_neural_dataset<'py>(
     })?;
     let fit = fit.map_err(to_py_err)?;
     let generating = match fit.rule {
-        Rule::Taylor(_) => plasticity::fit::neural::generating_theta(&data).map_err(to_py_err)?,
+        Rule::Taylor(_) => {
+            plasticity::pipeline::neural::generating_theta(&data).map_err(to_py_err)?
+        }
         Rule::Mlp(_) => None,
     };
     result_dict(
@@ -268,7 +270,7 @@ fn fit_behaviour_dataset<'py>(
     let fit = fit.map_err(to_py_err)?;
     let generating = match fit.rule {
         Rule::Taylor(_) => {
-            plasticity::fit::behaviour::generating_theta(&data).map_err(to_py_err)?
+            plasticity::pipeline::behaviour::generating_theta(&data).map_err(to_py_err)?
         }
         Rule::Mlp(_) => None,
     };
@@ -306,7 +308,7 @@ fn fit_neural_streamed<'py>(
     settings.gradient = GradientStrategy::Forward;
     let stream = open_stream(&path)?;
     let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
-        plasticity::fit::neural::fit_neural_streamed(&stream, &settings, observer)
+        plasticity::pipeline::neural::fit_neural_streamed(&stream, &settings, observer)
     })?;
     let fit = fit.map_err(to_py_err)?;
     let generating = match (&fit.rule, stream.generating_rule()) {
@@ -392,7 +394,7 @@ fn fit_online<'py>(
     };
     let stream = open_stream(&path)?;
     let (fit, interrupted, seconds) = run_online(py, callback, |observer| {
-        plasticity::fit::online::fit_online_neural(&stream, &settings, &online, observer)
+        plasticity::pipeline::online::fit_online_neural(&stream, &settings, &online, observer)
     })?;
     let fit = fit.map_err(to_py_err)?;
     let n = fit.theta.len();
@@ -489,7 +491,7 @@ fn loss_and_gradient<'py>(
             hidden,
             ..NeuralFitSettings::default()
         };
-        let rule = plasticity::fit::neural::build_rule(&settings).map_err(to_py_err)?;
+        let rule = plasticity::pipeline::neural::build_rule(&settings).map_err(to_py_err)?;
         check_length(&rule)?;
         let items = items_of(items, data.n_trajectories(), "items")?;
         py.detach(|| {
@@ -501,7 +503,8 @@ fn loss_and_gradient<'py>(
         })
     } else if let Ok(behaviour) = dataset.cast::<BehaviourDataset>() {
         let data = behaviour.get().inner.clone();
-        let rule = plasticity::fit::behaviour::build_rule(family, &hidden).map_err(to_py_err)?;
+        let rule =
+            plasticity::pipeline::behaviour::build_rule(family, &hidden).map_err(to_py_err)?;
         check_length(&rule)?;
         let items = items_of(items, data.n_sessions(), "items")?;
         if let Some(bound) = weight_bound {
@@ -554,7 +557,7 @@ fn discover(
     optimizer: Option<String>,
     iterations: Option<usize>,
 ) -> PyResult<Py<PyAny>> {
-    use plasticity::fit::discover::{DiscoverSpec, MetaOptimizer};
+    use plasticity::pipeline::discover::{DiscoverSpec, MetaOptimizer};
     let mut spec = DiscoverSpec::load(&experiment).map_err(to_py_err)?;
     if let Some(seed) = seed {
         spec.seed = seed;
@@ -576,7 +579,7 @@ fn discover(
     let start = Instant::now();
     let report = py
         .detach(|| {
-            plasticity::fit::discover::discover(&spec, spec.meta.optimizer, spec.seed, |_| {})
+            plasticity::pipeline::discover::discover(&spec, spec.meta.optimizer, spec.seed, |_| {})
         })
         .map_err(to_py_err)?;
     let mut results = report.results(&spec);

@@ -5,18 +5,23 @@
 //! whole recorded session, and `θ` is fitted by gradient descent through the entire
 //! trajectory so that the simulation reproduces the recording.
 //!
-//! Where things are:
+//! Where things are, from the bottom layer up (a layer imports only those below it):
+//! - [`scalar`], [`error`], the random helpers, [`limits`] (the memory a job may
+//!   take), [`journal`] (units of work recorded for resuming);
 //! - [`rule`]: the Taylor-series and MLP rules, their parameter gradients, the
-//!   expression syntax and trainable masks;
-//! - [`circuit`]: one simulation step of each circuit and its vector-Jacobian product;
-//! - [`gradient`]: trajectory gradient strategies (full tape, checkpointed adjoint);
-//! - [`objective`]: losses over datasets;
-//! - [`optim`] and [`fit`]: optimisers and the fitting loop;
-//! - [`task`]: seeded data generation; [`data`]: datasets in memory; [`io`]: file
-//!   formats (NumPy `.npz`, MATLAB v5 `.mat`);
-//! - [`report`]: results files, and in [`report::figures`] the figures;
-//! - [`metrics`]: R² of weights and activity, coefficient error;
-//! - [`limits`]: the memory a dataset may take.
+//!   expression syntax and trainable masks; [`optim`]: Adam, L-BFGS,
+//!   Levenberg–Marquardt;
+//! - [`io`]: file formats (NumPy `.npz`, MATLAB v5 `.mat`); [`circuit`]: populations,
+//!   projections and one simulation step; [`data`]: datasets in memory;
+//! - [`gradient`]: trajectory gradients (full tape, checkpointed adjoint, forward
+//!   mode, the Gauss–Newton pass); [`objective`]: losses over datasets; [`task`]:
+//!   seeded data generation;
+//! - [`fit`]: the driver (epochs, observers, checkpoints, stop reasons) and its
+//!   parametrisation; [`baseline`]: Q-learning;
+//! - [`analysis`]: metrics, identifiability, profile likelihood, posterior;
+//! - [`pipeline`]: the recipes each command runs (neural, behaviour, circuit, flies,
+//!   population, selection, design, discover, online);
+//! - [`report`]: results files, and in [`report::figures`] the figures.
 #![deny(missing_docs)]
 
 pub mod analysis;
@@ -42,9 +47,3 @@ pub mod task;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::{Error, Result};
-
-// Old paths, kept until every caller uses `crate::analysis`, `crate::pipeline` and
-// `crate::report`.
-pub use analysis::{identifiability, metrics, posterior};
-pub use pipeline::design;
-pub use report::figures;

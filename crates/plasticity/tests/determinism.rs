@@ -5,9 +5,9 @@
 
 use std::ops::ControlFlow;
 
-use plasticity::fit::behaviour::{fit_behaviour, BehaviourFitSettings};
-use plasticity::fit::neural::{fit_neural, NeuralFitSettings};
 use plasticity::fit::{FitConfig, FitOutcome, OptimizerKind};
+use plasticity::pipeline::behaviour::{fit_behaviour, BehaviourFitSettings};
+use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
 use plasticity::task::{BehaviourTask, OjaTask};
 
 /// Runs `f` on a fresh pool of `threads` threads.

@@ -6,9 +6,9 @@
 
 use std::ops::ControlFlow;
 
-use plasticity::fit::neural::{fit_neural, NeuralFitSettings};
 use plasticity::fit::{fit, FitConfig, OptimizerKind, Parametrisation, StopReason};
 use plasticity::objective::Objective;
+use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
 use plasticity::task::OjaTask;
 
 /// `(θ − target)²`, which overflows (NaN) from θ = 1 on: the optimiser is pulled

@@ -87,8 +87,8 @@ fn a_behaviour_simulation_too_large_for_memory_is_refused_with_its_size() {
 /// thread, sized by the gradient strategy.
 #[test]
 fn a_neural_fit_counts_its_dataset_and_workspaces() {
-    use plasticity::fit::neural::neural_fit_bytes;
     use plasticity::gradient::GradientStrategy;
+    use plasticity::pipeline::neural::neural_fit_bytes;
     let dataset = OjaTask {
         n_pre: 10,
         n_post: 20,

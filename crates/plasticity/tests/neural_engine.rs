@@ -5,10 +5,10 @@
 use std::ops::ControlFlow;
 
 use plasticity::circuit::spec::RuleSpec;
-use plasticity::fit::neural::{fit_neural, solver_for, NeuralFitSettings};
 use plasticity::fit::{FitConfig, Solver};
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{CircuitObjective, NeuralObjective, Objective};
+use plasticity::pipeline::neural::{fit_neural, solver_for, NeuralFitSettings};
 use plasticity::rule::{term_names, Rule, TaylorRule, Variables};
 use plasticity::task::oja::OjaTask;
 

@@ -3,8 +3,8 @@
 
 use std::ops::ControlFlow;
 
-use plasticity::fit::neural::{fit_neural, NeuralFitSettings};
 use plasticity::fit::FitConfig;
+use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
 use plasticity::rule::{term_names, Variables};
 use plasticity::task::OjaTask;
 
@@ -64,7 +64,7 @@ fn lbfgs_recovers_oja_from_a_small_circuit() {
 /// terms → the reward covariance term dominates and fresh sessions are predicted.
 #[test]
 fn adam_recovers_reward_covariance_from_choices() {
-    use plasticity::fit::behaviour::{fit_behaviour, BehaviourFitSettings};
+    use plasticity::pipeline::behaviour::{fit_behaviour, BehaviourFitSettings};
     use plasticity::task::BehaviourTask;
     let dataset = BehaviourTask::default().simulate().expect("simulated");
     let settings = BehaviourFitSettings {

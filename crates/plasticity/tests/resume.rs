@@ -4,10 +4,10 @@
 use std::ops::ControlFlow;
 
 use plasticity::circuit::CircuitSpec;
-use plasticity::fit::behaviour::{fit_behaviour, BehaviourFitSettings};
-use plasticity::fit::circuit::{fit_circuit, CircuitFitSettings};
-use plasticity::fit::neural::{fit_neural, NeuralFitSettings};
 use plasticity::fit::{FitCheckpoint, FitConfig, OptimizerKind};
+use plasticity::pipeline::behaviour::{fit_behaviour, BehaviourFitSettings};
+use plasticity::pipeline::circuit::{fit_circuit, CircuitFitSettings};
+use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
 use plasticity::task::circuit::CircuitTask;
 use plasticity::task::{BehaviourTask, OjaTask};
 

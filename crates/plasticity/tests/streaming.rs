@@ -6,10 +6,10 @@ use std::io::{Read, Write};
 use std::ops::ControlFlow;
 
 use plasticity::data::{NeuralDataset, NeuralStream};
-use plasticity::fit::neural::{fit_neural, fit_neural_streamed, NeuralFitSettings};
 use plasticity::fit::FitConfig;
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{NeuralObjective, Objective, StreamedNeuralObjective};
+use plasticity::pipeline::neural::{fit_neural, fit_neural_streamed, NeuralFitSettings};
 use plasticity::rule::{parse_expression, TaylorRule, Variables};
 use plasticity::task::OjaTask;
 
@@ -197,8 +197,8 @@ fn bad_values_and_truncation_are_named_while_streaming() {
 
 #[test]
 fn an_online_fit_moves_towards_the_generating_rule_and_stops_cleanly_on_overflow() {
-    use plasticity::fit::online::{fit_online_neural, OnlineSettings};
     use plasticity::fit::Basis;
+    use plasticity::pipeline::online::{fit_online_neural, OnlineSettings};
     let data = OjaTask {
         n_pre: 5,
         n_post: 8,

@@ -6,11 +6,11 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use plasticity::data::BehaviourDataset;
-use plasticity::fit::behaviour::{
-    circuit_of, evaluate_behaviour, generating_task, generating_theta, BehaviourFit,
-};
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{BehaviourObjective, Objective};
+use plasticity::pipeline::behaviour::{
+    circuit_of, evaluate_behaviour, generating_task, generating_theta, BehaviourFit,
+};
 use plasticity::report::{behaviour_results, fitted_parameters_csv, write_json, write_text};
 use plasticity::rule::{parse_expression, term_names, Rule, TaylorRule, Variables};
 
@@ -164,7 +164,7 @@ pub(crate) fn evaluate_command(
             "theta": expression,
             "metrics": {
                 "loss": loss,
-                "percent_deviance": plasticity::fit::behaviour::percent_deviance(loss, null),
+                "percent_deviance": plasticity::pipeline::behaviour::percent_deviance(loss, null),
                 "r2_weights": evaluation.as_ref().map(|e| e.r2_weights),
                 "r2_activity": evaluation.as_ref().map(|e| e.r2_activity),
                 "evaluation": evaluation,

@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use plasticity::data::CircuitDataset;
-use plasticity::fit::circuit::{evaluate_circuit, fit_circuit};
 use plasticity::objective::{CircuitObjective, Objective};
+use plasticity::pipeline::circuit::{evaluate_circuit, fit_circuit};
 use plasticity::rule::{parse_expression, Variables};
 
 use plasticity::report::{write_json, write_text};
@@ -41,11 +41,12 @@ pub(crate) fn fit_circuit_command(
     let checkpoint = crate::journal::FitResume::new(out, data, &settings)?;
     settings.fit.resume = checkpoint.load(resume)?;
     let stages = if settings.horizon_stages.is_empty() {
-        plasticity::fit::circuit::default_horizon_stages(true, dataset.steps)
+        plasticity::pipeline::circuit::default_horizon_stages(true, dataset.steps)
     } else {
         settings.horizon_stages.clone()
     };
-    let total = plasticity::fit::circuit::default_stage_epochs(true).max(settings.stage_epochs)
+    let total = plasticity::pipeline::circuit::default_stage_epochs(true)
+        .max(settings.stage_epochs)
         * stages
             .iter()
             .filter(|&&h| h > 0 && h < dataset.steps)

@@ -14,9 +14,9 @@ use clap::Args;
 use serde_json::json;
 
 use plasticity::data::Dataset;
-use plasticity::fit::neural::{evaluate_on_dataset, NeuralFitSettings, RuleFamily};
 use plasticity::fit::OptimizerKind;
 use plasticity::objective::{NeuralObjective, Objective};
+use plasticity::pipeline::neural::{evaluate_on_dataset, NeuralFitSettings, RuleFamily};
 use plasticity::rule::{parse_expression, term_names, PlasticityRule, Rule, TaylorRule, Variables};
 use plasticity::task::OjaTask;
 
@@ -117,7 +117,7 @@ pub(crate) fn fit_command(args: &FitArgs) -> Result<()> {
         return online::fit_online_command(args);
     }
     let parameters = if matches!(args.options.gradient, GradientArg::Auto) {
-        plasticity::fit::neural::build_rule(&args.options.settings())?.n_parameters()
+        plasticity::pipeline::neural::build_rule(&args.options.settings())?.n_parameters()
     } else {
         0
     };
@@ -327,7 +327,7 @@ pub(crate) fn oja_command(args: &OjaArgs) -> Result<()> {
 
 /// The solver a neural fit with `settings` runs, in words.
 fn solver_description(settings: &NeuralFitSettings) -> &'static str {
-    match plasticity::fit::neural::solver_for(settings) {
+    match plasticity::pipeline::neural::solver_for(settings) {
         Ok("levenberg-marquardt") => "Levenberg–Marquardt",
         Ok("adam") => "Adam",
         _ => "L-BFGS",

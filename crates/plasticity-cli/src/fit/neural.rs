@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use plasticity::data::NeuralDataset;
-use plasticity::fit::neural::{fit_neural, generating_theta, NeuralFitSettings};
+use plasticity::pipeline::neural::{fit_neural, generating_theta, NeuralFitSettings};
 use plasticity::report::{
     coefficient_uncertainty, coefficients_csv, neural_results, write_json, write_text,
 };
@@ -25,7 +25,7 @@ pub(super) fn fit_with_progress(
     source: &Path,
     settings: &NeuralFitSettings,
     checkpoint: Option<&FitResume>,
-) -> Result<(plasticity::fit::neural::NeuralFit, f64)> {
+) -> Result<(plasticity::pipeline::neural::NeuralFit, f64)> {
     let bar = progress_bar(settings.fit.epochs, "fitting");
     let start = Instant::now();
     let observer = epoch_observer(&bar, start, settings.fit.epochs, true);
@@ -44,7 +44,7 @@ pub(super) fn fit_with_progress(
 
 pub(super) fn write_fit_outputs(
     out: &Path,
-    fit: &plasticity::fit::neural::NeuralFit,
+    fit: &plasticity::pipeline::neural::NeuralFit,
     settings: &NeuralFitSettings,
     data_path: &Path,
     dataset: &NeuralDataset,
@@ -73,7 +73,7 @@ pub(super) fn fit_streamed_command(args: &FitArgs) -> Result<()> {
     let bar = progress_bar(settings.fit.epochs, "fitting (streamed)");
     let start = Instant::now();
     let mut observer = epoch_observer(&bar, start, settings.fit.epochs, true);
-    let fit = plasticity::fit::neural::fit_neural_streamed(&stream, &settings, &mut observer);
+    let fit = plasticity::pipeline::neural::fit_neural_streamed(&stream, &settings, &mut observer);
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     let fit = fit.context("fitting the rule")?;
@@ -97,7 +97,7 @@ pub(super) fn fit_streamed_command(args: &FitArgs) -> Result<()> {
 }
 
 pub(super) fn print_summary(
-    fit: &plasticity::fit::neural::NeuralFit,
+    fit: &plasticity::pipeline::neural::NeuralFit,
     dataset: &NeuralDataset,
     seconds: f64,
 ) -> Result<()> {
@@ -105,7 +105,7 @@ pub(super) fn print_summary(
 }
 
 fn print_fit_summary(
-    fit: &plasticity::fit::neural::NeuralFit,
+    fit: &plasticity::pipeline::neural::NeuralFit,
     truth: Option<&[f64]>,
     seconds: f64,
 ) -> Result<()> {

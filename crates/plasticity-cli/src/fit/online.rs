@@ -1,5 +1,5 @@
 //! `fit --online`: one pass over the streamed recording, θ updated every K steps; the
-//! report (results.json) is the library's [`plasticity::fit::online::OnlineReport`].
+//! report (results.json) is the library's [`plasticity::pipeline::online::OnlineReport`].
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use plasticity::data::NeuralStream;
-use plasticity::fit::neural::NeuralFitSettings;
-use plasticity::fit::online::{
+use plasticity::pipeline::neural::NeuralFitSettings;
+use plasticity::pipeline::online::{
     fit_online_neural, followed_terms, online_report, OnlineFit, OnlineSettings, OnlineUpdate,
 };
 use plasticity::report::{write_json, write_text};
@@ -44,7 +44,7 @@ pub(super) fn fit_online_command(args: &FitArgs) -> Result<()> {
         .generating_rule()
         .map(|rule| parse_expression(rule, Variables::Xyw))
         .transpose()?;
-    let rule = plasticity::fit::neural::build_rule(&settings)?;
+    let rule = plasticity::pipeline::neural::build_rule(&settings)?;
     let report = online_report(&fit, &settings, &online, &args.data, &stream, seconds);
     write_json(&out.join("results.json"), &serde_json::to_value(&report)?)?;
     let truth_for_csv = match rule {
@@ -140,20 +140,20 @@ fn draw_online(
                 (points[points.len() - 1].0, truth[k]),
             ];
             series.push(
-                plasticity::figures::Series::new(format!("{term} generating"), ends)
+                plasticity::report::figures::Series::new(format!("{term} generating"), ends)
                     .dashed()
                     .without_markers()
                     .colour(colour),
             );
         }
         series.push(
-            plasticity::figures::Series::new(format!("{term} online"), points)
+            plasticity::report::figures::Series::new(format!("{term} online"), points)
                 .without_markers()
                 .colour(colour),
         );
     }
     if !series.is_empty() {
-        plasticity::figures::line_plot(
+        plasticity::report::figures::line_plot(
             &out.join("figures").join("online"),
             "Online estimate of the rule while the recording streams in",
             "recording step",

@@ -7,11 +7,11 @@ mod task;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, ValueEnum};
 
-use plasticity::fit::behaviour::{BehaviourFitSettings, InputSource};
-use plasticity::fit::circuit::CircuitFitSettings;
-use plasticity::fit::neural::{NeuralFitSettings, RuleFamily};
 use plasticity::fit::{Basis, FitConfig, OptimizerKind};
 use plasticity::gradient::GradientStrategy;
+use plasticity::pipeline::behaviour::{BehaviourFitSettings, InputSource};
+use plasticity::pipeline::circuit::CircuitFitSettings;
+use plasticity::pipeline::neural::{NeuralFitSettings, RuleFamily};
 
 pub(crate) use cells::*;
 pub(crate) use task::*;
@@ -24,8 +24,8 @@ pub(crate) enum SolverArg {
 }
 
 impl SolverArg {
-    pub(crate) fn solver(self) -> plasticity::fit::circuit::CircuitSolver {
-        use plasticity::fit::circuit::CircuitSolver;
+    pub(crate) fn solver(self) -> plasticity::pipeline::circuit::CircuitSolver {
+        use plasticity::pipeline::circuit::CircuitSolver;
         match self {
             SolverArg::Auto => CircuitSolver::Auto,
             SolverArg::LevenbergMarquardt => CircuitSolver::LevenbergMarquardt,

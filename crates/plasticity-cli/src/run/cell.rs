@@ -10,10 +10,10 @@ use anyhow::{bail, Context, Result};
 use indicatif::MultiProgress;
 use serde_json::{json, Map, Value};
 
-use plasticity::fit::behaviour::{behaviour_weight_trajectories, circuit_of, fit_behaviour};
-use plasticity::fit::neural::{fit_neural, fresh_trajectories, generating_theta};
+use plasticity::analysis::metrics::{neural_weight_trajectories, WeightTrajectories};
 use plasticity::fit::{FitOutcome, StopReason};
-use plasticity::metrics::{neural_weight_trajectories, WeightTrajectories};
+use plasticity::pipeline::behaviour::{behaviour_weight_trajectories, circuit_of, fit_behaviour};
+use plasticity::pipeline::neural::{fit_neural, fresh_trajectories, generating_theta};
 use plasticity::report::{
     behaviour_results, fitted_parameters_csv, neural_results, write_json, write_text,
 };
@@ -25,7 +25,7 @@ use super::observer::CheckpointingObserver;
 use super::{cell_dir, CellCommands, CellOutcome};
 use crate::flags::{BenchArgs, CircuitTaskFlags, FitOptions, TaskArgs, TaskFlags};
 use plasticity::data::CircuitDataset;
-use plasticity::fit::circuit::CircuitFit;
+use plasticity::pipeline::circuit::CircuitFit;
 
 /// Runs one cell into its directory; its `result.json` is written last (atomically),
 /// so a cell with one is complete.
@@ -203,7 +203,7 @@ impl CellContext<'_> {
         let observer = self.observer(settings.fit.epochs);
         let outcome = observer.follow(|o| fit_behaviour(&dataset, &settings, o))?;
         let seconds = self.start.elapsed().as_secs_f64();
-        let generating = plasticity::fit::behaviour::generating_theta(&dataset)?;
+        let generating = plasticity::pipeline::behaviour::generating_theta(&dataset)?;
         let weights = behaviour_weight_trajectories(
             &task,
             &circuit_of(&dataset, settings.weight_bound),
@@ -250,8 +250,8 @@ impl CellContext<'_> {
         let mut settings = crate::flags::circuit_settings(fit);
         settings.fit.resume = load_checkpoint(&self.dir, &self.fingerprint, self.resume)?;
         let observer = self.observer(settings.fit.epochs);
-        let outcome =
-            observer.follow(|o| plasticity::fit::circuit::fit_circuit(&dataset, &settings, o))?;
+        let outcome = observer
+            .follow(|o| plasticity::pipeline::circuit::fit_circuit(&dataset, &settings, o))?;
         let seconds = self.start.elapsed().as_secs_f64();
         let results =
             plasticity::report::circuit_results(&outcome, &settings, &data_path, &dataset, seconds);

@@ -9,7 +9,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use plasticity::figures::{heat_map, line_panels, line_plot, paired_plot, LinePanel, Series};
+use plasticity::report::figures::{
+    heat_map, line_panels, line_plot, paired_plot, LinePanel, Series,
+};
 
 use super::experiment::{value_text, Experiment, Kind};
 

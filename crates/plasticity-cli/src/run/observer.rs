@@ -130,19 +130,19 @@ pub(super) trait Fitted {
     fn outcome(&self) -> &FitOutcome;
 }
 
-impl Fitted for plasticity::fit::neural::NeuralFit {
+impl Fitted for plasticity::pipeline::neural::NeuralFit {
     fn outcome(&self) -> &FitOutcome {
         &self.outcome
     }
 }
 
-impl Fitted for plasticity::fit::circuit::CircuitFit {
+impl Fitted for plasticity::pipeline::circuit::CircuitFit {
     fn outcome(&self) -> &FitOutcome {
         &self.outcome
     }
 }
 
-impl Fitted for plasticity::fit::behaviour::BehaviourFit {
+impl Fitted for plasticity::pipeline::behaviour::BehaviourFit {
     fn outcome(&self) -> &FitOutcome {
         &self.outcome
     }

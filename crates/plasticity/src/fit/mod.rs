@@ -27,13 +27,6 @@ pub use outcome::{FitOutcome, StopReason};
 pub use parametrisation::{mean_and_std, Basis, Parametrisation, VariableScales};
 pub use solver::Solver;
 
-// Old paths of the pipelines and the profile likelihood, kept until every caller uses
-// `crate::pipeline` and `crate::analysis`.
-pub use crate::analysis::profile;
-pub use crate::pipeline::{
-    behaviour, circuit, discover, flies, neural, online, population, selection,
-};
-
 use crate::objective::Objective;
 use crate::rule::{parse_expression, PlasticityRule, Rule, TrainableSpec};
 use crate::{Error, Result};

@@ -13,7 +13,7 @@
 //! (checked from the members' headers before any data is read), to a circuit's
 //! synapses, and to a neural or circuit fit's dataset with its working memory
 //! (gradient tapes and checkpoints, Gauss–Newton systems and tangents, per thread:
-//! [`crate::fit::neural::neural_fit_bytes`], [`crate::fit::circuit::circuit_fit_bytes`]),
+//! [`crate::pipeline::neural::neural_fit_bytes`], [`crate::pipeline::circuit::circuit_fit_bytes`]),
 //! refused with the settings that would fit ([`check_working_bytes`]). A recording that streams from its file (forward mode,
 //! [`NeuralStream`](crate::data::NeuralStream)) is never held whole: only its initial
 //! weights count. Large buffers are also allocated fallibly ([`try_vec`]): where the

@@ -7,13 +7,14 @@ use super::{Objective, WorkspacePool};
 use crate::circuit::{InitialWeightsFit, Network};
 use crate::data::CircuitDataset;
 use crate::gradient::network::jacobian::{
-    network_trajectory_gauss_newton, GaussNewtonSystem, NetworkTangentWorkspace,
+    network_trajectory_gauss_newton, NetworkTangentWorkspace,
 };
 use crate::gradient::network::{
     network_trajectory_sse, network_trajectory_sse_and_gradient, NetworkTrajectory,
     NetworkWorkspace,
 };
 use crate::gradient::GradientStrategy;
+use crate::optim::least_squares::GaussNewtonSystem;
 
 /// A projection whose `W₀`, shared by every trajectory, is fitted with θ.
 #[derive(Clone, Debug, PartialEq)]

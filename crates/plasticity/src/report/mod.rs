@@ -9,10 +9,10 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use crate::data::{BehaviourDataset, NeuralDataset};
-use crate::fit::behaviour::{BehaviourFit, BehaviourFitSettings};
-use crate::fit::neural::{NeuralFit, NeuralFitSettings};
 use crate::fit::FitOutcome;
 use crate::io::write_atomically;
+use crate::pipeline::behaviour::{BehaviourFit, BehaviourFitSettings};
+use crate::pipeline::neural::{NeuralFit, NeuralFitSettings};
 use crate::rule::{format_expression, PlasticityRule, Rule};
 use crate::{Error, Result};
 
@@ -99,7 +99,7 @@ pub fn neural_results(
 }
 
 /// [`neural_results`] for a fit of a dataset that streamed from its file
-/// ([`crate::fit::neural::fit_neural_streamed`]); `data.streamed` is `true`.
+/// ([`crate::pipeline::neural::fit_neural_streamed`]); `data.streamed` is `true`.
 pub fn neural_results_streamed(
     fit: &NeuralFit,
     settings: &NeuralFitSettings,
@@ -139,7 +139,7 @@ fn empty_neural_dataset() -> NeuralDataset {
 }
 
 /// How well the data determine one fitted parameter: what the fit's
-/// `identifiability` section ([`crate::identifiability::results_section`]) says about
+/// `identifiability` section ([`crate::analysis::identifiability::results_section`]) says about
 /// it. Every field is `None` where the section has nothing on the parameter (an MLP, a
 /// fit whose report was not computed, a term held fixed by `trainable`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -152,8 +152,8 @@ pub struct CoefficientUncertainty {
     /// Upper end, `θ + Z_95 · SE`.
     pub upper: Option<f64>,
     /// Whether the data determine it: its 95 % half-width `Z_95 · SE` is at most
-    /// [`crate::identifiability::DETERMINED_RELATIVE_HALF_WIDTH`] (a tenth) of the
-    /// largest fitted `|θ|` over the analysed terms ([`crate::identifiability::is_determined`],
+    /// [`crate::analysis::identifiability::DETERMINED_RELATIVE_HALF_WIDTH`] (a tenth) of the
+    /// largest fitted `|θ|` over the analysed terms ([`crate::analysis::identifiability::is_determined`],
     /// the threshold of the section's "not determined by these data" sentences); `false`
     /// for a term without a standard error.
     pub determined: Option<bool>,
@@ -212,7 +212,7 @@ pub fn coefficient_uncertainty(names: &[String], identifiability: Option<&Value>
                 return CoefficientUncertainty::default();
             };
             let std_error = by_term("standard_errors", name).and_then(|v| v.as_f64());
-            let half_width = std_error.map(|se| crate::identifiability::Z_95 * se);
+            let half_width = std_error.map(|se| crate::analysis::identifiability::Z_95 * se);
             let interval = by_term("intervals", name)
                 .and_then(|v| Some((v.get(0)?.as_f64()?, v.get(1)?.as_f64()?)));
             let interval = interval.or_else(|| half_width.map(|h| (estimate - h, estimate + h)));
@@ -220,7 +220,9 @@ pub fn coefficient_uncertainty(names: &[String], identifiability: Option<&Value>
                 std_error,
                 lower: interval.map(|i| i.0),
                 upper: interval.map(|i| i.1),
-                determined: Some(crate::identifiability::is_determined(half_width, scale)),
+                determined: Some(crate::analysis::identifiability::is_determined(
+                    half_width, scale,
+                )),
             }
         })
         .collect();
@@ -368,8 +370,8 @@ fn optional(value: Option<f64>) -> String {
 /// intervals, as the ends are). The plain `theta_<term>` column is a different
 /// estimator — the median over all draws of the *penalised* fit — and can lie outside
 /// those intervals.
-pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
-    use crate::fit::flies::ModelFamily;
+pub fn flies_per_fly_csv(fits: &[crate::pipeline::flies::FlyModelFit]) -> String {
+    use crate::pipeline::flies::ModelFamily;
     let mut columns: Vec<(String, String)> = Vec::new(); // (term, column name)
     for family in [ModelFamily::PlasticityRule, ModelFamily::QLearning] {
         for fit in fits.iter().filter(|f| f.family == family) {
@@ -481,7 +483,7 @@ pub fn flies_per_fly_csv(fits: &[crate::fit::flies::FlyModelFit]) -> String {
 /// `percent_deviance`, `heldout_percent_deviance` (fitted on every fly's first
 /// trials) and `cross_fly_percent_deviance` (fitted without the fly), and
 /// `negative_log_likelihood`.
-pub fn population_csv(fits: &[crate::fit::population::PopulationFit]) -> String {
+pub fn population_csv(fits: &[crate::pipeline::population::PopulationFit]) -> String {
     let mut csv = String::from(
         "fly,model,percent_deviance,heldout_percent_deviance,cross_fly_percent_deviance,negative_log_likelihood\n",
     );
@@ -518,8 +520,8 @@ pub fn write_json(path: &Path, value: &Value) -> Result<()> {
 /// (per projection: `given` or `fitted_shared`), `metrics`, `stages` of the staged
 /// horizon, the histories (θ only), `config`, `data`, `seed`, `version`.
 pub fn circuit_results(
-    fit: &crate::fit::circuit::CircuitFit,
-    settings: &crate::fit::circuit::CircuitFitSettings,
+    fit: &crate::pipeline::circuit::CircuitFit,
+    settings: &crate::pipeline::circuit::CircuitFitSettings,
     data_path: &Path,
     dataset: &crate::data::CircuitDataset,
     fit_seconds: f64,
@@ -679,7 +681,7 @@ pub fn write_fitted_initial_weights(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identifiability::{results_section, Curvature, Z_95};
+    use crate::analysis::identifiability::{results_section, Curvature, Z_95};
     use crate::rule::{term_names, TaylorRule, Variables};
 
     /// A Taylor rule with `x*y` = 1 known to ±0.002 and `y^2*w` = −1 to ±2 (95 %),
@@ -747,7 +749,7 @@ mod tests {
     #[test]
     fn without_a_report_the_uncertainty_columns_are_empty_and_say_why() {
         let (rule, theta, _) = section();
-        let section = crate::identifiability::not_computed("no report here");
+        let section = crate::analysis::identifiability::not_computed("no report here");
         let uncertainty = coefficient_uncertainty(&rule.parameter_names(), Some(&section));
         assert_eq!(uncertainty.unavailable.as_deref(), Some("no report here"));
         assert!(uncertainty.least_determined.is_none());

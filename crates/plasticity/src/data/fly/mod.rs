@@ -25,7 +25,7 @@
 //!
 //! The reader is written for untrusted input: every element's size is checked against
 //! the bytes that remain, a compressed variable may inflate to at most 256 MiB and at
-//! most [`MAX_INFLATE_RATIO`] times its compressed size, and dimensions whose product
+//! most [`crate::io::mat::MAX_INFLATE_RATIO`] times its compressed size, and dimensions whose product
 //! does not match the length of the data are refused before anything is allocated.
 //!
 //! # The CSV layout
@@ -75,8 +75,6 @@ mod tests;
 pub use csv::load_fly_csv;
 pub use dataset::to_dataset;
 pub use mat::load_fly_mat;
-// old path, kept until the CLI's imports are updated
-pub use crate::io::mat::MAX_INFLATE_RATIO;
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};

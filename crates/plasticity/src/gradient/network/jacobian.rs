@@ -18,7 +18,7 @@ use super::{resize, NetworkTrajectory, TrajectoryLoss};
 use crate::circuit::{Network, PopulationKind};
 use crate::rule::{LayerState, PlasticityRule, PARTIALS_HEAD};
 
-pub use crate::optim::least_squares::GaussNewtonSystem;
+use crate::optim::least_squares::GaussNewtonSystem;
 
 /// Buffers of the forward-mode pass, reused across trajectories (no allocation per
 /// step).

@@ -592,7 +592,8 @@ fn dual_jacobian(
 }
 
 fn check_jacobian(label: &str, network: &Network, data: &Data, theta: &[f64], active: &[usize]) {
-    use super::jacobian::{network_trajectory_gauss_newton, GaussNewtonSystem};
+    use super::jacobian::network_trajectory_gauss_newton;
+    use crate::optim::least_squares::GaussNewtonSystem;
     let mut ws = super::jacobian::NetworkTangentWorkspace::new();
     let mut system = GaussNewtonSystem::zeros(active.len());
     let mut rows = Vec::new();
@@ -833,7 +834,7 @@ fn forward_mode_jacobian_with_a_modulatory_signal_and_a_gate() {
     check_jacobian("reward and gate", &network, &data, &theta, &all);
     // a cross-entropy is not a least-squares loss
     let (network, data, theta) = modulated_recurrent(true);
-    let mut system = super::jacobian::GaussNewtonSystem::zeros(all.len());
+    let mut system = crate::optim::least_squares::GaussNewtonSystem::zeros(all.len());
     let refused = super::jacobian::network_trajectory_gauss_newton(
         &network,
         &theta,

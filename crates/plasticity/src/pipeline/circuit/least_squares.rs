@@ -13,7 +13,7 @@ use super::settings::CircuitFitSettings;
 use crate::data::CircuitDataset;
 use crate::fit::StageReport;
 use crate::fit::{Basis, EpochReport, FitCheckpoint, FitOutcome, Parametrisation, StopReason};
-pub use crate::fit::{StagedCheckpoint, StartResult};
+use crate::fit::{StagedCheckpoint, StartResult};
 use crate::objective::{CircuitObjective, Objective};
 use crate::optim::least_squares::GaussNewtonSystem;
 use crate::optim::levenberg_marquardt::{

@@ -23,7 +23,7 @@ pub use settings::{
     default_horizon_stages, default_stage_epochs, CircuitFitSettings, CircuitSolver, HORIZON_GROWTH,
 };
 
-pub use crate::fit::{ChunkCheckpoint, StageReport};
+use crate::fit::StageReport;
 use std::ops::ControlFlow;
 
 use rand::rngs::ChaCha8Rng;

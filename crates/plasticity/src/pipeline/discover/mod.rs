@@ -273,6 +273,23 @@ pub fn meta_adam<O: Objective>(
     Ok(outcome)
 }
 
+/// Refuses CMA-ES settings without generations, tasks or a positive finite step size.
+fn check_cmaes_settings(settings: &MetaCmaesSettings) -> Result<()> {
+    if settings.generations == 0 || settings.tasks_per_step == 0 {
+        return Err(Error::config(
+            "cmaes.generations",
+            "generations and tasks_per_step must be at least 1",
+        ));
+    }
+    if !(settings.initial_step_size > 0.0 && settings.initial_step_size.is_finite()) {
+        return Err(Error::config(
+            "cmaes.initial_step_size",
+            format!("{}: expected a positive number", settings.initial_step_size),
+        ));
+    }
+    Ok(())
+}
+
 /// CMA-ES on `objective` over the parameters in `active`, from `theta`. Generation
 /// `g`'s candidates are all scored on the same fresh tasks (`g B … (g+1) B − 1`) with
 /// fitness `L + λ ‖θ‖₁`; a non-finite loss scores `1e10`. The result is the
@@ -288,18 +305,7 @@ pub fn meta_cmaes<O: Objective>(
     mut on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
     use cmaes::{CMAESOptions, DVector};
-    if settings.generations == 0 || settings.tasks_per_step == 0 {
-        return Err(Error::config(
-            "cmaes.generations",
-            "generations and tasks_per_step must be at least 1",
-        ));
-    }
-    if !(settings.initial_step_size > 0.0 && settings.initial_step_size.is_finite()) {
-        return Err(Error::config(
-            "cmaes.initial_step_size",
-            format!("{}: expected a positive number", settings.initial_step_size),
-        ));
-    }
+    check_cmaes_settings(settings)?;
     let base = theta.to_vec();
     let full = |x: &DVector<f64>| -> Vec<f64> {
         let mut t = base.clone();

@@ -4,9 +4,7 @@
 
 use std::ops::ControlFlow;
 
-use serde::{Deserialize, Serialize};
-
-use super::model::{model_terms, CoefficientInterval};
+use super::model::{model_terms, CoefficientInterval, FlyDraw};
 use super::settings::{first_trials, fly_dataset, fly_fit_settings, FlySettings};
 use crate::analysis::metrics::median;
 use crate::analysis::posterior::CoordinateSummary;
@@ -19,32 +17,6 @@ use crate::objective::BehaviourObjective;
 use crate::pipeline::behaviour::{circuit_of, fit_behaviour, percent_deviance, resample_inputs};
 use crate::rule::{term_names, Rule, TaylorRule, Variables};
 use crate::Result;
-
-/// One draw of one fly under one model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FlyDraw {
-    /// The draw's seed (`W₀` and sensory noise).
-    pub seed: u64,
-    /// Percent deviance explained by the fit on all trials.
-    pub percent_deviance: f64,
-    /// Percent deviance on the held-out trials of the fit on the first trials.
-    pub heldout_percent_deviance: f64,
-    /// Cross-entropy summed over presentations (negative log-likelihood) of the fit on
-    /// all trials.
-    pub negative_log_likelihood: f64,
-    /// The model's coefficients (in the order of its terms) fitted on all trials.
-    pub theta: Vec<f64>,
-    /// Why the fit on all trials stopped.
-    pub stop_reason: String,
-    /// Profile-likelihood intervals of the coefficients (maximum likelihood, no
-    /// penalty, on this draw's inputs and `W₀`); empty when not asked for or when the
-    /// fly never rejected an odour (then the likelihood has no finite maximum).
-    pub intervals: Vec<CoefficientInterval>,
-    /// Divergent NUTS transitions after warm-up, summed over chains, when posterior
-    /// intervals were computed.
-    #[serde(default)]
-    pub posterior_divergences: Option<usize>,
-}
 
 /// 95 % Laplace intervals `θ̂_k ± 1.96 SE_k` of the terms `indices` of a behaviour
 /// model at its maximum-likelihood estimate `theta` (all 81 coefficients), in the order

@@ -14,9 +14,11 @@ pub use compare::{
     ModelComparison,
 };
 pub(crate) use draw::heldout_loss;
+pub use draw::laplace_intervals;
 use draw::{fly_draw, median_intervals};
-pub use draw::{laplace_intervals, FlyDraw};
-pub use model::{model_terms, CoefficientInterval, FlyModelFit, ModelFamily, Q_LEARNING_MODEL};
+pub use model::{
+    model_terms, CoefficientInterval, FlyDraw, FlyModelFit, ModelFamily, Q_LEARNING_MODEL,
+};
 use q_learning::q_learning_fit;
 pub use settings::{first_trials, FlySettings};
 pub(crate) use settings::{fly_dataset, fly_fit_settings};

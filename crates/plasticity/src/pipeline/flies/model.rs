@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::draw::FlyDraw;
 use crate::rule::{term_names, TrainableSpec, Variables};
 use crate::{Error, Result};
 
@@ -96,4 +95,30 @@ pub fn model_terms(model: &str) -> Result<Vec<String>> {
         return Err(Error::config("models", format!("'{model}' has no term")));
     }
     Ok(terms)
+}
+
+/// One draw of one fly under one model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlyDraw {
+    /// The draw's seed (`W₀` and sensory noise).
+    pub seed: u64,
+    /// Percent deviance explained by the fit on all trials.
+    pub percent_deviance: f64,
+    /// Percent deviance on the held-out trials of the fit on the first trials.
+    pub heldout_percent_deviance: f64,
+    /// Cross-entropy summed over presentations (negative log-likelihood) of the fit on
+    /// all trials.
+    pub negative_log_likelihood: f64,
+    /// The model's coefficients (in the order of its terms) fitted on all trials.
+    pub theta: Vec<f64>,
+    /// Why the fit on all trials stopped.
+    pub stop_reason: String,
+    /// Profile-likelihood intervals of the coefficients (maximum likelihood, no
+    /// penalty, on this draw's inputs and `W₀`); empty when not asked for or when the
+    /// fly never rejected an odour (then the likelihood has no finite maximum).
+    pub intervals: Vec<CoefficientInterval>,
+    /// Divergent NUTS transitions after warm-up, summed over chains, when posterior
+    /// intervals were computed.
+    #[serde(default)]
+    pub posterior_divergences: Option<usize>,
 }

@@ -1,7 +1,6 @@
 //! The Q-learning baseline fitted to one fly, reported like a plasticity model.
 
-use super::draw::FlyDraw;
-use super::model::{CoefficientInterval, FlyModelFit, ModelFamily, Q_LEARNING_MODEL};
+use super::model::{CoefficientInterval, FlyDraw, FlyModelFit, ModelFamily, Q_LEARNING_MODEL};
 use super::settings::{first_trials, FlySettings};
 use crate::analysis::profile::profile_interval;
 use crate::baseline::{fit_q_learning, q_learning_losses, QLearningObjective, QLearningParameters};

@@ -9,41 +9,14 @@ use super::scoring::Folds;
 use super::scoring::Part;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
+use super::outcome::L1Path;
 use super::settings::{check_settings, L1PathSettings, SelectionSettings};
 use crate::data::BehaviourDataset;
 use crate::objective::{BehaviourObjective, Objective};
 use crate::pipeline::behaviour::{circuit_of, BehaviourFitSettings};
 use crate::rule::{TaylorRule, Term, Variables};
 use crate::{Error, Result};
-
-/// The L1 path.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct L1Path {
-    /// The pool's terms, the columns of `coefficients`.
-    pub terms: Vec<String>,
-    /// The λ sequence, decreasing.
-    pub lambdas: Vec<f64>,
-    /// Coefficients fitted on all sessions at each λ (`[λ][term]`).
-    pub coefficients: Vec<Vec<f64>>,
-    /// Non-zero coefficients at each λ.
-    pub nonzero: Vec<usize>,
-    /// Proximal-gradient iterations at each λ (all sessions).
-    pub iterations: Vec<usize>,
-    /// Held-out deviance `D(λ)`.
-    pub heldout_deviance: Vec<f64>,
-    /// `SE(D(λ))` across folds.
-    pub deviance_se: Vec<f64>,
-    /// Index of `λ_min`.
-    pub index_min: usize,
-    /// Index of `λ_1se`.
-    pub index_1se: usize,
-    /// `λ_min`: the smallest held-out deviance.
-    pub lambda_min: f64,
-    /// `λ_1se`: the largest λ within one SE of the smallest held-out deviance.
-    pub lambda_1se: f64,
-}
 
 /// The L1 path of the pool on `dataset` alone (see the module documentation), with λ
 /// chosen by the cross-validation of `settings`.

@@ -45,13 +45,14 @@
 
 mod candidates;
 mod l1;
+mod outcome;
 mod scoring;
 mod settings;
 mod shards;
 
 pub use candidates::{aic, bic, session_folds, subset_candidates, MAX_CANDIDATES};
-pub use l1::{l1_path, proximal_path, L1Path};
-pub use scoring::{CandidateScore, Selection};
+pub use l1::{l1_path, proximal_path};
+pub use outcome::{CandidateScore, L1Path, Selection};
 pub use settings::{
     check_settings, parse_terms, L1PathSettings, SearchKind, SelectionSettings, Tolerance,
 };

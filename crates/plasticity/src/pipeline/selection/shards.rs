@@ -8,7 +8,7 @@ use super::scoring::Folds;
 use serde::{Deserialize, Serialize};
 
 use super::candidates::subset_candidates;
-use super::scoring::{CandidateScore, Selection};
+use super::outcome::{CandidateScore, Selection};
 use super::settings::{check_settings, SearchKind, SelectionSettings, Tolerance};
 use crate::data::BehaviourDataset;
 use crate::journal::Journal;
