@@ -2,6 +2,9 @@
 //! variable, what was expected), exit code ≠ 0, no panic and no output file; results
 //! are reproducible whatever the thread count.
 
+mod common;
+
+use common::stderr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,10 +18,6 @@ fn binary() -> Command {
 
 fn run(args: &[&str]) -> Output {
     binary().args(args).output().expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A tiny valid dataset: 3→4 neurons, 6 steps, 2 trajectories, 3 recorded.

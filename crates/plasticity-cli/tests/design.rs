@@ -3,19 +3,11 @@
 //! version, the figures exist; the same seed gives the same table; bad flags are
 //! errors naming the flag.
 
+mod common;
+
+use common::{run, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use std::process::Output;
 
 fn design(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![

@@ -6,19 +6,10 @@
 //! same seed gives the same coefficients, `--seed` and `--optimizer` take effect, and
 //! bad files are errors naming the file, key and line.
 
+mod common;
+
+use common::{run, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn experiment(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,15 +2,10 @@
 //! the first block only (docs/flies.md): one warning line on stderr (none with
 //! `--quiet`, which prints only errors) and `data_warnings` in comparison.json, an empty list for clean data.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::run;
+use std::path::Path;
 
 /// Runs a fast `flies` on `data` (one model, one draw, 3 epochs, no intervals, no
 /// baseline, no shared rule) with `global` flags before the command; returns its

@@ -3,15 +3,11 @@
 //! auto` says which strategy it chose and why; `fit --online` writes the estimate after
 //! every update.
 
+mod common;
+
+use common::run;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn ok(args: &[&str]) -> Output {
     let output = run(args);

@@ -2,19 +2,10 @@
 //! to `fit`, a file given to `flies`, a directory given as a dataset; `table --help`
 //! lists the flags a table reads; defaults print as readable numbers.
 
+mod common;
+
+use common::{run, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn fly_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/flies/Fly1.mat")

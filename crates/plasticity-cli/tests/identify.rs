@@ -2,22 +2,13 @@
 //! directions in ascending order of eigenvalue and Laplace intervals around the fitted
 //! θ; bad input names the file and what was expected.
 
+mod common;
+
+use common::{run, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use plasticity::task::OjaTask;
 use serde_json::Value;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 const TERMS: &str = "x*y,y^2*w,x,w";
 

@@ -2,22 +2,14 @@
 //! a Laplace prior that matches the fit's L1 penalty, one CSV row per draw, the pair
 //! plot; the same seed gives the same draws; bad flags are errors naming the flag.
 
+mod common;
+
+use common::{run, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use plasticity::task::{BehaviourTask, OjaTask};
 use serde_json::Value;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// A tiny behaviour dataset fitted over two terms with L1 1e-2; returns the fit's
 /// directory and the number of presentations.

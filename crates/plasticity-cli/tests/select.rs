@@ -2,21 +2,12 @@
 //! set, selection.json the best set, the equivalence set and the L1 path, the figures
 //! are drawn; bad pools and flags are named in the error.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{run, stderr};
 
 use plasticity::task::BehaviourTask;
 use serde_json::Value;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 #[test]
 fn select_writes_the_ranking_the_equivalence_set_and_the_l1_path() {
