@@ -52,7 +52,7 @@ pub fn unit<T: Serialize + DeserializeOwned>(
     unit_if(journal, key, || compute().map(Some))
 }
 
-/// [`unit`] for work that may be cut short: `compute()` gives `None` for a unit that a
+/// [`unit()`] for work that may be cut short: `compute()` gives `None` for a unit that a
 /// stop request interrupted midway, which is then not recorded (a resumed run computes
 /// it again). Any error type that a library error converts into.
 pub fn unit_if<T: Serialize + DeserializeOwned, E: From<Error>>(

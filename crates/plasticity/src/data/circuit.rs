@@ -5,7 +5,7 @@
 //! | `inputs/{population}` | f64 | [trajectories, steps, size] | activity of each input population |
 //! | `external_input/{population}` | f64 | [trajectories, steps, size] | external current of neuron populations that have one |
 //! | `recorded_activity/{population}` | f64 | [trajectories, steps, n_recorded] | recorded `y_t` (noise included), for populations with recorded neurons |
-//! | `recorded_neurons/{population}` | i64 | [n_recorded] | ascending indices into `0..size` |
+//! | `recorded_neurons/{population}` | i64 | \[n_recorded\] | ascending indices into `0..size` |
 //! | `initial_weights/{projection}` | f64 | [trajectories, n_post, n_pre] | `W₀` (0 where no synapse) |
 //! | `mask/{projection}` | i64 | [n_post, n_pre] | 1 where a synapse exists |
 //! | `metadata` | 0-d string | | JSON: `kind` = `"circuit"`, `circuit` (the circuit file as JSON), `seed`, `noise_std`, `version` |

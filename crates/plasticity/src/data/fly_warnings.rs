@@ -14,7 +14,7 @@
 //! `k`-th accept belong to trial `k − 1`. The converter's leftover first-block entries
 //! pile up in front of the first accept of the second block, that is in trial
 //! `block_trials` (trial 81 counted from 1 with blocks of 80); that one trial is therefore
-//! counted apart ([`FlyRejectionCounts::boundary_trial`]) and is not taken as evidence of
+//! counted apart ([`FlyRejectionCounts::rejections_in_boundary_trial`]) and is not taken as evidence of
 //! rejections after the first block.
 
 use serde::{Deserialize, Serialize};

@@ -127,7 +127,7 @@ pub enum OptimizerState {
         /// Losses of the last (up to 10) iterations.
         recent_losses: Vec<f64>,
     },
-    /// Levenberg–Marquardt's damping (circuit fits; see [`circuit`]).
+    /// Levenberg–Marquardt's damping (circuit fits; see [`crate::pipeline::circuit`]).
     #[serde(rename = "levenberg-marquardt")]
     LevenbergMarquardt {
         /// `λ` relative to the largest diagonal entry of `JᵀJ`.

@@ -41,7 +41,7 @@ pub struct FitConfig {
     /// Adam: how many times a non-finite loss or gradient may be answered by going back
     /// to the last point where the loss was finite and retaking the step from there
     /// with half the learning rate (which then stays halved); 0 stops at the first.
-    /// When none is left, the fit stops with [`StopReason::NonFinite`] and keeps that
+    /// When none is left, the fit stops with [`crate::fit::StopReason::NonFinite`] and keeps that
     /// last good point. L-BFGS needs none: its line search already halves a trial step
     /// that gives a non-finite loss.
     #[serde(default = "default_max_backoffs")]

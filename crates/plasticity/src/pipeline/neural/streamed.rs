@@ -12,7 +12,7 @@ use crate::objective::Objective;
 use crate::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::Result;
 
-/// Means and standard deviations of x, y and w as [`neural_scales`] measures them (the
+/// Means and standard deviations of x, y and w as [`super::neural_scales`] measures them (the
 /// same values, in the same order), read from a streamed dataset in one pass.
 pub fn neural_scales_streamed(stream: &crate::data::NeuralStream) -> Result<VariableScales> {
     let n_rec = stream.recorded_neurons().len();

@@ -26,7 +26,7 @@ pub fn bic(n_terms: usize, n_observations: usize, negative_log_likelihood: f64) 
 }
 
 /// The candidate sets of a subset search, in generation order: by size, then in the
-/// pool's canonical order. Errors as [`check_settings`].
+/// pool's canonical order. Errors as [`super::check_settings`].
 pub fn subset_candidates(settings: &SelectionSettings) -> Result<Vec<Vec<String>>> {
     check_terms(settings)?;
     let free: Vec<&String> = settings

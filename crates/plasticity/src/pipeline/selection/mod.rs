@@ -69,7 +69,7 @@ use crate::Result;
 /// Runs the selection on `dataset`; `on_fit` is called after every fit (from any
 /// thread), e.g. to advance a progress bar. Each fit (a term set's full fit or one
 /// fold's) is a unit of `journal`: recorded when done, replayed when resumed, skipped
-/// once a stop is requested ([`Error::Interrupted`]).
+/// once a stop is requested ([`crate::Error::Interrupted`]).
 pub fn select_terms(
     dataset: &BehaviourDataset,
     settings: &SelectionSettings,

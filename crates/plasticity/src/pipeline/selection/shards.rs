@@ -78,7 +78,7 @@ pub fn select_shard(
 }
 
 /// Ranks the candidates of every shard of one sharded search together, exactly as
-/// [`select_terms`] ranks an unsharded one (the same candidates in the same generation
+/// [`super::select_terms`] ranks an unsharded one (the same candidates in the same generation
 /// order give the same ranking). Errors ([`Error::Config`], key `shards`) unless the
 /// shards are all `N` of one search, each once.
 pub fn merge_shards(shards: &[SelectionShard], tolerance: Tolerance) -> Result<Selection> {
