@@ -6,8 +6,13 @@ use std::path::Path;
 
 use ndarray::{Array1, Array2, Array3, Ix1, Ix2, Ix3};
 
-use crate::circuit::RewardSignal;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
+use super::mean_and_std;
+use crate::circuit::{BehaviourCircuit, RewardSignal};
 use crate::io::npz::{write_npz, NpzFile, NpzValue};
+use crate::random::normal;
 use crate::{Error, Result};
 
 /// Recorded choices of several sessions.
@@ -384,6 +389,76 @@ impl BehaviourDataset {
             ],
         )
     }
+}
+
+/// The circuit of a dataset (SPEC constants from its shapes) with a weight bound.
+pub fn circuit_of(dataset: &BehaviourDataset, weight_bound: Option<f64>) -> BehaviourCircuit {
+    BehaviourCircuit::new(dataset.n_in(), dataset.n_hidden()).with_weight_bound(weight_bound)
+}
+
+/// Inputs with fresh sensory noise: each real presentation gets its odour's mean
+/// pattern plus `N(0, σ²)` per input. Patterns and σ come from the metadata
+/// (`odour_patterns`, `input_noise_std`) when present, otherwise from the data (the
+/// mean input of each odour and the spread around it). Padding stays 0.
+pub fn resample_inputs(dataset: &BehaviourDataset, seed: u64) -> Result<Array3<f64>> {
+    let n_in = dataset.n_in();
+    let n_odours = dataset.n_odours();
+    let mut patterns = vec![vec![0.0; n_in]; n_odours];
+    let from_metadata = dataset
+        .metadata
+        .get("odour_patterns")
+        .and_then(|v| serde_json::from_value::<Vec<Vec<f64>>>(v.clone()).ok())
+        .filter(|p| p.len() >= n_odours && p.iter().all(|row| row.len() == n_in));
+    match from_metadata {
+        Some(given) => patterns.clone_from_slice(&given[..n_odours]),
+        None => {
+            let mut counts = vec![0usize; n_odours];
+            for k in 0..dataset.n_sessions() {
+                for (p, &odour) in dataset.session_odours(k).iter().enumerate() {
+                    counts[odour as usize] += 1;
+                    for (i, mean) in patterns[odour as usize].iter_mut().enumerate() {
+                        *mean += dataset.inputs[[k, p, i]];
+                    }
+                }
+            }
+            for (pattern, &count) in patterns.iter_mut().zip(&counts) {
+                pattern.iter_mut().for_each(|v| *v /= count.max(1) as f64);
+            }
+        }
+    }
+    let noise_std = match dataset
+        .metadata
+        .get("input_noise_std")
+        .and_then(|v| v.as_f64())
+    {
+        Some(std) => std,
+        None => {
+            let residuals = (0..dataset.n_sessions()).flat_map(|k| {
+                let patterns = &patterns;
+                dataset
+                    .session_odours(k)
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(p, &odour)| {
+                        (0..n_in)
+                            .map(move |i| dataset.inputs[[k, p, i]] - patterns[odour as usize][i])
+                    })
+            });
+            mean_and_std(residuals).1
+        }
+    };
+    let noise = normal(0.0, noise_std)?;
+    let mut inputs = Array3::zeros(dataset.inputs.raw_dim());
+    for k in 0..dataset.n_sessions() {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0d0u64.rotate_left(40));
+        rng.set_stream(k as u64 + 1);
+        for (p, &odour) in dataset.session_odours(k).iter().enumerate() {
+            for i in 0..n_in {
+                inputs[[k, p, i]] = patterns[odour as usize][i] + rng.sample(noise);
+            }
+        }
+    }
+    Ok(inputs)
 }
 
 #[cfg(test)]

@@ -94,3 +94,19 @@ pub(crate) fn read_metadata(
     }
     Ok(metadata)
 }
+
+/// Mean and standard deviation of a sample (Welford's running update; `(0, 1)` when
+/// empty): the scales of recorded variables.
+pub fn mean_and_std(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut n, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
+    for v in values {
+        n += 1.0;
+        let delta = v - mean;
+        mean += delta / n;
+        m2 += delta * (v - mean);
+    }
+    if n < 1.0 {
+        return (0.0, 1.0);
+    }
+    (mean, (m2 / n).sqrt())
+}

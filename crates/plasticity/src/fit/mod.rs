@@ -24,7 +24,7 @@ pub use checkpoint::{
 };
 pub use config::{EpochReport, FitConfig, OptimizerKind, DEFAULT_MAX_BACKOFFS};
 pub use outcome::{FitOutcome, StopReason};
-pub use parametrisation::{mean_and_std, Basis, Parametrisation, VariableScales};
+pub use parametrisation::{Basis, Parametrisation, VariableScales};
 pub use solver::Solver;
 
 use crate::objective::Objective;

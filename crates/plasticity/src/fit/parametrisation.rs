@@ -47,21 +47,6 @@ impl Default for VariableScales {
     }
 }
 
-/// Mean and standard deviation of a sample.
-pub fn mean_and_std(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (mut n, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
-    for v in values {
-        n += 1.0;
-        let delta = v - mean;
-        mean += delta / n;
-        m2 += delta * (v - mean);
-    }
-    if n < 1.0 {
-        return (0.0, 1.0);
-    }
-    (mean, (m2 / n).sqrt())
-}
-
 /// The map `φ ↦ θ`: `θ = θ_fixed + scatter(M φ)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parametrisation {

@@ -197,7 +197,7 @@ fn behaviour_fisher_matches_dual_numbers() {
     let rule = TaylorRule::new(Variables::Xywr);
     let mut theta = parse_expression("x*r - 0.05*w", Variables::Xywr).expect("rule");
     theta[1] = 0.03; // y, so that the weights feel the hidden activity too
-    let circuit = crate::pipeline::behaviour::circuit_of(&dataset, None);
+    let circuit = crate::data::behaviour::circuit_of(&dataset, None);
     let parameters: Vec<usize> = ["x*r", "w", "y", "1", "x*y*w*r", "r"]
         .iter()
         .map(|t| {
@@ -453,7 +453,7 @@ fn curvature_is_bit_identical_on_one_and_two_threads() {
             let b = behaviour_curvature(
                 &choices,
                 &choices.inputs,
-                &crate::pipeline::behaviour::circuit_of(&choices, Some(10.0)),
+                &crate::data::behaviour::circuit_of(&choices, Some(10.0)),
                 &TaylorRule::new(Variables::Xywr),
                 &reward,
                 &[0, 1, 9, 27, 28],

@@ -413,7 +413,7 @@ fn to_dataset_packs_flies_in_the_behaviour_layout() {
     let path = dir.path().join("flies.npz");
     data.save(&path).expect("saved");
     assert_eq!(BehaviourDataset::load(&path).expect("loaded"), data);
-    let resampled = crate::pipeline::behaviour::resample_inputs(&data, 1).expect("inputs");
+    let resampled = crate::data::behaviour::resample_inputs(&data, 1).expect("inputs");
     assert_eq!(resampled.shape(), data.inputs.shape());
 }
 

@@ -3,8 +3,9 @@
 //! fitted `W₀` as is; the parameters' names and the generating values.
 
 use crate::circuit::PopulationKind;
+use crate::data::mean_and_std;
 use crate::data::CircuitDataset;
-use crate::fit::{mean_and_std, Basis, Parametrisation, VariableScales};
+use crate::fit::{Basis, Parametrisation, VariableScales};
 use crate::objective::{CircuitObjective, Objective};
 use crate::rule::{PlasticityRule, Rule, TrainableSpec};
 use crate::Result;

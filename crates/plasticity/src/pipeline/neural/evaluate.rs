@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::metrics::{
     evaluate_neural, named_coefficient_error, FreshTrajectories, NeuralEvaluation,
 };
+use crate::data::mean_and_std;
 use crate::data::NeuralDataset;
-use crate::fit::{mean_and_std, Basis, FitOutcome, VariableScales};
+use crate::fit::{Basis, FitOutcome, VariableScales};
 use crate::gradient::GradientStrategy;
 use crate::objective::{NeuralObjective, Objective};
 use crate::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
