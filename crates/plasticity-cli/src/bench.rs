@@ -14,8 +14,8 @@ use plasticity::gradient::{
 };
 use plasticity::objective::{BehaviourObjective, NeuralObjective, Objective};
 use plasticity::pipeline::behaviour::{build_rule, circuit_of};
-use plasticity::pipeline::neural::RuleFamily;
 use plasticity::report::write_json;
+use plasticity::rule::RuleFamily;
 use plasticity::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
 use plasticity::scalar::Scalar;
 use plasticity::task::{BehaviourTask, OjaTask};

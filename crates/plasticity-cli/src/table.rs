@@ -8,8 +8,8 @@ use serde_json::json;
 
 use plasticity::fit::FitConfig;
 use plasticity::pipeline::behaviour::BehaviourFitSettings;
-use plasticity::pipeline::neural::RuleFamily;
 use plasticity::report::{write_json, write_text};
+use plasticity::rule::RuleFamily;
 use plasticity::rule::{parse_expression, Rule, Term, Variables};
 use plasticity::task::BehaviourTask;
 

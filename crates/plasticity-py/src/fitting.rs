@@ -22,8 +22,9 @@ use plasticity::objective::{
 use plasticity::pipeline::behaviour::{
     circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings,
 };
-use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings, RuleFamily};
+use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
 use plasticity::pipeline::online::{OnlineSettings, OnlineUpdate};
+use plasticity::rule::RuleFamily;
 use plasticity::rule::{PlasticityRule, Rule};
 
 use crate::datasets::{json_to_py, BehaviourDataset, NeuralDataset};

@@ -16,7 +16,8 @@ use serde_json::json;
 use plasticity::data::Dataset;
 use plasticity::fit::OptimizerKind;
 use plasticity::objective::{NeuralObjective, Objective};
-use plasticity::pipeline::neural::{evaluate_on_dataset, NeuralFitSettings, RuleFamily};
+use plasticity::pipeline::neural::{evaluate_on_dataset, NeuralFitSettings};
+use plasticity::rule::RuleFamily;
 use plasticity::rule::{parse_expression, term_names, PlasticityRule, Rule, TaylorRule, Variables};
 use plasticity::task::OjaTask;
 

@@ -11,7 +11,8 @@ use plasticity::fit::{Basis, FitConfig, OptimizerKind};
 use plasticity::gradient::GradientStrategy;
 use plasticity::pipeline::behaviour::{BehaviourFitSettings, InputSource};
 use plasticity::pipeline::circuit::CircuitFitSettings;
-use plasticity::pipeline::neural::{NeuralFitSettings, RuleFamily};
+use plasticity::pipeline::neural::NeuralFitSettings;
+use plasticity::rule::RuleFamily;
 
 pub(crate) use cells::*;
 pub(crate) use task::*;

@@ -11,7 +11,6 @@ use std::ops::ControlFlow;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::neural::RuleFamily;
 use crate::analysis::metrics::{median, named_coefficient_error, ColumnR2, WeightTrajectories};
 use crate::circuit::BehaviourCircuit;
 use crate::data::BehaviourDataset;
@@ -21,6 +20,7 @@ use crate::fit::{
 };
 use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
 use crate::objective::BehaviourObjective;
+use crate::rule::RuleFamily;
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::task::BehaviourTask;
 use crate::{Error, Result};

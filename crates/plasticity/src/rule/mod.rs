@@ -16,7 +16,20 @@ pub use mlp::MlpRule;
 pub use taylor::TaylorRule;
 pub use terms::{term_names, Term, Variables};
 
+use serde::{Deserialize, Serialize};
+
 use crate::scalar::Scalar;
+
+/// A family of rules: which one a fit uses (`taylor`, `mlp` in settings files).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleFamily {
+    /// Truncated Taylor series.
+    #[default]
+    Taylor,
+    /// Multilayer perceptron.
+    Mlp,
+}
 
 /// What one plastic layer passes to its rule at one update.
 ///

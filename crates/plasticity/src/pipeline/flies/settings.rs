@@ -8,7 +8,7 @@ use crate::circuit::RewardSignal;
 use crate::data::{to_dataset, FlyRecording};
 use crate::fit::FitConfig;
 use crate::pipeline::behaviour::{BehaviourFitSettings, InputSource};
-use crate::pipeline::neural::RuleFamily;
+use crate::rule::RuleFamily;
 use crate::Result;
 
 /// How the flies are fitted and compared.

@@ -8,11 +8,12 @@
 use std::ops::ControlFlow;
 
 use super::evaluate::{evaluate_on_dataset, neural_identifiability, neural_scales, NeuralFit};
-use super::settings::{FitStart, NeuralFitSettings, RuleFamily};
+use super::settings::{FitStart, NeuralFitSettings};
 use crate::circuit::spec::RuleSpec;
 use crate::data::NeuralDataset;
 use crate::fit::{Basis, EpochReport, OptimizerKind, OptimizerState, Solver, StopReason};
 use crate::pipeline::circuit::{fit_circuit, CircuitFitSettings};
+use crate::rule::RuleFamily;
 use crate::Result;
 
 /// The name [`NeuralFit::solver_used`] gives Levenberg–Marquardt.

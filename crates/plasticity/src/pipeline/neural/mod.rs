@@ -16,7 +16,7 @@ pub(crate) use evaluate::{neural_identifiability, optimizer_name};
 pub use least_squares::LEVENBERG_MARQUARDT;
 pub use memory::neural_fit_bytes;
 pub(crate) use settings::FitStart;
-pub use settings::{build_rule, NeuralFitSettings, RuleFamily};
+pub use settings::{build_rule, NeuralFitSettings};
 use std::ops::ControlFlow;
 pub use streamed::{fit_neural_streamed, neural_scales_streamed};
 

@@ -5,19 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::fit::{initial_theta, rule_parametrisation, Basis, FitConfig, Solver, VariableScales};
 use crate::gradient::GradientStrategy;
-use crate::rule::{MlpRule, Rule, TaylorRule, Variables};
+use crate::rule::{MlpRule, Rule, RuleFamily, TaylorRule, Variables};
 use crate::Result;
-
-/// Which rule family to fit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleFamily {
-    /// Truncated Taylor series.
-    #[default]
-    Taylor,
-    /// Multilayer perceptron.
-    Mlp,
-}
 
 /// Everything that defines a fit of a neural dataset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::behaviour::BehaviourFitSettings;
-use crate::pipeline::neural::RuleFamily;
+use crate::rule::RuleFamily;
 use crate::rule::{Term, Variables};
 use crate::{Error, Result};
 
