@@ -54,11 +54,8 @@ pub(super) fn write_fit_outputs(
         .with_context(|| format!("creating output directory {}", out.display()))?;
     let results = neural_results(fit, settings, data_path, dataset, seconds);
     write_json(&out.join("results.json"), &results)?;
-    let truth = generating_theta(dataset)?;
-    let truth = match fit.rule {
-        Rule::Taylor(_) => truth,
-        Rule::Mlp(_) => None,
-    };
+    // an MLP's parameters have no generating counterpart
+    let truth = fit.rule.as_taylor().and(generating_theta(dataset)?);
     write_text(
         &out.join("coefficients.csv"),
         &coefficients_csv(fit, truth.as_deref()),

@@ -423,10 +423,7 @@ fn write_fit_files(
     weights: Option<&WeightTrajectories>,
 ) -> Result<Map<String, Value>> {
     // an MLP's parameters have no generating counterpart
-    let truth = match rule {
-        Rule::Taylor(_) => generating,
-        Rule::Mlp(_) => None,
-    };
+    let truth = rule.as_taylor().and(generating);
     write_text(
         &dir.join("coefficients.csv"),
         &fitted_parameters_csv(rule, &outcome.theta, truth, Some(identifiability)),
@@ -435,8 +432,8 @@ fn write_fit_files(
     if let Some(weights) = weights {
         write_weights_csv(dir, weights)?;
     }
-    let generating_entry = match (rule, truth) {
-        (Rule::Taylor(taylor), Some(theta)) => named_theta(taylor.variables(), theta),
+    let generating_entry = match (rule.as_taylor(), truth) {
+        (Some(taylor), Some(theta)) => named_theta(taylor.variables(), theta),
         _ => Value::Null,
     };
     result.insert("generating".into(), generating_entry);
@@ -446,13 +443,7 @@ fn write_fit_files(
 /// The table columns every fit has.
 fn fit_row(rule: &Rule, outcome: &FitOutcome) -> Map<String, Value> {
     let mut row = Map::new();
-    row.insert(
-        "rule_family".into(),
-        json!(match rule {
-            Rule::Taylor(_) => "taylor",
-            Rule::Mlp(_) => "mlp",
-        }),
-    );
+    row.insert("rule_family".into(), json!(rule.family()));
     row.insert(
         "stop_reason".into(),
         json!(stop_reason_name(&outcome.stop_reason)),
@@ -474,19 +465,14 @@ fn stop_reason_name(reason: &StopReason) -> &'static str {
 }
 
 fn append_theta(row: &mut Map<String, Value>, rule: &Rule, theta: &[f64]) {
-    if let Rule::Taylor(taylor) = rule {
-        for (name, value) in term_names(taylor.variables()).into_iter().zip(theta) {
-            row.insert(format!("theta_{name}"), json!(value));
-        }
+    for (name, value) in rule.coefficient_names().into_iter().zip(theta) {
+        row.insert(format!("theta_{name}"), json!(value));
     }
 }
 
 /// `trajectory.csv`: `epoch,loss` and, for a Taylor rule, `theta_<term>` per epoch.
 fn write_trajectory_csv(dir: &Path, rule: &Rule, outcome: &FitOutcome) -> Result<()> {
-    let names = match rule {
-        Rule::Taylor(taylor) => term_names(taylor.variables()),
-        Rule::Mlp(_) => Vec::new(),
-    };
+    let names = rule.coefficient_names();
     let mut csv = String::from("epoch,loss");
     for name in &names {
         csv.push_str(&format!(",theta_{name}"));

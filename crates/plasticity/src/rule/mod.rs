@@ -254,6 +254,22 @@ impl Rule {
         }
     }
 
+    /// The Taylor rule, for a Taylor rule: the family whose parameters are named
+    /// coefficients with generating counterparts.
+    pub fn as_taylor(&self) -> Option<&TaylorRule> {
+        match self {
+            Rule::Taylor(taylor) => Some(taylor),
+            Rule::Mlp(_) => None,
+        }
+    }
+
+    /// Names of the coefficients: a Taylor rule's canonical term names; none for the
+    /// MLP, whose parameters are not coefficients of terms.
+    pub fn coefficient_names(&self) -> Vec<String> {
+        self.as_taylor()
+            .map_or_else(Vec::new, |taylor| term_names(taylor.variables()))
+    }
+
     /// Names of the parameters: canonical term names for Taylor, `layer0.weight[k,i]`
     /// style names for the MLP.
     pub fn parameter_names(&self) -> Vec<String> {
