@@ -1,5 +1,5 @@
 //! `plasticity discover EXPERIMENT.toml --out DIR`: meta-learn the rule that makes a
-//! circuit do its job (issue 12; the library's `fit::discover`). Writes
+//! circuit do its job (issue 12; the library's `pipeline::discover`). Writes
 //! DIR/results.json, coefficients.csv, loss_history.csv, coefficient_history.csv,
 //! experiment.toml (the file as read) and figures/.
 
