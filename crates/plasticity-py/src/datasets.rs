@@ -74,8 +74,42 @@ fn non_negative(variable: &str, values: Vec<i64>) -> PyResult<Vec<usize>> {
         .collect()
 }
 
-/// Neural activity of a plastic layer `y_t = sigmoid(W_t x_t)` over several
-/// trajectories (docs/model.md §6, kind "neural"). Arrays are returned as NumPy copies.
+/// Activity of a plastic layer recorded over several trajectories.
+///
+/// The layer computes ``y_t = sigmoid(W_t x_t)`` while its weights change by a plasticity
+/// rule, ``W_{t+1} = W_t + g(x_t, y_t, W_t)`` (docs/model.md §3.1). A dataset holds what
+/// is needed to recompute the loss exactly: the inputs, the initial weights and the
+/// recorded activity of some or all postsynaptic neurons (the ``.npz`` layout of
+/// docs/model.md §6.1, kind ``"neural"``). Made by :func:`simulate_oja`, read by
+/// :func:`load`, or built from arrays. Array attributes return NumPy copies.
+///
+/// Parameters
+/// ----------
+/// inputs : numpy.ndarray of float64, shape (trajectories, steps, n_pre)
+///     Presynaptic activity ``x_t`` as the model uses it.
+/// initial_weights : numpy.ndarray of float64, shape (trajectories, n_post, n_pre)
+///     Initial weights ``W₀`` of each trajectory.
+/// recorded_activity : numpy.ndarray of float64, shape (trajectories, steps, n_recorded)
+///     Recorded postsynaptic activity ``y_t`` (noise included) of the recorded neurons.
+/// recorded_neurons : sequence of int, optional
+///     Ascending indices into ``0..n_post`` of the recorded neurons, one per column of
+///     ``recorded_activity``. Default: every postsynaptic neuron.
+/// metadata : dict, optional
+///     JSON-serialisable metadata (``rule``, ``noise_std``, ``seed``, …); ``kind`` is set
+///     to ``"neural"`` unless given.
+///
+/// Raises
+/// ------
+/// ValueError
+///     If the shapes disagree, an index is negative or out of range, or ``metadata`` is
+///     not JSON-serialisable.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np
+/// >>> import plasticity as pl
+/// >>> pl.NeuralDataset(np.zeros((1, 5, 3)), np.zeros((1, 2, 3)), np.full((1, 5, 2), 0.5))
+/// NeuralDataset(trajectories=1, steps=5, n_pre=3, n_post=2, recorded=2, rule="unknown")
 #[pyclass(module = "plasticity", frozen, name = "NeuralDataset")]
 pub struct NeuralDataset {
     pub(crate) inner: Arc<plasticity::data::NeuralDataset>,
@@ -91,10 +125,7 @@ impl From<plasticity::data::NeuralDataset> for NeuralDataset {
 
 #[pymethods]
 impl NeuralDataset {
-    /// A dataset from arrays: `inputs` x `[trajectories, steps, n_pre]`,
-    /// `initial_weights` W₀ `[trajectories, n_post, n_pre]`, `recorded_activity`
-    /// `[trajectories, steps, n_recorded]`, the indices of the recorded neurons
-    /// (default: all), and a metadata dict.
+    // A dataset from arrays; Python reads the parameters from the class's docstring.
     #[new]
     #[pyo3(signature = (inputs, initial_weights, recorded_activity, recorded_neurons = None, metadata = None))]
     fn new(
@@ -126,7 +157,24 @@ impl NeuralDataset {
         Ok(dataset.into())
     }
 
-    /// Reads a neural `.npz` dataset (docs/model.md §6).
+    /// Reads a neural dataset from an ``.npz`` file.
+    ///
+    /// Parameters
+    /// ----------
+    /// path : str or os.PathLike
+    ///     The ``.npz`` file (the layout of docs/model.md §6.1).
+    ///
+    /// Returns
+    /// -------
+    /// NeuralDataset
+    ///     The dataset.
+    ///
+    /// Raises
+    /// ------
+    /// FileNotFoundError
+    ///     If ``path`` does not exist.
+    /// ValueError
+    ///     If the file is not a neural dataset (a missing key, a wrong shape or kind).
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         require_file(&path)?;
@@ -136,62 +184,75 @@ impl NeuralDataset {
         Ok(dataset.into())
     }
 
-    /// Writes the dataset as `.npz` (docs/model.md §6; written to a temporary name, then renamed).
+    /// Writes the dataset as an uncompressed ``.npz`` file.
+    ///
+    /// The file is written under a temporary name, then renamed, so a reader never sees a
+    /// partial file; :func:`load` reads it back unchanged (docs/model.md §6.1).
+    ///
+    /// Parameters
+    /// ----------
+    /// path : str or os.PathLike
+    ///     Where to write (conventionally ending in ``.npz``); an existing file is replaced.
+    ///
+    /// Raises
+    /// ------
+    /// OSError
+    ///     If the file cannot be written.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.inner.save(&path)).map_err(to_py_err)
     }
 
-    /// `x_t`, `[trajectories, steps, n_pre]`.
+    /// Presynaptic activity ``x_t``, shape ``(trajectories, steps, n_pre)``.
     #[getter]
     fn inputs<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray3<f64>> {
         self.inner.inputs.clone().into_pyarray(py)
     }
-    /// `W₀`, `[trajectories, n_post, n_pre]`.
+    /// Initial weights ``W₀``, shape ``(trajectories, n_post, n_pre)``.
     #[getter]
     fn initial_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray3<f64>> {
         self.inner.initial_weights.clone().into_pyarray(py)
     }
-    /// Recorded `y_t` (noise included), `[trajectories, steps, n_recorded]`.
+    /// Recorded activity ``y_t`` (noise included), shape ``(trajectories, steps, n_recorded)``.
     #[getter]
     fn recorded_activity<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray3<f64>> {
         self.inner.recorded_activity.clone().into_pyarray(py)
     }
-    /// Indices of the recorded neurons into `0..n_post`.
+    /// Indices of the recorded neurons into ``0..n_post``, shape ``(n_recorded,)``.
     #[getter]
     fn recorded_neurons<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         usizes(&self.inner.recorded_neurons).into_pyarray(py)
     }
-    /// The metadata dict (`kind`, `rule`, `noise_std`, `recording_fraction`, `seed`, …).
+    /// The metadata dict (``kind``, ``rule``, ``noise_std``, ``recording_fraction``, ``seed``, ``version``, …).
     #[getter]
     fn metadata(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         json_to_py(py, &serde_json::Value::Object(self.inner.metadata.clone()))
     }
-    /// `"neural"`.
+    /// The kind of data: ``"neural"``.
     #[getter]
     fn kind(&self) -> &'static str {
         "neural"
     }
-    /// The rule that generated simulated data (an expression over x, y, w), or `None`.
+    /// The rule that generated simulated data (an expression over x, y, w), or ``None``.
     #[getter]
     fn generating_rule(&self) -> Option<String> {
         self.inner.generating_rule().map(str::to_string)
     }
-    /// Number of trajectories.
+    /// Number of trajectories (int).
     #[getter]
     fn n_trajectories(&self) -> usize {
         self.inner.n_trajectories()
     }
-    /// Steps per trajectory.
+    /// Steps per trajectory (int).
     #[getter]
     fn steps(&self) -> usize {
         self.inner.steps()
     }
-    /// Presynaptic neurons.
+    /// Number of presynaptic neurons (int).
     #[getter]
     fn n_pre(&self) -> usize {
         self.inner.n_pre()
     }
-    /// Postsynaptic neurons.
+    /// Number of postsynaptic neurons, recorded or not (int).
     #[getter]
     fn n_post(&self) -> usize {
         self.inner.n_post()
@@ -214,8 +275,44 @@ impl NeuralDataset {
     }
 }
 
-/// Choices in the two-odour task (docs/model.md §6, kind "behaviour"): sessions padded to a
-/// common length (−1 for integers, 0 for floats) with explicit lengths.
+/// Choices of flies (real or simulated) in the two-odour task.
+///
+/// Each session is a sequence of odour presentations, each accepted or rejected; an
+/// accepted odour ends a trial with a reward ``R`` (docs/model.md §3.2, §4.2). Sessions
+/// differ in length, so the arrays are padded to a common length (−1 for integers, 0 for
+/// floats) and the lengths given explicitly; padding never enters a loss (the ``.npz``
+/// layout of docs/model.md §6.2, kind ``"behaviour"``). Made by
+/// :func:`simulate_behaviour`, by :meth:`FlyRecording.to_dataset`, read by :func:`load`,
+/// or built from arrays. Array attributes return NumPy copies.
+///
+/// Parameters
+/// ----------
+/// inputs : numpy.ndarray of float64, shape (sessions, max_presentations, n_in)
+///     Model input of each presentation.
+/// odours : numpy.ndarray of int64, shape (sessions, max_presentations)
+///     Odour of each presentation, from 0.
+/// decisions : numpy.ndarray of int64, shape (sessions, max_presentations)
+///     1 accept, 0 reject.
+/// trial_of_presentation : numpy.ndarray of int64, shape (sessions, max_presentations)
+///     Trial of each presentation, from 0.
+/// n_presentations : sequence of int, length sessions
+///     Real presentations per session.
+/// rewards : numpy.ndarray of float64, shape (sessions, max_trials)
+///     Reward ``R`` of each trial.
+/// expected_rewards : numpy.ndarray of float64, shape (sessions, max_trials)
+///     Expected reward ``E[R]`` before each trial's reward.
+/// n_trials : sequence of int, length sessions
+///     Real trials per session.
+/// initial_weights : numpy.ndarray of float64, shape (sessions, n_hidden, n_in)
+///     Initial weights ``W₀`` of each session.
+/// metadata : dict, optional
+///     JSON-serialisable metadata (``rule``, ``reward_signal``, ``seed``, …); ``kind`` is
+///     set to ``"behaviour"`` unless given.
+///
+/// Raises
+/// ------
+/// ValueError
+///     If the shapes or lengths disagree, or ``metadata`` is not JSON-serialisable.
 #[pyclass(module = "plasticity", frozen, name = "BehaviourDataset")]
 pub struct BehaviourDataset {
     pub(crate) inner: Arc<plasticity::data::BehaviourDataset>,
@@ -231,8 +328,7 @@ impl From<plasticity::data::BehaviourDataset> for BehaviourDataset {
 
 #[pymethods]
 impl BehaviourDataset {
-    /// A dataset from arrays (shapes as in docs/model.md §6: `[sessions, max_presentations(, n_in)]`
-    /// per presentation, `[sessions, max_trials]` per trial).
+    // A dataset from arrays; Python reads the parameters from the class's docstring.
     #[new]
     #[pyo3(signature = (*, inputs, odours, decisions, trial_of_presentation, n_presentations, rewards, expected_rewards, n_trials, initial_weights, metadata = None))]
     #[allow(clippy::too_many_arguments)]
@@ -270,7 +366,24 @@ impl BehaviourDataset {
         Ok(dataset.into())
     }
 
-    /// Reads a behaviour `.npz` dataset (docs/model.md §6).
+    /// Reads a behaviour dataset from an ``.npz`` file.
+    ///
+    /// Parameters
+    /// ----------
+    /// path : str or os.PathLike
+    ///     The ``.npz`` file (the layout of docs/model.md §6.2).
+    ///
+    /// Returns
+    /// -------
+    /// BehaviourDataset
+    ///     The dataset.
+    ///
+    /// Raises
+    /// ------
+    /// FileNotFoundError
+    ///     If ``path`` does not exist.
+    /// ValueError
+    ///     If the file is not a behaviour dataset (a missing key, a wrong shape or kind).
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         require_file(&path)?;
@@ -280,72 +393,85 @@ impl BehaviourDataset {
         Ok(dataset.into())
     }
 
-    /// Writes the dataset as `.npz` (docs/model.md §6; written to a temporary name, then renamed).
+    /// Writes the dataset as an uncompressed ``.npz`` file.
+    ///
+    /// The file is written under a temporary name, then renamed, so a reader never sees a
+    /// partial file; :func:`load` reads it back unchanged (docs/model.md §6.2).
+    ///
+    /// Parameters
+    /// ----------
+    /// path : str or os.PathLike
+    ///     Where to write (conventionally ending in ``.npz``); an existing file is replaced.
+    ///
+    /// Raises
+    /// ------
+    /// OSError
+    ///     If the file cannot be written.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.inner.save(&path)).map_err(to_py_err)
     }
 
-    /// Model input of each presentation, `[sessions, max_presentations, n_in]`.
+    /// Model input of each presentation, shape ``(sessions, max_presentations, n_in)``.
     #[getter]
     fn inputs<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray3<f64>> {
         self.inner.inputs.clone().into_pyarray(py)
     }
-    /// Odour identity (0-based), `[sessions, max_presentations]`.
+    /// Odour of each presentation (from 0), shape ``(sessions, max_presentations)``; padding −1.
     #[getter]
     fn odours<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<i64>> {
         self.inner.odours.clone().into_pyarray(py)
     }
-    /// 1 accept, 0 reject, `[sessions, max_presentations]`.
+    /// Decision of each presentation (1 accept, 0 reject), shape ``(sessions, max_presentations)``; padding −1.
     #[getter]
     fn decisions<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<i64>> {
         self.inner.decisions.clone().into_pyarray(py)
     }
-    /// 0-based trial of each presentation, `[sessions, max_presentations]`.
+    /// Trial of each presentation (from 0), shape ``(sessions, max_presentations)``; padding −1.
     #[getter]
     fn trial_of_presentation<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<i64>> {
         self.inner.trial_of_presentation.clone().into_pyarray(py)
     }
-    /// Real presentations per session.
+    /// Real (unpadded) presentations per session, shape ``(sessions,)``.
     #[getter]
     fn n_presentations<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         usizes(&self.inner.n_presentations).into_pyarray(py)
     }
-    /// `R` of each trial, `[sessions, max_trials]`.
+    /// Reward ``R`` of each trial, shape ``(sessions, max_trials)``; padding 0.
     #[getter]
     fn rewards<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         self.inner.rewards.clone().into_pyarray(py)
     }
-    /// `E[R]` before each trial's reward, `[sessions, max_trials]`.
+    /// Expected reward ``E[R]`` before each trial's reward, shape ``(sessions, max_trials)``; padding 0.
     #[getter]
     fn expected_rewards<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         self.inner.expected_rewards.clone().into_pyarray(py)
     }
-    /// Trials per session.
+    /// Real (unpadded) trials per session, shape ``(sessions,)``.
     #[getter]
     fn n_trials<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         usizes(&self.inner.n_trials).into_pyarray(py)
     }
-    /// `W₀`, `[sessions, n_hidden, n_in]`.
+    /// Initial weights ``W₀`` of each session, shape ``(sessions, n_hidden, n_in)``.
     #[getter]
     fn initial_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray3<f64>> {
         self.inner.initial_weights.clone().into_pyarray(py)
     }
-    /// The metadata dict.
+    /// The metadata dict (``kind``, ``rule``, ``reward_signal``, ``seed``, ``version``, the task's parameters).
     #[getter]
     fn metadata(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         json_to_py(py, &serde_json::Value::Object(self.inner.metadata.clone()))
     }
-    /// `"behaviour"`.
+    /// The kind of data: ``"behaviour"``.
     #[getter]
     fn kind(&self) -> &'static str {
         "behaviour"
     }
-    /// The generating rule of simulated data (over x, y, w, r), or `None`.
+    /// The rule that generated simulated data (an expression over x, y, w, r), or ``None``.
     #[getter]
     fn generating_rule(&self) -> Option<String> {
         self.inner.generating_rule().map(str::to_string)
     }
-    /// Number of sessions.
+    /// Number of sessions (int).
     #[getter]
     fn n_sessions(&self) -> usize {
         self.inner.n_sessions()
@@ -367,7 +493,11 @@ impl BehaviourDataset {
     }
 }
 
-/// One fly's recorded session (docs/model.md §6.3): odour presentations, decisions, rewards.
+/// One fly's recorded session: odour presentations, decisions and rewards.
+///
+/// Read from a ``.mat`` or ``.csv`` file by :func:`load_fly` or :func:`load_flies` (the
+/// layouts of docs/model.md §6.3); not constructed directly. :func:`fit` accepts it as it
+/// is, or :meth:`to_dataset` turns it into a one-session :class:`BehaviourDataset`.
 #[pyclass(module = "plasticity", frozen, name = "FlyRecording")]
 pub struct FlyRecording {
     pub(crate) inner: plasticity::data::fly::FlyRecording,
@@ -375,49 +505,74 @@ pub struct FlyRecording {
 
 #[pymethods]
 impl FlyRecording {
-    /// The fly's name (the file stem).
+    /// The fly's name: its file name without the extension.
     #[getter]
     fn name(&self) -> String {
         self.inner.name.clone()
     }
-    /// Odour of each presentation, 0-based.
+    /// Odour of each presentation (from 0), shape ``(n_presentations,)``.
     #[getter]
     fn odours<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         self.inner.odours.clone().into_pyarray(py)
     }
-    /// 1 accept, 0 reject, per presentation.
+    /// Decision of each presentation (1 accept, 0 reject), shape ``(n_presentations,)``.
     #[getter]
     fn decisions<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         self.inner.decisions.clone().into_pyarray(py)
     }
-    /// 0-based trial of each presentation.
+    /// Trial of each presentation (from 0), shape ``(n_presentations,)``.
     #[getter]
     fn trial_of_presentation<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         self.inner.trial_of_presentation.clone().into_pyarray(py)
     }
-    /// `R` of each trial.
+    /// Reward ``R`` of each trial, shape ``(n_trials,)``.
     #[getter]
     fn rewards<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.inner.rewards.clone().into_pyarray(py)
     }
-    /// Number of odours.
+    /// Number of odours (int).
     #[getter]
     fn n_odours(&self) -> usize {
         self.inner.n_odours
     }
-    /// Number of presentations.
+    /// Number of odour presentations (int).
     #[getter]
     fn n_presentations(&self) -> usize {
         self.inner.n_presentations()
     }
-    /// Number of trials (accepts).
+    /// Number of trials (int): a trial ends with an accepted odour.
     #[getter]
     fn n_trials(&self) -> usize {
         self.inner.n_trials()
     }
-    /// The fly as a one-session behaviour dataset: one-hot odour inputs, `W₀ ~ N(0,
-    /// initial_weight_std²)` drawn from `seed`, `E[R]` over the last
-    /// `expected_reward_window` rewards (what `plasticity flies` fits).
+    /// The fly as a one-session behaviour dataset, as ``plasticity flies`` fits it.
+    ///
+    /// The inputs are the one-hot odours of the presentations; the initial weights are drawn
+    /// as ``W₀ ~ N(0, initial_weight_std²)`` from ``seed`` (a fly's own are unknown).
+    ///
+    /// Parameters
+    /// ----------
+    /// n_hidden : int, default 10
+    ///     Neurons of the plastic layer.
+    /// initial_weight_std : float, default 0.01
+    ///     Standard deviation of the initial weights.
+    /// seed : int, default 0
+    ///     Seed of the initial weights.
+    /// expected_reward_window : int, default 10
+    ///     ``E[R]`` is the mean of the last this many rewards.
+    /// reward_signal : {"centred", "raw"}, default "centred"
+    ///     The reward term of the rule: ``r = R − E[R]`` (``"centred"``) or ``r = R``
+    ///     (``"raw"``).
+    ///
+    /// Returns
+    /// -------
+    /// BehaviourDataset
+    ///     One session holding this fly's presentations, decisions and rewards.
+    ///
+    /// Raises
+    /// ------
+    /// ValueError
+    ///     If ``reward_signal`` is neither ``"centred"`` nor ``"raw"``.
     #[pyo3(signature = (n_hidden = 10, initial_weight_std = 0.01, seed = 0, expected_reward_window = 10, reward_signal = "centred"))]
     fn to_dataset(
         &self,
@@ -449,7 +604,28 @@ impl FlyRecording {
     }
 }
 
-/// Reads one fly from a `.mat` (MATLAB v5/v7) or `.csv` file (docs/model.md §6.3).
+/// Reads one fly's session from a ``.mat`` (MATLAB v5/v7) or ``.csv`` file.
+///
+/// A ``.mat`` file holds ``X`` (presentations × odours, one-hot), ``Y`` (1 accept, 0
+/// reject) and ``R`` (the reward of each trial); a ``.csv`` file one row per presentation
+/// with the header ``trial,odour,decision,reward`` (docs/model.md §6.3).
+///
+/// Parameters
+/// ----------
+/// path : str or os.PathLike
+///     The ``.mat`` or ``.csv`` file.
+///
+/// Returns
+/// -------
+/// FlyRecording
+///     The fly's session, named after the file.
+///
+/// Raises
+/// ------
+/// FileNotFoundError
+///     If ``path`` does not exist.
+/// ValueError
+///     If the file is not a fly recording (a missing variable, inconsistent lengths).
 #[pyfunction]
 fn load_fly(py: Python<'_>, path: PathBuf) -> PyResult<FlyRecording> {
     require_file(&path)?;
@@ -459,7 +635,24 @@ fn load_fly(py: Python<'_>, path: PathBuf) -> PyResult<FlyRecording> {
     Ok(FlyRecording { inner })
 }
 
-/// Reads every fly (`*.mat`, `*.csv`) of a directory, in natural order of the names.
+/// Reads every fly (``*.mat``, ``*.csv``) of a directory.
+///
+/// Parameters
+/// ----------
+/// directory : str or os.PathLike
+///     The directory; other files in it are ignored.
+///
+/// Returns
+/// -------
+/// list of FlyRecording
+///     One recording per file, in natural order of the names (``Fly2`` before ``Fly10``).
+///
+/// Raises
+/// ------
+/// FileNotFoundError
+///     If ``directory`` does not exist.
+/// ValueError
+///     If a file is not a fly recording, or the directory holds none.
 #[pyfunction]
 fn load_flies(py: Python<'_>, directory: PathBuf) -> PyResult<Vec<FlyRecording>> {
     require_file(&directory)?;
@@ -472,7 +665,10 @@ fn load_flies(py: Python<'_>, directory: PathBuf) -> PyResult<Vec<FlyRecording>>
         .collect())
 }
 
-/// Simulates Oja-style neural data (docs/model.md §4.1).
+/// Simulates neural data (the native layer of :func:`plasticity.simulate_oja`).
+///
+/// Every keyword is required here; :func:`plasticity.simulate_oja` gives the defaults,
+/// checks the arguments and describes them.
 #[pyfunction]
 #[pyo3(signature = (*, n_pre, n_post, steps, trajectories, input_std, initial_weight_std, noise_std, recording_fraction, rule, seed))]
 #[allow(clippy::too_many_arguments)]
@@ -505,7 +701,11 @@ fn simulate_oja(
     Ok(dataset.into())
 }
 
-/// Simulates flies in the two-odour task (docs/model.md §4.2).
+/// Simulates flies in the two-odour task (the native layer of
+/// :func:`plasticity.simulate_behaviour`).
+///
+/// Every keyword is required here; :func:`plasticity.simulate_behaviour` gives the
+/// defaults, checks the arguments and describes them.
 #[pyfunction]
 #[pyo3(signature = (*, rule, sessions, blocks, trials_per_block, reward_probabilities, n_in, n_hidden, odour_level, input_noise_std, initial_weight_std, expected_reward_window, reward_signal, max_presentations_per_trial, seed))]
 #[allow(clippy::too_many_arguments)]

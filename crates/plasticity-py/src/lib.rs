@@ -53,21 +53,99 @@ pub(crate) fn variables_of(name: &str) -> PyResult<plasticity::rule::Variables> 
     }
 }
 
-/// The canonical names of the Taylor terms over `variables`, in parameter order.
+/// The canonical names of the Taylor terms, in parameter order.
+///
+/// Term names are monomials with the variables in the order x, y, w, r and exponents 0–2
+/// (docs/model.md §6.4): ``"1"``, ``"x"``, ``"x*y"``, ``"y^2*w"``, …; a fitted rule's
+/// ``theta`` and a Taylor ``theta`` array follow this order.
+///
+/// Parameters
+/// ----------
+/// variables : {"xyw", "xywr"}, default "xyw"
+///     ``"xyw"`` for rules of neural activity (27 terms), ``"xywr"`` for behaviour (81
+///     terms, with the reward term r).
+///
+/// Returns
+/// -------
+/// list of str
+///     The term names.
+///
+/// Raises
+/// ------
+/// ValueError
+///     If ``variables`` is neither ``"xyw"`` nor ``"xywr"``.
+///
+/// Examples
+/// --------
+/// >>> import plasticity as pl
+/// >>> pl.term_names()[:5]
+/// ['1', 'w', 'w^2', 'y', 'y*w']
+/// >>> len(pl.term_names("xywr"))
+/// 81
 #[pyfunction]
 #[pyo3(signature = (variables = "xyw"))]
 fn term_names(variables: &str) -> PyResult<Vec<String>> {
     Ok(plasticity::rule::term_names(variables_of(variables)?))
 }
 
-/// The Taylor coefficients θ of an expression such as `"x*y - y^2*w"`.
+/// The Taylor coefficients θ of an expression.
+///
+/// Parameters
+/// ----------
+/// expression : str
+///     A polynomial in the variables with exponents 0–2, such as ``"x*y - y^2*w"``
+///     (Oja's rule) or ``"0.5*x*r - 0.05*w"``; ``"0"`` is the zero rule.
+/// variables : {"xyw", "xywr"}, default "xyw"
+///     The variables of the rule: ``"xyw"`` (neural activity) or ``"xywr"`` (behaviour).
+///
+/// Returns
+/// -------
+/// list of float
+///     One coefficient per term, in the order of :func:`term_names`.
+///
+/// Raises
+/// ------
+/// ValueError
+///     If the expression cannot be parsed, names another variable or has an exponent
+///     above 2.
+///
+/// Examples
+/// --------
+/// >>> import plasticity as pl
+/// >>> theta = pl.parse_expression("x*y - y^2*w")
+/// >>> {name: c for name, c in zip(pl.term_names(), theta) if c}
+/// {'y^2*w': -1.0, 'x*y': 1.0}
 #[pyfunction]
 #[pyo3(signature = (expression, variables = "xyw"))]
 fn parse_expression(expression: &str, variables: &str) -> PyResult<Vec<f64>> {
     plasticity::rule::parse_expression(expression, variables_of(variables)?).map_err(to_py_err)
 }
 
-/// The expression of Taylor coefficients θ (non-zero terms only).
+/// The expression of Taylor coefficients θ, the inverse of :func:`parse_expression`.
+///
+/// Parameters
+/// ----------
+/// coefficients : sequence of float
+///     One coefficient per term, in the order of :func:`term_names` (27 for ``"xyw"``,
+///     81 for ``"xywr"``).
+/// variables : {"xyw", "xywr"}, default "xyw"
+///     The variables of the rule.
+///
+/// Returns
+/// -------
+/// str
+///     The expression of the non-zero terms; ``"0"`` when every coefficient is zero.
+///
+/// Raises
+/// ------
+/// ValueError
+///     If the number of coefficients does not match ``variables``.
+///
+/// Examples
+/// --------
+/// >>> import plasticity as pl
+/// >>> pl.format_expression(pl.parse_expression("x*y - y^2*w"))
+/// 'x*y - y^2*w'
 #[pyfunction]
 #[pyo3(signature = (coefficients, variables = "xyw"))]
 fn format_expression(coefficients: Vec<f64>, variables: &str) -> PyResult<String> {
@@ -85,7 +163,26 @@ fn format_expression(coefficients: Vec<f64>, variables: &str) -> PyResult<String
     ))
 }
 
-/// Reads an `.npz` dataset of either kind (its metadata says which).
+/// Reads an ``.npz`` dataset of either kind; its metadata says which.
+///
+/// Parameters
+/// ----------
+/// path : str or os.PathLike
+///     A dataset file written by :meth:`NeuralDataset.save`,
+///     :meth:`BehaviourDataset.save` or ``plasticity simulate`` (docs/model.md §6.1,
+///     §6.2).
+///
+/// Returns
+/// -------
+/// NeuralDataset or BehaviourDataset
+///     The dataset, of the kind its metadata names.
+///
+/// Raises
+/// ------
+/// FileNotFoundError
+///     If ``path`` does not exist.
+/// ValueError
+///     If the file is not a valid dataset.
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
     require_file(&path)?;
