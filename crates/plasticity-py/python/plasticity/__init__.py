@@ -52,8 +52,10 @@ __all__ = [
     "FitResult",
     "FlyRecording",
     "NeuralDataset",
+    "OnlineResult",
     "Rule",
     "fit",
+    "fit_online",
     "default_settings",
     "discover",
     "format_expression",
@@ -76,14 +78,38 @@ Theta = Union[str, Dict[str, float], Sequence[float], np.ndarray]
 class Rule:
     """A plasticity rule family, with its settings.
 
-    ``Rule.taylor(expression)``: the truncated Taylor series
-    ``Δw = Σ θ_{αβγ(δ)} x^α y^β w^γ (r^δ)`` with exponents 0–2 (27 terms over x, y, w;
-    81 over x, y, w, r). ``expression`` (e.g. ``"x*y - y^2*w"``, Oja's rule) gives
-    coefficients: the generating rule in a simulation, the starting point of a fit.
-    ``trainable`` selects the fitted terms (``"all"``, ``"x*y,y^2*w"``, ``"vars:x,y"``,
-    ``"degree:2"``); the others stay exactly 0.
+    Make one with :meth:`Rule.taylor` or :meth:`Rule.mlp` and pass it as
+    ``rule_family`` to :func:`fit` or :func:`fit_online`, or (a Taylor rule with an
+    expression) as ``rule`` to :func:`simulate_oja` and :func:`simulate_behaviour`.
 
-    ``Rule.mlp(hidden=[10])``: ``Δw = MLP_θ(x, y, w(, r))`` with sigmoid hidden layers.
+    A Taylor rule is the truncated series ``Δw = Σ θ_{αβγ(δ)} x^α y^β w^γ (r^δ)`` with
+    exponents 0–2: 27 terms over x, y, w (neural activity), 81 over x, y, w, r
+    (behaviour; docs/model.md §2.1). An MLP rule is ``Δw = MLP_θ(x, y, w(, r))`` with
+    sigmoid hidden layers (docs/model.md §2.2).
+
+    Parameters
+    ----------
+    family : {"taylor", "mlp"}
+        The rule family.
+    expression : str or None, default None
+        Taylor rules: coefficients as an expression such as ``"x*y - y^2*w"`` (Oja's
+        rule) — the generating rule of a simulation, the starting point of a fit.
+        ``None``: the fit's default start.
+    hidden : tuple of int, default (10,)
+        MLP rules: the sizes of the hidden layers.
+    trainable : str, default "all"
+        Taylor rules: the fitted terms — ``"all"``, a list of term names such as
+        ``"x*y,y^2*w"``, ``"vars:x,y"`` (the terms over those variables only) or
+        ``"degree:2"`` (total degree at most 2); the others stay exactly 0.
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> oja = pl.Rule.taylor("x*y - y^2*w", trainable="x*y,y^2*w")
+    >>> print(oja)
+    Δw = x*y - y^2*w
+    >>> pl.Rule.mlp([10, 10]).hidden
+    (10, 10)
     """
 
     family: str
@@ -93,19 +119,77 @@ class Rule:
 
     @classmethod
     def taylor(cls, expression: Optional[str] = None, *, trainable: str = "all") -> "Rule":
-        """A Taylor rule, with coefficients given by ``expression`` (optional)."""
+        """A truncated Taylor rule.
+
+        Parameters
+        ----------
+        expression : str or None, default None
+            The coefficients as an expression such as ``"x*y - y^2*w"``: the
+            generating rule of a simulation or the starting point of a fit (``None``:
+            the fit's default start).
+        trainable : str, default "all"
+            The fitted terms: ``"all"``, term names such as ``"x*y,y^2*w"``,
+            ``"vars:x,y"`` or ``"degree:2"``; the other terms stay exactly 0.
+
+        Returns
+        -------
+        Rule
+            A rule of family ``"taylor"``.
+        """
         return cls("taylor", expression, (10,), trainable)
 
     @classmethod
     def mlp(cls, hidden: Sequence[int] = (10,)) -> "Rule":
-        """An MLP rule with the given hidden layer sizes."""
+        """A multilayer-perceptron rule with sigmoid hidden layers.
+
+        Parameters
+        ----------
+        hidden : sequence of int, default (10,)
+            The sizes of the hidden layers, each at least 1.
+
+        Returns
+        -------
+        Rule
+            A rule of family ``"mlp"``.
+
+        Raises
+        ------
+        ValueError
+            If ``hidden`` is empty or a size is below 1.
+        """
         hidden = tuple(int(h) for h in hidden)
         if not hidden or any(h < 1 for h in hidden):
             raise ValueError(f"hidden: expected positive layer sizes, got {list(hidden)}")
         return cls("mlp", None, hidden, "all")
 
     def coefficients(self, variables: str = "xyw") -> Dict[str, float]:
-        """The Taylor coefficients of ``expression`` by term name (all terms)."""
+        """The Taylor coefficients of the rule's expression, by term name.
+
+        Parameters
+        ----------
+        variables : {"xyw", "xywr"}, default "xyw"
+            The rule's variables: ``"xyw"`` for neural activity, ``"xywr"`` for
+            behaviour.
+
+        Returns
+        -------
+        dict of str to float
+            Every term (see :func:`term_names`) with its coefficient; 0 for the terms
+            the expression does not name, and all 0 without an expression.
+
+        Raises
+        ------
+        ValueError
+            If the rule is not a Taylor rule, or its expression cannot be parsed over
+            ``variables``.
+
+        Examples
+        --------
+        >>> import plasticity as pl
+        >>> coefficients = pl.Rule.taylor("x*y - y^2*w").coefficients()
+        >>> coefficients["x*y"], coefficients["y^2*w"], coefficients["1"]
+        (1.0, -1.0, 0.0)
+        """
         if self.family != "taylor":
             raise ValueError("coefficients: only a Taylor rule has coefficients")
         values = parse_expression(self.expression or "0", variables)
@@ -118,8 +202,31 @@ class Rule:
 
 
 class FitInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a fit; ``.result`` holds the :class:`FitResult` (or, for
-    :func:`fit_online`, the :class:`OnlineResult`) so far."""
+    """Ctrl-C stopped a fit; the result so far travels with the exception.
+
+    Raised by :func:`fit` and :func:`fit_online` when Ctrl-C (``SIGINT``) arrives; the
+    fit stops after the current epoch (or update). As a :class:`KeyboardInterrupt` it
+    ends a script unless caught.
+
+    Parameters
+    ----------
+    result : FitResult or OnlineResult
+        The result so far (its ``interrupted`` is true).
+
+    Attributes
+    ----------
+    result : FitResult or OnlineResult
+        The result so far: a :class:`FitResult` from :func:`fit`, an
+        :class:`OnlineResult` from :func:`fit_online`.
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> try:                                            # doctest: +SKIP
+    ...     result = pl.fit(data, epochs=10_000)
+    ... except pl.FitInterrupted as stopped:
+    ...     result = stopped.result
+    """
 
     def __init__(self, result: Union["FitResult", "OnlineResult"]) -> None:
         done = (
@@ -133,23 +240,74 @@ class FitInterrupted(KeyboardInterrupt):
 
 @dataclass
 class FitResult:
-    """A finished fit (like a SciPy ``OptimizeResult``).
+    """A finished fit, as :func:`fit` returns it (like SciPy's ``OptimizeResult``).
 
-    ``theta`` are the fitted parameters in the canonical basis (Taylor: the
-    coefficient of each term; see ``parameter_names``), ``loss_history[k]`` the data
-    loss after epoch ``k+1``, ``theta_history[k]`` the parameters after it. ``metrics``
-    holds the final loss and, for simulated data, the R² of weights and activity on
-    fresh trajectories and the coefficient error against the generating rule.
-    ``identifiability`` is what the data determine about θ (the ``identifiability``
-    section of the CLI's results.json: eigenvalues and directions of the Fisher
-    information over the trainable terms, Laplace standard errors and 95 % intervals;
-    ``computed`` is false, with the ``reason``, for MLP and streamed fits).
-    ``solver_used`` names the optimiser that ran (neural data:
-    ``"levenberg-marquardt"``, ``"lbfgs"`` or ``"adam"``; empty for behaviour).
-    ``uncertainty`` is the same per coefficient, as ``to_pandas()`` shows it:
-    ``coefficients`` (one dict per parameter: ``std_error``, ``lower``, ``upper``,
-    ``determined``, None where not computed), ``least_determined`` (a sentence on the
-    least-determined direction) and ``unavailable`` (why there are no intervals).
+    Holds the fitted parameters, the loss and parameters after every epoch, why the fit
+    stopped, the metrics and what the data determine about each coefficient. Not meant
+    to be constructed directly.
+
+    Attributes
+    ----------
+    rule_family : str
+        ``"taylor"`` or ``"mlp"``.
+    parameter_names : list of str
+        The name of each parameter: Taylor term names such as ``"x*y"`` (see
+        :func:`term_names`), or the MLP's parameters in their order.
+    theta : numpy.ndarray, shape (n_parameters,)
+        The fitted parameters in the canonical basis (Taylor: the coefficient of each
+        term), in the order of ``parameter_names``.
+    loss_history : numpy.ndarray, shape (epochs,)
+        ``loss_history[k]`` is the data loss after epoch ``k + 1``.
+    theta_history : numpy.ndarray, shape (epochs, n_parameters)
+        ``theta_history[k]`` are the parameters after epoch ``k + 1``.
+    stop_reason : dict
+        Why the fit stopped: ``{"reason": "epochs_completed"}``, ``"converged"``,
+        ``"line_search_failed"``, ``"non_finite"`` (with the epoch) or
+        ``"interrupted"``, with a ``detail`` where there is one.
+    evaluations : int
+        How many times the loss was evaluated.
+    final_loss : float
+        The data loss at ``theta`` (without penalty).
+    metrics : dict
+        The final loss and, for simulated data, the R² of weights and activity on fresh
+        trajectories (or sessions) and the coefficient error against the generating
+        rule (docs/model.md §5); the keys of the CLI's ``results.json``.
+    settings : dict
+        The settings the fit ran with, defaults filled in (as :func:`default_settings`
+        shows them).
+    basis : str
+        The basis the optimiser worked in: ``"canonical"``, ``"scaled"`` or
+        ``"centred"``.
+    generating : numpy.ndarray or None
+        The generating rule's coefficients when the data are simulated by a Taylor
+        rule, else ``None``.
+    interrupted : bool
+        Whether Ctrl-C stopped the fit (:class:`FitInterrupted` then carries this
+        result).
+    seconds : float
+        Wall time of the fit.
+    version : str
+        The version of ``plasticity`` that fitted.
+    kind : {"neural", "behaviour"}
+        The kind of data fitted.
+    identifiability : dict
+        What the data determine about θ (the ``identifiability`` section of the CLI's
+        ``results.json``): eigenvalues and directions of the Fisher information over the
+        trainable terms, Laplace standard errors and 95 % intervals; ``computed`` is
+        false, with the ``reason``, for MLP and streamed fits.
+    solver_used : str
+        The optimiser that ran (neural data: ``"levenberg-marquardt"``, ``"lbfgs"`` or
+        ``"adam"``; empty for behaviour).
+    uncertainty : dict
+        The same per coefficient, as :meth:`to_pandas` shows it: ``coefficients`` (one
+        dict per parameter with ``std_error``, ``lower``, ``upper``, ``determined``;
+        ``None`` where not computed), ``least_determined`` (a sentence on the
+        least-determined direction) and ``unavailable`` (why there are no intervals).
+
+    See Also
+    --------
+    fit : Makes it.
+    FitResult.to_pandas : The coefficients with their intervals as a table.
     """
 
     rule_family: str
@@ -174,24 +332,44 @@ class FitResult:
 
     @property
     def coefficients(self) -> Dict[str, float]:
-        """Fitted parameter by name (Taylor: term name such as ``"x*y"``)."""
+        """The fitted parameters by name (dict of str to float).
+
+        Taylor rules: by term name such as ``"x*y"``; every term, the ones held fixed
+        included.
+        """
         return {name: float(v) for name, v in zip(self.parameter_names, self.theta)}
 
     @property
     def expression(self) -> str:
-        """The fitted Taylor rule as an expression (terms ≥ 1e-12 in magnitude)."""
+        """The fitted Taylor rule as an expression (str), its non-zero terms only.
+
+        Raises ``ValueError`` for an MLP rule, which has none.
+        """
         if self.rule_family != "taylor":
             raise ValueError("expression: only a Taylor rule has one")
         return format_expression(list(self.theta), "xyw" if self.kind == "neural" else "xywr")
 
     def to_pandas(self):
-        """The coefficients as a DataFrame indexed by term — the columns of the CLI's
-        coefficients.csv: ``value``; ``generating`` and ``error`` when the data's
-        generating rule is known; then ``std_error``, ``lower`` and ``upper`` (the
-        Laplace standard error and 95 % interval) and ``determined`` (whether the
-        interval's half-width is at most a tenth of the largest fitted ``|θ|``), NaN /
-        ``<NA>`` where not computed (an MLP, a streamed fit, a term held fixed; the
-        reason is ``uncertainty["unavailable"]``). Needs pandas."""
+        """The coefficients with their uncertainty, as a table.
+
+        The columns of the CLI's ``coefficients.csv``, one row per parameter.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by term (``"term"``; ``"parameter"`` for an MLP), with the columns
+            ``value``; ``generating`` and ``error`` when the data's generating rule is
+            known; then ``std_error``, ``lower`` and ``upper`` (the Laplace standard
+            error and 95 % interval) and ``determined`` (whether the interval's
+            half-width is at most a tenth of the largest fitted ``|θ|``). They are
+            NaN / ``<NA>`` where not computed (an MLP, a streamed fit, a term held
+            fixed; the reason is ``uncertainty["unavailable"]``).
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
         pd = _pandas()
 
         frame = pd.DataFrame({"value": self.theta}, index=pd.Index(self.parameter_names))
@@ -207,8 +385,19 @@ class FitResult:
         return frame
 
     def history_to_pandas(self):
-        """Loss and parameters after every epoch as a DataFrame indexed by epoch
-        (1-based): one column ``loss`` and one per parameter. Needs pandas."""
+        """The loss and the parameters after every epoch, as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by epoch (from 1, ``"epoch"``), with one column ``loss`` (the data
+            loss) and one per parameter.
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
         pd = _pandas()
 
         frame = pd.DataFrame(self.theta_history, columns=self.parameter_names)
@@ -245,15 +434,60 @@ def simulate_oja(
     input_std: float = math.sqrt(0.1),
     initial_weight_std: Optional[float] = None,
 ) -> NeuralDataset:
-    """Neural activity of a plastic layer learning with ``rule`` (docs/model.md §4.1).
+    """Simulates neural activity of a plastic layer learning with ``rule``.
 
-    Each trajectory starts from ``W₀ ~ N(0, 1/n_pre)`` (or ``initial_weight_std²``),
-    with inputs ``x_t ~ N(0, input_std²)``; ``y_t = sigmoid(W_t x_t)`` and
-    ``W_{t+1} = W_t + g(x_t, y_t, W_t)``. Gaussian noise ``N(0, noise_std²)`` is added
-    once to the recording; a random ``recording_fraction`` of the postsynaptic
-    neurons is kept. Defaults are the paper's experiment (100→1000 neurons, 50
-    trajectories × 50 steps, Oja's rule ``Δw = x·y − y²·w``), as ``plasticity
-    simulate oja``.
+    The experiment of docs/model.md §4.1, as ``plasticity simulate oja`` runs it. Each
+    trajectory starts from its own initial weights ``W₀ ~ N(0, 1/n_pre)`` (or
+    ``N(0, initial_weight_std²)``), with inputs ``x_t ~ N(0, input_std²)``; then
+    ``y_t = sigmoid(W_t x_t)`` and ``W_{t+1} = W_t + g(x_t, y_t, W_t)``. Gaussian noise
+    ``N(0, noise_std²)`` is added once to the recording, and a random
+    ``recording_fraction`` of the postsynaptic neurons is kept. The defaults are the
+    paper's experiment: 100→1000 neurons, 50 trajectories × 50 steps, Oja's rule
+    ``Δw = x·y − y²·w``.
+
+    Parameters
+    ----------
+    n_pre : int, default 100
+        Presynaptic neurons (inputs), at least 1.
+    n_post : int, default 1000
+        Postsynaptic neurons, at least 1.
+    steps : int, default 50
+        Time steps per trajectory, at least 1.
+    trajectories : int, default 50
+        Number of trajectories, each with its own inputs and initial weights.
+    noise_std : float, default 0.0
+        Standard deviation of the Gaussian measurement noise on the recorded activity.
+    recording_fraction : float, default 1.0
+        Fraction of the postsynaptic neurons that are recorded, in (0, 1].
+    rule : str or Rule, default "x*y - y^2*w"
+        The generating rule: an expression over x, y, w (see :func:`parse_expression`)
+        or a Taylor :class:`Rule` with an expression.
+    seed : int, default 0
+        Seed of every random draw (inputs, weights, noise, recorded neurons).
+    input_std : float, default √0.1
+        Standard deviation of the inputs ``x_t``.
+    initial_weight_std : float or None, default None
+        Standard deviation of ``W₀``; ``None`` means ``1/√n_pre``.
+
+    Returns
+    -------
+    NeuralDataset
+        The recording, with the generating rule, ``noise_std``,
+        ``recording_fraction`` and ``seed`` in its metadata.
+
+    Raises
+    ------
+    TypeError
+        If a keyword has the wrong type (a float for ``n_pre``, say).
+    ValueError
+        If a value is out of range (``n_pre=0``, a negative ``noise_std``), or ``rule``
+        is not an expression over x, y, w.
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> pl.simulate_oja(n_pre=5, n_post=10, steps=20, trajectories=2, noise_std=0.1)
+    NeuralDataset(trajectories=2, steps=20, n_pre=5, n_post=10, recorded=10, rule="x*y - y^2*w")
     """
     f = "simulate_oja"
     expression = _expression_of(rule)
@@ -292,14 +526,73 @@ def simulate_behaviour(
     max_presentations_per_trial: int = 50,
     seed: int = 0,
 ) -> BehaviourDataset:
-    """Simulated flies choosing odours in the two-odour task (docs/model.md §4.2).
+    """Simulates flies choosing odours in the two-odour task.
 
-    Each presentation's input ``x`` is the odour's pattern plus ``N(0,
-    input_noise_std²)`` noise; ``h = tanh(W x)``, ``P(accept) = sigmoid(Σ h)``; an
-    accepted odour is rewarded with its block's probability, and the plastic weights
-    change by ``Δw = g(x, h, w, r)`` with ``r = R − E[R]`` (``"centred"``; ``E[R]`` the
-    mean of the last ``expected_reward_window`` rewards) or ``r = R`` (``"raw"``).
-    Defaults are those of docs/model.md §4.2, as ``plasticity simulate behaviour``.
+    The experiment of docs/model.md §4.2, as ``plasticity simulate behaviour`` runs it.
+    In each trial one of two odours is presented (probability 1/2 each); the input
+    ``x`` is the odour's pattern (``odour_level`` on its inputs) plus ``N(0,
+    input_noise_std²)`` noise; the plastic layer computes ``h = tanh(W x)`` and the fly
+    accepts with ``P(accept) = sigmoid(Σ_i v_i h_i)``. A rejection leads to another
+    presentation, an acceptance ends the trial with the reward ``R`` the odour has
+    waiting (rewards are baited with the block's probabilities), and the weights change
+    by ``Δw = g(x, h, w, r)``.
+
+    Parameters
+    ----------
+    rule : str or Rule, default "x*r"
+        The generating rule: an expression over x, y, w, r (``y`` is ``h``) or a Taylor
+        :class:`Rule` with an expression.
+    sessions : int, default 18
+        Number of sessions (simulated flies), each from its own initial weights.
+    blocks : int, default 3
+        Blocks per session.
+    trials_per_block : int, default 80
+        Trials (accepted odours) per block.
+    reward_probabilities : sequence of (float, float), default ((0.2, 0.8), (0.9, 0.1), (0.2, 0.8))
+        The reward probabilities ``(p_A, p_B)`` of the two odours in each block, used
+        cyclically when there are more blocks.
+    n_in : int, default 2
+        Inputs; with 2, odour A drives the first and B the second, with more each odour
+        drives a random half.
+    n_hidden : int, default 10
+        Neurons of the plastic layer.
+    odour_level : float, default 0.75
+        The level at which an odour drives its inputs.
+    input_noise_std : float, default 0.015
+        Standard deviation of the sensory noise on every input.
+    initial_weight_std : float, default 0.01
+        Standard deviation of the initial weights ``W₀``.
+    expected_reward_window : int, default 10
+        ``E[R]`` is the mean of the last this many collected rewards.
+    reward_signal : {"centred", "raw"}, default "centred"
+        The rule's reward term: ``r = R − E[R]`` (``"centred"``) or ``r = R``
+        (``"raw"``).
+    max_presentations_per_trial : int, default 50
+        A trial with this many rejections in a row ends without a choice (no reward, no
+        plasticity), so that a rule that stops accepting cannot loop forever.
+    seed : int, default 0
+        Seed of every random draw.
+
+    Returns
+    -------
+    BehaviourDataset
+        The sessions, with the generating rule and the task's parameters in its
+        metadata.
+
+    Raises
+    ------
+    TypeError
+        If a keyword has the wrong type.
+    ValueError
+        If a value is out of range, ``reward_signal`` is unknown or ``rule`` is not an
+        expression over x, y, w, r.
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> data = pl.simulate_behaviour(sessions=2, blocks=1, trials_per_block=10)
+    >>> data.n_sessions, [int(n) for n in data.n_trials]
+    (2, [10, 10])
     """
     f = "simulate_behaviour"
     return _native.simulate_behaviour(
@@ -335,7 +628,7 @@ def fit(
     l1: Optional[float] = None,
     l2: Optional[float] = None,
     seed: Optional[int] = None,
-    trainable: Optional[str] = None,
+    trainable: Optional[Union[str, Sequence[str]]] = None,
     hidden: Optional[Sequence[int]] = None,
     basis: Optional[str] = None,
     init: Optional[str] = None,
@@ -355,34 +648,134 @@ def fit(
 
     Minimises the data loss (neural: mean squared error of the recorded activity;
     behaviour: cross-entropy of the decisions) plus ``l1 Σ|θ| + l2 Σθ²`` over the
-    trainable Taylor coefficients. Every argument left at ``None`` takes the
-    library's default for the kind of data — the same defaults as ``plasticity fit``:
-    neural data ``solver="auto"``: Levenberg–Marquardt on the forward-mode Jacobian
-    (staged horizon, centred basis), or L-BFGS (250 iterations, scaled basis) where an
-    ``l1``/``l2`` penalty, ``optimizer="adam"`` or ``solver="lbfgs"`` is given;
-    behaviour Adam (250 epochs, ``learning_rate=1e-3``, ``batch_size=1``,
-    ``l1=1e-2``, canonical basis, ``weight_bound=10``, re-sampled sensory noise).
-    So the CLI and Python give identical coefficients for the same settings and seed.
+    trainable Taylor coefficients. Every keyword left at ``None`` takes the library's
+    default for the kind of data, the same defaults as ``plasticity fit``
+    (:func:`default_settings` lists them), so the command line and Python give
+    identical coefficients for the same settings and seed:
 
-    ``data``: a :class:`NeuralDataset`, :class:`BehaviourDataset`, a
-    :class:`FlyRecording` (fitted as a one-session behaviour dataset whose ``W₀`` is
-    drawn from ``seed``), or the path of an ``.npz`` dataset — with
-    ``gradient="forward"`` a neural recording then streams from the file at every
-    evaluation instead of being loaded (R² on fresh trajectories is not computed). ``rule_family``: ``"taylor"``, ``"mlp"`` or a :class:`Rule`
-    (its ``hidden``, ``trainable``, and its expression as the starting θ).
-    ``gradient``: ``"checkpointed"`` (the reverse-mode adjoint, default), ``"full_tape"``
-    or ``"forward"`` (forward mode: memory independent of the recording's length); the
-    command line's spellings work too (``"full-tape"``; ``"auto"`` is the default).
-    ``trainable``: term names as ``"x*y,y^2*w"`` or a list ``["x*y", "y^2*w"]``.
-    A keyword of the wrong type raises ``TypeError``, a wrong value ``ValueError``,
-    each naming the keyword.
-    ``solver`` (neural data): ``"auto"``, ``"levenberg-marquardt"`` or ``"lbfgs"``
-    (which runs ``optimizer``); the one that ran is ``result.settings``' solver and
-    ``result.solver_used``.
-    ``max_backoffs``: how often Adam may halve its step and retry from the last good
-    θ after a non-finite loss (default 5).
-    ``callback(epoch, loss, theta)`` is called after every epoch; returning ``False``
-    stops the fit. Ctrl-C stops it too and raises :class:`FitInterrupted`.
+    - neural data, ``solver="auto"``: Levenberg–Marquardt on the forward-mode Jacobian
+      (staged horizon, centred basis); L-BFGS (250 iterations, scaled basis) where an
+      ``l1``/``l2`` penalty, ``optimizer="adam"`` or ``solver="lbfgs"`` is given;
+    - behaviour data: Adam (250 epochs, ``learning_rate=1e-3``, ``batch_size=1``,
+      ``l1=1e-2``, canonical basis, ``weight_bound=10``, re-sampled sensory noise).
+
+    A keyword of the wrong type raises ``TypeError``, a wrong value ``ValueError``, each
+    naming the keyword. Option values accept the command line's spellings too
+    (``"full-tape"``, ``"auto"``, any case).
+
+    Parameters
+    ----------
+    data : NeuralDataset, BehaviourDataset, FlyRecording, str or os.PathLike
+        The data: a dataset; a :class:`FlyRecording` (fitted as a one-session behaviour
+        dataset whose ``W₀`` is drawn from ``seed``); or the path of an ``.npz``
+        dataset, which is loaded — except with ``gradient="forward"``, where a neural
+        recording streams from the file at every evaluation instead (memory
+        independent of its length; the R² on fresh trajectories is then not computed).
+    rule_family : {"taylor", "mlp"} or Rule, default "taylor"
+        The rule to fit. A :class:`Rule` also gives its ``hidden`` layers (MLP), its
+        ``trainable`` terms and its expression as the starting θ (Taylor).
+    optimizer : {"adam", "lbfgs"}, optional
+        The optimiser (neural data: the one ``solver="lbfgs"`` runs). Default: L-BFGS
+        for neural data, Adam for behaviour.
+    solver : {"auto", "levenberg-marquardt", "lbfgs"}, optional
+        Neural data only: ``"auto"`` (default) runs Levenberg–Marquardt where it
+        applies (no penalty, not Adam), else ``optimizer``. The one that ran is
+        ``result.solver_used``.
+    epochs : int, optional
+        Epochs (Adam: passes over the data; L-BFGS: iterations), at least 1.
+        Default 250.
+    learning_rate : float, optional
+        Adam's step size. Default 1e-3.
+    batch_size : int, optional
+        Trajectories (or sessions) per Adam minibatch, at least 1. Default 1.
+    l1 : float, optional
+        L1 penalty ``λ₁`` on the trainable Taylor coefficients, at least 0. Default 0
+        for neural data, 1e-2 for behaviour.
+    l2 : float, optional
+        L2 penalty ``λ₂`` on the trainable Taylor coefficients, at least 0. Default 0.
+    seed : int, optional
+        Seed of the initial θ and of the minibatch shuffling (and of a fly's ``W₀``).
+        Default 0.
+    trainable : str or sequence of str, optional
+        Taylor rules: the fitted terms, as ``"x*y,y^2*w"`` or a list
+        ``["x*y", "y^2*w"]``, or ``"all"`` (default), ``"vars:x,y"``, ``"degree:2"``;
+        the other terms stay exactly 0.
+    hidden : sequence of int, optional
+        MLP rules: the sizes of the hidden layers. Default ``[10]``.
+    basis : {"canonical", "scaled", "centred"}, optional
+        The basis the optimiser works in (Taylor rules); results are always reported
+        in the canonical monomials. Default: chosen by solver and kind of data (see
+        above).
+    init : str, optional
+        The starting θ: ``"random"`` (default; Taylor ``N(0, 1e-5²)``, MLP
+        ``N(0, 0.01²)``), ``"zeros"`` or a Taylor expression such as ``"x*y"``.
+    tolerance : float, optional
+        L-BFGS stops when the loss has decreased by less than this fraction over the
+        last 10 iterations. Default 1e-10.
+    lbfgs_memory : int, optional
+        Curvature pairs kept by L-BFGS, at least 1. Default 20.
+    max_backoffs : int, optional
+        How often Adam may halve its step and retry from the last good θ after a
+        non-finite loss or gradient; 0 stops at the first. Default 5.
+    gradient : {"checkpointed", "full_tape", "forward"}, optional
+        How the trajectory gradient is computed: ``"checkpointed"`` (default; the
+        reverse-mode adjoint with weight checkpoints), ``"full_tape"`` (the adjoint
+        keeping every step's weights) or ``"forward"`` (forward mode: memory independent
+        of the recording's length). ``"full-tape"`` and ``"auto"`` (the default) are
+        accepted too.
+    eval_trajectories : int, optional
+        Neural data: fresh trajectories simulated for the R² metrics (0: none).
+        Default 5.
+    weight_bound : float or None, optional
+        Behaviour data: the bound ``B`` on the weights during the fit
+        (``W ← clip(W, −B, B)`` after every update); ``None`` for no bound. Left out,
+        the default is 10 (shown as ``default`` in the signature, since ``None`` means
+        no bound).
+    inputs : {"resampled", "recorded"}, optional
+        Behaviour data: the model is driven by each presentation's odour pattern plus
+        freshly drawn sensory noise (``"resampled"``, default: an animal's own noise
+        cannot be known) or by the dataset's ``inputs`` exactly (``"recorded"``).
+    input_seed : int, optional
+        Behaviour data: seed of the re-sampled sensory noise. Default 0.
+    eval_sessions : int, optional
+        Behaviour data: fresh sessions simulated for the metrics (0: none). Default 7.
+    callback : callable, optional
+        ``callback(epoch, loss, theta)`` is called after every epoch with the epoch
+        (from 1), the data loss and a copy of θ; returning ``False`` stops the fit
+        (its ``stop_reason`` is then ``"interrupted"``). An exception raised in it stops
+        the fit and propagates.
+
+    Returns
+    -------
+    FitResult
+        The fitted parameters, the loss and parameters after every epoch, the metrics
+        and the uncertainty of each coefficient.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a dataset, recording or path, or a keyword has the wrong
+        type.
+    ValueError
+        If a keyword has a wrong value, or applies to the other kind of data
+        (``weight_bound`` for neural data, ``solver`` for behaviour).
+    FileNotFoundError
+        If ``data`` is a path that does not exist.
+    FitInterrupted
+        If Ctrl-C stopped the fit; its ``result`` holds the result so far.
+
+    See Also
+    --------
+    loss_and_gradient : The loss and its gradient at a given θ.
+    fit_online : A one-pass fit while a recording streams.
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> data = pl.simulate_oja(n_pre=5, n_post=10, steps=20, trajectories=3)
+    >>> result = pl.fit(data, pl.Rule.taylor(trainable="x*y,y^2*w"))
+    >>> round(result.coefficients["x*y"], 2), round(result.coefficients["y^2*w"], 2)
+    (1.0, -1.0)
     """
     overrides: Dict[str, Any] = {}
     fit_overrides: Dict[str, Any] = {}
@@ -513,16 +906,66 @@ def loss_and_gradient(
     inputs: str = "recorded",
     input_seed: int = 0,
 ) -> Tuple[float, np.ndarray]:
-    """The data loss at ``theta`` (no penalty) and its gradient ``∂L/∂θ``, computed by
-    the reverse-mode adjoint through every trajectory (``items``: their indices,
-    default all). ``theta``: an expression (``"x*y - y^2*w"``), a dict of term →
-    coefficient, or an array in ``term_names`` order (or MLP parameter order).
+    """The data loss at ``theta`` and its gradient ``∂L/∂θ``.
 
-    For behaviour data the model is driven by the recorded inputs with no weight
-    bound unless ``inputs="resampled"`` / ``weight_bound`` say otherwise — as
-    ``plasticity loss``. ``data`` may be the path of an ``.npz`` dataset: with
-    ``gradient="forward"`` a neural recording streams from the file (forward mode,
-    memory independent of its length; Taylor rule), otherwise it is loaded.
+    The loss is the data loss alone, without penalty; the gradient is computed by the
+    reverse-mode adjoint through every trajectory (or session), as ``plasticity loss``
+    computes them. For behaviour data the model is driven by the recorded inputs with
+    no weight bound unless ``inputs`` and ``weight_bound`` say otherwise.
+
+    Parameters
+    ----------
+    data : NeuralDataset, BehaviourDataset, str or os.PathLike
+        A dataset, or the path of an ``.npz`` dataset (loaded, or streamed with
+        ``gradient="forward"``).
+    theta : str, dict of str to float, or array_like of float
+        The parameters: an expression such as ``"x*y - y^2*w"``, a dict of term name
+        to coefficient (other terms 0), or an array in the order of :func:`term_names`
+        (or the MLP's parameter order).
+    gradient : {"checkpointed", "forward"}, optional
+        ``"forward"`` with a file path: a neural recording streams from the file and
+        the gradient is computed in forward mode (memory independent of its length;
+        Taylor rules only). Default: the reverse-mode adjoint (``"checkpointed"``).
+    rule_family : {"taylor", "mlp"}, default "taylor"
+        The rule family ``theta`` belongs to.
+    hidden : sequence of int, default (10,)
+        MLP rules: the sizes of the hidden layers.
+    items : sequence of int, optional
+        The indices of the trajectories (neural) or sessions (behaviour) to include.
+        Default: all.
+    weight_bound : float, optional
+        Behaviour data: clip the weights to ``[−B, B]`` after every update. Default:
+        no bound.
+    inputs : {"recorded", "resampled"}, default "recorded"
+        Behaviour data: the dataset's inputs exactly, or the odour patterns with freshly
+        drawn sensory noise.
+    input_seed : int, default 0
+        Behaviour data: seed of the re-sampled sensory noise.
+
+    Returns
+    -------
+    loss : float
+        The data loss at ``theta``.
+    gradient : numpy.ndarray, shape (n_parameters,)
+        ``∂L/∂θ``, in the order of ``theta``.
+
+    Raises
+    ------
+    ValueError
+        If ``theta`` names an unknown term or has the wrong length, ``gradient`` does
+        not apply, or an option value is unknown.
+    FileNotFoundError
+        If ``data`` is a path that does not exist.
+    FloatingPointError
+        If the rule overflows (the loss or gradient is not finite).
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> data = pl.simulate_oja(n_pre=5, n_post=10, steps=20, trajectories=2)
+    >>> loss, gradient = pl.loss_and_gradient(data, "x*y - y^2*w")
+    >>> loss, gradient.shape
+    (0.0, (27,))
     """
     if isinstance(data, (str, os.PathLike)):
         if gradient == "forward":
@@ -552,10 +995,33 @@ def loss_and_gradient(
 
 @dataclass
 class OnlineResult:
-    """The estimate of an online fit after every update (:func:`fit_online`):
-    ``steps[k]`` is the recording step of update ``k``, ``theta_history[k]`` θ after it,
-    ``window_loss[k]`` the mean squared error of its window; ``stopped`` when the fit
-    ended before the recording did (callback, Ctrl-C, or an overflow: ``non_finite``)."""
+    """The estimate of an online fit after every update, as :func:`fit_online`
+    returns it.
+
+    Not meant to be constructed directly.
+
+    Attributes
+    ----------
+    parameter_names : list of str
+        The name of each parameter (Taylor term names, see :func:`term_names`).
+    steps : numpy.ndarray of int, shape (updates,)
+        ``steps[k]`` is the recording step at which update ``k`` was made.
+    theta_history : numpy.ndarray, shape (updates, n_parameters)
+        ``theta_history[k]`` is θ after update ``k``.
+    window_loss : numpy.ndarray, shape (updates,)
+        ``window_loss[k]`` is the mean squared error of the window before update ``k``.
+    theta : numpy.ndarray, shape (n_parameters,)
+        The final estimate (the last finite one).
+    non_finite : str or None
+        Why the fit ended early when the loss or gradient overflowed, else ``None``.
+    interrupted : bool
+        Whether Ctrl-C stopped the fit.
+    stopped : bool
+        Whether the fit ended before the recording did (callback, Ctrl-C or an
+        overflow).
+    seconds : float
+        Wall time of the fit.
+    """
 
     parameter_names: List[str]
     steps: np.ndarray
@@ -569,12 +1035,23 @@ class OnlineResult:
 
     @property
     def coefficients(self) -> Dict[str, float]:
-        """The final estimate by parameter name."""
+        """The final estimate by parameter name (dict of str to float)."""
         return {name: float(v) for name, v in zip(self.parameter_names, self.theta)}
 
     def history_to_pandas(self):
-        """The window loss and every parameter after each update, indexed by the
-        recording step. Needs pandas."""
+        """The window loss and the parameters after every update, as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the recording step (``"step"``), with one column
+            ``window_loss`` and one per parameter.
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
         pd = _pandas()
         frame = pd.DataFrame(self.theta_history, columns=self.parameter_names)
         frame.insert(0, "window_loss", self.window_loss)
@@ -589,21 +1066,63 @@ def fit_online(
     learning_rate: float = 1e-3,
     decay_after: int = 0,
     rule_family: Union[str, Rule] = "taylor",
-    trainable: Optional[str] = None,
+    trainable: Optional[Union[str, Sequence[str]]] = None,
     init: Optional[str] = None,
     basis: Optional[str] = None,
     seed: Optional[int] = None,
     callback: Optional[Callable[[int, float, np.ndarray], Optional[bool]]] = None,
 ) -> OnlineResult:
-    """Fits a rule online while a neural recording streams from its file: one pass,
-    the simulation in forward mode, and every ``update_every`` steps an Adam step
-    (``learning_rate``; decaying as ``1/√n`` after ``decay_after`` updates) from the
-    gradient of that window's squared error. The sensitivities are carried across the
-    updates (real-time recurrent learning), which biases the gradient while θ moves.
-    The basis is canonical unless ``basis`` says otherwise. ``callback(update, loss,
-    theta)`` after every update (``False`` stops); Ctrl-C raises
-    :class:`FitInterrupted`. An overflow ends the fit with the last finite estimate and
-    the reason in ``.non_finite``.
+    """Fits a rule online while a neural recording streams from its file.
+
+    One pass over the recording, the simulation in forward mode: every
+    ``update_every`` steps, an Adam step from the gradient of that window's squared
+    error. The sensitivities are carried across the updates (real-time recurrent
+    learning), which biases the gradient while θ moves. An overflow ends the fit with
+    the last finite estimate and the reason in ``.non_finite``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A neural ``.npz`` dataset; it is read step by step, never loaded whole.
+    update_every : int, default 100
+        Recording steps per update (the window), at least 1.
+    learning_rate : float, default 1e-3
+        Adam's step size.
+    decay_after : int, default 0
+        After this many updates the step size decays as ``1/√n``: at update ``n`` it is
+        ``learning_rate · √(decay_after / n)``. 0 keeps it constant.
+    rule_family : {"taylor", "mlp"} or Rule, default "taylor"
+        The rule to fit; a :class:`Rule` also gives its trainable terms and its
+        expression as the starting θ.
+    trainable : str or sequence of str, optional
+        The fitted terms, as ``"x*y,y^2*w"``, a list ``["x*y", "y^2*w"]``, ``"all"``
+        (default), ``"vars:x,y"`` or ``"degree:2"``.
+    init : str, optional
+        The starting θ: ``"random"`` (default), ``"zeros"`` or an expression.
+    basis : {"canonical", "scaled", "centred"}, optional
+        The basis the optimiser works in. Default ``"canonical"``.
+    seed : int, optional
+        Seed of the initial θ. Default 0.
+    callback : callable, optional
+        ``callback(update, loss, theta)`` is called after every update with the update
+        (from 1), the window's loss and a copy of θ; returning ``False`` stops the fit.
+
+    Returns
+    -------
+    OnlineResult
+        The estimate after every update.
+
+    Raises
+    ------
+    TypeError
+        If a keyword has the wrong type.
+    ValueError
+        If a keyword has a wrong value, or the file is not a neural dataset.
+    FileNotFoundError
+        If ``path`` does not exist.
+    FitInterrupted
+        If Ctrl-C stopped the fit; its ``result`` holds the :class:`OnlineResult` so
+        far.
     """
     overrides: Dict[str, Any] = {}
     if isinstance(rule_family, Rule):
@@ -614,15 +1133,34 @@ def fit_online(
             overrides["trainable"] = rule_family.trainable
             if rule_family.expression is not None:
                 overrides["init"] = rule_family.expression
-    else:
+    elif rule_family in ("taylor", "mlp"):
         overrides["rule_family"] = rule_family
-    for key, value in (("trainable", trainable), ("init", init), ("basis", basis)):
+    elif isinstance(rule_family, str):
+        raise ValueError(
+            f'fit_online(): rule_family must be "taylor", "mlp" or a Rule, got {rule_family!r}'
+        )
+    else:
+        raise TypeError(
+            'fit_online(): rule_family must be "taylor", "mlp" or a Rule, '
+            f"got {type(rule_family).__name__}"
+        )
+    f = "fit_online"
+    if trainable is not None:
+        overrides["trainable"] = _args.terms(f, "trainable", trainable)
+    for key, value in (("init", init), ("basis", basis)):
         if value is not None:
-            overrides[key] = value
+            overrides[key] = _args.text(f, key, value)
     if seed is not None:
-        overrides["fit"] = {"seed": seed}
+        overrides["fit"] = {"seed": _args.integer(f, "seed", seed, 0)}
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"fit_online(): path must be a str or os.PathLike, got {type(path).__name__}")
     raw = _native.fit_online(
-        os.fspath(path), json.dumps(overrides), update_every, learning_rate, decay_after, callback
+        os.fspath(path),
+        json.dumps(overrides),
+        _args.integer(f, "update_every", update_every, 1),
+        _args.real(f, "learning_rate", learning_rate, 0.0),
+        _args.integer(f, "decay_after", decay_after, 0),
+        callback,
     )
     result = OnlineResult(**raw)
     if result.interrupted:
@@ -631,7 +1169,36 @@ def fit_online(
 
 
 def default_settings(kind: str = "neural") -> Dict[str, Any]:
-    """The library's default fit settings for ``"neural"`` or ``"behaviour"`` data."""
+    """The library's default fit settings for one kind of data.
+
+    These are the values :func:`fit` uses for every keyword left at ``None``, and
+    ``plasticity fit`` for every flag not given.
+
+    Parameters
+    ----------
+    kind : {"neural", "behaviour"}, default "neural"
+        The kind of data.
+
+    Returns
+    -------
+    dict
+        The settings: ``rule_family``, ``trainable``, ``hidden``, ``basis``, ``init``,
+        ``gradient``, the optimiser's settings under ``fit`` (``optimizer``,
+        ``epochs``, ``learning_rate``, ``batch_size``, ``l1``, ``l2``, ``seed``, …) and
+        the keys of that kind (neural: ``solver``, ``eval_trajectories``; behaviour:
+        ``weight_bound``, ``inputs``, ``input_seed``, ``eval_sessions``).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown.
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> pl.default_settings("behaviour")["fit"]["optimizer"]
+    'adam'
+    """
     return json.loads(_native.default_settings(kind))
 
 
@@ -642,15 +1209,41 @@ def discover(
     optimizer: Optional[str] = None,
     iterations: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Meta-learn a rule from what a circuit must do (``plasticity discover``).
+    """Meta-learns a rule from what a circuit must do, as ``plasticity discover``.
 
-    ``experiment`` is a discover file (``experiments/pca.toml``, ``memory.toml``,
-    ``memory_sparse.toml``); ``seed``, ``optimizer`` (``"adam"`` or ``"cmaes"``) and
-    ``iterations`` override the file. Returns the dict ``results.json`` holds:
-    ``coefficients`` (by canonical term name), ``metrics`` (PCA: ``cos2_T``,
-    ``cos2_5T``, ``weight_norm_median``, ``diverged_fraction``, ``baseline_cos2_T``;
-    memory: ``overlap_by_load``, ``baseline_overlap_by_load``), ``loss_history``,
-    ``config``, ``seed``, ``version``, the held-out ``evaluation`` and ``seconds``.
+    Instead of fitting recorded data, the rule's coefficients are optimised so that a
+    circuit learning with it performs a task: extracting the principal component of its
+    inputs (PCA) or storing patterns (memory); see docs/discover-pca.md and
+    docs/discover-memory.md.
+
+    Parameters
+    ----------
+    experiment : str or os.PathLike
+        A discover experiment file, such as ``experiments/pca.toml``,
+        ``experiments/memory.toml`` or ``experiments/memory_sparse.toml`` (relative
+        paths are taken from the current directory).
+    seed : int, optional
+        Overrides the file's seed.
+    optimizer : {"adam", "cmaes"}, optional
+        Overrides the file's optimiser.
+    iterations : int, optional
+        Overrides the file's number of iterations.
+
+    Returns
+    -------
+    dict
+        What ``results.json`` holds: ``coefficients`` (by canonical term name),
+        ``metrics`` (PCA: ``cos2_T``, ``cos2_5T``, ``weight_norm_median``,
+        ``diverged_fraction``, ``baseline_cos2_T``; memory: ``overlap_by_load``,
+        ``baseline_overlap_by_load``), ``loss_history``, ``config``, ``seed``,
+        ``version``, the held-out ``evaluation`` and ``seconds``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``experiment`` does not exist.
+    ValueError
+        If the file is not a valid discover experiment.
     """
     return _native.discover(os.fspath(experiment), seed, optimizer, iterations)
 
