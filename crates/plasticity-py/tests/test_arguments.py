@@ -85,3 +85,30 @@ def test_signatures_show_no_object_sentinels():
             except (TypeError, ValueError):
                 continue
             assert "<object object" not in signature, f"{name}{signature}"
+
+
+@pytest.mark.parametrize(
+    "keywords, exception, message",
+    [
+        ({"update_every": "often"}, TypeError, r"fit_online\(\): update_every must be an int"),
+        ({"update_every": 0}, ValueError, r"fit_online\(\): update_every must be at least 1"),
+        ({"learning_rate": "fast"}, TypeError, r"fit_online\(\): learning_rate must be a number"),
+        ({"decay_after": -1}, ValueError, r"fit_online\(\): decay_after must be at least 0"),
+        ({"trainable": 3}, TypeError, r"fit_online\(\): trainable must be a str"),
+        ({"rule_family": "spline"}, ValueError, r"fit_online\(\): rule_family must be"),
+        ({"seed": 1.5}, TypeError, r"fit_online\(\): seed must be an int"),
+    ],
+)
+def test_fit_online_keyword_errors_name_the_keyword(tmp_path, tiny, keywords, exception, message):
+    path = tmp_path / "tiny.npz"
+    tiny.save(path)
+    with pytest.raises(exception, match=message):
+        pl.fit_online(path, **keywords)
+
+
+def test_fit_online_takes_trainable_terms_as_a_list(tmp_path, tiny):
+    path = tmp_path / "tiny.npz"
+    tiny.save(path)
+    listed = pl.fit_online(path, update_every=2, trainable=["x*y", "y^2*w"], init="zeros")
+    joined = pl.fit_online(path, update_every=2, trainable="x*y,y^2*w", init="zeros")
+    assert list(listed.theta) == list(joined.theta)
