@@ -1,6 +1,7 @@
 """Type stubs of the native module (Rust, pyo3). Use the wrappers in
 ``plasticity`` (``simulate_oja``, ``fit``, ``loss_and_gradient``); the classes and
-loaders are re-exported there unchanged."""
+loaders are re-exported there unchanged, and their full NumPy-style docstrings are
+the native module's own (``help(plasticity.NeuralDataset)``)."""
 
 from os import PathLike
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
@@ -38,7 +39,7 @@ __all__ = [
 
 @final
 class NeuralDataset:
-    """Activity of a plastic layer ``y_t = sigmoid(W_t x_t)`` (docs/model.md §6, kind "neural").
+    """Activity of a plastic layer ``y_t = sigmoid(W_t x_t)`` (docs/model.md §6.1, kind "neural").
     Array attributes return NumPy copies."""
 
     def __new__(
@@ -81,7 +82,7 @@ class NeuralDataset:
 
 @final
 class BehaviourDataset:
-    """Choices in the two-odour task (docs/model.md §6, kind "behaviour"), sessions padded to a
+    """Choices in the two-odour task (docs/model.md §6.2, kind "behaviour"), sessions padded to a
     common length (−1 for integers, 0 for floats)."""
 
     def __new__(
