@@ -94,12 +94,8 @@ STUB_RETURNS = stub_returns()
 
 
 def is_native(item: Any) -> bool:
-    """Whether ``item`` comes from the native module (no Python source)."""
-    return inspect.isbuiltin(item) or inspect.ismethoddescriptor(item) or (
-        inspect.isclass(item) and item.__module__ == "plasticity" and not hasattr(
-            item, "__dataclass_fields__"
-        ) and not issubclass(item, BaseException) and "__init__" not in vars(item)
-    )
+    """Whether the function or method ``item`` comes from the native module."""
+    return inspect.isbuiltin(item) or inspect.ismethoddescriptor(item)
 
 
 def public_items() -> Iterator[Tuple[str, str, Any]]:
@@ -142,11 +138,9 @@ def signature_of(item: Any) -> Optional[inspect.Signature]:
 
 def returns_something(qualified: str, item: Any, signature: inspect.Signature) -> bool:
     if is_native(item):
-        assert qualified.split(".", 1)[-1] in STUB_RETURNS or qualified in STUB_RETURNS, (
-            f"{qualified} is not in _plasticity.pyi"
-        )
-        annotation = STUB_RETURNS.get(qualified, STUB_RETURNS.get(qualified.split(".", 1)[-1]))
-        return annotation != "None"
+        # the stub says what a native function returns
+        assert qualified in STUB_RETURNS, f"{qualified} is not in _plasticity.pyi"
+        return STUB_RETURNS[qualified] != "None"
     annotation = signature.return_annotation
     return annotation not in (None, "None", type(None))
 
