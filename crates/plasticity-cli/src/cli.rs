@@ -33,7 +33,7 @@ impl Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Simulate data, fit a rule to it and report how well the generating rule was
-    /// recovered (Oja's rule by default, a small problem that runs in about a minute;
+    /// recovered (Oja's rule by default, a small problem that runs in about a second;
     /// --paper-scale for the paper's 100→1000 experiment).
     Oja(crate::fit::OjaArgs),
     /// Simulate a dataset with a known rule.

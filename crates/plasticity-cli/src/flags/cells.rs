@@ -198,7 +198,8 @@ pub(crate) struct BenchArgs {
     /// checkpointed adjoint and forward mode).
     #[arg(long, value_enum, default_value = "checkpointed")]
     pub(crate) gradient: crate::flags::GradientArg,
-    /// `--case sparse`: fraction of the n_pre × n_post synapses present.
+    /// `--case sparse`: fraction of the n_pre × n_post synapses present (default 1:
+    /// every synapse, stored sparsely).
     #[arg(long, default_value_t = 1.0)]
     pub(crate) density: f64,
 }
