@@ -7,7 +7,9 @@ use anyhow::{Context, Result};
 
 use plasticity::pipeline::flies::{paired_by_fly, FlyModelFit, ModelFamily};
 use plasticity::pipeline::population::PopulationFit;
-use plasticity::report::figures::{coefficient_distributions, paired_plot, CoefficientPanel};
+use plasticity::report::figures::{
+    coefficient_distributions_by_subject, paired_plot, CoefficientPanel,
+};
 
 /// Redraws the figures of a `flies` output directory from its `fits.json`; returns the
 /// number of files written.
@@ -57,8 +59,15 @@ pub(crate) fn write_figures(
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating figure directory {}", dir.display()))?;
     let mut written = paired_figures(dir, fits, models)?;
+    // each fly's marker: its place among all flies, the same in every figure
+    let mut flies: Vec<&str> = Vec::new();
+    for fit in fits {
+        if !flies.contains(&fit.fly.as_str()) {
+            flies.push(&fit.fly);
+        }
+    }
     for model in models {
-        written += coefficient_figures(dir, &of_model(fits, model), model)?;
+        written += coefficient_figures(dir, &of_model(fits, model), model, &flies)?;
     }
     for shared in population {
         written += shared_rule_figure(dir, fits, shared)?;
@@ -121,7 +130,21 @@ fn paired_figures(dir: &Path, fits: &[FlyModelFit], models: &[String]) -> Result
 
 /// A model's coefficients across flies, and its profile-likelihood intervals (with
 /// the forgetting term `w` on its own axis).
-fn coefficient_figures(dir: &Path, group: &[&FlyModelFit], model: &str) -> Result<usize> {
+fn coefficient_figures(
+    dir: &Path,
+    group: &[&FlyModelFit],
+    model: &str,
+    all_flies: &[&str],
+) -> Result<usize> {
+    let markers = |group: &[&FlyModelFit]| -> (Vec<String>, Vec<usize>) {
+        group
+            .iter()
+            .map(|f| {
+                let marker = all_flies.iter().position(|n| *n == f.fly).unwrap_or(0);
+                (f.fly.clone(), marker)
+            })
+            .unzip()
+    };
     let mut written = 0;
     {
         // the baseline's parameters have different units: no shared axis for them
@@ -141,9 +164,12 @@ fn coefficient_figures(dir: &Path, group: &[&FlyModelFit], model: &str) -> Resul
                 intervals: None,
             })
             .collect();
-        written += coefficient_distributions(
+        let (flies, marks) = markers(group);
+        written += coefficient_distributions_by_subject(
             &dir.join(format!("coefficients_{}", file_fragment(model))),
             &format!("Fitted coefficients across flies, {{{model}}}"),
+            &flies,
+            &marks,
             &panels,
         )?
         .len();
@@ -180,23 +206,28 @@ fn coefficient_figures(dir: &Path, group: &[&FlyModelFit], model: &str) -> Resul
                     }
                 })
                 .collect();
-            written += coefficient_distributions(
+            let (flies, marks) = markers(&group);
+            written += coefficient_distributions_by_subject(
                 &dir.join(format!("intervals_{}", file_fragment(model))),
                 &format!(
                     "Maximum-likelihood coefficients, 95 % profile intervals ({} flies), {{{model}}}",
                     group.len()
                 ),
+                &flies,
+                &marks,
                 &panels,
             )?
             .len();
             // the forgetting term on its own axis (another term's wide interval would
             // flatten it in the figure above)
             if let Some(w) = panels.iter().find(|p| p.term == "w") {
-                written += coefficient_distributions(
+                written += coefficient_distributions_by_subject(
                     &dir.join(format!("intervals_w_{}", file_fragment(model))),
                     &format!(
                         "θ_w per fly: maximum likelihood and 95 % profile interval, {{{model}}}"
                     ),
+                    &flies,
+                    &marks,
                     std::slice::from_ref(w),
                 )?
                 .len();

@@ -47,6 +47,26 @@ pub(crate) fn fit_behaviour_command(
             Some(&fit.identifiability),
         ),
     )?;
+    let names = fit.rule.parameter_names();
+    write_text(
+        &out.join("history.csv"),
+        &plasticity::report::history_csv(
+            &names,
+            &fit.outcome.loss_history,
+            &fit.outcome.theta_history,
+        ),
+    )?;
+    plasticity::report::fit_figures::rule_fit_figures(
+        &out.join("figures"),
+        Some(&fit.rule),
+        &names,
+        &fit.outcome.theta,
+        &fit.outcome.loss_history,
+        "loss (cross-entropy per presentation, nats)",
+        truth.as_deref(),
+        Some(&fit.identifiability),
+    )
+    .context("drawing the fit's figures")?;
     print_summary(&fit, truth.as_deref(), seconds);
     note!("results written to {}", out.display());
     checkpoint.finish(&fit.outcome.stop_reason)

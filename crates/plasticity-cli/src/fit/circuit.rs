@@ -84,6 +84,35 @@ pub(crate) fn fit_circuit_command(
             truth.as_deref(),
         ),
     )?;
+    let n_theta = dataset.network.n_parameters();
+    let names = &fit.parameter_names[..n_theta.min(fit.parameter_names.len())];
+    write_text(
+        &out.join("history.csv"),
+        &plasticity::report::history_csv(
+            names,
+            &fit.outcome.loss_history,
+            &fit.outcome.theta_history,
+        ),
+    )?;
+    // every rule of a circuit is a Taylor rule or an MLP: coefficients for Taylor only
+    let all_taylor = dataset
+        .network
+        .rules()
+        .iter()
+        .all(|r| r.rule.as_taylor().is_some());
+    plasticity::report::fit_figures::fit_figures(
+        &out.join("figures"),
+        &plasticity::report::fit_figures::FitFigures {
+            loss_history: &fit.outcome.loss_history,
+            loss_label: "loss (mean squared error of activity)",
+            coefficient_names: all_taylor.then(|| names.to_vec()),
+            theta: &fit.outcome.theta[..n_theta.min(fit.outcome.theta.len())],
+            generating: truth.as_deref(),
+            identifiability: None,
+            weights: None,
+        },
+    )
+    .context("drawing the fit's figures")?;
     let objective = CircuitObjective::new(&dataset, settings.gradient);
     if !objective.fitted_initial_weights().is_empty() {
         plasticity::report::write_fitted_initial_weights(

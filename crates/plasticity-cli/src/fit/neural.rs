@@ -7,8 +7,9 @@ use anyhow::{Context, Result};
 
 use plasticity::data::NeuralDataset;
 use plasticity::pipeline::neural::{fit_neural, generating_theta, NeuralFitSettings};
+use plasticity::report::fit_figures::{neural_fit_figures, rule_fit_figures};
 use plasticity::report::{
-    coefficient_uncertainty, coefficients_csv, neural_results, write_json, write_text,
+    coefficient_uncertainty, coefficients_csv, history_csv, neural_results, write_json, write_text,
 };
 use plasticity::rule::{parse_expression, term_names, PlasticityRule, Rule, Variables};
 
@@ -60,6 +61,28 @@ pub(super) fn write_fit_outputs(
         &out.join("coefficients.csv"),
         &coefficients_csv(fit, truth.as_deref()),
     )?;
+    write_history(out, fit)?;
+    neural_fit_figures(
+        &out.join("figures"),
+        fit,
+        dataset,
+        truth.as_deref(),
+        settings.fit.seed,
+    )
+    .context("drawing the fit's figures")?;
+    Ok(())
+}
+
+/// `history.csv`: the loss and every parameter after each epoch.
+fn write_history(out: &Path, fit: &plasticity::pipeline::neural::NeuralFit) -> Result<()> {
+    write_text(
+        &out.join("history.csv"),
+        &history_csv(
+            &fit.rule.parameter_names(),
+            &fit.outcome.loss_history,
+            &fit.outcome.theta_history,
+        ),
+    )?;
     Ok(())
 }
 
@@ -88,6 +111,18 @@ pub(super) fn fit_streamed_command(args: &FitArgs) -> Result<()> {
         &args.out.join("coefficients.csv"),
         &coefficients_csv(&fit, truth.as_deref()),
     )?;
+    write_history(&args.out, &fit)?;
+    rule_fit_figures(
+        &args.out.join("figures"),
+        Some(&fit.rule),
+        &fit.rule.parameter_names(),
+        &fit.outcome.theta,
+        &fit.outcome.loss_history,
+        "loss (mean squared error of activity)",
+        truth.as_deref(),
+        Some(&fit.identifiability),
+    )
+    .context("drawing the fit's figures")?;
     print_fit_summary(&fit, truth.as_deref(), seconds)?;
     note!("results written to {}", args.out.display());
     Ok(())

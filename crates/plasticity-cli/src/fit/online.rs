@@ -56,6 +56,15 @@ pub(super) fn fit_online_command(args: &FitArgs) -> Result<()> {
         &plasticity::report::parameters_csv(&rule, &fit.theta, truth_for_csv),
     )?;
     write_text(&out.join("online.csv"), &online_csv(&fit))?;
+    // the same histories by update, in the layout of every fit's history.csv
+    write_text(
+        &out.join("history.csv"),
+        &plasticity::report::history_csv(
+            &fit.parameter_names,
+            &fit.window_loss,
+            &fit.theta_history,
+        ),
+    )?;
     let terms = followed_terms(&fit, &rule, truth.as_deref());
     draw_online(out, &fit, &terms, truth.as_deref())?;
     print_online_summary(&fit, &terms, truth.as_deref(), seconds);

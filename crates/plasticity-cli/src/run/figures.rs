@@ -13,6 +13,8 @@ use plasticity::report::figures::{
     heat_map, line_panels, line_plot, paired_plot, LinePanel, Series,
 };
 
+use plasticity::analysis::metrics::WeightTrajectories;
+
 use super::experiment::{value_text, Experiment, Kind};
 
 /// A small CSV of numbers (header, then rows; no quoted fields; text reads as NaN, as
@@ -125,7 +127,7 @@ fn draw_fits(experiment: &Experiment, run_dir: &Path, figures: &Path) -> Result<
             written += coefficient_figure(table, &result, figures, &suffix, &title_suffix)?;
         }
         if let Some(weights) = NumberTable::read(&dir.join("weights.csv"))? {
-            written += weights_figure(&weights, neural, figures, &suffix, &title_suffix)?;
+            written += weights_figure(&weights, &result, neural, figures, &suffix, &title_suffix)?;
         }
     }
     if !loss_series.is_empty() {
@@ -229,9 +231,12 @@ fn coefficient_figure(
 }
 
 /// A few synapses' weights over a fresh trajectory (session) under the generating rule
-/// (dashed) and the fitted rule (solid), same colour per synapse.
+/// (dashed) and the fitted rule (solid), same colour per synapse, each labelled
+/// "(post i, pre j)" from the data's `n_pre` (`n_in` for behaviour) in the cell's
+/// result.
 fn weights_figure(
     table: &NumberTable,
+    result: &Value,
     neural: bool,
     figures: &Path,
     suffix: &str,
@@ -245,46 +250,62 @@ fn weights_figure(
     ) else {
         return Ok(0);
     };
-    let mut ids: Vec<f64> = synapses.clone();
-    ids.sort_by(f64::total_cmp);
-    ids.dedup();
-    let mut series = Vec::new();
-    for (k, id) in ids.iter().enumerate() {
-        let pick = |values: &[f64]| -> Vec<(f64, f64)> {
-            (0..steps.len())
-                .filter(|&i| synapses[i] == *id && values[i].is_finite())
-                .map(|i| (steps[i], values[i]))
-                .collect()
-        };
-        series.push(
-            Series::new(format!("synapse {id}: fitted"), pick(&fitted))
-                .without_markers()
-                .colour(k),
-        );
-        series.push(
-            Series::new(format!("synapse {id}: true"), pick(&truth))
-                .dashed()
-                .colour(k),
-        );
+    // the synapses in the order written (the one that changes most first)
+    let mut ids: Vec<usize> = Vec::new();
+    for &id in &synapses {
+        if id.is_finite() && id >= 0.0 && !ids.contains(&(id as usize)) {
+            ids.push(id as usize);
+        }
     }
-    if series.is_empty() {
+    let mut step_values: Vec<f64> = steps.clone();
+    step_values.sort_by(f64::total_cmp);
+    step_values.dedup();
+    if ids.is_empty() || step_values.is_empty() {
         return Ok(0);
+    }
+    let data = &result["results"]["data"];
+    let n_pre = data["n_pre"]
+        .as_u64()
+        .or_else(|| data["n_in"].as_u64())
+        .map(|n| n as usize)
+        .filter(|&n| n > 0);
+    let mut weights = WeightTrajectories {
+        positions: n_pre
+            .map(|n| ids.iter().map(|&j| (j / n, j % n)).collect())
+            .unwrap_or_default(),
+        truth: vec![vec![f64::NAN; ids.len()]; step_values.len()],
+        fitted: vec![vec![f64::NAN; ids.len()]; step_values.len()],
+        synapses: ids,
+    };
+    for i in 0..steps.len() {
+        let (Some(t), Some(j)) = (
+            step_values.iter().position(|s| *s == steps[i]),
+            weights
+                .synapses
+                .iter()
+                .position(|&id| id as f64 == synapses[i]),
+        ) else {
+            continue;
+        };
+        weights.truth[t][j] = truth[i];
+        weights.fitted[t][j] = fitted[i];
     }
     let x_label = if neural {
         "time step t of a fresh trajectory"
     } else {
         "odour presentation in a fresh session"
     };
-    Ok(line_plot(
+    match plasticity::report::fit_figures::weights_figure(
         &figures.join(format!("weights{suffix}")),
         &format!("True (dashed) and inferred (solid) weights{title_suffix}"),
         x_label,
-        "synaptic weight w (a.u.)",
-        &series,
-        false,
-        false,
-    )?
-    .len())
+        &weights,
+    ) {
+        Ok(paths) => Ok(paths.len()),
+        // nothing finite to draw
+        Err(plasticity::Error::Config { .. }) => Ok(0),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// For a grid of two numeric keys, heat maps of the R² columns; for one numeric key

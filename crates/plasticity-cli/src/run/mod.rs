@@ -329,7 +329,7 @@ fn prepare_run_dir(
     std::fs::create_dir_all(out.join("cells"))
         .with_context(|| format!("creating run directory {}", out.display()))?;
     write_text(&copy, &experiment.source)?;
-    write_text(&out.join("resolved.toml"), &experiment.resolved_toml()?)?;
+    write_text(&out.join("resolved.toml"), &experiment.resolved_toml(out)?)?;
     let experiment_dir = experiment
         .base_dir
         .canonicalize()

@@ -218,50 +218,10 @@ fn lockstep_trajectory<T: PlasticityRule, F: PlasticityRule>(
     Ok(())
 }
 
-/// Weight trajectories of a few synapses under the generating and the fitted rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WeightTrajectories {
-    /// The synapses shown (flat indices into `W`).
-    pub synapses: Vec<usize>,
-    /// `truth[t][j]`: synapse `synapses[j]` after step (or presentation) `t + 1`, under
-    /// the generating rule.
-    pub truth: Vec<Vec<f64>>,
-    /// The same under the fitted rule, from the same `W₀` and inputs.
-    pub fitted: Vec<Vec<f64>>,
-}
+pub use super::weight_trajectories::WeightTrajectories;
 
-impl WeightTrajectories {
-    /// Keeps, of full weight trajectories `truth[t]` / `fitted[t]`, the `count`
-    /// synapses whose generating trajectory spans the widest range (ties: lower index).
-    pub fn of_most_changing(truth: &[Vec<f64>], fitted: &[Vec<f64>], count: usize) -> Self {
-        let n = truth.first().map_or(0, Vec::len);
-        let mut range: Vec<(usize, f64)> = (0..n)
-            .map(|j| {
-                let (lo, hi) = truth
-                    .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |a, w| {
-                        (a.0.min(w[j]), a.1.max(w[j]))
-                    });
-                (j, hi - lo)
-            })
-            .collect();
-        range.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut synapses: Vec<usize> = range.iter().take(count).map(|r| r.0).collect();
-        synapses.sort_unstable();
-        let pick = |rows: &[Vec<f64>]| -> Vec<Vec<f64>> {
-            rows.iter()
-                .map(|w| synapses.iter().map(|&j| w[j]).collect())
-                .collect()
-        };
-        WeightTrajectories {
-            truth: pick(truth),
-            fitted: pick(fitted),
-            synapses,
-        }
-    }
-}
-
-/// The weight trajectories of the `count` most-changing synapses of fresh trajectory 0
+/// The weight trajectories of `count` much-changing synapses (in different rows and
+/// columns, [`WeightTrajectories::of_most_changing`]) of fresh trajectory 0
 /// (the first trajectory [`evaluate_neural`] compares), under both rules.
 pub fn neural_weight_trajectories<T: PlasticityRule, F: PlasticityRule>(
     true_rule: &T,
@@ -285,7 +245,12 @@ pub fn neural_weight_trajectories<T: PlasticityRule, F: PlasticityRule>(
             fitted.push(f.to_vec());
         },
     )?;
-    Ok(WeightTrajectories::of_most_changing(&truth, &fitted, count))
+    Ok(WeightTrajectories::of_most_changing(
+        &truth,
+        &fitted,
+        count,
+        fresh.n_pre,
+    ))
 }
 
 /// Fitted minus generating coefficient, per term.

@@ -9,3 +9,4 @@ pub mod identifiability;
 pub mod metrics;
 pub mod posterior;
 pub mod profile;
+pub mod weight_trajectories;

@@ -293,7 +293,12 @@ pub fn behaviour_weight_trajectories(
     replay_session(circuit, rule, theta, session, &mut ws, |_, w, _, _| {
         fitted.push(w.to_vec())
     });
-    Ok(WeightTrajectories::of_most_changing(&truth, &fitted, count))
+    Ok(WeightTrajectories::of_most_changing(
+        &truth,
+        &fitted,
+        count,
+        circuit.n_in,
+    ))
 }
 
 /// A seed for fresh evaluation sessions from the data's and the fit's seeds: the

@@ -3,6 +3,12 @@
 //! atomically; and, in [`figures`], the publication-style figures drawn from them.
 
 pub mod figures;
+pub mod fit_figures;
+mod history;
+mod json;
+
+pub use history::history_csv;
+pub use json::json_text;
 
 use std::path::Path;
 
@@ -508,11 +514,10 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     write_atomically(path, |w| std::io::Write::write_all(w, text.as_bytes()))
 }
 
-/// Writes `value` as pretty JSON, atomically.
+/// Writes `value` as pretty JSON ([`json_text`]: arrays of numbers on one line),
+/// atomically.
 pub fn write_json(path: &Path, value: &Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Numerical(format!("results cannot be written as JSON: {e}")))?;
-    write_text(path, &(text + "\n"))
+    write_text(path, &(json_text(value) + "\n"))
 }
 
 /// The content of `results.json` for a circuit fit: `coefficients` (`rule.term` of

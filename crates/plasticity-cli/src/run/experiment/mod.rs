@@ -528,95 +528,6 @@ impl Experiment {
         }
         serde_json::Value::Object(seeds)
     }
-
-    /// The experiment with every key of every section written out, defaults included:
-    /// what actually runs (`resolved.toml` of a run directory).
-    pub(crate) fn resolved_toml(&self) -> Result<String> {
-        let mut document = Table::new();
-        document.insert("kind".into(), Value::String(self.kind.name().into()));
-        document.insert("title".into(), Value::String(self.title.clone()));
-        document.insert(
-            "description".into(),
-            Value::String(self.description.clone()),
-        );
-        document.insert("save_data".into(), Value::Boolean(self.save_data));
-        document.insert(
-            "checkpoint_interval".into(),
-            Value::Float(self.checkpoint_interval),
-        );
-        document.insert("parallel_cells".into(), Value::Boolean(self.parallel_cells));
-        let first = Cell {
-            index: 0,
-            parameters: Vec::new(),
-        };
-        for &section in self.kind.sections() {
-            let command = section_command(self.kind, section);
-            let argv = self.section_argv(section, &first, Path::new("."))?;
-            let matches = command.clone().try_get_matches_from(argv)?;
-            let mut table = Table::new();
-            for arg in command.get_arguments() {
-                let id = arg.get_id().as_str();
-                if matches!(id, "help" | "version") || RESERVED_KEYS.contains(&id) {
-                    continue;
-                }
-                if matches!(arg.get_action(), ArgAction::SetTrue) {
-                    table.insert(id.into(), Value::Boolean(matches.get_flag(id)));
-                    continue;
-                }
-                let Some(raw) = matches.get_raw(id) else {
-                    continue;
-                };
-                let values: Vec<Value> = raw.map(|v| typed_value(&v.to_string_lossy())).collect();
-                let multiple = arg.get_value_delimiter().is_some()
-                    || arg.get_num_args().is_some_and(|r| r.max_values() > 1);
-                let value = if multiple {
-                    Value::Array(values)
-                } else {
-                    values
-                        .into_iter()
-                        .next()
-                        .unwrap_or(Value::String(String::new()))
-                };
-                table.insert(id.into(), value);
-            }
-            document.insert(section.into(), Value::Table(table));
-        }
-        if !self.grid.is_empty() {
-            let grid: Table = self
-                .grid
-                .iter()
-                .map(|axis| (axis.name(), Value::Array(axis.values.clone())))
-                .collect();
-            document.insert("grid".into(), Value::Table(grid));
-        }
-        let mut slurm = Table::new();
-        slurm.insert(
-            "options".into(),
-            Value::Array(
-                self.slurm
-                    .options
-                    .iter()
-                    .cloned()
-                    .map(Value::String)
-                    .collect(),
-            ),
-        );
-        slurm.insert(
-            "cpus_per_task".into(),
-            Value::Integer(i64::from(self.slurm.cpus_per_task)),
-        );
-        if let Some(time) = &self.slurm.time {
-            slurm.insert("time".into(), Value::String(time.clone()));
-        }
-        if let Some(partition) = &self.slurm.partition {
-            slurm.insert("partition".into(), Value::String(partition.clone()));
-        }
-        if let Some(max) = self.slurm.max_parallel {
-            slurm.insert("max_parallel".into(), Value::Integer(i64::from(max)));
-        }
-        document.insert("slurm".into(), Value::Table(slurm));
-        Ok(toml::to_string(&document)?)
-    }
 }
 
 /// `path:line: key `section.key`: message` (the line when the key can be found).
@@ -744,6 +655,7 @@ fn clap_message(error: &clap::Error) -> String {
 #[cfg(test)]
 mod fuzz_tests;
 mod parse;
+mod resolved;
 
 #[cfg(test)]
 mod tests;

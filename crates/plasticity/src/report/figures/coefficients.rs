@@ -1,5 +1,7 @@
 //! The coefficient plot ([`coefficient_distributions`]): one column per term, one
-//! point per subject (jittered), with the median of each column.
+//! point per subject (jittered), with the median of each column;
+//! [`coefficient_distributions_by_subject`] gives each subject its own marker, named in
+//! a legend.
 
 use std::path::{Path, PathBuf};
 
@@ -8,10 +10,12 @@ use plotters::prelude::*;
 
 use crate::{Error, Result};
 
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
 use super::{
-    check_values, font, jitter, median, min_max, padded_range, render, tick_label, Categories,
-    DrawResult, Figure, AXIS_DESC_SIZE, COEFFICIENT_COLUMN_WIDTH, DEFAULT_SIZE, MAX_WIDTH, PALETTE,
-    TICK_LABEL_SIZE, TITLE_SIZE,
+    check_values, font, jitter, median, min_max, padded_range, render, text_size, tick_label,
+    Categories, DrawResult, Figure, AXIS_DESC_SIZE, COEFFICIENT_COLUMN_WIDTH, DEFAULT_SIZE,
+    MAX_WIDTH, PALETTE, TICK_LABEL_SIZE, TITLE_SIZE,
 };
 
 /// The coefficients of one term across subjects, for [`coefficient_distributions`].
@@ -85,12 +89,135 @@ pub fn coefficient_distributions(
             }
         }
     }
-    render(stem, &CoefficientFigure { title, panels })
+    render(
+        stem,
+        &CoefficientFigure {
+            title,
+            panels,
+            subjects: None,
+        },
+    )
+}
+
+/// Writes `stem.png` and `stem.svg`; returns the two paths.
+///
+/// [`coefficient_distributions`] with each subject identifiable: subject `i` (named
+/// `subjects[i]`) has its own marker, number `markers[i]` of 28 (one of 7 colours and 4
+/// shapes, the same in every column; give a subject the same number in every figure),
+/// and sits at the same place in every column (subjects in order from left to right);
+/// a legend right of the plot names each subject beside its marker (in as many columns
+/// as it needs), which widens the image.
+///
+/// Errors as [`coefficient_distributions`], and ([`Error::Config`]) when a panel does
+/// not have one value per subject or `markers` not one number per subject.
+pub fn coefficient_distributions_by_subject(
+    stem: &Path,
+    title: &str,
+    subjects: &[String],
+    markers: &[usize],
+    panels: &[CoefficientPanel],
+) -> Result<Vec<PathBuf>> {
+    if markers.len() != subjects.len() {
+        return Err(Error::config(
+            "markers",
+            format!(
+                "has {} numbers for {} subjects: one per subject is needed",
+                markers.len(),
+                subjects.len()
+            ),
+        ));
+    }
+    if let Some((i, panel)) = panels
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.values.len() != subjects.len())
+    {
+        return Err(Error::config(
+            format!("panels[{i}].values (term '{}')", panel.term),
+            format!(
+                "has {} values for {} subjects: one value per subject is needed",
+                panel.values.len(),
+                subjects.len()
+            ),
+        ));
+    }
+    if panels.is_empty() {
+        return coefficient_distributions(stem, title, panels);
+    }
+    // the checks of the plain plot, without drawing it
+    for (i, panel) in panels.iter().enumerate() {
+        check_values(
+            &format!("panels[{i}].values (term '{}')", panel.term),
+            &panel.values,
+        )?;
+        if let Some(intervals) = &panel.intervals {
+            if intervals.len() != panel.values.len()
+                || intervals
+                    .iter()
+                    .any(|(lo, hi)| !lo.is_finite() || !hi.is_finite() || lo > hi)
+            {
+                return Err(Error::config(
+                    format!("panels[{i}].intervals (term '{}')", panel.term),
+                    "needs one finite interval with low <= high per value",
+                ));
+            }
+        }
+    }
+    render(
+        stem,
+        &CoefficientFigure {
+            title,
+            panels,
+            subjects: Some((subjects, markers)),
+        },
+    )
 }
 
 struct CoefficientFigure<'a> {
     title: &'a str,
     panels: &'a [CoefficientPanel],
+    /// The subjects' names and marker numbers.
+    subjects: Option<(&'a [String], &'a [usize])>,
+}
+
+/// Height of one entry of a subject legend, in pixels.
+const SUBJECT_LINE_HEIGHT: u32 = 18;
+
+/// The marker of subject `i`: colour `i mod 7`, shape by `i / 7` (circle, triangle,
+/// square, diamond), as a polygon in pixels around its point.
+fn subject_marker(i: usize) -> (RGBColor, Vec<(i32, i32)>) {
+    let colour = PALETTE[i % PALETTE.len()];
+    let outline = match (i / PALETTE.len()) % 4 {
+        0 => (0..16)
+            .map(|k| {
+                let angle = f64::from(k) * std::f64::consts::TAU / 16.0;
+                (
+                    (5.0 * angle.cos()).round() as i32,
+                    (5.0 * angle.sin()).round() as i32,
+                )
+            })
+            .collect(),
+        1 => vec![(0, -6), (-6, 5), (6, 5)],
+        2 => vec![(-5, -5), (5, -5), (5, 5), (-5, 5)],
+        _ => vec![(0, -7), (6, 0), (0, 7), (-6, 0)],
+    };
+    (colour, outline)
+}
+
+impl CoefficientFigure<'_> {
+    /// Entries per column of the subject legend, its columns and its width in pixels.
+    fn legend_layout(&self) -> Option<(usize, usize, u32)> {
+        let (subjects, _) = self.subjects?;
+        let per_column = ((DEFAULT_SIZE.1 - 60) / SUBJECT_LINE_HEIGHT) as usize;
+        let columns = subjects.len().div_ceil(per_column).max(1);
+        let widest = subjects
+            .iter()
+            .map(|s| text_size(s, TICK_LABEL_SIZE).0)
+            .max()
+            .unwrap_or(0);
+        let width = u32::try_from(columns).unwrap_or(1) * (widest + 36) + 20;
+        Some((per_column, columns, width))
+    }
 }
 
 /// The width of a coefficient plot with `n_panels` columns.
@@ -103,11 +230,24 @@ pub(super) fn coefficient_figure_width(n_panels: usize) -> u32 {
 
 impl Figure for CoefficientFigure<'_> {
     fn size(&self) -> (u32, u32) {
-        (coefficient_figure_width(self.panels.len()), DEFAULT_SIZE.1)
+        let legend = self.legend_layout().map_or(0, |l| l.2);
+        (
+            coefficient_figure_width(self.panels.len()) + legend,
+            DEFAULT_SIZE.1,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         root.fill(&WHITE)?;
+        let (root, legend_area) = match self.legend_layout() {
+            Some(_) => {
+                let (plot, legend) =
+                    root.split_horizontally(coefficient_figure_width(self.panels.len()));
+                (plot, Some(legend))
+            }
+            None => (root.clone(), None),
+        };
+        let root = &root;
         let n = self.panels.len();
         let all = self.panels.iter().flat_map(|p| {
             let bounds = p.intervals.iter().flatten().flat_map(|&(lo, hi)| [lo, hi]);
@@ -160,25 +300,51 @@ impl Figure for CoefficientFigure<'_> {
         ))?;
 
         const JITTER_WIDTH: f64 = 0.36;
+        let n_subjects = self.subjects.map_or(0, |(s, _)| s.len());
+        let marker_of = |j: usize| subject_marker(self.subjects.map_or(j, |(_, m)| m[j]));
         for (i, panel) in self.panels.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
-            let x = |j: usize| i as f64 + jitter(j, JITTER_WIDTH);
+            // by subject: evenly spaced in subject order; else a deterministic jitter
+            let x = |j: usize| {
+                if n_subjects > 1 {
+                    i as f64 - JITTER_WIDTH / 2.0
+                        + JITTER_WIDTH * j as f64 / (n_subjects - 1) as f64
+                } else if n_subjects == 1 {
+                    i as f64
+                } else {
+                    i as f64 + jitter(j, JITTER_WIDTH)
+                }
+            };
+            let colour_of = |j: usize| {
+                if n_subjects > 0 {
+                    marker_of(j).0
+                } else {
+                    colour
+                }
+            };
             if let Some(intervals) = &panel.intervals {
-                let style = colour.mix(0.6).stroke_width(1);
+                chart.draw_series(intervals.iter().enumerate().map(|(j, &(lo, hi))| {
+                    PathElement::new(
+                        vec![(x(j), lo), (x(j), hi)],
+                        colour_of(j).mix(0.6).stroke_width(1),
+                    )
+                }))?;
+            }
+            if n_subjects > 0 {
+                chart.draw_series(panel.values.iter().enumerate().map(|(j, &v)| {
+                    let (colour, outline) = marker_of(j);
+                    EmptyElement::at((x(j), v)) + Polygon::new(outline, colour.filled())
+                }))?;
+            } else {
+                let style = colour.filled();
                 chart.draw_series(
-                    intervals.iter().enumerate().map(|(j, &(lo, hi))| {
-                        PathElement::new(vec![(x(j), lo), (x(j), hi)], style)
-                    }),
+                    panel
+                        .values
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &v)| Circle::new((x(j), v), 4, style)),
                 )?;
             }
-            let style = colour.filled();
-            chart.draw_series(
-                panel
-                    .values
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &v)| Circle::new((x(j), v), 4, style)),
-            )?;
             let m = median(&panel.values);
             let centre = i as f64;
             chart.draw_series(std::iter::once(PathElement::new(
@@ -186,6 +352,72 @@ impl Figure for CoefficientFigure<'_> {
                 BLACK.stroke_width(3),
             )))?;
         }
+        if let (Some(area), Some((subjects, _)), Some((per_column, _, _))) =
+            (legend_area, self.subjects, self.legend_layout())
+        {
+            let widest = subjects
+                .iter()
+                .map(|s| text_size(s, TICK_LABEL_SIZE).0)
+                .max()
+                .unwrap_or(0) as i32;
+            let style = font(TICK_LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
+            for (j, subject) in subjects.iter().enumerate() {
+                let column = (j / per_column) as i32;
+                let row = (j % per_column) as i32;
+                let x = 10 + column * (widest + 36);
+                let y = 40 + row * SUBJECT_LINE_HEIGHT as i32;
+                let (colour, outline) = marker_of(j);
+                area.draw(
+                    &(EmptyElement::at((x + 8, y)) + Polygon::new(outline, colour.filled())),
+                )?;
+                area.draw(&Text::new(subject.clone(), (x + 22, y), style.clone()))?;
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+
+    #[test]
+    fn each_subject_is_named_in_the_legend_with_its_own_marker() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stem = dir.path().join("by_fly");
+        let flies: Vec<String> = (1..=18).map(|i| format!("Fly{i}")).collect();
+        let markers: Vec<usize> = (0..18).collect();
+        let panels = vec![CoefficientPanel {
+            term: "w".into(),
+            values: (0..18).map(|i| f64::from(i) * 0.01).collect(),
+            intervals: Some((0..18).map(|i| (f64::from(i) * 0.01 - 0.02, 0.3)).collect()),
+        }];
+        let paths = coefficient_distributions_by_subject(&stem, "θ_w", &flies, &markers, &panels)
+            .expect("drawn");
+        let svg = std::fs::read_to_string(&paths[1]).expect("svg");
+        for fly in &flies {
+            assert!(
+                svg.lines().any(|line| line.trim() == fly),
+                "{fly} not in the legend"
+            );
+        }
+        // 18 markers: no two subjects share colour and shape
+        let shapes: Vec<(RGBColor, Vec<(i32, i32)>)> = (0..18).map(subject_marker).collect();
+        for (i, a) in shapes.iter().enumerate() {
+            assert!(shapes[i + 1..].iter().all(|b| b != a), "marker {i} repeats");
+        }
+        // one marker number and one value per subject
+        assert!(
+            coefficient_distributions_by_subject(&stem, "t", &flies, &markers[..3], &panels)
+                .is_err()
+        );
+        assert!(coefficient_distributions_by_subject(
+            &stem,
+            "t",
+            &flies[..3],
+            &markers[..3],
+            &panels
+        )
+        .is_err());
     }
 }

@@ -17,14 +17,18 @@
 
 mod coefficients;
 mod heat_map;
+mod intervals;
 mod line;
 mod pair;
 mod paired;
 #[cfg(test)]
 mod tests;
 
-pub use coefficients::{coefficient_distributions, CoefficientPanel};
+pub use coefficients::{
+    coefficient_distributions, coefficient_distributions_by_subject, CoefficientPanel,
+};
 pub use heat_map::heat_map;
+pub use intervals::{coefficient_intervals, CoefficientInterval, Determination};
 pub use line::{line_panels, line_plot, LinePanel, Series};
 pub use pair::pair_plot;
 pub use paired::paired_plot;

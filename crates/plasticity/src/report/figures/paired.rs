@@ -10,8 +10,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::{Error, Result};
 
 use super::{
-    check_values, font, median, min_max, padded_range, render, tick_label, Categories, DrawResult,
-    Figure, AXIS_DESC_SIZE, DEFAULT_SIZE, MAX_SUBJECT_LABELS, PALETTE, SMALL_TEXT_SIZE,
+    check_values, font, median, min_max, padded_range, render, text_size, tick_label, Categories,
+    DrawResult, Figure, AXIS_DESC_SIZE, DEFAULT_SIZE, MAX_SUBJECT_LABELS, PALETTE, SMALL_TEXT_SIZE,
     TICK_LABEL_SIZE, TITLE_SIZE,
 };
 
@@ -150,13 +150,96 @@ impl Figure for PairedFigure<'_> {
             )))?;
         }
         if self.labels.len() <= MAX_SUBJECT_LABELS {
-            let style = font(SMALL_TEXT_SIZE)
-                .color(&RGBColor(90, 90, 90))
-                .pos(Pos::new(HPos::Left, VPos::Center));
-            chart.draw_series(b.iter().zip(self.labels).map(|(&y, label)| {
-                EmptyElement::at((1.0, y)) + Text::new(label.clone(), (8, 0), style.clone())
-            }))?;
+            // each subject named beside both its points, labels moved apart where they
+            // would overlap and joined to their point by a thin line
+            let (_, y_pixels) = chart.plotting_area().get_pixel_range();
+            let line_height = text_size("Xg", SMALL_TEXT_SIZE).1 as i32 + 2;
+            let leader = RGBColor(170, 170, 170).stroke_width(1);
+            for (column, values) in self.values.iter().enumerate() {
+                let x = column as f64;
+                let pixels: Vec<i32> = values
+                    .iter()
+                    .map(|&y| chart.backend_coord(&(x, y)).1)
+                    .collect();
+                let placed = spread_labels(&pixels, line_height, (y_pixels.start, y_pixels.end));
+                // clear of the median bar (±0.18 of a column)
+                let half_bar =
+                    chart.backend_coord(&(x + 0.18, 0.0)).0 - chart.backend_coord(&(x, 0.0)).0;
+                let (anchor, gap) = if column == 0 {
+                    (HPos::Right, -(half_bar + 8))
+                } else {
+                    (HPos::Left, half_bar + 8)
+                };
+                let style = font(SMALL_TEXT_SIZE)
+                    .color(&RGBColor(70, 70, 70))
+                    .pos(Pos::new(anchor, VPos::Center));
+                chart.draw_series(
+                    values
+                        .iter()
+                        .zip(self.labels)
+                        .zip(&placed)
+                        .zip(&pixels)
+                        .map(|(((&y, label), &at), &from)| {
+                            let dy = at - from;
+                            EmptyElement::at((x, y))
+                                + PathElement::new(
+                                    vec![(gap.signum() * 5, 0), (gap - gap.signum() * 3, dy)],
+                                    leader,
+                                )
+                                + Text::new(label.clone(), (gap, dy), style.clone())
+                        }),
+                )?;
+            }
         }
         Ok(())
+    }
+}
+
+/// Vertical pixel positions for labels wanted at `wanted` (one per label), each at
+/// least `spacing` from the next and inside `range` where there is room: labels keep
+/// their order from top to bottom and move as little as a sweep down and then up
+/// allows.
+pub(super) fn spread_labels(wanted: &[i32], spacing: i32, range: (i32, i32)) -> Vec<i32> {
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by_key(|&i| (wanted[i], i));
+    let mut placed: Vec<i32> = order.iter().map(|&i| wanted[i]).collect();
+    let (top, bottom) = (range.0 + spacing / 2, range.1 - spacing / 2);
+    // down: each at least `spacing` below the one above, none above the top
+    for k in 0..placed.len() {
+        let floor = if k == 0 { top } else { placed[k - 1] + spacing };
+        placed[k] = placed[k].max(floor);
+    }
+    // up: none below the bottom, each at least `spacing` above the one below
+    for k in (0..placed.len()).rev() {
+        let ceiling = if k + 1 == placed.len() {
+            bottom
+        } else {
+            placed[k + 1] - spacing
+        };
+        placed[k] = placed[k].min(ceiling);
+    }
+    let mut result = vec![0; wanted.len()];
+    for (k, &i) in order.iter().enumerate() {
+        result[i] = placed[k];
+    }
+    result
+}
+
+#[cfg(test)]
+mod spread_tests {
+    use super::spread_labels;
+
+    #[test]
+    fn labels_move_apart_keep_their_order_and_stay_inside() {
+        let placed = spread_labels(&[100, 101, 102, 300], 14, (0, 400));
+        assert_eq!(placed, vec![100, 114, 128, 300]);
+        // crowded at the bottom: pushed up
+        let placed = spread_labels(&[395, 396, 399], 10, (0, 400));
+        assert_eq!(placed, vec![375, 385, 395]);
+        // far apart: unchanged
+        assert_eq!(spread_labels(&[10, 50], 14, (0, 400)), vec![10, 50]);
+        // order by position, not by index
+        let placed = spread_labels(&[200, 199], 14, (0, 400));
+        assert!(placed[0] - placed[1] >= 14, "{placed:?}");
     }
 }
