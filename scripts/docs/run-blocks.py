@@ -243,7 +243,7 @@ def save_results(results: dict, records: dict) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     for key, record in records.items():
-        results["runs"][key] = {**record, "machine": machine, "commit": commit}
+        results["runs"][key] = {"commit": commit, **record, "machine": machine}
     RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -264,7 +264,7 @@ def rendered(text: str, runs: dict, name: str, missing: list) -> str:
             missing.append(f"{name}: no recorded {match.group(1)}.{match.group(2)}")
             return match.group(0)
         value = run[match.group(2)]
-        shown = describe_seconds(value) if match.group(2) == "seconds" else str(value)
+        shown = describe_seconds(value) if isinstance(value, (int, float)) else str(value)
         return f"<!-- measured:{match.group(1)}.{match.group(2)} -->{shown}<!-- /measured -->"
 
     text = SPAN.sub(span, text)
@@ -339,6 +339,8 @@ def fresh_clone() -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="fresh-clone-"))
     clone, target, venv = scratch / "plasticity", scratch / "target", scratch / "venv"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, check=True,
+                            capture_output=True, text=True).stdout.strip()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = environment(clone, target, venv)
     env["PIP_CACHE_DIR"] = str(scratch / "pip-cache")
@@ -364,7 +366,7 @@ def fresh_clone() -> dict:
     return {"fresh": {"seconds": sum(records.values()), **records,
                       "command": "scripts/docs/run-blocks.py --fresh-clone "
                                  "(README: run, test, pip install, Python blocks)",
-                      "output": "", "source": "README.md"}}
+                      "output": "", "source": "README.md", "commit": commit}}
 
 
 def main() -> int:

@@ -81,7 +81,8 @@ pub(crate) struct OjaArgs {
     /// trajectories (under a second).
     #[arg(long)]
     paper_scale: bool,
-    /// Also write the dataset and results (results.json, coefficients.csv) here.
+    /// Also write the dataset and results here (results.json, coefficients.csv,
+    /// history.csv and figures/, as `fit` writes them).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Standard deviation of the measurement noise.
