@@ -5,6 +5,9 @@
 //! [`StagedCheckpoint`]: which start (basis), which stage, the finished stages'
 //! histories and Levenberg–Marquardt's own state. A fit continued from it takes exactly
 //! the steps the uninterrupted fit takes.
+//!
+//! The stage loop takes any [`ThetaLeastSquares`] problem: the behaviour fit by Fisher
+//! scoring ([`crate::pipeline::behaviour`]) runs it as one stage over whole sessions.
 
 use std::ops::ControlFlow;
 
