@@ -1,9 +1,8 @@
 //! Fitting a rule to choices (docs/model.md §4.2): the model is driven by the recorded odours,
 //! decisions and rewards with freshly re-sampled sensory noise, fitted by Adam or
-//! L-BFGS on the cross-entropy plus an L1 penalty (or, asked for, by
-//! Levenberg–Marquardt as Fisher scoring on the plain cross-entropy:
-//! [`least_squares`]), and evaluated on fresh sessions
-//! against the generating rule (R² of weights and activity, percent deviance and the
+//! L-BFGS on the cross-entropy plus an L1 penalty (or by Levenberg–Marquardt as Fisher
+//! scoring on the plain cross-entropy: `least_squares.rs`), and evaluated on fresh
+//! sessions against the generating rule (R² of weights and activity, percent deviance and the
 //! generating rule's own percent deviance, the ceiling). The loss and gradient come
 //! from the specialised behaviour kernel (`gradient::behaviour`), not from the network
 //! engine of which the circuit is also an instance (same numbers to 1e-12).
