@@ -107,14 +107,20 @@ fn fly_settings(args: &FliesArgs, flies: usize) -> Result<FlySettings> {
         resamples: args.resamples,
         training_fraction: args.training_percent / 100.0,
         fit: FitConfig {
-            optimizer: match args.optimizer {
-                crate::flags::OptimizerArg::Adam => OptimizerKind::Adam,
-                crate::flags::OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+            optimizer: match (args.optimizer, args.solver) {
+                (Some(crate::flags::OptimizerArg::Adam), _) => OptimizerKind::Adam,
+                (Some(crate::flags::OptimizerArg::Lbfgs), _) => OptimizerKind::Lbfgs,
+                (None, crate::flags::SolverArg::Auto) => OptimizerKind::Adam,
+                (None, _) => OptimizerKind::Lbfgs,
             },
             epochs: args.epochs,
-            l1: args.l1,
+            l1: args.l1.unwrap_or(match args.solver {
+                crate::flags::SolverArg::LevenbergMarquardt => 0.0,
+                _ => defaults.fit.l1,
+            }),
             ..defaults.fit.clone()
         },
+        solver: args.solver.solver(),
         weight_bound: weight_bound(&args.weight_bound)?,
         seed: args.seed,
         q_learning: !args.no_q_learning,

@@ -287,6 +287,10 @@ fn fit_behaviour_dataset<'py>(
         interrupted,
         seconds,
     )
+    .and_then(|dict| {
+        dict.set_item("solver_used", fit.solver_used)?;
+        Ok(dict)
+    })
 }
 
 fn open_stream(path: &std::path::Path) -> PyResult<NeuralStream> {

@@ -127,6 +127,83 @@ fn behaviour_fit_resumes_to_the_identical_result() {
     assert_eq!(resumed.outcome.loss_history, whole.outcome.loss_history);
 }
 
+/// The behaviour fit by Levenberg–Marquardt (Fisher scoring), stopped after each kept
+/// step and continued from its checkpoint through JSON: the identical fit; and an
+/// Adam checkpoint is not continued by it.
+#[test]
+fn behaviour_levenberg_marquardt_fit_resumes_to_the_identical_result() {
+    let dataset = BehaviourTask {
+        sessions: 3,
+        n_blocks: 2,
+        trials_per_block: 30,
+        rule: "x*r - 0.05*w".into(),
+        ..BehaviourTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    let settings = BehaviourFitSettings {
+        trainable: "1,x,r,w,x*r".into(),
+        fit: FitConfig {
+            optimizer: OptimizerKind::Lbfgs,
+            epochs: 30,
+            l1: 0.0,
+            ..BehaviourFitSettings::default().fit
+        },
+        eval_sessions: 1,
+        solver: plasticity::fit::Solver::LevenbergMarquardt,
+        ..BehaviourFitSettings::default()
+    };
+    let whole =
+        fit_behaviour(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    assert_eq!(whole.solver_used, "levenberg-marquardt");
+    let steps = whole.outcome.loss_history.len();
+    assert!(steps > 2, "{steps} kept steps");
+    for stop_at in 1..steps {
+        let mut taken = None;
+        fit_behaviour(&dataset, &settings, &mut |report| {
+            if report.epoch == stop_at {
+                taken = Some((report.checkpoint)());
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .expect("interrupted fit");
+        let mut resumed_settings = settings.clone();
+        resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
+        let resumed = fit_behaviour(&dataset, &resumed_settings, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .expect("resumed");
+        assert_eq!(resumed.outcome, whole.outcome, "stopped at {stop_at}");
+        assert_eq!(resumed.metrics.final_loss, whole.metrics.final_loss);
+    }
+    // an Adam fit's checkpoint is refused, naming why
+    let adam = BehaviourFitSettings {
+        fit: FitConfig {
+            optimizer: OptimizerKind::Adam,
+            epochs: 3,
+            ..settings.fit.clone()
+        },
+        solver: plasticity::fit::Solver::Auto,
+        ..settings.clone()
+    };
+    let mut taken = None;
+    fit_behaviour(&dataset, &adam, &mut |report| {
+        taken = Some((report.checkpoint)());
+        ControlFlow::Break(())
+    })
+    .expect("interrupted Adam fit");
+    let mut resumed_settings = settings.clone();
+    resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
+    let error = fit_behaviour(&dataset, &resumed_settings, &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .expect_err("refused")
+    .to_string();
+    assert!(error.contains("checkpoint"), "{error}");
+}
+
 #[test]
 fn a_checkpoint_of_another_optimiser_is_refused() {
     let dataset = OjaTask {

@@ -25,6 +25,14 @@ pub(crate) fn fit_behaviour_command(
     resume: bool,
 ) -> Result<()> {
     let mut settings = behaviour_settings(options)?;
+    if plasticity::pipeline::behaviour::solver_for(&settings)?
+        == plasticity::pipeline::behaviour::LEVENBERG_MARQUARDT
+    {
+        note!(
+            "fitting the cross-entropy by Levenberg–Marquardt (Fisher scoring; no penalty, at most {} steps)",
+            settings.fit.epochs
+        );
+    }
     let checkpoint = crate::journal::FitResume::new(out, data_path, &settings)?;
     settings.fit.resume = checkpoint.load(resume)?;
     let (fit, seconds) = fit_quietly_or_with_progress(dataset, &settings, true, Some(&checkpoint))?;

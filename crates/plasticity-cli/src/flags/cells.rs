@@ -82,12 +82,19 @@ pub(crate) struct FliesArgs {
     /// Adam epochs (passes over the fly's session) or L-BFGS iterations.
     #[arg(long, default_value_t = 250)]
     pub(crate) epochs: usize,
-    /// Optimiser (the behaviour default: Adam, learning rate 1e-3).
-    #[arg(long, value_enum, default_value = "adam")]
-    pub(crate) optimizer: crate::flags::OptimizerArg,
+    /// Optimiser (the behaviour default: Adam, learning rate 1e-3; L-BFGS with
+    /// --solver lbfgs).
+    #[arg(long, value_enum)]
+    pub(crate) optimizer: Option<crate::flags::OptimizerArg>,
     /// L1 penalty λ₁ Σ|θ| on the model's coefficients (0: maximum likelihood).
-    #[arg(long, default_value_t = 1e-2)]
-    pub(crate) l1: f64,
+    /// Default 1e-2; 0 with --solver levenberg-marquardt, which takes no penalty.
+    #[arg(long)]
+    pub(crate) l1: Option<f64>,
+    /// The fits' solver: auto (the --optimizer: Adam with L1 by default, the paper's
+    /// protocol), lbfgs, or levenberg-marquardt (damped Fisher scoring on the plain
+    /// cross-entropy; no --l1, not Adam).
+    #[arg(long, value_enum, default_value_t = crate::flags::SolverArg::Auto)]
+    pub(crate) solver: crate::flags::SolverArg,
     /// Weight bound during the fits, or "none".
     #[arg(long, default_value = "10")]
     pub(crate) weight_bound: String,
@@ -145,8 +152,8 @@ impl FliesArgs {
         if self.epochs == 0 {
             return Err(("epochs", "must be at least 1".into()));
         }
-        if !(self.l1.is_finite() && self.l1 >= 0.0) {
-            return Err(("l1", format!("must be ≥ 0, got {}", self.l1)));
+        if let Some(l1) = self.l1.filter(|l1| !(l1.is_finite() && *l1 >= 0.0)) {
+            return Err(("l1", format!("must be ≥ 0, got {l1}")));
         }
         if let Err(error) = weight_bound(&self.weight_bound) {
             return Err(("weight_bound", format!("{error:#}")));

@@ -349,9 +349,18 @@ pub(crate) fn weight_bound(text: &str) -> Result<Option<f64>> {
 }
 
 /// Behaviour fit settings from the shared fit flags (defaults: Adam, L1 1e-2,
-/// canonical basis, weight bound 10).
+/// canonical basis, weight bound 10). `--solver levenberg-marquardt` fits the plain
+/// cross-entropy: without --l1 its penalty is 0 (an --l1 or --l2 above 0 is refused by
+/// the fit, naming them), and without --optimizer it is not Adam; `--solver lbfgs`
+/// without --optimizer is L-BFGS (keeping the L1 default).
 pub(crate) fn behaviour_settings(options: &FitOptions) -> Result<BehaviourFitSettings> {
     let defaults = BehaviourFitSettings::default();
+    let solver = options.solver.solver();
+    let (optimizer, l1) = match options.solver {
+        SolverArg::Auto => (OptimizerKind::Adam, defaults.fit.l1),
+        SolverArg::Lbfgs => (OptimizerKind::Lbfgs, defaults.fit.l1),
+        SolverArg::LevenbergMarquardt => (OptimizerKind::Lbfgs, 0.0),
+    };
     Ok(BehaviourFitSettings {
         rule_family: match options.rule_family {
             FamilyArg::Taylor => RuleFamily::Taylor,
@@ -367,11 +376,11 @@ pub(crate) fn behaviour_settings(options: &FitOptions) -> Result<BehaviourFitSet
         },
         init: options.init.clone(),
         fit: FitConfig {
-            optimizer: options.optimizer_or(OptimizerKind::Adam),
+            optimizer: options.optimizer_or(optimizer),
             epochs: options.epochs,
             learning_rate: options.learning_rate,
             batch_size: options.batch_size,
-            l1: options.l1.unwrap_or(defaults.fit.l1),
+            l1: options.l1.unwrap_or(l1),
             l2: options.l2,
             seed: options.seed,
             tolerance: options.tolerance,
@@ -386,6 +395,7 @@ pub(crate) fn behaviour_settings(options: &FitOptions) -> Result<BehaviourFitSet
         },
         input_seed: options.behaviour.input_seed,
         eval_sessions: options.behaviour.eval_sessions,
+        solver,
     })
 }
 

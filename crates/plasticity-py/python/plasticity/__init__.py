@@ -296,8 +296,8 @@ class FitResult:
         trainable terms, Laplace standard errors and 95 % intervals; ``computed`` is
         false, with the ``reason``, for MLP and streamed fits.
     solver_used : str
-        The optimiser that ran (neural data: ``"levenberg-marquardt"``, ``"lbfgs"`` or
-        ``"adam"``; empty for behaviour).
+        The optimiser that ran: ``"levenberg-marquardt"``, ``"lbfgs"`` or ``"adam"``
+        (for behaviour data, the ``optimizer``'s).
     uncertainty : dict
         The same per coefficient, as :meth:`to_pandas` shows it: ``coefficients`` (one
         dict per parameter with ``std_error``, ``lower``, ``upper``, ``determined``;

@@ -329,6 +329,42 @@ pub fn behaviour_session_loss_and_gradient_forward<R: PlasticityRule>(
     result
 }
 
+/// One session's Fisher-scoring pieces over the `active` parameters (in their order),
+/// added to `system` as sums over its presentations (not means): the score
+/// `Σ_p (σ(z_p) − d_p) ∂z_p/∂θ` to the gradient and the Fisher information
+/// `Σ_p σ(z_p)(1 − σ(z_p)) ∂z_p ∂z_pᵀ` to the normal matrix's upper triangle (the
+/// `J̃ᵀr̃` and `J̃ᵀJ̃` of the working residuals, see
+/// [`crate::optim::levenberg_marquardt::LossModel::Likelihood`]), and the presentations
+/// to its count. The loss is returned, not added (the session's mean, as
+/// [`behaviour_session_loss_and_gradient_forward`] returns it).
+#[allow(clippy::too_many_arguments)]
+pub fn behaviour_session_fisher<R: PlasticityRule>(
+    circuit: &BehaviourCircuit,
+    rule: &R,
+    theta: &[f64],
+    session: BehaviourSession<'_>,
+    active: &[usize],
+    workspace: &mut BehaviourForwardWorkspace,
+    system: &mut crate::optim::least_squares::GaussNewtonSystem,
+) -> SessionLoss<f64> {
+    behaviour_session_logit_tangents(
+        circuit,
+        rule,
+        theta,
+        session,
+        active,
+        workspace,
+        |_, logit, decision, tangent| {
+            let probability = sigmoid(logit);
+            system.add_scored_row(
+                probability - decision as f64,
+                probability * (1.0 - probability),
+                tangent,
+            );
+        },
+    )
+}
+
 /// Runs one session in forward mode (as
 /// [`behaviour_session_loss_and_gradient_forward`]) and hands every presentation `p`
 /// to `observe(p, z_p, d_p, ∂z_p/∂θ)`: its logit, the recorded decision and the

@@ -1,4 +1,5 @@
-//! Levenberg–Marquardt for a least-squares loss `L(φ) = ‖r(φ)‖² / N`.
+//! Levenberg–Marquardt for a least-squares loss `L(φ) = ‖r(φ)‖² / N`, and Fisher
+//! scoring (damped) for a negative log-likelihood.
 //!
 //! From the Gauss–Newton pieces `g = Jᵀr / N` and `H = JᵀJ / N` at `φ`, a step solves
 //! `(H + λ D) δ = −g` with `D = diag(H)` (Marquardt's scaling, so the step does not
@@ -8,7 +9,15 @@
 //! `ν ← 2ν` after a refused one (Nielsen's rule). On a zero-residual problem the steps
 //! become Gauss–Newton steps and converge quadratically; L-BFGS on the same
 //! ill-conditioned losses crawls.
-
+//!
+//! **Likelihoods** ([`LossModel::Likelihood`]). For Bernoulli observations `y_i` with
+//! logits `η_i(φ)`, `p_i = σ(η_i)`, `w_i = p_i(1 − p_i)`, the working residuals
+//! `r̃_i = (p_i − y_i)/√w_i` and rows `J̃_i = √w_i ∂η_i/∂φ` give `J̃ᵀr̃ = ∇L` and
+//! `J̃ᵀJ̃ = F`, the Fisher information (the expected Hessian of the negative
+//! log-likelihood `L`): the same normal equations, so the same step, is Fisher
+//! scoring — a generalised Gauss–Newton step. Only the model changes: `m(δ) = L + gᵀδ +
+//! ½δᵀHδ` with `g = ∇L`, `H = F`, and steps are kept on `L` itself (the problem's
+//! [`LeastSquaresProblem::loss`] and the system's `sse`), never on `Σ r̃²`.
 use std::ops::ControlFlow;
 
 use nalgebra::{DMatrix, DVector};
@@ -17,13 +26,31 @@ use serde::{Deserialize, Serialize};
 use super::least_squares::GaussNewtonSystem;
 use crate::Result;
 
+/// What a problem's loss `L` is to its system's `g` and `H`, and so the model `m(δ)`
+/// the gain ratio compares the loss's decrease with. The step is the same for both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LossModel {
+    /// `L = ‖r‖² / N`, `g = Jᵀr / N`, `H = JᵀJ / N`: `m(δ) = L + 2gᵀδ + δᵀHδ`.
+    #[default]
+    SumOfSquares,
+    /// `L` a negative log-likelihood, `g = ∇L` and `H` its Fisher information (`J̃ᵀr̃`
+    /// and `J̃ᵀJ̃` of the working residuals, see the module's doc), both divided by the
+    /// same count as `L`: `m(δ) = L + gᵀδ + ½δᵀHδ`.
+    Likelihood,
+}
+
 /// A least-squares problem in the optimiser's parameters `φ`.
 pub trait LeastSquaresProblem {
-    /// `L(φ)` (non-finite where the model breaks down).
+    /// `L(φ)` (non-finite where the model breaks down): what a step is kept on.
     fn loss(&self, phi: &[f64]) -> f64;
-    /// `L`, `Jᵀr / N` and `JᵀJ / N` at `φ` (in [`GaussNewtonSystem::sse`],
-    /// `gradient` and `normal`).
+    /// `L`, `g` and `H` at `φ` (in [`GaussNewtonSystem::sse`], `gradient` and
+    /// `normal`): `Jᵀr / N` and `JᵀJ / N` for a sum of squares; for a likelihood see
+    /// [`LossModel::Likelihood`].
     fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem>;
+    /// What `L` is to `g` and `H` (a sum of squares unless said otherwise).
+    fn model(&self) -> LossModel {
+        LossModel::SumOfSquares
+    }
 }
 
 /// Settings of [`minimise`].
@@ -38,6 +65,12 @@ pub struct LevenbergMarquardt {
     /// A loss at or below this is a zero residual, at round-off (for residuals of
     /// activities of order 1, `1e-30` is `(1e-15)²`): stop there.
     pub zero_loss: f64,
+    /// The damping matrix is `D = diag(max(H_kk, f · max_j H_jj))` with this `f`: near
+    /// 0, Marquardt's scaling (steps independent of the parameters' units); at 1,
+    /// Levenberg's `D = max_j H_jj · I`, which keeps steps small along parameters the
+    /// loss barely feels yet (high-order terms of a rule whose variables are still
+    /// small), where Marquardt's steps are largest.
+    pub damping_floor: f64,
 }
 
 impl Default for LevenbergMarquardt {
@@ -47,6 +80,7 @@ impl Default for LevenbergMarquardt {
             tolerance: 1e-10,
             initial_damping: 1e-3,
             zero_loss: 1e-30,
+            damping_floor: 1e-12,
         }
     }
 }
@@ -146,13 +180,14 @@ pub struct LevenbergMarquardtOutcome {
     pub stop: LevenbergMarquardtStop,
 }
 
-/// Solves `(H + λ D) δ = −g`; `None` when the damped matrix is not positive definite.
-fn damped_step(system: &GaussNewtonSystem, damping: f64) -> Option<Vec<f64>> {
+/// Solves `(H + λ D) δ = −g` (`D` as [`LevenbergMarquardt::damping_floor`] says);
+/// `None` when the damped matrix is not positive definite.
+fn damped_step(system: &GaussNewtonSystem, damping: f64, relative_floor: f64) -> Option<Vec<f64>> {
     let n = system.n_parameters();
     let largest = (0..n)
         .map(|k| system.normal[k * n + k])
         .fold(0.0f64, f64::max);
-    let floor = 1e-12 * largest.max(f64::MIN_POSITIVE);
+    let floor = relative_floor * largest.max(f64::MIN_POSITIVE);
     let mut matrix = DMatrix::from_row_slice(n, n, &system.normal);
     for k in 0..n {
         matrix[(k, k)] += damping * system.normal[k * n + k].max(floor);
@@ -164,8 +199,9 @@ fn damped_step(system: &GaussNewtonSystem, damping: f64) -> Option<Vec<f64>> {
         .then(|| step.iter().copied().collect())
 }
 
-/// `L − m(δ) = −(2gᵀδ + δᵀHδ)`, the decrease the Gauss–Newton model predicts.
-fn predicted_decrease(system: &GaussNewtonSystem, step: &[f64]) -> f64 {
+/// `L − m(δ)`, the decrease the Gauss–Newton model predicts: `−(2gᵀδ + δᵀHδ)` for a
+/// sum of squares, half that for a likelihood.
+fn predicted_decrease(system: &GaussNewtonSystem, step: &[f64], model: LossModel) -> f64 {
     let n = step.len();
     let linear: f64 = system.gradient.iter().zip(step).map(|(g, d)| g * d).sum();
     let quadratic: f64 = (0..n)
@@ -174,7 +210,11 @@ fn predicted_decrease(system: &GaussNewtonSystem, step: &[f64]) -> f64 {
             step[a] * row.iter().zip(step).map(|(h, d)| h * d).sum::<f64>()
         })
         .sum();
-    -(2.0 * linear + quadratic)
+    let half = match model {
+        LossModel::SumOfSquares => 1.0,
+        LossModel::Likelihood => 0.5,
+    };
+    -half * (2.0 * linear + quadratic)
 }
 
 /// Minimises `problem` from `start`.
@@ -242,7 +282,7 @@ pub fn minimise_from(
         // damp until a step lowers the loss
         let mut kept = None;
         while state.damping < 1e16 {
-            let Some(step) = damped_step(&system, state.damping) else {
+            let Some(step) = damped_step(&system, state.damping, settings.damping_floor) else {
                 state.damping *= growth;
                 growth *= 2.0;
                 continue;
@@ -253,7 +293,7 @@ pub fn minimise_from(
             }
             let loss = problem.loss(&trial);
             state.trial_losses += 1;
-            let predicted = predicted_decrease(&system, &step);
+            let predicted = predicted_decrease(&system, &step, problem.model());
             if loss.is_finite() && loss < system.sse && predicted > 0.0 {
                 let gain = (system.sse - loss) / predicted;
                 state.damping *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(1.0 / 3.0);
@@ -343,111 +383,4 @@ fn outcome_of(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Rosenbrock as least squares: `r = (10 (φ₁ − φ₀²), 1 − φ₀)`, `N = 2`.
-    struct Rosenbrock;
-
-    impl Rosenbrock {
-        fn residuals(phi: &[f64]) -> ([f64; 2], [[f64; 2]; 2]) {
-            (
-                [10.0 * (phi[1] - phi[0] * phi[0]), 1.0 - phi[0]],
-                [[-20.0 * phi[0], 10.0], [-1.0, 0.0]],
-            )
-        }
-    }
-
-    impl LeastSquaresProblem for Rosenbrock {
-        fn loss(&self, phi: &[f64]) -> f64 {
-            let (r, _) = Self::residuals(phi);
-            (r[0] * r[0] + r[1] * r[1]) / 2.0
-        }
-        fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
-            let (r, j) = Self::residuals(phi);
-            let mut system = GaussNewtonSystem::zeros(2);
-            system.sse = self.loss(phi);
-            for a in 0..2 {
-                system.gradient[a] = (j[0][a] * r[0] + j[1][a] * r[1]) / 2.0;
-                for b in 0..2 {
-                    system.normal[a * 2 + b] = (j[0][a] * j[0][b] + j[1][a] * j[1][b]) / 2.0;
-                }
-            }
-            Ok(system)
-        }
-    }
-
-    #[test]
-    fn finds_the_zero_of_rosenbrock_in_few_jacobians() {
-        let outcome = minimise(
-            &Rosenbrock,
-            &[-1.2, 1.0],
-            &LevenbergMarquardt::default(),
-            &mut |_| ControlFlow::Continue(()),
-        )
-        .expect("finite problem");
-        assert!(
-            (outcome.phi[0] - 1.0).abs() < 1e-10 && (outcome.phi[1] - 1.0).abs() < 1e-10,
-            "{:?} after {} systems",
-            outcome.phi,
-            outcome.systems
-        );
-        assert!(outcome.systems < 40, "{} systems", outcome.systems);
-        // every kept step lowered the loss
-        assert!(outcome.loss_history.windows(2).all(|w| w[1] < w[0]));
-    }
-
-    #[test]
-    fn the_observer_can_stop_it() {
-        let outcome = minimise(
-            &Rosenbrock,
-            &[-1.2, 1.0],
-            &LevenbergMarquardt::default(),
-            &mut |report| {
-                if report.iteration == 2 {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-        )
-        .expect("finite problem");
-        assert_eq!(outcome.stop, LevenbergMarquardtStop::Stopped);
-        assert_eq!(outcome.loss_history.len(), 2);
-    }
-
-    #[test]
-    fn a_run_stopped_at_any_step_continues_exactly_from_its_reported_state() {
-        let settings = LevenbergMarquardt::default();
-        let whole = minimise(&Rosenbrock, &[-1.2, 1.0], &settings, &mut |_| {
-            ControlFlow::Continue(())
-        })
-        .expect("finite problem");
-        for stop_at in 1..whole.loss_history.len() {
-            let mut saved = None;
-            minimise(&Rosenbrock, &[-1.2, 1.0], &settings, &mut |report| {
-                if report.iteration == stop_at {
-                    saved = Some(report.state.clone());
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            })
-            .expect("finite problem");
-            let state = saved.expect("the stop was reported");
-            // through a serialised checkpoint, as a resumed run reads it
-            let state: LevenbergMarquardtState =
-                serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
-            let resumed = minimise_from(&Rosenbrock, state, &settings, &mut |_| {
-                ControlFlow::Continue(())
-            })
-            .expect("finite problem");
-            assert_eq!(resumed.phi, whole.phi, "stopped at {stop_at}");
-            assert_eq!(resumed.loss_history, whole.loss_history);
-            assert_eq!(resumed.phi_history, whole.phi_history);
-            assert_eq!(resumed.systems, whole.systems);
-            assert_eq!(resumed.trial_losses, whole.trial_losses);
-            assert_eq!(resumed.stop, whole.stop);
-        }
-    }
-}
+mod tests;

@@ -327,6 +327,7 @@ pub fn behaviour_results(
         "config".into(),
         json!({
             "settings": settings,
+            "solver_used": fit.solver_used,
             "basis_used": fit.basis_used,
             "rule_family": fit.rule.family(),
             "n_parameters": fit.rule.n_parameters(),

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::circuit::{BehaviourCircuit, NeuralCircuit};
 use crate::data::{BehaviourDataset, NeuralDataset};
 use crate::gradient::forward::{
-    behaviour_session_logit_tangents, BehaviourForwardWorkspace, NeuralForward,
+    behaviour_session_fisher, BehaviourForwardWorkspace, NeuralForward,
 };
+use crate::optim::least_squares::GaussNewtonSystem;
 use crate::rule::PlasticityRule;
 use crate::{Error, Result};
 
@@ -237,20 +238,19 @@ pub fn behaviour_curvature<R: PlasticityRule>(
         .map(|k| {
             let session = dataset.session_with_inputs(k, &inputs);
             let mut workspace = BehaviourForwardWorkspace::default();
-            let mut fisher = vec![0.0; p * p];
-            let result = behaviour_session_logit_tangents(
+            // the Fisher-scoring system of the session (what a Levenberg–Marquardt fit
+            // of the choices steps with): its normal matrix is the information
+            let mut system = GaussNewtonSystem::zeros(p);
+            let result = behaviour_session_fisher(
                 circuit,
                 rule,
                 theta,
                 session,
                 parameters,
                 &mut workspace,
-                |_, logit, _, tangent| {
-                    let probability = 1.0 / (1.0 + (-logit).exp());
-                    add_outer_upper(&mut fisher, tangent, probability * (1.0 - probability));
-                },
+                &mut system,
             );
-            (result.loss, session.n_presentations(), fisher)
+            (result.loss, session.n_presentations(), system.normal)
         })
         .collect();
     let mut information = vec![0.0; p * p];

@@ -5,6 +5,9 @@
 //! [`StagedCheckpoint`]: which start (basis), which stage, the finished stages'
 //! histories and Levenberg–Marquardt's own state. A fit continued from it takes exactly
 //! the steps the uninterrupted fit takes.
+//!
+//! The stage loop takes any [`ThetaLeastSquares`] problem: the behaviour fit by Fisher
+//! scoring ([`crate::pipeline::behaviour`]) runs it as one stage over whole sessions.
 
 use std::ops::ControlFlow;
 
@@ -18,13 +21,13 @@ use crate::objective::{CircuitObjective, Objective};
 use crate::optim::least_squares::GaussNewtonSystem;
 use crate::optim::levenberg_marquardt::{
     minimise_from, LeastSquaresProblem, LevenbergMarquardt, LevenbergMarquardtReport,
-    LevenbergMarquardtState, LevenbergMarquardtStop,
+    LevenbergMarquardtState, LevenbergMarquardtStop, LossModel,
 };
 use crate::Result;
 
 /// One start of the staged fit: which one, the first's result when this is the second
 /// (so that a checkpoint holds it), and where to continue from when resuming.
-pub(super) struct Start<'a> {
+pub(crate) struct Start<'a> {
     pub index: usize,
     pub first: Option<&'a StartResult>,
     pub resume: Option<&'a StagedCheckpoint>,
@@ -46,50 +49,77 @@ pub(super) fn levenberg_marquardt_obstacle(
     }
 }
 
-/// The loss of a circuit recording in the optimiser's variables φ, as a least-squares
-/// problem: `L(φ) = 1/N Σ r²` with `θ = θ(φ)`, and its Gauss–Newton system pulled back
-/// from θ to φ (`J_φ = J_θ A` for the linear change of basis `θ = A φ + b`).
-struct CircuitLeastSquares<'a> {
-    objective: &'a CircuitObjective<'a>,
-    parametrisation: &'a Parametrisation,
-    items: &'a [usize],
+/// A least-squares (or likelihood) problem over the canonical θ, of which
+/// [`InPhi`] makes the optimiser's problem in φ: the circuit recordings' squared errors,
+/// and the behaviour choices' cross-entropy by Fisher scoring
+/// ([`crate::pipeline::behaviour`]).
+pub(crate) trait ThetaLeastSquares {
+    /// `L(θ)`.
+    fn loss(&self, theta: &[f64]) -> f64;
+    /// `L`, `g` and `H` at `θ` over the `active` parameters (in their order).
+    fn system(&self, theta: &[f64], active: &[usize]) -> Result<GaussNewtonSystem>;
+    /// What `L` is to `g` and `H`.
+    fn model(&self) -> LossModel {
+        LossModel::SumOfSquares
+    }
 }
 
-impl LeastSquaresProblem for CircuitLeastSquares<'_> {
+/// A problem over θ in the optimiser's variables φ: `L(θ(φ))`, and its system pulled
+/// back from θ to φ (`J_φ = J_θ A` for the linear change of basis `θ = A φ + b`).
+pub(crate) struct InPhi<'a, T> {
+    pub problem: T,
+    pub parametrisation: &'a Parametrisation,
+}
+
+impl<T: ThetaLeastSquares> LeastSquaresProblem for InPhi<'_, T> {
     fn loss(&self, phi: &[f64]) -> f64 {
-        self.objective
-            .loss(&self.parametrisation.theta(phi), self.items)
+        self.problem.loss(&self.parametrisation.theta(phi))
     }
 
     fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
         let theta = self.parametrisation.theta(phi);
         let active = self.parametrisation.trainable();
-        let system = self.objective.gauss_newton(&theta, active, self.items)?;
-        let n_theta = theta.len();
-        let n = active.len();
+        let system = self.problem.system(&theta, active)?;
         // Aᵀ v for a vector over the active θ
-        let pull = |values: &[f64]| {
-            let mut full = vec![0.0; n_theta];
+        Ok(system.pulled_back(|values| {
+            let mut full = vec![0.0; theta.len()];
             for (&k, &v) in active.iter().zip(values) {
                 full[k] = v;
             }
             self.parametrisation.pullback(&full)
-        };
-        let half: Vec<Vec<f64>> = (0..n)
-            .map(|c| pull(&system.normal[c * n..(c + 1) * n]))
-            .collect(); // row c: (Aᵀ H)[:, c] (H symmetric)
-        let mut normal = vec![0.0; n * n];
-        for a in 0..n {
-            let row: Vec<f64> = half.iter().map(|column| column[a]).collect();
-            normal[a * n..(a + 1) * n].copy_from_slice(&pull(&row));
-        }
-        Ok(GaussNewtonSystem {
-            sse: system.sse,
-            residuals: system.residuals,
-            normal,
-            gradient: pull(&system.gradient),
-        })
+        }))
     }
+
+    fn model(&self) -> LossModel {
+        self.problem.model()
+    }
+}
+
+/// The loss of a circuit recording up to a stage's horizon, `L(θ) = 1/N Σ r²`.
+struct CircuitStage<'a> {
+    objective: CircuitObjective<'a>,
+    items: Vec<usize>,
+}
+
+impl ThetaLeastSquares for CircuitStage<'_> {
+    fn loss(&self, theta: &[f64]) -> f64 {
+        self.objective.loss(theta, &self.items)
+    }
+
+    fn system(&self, theta: &[f64], active: &[usize]) -> Result<GaussNewtonSystem> {
+        self.objective.gauss_newton(theta, active, &self.items)
+    }
+}
+
+/// How the stages of one start are run: the problem of a stage by its horizon, the
+/// horizon of the whole recording (the stage fitted to the full tolerance) and the
+/// tolerance of the stages before it.
+pub(crate) struct StagedProblem<'p, T> {
+    pub problem_of: &'p dyn Fn(usize) -> T,
+    pub full_horizon: usize,
+    pub stage_tolerance: f64,
+    /// The solver's settings apart from each stage's steps and tolerance.
+    pub solver: LevenbergMarquardt,
 }
 
 /// The staged fit by Levenberg–Marquardt from `initial` in `parametrisation`, and a
@@ -111,6 +141,18 @@ pub(super) fn levenberg_marquardt_fit(
         .resume
         .as_ref()
         .and_then(|c| c.staged.as_deref());
+    let problem_of = |horizon: usize| CircuitStage {
+        objective: CircuitObjective::new(dataset, settings.gradient)
+            .with_weight_bound(bound)
+            .with_horizon(horizon),
+        items: (0..dataset.trajectories).collect(),
+    };
+    let staged = StagedProblem {
+        problem_of: &problem_of,
+        full_horizon: dataset.steps,
+        stage_tolerance: settings.stage_tolerance,
+        solver: LevenbergMarquardt::default(),
+    };
     let first = match resume {
         Some(StagedCheckpoint {
             start: 1,
@@ -118,9 +160,7 @@ pub(super) fn levenberg_marquardt_fit(
             ..
         }) => first.clone(),
         _ => levenberg_marquardt_stages(
-            dataset,
-            settings,
-            bound,
+            &staged,
             parametrisation,
             initial,
             plan,
@@ -143,9 +183,7 @@ pub(super) fn levenberg_marquardt_fit(
     };
     let (second_parametrisation, _) = circuit_parametrisation(dataset, full, second)?;
     let other = levenberg_marquardt_stages(
-        dataset,
-        settings,
-        bound,
+        &staged,
         &second_parametrisation,
         initial,
         plan,
@@ -179,19 +217,17 @@ pub(super) fn levenberg_marquardt_fit(
 
 /// The staged fit by Levenberg–Marquardt: each stage's `epochs` are its largest number
 /// of kept steps (each one Jacobian). `start.resume` continues a checkpoint of this
-/// start exactly where it was taken.
-#[allow(clippy::too_many_arguments)]
-fn levenberg_marquardt_stages(
-    dataset: &CircuitDataset,
-    settings: &CircuitFitSettings,
-    bound: Option<f64>,
+/// start exactly where it was taken. A fit of one stage (plan `[(h, epochs, _)]` with
+/// `h` the full horizon) is a plain Levenberg–Marquardt fit with the fit's observer,
+/// checkpoints and resume.
+pub(crate) fn levenberg_marquardt_stages<T: ThetaLeastSquares>(
+    staged: &StagedProblem<'_, T>,
     parametrisation: &Parametrisation,
     initial: &[f64],
     plan: &[(usize, usize, bool)],
     start: Start<'_>,
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<StartResult> {
-    let items: Vec<usize> = (0..dataset.trajectories).collect();
     let total_epochs: usize = plan.iter().map(|stage| stage.1).sum();
     let mut phi = parametrisation.phi(initial);
     let mut outcome = FitOutcome {
@@ -212,23 +248,19 @@ fn levenberg_marquardt_stages(
         first_stage = resume.stage;
     }
     for (s, &(horizon, epochs, _)) in plan.iter().enumerate().skip(first_stage) {
-        let objective = CircuitObjective::new(dataset, settings.gradient)
-            .with_weight_bound(bound)
-            .with_horizon(horizon);
-        let last = horizon == dataset.steps;
-        let problem = CircuitLeastSquares {
-            objective: &objective,
+        let last = horizon == staged.full_horizon;
+        let problem = InPhi {
+            problem: (staged.problem_of)(horizon),
             parametrisation,
-            items: &items,
         };
         let lm = LevenbergMarquardt {
             max_iterations: epochs,
             tolerance: if last {
-                LevenbergMarquardt::default().tolerance
+                staged.solver.tolerance
             } else {
-                settings.stage_tolerance
+                staged.stage_tolerance
             },
-            ..LevenbergMarquardt::default()
+            ..staged.solver
         };
         let state = match start.resume {
             Some(resume) if s == resume.stage => resume.state.clone(),

@@ -41,6 +41,10 @@ pub struct FlySettings {
     /// L-BFGS iterations of each Q-learning start.
     #[serde(default)]
     pub q_learning_iterations: usize,
+    /// The fits' solver ([`crate::pipeline::behaviour::solver_for`]): `auto` keeps
+    /// `fit.optimizer`.
+    #[serde(default)]
+    pub solver: crate::fit::Solver,
     /// Profile-likelihood intervals of every coefficient of every model and fly.
     #[serde(default)]
     pub intervals: bool,
@@ -77,6 +81,7 @@ impl Default for FlySettings {
             seed: 0,
             q_learning: true,
             q_learning_iterations: 500,
+            solver: crate::fit::Solver::Auto,
             intervals: true,
             profile: ProfileSettings::default(),
             interval_draws: 1,
@@ -110,7 +115,8 @@ pub fn first_trials(recording: &FlyRecording, fraction: f64) -> (FlyRecording, u
 }
 
 /// The behaviour fit of one model and draw: its Taylor terms from zero, Adam (by
-/// default) with the fly settings' penalty and bound, on inputs re-sampled from `seed`.
+/// default) with the fly settings' penalty and bound, or their solver, on inputs
+/// re-sampled from `seed`.
 pub(crate) fn fly_fit_settings(
     model: &str,
     settings: &FlySettings,
@@ -128,6 +134,7 @@ pub(crate) fn fly_fit_settings(
         inputs: InputSource::Resampled,
         input_seed: seed,
         eval_sessions: 0,
+        solver: settings.solver,
         ..BehaviourFitSettings::default()
     }
 }

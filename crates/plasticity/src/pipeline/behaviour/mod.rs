@@ -1,10 +1,13 @@
 //! Fitting a rule to choices (docs/model.md §4.2): the model is driven by the recorded odours,
 //! decisions and rewards with freshly re-sampled sensory noise, fitted by Adam or
-//! L-BFGS on the cross-entropy plus an L1 penalty, and evaluated on fresh sessions
-//! against the generating rule (R² of weights and activity, percent deviance and the
+//! L-BFGS on the cross-entropy plus an L1 penalty (or by Levenberg–Marquardt as Fisher
+//! scoring on the plain cross-entropy: `least_squares.rs`), and evaluated on fresh
+//! sessions against the generating rule (R² of weights and activity, percent deviance and the
 //! generating rule's own percent deviance, the ceiling). The loss and gradient come
 //! from the specialised behaviour kernel (`gradient::behaviour`), not from the network
 //! engine of which the circuit is also an instance (same numbers to 1e-12).
+
+mod least_squares;
 
 use std::ops::ControlFlow;
 
@@ -16,7 +19,7 @@ use crate::circuit::BehaviourCircuit;
 use crate::data::BehaviourDataset;
 use crate::fit::{
     fit, initial_theta, rule_parametrisation, Basis, EpochReport, FitConfig, FitOutcome,
-    OptimizerKind, VariableScales,
+    OptimizerKind, Solver, VariableScales,
 };
 use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
 use crate::objective::BehaviourObjective;
@@ -26,6 +29,7 @@ use crate::task::BehaviourTask;
 use crate::{Error, Result};
 
 pub use crate::data::behaviour::{circuit_of, resample_inputs};
+pub use least_squares::{solver_for, LEVENBERG_MARQUARDT};
 
 /// Which inputs drive the model during a fit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +73,11 @@ pub struct BehaviourFitSettings {
     pub input_seed: u64,
     /// Fresh sessions for the metrics (SPEC: 7).
     pub eval_sessions: usize,
+    /// `levenberg-marquardt`: damped Fisher scoring on the plain cross-entropy (no
+    /// penalty, not Adam); `auto` and `lbfgs`: the `fit.optimizer` (see
+    /// [`solver_for`]).
+    #[serde(default)]
+    pub solver: Solver,
 }
 
 impl Default for BehaviourFitSettings {
@@ -90,6 +99,7 @@ impl Default for BehaviourFitSettings {
             inputs: InputSource::Resampled,
             input_seed: 0,
             eval_sessions: 7,
+            solver: Solver::Auto,
         }
     }
 }
@@ -152,6 +162,8 @@ pub struct BehaviourFit {
     /// What the choices determine about the fitted θ ([`crate::analysis::identifiability`]), as
     /// the `identifiability` section of `results.json`.
     pub identifiability: serde_json::Value,
+    /// The solver that ran: `adam`, `lbfgs` or `levenberg-marquardt`.
+    pub solver_used: &'static str,
 }
 
 /// The rule of a family over (x, y, w, r).
@@ -333,6 +345,7 @@ pub fn fit_behaviour(
             ));
         }
     }
+    let solver_used = solver_for(settings)?;
     let rule = build_rule(settings.rule_family, &settings.hidden)?;
     let theta0 = initial_theta(&rule, &settings.init, settings.fit.seed)?;
     let (parametrisation, penalised) = rule_parametrisation(
@@ -351,14 +364,18 @@ pub fn fit_behaviour(
     let objective =
         BehaviourObjective::new(dataset, inputs, circuit, rule.clone(), settings.gradient)
             .with_active_parameters(parametrisation.trainable().to_vec());
-    let outcome = fit(
-        &objective,
-        &parametrisation,
-        &start,
-        &penalised,
-        &settings.fit,
-        observer,
-    )?;
+    let outcome = if solver_used == LEVENBERG_MARQUARDT {
+        least_squares::fit_choices(&objective, &parametrisation, &start, settings, observer)?
+    } else {
+        fit(
+            &objective,
+            &parametrisation,
+            &start,
+            &penalised,
+            &settings.fit,
+            observer,
+        )?
+    };
     let weights_clipped_during_fit = objective.clipped();
     let (fitted_losses, weights_clipped_at_fit) = objective.session_losses(&outcome.theta);
     let (null_losses, _) = objective.session_losses(&vec![0.0; outcome.theta.len()]);
@@ -411,30 +428,51 @@ pub fn fit_behaviour(
         weights_clipped_at_fit,
         weights_clipped_during_fit,
     };
-    let identifiability = match &rule {
-        Rule::Taylor(taylor) => crate::analysis::identifiability::results_section(
-            crate::analysis::identifiability::behaviour_curvature(
-                dataset,
-                objective.inputs(),
-                &circuit,
-                taylor,
-                &outcome.theta,
-                parametrisation.trainable(),
-            ),
-            &rule.parameter_names(),
-            &outcome.theta,
-        ),
-        Rule::Mlp(_) => crate::analysis::identifiability::not_computed(
-            "an MLP's parameters have no names whose identifiability could be stated",
-        ),
-    };
+    let identifiability = identifiability(
+        dataset,
+        &objective,
+        &circuit,
+        &rule,
+        &outcome.theta,
+        parametrisation.trainable(),
+    );
     Ok(BehaviourFit {
         rule,
         basis_used: parametrisation.basis(),
         outcome,
         metrics,
         identifiability,
+        solver_used,
     })
+}
+
+/// What the choices determine about the fitted `theta` of `rule` over `trainable`, as
+/// the `identifiability` section of `results.json`.
+fn identifiability(
+    dataset: &BehaviourDataset,
+    objective: &BehaviourObjective<'_, Rule>,
+    circuit: &BehaviourCircuit,
+    rule: &Rule,
+    theta: &[f64],
+    trainable: &[usize],
+) -> serde_json::Value {
+    match rule {
+        Rule::Taylor(taylor) => crate::analysis::identifiability::results_section(
+            crate::analysis::identifiability::behaviour_curvature(
+                dataset,
+                objective.inputs(),
+                circuit,
+                taylor,
+                theta,
+                trainable,
+            ),
+            &rule.parameter_names(),
+            theta,
+        ),
+        Rule::Mlp(_) => crate::analysis::identifiability::not_computed(
+            "an MLP's parameters have no names whose identifiability could be stated",
+        ),
+    }
 }
 
 /// Σ_s P_s ℓ̄_s: the total cross-entropy over all presentations.
