@@ -18,7 +18,7 @@ use plasticity::pipeline::discover::{
 use plasticity::report::figures::{line_plot, Series};
 use plasticity::report::{write_json, write_text};
 
-/// The meta-optimiser on the command line.
+/// The meta-optimizer on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum OptimizerArg {
     /// Adam with a cosine schedule, gradient clipping and proximal L1.
@@ -51,7 +51,7 @@ pub(crate) struct DiscoverArgs {
     /// experiment and flags, from OUT/checkpoint.cbor.
     #[arg(long)]
     resume: bool,
-    /// Seconds between checkpoints (OUT/checkpoint.cbor) during the meta-optimisation;
+    /// Seconds between checkpoints (OUT/checkpoint.cbor) during the meta-optimization;
     /// one is always written when interrupted.
     #[arg(long, default_value_t = 30.0)]
     checkpoint_interval: f64,
@@ -198,7 +198,7 @@ fn load_checkpoint(path: &Path, fingerprint: &str, resume: bool) -> Result<Optio
     })?;
     if file.fingerprint != fingerprint {
         anyhow::bail!(
-            "{}: the checkpoint was taken with another experiment, seed or optimiser; remove it to start afresh",
+            "{}: the checkpoint was taken with another experiment, seed or optimizer; remove it to start afresh",
             path.display()
         );
     }

@@ -74,7 +74,7 @@ pub(crate) struct SelectArgs {
     /// Proximal-gradient iterations per λ at most.
     #[arg(long, default_value_t = 200)]
     l1_iterations: usize,
-    /// Optimiser of each candidate's fits.
+    /// Optimizer of each candidate's fits.
     #[arg(long, value_enum, default_value = "lbfgs")]
     optimizer: OptimizerArg,
     /// L-BFGS iterations or Adam epochs of each fit.

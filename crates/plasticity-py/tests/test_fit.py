@@ -230,3 +230,17 @@ def test_the_solver_is_levenberg_marquardt_by_default_and_says_which_ran(oja):
     assert pl.fit(oja, epochs=3, l1=1e-3).solver_used == "lbfgs"
     with pytest.raises(ValueError, match="solver"):
         pl.fit(oja, epochs=3, l1=1e-3, solver="levenberg_marquardt")
+
+
+def test_behaviour_fits_take_the_solver_and_say_which_ran():
+    data = pl.simulate_behaviour(rule="x*r - 0.05*w", seed=0)
+    terms = "1,x,r,w,x*r"
+    fisher = pl.fit(data, trainable=terms, solver="levenberg-marquardt", init="zeros")
+    assert fisher.solver_used == "levenberg-marquardt"
+    lbfgs = pl.fit(data, trainable=terms, solver="lbfgs", l1=0.0, init="zeros")
+    assert lbfgs.solver_used == "lbfgs"
+    # damped Fisher scoring reaches the plain cross-entropy's optimum L-BFGS reaches
+    assert fisher.final_loss <= lbfgs.final_loss * (1 + 1e-9)
+    assert pl.fit(data, trainable=terms, epochs=2).solver_used == "adam"
+    with pytest.raises(ValueError, match="l1"):
+        pl.fit(data, trainable=terms, solver="levenberg-marquardt", l1=0.01, epochs=2)

@@ -11,7 +11,7 @@ use plasticity::objective::Objective;
 use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
 use plasticity::task::OjaTask;
 
-/// `(θ − target)²`, which overflows (NaN) from θ = 1 on: the optimiser is pulled
+/// `(θ − target)²`, which overflows (NaN) from θ = 1 on: the optimizer is pulled
 /// towards the cliff (and over it when `target` > 1).
 struct Cliff {
     target: f64,

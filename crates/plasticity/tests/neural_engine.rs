@@ -123,7 +123,7 @@ fn levenberg_marquardt_is_the_default_and_recovers_oja_to_round_off() {
 }
 
 #[test]
-fn a_penalty_or_adam_falls_back_to_their_optimiser_and_levenberg_marquardt_says_why_not() {
+fn a_penalty_or_adam_falls_back_to_their_optimizer_and_levenberg_marquardt_says_why_not() {
     let data = dataset(0.0, 1.0);
     let penalised = NeuralFitSettings {
         fit: FitConfig {

@@ -205,7 +205,7 @@ fn behaviour_levenberg_marquardt_fit_resumes_to_the_identical_result() {
 }
 
 #[test]
-fn a_checkpoint_of_another_optimiser_is_refused() {
+fn a_checkpoint_of_another_optimizer_is_refused() {
     let dataset = OjaTask {
         n_pre: 4,
         n_post: 6,

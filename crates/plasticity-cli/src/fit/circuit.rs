@@ -8,7 +8,9 @@ use serde_json::json;
 
 use plasticity::data::CircuitDataset;
 use plasticity::objective::{CircuitObjective, Objective};
-use plasticity::pipeline::circuit::{evaluate_circuit, fit_circuit};
+use plasticity::pipeline::circuit::{
+    evaluate_circuit, fit_circuit, CircuitFit, CircuitFitSettings,
+};
 use plasticity::rule::{parse_expression, Variables};
 
 use plasticity::report::{write_json, write_text};
@@ -40,29 +42,7 @@ pub(crate) fn fit_circuit_command(
     let mut settings = circuit_settings(options);
     let checkpoint = crate::journal::FitResume::new(out, data, &settings)?;
     settings.fit.resume = checkpoint.load(resume)?;
-    let stages = if settings.horizon_stages.is_empty() {
-        plasticity::pipeline::circuit::default_horizon_stages(true, dataset.steps)
-    } else {
-        settings.horizon_stages.clone()
-    };
-    let total = plasticity::pipeline::circuit::default_stage_epochs(true)
-        .max(settings.stage_epochs)
-        * stages
-            .iter()
-            .filter(|&&h| h > 0 && h < dataset.steps)
-            .count()
-        + settings.fit.epochs;
-    let fits_initial_weights = dataset
-        .spec
-        .projections
-        .iter()
-        .any(|p| p.fit_initial_weights == plasticity::circuit::InitialWeightsFit::Shared);
-    let total = total
-        + if fits_initial_weights {
-            settings.initial_weights_epochs
-        } else {
-            0
-        };
+    let total = expected_epochs(&dataset, &settings);
     let bar = progress_bar(total, "fitting circuit");
     let start = Instant::now();
     let mut observer = checkpoint.observe(epoch_observer(&bar, start, total, true));
@@ -122,6 +102,41 @@ pub(crate) fn fit_circuit_command(
             &fit.outcome.theta,
         )?;
     }
+    show_summary(&fit, &results, seconds)?;
+    note!("results written to {}", out.display());
+    Ok(())
+}
+
+/// Epochs the progress bar expects: every horizon stage shorter than the recording,
+/// the full-horizon fit, and the initial-weights fit where a shared `W₀` is fitted.
+fn expected_epochs(dataset: &CircuitDataset, settings: &CircuitFitSettings) -> usize {
+    let stages = if settings.horizon_stages.is_empty() {
+        plasticity::pipeline::circuit::default_horizon_stages(true, dataset.steps)
+    } else {
+        settings.horizon_stages.clone()
+    };
+    let total = plasticity::pipeline::circuit::default_stage_epochs(true)
+        .max(settings.stage_epochs)
+        * stages
+            .iter()
+            .filter(|&&h| h > 0 && h < dataset.steps)
+            .count()
+        + settings.fit.epochs;
+    let fits_initial_weights = dataset
+        .spec
+        .projections
+        .iter()
+        .any(|p| p.fit_initial_weights == plasticity::circuit::InitialWeightsFit::Shared);
+    total
+        + if fits_initial_weights {
+            settings.initial_weights_epochs
+        } else {
+            0
+        }
+}
+
+/// The console summary of a circuit fit: stop reason, rules, losses, R² of weights.
+fn show_summary(fit: &CircuitFit, results: &serde_json::Value, seconds: f64) -> Result<()> {
     show!(
         "stopped: {}  ({} evaluations, {:.1} s)",
         serde_json::to_string(&fit.outcome.stop_reason)?,
@@ -151,7 +166,6 @@ pub(crate) fn fit_circuit_command(
             serde_json::Value::Object(m.r2_weights_latent.clone())
         );
     }
-    note!("results written to {}", out.display());
     Ok(())
 }
 

@@ -94,7 +94,7 @@ pub(crate) struct OjaArgs {
     /// Seed of the data and the fit.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Optimiser.
+    /// Optimizer.
     #[arg(long, value_enum, default_value = "lbfgs")]
     optimizer: OptimizerArg,
     /// Epochs (L-BFGS iterations or Adam passes); default 2000 L-BFGS iterations

@@ -82,7 +82,7 @@ pub(crate) struct FliesArgs {
     /// Adam epochs (passes over the fly's session) or L-BFGS iterations.
     #[arg(long, default_value_t = 250)]
     pub(crate) epochs: usize,
-    /// Optimiser (the behaviour default: Adam, learning rate 1e-3; L-BFGS with
+    /// Optimizer (the behaviour default: Adam, learning rate 1e-3; L-BFGS with
     /// --solver lbfgs).
     #[arg(long, value_enum)]
     pub(crate) optimizer: Option<crate::flags::OptimizerArg>,

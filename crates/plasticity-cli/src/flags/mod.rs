@@ -116,7 +116,7 @@ pub(crate) struct FitOptions {
     /// MLP hidden layer sizes, comma-separated.
     #[arg(long, default_value = "10", value_delimiter = ',')]
     pub(crate) hidden: Vec<usize>,
-    /// Optimiser: L-BFGS on all trajectories (recovers the coefficients precisely) or
+    /// Optimizer: L-BFGS on all trajectories (recovers the coefficients precisely) or
     /// Adam on minibatches (the paper's choice). Default: lbfgs for neural data, adam
     /// for behaviour.
     #[arg(long, value_enum)]
@@ -140,7 +140,7 @@ pub(crate) struct FitOptions {
     /// Seed of the initial θ, the minibatch order and the evaluation trajectories.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
-    /// Basis the optimiser works in: each variable scaled by its typical size
+    /// Basis the optimizer works in: each variable scaled by its typical size
     /// ("scaled", auto's choice for L-BFGS), centred and standardised (Hermite-like
     /// products), or the raw monomials ("canonical", auto's choice for Adam). Results are always reported as the
     /// canonical monomial coefficients.
@@ -205,7 +205,7 @@ pub(crate) struct FitOptions {
     /// held at their start) to the first step, before the joint fit (0: none).
     #[arg(long, default_value_t = 200)]
     pub(crate) initial_weights_epochs: usize,
-    /// Neural and circuit recordings: the optimiser. auto: Levenberg–Marquardt on the
+    /// Neural and circuit recordings: the optimizer. auto: Levenberg–Marquardt on the
     /// forward-mode Jacobian of the recorded activity where it applies (the rules'
     /// θ only: no fitted W₀, no --l1/--l2, not Adam), L-BFGS (or the --optimizer
     /// asked for) otherwise.
@@ -220,7 +220,7 @@ pub(crate) struct FitOptions {
 }
 
 impl FitOptions {
-    /// The optimiser given, or `default`.
+    /// The optimizer given, or `default`.
     pub(crate) fn optimizer_or(&self, default: OptimizerKind) -> OptimizerKind {
         match self.optimizer {
             Some(OptimizerArg::Adam) => OptimizerKind::Adam,

@@ -276,7 +276,7 @@ class FitResult:
         The settings the fit ran with, defaults filled in (as :func:`default_settings`
         shows them).
     basis : str
-        The basis the optimiser worked in: ``"canonical"``, ``"scaled"`` or
+        The basis the optimizer worked in: ``"canonical"``, ``"scaled"`` or
         ``"centred"``.
     generating : numpy.ndarray or None
         The generating rule's coefficients when the data are simulated by a Taylor
@@ -296,7 +296,7 @@ class FitResult:
         trainable terms, Laplace standard errors and 95 % intervals; ``computed`` is
         false, with the ``reason``, for MLP and streamed fits.
     solver_used : str
-        The optimiser that ran: ``"levenberg-marquardt"``, ``"lbfgs"`` or ``"adam"``
+        The optimizer that ran: ``"levenberg-marquardt"``, ``"lbfgs"`` or ``"adam"``
         (for behaviour data, the ``optimizer``'s).
     uncertainty : dict
         The same per coefficient, as :meth:`to_pandas` shows it: ``coefficients`` (one
@@ -675,12 +675,14 @@ def fit(
         The rule to fit. A :class:`Rule` also gives its ``hidden`` layers (MLP), its
         ``trainable`` terms and its expression as the starting θ (Taylor).
     optimizer : {"adam", "lbfgs"}, optional
-        The optimiser (neural data: the one ``solver="lbfgs"`` runs). Default: L-BFGS
+        The optimizer (neural data: the one ``solver="lbfgs"`` runs). Default: L-BFGS
         for neural data, Adam for behaviour.
     solver : {"auto", "levenberg-marquardt", "lbfgs"}, optional
-        Neural data only: ``"auto"`` (default) runs Levenberg–Marquardt where it
-        applies (no penalty, not Adam), else ``optimizer``. The one that ran is
-        ``result.solver_used``.
+        Neural data: ``"auto"`` (default) runs Levenberg–Marquardt where it applies (no
+        penalty, not Adam), else ``optimizer``. Behaviour data: ``"auto"`` is Adam with
+        L1 1e-2 (the paper's protocol), ``"lbfgs"`` L-BFGS, ``"levenberg-marquardt"``
+        damped Fisher scoring on the plain cross-entropy (``l1`` defaults to 0; a
+        penalty above 0 is refused). The one that ran is ``result.solver_used``.
     epochs : int, optional
         Epochs (Adam: passes over the data; L-BFGS: iterations), at least 1.
         Default 250.
@@ -703,7 +705,7 @@ def fit(
     hidden : sequence of int, optional
         MLP rules: the sizes of the hidden layers. Default ``[10]``.
     basis : {"canonical", "scaled", "centred"}, optional
-        The basis the optimiser works in (Taylor rules); results are always reported
+        The basis the optimizer works in (Taylor rules); results are always reported
         in the canonical monomials. Default: chosen by solver and kind of data (see
         above).
     init : str, optional
@@ -874,8 +876,13 @@ def fit(
         raw = _native.fit_neural_dataset(data, json.dumps(overrides), callback)
         kind = "neural"
     elif isinstance(data, BehaviourDataset):
-        if "solver" in overrides:
-            raise ValueError("solver: applies to neural data only (behaviour fits run optimizer)")
+        if overrides.get("solver") in ("levenberg-marquardt", "lbfgs"):
+            # as `plasticity fit --solver`: not Adam; Levenberg–Marquardt (damped Fisher
+            # scoring) fits the plain cross-entropy, so its L1 default is 0
+            section = overrides.setdefault("fit", {})
+            section.setdefault("optimizer", "lbfgs")
+            if overrides["solver"] == "levenberg-marquardt":
+                section.setdefault("l1", 0.0)
         if "eval_trajectories" in overrides:
             raise ValueError(
                 "eval_trajectories: applies to neural data only (use eval_sessions for behaviour)"
@@ -1100,7 +1107,7 @@ def fit_online(
     init : str, optional
         The starting θ: ``"random"`` (default), ``"zeros"`` or an expression.
     basis : {"canonical", "scaled", "centred"}, optional
-        The basis the optimiser works in. Default ``"canonical"``.
+        The basis the optimizer works in. Default ``"canonical"``.
     seed : int, optional
         Seed of the initial θ. Default 0.
     callback : callable, optional
@@ -1183,7 +1190,7 @@ def default_settings(kind: str = "neural") -> Dict[str, Any]:
     -------
     dict
         The settings: ``rule_family``, ``trainable``, ``hidden``, ``basis``, ``init``,
-        ``gradient``, the optimiser's settings under ``fit`` (``optimizer``,
+        ``gradient``, the optimizer's settings under ``fit`` (``optimizer``,
         ``epochs``, ``learning_rate``, ``batch_size``, ``l1``, ``l2``, ``seed``, …) and
         the keys of that kind (neural: ``solver``, ``eval_trajectories``; behaviour:
         ``weight_bound``, ``inputs``, ``input_seed``, ``eval_sessions``).
@@ -1211,7 +1218,7 @@ def discover(
 ) -> Dict[str, Any]:
     """Meta-learns a rule from what a circuit must do, as ``plasticity discover``.
 
-    Instead of fitting recorded data, the rule's coefficients are optimised so that a
+    Instead of fitting recorded data, the rule's coefficients are optimized so that a
     circuit learning with it performs a task: extracting the principal component of its
     inputs (PCA) or storing patterns (memory); see docs/discover-pca.md and
     docs/discover-memory.md.
@@ -1225,7 +1232,7 @@ def discover(
     seed : int, optional
         Overrides the file's seed.
     optimizer : {"adam", "cmaes"}, optional
-        Overrides the file's optimiser.
+        Overrides the file's optimizer.
     iterations : int, optional
         Overrides the file's number of iterations.
 

@@ -13,7 +13,7 @@
 //! cross-entropy of the recorded decision `d`: `softplus(z) − d z` with `z = β Q_o + b`,
 //! the same likelihood as the plasticity models'.
 //!
-//! The optimiser sees the unconstrained `φ = (logit α, β, b, logit λ)`.
+//! The optimizer sees the unconstrained `φ = (logit α, β, b, logit λ)`.
 
 use serde::{Deserialize, Serialize};
 
@@ -236,7 +236,7 @@ pub struct QLearningFit {
     pub mean_loss: f64,
     /// Which of the starting points gave the best fit (0-based).
     pub start: usize,
-    /// Why the best fit's optimiser stopped.
+    /// Why the best fit's optimizer stopped.
     pub stop_reason: StopReason,
 }
 

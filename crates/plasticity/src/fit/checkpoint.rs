@@ -1,4 +1,4 @@
-//! Where a fit stood when it was interrupted ([`FitCheckpoint`]): φ, the optimiser's
+//! Where a fit stood when it was interrupted ([`FitCheckpoint`]): φ, the optimizer's
 //! state, the histories so far; and the checks that refuse a checkpoint taken by
 //! another fit. A fit over a staged horizon (the first `h₁` steps, then `h₂`, …, then
 //! all `T`, each stage warm-started from the last) also records its stage reports and
@@ -34,13 +34,13 @@ pub struct LastStep {
 }
 
 /// Everything a fit needs to continue after `epochs_done` epochs as if it had never
-/// stopped: the optimiser's variables φ, its state, and the histories so far. The
+/// stopped: the optimizer's variables φ, its state, and the histories so far. The
 /// minibatch order of Adam is replayed from the seed, so it is not stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitCheckpoint {
     /// Completed epochs.
     pub epochs_done: usize,
-    /// The optimiser's variables φ after them.
+    /// The optimizer's variables φ after them.
     pub phi: Vec<f64>,
     /// Data loss per completed epoch.
     pub loss_history: Vec<f64>,
@@ -48,7 +48,7 @@ pub struct FitCheckpoint {
     pub theta_history: Vec<Vec<f64>>,
     /// Evaluations so far.
     pub evaluations: usize,
-    /// The optimiser's own state.
+    /// The optimizer's own state.
     pub optimizer: OptimizerState,
     /// Adam's back-off state (empty for L-BFGS and for checkpoints that predate it).
     #[serde(default)]
@@ -113,7 +113,7 @@ impl FitCheckpoint {
     }
 }
 
-/// An optimiser's state between epochs.
+/// An optimizer's state between epochs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum OptimizerState {
@@ -136,7 +136,7 @@ pub enum OptimizerState {
 }
 
 impl OptimizerState {
-    /// The optimiser that took it.
+    /// The optimizer that took it.
     pub fn name(&self) -> &'static str {
         match self {
             OptimizerState::Adam(_) => "Adam",

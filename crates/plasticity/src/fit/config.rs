@@ -1,4 +1,4 @@
-//! What a fit is asked to do ([`FitConfig`]: optimiser, epochs, penalties, back-off,
+//! What a fit is asked to do ([`FitConfig`]: optimizer, epochs, penalties, back-off,
 //! resume) and what it reports: each epoch ([`EpochReport`]), why it stopped
 //! ([`StopReason`]) and its outcome ([`FitOutcome`]).
 
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::FitCheckpoint;
 
-/// Which optimiser.
+/// Which optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
@@ -19,7 +19,7 @@ pub enum OptimizerKind {
 /// Settings of a fit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitConfig {
-    /// The optimiser.
+    /// The optimizer.
     pub optimizer: OptimizerKind,
     /// Epochs (Adam: passes over the data; L-BFGS: iterations).
     pub epochs: usize,

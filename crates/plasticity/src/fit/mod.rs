@@ -1,8 +1,8 @@
 //! The fitting loop: epochs, minibatches, penalties, observers and the stopping reason.
 //!
-//! The optimiser works on `φ` ([`Parametrisation`]); the objective and the penalties
+//! The optimizer works on `φ` ([`Parametrisation`]); the objective and the penalties
 //! see the canonical θ. Penalties act on the trainable Taylor coefficients in the
-//! canonical basis, `λ₁ Σ|θ_k| + λ₂ Σθ_k²`, whatever basis the optimiser uses; their
+//! canonical basis, `λ₁ Σ|θ_k| + λ₂ Σθ_k²`, whatever basis the optimizer uses; their
 //! gradient reaches φ through the same chain rule `Mᵀ` as the data loss (for L1 the
 //! subgradient `sign(θ_k)`, 0 at 0).
 
@@ -176,7 +176,7 @@ pub fn initial_theta(rule: &Rule, init: &str, seed: u64) -> Result<Vec<f64>> {
     }
 }
 
-/// What the optimiser sees of `rule`: for a Taylor rule the `trainable` terms in
+/// What the optimizer sees of `rule`: for a Taylor rule the `trainable` terms in
 /// `basis` (the others stay exactly 0), penalised by L1/L2; for an MLP every
 /// parameter, unpenalised. Returns the parametrisation and the penalised indices.
 pub fn rule_parametrisation(

@@ -1,4 +1,4 @@
-//! What the optimiser sees: the trainable coefficients, possibly in a better-conditioned
+//! What the optimizer sees: the trainable coefficients, possibly in a better-conditioned
 //! basis, mapped exactly to the rule's full parameter vector θ.
 //!
 //! With the **centred** basis each variable `v` is replaced by `ṽ = (v − μ_v)/s_v` and
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rule::{Term, Variables};
 
-/// The basis the optimiser works in.
+/// The basis the optimizer works in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Basis {
@@ -140,7 +140,7 @@ impl Parametrisation {
         }
     }
 
-    /// The parameters in `trainable` optimised as they are (canonical basis); every
+    /// The parameters in `trainable` optimized as they are (canonical basis); every
     /// other parameter stays at its value in `fixed` (used to profile one coefficient).
     pub fn subset(trainable: Vec<usize>, fixed: Vec<f64>) -> Self {
         let mut fixed = fixed;
@@ -235,7 +235,7 @@ impl Parametrisation {
         &self.trainable
     }
 
-    /// Number of optimised parameters φ.
+    /// Number of optimized parameters φ.
     pub fn n_free(&self) -> usize {
         self.trainable.len()
     }
@@ -255,7 +255,7 @@ impl Parametrisation {
         theta
     }
 
-    /// `φ = M⁻¹ gather(θ)` (the trainable part of θ in the optimiser's basis).
+    /// `φ = M⁻¹ gather(θ)` (the trainable part of θ in the optimizer's basis).
     pub fn phi(&self, theta: &[f64]) -> Vec<f64> {
         let mut phi: Vec<f64> = self.trainable.iter().map(|&k| theta[k]).collect();
         for block in &self.blocks {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The optimiser of a fit whose loss is a mean of squared residuals (docs/model.md §3.1
+/// The optimizer of a fit whose loss is a mean of squared residuals (docs/model.md §3.1
 /// neural recordings and circuit recordings).
 ///
 /// Levenberg–Marquardt minimises `L(θ) = 1/N Σ r(θ)²` by solving

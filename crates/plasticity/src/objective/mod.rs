@@ -20,7 +20,7 @@ use crate::gradient::{
 use crate::rule::PlasticityRule;
 
 /// A differentiable data loss over items (trajectories or sessions) that can be
-/// batched: what the optimisers see.
+/// batched: what the optimizers see.
 pub trait Objective: Sync {
     /// Number of rule parameters θ.
     fn n_parameters(&self) -> usize;

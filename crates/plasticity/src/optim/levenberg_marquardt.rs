@@ -39,7 +39,7 @@ pub enum LossModel {
     Likelihood,
 }
 
-/// A least-squares problem in the optimiser's parameters `φ`.
+/// A least-squares problem in the optimizer's parameters `φ`.
 pub trait LeastSquaresProblem {
     /// `L(φ)` (non-finite where the model breaks down): what a step is kept on.
     fn loss(&self, phi: &[f64]) -> f64;

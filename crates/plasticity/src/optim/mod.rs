@@ -1,4 +1,4 @@
-//! Optimisers. They never know the problem: they see parameters, a loss and its
+//! Optimizers. They never know the problem: they see parameters, a loss and its
 //! gradient.
 
 pub mod adam;

@@ -4,7 +4,7 @@
 //! The recording is run once, in forward mode ([`crate::gradient::forward`]), from
 //! `θ₀`. Every `K` steps the gradient of the squared error of those `K` steps,
 //! `ĝ = Σ_{t in window} Σ_i 2 (y_{t,i} − ŷ_{t,i}) ∂y_{t,i}/∂θ / (K n_rec)`, drives one
-//! Adam step on the optimiser's variables φ (the same basis and trainable terms as an
+//! Adam step on the optimizer's variables φ (the same basis and trainable terms as an
 //! offline fit); the simulation then goes on with the new θ.
 //!
 //! **The approximation.** The sensitivities `S_t = ∂W_t/∂θ` are carried across the
@@ -89,7 +89,7 @@ pub struct OnlineFit {
 }
 
 /// Runs an online fit of `settings`' rule (its family, trainable terms, basis —
-/// canonical unless given — and initial θ; the optimiser settings other than the seed are replaced by `online`)
+/// canonical unless given — and initial θ; the optimizer settings other than the seed are replaced by `online`)
 /// over the streamed recording. The observer sees every update and may stop the fit.
 pub fn fit_online_neural(
     stream: &NeuralStream,

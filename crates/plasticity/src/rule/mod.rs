@@ -49,7 +49,7 @@ pub struct LayerState<'a, S> {
 
 /// The interface circuits and gradient strategies use: a layer-wide update and its
 /// vector-Jacobian product. Parameters `θ` are passed in, never stored, so that the same
-/// rule serves the optimiser, the dual-number oracle and the data generator.
+/// rule serves the optimizer, the dual-number oracle and the data generator.
 pub trait PlasticityRule: Send + Sync {
     /// Number of parameters `θ`.
     fn n_parameters(&self) -> usize;

@@ -157,54 +157,68 @@ impl Experiment {
         );
         top.insert("parallel_cells".into(), Value::Boolean(self.parallel_cells));
         let mut text = toml::to_string(&top)?;
+        for &section in self.kind.sections() {
+            text.push_str(&self.resolved_section(section, dir)?);
+        }
+        text.push_str(&self.resolved_grid(dir)?);
+        text.push_str(&self.resolved_slurm()?);
+        Ok(text)
+    }
+
+    /// One `[section]` of `resolved.toml`: every key that applies to this kind, the
+    /// unset optional ones as comments, paths relative to `dir`.
+    fn resolved_section(&self, section: &str, dir: &Path) -> Result<String> {
         let first = Cell {
             index: 0,
             parameters: Vec::new(),
         };
-        for &section in self.kind.sections() {
-            let command = section_command(self.kind, section);
-            let argv = self.section_argv(section, &first, Path::new("."))?;
-            let matches = command.clone().try_get_matches_from(argv)?;
-            let mut table = Table::new();
-            let mut unset = String::new();
-            for arg in command.get_arguments() {
-                let id = arg.get_id().as_str();
-                if matches!(id, "help" | "version")
-                    || RESERVED_KEYS.contains(&id)
-                    || !key_applies(self.kind, section, id)
-                {
-                    continue;
-                }
-                if matches!(arg.get_action(), ArgAction::SetTrue) {
-                    table.insert(id.into(), Value::Boolean(matches.get_flag(id)));
-                    continue;
-                }
-                let Some(raw) = matches.get_raw(id) else {
-                    unset.push_str(&unset_line(id, arg));
-                    continue;
-                };
-                let values: Vec<Value> = raw.map(|v| typed_value(&v.to_string_lossy())).collect();
-                let multiple = arg.get_value_delimiter().is_some()
-                    || arg.get_num_args().is_some_and(|r| r.max_values() > 1);
-                let value = if multiple {
-                    Value::Array(values)
-                } else {
-                    values
-                        .into_iter()
-                        .next()
-                        .unwrap_or(Value::String(String::new()))
-                };
-                let value = if is_path_key(self.kind, section, id) {
-                    self.rebased(&value, dir)
-                } else {
-                    value
-                };
-                table.insert(id.into(), value);
+        let command = section_command(self.kind, section);
+        let argv = self.section_argv(section, &first, Path::new("."))?;
+        let matches = command.clone().try_get_matches_from(argv)?;
+        let mut table = Table::new();
+        let mut unset = String::new();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version")
+                || RESERVED_KEYS.contains(&id)
+                || !key_applies(self.kind, section, id)
+            {
+                continue;
             }
-            text.push_str(&format!("\n[{section}]\n"));
-            text.push_str(&toml::to_string(&table)?);
-            text.push_str(&unset);
+            if matches!(arg.get_action(), ArgAction::SetTrue) {
+                table.insert(id.into(), Value::Boolean(matches.get_flag(id)));
+                continue;
+            }
+            let Some(raw) = matches.get_raw(id) else {
+                unset.push_str(&unset_line(id, arg));
+                continue;
+            };
+            let values: Vec<Value> = raw.map(|v| typed_value(&v.to_string_lossy())).collect();
+            let multiple = arg.get_value_delimiter().is_some()
+                || arg.get_num_args().is_some_and(|r| r.max_values() > 1);
+            let value = if multiple {
+                Value::Array(values)
+            } else {
+                values
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Value::String(String::new()))
+            };
+            let value = if is_path_key(self.kind, section, id) {
+                self.rebased(&value, dir)
+            } else {
+                value
+            };
+            table.insert(id.into(), value);
         }
+        Ok(format!(
+            "\n[{section}]\n{}{unset}",
+            toml::to_string(&table)?
+        ))
+    }
+
+    /// The `[grid]` of `resolved.toml` (nothing without a grid), paths relative to `dir`.
+    fn resolved_grid(&self, dir: &Path) -> Result<String> {
         if !self.grid.is_empty() {
             let grid: Table = self
                 .grid
@@ -224,9 +238,13 @@ impl Experiment {
                     (axis.name(), Value::Array(values))
                 })
                 .collect();
-            text.push_str("\n[grid]\n");
-            text.push_str(&toml::to_string(&grid)?);
+            return Ok(format!("\n[grid]\n{}", toml::to_string(&grid)?));
         }
+        Ok(String::new())
+    }
+
+    /// The `[slurm]` section of `resolved.toml`, unset options as comments.
+    fn resolved_slurm(&self) -> Result<String> {
         let mut slurm = Table::new();
         let mut unset = String::new();
         slurm.insert(
@@ -262,10 +280,7 @@ impl Experiment {
             }
             None => unset.push_str("# max_parallel: not set (no limit on cells at once)\n"),
         }
-        text.push_str("\n[slurm]\n");
-        text.push_str(&toml::to_string(&slurm)?);
-        text.push_str(&unset);
-        Ok(text)
+        Ok(format!("\n[slurm]\n{}{unset}", toml::to_string(&slurm)?))
     }
 }
 

@@ -5,7 +5,7 @@
 //! own ChaCha8 stream, see [`task_rng`](crate::task::covariance::task_rng)), a learning
 //! phase in which the circuit runs with `g_θ`, and a loss on the result. They implement
 //! the same [`Objective`](super::Objective) seam as the data objectives: the "items" are
-//! task indices, so the optimiser draws a fresh batch of tasks at every meta-step by
+//! task indices, so the optimizer draws a fresh batch of tasks at every meta-step by
 //! asking for new indices. Per-task losses and gradients are computed in parallel,
 //! collected in order and summed sequentially: bit-identical whatever the thread count.
 //!

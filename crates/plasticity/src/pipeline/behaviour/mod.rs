@@ -52,13 +52,13 @@ pub struct BehaviourFitSettings {
     pub trainable: String,
     /// MLP hidden layer sizes.
     pub hidden: Vec<usize>,
-    /// The optimiser's basis (Taylor); behaviour fits default to the canonical
+    /// The optimizer's basis (Taylor); behaviour fits default to the canonical
     /// monomials (the weights drift far from their initial scale during a session, so
     /// no scale measured on the data is typical).
     pub basis: Basis,
     /// Initial θ: `random`, `zeros` or an expression.
     pub init: String,
-    /// Optimiser settings (defaults: Adam, 250 epochs, learning rate 1e-3, one session
+    /// Optimizer settings (defaults: Adam, 250 epochs, learning rate 1e-3, one session
     /// per minibatch, L1 1e-2).
     pub fit: FitConfig,
     /// Gradient strategy over presentations.
@@ -69,7 +69,7 @@ pub struct BehaviourFitSettings {
     /// Which inputs drive the model.
     pub inputs: InputSource,
     /// Seed of the re-sampled sensory noise (apart from the fit's own seed, so that
-    /// several re-samples can be fitted with the same optimiser seed).
+    /// several re-samples can be fitted with the same optimizer seed).
     pub input_seed: u64,
     /// Fresh sessions for the metrics (SPEC: 7).
     pub eval_sessions: usize,
@@ -153,11 +153,11 @@ pub struct BehaviourFitMetrics {
 pub struct BehaviourFit {
     /// The rule that was fitted.
     pub rule: Rule,
-    /// Optimiser outcome.
+    /// Optimizer outcome.
     pub outcome: FitOutcome,
     /// Metrics.
     pub metrics: BehaviourFitMetrics,
-    /// The basis the optimiser used.
+    /// The basis the optimizer used.
     pub basis_used: Basis,
     /// What the choices determine about the fitted θ ([`crate::analysis::identifiability`]), as
     /// the `identifiability` section of `results.json`.

@@ -50,7 +50,7 @@ pub(super) fn levenberg_marquardt_obstacle(
 }
 
 /// A least-squares (or likelihood) problem over the canonical θ, of which
-/// [`InPhi`] makes the optimiser's problem in φ: the circuit recordings' squared errors,
+/// [`InPhi`] makes the optimizer's problem in φ: the circuit recordings' squared errors,
 /// and the behaviour choices' cross-entropy by Fisher scoring
 /// ([`crate::pipeline::behaviour`]).
 pub(crate) trait ThetaLeastSquares {
@@ -64,7 +64,7 @@ pub(crate) trait ThetaLeastSquares {
     }
 }
 
-/// A problem over θ in the optimiser's variables φ: `L(θ(φ))`, and its system pulled
+/// A problem over θ in the optimizer's variables φ: `L(θ(φ))`, and its system pulled
 /// back from θ to φ (`J_φ = J_θ A` for the linear change of basis `θ = A φ + b`).
 pub(crate) struct InPhi<'a, T> {
     pub problem: T,

@@ -41,7 +41,7 @@ use parametrisation::data_loss;
 /// A finished circuit fit.
 #[derive(Clone, Debug)]
 pub struct CircuitFit {
-    /// Optimiser outcome of the last stage, with every stage's history joined; θ then
+    /// Optimizer outcome of the last stage, with every stage's history joined; θ then
     /// the fitted `W₀`.
     pub outcome: FitOutcome,
     /// The stages.

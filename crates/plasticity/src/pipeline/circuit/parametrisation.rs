@@ -1,4 +1,4 @@
-//! What the optimiser sees of a circuit: each Taylor rule's trainable terms in a
+//! What the optimizer sees of a circuit: each Taylor rule's trainable terms in a
 //! better-conditioned basis (from the scales of its variables), each MLP whole, each
 //! fitted `W₀` as is; the parameters' names and the generating values.
 
@@ -65,7 +65,7 @@ pub fn rule_scales(dataset: &CircuitDataset, rule: usize) -> VariableScales {
     }
 }
 
-/// What the optimiser sees: each Taylor rule's trainable terms in `basis`, each MLP
+/// What the optimizer sees: each Taylor rule's trainable terms in `basis`, each MLP
 /// whole, each fitted `W₀` as is. Returns it and the penalised (Taylor) indices.
 pub fn circuit_parametrisation(
     dataset: &CircuitDataset,

@@ -10,9 +10,9 @@ use crate::gradient::GradientStrategy;
 /// terms and the treatment of `W₀` come from the circuit file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CircuitFitSettings {
-    /// Optimiser settings (`epochs` is the last stage's).
+    /// Optimizer settings (`epochs` is the last stage's).
     pub fit: FitConfig,
-    /// The basis the optimiser works in (Taylor rules).
+    /// The basis the optimizer works in (Taylor rules).
     pub basis: Basis,
     /// Initial θ: `random` (Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`) or `zeros`.
     pub init: String,
@@ -48,7 +48,7 @@ pub struct CircuitFitSettings {
     /// stage too, 2 of the 8 fits of the recurrent grid failed that pass with every
     /// trajectory: the scales matter most where the horizon changes.)
     pub precondition_trajectories: usize,
-    /// The optimiser of every stage (see [`CircuitSolver`]).
+    /// The optimizer of every stage (see [`CircuitSolver`]).
     #[serde(default)]
     pub solver: CircuitSolver,
     /// Levenberg–Marquardt: a stage before the last ends when two steps in a row
@@ -75,7 +75,7 @@ fn default_stage_tolerance() -> f64 {
     1e-5
 }
 
-/// The optimiser of a circuit fit (the solver choice every least-squares fit shares).
+/// The optimizer of a circuit fit (the solver choice every least-squares fit shares).
 pub type CircuitSolver = crate::fit::Solver;
 
 impl Default for CircuitFitSettings {

@@ -1,4 +1,4 @@
-//! A whole `plasticity discover` job: meta-optimise, then evaluate the learned rule on
+//! A whole `plasticity discover` job: meta-optimize, then evaluate the learned rule on
 //! held-out tasks beside a tuned baseline (Oja's rule at its best rate for PCA; the
 //! Hebbian rule `x*y` (dense) or the covariance rule `(x − a)(y − a)` (sparse) at its
 //! best scale for memory).
@@ -104,7 +104,7 @@ pub struct MemoryReport {
 pub struct DiscoverReport {
     /// The function.
     pub kind: DiscoverKind,
-    /// The optimiser used.
+    /// The optimizer used.
     pub optimizer: MetaOptimizer,
     /// The seed of the training tasks.
     pub seed: u64,
@@ -112,7 +112,7 @@ pub struct DiscoverReport {
     pub term_names: Vec<String>,
     /// Indices of the trained terms.
     pub trainable: Vec<usize>,
-    /// The optimisation's trace and result.
+    /// The optimization's trace and result.
     pub outcome: MetaOutcome,
     /// PCA results.
     pub pca: Option<PcaReport>,
@@ -242,7 +242,7 @@ impl DiscoverReport {
     }
 }
 
-/// Runs a job: meta-optimisation with `optimizer` on tasks seeded by `seed`, then the
+/// Runs a job: meta-optimization with `optimizer` on tasks seeded by `seed`, then the
 /// evaluation. `on_step` sees every meta-step.
 pub fn discover(
     spec: &DiscoverSpec,
@@ -257,7 +257,7 @@ pub fn discover(
 }
 
 /// [`discover`], continuing `resume` (a checkpoint an earlier run of the same job gave
-/// its observer) when given; `on_step` may stop the meta-optimisation after any step,
+/// its observer) when given; `on_step` may stop the meta-optimization after any step,
 /// which then ends with [`crate::Error::Interrupted`] (take the step's checkpoint
 /// first to continue it).
 pub fn discover_from(
@@ -277,7 +277,7 @@ pub fn discover_from(
     match spec.function_task()? {
         FunctionTask::Pca(task) => {
             let objective = PcaObjective::new(task.clone(), rule, seed, spec.meta.norm_cap)?;
-            let outcome = optimise(
+            let outcome = optimize(
                 &objective,
                 spec,
                 optimizer,
@@ -339,7 +339,7 @@ pub fn discover_from(
         }
         FunctionTask::Memory(task) => {
             let objective = MemoryObjective::new(task.clone(), rule, seed, spec.meta.weight_bound)?;
-            let outcome = optimise(
+            let outcome = optimize(
                 &objective,
                 spec,
                 optimizer,
@@ -380,8 +380,8 @@ pub fn discover_from(
     }
 }
 
-/// Meta-optimises `objective` with `optimizer` and the spec's settings.
-fn optimise<O: crate::objective::Objective>(
+/// Meta-optimizes `objective` with `optimizer` and the spec's settings.
+fn optimize<O: crate::objective::Objective>(
     objective: &O,
     spec: &DiscoverSpec,
     optimizer: MetaOptimizer,

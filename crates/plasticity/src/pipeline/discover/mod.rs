@@ -1,4 +1,4 @@
-//! Meta-optimisation of a rule against a function objective (issue 12): Adam with a
+//! Meta-optimization of a rule against a function objective (issue 12): Adam with a
 //! cosine learning-rate schedule, gradient clipping and a proximal L1 step, or CMA-ES
 //! (the `cmaes` crate) as the gradient-free alternative. Every meta-step draws a fresh
 //! batch of tasks: step `m` uses task indices `m B … (m+1) B − 1`.
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::objective::Objective;
 use crate::{Error, Result};
 
-/// Settings of the Adam meta-optimiser.
+/// Settings of the Adam meta-optimizer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaAdamSettings {
@@ -88,7 +88,7 @@ impl MetaAdamSettings {
     }
 }
 
-/// Settings of the CMA-ES meta-optimiser.
+/// Settings of the CMA-ES meta-optimizer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaCmaesSettings {
@@ -117,7 +117,7 @@ pub struct MetaStep<'a> {
     pub checkpoint: &'a dyn Fn() -> MetaCheckpoint,
 }
 
-/// The result of a meta-optimisation.
+/// The result of a meta-optimization.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetaOutcome {
     /// The final parameters.
@@ -132,7 +132,7 @@ pub struct MetaOutcome {
     pub evaluations: usize,
 }
 
-/// Where a meta-optimisation stood after a step: continuing from it gives exactly
+/// Where a meta-optimization stood after a step: continuing from it gives exactly
 /// the steps of an uninterrupted run. Adam's state is stored; CMA-ES's (the `cmaes`
 /// crate's, not serialisable) is rebuilt by replaying its seed with every fitness
 /// value it saw, without evaluating them again. Histories may hold non-finite losses:
@@ -155,7 +155,7 @@ pub struct MetaCheckpoint {
 
 fn interrupted(done: usize, total: usize) -> Error {
     Error::Interrupted {
-        what: "the meta-optimisation".into(),
+        what: "the meta-optimization".into(),
         done,
         total,
     }

@@ -1,5 +1,5 @@
 //! The experiment file of `plasticity discover` (TOML): which function objective,
-//! its task, which Taylor terms are trainable, the meta-optimiser and the evaluation.
+//! its task, which Taylor terms are trainable, the meta-optimizer and the evaluation.
 //! Errors name the file, the key and its line.
 
 use std::path::Path;
@@ -24,7 +24,7 @@ pub enum DiscoverKind {
     Memory,
 }
 
-/// The meta-optimiser.
+/// The meta-optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetaOptimizer {
@@ -125,7 +125,7 @@ fn zero() -> String {
     "zero".into()
 }
 
-/// `[meta]`: the optimiser and the training-only safeguard.
+/// `[meta]`: the optimizer and the training-only safeguard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaSection {
@@ -261,7 +261,7 @@ pub struct DiscoverSpec {
     /// The rule.
     #[serde(default)]
     pub rule: RuleSection,
-    /// The meta-optimiser.
+    /// The meta-optimizer.
     pub meta: MetaSection,
     /// CMA-ES settings.
     #[serde(default)]

@@ -28,7 +28,7 @@ pub struct FlySettings {
     pub initial_weight_std: f64,
     /// `E[R]` window.
     pub expected_reward_window: usize,
-    /// Optimiser: the behaviour defaults of docs/model.md §2.3/§4.2 (Adam, 250 epochs, learning
+    /// Optimizer: the behaviour defaults of docs/model.md §2.3/§4.2 (Adam, 250 epochs, learning
     /// rate 1e-3, L1 1e-2 on the model's coefficients).
     pub fit: FitConfig,
     /// Weight bound during the fits.

@@ -37,18 +37,18 @@ pub struct NeuralFitMetrics {
 pub struct NeuralFit {
     /// The rule that was fitted.
     pub rule: Rule,
-    /// Optimiser outcome (θ, histories, stopping reason).
+    /// Optimizer outcome (θ, histories, stopping reason).
     pub outcome: FitOutcome,
     /// Metrics.
     pub metrics: NeuralFitMetrics,
-    /// The basis the optimiser actually used.
+    /// The basis the optimizer actually used.
     pub basis_used: Basis,
     /// The variable scales measured on the data.
     pub scales: VariableScales,
     /// What the data determine about the fitted θ ([`crate::analysis::identifiability`]), as the
     /// `identifiability` section of `results.json`.
     pub identifiability: serde_json::Value,
-    /// The optimiser that ran: `levenberg-marquardt`, `lbfgs` or `adam`.
+    /// The optimizer that ran: `levenberg-marquardt`, `lbfgs` or `adam`.
     pub solver_used: &'static str,
 }
 
@@ -147,7 +147,7 @@ pub fn evaluate_on_dataset(
     })
 }
 
-/// The name [`NeuralFit::solver_used`] gives an optimiser of [`fit`].
+/// The name [`NeuralFit::solver_used`] gives an optimizer of [`fit`].
 pub(crate) fn optimizer_name(optimizer: crate::fit::OptimizerKind) -> &'static str {
     match optimizer {
         crate::fit::OptimizerKind::Lbfgs => "lbfgs",

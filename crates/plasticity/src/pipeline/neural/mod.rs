@@ -1,5 +1,5 @@
 //! Fitting a rule to a neural-activity dataset end to end: choose the rule and its
-//! trainable terms, measure the variables' scales for the optimiser's basis, fit, and
+//! trainable terms, measure the variables' scales for the optimizer's basis, fit, and
 //! evaluate against the generating rule when the data were simulated.
 
 mod evaluate;

@@ -1,5 +1,5 @@
 //! What a neural fit is asked to do (rule family, terms, solver, basis, epochs) and
-//! where it starts: the rule, the optimiser's parametrisation and the initial θ.
+//! where it starts: the rule, the optimizer's parametrisation and the initial θ.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,14 +17,14 @@ pub struct NeuralFitSettings {
     pub trainable: String,
     /// MLP hidden layer sizes.
     pub hidden: Vec<usize>,
-    /// The basis the optimiser works in (Taylor); `None` chooses by optimiser:
+    /// The basis the optimizer works in (Taylor); `None` chooses by optimizer:
     /// `scaled` for L-BFGS (better conditioned), `canonical` for Adam (whose step size
     /// then means what it means in the paper: at most ~α per coefficient per step).
     pub basis: Option<Basis>,
     /// Initial θ: `random` (Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`), `zeros`, or a
     /// Taylor expression.
     pub init: String,
-    /// Optimiser settings.
+    /// Optimizer settings.
     pub fit: FitConfig,
     /// Trajectory gradient strategy.
     pub gradient: GradientStrategy,
@@ -53,7 +53,7 @@ impl Default for NeuralFitSettings {
 }
 
 impl NeuralFitSettings {
-    /// The basis used: the one given, or the optimiser's default.
+    /// The basis used: the one given, or the optimizer's default.
     pub fn basis(&self) -> Basis {
         self.basis.unwrap_or(match self.fit.optimizer {
             crate::fit::OptimizerKind::Lbfgs => Basis::Scaled,
@@ -70,7 +70,7 @@ pub fn build_rule(settings: &NeuralFitSettings) -> Result<Rule> {
     })
 }
 
-/// Where a fit of `settings` starts: its rule, the optimiser's parametrisation in
+/// Where a fit of `settings` starts: its rule, the optimizer's parametrisation in
 /// `basis` (trainable terms, variable scales), the penalised parameters and the initial
 /// θ as the parametrisation represents it.
 pub(crate) struct FitStart {

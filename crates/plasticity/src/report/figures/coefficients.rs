@@ -228,6 +228,36 @@ pub(super) fn coefficient_figure_width(n_panels: usize) -> u32 {
         .clamp(DEFAULT_SIZE.0, MAX_WIDTH)
 }
 
+impl CoefficientFigure<'_> {
+    /// The legend beside the panels: each subject's marker and name, in columns.
+    fn draw_subject_legend<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> DrawResult<DB> {
+        let (Some((subjects, markers)), Some((per_column, _, _))) =
+            (self.subjects, self.legend_layout())
+        else {
+            return Ok(());
+        };
+        let widest = subjects
+            .iter()
+            .map(|s| text_size(s, TICK_LABEL_SIZE).0)
+            .max()
+            .unwrap_or(0) as i32;
+        let style = font(TICK_LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
+        for (j, subject) in subjects.iter().enumerate() {
+            let column = (j / per_column) as i32;
+            let row = (j % per_column) as i32;
+            let x = 10 + column * (widest + 36);
+            let y = 40 + row * SUBJECT_LINE_HEIGHT as i32;
+            let (colour, outline) = subject_marker(markers[j]);
+            area.draw(&(EmptyElement::at((x + 8, y)) + Polygon::new(outline, colour.filled())))?;
+            area.draw(&Text::new(subject.clone(), (x + 22, y), style.clone()))?;
+        }
+        Ok(())
+    }
+}
+
 impl Figure for CoefficientFigure<'_> {
     fn size(&self) -> (u32, u32) {
         let legend = self.legend_layout().map_or(0, |l| l.2);
@@ -352,26 +382,8 @@ impl Figure for CoefficientFigure<'_> {
                 BLACK.stroke_width(3),
             )))?;
         }
-        if let (Some(area), Some((subjects, _)), Some((per_column, _, _))) =
-            (legend_area, self.subjects, self.legend_layout())
-        {
-            let widest = subjects
-                .iter()
-                .map(|s| text_size(s, TICK_LABEL_SIZE).0)
-                .max()
-                .unwrap_or(0) as i32;
-            let style = font(TICK_LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
-            for (j, subject) in subjects.iter().enumerate() {
-                let column = (j / per_column) as i32;
-                let row = (j % per_column) as i32;
-                let x = 10 + column * (widest + 36);
-                let y = 40 + row * SUBJECT_LINE_HEIGHT as i32;
-                let (colour, outline) = marker_of(j);
-                area.draw(
-                    &(EmptyElement::at((x + 8, y)) + Polygon::new(outline, colour.filled())),
-                )?;
-                area.draw(&Text::new(subject.clone(), (x + 22, y), style.clone()))?;
-            }
+        if let Some(area) = legend_area {
+            self.draw_subject_legend(&area)?;
         }
         Ok(())
     }
