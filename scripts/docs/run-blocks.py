@@ -363,7 +363,7 @@ def fresh_clone() -> dict:
         raise SystemExit("fresh clone: " + "\n".join(outcome.failed))
     records["python"] = round(time.monotonic() - started, 1)
     shutil.rmtree(scratch)
-    return {"fresh": {"seconds": sum(records.values()), **records,
+    return {"fresh": {"seconds": round(sum(records.values()), 1), **records,
                       "command": "scripts/docs/run-blocks.py --fresh-clone "
                                  "(README: run, test, pip install, Python blocks)",
                       "output": "", "source": "README.md", "commit": commit}}
