@@ -52,7 +52,7 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
         }
     }
 
-    /// As [`NeuralObjective::with_active_parameters`].
+    /// As [`super::NeuralObjective::with_active_parameters`].
     pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
         assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
         self.active = active;

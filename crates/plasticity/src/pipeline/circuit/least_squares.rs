@@ -6,7 +6,7 @@
 //! histories and Levenberg–Marquardt's own state. A fit continued from it takes exactly
 //! the steps the uninterrupted fit takes.
 //!
-//! The stage loop takes any [`ThetaLeastSquares`] problem: the behaviour fit by Fisher
+//! The stage loop takes any `ThetaLeastSquares` problem: the behaviour fit by Fisher
 //! scoring ([`crate::pipeline::behaviour`]) runs it as one stage over whole sessions.
 
 use std::ops::ControlFlow;
