@@ -324,7 +324,7 @@ fn time_behaviour_epochs(repeats: usize, results: &mut Map<String, Value>) -> Re
             circuit,
             rule.clone(),
             GradientStrategy::Checkpointed,
-        );
+        )?;
         let mut gradient = vec![0.0; rule.n_parameters()];
         let epoch = median_seconds(repeats, || {
             for session in 0..behaviour.n_sessions() {
@@ -338,7 +338,7 @@ fn time_behaviour_epochs(repeats: usize, results: &mut Map<String, Value>) -> Re
             circuit,
             rule.clone(),
             GradientStrategy::Forward,
-        );
+        )?;
         let epoch = median_seconds(repeats, || {
             for session in 0..behaviour.n_sessions() {
                 forward_objective.loss_and_gradient(&theta, &[session], &mut gradient);

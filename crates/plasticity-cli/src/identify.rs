@@ -278,7 +278,7 @@ fn behaviour_information(
             circuit,
             rule,
             GradientStrategy::Checkpointed,
-        );
+        )?;
         profile_intervals(
             &objective,
             curvature.likelihood_scale,

@@ -536,8 +536,9 @@ fn loss_and_gradient<'py>(
                 rule,
                 GradientStrategy::Checkpointed,
             )
-            .loss_and_gradient(&theta, &items, &mut gradient)
+            .map(|objective| objective.loss_and_gradient(&theta, &items, &mut gradient))
         })
+        .map_err(to_py_err)?
     } else {
         return Err(PyValueError::new_err(
             "dataset: expected a NeuralDataset or a BehaviourDataset",

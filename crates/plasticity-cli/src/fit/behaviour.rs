@@ -142,7 +142,7 @@ pub(crate) fn loss_command(
         circuit_of(dataset, None),
         TaylorRule::new(Variables::Xywr),
         strategy,
-    );
+    )?;
     let items: Vec<usize> = (0..dataset.n_sessions()).collect();
     let mut gradient = vec![0.0; theta.len()];
     let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
@@ -176,7 +176,7 @@ pub(crate) fn evaluate_command(
         circuit,
         rule.clone(),
         GradientStrategy::Checkpointed,
-    );
+    )?;
     let items: Vec<usize> = (0..dataset.n_sessions()).collect();
     let loss = objective.loss(&theta, &items);
     let null = objective.loss(&vec![0.0; theta.len()], &items);

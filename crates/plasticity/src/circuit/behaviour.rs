@@ -3,11 +3,11 @@
 //! readout `v = 5 / n_hidden`, `P(accept) = σ(logit)`. After an accepted presentation,
 //! `W ← clip_B(W + η g_θ(x, h, W, r))` with `η = 1 / n_in`, where `clip_B` bounds every
 //! weight to `[−B, B]` when a bound is set (off when `B` is `None`).
+//!
+//! This is the circuit's description; the engine runs it as the network instance
+//! [`crate::circuit::Network::behaviour`] (simulation, losses, gradients).
 
 use serde::{Deserialize, Serialize};
-
-use crate::rule::{LayerState, PlasticityRule};
-use crate::scalar::Scalar;
 
 /// How the reward enters the rule: `r = R − E[R]` (centred) or `r = R` (raw).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,102 +88,4 @@ impl BehaviourCircuit {
     pub fn n_synapses(&self) -> usize {
         self.n_in * self.n_hidden
     }
-
-    /// `h = tanh(W x)`; returns `logit = v Σ_i h_i`.
-    #[inline]
-    pub fn activity<S: Scalar>(&self, input: &[S], weights: &[S], hidden: &mut [S]) -> S {
-        let mut logit = S::zero();
-        for (h, row) in hidden.iter_mut().zip(weights.chunks_exact(self.n_in)) {
-            let mut z = S::zero();
-            for (&w, &x) in row.iter().zip(input) {
-                z += w * x;
-            }
-            *h = z.tanh();
-            logit += *h;
-        }
-        logit * S::from_f64(self.readout)
-    }
-
-    /// The layer state the rule sees at an accepted presentation.
-    #[inline]
-    pub fn layer<'a, S: Scalar>(
-        &self,
-        input: &'a [S],
-        hidden: &'a [S],
-        reward: S,
-    ) -> LayerState<'a, S> {
-        LayerState {
-            pre: input,
-            post: hidden,
-            reward,
-            learning_rate: S::from_f64(self.learning_rate),
-        }
-    }
-
-    /// `W ← clip_B(W + η g_θ(x, h, W, r))`; returns how many weights the bound clipped.
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    pub fn plasticity<S: Scalar, R: PlasticityRule>(
-        &self,
-        rule: &R,
-        theta: &[S],
-        input: &[S],
-        hidden: &[S],
-        reward: S,
-        weights: &mut [S],
-        scratch: &mut [S],
-    ) -> usize {
-        rule.update(theta, self.layer(input, hidden, reward), weights, scratch);
-        match self.weight_bound {
-            Some(bound) => weights.iter_mut().map(|w| clip(w, bound)).sum(),
-            None => 0,
-        }
-    }
-
-    /// Reverse mode of `h = tanh(W x)`, `logit = v Σ h` with respect to `W`: with
-    /// `h̄_i` (the rule's share, in `hidden_adjoint`) and `logit_adjoint`,
-    /// `∂L/∂W_ij += (h̄_i + v · logit̄) (1 − h_i²) x_j`.
-    #[inline]
-    pub fn activity_vjp<S: Scalar>(
-        &self,
-        input: &[S],
-        hidden: &[S],
-        logit_adjoint: S,
-        hidden_adjoint: &[S],
-        weights_adjoint: &mut [S],
-    ) {
-        let from_readout = logit_adjoint * S::from_f64(self.readout);
-        for ((row, &h), &h_bar) in weights_adjoint
-            .chunks_exact_mut(self.n_in)
-            .zip(hidden)
-            .zip(hidden_adjoint)
-        {
-            let z_bar = (h_bar + from_readout) * (S::one() - h * h);
-            for (lambda, &x) in row.iter_mut().zip(input) {
-                *lambda += z_bar * x;
-            }
-        }
-    }
-}
-
-/// Clips `w` to `[−bound, bound]`; returns 1 if it was outside.
-#[inline]
-fn clip<S: Scalar>(w: &mut S, bound: f64) -> usize {
-    let value = w.re();
-    if value > bound {
-        *w = S::from_f64(bound);
-        1
-    } else if value < -bound {
-        *w = S::from_f64(-bound);
-        1
-    } else {
-        0
-    }
-}
-
-/// Whether an unclipped updated weight lies outside `[−bound, bound]` (where the clip's
-/// derivative is 0).
-#[inline]
-pub fn is_clipped(value: f64, bound: f64) -> bool {
-    value > bound || value < -bound
 }

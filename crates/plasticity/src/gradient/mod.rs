@@ -13,7 +13,6 @@ use crate::data::NeuralTrajectory;
 use crate::rule::PlasticityRule;
 use crate::scalar::Scalar;
 
-pub mod behaviour;
 pub mod forward;
 pub mod network;
 #[cfg(test)]
@@ -47,10 +46,7 @@ mod choice_tests {
     }
 }
 
-pub use behaviour::{
-    behaviour_session_loss, behaviour_session_loss_and_gradient, replay_session,
-    BehaviourWorkspace, SessionLoss,
-};
+pub use network::{replay_session, SessionLoss};
 
 /// How the trajectory gradient is computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

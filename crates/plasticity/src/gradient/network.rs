@@ -15,9 +15,19 @@ use crate::circuit::Network;
 use crate::scalar::Scalar;
 
 mod behaviour;
-pub use behaviour::BehaviourTrajectory;
+pub use behaviour::{replay_session, BehaviourEngine, BehaviourTrajectory};
 
 pub use crate::circuit::trajectory::{NetworkTrajectory, TrajectoryLoss};
+
+/// The loss of one trajectory (or session) and how many weight updates the bound
+/// clipped.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SessionLoss<S> {
+    /// The trajectory's loss: a squared-error sum, or a mean cross-entropy.
+    pub loss: S,
+    /// Weights clipped by the bound over the trajectory (0 without a bound).
+    pub clipped: usize,
+}
 
 /// Buffers for one trajectory, reused across calls (no allocation per step).
 #[derive(Debug, Default)]
@@ -30,6 +40,9 @@ pub struct NetworkWorkspace<S> {
     checkpoint_activity: Vec<S>,
     tape_weights: Vec<S>,
     tape_activity: Vec<S>,
+    /// Per taped step, whether the bound clipped each synapse's update (empty
+    /// without a bound).
+    tape_clipped: Vec<bool>,
     weights_adjoint: Vec<S>,
     current_adjoint: Vec<S>,
     previous_adjoint: Vec<S>,
@@ -49,6 +62,7 @@ impl<S: Scalar> NetworkWorkspace<S> {
             checkpoint_activity: Vec::new(),
             tape_weights: Vec::new(),
             tape_activity: Vec::new(),
+            tape_clipped: Vec::new(),
             weights_adjoint: Vec::new(),
             current_adjoint: Vec::new(),
             previous_adjoint: Vec::new(),
@@ -149,16 +163,16 @@ fn step_loss<S: Scalar>(
 }
 
 /// Runs the circuit over a trajectory from `W_0` (without a tape), calling
-/// `at_step(t, W_t, y_t−1)` before each step, and returns the sum of the per-step
-/// losses.
+/// `at_step(t, W_t, y_t−1, y_t, ℓ_t)` at each step before its update, and returns the
+/// sum of the per-step losses `ℓ_t` and the weights the bound clipped.
 fn forward<S: Scalar>(
     network: &Network,
     theta: &[S],
     trajectory: NetworkTrajectory<'_>,
     initial_weights: &[S],
     ws: &mut NetworkWorkspace<S>,
-    mut at_step: impl FnMut(usize, &[S], &[S]),
-) -> S {
+    mut at_step: impl FnMut(usize, &[S], &[S], &[S], S),
+) -> SessionLoss<S> {
     let n = network.n_neurons();
     resize(&mut ws.weights, network.n_synapses());
     ws.weights.copy_from_slice(initial_weights);
@@ -166,9 +180,9 @@ fn forward<S: Scalar>(
     resize(&mut ws.current, n);
     resize(&mut ws.scratch, network.scratch_len());
     network.initial_activity(&mut ws.previous);
-    let mut sse = S::zero();
+    let mut sum = S::zero();
+    let mut clipped = 0;
     for t in 0..trajectory.steps {
-        at_step(t, &ws.weights, &ws.previous);
         network.activity(
             &ws.weights,
             &ws.previous,
@@ -176,7 +190,7 @@ fn forward<S: Scalar>(
             &mut ws.current,
             &mut ws.scratch,
         );
-        sse += step_loss(
+        let loss = step_loss(
             network,
             &trajectory,
             t,
@@ -184,8 +198,10 @@ fn forward<S: Scalar>(
             &ws.previous,
             &ws.current,
         );
+        at_step(t, &ws.weights, &ws.previous, &ws.current, loss);
+        sum += loss;
         if trajectory.updates_after(t) {
-            network.plasticity(
+            clipped += network.plasticity(
                 theta,
                 &mut ws.weights,
                 &ws.previous,
@@ -196,7 +212,7 @@ fn forward<S: Scalar>(
         }
         std::mem::swap(&mut ws.previous, &mut ws.current);
     }
-    sse
+    SessionLoss { loss: sum, clipped }
 }
 
 /// The loss of one trajectory at `θ` (forward only; generic so that dual numbers can
@@ -209,15 +225,52 @@ pub fn network_trajectory_sse<S: Scalar>(
     trajectory: NetworkTrajectory<'_>,
     workspace: &mut NetworkWorkspace<S>,
 ) -> S {
-    let sum = forward(
+    network_trajectory_loss(network, theta, initial_weights, trajectory, workspace).loss
+}
+
+/// [`network_trajectory_sse`] with the count of weights the bound clipped.
+pub fn network_trajectory_loss<S: Scalar>(
+    network: &Network,
+    theta: &[S],
+    initial_weights: &[S],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkWorkspace<S>,
+) -> SessionLoss<S> {
+    network_trajectory_replay(
+        network,
+        theta,
+        initial_weights,
+        trajectory,
+        workspace,
+        |_, _, _, _| {},
+    )
+}
+
+/// Runs one trajectory at `θ` from `initial_weights` and hands every step to
+/// `observe(t, W_t, y_t, ℓ_t)`: the weights the step used, every neuron's activity and
+/// the step's loss (its squared error, or its cross-entropy before the mean over
+/// steps), before the step's update. Returns the trajectory's loss (as
+/// [`network_trajectory_sse`]) and the weights the bound clipped.
+pub fn network_trajectory_replay<S: Scalar>(
+    network: &Network,
+    theta: &[S],
+    initial_weights: &[S],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkWorkspace<S>,
+    mut observe: impl FnMut(usize, &[S], &[S], S),
+) -> SessionLoss<S> {
+    let result = forward(
         network,
         theta,
         trajectory,
         initial_weights,
         workspace,
-        |_, _, _| {},
+        |t, weights, _, current, loss| observe(t, weights, current, loss),
     );
-    trajectory.finish(sum)
+    SessionLoss {
+        loss: trajectory.finish(result.loss),
+        ..result
+    }
 }
 
 /// What a simulation of the circuit records at every step.
@@ -252,7 +305,7 @@ pub fn simulate_network(
         trajectory,
         trajectory.initial_weights,
         workspace,
-        |_, w, previous| {
+        |_, w, previous, _, _| {
             weights.extend_from_slice(w);
             previous_seen.extend_from_slice(previous);
         },
@@ -266,7 +319,7 @@ pub fn simulate_network(
 /// Runs steps `start..end` from `W_start = tape_weights[0]` and
 /// `y_start−1 = tape_activity[0]`, recording `W_t` and `y_t` (and `W_end` when the
 /// step before updates, `W_end = W_end−1` when its gate is off); returns the sum of
-/// the segment's per-step losses.
+/// the segment's per-step losses and the weights the bound clipped.
 fn run_segment(
     network: &Network,
     theta: &[f64],
@@ -274,9 +327,10 @@ fn run_segment(
     start: usize,
     end: usize,
     ws: &mut NetworkWorkspace<f64>,
-) -> f64 {
+) -> SessionLoss<f64> {
     let (n, n_syn) = (network.n_neurons(), network.n_synapses());
     let mut sse = 0.0;
+    let mut count = 0;
     for t in start..end {
         let l = t - start;
         let (done, next) = ws.tape_activity.split_at_mut((l + 1) * n);
@@ -296,18 +350,26 @@ fn run_segment(
             let after = &mut weights_next[..n_syn];
             after.copy_from_slice(weights);
             if trajectory.updates_after(t) {
-                network.plasticity(
+                let clipped = &mut ws.tape_clipped;
+                if !clipped.is_empty() {
+                    clipped[l * n_syn..(l + 1) * n_syn].fill(false);
+                }
+                count += network.plasticity_marking(
                     theta,
                     after,
                     previous,
                     current,
                     trajectory.reward(t),
                     &mut ws.scratch,
+                    |k| clipped[l * n_syn + k] = true,
                 );
             }
         }
     }
-    sse
+    SessionLoss {
+        loss: sse,
+        clipped: count,
+    }
 }
 
 /// The loss of one trajectory and its gradient with respect to `θ` (added to
@@ -322,6 +384,30 @@ pub fn network_trajectory_sse_and_gradient(
     theta_gradient: &mut [f64],
     initial_weights_gradient: Option<&mut [f64]>,
 ) -> f64 {
+    network_trajectory_loss_and_gradient(
+        network,
+        theta,
+        trajectory,
+        strategy,
+        workspace,
+        theta_gradient,
+        initial_weights_gradient,
+    )
+    .loss
+}
+
+/// [`network_trajectory_sse_and_gradient`] with the count of weights the bound
+/// clipped: the engine's adjoint. Memory `(⌈T/K⌉ + K) × (synapses + neurons)` with
+/// `K` the strategy's segment length (`K = T`: the full tape).
+pub fn network_trajectory_loss_and_gradient(
+    network: &Network,
+    theta: &[f64],
+    trajectory: NetworkTrajectory<'_>,
+    strategy: GradientStrategy,
+    workspace: &mut NetworkWorkspace<f64>,
+    theta_gradient: &mut [f64],
+    initial_weights_gradient: Option<&mut [f64]>,
+) -> SessionLoss<f64> {
     let (n, n_syn, steps) = (network.n_neurons(), network.n_synapses(), trajectory.steps);
     let bytes_per_step = (n + n_syn) * std::mem::size_of::<f64>();
     let segment = strategy.segment_length_within_budget(steps, bytes_per_step);
@@ -330,6 +416,10 @@ pub fn network_trajectory_sse_and_gradient(
     resize(&mut ws.scratch, network.scratch_len());
     resize_for_overwrite(&mut ws.tape_weights, (segment + 1) * n_syn);
     resize_for_overwrite(&mut ws.tape_activity, (segment + 1) * n);
+    ws.tape_clipped.clear();
+    if network.weight_bound().is_some() {
+        ws.tape_clipped.resize(segment * n_syn, false);
+    }
     resize(&mut ws.weights_adjoint, n_syn);
     resize(&mut ws.current_adjoint, n);
     resize(&mut ws.previous_adjoint, n);
@@ -338,18 +428,19 @@ pub fn network_trajectory_sse_and_gradient(
     let cross_entropy_scale = 1.0 / steps as f64;
 
     let mut sse = 0.0;
+    let mut clipped = 0;
     if n_segments > 1 {
         resize_for_overwrite(&mut ws.checkpoint_weights, n_segments * n_syn);
         resize_for_overwrite(&mut ws.checkpoint_activity, n_segments * n);
         let mut checkpoint_weights = std::mem::take(&mut ws.checkpoint_weights);
         let mut checkpoint_activity = std::mem::take(&mut ws.checkpoint_activity);
-        sse = forward(
+        let result = forward(
             network,
             theta,
             trajectory,
             trajectory.initial_weights,
             ws,
-            |t, weights, previous| {
+            |t, weights, previous, _, _| {
                 if t % segment == 0 {
                     let k = t / segment;
                     checkpoint_weights[k * n_syn..(k + 1) * n_syn].copy_from_slice(weights);
@@ -357,6 +448,7 @@ pub fn network_trajectory_sse_and_gradient(
                 }
             },
         );
+        (sse, clipped) = (result.loss, result.clipped);
         ws.checkpoint_weights = checkpoint_weights;
         ws.checkpoint_activity = checkpoint_activity;
     }
@@ -370,7 +462,8 @@ pub fn network_trajectory_sse_and_gradient(
         } else {
             ws.tape_weights[..n_syn].copy_from_slice(trajectory.initial_weights);
             network.initial_activity(&mut ws.tape_activity[..n]);
-            sse = run_segment(network, theta, trajectory, start, end, ws);
+            let result = run_segment(network, theta, trajectory, start, end, ws);
+            (sse, clipped) = (result.loss, result.clipped);
         }
         for t in (start..end).rev() {
             let l = t - start;
@@ -385,7 +478,10 @@ pub fn network_trajectory_sse_and_gradient(
             *g += a;
         }
     }
-    trajectory.finish(sse)
+    SessionLoss {
+        loss: trajectory.finish(sse),
+        clipped,
+    }
 }
 
 /// One step of the reverse pass, step `t` at row `l` of the tape: the step's loss
@@ -432,13 +528,17 @@ fn backward_step(
         }
     };
     ws.previous_adjoint.iter_mut().for_each(|a| *a = 0.0);
-    let weights_after = trajectory
-        .updates_after(t)
-        .then(|| &ws.tape_weights[(l + 1) * n_syn..(l + 2) * n_syn]);
+    let clipped = trajectory.updates_after(t).then(|| {
+        if ws.tape_clipped.is_empty() {
+            &ws.tape_clipped[..]
+        } else {
+            &ws.tape_clipped[l * n_syn..(l + 1) * n_syn]
+        }
+    });
     network.step_vjp(
         theta,
         weights,
-        weights_after,
+        clipped,
         previous,
         current,
         trajectory.reward(t),

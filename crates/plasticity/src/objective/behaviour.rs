@@ -1,17 +1,22 @@
 //! The behaviour circuit's loss (docs/model.md §4.2, §6): the mean cross-entropy of the
 //! recorded choices, its gradient (adjoint or forward mode) and its Fisher-scoring
-//! system (the Levenberg–Marquardt fit of choices).
+//! system (the Levenberg–Marquardt fit of choices), every one computed by the engine
+//! on the circuit's network instance ([`BehaviourEngine`]).
 
 use rayon::prelude::*;
 
 use super::Objective;
-use crate::gradient::forward::{
-    behaviour_session_fisher, behaviour_session_loss_and_gradient_forward,
-    BehaviourForwardWorkspace,
+use crate::gradient::network::jacobian::{
+    network_trajectory_fisher, network_trajectory_loss_and_gradient_forward,
+    NetworkTangentWorkspace,
+};
+use crate::gradient::network::{
+    network_trajectory_loss, network_trajectory_loss_and_gradient, BehaviourEngine,
+    BehaviourTrajectory, NetworkWorkspace,
 };
 use crate::gradient::GradientStrategy;
 use crate::optim::least_squares::GaussNewtonSystem;
-use crate::rule::PlasticityRule;
+use crate::rule::{PlasticityRule, Rule};
 
 /// Mean binary cross-entropy of the behaviour circuit (docs/model.md §4.2, §6):
 /// `L = 1/S Σ_s 1/P_s Σ_p [softplus(z_sp) − d_sp z_sp]`, each session averaged over
@@ -23,7 +28,9 @@ use crate::rule::PlasticityRule;
 pub struct BehaviourObjective<'a, R> {
     dataset: &'a crate::data::BehaviourDataset,
     inputs: ndarray::Array3<f64>,
-    circuit: crate::circuit::BehaviourCircuit,
+    engine: BehaviourEngine,
+    /// Every session converted for the engine, driven by `inputs`.
+    sessions: Vec<BehaviourTrajectory>,
     rule: R,
     strategy: GradientStrategy,
     clipped: std::sync::atomic::AtomicUsize,
@@ -31,27 +38,45 @@ pub struct BehaviourObjective<'a, R> {
     active: Vec<usize>,
 }
 
-impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
+impl<'a, R: PlasticityRule + Clone + Into<Rule>> BehaviourObjective<'a, R> {
     /// The cross-entropy of `dataset` driven by `inputs` (same shape as the dataset's).
+    /// Errors if the inputs or the dataset's `W₀` do not fit `circuit`.
     pub fn new(
         dataset: &'a crate::data::BehaviourDataset,
         inputs: ndarray::Array3<f64>,
         circuit: crate::circuit::BehaviourCircuit,
         rule: R,
         strategy: GradientStrategy,
-    ) -> Self {
-        debug_assert_eq!(inputs.shape(), dataset.inputs.shape());
-        BehaviourObjective {
+    ) -> crate::Result<Self> {
+        if inputs.shape() != dataset.inputs.shape() {
+            return Err(crate::Error::config(
+                "inputs",
+                format!(
+                    "have shape {:?}, expected the dataset's {:?}",
+                    inputs.shape(),
+                    dataset.inputs.shape()
+                ),
+            ));
+        }
+        let inputs = inputs.as_standard_layout().into_owned();
+        let engine = BehaviourEngine::new(&circuit, rule.clone().into())?;
+        let sessions = (0..dataset.n_sessions())
+            .map(|k| engine.trajectory(dataset.session_with_inputs(k, &inputs)))
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(BehaviourObjective {
             dataset,
-            inputs: inputs.as_standard_layout().into_owned(),
-            circuit,
+            inputs,
+            engine,
+            sessions,
             active: (0..rule.n_parameters()).collect(),
             rule,
             strategy,
             clipped: std::sync::atomic::AtomicUsize::new(0),
-        }
+        })
     }
+}
 
+impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
     /// As [`super::NeuralObjective::with_active_parameters`].
     pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
         assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
@@ -62,6 +87,16 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
     /// The inputs that drive the model.
     pub fn inputs(&self) -> &ndarray::Array3<f64> {
         &self.inputs
+    }
+
+    /// The engine that runs the circuit.
+    pub fn engine(&self) -> &BehaviourEngine {
+        &self.engine
+    }
+
+    /// Session `k` converted for the engine (driven by [`Self::inputs`]).
+    pub fn session(&self, k: usize) -> &BehaviourTrajectory {
+        &self.sessions[k]
     }
 
     /// Weights clipped by the circuit's bound, summed over every evaluation so far.
@@ -79,14 +114,16 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
     /// The mean cross-entropy of each session in `items` at `θ` (in order, whatever
     /// the thread count), and the weights the bound clipped.
     fn losses_of(&self, theta: &[f64], items: &[usize]) -> (Vec<f64>, usize) {
+        let network = self.engine.network();
         let per_item: Vec<(f64, usize)> = items
             .par_iter()
-            .map_init(crate::gradient::BehaviourWorkspace::new, |workspace, &k| {
-                let result = crate::gradient::behaviour_session_loss(
-                    &self.circuit,
-                    &self.rule,
+            .map_init(NetworkWorkspace::new, |workspace, &k| {
+                let session = &self.sessions[k];
+                let result = network_trajectory_loss(
+                    network,
                     theta,
-                    self.dataset.session_with_inputs(k, &self.inputs),
+                    session.initial_weights(),
+                    session.trajectory(),
                     workspace,
                 );
                 (result.loss, result.clipped)
@@ -96,6 +133,67 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
         (per_item.into_iter().map(|p| p.0).collect(), clipped)
     }
 
+    /// Each session of `items` (in order, whatever the thread count): its mean
+    /// cross-entropy at `θ`, its presentations `P_s`, and its gradient over the active
+    /// parameters in forward mode (a full-length vector, 0 elsewhere).
+    pub fn session_gradients(&self, theta: &[f64], items: &[usize]) -> Vec<(f64, usize, Vec<f64>)> {
+        let network = self.engine.network();
+        let per_item: Vec<(f64, usize, usize, Vec<f64>)> = items
+            .par_iter()
+            .map_init(NetworkTangentWorkspace::new, |workspace, &k| {
+                let mut gradient = vec![0.0; theta.len()];
+                let trajectory = self.sessions[k].trajectory();
+                let result = network_trajectory_loss_and_gradient_forward(
+                    network,
+                    theta,
+                    &self.active,
+                    trajectory,
+                    workspace,
+                    &mut gradient,
+                );
+                (result.loss, result.clipped, trajectory.steps, gradient)
+            })
+            .collect();
+        self.count(per_item.iter().map(|p| p.1).sum());
+        per_item
+            .into_iter()
+            .map(|(loss, _, steps, gradient)| (loss, steps, gradient))
+            .collect()
+    }
+
+    /// Each session of `items` (in order): its mean cross-entropy at `θ` and its
+    /// Fisher-scoring system over the active parameters (in their order), as sums over
+    /// its presentations (`residuals` = `P_s`; see
+    /// [`crate::gradient::network::jacobian::network_trajectory_fisher`]).
+    pub fn session_fisher(
+        &self,
+        theta: &[f64],
+        items: &[usize],
+    ) -> crate::Result<Vec<(f64, GaussNewtonSystem)>> {
+        let n = self.active.len();
+        let network = self.engine.network();
+        let per_item = items
+            .par_iter()
+            .map_init(NetworkTangentWorkspace::new, |workspace, &k| {
+                let mut system = GaussNewtonSystem::zeros(n);
+                let result = network_trajectory_fisher(
+                    network,
+                    theta,
+                    &self.active,
+                    self.sessions[k].trajectory(),
+                    workspace,
+                    &mut system,
+                )?;
+                Ok((result.loss, result.clipped, system))
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        self.count(per_item.iter().map(|p| p.1).sum());
+        Ok(per_item
+            .into_iter()
+            .map(|(loss, _, system)| (loss, system))
+            .collect())
+    }
+
     /// The Fisher-scoring system of the loss on `items` at `θ` over the active
     /// parameters (in their order): `sse` the loss `L` (as [`Objective::loss`] gives
     /// it), `gradient` `∇L` and `normal` the Fisher information of `L` (each session's
@@ -103,31 +201,16 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
     /// forward-mode logit tangents (whatever the gradient strategy). Sessions run in
     /// parallel and are summed in order: the result does not depend on the thread
     /// count.
-    pub fn fisher_scoring(&self, theta: &[f64], items: &[usize]) -> GaussNewtonSystem {
+    pub fn fisher_scoring(
+        &self,
+        theta: &[f64],
+        items: &[usize],
+    ) -> crate::Result<GaussNewtonSystem> {
         let n = self.active.len();
-        let per_item: Vec<(f64, usize, GaussNewtonSystem)> = items
-            .par_iter()
-            .map_init(BehaviourForwardWorkspace::default, |workspace, &k| {
-                let mut system = GaussNewtonSystem::zeros(n);
-                let session = self.dataset.session_with_inputs(k, &self.inputs);
-                let result = behaviour_session_fisher(
-                    &self.circuit,
-                    &self.rule,
-                    theta,
-                    session,
-                    &self.active,
-                    workspace,
-                    &mut system,
-                );
-                (result.loss, result.clipped, system)
-            })
-            .collect();
         let mut total = GaussNewtonSystem::zeros(n);
         let mut loss = 0.0;
-        let mut clipped = 0;
-        for (session_loss, session_clipped, system) in &per_item {
+        for (session_loss, system) in &self.session_fisher(theta, items)? {
             loss += session_loss;
-            clipped += session_clipped;
             let scale = 1.0 / system.residuals.max(1) as f64;
             total.residuals += system.residuals;
             for (t, v) in total.gradient.iter_mut().zip(&system.gradient) {
@@ -137,13 +220,12 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
                 *t += v * scale;
             }
         }
-        self.count(clipped);
         let sessions = items.len() as f64;
         total.sse = loss / sessions;
         total.gradient.iter_mut().for_each(|v| *v /= sessions);
         total.normal.iter_mut().for_each(|v| *v /= sessions);
         total.symmetrise();
-        total
+        Ok(total)
     }
 
     fn count(&self, clipped: usize) {
@@ -168,37 +250,32 @@ impl<R: PlasticityRule> Objective for BehaviourObjective<'_, R> {
     }
 
     fn loss_and_gradient(&self, theta: &[f64], items: &[usize], gradient: &mut [f64]) -> f64 {
+        let network = self.engine.network();
         let per_item: Vec<(f64, usize, Vec<f64>)> = items
             .par_iter()
             .map_init(
-                || {
-                    (
-                        crate::gradient::BehaviourWorkspace::new(),
-                        BehaviourForwardWorkspace::default(),
-                    )
-                },
-                |(workspace, forward), &k| {
+                || (NetworkWorkspace::new(), NetworkTangentWorkspace::new()),
+                |(workspace, tangents), &k| {
                     let mut item_gradient = vec![0.0; theta.len()];
-                    let session = self.dataset.session_with_inputs(k, &self.inputs);
+                    let session = &self.sessions[k];
                     let result = if self.strategy == GradientStrategy::Forward {
-                        behaviour_session_loss_and_gradient_forward(
-                            &self.circuit,
-                            &self.rule,
+                        network_trajectory_loss_and_gradient_forward(
+                            network,
                             theta,
-                            session,
                             &self.active,
-                            forward,
+                            session.trajectory(),
+                            tangents,
                             &mut item_gradient,
                         )
                     } else {
-                        crate::gradient::behaviour_session_loss_and_gradient(
-                            &self.circuit,
-                            &self.rule,
+                        network_trajectory_loss_and_gradient(
+                            network,
                             theta,
-                            session,
+                            session.trajectory(),
                             self.strategy,
                             workspace,
                             &mut item_gradient,
+                            None,
                         )
                     };
                     (result.loss, result.clipped, item_gradient)

@@ -355,7 +355,7 @@ fn fitted_nll(
         crate::pipeline::behaviour::circuit_of(data, fit_settings.weight_bound),
         TaylorRule::new(Variables::Xywr),
         fit_settings.gradient,
-    );
+    )?;
     let (losses, _) = objective.session_losses(&fitted.outcome.theta);
     let nll = losses
         .iter()

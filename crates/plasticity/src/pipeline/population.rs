@@ -160,8 +160,8 @@ fn run_job(
     let mut per_fly = Vec::new();
     for (&k, &kept_trials) in evaluated.iter().zip(&kept) {
         let session = full.session_with_inputs(k, &inputs);
-        let model_loss = heldout_loss(&circuit, &theta, session, kept_trials);
-        let null_loss = heldout_loss(&circuit, &zeros, session, kept_trials);
+        let model_loss = heldout_loss(&circuit, &theta, session, kept_trials)?;
+        let null_loss = heldout_loss(&circuit, &zeros, session, kept_trials)?;
         per_fly.push((k, model_loss, null_loss, model_loss));
     }
     let laplace = if with_intervals && matches!(job, Job::All) {
@@ -176,7 +176,7 @@ fn run_job(
             circuit,
             TaylorRule::new(Variables::Xywr),
             fit_settings.gradient,
-        );
+        )?;
         let (minimum, _) =
             maximum_likelihood(&objective, &indices, &theta, settings.profile.iterations)?;
         let intervals = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;

@@ -280,6 +280,18 @@ impl Rule {
     }
 }
 
+impl From<TaylorRule> for Rule {
+    fn from(rule: TaylorRule) -> Self {
+        Rule::Taylor(rule)
+    }
+}
+
+impl From<MlpRule> for Rule {
+    fn from(rule: MlpRule) -> Self {
+        Rule::Mlp(rule)
+    }
+}
+
 macro_rules! dispatch {
     ($self:ident, $rule:ident => $body:expr) => {
         match $self {

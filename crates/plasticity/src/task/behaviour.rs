@@ -6,12 +6,79 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::circuit::{BehaviourCircuit, RewardSignal};
+use crate::circuit::{BehaviourCircuit, Network, RewardSignal};
 use crate::data::BehaviourDataset;
 use crate::random::normal;
-use crate::rule::{parse_expression, PlasticityRule, TaylorRule, Variables};
-use crate::scalar::Scalar;
+use crate::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::{Error, Result};
+
+/// A simulated animal between presentations: the weights of the behaviour network
+/// (`W`, then the readout), its activity, and the buffers of one step.
+struct SessionState {
+    n_in: usize,
+    n_plastic: usize,
+    weights: Vec<f64>,
+    previous: Vec<f64>,
+    current: Vec<f64>,
+    drive: Vec<f64>,
+    scratch: Vec<f64>,
+}
+
+impl SessionState {
+    fn new(network: &Network, circuit: &BehaviourCircuit, initial_weights: &[f64]) -> Self {
+        let n = network.n_neurons();
+        let mut weights = initial_weights.to_vec();
+        weights.extend(std::iter::repeat_n(circuit.readout, circuit.n_hidden));
+        let mut previous = vec![0.0; n];
+        network.initial_activity(&mut previous);
+        SessionState {
+            n_in: circuit.n_in,
+            n_plastic: circuit.n_synapses(),
+            weights,
+            previous,
+            current: vec![0.0; n],
+            drive: vec![0.0; n],
+            scratch: vec![0.0; network.scratch_len()],
+        }
+    }
+
+    /// The odour input of the next presentation.
+    fn input_mut(&mut self) -> &mut [f64] {
+        &mut self.drive[..self.n_in]
+    }
+
+    /// Runs one presentation; returns `P(accept) = σ(v Σ_i h_i)`.
+    fn present(&mut self, network: &Network) -> f64 {
+        network.activity(
+            &self.weights,
+            &self.previous,
+            &self.drive,
+            &mut self.current,
+            &mut self.scratch,
+        );
+        std::mem::swap(&mut self.previous, &mut self.current);
+        self.previous[self.previous.len() - 1]
+    }
+
+    /// The update after an accepted presentation with reward signal `r`; returns the
+    /// first non-finite weight, if any.
+    fn learn(&mut self, network: &Network, theta: &[f64], r: f64) -> Option<f64> {
+        // `previous` holds this presentation's activity (and the network has no delayed
+        // projection, so the activity before it is never read)
+        network.plasticity(
+            theta,
+            &mut self.weights,
+            &self.current,
+            &self.previous,
+            r,
+            &mut self.scratch,
+        );
+        self.weights[..self.n_plastic]
+            .iter()
+            .copied()
+            .find(|w| !w.is_finite())
+    }
+}
 
 /// The task and the simulated animals; every field has the SPEC default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -187,17 +254,19 @@ impl BehaviourTask {
         BehaviourCircuit::new(self.n_in, self.n_hidden)
     }
 
-    /// Simulates session `index` of an animal learning with `rule` and `θ`. Each
+    /// Simulates session `index` of an animal learning with `rule` and `θ`, the circuit
+    /// stepped by the engine (its network instance [`Network::behaviour`]). Each
     /// session draws from its own ChaCha8 stream (`seed`, stream `index + 1`), so a
     /// session is the same whatever else is simulated: `W₀`, then per trial the
     /// baiting, the odours, the sensory noise and the choices.
-    pub fn simulate_session<R: PlasticityRule>(
+    pub fn simulate_session<R: PlasticityRule + Clone + Into<Rule>>(
         &self,
         rule: &R,
         theta: &[f64],
         index: u64,
     ) -> Result<SimulatedSession> {
         let circuit = self.circuit();
+        let network = Network::behaviour(&circuit, rule.clone().into())?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(index + 1);
         let weight_dist = normal(0.0, self.initial_weight_std)?;
@@ -206,10 +275,7 @@ impl BehaviourTask {
         let initial_weights: Vec<f64> = (0..circuit.n_synapses())
             .map(|_| rng.sample(weight_dist))
             .collect();
-        let mut weights = initial_weights.clone();
-        let mut hidden = vec![0.0; self.n_hidden];
-        let mut scratch = vec![0.0; rule.scratch_len(self.n_in)];
-        let mut input = vec![0.0; self.n_in];
+        let mut state = SessionState::new(&network, &circuit, &initial_weights);
         let mut session = SimulatedSession {
             inputs: Vec::new(),
             odours: Vec::new(),
@@ -231,12 +297,11 @@ impl BehaviourTask {
             let mut reward = 0.0;
             for _ in 0..self.max_presentations_per_trial {
                 let odour = usize::from(rng.random::<bool>());
-                for (x, &mu) in input.iter_mut().zip(&patterns[odour]) {
+                for (x, &mu) in state.input_mut().iter_mut().zip(&patterns[odour]) {
                     *x = mu + rng.sample(noise_dist);
                 }
-                let logit = circuit.activity(&input, &weights, &mut hidden);
-                let accept = rng.random::<f64>() < Scalar::sigmoid(logit);
-                session.inputs.extend_from_slice(&input);
+                let accept = rng.random::<f64>() < state.present(&network);
+                session.inputs.extend_from_slice(state.input_mut());
                 session.odours.push(odour as i64);
                 session.decisions.push(i64::from(accept));
                 session.trial_of_presentation.push(trial as i64);
@@ -244,8 +309,7 @@ impl BehaviourTask {
                     reward = if available[odour] { 1.0 } else { 0.0 };
                     available[odour] = false;
                     let r = self.reward_signal.signal(reward, expected_reward);
-                    circuit.plasticity(rule, theta, &input, &hidden, r, &mut weights, &mut scratch);
-                    if let Some(bad) = weights.iter().find(|w| !w.is_finite()) {
+                    if let Some(bad) = state.learn(&network, theta, r) {
                         return Err(Error::Numerical(format!(
                             "the generating rule '{}' drives a weight to {bad} in session {index}, trial {trial}",
                             self.rule

@@ -9,10 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::circuit::{BehaviourCircuit, NeuralCircuit};
 use crate::data::{BehaviourDataset, NeuralDataset};
-use crate::gradient::forward::{
-    behaviour_session_fisher, BehaviourForwardWorkspace, NeuralForward,
-};
-use crate::optim::least_squares::GaussNewtonSystem;
+use crate::gradient::forward::NeuralForward;
+use crate::gradient::GradientStrategy;
+use crate::objective::BehaviourObjective;
 use crate::rule::PlasticityRule;
 use crate::{Error, Result};
 
@@ -202,7 +201,7 @@ pub fn neural_curvature<R: PlasticityRule>(
 /// the behaviour circuit driven by `inputs` (same shape as the dataset's) and the
 /// recorded decisions and rewards (see the module's doc). Parallel over sessions,
 /// summed in session order (bit-identical whatever the number of threads).
-pub fn behaviour_curvature<R: PlasticityRule>(
+pub fn behaviour_curvature<R: PlasticityRule + Clone + Into<crate::rule::Rule>>(
     dataset: &BehaviourDataset,
     inputs: &Array3<f64>,
     circuit: &BehaviourCircuit,
@@ -232,30 +231,25 @@ pub fn behaviour_curvature<R: PlasticityRule>(
     }
     check_parameters(parameters, rule.n_parameters())?;
     let p = parameters.len();
-    let inputs = inputs.as_standard_layout().into_owned();
-    let per_session: Vec<(f64, usize, Vec<f64>)> = (0..dataset.n_sessions())
-        .into_par_iter()
-        .map(|k| {
-            let session = dataset.session_with_inputs(k, &inputs);
-            let mut workspace = BehaviourForwardWorkspace::default();
-            // the Fisher-scoring system of the session (what a Levenberg–Marquardt fit
-            // of the choices steps with): its normal matrix is the information
-            let mut system = GaussNewtonSystem::zeros(p);
-            let result = behaviour_session_fisher(
-                circuit,
-                rule,
-                theta,
-                session,
-                parameters,
-                &mut workspace,
-                &mut system,
-            );
-            (result.loss, session.n_presentations(), system.normal)
-        })
+    let objective = BehaviourObjective::new(
+        dataset,
+        inputs.clone(),
+        *circuit,
+        rule.clone(),
+        GradientStrategy::Forward,
+    )?
+    .with_active_parameters(parameters.to_vec());
+    let sessions: Vec<usize> = (0..dataset.n_sessions()).collect();
+    // the Fisher-scoring system of each session (what a Levenberg–Marquardt fit of the
+    // choices steps with): its normal matrix is the information
+    let per_session: Vec<(f64, usize, Vec<f64>)> = objective
+        .session_fisher(theta, &sessions)?
+        .into_iter()
+        .map(|(loss, system)| (loss, system.residuals, system.normal))
         .collect();
     let mut information = vec![0.0; p * p];
     let mut loss_curvature = vec![0.0; p * p];
-    let (mut loss, mut observations) = (0.0, 0);
+    let (mut loss, mut observations) = (0.0_f64, 0);
     for (session_loss, count, fisher) in &per_session {
         loss += session_loss;
         observations += count;

@@ -13,7 +13,8 @@ use super::curvature::{add_outer_upper, symmetrise};
 use super::*;
 use crate::circuit::NeuralCircuit;
 use crate::data::{BehaviourDataset, NeuralDataset};
-use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
+use crate::gradient::network::{BehaviourEngine, NetworkWorkspace};
+use crate::gradient::GradientStrategy;
 use crate::objective::{NeuralObjective, Objective};
 use crate::rule::{parse_expression, term_names, TaylorRule, Variables};
 use crate::task::{BehaviourTask, OjaTask};
@@ -219,9 +220,11 @@ fn behaviour_fisher_matches_dual_numbers() {
     let p = parameters.len();
     let mut information = vec![0.0; p * p];
     let mut mean_fisher = vec![0.0; p * p];
-    let mut workspace = BehaviourWorkspace::<Dual64>::new();
+    let mut workspace = NetworkWorkspace::<Dual64>::new();
+    let engine = BehaviourEngine::new(&circuit, rule.into()).expect("engine");
     for k in 0..dataset.n_sessions() {
         let session = dataset.session(k);
+        let converted = engine.trajectory(session).expect("conversion");
         // per presentation: the logit and its derivative along every parameter
         let n_pres = session.n_presentations();
         let mut logits = vec![0.0; n_pres];
@@ -232,18 +235,11 @@ fn behaviour_fisher_matches_dual_numbers() {
                 .enumerate()
                 .map(|(q, &v)| Dual64::new(v, if q == j { 1.0 } else { 0.0 }))
                 .collect();
-            replay_session(
-                &circuit,
-                &rule,
-                &dual_theta,
-                session,
-                &mut workspace,
-                |q, _, h, _| {
-                    let logit = h.iter().fold(Dual64::from(0.0), |s, &v| s + v) * circuit.readout;
-                    logits[q] = logit.re;
-                    tangents[q][column] = logit.eps;
-                },
-            );
+            engine.replay(&dual_theta, &converted, &mut workspace, |q, _, h, _| {
+                let logit = h.iter().fold(Dual64::from(0.0), |s, &v| s + v) * circuit.readout;
+                logits[q] = logit.re;
+                tangents[q][column] = logit.eps;
+            });
         }
         for (z, dz) in logits.iter().zip(&tangents) {
             let s = 1.0 / (1.0 + (-z).exp());

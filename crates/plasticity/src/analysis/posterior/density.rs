@@ -3,15 +3,13 @@
 //! coefficients (its gradient by forward mode), and any objective's likelihood scaled
 //! to a number of observations.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::circuit::BehaviourCircuit;
 use crate::data::BehaviourDataset;
-use crate::gradient::forward::{
-    behaviour_session_loss_and_gradient_forward, BehaviourForwardWorkspace,
-};
-use crate::rule::PlasticityRule;
+use crate::gradient::GradientStrategy;
+use crate::objective::BehaviourObjective;
+use crate::rule::{PlasticityRule, Rule};
 use crate::{Error, Result};
 
 /// The standard deviation of the weak Gaussian prior used when a fit has no penalty.
@@ -136,16 +134,15 @@ impl Prior {
 /// module's doc): the Bernoulli log-likelihood of every recorded choice, the circuit
 /// driven by `inputs` and the recorded decisions and rewards, plus the prior.
 pub struct BehaviourPosterior<'a, R> {
-    dataset: &'a BehaviourDataset,
-    inputs: ndarray::Array3<f64>,
-    circuit: BehaviourCircuit,
-    rule: R,
+    /// The cross-entropy of the choices, forward mode over the sampled parameters.
+    objective: BehaviourObjective<'a, R>,
+    sessions: Vec<usize>,
     base_theta: Vec<f64>,
     parameters: Vec<usize>,
     prior: Prior,
 }
 
-impl<'a, R: PlasticityRule> BehaviourPosterior<'a, R> {
+impl<'a, R: PlasticityRule + Clone + Into<Rule>> BehaviourPosterior<'a, R> {
     /// The posterior over `parameters` (indices into θ); the other coefficients are
     /// held at their values in `base_theta`.
     pub fn new(
@@ -192,17 +189,20 @@ impl<'a, R: PlasticityRule> BehaviourPosterior<'a, R> {
                 ),
             ));
         }
+        let objective =
+            BehaviourObjective::new(dataset, inputs, circuit, rule, GradientStrategy::Forward)?
+                .with_active_parameters(parameters.clone());
         Ok(BehaviourPosterior {
-            dataset,
-            inputs: inputs.as_standard_layout().into_owned(),
-            circuit,
-            rule,
+            objective,
+            sessions: (0..dataset.n_sessions()).collect(),
             base_theta,
             parameters,
             prior,
         })
     }
+}
 
+impl<R: PlasticityRule> BehaviourPosterior<'_, R> {
     /// The sampled parameters (indices into θ).
     pub fn parameters(&self) -> &[usize] {
         &self.parameters
@@ -221,36 +221,15 @@ impl<'a, R: PlasticityRule> BehaviourPosterior<'a, R> {
     /// Parallel over sessions, summed in session order.
     pub fn log_likelihood_and_gradient(&self, position: &[f64], gradient: &mut [f64]) -> f64 {
         let theta = self.theta(position);
-        let n = theta.len();
-        let per_session: Vec<(f64, Vec<f64>)> = (0..self.dataset.n_sessions())
-            .into_par_iter()
-            .map_init(BehaviourForwardWorkspace::default, |workspace, s| {
-                let session = self.dataset.session_with_inputs(s, &self.inputs);
-                let mut session_gradient = vec![0.0; n];
-                let result = behaviour_session_loss_and_gradient_forward(
-                    &self.circuit,
-                    &self.rule,
-                    &theta,
-                    session,
-                    &self.parameters,
-                    workspace,
-                    &mut session_gradient,
-                );
-                let count = session.n_presentations() as f64;
-                let gradient = self
-                    .parameters
-                    .iter()
-                    .map(|&k| -count * session_gradient[k])
-                    .collect();
-                (-count * result.loss, gradient)
-            })
-            .collect();
         gradient.iter_mut().for_each(|g| *g = 0.0);
         let mut total = 0.0;
-        for (value, session_gradient) in &per_session {
-            total += value;
-            for (g, v) in gradient.iter_mut().zip(session_gradient) {
-                *g += v;
+        for (loss, count, session_gradient) in
+            self.objective.session_gradients(&theta, &self.sessions)
+        {
+            let count = count as f64;
+            total -= count * loss;
+            for (g, &k) in gradient.iter_mut().zip(&self.parameters) {
+                *g -= count * session_gradient[k];
             }
         }
         total

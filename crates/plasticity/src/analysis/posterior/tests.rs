@@ -310,17 +310,17 @@ fn behaviour_log_density_gradient_matches_central_differences() {
     let mut g = [0.0; 5];
     let log_likelihood = posterior.log_likelihood_and_gradient(&position, &mut g);
     let theta = posterior.theta(&position);
-    let mut workspace = crate::gradient::BehaviourWorkspace::new();
     let total: f64 = (0..data.n_sessions())
         .map(|s| {
             let session = data.session(s);
-            crate::gradient::behaviour_session_loss(
+            crate::gradient::replay_session(
                 &circuit_of(&data, Some(10.0)),
                 &TaylorRule::new(Variables::Xywr),
                 &theta,
                 session,
-                &mut workspace,
+                |_, _, _, _| {},
             )
+            .expect("replay")
             .loss
                 * session.n_presentations() as f64
         })

@@ -288,9 +288,8 @@ impl Network {
     /// once-per-trial updates at accepted presentations come from the trajectory's
     /// `reward` and `gate` (see `gradient::network::BehaviourTrajectory`).
     ///
-    /// Fits of behaviour data keep using the specialised kernel
-    /// (`gradient::behaviour_session_loss_and_gradient`), which gives the same numbers
-    /// faster; this instance proves that the engine covers the circuit.
+    /// Every behaviour loss, gradient and Fisher-scoring system runs through this
+    /// instance ([`crate::gradient::network::BehaviourEngine`]).
     pub fn behaviour(circuit: &BehaviourCircuit, rule: Rule) -> Result<Self> {
         let (n_in, n_hidden) = (circuit.n_in, circuit.n_hidden);
         let projection = |name: &str, pre: usize, post: usize, n_pre, n_post, rule| Projection {

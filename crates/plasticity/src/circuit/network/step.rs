@@ -136,7 +136,8 @@ impl Network {
     /// Step item 3: `W_p ← W_p + η_p g_θ(a_p, y_post, W_p, r)` for every plastic
     /// projection (then the clip), from the activities `previous = y_t−1` and
     /// `current = y_t` and the step's modulatory signal `r = reward` (the rule's
-    /// `LayerState::reward`). The caller skips it at steps whose gate is off.
+    /// `LayerState::reward`). The caller skips it at steps whose gate is off. Returns
+    /// how many weights the bound clipped.
     pub fn plasticity<S: Scalar>(
         &self,
         theta: &[S],
@@ -145,7 +146,25 @@ impl Network {
         current: &[S],
         reward: S,
         scratch: &mut [S],
-    ) {
+    ) -> usize {
+        self.plasticity_marking(theta, weights, previous, current, reward, scratch, |_| {})
+    }
+
+    /// [`Network::plasticity`], calling `clipped(k)` for every synapse `k` (an index into
+    /// `weights`) whose updated value lay strictly outside `[−B, B]` and was clipped:
+    /// the clip's derivative is 0 there and 1 everywhere else (also at `±B` itself).
+    #[allow(clippy::too_many_arguments)]
+    pub fn plasticity_marking<S: Scalar>(
+        &self,
+        theta: &[S],
+        weights: &mut [S],
+        previous: &[S],
+        current: &[S],
+        reward: S,
+        scratch: &mut [S],
+        mut clipped: impl FnMut(usize),
+    ) -> usize {
+        let mut count = 0;
         for (index, projection) in self.projections.iter().enumerate() {
             let Some(r) = projection.rule else { continue };
             let rule = &self.rules[r].rule;
@@ -188,21 +207,33 @@ impl Network {
             }
             if let Some(bound) = self.weight_bound {
                 let (low, high) = (S::from_f64(-bound), S::from_f64(bound));
-                for w in w.iter_mut() {
-                    if w.re() > bound {
+                let start = self.weight_range(index).start;
+                for (k, w) in w.iter_mut().enumerate() {
+                    let outside = if w.re() > bound {
                         *w = high;
+                        true
                     } else if w.re() < -bound {
                         *w = low;
+                        true
+                    } else {
+                        false
+                    };
+                    if outside {
+                        count += 1;
+                        clipped(start + k);
                     }
                 }
             }
         }
+        count
     }
 
     /// Reverse mode of one step at `W_t = weights_before`, `y_t−1 = previous`,
-    /// `y_t = current` and modulatory signal `r_t = reward`; `weights_after = W_t+1`
-    /// when the step updates the weights (`None` for the last step, whose update no loss
-    /// sees, and for steps whose plasticity gate is off, where `W_t+1 = W_t`).
+    /// `y_t = current` and modulatory signal `r_t = reward`; `clipped` is `Some` when
+    /// the step updates the weights (`None` for the last step, whose update no loss
+    /// sees, and for steps whose plasticity gate is off, where `W_t+1 = W_t`), holding
+    /// for every synapse whether the bound clipped its update (as
+    /// [`Network::plasticity_marking`] reports it; empty: none was).
     ///
     /// On entry `weights_adjoint` is `∂L/∂W_t+1` and `current_adjoint` is `∂L/∂y_t`
     /// from the loss and from the next step's delayed projections; `net_input_adjoint`,
@@ -216,7 +247,7 @@ impl Network {
         &self,
         theta: &[f64],
         weights_before: &[f64],
-        weights_after: Option<&[f64]>,
+        clipped: Option<&[bool]>,
         previous: &[f64],
         current: &[f64],
         reward: f64,
@@ -227,7 +258,7 @@ impl Network {
         theta_adjoint: &mut [f64],
         scratch: &mut [f64],
     ) {
-        if let Some(weights_after) = weights_after {
+        if let Some(clipped) = clipped {
             for (index, projection) in self.projections.iter().enumerate() {
                 let Some(r) = projection.rule else { continue };
                 self.update_vjp(
@@ -235,7 +266,7 @@ impl Network {
                     r,
                     theta,
                     weights_before,
-                    weights_after,
+                    clipped,
                     previous,
                     current,
                     reward,
@@ -320,7 +351,7 @@ impl Network {
         r: usize,
         theta: &[f64],
         weights_before: &[f64],
-        weights_after: &[f64],
+        clipped: &[bool],
         previous: &[f64],
         current: &[f64],
         reward: f64,
@@ -340,12 +371,14 @@ impl Network {
         let w_range = self.weight_range(index);
         let w = &weights_before[w_range.clone()];
         let lambda = &mut weights_adjoint[w_range.clone()];
-        if let Some(bound) = self.weight_bound {
+        if !clipped.is_empty() {
             // a clipped weight no longer depends on anything before it
-            for (l, &after) in lambda.iter_mut().zip(&weights_after[w_range]) {
-                if after.abs() >= bound {
-                    *l = 0.0;
-                }
+            for (l, _) in lambda
+                .iter_mut()
+                .zip(&clipped[w_range])
+                .filter(|(_, &clipped)| clipped)
+            {
+                *l = 0.0;
             }
         }
         let eta = projection.learning_rate;

@@ -7,10 +7,99 @@
 //! loss is the mean cross-entropy of the `accept` neuron's `σ(z_t)` against `d_t`. The
 //! weights are `W₀` of `odour_hidden` followed by the readout `v` of every hidden unit.
 
-use super::{NetworkTrajectory, TrajectoryLoss};
-use crate::circuit::BehaviourCircuit;
+use super::{
+    network_trajectory_replay, NetworkTrajectory, NetworkWorkspace, SessionLoss, TrajectoryLoss,
+};
+use crate::circuit::{BehaviourCircuit, Network};
 use crate::data::BehaviourSession;
+use crate::rule::Rule;
+use crate::scalar::Scalar;
 use crate::{Error, Result};
+
+/// The behaviour circuit (docs/model.md §3.2) as the engine runs it: its network
+/// instance ([`Network::behaviour`]) and the circuit it stands for. Every behaviour
+/// loss, gradient (adjoint or forward mode), Fisher-scoring system and replay goes
+/// through this network; the circuit gives the sizes sessions are converted with.
+#[derive(Clone, Debug)]
+pub struct BehaviourEngine {
+    network: Network,
+    circuit: BehaviourCircuit,
+}
+
+impl BehaviourEngine {
+    /// The network of `circuit` under `rule`.
+    pub fn new(circuit: &BehaviourCircuit, rule: Rule) -> Result<Self> {
+        Ok(BehaviourEngine {
+            network: Network::behaviour(circuit, rule)?,
+            circuit: *circuit,
+        })
+    }
+
+    /// The network the engine runs.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The circuit it stands for.
+    pub fn circuit(&self) -> &BehaviourCircuit {
+        &self.circuit
+    }
+
+    /// `session` converted for this network.
+    pub fn trajectory(&self, session: BehaviourSession<'_>) -> Result<BehaviourTrajectory> {
+        BehaviourTrajectory::new(&self.circuit, session)
+    }
+
+    /// Runs one converted session at `θ` and hands every presentation `p` to
+    /// `observe(p, W_p, h_p, ℓ_p)`: the plastic weights (`n_hidden × n_in`) and the
+    /// hidden activity the presentation saw, and its cross-entropy
+    /// `softplus(z_p) − d_p z_p`, before its update. Returns the session's mean
+    /// cross-entropy and the weights the bound clipped. Generic, so that dual numbers
+    /// differentiate it.
+    pub fn replay<S: Scalar>(
+        &self,
+        theta: &[S],
+        session: &BehaviourTrajectory,
+        workspace: &mut NetworkWorkspace<S>,
+        mut observe: impl FnMut(usize, &[S], &[S], S),
+    ) -> SessionLoss<S> {
+        let (n_in, n_hidden) = (self.circuit.n_in, self.circuit.n_hidden);
+        let initial_weights: Vec<S> = session
+            .initial_weights()
+            .iter()
+            .map(|&w| S::from_f64(w))
+            .collect();
+        network_trajectory_replay(
+            &self.network,
+            theta,
+            &initial_weights,
+            session.trajectory(),
+            workspace,
+            |p, weights, activity, loss| {
+                observe(
+                    p,
+                    &weights[..n_in * n_hidden],
+                    &activity[n_in..n_in + n_hidden],
+                    loss,
+                )
+            },
+        )
+    }
+}
+
+/// Replays `session` with `θ` of `rule` on `circuit` (see [`BehaviourEngine::replay`]):
+/// a convenience for analyses that replay a few sessions.
+pub fn replay_session<R: Clone + Into<Rule>>(
+    circuit: &BehaviourCircuit,
+    rule: &R,
+    theta: &[f64],
+    session: BehaviourSession<'_>,
+    observe: impl FnMut(usize, &[f64], &[f64], f64),
+) -> Result<SessionLoss<f64>> {
+    let engine = BehaviourEngine::new(circuit, rule.clone().into())?;
+    let converted = engine.trajectory(session)?;
+    Ok(engine.replay(theta, &converted, &mut NetworkWorkspace::new(), observe))
+}
 
 /// One behaviour session laid out for the network engine (owned buffers).
 #[derive(Clone, Debug, PartialEq)]

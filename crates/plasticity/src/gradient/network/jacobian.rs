@@ -14,9 +14,10 @@
 //! Memory is `(synapses + 2 × neurons) × A` whatever the number of steps; time is about
 //! `3A` multiply-adds per synapse and step.
 
-use super::{resize, NetworkTrajectory, TrajectoryLoss};
+use super::{resize, NetworkTrajectory, SessionLoss, TrajectoryLoss};
 use crate::circuit::{Network, PopulationKind};
 use crate::rule::{LayerState, PlasticityRule, PARTIALS_HEAD};
+use crate::scalar::Scalar;
 
 use crate::optim::least_squares::GaussNewtonSystem;
 
@@ -31,10 +32,14 @@ pub struct NetworkTangentWorkspace {
     weight_tangents: Vec<f64>,
     previous_tangents: Vec<f64>,
     current_tangents: Vec<f64>,
+    /// `∂z/∂θ` of every neuron at the current step (neurons × A).
+    net_input_tangents: Vec<f64>,
     tangent_sum: Vec<f64>,
     gathered: Vec<f64>,
     partials: Vec<f64>,
     partial_scratch: Vec<f64>,
+    /// The forward-mode gradient's sums over the active parameters.
+    gradient_sum: Vec<f64>,
 }
 
 impl NetworkTangentWorkspace {
@@ -86,7 +91,8 @@ fn active_by_rule(network: &Network, active: &[usize]) -> Vec<(Vec<usize>, Vec<u
 /// into θ) and adds its squared error over the recorded neurons, `JᵀJ` (upper
 /// triangle) and `Jᵀr` into `system`; `on_residual(t, neuron, r, ∂r/∂θ_active)` sees
 /// every residual. The trajectory's modulatory signal and plasticity gate act as in
-/// the forward pass; a cross-entropy trajectory is refused (it is not least squares).
+/// the forward pass; a cross-entropy trajectory is refused (it is not least squares;
+/// see [`network_trajectory_fisher`]).
 pub fn network_trajectory_gauss_newton(
     network: &Network,
     theta: &[f64],
@@ -102,10 +108,136 @@ pub fn network_trajectory_gauss_newton(
             "the Gauss–Newton system is of a squared error; this trajectory's loss is a cross-entropy",
         ));
     }
+    network_trajectory_tangents(
+        network,
+        theta,
+        active,
+        trajectory,
+        workspace,
+        |t, i, y, target, row| {
+            let residual = y - target;
+            system.add_residual(residual, row);
+            on_residual(t, i, residual, row);
+        },
+    );
+    Ok(())
+}
+
+/// One cross-entropy trajectory's Fisher-scoring pieces over the `active` parameters
+/// (in their order), added to `system` as sums over its steps (not means): the score
+/// `Σ_t (σ(z_t) − d_t) ∂z_t/∂θ` to the gradient, the Fisher information
+/// `Σ_t σ(z_t)(1 − σ(z_t)) ∂z_t ∂z_tᵀ` to the normal matrix's upper triangle (the
+/// `J̃ᵀr̃` and `J̃ᵀJ̃` of the working residuals, see
+/// [`crate::optim::levenberg_marquardt::LossModel::Likelihood`]) and the recorded
+/// decisions to its count. Returns the trajectory's mean cross-entropy (as
+/// [`super::network_trajectory_loss`] gives it, not added to `system`) and the weights
+/// the bound clipped. A squared-error trajectory is refused (see
+/// [`network_trajectory_gauss_newton`]).
+pub fn network_trajectory_fisher(
+    network: &Network,
+    theta: &[f64],
+    active: &[usize],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkTangentWorkspace,
+    system: &mut GaussNewtonSystem,
+) -> crate::Result<SessionLoss<f64>> {
+    if trajectory.loss != TrajectoryLoss::CrossEntropy {
+        return Err(crate::Error::config(
+            "solver",
+            "Fisher scoring is of a likelihood of decisions; this trajectory's loss is a squared error",
+        ));
+    }
+    let mut total = 0.0;
+    let clipped = network_trajectory_tangents(
+        network,
+        theta,
+        active,
+        trajectory,
+        workspace,
+        |_, _, z, d, row| {
+            let probability = z.sigmoid();
+            total += z.softplus() - d * z;
+            system.add_scored_row(probability - d, probability * (1.0 - probability), row);
+        },
+    );
+    Ok(SessionLoss {
+        loss: trajectory.finish(total),
+        clipped,
+    })
+}
+
+/// The loss of one trajectory and its gradient over the `active` parameters, in
+/// forward mode: memory `(synapses + 2 × neurons) × A` whatever the number of steps.
+/// `gradient[active[a]]` gets `∂L/∂θ_active[a]` added: `Σ_t Σ_i 2 (y − ŷ) ∂y/∂θ` for a
+/// squared error, `(1/T) Σ_t (σ(z_t) − d_t) ∂z_t/∂θ` for a cross-entropy. Returns the
+/// loss (a sum or a mean, as [`super::network_trajectory_loss`]) and the weights the
+/// bound clipped.
+pub fn network_trajectory_loss_and_gradient_forward(
+    network: &Network,
+    theta: &[f64],
+    active: &[usize],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkTangentWorkspace,
+    gradient: &mut [f64],
+) -> SessionLoss<f64> {
+    let mut sum = std::mem::take(&mut workspace.gradient_sum);
+    sum.clear();
+    sum.resize(active.len(), 0.0);
+    let mut total = 0.0;
+    let cross_entropy = trajectory.loss == TrajectoryLoss::CrossEntropy;
+    let clipped = network_trajectory_tangents(
+        network,
+        theta,
+        active,
+        trajectory,
+        workspace,
+        |_, _, value, target, row| {
+            let slope = if cross_entropy {
+                total += value.softplus() - target * value;
+                value.sigmoid() - target
+            } else {
+                let residual = value - target;
+                total += residual * residual;
+                2.0 * residual
+            };
+            for (g, &d) in sum.iter_mut().zip(row) {
+                *g += slope * d;
+            }
+        },
+    );
+    let scale = trajectory.finish(1.0);
+    for (&k, &g) in active.iter().zip(&sum) {
+        gradient[k] += g * scale;
+    }
+    workspace.gradient_sum = sum;
+    SessionLoss {
+        loss: trajectory.finish(total),
+        clipped,
+    }
+}
+
+/// The one forward-mode pass of the engine: runs one trajectory at `θ` carrying the
+/// tangents of the parameters `active` (indices into θ), and hands every recorded
+/// neuron `i` of every step `t` to `observe(t, i, value, target, row)` before the
+/// step's update. For a squared error `value = y_t,i`, `target = ŷ_t,i` and
+/// `row = ∂y_t,i/∂θ_active`; for a cross-entropy `value = z_t,i` (the net input),
+/// `target = d_t,i` and `row = ∂z_t,i/∂θ_active`. Returns the weights the bound
+/// clipped; a clipped weight loses its tangents (the clip's derivative is 0 where it
+/// acts).
+pub fn network_trajectory_tangents(
+    network: &Network,
+    theta: &[f64],
+    active: &[usize],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkTangentWorkspace,
+    mut observe: impl FnMut(usize, usize, f64, f64, &[f64]),
+) -> usize {
     let n_active = active.len();
     let n = network.n_neurons();
     let by_rule = active_by_rule(network, active);
     workspace.prepare(network, trajectory.initial_weights, &by_rule, n_active);
+    let cross_entropy = trajectory.loss == TrajectoryLoss::CrossEntropy;
+    let mut clipped = 0;
     let NetworkTangentWorkspace {
         weights,
         previous,
@@ -114,28 +246,40 @@ pub fn network_trajectory_gauss_newton(
         weight_tangents,
         previous_tangents,
         current_tangents,
+        net_input_tangents,
         tangent_sum,
         gathered,
         partials,
         partial_scratch,
+        gradient_sum: _,
     } = workspace;
     for t in 0..trajectory.steps {
-        network.activity(weights, previous, trajectory.drive(n, t), current, scratch);
-        // ∂y_t
+        let drive = trajectory.drive(n, t);
+        network.activity(weights, previous, drive, current, scratch);
+        // ∂z_t and ∂y_t
         activity_tangents(
             network,
             weights,
             weight_tangents,
             (previous, current),
             (previous_tangents, current_tangents),
-            tangent_sum,
+            (tangent_sum, net_input_tangents),
             n_active,
         );
         for (&i, &target) in trajectory.recorded.iter().zip(trajectory.target(t)) {
-            let residual = current[i] - target;
-            let row = &current_tangents[i * n_active..(i + 1) * n_active];
-            system.add_residual(residual, row);
-            on_residual(t, i, residual, row);
+            let (value, tangents) = if cross_entropy {
+                let z = network.net_input(i, weights, previous, current, drive);
+                (z, &net_input_tangents[..])
+            } else {
+                (current[i], &current_tangents[..])
+            };
+            observe(
+                t,
+                i,
+                value,
+                target,
+                &tangents[i * n_active..(i + 1) * n_active],
+            );
         }
         if trajectory.updates_after(t) {
             let reward = trajectory.reward(t);
@@ -151,22 +295,20 @@ pub fn network_trajectory_gauss_newton(
                 reward,
                 n_active,
             );
-            network.plasticity(theta, weights, previous, current, reward, scratch);
-            if let Some(bound) = network.weight_bound() {
-                for (w, s) in weights
-                    .iter()
-                    .zip(weight_tangents.chunks_exact_mut(n_active.max(1)))
-                {
-                    if w.abs() >= bound {
-                        s.iter_mut().for_each(|s| *s = 0.0);
-                    }
-                }
-            }
+            clipped += network.plasticity_marking(
+                theta,
+                weights,
+                previous,
+                current,
+                reward,
+                scratch,
+                |k| weight_tangents[k * n_active..(k + 1) * n_active].fill(0.0),
+            );
         }
         std::mem::swap(previous, current);
         std::mem::swap(previous_tangents, current_tangents);
     }
-    Ok(())
+    clipped
 }
 
 impl NetworkTangentWorkspace {
@@ -189,10 +331,12 @@ impl NetworkTangentWorkspace {
             weight_tangents,
             previous_tangents,
             current_tangents,
+            net_input_tangents,
             tangent_sum,
             gathered,
             partials,
             partial_scratch,
+            gradient_sum: _,
         } = self;
         weights.clear();
         weights.extend_from_slice(initial_weights);
@@ -203,6 +347,7 @@ impl NetworkTangentWorkspace {
         resize(weight_tangents, n_syn * n_active);
         resize(previous_tangents, n * n_active);
         resize(current_tangents, n * n_active);
+        resize(net_input_tangents, n * n_active);
         resize(tangent_sum, n_active);
         let projections = network.projections();
         let widest_pre = projections
@@ -223,15 +368,20 @@ impl NetworkTangentWorkspace {
         let rule_scratch = network
             .rules()
             .iter()
-            .map(|r| r.rule.partials_scratch_len())
+            .map(|r| {
+                r.rule
+                    .partials_scratch_len()
+                    .max(r.rule.tangent_scratch_len())
+            })
             .max()
             .unwrap_or(0);
         resize(partial_scratch, rule_scratch);
     }
 }
 
-/// `∂y_t` of every neuron population, in the update order:
-/// `∂y_i = f'(z_i) Σ_p Σ_j (S_p,ij a_j + W_p,ij ∂a_j)` (`∂a_j = 0` for inputs).
+/// `∂z_t` and `∂y_t` of every neuron population, in the update order:
+/// `∂z_i = Σ_p Σ_j (S_p,ij a_j + W_p,ij ∂a_j)` (`∂a_j = 0` for inputs) into
+/// `net_input_tangents`, `∂y_i = f'(z_i) ∂z_i` into `current_tangents`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn activity_tangents(
@@ -240,7 +390,7 @@ fn activity_tangents(
     weight_tangents: &[f64],
     (previous, current): (&[f64], &[f64]),
     (previous_tangents, current_tangents): (&[f64], &mut [f64]),
-    tangent_sum: &mut [f64],
+    (tangent_sum, net_input_tangents): (&mut [f64], &mut [f64]),
     n_active: usize,
 ) {
     let projections = network.projections();
@@ -287,7 +437,9 @@ fn activity_tangents(
             }
             let slope = activation.slope(current[range.start + i]);
             let neuron = range.start + i;
-            for (d, &v) in current_tangents[neuron * n_active..(neuron + 1) * n_active]
+            let tangents = neuron * n_active..(neuron + 1) * n_active;
+            net_input_tangents[tangents.clone()].copy_from_slice(tangent_sum);
+            for (d, &v) in current_tangents[tangents]
                 .iter_mut()
                 .zip(tangent_sum.iter())
             {
@@ -334,6 +486,11 @@ fn weight_tangents_step(
         let post_range = network.activity_range(projection.post);
         let w_range = network.weight_range(index);
         let connectivity = &projection.connectivity;
+        // where the presynaptic side carries no tangent and this rule owns every
+        // active parameter, the rule's own fused forward mode updates S directly
+        let fused = !pre_simulated
+            && columns.len() == n_active
+            && columns.iter().enumerate().all(|(c, &k)| c == k);
         for i in 0..post_range.len() {
             let row = connectivity.row(i);
             if row.is_empty() {
@@ -355,16 +512,29 @@ fn weight_tangents_step(
                 reward,
                 learning_rate: projection.learning_rate,
             };
+            let post_tangent = &current_tangents[post * n_active..(post + 1) * n_active];
+            let synapses = w_range.start + row.start..w_range.start + row.end;
+            if fused {
+                rule.row_tangents(
+                    theta_r,
+                    layer,
+                    &weights[synapses.clone()],
+                    &mut weight_tangents[synapses.start * n_active..synapses.end * n_active],
+                    post_tangent,
+                    local_active,
+                    partial_scratch,
+                );
+                continue;
+            }
             let row_partials = &mut partials[..row.len() * stride];
             rule.row_partials(
                 theta_r,
                 layer,
-                &weights[w_range.start + row.start..w_range.start + row.end],
+                &weights[synapses],
                 local_active,
                 row_partials,
                 partial_scratch,
             );
-            let post_tangent = &current_tangents[post * n_active..(post + 1) * n_active];
             for ((p, k), &j) in row_partials.chunks_exact(stride).zip(row).zip(indices) {
                 let synapse = w_range.start + k;
                 let s = &mut weight_tangents[synapse * n_active..(synapse + 1) * n_active];

@@ -63,9 +63,10 @@ fn check(bound: Option<f64>) -> usize {
         rule,
         GradientStrategy::Checkpointed,
     )
+    .expect("objective")
     .with_active_parameters(active.clone());
     let items: Vec<usize> = (0..dataset.n_sessions()).collect();
-    let system = objective.fisher_scoring(&theta, &items);
+    let system = objective.fisher_scoring(&theta, &items).expect("system");
     // J̃ᵀr̃ is the adjoint gradient of the cross-entropy
     let mut gradient = vec![0.0; theta.len()];
     let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);

@@ -5,7 +5,7 @@
 //! `identify` reports). The same solver and driver as the circuit and neural fits run
 //! it ([`levenberg_marquardt_stages`] with one stage, so the same observer, checkpoints
 //! and resume), with [`LossModel::Likelihood`]: steps are kept on the cross-entropy
-//! itself. The tangents `∂z/∂θ` come from the behaviour kernel's forward mode, which
+//! itself. The tangents `∂z/∂θ` come from the engine's forward mode, which
 //! differentiates the weight bound's clip exactly.
 
 use std::ops::ControlFlow;
@@ -86,7 +86,7 @@ impl<R: PlasticityRule> ThetaLeastSquares for Choices<'_, R> {
     /// Over the objective's active parameters, which [`fit_choices`] makes the
     /// parametrisation's trainable ones (`_active`).
     fn system(&self, theta: &[f64], _active: &[usize]) -> Result<GaussNewtonSystem> {
-        Ok(self.objective.fisher_scoring(theta, &self.items))
+        self.objective.fisher_scoring(theta, &self.items)
     }
 
     fn model(&self) -> LossModel {

@@ -3,9 +3,9 @@
 //! L-BFGS on the cross-entropy plus an L1 penalty (or by Levenberg–Marquardt as Fisher
 //! scoring on the plain cross-entropy: `least_squares.rs`), and evaluated on fresh
 //! sessions against the generating rule (R² of weights and activity, percent deviance and the
-//! generating rule's own percent deviance, the ceiling). The loss and gradient come
-//! from the specialised behaviour kernel (`gradient::behaviour`), not from the network
-//! engine of which the circuit is also an instance (same numbers to 1e-12).
+//! generating rule's own percent deviance, the ceiling). The loss, its gradient (adjoint
+//! or forward mode) and the Fisher-scoring system come from the engine, which runs the
+//! circuit as its network instance ([`crate::gradient::network::BehaviourEngine`]).
 
 mod least_squares;
 
@@ -21,7 +21,8 @@ use crate::fit::{
     fit, initial_theta, rule_parametrisation, Basis, EpochReport, FitConfig, FitOutcome,
     OptimizerKind, Solver, VariableScales,
 };
-use crate::gradient::{replay_session, BehaviourWorkspace, GradientStrategy};
+use crate::gradient::network::{BehaviourEngine, NetworkWorkspace};
+use crate::gradient::{replay_session, GradientStrategy};
 use crate::objective::BehaviourObjective;
 use crate::rule::RuleFamily;
 use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
@@ -211,50 +212,42 @@ pub fn evaluate_behaviour(
     let simulated = fresh_task.simulate_sessions(0, sessions)?;
     let data = fresh_task.dataset(&simulated)?;
     let true_theta = parse_expression(&task.rule, Variables::Xywr)?;
-    let true_rule = TaylorRule::new(Variables::Xywr);
-    let true_circuit = task.circuit();
+    let true_engine = BehaviourEngine::new(
+        &task.circuit(),
+        Rule::Taylor(TaylorRule::new(Variables::Xywr)),
+    )?;
+    let engine = BehaviourEngine::new(circuit, rule.clone())?;
     let null_theta = vec![0.0; theta.len()];
-    let per_session: Vec<(f64, f64, f64, f64, f64)> = (0..sessions)
+    let per_session = (0..sessions)
         .into_par_iter()
         .map(|k| {
             let session = data.session(k);
+            let true_session = true_engine.trajectory(session)?;
+            let fitted_session = engine.trajectory(session)?;
             let n_syn = circuit.n_synapses();
             let mut truth = Vec::with_capacity(session.n_presentations());
-            let mut true_ws = BehaviourWorkspace::new();
-            let true_loss = replay_session(
-                &true_circuit,
-                &true_rule,
-                &true_theta,
-                session,
-                &mut true_ws,
-                |_, w, h, _| truth.push((w.to_vec(), h.to_vec())),
-            );
+            let mut ws = NetworkWorkspace::new();
+            let true_loss =
+                true_engine.replay(&true_theta, &true_session, &mut ws, |_, w, h, _| {
+                    truth.push((w.to_vec(), h.to_vec()))
+                });
             let mut r2_weights = ColumnR2::new(n_syn);
             let mut r2_activity = ColumnR2::new(circuit.n_hidden);
-            let mut ws = BehaviourWorkspace::new();
-            let fitted_loss =
-                replay_session(circuit, rule, theta, session, &mut ws, |p, w, h, _| {
-                    r2_weights.add_row(&truth[p].0, w);
-                    r2_activity.add_row(&truth[p].1, h);
-                });
-            let null_loss = replay_session(
-                circuit,
-                rule,
-                &null_theta,
-                session,
-                &mut ws,
-                |_, _, _, _| {},
-            );
+            let fitted_loss = engine.replay(theta, &fitted_session, &mut ws, |p, w, h, _| {
+                r2_weights.add_row(&truth[p].0, w);
+                r2_activity.add_row(&truth[p].1, h);
+            });
+            let null_loss = engine.replay(&null_theta, &fitted_session, &mut ws, |_, _, _, _| {});
             let n = session.n_presentations() as f64;
-            (
+            Ok((
                 r2_weights.value(),
                 r2_activity.value(),
                 fitted_loss.loss * n,
                 true_loss.loss * n,
                 null_loss.loss * n,
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<Vec<(f64, f64, f64, f64, f64)>>>()?;
     let r2_weights_per_session: Vec<f64> = per_session.iter().map(|s| s.0).collect();
     let r2_activity_per_session: Vec<f64> = per_session.iter().map(|s| s.1).collect();
     let (fitted, truth, null) = per_session.iter().fold((0.0, 0.0, 0.0), |acc, s| {
@@ -292,19 +285,17 @@ pub fn behaviour_weight_trajectories(
     let session = data.session(0);
     let true_theta = parse_expression(&task.rule, Variables::Xywr)?;
     let mut truth = Vec::with_capacity(session.n_presentations());
-    let mut ws = BehaviourWorkspace::new();
     replay_session(
         &task.circuit(),
         &TaylorRule::new(Variables::Xywr),
         &true_theta,
         session,
-        &mut ws,
         |_, w, _, _| truth.push(w.to_vec()),
-    );
+    )?;
     let mut fitted = Vec::with_capacity(session.n_presentations());
-    replay_session(circuit, rule, theta, session, &mut ws, |_, w, _, _| {
+    replay_session(circuit, rule, theta, session, |_, w, _, _| {
         fitted.push(w.to_vec())
-    });
+    })?;
     Ok(WeightTrajectories::of_most_changing(
         &truth,
         &fitted,
@@ -362,7 +353,7 @@ pub fn fit_behaviour(
     let circuit = circuit_of(dataset, settings.weight_bound);
     // forward mode carries tangents for the trainable parameters only
     let objective =
-        BehaviourObjective::new(dataset, inputs, circuit, rule.clone(), settings.gradient)
+        BehaviourObjective::new(dataset, inputs, circuit, rule.clone(), settings.gradient)?
             .with_active_parameters(parametrisation.trainable().to_vec());
     let outcome = if solver_used == LEVENBERG_MARQUARDT {
         least_squares::fit_choices(&objective, &parametrisation, &start, settings, observer)?
@@ -390,7 +381,7 @@ pub fn fit_behaviour(
                 circuit_of(dataset, None),
                 TaylorRule::new(Variables::Xywr),
                 settings.gradient,
-            );
+            )?;
             Some(mean(&true_objective.session_losses(true_theta).0))
         }
         None => None,

@@ -12,7 +12,7 @@ use crate::analysis::profile::{maximum_likelihood, profile_interval, ProfileInte
 use crate::circuit::BehaviourCircuit;
 use crate::data::BehaviourDataset;
 use crate::data::{BehaviourSession, FlyRecording};
-use crate::gradient::{replay_session, BehaviourWorkspace};
+use crate::gradient::replay_session;
 use crate::objective::BehaviourObjective;
 use crate::pipeline::behaviour::{circuit_of, fit_behaviour, percent_deviance, resample_inputs};
 use crate::rule::{term_names, Rule, TaylorRule, Variables};
@@ -60,13 +60,13 @@ pub(super) fn fly_draw(
     let session = full.session_with_inputs(0, &inputs);
     let circuit = circuit_of(&full, settings.weight_bound);
     let heldout = percent_deviance(
-        heldout_loss(&circuit, &fit_first.outcome.theta, session, kept_trials),
+        heldout_loss(&circuit, &fit_first.outcome.theta, session, kept_trials)?,
         heldout_loss(
             &circuit,
             &vec![0.0; fit_first.outcome.theta.len()],
             session,
             kept_trials,
-        ),
+        )?,
     );
     let terms = model_terms(model)?;
     let names = term_names(Variables::Xywr);
@@ -88,7 +88,7 @@ pub(super) fn fly_draw(
             circuit,
             TaylorRule::new(Variables::Xywr),
             fit_settings.gradient,
-        );
+        )?;
         let n = recording.n_presentations() as f64;
         let (minimum, minimum_loss) = maximum_likelihood(
             &objective,
@@ -207,23 +207,15 @@ pub(crate) fn heldout_loss(
     theta: &[f64],
     session: BehaviourSession<'_>,
     kept_trials: usize,
-) -> f64 {
+) -> Result<f64> {
     let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
     let mut total = 0.0;
-    let mut workspace = BehaviourWorkspace::new();
-    replay_session(
-        circuit,
-        &rule,
-        theta,
-        session,
-        &mut workspace,
-        |p, _, _, loss| {
-            if session.trial_of_presentation[p] as usize >= kept_trials {
-                total += loss;
-            }
-        },
-    );
-    total
+    replay_session(circuit, &rule, theta, session, |p, _, _, loss| {
+        if session.trial_of_presentation[p] as usize >= kept_trials {
+            total += loss;
+        }
+    })?;
+    Ok(total)
 }
 
 /// Median over the draws that have intervals of each interval's estimate and ends (an

@@ -30,7 +30,7 @@ pub fn l1_path(dataset: &BehaviourDataset, settings: &SelectionSettings) -> Resu
 fn objective_of<'a>(
     data: &'a BehaviourDataset,
     fit: &BehaviourFitSettings,
-) -> BehaviourObjective<'a, TaylorRule> {
+) -> Result<BehaviourObjective<'a, TaylorRule>> {
     BehaviourObjective::new(
         data,
         data.inputs.clone(),
@@ -147,7 +147,7 @@ pub(super) fn follow_l1_path(
         .filter_map(|t| t.index(Variables::Xywr))
         .collect();
     let n = Variables::Xywr.n_terms();
-    let full = objective_of(&folds.data, &settings.fit);
+    let full = objective_of(&folds.data, &settings.fit)?;
     let items: Vec<usize> = (0..full.n_items()).collect();
     let mut gradient = vec![0.0; n];
     full.loss_and_gradient(&vec![0.0; n], &items, &mut gradient);
@@ -173,21 +173,26 @@ pub(super) fn follow_l1_path(
                 None => &folds.data,
                 Some(f) => &folds.training[f],
             };
-            proximal_path(&objective_of(data, &settings.fit), &pool, &lambdas, path)
+            Ok(proximal_path(
+                &objective_of(data, &settings.fit)?,
+                &pool,
+                &lambdas,
+                path,
+            ))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut fold_deviances = vec![vec![0.0; k_folds]; m];
     for (f, held) in folds.heldout.iter().enumerate() {
         let per_lambda: Vec<f64> = paths[f + 1]
             .par_iter()
             .map(|(theta, _)| {
-                session_losses(held, &settings.fit, theta)
+                Ok(session_losses(held, &settings.fit, theta)?
                     .iter()
                     .zip(&held.n_presentations)
                     .map(|(l, &p)| 2.0 * l * p as f64)
-                    .sum()
+                    .sum())
             })
-            .collect();
+            .collect::<Result<_>>()?;
         for (j, d) in per_lambda.into_iter().enumerate() {
             fold_deviances[j][f] = d;
         }

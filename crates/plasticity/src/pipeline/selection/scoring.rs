@@ -61,16 +61,16 @@ pub(super) fn session_losses(
     data: &BehaviourDataset,
     fit: &BehaviourFitSettings,
     theta: &[f64],
-) -> Vec<f64> {
-    BehaviourObjective::new(
+) -> Result<Vec<f64>> {
+    Ok(BehaviourObjective::new(
         data,
         data.inputs.clone(),
         circuit_of(data, fit.weight_bound),
         TaylorRule::new(Variables::Xywr),
         fit.gradient,
-    )
+    )?
     .session_losses(theta)
-    .0
+    .0)
 }
 
 /// Fits `terms` on a part and returns θ̂ and the per-session mean cross-entropies of
@@ -98,7 +98,7 @@ fn run_part(
             .outcome
             .theta
     };
-    let losses = session_losses(scored, fit, &theta);
+    let losses = session_losses(scored, fit, &theta)?;
     Ok((theta, losses))
 }
 
