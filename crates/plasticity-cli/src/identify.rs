@@ -227,7 +227,7 @@ fn neural_information(
     let profiles = if named.is_empty() {
         Vec::new()
     } else {
-        let objective = NeuralObjective::new(dataset, rule, GradientStrategy::Checkpointed);
+        let objective = NeuralObjective::new(dataset, rule, GradientStrategy::Checkpointed)?;
         profile_intervals(
             &objective,
             curvature.likelihood_scale,

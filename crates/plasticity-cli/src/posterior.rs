@@ -251,7 +251,7 @@ fn sample_neural(
     let laplace =
         analyse(&curvature, &names, &record.theta).context("the Laplace approximation")?;
     let estimates: Vec<f64> = parameters.iter().map(|&k| record.theta[k]).collect();
-    let objective = NeuralObjective::new(dataset, rule, GradientStrategy::Checkpointed);
+    let objective = NeuralObjective::new(dataset, rule, GradientStrategy::Checkpointed)?;
     let posterior = ScaledObjectivePosterior::new(
         &objective,
         scale,

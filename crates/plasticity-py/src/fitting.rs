@@ -500,12 +500,10 @@ fn loss_and_gradient<'py>(
         check_length(&rule)?;
         let items = items_of(items, data.n_trajectories(), "items")?;
         py.detach(|| {
-            NeuralObjective::new(&data, rule, GradientStrategy::Checkpointed).loss_and_gradient(
-                &theta,
-                &items,
-                &mut gradient,
-            )
+            NeuralObjective::new(&data, rule, GradientStrategy::Checkpointed)
+                .map(|objective| objective.loss_and_gradient(&theta, &items, &mut gradient))
         })
+        .map_err(to_py_err)?
     } else if let Ok(behaviour) = dataset.cast::<BehaviourDataset>() {
         let data = behaviour.get().inner.clone();
         let rule =

@@ -54,7 +54,8 @@ fn a_neural_recording_as_a_circuit_has_the_single_layer_loss_and_gradient() {
         &data,
         Rule::Taylor(TaylorRule::new(Variables::Xyw)),
         GradientStrategy::Checkpointed,
-    );
+    )
+    .expect("objective");
     let mut expected = vec![0.0; 27];
     let expected_loss = neural.loss_and_gradient(&theta, &items, &mut expected);
     for strategy in [

@@ -74,7 +74,7 @@ fn streamed_gradients_equal_the_in_memory_ones() {
     let rule = TaylorRule::new(Variables::Xyw);
     for items in [vec![0, 1, 2], vec![2], vec![1, 0]] {
         let in_memory = |strategy| {
-            let objective = NeuralObjective::new(&data, rule, strategy);
+            let objective = NeuralObjective::new(&data, rule, strategy).expect("objective");
             let mut gradient = vec![0.0; 27];
             let loss = objective.loss_and_gradient(&theta(), &items, &mut gradient);
             (loss, gradient)

@@ -200,7 +200,7 @@ pub(crate) fn loss_command(args: &LossArgs) -> Result<()> {
             }
         };
         let theta = theta_of(&args.theta)?;
-        let objective = NeuralObjective::new(&dataset, rule, strategy.strategy());
+        let objective = NeuralObjective::new(&dataset, rule, strategy.strategy())?;
         let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
         objective.loss_and_gradient(&theta, &items, &mut gradient)
     };

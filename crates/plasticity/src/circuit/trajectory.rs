@@ -27,7 +27,10 @@ pub struct NetworkTrajectory<'a> {
     pub steps: usize,
     /// Per step, one entry per neuron of the circuit: the activity of input
     /// populations, the external current of neuron populations (0 where none);
-    /// `T × n_neurons`.
+    /// `T × n_neurons`. Rows may be narrower, `T × w` for the first `w` neurons, when
+    /// every input population and every neuron with an external current lies among
+    /// them (the neurons after them take no drive): a §3.1 recording's inputs serve as
+    /// the drive of its single layer as they are.
     pub drive: &'a [f64],
     /// `W_0` of every projection, synapses present only (`n_synapses`).
     pub initial_weights: &'a [f64],
@@ -48,7 +51,12 @@ pub struct NetworkTrajectory<'a> {
 
 impl NetworkTrajectory<'_> {
     pub(crate) fn drive(&self, n_neurons: usize, t: usize) -> &[f64] {
-        &self.drive[t * n_neurons..(t + 1) * n_neurons]
+        let width = self
+            .drive
+            .len()
+            .checked_div(self.steps)
+            .unwrap_or(n_neurons);
+        &self.drive[t * width..(t + 1) * width]
     }
 
     pub(crate) fn target(&self, t: usize) -> &[f64] {

@@ -15,7 +15,9 @@ use crate::circuit::Network;
 use crate::scalar::Scalar;
 
 mod behaviour;
+mod neural;
 pub use behaviour::{replay_session, BehaviourEngine, BehaviourTrajectory};
+pub use neural::NeuralEngine;
 
 pub use crate::circuit::trajectory::{NetworkTrajectory, TrajectoryLoss};
 

@@ -489,7 +489,8 @@ fn forward_mode_over_many_steps_and_through_the_objective() {
     let theta = random_theta(71, 27, 0.05);
     let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
     let of = |strategy: GradientStrategy| {
-        let objective = crate::objective::NeuralObjective::new(&dataset, rule, strategy);
+        let objective =
+            crate::objective::NeuralObjective::new(&dataset, rule, strategy).expect("objective");
         let mut gradient = vec![0.0; 27];
         let loss = crate::objective::Objective::loss_and_gradient(
             &objective,
@@ -624,6 +625,7 @@ fn forward_mode_on_the_trainable_parameters_only() {
     let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
     let objective =
         crate::objective::NeuralObjective::new(&dataset, rule, GradientStrategy::Forward)
+            .expect("objective")
             .with_active_parameters(active.clone());
     let mut gradient = vec![f64::NAN; 27];
     crate::objective::Objective::loss_and_gradient(&objective, &theta, &items, &mut gradient);

@@ -72,7 +72,8 @@ fn gauss_newton_is_the_hessian_at_zero_residuals() {
         curvature.loss
     );
     assert!(curvature.information.is_none());
-    let objective = NeuralObjective::new(&dataset, rule, GradientStrategy::Checkpointed);
+    let objective =
+        NeuralObjective::new(&dataset, rule, GradientStrategy::Checkpointed).expect("objective");
     let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
     let p = parameters.len();
     let mut hessian = vec![0.0; p * p];

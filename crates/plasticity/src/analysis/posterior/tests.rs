@@ -426,7 +426,8 @@ fn neural_log_density_gradient_matches_central_differences() {
                 .unwrap()
         })
         .collect();
-    let objective = NeuralObjective::new(&data, rule, GradientStrategy::FullTape);
+    let objective =
+        NeuralObjective::new(&data, rule, GradientStrategy::FullTape).expect("objective");
     let scale = 1234.5;
     let posterior = ScaledObjectivePosterior::new(
         &objective,

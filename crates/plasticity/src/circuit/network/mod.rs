@@ -278,6 +278,49 @@ impl Network {
         })
     }
 
+    /// The single plastic layer of docs/model.md §3.1 as a network: the input
+    /// population `x` (`n_pre`) and the sigmoid population `y` (`n_post`) joined by the
+    /// dense, undelayed, plastic projection `w` (rule `rule`, `η = 1`):
+    /// `y_t = σ(W_t x_t)`, `W_t+1 = W_t + g_θ(x_t, y_t, W_t)`. A recording's inputs
+    /// (`T × n_pre`) are its drive as they are (see [`NetworkTrajectory::drive`]), its
+    /// recorded neuron `i` is neuron `n_pre + i`, its `W₀` (`n_post × n_pre`) the
+    /// projection's weights in their order.
+    ///
+    /// [`NetworkTrajectory::drive`]: crate::circuit::trajectory::NetworkTrajectory::drive
+    pub fn single_layer(n_pre: usize, n_post: usize, rule: Rule) -> Result<Self> {
+        Network::new(
+            vec![
+                Population {
+                    name: String::from("x"),
+                    size: n_pre,
+                    kind: PopulationKind::Input,
+                },
+                Population {
+                    name: String::from("y"),
+                    size: n_post,
+                    kind: PopulationKind::Neurons {
+                        activation: Activation::Sigmoid,
+                        external_input: false,
+                        initial_activity: 0.0,
+                    },
+                },
+            ],
+            vec![Projection {
+                name: String::from("w"),
+                pre: 0,
+                post: 1,
+                delayed: false,
+                connectivity: Connectivity::all(n_pre, n_post, true),
+                rule: Some(0),
+                learning_rate: 1.0,
+            }],
+            vec![NamedRule {
+                name: String::from("rule"),
+                rule,
+            }],
+        )
+    }
+
     /// The behaviour circuit of docs/model.md §3.2 as a network: the input population `odour`
     /// (`n_in`), the population `hidden` (`n_hidden`, tanh) fed by the dense plastic
     /// projection `odour_hidden` (`W`, rule `rule`, `η` of the circuit, SPEC `1/n_in`),

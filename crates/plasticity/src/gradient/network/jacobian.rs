@@ -15,7 +15,9 @@
 //! `3A` multiply-adds per synapse and step.
 
 use super::{resize, NetworkTrajectory, SessionLoss, TrajectoryLoss};
-use crate::circuit::{Network, PopulationKind};
+use rayon::prelude::*;
+
+use crate::circuit::{Network, PopulationKind, PARALLEL_SYNAPSES, ROW_BLOCK};
 use crate::rule::{LayerState, PlasticityRule, PARTIALS_HEAD};
 use crate::scalar::Scalar;
 
@@ -34,12 +36,13 @@ pub struct NetworkTangentWorkspace {
     current_tangents: Vec<f64>,
     /// `∂z/∂θ` of every neuron at the current step (neurons × A).
     net_input_tangents: Vec<f64>,
-    tangent_sum: Vec<f64>,
     gathered: Vec<f64>,
     partials: Vec<f64>,
     partial_scratch: Vec<f64>,
     /// The forward-mode gradient's sums over the active parameters.
     gradient_sum: Vec<f64>,
+    /// Scratch of each block of rows the fused tangent update runs in parallel.
+    block_scratch: Vec<f64>,
 }
 
 impl NetworkTangentWorkspace {
@@ -247,11 +250,11 @@ pub fn network_trajectory_tangents(
         previous_tangents,
         current_tangents,
         net_input_tangents,
-        tangent_sum,
         gathered,
         partials,
         partial_scratch,
         gradient_sum: _,
+        block_scratch,
     } = workspace;
     for t in 0..trajectory.steps {
         let drive = trajectory.drive(n, t);
@@ -263,7 +266,7 @@ pub fn network_trajectory_tangents(
             weight_tangents,
             (previous, current),
             (previous_tangents, current_tangents),
-            (tangent_sum, net_input_tangents),
+            net_input_tangents,
             n_active,
         );
         for (&i, &target) in trajectory.recorded.iter().zip(trajectory.target(t)) {
@@ -291,7 +294,13 @@ pub fn network_trajectory_tangents(
                 weights,
                 (previous, current),
                 (previous_tangents, current_tangents),
-                (weight_tangents, gathered, partials, partial_scratch),
+                (
+                    weight_tangents,
+                    gathered,
+                    partials,
+                    partial_scratch,
+                    block_scratch,
+                ),
                 reward,
                 n_active,
             );
@@ -332,11 +341,11 @@ impl NetworkTangentWorkspace {
             previous_tangents,
             current_tangents,
             net_input_tangents,
-            tangent_sum,
             gathered,
             partials,
             partial_scratch,
             gradient_sum: _,
+            block_scratch,
         } = self;
         weights.clear();
         weights.extend_from_slice(initial_weights);
@@ -348,7 +357,6 @@ impl NetworkTangentWorkspace {
         resize(previous_tangents, n * n_active);
         resize(current_tangents, n * n_active);
         resize(net_input_tangents, n * n_active);
-        resize(tangent_sum, n_active);
         let projections = network.projections();
         let widest_pre = projections
             .iter()
@@ -376,34 +384,84 @@ impl NetworkTangentWorkspace {
             .max()
             .unwrap_or(0);
         resize(partial_scratch, rule_scratch);
+        let blocks = projections
+            .iter()
+            .filter(|p| p.rule.is_some())
+            .map(|p| p.connectivity.n_post().div_ceil(ROW_BLOCK))
+            .max()
+            .unwrap_or(0);
+        let tangent_scratch = network
+            .rules()
+            .iter()
+            .map(|r| r.rule.tangent_scratch_len().max(1))
+            .max()
+            .unwrap_or(0);
+        resize(block_scratch, blocks * tangent_scratch);
     }
 }
 
 /// `∂z_t` and `∂y_t` of every neuron population, in the update order:
 /// `∂z_i = Σ_p Σ_j (S_p,ij a_j + W_p,ij ∂a_j)` (`∂a_j = 0` for inputs) into
-/// `net_input_tangents`, `∂y_i = f'(z_i) ∂z_i` into `current_tangents`.
+/// `net_input_tangents`, `∂y_i = f'(z_i) ∂z_i` into `current_tangents`. A population
+/// fed by inputs only, with at least [`PARALLEL_SYNAPSES`] synapses into it, is done in
+/// blocks of [`ROW_BLOCK`] neurons in parallel (each neuron's sums in the same order:
+/// bit for bit the serial result).
 #[inline]
-#[allow(clippy::too_many_arguments)]
 fn activity_tangents(
     network: &Network,
     weights: &[f64],
     weight_tangents: &[f64],
     (previous, current): (&[f64], &[f64]),
     (previous_tangents, current_tangents): (&[f64], &mut [f64]),
-    (tangent_sum, net_input_tangents): (&mut [f64], &mut [f64]),
+    net_input_tangents: &mut [f64],
     n_active: usize,
 ) {
-    let projections = network.projections();
     let populations = network.populations();
     for &b in network.update_order() {
         let PopulationKind::Neurons { activation, .. } = populations[b].kind else {
             continue;
         };
         let range = network.activity_range(b);
+        let incoming = network.incoming(b);
+        let inputs_only = incoming
+            .iter()
+            .all(|&p| !populations[network.projections()[p].pre].is_simulated());
+        let synapses: usize = incoming
+            .iter()
+            .map(|&p| network.projections()[p].connectivity.n_synapses())
+            .sum();
+        let tangents = range.start * n_active..range.end * n_active;
+        if inputs_only && synapses >= PARALLEL_SYNAPSES && n_active > 0 {
+            let rows = ROW_BLOCK * n_active;
+            net_input_tangents[tangents.clone()]
+                .par_chunks_mut(rows)
+                .zip(current_tangents[tangents].par_chunks_mut(rows))
+                .zip(current[range.clone()].par_chunks(ROW_BLOCK))
+                .enumerate()
+                .for_each(|(block, ((dz, dy), y))| {
+                    for (k, ((dz, dy), &y)) in dz
+                        .chunks_exact_mut(n_active)
+                        .zip(dy.chunks_exact_mut(n_active))
+                        .zip(y)
+                        .enumerate()
+                    {
+                        let i = block * ROW_BLOCK + k;
+                        input_fed_net_input_tangent(network, b, i, weight_tangents, current, dz);
+                        let slope = activation.slope(y);
+                        for (d, &v) in dy.iter_mut().zip(dz.iter()) {
+                            *d = slope * v;
+                        }
+                    }
+                });
+            continue;
+        }
         for i in 0..range.len() {
-            tangent_sum.iter_mut().for_each(|s| *s = 0.0);
-            for &index in network.incoming(b) {
-                let projection = &projections[index];
+            let neuron = range.start + i;
+            let row = neuron * n_active..(neuron + 1) * n_active;
+            let dz = &mut net_input_tangents[row.clone()];
+            dz.iter_mut().for_each(|s| *s = 0.0);
+            for &index in incoming {
+                let projection = &network.projections()[index];
                 let (pre_values, pre_tangents, pre_simulated) = presynaptic(
                     network,
                     projection,
@@ -415,18 +473,19 @@ fn activity_tangents(
                 let w = &weights[w_range.clone()];
                 let s = &weight_tangents[w_range.start * n_active..w_range.end * n_active];
                 let connectivity = &projection.connectivity;
+                // a fixed projection's weights have no tangent (S = 0)
+                let plastic = projection.rule.is_some();
                 for k in connectivity.row(i) {
                     let j = connectivity.pre_index()[k];
-                    let a_j = pre_values[j];
-                    for (o, &v) in tangent_sum
-                        .iter_mut()
-                        .zip(&s[k * n_active..(k + 1) * n_active])
-                    {
-                        *o += a_j * v;
+                    if plastic {
+                        let a_j = pre_values[j];
+                        for (o, &v) in dz.iter_mut().zip(&s[k * n_active..(k + 1) * n_active]) {
+                            *o += a_j * v;
+                        }
                     }
                     if pre_simulated {
                         let w_k = w[k];
-                        for (o, &v) in tangent_sum
+                        for (o, &v) in dz
                             .iter_mut()
                             .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
                         {
@@ -435,19 +494,52 @@ fn activity_tangents(
                     }
                 }
             }
-            let slope = activation.slope(current[range.start + i]);
-            let neuron = range.start + i;
-            let tangents = neuron * n_active..(neuron + 1) * n_active;
-            net_input_tangents[tangents.clone()].copy_from_slice(tangent_sum);
-            for (d, &v) in current_tangents[tangents]
-                .iter_mut()
-                .zip(tangent_sum.iter())
-            {
+            let slope = activation.slope(current[neuron]);
+            for (d, &v) in current_tangents[row].iter_mut().zip(dz.iter()) {
                 *d = slope * v;
             }
         }
     }
 }
+
+/// `∂z_i = Σ_p Σ_j S_p,ij a_j` of neuron `i` of population `b`, all of whose incoming
+/// projections come from input populations (whose activity has no tangent), into `dz`
+/// (overwritten), in the order of the serial pass.
+#[inline]
+fn input_fed_net_input_tangent(
+    network: &Network,
+    b: usize,
+    i: usize,
+    weight_tangents: &[f64],
+    current: &[f64],
+    dz: &mut [f64],
+) {
+    let n_active = dz.len();
+    dz.iter_mut().for_each(|s| *s = 0.0);
+    for &index in network.incoming(b) {
+        let projection = &network.projections()[index];
+        let pre_values = &current[network.activity_range(projection.pre)];
+        let w_range = network.weight_range(index);
+        let s = &weight_tangents[w_range.start * n_active..w_range.end * n_active];
+        let connectivity = &projection.connectivity;
+        for k in connectivity.row(i) {
+            let a_j = pre_values[connectivity.pre_index()[k]];
+            for (o, &v) in dz.iter_mut().zip(&s[k * n_active..(k + 1) * n_active]) {
+                *o += a_j * v;
+            }
+        }
+    }
+}
+
+/// What [`weight_tangents_step`] writes: the tangents `S`, then its scratch (gathered
+/// presynaptic activity, partials, the rule's scratch, the parallel blocks' scratch).
+type TangentBuffers<'a> = (
+    &'a mut [f64],
+    &'a mut [f64],
+    &'a mut [f64],
+    &'a mut [f64],
+    &'a mut [f64],
+);
 
 /// `S_t+1` from the partials at `W_t`, projection by projection:
 /// `S_ij ← (1 + η ∂g/∂w) S_ij + η ∂g/∂y ∂y_i + η ∂g/∂x ∂a_j + η ∂g/∂θ`.
@@ -460,12 +552,7 @@ fn weight_tangents_step(
     weights: &[f64],
     (previous, current): (&[f64], &[f64]),
     (previous_tangents, current_tangents): (&[f64], &[f64]),
-    (weight_tangents, gathered, partials, partial_scratch): (
-        &mut [f64],
-        &mut [f64],
-        &mut [f64],
-        &mut [f64],
-    ),
+    (weight_tangents, gathered, partials, partial_scratch, block_scratch): TangentBuffers<'_>,
     reward: f64,
     n_active: usize,
 ) {
@@ -491,6 +578,28 @@ fn weight_tangents_step(
         let fused = !pre_simulated
             && columns.len() == n_active
             && columns.iter().enumerate().all(|(c, &k)| c == k);
+        if fused
+            && connectivity.is_dense()
+            && connectivity.n_synapses() >= PARALLEL_SYNAPSES
+            && n_active > 0
+        {
+            let layer = LayerState {
+                pre: pre_values,
+                post: &current[post_range.clone()],
+                reward,
+                learning_rate: projection.learning_rate,
+            };
+            fused_rows_in_parallel(
+                rule,
+                theta_r,
+                layer,
+                &weights[w_range.clone()],
+                &mut weight_tangents[w_range.start * n_active..w_range.end * n_active],
+                &current_tangents[post_range.start * n_active..post_range.end * n_active],
+                (local_active, block_scratch),
+            );
+            continue;
+        }
         for i in 0..post_range.len() {
             let row = connectivity.row(i);
             if row.is_empty() {
@@ -555,4 +664,39 @@ fn weight_tangents_step(
             }
         }
     }
+}
+
+/// The fused update of the tangents `S ← (1 + η ∂g/∂w) S + η ∂g/∂θ + η ∂g/∂y ∂y` of a
+/// dense projection from an input population ([`PlasticityRule::row_tangents`]), in
+/// blocks of [`ROW_BLOCK`] postsynaptic neurons in parallel, each block with its own
+/// slice of `block_scratch` (rows are independent: bit for bit the serial result).
+fn fused_rows_in_parallel(
+    rule: &crate::rule::Rule,
+    theta: &[f64],
+    layer: LayerState<'_, f64>,
+    weights: &[f64],
+    weight_tangents: &mut [f64],
+    post_tangents: &[f64],
+    (active, block_scratch): (&[usize], &mut [f64]),
+) {
+    let n_pre = layer.pre.len();
+    let n_active = active.len();
+    let per_block = rule.tangent_scratch_len().max(1);
+    weight_tangents
+        .par_chunks_mut(ROW_BLOCK * n_pre * n_active)
+        .zip(weights.par_chunks(ROW_BLOCK * n_pre))
+        .zip(post_tangents.par_chunks(ROW_BLOCK * n_active))
+        .zip(layer.post.par_chunks(ROW_BLOCK))
+        .zip(block_scratch.par_chunks_mut(per_block))
+        .for_each(|((((s_rows, w_rows), dy_rows), y_rows), scratch)| {
+            for (((s_row, w_row), dy), y) in s_rows
+                .chunks_exact_mut(n_pre * n_active)
+                .zip(w_rows.chunks_exact(n_pre))
+                .zip(dy_rows.chunks_exact(n_active))
+                .zip(y_rows.chunks_exact(1))
+            {
+                let row_layer = LayerState { post: y, ..layer };
+                rule.row_tangents(theta, row_layer, w_row, s_row, dy, active, scratch);
+            }
+        });
 }

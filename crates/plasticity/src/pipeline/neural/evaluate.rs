@@ -101,7 +101,7 @@ pub fn evaluate_on_dataset(
     seed: u64,
 ) -> Result<NeuralFitMetrics> {
     let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
-    let objective = NeuralObjective::new(dataset, rule.clone(), GradientStrategy::Checkpointed);
+    let objective = NeuralObjective::new(dataset, rule.clone(), GradientStrategy::Checkpointed)?;
     let final_loss = objective.loss(theta, &items);
     let generating = generating_theta(dataset)?;
     let Some(true_theta) = generating else {
@@ -115,7 +115,7 @@ pub fn evaluate_on_dataset(
         });
     };
     let true_rule = TaylorRule::new(Variables::Xyw);
-    let true_objective = NeuralObjective::new(dataset, true_rule, GradientStrategy::Checkpointed);
+    let true_objective = NeuralObjective::new(dataset, true_rule, GradientStrategy::Checkpointed)?;
     let loss_at_generating_rule = Some(true_objective.loss(&true_theta, &items));
     let evaluation = if eval_trajectories > 0 {
         let fresh = fresh_trajectories(dataset, eval_trajectories, seed);

@@ -95,7 +95,7 @@ pub fn fit_neural(
         theta: start,
     } = FitStart::of(settings, settings.basis(), &scales)?;
     // forward mode carries tangents for the trainable parameters only
-    let objective = NeuralObjective::new(dataset, rule.clone(), settings.gradient)
+    let objective = NeuralObjective::new(dataset, rule.clone(), settings.gradient)?
         .with_active_parameters(parametrisation.trainable().to_vec());
     let outcome = fit(
         &objective,
