@@ -1,19 +1,25 @@
-//! A reader of MATLAB v5 MAT-files (docs/model.md §6): the numeric variables asked for,
-//! converted to `f64`, from the bytes of a file, with every size checked (the file is
-//! untrusted input).
+//! A reader of MATLAB v5/v7 MAT-files (docs/model.md §6): the variables asked for, from
+//! the bytes of a file, with every size checked (the file is untrusted input). Numeric
+//! variables are converted to `f64` ([`MatArray`]); [`load_mat_variables`] also reads
+//! char, cell and struct arrays ([`MatValue`], in [`value`]).
 //!
 //! A MAT-file is a 128-byte header (text, version 0x0100 and the endian indicator `IM`)
 //! followed by tagged elements: an 8-byte tag (data type, byte count; or the 4-byte
 //! small-element form) and its data padded to 8 bytes. A variable is an `miMATRIX`
-//! element (array flags, dimensions, name, real part), stored plainly or inside an
-//! `miCOMPRESSED` (zlib) element. Only real numeric classes are read; a compressed
-//! variable may inflate to at most 256 MiB and at most [`MAX_INFLATE_RATIO`] times its
-//! compressed size, and dimensions whose product does not match the length of the data
-//! are refused before anything is allocated.
+//! element (array flags, dimensions, name, then its data), stored plainly or inside an
+//! `miCOMPRESSED` (zlib) element. A compressed variable may inflate to at most 256 MiB
+//! and at most [`MAX_INFLATE_RATIO`] times its compressed size, and dimensions whose
+//! product does not match the length of the data are refused before anything is
+//! allocated. A MATLAB v7.3 file (HDF5) is refused with an error that says so.
 
 use std::io::Read;
 
 use flate2::read::ZlibDecoder;
+
+pub mod value;
+pub mod write;
+
+pub use value::{load_mat_variables, MatStruct, MatValue, MAX_ARRAYS, MAX_DEPTH};
 
 /// A compressed `.mat` variable may inflate to at most this many times its compressed
 /// size (deflate's own limit is about 1032:1).
@@ -34,7 +40,7 @@ pub(crate) const MI_INT64: u32 = 12;
 pub(crate) const MI_UINT64: u32 = 13;
 pub(crate) const MI_MATRIX: u32 = 14;
 pub(crate) const MI_COMPRESSED: u32 = 15;
-const MI_UTF8: u32 = 16;
+pub(crate) const MI_UTF8: u32 = 16;
 
 const MX_SPARSE: u8 = 5;
 const MX_OPAQUE: u8 = 17;
@@ -64,10 +70,12 @@ fn class_name(class: u8) -> String {
 }
 
 /// A numeric variable converted to `f64`, column-major as MATLAB stores it.
-#[derive(Debug)]
-pub(crate) struct MatArray {
-    pub(crate) dims: Vec<usize>,
-    pub(crate) values: Vec<f64>,
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatArray {
+    /// Dimensions.
+    pub dims: Vec<usize>,
+    /// The values, column-major.
+    pub values: Vec<f64>,
 }
 
 /// An error inside a MAT-file: the variable, when known (else empty), and what is wrong.
@@ -369,25 +377,34 @@ fn inflate(compressed: &[u8]) -> std::result::Result<Vec<u8>, (String, Vec<u8>)>
     Ok(out)
 }
 
-/// Reads the numeric variables `wanted` from the bytes of a MAT-file; other variables
-/// are skipped. A wanted variable that is absent is `None`; one that appears twice is
-/// an error.
-pub(crate) fn read_mat<const N: usize>(
-    bytes: &[u8],
-    wanted: [&str; N],
-) -> std::result::Result<[Option<MatArray>; N], MatError> {
-    const HEADER: usize = 128;
+/// The byte where a MAT-file's data elements start, after its 128-byte header.
+const HEADER: usize = 128;
+
+/// The signature of an HDF5 file, which a MATLAB v7.3 MAT-file is (at byte 512, after
+/// its 512-byte user block that holds the MAT header text).
+const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+
+/// The message for a MATLAB v7.3 (HDF5) file.
+const V73_MESSAGE: &str = "a MATLAB v7.3 MAT-file (HDF5) is not supported: save it again with \
+`save(..., '-v7')` (or '-v6'), or with scipy.io.savemat";
+
+/// Checks the 128-byte header: a little-endian v5/v7 MAT-file (version 0x0100, `IM`).
+/// A v7.3 file (its header text says "MATLAB 7.3", its version is 0x0200, or it has
+/// an HDF5 signature at byte 512) is refused with a message that says so.
+fn check_header(bytes: &[u8]) -> std::result::Result<(), MatError> {
     if bytes.is_empty() {
         return Err(MatError::new(
             "",
             "the file is empty, expected a MATLAB v5 MAT-file",
         ));
     }
-    if bytes.starts_with(b"MATLAB 7.3") {
-        return Err(MatError::new(
-            "",
-            "a MATLAB v7.3 (HDF5) file is not supported: save it with `save(..., '-v7')` or scipy.io.savemat",
-        ));
+    let text = &bytes[..bytes.len().min(116)];
+    let hdf5 = bytes.get(512..520) == Some(HDF5_SIGNATURE) || bytes.starts_with(HDF5_SIGNATURE);
+    let version = bytes
+        .get(124..126)
+        .map(|v| u16::from_le_bytes([v[0], v[1]]));
+    if text.starts_with(b"MATLAB 7.3") || hdf5 || version == Some(0x0200) {
+        return Err(MatError::new("", V73_MESSAGE));
     }
     if bytes.len() < HEADER {
         return Err(MatError::new(
@@ -413,14 +430,29 @@ pub(crate) fn read_mat<const N: usize>(
             ))
         }
     }
-    let version = u16::from_le_bytes([bytes[124], bytes[125]]);
-    if version != 0x0100 {
-        return Err(MatError::new(
+    match version {
+        Some(0x0100) => Ok(()),
+        other => Err(MatError::new(
             "",
-            format!("unsupported MAT-file version 0x{version:04x}, expected 0x0100 (v5/v7)"),
-        ));
+            format!(
+                "unsupported MAT-file version 0x{:04x}, expected 0x0100 (v5/v7)",
+                other.unwrap_or(0)
+            ),
+        )),
     }
-    let mut found: [Option<MatArray>; N] = std::array::from_fn(|_| None);
+}
+
+/// Walks the variables of a MAT-file's bytes and calls `take(slot, header)` for each
+/// whose name is `wanted[slot]`; other variables are skipped (compressed ones are
+/// inflated, within the caps, to read their names). A wanted variable that appears
+/// twice is an error.
+fn for_each_wanted(
+    bytes: &[u8],
+    wanted: &[&str],
+    mut take: impl FnMut(usize, MatrixHeader<'_>) -> std::result::Result<(), MatError>,
+) -> std::result::Result<(), MatError> {
+    check_header(bytes)?;
+    let mut seen = vec![false; wanted.len()];
     let mut elements = Elements { bytes, pos: HEADER };
     let mut index = 0usize;
     while elements.remaining() > 0 {
@@ -458,13 +490,29 @@ pub(crate) fn read_mat<const N: usize>(
         let Some(slot) = wanted.iter().position(|w| *w == header.name) else {
             continue;
         };
-        if found[slot].is_some() {
+        if seen[slot] {
             return Err(MatError::new(
                 header.name,
                 "the variable appears twice in the file",
             ));
         }
-        found[slot] = Some(numeric_values(header)?);
+        seen[slot] = true;
+        take(slot, header)?;
     }
+    Ok(())
+}
+
+/// Reads the numeric variables `wanted` from the bytes of a MAT-file; other variables
+/// are skipped. A wanted variable that is absent is `None`; one that appears twice is
+/// an error.
+pub(crate) fn read_mat<const N: usize>(
+    bytes: &[u8],
+    wanted: [&str; N],
+) -> std::result::Result<[Option<MatArray>; N], MatError> {
+    let mut found: [Option<MatArray>; N] = std::array::from_fn(|_| None);
+    for_each_wanted(bytes, &wanted, |slot, header| {
+        found[slot] = Some(numeric_values(header)?);
+        Ok(())
+    })?;
     Ok(found)
 }
