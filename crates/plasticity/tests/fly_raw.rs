@@ -286,3 +286,74 @@ fn hostile_raw_files_name_the_file_and_the_variable() {
     let fly = fly_dir(dir.path(), "single");
     assert_error(load_fly_dir(&fly), "single", "", &["one fly's directory"]);
 }
+
+#[test]
+fn the_mat_reader_refuses_what_it_cannot_trust() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hostile.mat");
+    let read = |bytes: Vec<u8>| {
+        std::fs::write(&path, bytes).expect("written");
+        load_mat_variables(&path, &["v"])
+    };
+    let header_of = |m: &[u8]| {
+        let mut bytes = node_file(&[], false);
+        bytes.extend(m);
+        bytes
+    };
+    // cells nested deeper than the reader follows
+    let mut deep = Node::Char("AtoM".into(), false);
+    for _ in 0..20 {
+        deep = Node::Cell(vec![deep]);
+    }
+    let message = read(node_file(&[("v", deep)], true))
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        message.contains("'v'") && message.contains("nested more than 16"),
+        "{message}"
+    );
+
+    // a cell array claiming a million cells in a few bytes: refused before allocating
+    let mut cell = raw::node_element("v", &Node::Cell(vec![Node::Empty]));
+    cell[36..40].copy_from_slice(&1_000_000i32.to_le_bytes());
+    let message = read(header_of(&cell)).expect_err("refused").to_string();
+    assert!(message.contains("1000000 arrays claimed"), "{message}");
+
+    // a char array whose dimensions disagree with its data
+    let mut chars = raw::node_element("v", &Node::Char("AtoM".into(), true));
+    chars[36..40].copy_from_slice(&5i32.to_le_bytes());
+    let message = read(header_of(&chars)).expect_err("refused").to_string();
+    assert!(message.contains("need 5 characters"), "{message}");
+
+    // v7.3 recognised by its version word alone, and by the HDF5 signature alone
+    let mut v73 = node_file(&[], false);
+    v73[124..126].copy_from_slice(&0x0200u16.to_le_bytes());
+    let message = read(v73).expect_err("refused").to_string();
+    assert!(
+        message.contains("v7.3") && message.contains("HDF5"),
+        "{message}"
+    );
+    let mut hdf5 = vec![b' '; 512];
+    hdf5.extend(b"\x89HDF\r\n\x1a\n");
+    hdf5.resize(1024, 0);
+    let message = read(hdf5).expect_err("refused").to_string();
+    assert!(message.contains("v7.3"), "{message}");
+
+    // a sparse field is kept as unsupported, so the rest of the struct still reads
+    let fields = vec!["a".to_string()];
+    let s = Node::Struct(fields, vec![vec![Node::Double(vec![1, 1], vec![2.0])]]);
+    let mut bytes = raw::node_element("v", &s);
+    let found = read(header_of(&bytes)).expect("reads");
+    assert!(matches!(&found[0], Some(MatValue::Struct(s)) if s.len() == 1));
+    // class byte of the nested double (after the struct's header, name length, names)
+    let nested_flags = bytes.len() - 48;
+    assert_eq!(bytes[nested_flags], 6, "the nested array's class byte");
+    bytes[nested_flags] = 5;
+    let found = read(header_of(&bytes)).expect("reads");
+    let Some(MatValue::Struct(s)) = &found[0] else {
+        panic!("a struct")
+    };
+    assert!(
+        matches!(s.field(0, "a"), Some(MatValue::Unsupported { class, .. }) if class == "sparse")
+    );
+}
