@@ -46,6 +46,7 @@ fn twenty_simulated_flies_convert_to_the_simulations_x_y_r() {
     let out = tempfile::tempdir().expect("temp dir");
     let mut truths = Vec::new();
     let (mut dropped_choice_points, mut no_choice, mut rejections) = (0, 0, 0);
+    let mut entries_on_choice_points = 0;
     for fly in 0..20u64 {
         let trials = 8 + (fly as usize % 5) * 4;
         let sim = simulate_raw_fly(fly + 1, 3, trials);
@@ -66,6 +67,7 @@ fn twenty_simulated_flies_convert_to_the_simulations_x_y_r() {
         dropped_choice_points += s.choice_points_without_entry;
         no_choice += s.trials_without_choice;
         rejections += sim.decisions.iter().filter(|&&d| d == 0).count();
+        entries_on_choice_points += sim.entries_on_choice_points;
 
         // written as .mat and as CSV, read back by the loaders
         let truth = truth_recording(&sim, &name);
@@ -82,6 +84,10 @@ fn twenty_simulated_flies_convert_to_the_simulations_x_y_r() {
     // the simulation exercised what it should
     assert!(dropped_choice_points > 5, "{dropped_choice_points}");
     assert!(no_choice > 5 && rejections > 50, "{no_choice} {rejections}");
+    assert!(
+        entries_on_choice_points > 0,
+        "an entry on a choice point's frame"
+    );
     // a directory of raw fly directories, in natural order
     let flies = load_fly_dir(dir.path()).expect("all flies load");
     assert_eq!(flies, truths);

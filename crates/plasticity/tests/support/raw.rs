@@ -157,6 +157,8 @@ pub struct RawFlySim {
     pub decisions: Vec<i64>,
     /// `R`: the binary reward of each accepted entry.
     pub rewards: Vec<f64>,
+    /// Choice points on the frame of an entry (which is then not before them).
+    pub entries_on_choice_points: usize,
 }
 
 impl RawFlySim {
@@ -206,7 +208,8 @@ fn crossing(kind: Node, local_frame: i64) -> Vec<Node> {
 /// that are not entries, and `type` in both forms. The truth is worked out on the
 /// timeline ("Y = 1 on the last entry before a choice point, if an entry came since
 /// the previous one; R its binary reward"); the files hold each block's frames
-/// relative to the previous block's last choice point.
+/// relative to the previous block's last choice point. Now and then a choice point falls
+/// on the frame of the last crossing (an entry there is not before it).
 pub fn simulate_raw_fly(seed: u64, blocks: usize, trials: usize) -> RawFlySim {
     let mut rng = Rng::new(seed);
     let fields: Vec<String> = ["time", "type", "time_pt_in_vector", "conts"]
@@ -218,7 +221,9 @@ pub fn simulate_raw_fly(seed: u64, blocks: usize, trials: usize) -> RawFlySim {
     let mut files = Vec::new();
     let mut t: i64 = 0;
     let mut offset: i64 = 0; // the last choice point so far (global frame)
-    let mut pending: Option<usize> = None; // the last entry since the previous choice point
+                             // entries not yet before a choice point: (position, global frame)
+    let mut pending: Vec<(usize, i64)> = Vec::new();
+    let mut entries_on_choice_points = 0;
     for b in 0..blocks {
         let mut crossings: Vec<Vec<Node>> = Vec::new();
         let mut cps = vec![rng.below(4) as f64]; // the first element, dropped
@@ -249,7 +254,7 @@ pub fn simulate_raw_fly(seed: u64, blocks: usize, trials: usize) -> RawFlySim {
                 let code =
                     ["AtoM", "AtoO", "OtoM", "MtoO"][(rng.below(2) * 2) as usize + odour as usize];
                 crossings.push(crossing(type_node(&mut rng, code), t - offset));
-                pending = Some(odours.len());
+                pending.push((odours.len(), t));
                 odours.push(odour);
                 decisions.push(0);
             }
@@ -262,12 +267,18 @@ pub fn simulate_raw_fly(seed: u64, blocks: usize, trials: usize) -> RawFlySim {
                 reward as f64
             };
             if choice != 0 {
-                t += 1 + rng.below(10) as i64;
+                // now and then the choice point falls on the frame of the last crossing,
+                // which is then not before it (frames are compared strictly)
+                if first || !rng.chance(0.05) {
+                    t += 1 + rng.below(10) as i64;
+                }
                 cps.push((t - offset) as f64);
                 last_cp = Some(t);
-                if let Some(p) = pending.take() {
+                entries_on_choice_points += usize::from(pending.iter().any(|(_, f)| *f == t));
+                if let Some(&(p, _)) = pending.iter().rev().find(|(_, f)| *f < t) {
                     decisions[p] = 1;
                     rewards.push(if reward == 0 { 0.0 } else { 1.0 });
+                    pending.retain(|(_, f)| *f >= t);
                 }
             }
         }
@@ -305,5 +316,6 @@ pub fn simulate_raw_fly(seed: u64, blocks: usize, trials: usize) -> RawFlySim {
         odours,
         decisions,
         rewards,
+        entries_on_choice_points,
     }
 }
