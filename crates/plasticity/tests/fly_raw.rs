@@ -288,6 +288,38 @@ fn hostile_raw_files_name_the_file_and_the_variable() {
         &["missing variable"],
     );
 
+    // block 1 without a choice point (the reference's index error), and choice points
+    // left without a choice (every trial of blocks 2 and 3 without one)
+    let fly = fly_dir(dir.path(), "no_cp");
+    std::fs::write(
+        fly.join("cps_1.mat"),
+        node_file(&[("cps", Node::Double(vec![1, 1], vec![2.0]))], false),
+    )
+    .expect("written");
+    assert_error(
+        convert_raw_fly(&fly),
+        "cps_1.mat",
+        "cps",
+        &["block 1 has no choice point"],
+    );
+    let fly = fly_dir(dir.path(), "few_choices");
+    let mut choices = vec![0.0; 30];
+    choices[..10].fill(1.0);
+    std::fs::write(
+        fly.join("choice_order.mat"),
+        node_file(
+            &[("choice_order", Node::Double(vec![10, 3], choices))],
+            false,
+        ),
+    )
+    .expect("written");
+    assert_error(
+        convert_raw_fly(&fly),
+        "choice_order.mat",
+        "choice_order",
+        &["only 10 trials"],
+    );
+
     // one fly's directory given where a directory of flies is expected
     let fly = fly_dir(dir.path(), "single");
     assert_error(load_fly_dir(&fly), "single", "", &["one fly's directory"]);

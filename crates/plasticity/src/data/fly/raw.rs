@@ -320,10 +320,11 @@ pub fn convert_raw_fly(dir: impl AsRef<Path>) -> Result<RawFly> {
             Some(&(frame, _)) => frame,
             None if block == 1 => 0.0,
             None => {
-                return Err(cps_files[0].error(format!(
+                let message = format!(
                     "block 1 has no choice point (only the first element, which is dropped), \
                      so block {block}'s frames cannot be offset"
-                )))
+                );
+                return Err(cps_files.first().unwrap_or(&cps).error(message));
             }
         };
         let (block_entries, n_crossings) = block_entries(&crossings, offset)?;
