@@ -87,6 +87,11 @@ enum Command {
     /// flies, with profile-likelihood intervals; writes per_fly.csv, population.csv,
     /// comparison.json and figures.
     Flies(crate::flags::FliesArgs),
+    /// Convert one fly's deposited raw Y-arena data (odour crossings, choice points,
+    /// choice and reward orders; Rajagopalan et al., PNAS 2023) to the X/Y/R layout
+    /// that `plasticity flies` reads, as the authors' preprocessing does; writes
+    /// FILE.mat or FILE.csv.
+    ConvertFly(crate::convert_fly::ConvertFlyArgs),
     /// Model selection on a behaviour dataset: which Taylor terms the choices ask for.
     /// Term sets from a pool (every subset up to --max-terms, or forward stepwise) are
     /// scored by held-out deviance (cross-validation with folds by session), AIC and
@@ -168,6 +173,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => crate::fit::evaluate_command(&args),
         Command::Table(args) => crate::table::table_command(&args),
         Command::Flies(args) => crate::flies::flies_command(&args),
+        Command::ConvertFly(args) => crate::convert_fly::convert_fly_command(&args),
         Command::Select(args) => crate::select::select_command(&args),
         Command::Design(args) => crate::design::design_command(&args),
         Command::Discover(args) => crate::discover::discover_command(&args),

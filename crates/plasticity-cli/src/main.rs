@@ -28,6 +28,7 @@ macro_rules! note {
 
 mod bench;
 mod cli;
+mod convert_fly;
 mod design;
 mod discover;
 mod fit;

@@ -635,7 +635,9 @@ fn load_fly(py: Python<'_>, path: PathBuf) -> PyResult<FlyRecording> {
     Ok(FlyRecording { inner })
 }
 
-/// Reads every fly (``*.mat``, ``*.csv``) of a directory.
+/// Reads every fly (``*.mat``, ``*.csv``, and subdirectories of deposited raw data
+/// holding ``choice_order.mat``, converted as ``plasticity convert-fly`` does) of a
+/// directory.
 ///
 /// Parameters
 /// ----------
@@ -645,7 +647,8 @@ fn load_fly(py: Python<'_>, path: PathBuf) -> PyResult<FlyRecording> {
 /// Returns
 /// -------
 /// list of FlyRecording
-///     One recording per file, in natural order of the names (``Fly2`` before ``Fly10``).
+///     One recording per file or raw directory, in natural order of the names
+///     (``Fly2`` before ``Fly10``).
 ///
 /// Raises
 /// ------

@@ -60,7 +60,9 @@ impl TableArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct FliesArgs {
-    /// Directory of fly recordings (.mat with X, Y, R, or the CSV layout).
+    /// Directory of fly recordings (.mat with X, Y, R, or the CSV layout), and/or of
+    /// per-fly directories of deposited raw data (holding choice_order.mat; converted
+    /// as `plasticity convert-fly` does).
     pub(crate) data_dir: PathBuf,
     /// Output directory: per_fly.csv, population.csv, comparison.json, figures/.
     #[arg(long)]

@@ -62,6 +62,14 @@
 //! and no presentation lacks the reward signal of its trial). A recording without any
 //! accept is refused.
 //!
+//! # The deposited raw data
+//!
+//! A directory per fly with the raw Y-arena files of Rajagopalan et al. (odour
+//! crossings, choice points, choice and reward orders) is converted to the same
+//! presentations by [`raw`] ([`convert_raw_fly`], [`load_raw_fly`]); [`load_fly_dir`]
+//! reads such directories beside `.mat` and CSV files, and [`write_fly`] writes the
+//! `.mat` and CSV layouts.
+//!
 //! Every error names the file and the variable (`.mat`) or column (CSV) at fault, e.g.
 //! `Fly3.mat: variable 'Y': expected 0 (reject) or 1 (accept), found 2 at presentation
 //! 17`. Presentations, trials and odour columns are counted from 0; CSV lines from 1.
@@ -69,12 +77,16 @@
 mod csv;
 mod dataset;
 mod mat;
+pub mod raw;
 #[cfg(test)]
 mod tests;
+mod write;
 
 pub use csv::load_fly_csv;
 pub use dataset::to_dataset;
 pub use mat::load_fly_mat;
+pub use raw::{convert_raw_fly, is_raw_fly_dir, load_raw_fly, RawFly, RawFlySummary};
+pub use write::write_fly;
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -320,41 +332,64 @@ fn extension(path: &Path) -> Option<String> {
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
 }
 
-/// Reads every fly recording (`*.mat` and `*.csv`, case-insensitive, not hidden files
-/// starting with `.`) in `dir`, in natural order of the file names (`Fly2` before
-/// `Fly10`). Fails if there is none, if any file fails to load, or if two files have
-/// the same stem (a fly's name).
+/// Reads every fly in `dir`, in natural order of the names (`Fly2` before `Fly10`):
+/// each recording file (`*.mat` and `*.csv`, case-insensitive, not hidden files
+/// starting with `.`) and each subdirectory holding one fly's raw data
+/// (`choice_order.mat`; converted by [`load_raw_fly`], named after the subdirectory).
+/// Fails if there is none, if any fails to load, or if two have the same name (a
+/// file's stem, a directory's name).
 pub fn load_fly_dir(dir: impl AsRef<Path>) -> Result<Vec<FlyRecording>> {
     let dir = dir.as_ref();
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    if raw::is_raw_fly_dir(dir) {
+        return Err(Error::data(
+            dir,
+            "",
+            "this is one fly's directory of raw data (it holds choice_order.mat): give the \
+             directory that holds it and the other flies' directories, or convert it with \
+             `plasticity convert-fly`",
+        ));
+    }
+    // (sort key, path, whether it is a raw fly directory)
+    let mut found: Vec<(String, PathBuf, bool)> = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
         let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
             continue;
         };
+        if name.starts_with('.') {
+            continue;
+        }
         let wanted = matches!(extension(&path).as_deref(), Some("mat" | "csv"));
-        if wanted && !name.starts_with('.') && path.is_file() {
-            files.push((name, path));
+        if wanted && path.is_file() {
+            found.push((name, path, false));
+        } else if path.is_dir() && raw::is_raw_fly_dir(&path) {
+            found.push((name, path, true));
         }
     }
-    if files.is_empty() {
+    if found.is_empty() {
         return Err(Error::data(
             dir,
             "",
-            "no fly recordings (*.mat or *.csv files) in this directory",
+            "no fly recordings (*.mat or *.csv files, or directories of raw data holding \
+             choice_order.mat) in this directory",
         ));
     }
-    files.sort_by(|a, b| natural_cmp(&a.0, &b.0));
-    let mut recordings: Vec<FlyRecording> = Vec::with_capacity(files.len());
-    for (file_name, path) in &files {
-        let recording = load_fly(path)?;
+    found.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+    let mut recordings: Vec<FlyRecording> = Vec::with_capacity(found.len());
+    for (file_name, path, is_raw) in &found {
+        let recording = if *is_raw {
+            load_raw_fly(path)?
+        } else {
+            load_fly(path)?
+        };
         if let Some(j) = recordings.iter().position(|r| r.name == recording.name) {
             return Err(Error::data(
                 dir,
                 "",
                 format!(
-                    "two recordings are named '{}' ({} and {file_name}): a fly's name is its file stem",
-                    recording.name, files[j].0
+                    "two recordings are named '{}' ({} and {file_name}): a fly's name is its \
+                     file stem or its raw directory's name",
+                    recording.name, found[j].0
                 ),
             ));
         }

@@ -1,19 +1,28 @@
-//! A reader of MATLAB v5 MAT-files (docs/model.md §6): the numeric variables asked for,
-//! converted to `f64`, from the bytes of a file, with every size checked (the file is
-//! untrusted input).
+//! A reader of MATLAB v5/v7 MAT-files (docs/model.md §6): the variables asked for, from
+//! the bytes of a file, with every size checked (the file is untrusted input). Numeric
+//! variables are converted to `f64` ([`MatArray`]); [`load_mat_variables`] also reads
+//! char, cell and struct arrays ([`MatValue`], in [`value`]).
 //!
 //! A MAT-file is a 128-byte header (text, version 0x0100 and the endian indicator `IM`)
 //! followed by tagged elements: an 8-byte tag (data type, byte count; or the 4-byte
 //! small-element form) and its data padded to 8 bytes. A variable is an `miMATRIX`
-//! element (array flags, dimensions, name, real part), stored plainly or inside an
-//! `miCOMPRESSED` (zlib) element. Only real numeric classes are read; a compressed
-//! variable may inflate to at most 256 MiB and at most [`MAX_INFLATE_RATIO`] times its
-//! compressed size, and dimensions whose product does not match the length of the data
-//! are refused before anything is allocated.
+//! element (array flags, dimensions, name, then its data), stored plainly or inside an
+//! `miCOMPRESSED` (zlib) element. A compressed variable may inflate to at most 256 MiB
+//! and at most [`MAX_INFLATE_RATIO`] times its compressed size, and dimensions whose
+//! product does not match the length of the data are refused before anything is
+//! allocated. A MATLAB v7.3 file (HDF5) is refused with an error that says so.
 
 use std::io::Read;
 
 use flate2::read::ZlibDecoder;
+
+mod header;
+pub mod value;
+pub mod write;
+
+use header::{check_header, HEADER};
+
+pub use value::{load_mat_variables, MatStruct, MatValue, MAX_ARRAYS, MAX_DEPTH};
 
 /// A compressed `.mat` variable may inflate to at most this many times its compressed
 /// size (deflate's own limit is about 1032:1).
@@ -34,7 +43,7 @@ pub(crate) const MI_INT64: u32 = 12;
 pub(crate) const MI_UINT64: u32 = 13;
 pub(crate) const MI_MATRIX: u32 = 14;
 pub(crate) const MI_COMPRESSED: u32 = 15;
-const MI_UTF8: u32 = 16;
+pub(crate) const MI_UTF8: u32 = 16;
 
 const MX_SPARSE: u8 = 5;
 const MX_OPAQUE: u8 = 17;
@@ -64,10 +73,12 @@ fn class_name(class: u8) -> String {
 }
 
 /// A numeric variable converted to `f64`, column-major as MATLAB stores it.
-#[derive(Debug)]
-pub(crate) struct MatArray {
-    pub(crate) dims: Vec<usize>,
-    pub(crate) values: Vec<f64>,
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatArray {
+    /// Dimensions.
+    pub dims: Vec<usize>,
+    /// The values, column-major.
+    pub values: Vec<f64>,
 }
 
 /// An error inside a MAT-file: the variable, when known (else empty), and what is wrong.
@@ -369,58 +380,17 @@ fn inflate(compressed: &[u8]) -> std::result::Result<Vec<u8>, (String, Vec<u8>)>
     Ok(out)
 }
 
-/// Reads the numeric variables `wanted` from the bytes of a MAT-file; other variables
-/// are skipped. A wanted variable that is absent is `None`; one that appears twice is
-/// an error.
-pub(crate) fn read_mat<const N: usize>(
+/// Walks the variables of a MAT-file's bytes and calls `take(slot, header)` for each
+/// whose name is `wanted[slot]`; other variables are skipped (compressed ones are
+/// inflated, within the caps, to read their names). A wanted variable that appears
+/// twice is an error.
+fn for_each_wanted(
     bytes: &[u8],
-    wanted: [&str; N],
-) -> std::result::Result<[Option<MatArray>; N], MatError> {
-    const HEADER: usize = 128;
-    if bytes.is_empty() {
-        return Err(MatError::new(
-            "",
-            "the file is empty, expected a MATLAB v5 MAT-file",
-        ));
-    }
-    if bytes.starts_with(b"MATLAB 7.3") {
-        return Err(MatError::new(
-            "",
-            "a MATLAB v7.3 (HDF5) file is not supported: save it with `save(..., '-v7')` or scipy.io.savemat",
-        ));
-    }
-    if bytes.len() < HEADER {
-        return Err(MatError::new(
-            "",
-            format!(
-                "not a MATLAB v5 MAT-file: {} bytes, shorter than its 128-byte header",
-                bytes.len()
-            ),
-        ));
-    }
-    match &bytes[126..128] {
-        b"IM" => {}
-        b"MI" => {
-            return Err(MatError::new(
-                "",
-                "a big-endian MAT-file is not supported (only little-endian)",
-            ))
-        }
-        _ => {
-            return Err(MatError::new(
-                "",
-                "not a MATLAB v5 MAT-file (no 'IM' endian indicator at byte 126 of the header)",
-            ))
-        }
-    }
-    let version = u16::from_le_bytes([bytes[124], bytes[125]]);
-    if version != 0x0100 {
-        return Err(MatError::new(
-            "",
-            format!("unsupported MAT-file version 0x{version:04x}, expected 0x0100 (v5/v7)"),
-        ));
-    }
-    let mut found: [Option<MatArray>; N] = std::array::from_fn(|_| None);
+    wanted: &[&str],
+    mut take: impl FnMut(usize, MatrixHeader<'_>) -> std::result::Result<(), MatError>,
+) -> std::result::Result<(), MatError> {
+    check_header(bytes)?;
+    let mut seen = vec![false; wanted.len()];
     let mut elements = Elements { bytes, pos: HEADER };
     let mut index = 0usize;
     while elements.remaining() > 0 {
@@ -458,13 +428,29 @@ pub(crate) fn read_mat<const N: usize>(
         let Some(slot) = wanted.iter().position(|w| *w == header.name) else {
             continue;
         };
-        if found[slot].is_some() {
+        if seen[slot] {
             return Err(MatError::new(
                 header.name,
                 "the variable appears twice in the file",
             ));
         }
-        found[slot] = Some(numeric_values(header)?);
+        seen[slot] = true;
+        take(slot, header)?;
     }
+    Ok(())
+}
+
+/// Reads the numeric variables `wanted` from the bytes of a MAT-file; other variables
+/// are skipped. A wanted variable that is absent is `None`; one that appears twice is
+/// an error.
+pub(crate) fn read_mat<const N: usize>(
+    bytes: &[u8],
+    wanted: [&str; N],
+) -> std::result::Result<[Option<MatArray>; N], MatError> {
+    let mut found: [Option<MatArray>; N] = std::array::from_fn(|_| None);
+    for_each_wanted(bytes, &wanted, |slot, header| {
+        found[slot] = Some(numeric_values(header)?);
+        Ok(())
+    })?;
     Ok(found)
 }
