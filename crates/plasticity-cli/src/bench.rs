@@ -9,10 +9,9 @@ use serde_json::{json, Map, Value};
 
 use plasticity::circuit::NeuralCircuit;
 use plasticity::gradient::forward::{neural_trajectory_sse_and_gradient_forward, NeuralForward};
-use plasticity::gradient::network::{
-    network_trajectory_sse, network_trajectory_sse_and_gradient, NetworkWorkspace, NeuralEngine,
+use plasticity::gradient::{
+    neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
 };
-use plasticity::gradient::{neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace};
 use plasticity::objective::{BehaviourObjective, NeuralObjective, Objective};
 use plasticity::pipeline::behaviour::{build_rule, circuit_of};
 use plasticity::report::write_json;
@@ -44,23 +43,12 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// The engine's single-layer network of `dataset` under the Taylor rule over (x, y, w).
-fn oja_engine(dataset: &plasticity::data::NeuralDataset) -> Result<NeuralEngine> {
-    Ok(NeuralEngine::new(
-        dataset.n_pre(),
-        dataset.n_post(),
-        &dataset.recorded_neurons,
-        Rule::Taylor(TaylorRule::new(Variables::Xyw)),
-    )?)
-}
-
-/// Gradient time of trajectory 0 of `dataset` in forward mode (f64, the single-layer
-/// stepper that in-memory, streamed and online fits use), and its loss.
+/// Gradient time of trajectory 0 of `dataset` in forward mode (f64), and its loss.
 fn time_forward_mode(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
     repeats: usize,
-) -> Result<(f64, f64)> {
+) -> (f64, f64) {
     let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
     let rule = TaylorRule::new(Variables::Xyw);
     let mut state = NeuralForward::new(circuit, &rule);
@@ -75,89 +63,38 @@ fn time_forward_mode(
             &mut gradient,
         );
     });
-    Ok((seconds, loss))
+    (seconds, loss)
 }
 
-/// Forward and gradient (adjoint, `strategy`) time of trajectory 0 of `dataset`
-/// through the engine (f64), and its loss.
-fn time_trajectory(
+/// Forward and gradient time of trajectory 0 of `dataset` in precision `S`.
+fn time_trajectory<S: Scalar>(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
     repeats: usize,
     strategy: GradientStrategy,
-) -> Result<(f64, f64, f64)> {
-    let engine = oja_engine(dataset)?;
-    let trajectory = engine.trajectory(dataset.trajectory(0));
-    let mut workspace = NetworkWorkspace::new();
-    let mut gradient = vec![0.0; theta.len()];
-    let mut loss = 0.0;
-    let forward = median_seconds(repeats, || {
-        loss = network_trajectory_sse(
-            engine.network(),
-            theta,
-            trajectory.initial_weights,
-            trajectory,
-            &mut workspace,
-        );
-    });
-    let backward = median_seconds(repeats, || {
-        network_trajectory_sse_and_gradient(
-            engine.network(),
-            theta,
-            trajectory,
-            strategy,
-            &mut workspace,
-            &mut gradient,
-            None,
-        );
-    });
-    Ok((forward, backward, loss))
-}
-
-/// Forward and gradient time of trajectory 0 of `dataset` in f32: the forward pass
-/// through the engine (generic over the scalar), the gradient by the single-layer
-/// kernel's f32 adjoint (the engine's adjoint is f64), and the forward loss.
-fn time_trajectory_f32(
-    dataset: &plasticity::data::NeuralDataset,
-    theta: &[f64],
-    repeats: usize,
-) -> Result<(f64, f64, f64)> {
-    let engine = oja_engine(dataset)?;
-    let trajectory = engine.trajectory(dataset.trajectory(0));
-    let theta32: Vec<f32> = theta.iter().map(|&v| v as f32).collect();
-    let initial_weights: Vec<f32> = trajectory
-        .initial_weights
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
-    let mut workspace = NetworkWorkspace::<f32>::new();
-    let mut loss = 0.0;
-    let forward = median_seconds(repeats, || {
-        loss = network_trajectory_sse(
-            engine.network(),
-            &theta32,
-            &initial_weights,
-            trajectory,
-            &mut workspace,
-        )
-        .re();
-    });
+) -> (f64, f64, f64) {
     let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
     let rule = TaylorRule::new(Variables::Xyw);
-    let mut kernel_workspace = NeuralWorkspace::<f32>::new();
-    let mut gradient = vec![0.0f32; rule.n_parameters()];
+    let theta: Vec<S> = theta.iter().map(|&v| S::from_f64(v)).collect();
+    let trajectory = dataset.trajectory(0);
+    let mut workspace = NeuralWorkspace::<S>::new();
+    let mut gradient = vec![S::zero(); rule.n_parameters()];
+    let mut loss = 0.0;
+    let forward = median_seconds(repeats, || {
+        loss = neural_trajectory_sse(&circuit, &rule, &theta, trajectory, &mut workspace).re();
+    });
     let backward = median_seconds(repeats, || {
         neural_trajectory_sse_and_gradient(
             &circuit,
             &rule,
-            &theta32,
-            dataset.trajectory(0),
-            GradientStrategy::Checkpointed,
-            &mut kernel_workspace,
+            &theta,
+            trajectory,
+            strategy,
+            &mut workspace,
             &mut gradient,
         );
     });
-    Ok((forward, backward, loss))
+    (forward, backward, loss)
 }
 
 /// `--case sparse`: one trajectory of x (n_pre inputs) → y (n_post sigmoid neurons,
@@ -317,22 +254,28 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
     results.insert("gradient".into(), json!(args.gradient.name()));
     if strategy == GradientStrategy::Forward {
         // forward mode alone (its memory is what a scaling run measures)
-        let (gradient, loss) = time_forward_mode(&dataset, &theta, args.repeats)?;
+        let (gradient, loss) = time_forward_mode(&dataset, &theta, args.repeats);
         results.insert("oja_gradient_f64_s".into(), json!(gradient));
         results.insert("oja_loss_f64".into(), json!(loss));
     } else {
-        let (forward, gradient, loss) = time_trajectory(&dataset, &theta, args.repeats, strategy)?;
+        let (forward, gradient, loss) =
+            time_trajectory::<f64>(&dataset, &theta, args.repeats, strategy);
         results.insert("oja_forward_f64_s".into(), json!(forward));
         results.insert("oja_gradient_f64_s".into(), json!(gradient));
         results.insert("oja_loss_f64".into(), json!(loss));
     }
     if args.case == BenchCase::All {
-        let (forward_mode, _) = time_forward_mode(&dataset, &theta, args.repeats)?;
+        let (forward_mode, _) = time_forward_mode(&dataset, &theta, args.repeats);
         results.insert(
             "oja_gradient_forward_mode_f64_s".into(),
             json!(forward_mode),
         );
-        let (forward, gradient, loss) = time_trajectory_f32(&dataset, &theta, args.repeats)?;
+        let (forward, gradient, loss) = time_trajectory::<f32>(
+            &dataset,
+            &theta,
+            args.repeats,
+            GradientStrategy::Checkpointed,
+        );
         results.insert("oja_forward_f32_s".into(), json!(forward));
         results.insert("oja_gradient_f32_s".into(), json!(gradient));
         results.insert("oja_loss_f32".into(), json!(loss));

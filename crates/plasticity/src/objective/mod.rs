@@ -14,11 +14,10 @@ pub use circuit::CircuitObjective;
 use crate::circuit::NeuralCircuit;
 use crate::data::NeuralDataset;
 use crate::gradient::forward::{neural_trajectory_sse_and_gradient_forward, NeuralForward};
-use crate::gradient::network::{
-    network_trajectory_sse, network_trajectory_sse_and_gradient, NetworkWorkspace, NeuralEngine,
+use crate::gradient::{
+    neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
 };
-use crate::gradient::GradientStrategy;
-use crate::rule::{PlasticityRule, Rule};
+use crate::rule::PlasticityRule;
 
 /// A differentiable data loss over items (trajectories or sessions) that can be
 /// batched: what the optimizers see.
@@ -34,21 +33,18 @@ pub trait Objective: Sync {
 }
 
 /// Mean squared error of the neural-activity circuit (docs/model.md §4.1):
-/// `L = 1/(N T n_rec) Σ_{k,t,i∈rec} (y_{k,t,i}(θ) − ŷ_{k,t,i})²`, computed by the engine
-/// on the single-layer network ([`NeuralEngine`]) with the adjoint (full tape or
-/// checkpointed), or in forward mode by the single-layer stepper, as `strategy` says.
+/// `L = 1/(N T n_rec) Σ_{k,t,i∈rec} (y_{k,t,i}(θ) − ŷ_{k,t,i})²`.
 pub struct NeuralObjective<'a, R> {
     dataset: &'a NeuralDataset,
-    engine: NeuralEngine,
+    circuit: NeuralCircuit,
     rule: R,
     strategy: GradientStrategy,
     /// Workspaces kept between calls: a paper-scale tape is 40 MB, and allocating
     /// (and first touching) it anew for every minibatch of one trajectory cost as much
     /// as the gradient itself.
-    workspaces: WorkspacePool<NetworkWorkspace<f64>>,
+    workspaces: WorkspacePool<NeuralWorkspace<f64>>,
     /// Forward-mode states (tangents of every synapse), kept for the same reason.
     forward_states: WorkspacePool<NeuralForward>,
-    circuit: NeuralCircuit,
     /// Parameters forward mode differentiates (all unless restricted).
     active: Vec<usize>,
 }
@@ -81,33 +77,26 @@ impl<W> WorkspacePool<W> {
     }
 }
 
-impl<'a, R: PlasticityRule + Clone + Into<Rule>> NeuralObjective<'a, R> {
-    /// The MSE of `dataset` under `rule`, gradients by `strategy`.
+impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
+    /// The MSE of `dataset` under `rule`, gradients by `strategy`. (A `Result`, as
+    /// every objective's constructor: the engine's network of the layer, which
+    /// behaviour data already run on, can refuse a circuit.)
     pub fn new(
         dataset: &'a NeuralDataset,
         rule: R,
         strategy: GradientStrategy,
     ) -> crate::Result<Self> {
-        let engine = NeuralEngine::new(
-            dataset.n_pre(),
-            dataset.n_post(),
-            &dataset.recorded_neurons,
-            rule.clone().into(),
-        )?;
         Ok(NeuralObjective {
             dataset,
-            engine,
+            circuit: NeuralCircuit::new(dataset.n_pre(), dataset.n_post()),
             active: (0..rule.n_parameters()).collect(),
             rule,
             strategy,
             workspaces: WorkspacePool::new(),
             forward_states: WorkspacePool::new(),
-            circuit: NeuralCircuit::new(dataset.n_pre(), dataset.n_post()),
         })
     }
-}
 
-impl<R: PlasticityRule> NeuralObjective<'_, R> {
     /// Forward mode carries tangents only for `active` (the trainable parameters,
     /// indices below `n_parameters`): memory and time ∝ their number. The gradient's
     /// other entries are then 0 under [`GradientStrategy::Forward`] (the adjoint
@@ -121,37 +110,6 @@ impl<R: PlasticityRule> NeuralObjective<'_, R> {
     fn normaliser(&self, n_items: usize) -> f64 {
         (n_items * self.dataset.steps() * self.dataset.recorded_neurons.len()) as f64
     }
-
-    /// The squared error of trajectory `k` and its gradient (added to `gradient`):
-    /// the engine's adjoint, or forward mode by the single-layer stepper
-    /// ([`NeuralForward`], which streamed and online fits step through as the data
-    /// arrive; the same numbers in memory and from a file).
-    fn trajectory_gradient(&self, theta: &[f64], k: usize, gradient: &mut [f64]) -> f64 {
-        if self.strategy == GradientStrategy::Forward {
-            let make = || NeuralForward::with_active(self.circuit, &self.rule, self.active.clone());
-            return self.forward_states.with(make, |state| {
-                neural_trajectory_sse_and_gradient_forward(
-                    state,
-                    &self.rule,
-                    theta,
-                    self.dataset.trajectory(k),
-                    gradient,
-                )
-            });
-        }
-        let trajectory = self.engine.trajectory(self.dataset.trajectory(k));
-        self.workspaces.with(NetworkWorkspace::new, |workspace| {
-            network_trajectory_sse_and_gradient(
-                self.engine.network(),
-                theta,
-                trajectory,
-                self.strategy,
-                workspace,
-                gradient,
-                None,
-            )
-        })
-    }
 }
 
 impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
@@ -164,17 +122,15 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
     }
 
     fn loss(&self, theta: &[f64], items: &[usize]) -> f64 {
-        let network = self.engine.network();
         let per_item: Vec<f64> = items
             .par_iter()
             .map(|&k| {
-                let trajectory = self.engine.trajectory(self.dataset.trajectory(k));
-                self.workspaces.with(NetworkWorkspace::new, |workspace| {
-                    network_trajectory_sse(
-                        network,
+                self.workspaces.with(NeuralWorkspace::new, |workspace| {
+                    neural_trajectory_sse(
+                        &self.circuit,
+                        &self.rule,
                         theta,
-                        trajectory.initial_weights,
-                        trajectory,
+                        self.dataset.trajectory(k),
                         workspace,
                     )
                 })
@@ -187,9 +143,35 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
         let per_item: Vec<(f64, Vec<f64>)> = items
             .par_iter()
             .map(|&k| {
-                let mut item_gradient = vec![0.0; theta.len()];
-                let sse = self.trajectory_gradient(theta, k, &mut item_gradient);
-                (sse, item_gradient)
+                if self.strategy == GradientStrategy::Forward {
+                    let make = || {
+                        NeuralForward::with_active(self.circuit, &self.rule, self.active.clone())
+                    };
+                    return self.forward_states.with(make, |state| {
+                        let mut item_gradient = vec![0.0; theta.len()];
+                        let sse = neural_trajectory_sse_and_gradient_forward(
+                            state,
+                            &self.rule,
+                            theta,
+                            self.dataset.trajectory(k),
+                            &mut item_gradient,
+                        );
+                        (sse, item_gradient)
+                    });
+                }
+                self.workspaces.with(NeuralWorkspace::new, |workspace| {
+                    let mut item_gradient = vec![0.0; theta.len()];
+                    let sse = neural_trajectory_sse_and_gradient(
+                        &self.circuit,
+                        &self.rule,
+                        theta,
+                        self.dataset.trajectory(k),
+                        self.strategy,
+                        workspace,
+                        &mut item_gradient,
+                    );
+                    (sse, item_gradient)
+                })
             })
             .collect();
         let scale = 1.0 / self.normaliser(items.len());

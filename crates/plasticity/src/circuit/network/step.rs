@@ -3,17 +3,8 @@
 //! projection (`W_p,t+1 = W_p,t + η_p g_θ(a_p, y_B,t, W_p,t, r_t)`, optionally clipped),
 //! and the reverse pass through both.
 
-use rayon::prelude::*;
-
-use crate::circuit::neural::{PARALLEL_SYNAPSES, ROW_BLOCK};
 use crate::rule::{LayerState, PlasticityRule};
 use crate::scalar::Scalar;
-
-/// Whether a projection's update runs in blocks of rows in parallel: dense, with at
-/// least [`PARALLEL_SYNAPSES`] synapses.
-fn updated_in_blocks(connectivity: &Connectivity) -> bool {
-    connectivity.dense && connectivity.n_synapses() >= PARALLEL_SYNAPSES
-}
 
 use super::connectivity::Connectivity;
 use super::{Network, PopulationKind, Projection};
@@ -37,19 +28,7 @@ impl Network {
             .max()
             .unwrap_or(0);
         let widest_population = self.populations.iter().map(|p| p.size).max().unwrap_or(0);
-        let in_blocks = self
-            .projections
-            .iter()
-            .filter(|p| updated_in_blocks(&p.connectivity))
-            .filter_map(|p| {
-                p.rule.map(|r| {
-                    p.connectivity.n_post().div_ceil(ROW_BLOCK)
-                        * self.rules[r].rule.scratch_len(p.connectivity.n_pre())
-                })
-            })
-            .max()
-            .unwrap_or(0);
-        (2 * widest_pre + rule_scratch + widest_population).max(in_blocks)
+        2 * widest_pre + rule_scratch + widest_population
     }
 
     fn presynaptic<'a, S>(
@@ -195,24 +174,7 @@ impl Network {
             let w = &mut weights[self.weight_range(index)];
             let eta = S::from_f64(projection.learning_rate);
             let connectivity = &projection.connectivity;
-            if updated_in_blocks(connectivity) {
-                // rows are independent: blocks of ROW_BLOCK postsynaptic neurons in
-                // parallel, each with its own scratch (bit for bit the serial result)
-                let n_pre = connectivity.n_pre();
-                let per_block = rule.scratch_len(n_pre).max(1);
-                w.par_chunks_mut(ROW_BLOCK * n_pre)
-                    .zip(post.par_chunks(ROW_BLOCK))
-                    .zip(scratch.par_chunks_mut(per_block))
-                    .for_each(|((w, post), scratch)| {
-                        let layer = LayerState {
-                            pre,
-                            post,
-                            reward,
-                            learning_rate: eta,
-                        };
-                        rule.update(theta, layer, w, scratch);
-                    });
-            } else if connectivity.dense {
+            if connectivity.dense {
                 let layer = LayerState {
                     pre,
                     post,

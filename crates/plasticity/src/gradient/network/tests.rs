@@ -846,3 +846,80 @@ fn forward_mode_jacobian_with_a_modulatory_signal_and_a_gate() {
     );
     assert!(refused.is_err());
 }
+
+/// A §3.1 recording through [`NeuralEngine`] (its inputs the drive as they are, rows
+/// narrower than the network): loss, adjoint and forward-mode gradient equal the
+/// single-layer kernel's to 1e-12, with half the neurons recorded.
+#[test]
+fn a_neural_recording_runs_on_the_single_layer_network_without_copying() {
+    let dataset = crate::task::OjaTask {
+        n_pre: 6,
+        n_post: 9,
+        steps: 12,
+        trajectories: 2,
+        recording_fraction: 0.5,
+        noise_std: 0.05,
+        seed: 3,
+        ..crate::task::OjaTask::default()
+    }
+    .simulate()
+    .expect("simulated");
+    assert!(dataset.recorded_neurons.len() < dataset.n_post());
+    let rule = TaylorRule::new(Variables::Xyw);
+    let engine = NeuralEngine::new(
+        dataset.n_pre(),
+        dataset.n_post(),
+        &dataset.recorded_neurons,
+        Rule::Taylor(rule),
+    )
+    .expect("engine");
+    let theta = random_theta(12, 27, 0.1);
+    let active: Vec<usize> = (0..27).collect();
+    let circuit = crate::circuit::NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let mut kernel_ws = crate::gradient::NeuralWorkspace::new();
+    let mut ws = NetworkWorkspace::new();
+    let mut tangents = jacobian::NetworkTangentWorkspace::new();
+    for k in 0..dataset.n_trajectories() {
+        let mut expected = vec![0.0; 27];
+        let expected_loss = crate::gradient::neural_trajectory_sse_and_gradient(
+            &circuit,
+            &rule,
+            &theta,
+            dataset.trajectory(k),
+            GradientStrategy::Checkpointed,
+            &mut kernel_ws,
+            &mut expected,
+        );
+        let trajectory = engine.trajectory(dataset.trajectory(k));
+        let (mut adjoint, mut forward) = (vec![0.0; 27], vec![0.0; 27]);
+        let loss = network_trajectory_sse_and_gradient(
+            engine.network(),
+            &theta,
+            trajectory,
+            GradientStrategy::Checkpointed,
+            &mut ws,
+            &mut adjoint,
+            None,
+        );
+        let forward_loss = jacobian::network_trajectory_loss_and_gradient_forward(
+            engine.network(),
+            &theta,
+            &active,
+            trajectory,
+            &mut tangents,
+            &mut forward,
+        );
+        assert!((loss - expected_loss).abs() <= 1e-12 * expected_loss);
+        assert!((forward_loss.loss - expected_loss).abs() <= 1e-12 * expected_loss);
+        assert_close_with_floor("engine adjoint vs kernel", &adjoint, &expected, 1e-12, 1e-9);
+        assert_close_with_floor(
+            "engine forward mode vs kernel",
+            &forward,
+            &expected,
+            1e-10,
+            1e-9,
+        );
+    }
+    let error = NeuralEngine::new(3, 4, &[4], Rule::Taylor(rule)).expect_err("neuron 4 of 4");
+    assert!(error.to_string().contains("recorded_neurons"), "{error}");
+}
