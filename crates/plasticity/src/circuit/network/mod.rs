@@ -282,11 +282,10 @@ impl Network {
     /// population `x` (`n_pre`) and the sigmoid population `y` (`n_post`) joined by the
     /// dense, undelayed, plastic projection `w` (rule `rule`, `η = 1`):
     /// `y_t = σ(W_t x_t)`, `W_t+1 = W_t + g_θ(x_t, y_t, W_t)`. A recording's inputs
-    /// (`T × n_pre`) are its drive as they are (see [`NetworkTrajectory::drive`]), its
-    /// recorded neuron `i` is neuron `n_pre + i`, its `W₀` (`n_post × n_pre`) the
-    /// projection's weights in their order.
-    ///
-    /// [`NetworkTrajectory::drive`]: crate::circuit::trajectory::NetworkTrajectory::drive
+    /// (`T × n_pre`) are its drive as they are (the `drive` of a
+    /// [`NetworkTrajectory`](crate::circuit::trajectory::NetworkTrajectory) may have rows
+    /// narrower than the network), its recorded neuron `i` is neuron `n_pre + i`, its
+    /// `W₀` (`n_post × n_pre`) the projection's weights in their order.
     pub fn single_layer(n_pre: usize, n_post: usize, rule: Rule) -> Result<Self> {
         Network::new(
             vec![
