@@ -317,7 +317,7 @@ fn write_outputs(
             "data_warning_summary": data_check.summary,
             "settings": settings,
             "data_dir": args.data_dir.display().to_string(),
-            "data_source": plasticity::data::FLY_DATA_SOURCE,
+            "data_source": plasticity::data::fly_data_source(&args.data_dir),
             "version": plasticity::VERSION,
             "timing": {
                 "wall_seconds": wall,

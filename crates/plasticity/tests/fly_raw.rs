@@ -8,7 +8,10 @@ mod raw;
 
 use std::path::Path;
 
-use plasticity::data::{convert_raw_fly, load_fly, load_fly_dir, load_raw_fly, FlyRecording};
+use plasticity::data::{
+    convert_raw_fly, fly_data_source, load_fly, load_fly_dir, load_raw_fly, FlyRecording,
+    FLY_DATA_SOURCE, RAW_FLY_DATA_SOURCE,
+};
 use plasticity::io::mat::{load_mat_variables, MatValue};
 use plasticity::Error;
 use raw::{node_file, simulate_raw_fly, Node, RawFlySim};
@@ -91,6 +94,13 @@ fn twenty_simulated_flies_convert_to_the_simulations_x_y_r() {
     // a directory of raw fly directories, in natural order
     let flies = load_fly_dir(dir.path()).expect("all flies load");
     assert_eq!(flies, truths);
+    // and the source their results record: the deposited raw data, the public
+    // conversion, or both where a directory mixes them
+    assert_eq!(fly_data_source(dir.path()), RAW_FLY_DATA_SOURCE);
+    assert_eq!(fly_data_source(out.path()), FLY_DATA_SOURCE);
+    std::fs::copy(out.path().join("Fly1.mat"), dir.path().join("Fly21.mat")).expect("copy");
+    let mixed = fly_data_source(dir.path());
+    assert!(mixed.contains(FLY_DATA_SOURCE) && mixed.contains(RAW_FLY_DATA_SOURCE));
 }
 
 #[test]

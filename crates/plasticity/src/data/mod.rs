@@ -13,9 +13,11 @@ use std::path::Path;
 
 pub use behaviour::{BehaviourDataset, BehaviourSession};
 pub use circuit::CircuitDataset;
+pub use fly::fly_data_source;
 pub use fly::{
     convert_raw_fly, is_raw_fly_dir, load_fly, load_fly_csv, load_fly_dir, load_fly_mat,
     load_raw_fly, to_dataset, write_fly, FlyRecording, RawFly, RawFlySummary, FLY_DATA_SOURCE,
+    RAW_FLY_DATA_SOURCE,
 };
 pub use fly_warnings::{
     check_fly_recordings, FlyDataCheck, FlyDataWarning, FlyDataWarningKind, FlyRejectionCounts,

@@ -102,6 +102,34 @@ pub const FLY_DATA_SOURCE: &str = "Rajagopalan, Darshan, Hibbard, Fitzgerald and
 layout X/Y/R in the MIT-licensed repository \
 irmakerkol/Model-Based-Inference-of-Synaptic-Plasticity-Rules (folder data/)";
 
+/// The source of flies converted from the deposited raw directories ([`load_raw_fly`]).
+pub const RAW_FLY_DATA_SOURCE: &str = "Rajagopalan, Darshan, Hibbard, Fitzgerald and Turner, \
+\"Reward expectations direct learning and drive operant matching in Drosophila\" \
+(PNAS 2023); the deposited raw Y-arena data (Zenodo, doi:10.5281/zenodo.7449214), converted \
+to X/Y/R by plasticity as FlyData_preprocess does (Analysis/Rajagopalan2022_main.m of \
+ChuntaoDan/ForkedYArenaCode)";
+
+/// What the recordings [`load_fly_dir`] reads from `dir` come from: [`FLY_DATA_SOURCE`]
+/// for `.mat`/CSV files, [`RAW_FLY_DATA_SOURCE`] for raw directories, both (joined by
+/// " + ") for a directory holding both kinds.
+pub fn fly_data_source(dir: impl AsRef<Path>) -> String {
+    let (mut files, mut raw_dirs) = (false, false);
+    if let Ok(entries) = std::fs::read_dir(dir.as_ref()) {
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() && raw::is_raw_fly_dir(&path) {
+                raw_dirs = true;
+            } else if path.is_file() && matches!(extension(&path).as_deref(), Some("mat" | "csv")) {
+                files = true;
+            }
+        }
+    }
+    match (files, raw_dirs) {
+        (true, true) => format!("{FLY_DATA_SOURCE} + {RAW_FLY_DATA_SOURCE}"),
+        (false, true) => RAW_FLY_DATA_SOURCE.to_string(),
+        _ => FLY_DATA_SOURCE.to_string(),
+    }
+}
+
 /// The most odours a recording may have (columns of `X`, CSV odour identities).
 pub const MAX_ODOURS: usize = 256;
 
