@@ -416,6 +416,9 @@ fn activity_tangents(
     net_input_tangents: &mut [f64],
     n_active: usize,
 ) {
+    if n_active == 0 {
+        return;
+    }
     let populations = network.populations();
     for &b in network.update_order() {
         let PopulationKind::Neurons { activation, .. } = populations[b].kind else {
@@ -475,6 +478,32 @@ fn activity_tangents(
                 let connectivity = &projection.connectivity;
                 // a fixed projection's weights have no tangent (S = 0)
                 let plastic = projection.rule.is_some();
+                if connectivity.is_dense() {
+                    // the same sums in the same order, without the index indirection
+                    let row = connectivity.row(i);
+                    let s_row = &s[row.start * n_active..row.end * n_active];
+                    for (j, ((&a_j, s_k), &w_k)) in pre_values
+                        .iter()
+                        .zip(s_row.chunks_exact(n_active))
+                        .zip(&w[row])
+                        .enumerate()
+                    {
+                        if plastic {
+                            for (o, &v) in dz.iter_mut().zip(s_k) {
+                                *o += a_j * v;
+                            }
+                        }
+                        if pre_simulated {
+                            for (o, &v) in dz
+                                .iter_mut()
+                                .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
+                            {
+                                *o += w_k * v;
+                            }
+                        }
+                    }
+                    continue;
+                }
                 for k in connectivity.row(i) {
                     let j = connectivity.pre_index()[k];
                     if plastic {
