@@ -462,70 +462,93 @@ fn activity_tangents(
             let neuron = range.start + i;
             let row = neuron * n_active..(neuron + 1) * n_active;
             let dz = &mut net_input_tangents[row.clone()];
-            dz.iter_mut().for_each(|s| *s = 0.0);
-            for &index in incoming {
-                let projection = &network.projections()[index];
-                let (pre_values, pre_tangents, pre_simulated) = presynaptic(
-                    network,
-                    projection,
-                    (previous, current),
-                    (previous_tangents, current_tangents),
-                    n_active,
-                );
-                let w_range = network.weight_range(index);
-                let w = &weights[w_range.clone()];
-                let s = &weight_tangents[w_range.start * n_active..w_range.end * n_active];
-                let connectivity = &projection.connectivity;
-                // a fixed projection's weights have no tangent (S = 0)
-                let plastic = projection.rule.is_some();
-                if connectivity.is_dense() {
-                    // the same sums in the same order, without the index indirection
-                    let row = connectivity.row(i);
-                    let s_row = &s[row.start * n_active..row.end * n_active];
-                    for (j, ((&a_j, s_k), &w_k)) in pre_values
-                        .iter()
-                        .zip(s_row.chunks_exact(n_active))
-                        .zip(&w[row])
-                        .enumerate()
-                    {
-                        if plastic {
-                            for (o, &v) in dz.iter_mut().zip(s_k) {
-                                *o += a_j * v;
-                            }
-                        }
-                        if pre_simulated {
-                            for (o, &v) in dz
-                                .iter_mut()
-                                .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
-                            {
-                                *o += w_k * v;
-                            }
-                        }
-                    }
-                    continue;
-                }
-                for k in connectivity.row(i) {
-                    let j = connectivity.pre_index()[k];
-                    if plastic {
-                        let a_j = pre_values[j];
-                        for (o, &v) in dz.iter_mut().zip(&s[k * n_active..(k + 1) * n_active]) {
-                            *o += a_j * v;
-                        }
-                    }
-                    if pre_simulated {
-                        let w_k = w[k];
-                        for (o, &v) in dz
-                            .iter_mut()
-                            .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
-                        {
-                            *o += w_k * v;
-                        }
-                    }
-                }
-            }
+            net_input_tangent(
+                network,
+                (b, i),
+                (weights, weight_tangents),
+                (previous, current),
+                (previous_tangents, current_tangents),
+                dz,
+            );
             let slope = activation.slope(current[neuron]);
             for (d, &v) in current_tangents[row].iter_mut().zip(dz.iter()) {
                 *d = slope * v;
+            }
+        }
+    }
+}
+
+/// `∂z_i = Σ_p Σ_j (S_p,ij a_j + W_p,ij ∂a_j)` of neuron `i` of population `b` into `dz`
+/// (overwritten): the serial pass of [`activity_tangents`], synapse by synapse.
+#[inline]
+fn net_input_tangent(
+    network: &Network,
+    (b, i): (usize, usize),
+    (weights, weight_tangents): (&[f64], &[f64]),
+    (previous, current): (&[f64], &[f64]),
+    (previous_tangents, current_tangents): (&[f64], &[f64]),
+    dz: &mut [f64],
+) {
+    let n_active = dz.len();
+    let incoming = network.incoming(b);
+    dz.iter_mut().for_each(|s| *s = 0.0);
+    for &index in incoming {
+        let projection = &network.projections()[index];
+        let (pre_values, pre_tangents, pre_simulated) = presynaptic(
+            network,
+            projection,
+            (previous, current),
+            (previous_tangents, current_tangents),
+            n_active,
+        );
+        let w_range = network.weight_range(index);
+        let w = &weights[w_range.clone()];
+        let s = &weight_tangents[w_range.start * n_active..w_range.end * n_active];
+        let connectivity = &projection.connectivity;
+        // a fixed projection's weights have no tangent (S = 0)
+        let plastic = projection.rule.is_some();
+        if connectivity.is_dense() {
+            // the same sums in the same order, without the index indirection
+            let row = connectivity.row(i);
+            let s_row = &s[row.start * n_active..row.end * n_active];
+            for (j, ((&a_j, s_k), &w_k)) in pre_values
+                .iter()
+                .zip(s_row.chunks_exact(n_active))
+                .zip(&w[row])
+                .enumerate()
+            {
+                if plastic {
+                    for (o, &v) in dz.iter_mut().zip(s_k) {
+                        *o += a_j * v;
+                    }
+                }
+                if pre_simulated {
+                    for (o, &v) in dz
+                        .iter_mut()
+                        .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
+                    {
+                        *o += w_k * v;
+                    }
+                }
+            }
+            continue;
+        }
+        for k in connectivity.row(i) {
+            let j = connectivity.pre_index()[k];
+            if plastic {
+                let a_j = pre_values[j];
+                for (o, &v) in dz.iter_mut().zip(&s[k * n_active..(k + 1) * n_active]) {
+                    *o += a_j * v;
+                }
+            }
+            if pre_simulated {
+                let w_k = w[k];
+                for (o, &v) in dz
+                    .iter_mut()
+                    .zip(&pre_tangents[j * n_active..(j + 1) * n_active])
+                {
+                    *o += w_k * v;
+                }
             }
         }
     }
