@@ -7,11 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 
-use plasticity::circuit::NeuralCircuit;
-use plasticity::gradient::forward::{neural_trajectory_sse_and_gradient_forward, NeuralForward};
-use plasticity::gradient::{
-    neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
-};
+use plasticity::gradient::{EnginePath, GradientStrategy, NeuralEngine, NeuralWorkspace};
 use plasticity::objective::{BehaviourObjective, NeuralObjective, Objective};
 use plasticity::pipeline::behaviour::{build_rule, circuit_of};
 use plasticity::report::write_json;
@@ -43,50 +39,50 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Gradient time of trajectory 0 of `dataset` in forward mode (f64), and its loss.
+/// Gradient time of trajectory 0 of `dataset` in forward mode (f64) on the engine's
+/// `path`, and its loss.
 fn time_forward_mode(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
     repeats: usize,
-) -> (f64, f64) {
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
-    let rule = TaylorRule::new(Variables::Xyw);
-    let mut state = NeuralForward::new(circuit, &rule);
-    let mut gradient = vec![0.0; rule.n_parameters()];
+    path: EnginePath,
+) -> Result<(f64, f64)> {
+    let engine =
+        NeuralEngine::for_dataset(dataset, TaylorRule::new(Variables::Xyw))?.with_path(path)?;
+    let mut workspace = NeuralWorkspace::new();
+    let mut gradient = vec![0.0; theta.len()];
     let mut loss = 0.0;
     let seconds = median_seconds(repeats, || {
-        loss = neural_trajectory_sse_and_gradient_forward(
-            &mut state,
-            &rule,
+        loss = engine.sse_and_gradient(
             theta,
             dataset.trajectory(0),
+            GradientStrategy::Forward,
+            &mut workspace,
             &mut gradient,
         );
     });
-    (seconds, loss)
+    Ok((seconds, loss))
 }
 
-/// Forward and gradient time of trajectory 0 of `dataset` in precision `S`.
+/// Forward and gradient time of trajectory 0 of `dataset` on the engine's fast path in
+/// precision `S`.
 fn time_trajectory<S: Scalar>(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
     repeats: usize,
     strategy: GradientStrategy,
-) -> (f64, f64, f64) {
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
-    let rule = TaylorRule::new(Variables::Xyw);
+) -> Result<(f64, f64, f64)> {
+    let engine = NeuralEngine::for_dataset(dataset, TaylorRule::new(Variables::Xyw))?;
     let theta: Vec<S> = theta.iter().map(|&v| S::from_f64(v)).collect();
     let trajectory = dataset.trajectory(0);
     let mut workspace = NeuralWorkspace::<S>::new();
-    let mut gradient = vec![S::zero(); rule.n_parameters()];
+    let mut gradient = vec![S::zero(); theta.len()];
     let mut loss = 0.0;
     let forward = median_seconds(repeats, || {
-        loss = neural_trajectory_sse(&circuit, &rule, &theta, trajectory, &mut workspace).re();
+        loss = engine.sse(&theta, trajectory, &mut workspace).re();
     });
     let backward = median_seconds(repeats, || {
-        neural_trajectory_sse_and_gradient(
-            &circuit,
-            &rule,
+        engine.fast_path_sse_and_gradient(
             &theta,
             trajectory,
             strategy,
@@ -94,7 +90,62 @@ fn time_trajectory<S: Scalar>(
             &mut gradient,
         );
     });
-    (forward, backward, loss)
+    Ok((forward, backward, loss))
+}
+
+/// Forward and gradient (adjoint by `strategy`) time of trajectory 0 of `dataset` in
+/// f64 on the engine's general network step.
+fn time_general_path(
+    dataset: &plasticity::data::NeuralDataset,
+    theta: &[f64],
+    repeats: usize,
+    strategy: GradientStrategy,
+) -> Result<(f64, f64)> {
+    let engine = NeuralEngine::for_dataset(dataset, TaylorRule::new(Variables::Xyw))?
+        .with_path(EnginePath::General)?;
+    let trajectory = dataset.trajectory(0);
+    let mut workspace = NeuralWorkspace::new();
+    let mut gradient = vec![0.0; theta.len()];
+    let forward = median_seconds(repeats, || {
+        engine.sse(theta, trajectory, &mut workspace);
+    });
+    let backward = median_seconds(repeats, || {
+        engine.sse_and_gradient(theta, trajectory, strategy, &mut workspace, &mut gradient);
+    });
+    Ok((forward, backward))
+}
+
+/// The fast path's times against the general step's (`fast_path_*`: the general
+/// path's time over the fast path's, the speed-up that keeps the fast path).
+fn time_fast_path_speedup(
+    dataset: &plasticity::data::NeuralDataset,
+    theta: &[f64],
+    repeats: usize,
+    results: &mut Map<String, Value>,
+) -> Result<()> {
+    let (forward, gradient) =
+        time_general_path(dataset, theta, repeats, GradientStrategy::Checkpointed)?;
+    let (forward_mode, _) = time_forward_mode(dataset, theta, repeats, EnginePath::General)?;
+    results.insert("oja_forward_general_f64_s".into(), json!(forward));
+    results.insert("oja_gradient_general_f64_s".into(), json!(gradient));
+    results.insert(
+        "oja_gradient_forward_mode_general_f64_s".into(),
+        json!(forward_mode),
+    );
+    for (key, general, fast) in [
+        ("forward", forward, "oja_forward_f64_s"),
+        ("gradient", gradient, "oja_gradient_f64_s"),
+        (
+            "forward_mode",
+            forward_mode,
+            "oja_gradient_forward_mode_f64_s",
+        ),
+    ] {
+        if let Some(fast) = results.get(fast).and_then(Value::as_f64) {
+            results.insert(format!("fast_path_speedup_{key}"), json!(general / fast));
+        }
+    }
+    Ok(())
 }
 
 /// `--case sparse`: one trajectory of x (n_pre inputs) → y (n_post sigmoid neurons,
@@ -254,18 +305,19 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
     results.insert("gradient".into(), json!(args.gradient.name()));
     if strategy == GradientStrategy::Forward {
         // forward mode alone (its memory is what a scaling run measures)
-        let (gradient, loss) = time_forward_mode(&dataset, &theta, args.repeats);
+        let (gradient, loss) = time_forward_mode(&dataset, &theta, args.repeats, EnginePath::Auto)?;
         results.insert("oja_gradient_f64_s".into(), json!(gradient));
         results.insert("oja_loss_f64".into(), json!(loss));
     } else {
         let (forward, gradient, loss) =
-            time_trajectory::<f64>(&dataset, &theta, args.repeats, strategy);
+            time_trajectory::<f64>(&dataset, &theta, args.repeats, strategy)?;
         results.insert("oja_forward_f64_s".into(), json!(forward));
         results.insert("oja_gradient_f64_s".into(), json!(gradient));
         results.insert("oja_loss_f64".into(), json!(loss));
     }
     if args.case == BenchCase::All {
-        let (forward_mode, _) = time_forward_mode(&dataset, &theta, args.repeats);
+        let (forward_mode, _) =
+            time_forward_mode(&dataset, &theta, args.repeats, EnginePath::Auto)?;
         results.insert(
             "oja_gradient_forward_mode_f64_s".into(),
             json!(forward_mode),
@@ -275,10 +327,11 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
             &theta,
             args.repeats,
             GradientStrategy::Checkpointed,
-        );
+        )?;
         results.insert("oja_forward_f32_s".into(), json!(forward));
         results.insert("oja_gradient_f32_s".into(), json!(gradient));
         results.insert("oja_loss_f32".into(), json!(loss));
+        time_fast_path_speedup(&dataset, &theta, args.repeats, &mut results)?;
         time_behaviour_epochs(args.repeats, &mut results)?;
         // multi-trajectory work: the full-batch loss and gradient over 10 trajectories
         // on a pool of 1 and of 2 threads (computation only), and whether they agree

@@ -359,11 +359,13 @@ fn loss_and_gradient_streamed<'py>(
     }
     let stream = open_stream(&path)?;
     let mut gradient = vec![0.0; theta.len()];
-    let (loss, error) = py.detach(|| {
-        let objective = StreamedNeuralObjective::new(&stream, rule);
-        let items: Vec<usize> = (0..stream.n_trajectories()).collect();
-        let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
-        (loss, objective.take_error())
+    let (loss, error) = py.detach(|| match StreamedNeuralObjective::new(&stream, rule) {
+        Ok(objective) => {
+            let items: Vec<usize> = (0..stream.n_trajectories()).collect();
+            let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
+            (loss, objective.take_error())
+        }
+        Err(error) => (f64::NAN, Some(error)),
     });
     if let Some(error) = error {
         return Err(to_py_err(error));

@@ -1,12 +1,10 @@
 //! One trajectory of the neural circuit at the paper's scale (100→1000, T = 50):
 //! the forward loss alone, and the loss with its checkpointed-adjoint gradient, for
-//! the 27-term Taylor rule and the MLP rule.
+//! the 27-term Taylor rule and the MLP rule, on the engine's fast path and (`general`)
+//! on its general network step.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use plasticity::circuit::NeuralCircuit;
-use plasticity::gradient::{
-    neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
-};
+use plasticity::gradient::{EnginePath, GradientStrategy, NeuralEngine, NeuralWorkspace};
 use plasticity::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
 use plasticity::task::OjaTask;
 
@@ -17,7 +15,6 @@ fn bench_trajectory(c: &mut Criterion) {
     }
     .simulate()
     .expect("simulated dataset");
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
     let trajectory = dataset.trajectory(0);
     let taylor = Rule::Taylor(TaylorRule::new(Variables::Xyw));
     let oja = parse_expression("x*y - y^2*w", Variables::Xyw).expect("expression");
@@ -35,24 +32,27 @@ fn bench_trajectory(c: &mut Criterion) {
     let mut group = c.benchmark_group("oja_100x1000_T50");
     group.sample_size(20);
     for (name, rule, theta) in [("taylor27", &taylor, &theta), ("mlp10", &mlp, &mlp_theta)] {
-        let mut workspace = NeuralWorkspace::new();
-        group.bench_function(format!("{name}/forward"), |b| {
-            b.iter(|| neural_trajectory_sse(&circuit, rule, theta, trajectory, &mut workspace))
-        });
-        let mut gradient = vec![0.0; theta.len()];
-        group.bench_function(format!("{name}/gradient"), |b| {
-            b.iter(|| {
-                neural_trajectory_sse_and_gradient(
-                    &circuit,
-                    rule,
-                    theta,
-                    trajectory,
-                    GradientStrategy::Checkpointed,
-                    &mut workspace,
-                    &mut gradient,
-                )
-            })
-        });
+        for (path, suffix) in [(EnginePath::Auto, ""), (EnginePath::General, "_general")] {
+            let engine = NeuralEngine::for_dataset(&dataset, rule.clone())
+                .and_then(|engine| engine.with_path(path))
+                .expect("engine");
+            let mut workspace = NeuralWorkspace::new();
+            group.bench_function(format!("{name}/forward{suffix}"), |b| {
+                b.iter(|| engine.sse(theta, trajectory, &mut workspace))
+            });
+            let mut gradient = vec![0.0; theta.len()];
+            group.bench_function(format!("{name}/gradient{suffix}"), |b| {
+                b.iter(|| {
+                    engine.sse_and_gradient(
+                        theta,
+                        trajectory,
+                        GradientStrategy::Checkpointed,
+                        &mut workspace,
+                        &mut gradient,
+                    )
+                })
+            });
+        }
     }
     group.finish();
 }

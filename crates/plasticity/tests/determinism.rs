@@ -44,7 +44,7 @@ fn assert_identical(runs: &[(usize, FitOutcome)]) {
 
 #[test]
 fn a_neural_lbfgs_fit_is_identical_with_1_and_2_threads_and_across_runs() {
-    const { assert!(33 * 1000 >= plasticity::circuit::neural::PARALLEL_SYNAPSES) };
+    const { assert!(33 * 1000 >= plasticity::circuit::PARALLEL_SYNAPSES) };
     let dataset = OjaTask {
         // 33 × 1000 synapses: above PARALLEL_SYNAPSES, so the circuit's row blocks
         // run in parallel too, not only the trajectories

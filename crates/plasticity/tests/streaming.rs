@@ -52,7 +52,8 @@ fn deflated_copy(from: &std::path::Path, to: &std::path::Path) {
 
 fn streamed(path: &std::path::Path, items: &[usize]) -> (f64, Vec<f64>) {
     let stream = NeuralStream::open(path).expect("opens");
-    let objective = StreamedNeuralObjective::new(&stream, TaylorRule::new(Variables::Xyw));
+    let objective =
+        StreamedNeuralObjective::new(&stream, TaylorRule::new(Variables::Xyw)).expect("objective");
     let mut gradient = vec![0.0; 27];
     let loss = objective.loss_and_gradient(&theta(), items, &mut gradient);
     assert!(objective.take_error().is_none());
@@ -177,7 +178,8 @@ fn bad_values_and_truncation_are_named_while_streaming() {
     )
     .unwrap();
     let stream = NeuralStream::open(&path).expect("the shapes are fine");
-    let objective = StreamedNeuralObjective::new(&stream, TaylorRule::new(Variables::Xyw));
+    let objective =
+        StreamedNeuralObjective::new(&stream, TaylorRule::new(Variables::Xyw)).expect("objective");
     let mut gradient = vec![0.0; 27];
     assert!(objective
         .loss_and_gradient(&theta(), &[0, 1, 2], &mut gradient)

@@ -185,7 +185,7 @@ pub(crate) fn loss_command(args: &LossArgs) -> Result<()> {
     let loss = if streams(&args.data, strategy)? {
         let theta = theta_of(&args.theta)?;
         let stream = open_stream(&args.data)?;
-        let objective = plasticity::objective::StreamedNeuralObjective::new(&stream, rule);
+        let objective = plasticity::objective::StreamedNeuralObjective::new(&stream, rule)?;
         let items: Vec<usize> = (0..stream.n_trajectories()).collect();
         let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
         if let Some(error) = objective.take_error() {

@@ -5,7 +5,7 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::circuit::NeuralCircuit;
+use crate::gradient::NeuralEngine;
 use crate::random::normal;
 use crate::rule::PlasticityRule;
 use crate::Result;
@@ -127,19 +127,18 @@ pub struct NeuralEvaluation {
 /// Simulates fresh trajectories with the generating rule and with the fitted rule from
 /// the same `W₀` and inputs, and compares them (docs/model.md §5). Each trajectory has its own
 /// seeded stream, so results do not depend on the thread count.
-pub fn evaluate_neural<T: PlasticityRule, F: PlasticityRule>(
+pub fn evaluate_neural<T: PlasticityRule + Clone, F: PlasticityRule + Clone>(
     true_rule: &T,
     true_theta: &[f64],
     fitted_rule: &F,
     fitted_theta: &[f64],
     fresh: &FreshTrajectories,
 ) -> Result<NeuralEvaluation> {
-    let circuit = NeuralCircuit::new(fresh.n_pre, fresh.n_post);
     let per_trajectory: Vec<(f64, f64)> = (0..fresh.trajectories)
         .into_par_iter()
         .map(|k| {
-            let mut r2_weights = ColumnR2::new(circuit.n_synapses());
-            let mut r2_activity = ColumnR2::new(circuit.n_post);
+            let mut r2_weights = ColumnR2::new(fresh.n_pre * fresh.n_post);
+            let mut r2_activity = ColumnR2::new(fresh.n_post);
             lockstep_trajectory(
                 true_rule,
                 true_theta,
@@ -168,7 +167,7 @@ pub fn evaluate_neural<T: PlasticityRule, F: PlasticityRule>(
 /// Runs fresh trajectory `k` (its own seeded stream) with the generating and the fitted
 /// rule in lockstep from the same `W₀` and inputs; after each step `t` calls
 /// `observe(y_t true, y_t fitted, W_{t+1} true, W_{t+1} fitted)`.
-fn lockstep_trajectory<T: PlasticityRule, F: PlasticityRule>(
+fn lockstep_trajectory<T: PlasticityRule + Clone, F: PlasticityRule + Clone>(
     true_rule: &T,
     true_theta: &[f64],
     fitted_rule: &F,
@@ -177,43 +176,32 @@ fn lockstep_trajectory<T: PlasticityRule, F: PlasticityRule>(
     k: usize,
     mut observe: impl FnMut(&[f64], &[f64], &[f64], &[f64]),
 ) -> Result<()> {
-    let circuit = NeuralCircuit::new(fresh.n_pre, fresh.n_post);
+    let (n_pre, n_post) = (fresh.n_pre, fresh.n_post);
+    let true_engine = NeuralEngine::new(n_pre, n_post, &[], true_rule.clone())?;
+    let fitted_engine = NeuralEngine::new(n_pre, n_post, &[], fitted_rule.clone())?;
     let input_dist = normal(0.0, fresh.input_std)?;
     let weight_dist = normal(0.0, fresh.initial_weight_std)?;
     let mut rng = ChaCha8Rng::seed_from_u64(fresh.seed);
     rng.set_stream(k as u64 + 1);
-    let w0: Vec<f64> = (0..circuit.n_synapses())
+    let w0: Vec<f64> = (0..n_pre * n_post)
         .map(|_| rng.sample(weight_dist))
         .collect();
-    let inputs: Vec<f64> = (0..fresh.steps * fresh.n_pre)
+    let inputs: Vec<f64> = (0..fresh.steps * n_pre)
         .map(|_| rng.sample(input_dist))
         .collect();
-    let mut true_weights = w0.clone();
-    let mut fitted_weights = w0;
-    let mut true_post = vec![0.0; circuit.n_post];
-    let mut fitted_post = vec![0.0; circuit.n_post];
-    let mut true_scratch = vec![0.0; circuit.scratch_len(true_rule)];
-    let mut fitted_scratch = vec![0.0; circuit.scratch_len(fitted_rule)];
-    for pre in inputs.chunks_exact(circuit.n_pre) {
-        circuit.activity(pre, &true_weights, &mut true_post);
-        circuit.activity(pre, &fitted_weights, &mut fitted_post);
-        circuit.plasticity(
-            true_rule,
-            true_theta,
-            pre,
-            &true_post,
-            &mut true_weights,
-            &mut true_scratch,
+    let mut truth = true_engine.start(&w0);
+    let mut fitted = fitted_engine.start(&w0);
+    for pre in inputs.chunks_exact(n_pre) {
+        truth.activity(pre);
+        fitted.activity(pre);
+        truth.update(true_theta, pre);
+        fitted.update(fitted_theta, pre);
+        observe(
+            truth.post(),
+            fitted.post(),
+            truth.weights(),
+            fitted.weights(),
         );
-        circuit.plasticity(
-            fitted_rule,
-            fitted_theta,
-            pre,
-            &fitted_post,
-            &mut fitted_weights,
-            &mut fitted_scratch,
-        );
-        observe(&true_post, &fitted_post, &true_weights, &fitted_weights);
     }
     Ok(())
 }
@@ -223,7 +211,7 @@ pub use super::weight_trajectories::WeightTrajectories;
 /// The weight trajectories of `count` much-changing synapses (in different rows and
 /// columns, [`WeightTrajectories::of_most_changing`]) of fresh trajectory 0
 /// (the first trajectory [`evaluate_neural`] compares), under both rules.
-pub fn neural_weight_trajectories<T: PlasticityRule, F: PlasticityRule>(
+pub fn neural_weight_trajectories<T: PlasticityRule + Clone, F: PlasticityRule + Clone>(
     true_rule: &T,
     true_theta: &[f64],
     fitted_rule: &F,

@@ -4,14 +4,13 @@
 
 pub mod behaviour;
 pub mod network;
-pub mod neural;
 pub mod spec;
 pub mod trajectory;
 
 pub use behaviour::{BehaviourCircuit, RewardSignal};
 pub use network::{
     Activation, Connectivity, NamedRule, Network, Population, PopulationKind, Projection,
+    PARALLEL_SYNAPSES, ROW_BLOCK,
 };
-pub use neural::{NeuralCircuit, PARALLEL_SYNAPSES, ROW_BLOCK};
 pub use spec::{CircuitSpec, InitialWeightsFit};
 pub use trajectory::{NetworkTrajectory, TrajectoryLoss};

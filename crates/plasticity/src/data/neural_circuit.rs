@@ -5,7 +5,7 @@
 //!
 //! `y_t = σ(W_t x_t)`, `W_{t+1} = W_t + g_θ(x_t, y_t, W_t)`,
 //!
-//! the step order of [`crate::circuit::neural`], and the same loss
+//! the step order of the engine's single-layer path ([`crate::gradient::NeuralEngine`]), and the same loss
 //! `1/(N T n_rec) Σ (y_t,i − ŷ_t,i)²`. Every strategy and solver of the engine
 //! (adjoint, forward mode, the Jacobian for Levenberg–Marquardt) then serves it.
 

@@ -16,8 +16,10 @@ use crate::scalar::Scalar;
 
 mod behaviour;
 mod neural;
+pub mod single_layer;
 pub use behaviour::{replay_session, BehaviourEngine, BehaviourTrajectory};
-pub use neural::NeuralEngine;
+pub use neural::{EnginePath, NeuralEngine, NeuralSimulation, NeuralWorkspace};
+pub use single_layer::NeuralForward;
 
 pub use crate::circuit::trajectory::{NetworkTrajectory, TrajectoryLoss};
 

@@ -11,13 +11,9 @@ pub mod function;
 pub use behaviour::BehaviourObjective;
 pub use circuit::CircuitObjective;
 
-use crate::circuit::NeuralCircuit;
 use crate::data::NeuralDataset;
-use crate::gradient::forward::{neural_trajectory_sse_and_gradient_forward, NeuralForward};
-use crate::gradient::{
-    neural_trajectory_sse, neural_trajectory_sse_and_gradient, GradientStrategy, NeuralWorkspace,
-};
-use crate::rule::PlasticityRule;
+use crate::gradient::{EnginePath, GradientStrategy, NeuralEngine, NeuralForward, NeuralWorkspace};
+use crate::rule::{PlasticityRule, Rule};
 
 /// A differentiable data loss over items (trajectories or sessions) that can be
 /// batched: what the optimizers see.
@@ -36,17 +32,12 @@ pub trait Objective: Sync {
 /// `L = 1/(N T n_rec) Σ_{k,t,i∈rec} (y_{k,t,i}(θ) − ŷ_{k,t,i})²`.
 pub struct NeuralObjective<'a, R> {
     dataset: &'a NeuralDataset,
-    circuit: NeuralCircuit,
-    rule: R,
+    engine: NeuralEngine<R>,
     strategy: GradientStrategy,
     /// Workspaces kept between calls: a paper-scale tape is 40 MB, and allocating
     /// (and first touching) it anew for every minibatch of one trajectory cost as much
-    /// as the gradient itself.
+    /// as the gradient itself; the same for forward mode's tangents.
     workspaces: WorkspacePool<NeuralWorkspace<f64>>,
-    /// Forward-mode states (tangents of every synapse), kept for the same reason.
-    forward_states: WorkspacePool<NeuralForward>,
-    /// Parameters forward mode differentiates (all unless restricted).
-    active: Vec<usize>,
 }
 
 /// Buffers reused across calls and threads. Which buffer a job gets never changes
@@ -88,12 +79,9 @@ impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
     ) -> crate::Result<Self> {
         Ok(NeuralObjective {
             dataset,
-            circuit: NeuralCircuit::new(dataset.n_pre(), dataset.n_post()),
-            active: (0..rule.n_parameters()).collect(),
-            rule,
+            engine: NeuralEngine::for_dataset(dataset, rule)?,
             strategy,
             workspaces: WorkspacePool::new(),
-            forward_states: WorkspacePool::new(),
         })
     }
 
@@ -102,8 +90,7 @@ impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
     /// other entries are then 0 under [`GradientStrategy::Forward`] (the adjoint
     /// computes them all anyway).
     pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
-        assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
-        self.active = active;
+        self.engine = self.engine.with_active_parameters(active);
         self
     }
 
@@ -112,9 +99,18 @@ impl<'a, R: PlasticityRule> NeuralObjective<'a, R> {
     }
 }
 
+impl<R: PlasticityRule + Clone + Into<Rule>> NeuralObjective<'_, R> {
+    /// The same objective on the engine's `path` (the general network step or the
+    /// single-layer fast path; the results agree to round-off).
+    pub fn with_path(mut self, path: EnginePath) -> crate::Result<Self> {
+        self.engine = self.engine.with_path(path)?;
+        Ok(self)
+    }
+}
+
 impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
     fn n_parameters(&self) -> usize {
-        self.rule.n_parameters()
+        self.engine.rule().n_parameters()
     }
 
     fn n_items(&self) -> usize {
@@ -126,13 +122,8 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
             .par_iter()
             .map(|&k| {
                 self.workspaces.with(NeuralWorkspace::new, |workspace| {
-                    neural_trajectory_sse(
-                        &self.circuit,
-                        &self.rule,
-                        theta,
-                        self.dataset.trajectory(k),
-                        workspace,
-                    )
+                    self.engine
+                        .sse(theta, self.dataset.trajectory(k), workspace)
                 })
             })
             .collect();
@@ -143,27 +134,9 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
         let per_item: Vec<(f64, Vec<f64>)> = items
             .par_iter()
             .map(|&k| {
-                if self.strategy == GradientStrategy::Forward {
-                    let make = || {
-                        NeuralForward::with_active(self.circuit, &self.rule, self.active.clone())
-                    };
-                    return self.forward_states.with(make, |state| {
-                        let mut item_gradient = vec![0.0; theta.len()];
-                        let sse = neural_trajectory_sse_and_gradient_forward(
-                            state,
-                            &self.rule,
-                            theta,
-                            self.dataset.trajectory(k),
-                            &mut item_gradient,
-                        );
-                        (sse, item_gradient)
-                    });
-                }
                 self.workspaces.with(NeuralWorkspace::new, |workspace| {
                     let mut item_gradient = vec![0.0; theta.len()];
-                    let sse = neural_trajectory_sse_and_gradient(
-                        &self.circuit,
-                        &self.rule,
+                    let sse = self.engine.sse_and_gradient(
                         theta,
                         self.dataset.trajectory(k),
                         self.strategy,
@@ -197,30 +170,31 @@ impl<R: PlasticityRule> Objective for NeuralObjective<'_, R> {
 /// a fit) and is kept for [`StreamedNeuralObjective::take_error`].
 pub struct StreamedNeuralObjective<'a, R> {
     stream: &'a crate::data::NeuralStream,
-    circuit: NeuralCircuit,
-    rule: R,
+    engine: NeuralEngine<R>,
     states: WorkspacePool<NeuralForward>,
     error: std::sync::Mutex<Option<crate::Error>>,
-    active: Vec<usize>,
 }
 
 impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
     /// The MSE of the streamed dataset under `rule`.
-    pub fn new(stream: &'a crate::data::NeuralStream, rule: R) -> Self {
-        StreamedNeuralObjective {
-            stream,
-            circuit: NeuralCircuit::new(stream.n_pre(), stream.n_post()),
-            active: (0..rule.n_parameters()).collect(),
+    pub fn new(stream: &'a crate::data::NeuralStream, rule: R) -> crate::Result<Self> {
+        let engine = NeuralEngine::new(
+            stream.n_pre(),
+            stream.n_post(),
+            stream.recorded_neurons(),
             rule,
+        )?;
+        Ok(StreamedNeuralObjective {
+            stream,
+            engine,
             states: WorkspacePool::new(),
             error: std::sync::Mutex::new(None),
-        }
+        })
     }
 
     /// As [`NeuralObjective::with_active_parameters`].
     pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
-        assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
-        self.active = active;
+        self.engine = self.engine.with_active_parameters(active);
         self
     }
 
@@ -237,7 +211,7 @@ impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
         let mut next_input = vec![0.0; self.stream.n_pre()];
         let mut recorded = vec![0.0; n_rec];
         let mut next_recorded = vec![0.0; n_rec];
-        let make = || NeuralForward::with_active(self.circuit, &self.rule, self.active.clone());
+        let make = || self.engine.forward_state();
         self.states.with(make, |state| {
             if !steps.next_step(&mut input, &mut recorded)? {
                 return Ok(0.0);
@@ -249,7 +223,7 @@ impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
                 if !steps.next_step(&mut next_input, &mut next_recorded)? {
                     return Ok(sse);
                 }
-                state.advance(&self.rule, theta, &next_input);
+                state.advance(self.engine.rule(), theta, &next_input);
                 std::mem::swap(&mut recorded, &mut next_recorded);
             }
         })
@@ -291,7 +265,7 @@ impl<'a, R: PlasticityRule> StreamedNeuralObjective<'a, R> {
 
 impl<R: PlasticityRule> Objective for StreamedNeuralObjective<'_, R> {
     fn n_parameters(&self) -> usize {
-        self.rule.n_parameters()
+        self.engine.rule().n_parameters()
     }
 
     fn n_items(&self) -> usize {

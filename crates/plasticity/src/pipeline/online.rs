@@ -1,7 +1,7 @@
 //! Online fits: the rule estimate is updated while the recording streams in, so that
 //! it exists before the session ends (closed-loop experiments, hours-long recordings).
 //!
-//! The recording is run once, in forward mode ([`crate::gradient::forward`]), from
+//! The recording is run once, in forward mode ([`crate::gradient::NeuralForward`]), from
 //! `θ₀`. Every `K` steps the gradient of the squared error of those `K` steps,
 //! `ĝ = Σ_{t in window} Σ_i 2 (y_{t,i} − ŷ_{t,i}) ∂y_{t,i}/∂θ / (K n_rec)`, drives one
 //! Adam step on the optimizer's variables φ (the same basis and trainable terms as an
@@ -22,10 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::neural::{neural_scales_streamed, FitStart, NeuralFitSettings};
-use crate::circuit::NeuralCircuit;
 use crate::data::NeuralStream;
 use crate::fit::Basis;
-use crate::gradient::forward::NeuralForward;
+use crate::gradient::NeuralEngine;
 use crate::optim::Adam;
 use crate::rule::Rule;
 use crate::{Error, Result};
@@ -118,9 +117,14 @@ pub fn fit_online_neural(
     } = FitStart::of(settings, basis, &scales)?;
     let mut phi = parametrisation.phi(&theta);
     let mut adam = Adam::new(phi.len(), online.learning_rate);
-    let circuit = NeuralCircuit::new(stream.n_pre(), stream.n_post());
-    let mut state =
-        NeuralForward::with_active(circuit, &rule, parametrisation.trainable().to_vec());
+    let engine = NeuralEngine::new(
+        stream.n_pre(),
+        stream.n_post(),
+        stream.recorded_neurons(),
+        rule.clone(),
+    )?
+    .with_active_parameters(parametrisation.trainable().to_vec());
+    let mut state = engine.forward_state();
     let n_rec = stream.recorded_neurons().len();
     let total_steps = stream.n_trajectories() * stream.steps();
     let updates_planned = total_steps / online.update_every;

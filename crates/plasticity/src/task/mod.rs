@@ -9,4 +9,4 @@ pub mod patterns;
 
 pub use behaviour::{BehaviourTask, SimulatedSession};
 pub use circuit::CircuitTask;
-pub use oja::{simulate_neural_trajectory, OjaTask};
+pub use oja::OjaTask;

@@ -6,9 +6,9 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::circuit::NeuralCircuit;
 use crate::data::NeuralDataset;
-use crate::rule::{parse_expression, PlasticityRule, TaylorRule, Variables};
+use crate::gradient::NeuralEngine;
+use crate::rule::{parse_expression, TaylorRule, Variables};
 use crate::{Error, Result};
 
 /// The generating experiment of docs/model.md §4.1; every field has the SPEC default.
@@ -51,29 +51,6 @@ impl Default for OjaTask {
             rule: "x*y - y^2*w".into(),
             seed: 0,
         }
-    }
-}
-
-/// Simulates one trajectory of the neural circuit from `W₀` with inputs `[steps, n_pre]`
-/// and calls `observe(t, W_t, y_t)` at every step, before the update.
-pub fn simulate_neural_trajectory<R: PlasticityRule>(
-    circuit: &NeuralCircuit,
-    rule: &R,
-    theta: &[f64],
-    inputs: &[f64],
-    initial_weights: &[f64],
-    mut observe: impl FnMut(usize, &[f64], &[f64]),
-) {
-    let n_pre = circuit.n_pre;
-    let steps = inputs.len() / n_pre;
-    let mut weights = initial_weights.to_vec();
-    let mut post = vec![0.0; circuit.n_post];
-    let mut scratch = vec![0.0; circuit.scratch_len(rule)];
-    for t in 0..steps {
-        let pre = &inputs[t * n_pre..(t + 1) * n_pre];
-        circuit.activity(pre, &weights, &mut post);
-        observe(t, &weights, &post);
-        circuit.plasticity(rule, theta, pre, &post, &mut weights, &mut scratch);
     }
 }
 
@@ -154,8 +131,12 @@ impl OjaTask {
             self.bytes_needed(),
         )?;
         let theta = parse_expression(&self.rule, Variables::Xyw)?;
-        let rule = TaylorRule::new(Variables::Xyw);
-        let circuit = NeuralCircuit::new(self.n_pre, self.n_post);
+        let engine = NeuralEngine::new(
+            self.n_pre,
+            self.n_post,
+            &[],
+            TaylorRule::new(Variables::Xyw),
+        )?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let n_rec = self.n_recorded();
         let mut recorded_neurons =
@@ -179,9 +160,7 @@ impl OjaTask {
             let w0 = initial_weights.index_axis(ndarray::Axis(0), k);
             let mut recording = recorded_activity.index_axis_mut(ndarray::Axis(0), k);
             let mut non_finite = None;
-            simulate_neural_trajectory(
-                &circuit,
-                &rule,
+            engine.simulate(
                 &theta,
                 x.as_slice().unwrap_or(&[]),
                 w0.as_slice().unwrap_or(&[]),
@@ -219,7 +198,7 @@ impl OjaTask {
             "trajectories": self.trajectories,
             "input_std": self.input_std,
             "initial_weight_std": self.weight_std(),
-            "learning_rate": circuit.learning_rate,
+            "learning_rate": 1.0, // η of docs/model.md §3.1
         });
         let serde_json::Value::Object(metadata) = metadata else {
             unreachable!("json! of an object literal is an object")

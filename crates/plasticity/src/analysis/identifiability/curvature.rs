@@ -7,10 +7,10 @@ use ndarray::Array3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::circuit::{BehaviourCircuit, NeuralCircuit};
+use crate::circuit::BehaviourCircuit;
 use crate::data::{BehaviourDataset, NeuralDataset};
-use crate::gradient::forward::NeuralForward;
 use crate::gradient::GradientStrategy;
+use crate::gradient::NeuralEngine;
 use crate::objective::BehaviourObjective;
 use crate::rule::PlasticityRule;
 use crate::{Error, Result};
@@ -105,7 +105,7 @@ pub(super) fn symmetrise(m: &mut [f64], p: usize) {
 /// Gaussian recording model at `theta`, over `parameters` (see the module's doc).
 /// Parallel over trajectories; each trajectory's `Σ J Jᵀ` is summed in trajectory
 /// order, so the result is bit-identical whatever the number of threads.
-pub fn neural_curvature<R: PlasticityRule>(
+pub fn neural_curvature<R: PlasticityRule + Clone>(
     dataset: &NeuralDataset,
     rule: &R,
     theta: &[f64],
@@ -123,14 +123,15 @@ pub fn neural_curvature<R: PlasticityRule>(
     }
     check_parameters(parameters, rule.n_parameters())?;
     let p = parameters.len();
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let engine = NeuralEngine::for_dataset(dataset, rule.clone())?
+        .with_active_parameters(parameters.to_vec());
     let n_pre = dataset.n_pre();
     let per_trajectory: Vec<(f64, Vec<f64>)> = (0..dataset.n_trajectories())
         .into_par_iter()
         .map(|k| {
             let trajectory = dataset.trajectory(k);
             let n_rec = trajectory.recorded_neurons.len();
-            let mut state = NeuralForward::with_active(circuit, rule, parameters.to_vec());
+            let mut state = engine.forward_state();
             let input = |t: usize| &trajectory.inputs[t * n_pre..(t + 1) * n_pre];
             let mut jtj = vec![0.0; p * p];
             let mut sse = 0.0;

@@ -3,7 +3,7 @@
 //!
 //! # The matrices
 //!
-//! Both come from exact forward-mode Jacobians ([`crate::gradient::forward`]), never
+//! Both come from exact forward-mode Jacobians ([`crate::gradient::NeuralForward`], [`crate::gradient::network::jacobian`]), never
 //! from differences, and neglect the second derivatives of the model (Gauss–Newton),
 //! which is exact at zero residuals and is the expected Hessian (the Fisher
 //! information) under the model's own noise.

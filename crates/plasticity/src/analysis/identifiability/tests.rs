@@ -11,8 +11,8 @@ use rand::{RngExt, SeedableRng};
 
 use super::curvature::{add_outer_upper, symmetrise};
 use super::*;
-use crate::circuit::NeuralCircuit;
 use crate::data::{BehaviourDataset, NeuralDataset};
+use crate::gradient::network::single_layer::SingleLayer as NeuralCircuit;
 use crate::gradient::network::{BehaviourEngine, NetworkWorkspace};
 use crate::gradient::GradientStrategy;
 use crate::objective::{NeuralObjective, Objective};

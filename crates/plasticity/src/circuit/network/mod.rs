@@ -35,6 +35,15 @@ use crate::rule::{PlasticityRule, Rule};
 use crate::scalar::Scalar;
 use crate::{Error, Result};
 
+/// Postsynaptic rows per block of the per-step kernels. The blocks are fixed by the
+/// layer's size, never by the thread count, so results are identical on any number
+/// of threads.
+pub const ROW_BLOCK: usize = 64;
+
+/// Layers with at least this many synapses run their blocks in parallel (rayon);
+/// smaller ones run them in order on the calling thread.
+pub const PARALLEL_SYNAPSES: usize = 1 << 15;
+
 /// The activation function `f` of a neuron population.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,32 +1,93 @@
-//! A docs/model.md §3.1 neural recording as trajectories of the single-layer network
-//! ([`Network::single_layer`]), without copying: the recording's inputs are the drive,
-//! its `W₀` the projection's weights, its recorded neuron `i` the network's neuron
-//! `n_pre + i`, and the loss the squared error over the recorded neurons.
+//! docs/model.md §3.1 neural recordings on the engine: the layer `y_t = σ(W_t x_t)`,
+//! `W_{t+1} = W_t + g_θ(x_t, y_t, W_t)` and the squared error over the recorded neurons,
+//! `Σ_t Σ_{i recorded} (y_t,i − ŷ_t,i)²`.
+//!
+//! [`NeuralEngine`] is the one door for such recordings: losses, the adjoint (full tape
+//! or checkpointed), forward mode (whole trajectories, or step by step for streaming and
+//! online fits) and simulations. It runs them through the single-layer fast path
+//! ([`super::single_layer`]) unless asked for the general network step
+//! ([`EnginePath::General`], the single-layer network of [`Network::single_layer`] with
+//! the recording as its trajectory, without copying); the two are tested equal.
 
-use super::{NetworkTrajectory, TrajectoryLoss};
+use super::jacobian::{network_trajectory_loss_and_gradient_forward, NetworkTangentWorkspace};
+use super::single_layer::{
+    neural_trajectory_sse, neural_trajectory_sse_and_gradient,
+    neural_trajectory_sse_and_gradient_forward, NeuralForward, SingleLayer, SingleLayerWorkspace,
+};
+use super::{
+    network_trajectory_sse, network_trajectory_sse_and_gradient, NetworkTrajectory,
+    NetworkWorkspace, TrajectoryLoss,
+};
 use crate::circuit::Network;
 use crate::data::NeuralTrajectory;
-use crate::rule::Rule;
+use crate::gradient::{load, resize, GradientStrategy};
+use crate::rule::{PlasticityRule, Rule};
+use crate::scalar::Scalar;
 use crate::Result;
 
-/// The single-layer circuit as the engine runs it, for recordings of one set of
-/// recorded neurons.
-#[derive(Clone, Debug)]
-pub struct NeuralEngine {
-    network: Network,
-    n_pre: usize,
-    recorded: Vec<usize>,
+/// Which implementation of the engine runs a single-layer recording.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EnginePath {
+    /// The engine's choice: the single-layer fast path (fused row updates, rows in
+    /// parallel within a trajectory; `plasticity bench-kernels` reports its speed-up).
+    #[default]
+    Auto,
+    /// The general network step every other circuit runs (what the fast path is tested
+    /// and benchmarked against).
+    General,
 }
 
-impl NeuralEngine {
-    /// The network of an `n_pre → n_post` layer under `rule`, for recordings of
-    /// `recorded_neurons` (indices into the layer).
-    pub fn new(
-        n_pre: usize,
-        n_post: usize,
-        recorded_neurons: &[usize],
-        rule: Rule,
-    ) -> Result<Self> {
+/// The single-layer circuit of a §3.1 recording as the engine runs it, for recordings
+/// of one set of recorded neurons, under `rule`.
+#[derive(Clone, Debug)]
+pub struct NeuralEngine<R = Rule> {
+    rule: R,
+    layer: SingleLayer,
+    /// The general path's network (only under [`EnginePath::General`]).
+    general: Option<Network>,
+    n_pre: usize,
+    /// Recorded neurons as indices of the layer.
+    recorded_neurons: Vec<usize>,
+    /// The same neurons as indices of the network (after the `n_pre` inputs).
+    recorded: Vec<usize>,
+    /// Parameters whose tangents forward mode carries (all unless restricted).
+    active: Vec<usize>,
+}
+
+/// Buffers for one trajectory on either path, reused across calls (no allocation per
+/// step); sized on first use.
+#[derive(Debug)]
+pub struct NeuralWorkspace<S> {
+    layer: SingleLayerWorkspace<S>,
+    network: NetworkWorkspace<S>,
+    initial_weights: Vec<S>,
+    forward: Option<NeuralForward>,
+    tangents: Option<NetworkTangentWorkspace>,
+}
+
+impl<S: Scalar> NeuralWorkspace<S> {
+    /// Empty buffers.
+    pub fn new() -> Self {
+        NeuralWorkspace {
+            layer: SingleLayerWorkspace::new(),
+            network: NetworkWorkspace::new(),
+            initial_weights: Vec::new(),
+            forward: None,
+            tangents: None,
+        }
+    }
+}
+
+impl<S: Scalar> Default for NeuralWorkspace<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: PlasticityRule> NeuralEngine<R> {
+    /// The engine of an `n_pre → n_post` layer under `rule`, for recordings of
+    /// `recorded_neurons` (indices into the layer), on the fast path.
+    pub fn new(n_pre: usize, n_post: usize, recorded_neurons: &[usize], rule: R) -> Result<Self> {
         if let Some(&i) = recorded_neurons.iter().find(|&&i| i >= n_post) {
             return Err(crate::Error::config(
                 "recorded_neurons",
@@ -34,23 +95,70 @@ impl NeuralEngine {
             ));
         }
         Ok(NeuralEngine {
-            network: Network::single_layer(n_pre, n_post, rule)?,
+            active: (0..rule.n_parameters()).collect(),
+            rule,
+            layer: SingleLayer::new(n_pre, n_post),
+            general: None,
             n_pre,
+            recorded_neurons: recorded_neurons.to_vec(),
             recorded: recorded_neurons.iter().map(|&i| n_pre + i).collect(),
         })
     }
 
-    /// The network the engine runs.
-    pub fn network(&self) -> &Network {
-        &self.network
+    /// The engine for `dataset`'s layer and recorded neurons.
+    pub fn for_dataset(dataset: &crate::data::NeuralDataset, rule: R) -> Result<Self> {
+        Self::new(
+            dataset.n_pre(),
+            dataset.n_post(),
+            &dataset.recorded_neurons,
+            rule,
+        )
     }
 
-    /// `trajectory` as a trajectory of the network (borrowing its arrays). Its inputs
-    /// must have `n_pre` values per step and its recorded activity one per recorded
-    /// neuron of the engine (as a [`crate::data::NeuralDataset`] guarantees).
+    /// Forward mode carries tangents only for `active` (the trainable parameters,
+    /// indices below `n_parameters`): memory and time ∝ their number; the gradient's
+    /// other entries are left as they are under [`GradientStrategy::Forward`].
+    pub fn with_active_parameters(mut self, active: Vec<usize>) -> Self {
+        assert!(active.iter().all(|&k| k < self.rule.n_parameters()));
+        self.active = active;
+        self
+    }
+
+    /// The rule.
+    pub fn rule(&self) -> &R {
+        &self.rule
+    }
+
+    /// The path the engine runs.
+    pub fn path(&self) -> EnginePath {
+        match self.general {
+            Some(_) => EnginePath::General,
+            None => EnginePath::Auto,
+        }
+    }
+
+    /// Presynaptic (input) neurons of the layer.
+    pub fn n_pre(&self) -> usize {
+        self.n_pre
+    }
+
+    /// Postsynaptic neurons of the layer.
+    pub fn n_post(&self) -> usize {
+        self.layer.n_post
+    }
+
+    /// Synapses of the layer, `n_post × n_pre`.
+    pub fn n_synapses(&self) -> usize {
+        self.layer.n_synapses()
+    }
+
+    /// `trajectory` as a trajectory of the single-layer network (borrowing its arrays):
+    /// its inputs are the drive, its recorded neuron `i` the network's `n_pre + i`. Its
+    /// inputs must have `n_pre` values per step and its recorded activity one per
+    /// recorded neuron of the engine (as a [`crate::data::NeuralDataset`] guarantees).
     pub fn trajectory<'a>(&'a self, trajectory: NeuralTrajectory<'a>) -> NetworkTrajectory<'a> {
         debug_assert_eq!(trajectory.inputs.len(), trajectory.steps * self.n_pre);
-        debug_assert_eq!(trajectory.recorded_neurons.len(), self.recorded.len());
+        debug_assert_eq!(trajectory.recorded_neurons, &self.recorded_neurons[..]);
         NetworkTrajectory {
             steps: trajectory.steps,
             drive: trajectory.inputs,
@@ -61,5 +169,198 @@ impl NeuralEngine {
             gate: &[],
             loss: TrajectoryLoss::SquaredError,
         }
+    }
+
+    /// The squared-error sum of one trajectory at `θ` (forward only; generic so that
+    /// dual numbers can differentiate it).
+    pub fn sse<S: Scalar>(
+        &self,
+        theta: &[S],
+        trajectory: NeuralTrajectory<'_>,
+        workspace: &mut NeuralWorkspace<S>,
+    ) -> S {
+        match &self.general {
+            None => neural_trajectory_sse(
+                &self.layer,
+                &self.rule,
+                theta,
+                trajectory,
+                &mut workspace.layer,
+            ),
+            Some(network) => {
+                let ws = workspace;
+                resize(&mut ws.initial_weights, trajectory.initial_weights.len());
+                load(&mut ws.initial_weights, trajectory.initial_weights);
+                network_trajectory_sse(
+                    network,
+                    theta,
+                    &ws.initial_weights,
+                    self.trajectory(trajectory),
+                    &mut ws.network,
+                )
+            }
+        }
+    }
+
+    /// The squared-error sum of one trajectory and its gradient with respect to `θ`
+    /// (added to `gradient`): the adjoint by `strategy`, or forward mode
+    /// ([`GradientStrategy::Forward`], the active parameters only).
+    pub fn sse_and_gradient(
+        &self,
+        theta: &[f64],
+        trajectory: NeuralTrajectory<'_>,
+        strategy: GradientStrategy,
+        workspace: &mut NeuralWorkspace<f64>,
+        gradient: &mut [f64],
+    ) -> f64 {
+        match (&self.general, strategy) {
+            (None, GradientStrategy::Forward) => {
+                let state = workspace
+                    .forward
+                    .get_or_insert_with(|| self.forward_state());
+                neural_trajectory_sse_and_gradient_forward(
+                    state, &self.rule, theta, trajectory, gradient,
+                )
+            }
+            (None, _) => {
+                self.fast_path_sse_and_gradient(theta, trajectory, strategy, workspace, gradient)
+            }
+            (Some(network), GradientStrategy::Forward) => {
+                let tangents = workspace
+                    .tangents
+                    .get_or_insert_with(NetworkTangentWorkspace::new);
+                network_trajectory_loss_and_gradient_forward(
+                    network,
+                    theta,
+                    &self.active,
+                    self.trajectory(trajectory),
+                    tangents,
+                    gradient,
+                )
+                .loss
+            }
+            (Some(network), _) => network_trajectory_sse_and_gradient(
+                network,
+                theta,
+                self.trajectory(trajectory),
+                strategy,
+                &mut workspace.network,
+                gradient,
+                None,
+            ),
+        }
+    }
+
+    /// [`NeuralEngine::sse_and_gradient`]'s adjoint on the fast path whatever the
+    /// engine's path, in precision `S` (f32 for speed, dual numbers for checks).
+    pub fn fast_path_sse_and_gradient<S: Scalar>(
+        &self,
+        theta: &[S],
+        trajectory: NeuralTrajectory<'_>,
+        strategy: GradientStrategy,
+        workspace: &mut NeuralWorkspace<S>,
+        gradient: &mut [S],
+    ) -> S {
+        neural_trajectory_sse_and_gradient(
+            &self.layer,
+            &self.rule,
+            theta,
+            trajectory,
+            strategy,
+            &mut workspace.layer,
+            gradient,
+        )
+    }
+
+    /// A forward-mode state for trajectories of this layer, driven step by step
+    /// (streaming and online fits), with tangents for the active parameters.
+    pub fn forward_state(&self) -> NeuralForward {
+        NeuralForward::with_active(self.layer, &self.rule, self.active.clone())
+    }
+
+    /// A simulation of the layer from `initial_weights`, advanced one step at a time.
+    pub fn start(&self, initial_weights: &[f64]) -> NeuralSimulation<'_, R> {
+        NeuralSimulation {
+            engine: self,
+            weights: initial_weights.to_vec(),
+            post: vec![0.0; self.layer.n_post],
+            scratch: vec![0.0; self.layer.scratch_len(&self.rule)],
+        }
+    }
+
+    /// Simulates one trajectory from `initial_weights` with inputs `[steps, n_pre]`
+    /// and calls `observe(t, W_t, y_t)` at every step, before the update.
+    pub fn simulate(
+        &self,
+        theta: &[f64],
+        inputs: &[f64],
+        initial_weights: &[f64],
+        mut observe: impl FnMut(usize, &[f64], &[f64]),
+    ) {
+        let mut simulation = self.start(initial_weights);
+        for (t, pre) in inputs.chunks_exact(self.n_pre).enumerate() {
+            simulation.activity(pre);
+            observe(t, simulation.weights(), simulation.post());
+            simulation.update(theta, pre);
+        }
+    }
+}
+
+impl<R: PlasticityRule + Clone + Into<Rule>> NeuralEngine<R> {
+    /// The engine on `path`: [`EnginePath::General`] builds the single-layer network.
+    pub fn with_path(mut self, path: EnginePath) -> Result<Self> {
+        self.general = match path {
+            EnginePath::Auto => None,
+            EnginePath::General => Some(Network::single_layer(
+                self.n_pre,
+                self.layer.n_post,
+                self.rule.clone().into(),
+            )?),
+        };
+        Ok(self)
+    }
+}
+
+/// One simulated trajectory of a [`NeuralEngine`]'s layer: `W_t` and `y_t`, advanced by
+/// [`NeuralSimulation::activity`] (`y_t = σ(W_t x_t)`) and
+/// [`NeuralSimulation::update`] (`W_{t+1} = W_t + g_θ(x_t, y_t, W_t)`).
+pub struct NeuralSimulation<'e, R> {
+    engine: &'e NeuralEngine<R>,
+    weights: Vec<f64>,
+    post: Vec<f64>,
+    scratch: Vec<f64>,
+}
+
+impl<R: PlasticityRule> NeuralSimulation<'_, R> {
+    /// `y_t = σ(W_t x_t)` for the input `pre`.
+    pub fn activity(&mut self, pre: &[f64]) -> &[f64] {
+        self.engine
+            .layer
+            .activity(pre, &self.weights, &mut self.post);
+        &self.post
+    }
+
+    /// `W_{t+1} = W_t + g_θ(x_t, y_t, W_t)` with the activity of the last
+    /// [`NeuralSimulation::activity`] call.
+    pub fn update(&mut self, theta: &[f64], pre: &[f64]) {
+        let engine = self.engine;
+        engine.layer.plasticity(
+            &engine.rule,
+            theta,
+            pre,
+            &self.post,
+            &mut self.weights,
+            &mut self.scratch,
+        );
+    }
+
+    /// `W_t`.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// `y_t`.
+    pub fn post(&self) -> &[f64] {
+        &self.post
     }
 }

@@ -12,10 +12,8 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use super::*;
-use crate::circuit::{
-    Activation, Connectivity, NamedRule, NeuralCircuit, Population, PopulationKind, Projection,
-};
-use crate::gradient::tests::{assert_close_with_floor, random_theta};
+use crate::circuit::{Activation, Connectivity, NamedRule, Population, PopulationKind, Projection};
+use crate::gradient::network::single_layer::tests::{assert_close_with_floor, random_theta};
 use crate::rule::{MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
 
 fn input(name: &str, size: usize) -> Population {
@@ -448,8 +446,8 @@ fn the_spec_circuit_through_the_network_equals_the_single_layer_engine() {
     let theta = random_theta(10, 27, 0.1);
     let (total, gradient, _) = adjoint(&network, &data, &theta, GradientStrategy::Checkpointed);
 
-    let circuit = NeuralCircuit::new(n_pre, n_post);
-    let mut ws = crate::gradient::NeuralWorkspace::new();
+    let circuit = super::single_layer::SingleLayer::new(n_pre, n_post);
+    let mut ws = super::single_layer::SingleLayerWorkspace::new();
     let mut expected_gradient = vec![0.0; 27];
     let mut expected = 0.0;
     for k in 0..2 {
@@ -464,7 +462,7 @@ fn the_spec_circuit_through_the_network_equals_the_single_layer_engine() {
             recorded_activity: &data.targets[k],
             recorded_neurons: &recorded_neurons,
         };
-        expected += crate::gradient::neural_trajectory_sse_and_gradient(
+        expected += super::single_layer::neural_trajectory_sse_and_gradient(
             &circuit,
             &TaylorRule::new(Variables::Xyw),
             &theta,
@@ -847,11 +845,13 @@ fn forward_mode_jacobian_with_a_modulatory_signal_and_a_gate() {
     assert!(refused.is_err());
 }
 
-/// A §3.1 recording through [`NeuralEngine`] (its inputs the drive as they are, rows
-/// narrower than the network): loss, adjoint and forward-mode gradient equal the
-/// single-layer kernel's to 1e-12, with half the neurons recorded.
+/// A §3.1 recording through [`NeuralEngine`] on its two paths: the general network
+/// step (the recording's inputs the drive as they are, rows narrower than the
+/// network) and the single-layer fast path give the same loss, adjoint (full tape and
+/// checkpointed) and forward-mode gradient to 1e-12, with half the neurons recorded,
+/// for a Taylor and an MLP rule; and the same objective on either path.
 #[test]
-fn a_neural_recording_runs_on_the_single_layer_network_without_copying() {
+fn a_neural_recording_gives_the_same_results_on_both_engine_paths() {
     let dataset = crate::task::OjaTask {
         n_pre: 6,
         n_post: 9,
@@ -865,61 +865,77 @@ fn a_neural_recording_runs_on_the_single_layer_network_without_copying() {
     .simulate()
     .expect("simulated");
     assert!(dataset.recorded_neurons.len() < dataset.n_post());
-    let rule = TaylorRule::new(Variables::Xyw);
-    let engine = NeuralEngine::new(
-        dataset.n_pre(),
-        dataset.n_post(),
-        &dataset.recorded_neurons,
-        Rule::Taylor(rule),
-    )
-    .expect("engine");
-    let theta = random_theta(12, 27, 0.1);
-    let active: Vec<usize> = (0..27).collect();
-    let circuit = crate::circuit::NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
-    let mut kernel_ws = crate::gradient::NeuralWorkspace::new();
-    let mut ws = NetworkWorkspace::new();
-    let mut tangents = jacobian::NetworkTangentWorkspace::new();
-    for k in 0..dataset.n_trajectories() {
-        let mut expected = vec![0.0; 27];
-        let expected_loss = crate::gradient::neural_trajectory_sse_and_gradient(
-            &circuit,
-            &rule,
-            &theta,
-            dataset.trajectory(k),
-            GradientStrategy::Checkpointed,
-            &mut kernel_ws,
-            &mut expected,
+    let taylor = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+    let mlp = Rule::Mlp(crate::rule::MlpRule::new(Variables::Xyw, &[4]).expect("mlp"));
+    for rule in [taylor, mlp] {
+        let n = rule.n_parameters();
+        let theta = random_theta(12, n, 0.1);
+        let fast = NeuralEngine::for_dataset(&dataset, rule.clone()).expect("engine");
+        let general = fast
+            .clone()
+            .with_path(EnginePath::General)
+            .expect("general");
+        assert_eq!(
+            (fast.path(), general.path()),
+            (EnginePath::Auto, EnginePath::General)
         );
-        let trajectory = engine.trajectory(dataset.trajectory(k));
-        let (mut adjoint, mut forward) = (vec![0.0; 27], vec![0.0; 27]);
-        let loss = network_trajectory_sse_and_gradient(
-            engine.network(),
-            &theta,
-            trajectory,
-            GradientStrategy::Checkpointed,
-            &mut ws,
-            &mut adjoint,
-            None,
-        );
-        let forward_loss = jacobian::network_trajectory_loss_and_gradient_forward(
-            engine.network(),
-            &theta,
-            &active,
-            trajectory,
-            &mut tangents,
-            &mut forward,
-        );
-        assert!((loss - expected_loss).abs() <= 1e-12 * expected_loss);
-        assert!((forward_loss.loss - expected_loss).abs() <= 1e-12 * expected_loss);
-        assert_close_with_floor("engine adjoint vs kernel", &adjoint, &expected, 1e-12, 1e-9);
+        let (mut fast_ws, mut general_ws) = (NeuralWorkspace::new(), NeuralWorkspace::new());
+        for k in 0..dataset.n_trajectories() {
+            let trajectory = dataset.trajectory(k);
+            let expected_loss = fast.sse(&theta, trajectory, &mut fast_ws);
+            let loss = general.sse(&theta, trajectory, &mut general_ws);
+            assert!((loss - expected_loss).abs() <= 1e-12 * expected_loss);
+            for strategy in [
+                GradientStrategy::FullTape,
+                GradientStrategy::Checkpointed,
+                GradientStrategy::Forward,
+            ] {
+                let (mut expected, mut gradient) = (vec![0.0; n], vec![0.0; n]);
+                let fast_loss = fast.sse_and_gradient(
+                    &theta,
+                    trajectory,
+                    strategy,
+                    &mut fast_ws,
+                    &mut expected,
+                );
+                let loss = general.sse_and_gradient(
+                    &theta,
+                    trajectory,
+                    strategy,
+                    &mut general_ws,
+                    &mut gradient,
+                );
+                assert!((fast_loss - expected_loss).abs() <= 1e-12 * expected_loss);
+                assert!((loss - expected_loss).abs() <= 1e-12 * expected_loss);
+                let label = format!("{strategy:?}, general vs fast path");
+                assert_close_with_floor(&label, &gradient, &expected, 1e-10, 1e-9);
+            }
+        }
+        use crate::objective::Objective;
+        let items: Vec<usize> = (0..dataset.n_trajectories()).collect();
+        let objective = |path| {
+            crate::objective::NeuralObjective::new(
+                &dataset,
+                rule.clone(),
+                GradientStrategy::Checkpointed,
+            )
+            .and_then(|objective| objective.with_path(path))
+            .expect("objective")
+        };
+        let (mut expected, mut gradient) = (vec![0.0; n], vec![0.0; n]);
+        let fast_loss =
+            objective(EnginePath::Auto).loss_and_gradient(&theta, &items, &mut expected);
+        let loss = objective(EnginePath::General).loss_and_gradient(&theta, &items, &mut gradient);
+        assert!((loss - fast_loss).abs() <= 1e-12 * fast_loss);
         assert_close_with_floor(
-            "engine forward mode vs kernel",
-            &forward,
+            "objective, general vs fast path",
+            &gradient,
             &expected,
             1e-10,
             1e-9,
         );
     }
-    let error = NeuralEngine::new(3, 4, &[4], Rule::Taylor(rule)).expect_err("neuron 4 of 4");
+    let rule = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+    let error = NeuralEngine::new(3, 4, &[4], rule).expect_err("neuron 4 of 4");
     assert!(error.to_string().contains("recorded_neurons"), "{error}");
 }

@@ -87,7 +87,7 @@ pub fn fit_neural_streamed(
         penalised,
         theta: start,
     } = FitStart::of(settings, settings.basis(), &scales)?;
-    let objective = crate::objective::StreamedNeuralObjective::new(stream, rule.clone())
+    let objective = crate::objective::StreamedNeuralObjective::new(stream, rule.clone())?
         .with_active_parameters(parametrisation.trainable().to_vec());
     let outcome = fit(
         &objective,
@@ -112,7 +112,7 @@ pub fn fit_neural_streamed(
             let true_objective = crate::objective::StreamedNeuralObjective::new(
                 stream,
                 TaylorRule::new(taylor.variables()),
-            );
+            )?;
             let loss = true_objective.loss(true_theta, &items);
             if let Some(error) = true_objective.take_error() {
                 return Err(error);

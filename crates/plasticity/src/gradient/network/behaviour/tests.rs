@@ -15,8 +15,10 @@ use crate::gradient::network::jacobian::{
     network_trajectory_fisher, network_trajectory_loss_and_gradient_forward,
     NetworkTangentWorkspace,
 };
+use crate::gradient::network::single_layer::tests::{
+    assert_close_with_floor as assert_close, random_theta,
+};
 use crate::gradient::network::{network_trajectory_loss_and_gradient, NetworkWorkspace};
-use crate::gradient::tests::{assert_close_with_floor as assert_close, random_theta};
 use crate::gradient::GradientStrategy;
 use crate::optim::least_squares::GaussNewtonSystem;
 use crate::rule::{MlpRule, PlasticityRule, Rule, TaylorRule, Term, Variables};

@@ -1,34 +1,26 @@
-//! The neural-activity circuit (docs/model.md §3.1): `y_t = σ(W_t x_t)` with no bias, then
+//! The single-layer fast path's step (docs/model.md §3.1): `y_t = σ(W_t x_t)` with no bias, then
 //! `W_{t+1} = W_t + η g_θ(x_t, y_t, W_t)` with `η = 1`.
 
 use rayon::prelude::*;
 
+use crate::circuit::{PARALLEL_SYNAPSES, ROW_BLOCK};
 use crate::rule::{LayerState, PlasticityRule};
 use crate::scalar::Scalar;
 
-/// Postsynaptic rows per block of the per-step kernels. The blocks are fixed by the
-/// layer's size, never by the thread count, so results are identical on any number
-/// of threads.
-pub const ROW_BLOCK: usize = 64;
-
-/// Layers with at least this many synapses run their blocks in parallel (rayon);
-/// smaller ones run them in order on the calling thread.
-pub const PARALLEL_SYNAPSES: usize = 1 << 15;
-
-/// One row block of [`NeuralCircuit::step_vjp`]: `W_t`, the weight adjoint, `y`,
+/// One row block of [`SingleLayer::step_vjp`]: `W_t`, the weight adjoint, `y`,
 /// the `y` adjoint and the block's scratch.
 type VjpBlock<'a, S> = (
     (((&'a [S], &'a mut [S]), &'a [S]), &'a mut [S]),
     &'a mut [S],
 );
 
-/// One row block of [`NeuralCircuit::plasticity_then_activity`]: `W`, `y`, the
+/// One row block of [`SingleLayer::plasticity_then_activity`]: `W`, `y`, the
 /// block's scratch and the next step's `y`.
 type UpdateBlock<'a, S> = (((&'a mut [S], &'a [S]), &'a mut [S]), &'a mut [S]);
 
 /// One dense plastic layer with sigmoid units.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct NeuralCircuit {
+pub struct SingleLayer {
     /// Presynaptic neurons.
     pub n_pre: usize,
     /// Postsynaptic neurons.
@@ -37,10 +29,10 @@ pub struct NeuralCircuit {
     pub learning_rate: f64,
 }
 
-impl NeuralCircuit {
+impl SingleLayer {
     /// A circuit with `η = 1`.
     pub fn new(n_pre: usize, n_post: usize) -> Self {
-        NeuralCircuit {
+        SingleLayer {
             n_pre,
             n_post,
             learning_rate: 1.0,
@@ -107,7 +99,7 @@ impl NeuralCircuit {
     }
 
     /// The weight update after the activity of this step: `W ← W + η g_θ(x, y, W)`,
-    /// block by block. `scratch` has [`NeuralCircuit::scratch_len`] entries.
+    /// block by block. `scratch` has [`SingleLayer::scratch_len`] entries.
     #[inline]
     pub fn plasticity<S: Scalar, R: PlasticityRule>(
         &self,
@@ -192,7 +184,7 @@ impl NeuralCircuit {
     /// loss gradient `∂L_t/∂y_t`; on exit `weights_adjoint` is `∂L/∂W_t` (the paths
     /// through the update and through `y_t`), and `theta_adjoint` has this step's share
     /// added (summed block by block, in block order). `post_adjoint` is used as
-    /// scratch; `scratch` has [`NeuralCircuit::scratch_len`] entries.
+    /// scratch; `scratch` has [`SingleLayer::scratch_len`] entries.
     #[allow(clippy::too_many_arguments)]
     pub fn step_vjp<S: Scalar, R: PlasticityRule>(
         &self,

@@ -15,8 +15,8 @@
 
 use rayon::prelude::*;
 
-use crate::circuit::neural::{PARALLEL_SYNAPSES, ROW_BLOCK};
-use crate::circuit::NeuralCircuit;
+use super::step::SingleLayer;
+use crate::circuit::{PARALLEL_SYNAPSES, ROW_BLOCK};
 use crate::data::NeuralTrajectory;
 use crate::rule::{LayerState, PlasticityRule};
 
@@ -48,7 +48,7 @@ fn current_tangent(pre: &[f64], tangents_row: &[f64], out: &mut [f64]) {
 /// sized once; no step allocates.
 #[derive(Debug, Clone)]
 pub struct NeuralForward {
-    circuit: NeuralCircuit,
+    circuit: SingleLayer,
     /// The parameters whose tangents are carried (the trainable ones).
     active: Vec<usize>,
     n_params: usize,
@@ -62,7 +62,7 @@ pub struct NeuralForward {
 
 impl NeuralForward {
     /// Buffers for `circuit` and `rule`: tangents for every parameter.
-    pub fn new<R: PlasticityRule>(circuit: NeuralCircuit, rule: &R) -> Self {
+    pub fn new<R: PlasticityRule>(circuit: SingleLayer, rule: &R) -> Self {
         Self::with_active(circuit, rule, (0..rule.n_parameters()).collect())
     }
 
@@ -70,7 +70,7 @@ impl NeuralForward {
     /// the trainable ones): `n_synapses × active.len()` of them. The gradient's other
     /// entries are left as they are.
     pub fn with_active<R: PlasticityRule>(
-        circuit: NeuralCircuit,
+        circuit: SingleLayer,
         rule: &R,
         active: Vec<usize>,
     ) -> Self {
@@ -94,7 +94,7 @@ impl NeuralForward {
     }
 
     /// Per row block: the layer update's scratch and the rule's tangent scratch.
-    fn block_scratch_len<R: PlasticityRule>(circuit: &NeuralCircuit, rule: &R) -> usize {
+    fn block_scratch_len<R: PlasticityRule>(circuit: &SingleLayer, rule: &R) -> usize {
         rule.scratch_len(circuit.n_pre) + rule.tangent_scratch_len()
     }
 
@@ -134,7 +134,7 @@ impl NeuralForward {
     }
 
     /// Whether this state was sized for `circuit` and `rule`.
-    pub fn fits<R: PlasticityRule>(&self, circuit: &NeuralCircuit, rule: &R) -> bool {
+    pub fn fits<R: PlasticityRule>(&self, circuit: &SingleLayer, rule: &R) -> bool {
         self.circuit == *circuit
             && self.active.iter().all(|&k| k < rule.n_parameters())
             && self.block_scratch.len()
@@ -251,7 +251,7 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 /// The sum of squared errors of one trajectory and its gradient (added to `gradient`)
-/// in forward mode; equal to [`super::neural_trajectory_sse_and_gradient`] up to
+/// in forward mode; equal to [`super::adjoint::neural_trajectory_sse_and_gradient`] up to
 /// rounding, in memory independent of the number of steps.
 pub fn neural_trajectory_sse_and_gradient_forward<R: PlasticityRule>(
     state: &mut NeuralForward,

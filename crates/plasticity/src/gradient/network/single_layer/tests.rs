@@ -68,9 +68,9 @@ fn adjoint_gradient<R: PlasticityRule>(
     theta: &[f64],
     strategy: GradientStrategy,
 ) -> (f64, Vec<f64>) {
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let circuit = SingleLayer::new(dataset.n_pre(), dataset.n_post());
     let mut gradient = vec![0.0; theta.len()];
-    let mut workspace = NeuralWorkspace::new();
+    let mut workspace = SingleLayerWorkspace::new();
     let mut total = 0.0;
     for k in 0..dataset.n_trajectories() {
         total += neural_trajectory_sse_and_gradient(
@@ -87,8 +87,8 @@ fn adjoint_gradient<R: PlasticityRule>(
 }
 
 fn sse<R: PlasticityRule>(dataset: &NeuralDataset, rule: &R, theta: &[f64]) -> f64 {
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
-    let mut workspace = NeuralWorkspace::new();
+    let circuit = SingleLayer::new(dataset.n_pre(), dataset.n_post());
+    let mut workspace = SingleLayerWorkspace::new();
     (0..dataset.n_trajectories())
         .map(|k| {
             neural_trajectory_sse(&circuit, rule, theta, dataset.trajectory(k), &mut workspace)
@@ -97,8 +97,8 @@ fn sse<R: PlasticityRule>(dataset: &NeuralDataset, rule: &R, theta: &[f64]) -> f
 }
 
 fn dual_gradient<R: PlasticityRule>(dataset: &NeuralDataset, rule: &R, theta: &[f64]) -> Vec<f64> {
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
-    let mut workspace = NeuralWorkspace::<Dual64>::new();
+    let circuit = SingleLayer::new(dataset.n_pre(), dataset.n_post());
+    let mut workspace = SingleLayerWorkspace::<Dual64>::new();
     (0..theta.len())
         .map(|p| {
             let dual_theta: Vec<Dual64> = theta
@@ -176,7 +176,7 @@ fn forward_gradient<R: PlasticityRule>(
     rule: &R,
     theta: &[f64],
 ) -> (f64, Vec<f64>) {
-    let circuit = NeuralCircuit::new(dataset.n_pre(), dataset.n_post());
+    let circuit = SingleLayer::new(dataset.n_pre(), dataset.n_post());
     let mut state = forward::NeuralForward::new(circuit, rule);
     let mut gradient = vec![0.0; theta.len()];
     let total = (0..dataset.n_trajectories())
@@ -511,7 +511,7 @@ fn forward_mode_over_many_steps_and_through_the_objective() {
         1e-9,
     );
     // memory: tangents of every synapse for every parameter, whatever the length
-    let state = forward::NeuralForward::new(NeuralCircuit::new(5, 9), &rule);
+    let state = forward::NeuralForward::new(SingleLayer::new(5, 9), &rule);
     assert!(state.memory_bytes() < 8 * (45 * 27 + 45 + 5 + 9 + 9 * 27) + 8 * 64 * 27);
 }
 
@@ -642,8 +642,8 @@ fn forward_mode_on_the_trainable_parameters_only() {
         }
     }
     // and its state holds tangents for those four only
-    let state = forward::NeuralForward::with_active(NeuralCircuit::new(4, 7), &rule, active);
-    let all = forward::NeuralForward::new(NeuralCircuit::new(4, 7), &rule);
+    let state = forward::NeuralForward::with_active(SingleLayer::new(4, 7), &rule, active);
+    let all = forward::NeuralForward::new(SingleLayer::new(4, 7), &rule);
     assert!(state.memory_bytes() < all.memory_bytes() / 4);
 }
 
