@@ -308,8 +308,9 @@ fn weights_figure(
     }
 }
 
-/// For a grid of two numeric keys, heat maps of the R² columns; for one numeric key
-/// with more than four values, R² against it.
+/// For a grid of two numeric keys, heat maps of the R² columns and of the fitted
+/// coefficients of the generating rule's terms; for one numeric key with more than four
+/// values, R² against it.
 fn grid_figures(experiment: &Experiment, run_dir: &Path, figures: &Path) -> Result<usize> {
     let Some(table) = NumberTable::read(&run_dir.join("table.csv"))? else {
         return Ok(0);
@@ -326,8 +327,19 @@ fn grid_figures(experiment: &Experiment, run_dir: &Path, figures: &Path) -> Resu
     ];
     match experiment.grid.as_slice() {
         [columns, rows] if numeric(&columns.values) && numeric(&rows.values) => {
-            for (metric, name) in metrics {
-                let Some(values) = table.column(metric) else {
+            let mut maps: Vec<(String, String, String)> = metrics
+                .iter()
+                .map(|&(column, name)| (column.into(), format!("{name} per cell"), name.into()))
+                .collect();
+            for (term, value) in generating_terms(run_dir) {
+                maps.push((
+                    format!("theta_{term}"),
+                    format!("Fitted coefficient of {term} per cell (generating {value})"),
+                    format!("θ of {term}"),
+                ));
+            }
+            for (column, title, legend) in maps {
+                let Some(values) = table.column(&column) else {
                     continue;
                 };
                 if values.iter().all(|v| !v.is_finite()) {
@@ -339,15 +351,16 @@ fn grid_figures(experiment: &Experiment, run_dir: &Path, figures: &Path) -> Resu
                 let grid: Vec<Vec<f64>> = (0..n_rows)
                     .map(|r| (0..n_columns).map(|c| values[c * n_rows + r]).collect())
                     .collect();
+                let file = format!("heatmap_{}", file_safe(&column));
                 written += heat_map(
-                    &figures.join(format!("heatmap_{metric}")),
-                    &format!("{name} per cell"),
+                    &figures.join(file),
+                    &title,
                     &axis_label(&columns.key),
                     &axis_label(&rows.key),
                     &columns.values.iter().map(value_text).collect::<Vec<_>>(),
                     &rows.values.iter().map(value_text).collect::<Vec<_>>(),
                     &grid,
-                    name,
+                    &legend,
                 )?
                 .len();
             }
@@ -682,64 +695,41 @@ fn circuit_panels(table: &NumberTable) -> Vec<LinePanel> {
     .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table(text: &str) -> NumberTable {
-        let mut lines = text.lines();
-        NumberTable {
-            header: lines
-                .next()
-                .unwrap_or("")
-                .split(',')
-                .map(str::to_string)
-                .collect(),
-            rows: lines
-                .map(|l| {
-                    l.split(',')
-                        .map(|v| v.parse().unwrap_or(f64::NAN))
-                        .collect()
-                })
-                .collect(),
-        }
+/// The terms of the generating rule with a non-zero coefficient, and the coefficient,
+/// as the first finished cell's `result.json` records them (none where the data were
+/// not simulated or no cell has finished).
+fn generating_terms(run_dir: &Path) -> Vec<(String, f64)> {
+    let Ok(entries) = std::fs::read_dir(run_dir.join("cells")) else {
+        return Vec::new();
+    };
+    let mut cells: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    cells.sort();
+    for cell in cells {
+        let Ok(text) = std::fs::read_to_string(cell.join("result.json")) else {
+            continue;
+        };
+        let Ok(result) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let Some(generating) = result.get("generating").and_then(|g| g.as_object()) else {
+            return Vec::new();
+        };
+        return generating
+            .iter()
+            .filter_map(|(term, value)| Some((term.clone(), value.as_f64()?)))
+            .filter(|&(_, value)| value != 0.0)
+            .collect();
     }
-
-    #[test]
-    fn circuit_panels_one_line_per_noise_level_and_projection() {
-        let t = table(
-            "cell,noise_std,recorded_fraction,r2_weights_ff,r2_weights_rec,r2_weights_latent_rec,rule_output_error_ff,max_coefficient_error_ff\n\
-             0,0,1,1,0.99,,0.5,0.1\n\
-             1,0,0.5,0.9,0.98,0.97,0.25,-0.2\n\
-             2,0.05,1,0.8,0.7,,0.125,0.3\n\
-             3,0.05,0.5,0.6,0.5,0.4,0.0625,0.4\n",
-        );
-        let panels = circuit_panels(&t);
-        assert_eq!(panels.len(), 3);
-        let weights = &panels[0];
-        let names: Vec<&str> = weights.series.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["ff, σ = 0", "ff, σ = 0.05", "rec, σ = 0", "rec, σ = 0.05"]
-        );
-        // sorted by fraction, 1 − R², an exact fit at the floor
-        assert_eq!(
-            weights.series[0].points,
-            vec![(0.5, 1.0 - 0.9), (1.0, CIRCUIT_FLOOR)]
-        );
-        assert!(weights.series[2].dashed && !weights.series[0].dashed);
-        assert_eq!(weights.series[1].colour, Some(1));
-        assert_eq!(
-            panels[1].series[1].points,
-            vec![(0.5, 0.0625), (1.0, 0.125)]
-        );
-        // coefficient errors as magnitudes
-        assert_eq!(panels[2].series[0].points, vec![(0.5, 0.2), (1.0, 0.1)]);
-    }
-
-    #[test]
-    fn circuit_panels_need_the_fraction_and_noise_columns() {
-        assert!(circuit_panels(&table("cell,r2_weights_ff\n0,0.5\n")).is_empty());
-        assert!(circuit_panels(&table("cell,noise_std,recorded_fraction\n0,0,1\n")).is_empty());
-    }
+    Vec::new()
 }
+
+/// `name` with the characters a file name should not carry replaced: `theta_y^2*w`
+/// becomes `theta_y2w`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

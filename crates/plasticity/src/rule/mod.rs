@@ -246,6 +246,20 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// A rule of `family` over `variables`: the full Taylor series, or an MLP with
+    /// `hidden` units per hidden layer (ignored for Taylor). The one place the families
+    /// are built.
+    pub fn of_family(
+        family: RuleFamily,
+        variables: Variables,
+        hidden: &[usize],
+    ) -> crate::Result<Rule> {
+        Ok(match family {
+            RuleFamily::Taylor => Rule::Taylor(TaylorRule::new(variables)),
+            RuleFamily::Mlp => Rule::Mlp(MlpRule::new(variables, hidden)?),
+        })
+    }
+
     /// The family's name as used on the command line: `taylor` or `mlp`.
     pub fn family(&self) -> &'static str {
         match self {

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::circuit::network::{
     Activation, Connectivity, NamedRule, Network, Population, PopulationKind, Projection,
 };
-use crate::rule::{parse_expression, MlpRule, Rule, TaylorRule, Variables};
+use crate::rule::{parse_expression, Rule, RuleFamily, Variables};
 use crate::{Error, Result};
 
 use super::{CircuitSpec, MaskSpec};
@@ -17,10 +17,11 @@ impl CircuitSpec {
         self.rules
             .iter()
             .map(|spec| {
-                let rule = match spec.family.as_str() {
-                    "mlp" => Rule::Mlp(MlpRule::new(Variables::Xyw, &spec.hidden)?),
-                    _ => Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+                let family = match spec.family.as_str() {
+                    "mlp" => RuleFamily::Mlp,
+                    _ => RuleFamily::Taylor,
                 };
+                let rule = Rule::of_family(family, Variables::Xyw, &spec.hidden)?;
                 Ok(NamedRule {
                     name: spec.name.clone(),
                     rule,

@@ -25,7 +25,7 @@ use crate::gradient::network::{BehaviourEngine, NetworkWorkspace};
 use crate::gradient::{replay_session, GradientStrategy};
 use crate::objective::BehaviourObjective;
 use crate::rule::RuleFamily;
-use crate::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
+use crate::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::task::BehaviourTask;
 use crate::{Error, Result};
 
@@ -169,10 +169,7 @@ pub struct BehaviourFit {
 
 /// The rule of a family over (x, y, w, r).
 pub fn build_rule(family: RuleFamily, hidden: &[usize]) -> Result<Rule> {
-    Ok(match family {
-        RuleFamily::Taylor => Rule::Taylor(TaylorRule::new(Variables::Xywr)),
-        RuleFamily::Mlp => Rule::Mlp(MlpRule::new(Variables::Xywr, hidden)?),
-    })
+    Rule::of_family(family, Variables::Xywr, hidden)
 }
 
 /// The generating θ (Taylor over (x, y, w, r)) from the metadata, if any.
@@ -397,8 +394,8 @@ pub fn fit_behaviour(
         )?),
         _ => None,
     };
-    let coefficient_error = match (&rule, &generating) {
-        (Rule::Taylor(taylor), Some(true_theta)) => Some(named_coefficient_error(
+    let coefficient_error = match (rule.as_taylor(), &generating) {
+        (Some(taylor), Some(true_theta)) => Some(named_coefficient_error(
             taylor.variables(),
             &outcome.theta,
             true_theta,
@@ -447,8 +444,8 @@ fn identifiability(
     theta: &[f64],
     trainable: &[usize],
 ) -> serde_json::Value {
-    match rule {
-        Rule::Taylor(taylor) => crate::analysis::identifiability::results_section(
+    match rule.as_taylor() {
+        Some(taylor) => crate::analysis::identifiability::results_section(
             crate::analysis::identifiability::behaviour_curvature(
                 dataset,
                 objective.inputs(),
@@ -460,7 +457,7 @@ fn identifiability(
             &rule.parameter_names(),
             theta,
         ),
-        Rule::Mlp(_) => crate::analysis::identifiability::not_computed(
+        None => crate::analysis::identifiability::not_computed(
             "an MLP's parameters have no names whose identifiability could be stated",
         ),
     }

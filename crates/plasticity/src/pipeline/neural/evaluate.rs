@@ -129,14 +129,9 @@ pub fn evaluate_on_dataset(
     } else {
         None
     };
-    let coefficient_error = match rule {
-        Rule::Taylor(taylor) => Some(named_coefficient_error(
-            taylor.variables(),
-            theta,
-            &true_theta,
-        )),
-        Rule::Mlp(_) => None,
-    };
+    let coefficient_error = rule
+        .as_taylor()
+        .map(|taylor| named_coefficient_error(taylor.variables(), theta, &true_theta));
     Ok(NeuralFitMetrics {
         r2_weights: evaluation.as_ref().map(|e| e.r2_weights),
         r2_activity: evaluation.as_ref().map(|e| e.r2_activity),
@@ -163,13 +158,13 @@ pub(crate) fn neural_identifiability(
     theta: &[f64],
     trainable: &[usize],
 ) -> serde_json::Value {
-    match rule {
-        Rule::Taylor(taylor) => crate::analysis::identifiability::results_section(
+    match rule.as_taylor() {
+        Some(taylor) => crate::analysis::identifiability::results_section(
             crate::analysis::identifiability::neural_curvature(dataset, taylor, theta, trainable),
             &rule.parameter_names(),
             theta,
         ),
-        Rule::Mlp(_) => crate::analysis::identifiability::not_computed(
+        None => crate::analysis::identifiability::not_computed(
             "an MLP's parameters have no names whose identifiability could be stated",
         ),
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fit::{initial_theta, rule_parametrisation, Basis, FitConfig, Solver, VariableScales};
 use crate::gradient::GradientStrategy;
-use crate::rule::{MlpRule, Rule, RuleFamily, TaylorRule, Variables};
+use crate::rule::{Rule, RuleFamily, Variables};
 use crate::Result;
 
 /// Everything that defines a fit of a neural dataset.
@@ -64,10 +64,7 @@ impl NeuralFitSettings {
 
 /// The rule of `settings`, over (x, y, w).
 pub fn build_rule(settings: &NeuralFitSettings) -> Result<Rule> {
-    Ok(match settings.rule_family {
-        RuleFamily::Taylor => Rule::Taylor(TaylorRule::new(Variables::Xyw)),
-        RuleFamily::Mlp => Rule::Mlp(MlpRule::new(Variables::Xyw, &settings.hidden)?),
-    })
+    Rule::of_family(settings.rule_family, Variables::Xyw, &settings.hidden)
 }
 
 /// Where a fit of `settings` starts: its rule, the optimizer's parametrisation in
