@@ -48,7 +48,7 @@ fn time_forward_mode(
     path: EnginePath,
 ) -> Result<(f64, f64)> {
     let engine =
-        NeuralEngine::for_dataset(dataset, TaylorRule::new(Variables::Xyw))?.with_path(path)?;
+        NeuralEngine::for_dataset(dataset, TaylorRule::new(Variables::Xyw))?.with_path(path);
     let mut workspace = NeuralWorkspace::new();
     let mut gradient = vec![0.0; theta.len()];
     let mut loss = 0.0;
@@ -64,8 +64,8 @@ fn time_forward_mode(
     Ok((seconds, loss))
 }
 
-/// Forward and gradient time of trajectory 0 of `dataset` on the engine's fast path in
-/// precision `S`.
+/// Forward and gradient time of trajectory 0 of `dataset` in precision `S`: the loss as
+/// the engine runs it, the adjoint on the fast path (the general step is f64 only).
 fn time_trajectory<S: Scalar>(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
@@ -94,15 +94,16 @@ fn time_trajectory<S: Scalar>(
 }
 
 /// Forward and gradient (adjoint by `strategy`) time of trajectory 0 of `dataset` in
-/// f64 on the engine's general network step.
-fn time_general_path(
+/// f64 on the engine's `path`.
+fn time_path(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
     repeats: usize,
     strategy: GradientStrategy,
+    path: EnginePath,
 ) -> Result<(f64, f64)> {
-    let engine = NeuralEngine::for_dataset(dataset, TaylorRule::new(Variables::Xyw))?
-        .with_path(EnginePath::General)?;
+    let engine =
+        NeuralEngine::for_dataset(dataset, TaylorRule::new(Variables::Xyw))?.with_path(path);
     let trajectory = dataset.trajectory(0);
     let mut workspace = NeuralWorkspace::new();
     let mut gradient = vec![0.0; theta.len()];
@@ -115,35 +116,43 @@ fn time_general_path(
     Ok((forward, backward))
 }
 
-/// The fast path's times against the general step's (`fast_path_*`: the general
-/// path's time over the fast path's, the speed-up that keeps the fast path).
+/// The fast path's times against the general step's, the two alternated `repeats`
+/// times (`oja_*_fast_path_f64_s`, `oja_*_general_f64_s`, medians), and
+/// `fast_path_speedup_*`: the general step's time over the fast path's, what decides
+/// where [`EnginePath::Auto`] takes the fast path.
 fn time_fast_path_speedup(
     dataset: &plasticity::data::NeuralDataset,
     theta: &[f64],
     repeats: usize,
     results: &mut Map<String, Value>,
 ) -> Result<()> {
-    let (forward, gradient) =
-        time_general_path(dataset, theta, repeats, GradientStrategy::Checkpointed)?;
-    let (forward_mode, _) = time_forward_mode(dataset, theta, repeats, EnginePath::General)?;
-    results.insert("oja_forward_general_f64_s".into(), json!(forward));
-    results.insert("oja_gradient_general_f64_s".into(), json!(gradient));
-    results.insert(
-        "oja_gradient_forward_mode_general_f64_s".into(),
-        json!(forward_mode),
-    );
-    for (key, general, fast) in [
-        ("forward", forward, "oja_forward_f64_s"),
-        ("gradient", gradient, "oja_gradient_f64_s"),
-        (
-            "forward_mode",
-            forward_mode,
-            "oja_gradient_forward_mode_f64_s",
-        ),
-    ] {
-        if let Some(fast) = results.get(fast).and_then(Value::as_f64) {
-            results.insert(format!("fast_path_speedup_{key}"), json!(general / fast));
+    let paths = [EnginePath::FastPath, EnginePath::General];
+    let mut times: [[Vec<f64>; 3]; 2] = Default::default();
+    for _ in 0..repeats.max(1) {
+        for (p, path) in paths.into_iter().enumerate() {
+            let (forward, gradient) =
+                time_path(dataset, theta, 1, GradientStrategy::Checkpointed, path)?;
+            let (forward_mode, _) = time_forward_mode(dataset, theta, 1, path)?;
+            for (slot, time) in times[p].iter_mut().zip([forward, gradient, forward_mode]) {
+                slot.push(time);
+            }
         }
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let [mut fast, mut general] = times;
+    let keys = [
+        ("forward", "forward"),
+        ("gradient", "gradient"),
+        ("gradient_forward_mode", "forward_mode"),
+    ];
+    for (k, (key, name)) in keys.into_iter().enumerate() {
+        let (fast, general) = (median(&mut fast[k]), median(&mut general[k]));
+        results.insert(format!("oja_{key}_fast_path_f64_s"), json!(fast));
+        results.insert(format!("oja_{key}_general_f64_s"), json!(general));
+        results.insert(format!("fast_path_speedup_{name}"), json!(general / fast));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! One trajectory of the neural circuit at the paper's scale (100→1000, T = 50):
 //! the forward loss alone, and the loss with its checkpointed-adjoint gradient, for
-//! the 27-term Taylor rule and the MLP rule, on the engine's fast path and (`general`)
-//! on its general network step.
+//! the 27-term Taylor rule and the MLP rule, on the engine's own choice, its fast path
+//! and its general network step.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use plasticity::gradient::{EnginePath, GradientStrategy, NeuralEngine, NeuralWorkspace};
@@ -32,9 +32,13 @@ fn bench_trajectory(c: &mut Criterion) {
     let mut group = c.benchmark_group("oja_100x1000_T50");
     group.sample_size(20);
     for (name, rule, theta) in [("taylor27", &taylor, &theta), ("mlp10", &mlp, &mlp_theta)] {
-        for (path, suffix) in [(EnginePath::Auto, ""), (EnginePath::General, "_general")] {
+        for (path, suffix) in [
+            (EnginePath::Auto, ""),
+            (EnginePath::FastPath, "_fast_path"),
+            (EnginePath::General, "_general"),
+        ] {
             let engine = NeuralEngine::for_dataset(&dataset, rule.clone())
-                .and_then(|engine| engine.with_path(path))
+                .map(|engine| engine.with_path(path))
                 .expect("engine");
             let mut workspace = NeuralWorkspace::new();
             group.bench_function(format!("{name}/forward{suffix}"), |b| {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gradient::NeuralEngine;
 use crate::random::normal;
-use crate::rule::PlasticityRule;
+use crate::rule::RuleOfEngine;
 use crate::Result;
 
 /// Column-wise R² of a prediction against a truth matrix (rows = time, columns =
@@ -127,7 +127,7 @@ pub struct NeuralEvaluation {
 /// Simulates fresh trajectories with the generating rule and with the fitted rule from
 /// the same `W₀` and inputs, and compares them (docs/model.md §5). Each trajectory has its own
 /// seeded stream, so results do not depend on the thread count.
-pub fn evaluate_neural<T: PlasticityRule + Clone, F: PlasticityRule + Clone>(
+pub fn evaluate_neural<T: RuleOfEngine, F: RuleOfEngine>(
     true_rule: &T,
     true_theta: &[f64],
     fitted_rule: &F,
@@ -167,7 +167,7 @@ pub fn evaluate_neural<T: PlasticityRule + Clone, F: PlasticityRule + Clone>(
 /// Runs fresh trajectory `k` (its own seeded stream) with the generating and the fitted
 /// rule in lockstep from the same `W₀` and inputs; after each step `t` calls
 /// `observe(y_t true, y_t fitted, W_{t+1} true, W_{t+1} fitted)`.
-fn lockstep_trajectory<T: PlasticityRule + Clone, F: PlasticityRule + Clone>(
+fn lockstep_trajectory<T: RuleOfEngine, F: RuleOfEngine>(
     true_rule: &T,
     true_theta: &[f64],
     fitted_rule: &F,
@@ -211,7 +211,7 @@ pub use super::weight_trajectories::WeightTrajectories;
 /// The weight trajectories of `count` much-changing synapses (in different rows and
 /// columns, [`WeightTrajectories::of_most_changing`]) of fresh trajectory 0
 /// (the first trajectory [`evaluate_neural`] compares), under both rules.
-pub fn neural_weight_trajectories<T: PlasticityRule + Clone, F: PlasticityRule + Clone>(
+pub fn neural_weight_trajectories<T: RuleOfEngine, F: RuleOfEngine>(
     true_rule: &T,
     true_theta: &[f64],
     fitted_rule: &F,

@@ -42,7 +42,8 @@ mod choice_tests {
 }
 
 pub use network::{
-    replay_session, EnginePath, NeuralEngine, NeuralForward, NeuralWorkspace, SessionLoss,
+    replay_session, EnginePath, NeuralEngine, NeuralForward, NeuralOperation, NeuralWorkspace,
+    SessionLoss,
 };
 
 /// How the trajectory gradient is computed.

@@ -18,7 +18,7 @@ mod behaviour;
 mod neural;
 pub mod single_layer;
 pub use behaviour::{replay_session, BehaviourEngine, BehaviourTrajectory};
-pub use neural::{EnginePath, NeuralEngine, NeuralSimulation, NeuralWorkspace};
+pub use neural::{EnginePath, NeuralEngine, NeuralOperation, NeuralSimulation, NeuralWorkspace};
 pub use single_layer::NeuralForward;
 
 pub use crate::circuit::trajectory::{NetworkTrajectory, TrajectoryLoss};

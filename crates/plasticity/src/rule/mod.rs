@@ -236,6 +236,12 @@ pub trait PlasticityRule: Send + Sync {
 /// `η ∂g/∂x`, then `η ∂g/∂θ_k` for the active parameters.
 pub const PARTIALS_HEAD: usize = 3;
 
+/// A rule the engine can run: any rule that converts into a [`Rule`] (the network's
+/// rules) and is cheap to clone (TaylorRule, MlpRule, Rule).
+pub trait RuleOfEngine: PlasticityRule + Clone + Into<Rule> {}
+
+impl<R: PlasticityRule + Clone + Into<Rule>> RuleOfEngine for R {}
+
 /// A rule of either family, chosen at run time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rule {

@@ -105,7 +105,7 @@ pub(super) fn symmetrise(m: &mut [f64], p: usize) {
 /// Gaussian recording model at `theta`, over `parameters` (see the module's doc).
 /// Parallel over trajectories; each trajectory's `Σ J Jᵀ` is summed in trajectory
 /// order, so the result is bit-identical whatever the number of threads.
-pub fn neural_curvature<R: PlasticityRule + Clone>(
+pub fn neural_curvature<R: crate::rule::RuleOfEngine>(
     dataset: &NeuralDataset,
     rule: &R,
     theta: &[f64],

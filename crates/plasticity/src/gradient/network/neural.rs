@@ -4,10 +4,11 @@
 //!
 //! [`NeuralEngine`] is the one door for such recordings: losses, the adjoint (full tape
 //! or checkpointed), forward mode (whole trajectories, or step by step for streaming and
-//! online fits) and simulations. It runs them through the single-layer fast path
-//! ([`super::single_layer`]) unless asked for the general network step
-//! ([`EnginePath::General`], the single-layer network of [`Network::single_layer`] with
-//! the recording as its trajectory, without copying); the two are tested equal.
+//! online fits) and simulations. Each runs on the general network step (the single-layer
+//! network of [`Network::single_layer`], the recording its trajectory without copying)
+//! or on the single-layer fast path ([`super::single_layer`]); [`EnginePath::Auto`]
+//! takes the fast path where [`EnginePath::fast_by_default`] says why. The paths are
+//! tested equal.
 
 use super::jacobian::{network_trajectory_loss_and_gradient_forward, NetworkTangentWorkspace};
 use super::single_layer::{
@@ -28,14 +29,49 @@ use crate::Result;
 /// Which implementation of the engine runs a single-layer recording.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EnginePath {
-    /// The engine's choice: the single-layer fast path (fused row updates, rows in
-    /// parallel within a trajectory; `plasticity bench-kernels` reports its speed-up).
+    /// The engine's choice per operation ([`EnginePath::fast_by_default`]).
     #[default]
     Auto,
-    /// The general network step every other circuit runs (what the fast path is tested
-    /// and benchmarked against).
+    /// The general network step every other circuit runs.
     General,
+    /// The single-layer fast path (fused row updates, rows in parallel within a
+    /// trajectory) for every operation it has.
+    FastPath,
 }
+
+/// What the engine computes for one trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NeuralOperation {
+    /// The loss alone.
+    Loss,
+    /// The loss and its gradient by the adjoint (full tape or checkpointed).
+    Adjoint,
+    /// The loss and its gradient in forward mode.
+    ForwardMode,
+}
+
+impl EnginePath {
+    /// Whether [`EnginePath::Auto`] runs `operation` on the fast path. All three, each
+    /// for its reason:
+    /// - the adjoint, where `plasticity bench-kernels` (100→1000, T = 50, 27 terms,
+    ///   2 cores) measures the fast path faster (`fast_path_speedup_gradient`): it
+    ///   parallelises the rows of one trajectory, what a minibatch of one needs;
+    /// - forward mode, because streamed and online fits need it step by step, which only
+    ///   the fast path has, and an in-memory forward-mode fit gives exactly the streamed
+    ///   fit's numbers;
+    /// - the loss alone, from the same path as the gradients, so that a line search sees
+    ///   the very loss the gradient differentiates (the paths differ in the last bits).
+    pub fn fast_by_default(operation: NeuralOperation) -> bool {
+        FAST_BY_DEFAULT.contains(&operation)
+    }
+}
+
+/// The operations [`EnginePath::Auto`] runs on the fast path.
+const FAST_BY_DEFAULT: [NeuralOperation; 3] = [
+    NeuralOperation::Loss,
+    NeuralOperation::Adjoint,
+    NeuralOperation::ForwardMode,
+];
 
 /// The single-layer circuit of a §3.1 recording as the engine runs it, for recordings
 /// of one set of recorded neurons, under `rule`.
@@ -43,8 +79,9 @@ pub enum EnginePath {
 pub struct NeuralEngine<R = Rule> {
     rule: R,
     layer: SingleLayer,
-    /// The general path's network (only under [`EnginePath::General`]).
-    general: Option<Network>,
+    /// The general path's network of the layer.
+    network: Network,
+    path: EnginePath,
     n_pre: usize,
     /// Recorded neurons as indices of the layer.
     recorded_neurons: Vec<usize>,
@@ -84,9 +121,9 @@ impl<S: Scalar> Default for NeuralWorkspace<S> {
     }
 }
 
-impl<R: PlasticityRule> NeuralEngine<R> {
+impl<R: PlasticityRule + Clone + Into<Rule>> NeuralEngine<R> {
     /// The engine of an `n_pre → n_post` layer under `rule`, for recordings of
-    /// `recorded_neurons` (indices into the layer), on the fast path.
+    /// `recorded_neurons` (indices into the layer), on [`EnginePath::Auto`].
     pub fn new(n_pre: usize, n_post: usize, recorded_neurons: &[usize], rule: R) -> Result<Self> {
         if let Some(&i) = recorded_neurons.iter().find(|&&i| i >= n_post) {
             return Err(crate::Error::config(
@@ -96,9 +133,10 @@ impl<R: PlasticityRule> NeuralEngine<R> {
         }
         Ok(NeuralEngine {
             active: (0..rule.n_parameters()).collect(),
+            network: Network::single_layer(n_pre, n_post, rule.clone().into())?,
             rule,
             layer: SingleLayer::new(n_pre, n_post),
-            general: None,
+            path: EnginePath::Auto,
             n_pre,
             recorded_neurons: recorded_neurons.to_vec(),
             recorded: recorded_neurons.iter().map(|&i| n_pre + i).collect(),
@@ -129,12 +167,29 @@ impl<R: PlasticityRule> NeuralEngine<R> {
         &self.rule
     }
 
-    /// The path the engine runs.
+    /// The engine on `path`.
+    pub fn with_path(mut self, path: EnginePath) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// The path the engine was asked for.
     pub fn path(&self) -> EnginePath {
-        match self.general {
-            Some(_) => EnginePath::General,
-            None => EnginePath::Auto,
+        self.path
+    }
+
+    /// Whether `operation` runs on the fast path.
+    pub fn runs_fast_path(&self, operation: NeuralOperation) -> bool {
+        match self.path {
+            EnginePath::Auto => EnginePath::fast_by_default(operation),
+            EnginePath::General => false,
+            EnginePath::FastPath => true,
         }
+    }
+
+    /// The general path's network of the layer.
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     /// Presynaptic (input) neurons of the layer.
@@ -179,27 +234,25 @@ impl<R: PlasticityRule> NeuralEngine<R> {
         trajectory: NeuralTrajectory<'_>,
         workspace: &mut NeuralWorkspace<S>,
     ) -> S {
-        match &self.general {
-            None => neural_trajectory_sse(
+        if self.runs_fast_path(NeuralOperation::Loss) {
+            return neural_trajectory_sse(
                 &self.layer,
                 &self.rule,
                 theta,
                 trajectory,
                 &mut workspace.layer,
-            ),
-            Some(network) => {
-                let ws = workspace;
-                resize(&mut ws.initial_weights, trajectory.initial_weights.len());
-                load(&mut ws.initial_weights, trajectory.initial_weights);
-                network_trajectory_sse(
-                    network,
-                    theta,
-                    &ws.initial_weights,
-                    self.trajectory(trajectory),
-                    &mut ws.network,
-                )
-            }
+            );
         }
+        let ws = workspace;
+        resize(&mut ws.initial_weights, trajectory.initial_weights.len());
+        load(&mut ws.initial_weights, trajectory.initial_weights);
+        network_trajectory_sse(
+            &self.network,
+            theta,
+            &ws.initial_weights,
+            self.trajectory(trajectory),
+            &mut ws.network,
+        )
     }
 
     /// The squared-error sum of one trajectory and its gradient with respect to `θ`
@@ -213,8 +266,12 @@ impl<R: PlasticityRule> NeuralEngine<R> {
         workspace: &mut NeuralWorkspace<f64>,
         gradient: &mut [f64],
     ) -> f64 {
-        match (&self.general, strategy) {
-            (None, GradientStrategy::Forward) => {
+        let operation = match strategy {
+            GradientStrategy::Forward => NeuralOperation::ForwardMode,
+            _ => NeuralOperation::Adjoint,
+        };
+        match (self.runs_fast_path(operation), strategy) {
+            (true, GradientStrategy::Forward) => {
                 let state = workspace
                     .forward
                     .get_or_insert_with(|| self.forward_state());
@@ -222,15 +279,15 @@ impl<R: PlasticityRule> NeuralEngine<R> {
                     state, &self.rule, theta, trajectory, gradient,
                 )
             }
-            (None, _) => {
+            (true, _) => {
                 self.fast_path_sse_and_gradient(theta, trajectory, strategy, workspace, gradient)
             }
-            (Some(network), GradientStrategy::Forward) => {
+            (false, GradientStrategy::Forward) => {
                 let tangents = workspace
                     .tangents
                     .get_or_insert_with(NetworkTangentWorkspace::new);
                 network_trajectory_loss_and_gradient_forward(
-                    network,
+                    &self.network,
                     theta,
                     &self.active,
                     self.trajectory(trajectory),
@@ -239,8 +296,8 @@ impl<R: PlasticityRule> NeuralEngine<R> {
                 )
                 .loss
             }
-            (Some(network), _) => network_trajectory_sse_and_gradient(
-                network,
+            (false, _) => network_trajectory_sse_and_gradient(
+                &self.network,
                 theta,
                 self.trajectory(trajectory),
                 strategy,
@@ -273,12 +330,15 @@ impl<R: PlasticityRule> NeuralEngine<R> {
     }
 
     /// A forward-mode state for trajectories of this layer, driven step by step
-    /// (streaming and online fits), with tangents for the active parameters.
+    /// (streaming and online fits), with tangents for the active parameters (the fast
+    /// path's: the general step's tangent pass runs whole trajectories only).
     pub fn forward_state(&self) -> NeuralForward {
         NeuralForward::with_active(self.layer, &self.rule, self.active.clone())
     }
 
-    /// A simulation of the layer from `initial_weights`, advanced one step at a time.
+    /// A simulation of the layer from `initial_weights`, advanced one step at a time
+    /// (the fast path's step, which keeps one step's state; the general step's
+    /// simulation records every step).
     pub fn start(&self, initial_weights: &[f64]) -> NeuralSimulation<'_, R> {
         NeuralSimulation {
             engine: self,
@@ -303,21 +363,6 @@ impl<R: PlasticityRule> NeuralEngine<R> {
             observe(t, simulation.weights(), simulation.post());
             simulation.update(theta, pre);
         }
-    }
-}
-
-impl<R: PlasticityRule + Clone + Into<Rule>> NeuralEngine<R> {
-    /// The engine on `path`: [`EnginePath::General`] builds the single-layer network.
-    pub fn with_path(mut self, path: EnginePath) -> Result<Self> {
-        self.general = match path {
-            EnginePath::Auto => None,
-            EnginePath::General => Some(Network::single_layer(
-                self.n_pre,
-                self.layer.n_post,
-                self.rule.clone().into(),
-            )?),
-        };
-        Ok(self)
     }
 }
 
