@@ -296,6 +296,7 @@ impl Figure for HeatMapFigure<'_> {
         chart.draw_series(
             cells().map(|(_, corners, _)| Rectangle::new(corners, WHITE.stroke_width(1))),
         )?;
+        let decimals = cell_decimals(self.range);
         chart.draw_series(cells().map(|(centre, _, value)| {
             let colour = if value.is_finite() {
                 text_colour_on(fill(value))
@@ -305,7 +306,7 @@ impl Figure for HeatMapFigure<'_> {
             let mut style = TextStyle::from((FONT_FAMILY, text_px).into_font())
                 .pos(Pos::new(HPos::Center, VPos::Center));
             style.color = colour.to_backend_color();
-            Text::new(cell_text(value), centre, style)
+            Text::new(cell_text(value, decimals), centre, style)
         }))?;
 
         // The colour bar, level with the grid, in absolute pixels.
@@ -378,14 +379,27 @@ impl HeatMapFigure<'_> {
     }
 }
 
-/// The text of a heat map cell: the value with 2 decimals, or "–" when missing.
-pub(super) fn cell_text(value: f64) -> String {
+/// Decimals that tell the cells of a map apart whose finite values span `(lo, hi)`:
+/// 2, or one more than the first decimal at which the span shows, up to 6
+/// (R² from 0.9991 to 1: 4 decimals).
+pub(super) fn cell_decimals((lo, hi): (f64, f64)) -> usize {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        return 2;
+    }
+    let first = (-span.log10()).floor().max(0.0) as usize;
+    (first + 1).clamp(2, 6)
+}
+
+/// The text of a heat map cell: the value with `decimals` decimals, or "–" when
+/// missing (no "-0.00").
+pub(super) fn cell_text(value: f64, decimals: usize) -> String {
     if !value.is_finite() {
         return MISSING_TEXT.to_string();
     }
-    let text = format!("{value:.2}");
-    if text == "-0.00" {
-        "0.00".to_string()
+    let text = format!("{value:.decimals$}");
+    if text.starts_with('-') && text[1..].chars().all(|c| c == '0' || c == '.') {
+        text[1..].to_string()
     } else {
         text
     }

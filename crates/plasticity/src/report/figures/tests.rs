@@ -1,6 +1,7 @@
 use super::coefficients::{coefficient_distributions, coefficient_figure_width, CoefficientPanel};
 use super::heat_map::{
-    cell_text, heat_map, text_colour_on, viridis, HeatMapFigure, HEAT_MAP_MIN_SIZE, MISSING_COLOUR,
+    cell_decimals, cell_text, heat_map, text_colour_on, viridis, HeatMapFigure, HEAT_MAP_MIN_SIZE,
+    MISSING_COLOUR,
 };
 use super::line::{
     line_panels, line_plot, Corner, LegendPlacement, LineFigure, LinePanel, Series,
@@ -865,9 +866,18 @@ fn figures_heat_map_helpers() {
     assert_eq!(text_colour_on(viridis(0.7)), BLACK);
     assert_eq!(text_colour_on(viridis(1.0)), BLACK);
     assert_eq!(text_colour_on(MISSING_COLOUR), BLACK);
-    assert_eq!(cell_text(0.949), "0.95");
-    assert_eq!(cell_text(-0.001), "0.00");
-    assert_eq!(cell_text(-1.5), "-1.50");
-    assert_eq!(cell_text(f64::NAN), "–");
-    assert_eq!(cell_text(f64::NEG_INFINITY), "–");
+    assert_eq!(cell_text(0.949, 2), "0.95");
+    assert_eq!(cell_text(-0.001, 2), "0.00");
+    assert_eq!(cell_text(-1.5, 2), "-1.50");
+    assert_eq!(cell_text(f64::NAN, 2), "–");
+    assert_eq!(cell_text(f64::NEG_INFINITY, 2), "–");
+    assert_eq!(cell_text(0.99914, 4), "0.9991");
+    assert_eq!(cell_text(-0.00001, 4), "0.0000");
+    // as many decimals as tell the cells apart: 2 at least, 6 at most
+    assert_eq!(cell_decimals((-1.117, -0.913)), 2);
+    assert_eq!(cell_decimals((0.9991, 1.0)), 4);
+    assert_eq!(cell_decimals((0.99, 0.999)), 3);
+    assert_eq!(cell_decimals((1.0, 1.0)), 2);
+    assert_eq!(cell_decimals((0.0, 1e-12)), 6);
+    assert_eq!(cell_decimals((f64::NAN, 1.0)), 2);
 }
