@@ -13,7 +13,7 @@ pub use circuit::CircuitObjective;
 
 use crate::data::NeuralDataset;
 use crate::gradient::{EnginePath, GradientStrategy, NeuralEngine, NeuralForward, NeuralWorkspace};
-use crate::rule::{PlasticityRule, Rule};
+use crate::rule::RuleOfEngine;
 
 /// A differentiable data loss over items (trajectories or sessions) that can be
 /// batched: what the optimizers see.
@@ -68,7 +68,7 @@ impl<W> WorkspacePool<W> {
     }
 }
 
-impl<'a, R: PlasticityRule + Clone + Into<Rule>> NeuralObjective<'a, R> {
+impl<'a, R: RuleOfEngine> NeuralObjective<'a, R> {
     /// The MSE of `dataset` under `rule`, gradients by `strategy`. (A `Result`, as
     /// every objective's constructor: the engine's network of the layer, which
     /// behaviour data already run on, can refuse a circuit.)
@@ -99,7 +99,7 @@ impl<'a, R: PlasticityRule + Clone + Into<Rule>> NeuralObjective<'a, R> {
     }
 }
 
-impl<R: PlasticityRule + Clone + Into<Rule>> NeuralObjective<'_, R> {
+impl<R: RuleOfEngine> NeuralObjective<'_, R> {
     /// The same objective on the engine's `path` (the general network step or the
     /// single-layer fast path; the results agree to round-off).
     pub fn with_path(mut self, path: EnginePath) -> Self {
@@ -108,7 +108,7 @@ impl<R: PlasticityRule + Clone + Into<Rule>> NeuralObjective<'_, R> {
     }
 }
 
-impl<R: PlasticityRule + Clone + Into<Rule>> Objective for NeuralObjective<'_, R> {
+impl<R: RuleOfEngine> Objective for NeuralObjective<'_, R> {
     fn n_parameters(&self) -> usize {
         self.engine.rule().n_parameters()
     }
@@ -175,7 +175,7 @@ pub struct StreamedNeuralObjective<'a, R> {
     error: std::sync::Mutex<Option<crate::Error>>,
 }
 
-impl<'a, R: PlasticityRule + Clone + Into<Rule>> StreamedNeuralObjective<'a, R> {
+impl<'a, R: RuleOfEngine> StreamedNeuralObjective<'a, R> {
     /// The MSE of the streamed dataset under `rule`.
     pub fn new(stream: &'a crate::data::NeuralStream, rule: R) -> crate::Result<Self> {
         let engine = NeuralEngine::new(
@@ -263,7 +263,7 @@ impl<'a, R: PlasticityRule + Clone + Into<Rule>> StreamedNeuralObjective<'a, R> 
     }
 }
 
-impl<R: PlasticityRule + Clone + Into<Rule>> Objective for StreamedNeuralObjective<'_, R> {
+impl<R: RuleOfEngine> Objective for StreamedNeuralObjective<'_, R> {
     fn n_parameters(&self) -> usize {
         self.engine.rule().n_parameters()
     }

@@ -22,7 +22,7 @@ use super::{
 use crate::circuit::Network;
 use crate::data::NeuralTrajectory;
 use crate::gradient::{load, resize, GradientStrategy};
-use crate::rule::{PlasticityRule, Rule};
+use crate::rule::{PlasticityRule, Rule, RuleOfEngine};
 use crate::scalar::Scalar;
 use crate::Result;
 
@@ -92,7 +92,8 @@ pub struct NeuralEngine<R = Rule> {
 }
 
 /// Buffers for one trajectory on either path, reused across calls (no allocation per
-/// step); sized on first use.
+/// step); sized on first use. A workspace serves one engine: its forward-mode state
+/// carries that engine's active parameters.
 #[derive(Debug)]
 pub struct NeuralWorkspace<S> {
     layer: SingleLayerWorkspace<S>,
@@ -121,7 +122,7 @@ impl<S: Scalar> Default for NeuralWorkspace<S> {
     }
 }
 
-impl<R: PlasticityRule + Clone + Into<Rule>> NeuralEngine<R> {
+impl<R: RuleOfEngine> NeuralEngine<R> {
     /// The engine of an `n_pre → n_post` layer under `rule`, for recordings of
     /// `recorded_neurons` (indices into the layer), on [`EnginePath::Auto`].
     pub fn new(n_pre: usize, n_post: usize, recorded_neurons: &[usize], rule: R) -> Result<Self> {
@@ -195,16 +196,6 @@ impl<R: PlasticityRule + Clone + Into<Rule>> NeuralEngine<R> {
     /// Presynaptic (input) neurons of the layer.
     pub fn n_pre(&self) -> usize {
         self.n_pre
-    }
-
-    /// Postsynaptic neurons of the layer.
-    pub fn n_post(&self) -> usize {
-        self.layer.n_post
-    }
-
-    /// Synapses of the layer, `n_post × n_pre`.
-    pub fn n_synapses(&self) -> usize {
-        self.layer.n_synapses()
     }
 
     /// `trajectory` as a trajectory of the single-layer network (borrowing its arrays):
