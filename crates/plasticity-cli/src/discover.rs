@@ -12,9 +12,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use plasticity::pipeline::discover::{
-    discover_from, DiscoverReport, DiscoverSpec, MetaCheckpoint, MetaOptimizer,
-};
+use plasticity::fit::FitCheckpoint;
+use plasticity::pipeline::discover::{discover_from, DiscoverReport, DiscoverSpec, MetaOptimizer};
 use plasticity::report::figures::{line_plot, Series};
 use plasticity::report::{write_json, write_text};
 
@@ -111,7 +110,7 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
         } else {
             0.95 * smoothed + 0.05 * step.loss
         };
-        bar.set_position(step.iteration as u64 + 1);
+        bar.set_position(step.epoch as u64);
         bar.set_message(format!(
             "meta-loss {:.5} (smoothed {smoothed:.5})",
             step.loss
@@ -172,10 +171,10 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CheckpointFile {
     fingerprint: String,
-    checkpoint: MetaCheckpoint,
+    checkpoint: FitCheckpoint,
 }
 
-fn save_checkpoint(path: &Path, fingerprint: &str, checkpoint: &MetaCheckpoint) -> Result<()> {
+fn save_checkpoint(path: &Path, fingerprint: &str, checkpoint: &FitCheckpoint) -> Result<()> {
     let file = CheckpointFile {
         fingerprint: fingerprint.to_string(),
         checkpoint: checkpoint.clone(),
@@ -188,7 +187,7 @@ fn save_checkpoint(path: &Path, fingerprint: &str, checkpoint: &MetaCheckpoint) 
 
 /// The checkpoint to continue from with `--resume` (none without, or when the run
 /// left none); one taken with other settings is refused.
-fn load_checkpoint(path: &Path, fingerprint: &str, resume: bool) -> Result<Option<MetaCheckpoint>> {
+fn load_checkpoint(path: &Path, fingerprint: &str, resume: bool) -> Result<Option<FitCheckpoint>> {
     if !resume || !path.is_file() {
         return Ok(None);
     }
@@ -204,7 +203,7 @@ fn load_checkpoint(path: &Path, fingerprint: &str, resume: bool) -> Result<Optio
     }
     note!(
         "resuming after meta-step {} of the checkpoint",
-        file.checkpoint.steps_done
+        file.checkpoint.epochs_done
     );
     Ok(Some(file.checkpoint))
 }

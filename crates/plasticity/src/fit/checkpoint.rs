@@ -7,31 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::outcome::{FitOutcome, StopReason};
-use crate::optim::levenberg_marquardt::LevenbergMarquardtState;
-use crate::optim::{AdamState, LbfgsState};
-
-/// What Adam's back-off carries between steps: how many backoffs were taken, and the
-/// last step, so that it can be retaken with a smaller learning rate.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct BackoffState {
-    /// Backoffs taken so far (the learning rate is the configured one times 0.5 to
-    /// this power).
-    pub backoffs: usize,
-    /// The last step taken, if any.
-    pub last_step: Option<LastStep>,
-}
-
-/// One Adam step, as needed to take it again: where it started (a point where the loss
-/// was finite), Adam's state before it, and the gradient it followed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LastStep {
-    /// φ before the step.
-    pub phi: Vec<f64>,
-    /// Adam's moments before the step.
-    pub adam: AdamState,
-    /// The minibatch gradient the step followed.
-    pub gradient: Vec<f64>,
-}
+use crate::optim::state::mismatched_checkpoint;
+use crate::optim::{BackoffState, OptimizerState, Resume};
+use crate::Result;
 
 /// Everything a fit needs to continue after `epochs_done` epochs as if it had never
 /// stopped: the optimizer's variables φ, its state, and the histories so far. The
@@ -111,38 +89,40 @@ impl FitCheckpoint {
         *evaluations = self.evaluations;
         self.epochs_done + 1
     }
-}
 
-/// An optimizer's state between epochs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind")]
-pub enum OptimizerState {
-    /// Adam's moments.
-    Adam(AdamState),
-    /// L-BFGS's point, gradient and curvature pairs, and the losses of the last
-    /// iterations that the convergence test compares.
-    Lbfgs {
-        /// The L-BFGS state.
-        state: LbfgsState,
-        /// Losses of the last (up to 10) iterations.
-        recent_losses: Vec<f64>,
-    },
-    /// Levenberg–Marquardt's damping (circuit fits; see [`crate::pipeline::circuit`]).
-    #[serde(rename = "levenberg-marquardt")]
-    LevenbergMarquardt {
-        /// `λ` relative to the largest diagonal entry of `JᵀJ`.
-        damping: f64,
-    },
-}
-
-impl OptimizerState {
-    /// The optimizer that took it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            OptimizerState::Adam(_) => "Adam",
-            OptimizerState::Lbfgs { .. } => "L-BFGS",
-            OptimizerState::LevenbergMarquardt { .. } => "Levenberg–Marquardt",
+    /// What the solver continues from.
+    pub(crate) fn resume(&self) -> Resume<'_> {
+        Resume {
+            optimizer: &self.optimizer,
+            backoff: &self.backoff,
+            epochs_done: self.epochs_done,
         }
+    }
+
+    /// Refuses a checkpoint whose sizes do not fit this fit's parameters and histories.
+    pub(crate) fn check(&self, n_phi: usize, epochs: usize) -> Result<()> {
+        let checkpoint = self;
+        let done = checkpoint.epochs_done;
+        if checkpoint.phi.len() != n_phi {
+            return Err(mismatched_checkpoint(&format!(
+                "it has {} parameters, this fit {n_phi}",
+                checkpoint.phi.len()
+            )));
+        }
+        if checkpoint.loss_history.len() != done || checkpoint.theta_history.len() != done {
+            return Err(mismatched_checkpoint(&format!(
+                "its histories do not have {done} epochs"
+            )));
+        }
+        if done > epochs {
+            return Err(mismatched_checkpoint(&format!(
+                "it has {done} epochs done, more than the {epochs} planned"
+            )));
+        }
+        if checkpoint.phi.iter().any(|v| !v.is_finite()) {
+            return Err(mismatched_checkpoint("its parameters are not finite"));
+        }
+        Ok(())
     }
 }
 
@@ -159,8 +139,9 @@ pub struct StagedCheckpoint {
     pub done: FitOutcome,
     /// Their reports.
     pub reports: Vec<StageReport>,
-    /// Levenberg–Marquardt's state within the stage in progress.
-    pub state: LevenbergMarquardtState,
+    /// The checkpoint of the stage in progress, as the driver took it (its epochs,
+    /// histories and Levenberg–Marquardt's state are the stage's own).
+    pub inner: Box<FitCheckpoint>,
 }
 
 /// The outcome of one start of the staged fit and its stage reports.

@@ -82,6 +82,27 @@ impl Default for FitConfig {
     }
 }
 
+impl FitConfig {
+    /// Adam's settings.
+    pub fn adam_settings(&self) -> crate::optim::AdamSettings {
+        crate::optim::AdamSettings {
+            learning_rate: self.learning_rate,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            max_backoffs: self.max_backoffs,
+        }
+    }
+
+    /// L-BFGS's settings.
+    pub fn lbfgs_settings(&self) -> crate::optim::LbfgsSettings {
+        crate::optim::LbfgsSettings {
+            memory: self.lbfgs_memory,
+            line_search: self.lbfgs_line_search,
+            tolerance: self.tolerance,
+        }
+    }
+}
+
 /// What the observer sees after each epoch.
 #[derive(Clone)]
 pub struct EpochReport<'a> {

@@ -1,4 +1,7 @@
-//! The fitting loop: epochs, minibatches, penalties, observers and the stopping reason.
+//! Fitting: the one driver (`driver.rs`: epochs, observers, checkpoints, resume, the
+//! stop reason) under which every solver runs — Adam and L-BFGS on the penalised
+//! loss ([`fit`]), Levenberg–Marquardt and Fisher scoring on least-squares and
+//! likelihood problems ([`fit_least_squares`]).
 //!
 //! The optimizer works on `φ` ([`Parametrisation`]); the objective and the penalties
 //! see the canonical θ. Penalties act on the trainable Taylor coefficients in the
@@ -8,7 +11,8 @@
 
 mod checkpoint;
 mod config;
-mod epochs;
+mod driver;
+mod least_squares;
 mod outcome;
 pub mod parametrisation;
 mod solver;
@@ -18,19 +22,19 @@ use std::ops::ControlFlow;
 use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
 
-pub use checkpoint::{
-    BackoffState, ChunkCheckpoint, FitCheckpoint, LastStep, OptimizerState, StageReport,
-    StagedCheckpoint, StartResult,
-};
+pub use crate::optim::{BackoffState, LastStep, OptimizerState};
+pub use checkpoint::{ChunkCheckpoint, FitCheckpoint, StageReport, StagedCheckpoint, StartResult};
 pub use config::{EpochReport, FitConfig, OptimizerKind, DEFAULT_MAX_BACKOFFS};
 pub use outcome::{FitOutcome, StopReason};
 pub use parametrisation::{Basis, Parametrisation, VariableScales};
 pub use solver::Solver;
 
 use crate::objective::Objective;
+use crate::optim::{AdamEpochs, IterativeSolver, LbfgsEpochs};
 use crate::rule::{parse_expression, PlasticityRule, Rule, TrainableSpec};
 use crate::{Error, Result};
-use epochs::{AdamEpochs, EpochSolver, EpochStep, LbfgsEpochs};
+pub(crate) use driver::{drive, Schedule};
+pub use least_squares::fit_least_squares;
 
 /// `λ₁ Σ|θ_k| + λ₂ Σθ_k²` over `trainable` k, adding its gradient to `gradient`.
 fn penalty(config: &FitConfig, penalised: &[usize], theta: &[f64], gradient: &mut [f64]) -> f64 {
@@ -73,79 +77,42 @@ pub fn fit<O: Objective>(
         phi_gradient.copy_from_slice(&parametrisation.pullback(&theta_gradient));
         (data, data + penalty)
     };
-
-    let mut phi = parametrisation.phi(initial_theta);
-    let mut loss_history = Vec::with_capacity(config.epochs);
-    let mut theta_history = Vec::with_capacity(config.epochs);
-    let mut solver: Box<dyn EpochSolver + '_> = match config.optimizer {
-        OptimizerKind::Adam => Box::new(AdamEpochs::start(config, phi.len(), &all_items)?),
-        OptimizerKind::Lbfgs => Box::new(LbfgsEpochs::start(
-            config,
-            &phi,
-            &all_items,
+    let phi = parametrisation.phi(initial_theta);
+    let resume = config.resume.as_deref().map(FitCheckpoint::resume);
+    let mut solver: Box<dyn IterativeSolver + '_> = match config.optimizer {
+        OptimizerKind::Adam => Box::new(AdamEpochs::start(
+            config.adam_settings(),
             &evaluate,
+            (phi.len(), &all_items),
+            resume,
+        )?),
+        OptimizerKind::Lbfgs => Box::new(LbfgsEpochs::start(
+            config.lbfgs_settings(),
+            &evaluate,
+            (&phi, &all_items),
+            resume,
             &mut evaluations,
         )?),
     };
-    let first_epoch = match &config.resume {
-        Some(checkpoint) => checkpoint.restore(
-            &mut phi,
-            &mut loss_history,
-            &mut theta_history,
-            &mut evaluations,
-        ),
-        None => 1,
-    };
-    let mut stop_reason = StopReason::EpochsCompleted;
-    for epoch in first_epoch..=config.epochs {
-        let loss = match solver.epoch(epoch, &mut phi, &evaluate, &mut evaluations) {
-            EpochStep::Done(loss) => loss,
-            EpochStep::Stop(reason) => {
-                stop_reason = reason;
-                break;
-            }
-        };
-        loss_history.push(loss);
-        theta_history.push(parametrisation.theta(&phi));
-        let checkpoint = || {
-            let (optimizer, backoff) = solver.checkpoint_state();
-            FitCheckpoint::take(
-                epoch,
-                &phi,
-                &loss_history,
-                &theta_history,
-                evaluations,
-                optimizer,
-                backoff,
-            )
-        };
-        let report = EpochReport {
-            epoch,
-            epochs: config.epochs,
-            loss,
-            theta: theta_history.last().map_or(&[], |t| t.as_slice()),
-            checkpoint: &checkpoint,
-        };
-        if observer(&report).is_break() {
-            stop_reason = StopReason::Interrupted;
-            break;
-        }
-        if let Some(converged) = solver.converged() {
-            stop_reason = converged;
-            break;
-        }
+    if let Some(checkpoint) = &config.resume {
+        checkpoint.check(phi.len(), config.epochs)?;
     }
-    solver.finish(&mut phi);
-    let theta = parametrisation.theta(&phi);
+    let schedule = Schedule {
+        epochs: config.epochs,
+        parametrisation,
+        resume: config.resume.as_deref(),
+    };
+    let driven = drive(solver.as_mut(), phi, evaluations, &schedule, observer)?;
+    let theta = parametrisation.theta(&driven.phi);
     let final_loss = objective.loss(&theta, &all_items);
     Ok(FitOutcome {
         theta,
-        loss_history,
-        theta_history,
-        stop_reason,
-        evaluations,
+        loss_history: driven.loss_history,
+        theta_history: driven.theta_history,
+        stop_reason: driven.stop_reason,
+        evaluations: driven.evaluations,
         final_loss,
-        backoffs: solver.backoffs(),
+        backoffs: driven.backoffs,
     })
 }
 

@@ -1,35 +1,9 @@
-//! How a fit ended: why it stopped ([`StopReason`]) and what it found
-//! ([`FitOutcome`]: θ, the histories, evaluations, the final loss).
+//! How a fit ended: what it found ([`FitOutcome`]: θ, the histories, evaluations,
+//! the final loss) and why it stopped ([`StopReason`], the solvers' one type).
 
 use serde::{Deserialize, Serialize};
 
-/// Why a fit stopped.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "reason")]
-pub enum StopReason {
-    /// All epochs ran.
-    EpochsCompleted,
-    /// The loss stopped decreasing (L-BFGS).
-    Converged {
-        /// The test that was met.
-        detail: String,
-    },
-    /// The line search found no decrease (L-BFGS); the last good θ is kept.
-    LineSearchFailed {
-        /// Why.
-        detail: String,
-    },
-    /// The loss or gradient became NaN or infinite (for Adam: again after every
-    /// allowed backoff); the last θ where the loss was finite is kept.
-    NonFinite {
-        /// The epoch (1-based) where it happened.
-        epoch: usize,
-        /// What was non-finite.
-        detail: String,
-    },
-    /// The observer asked to stop.
-    Interrupted,
-}
+pub use crate::optim::StopReason;
 
 /// The result of a fit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

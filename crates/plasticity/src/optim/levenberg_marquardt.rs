@@ -18,12 +18,13 @@
 //! scoring — a generalised Gauss–Newton step. Only the model changes: `m(δ) = L + gᵀδ +
 //! ½δᵀHδ` with `g = ∇L`, `H = F`, and steps are kept on `L` itself (the problem's
 //! [`LeastSquaresProblem::loss`] and the system's `sse`), never on `Σ r̃²`.
-use std::ops::ControlFlow;
-
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use super::least_squares::GaussNewtonSystem;
+use super::solver::{EpochStep, IterativeSolver};
+use super::state::{taken_by_another, BackoffState, OptimizerState, Resume};
+use super::stop::StopReason;
 use crate::Result;
 
 /// What a problem's loss `L` is to its system's `g` and `H`, and so the model `m(δ)`
@@ -53,7 +54,7 @@ pub trait LeastSquaresProblem {
     }
 }
 
-/// Settings of [`minimise`].
+/// Settings of [`LevenbergMarquardtSolver`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LevenbergMarquardt {
     /// Kept steps at most (each costs one Jacobian).
@@ -83,101 +84,6 @@ impl Default for LevenbergMarquardt {
             damping_floor: 1e-12,
         }
     }
-}
-
-/// What the observer sees after each kept step.
-#[derive(Clone, Copy, Debug)]
-pub struct LevenbergMarquardtReport<'a> {
-    /// 1-based kept step.
-    pub iteration: usize,
-    /// `L` after it.
-    pub loss: f64,
-    /// `φ` after it.
-    pub phi: &'a [f64],
-    /// The damping `λ` (relative to the largest `H_kk`) for the next step.
-    pub damping: f64,
-    /// Everything [`minimise_from`] needs to continue from here as if it had not
-    /// stopped (the checkpoint).
-    pub state: &'a LevenbergMarquardtState,
-}
-
-/// Where a minimisation stands after a kept step (or at its start): continuing from it
-/// with [`minimise_from`] gives exactly the steps an uninterrupted run takes, since the
-/// next Gauss–Newton system is a function of `φ` and the step rule of `λ` and the count
-/// of small steps.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LevenbergMarquardtState {
-    /// Kept steps so far.
-    pub iteration: usize,
-    /// `φ` after them.
-    pub phi: Vec<f64>,
-    /// `L(φ)` (the loss at the start before any step).
-    pub loss: f64,
-    /// The damping `λ` for the next step.
-    pub damping: f64,
-    /// Kept steps in a row, up to the last, that lowered the loss by less than the
-    /// tolerance.
-    pub small_steps: usize,
-    /// `L` after each kept step.
-    pub loss_history: Vec<f64>,
-    /// `φ` after each kept step.
-    pub phi_history: Vec<Vec<f64>>,
-    /// Gauss–Newton systems computed so far.
-    pub systems: usize,
-    /// Losses computed at trial steps so far.
-    pub trial_losses: usize,
-}
-
-impl LevenbergMarquardtState {
-    /// The state before the first step from `start`.
-    pub fn start(start: &[f64], settings: &LevenbergMarquardt) -> Self {
-        LevenbergMarquardtState {
-            iteration: 0,
-            phi: start.to_vec(),
-            loss: f64::NAN,
-            damping: settings.initial_damping,
-            small_steps: 0,
-            loss_history: Vec::new(),
-            phi_history: Vec::new(),
-            systems: 0,
-            trial_losses: 0,
-        }
-    }
-}
-
-/// Why [`minimise`] stopped.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LevenbergMarquardtStop {
-    /// `max_iterations` steps were kept.
-    IterationsCompleted,
-    /// The loss stopped falling (two steps below `tolerance`, a zero loss, or a step
-    /// too small to change `φ`).
-    Converged(String),
-    /// No damping gave a lower loss.
-    NoDecrease(String),
-    /// The loss or the system was not finite at the start.
-    NonFinite(String),
-    /// The observer asked to stop.
-    Stopped,
-}
-
-/// The result of [`minimise`].
-#[derive(Clone, Debug)]
-pub struct LevenbergMarquardtOutcome {
-    /// The last kept `φ`.
-    pub phi: Vec<f64>,
-    /// `L(φ)`.
-    pub loss: f64,
-    /// `L` after each kept step.
-    pub loss_history: Vec<f64>,
-    /// `φ` after each kept step.
-    pub phi_history: Vec<Vec<f64>>,
-    /// Gauss–Newton systems computed (one per kept step, plus the first).
-    pub systems: usize,
-    /// Losses computed at trial steps.
-    pub trial_losses: usize,
-    /// Why it stopped.
-    pub stop: LevenbergMarquardtStop,
 }
 
 /// Solves `(H + λ D) δ = −g` (`D` as [`LevenbergMarquardt::damping_floor`] says);
@@ -217,168 +123,233 @@ fn predicted_decrease(system: &GaussNewtonSystem, step: &[f64], model: LossModel
     -half * (2.0 * linear + quadratic)
 }
 
-/// Minimises `problem` from `start`.
-pub fn minimise(
-    problem: &dyn LeastSquaresProblem,
-    start: &[f64],
-    settings: &LevenbergMarquardt,
-    observer: &mut dyn FnMut(&LevenbergMarquardtReport<'_>) -> ControlFlow<()>,
-) -> Result<LevenbergMarquardtOutcome> {
-    minimise_from(
-        problem,
-        LevenbergMarquardtState::start(start, settings),
-        settings,
-        observer,
-    )
+/// Where a minimisation stands after a kept step (or at its start): continuing from it
+/// gives exactly the steps of an uninterrupted run, since the next Gauss–Newton system
+/// is a function of `φ` alone and the step rule needs only `λ` and the count of small
+/// steps. `φ` and the histories are the driver's ([`crate::optim`]'s solvers never
+/// keep them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevenbergMarquardtState {
+    /// The damping `λ` (relative to `D`) for the next step.
+    pub damping: f64,
+    /// Kept steps so far.
+    #[serde(default)]
+    pub steps: usize,
+    /// `L(φ)` at the current `φ` (NaN before the first system).
+    #[serde(default = "not_yet")]
+    pub loss: f64,
+    /// Kept steps in a row, up to the last, that lowered the loss by less than the
+    /// tolerance.
+    #[serde(default)]
+    pub small_steps: usize,
+    /// Gauss–Newton systems computed so far.
+    #[serde(default)]
+    pub systems: usize,
+    /// Losses computed at trial steps so far.
+    #[serde(default)]
+    pub trial_losses: usize,
 }
 
-/// Minimises `problem` from `state`: a start ([`LevenbergMarquardtState::start`]) or
-/// the state an earlier run reported after a kept step, which it continues exactly.
-pub fn minimise_from(
-    problem: &dyn LeastSquaresProblem,
-    mut state: LevenbergMarquardtState,
-    settings: &LevenbergMarquardt,
-    observer: &mut dyn FnMut(&LevenbergMarquardtReport<'_>) -> ControlFlow<()>,
-) -> Result<LevenbergMarquardtOutcome> {
-    let resumed = state.iteration > 0;
-    let stop = if !resumed {
-        None
-    } else if state.small_steps >= 2 {
-        Some(small_steps_stop(settings))
-    } else if state.iteration >= settings.max_iterations {
-        Some(LevenbergMarquardtStop::IterationsCompleted)
-    } else {
-        None
-    };
-    if let Some(stop) = stop {
-        return Ok(outcome_of(state, stop));
+fn not_yet() -> f64 {
+    f64::NAN
+}
+
+impl LevenbergMarquardtState {
+    /// The state before the first step.
+    pub fn start(settings: &LevenbergMarquardt) -> Self {
+        LevenbergMarquardtState {
+            damping: settings.initial_damping,
+            steps: 0,
+            loss: f64::NAN,
+            small_steps: 0,
+            systems: 0,
+            trial_losses: 0,
+        }
     }
-    let mut system = problem.system(&state.phi)?;
-    state.systems += 1;
-    if !resumed {
-        state.loss = system.sse;
-        let finite = system.sse.is_finite()
-            && system.normal.iter().all(|v| v.is_finite())
-            && system.gradient.iter().all(|v| v.is_finite());
-        if !finite {
-            let stop = LevenbergMarquardtStop::NonFinite(
-                "the loss or its Jacobian at the start is not finite: the rule makes the simulated weights or activity overflow".into(),
-            );
-            return Ok(outcome_of(state, stop));
+}
+
+/// Levenberg–Marquardt as a solver that takes one kept step per call (state in, state
+/// out): the fitting driver owns the iterations, histories, observers and stop.
+pub struct LevenbergMarquardtSolver<'p> {
+    problem: &'p dyn LeastSquaresProblem,
+    settings: LevenbergMarquardt,
+    state: LevenbergMarquardtState,
+    /// The system at the current `φ`, once computed.
+    system: Option<GaussNewtonSystem>,
+}
+
+impl<'p> LevenbergMarquardtSolver<'p> {
+    /// The solver of `problem` from `state` ([`LevenbergMarquardtState::start`], or a
+    /// state it reported after a kept step, which it continues exactly).
+    pub fn new(
+        problem: &'p dyn LeastSquaresProblem,
+        settings: LevenbergMarquardt,
+        state: LevenbergMarquardtState,
+    ) -> Self {
+        LevenbergMarquardtSolver {
+            problem,
+            settings,
+            state,
+            system: None,
         }
-    } else if !system.sse.is_finite() {
-        return Ok(outcome_of(state, after_step_overflow()));
     }
-    let mut growth = 2.0;
-    let mut stop = LevenbergMarquardtStop::IterationsCompleted;
-    for iteration in state.iteration + 1..=settings.max_iterations {
-        if system.sse <= settings.zero_loss {
-            stop = LevenbergMarquardtStop::Converged(format!(
-                "the loss {:e} is at round-off (≤ {:e})",
-                system.sse, settings.zero_loss
-            ));
-            break;
-        }
-        // damp until a step lowers the loss
-        let mut kept = None;
-        while state.damping < 1e16 {
-            let Some(step) = damped_step(&system, state.damping, settings.damping_floor) else {
-                state.damping *= growth;
-                growth *= 2.0;
-                continue;
-            };
-            let trial: Vec<f64> = state.phi.iter().zip(&step).map(|(p, d)| p + d).collect();
-            if trial == state.phi {
-                break;
+
+    /// Its state after the last kept step.
+    pub fn state(&self) -> &LevenbergMarquardtState {
+        &self.state
+    }
+
+    /// The solver from `resume`'s state (an error where another solver took it), or
+    /// from the start.
+    pub fn resume(
+        problem: &'p dyn LeastSquaresProblem,
+        settings: LevenbergMarquardt,
+        resume: Option<Resume<'_>>,
+    ) -> Result<Self> {
+        let state = match resume {
+            None => LevenbergMarquardtState::start(&settings),
+            Some(Resume {
+                optimizer: OptimizerState::LevenbergMarquardt(state),
+                ..
+            }) => state.clone(),
+            Some(other) => return Err(taken_by_another(other.optimizer, "Levenberg–Marquardt")),
+        };
+        Ok(Self::new(problem, settings, state))
+    }
+}
+
+impl IterativeSolver for LevenbergMarquardtSolver<'_> {
+    /// One kept step from `phi` (updated in place), the `epoch`-th of the fit: the
+    /// Gauss–Newton system at `phi` (computed once per kept step, counted in
+    /// `evaluations` with every trial loss), then damped steps, `λ` growing, until one
+    /// lowers the loss.
+    fn step(
+        &mut self,
+        epoch: usize,
+        phi: &mut [f64],
+        evaluations: &mut usize,
+    ) -> Result<EpochStep> {
+        let system = match self.system.take() {
+            Some(system) => system,
+            None => {
+                *evaluations += 1;
+                self.state.systems += 1;
+                self.problem.system(phi)?
             }
-            let loss = problem.loss(&trial);
-            state.trial_losses += 1;
-            let predicted = predicted_decrease(&system, &step, problem.model());
-            if loss.is_finite() && loss < system.sse && predicted > 0.0 {
-                let gain = (system.sse - loss) / predicted;
-                state.damping *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(1.0 / 3.0);
-                growth = 2.0;
-                kept = Some((trial, loss));
-                break;
-            }
-            state.damping *= growth;
-            growth *= 2.0;
+        };
+        if self.state.steps == 0 {
+            self.state.loss = system.sse;
         }
-        let Some((trial, loss)) = kept else {
-            stop = if state.damping >= 1e16 {
-                LevenbergMarquardtStop::NoDecrease(format!(
-                    "no damping up to 1e16 lowered the loss below {:e}",
-                    system.sse
-                ))
-            } else {
-                LevenbergMarquardtStop::Converged("the step no longer changes φ".into())
-            };
-            break;
+        if let Some(why) = self.not_finite(&system) {
+            return Ok(EpochStep::Stop(StopReason::NonFinite {
+                epoch,
+                detail: why.into(),
+            }));
+        }
+        if system.sse <= self.settings.zero_loss {
+            return Ok(EpochStep::Stop(StopReason::Converged {
+                detail: format!(
+                    "the loss {:e} is at round-off (≤ {:e})",
+                    system.sse, self.settings.zero_loss
+                ),
+            }));
+        }
+        let (trial, loss) = match self.damped_until_lower(phi, &system, evaluations) {
+            Ok(kept) => kept,
+            Err(stop) => {
+                self.system = Some(system);
+                return Ok(EpochStep::Stop(stop));
+            }
         };
         let decrease = system.sse - loss;
-        state.iteration = iteration;
-        state.phi = trial;
-        state.loss = loss;
-        state.loss_history.push(loss);
-        state.phi_history.push(state.phi.clone());
-        state.small_steps = if decrease <= settings.tolerance * system.sse {
-            state.small_steps + 1
+        phi.copy_from_slice(&trial);
+        self.state.steps += 1;
+        self.state.loss = loss;
+        self.state.small_steps = if decrease <= self.settings.tolerance * system.sse {
+            self.state.small_steps + 1
         } else {
             0
         };
-        let report = LevenbergMarquardtReport {
-            iteration,
-            loss,
-            phi: &state.phi,
-            damping: state.damping,
-            state: &state,
+        Ok(EpochStep::Done(loss))
+    }
+
+    fn checkpoint_state(&self) -> (OptimizerState, BackoffState) {
+        (
+            OptimizerState::LevenbergMarquardt(self.state.clone()),
+            BackoffState::default(),
+        )
+    }
+
+    /// Converged after two kept steps in a row each lowered the loss by less than the
+    /// tolerance.
+    fn converged(&self) -> Option<StopReason> {
+        (self.state.small_steps >= 2).then(|| StopReason::Converged {
+            detail: format!(
+                "two steps each lowered the loss by less than {:e} of it",
+                self.settings.tolerance
+            ),
+        })
+    }
+}
+
+impl LevenbergMarquardtSolver<'_> {
+    /// Why `system` cannot start a step: at the start any non-finite entry, after a
+    /// kept step a non-finite loss.
+    fn not_finite(&self, system: &GaussNewtonSystem) -> Option<&'static str> {
+        let finite = if self.state.steps == 0 {
+            system.sse.is_finite()
+                && system.normal.iter().all(|v| v.is_finite())
+                && system.gradient.iter().all(|v| v.is_finite())
+        } else {
+            system.sse.is_finite()
         };
-        if observer(&report).is_break() {
-            stop = LevenbergMarquardtStop::Stopped;
-            break;
-        }
-        if state.small_steps >= 2 {
-            stop = small_steps_stop(settings);
-            break;
-        }
-        if iteration == settings.max_iterations {
-            break;
-        }
-        system = problem.system(&state.phi)?;
-        state.systems += 1;
-        if !system.sse.is_finite() {
-            stop = after_step_overflow();
-            break;
+        match (finite, self.state.steps) {
+            (true, _) => None,
+            (false, 0) => Some("the loss or its Jacobian at the start is not finite: the rule makes the simulated weights or activity overflow"),
+            (false, _) => Some("the Jacobian after a kept step is not finite: the rule makes the simulated weights or activity overflow"),
         }
     }
-    Ok(outcome_of(state, stop))
-}
 
-fn small_steps_stop(settings: &LevenbergMarquardt) -> LevenbergMarquardtStop {
-    LevenbergMarquardtStop::Converged(format!(
-        "two steps each lowered the loss by less than {:e} of it",
-        settings.tolerance
-    ))
-}
-
-fn after_step_overflow() -> LevenbergMarquardtStop {
-    LevenbergMarquardtStop::NonFinite(
-        "the Jacobian after a kept step is not finite: the rule makes the simulated weights or activity overflow".into(),
-    )
-}
-
-fn outcome_of(
-    state: LevenbergMarquardtState,
-    stop: LevenbergMarquardtStop,
-) -> LevenbergMarquardtOutcome {
-    LevenbergMarquardtOutcome {
-        phi: state.phi,
-        loss: state.loss,
-        loss_history: state.loss_history,
-        phi_history: state.phi_history,
-        systems: state.systems,
-        trial_losses: state.trial_losses,
-        stop,
+    /// Damped steps from `phi`, `λ` growing (Nielsen's rule) until one lowers the loss:
+    /// that step's point and loss, or why none does.
+    fn damped_until_lower(
+        &mut self,
+        phi: &[f64],
+        system: &GaussNewtonSystem,
+        evaluations: &mut usize,
+    ) -> std::result::Result<(Vec<f64>, f64), StopReason> {
+        let mut growth = 2.0;
+        while self.state.damping < 1e16 {
+            let Some(step) = damped_step(system, self.state.damping, self.settings.damping_floor)
+            else {
+                self.state.damping *= growth;
+                growth *= 2.0;
+                continue;
+            };
+            let trial: Vec<f64> = phi.iter().zip(&step).map(|(p, d)| p + d).collect();
+            if trial == phi {
+                return Err(StopReason::Converged {
+                    detail: "the step no longer changes φ".into(),
+                });
+            }
+            let loss = self.problem.loss(&trial);
+            *evaluations += 1;
+            self.state.trial_losses += 1;
+            let predicted = predicted_decrease(system, &step, self.problem.model());
+            if loss.is_finite() && loss < system.sse && predicted > 0.0 {
+                let gain = (system.sse - loss) / predicted;
+                self.state.damping *= (1.0 - (2.0 * gain - 1.0).powi(3)).max(1.0 / 3.0);
+                return Ok((trial, loss));
+            }
+            self.state.damping *= growth;
+            growth *= 2.0;
+        }
+        Err(StopReason::LineSearchFailed {
+            detail: format!(
+                "no damping up to 1e16 lowered the loss below {:e}",
+                system.sse
+            ),
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! it exists before the session ends (closed-loop experiments, hours-long recordings).
 //!
 //! The recording is run once, in forward mode ([`crate::gradient::NeuralForward`]), from
-//! `θ₀`. Every `K` steps the gradient of the squared error of those `K` steps,
+//! `θ₀`, by a solver of the fitting driver whose epochs are the updates. Every `K` steps the gradient of the squared error of those `K` steps,
 //! `ĝ = Σ_{t in window} Σ_i 2 (y_{t,i} − ŷ_{t,i}) ∂y_{t,i}/∂θ / (K n_rec)`, drives one
 //! Adam step on the optimizer's variables φ (the same basis and trainable terms as an
 //! offline fit); the simulation then goes on with the new θ.
@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::neural::{neural_scales_streamed, FitStart, NeuralFitSettings};
-use crate::data::NeuralStream;
-use crate::fit::Basis;
-use crate::gradient::NeuralEngine;
-use crate::optim::Adam;
+use crate::data::{NeuralStream, TrajectoryStream};
+use crate::fit::{drive, Basis, EpochReport, Parametrisation, Schedule, StopReason};
+use crate::gradient::{NeuralEngine, NeuralForward};
+use crate::optim::{Adam, BackoffState, EpochStep, IterativeSolver, OptimizerState};
 use crate::rule::Rule;
 use crate::{Error, Result};
 
@@ -115,8 +115,6 @@ pub fn fit_online_neural(
         mut theta,
         ..
     } = FitStart::of(settings, basis, &scales)?;
-    let mut phi = parametrisation.phi(&theta);
-    let mut adam = Adam::new(phi.len(), online.learning_rate);
     let engine = NeuralEngine::new(
         stream.n_pre(),
         stream.n_post(),
@@ -124,84 +122,160 @@ pub fn fit_online_neural(
         rule.clone(),
     )?
     .with_active_parameters(parametrisation.trainable().to_vec());
-    let mut state = engine.forward_state();
-    let n_rec = stream.recorded_neurons().len();
-    let total_steps = stream.n_trajectories() * stream.steps();
-    let updates_planned = total_steps / online.update_every;
-    let mut input = vec![0.0; stream.n_pre()];
-    let mut recorded = vec![0.0; n_rec];
-    let mut window_gradient = vec![0.0; theta.len()];
-    let mut window_sse = 0.0;
-    let mut in_window = 0usize;
-    let mut fit = OnlineFit {
-        parameter_names: rule.parameter_names(),
-        steps: Vec::new(),
-        theta_history: Vec::new(),
-        window_loss: Vec::new(),
+    let phi = parametrisation.phi(&theta);
+    let mut solver = WindowedUpdates {
+        stream,
+        parametrisation: &parametrisation,
+        rule: &rule,
+        online,
+        adam: Adam::new(phi.len(), online.learning_rate),
+        forward: engine.forward_state(),
+        trajectory: None,
+        next_trajectory: 0,
+        input: vec![0.0; stream.n_pre()],
+        recorded: vec![0.0; stream.recorded_neurons().len()],
+        window_gradient: vec![0.0; theta.len()],
         theta: theta.clone(),
-        basis: parametrisation.basis(),
-        interrupted: false,
-        non_finite: None,
+        step: 0,
     };
-    let mut step = 0usize;
-    'trajectories: for k in 0..stream.n_trajectories() {
-        let mut steps = stream.trajectory(k)?;
-        let mut first = true;
-        while steps.next_step(&mut input, &mut recorded)? {
-            if first {
-                state.start(stream.initial_weights(k), &input);
-                first = false;
-            } else {
-                state.advance(&rule, &theta, &input);
+    let updates = stream.n_trajectories() * stream.steps() / online.update_every;
+    let schedule = Schedule {
+        epochs: updates,
+        parametrisation: &parametrisation,
+        resume: None,
+    };
+    let k = online.update_every;
+    let mut report_update = |report: &EpochReport<'_>| {
+        observer(&OnlineUpdate {
+            update: report.epoch,
+            updates,
+            step: report.epoch * k,
+            loss: report.loss,
+            theta: report.theta,
+        })
+    };
+    let driven = drive(&mut solver, phi, 0, &schedule, &mut report_update)?;
+    theta = parametrisation.theta(&driven.phi);
+    Ok(OnlineFit {
+        parameter_names: rule.parameter_names(),
+        steps: (1..=driven.loss_history.len()).map(|n| n * k).collect(),
+        theta_history: driven.theta_history,
+        window_loss: driven.loss_history,
+        theta,
+        basis: parametrisation.basis(),
+        interrupted: driven.stop_reason == StopReason::Interrupted,
+        non_finite: match driven.stop_reason {
+            StopReason::NonFinite { detail, .. } => Some(detail),
+            _ => None,
+        },
+    })
+}
+
+/// The online updates as a solver of the fitting driver: each epoch streams the next
+/// `K` recording steps in forward mode with the current θ (crossing from one
+/// trajectory to the next, each started from its recorded `W₀` with `S = 0`), then
+/// takes one Adam step on the window's gradient.
+struct WindowedUpdates<'a> {
+    stream: &'a NeuralStream,
+    parametrisation: &'a Parametrisation,
+    rule: &'a Rule,
+    online: &'a OnlineSettings,
+    adam: Adam,
+    forward: NeuralForward,
+    /// The trajectory being read.
+    trajectory: Option<TrajectoryStream>,
+    next_trajectory: usize,
+    input: Vec<f64>,
+    recorded: Vec<f64>,
+    window_gradient: Vec<f64>,
+    /// θ the simulation runs with.
+    theta: Vec<f64>,
+    /// Recording steps read (over all trajectories).
+    step: usize,
+}
+
+impl WindowedUpdates<'_> {
+    /// Reads and simulates the next recording step, adding its squared error and
+    /// gradient to the window's; `None` once the recording has ended.
+    fn next_step(&mut self) -> Result<Option<f64>> {
+        loop {
+            if let Some(steps) = &mut self.trajectory {
+                let first = steps.remaining() == self.stream.steps();
+                if steps.next_step(&mut self.input, &mut self.recorded)? {
+                    if first {
+                        let k = self.next_trajectory - 1;
+                        self.forward
+                            .start(self.stream.initial_weights(k), &self.input);
+                    } else {
+                        self.forward.advance(self.rule, &self.theta, &self.input);
+                    }
+                    self.step += 1;
+                    let neurons = self.stream.recorded_neurons();
+                    let sse =
+                        self.forward
+                            .observe(&self.recorded, neurons, &mut self.window_gradient);
+                    return Ok(Some(sse));
+                }
             }
-            step += 1;
-            window_sse += state.observe(&recorded, stream.recorded_neurons(), &mut window_gradient);
-            in_window += 1;
-            if in_window < online.update_every {
-                continue;
+            if self.next_trajectory == self.stream.n_trajectories() {
+                return Ok(None);
             }
-            let scale = 1.0 / (in_window * n_rec) as f64;
-            window_gradient.iter_mut().for_each(|g| *g *= scale);
-            let loss = window_sse * scale;
-            if !loss.is_finite() || window_gradient.iter().any(|g| !g.is_finite()) {
-                // keep the last finite estimate and say where and why it stopped
-                fit.non_finite = Some(format!(
-                    "the window loss ({loss}) or its gradient became non-finite at step {step} \
-                     (update {}): the rule makes the simulation overflow; try a smaller \
-                     learning rate or the canonical basis",
-                    fit.steps.len() + 1
-                ));
-                break 'trajectories;
-            }
-            let update = fit.steps.len() + 1;
-            if online.decay_after > 0 && update > online.decay_after {
-                adam.learning_rate =
-                    online.learning_rate * (online.decay_after as f64 / update as f64).sqrt();
-            }
-            let phi_gradient = parametrisation.pullback(&window_gradient);
-            adam.step(&mut phi, &phi_gradient);
-            theta = parametrisation.theta(&phi);
-            fit.steps.push(step);
-            fit.theta_history.push(theta.clone());
-            fit.window_loss.push(loss);
-            window_gradient.iter_mut().for_each(|g| *g = 0.0);
-            window_sse = 0.0;
-            in_window = 0;
-            let report = OnlineUpdate {
-                update,
-                updates: updates_planned,
-                step,
-                loss,
-                theta: &theta,
-            };
-            if observer(&report).is_break() {
-                fit.interrupted = true;
-                break 'trajectories;
-            }
+            self.trajectory = Some(self.stream.trajectory(self.next_trajectory)?);
+            self.next_trajectory += 1;
         }
     }
-    fit.theta = theta;
-    Ok(fit)
+}
+
+impl IterativeSolver for WindowedUpdates<'_> {
+    fn step(
+        &mut self,
+        epoch: usize,
+        phi: &mut [f64],
+        evaluations: &mut usize,
+    ) -> Result<EpochStep> {
+        let k = self.online.update_every;
+        let mut window_sse = 0.0;
+        for _ in 0..k {
+            match self.next_step()? {
+                Some(sse) => window_sse += sse,
+                None => return Ok(EpochStep::Stop(StopReason::EpochsCompleted)),
+            }
+        }
+        *evaluations += 1;
+        let scale = 1.0 / (k * self.recorded.len()) as f64;
+        self.window_gradient.iter_mut().for_each(|g| *g *= scale);
+        let loss = window_sse * scale;
+        if !loss.is_finite() || self.window_gradient.iter().any(|g| !g.is_finite()) {
+            // keep the last finite estimate and say where and why it stopped
+            return Ok(EpochStep::Stop(StopReason::NonFinite {
+                epoch,
+                detail: format!(
+                    "the window loss ({loss}) or its gradient became non-finite at step {} \
+                     (update {epoch}): the rule makes the simulation overflow; try a smaller \
+                     learning rate or the canonical basis",
+                    self.step
+                ),
+            }));
+        }
+        let online = self.online;
+        if online.decay_after > 0 && epoch > online.decay_after {
+            self.adam.learning_rate =
+                online.learning_rate * (online.decay_after as f64 / epoch as f64).sqrt();
+        }
+        let phi_gradient = self.parametrisation.pullback(&self.window_gradient);
+        self.adam.step(phi, &phi_gradient);
+        self.theta = self.parametrisation.theta(phi);
+        self.window_gradient.iter_mut().for_each(|g| *g = 0.0);
+        Ok(EpochStep::Done(loss))
+    }
+
+    /// Adam's moments (an online fit is not resumed: its sensitivities are not kept).
+    fn checkpoint_state(&self) -> (OptimizerState, BackoffState) {
+        (
+            OptimizerState::Adam(self.adam.state()),
+            BackoffState::default(),
+        )
+    }
 }
 
 /// The content of `results.json` for an online fit (the keys, in this order, are the

@@ -1,112 +1,7 @@
-//! Levenberg–Marquardt on Rosenbrock (a zero residual) and Fisher scoring on a
-//! logistic regression (a likelihood), stopped and continued.
+//! Levenberg–Marquardt's step: the likelihood model and one step on a logistic
+//! regression (the solver under the fitting driver is tested in `fit`).
 
 use super::*;
-
-/// Rosenbrock as least squares: `r = (10 (φ₁ − φ₀²), 1 − φ₀)`, `N = 2`.
-struct Rosenbrock;
-
-impl Rosenbrock {
-    fn residuals(phi: &[f64]) -> ([f64; 2], [[f64; 2]; 2]) {
-        (
-            [10.0 * (phi[1] - phi[0] * phi[0]), 1.0 - phi[0]],
-            [[-20.0 * phi[0], 10.0], [-1.0, 0.0]],
-        )
-    }
-}
-
-impl LeastSquaresProblem for Rosenbrock {
-    fn loss(&self, phi: &[f64]) -> f64 {
-        let (r, _) = Self::residuals(phi);
-        (r[0] * r[0] + r[1] * r[1]) / 2.0
-    }
-    fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
-        let (r, j) = Self::residuals(phi);
-        let mut system = GaussNewtonSystem::zeros(2);
-        system.sse = self.loss(phi);
-        for a in 0..2 {
-            system.gradient[a] = (j[0][a] * r[0] + j[1][a] * r[1]) / 2.0;
-            for b in 0..2 {
-                system.normal[a * 2 + b] = (j[0][a] * j[0][b] + j[1][a] * j[1][b]) / 2.0;
-            }
-        }
-        Ok(system)
-    }
-}
-
-#[test]
-fn finds_the_zero_of_rosenbrock_in_few_jacobians() {
-    let outcome = minimise(
-        &Rosenbrock,
-        &[-1.2, 1.0],
-        &LevenbergMarquardt::default(),
-        &mut |_| ControlFlow::Continue(()),
-    )
-    .expect("finite problem");
-    assert!(
-        (outcome.phi[0] - 1.0).abs() < 1e-10 && (outcome.phi[1] - 1.0).abs() < 1e-10,
-        "{:?} after {} systems",
-        outcome.phi,
-        outcome.systems
-    );
-    assert!(outcome.systems < 40, "{} systems", outcome.systems);
-    // every kept step lowered the loss
-    assert!(outcome.loss_history.windows(2).all(|w| w[1] < w[0]));
-}
-
-#[test]
-fn the_observer_can_stop_it() {
-    let outcome = minimise(
-        &Rosenbrock,
-        &[-1.2, 1.0],
-        &LevenbergMarquardt::default(),
-        &mut |report| {
-            if report.iteration == 2 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        },
-    )
-    .expect("finite problem");
-    assert_eq!(outcome.stop, LevenbergMarquardtStop::Stopped);
-    assert_eq!(outcome.loss_history.len(), 2);
-}
-
-#[test]
-fn a_run_stopped_at_any_step_continues_exactly_from_its_reported_state() {
-    let settings = LevenbergMarquardt::default();
-    let whole = minimise(&Rosenbrock, &[-1.2, 1.0], &settings, &mut |_| {
-        ControlFlow::Continue(())
-    })
-    .expect("finite problem");
-    for stop_at in 1..whole.loss_history.len() {
-        let mut saved = None;
-        minimise(&Rosenbrock, &[-1.2, 1.0], &settings, &mut |report| {
-            if report.iteration == stop_at {
-                saved = Some(report.state.clone());
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .expect("finite problem");
-        let state = saved.expect("the stop was reported");
-        // through a serialised checkpoint, as a resumed run reads it
-        let state: LevenbergMarquardtState =
-            serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
-        let resumed = minimise_from(&Rosenbrock, state, &settings, &mut |_| {
-            ControlFlow::Continue(())
-        })
-        .expect("finite problem");
-        assert_eq!(resumed.phi, whole.phi, "stopped at {stop_at}");
-        assert_eq!(resumed.loss_history, whole.loss_history);
-        assert_eq!(resumed.phi_history, whole.phi_history);
-        assert_eq!(resumed.systems, whole.systems);
-        assert_eq!(resumed.trial_losses, whole.trial_losses);
-        assert_eq!(resumed.stop, whole.stop);
-    }
-}
 
 /// A logistic regression `P(y = 1) = σ(φ · x_i)` on fixed data: the mean negative
 /// log-likelihood and its Fisher-scoring system.
@@ -171,38 +66,46 @@ impl LeastSquaresProblem for Logistic {
 }
 
 #[test]
-fn fisher_scoring_finds_the_maximum_likelihood_of_a_logistic_regression() {
+fn a_newton_step_from_where_fisher_scoring_stops_gains_nothing() {
     let problem = Logistic::new();
-    let outcome = minimise(
+    let mut solver = LevenbergMarquardtSolver::new(
         &problem,
-        &[0.0; 3],
-        &LevenbergMarquardt::default(),
-        &mut |_| ControlFlow::Continue(()),
-    )
-    .expect("finite problem");
-    // the score vanishes at the optimum (to what a relative decrease of 1e-10 leaves:
-    // the loss is then within ½ gᵀF⁻¹g ~ 1e-17 of its minimum)
-    let system = problem.system(&outcome.phi).expect("system");
-    let score = system.gradient.iter().map(|g| g.abs()).fold(0.0, f64::max);
-    assert!(score < 1e-7, "score {score} at {:?}", outcome.phi);
+        LevenbergMarquardt::default(),
+        LevenbergMarquardtState::start(&LevenbergMarquardt::default()),
+    );
+    let mut phi = vec![0.0; 3];
+    let mut evaluations = 0;
+    let mut losses = Vec::new();
+    let mut stop = None;
+    for epoch in 1..=100 {
+        match solver
+            .step(epoch, &mut phi, &mut evaluations)
+            .expect("finite")
+        {
+            EpochStep::Done(loss) => losses.push(loss),
+            EpochStep::Stop(reason) => stop = Some(reason),
+        }
+        stop = stop.or_else(|| solver.converged());
+        if stop.is_some() {
+            break;
+        }
+    }
+    assert!(
+        matches!(stop, Some(StopReason::Converged { .. })),
+        "{stop:?} after {losses:?}"
+    );
+    assert_eq!(
+        evaluations,
+        solver.state().systems + solver.state().trial_losses
+    );
     // a pure Newton step from there (F is the Hessian for this canonical link) gains
     // nothing the tolerance would notice
+    let system = problem.system(&phi).expect("system");
     let newton = damped_step(&system, 0.0, 0.0).expect("positive definite");
-    let polished: Vec<f64> = outcome
-        .phi
-        .iter()
-        .zip(&newton)
-        .map(|(p, d)| p + d)
-        .collect();
-    assert!(
-        outcome.loss - problem.loss(&polished) <= 1e-14,
-        "{}",
-        outcome.loss
-    );
-    // Newton-like convergence: few systems, every kept step lowered the loss
-    assert!(outcome.systems <= 15, "{} systems", outcome.systems);
-    assert!(outcome.loss_history.windows(2).all(|w| w[1] <= w[0]));
-    assert!(matches!(outcome.stop, LevenbergMarquardtStop::Converged(_)));
+    let polished: Vec<f64> = phi.iter().zip(&newton).map(|(p, d)| p + d).collect();
+    let loss = solver.state().loss;
+    assert_eq!(loss, *losses.last().unwrap());
+    assert!(loss - problem.loss(&polished) <= 1e-14, "{loss}");
 }
 
 #[test]

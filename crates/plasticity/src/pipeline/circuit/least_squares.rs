@@ -1,10 +1,10 @@
 //! The staged circuit fit by Levenberg–Marquardt, resumable mid-stage.
 //!
 //! Each horizon stage is a least-squares problem `L(φ) = 1/N Σ r²` solved by
-//! [`minimise_from`]; after every kept step the observer may take a
-//! [`StagedCheckpoint`]: which start (basis), which stage, the finished stages'
-//! histories and Levenberg–Marquardt's own state. A fit continued from it takes exactly
-//! the steps the uninterrupted fit takes.
+//! Levenberg–Marquardt under the fitting driver ([`fit_least_squares`]); after every
+//! kept step the observer may take a [`StagedCheckpoint`]: which start (basis), which
+//! stage, the finished stages' histories and the stage's own checkpoint. A fit
+//! continued from it takes exactly the steps the uninterrupted fit takes.
 //!
 //! The stage loop takes any `ThetaLeastSquares` problem: the behaviour fit by Fisher
 //! scoring ([`crate::pipeline::behaviour`]) runs it as one stage over whole sessions.
@@ -15,14 +15,12 @@ use super::parametrisation::{circuit_parametrisation, data_loss};
 use super::settings::CircuitFitSettings;
 use crate::data::CircuitDataset;
 use crate::fit::StageReport;
-use crate::fit::{Basis, EpochReport, FitCheckpoint, FitOutcome, Parametrisation, StopReason};
+use crate::fit::{fit_least_squares, Basis, EpochReport, FitCheckpoint, FitOutcome};
+use crate::fit::{Parametrisation, StopReason};
 use crate::fit::{StagedCheckpoint, StartResult};
 use crate::objective::{CircuitObjective, Objective};
 use crate::optim::least_squares::GaussNewtonSystem;
-use crate::optim::levenberg_marquardt::{
-    minimise_from, LeastSquaresProblem, LevenbergMarquardt, LevenbergMarquardtReport,
-    LevenbergMarquardtState, LevenbergMarquardtStop, LossModel,
-};
+use crate::optim::levenberg_marquardt::{LeastSquaresProblem, LevenbergMarquardt, LossModel};
 use crate::Result;
 
 /// One start of the staged fit: which one, the first's result when this is the second
@@ -244,7 +242,7 @@ pub(crate) fn levenberg_marquardt_stages<T: ThetaLeastSquares>(
     if let Some(resume) = start.resume {
         outcome = resume.done.clone();
         stages.clone_from(&resume.reports);
-        phi.clone_from(&resume.state.phi);
+        phi.clone_from(&resume.inner.phi);
         first_stage = resume.stage;
     }
     for (s, &(horizon, epochs, _)) in plan.iter().enumerate().skip(first_stage) {
@@ -254,7 +252,6 @@ pub(crate) fn levenberg_marquardt_stages<T: ThetaLeastSquares>(
             parametrisation,
         };
         let lm = LevenbergMarquardt {
-            max_iterations: epochs,
             tolerance: if last {
                 staged.solver.tolerance
             } else {
@@ -262,78 +259,73 @@ pub(crate) fn levenberg_marquardt_stages<T: ThetaLeastSquares>(
             },
             ..staged.solver
         };
-        let state = match start.resume {
-            Some(resume) if s == resume.stage => resume.state.clone(),
-            _ => LevenbergMarquardtState::start(&phi, &lm),
-        };
+        let resume = start
+            .resume
+            .filter(|resume| resume.stage == s)
+            .map(|resume| resume.inner.as_ref());
         let epoch_offset = outcome.loss_history.len();
-        let mut stopped = false;
         let (done, reports) = (&outcome, &stages);
-        let mut stage_observer = |report: &LevenbergMarquardtReport<'_>| {
-            let theta = parametrisation.theta(report.phi);
-            let checkpoint = || FitCheckpoint {
-                epochs_done: epoch_offset + report.iteration,
-                phi: report.phi.to_vec(),
-                loss_history: Vec::new(),
-                theta_history: Vec::new(),
-                evaluations: 0,
-                optimizer: crate::fit::OptimizerState::LevenbergMarquardt {
-                    damping: report.damping,
-                },
-                backoff: Default::default(),
-                staged: Some(Box::new(StagedCheckpoint {
-                    start: start.index,
-                    first: start.first.cloned(),
-                    stage: s,
-                    done: done.clone(),
-                    reports: reports.clone(),
-                    state: report.state.clone(),
-                })),
-                chunked: None,
+        let mut stage_observer = |report: &EpochReport<'_>| {
+            let checkpoint = || {
+                let inner = (report.checkpoint)();
+                FitCheckpoint {
+                    epochs_done: epoch_offset + inner.epochs_done,
+                    phi: inner.phi.clone(),
+                    loss_history: Vec::new(),
+                    theta_history: Vec::new(),
+                    evaluations: 0,
+                    optimizer: inner.optimizer.clone(),
+                    backoff: Default::default(),
+                    staged: Some(Box::new(StagedCheckpoint {
+                        start: start.index,
+                        first: start.first.cloned(),
+                        stage: s,
+                        done: done.clone(),
+                        reports: reports.clone(),
+                        inner: Box::new(inner),
+                    })),
+                    chunked: None,
+                }
             };
-            let flow = observer(&EpochReport {
-                epoch: epoch_offset + report.iteration,
+            observer(&EpochReport {
+                epoch: epoch_offset + report.epoch,
                 epochs: total_epochs,
                 loss: report.loss,
-                theta: &theta,
+                theta: report.theta,
                 checkpoint: &checkpoint,
-            });
-            stopped |= flow.is_break();
-            flow
+            })
         };
-        let stage = minimise_from(&problem, state, &lm, &mut stage_observer)?;
-        phi.clone_from(&stage.phi);
-        let evaluations = stage.systems + stage.trial_losses;
-        outcome.evaluations += evaluations;
-        outcome
-            .theta_history
-            .extend(stage.phi_history.iter().map(|p| parametrisation.theta(p)));
+        let (stage, stage_phi) = fit_least_squares(
+            &problem,
+            parametrisation,
+            phi.clone(),
+            (&lm, epochs),
+            resume,
+            &mut stage_observer,
+        )?;
+        phi = stage_phi;
+        outcome.evaluations += stage.evaluations;
+        outcome.theta_history.extend(stage.theta_history);
         outcome.loss_history.extend(&stage.loss_history);
-        outcome.stop_reason = stop_reason(stage.stop, outcome.loss_history.len());
+        outcome.stop_reason = match stage.stop_reason {
+            StopReason::NonFinite { epoch, detail } => StopReason::NonFinite {
+                epoch: epoch_offset + epoch,
+                detail,
+            },
+            other => other,
+        };
         stages.push(StageReport {
             horizon,
             epochs: stage.loss_history.len(),
-            evaluations,
-            loss: stage.loss,
+            evaluations: stage.evaluations,
+            loss: stage.final_loss,
             stop_reason: outcome.stop_reason.clone(),
         });
-        if stopped || matches!(outcome.stop_reason, StopReason::NonFinite { .. }) {
+        let interrupted = outcome.stop_reason == StopReason::Interrupted;
+        if interrupted || matches!(outcome.stop_reason, StopReason::NonFinite { .. }) {
             break;
         }
     }
     outcome.theta = parametrisation.theta(&phi);
     Ok(StartResult { outcome, stages })
-}
-
-fn stop_reason(stop: LevenbergMarquardtStop, epochs: usize) -> StopReason {
-    match stop {
-        LevenbergMarquardtStop::IterationsCompleted => StopReason::EpochsCompleted,
-        LevenbergMarquardtStop::Converged(detail) => StopReason::Converged { detail },
-        LevenbergMarquardtStop::NoDecrease(detail) => StopReason::LineSearchFailed { detail },
-        LevenbergMarquardtStop::NonFinite(detail) => StopReason::NonFinite {
-            epoch: epochs + 1,
-            detail,
-        },
-        LevenbergMarquardtStop::Stopped => StopReason::Interrupted,
-    }
 }

@@ -12,9 +12,8 @@ use std::ops::ControlFlow;
 use serde::{Deserialize, Serialize};
 
 use super::spec::{DiscoverKind, DiscoverSpec, FunctionTask, MetaOptimizer};
-use super::{
-    geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaCheckpoint, MetaOutcome, MetaStep,
-};
+use super::{geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaOutcome};
+use crate::fit::{EpochReport, FitCheckpoint};
 use crate::objective::function::{
     MemoryEvaluation, MemoryObjective, MemoryTask, PcaEvaluation, PcaObjective,
 };
@@ -248,7 +247,7 @@ pub fn discover(
     spec: &DiscoverSpec,
     optimizer: MetaOptimizer,
     seed: u64,
-    mut on_step: impl FnMut(&MetaStep<'_>),
+    mut on_step: impl FnMut(&EpochReport<'_>),
 ) -> Result<DiscoverReport> {
     discover_from(spec, optimizer, seed, None, |step| {
         on_step(step);
@@ -264,8 +263,8 @@ pub fn discover_from(
     spec: &DiscoverSpec,
     optimizer: MetaOptimizer,
     seed: u64,
-    resume: Option<&MetaCheckpoint>,
-    on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
+    resume: Option<&FitCheckpoint>,
+    on_step: impl FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<DiscoverReport> {
     let trainable = spec.trainable()?;
     let theta0 = spec.initial_theta()?;
@@ -387,8 +386,8 @@ fn optimize<O: crate::objective::Objective>(
     optimizer: MetaOptimizer,
     theta0: &[f64],
     trainable: &[usize],
-    (cmaes_seed, resume): (u64, Option<&MetaCheckpoint>),
-    on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
+    (cmaes_seed, resume): (u64, Option<&FitCheckpoint>),
+    on_step: impl FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
     match optimizer {
         MetaOptimizer::Adam => meta_adam(

@@ -1,7 +1,8 @@
-//! Meta-optimization of a rule against a function objective (issue 12): Adam with a
-//! cosine learning-rate schedule, gradient clipping and a proximal L1 step, or CMA-ES
-//! (the `cmaes` crate) as the gradient-free alternative. Every meta-step draws a fresh
-//! batch of tasks: step `m` uses task indices `m B … (m+1) B − 1`.
+//! Meta-optimization of a rule against a function objective (issue 12): the
+//! meta-solvers of [`crate::optim::meta`] (Adam with a cosine learning-rate schedule,
+//! gradient clipping and a proximal L1 step, or CMA-ES) under the fitting driver,
+//! like every fit. Every meta-step draws a fresh batch of tasks: step `m` uses task
+//! indices `m B … (m+1) B − 1`.
 
 pub mod job;
 pub mod spec;
@@ -13,109 +14,12 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fit::{drive, EpochReport, FitCheckpoint, Parametrisation, Schedule, StopReason};
 use crate::objective::Objective;
+use crate::optim::meta::{MetaAdam, MetaCmaes};
+pub use crate::optim::meta::{MetaAdamSettings, MetaCmaesSettings};
+use crate::optim::IterativeSolver;
 use crate::{Error, Result};
-
-/// Settings of the Adam meta-optimizer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetaAdamSettings {
-    /// Meta-iterations.
-    pub iterations: usize,
-    /// Fresh tasks per meta-step `B`.
-    pub tasks_per_step: usize,
-    /// Initial step size `α₀`.
-    pub learning_rate: f64,
-    /// Final step size `α_end`: `α_m = α_end + (α₀ − α_end)(1 + cos(π m / M)) / 2`.
-    pub final_learning_rate: f64,
-    /// Largest gradient norm: a larger gradient is rescaled to this norm.
-    pub gradient_clip: f64,
-    /// Strength `λ` of the proximal L1 step after each Adam step,
-    /// `θ_k ← sign(θ_k) max(|θ_k| − α_m λ / (√v̂_k + ε), 0)`: the proximal operator of
-    /// `λ‖θ‖₁` in Adam's own diagonal metric, so that a coefficient stays at 0 exactly
-    /// when `|∂L/∂θ_k| ≤ λ`, whatever the gradient's scale.
-    pub l1: f64,
-    /// Consecutive non-finite meta-steps tolerated (each skipped, halving the step).
-    pub max_backoffs: usize,
-}
-
-impl MetaAdamSettings {
-    /// Checks the settings.
-    pub fn validate(&self) -> Result<()> {
-        let positive = |key: &str, v: f64| {
-            if v > 0.0 && v.is_finite() {
-                Ok(())
-            } else {
-                Err(Error::config(
-                    key,
-                    format!("{v}: expected a positive number"),
-                ))
-            }
-        };
-        positive("meta.learning_rate", self.learning_rate)?;
-        positive("meta.gradient_clip", self.gradient_clip)?;
-        if !(self.final_learning_rate >= 0.0 && self.final_learning_rate <= self.learning_rate) {
-            return Err(Error::config(
-                "meta.final_learning_rate",
-                format!(
-                    "{}: expected 0 ≤ final ≤ learning_rate ({})",
-                    self.final_learning_rate, self.learning_rate
-                ),
-            ));
-        }
-        if !(self.l1 >= 0.0 && self.l1.is_finite()) {
-            return Err(Error::config(
-                "meta.l1",
-                format!("{}: expected ≥ 0", self.l1),
-            ));
-        }
-        if self.iterations == 0 || self.tasks_per_step == 0 {
-            return Err(Error::config(
-                "meta.iterations",
-                "iterations and tasks_per_step must be at least 1",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The step size of meta-iteration `m` (cosine decay).
-    pub fn learning_rate_at(&self, m: usize) -> f64 {
-        let progress = m as f64 / self.iterations as f64;
-        self.final_learning_rate
-            + (self.learning_rate - self.final_learning_rate)
-                * 0.5
-                * (1.0 + (std::f64::consts::PI * progress).cos())
-    }
-}
-
-/// Settings of the CMA-ES meta-optimizer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetaCmaesSettings {
-    /// Generations.
-    pub generations: usize,
-    /// Population size (`0`: the crate's default `4 + ⌊3 ln n⌋`).
-    pub population: usize,
-    /// Initial step size `σ₀`.
-    pub initial_step_size: f64,
-    /// Fresh tasks per generation, shared by all its candidates.
-    pub tasks_per_step: usize,
-    /// `λ` of the penalty `λ ‖θ‖₁` added to the fitness.
-    pub l1: f64,
-}
-
-/// One meta-step, for progress reports and histories.
-#[derive(Clone, Copy)]
-pub struct MetaStep<'a> {
-    /// Meta-iteration (or generation).
-    pub iteration: usize,
-    /// The meta-loss on this step's tasks (without the penalty).
-    pub loss: f64,
-    /// The parameters after the step.
-    pub theta: &'a [f64],
-    /// The checkpoint after this step (taken only when called).
-    pub checkpoint: &'a dyn Fn() -> MetaCheckpoint,
-}
 
 /// The result of a meta-optimization.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,27 +36,6 @@ pub struct MetaOutcome {
     pub evaluations: usize,
 }
 
-/// Where a meta-optimization stood after a step: continuing from it gives exactly
-/// the steps of an uninterrupted run. Adam's state is stored; CMA-ES's (the `cmaes`
-/// crate's, not serialisable) is rebuilt by replaying its seed with every fitness
-/// value it saw, without evaluating them again. Histories may hold non-finite losses:
-/// store it in a format that keeps them (CBOR), not JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MetaCheckpoint {
-    /// Meta-steps (or generations) done.
-    pub steps_done: usize,
-    /// The outcome so far (`theta`: the current parameters, or CMA-ES's mean).
-    pub outcome: MetaOutcome,
-    /// Adam's moments (`None` for CMA-ES).
-    pub adam: Option<crate::optim::AdamState>,
-    /// Adam's step-size factor after non-finite steps.
-    pub backoff: f64,
-    /// Adam's non-finite steps in a row.
-    pub consecutive: usize,
-    /// CMA-ES: every fitness value so far, in order of evaluation.
-    pub fitness: Vec<f64>,
-}
-
 fn interrupted(done: usize, total: usize) -> Error {
     Error::Interrupted {
         what: "the meta-optimization".into(),
@@ -161,139 +44,74 @@ fn interrupted(done: usize, total: usize) -> Error {
     }
 }
 
-/// The task indices of meta-step `m`.
-fn batch(m: usize, size: usize) -> Vec<usize> {
-    (m * size..(m + 1) * size).collect()
+/// Runs a meta-solver under the fitting driver from `theta` over the `active`
+/// parameters (the others stay at their starting values) for `iterations` steps. The
+/// observer sees every step (epoch `m + 1` for meta-step `m`) with its checkpoint; a
+/// stop before the last step is [`Error::Interrupted`] (continue from the step's
+/// checkpoint, `resume`).
+fn meta_optimize(
+    solver: &mut dyn IterativeSolver,
+    (subset, theta): (&Parametrisation, &[f64]),
+    iterations: usize,
+    resume: Option<&FitCheckpoint>,
+    on_step: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+) -> Result<MetaOutcome> {
+    if let Some(checkpoint) = resume {
+        checkpoint.check(subset.n_free(), iterations)?;
+    }
+    let phi = subset.phi(theta);
+    let schedule = Schedule {
+        epochs: iterations,
+        parametrisation: subset,
+        resume,
+    };
+    let driven = drive(solver, phi, 0, &schedule, on_step)?;
+    let done = driven.loss_history.len();
+    if driven.stop_reason == StopReason::Interrupted && done < iterations {
+        return Err(interrupted(done, iterations));
+    }
+    Ok(MetaOutcome {
+        theta: subset.theta(&driven.phi),
+        loss_history: driven.loss_history,
+        theta_history: driven.theta_history,
+        skipped_steps: driven.backoffs,
+        evaluations: driven.evaluations,
+    })
 }
 
-/// `sign(v) max(|v| − t, 0)`.
-fn soft_threshold(value: f64, threshold: f64) -> f64 {
-    value.signum() * (value.abs() - threshold).max(0.0)
-}
-
-/// Adam on `objective` from `theta`, updating only the parameters in `active` (the
-/// others stay at their starting values). After each Adam step the proximal L1 step
-/// (in Adam's metric, see [`MetaAdamSettings::l1`]) shrinks the active parameters. A non-finite loss or gradient skips the step and
-/// halves every later step size; `settings.max_backoffs` such steps in a row is an
-/// error ([`Error::Numerical`]) naming the iteration.
+/// Adam ([`MetaAdam`]) on `objective` from `theta`, updating only the parameters in
+/// `active` (the others stay at their starting values), under the fitting driver.
 pub fn meta_adam<O: Objective>(
     objective: &O,
     theta: &[f64],
     active: &[usize],
     settings: &MetaAdamSettings,
-    resume: Option<&MetaCheckpoint>,
-    mut on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
+    resume: Option<&FitCheckpoint>,
+    mut on_step: impl FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
-    settings.validate()?;
-    let n = objective.n_parameters();
-    let mut theta = theta.to_vec();
-    let mut adam = crate::optim::Adam::new(active.len(), 1.0);
-    let mut gradient = vec![0.0; n];
-    let mut active_gradient = vec![0.0; active.len()];
-    let mut outcome = MetaOutcome {
-        theta: Vec::new(),
-        loss_history: Vec::with_capacity(settings.iterations),
-        theta_history: Vec::with_capacity(settings.iterations),
-        skipped_steps: 0,
-        evaluations: 0,
+    let subset = Parametrisation::subset(active.to_vec(), theta.to_vec());
+    let loss = |phi: &[f64], items: &[usize], gradient: &mut [f64]| {
+        let mut full = vec![0.0; objective.n_parameters()];
+        let value = objective.loss_and_gradient(&subset.theta(phi), items, &mut full);
+        for (g, &k) in gradient.iter_mut().zip(active) {
+            *g = full[k];
+        }
+        value
     };
-    let mut backoff = 1.0;
-    let mut consecutive = 0;
-    let mut first = 0;
-    if let Some(checkpoint) = resume {
-        let Some(state) = &checkpoint.adam else {
-            return Err(Error::config(
-                "resume",
-                "the checkpoint is of a CMA-ES run, not of Adam",
-            ));
-        };
-        theta.clone_from(&checkpoint.outcome.theta);
-        adam = crate::optim::Adam::from_state(1.0, state);
-        outcome = checkpoint.outcome.clone();
-        backoff = checkpoint.backoff;
-        consecutive = checkpoint.consecutive;
-        first = checkpoint.steps_done;
-    }
-    let mut active_theta: Vec<f64> = active.iter().map(|&k| theta[k]).collect();
-    for m in first..settings.iterations {
-        let loss =
-            objective.loss_and_gradient(&theta, &batch(m, settings.tasks_per_step), &mut gradient);
-        outcome.evaluations += 1;
-        for (g, &k) in active_gradient.iter_mut().zip(active) {
-            *g = gradient[k];
-        }
-        let norm = active_gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
-        if !(loss.is_finite() && norm.is_finite()) {
-            outcome.skipped_steps += 1;
-            consecutive += 1;
-            backoff *= 0.5;
-            if consecutive > settings.max_backoffs {
-                return Err(Error::Numerical(format!(
-                    "meta-iteration {m}: the meta-loss or its gradient is not finite after {consecutive} step-size halvings"
-                )));
-            }
-        } else {
-            consecutive = 0;
-            if norm > settings.gradient_clip {
-                let scale = settings.gradient_clip / norm;
-                active_gradient.iter_mut().for_each(|g| *g *= scale);
-            }
-            let rate = settings.learning_rate_at(m) * backoff;
-            adam.learning_rate = rate;
-            adam.step(&mut active_theta, &active_gradient);
-            for (j, (value, &k)) in active_theta.iter_mut().zip(active).enumerate() {
-                *value = soft_threshold(*value, rate * settings.l1 / adam.denominator(j));
-                theta[k] = *value;
-            }
-        }
-        outcome.loss_history.push(loss);
-        outcome.theta_history.push(theta.clone());
-        let checkpoint = || MetaCheckpoint {
-            steps_done: m + 1,
-            outcome: MetaOutcome {
-                theta: theta.clone(),
-                ..outcome.clone()
-            },
-            adam: Some(adam.state()),
-            backoff,
-            consecutive,
-            fitness: Vec::new(),
-        };
-        let flow = on_step(&MetaStep {
-            iteration: m,
-            loss,
-            theta: &theta,
-            checkpoint: &checkpoint,
-        });
-        if flow.is_break() && m + 1 < settings.iterations {
-            return Err(interrupted(m + 1, settings.iterations));
-        }
-    }
-    outcome.theta = theta;
-    Ok(outcome)
+    let mut solver = MetaAdam::start(
+        settings.clone(),
+        &loss,
+        active.len(),
+        resume.map(FitCheckpoint::resume),
+    )?;
+    let run = (&subset, theta);
+    meta_optimize(&mut solver, run, settings.iterations, resume, &mut on_step)
 }
 
-/// Refuses CMA-ES settings without generations, tasks or a positive finite step size.
-fn check_cmaes_settings(settings: &MetaCmaesSettings) -> Result<()> {
-    if settings.generations == 0 || settings.tasks_per_step == 0 {
-        return Err(Error::config(
-            "cmaes.generations",
-            "generations and tasks_per_step must be at least 1",
-        ));
-    }
-    if !(settings.initial_step_size > 0.0 && settings.initial_step_size.is_finite()) {
-        return Err(Error::config(
-            "cmaes.initial_step_size",
-            format!("{}: expected a positive number", settings.initial_step_size),
-        ));
-    }
-    Ok(())
-}
-
-/// CMA-ES on `objective` over the parameters in `active`, from `theta`. Generation
-/// `g`'s candidates are all scored on the same fresh tasks (`g B … (g+1) B − 1`) with
-/// fitness `L + λ ‖θ‖₁`; a non-finite loss scores `1e10`. The result is the
-/// distribution's final mean; `loss_history[g]` is the loss of the mean on
+/// CMA-ES ([`MetaCmaes`]) on `objective` over the parameters in `active`, from
+/// `theta`, under the fitting driver: generation `g`'s candidates are all scored on
+/// the same fresh tasks (`g B … (g+1) B − 1`) with fitness `L + λ ‖θ‖₁`. The result is
+/// the distribution's final mean; `loss_history[g]` is the loss of the mean on
 /// generation `g`'s tasks.
 pub fn meta_cmaes<O: Objective>(
     objective: &O,
@@ -301,109 +119,20 @@ pub fn meta_cmaes<O: Objective>(
     active: &[usize],
     settings: &MetaCmaesSettings,
     seed: u64,
-    resume: Option<&MetaCheckpoint>,
-    mut on_step: impl FnMut(&MetaStep<'_>) -> ControlFlow<()>,
+    resume: Option<&FitCheckpoint>,
+    mut on_step: impl FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
-    use cmaes::{CMAESOptions, DVector};
-    check_cmaes_settings(settings)?;
-    let base = theta.to_vec();
-    let full = |x: &DVector<f64>| -> Vec<f64> {
-        let mut t = base.clone();
-        for (&k, &v) in active.iter().zip(x.iter()) {
-            t[k] = v;
-        }
-        t
-    };
-    let population = if settings.population == 0 {
-        4 + (3.0 * (active.len() as f64).ln()).floor() as usize
-    } else {
-        settings.population
-    };
-    let evaluations = std::cell::Cell::new(0usize);
-    // every fitness value, in order; a resumed run replays those of its checkpoint
-    let replay: &[f64] = resume.map_or(&[], |c| &c.fitness);
-    let seen = std::cell::RefCell::new(Vec::new());
-    let fitness = |x: &DVector<f64>| -> f64 {
-        let count = evaluations.get();
-        evaluations.set(count + 1);
-        if let Some(&value) = replay.get(count) {
-            seen.borrow_mut().push(value);
-            return value;
-        }
-        let generation = count / population;
-        let t = full(x);
-        let loss = objective.loss(&t, &batch(generation, settings.tasks_per_step));
-        let penalty: f64 = x.iter().map(|v| v.abs()).sum::<f64>() * settings.l1;
-        let value = if loss.is_finite() {
-            loss + penalty
-        } else {
-            1e10
-        };
-        seen.borrow_mut().push(value);
-        value
-    };
+    let subset = Parametrisation::subset(active.to_vec(), theta.to_vec());
+    let loss = |phi: &[f64], items: &[usize]| objective.loss(&subset.theta(phi), items);
     let start: Vec<f64> = active.iter().map(|&k| theta[k]).collect();
-    let mut state = CMAESOptions::new(start, settings.initial_step_size)
-        .population_size(population)
-        .seed(seed)
-        .max_generations(settings.generations)
-        .tol_fun(0.0)
-        .tol_fun_rel(0.0)
-        .tol_fun_hist(0.0)
-        .tol_x(1e-14)
-        .tol_stagnation(usize::MAX / 2)
-        .build(fitness)
-        .map_err(|e| Error::config("cmaes", format!("{e:?}")))?;
-    let mut outcome = MetaOutcome {
-        theta: Vec::new(),
-        loss_history: Vec::new(),
-        theta_history: Vec::new(),
-        skipped_steps: 0,
-        evaluations: 0,
-    };
-    let replayed = resume.map_or(0, |c| c.steps_done);
-    for g in 0..settings.generations {
-        let done = state.next();
-        let mean = full(state.mean());
-        if g < replayed {
-            let checkpoint = resume.expect("replayed generations come from a checkpoint");
-            outcome
-                .loss_history
-                .push(checkpoint.outcome.loss_history[g]);
-            outcome.theta_history.push(mean);
-        } else {
-            let loss = objective.loss(&mean, &batch(g, settings.tasks_per_step));
-            outcome.loss_history.push(loss);
-            outcome.theta_history.push(mean.clone());
-            let checkpoint = || MetaCheckpoint {
-                steps_done: g + 1,
-                outcome: MetaOutcome {
-                    theta: mean.clone(),
-                    evaluations: evaluations.get() + outcome.loss_history.len(),
-                    ..outcome.clone()
-                },
-                adam: None,
-                backoff: 1.0,
-                consecutive: 0,
-                fitness: seen.borrow().clone(),
-            };
-            let flow = on_step(&MetaStep {
-                iteration: g,
-                loss,
-                theta: &mean,
-                checkpoint: &checkpoint,
-            });
-            if flow.is_break() && done.is_none() && g + 1 < settings.generations {
-                return Err(interrupted(g + 1, settings.generations));
-            }
-        }
-        if done.is_some() {
-            break;
-        }
-    }
-    outcome.theta = full(state.mean());
-    outcome.evaluations = evaluations.get() + outcome.loss_history.len();
-    Ok(outcome)
+    let mut solver = MetaCmaes::start(
+        settings,
+        &loss,
+        (&start, seed),
+        resume.map(FitCheckpoint::resume),
+    )?;
+    let run = (&subset, theta);
+    meta_optimize(&mut solver, run, settings.generations, resume, &mut on_step)
 }
 
 /// The scale `c` on `grid` that maximises `score(c)` (non-finite scores lose); returns
@@ -577,8 +306,8 @@ mod tests {
     /// Stops after step `k` (taking its checkpoint, passed through CBOR as the CLI
     /// stores it) and continues it: the outcome of the uninterrupted run.
     type Run<'a> = dyn Fn(
-            Option<&MetaCheckpoint>,
-            &mut dyn FnMut(&MetaStep<'_>) -> ControlFlow<()>,
+            Option<&FitCheckpoint>,
+            &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
         ) -> Result<MetaOutcome>
         + 'a;
 
@@ -586,7 +315,7 @@ mod tests {
         let whole = run(None, &mut |_| ControlFlow::Continue(())).expect("whole run");
         let mut taken = None;
         let error = run(None, &mut |step| {
-            if step.iteration + 1 == k {
+            if step.epoch == k {
                 taken = Some((step.checkpoint)());
                 ControlFlow::Break(())
             } else {
@@ -600,10 +329,10 @@ mod tests {
         );
         let mut bytes = Vec::new();
         ciborium::into_writer(&taken.expect("taken"), &mut bytes).unwrap();
-        let checkpoint: MetaCheckpoint = ciborium::from_reader(bytes.as_slice()).unwrap();
+        let checkpoint: FitCheckpoint = ciborium::from_reader(bytes.as_slice()).unwrap();
         let mut first_seen = None;
         let resumed = run(Some(&checkpoint), &mut |step| {
-            first_seen.get_or_insert(step.iteration);
+            first_seen.get_or_insert(step.epoch - 1);
             ControlFlow::Continue(())
         })
         .expect("resumed run");

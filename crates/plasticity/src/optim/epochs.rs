@@ -1,7 +1,7 @@
-//! The solvers the fitting driver ([`super::fit`]) runs epoch by epoch: Adam over
-//! shuffled minibatches with back-off on non-finite steps, and L-BFGS on the whole
-//! data with its convergence test. Each owns its state between epochs and gives it to
-//! checkpoints; the driver owns the epochs, histories, observers and stop reason.
+//! The gradient solvers the fitting driver (`crate::fit`) runs epoch by epoch:
+//! Adam over shuffled minibatches with back-off on non-finite steps, and L-BFGS on the
+//! whole data with its convergence test. Each owns its state between epochs and gives
+//! it to checkpoints; the driver owns the epochs, histories, observers and stop reason.
 
 use std::collections::VecDeque;
 
@@ -9,53 +9,42 @@ use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::checkpoint::{BackoffState, FitCheckpoint, LastStep, OptimizerState};
-use super::config::FitConfig;
-use super::outcome::StopReason;
-use crate::optim::{Adam, Lbfgs, LbfgsStep};
+use super::solver::{EpochStep, IterativeSolver, PenalisedLoss};
+use super::state::{taken_by_another, BackoffState, LastStep, OptimizerState, Resume};
+use super::stop::StopReason;
+use super::{Adam, Lbfgs, LbfgsStep, LineSearch};
 use crate::{Error, Result};
 
-/// Loss plus penalty and its gradient with respect to φ, on the items given: returns
-/// `(data loss, data loss + penalty)` and writes `∂(loss + penalty)/∂φ`.
-pub(super) type PenalisedLoss<'a> = dyn Fn(&[f64], &[usize], &mut [f64]) -> (f64, f64) + 'a;
-
-/// What one epoch of a solver did.
-pub(super) enum EpochStep {
-    /// The epoch ran; its data loss.
-    Done(f64),
-    /// The fit stops before the epoch completes.
-    Stop(StopReason),
+/// Settings of [`AdamEpochs`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamSettings {
+    /// Step size.
+    pub learning_rate: f64,
+    /// Items per minibatch.
+    pub batch_size: usize,
+    /// Seed of the minibatch order.
+    pub seed: u64,
+    /// Back-offs allowed after non-finite steps.
+    pub max_backoffs: usize,
 }
 
-/// A solver the driver runs epoch by epoch.
-pub(super) trait EpochSolver {
-    /// Runs epoch `epoch` from `phi` (updated in place), counting loss evaluations.
-    fn epoch(
-        &mut self,
-        epoch: usize,
-        phi: &mut [f64],
-        loss: &PenalisedLoss<'_>,
-        evaluations: &mut usize,
-    ) -> EpochStep;
-    /// The solver's state and back-off state, as a checkpoint holds them.
-    fn checkpoint_state(&self) -> (OptimizerState, BackoffState);
-    /// After an epoch was reported: why the fit stops, if it has converged.
-    fn converged(&self) -> Option<StopReason> {
-        None
-    }
-    /// φ when the fit ends.
-    fn finish(&self, _phi: &mut [f64]) {}
-    /// Back-offs taken.
-    fn backoffs(&self) -> usize {
-        0
-    }
+/// Settings of [`LbfgsEpochs`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LbfgsSettings {
+    /// Curvature pairs kept.
+    pub memory: usize,
+    /// The line search.
+    pub line_search: LineSearch,
+    /// Converged when the loss fell by less than this fraction over 10 iterations.
+    pub tolerance: f64,
 }
 
 /// Adam over minibatches of `batch_size` items in an order shuffled each epoch from
 /// `seed`; where a step makes the loss or gradient non-finite, the last good point's
 /// step is retaken with half the learning rate, at most `max_backoffs` times.
-pub(super) struct AdamEpochs<'a> {
-    config: &'a FitConfig,
+pub struct AdamEpochs<'a> {
+    settings: AdamSettings,
+    loss: &'a PenalisedLoss<'a>,
     adam: Adam,
     rng: ChaCha8Rng,
     order: Vec<usize>,
@@ -65,15 +54,18 @@ pub(super) struct AdamEpochs<'a> {
 }
 
 impl<'a> AdamEpochs<'a> {
-    /// Adam for `n_phi` variables over `items`, or as `config.resume` left it (the
+    /// Adam for `n_phi` variables over `items` on `loss`, or as `resume` left it (the
     /// minibatch orders of the completed epochs replayed).
-    pub(super) fn start(
-        config: &'a FitConfig,
-        n_phi: usize,
-        items: &[usize],
+    pub fn start(
+        settings: AdamSettings,
+        loss: &'a PenalisedLoss<'a>,
+        (n_phi, items): (usize, &[usize]),
+        resume: Option<Resume<'_>>,
     ) -> Result<AdamEpochs<'a>> {
+        let config = settings;
         let mut solver = AdamEpochs {
-            config,
+            settings,
+            loss,
             adam: Adam::new(n_phi, config.learning_rate),
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             order: items.to_vec(),
@@ -81,15 +73,11 @@ impl<'a> AdamEpochs<'a> {
             gradient: vec![0.0; n_phi],
             backoff: BackoffState::default(),
         };
-        if let Some(checkpoint) = &config.resume {
-            let OptimizerState::Adam(state) = &checkpoint.optimizer else {
-                return Err(mismatched_checkpoint(&format!(
-                    "it was taken by {}, not Adam",
-                    checkpoint.optimizer.name()
-                )));
+        if let Some(checkpoint) = resume {
+            let OptimizerState::Adam(state) = checkpoint.optimizer else {
+                return Err(taken_by_another(checkpoint.optimizer, "Adam"));
             };
-            check_checkpoint(checkpoint, n_phi, config)?;
-            solver.backoff.clone_from(&checkpoint.backoff);
+            solver.backoff.clone_from(checkpoint.backoff);
             solver.adam = Adam::from_state(solver.halved(solver.backoff.backoffs), state);
             for _ in 0..checkpoint.epochs_done {
                 solver.order.shuffle(&mut solver.rng);
@@ -100,7 +88,7 @@ impl<'a> AdamEpochs<'a> {
 
     /// The learning rate after `backoffs` halvings.
     fn halved(&self, backoffs: usize) -> f64 {
-        self.config.learning_rate * 0.5f64.powi(backoffs as i32)
+        self.settings.learning_rate * 0.5f64.powi(backoffs as i32)
     }
 
     /// After a non-finite loss or gradient on minibatch `batch` of `epoch`: back to the
@@ -113,7 +101,7 @@ impl<'a> AdamEpochs<'a> {
         (epoch, batch): (usize, usize),
     ) -> Option<StopReason> {
         match &self.backoff.last_step {
-            Some(step) if self.backoff.backoffs < self.config.max_backoffs => {
+            Some(step) if self.backoff.backoffs < self.settings.max_backoffs => {
                 self.backoff.backoffs += 1;
                 self.adam = Adam::from_state(self.halved(self.backoff.backoffs), &step.adam);
                 phi.copy_from_slice(&step.phi);
@@ -133,7 +121,7 @@ impl<'a> AdamEpochs<'a> {
                     detail: format!(
                         "{what} on minibatch {batch} of epoch {epoch} after {} backoff(s) (max-backoffs {}, learning rate now {:e}): the rule makes the simulated weights or activity overflow; {kept}",
                         self.backoff.backoffs,
-                        self.config.max_backoffs,
+                        self.settings.max_backoffs,
                         self.halved(self.backoff.backoffs),
                     ),
                 })
@@ -142,14 +130,14 @@ impl<'a> AdamEpochs<'a> {
     }
 }
 
-impl EpochSolver for AdamEpochs<'_> {
-    fn epoch(
+impl IterativeSolver for AdamEpochs<'_> {
+    fn step(
         &mut self,
         epoch: usize,
         phi: &mut [f64],
-        loss: &PenalisedLoss<'_>,
         evaluations: &mut usize,
-    ) -> EpochStep {
+    ) -> Result<EpochStep> {
+        let loss = self.loss;
         self.order.shuffle(&mut self.rng);
         let order = std::mem::take(&mut self.order);
         let mut epoch_loss = 0.0;
@@ -168,7 +156,7 @@ impl EpochSolver for AdamEpochs<'_> {
                 };
                 if let Some(stop) = self.back_off(phi, what, (epoch, batches + 1)) {
                     self.order = order;
-                    return EpochStep::Stop(stop);
+                    return Ok(EpochStep::Stop(stop));
                 }
             };
             self.backoff.last_step = Some(LastStep {
@@ -181,7 +169,7 @@ impl EpochSolver for AdamEpochs<'_> {
             batches += 1;
         }
         self.order = order;
-        EpochStep::Done(epoch_loss / batches as f64)
+        Ok(EpochStep::Done(epoch_loss / batches as f64))
     }
 
     fn checkpoint_state(&self) -> (OptimizerState, BackoffState) {
@@ -198,8 +186,9 @@ impl EpochSolver for AdamEpochs<'_> {
 
 /// L-BFGS on every item; converged when the loss decreased by less than a fraction
 /// `tolerance` over 10 iterations.
-pub(super) struct LbfgsEpochs<'a> {
-    config: &'a FitConfig,
+pub struct LbfgsEpochs<'a> {
+    settings: LbfgsSettings,
+    loss: &'a PenalisedLoss<'a>,
     lbfgs: Lbfgs,
     items: &'a [usize],
     /// The last 10 losses (with the penalty).
@@ -209,30 +198,27 @@ pub(super) struct LbfgsEpochs<'a> {
 }
 
 impl<'a> LbfgsEpochs<'a> {
-    /// L-BFGS from `phi` (one evaluation there, refused when not finite), or as
-    /// `config.resume` left it.
-    pub(super) fn start(
-        config: &'a FitConfig,
-        phi: &[f64],
-        items: &'a [usize],
-        loss: &PenalisedLoss<'_>,
+    /// L-BFGS on `loss` over `items` from `phi` (one evaluation there, refused when
+    /// not finite), or as `resume` left it.
+    pub fn start(
+        settings: LbfgsSettings,
+        loss: &'a PenalisedLoss<'a>,
+        (phi, items): (&[f64], &'a [usize]),
+        resume: Option<Resume<'_>>,
         evaluations: &mut usize,
     ) -> Result<LbfgsEpochs<'a>> {
+        let config = settings;
         let mut recent = VecDeque::new();
-        let mut lbfgs = if let Some(checkpoint) = &config.resume {
+        let mut lbfgs = if let Some(checkpoint) = resume {
             let OptimizerState::Lbfgs {
                 state,
                 recent_losses,
-            } = &checkpoint.optimizer
+            } = checkpoint.optimizer
             else {
-                return Err(mismatched_checkpoint(&format!(
-                    "it was taken by {}, not L-BFGS",
-                    checkpoint.optimizer.name()
-                )));
+                return Err(taken_by_another(checkpoint.optimizer, "L-BFGS"));
             };
-            check_checkpoint(checkpoint, phi.len(), config)?;
             recent.extend(recent_losses.iter().copied());
-            Lbfgs::from_state(config.lbfgs_memory, state)
+            Lbfgs::from_state(config.memory, state)
         } else {
             let mut gradient = vec![0.0; phi.len()];
             let (_, total) = loss(phi, items, &mut gradient);
@@ -242,11 +228,12 @@ impl<'a> LbfgsEpochs<'a> {
                     "the loss at the initial parameters is {total}: the initial rule makes the simulation overflow"
                 )));
             }
-            Lbfgs::new(config.lbfgs_memory, phi.to_vec(), total, gradient)
+            Lbfgs::new(config.memory, phi.to_vec(), total, gradient)
         };
-        lbfgs.line_search = config.lbfgs_line_search;
+        lbfgs.line_search = config.line_search;
         Ok(LbfgsEpochs {
-            config,
+            settings,
+            loss,
             lbfgs,
             items,
             recent,
@@ -255,16 +242,15 @@ impl<'a> LbfgsEpochs<'a> {
     }
 }
 
-impl EpochSolver for LbfgsEpochs<'_> {
-    fn epoch(
+impl IterativeSolver for LbfgsEpochs<'_> {
+    fn step(
         &mut self,
         epoch: usize,
         phi: &mut [f64],
-        loss: &PenalisedLoss<'_>,
         evaluations: &mut usize,
-    ) -> EpochStep {
+    ) -> Result<EpochStep> {
         let mut last_data = f64::NAN;
-        let items = self.items;
+        let (items, loss) = (self.items, self.loss);
         let mut objective_fn = |p: &[f64], g: &mut [f64]| {
             let (data, total) = loss(p, items, g);
             last_data = data;
@@ -277,17 +263,19 @@ impl EpochSolver for LbfgsEpochs<'_> {
                 non_finite_trials,
             } => {
                 *evaluations += self.lbfgs.max_trials;
-                return EpochStep::Stop(if non_finite_trials == self.lbfgs.max_trials {
-                    StopReason::NonFinite {
+                return Ok(EpochStep::Stop(
+                    if non_finite_trials == self.lbfgs.max_trials {
+                        StopReason::NonFinite {
                         epoch,
                         detail: format!(
                             "iteration {epoch}: {reason}: the rule makes the simulated weights or activity overflow; keeping the parameters of iteration {}",
                             epoch - 1
                         ),
                     }
-                } else {
-                    StopReason::LineSearchFailed { detail: reason }
-                });
+                    } else {
+                        StopReason::LineSearchFailed { detail: reason }
+                    },
+                ));
             }
         }
         phi.copy_from_slice(self.lbfgs.point());
@@ -297,7 +285,7 @@ impl EpochSolver for LbfgsEpochs<'_> {
         } else {
             None
         };
-        EpochStep::Done(last_data)
+        Ok(EpochStep::Done(last_data))
     }
 
     fn checkpoint_state(&self) -> (OptimizerState, BackoffState) {
@@ -310,11 +298,11 @@ impl EpochSolver for LbfgsEpochs<'_> {
 
     fn converged(&self) -> Option<StopReason> {
         let old = self.oldest?;
-        (old - self.lbfgs.loss() <= self.config.tolerance * old.abs()).then(|| {
+        (old - self.lbfgs.loss() <= self.settings.tolerance * old.abs()).then(|| {
             StopReason::Converged {
                 detail: format!(
                     "the loss decreased by less than a fraction {} over 10 iterations",
-                    self.config.tolerance
+                    self.settings.tolerance
                 ),
             }
         })
@@ -323,37 +311,4 @@ impl EpochSolver for LbfgsEpochs<'_> {
     fn finish(&self, phi: &mut [f64]) {
         phi.copy_from_slice(self.lbfgs.point());
     }
-}
-
-fn mismatched_checkpoint(why: &str) -> Error {
-    Error::config(
-        "resume",
-        format!("the checkpoint does not belong to this fit: {why}"),
-    )
-}
-
-/// Refuses a checkpoint whose sizes do not fit this fit's parameters and histories.
-fn check_checkpoint(checkpoint: &FitCheckpoint, n_phi: usize, config: &FitConfig) -> Result<()> {
-    let done = checkpoint.epochs_done;
-    if checkpoint.phi.len() != n_phi {
-        return Err(mismatched_checkpoint(&format!(
-            "it has {} parameters, this fit {n_phi}",
-            checkpoint.phi.len()
-        )));
-    }
-    if checkpoint.loss_history.len() != done || checkpoint.theta_history.len() != done {
-        return Err(mismatched_checkpoint(&format!(
-            "its histories do not have {done} epochs"
-        )));
-    }
-    if done > config.epochs {
-        return Err(mismatched_checkpoint(&format!(
-            "it has {done} epochs done, more than the {} planned",
-            config.epochs
-        )));
-    }
-    if checkpoint.phi.iter().any(|v| !v.is_finite()) {
-        return Err(mismatched_checkpoint("its parameters are not finite"));
-    }
-    Ok(())
 }
