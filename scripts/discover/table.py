@@ -14,14 +14,19 @@ def seconds(run):
     return float(f.read_text()) if f.exists() else float("nan")
 
 
+def runs_of(kind):
+    """The run directories of `kind` with their results.json, in order."""
+    for run in runs:
+        r = json.loads((run / "results.json").read_text())
+        if r["kind"] == kind:
+            yield run, r
+
+
 print("## PCA\n")
 print("| run | θ_xy | θ_y²w | ratio | two largest | cos² T | cos² 5T | median ‖w‖ | diverged "
       "| Oja cos² T / 5T (rate) | Δcos² two terms | meta-steps | time (s) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for run in runs:
-    r = json.loads((run / "results.json").read_text())
-    if r["kind"] != "pca":
-        continue
+for run, r in runs_of("pca"):
     m, c = r["metrics"], r["coefficients"]
     print(f"| {run.name} | {c['x*y']:.4f} | {c['y^2*w']:.4f} | {m['ratio_y2w_to_xy']:.3f} "
           f"| {', '.join(m['largest_terms'])} | {m['cos2_T']:.4f} | {m['cos2_5T']:.4f} "
@@ -33,10 +38,7 @@ print("\n## Memory\n")
 print("| run | patterns | overlap by load | baseline by load | baseline | θ_xy | θ_x | θ_y "
       "| x*y mass | time (s) |")
 print("|---|---|---|---|---|---|---|---|---|---|")
-for run in runs:
-    r = json.loads((run / "results.json").read_text())
-    if r["kind"] != "memory":
-        continue
+for run, r in runs_of("memory"):
     m = r["metrics"]
     fmt = lambda d: " / ".join(f"{k}: {v:.4f}" for k, v in d.items())
     print(f"| {run.name} | {r['config']['task']['patterns']} | {fmt(m['overlap_by_load'])} "

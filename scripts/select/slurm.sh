@@ -7,22 +7,14 @@
 #   scripts/select/slurm.sh [SHARDS] [MAX_TERMS] [PLASTICITY_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/slurm/lib.sh
 SHARDS="${1:-8}"
 MAX_TERMS="${2:-4}"
-TARGET="${CARGO_TARGET_DIR:-$(pwd -P)/target}"
-BIN="${3:-$TARGET/release/plasticity}"
-[ -x "$BIN" ] || cargo build --release -p plasticity-cli
-BIN="$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")"
+plasticity_binary "${3:-}"
 POOL="1,x,r,w,x*y,x*r,y*r,x*w,r*w"
 STATE="$(mktemp -d /tmp/plasticity-slurm-select.XXXXXX)"
 WORK="$(mktemp -d /tmp/plasticity-select.XXXXXX)"
-now() { date +%s.%N; }
-took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
-cleanup() {
-  scripts/slurm/stop-cluster.sh "$STATE" >/dev/null 2>&1 || true
-  rm -rf "$STATE" "$WORK"
-}
-trap cleanup EXIT
+trap stop_cluster_and_clean EXIT
 
 "$BIN" --quiet simulate behaviour --rule "x*r - 0.05*w" --sessions 18 --seed 0 --out "$WORK/data.npz"
 t0=$(now)

@@ -26,11 +26,8 @@
 # can be started here. Needs root (as start-cluster.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-REPO="$(pwd -P)"
-TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
-BIN="${1:-$TARGET/release/plasticity}"
-[ -x "$BIN" ] || cargo build --release -p plasticity-cli
-BIN="$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")"
+source scripts/slurm/lib.sh
+plasticity_binary "${1:-}"
 EXPERIMENT=experiments/tests/failure_sweep.toml
 SEED="${PLASTICITY_FAILURE_SEED:-27}"
 CANCEL_PERCENT=10
@@ -39,7 +36,6 @@ STATE="$(mktemp -d /tmp/plasticity-slurm-failures.XXXXXX)"
 WORK="$(mktemp -d /tmp/plasticity-failures-test.XXXXXX)"
 STOPPED_PID=""
 
-now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
 say() { echo "test-failures: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }

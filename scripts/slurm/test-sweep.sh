@@ -13,20 +13,11 @@
 # starts but gives a different table always fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-REPO="$(pwd -P)"
-TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
-BIN="${1:-$TARGET/release/plasticity}"
-[ -x "$BIN" ] || cargo build --release -p plasticity-cli
-BIN="$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")"
+source scripts/slurm/lib.sh
+plasticity_binary "${1:-}"
 STATE="$(mktemp -d /tmp/plasticity-slurm-test.XXXXXX)"
 WORK="$(mktemp -d /tmp/plasticity-sweep-test.XXXXXX)"
-now() { date +%s.%N; }
-took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
-cleanup() {
-  scripts/slurm/stop-cluster.sh "$STATE" >/dev/null 2>&1 || true
-  rm -rf "$STATE" "$WORK"
-}
-trap cleanup EXIT
+trap stop_cluster_and_clean EXIT
 
 t0=$(now)
 if ! exports="$(scripts/slurm/start-cluster.sh "$STATE")"; then

@@ -4,21 +4,15 @@
 
 mod common;
 
-use common::stderr;
+use common::{
+    args, args_then, assert_says, binary, fly_dir, results, run, stderr, utf8, RESULTS_KEYS,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ndarray::{Array1, Array3, ArrayD, IxDyn};
 use plasticity::io::npz::{write_npz, NpzValue};
 use plasticity::task::OjaTask;
-
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-}
-
-fn run(args: &[&str]) -> Output {
-    binary().args(args).output().expect("the binary runs")
-}
 
 /// A tiny valid dataset: 3→4 neurons, 6 steps, 2 trajectories, 3 recorded.
 fn tiny_task() -> OjaTask {
@@ -40,22 +34,26 @@ enum Owned {
     I64(ArrayD<i64>),
 }
 
+/// `a` as a float64 entry.
+fn f64s<D: ndarray::Dimension>(a: &ndarray::Array<f64, D>) -> NpzValue<'_> {
+    NpzValue::F64(a.view().into_dyn())
+}
+
+/// `a` as an int64 entry.
+fn i64s<D: ndarray::Dimension>(a: &ndarray::Array<i64, D>) -> NpzValue<'_> {
+    NpzValue::I64(a.view().into_dyn())
+}
+
 /// Writes a dataset whose entries can be replaced or removed.
 fn write_dataset(path: &Path, replace: Option<(&str, Owned)>, remove: Option<&str>) {
     let d = tiny_task().simulate().expect("simulated");
     let neurons: Array1<i64> = d.recorded_neurons.iter().map(|&i| i as i64).collect();
     let metadata = serde_json::Value::Object(d.metadata.clone()).to_string();
     let mut entries: Vec<(&str, NpzValue<'_>)> = vec![
-        ("inputs", NpzValue::F64(d.inputs.view().into_dyn())),
-        (
-            "initial_weights",
-            NpzValue::F64(d.initial_weights.view().into_dyn()),
-        ),
-        (
-            "recorded_activity",
-            NpzValue::F64(d.recorded_activity.view().into_dyn()),
-        ),
-        ("recorded_neurons", NpzValue::I64(neurons.view().into_dyn())),
+        ("inputs", f64s(&d.inputs)),
+        ("initial_weights", f64s(&d.initial_weights)),
+        ("recorded_activity", f64s(&d.recorded_activity)),
+        ("recorded_neurons", i64s(&neurons)),
         ("metadata", NpzValue::Str(&metadata)),
     ];
     entries.retain(|(k, _)| Some(*k) != remove);
@@ -76,18 +74,36 @@ fn temp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
 
+/// Simulates `task` and saves it at `path`.
+fn save(task: &OjaTask, path: &Path) {
+    task.simulate()
+        .expect("simulated")
+        .save(path)
+        .expect("saved");
+}
+
+/// Runs `fit DATA --out OUT FLAGS` on `threads` threads, checks that results.json has
+/// the public keys and returns it without its timings.
+fn fit_json(data: &Path, out: &Path, threads: &str, flags: &str) -> serde_json::Value {
+    let output = binary()
+        .env("RAYON_NUM_THREADS", threads)
+        .args(args(&["fit", utf8(data), "--out", utf8(out)], flags))
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut json = results(out);
+    for key in RESULTS_KEYS {
+        assert!(json.get(key).is_some(), "results.json lacks {key}");
+    }
+    json.as_object_mut().expect("object").remove("timing");
+    json
+}
+
 /// Runs `fit` on `data` and checks it fails cleanly, mentioning every `needle`.
 fn assert_fit_fails(data: &Path, needles: &[&str]) {
     let dir = temp();
     let out = dir.path().join("out");
-    let output = run(&[
-        "fit",
-        data.to_str().expect("utf-8 path"),
-        "--out",
-        out.to_str().expect("utf-8 path"),
-        "--epochs",
-        "2",
-    ]);
+    let output = run(&["fit", utf8(data), "--out", utf8(&out), "--epochs", "2"]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
     assert!(!message.contains("panicked"), "{message}");
@@ -97,54 +113,42 @@ fn assert_fit_fails(data: &Path, needles: &[&str]) {
     assert!(!out.join("results.json").exists(), "no output on failure");
 }
 
-#[test]
-fn missing_key_is_named() {
+/// `fit` refuses data.npz written by [`write_dataset`] with `replace` and `remove`,
+/// naming every one of `needles`.
+fn assert_dataset_refused(replace: Option<(&str, Owned)>, remove: Option<&str>, needles: &[&str]) {
     let dir = temp();
     let data = dir.path().join("data.npz");
-    write_dataset(&data, None, Some("initial_weights"));
-    assert_fit_fails(&data, &["data.npz", "initial_weights", "missing"]);
+    write_dataset(&data, replace, remove);
+    assert_fit_fails(&data, needles);
+}
+
+#[test]
+fn missing_key_is_named() {
+    let needles = ["data.npz", "initial_weights", "missing"];
+    assert_dataset_refused(None, Some("initial_weights"), &needles);
 }
 
 #[test]
 fn wrong_shape_is_named() {
-    let dir = temp();
-    let data = dir.path().join("data.npz");
-    let wrong = Array3::<f64>::zeros((2, 6, 5));
-    write_dataset(
-        &data,
-        Some(("recorded_activity", Owned::F64(wrong.into_dyn()))),
-        None,
-    );
-    assert_fit_fails(
-        &data,
-        &["data.npz", "recorded_activity", "expected shape [2, 6, 3]"],
-    );
+    let wrong = Owned::F64(Array3::<f64>::zeros((2, 6, 5)).into_dyn());
+    let needles = ["data.npz", "recorded_activity", "expected shape [2, 6, 3]"];
+    assert_dataset_refused(Some(("recorded_activity", wrong)), None, &needles);
 }
 
 #[test]
 fn wrong_dtype_is_named() {
-    let dir = temp();
-    let data = dir.path().join("data.npz");
     let wrong = ArrayD::<i64>::zeros(IxDyn(&[2, 6, 3]));
-    write_dataset(&data, Some(("inputs", Owned::I64(wrong))), None);
-    assert_fit_fails(&data, &["data.npz", "inputs", "float64"]);
+    let needles = ["data.npz", "inputs", "float64"];
+    assert_dataset_refused(Some(("inputs", Owned::I64(wrong))), None, &needles);
 }
 
 #[test]
 fn non_finite_values_are_named() {
-    let dir = temp();
-    let data = dir.path().join("data.npz");
     let mut activity = tiny_task().simulate().expect("simulated").recorded_activity;
     activity[[1, 2, 0]] = f64::NAN;
-    write_dataset(
-        &data,
-        Some(("recorded_activity", Owned::F64(activity.into_dyn()))),
-        None,
-    );
-    assert_fit_fails(
-        &data,
-        &["data.npz", "recorded_activity", "finite", "(1, 2, 0)"],
-    );
+    let activity = Owned::F64(activity.into_dyn());
+    let needles = ["data.npz", "recorded_activity", "finite", "(1, 2, 0)"];
+    assert_dataset_refused(Some(("recorded_activity", activity)), None, &needles);
 }
 
 #[test]
@@ -183,18 +187,12 @@ fn unknown_term_and_syntax_errors_in_expressions() {
     }
     // an unknown term in --trainable
     let out = dir.path().join("out");
-    let output = run(&[
-        "fit",
-        data,
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--trainable",
-        "x*y,q",
-        "--epochs",
-        "1",
-    ]);
+    let output = run(&args(
+        &["fit", data, "--out", utf8(&out)],
+        "--trainable x*y,q --epochs 1",
+    ));
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("trainable"), "{}", stderr(&output));
+    assert_says(&output, "trainable");
     assert!(!out.join("results.json").exists());
 }
 
@@ -204,16 +202,8 @@ fn loss_reports_every_term_and_zero_at_the_generating_rule() {
     let data = dir.path().join("data.npz");
     let mut task = tiny_task();
     task.noise_std = 0.0;
-    task.simulate()
-        .expect("simulated")
-        .save(&data)
-        .expect("saved");
-    let output = run(&[
-        "loss",
-        data.to_str().expect("utf-8"),
-        "--theta",
-        "x*y - y^2*w",
-    ]);
+    save(&task, &data);
+    let output = run(&["loss", utf8(&data), "--theta", "x*y - y^2*w"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert!(json["loss"].as_f64().expect("loss") < 1e-28);
@@ -225,41 +215,13 @@ fn loss_reports_every_term_and_zero_at_the_generating_rule() {
 }
 
 fn fit_results(data: &Path, out: &Path, threads: &str, optimizer: &str) -> String {
-    let output = binary()
-        .env("RAYON_NUM_THREADS", threads)
-        .args([
-            "fit",
-            data.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-            "--epochs",
-            "15",
-            "--optimizer",
-            optimizer,
-            "--seed",
-            "11",
-        ])
-        .output()
-        .expect("runs");
-    assert!(output.status.success(), "{}", stderr(&output));
-    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
-    let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-    for key in [
-        "coefficients",
-        "metrics",
-        "loss_history",
-        "config",
-        "seed",
-        "version",
-    ] {
-        assert!(json.get(key).is_some(), "results.json lacks {key}");
-    }
+    let flags = format!("--epochs 15 --optimizer {optimizer} --seed 11");
+    // everything apart from timings and the output path must match
+    let json = fit_json(data, out, threads, &flags);
     for key in ["r2_weights", "r2_activity", "final_loss"] {
         assert!(json["metrics"][key].is_number(), "metrics.{key}");
     }
     assert!(out.join("coefficients.csv").exists());
-    // everything apart from timings and the output path must match
-    json.as_object_mut().expect("object").remove("timing");
     serde_json::to_string(&json).expect("JSON")
 }
 
@@ -274,10 +236,7 @@ fn same_seed_gives_identical_results_at_one_and_two_threads() {
         trajectories: 4,
         ..tiny_task()
     };
-    task.simulate()
-        .expect("simulated")
-        .save(&data)
-        .expect("saved");
+    save(&task, &data);
     for optimizer in ["lbfgs", "adam"] {
         let one = fit_results(&data, &dir.path().join("one"), "1", optimizer);
         let two = fit_results(&data, &dir.path().join("one"), "2", optimizer);
@@ -292,28 +251,14 @@ fn same_seed_gives_identical_results_at_one_and_two_threads() {
 fn simulate_writes_the_spec_layout() {
     let dir = temp();
     let data: PathBuf = dir.path().join("sim.npz");
-    let output = run(&[
-        "simulate",
-        "oja",
-        "--out",
-        data.to_str().expect("utf-8"),
-        "--n-pre",
-        "4",
-        "--n-post",
-        "10",
-        "--steps",
-        "7",
-        "--trajectories",
-        "3",
-        "--noise-std",
-        "0.1",
-        "--recording-fraction",
-        "0.5",
-        "--rule",
-        "x*y - y^2*w",
-        "--seed",
-        "5",
-    ]);
+    let shape = "--n-pre 4 --n-post 10 --steps 7 --trajectories 3 --noise-std 0.1";
+    let flags = format!("{shape} --recording-fraction 0.5");
+    let head = ["simulate", "oja", "--out", utf8(&data)];
+    let output = run(&args_then(
+        &head,
+        &flags,
+        &["--rule", "x*y - y^2*w", "--seed", "5"],
+    ));
     assert!(output.status.success(), "{}", stderr(&output));
     let file = plasticity::io::npz::NpzFile::open(&data).expect("readable");
     assert_eq!(
@@ -337,14 +282,7 @@ fn simulate_writes_the_spec_layout() {
         .all(|(a, b)| a < b));
     let metadata: serde_json::Value =
         serde_json::from_str(&file.string("metadata").expect("metadata")).expect("JSON");
-    for key in [
-        "kind",
-        "rule",
-        "noise_std",
-        "recording_fraction",
-        "seed",
-        "version",
-    ] {
+    for key in "kind rule noise_std recording_fraction seed version".split_whitespace() {
         assert!(metadata.get(key).is_some(), "metadata lacks {key}");
     }
     assert_eq!(metadata["kind"], "neural");
@@ -353,18 +291,12 @@ fn simulate_writes_the_spec_layout() {
 /// A small behaviour dataset written by the CLI: 3 sessions of 2 blocks × 10 trials.
 fn simulate_behaviour(dir: &Path, extra: &[&str]) -> (PathBuf, Output) {
     let data = dir.join("behaviour.npz");
-    let mut args = vec![
-        "simulate",
-        "behaviour",
-        "--out",
-        data.to_str().expect("utf-8"),
-        "--sessions",
-        "3",
-        "--blocks",
-        "2",
-        "--rule",
-        "x*r - 0.05*w",
-    ];
+    let head = ["simulate", "behaviour", "--out", utf8(&data)];
+    let mut args = args_then(
+        &head,
+        "--sessions 3 --blocks 2",
+        &["--rule", "x*r - 0.05*w"],
+    );
     if !extra.contains(&"--trials-per-block") {
         args.extend_from_slice(&["--trials-per-block", "10"]);
     }
@@ -379,22 +311,20 @@ fn simulate_behaviour_writes_the_spec_layout() {
     let (data, output) = simulate_behaviour(dir.path(), &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let file = plasticity::io::npz::NpzFile::open(&data).expect("opens");
-    for (key, ndim) in [
-        ("inputs", 3),
-        ("rewards", 2),
-        ("expected_rewards", 2),
-        ("initial_weights", 3),
-    ] {
+    let f64_keys = [("inputs", 3), ("rewards", 2), ("expected_rewards", 2)];
+    for (key, ndim) in f64_keys.into_iter().chain([("initial_weights", 3)]) {
         file.f64_array(key, ndim)
             .unwrap_or_else(|e| panic!("{key}: {e}"));
     }
-    for (key, ndim) in [
+    let i64_keys = [
         ("odours", 2),
         ("decisions", 2),
         ("trial_of_presentation", 2),
-        ("n_presentations", 1),
-        ("n_trials", 1),
-    ] {
+    ];
+    for (key, ndim) in i64_keys
+        .into_iter()
+        .chain([("n_presentations", 1), ("n_trials", 1)])
+    {
         file.i64_array(key, ndim)
             .unwrap_or_else(|e| panic!("{key}: {e}"));
     }
@@ -441,12 +371,7 @@ fn behaviour_loss_reports_all_81_terms() {
     let dir = temp();
     let (data, output) = simulate_behaviour(dir.path(), &[]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let output = run(&[
-        "loss",
-        data.to_str().expect("utf-8"),
-        "--theta",
-        "x*r - 0.05*w",
-    ]);
+    let output = run(&["loss", utf8(&data), "--theta", "x*r - 0.05*w"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let gradient = json["gradient"].as_object().expect("gradient");
@@ -472,24 +397,15 @@ fn malformed_behaviour_dataset_is_refused_by_fit() {
     write_npz(
         &broken,
         &[
-            ("inputs", NpzValue::F64(d.inputs.view().into_dyn())),
-            ("odours", NpzValue::I64(d.odours.view().into_dyn())),
-            ("decisions", NpzValue::I64(decisions.view().into_dyn())),
-            (
-                "trial_of_presentation",
-                NpzValue::I64(d.trial_of_presentation.view().into_dyn()),
-            ),
-            ("n_presentations", NpzValue::I64(n_pres.view().into_dyn())),
-            ("rewards", NpzValue::F64(d.rewards.view().into_dyn())),
-            (
-                "expected_rewards",
-                NpzValue::F64(d.expected_rewards.view().into_dyn()),
-            ),
-            ("n_trials", NpzValue::I64(n_trials.view().into_dyn())),
-            (
-                "initial_weights",
-                NpzValue::F64(d.initial_weights.view().into_dyn()),
-            ),
+            ("inputs", f64s(&d.inputs)),
+            ("odours", i64s(&d.odours)),
+            ("decisions", i64s(&decisions)),
+            ("trial_of_presentation", i64s(&d.trial_of_presentation)),
+            ("n_presentations", i64s(&n_pres)),
+            ("rewards", f64s(&d.rewards)),
+            ("expected_rewards", f64s(&d.expected_rewards)),
+            ("n_trials", i64s(&n_trials)),
+            ("initial_weights", f64s(&d.initial_weights)),
             ("metadata", NpzValue::Str(&metadata)),
         ],
     )
@@ -507,37 +423,10 @@ fn behaviour_fit_is_identical_at_one_and_two_threads() {
     assert!(output.status.success(), "{}", stderr(&output));
     let results = |threads: &str| {
         let out = dir.path().join(format!("fit{threads}"));
-        let output = binary()
-            .env("RAYON_NUM_THREADS", threads)
-            .args([
-                "fit",
-                data.to_str().expect("utf-8"),
-                "--out",
-                out.to_str().expect("utf-8"),
-                "--epochs",
-                "5",
-                "--eval-sessions",
-                "2",
-            ])
-            .output()
-            .expect("runs");
-        assert!(output.status.success(), "{}", stderr(&output));
-        let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
-        let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        for key in [
-            "coefficients",
-            "metrics",
-            "loss_history",
-            "config",
-            "seed",
-            "version",
-        ] {
-            assert!(json.get(key).is_some(), "results.json lacks {key}");
-        }
+        let mut json = fit_json(&data, &out, threads, "--epochs 5 --eval-sessions 2");
         assert!(json["metrics"]["percent_deviance"].is_number());
         assert!(json["metrics"]["evaluation"]["ceiling_percent_deviance"].is_number());
         assert!(json["metrics"]["weights_clipped_during_fit"].is_number());
-        json.as_object_mut().expect("object").remove("timing");
         json["data"].as_object_mut().expect("data").remove("path");
         serde_json::to_string(&json).expect("JSON")
     };
@@ -548,42 +437,13 @@ fn behaviour_fit_is_identical_at_one_and_two_threads() {
 fn expressions_may_start_with_a_minus_sign() {
     let dir = temp();
     let data = dir.path().join("data.npz");
-    tiny_task()
-        .simulate()
-        .expect("simulated")
-        .save(&data)
-        .expect("saved");
-    let output = run(&[
-        "loss",
-        data.to_str().expect("utf-8"),
-        "--theta",
-        "-y^2*w + x*y",
-    ]);
+    save(&tiny_task(), &data);
+    let output = run(&["loss", utf8(&data), "--theta", "-y^2*w + x*y"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let out = dir.path().join("fit");
-    let output = run(&[
-        "fit",
-        data.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--epochs",
-        "1",
-        "--init",
-        "-0.5*y^2*w + x*y",
-    ]);
+    let head = ["fit", utf8(&data), "--out", utf8(&out), "--epochs", "1"];
+    let output = run(&args_then(&head, "--init", &["-0.5*y^2*w + x*y"]));
     assert!(output.status.success(), "{}", stderr(&output));
-}
-
-/// A directory `flies/` under `root` holding the Fly1 fixture under each name.
-fn fly_dir(root: &Path, names: &[&str]) -> PathBuf {
-    let data = root.join("flies");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plasticity/tests/data/flies/Fly1.mat");
-    for name in names {
-        std::fs::copy(&fixture, data.join(name)).expect("copy fixture");
-    }
-    data
 }
 
 #[test]
@@ -591,25 +451,9 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
     let dir = temp();
     let data = fly_dir(dir.path(), &["Fly1.mat", "Fly2.mat"]);
     let out = dir.path().join("out");
-    let output = run(&[
-        "flies",
-        data.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--resamples",
-        "1",
-        "--epochs",
-        "5",
-        "--population-folds",
-        "2",
-        "--posterior",
-        "--posterior-chains",
-        "2",
-        "--posterior-draws",
-        "40",
-        "--posterior-warmup",
-        "40",
-    ]);
+    let posterior = "--posterior --posterior-chains 2 --posterior-draws 40 --posterior-warmup 40";
+    let flags = format!("--resamples 1 --epochs 5 --population-folds 2 {posterior}");
+    let output = run(&args(&["flies", utf8(&data), "--out", utf8(&out)], &flags));
     assert!(output.status.success(), "{}", stderr(&output));
     let table = std::fs::read_to_string(out.join("per_fly.csv")).expect("per_fly.csv");
     let mut lines = table.lines();
@@ -624,17 +468,9 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
             "heldout_percent_deviance"
         ]
     );
-    for column in [
-        "aic",
-        "theta_w",
-        "theta_x*r",
-        "learning_rate",
-        "theta_w_lower",
-        "theta_w_laplace_lower",
-        "theta_w_laplace_upper",
-        "theta_w_posterior_lower",
-        "theta_w_posterior_upper",
-    ] {
+    let columns = "aic theta_w theta_x*r learning_rate theta_w_lower theta_w_laplace_lower";
+    let more = "theta_w_laplace_upper theta_w_posterior_lower theta_w_posterior_upper";
+    for column in columns.split_whitespace().chain(more.split_whitespace()) {
         assert!(header.contains(&column), "{column} missing from {header:?}");
     }
     // the Laplace columns come after every existing column (their keys stay put)
@@ -667,30 +503,23 @@ fn flies_writes_the_table_the_population_fit_and_figures() {
     assert_eq!(signs["signs"]["laplace"], 2);
     assert_eq!(signs["signs"]["posterior"], 2);
     // the shared rule's Laplace interval of θ_w
-    let shared = comparison["population"]
-        .as_array()
-        .expect("population")
-        .iter()
-        .find(|p| p["model"] == "1,x,r,x*r,w")
-        .expect("shared w rule");
-    let w = shared["intervals"]
-        .as_array()
-        .expect("intervals")
-        .iter()
-        .find(|i| i["term"] == "w")
-        .expect("θ_w");
+    let find = |list: &serde_json::Value, key: &str, value: &str| {
+        let mut items = list.as_array().expect("a list").iter();
+        items.find(|item| item[key] == value).cloned()
+    };
+    let shared = find(&comparison["population"], "model", "1,x,r,x*r,w").expect("shared w rule");
+    let w = find(&shared["intervals"], "term", "w").expect("θ_w");
     assert!(
         w["laplace_lower"].as_f64() < w["laplace_upper"].as_f64(),
         "{w}"
     );
     assert!(comparison["version"].is_string() && comparison["settings"]["seed"] == 0);
-    for stem in [
-        "percent_deviance_1_x_r_xr_vs_1_x_r_xr_w",
-        "coefficients_1_x_r_xr_w",
-        "intervals_1_x_r_xr_w",
-        "intervals_w_1_x_r_xr_w",
-        "shared_rule_1_x_r_xr_w",
-    ] {
+    let stems =
+        "percent_deviance_1_x_r_xr_vs_1_x_r_xr_w coefficients_1_x_r_xr_w intervals_1_x_r_xr_w";
+    for stem in stems
+        .split_whitespace()
+        .chain(["intervals_w_1_x_r_xr_w", "shared_rule_1_x_r_xr_w"])
+    {
         for extension in ["png", "svg"] {
             let path = out.join("figures").join(format!("{stem}.{extension}"));
             assert!(path.is_file(), "{} missing", path.display());
@@ -704,24 +533,10 @@ fn flies_adapts_the_folds_to_the_number_of_flies() {
     let data = fly_dir(dir.path(), &["Fly1.mat"]);
     let out = dir.path().join("out");
     // one fly, the default 6 folds: no shared rule to cross-validate, the rest runs
-    let output = run(&[
-        "flies",
-        data.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--resamples",
-        "1",
-        "--epochs",
-        "3",
-        "--no-intervals",
-        "--no-q-learning",
-    ]);
+    let flags = "--resamples 1 --epochs 3 --no-intervals --no-q-learning";
+    let output = run(&args(&["flies", utf8(&data), "--out", utf8(&out)], flags));
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("uses 0 folds instead of 6"),
-        "{}",
-        stderr(&output)
-    );
+    assert_says(&output, "uses 0 folds instead of 6");
     assert!(out.join("per_fly.csv").is_file());
     assert!(!out.join("population.csv").exists());
 }
@@ -733,42 +548,25 @@ fn flies_adapts_the_folds_to_the_number_of_flies() {
 fn a_diverging_fit_records_its_backoffs_and_stop_in_results_json() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("d.npz");
-    OjaTask {
-        n_pre: 4,
-        n_post: 6,
-        steps: 30,
-        trajectories: 2,
-        seed: 2,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated")
-    .save(&data)
-    .expect("saved");
+    let mut task = OjaTask::default();
+    (
+        task.n_pre,
+        task.n_post,
+        task.steps,
+        task.trajectories,
+        task.seed,
+    ) = (4, 6, 30, 2, 2);
+    save(&task, &data);
     let fit = |out: &str, backoffs: &str| -> serde_json::Value {
         let out = dir.path().join(out);
-        let output = run(&[
-            "--quiet",
-            "fit",
-            data.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-            "--optimizer",
-            "adam",
-            "--learning-rate",
-            "0.5",
-            "--init",
-            "x*y",
-            "--epochs",
-            "30",
-            "--eval-trajectories",
-            "1",
-            "--max-backoffs",
-            backoffs,
-        ]);
+        let adam = "--optimizer adam --learning-rate 0.5 --init x*y --epochs 30";
+        let flags = format!("{adam} --eval-trajectories 1 --max-backoffs {backoffs}");
+        let output = run(&args(
+            &["--quiet", "fit", utf8(&data), "--out", utf8(&out)],
+            &flags,
+        ));
         assert!(output.status.success(), "{}", stderr(&output));
-        let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
-        serde_json::from_str(&text).expect("valid JSON")
+        results(&out)
     };
     let stopped = fit("stopped", "2");
     let reason = &stopped["stop_reason"];
@@ -804,19 +602,12 @@ fn a_diverging_fit_records_its_backoffs_and_stop_in_results_json() {
 fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("huge.npz");
-    let output = run(&[
-        "--quiet",
-        "simulate",
-        "oja",
-        "--n-pre",
-        "100000",
-        "--n-post",
-        "100000",
-        "--trajectories",
-        "1000",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+    let huge = "--n-pre 100000 --n-post 100000 --trajectories 1000 --out";
+    let output = run(&args_then(
+        &["--quiet", "simulate", "oja"],
+        huge,
+        &[utf8(&out)],
+    ));
     assert!(!output.status.success());
     let error = stderr(&output);
     assert!(
@@ -826,11 +617,7 @@ fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
     assert!(!out.exists());
 
     let data = dir.path().join("tiny.npz");
-    tiny_task()
-        .simulate()
-        .expect("simulated")
-        .save(&data)
-        .expect("saved");
+    save(&tiny_task(), &data);
     let fit_with = |limit: &str, solver: &str| {
         binary()
             .args(["--quiet", "fit", "--solver", solver])
@@ -885,34 +672,22 @@ fn a_dataset_too_large_for_memory_is_refused_with_its_size() {
 fn quiet_fit_prints_nothing_and_the_table_shows_the_intervals() {
     let dir = temp();
     let data = dir.path().join("data.npz");
-    let output = run(&[
-        "--quiet",
-        "simulate",
-        "oja",
-        "--n-pre",
-        "3",
-        "--n-post",
-        "4",
-        "--steps",
-        "20",
-        "--trajectories",
-        "3",
-        "--noise-std",
-        "0.05",
-        "--recording-fraction",
-        "0.75",
-        "--out",
-        data.to_str().expect("utf-8"),
-    ]);
+    let flags = "--n-pre 3 --n-post 4 --steps 20 --trajectories 3 --noise-std 0.05";
+    let flags = format!("{flags} --recording-fraction 0.75 --out");
+    let output = run(&args_then(
+        &["--quiet", "simulate", "oja"],
+        &flags,
+        &[utf8(&data)],
+    ));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(output.stdout.is_empty() && output.stderr.is_empty());
     let quiet_out = dir.path().join("quiet");
     let output = run(&[
         "--quiet",
         "fit",
-        data.to_str().expect("utf-8"),
+        utf8(&data),
         "--out",
-        quiet_out.to_str().expect("utf-8"),
+        utf8(&quiet_out),
         "--epochs",
         "20",
     ]);
@@ -938,14 +713,7 @@ fn quiet_fit_prints_nothing_and_the_table_shows_the_intervals() {
     assert!(determined.iter().all(|d| *d == "true" || *d == "false"));
 
     let out = dir.path().join("loud");
-    let output = run(&[
-        "fit",
-        data.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--epochs",
-        "20",
-    ]);
+    let output = run(&["fit", utf8(&data), "--out", utf8(&out), "--epochs", "20"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("95 % interval"), "{table}");

@@ -2,20 +2,13 @@
 //! (issue 25, point 2), with simulated flies in the raw layout (the library's
 //! `tests/support/raw.rs`, included by path).
 
+mod common;
 #[path = "../../plasticity/tests/support/raw.rs"]
 mod raw;
 
-use std::process::{Command, Output};
-
+use common::{args, json, run, utf8};
 use plasticity::data::load_fly;
 use raw::simulate_raw_fly;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 #[test]
 fn convert_fly_writes_mat_and_csv_that_load_as_the_simulation() {
@@ -27,12 +20,7 @@ fn convert_fly_writes_mat_and_csv_that_load_as_the_simulation() {
     let mut loaded = Vec::new();
     for ext in ["mat", "csv"] {
         let out = dir.path().join(format!("converted.{ext}"));
-        let output = run(&[
-            "convert-fly",
-            fly_arg,
-            "--out",
-            out.to_str().expect("UTF-8"),
-        ]);
+        let output = run(&["convert-fly", fly_arg, "--out", utf8(&out)]);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
@@ -93,31 +81,21 @@ fn flies_reads_a_directory_of_raw_fly_directories() {
         simulate_raw_fly(fly, 3, 10).write(&data.join(format!("Fly{fly}")));
     }
     let out = dir.path().join("out");
-    let output = run(&[
+    let head = [
         "flies",
-        data.to_str().expect("UTF-8"),
+        utf8(&data),
         "--out",
-        out.to_str().expect("UTF-8"),
+        utf8(&out),
         "--models",
         "1,x,r,x*r",
-        "--resamples",
-        "1",
-        "--epochs",
-        "1",
-        "--no-intervals",
-        "--no-q-learning",
-        "--population-folds",
-        "0",
-        "--quiet",
-    ]);
+    ];
+    let flags = "--resamples 1 --epochs 1 --no-intervals --no-q-learning --population-folds 0";
+    let output = run(&args(&head, &format!("{flags} --quiet")));
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let comparison: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("comparison.json")).expect("comparison.json"),
-    )
-    .expect("JSON");
+    let comparison = json(&out.join("comparison.json"));
     assert_eq!(comparison["flies"], serde_json::json!(["Fly1", "Fly2"]));
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{run, stderr};
+use common::{results, run, stderr, utf8, RESULTS_KEYS};
 use std::path::{Path, PathBuf};
 
 fn experiment(name: &str) -> PathBuf {
@@ -29,57 +29,33 @@ fn shortened(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-fn results(out: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("valid JSON")
-}
-
 fn discover(file: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "--quiet",
-        "discover",
-        file.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-    ];
+    let mut args = vec!["--quiet", "discover", utf8(file), "--out", utf8(out)];
     args.extend_from_slice(extra);
     let output = run(&args);
     assert!(output.status.success(), "{}", stderr(&output));
     results(out)
 }
 
+/// What the PCA test shortens in `pca.toml`.
+const SHORTER_PCA: [(&str, &str); 5] = [
+    ("steps = 500", "steps = 100"),
+    ("iterations = 500", "iterations = 15"),
+    ("tasks_per_step = 32", "tasks_per_step = 4"),
+    ("tasks = 500 ", "tasks = 20 "),
+    ("validation_tasks = 64", "validation_tasks = 8"),
+];
+
 #[test]
 fn pca_runs_write_the_public_keys_and_are_reproducible() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = shortened(
-        dir.path(),
-        "pca.toml",
-        &[
-            ("steps = 500", "steps = 100"),
-            ("iterations = 500", "iterations = 15"),
-            ("tasks_per_step = 32", "tasks_per_step = 4"),
-            ("tasks = 500 ", "tasks = 20 "),
-            ("validation_tasks = 64", "validation_tasks = 8"),
-        ],
-    );
+    let file = shortened(dir.path(), "pca.toml", &SHORTER_PCA);
     let a = discover(&file, &dir.path().join("a"), &[]);
-    for key in [
-        "coefficients",
-        "metrics",
-        "loss_history",
-        "config",
-        "seed",
-        "version",
-    ] {
+    for key in RESULTS_KEYS {
         assert!(a.get(key).is_some(), "results.json lacks {key}");
     }
-    for key in [
-        "cos2_T",
-        "cos2_5T",
-        "weight_norm_median",
-        "diverged_fraction",
-        "baseline_cos2_T",
-    ] {
+    let metrics = "cos2_T cos2_5T weight_norm_median diverged_fraction baseline_cos2_T";
+    for key in metrics.split_whitespace() {
         let value = a["metrics"][key].as_f64().unwrap_or(f64::NAN);
         assert!(value.is_finite(), "metrics.{key} = {value}");
     }
@@ -140,18 +116,10 @@ fn memory_runs_report_overlap_by_load() {
 #[test]
 fn bad_experiment_files_name_the_key_and_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = shortened(
-        dir.path(),
-        "pca.toml",
-        &[("inputs = 20", "inputs = 20\nloads = [5]")],
-    );
-    let output = run(&[
-        "--quiet",
-        "discover",
-        file.to_str().expect("utf-8"),
-        "--out",
-        dir.path().join("out").to_str().expect("utf-8"),
-    ]);
+    let loads = [("inputs = 20", "inputs = 20\nloads = [5]")];
+    let file = shortened(dir.path(), "pca.toml", &loads);
+    let out = dir.path().join("out");
+    let output = run(&["--quiet", "discover", utf8(&file), "--out", utf8(&out)]);
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(

@@ -2,63 +2,53 @@
 //! key and the line; a run killed mid-fit resumes to the identical table; figures are
 //! redrawn without refitting; every shipped experiment file is valid.
 
+mod common;
+
+use common::{args, assert_says, neural_experiment, repo_root, stderr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_plasticity"));
+    let mut command = common::binary();
     command.arg("--quiet");
     command
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A small neural experiment (6 → 12 neurons, a 2-cell grid) with `extra` appended.
 fn small_experiment(dir: &Path, epochs: usize, extra: &str) -> PathBuf {
     let path = dir.join("small.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"kind = "neural"
-title = "test"
-checkpoint_interval = 0
-
-[simulate]
-n_pre = 6
-n_post = 12
-steps = 20
-trajectories = 3
-seed = 1
-
-[fit]
-epochs = {epochs}
-eval_trajectories = 1
-{extra}
-[grid]
-"simulate.noise_std" = [0.0, 0.3]
-"#
-        ),
-    )
-    .expect("written");
+    let text = neural_experiment("title = \"test\"\n", epochs, extra);
+    std::fs::write(&path, text).expect("written");
     path
 }
 
 fn run_experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
-    binary()
-        .arg("run")
-        .arg(file)
-        .arg("--out")
+    common::run_experiment(&["--quiet"], file, out, extra)
+}
+
+/// `plasticity --quiet run FILE --out OUT --executor slurm --dry-run EXTRA`, which must
+/// succeed.
+fn slurm_dry_run(file: &Path, out: &Path, extra: &str) {
+    let flags = args(&["--executor", "slurm", "--dry-run"], extra);
+    let output = run_experiment(file, out, &flags);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `plasticity --quiet cell OUT --index INDEX --resume`, which must succeed.
+fn cell(out: &Path, index: &str) {
+    let output = binary()
+        .args(["cell"])
         .arg(out)
-        .args(extra)
+        .args(["--index", index, "--resume"])
         .output()
-        .expect("ran")
+        .expect("cell");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `plasticity --quiet collect OUT`.
+fn collect(out: &Path) -> Output {
+    binary().arg("collect").arg(out).output().expect("collect")
 }
 
 /// The error of `plasticity run` on an experiment file with `text`.
@@ -75,123 +65,110 @@ fn config_error(text: &str) -> String {
     stderr(&output)
 }
 
+/// Each case's file is refused with an error that contains every one of its needles.
+fn assert_config_errors(cases: &[(String, &[&str])]) {
+    for (text, needles) in cases {
+        let error = config_error(text);
+        for needle in *needles {
+            assert!(
+                error.contains(needle),
+                "{text:?}: '{needle}' not in {error}"
+            );
+        }
+    }
+}
+
+/// The fit settings of the Adam experiments.
+const ADAM: &str = "optimizer = \"adam\"\nlearning_rate = 0.01\nbatch_size = 2\n";
+
 const GOOD_HEAD: &str = "kind = \"neural\"\n\n[simulate]\nn_pre = 4\nn_post = 6\n\n[fit]\n";
 
 #[test]
 fn unknown_keys_are_named_with_their_line() {
-    let error = config_error(&format!("{GOOD_HEAD}epochs = 3\nlearning_rat = 0.1\n"));
-    assert!(error.contains("bad.toml:9"), "{error}");
-    assert!(error.contains("fit.learning_rat"), "{error}");
-    assert!(error.contains("unknown key"), "{error}");
-    assert!(
-        error.contains("learning_rate"),
-        "lists the known keys: {error}"
-    );
-
-    let error = config_error("kind = \"neural\"\nseeed = 3\n");
-    assert!(
-        error.contains("bad.toml:2") && error.contains("seeed"),
-        "{error}"
-    );
-
-    let error = config_error(&format!("{GOOD_HEAD}[slurm]\nmemory = \"4G\"\n"));
-    assert!(
-        error.contains("bad.toml:9") && error.contains("slurm.memory"),
-        "{error}"
-    );
-
-    let error = config_error(&format!("{GOOD_HEAD}[grid]\n\"fit.epoch\" = [1, 2]\n"));
-    assert!(
-        error.contains("bad.toml:9") && error.contains("fit.epoch"),
-        "{error}"
-    );
-
-    let error = config_error("kind = \"neural\"\n[table]\nseeds = 1\n");
-    assert!(error.contains("[table]"), "{error}");
+    let g = |tail: &str| format!("{GOOD_HEAD}{tail}");
+    assert_config_errors(&[
+        (
+            g("epochs = 3\nlearning_rat = 0.1\n"),
+            // the known keys are listed
+            &[
+                "bad.toml:9",
+                "fit.learning_rat",
+                "unknown key",
+                "learning_rate",
+            ],
+        ),
+        (
+            "kind = \"neural\"\nseeed = 3\n".into(),
+            &["bad.toml:2", "seeed"],
+        ),
+        (
+            g("[slurm]\nmemory = \"4G\"\n"),
+            &["bad.toml:9", "slurm.memory"],
+        ),
+        (
+            g("[grid]\n\"fit.epoch\" = [1, 2]\n"),
+            &["bad.toml:9", "fit.epoch"],
+        ),
+        (
+            "kind = \"neural\"\n[table]\nseeds = 1\n".into(),
+            &["[table]"],
+        ),
+    ]);
 }
 
 #[test]
 fn wrong_types_are_named_with_their_line() {
-    let error = config_error(&format!("{GOOD_HEAD}epochs = \"many\"\n"));
-    assert!(
-        error.contains("bad.toml:8") && error.contains("fit.epochs"),
-        "{error}"
-    );
-    assert!(error.contains("many"), "{error}");
-
-    let error = config_error(&format!("{GOOD_HEAD}epochs = 2.5\n"));
-    assert!(
-        error.contains("bad.toml:8") && error.contains("fit.epochs"),
-        "{error}"
-    );
-
-    let error = config_error(&format!("{GOOD_HEAD}optimizer = \"sgd\"\n"));
-    assert!(
-        error.contains("bad.toml:8") && error.contains("fit.optimizer"),
-        "{error}"
-    );
-    assert!(error.contains("lbfgs"), "lists the choices: {error}");
-
-    let error = config_error(&format!("{GOOD_HEAD}seed = [1, 2]\n"));
-    assert!(
-        error.contains("bad.toml:8") && error.contains("fit.seed"),
-        "{error}"
-    );
-
-    let error = config_error("kind = \"neural\"\nsave_data = \"yes\"\n");
-    assert!(
-        error.contains("bad.toml:2") && error.contains("save_data"),
-        "{error}"
-    );
-
-    let error = config_error("kind = \"neurons\"\n");
-    assert!(
-        error.contains("bad.toml:1") && error.contains("kind"),
-        "{error}"
-    );
-
-    let error = config_error("kind = \"neural\"\n[fit\nepochs = 3\n");
-    assert!(
-        error.contains("not valid TOML") && error.contains("line 2"),
-        "{error}"
-    );
+    let g = |tail: &str| format!("{GOOD_HEAD}{tail}");
+    assert_config_errors(&[
+        (
+            g("epochs = \"many\"\n"),
+            &["bad.toml:8", "fit.epochs", "many"],
+        ),
+        (g("epochs = 2.5\n"), &["bad.toml:8", "fit.epochs"]),
+        // the choices are listed
+        (
+            g("optimizer = \"sgd\"\n"),
+            &["bad.toml:8", "fit.optimizer", "lbfgs"],
+        ),
+        (g("seed = [1, 2]\n"), &["bad.toml:8", "fit.seed"]),
+        (
+            "kind = \"neural\"\nsave_data = \"yes\"\n".into(),
+            &["bad.toml:2", "save_data"],
+        ),
+        ("kind = \"neurons\"\n".into(), &["bad.toml:1", "kind"]),
+        (
+            "kind = \"neural\"\n[fit\nepochs = 3\n".into(),
+            &["not valid TOML", "line 2"],
+        ),
+    ]);
 }
 
 #[test]
 fn out_of_range_values_are_named_with_their_line() {
-    let error = config_error(&format!("{GOOD_HEAD}epochs = 0\n"));
-    assert!(
-        error.contains("bad.toml:8") && error.contains("fit.epochs"),
-        "{error}"
-    );
-
-    let error = config_error(&format!("{GOOD_HEAD}learning_rate = -1.0\n"));
-    assert!(
-        error.contains("bad.toml:8") && error.contains("fit.learning_rate"),
-        "{error}"
-    );
-
-    let error =
-        config_error("kind = \"neural\"\n\n[simulate]\nn_post = 6\nrecording_fraction = 1.5\n");
-    assert!(
-        error.contains("bad.toml:5") && error.contains("simulate.recording_fraction"),
-        "{error}"
-    );
-
-    // a grid value out of range points at the grid's line
-    let error = config_error(
-        "kind = \"neural\"\n[simulate]\nn_post = 6\n[grid]\n\"simulate.noise_std\" = [0.0, -1.0]\n",
-    );
-    assert!(
-        error.contains("bad.toml:5") && error.contains("simulate.noise_std"),
-        "{error}"
-    );
-
-    let error = config_error("kind = \"neural\"\ncheckpoint_interval = -2\n");
-    assert!(
-        error.contains("bad.toml:2") && error.contains("checkpoint_interval"),
-        "{error}"
-    );
+    let g = |tail: &str| format!("{GOOD_HEAD}{tail}");
+    let neural = "kind = \"neural\"\n";
+    assert_config_errors(&[
+        (g("epochs = 0\n"), &["bad.toml:8", "fit.epochs"]),
+        (
+            g("learning_rate = -1.0\n"),
+            &["bad.toml:8", "fit.learning_rate"],
+        ),
+        (
+            format!("{neural}\n[simulate]\nn_post = 6\nrecording_fraction = 1.5\n"),
+            &["bad.toml:5", "simulate.recording_fraction"],
+        ),
+        // a grid value out of range points at the grid's line
+        (
+            format!(
+                "{neural}[simulate]\nn_post = 6\n[grid]\n\"simulate.noise_std\" = [0.0, -1.0]\n"
+            ),
+            &["bad.toml:5", "simulate.noise_std"],
+        ),
+        (
+            format!("{neural}checkpoint_interval = -2\n"),
+            &["bad.toml:2", "checkpoint_interval"],
+        ),
+    ]);
 }
 
 #[test]
@@ -218,12 +195,7 @@ fn a_run_writes_its_directory_and_plot_redraws_the_figures() {
     assert_eq!(run["seeds"]["simulate.seed"], serde_json::json!([1]));
     // the resolved config holds every flag, defaults included, and runs as it is
     let resolved = std::fs::read_to_string(out.join("resolved.toml")).expect("resolved");
-    for key in [
-        "learning_rate",
-        "batch_size",
-        "tolerance",
-        "recording_fraction",
-    ] {
+    for key in "learning_rate batch_size tolerance recording_fraction".split_whitespace() {
         assert!(
             resolved.contains(key),
             "{key} not in resolved.toml:\n{resolved}"
@@ -277,7 +249,16 @@ fn a_run_writes_its_directory_and_plot_redraws_the_figures() {
     // the run directory is not overwritten without --resume
     let output = run_experiment(&file, &out, &[]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("--resume"), "{}", stderr(&output));
+    assert_says(&output, "--resume");
+}
+
+/// Runs `file` uninterrupted into `dir/whole`; returns that directory and its table.
+fn whole_run(dir: &Path, file: &Path) -> (PathBuf, String) {
+    let whole = dir.join("whole");
+    let output = run_experiment(file, &whole, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = std::fs::read_to_string(whole.join("table.csv")).expect("table");
+    (whole, table)
 }
 
 /// Starts a run, kills it (SIGKILL) once a checkpoint of cell 0 exists, resumes it,
@@ -325,18 +306,12 @@ fn killed_and_resumed(file: &Path, out: &Path) -> String {
 
 #[test]
 fn a_killed_run_resumes_to_the_identical_table() {
-    let dir = tempfile::tempdir().expect("temp dir");
     // enough epochs that the kill lands mid-fit; the convergence test is off; L-BFGS
     // (Levenberg–Marquardt, the default, converges in a few steps and restarts a cell)
-    let file = small_experiment(
-        dir.path(),
-        400,
-        "tolerance = 0.0\noptimizer = \"lbfgs\"\nsolver = \"lbfgs\"\n",
-    );
-    let whole = dir.path().join("whole");
-    let output = run_experiment(&file, &whole, &[]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let expected = std::fs::read_to_string(whole.join("table.csv")).expect("table");
+    let lbfgs = "tolerance = 0.0\noptimizer = \"lbfgs\"\nsolver = \"lbfgs\"\n";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = small_experiment(dir.path(), 400, lbfgs);
+    let (whole, expected) = whole_run(dir.path(), &file);
     let resumed = killed_and_resumed(&file, &dir.path().join("killed"));
     assert_eq!(resumed, expected);
     let trajectory = |run: &Path| {
@@ -348,15 +323,8 @@ fn a_killed_run_resumes_to_the_identical_table() {
 #[test]
 fn an_adam_run_killed_mid_fit_resumes_to_the_identical_table() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = small_experiment(
-        dir.path(),
-        300,
-        "optimizer = \"adam\"\nlearning_rate = 0.01\nbatch_size = 2\n",
-    );
-    let whole = dir.path().join("whole");
-    let output = run_experiment(&file, &whole, &[]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let expected = std::fs::read_to_string(whole.join("table.csv")).expect("table");
+    let file = small_experiment(dir.path(), 300, ADAM);
+    let (_, expected) = whole_run(dir.path(), &file);
     assert_eq!(
         killed_and_resumed(&file, &dir.path().join("killed")),
         expected
@@ -372,33 +340,16 @@ fn a_resumed_run_must_be_the_same_experiment() {
     let file = small_experiment(dir.path(), 6, "");
     let output = run_experiment(&file, &out, &["--resume"]);
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("same experiment"),
-        "{}",
-        stderr(&output)
-    );
+    assert_says(&output, "same experiment");
 }
 
 #[test]
 fn slurm_dry_run_writes_a_job_array_and_collect_reports_missing_cells() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = small_experiment(
-        dir.path(),
-        5,
-        "\n[slurm]\ntime = \"00:05:00\"\noptions = [\"--mem=1G\"]\n",
-    );
+    let slurm = "\n[slurm]\ntime = \"00:05:00\"\noptions = [\"--mem=1G\"]\n";
+    let file = small_experiment(dir.path(), 5, slurm);
     let out = dir.path().join("run");
-    let output = run_experiment(
-        &file,
-        &out,
-        &[
-            "--executor",
-            "slurm",
-            "--dry-run",
-            "--sbatch-option=--qos=short",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    slurm_dry_run(&file, &out, "--sbatch-option=--qos=short");
     let script = std::fs::read_to_string(out.join("slurm/array.sh")).expect("script");
     for line in [
         "#SBATCH --array=0-1",
@@ -410,24 +361,14 @@ fn slurm_dry_run_writes_a_job_array_and_collect_reports_missing_cells() {
     ] {
         assert!(script.contains(line), "{line} not in\n{script}");
     }
-    let output = binary().arg("collect").arg(&out).output().expect("collect");
+    let output = collect(&out);
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("2 of 2 cells"),
-        "{}",
-        stderr(&output)
-    );
+    assert_says(&output, "2 of 2 cells");
     // the cells run as a Slurm task would run them, then collect gathers them
     for index in ["0", "1"] {
-        let output = binary()
-            .args(["cell"])
-            .arg(&out)
-            .args(["--index", index, "--resume"])
-            .output()
-            .expect("cell");
-        assert!(output.status.success(), "{}", stderr(&output));
+        cell(&out, index);
     }
-    let output = binary().arg("collect").arg(&out).output().expect("collect");
+    let output = collect(&out);
     assert!(output.status.success(), "{}", stderr(&output));
     let local = dir.path().join("local");
     assert!(run_experiment(&file, &local, &[]).status.success());
@@ -445,26 +386,8 @@ fn slurm_cells_and_resubmissions_keep_the_run_command_line_overrides() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = small_experiment(dir.path(), 5, "");
     let out = dir.path().join("run");
-    let output = run_experiment(
-        &file,
-        &out,
-        &[
-            "--executor",
-            "slurm",
-            "--dry-run",
-            "--seed",
-            "7",
-            "--sbatch-option=--time=1",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let output = binary()
-        .args(["cell"])
-        .arg(&out)
-        .args(["--index", "0", "--resume"])
-        .output()
-        .expect("cell");
-    assert!(output.status.success(), "{}", stderr(&output));
+    slurm_dry_run(&file, &out, "--seed 7 --sbatch-option=--time=1");
+    cell(&out, "0");
     // cell 1 is missing: a resubmission (no sbatch here) writes the script with the
     // recorded option and the new one after it, then fails to submit
     let output = binary()
@@ -475,7 +398,7 @@ fn slurm_cells_and_resubmissions_keep_the_run_command_line_overrides() {
         .output()
         .expect("collect");
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("sbatch"), "{}", stderr(&output));
+    assert_says(&output, "sbatch");
     let script = std::fs::read_to_string(out.join("slurm/array.sh")).expect("script");
     let at = |line: &str| {
         script
@@ -484,14 +407,8 @@ fn slurm_cells_and_resubmissions_keep_the_run_command_line_overrides() {
     };
     assert!(at("#SBATCH --array=1\n") < at("#SBATCH --time=1\n"));
     assert!(at("#SBATCH --time=1\n") < at("#SBATCH --time=2\n"));
-    let output = binary()
-        .args(["cell"])
-        .arg(&out)
-        .args(["--index", "1", "--resume"])
-        .output()
-        .expect("cell");
-    assert!(output.status.success(), "{}", stderr(&output));
-    let output = binary().arg("collect").arg(&out).output().expect("collect");
+    cell(&out, "1");
+    let output = collect(&out);
     assert!(output.status.success(), "{}", stderr(&output));
     let local = dir.path().join("local");
     assert!(run_experiment(&file, &local, &["--seed", "7"])
@@ -505,7 +422,7 @@ fn slurm_cells_and_resubmissions_keep_the_run_command_line_overrides() {
     // a resumed run must keep the seed it started with
     let output = run_experiment(&file, &local, &["--resume"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("--seed 7"), "{}", stderr(&output));
+    assert_says(&output, "--seed 7");
 }
 
 #[test]
@@ -700,11 +617,7 @@ fn every_output_parses(dir: &Path) -> usize {
 #[test]
 fn a_run_killed_at_random_moments_resumes_to_the_identical_table() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = small_experiment(
-        dir.path(),
-        300,
-        "optimizer = \"adam\"\nlearning_rate = 0.01\nbatch_size = 2\n",
-    );
+    let file = small_experiment(dir.path(), 300, ADAM);
     let whole = dir.path().join("whole");
     let start = Instant::now();
     let output = run_experiment(&file, &whole, &[]);

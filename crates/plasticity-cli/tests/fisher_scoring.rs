@@ -4,30 +4,14 @@
 
 mod common;
 
-use common::run;
-use std::process::Output;
-
-fn ok(args: &[&str]) -> Output {
-    let output = run(args);
-    assert!(
-        output.status.success(),
-        "plasticity {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn results(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("JSON")
-}
+use common::{args, args_then, ok, results, run};
 
 #[test]
 fn behaviour_fits_by_levenberg_marquardt_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("b.npz");
     let data = data.to_str().unwrap();
-    ok(&[
+    let head = [
         "--quiet",
         "simulate",
         "behaviour",
@@ -35,28 +19,20 @@ fn behaviour_fits_by_levenberg_marquardt_and_say_so() {
         "x*r - 0.05*w",
         "--out",
         data,
-        "--sessions",
-        "3",
-        "--blocks",
-        "2",
-        "--trials-per-block",
-        "30",
-    ]);
+    ];
+    ok(&args(
+        &head,
+        "--sessions 3 --blocks 2 --trials-per-block 30",
+    ));
     let fit = |name: &str, extra: &[&str]| {
         let out = dir.path().join(name);
-        let mut args = vec![
-            "--quiet",
-            "fit",
-            data,
-            "--out",
-            out.to_str().unwrap(),
-            "--trainable",
-            "1,x,r,w,x*r",
-            "--eval-sessions",
-            "1",
-        ];
-        args.extend_from_slice(extra);
-        (run(&args), out)
+        let head = ["--quiet", "fit", data, "--out", out.to_str().unwrap()];
+        let output = run(&args_then(
+            &head,
+            "--trainable 1,x,r,w,x*r --eval-sessions 1",
+            extra,
+        ));
+        (output, out)
     };
     let (lm, lm_out) = fit("lm", &["--solver", "levenberg-marquardt"]);
     assert!(

@@ -4,25 +4,9 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use common::{run, stderr};
-use serde_json::Value;
-
-fn ok(args: &[&str]) {
-    let output = run(args);
-    assert!(
-        output.status.success(),
-        "plasticity {}: {}",
-        args.join(" "),
-        stderr(&output)
-    );
-}
-
-fn results(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("JSON")
-}
+use common::{args, args_then, ok, results, utf8};
 
 /// The figure `name` exists as a non-empty PNG (with its signature) and SVG.
 fn assert_figure(dir: &Path, name: &str) {
@@ -73,32 +57,25 @@ fn assert_history(dir: &Path) {
     }
 }
 
+/// Simulates `plasticity simulate SIMULATE --out DIR/data --quiet` and fits it, `plasticity
+/// fit DIR/data --out DIR/out FIT`; returns the fit's directory.
+fn simulated_and_fitted(dir: &Path, [data, out]: [&str; 2], simulate: &str, fit: &str) -> PathBuf {
+    let (data, out) = (dir.join(data), dir.join(out));
+    ok(&args_then(
+        &["simulate"],
+        simulate,
+        &["--out", utf8(&data), "--quiet"],
+    ));
+    ok(&args(&["fit", utf8(&data), "--out", utf8(&out)], fit));
+    out
+}
+
 #[test]
 fn a_neural_fit_writes_its_history_and_figures() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("d.npz");
-    let out = dir.path().join("f");
-    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
-    ok(&[
-        "simulate",
-        "oja",
-        "--n-pre",
-        "5",
-        "--n-post",
-        "8",
-        "--steps",
-        "10",
-        "--trajectories",
-        "2",
-        "--noise-std",
-        "0.1",
-        "--out",
-        data_s,
-        "--quiet",
-    ]);
-    ok(&[
-        "fit", data_s, "--out", out_s, "--solver", "lbfgs", "--epochs", "25", "--quiet",
-    ]);
+    let oja = "oja --n-pre 5 --n-post 8 --steps 10 --trajectories 2 --noise-std 0.1";
+    let fit = "--solver lbfgs --epochs 25 --quiet";
+    let out = simulated_and_fitted(dir.path(), ["d.npz", "f"], oja, fit);
     // the documented keys stay in results.json
     let r = results(&out);
     for key in [
@@ -152,128 +129,62 @@ fn oja_out_draws_the_figures() {
     assert_history(&out);
 }
 
+/// A fit of `simulate` data with `fit` draws its loss, the coefficients where
+/// `coefficients` (none otherwise), and writes its history.
+fn assert_fit_draws(names: [&str; 2], simulate: &str, fit: &str, coefficients: bool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = simulated_and_fitted(dir.path(), names, simulate, fit);
+    assert_figure(&out, "loss");
+    if coefficients {
+        assert_figure(&out, "coefficients");
+    } else {
+        assert!(!out.join("figures/coefficients.png").exists());
+    }
+    assert_history(&out);
+}
+
 #[test]
 fn an_mlp_fit_draws_its_loss_but_no_coefficients() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("d.npz");
-    let out = dir.path().join("m");
-    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
-    ok(&[
-        "simulate",
-        "oja",
-        "--n-pre",
-        "4",
-        "--n-post",
-        "6",
-        "--steps",
-        "8",
-        "--trajectories",
-        "2",
-        "--out",
-        data_s,
-        "--quiet",
-    ]);
-    ok(&[
-        "fit",
-        data_s,
-        "--out",
-        out_s,
-        "--rule-family",
-        "mlp",
-        "--hidden",
-        "3",
-        "--epochs",
-        "5",
-        "--quiet",
-    ]);
-    assert_figure(&out, "loss");
-    assert!(!out.join("figures/coefficients.png").exists());
-    assert_history(&out);
+    let oja = "oja --n-pre 4 --n-post 6 --steps 8 --trajectories 2";
+    let mlp = "--rule-family mlp --hidden 3 --epochs 5 --quiet";
+    assert_fit_draws(["d.npz", "m"], oja, mlp, false);
 }
 
 #[test]
 fn a_behaviour_fit_writes_its_history_and_figures() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("b.npz");
-    let out = dir.path().join("b");
-    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
-    ok(&[
-        "simulate",
-        "behaviour",
-        "--sessions",
-        "2",
-        "--trials-per-block",
-        "10",
-        "--out",
-        data_s,
-        "--quiet",
-    ]);
-    ok(&[
-        "fit",
-        data_s,
-        "--out",
-        out_s,
-        "--epochs",
-        "4",
-        "--eval-sessions",
-        "1",
-        "--quiet",
-    ]);
-    assert_figure(&out, "loss");
-    assert_figure(&out, "coefficients");
-    assert_history(&out);
+    let behaviour = "behaviour --sessions 2 --trials-per-block 10";
+    let fit = "--epochs 4 --eval-sessions 1 --quiet";
+    assert_fit_draws(["b.npz", "b"], behaviour, fit, true);
 }
 
 /// A small neural experiment.
-const EXPERIMENT: &str = r#"kind = "neural"
-title = "resolved"
-checkpoint_interval = 0
-
-[simulate]
-n_pre = 4
-n_post = 6
-steps = 10
-trajectories = 2
-seed = 3
-
-[fit]
-epochs = 6
-solver = "lbfgs"
-eval_trajectories = 1
-"#;
+const EXPERIMENT: &str = concat!(
+    "kind = \"neural\"\ntitle = \"resolved\"\ncheckpoint_interval = 0\n\n",
+    "[simulate]\nn_pre = 4\nn_post = 6\nsteps = 10\ntrajectories = 2\nseed = 3\n\n",
+    "[fit]\nepochs = 6\nsolver = \"lbfgs\"\neval_trajectories = 1\n",
+);
 
 #[test]
 fn a_neural_resolved_toml_holds_its_keys_and_runs_to_the_same_result() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("e.toml");
+    let (file, first) = (dir.path().join("e.toml"), dir.path().join("first"));
     std::fs::write(&file, EXPERIMENT).unwrap();
-    let first = dir.path().join("first");
-    ok(&[
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        first.to_str().unwrap(),
-        "--quiet",
-    ]);
+    ok(&["run", utf8(&file), "--out", utf8(&first), "--quiet"]);
     let resolved = std::fs::read_to_string(first.join("resolved.toml")).unwrap();
     // l1 (no default value) is listed, behaviour and circuit keys are not
     assert!(resolved.contains("# l1: not set"), "{resolved}");
-    for key in [
-        "weight_bound",
-        "eval_sessions",
-        "input_seed",
-        "horizon_stages",
-        "stage_epochs",
-    ] {
+    let absent = "weight_bound eval_sessions input_seed horizon_stages stage_epochs";
+    for key in absent.split_whitespace() {
         assert!(!resolved.contains(key), "{key} in\n{resolved}");
     }
     // it runs as it is, to the same table
     let again = dir.path().join("again");
+    let resolved_file = first.join("resolved.toml");
     ok(&[
         "run",
-        first.join("resolved.toml").to_str().unwrap(),
+        utf8(&resolved_file),
         "--out",
-        again.to_str().unwrap(),
+        utf8(&again),
         "--quiet",
     ]);
     let table = |d: &Path| std::fs::read_to_string(d.join("table.csv")).expect("table.csv");

@@ -4,38 +4,30 @@
 
 mod common;
 
-use common::run;
+use common::{args, fly_dir, json, run, utf8};
 use std::path::Path;
 
 /// Runs a fast `flies` on `data` (one model, one draw, 3 epochs, no intervals, no
 /// baseline, no shared rule) with `global` flags before the command; returns its
 /// stderr and `comparison.json`.
 fn quick_flies(global: &[&str], data: &Path, out: &Path) -> (String, serde_json::Value) {
-    let mut args = global.to_vec();
-    args.extend([
-        "flies",
-        data.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--models",
-        "1,x,r,x*r",
-        "--resamples",
-        "1",
-        "--epochs",
-        "3",
-        "--no-intervals",
-        "--no-q-learning",
-        "--population-folds",
-        "0",
-    ]);
-    let output = run(&args);
+    let mut command = global.to_vec();
+    let flags = "--resamples 1 --epochs 3 --no-intervals --no-q-learning --population-folds 0";
+    command.extend(args(
+        &[
+            "flies",
+            utf8(data),
+            "--out",
+            utf8(out),
+            "--models",
+            "1,x,r,x*r",
+        ],
+        flags,
+    ));
+    let output = run(&command);
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{log}");
-    let comparison = serde_json::from_str(
-        &std::fs::read_to_string(out.join("comparison.json")).expect("comparison.json"),
-    )
-    .expect("JSON");
-    (log, comparison)
+    (log, json(&out.join("comparison.json")))
 }
 
 /// The public Fly1 (a copy in the library's fixtures) rejects only in its first 80
@@ -44,13 +36,7 @@ fn quick_flies(global: &[&str], data: &Path, out: &Path) -> (String, serde_json:
 #[test]
 fn flies_warns_about_rejections_labelled_in_the_first_block_only() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("flies");
-    std::fs::create_dir_all(&data).expect("data dir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plasticity/tests/data/flies/Fly1.mat"),
-        data.join("Fly1.mat"),
-    )
-    .expect("copy fixture");
+    let data = fly_dir(dir.path(), &["Fly1.mat"]);
     let (quiet_log, quiet_comparison) = quick_flies(&["--quiet"], &data, &dir.path().join("quiet"));
     assert!(!quiet_log.contains("data warning"), "{quiet_log}");
     assert_eq!(
@@ -84,14 +70,7 @@ fn flies_warns_about_rejections_labelled_in_the_first_block_only() {
         .as_str()
         .is_some_and(|s| s.contains("Fly1")));
     // the existing keys are still there
-    for key in [
-        "models",
-        "comparisons",
-        "recordings",
-        "fits",
-        "settings",
-        "flies",
-    ] {
+    for key in "models comparisons recordings fits settings flies".split_whitespace() {
         assert!(comparison.get(key).is_some(), "{key} missing");
     }
 }

@@ -5,41 +5,18 @@
 
 mod common;
 
-use common::run;
+use common::{args, ok, results, run, utf8};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ok(args: &[&str]) -> Output {
-    let output = run(args);
-    assert!(
-        output.status.success(),
-        "plasticity {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+use std::process::Output;
 
 fn simulate(dir: &Path, steps: &str) -> String {
     let path = dir.join("data.npz").display().to_string();
-    ok(&[
-        "--quiet",
-        "simulate",
-        "oja",
-        "--out",
-        &path,
-        "--n-pre",
-        "6",
-        "--n-post",
-        "10",
-        "--steps",
-        steps,
-        "--trajectories",
-        "2",
-        "--noise-std",
-        "0.02",
-        "--recording-fraction",
-        "0.6",
-    ]);
+    let head = [
+        "--quiet", "simulate", "oja", "--out", &path, "--n-pre", "6", "--n-post", "10",
+    ];
+    let flags =
+        format!("--steps {steps} --trajectories 2 --noise-std 0.02 --recording-fraction 0.6");
+    ok(&args(&head, &flags));
     path
 }
 
@@ -78,19 +55,11 @@ fn streamed_loss_and_fit_equal_the_adjoint() {
     }
     // a streamed fit writes the usual outputs, marked as streamed
     let out = dir.path().join("fit");
-    ok(&[
-        "--quiet",
-        "fit",
-        &data,
-        "--out",
-        out.to_str().unwrap(),
-        "--epochs",
-        "5",
-        "--gradient",
-        "forward",
-    ]);
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    ok(&args(
+        &["--quiet", "fit", &data, "--out", utf8(&out)],
+        "--epochs 5 --gradient forward",
+    ));
+    let results = results(&out);
     assert_eq!(results["data"]["streamed"], true);
     assert_eq!(results["loss_history"].as_array().unwrap().len(), 5);
     assert!(out.join("coefficients.csv").exists());
@@ -105,27 +74,17 @@ fn auto_chooses_by_the_memory_budget_and_says_why() {
     // 2 trajectories × 200 steps of 60 synapses: the whole tape is small
     assert!(said.contains("gradient: full-tape"), "{said}");
     // a budget of 0 MiB: not even the tangents fit
-    let refused = run(&[
-        "loss",
-        &data,
-        "--theta",
-        "x*y",
-        "--gradient",
-        "auto",
-        "--memory-budget",
-        "0",
-    ]);
+    let refused = run(&args(
+        &["loss", &data],
+        "--theta x*y --gradient auto --memory-budget 0",
+    ));
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("neither strategy fits"));
     // the same numbers whichever strategy auto picks
-    let forced = json(&ok(&[
-        "loss",
-        &data,
-        "--theta",
-        "x*y",
-        "--gradient",
-        "forward",
-    ]));
+    let forced = json(&ok(&args(
+        &["loss", &data],
+        "--theta x*y --gradient forward",
+    )));
     assert!(
         (json(&roomy)["loss"].as_f64().unwrap() - forced["loss"].as_f64().unwrap()).abs() < 1e-15
     );
@@ -137,23 +96,9 @@ fn online_fit_writes_the_estimate_after_every_update() {
     let data = simulate(dir.path(), "300");
     let out = dir.path().join("online");
     // not --quiet: the summary on stdout is checked below
-    let output = ok(&[
-        "fit",
-        &data,
-        "--out",
-        out.to_str().unwrap(),
-        "--online",
-        "--update-every",
-        "20",
-        "--learning-rate",
-        "0.02",
-        "--init",
-        "zeros",
-        "--basis",
-        "canonical",
-        "--trainable",
-        "x*y,y^2*w",
-    ]);
+    let online = "--online --update-every 20 --learning-rate 0.02 --init zeros --basis canonical";
+    let flags = format!("{online} --trainable x*y,y^2*w");
+    let output = ok(&args(&["fit", &data, "--out", utf8(&out)], &flags));
     let csv = std::fs::read_to_string(out.join("online.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     // 2 trajectories × 300 steps / 20 = 30 updates, after the header
@@ -169,8 +114,7 @@ fn online_fit_writes_the_estimate_after_every_update() {
     assert!(out.join("figures").join("online.png").exists());
     assert!(String::from_utf8_lossy(&output.stdout).contains("30 updates"));
     // results.json's keys, in order, are a contract
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let results = results(&out);
     let keys = |value: &serde_json::Value| -> Vec<String> {
         value.as_object().unwrap().keys().cloned().collect()
     };
@@ -216,26 +160,18 @@ fn online_fit_writes_the_estimate_after_every_update() {
     assert_eq!(followed, ["x*y", "y^2*w"], "{stdout}");
     // behaviour data is refused with the reason
     let behaviour = dir.path().join("b.npz");
-    ok(&[
+    let head = [
         "--quiet",
         "simulate",
         "behaviour",
         "--out",
-        behaviour.to_str().unwrap(),
-        "--sessions",
-        "2",
-        "--blocks",
-        "1",
-        "--trials-per-block",
-        "10",
-    ]);
-    let refused = run(&[
-        "fit",
-        behaviour.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--online",
-    ]);
+        utf8(&behaviour),
+    ];
+    ok(&args(
+        &head,
+        "--sessions 2 --blocks 1 --trials-per-block 10",
+    ));
+    let refused = run(&["fit", utf8(&behaviour), "--out", utf8(&out), "--online"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("online fits take neural recordings"));
 }
@@ -246,7 +182,7 @@ fn a_recording_over_the_memory_limit_streams() {
     let data = simulate(dir.path(), "200");
     // the recording's arrays take about 26 kB; allow 20 kB
     let limited = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_plasticity"))
+        common::binary()
             .args(args)
             .env("PLASTICITY_MAX_DATASET_BYTES", "20000")
             .output()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{run, stderr};
+use common::{assert_says, run, stderr, utf8};
 use std::path::{Path, PathBuf};
 
 fn fly_file() -> PathBuf {
@@ -30,12 +30,7 @@ fn a_file_given_to_flies_points_to_its_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let fly = fly_file();
-    let output = run(&[
-        "flies",
-        fly.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = run(&["flies", utf8(&fly), "--out", utf8(&out)]);
     assert!(!output.status.success());
     let text = stderr(&output);
     assert!(
@@ -49,18 +44,9 @@ fn a_file_given_to_flies_points_to_its_directory() {
 fn a_directory_given_as_a_dataset_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = run(&[
-        "fit",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = run(&["fit", utf8(dir.path()), "--out", utf8(&out)]);
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("a directory"),
-        "{}",
-        stderr(&output)
-    );
+    assert_says(&output, "a directory");
 }
 
 #[test]

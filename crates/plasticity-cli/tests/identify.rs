@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{run, stderr};
+use common::{
+    args, args_then, assert_fails_saying, json, results, run, save_small_oja, stderr, utf8,
+};
 use std::path::Path;
 
-use plasticity::task::OjaTask;
 use serde_json::Value;
 
 const TERMS: &str = "x*y,y^2*w,x,w";
@@ -15,31 +16,18 @@ const TERMS: &str = "x*y,y^2*w,x,w";
 /// A tiny noisy Oja dataset fitted over four terms; returns the fit's directory.
 fn fitted(dir: &Path) -> std::path::PathBuf {
     let data = dir.join("d.npz");
-    OjaTask {
-        n_pre: 4,
-        n_post: 8,
-        steps: 20,
-        trajectories: 3,
-        noise_std: 0.02,
-        seed: 7,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated")
-    .save(&data)
-    .expect("saved");
+    save_small_oja(&data);
     let fit = dir.join("fit");
-    let output = run(&[
+    let head = [
         "--quiet",
         "fit",
-        data.to_str().expect("utf-8"),
+        utf8(&data),
         "--out",
-        fit.to_str().expect("utf-8"),
+        utf8(&fit),
         "--trainable",
         TERMS,
-        "--epochs",
-        "200",
-    ]);
+    ];
+    let output = run(&args(&head, "--epochs 200"));
     assert!(output.status.success(), "fit: {}", stderr(&output));
     fit
 }
@@ -48,29 +36,14 @@ fn fitted(dir: &Path) -> std::path::PathBuf {
 fn identify_writes_the_report_and_figures() {
     let dir = tempfile::tempdir().expect("temp dir");
     let fit = fitted(dir.path());
-    let output = run(&[
-        "--quiet",
-        "identify",
-        fit.to_str().expect("utf-8"),
-        "--terms",
-        "x*y",
-    ]);
+    let output = run(&["--quiet", "identify", utf8(&fit), "--terms", "x*y"]);
     assert!(output.status.success(), "identify: {}", stderr(&output));
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(fit.join("identifiability.json")).expect("written"),
-    )
-    .expect("JSON");
-    for key in [
-        "terms",
-        "eigenvalues",
-        "condition_number",
-        "directions",
-        "standard_errors",
-        "intervals",
-        "method",
-        "version",
-        "sentences",
-    ] {
+    let report = json(&fit.join("identifiability.json"));
+    let keys = "terms eigenvalues condition_number directions standard_errors intervals";
+    for key in keys
+        .split_whitespace()
+        .chain(["method", "version", "sentences"])
+    {
         assert!(report.get(key).is_some(), "missing key {key}");
     }
     let terms: Vec<&str> = report["terms"]
@@ -115,9 +88,7 @@ fn identify_writes_the_report_and_figures() {
             assert!((dot - expected).abs() < 1e-10, "directions {a}·{b} = {dot}");
         }
     }
-    let results: Value =
-        serde_json::from_str(&std::fs::read_to_string(fit.join("results.json")).expect("results"))
-            .expect("JSON");
+    let results = results(&fit);
     for term in &terms {
         let theta = results["coefficients"][term].as_f64().expect("θ");
         let interval = &report["intervals"][term];
@@ -151,35 +122,22 @@ fn identify_writes_the_report_and_figures() {
 fn identify_names_what_is_missing() {
     let dir = tempfile::tempdir().expect("temp dir");
     // no results.json
-    let output = run(&["identify", dir.path().to_str().expect("utf-8")]);
-    assert!(!output.status.success());
-    let message = stderr(&output);
-    assert!(
-        message.contains("results.json") && message.contains("plasticity fit"),
-        "{message}"
-    );
+    let output = run(&["identify", utf8(dir.path())]);
+    assert_fails_saying(&output, &["results.json", "plasticity fit"]);
     let fit = fitted(dir.path());
     // the data file gone
     std::fs::remove_file(dir.path().join("d.npz")).expect("removed");
-    let output = run(&["identify", fit.to_str().expect("utf-8")]);
-    assert!(!output.status.success());
-    let message = stderr(&output);
-    assert!(
-        message.contains("d.npz") && message.contains("--data"),
-        "{message}"
-    );
+    let output = run(&["identify", utf8(&fit)]);
+    assert_fails_saying(&output, &["d.npz", "--data"]);
     // an MLP fit
     let results = fit.join("results.json");
-    let mut json: Value =
-        serde_json::from_str(&std::fs::read_to_string(&results).expect("read")).expect("JSON");
-    json["config"]["rule_family"] = Value::from("mlp");
-    std::fs::write(&results, json.to_string()).expect("written");
-    let output = run(&["identify", fit.to_str().expect("utf-8")]);
-    let message = stderr(&output);
-    assert!(
-        message.contains("needs a Taylor fit") && message.contains("results.json"),
-        "{message}"
-    );
+    let mut mlp = json(&results);
+    mlp["config"]["rule_family"] = Value::from("mlp");
+    std::fs::write(&results, mlp.to_string()).expect("written");
+    let message = stderr(&run(&["identify", utf8(&fit)]));
+    for needle in ["needs a Taylor fit", "results.json"] {
+        assert!(message.contains(needle), "{message}");
+    }
     assert!(!fit.join("identifiability.json").exists());
 }
 
@@ -187,89 +145,44 @@ fn identify_names_what_is_missing() {
 fn every_fit_has_the_report_in_its_results() {
     let dir = tempfile::tempdir().expect("temp dir");
     let fit = fitted(dir.path());
-    let output = run(&["--quiet", "identify", fit.to_str().expect("utf-8")]);
+    let output = run(&["--quiet", "identify", utf8(&fit)]);
     assert!(output.status.success(), "identify: {}", stderr(&output));
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(fit.join("identifiability.json")).expect("written"),
-    )
-    .expect("JSON");
-    let results: Value =
-        serde_json::from_str(&std::fs::read_to_string(fit.join("results.json")).expect("results"))
-            .expect("JSON");
-    let section = &results["identifiability"];
+    let report = json(&fit.join("identifiability.json"));
+    let fit_results = results(&fit);
+    let section = &fit_results["identifiability"];
     assert_eq!(section["computed"], true, "{section}");
     // the same report as `identify` on the same fit
-    for key in [
-        "terms",
-        "eigenvalues",
-        "condition_number",
-        "standard_errors",
-        "intervals",
-        "method",
-    ] {
+    let keys = "terms eigenvalues condition_number standard_errors intervals method";
+    for key in keys.split_whitespace() {
         assert_eq!(section[key], report[key], "{key}");
     }
     // a behaviour fit has one too, over its trainable terms
     let data = dir.path().join("b.npz");
-    let simulated = run(&[
-        "--quiet",
-        "simulate",
-        "behaviour",
-        "--out",
-        data.to_str().unwrap(),
-        "--sessions",
-        "4",
-        "--blocks",
-        "2",
-        "--trials-per-block",
-        "30",
-        "--rule",
-        "x*r - 0.05*w",
-    ]);
+    let head = ["--quiet", "simulate", "behaviour", "--out", utf8(&data)];
+    let flags = "--sessions 4 --blocks 2 --trials-per-block 30";
+    let simulated = run(&args_then(&head, flags, &["--rule", "x*r - 0.05*w"]));
     assert!(simulated.status.success(), "{}", stderr(&simulated));
     let out = dir.path().join("bfit");
-    let fitted_behaviour = run(&[
-        "--quiet",
-        "fit",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--trainable",
-        "1,x*r,w",
-        "--epochs",
-        "30",
-    ]);
+    let head = ["--quiet", "fit", utf8(&data), "--out", utf8(&out)];
+    let fitted_behaviour = run(&args(&head, "--trainable 1,x*r,w --epochs 30"));
     assert!(
         fitted_behaviour.status.success(),
         "{}",
         stderr(&fitted_behaviour)
     );
-    let results: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let section = &results["identifiability"];
+    let behaviour_results = results(&out);
+    let section = &behaviour_results["identifiability"];
     assert_eq!(section["computed"], true, "{section}");
     assert_eq!(section["terms"], serde_json::json!(["1", "w", "x*r"]));
     assert!(section["condition_number"].as_f64().unwrap() >= 1.0);
     // an MLP fit says why it has none
     let mlp = dir.path().join("mlp");
-    let fitted_mlp = run(&[
-        "--quiet",
-        "fit",
-        data.to_str().unwrap(),
-        "--out",
-        mlp.to_str().unwrap(),
-        "--rule-family",
-        "mlp",
-        "--hidden",
-        "3",
-        "--epochs",
-        "2",
-    ]);
+    let head = ["--quiet", "fit", utf8(&data), "--out", utf8(&mlp)];
+    let fitted_mlp = run(&args(&head, "--rule-family mlp --hidden 3 --epochs 2"));
     assert!(fitted_mlp.status.success(), "{}", stderr(&fitted_mlp));
-    let results: Value =
-        serde_json::from_str(&std::fs::read_to_string(mlp.join("results.json")).unwrap()).unwrap();
-    assert_eq!(results["identifiability"]["computed"], false);
-    assert!(results["identifiability"]["reason"]
+    let mlp_results = results(&mlp);
+    assert_eq!(mlp_results["identifiability"]["computed"], false);
+    assert!(mlp_results["identifiability"]["reason"]
         .as_str()
         .unwrap()
         .contains("MLP"));

@@ -4,28 +4,40 @@
 //! must say so (exit status, `stop_reason: interrupted`, a checkpoint), and its
 //! resumed run must write exactly what an uninterrupted run writes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use plasticity::task::BehaviourTask;
+use common::{args, behaviour_file, binary, json, ok, owned_args, read, repo_root, utf8};
 use serde_json::Value;
 
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn succeeds(args: &[&str]) {
-    let output = binary().args(args).output().expect("the binary runs");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    ok(args);
+}
+
+/// `name` is the same in the whole run's directory and the resumed one's.
+fn assert_same_file(whole: &Path, part: &Path, name: &str) {
+    assert_eq!(read(&part.join(name)), read(&whole.join(name)), "{name}");
+}
+
+/// [`whole_and_resumed`], checking that both runs wrote the same `same` file; returns
+/// the `results` of the resumed run and of the whole run.
+fn resumed_as_whole(
+    dir: &Path,
+    args: impl Fn(&Path) -> Vec<String>,
+    results: &str,
+    same: &str,
+) -> (Value, Value) {
+    let (whole, part) = whole_and_resumed(dir, args, results);
+    assert_same_file(&whole, &part, same);
+    both_json(&whole, &part, results)
+}
+
+/// The JSON file `name` of the resumed run and of the whole run.
+fn both_json(whole: &Path, part: &Path, name: &str) -> (Value, Value) {
+    (json(&part.join(name)), json(&whole.join(name)))
 }
 
 /// Runs `args`, sends SIGTERM as soon as `ready()` holds, and returns the exit status
@@ -69,23 +81,16 @@ fn terminated_when_logged(args: &[&str], ready: impl Fn(&str) -> bool) -> (bool,
     )
 }
 
+/// The journal's units (`.cbor` files) in `dir`; none where `dir` does not exist.
 fn count_units(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".cbor"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let is_unit = |name: &str| name.ends_with(".cbor");
+    entries
+        .flatten()
+        .filter(|e| is_unit(&e.file_name().to_string_lossy()))
+        .count()
 }
 
 /// The checks every interrupted unit-journal command shares: non-zero exit naming the
@@ -115,48 +120,11 @@ fn interrupted_then_resumed(args: &[&str], out: &Path, results: &str) {
 
 #[test]
 fn select_resumes_after_sigterm_to_the_uninterrupted_ranking() {
+    let flags = "--pool 1,x,r,x*r,w --max-terms 2 --folds 3 --epochs 60 --quiet";
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.npz");
-    BehaviourTask {
-        sessions: 6,
-        trials_per_block: 40,
-        rule: "x*r".into(),
-        seed: 2,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .unwrap()
-    .save(&data)
-    .unwrap();
-    let data = data.to_str().unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "select",
-            data,
-            "--out",
-            out.to_str().unwrap(),
-            "--pool",
-            "1,x,r,x*r,w",
-            "--max-terms",
-            "2",
-            "--folds",
-            "3",
-            "--epochs",
-            "60",
-            "--quiet",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let (whole, part) = whole_and_resumed(dir.path(), args, "selection.json");
-    assert_eq!(
-        read(&part.join("selection.csv")),
-        read(&whole.join("selection.csv"))
-    );
-    let (a, b) = (
-        json(&part.join("selection.json")),
-        json(&whole.join("selection.json")),
-    );
+    let data = behaviour_file(dir.path(), 6, 40, "x*r", 2);
+    let args = |out: &Path| owned_args(&["select", utf8(&data), "--out", utf8(out)], flags);
+    let (a, b) = resumed_as_whole(dir.path(), args, "selection.json", "selection.csv");
     assert_eq!(a["candidates"], b["candidates"]);
 }
 
@@ -168,36 +136,10 @@ fn flies_resume_after_sigterm_to_the_uninterrupted_fits() {
     for fly in ["Fly1.mat", "Fly2.mat", "Fly3.mat"] {
         std::fs::copy(repo_root().join("data/flies").join(fly), data.join(fly)).unwrap();
     }
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "flies",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--resamples",
-            "2",
-            "--epochs",
-            "40",
-            "--population-folds",
-            "0",
-            "--no-intervals",
-            "--quiet",
-            "--models",
-            "1,x,r,x*r",
-            "x*r,w",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let (whole, part) = whole_and_resumed(dir.path(), args, "comparison.json");
-    assert_eq!(
-        read(&part.join("per_fly.csv")),
-        read(&whole.join("per_fly.csv"))
-    );
-    let (a, b) = (
-        json(&part.join("comparison.json")),
-        json(&whole.join("comparison.json")),
-    );
+    let flags = "--resamples 2 --epochs 40 --population-folds 0 --no-intervals --quiet";
+    let flags = format!("{flags} --models 1,x,r,x*r x*r,w");
+    let args = |out: &Path| owned_args(&["flies", utf8(&data), "--out", utf8(out)], &flags);
+    let (a, b) = resumed_as_whole(dir.path(), args, "comparison.json", "per_fly.csv");
     assert_eq!(a["fits"], b["fits"]);
     assert_eq!(a["comparisons"], b["comparisons"]);
 }
@@ -207,21 +149,9 @@ fn discover_resumes_after_sigterm_to_the_uninterrupted_rule() {
     let dir = tempfile::tempdir().unwrap();
     let experiment = repo_root().join("experiments/pca.toml");
     let args = |out: &Path, optimizer: &str, iterations: &str| -> Vec<String> {
-        [
-            "discover",
-            experiment.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--optimizer",
-            optimizer,
-            "--iterations",
-            iterations,
-            "--checkpoint-interval",
-            "0",
-            "--quiet",
-        ]
-        .map(String::from)
-        .to_vec()
+        let head = ["discover", utf8(&experiment), "--out", utf8(out)];
+        let flags = format!("--optimizer {optimizer} --iterations {iterations}");
+        owned_args(&head, &format!("{flags} --checkpoint-interval 0 --quiet"))
     };
     for (optimizer, iterations) in [("adam", "600"), ("cmaes", "40")] {
         let whole = dir.path().join(format!("whole-{optimizer}"));
@@ -245,11 +175,8 @@ fn discover_resumes_after_sigterm_to_the_uninterrupted_rule() {
             "loss_history.csv",
             "coefficient_history.csv",
         ] {
-            assert_eq!(
-                read(&part.join(file)),
-                read(&whole.join(file)),
-                "{optimizer}: {file}"
-            );
+            let (a, b) = (read(&part.join(file)), read(&whole.join(file)));
+            assert_eq!(a, b, "{optimizer}: {file}");
         }
         assert_eq!(json(&part.join("results.json"))["stop_reason"], "completed");
         assert!(!checkpoint.exists());
@@ -273,13 +200,13 @@ fn a_staged_circuit_fit_resumes_mid_stage_after_sigterm() {
     .unwrap();
     let file = file.to_str().unwrap();
     let (whole, part) = (dir.path().join("whole"), dir.path().join("part"));
-    succeeds(&["--quiet", "run", file, "--out", whole.to_str().unwrap()]);
+    succeeds(&["--quiet", "run", file, "--out", utf8(&whole)]);
     let args = [
         "--quiet",
         "run",
         file,
         "--out",
-        part.to_str().unwrap(),
+        utf8(&part),
         "--checkpoint-interval",
         "0",
     ];
@@ -300,10 +227,7 @@ fn a_staged_circuit_fit_resumes_mid_stage_after_sigterm() {
     let mut resumed = args.to_vec();
     resumed.push("--resume");
     succeeds(&resumed);
-    assert_eq!(
-        read(&part.join("table.csv")),
-        read(&whole.join("table.csv"))
-    );
+    assert_same_file(&whole, &part, "table.csv");
     let log = read(&part.join("log.txt"));
     assert!(log.contains("resuming from checkpoint"), "{log}");
 }
@@ -315,34 +239,9 @@ fn a_staged_circuit_fit_resumes_mid_stage_after_sigterm() {
 #[test]
 fn a_fit_resumes_after_sigterm_to_the_uninterrupted_coefficients() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.npz");
-    BehaviourTask {
-        sessions: 4,
-        trials_per_block: 40,
-        rule: "x*r".into(),
-        seed: 4,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .unwrap()
-    .save(&data)
-    .unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "fit",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--optimizer",
-            "adam",
-            "--epochs",
-            "600",
-            "--learning-rate",
-            "0.01",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let data = behaviour_file(dir.path(), 4, 40, "x*r", 4);
+    let flags = "--optimizer adam --epochs 600 --learning-rate 0.01";
+    let args = |out: &Path| owned_args(&["fit", utf8(&data), "--out", utf8(out)], flags);
     let (whole, part) = (dir.path().join("whole"), dir.path().join("part"));
     let whole_args = args(&whole);
     let mut quiet: Vec<&str> = whole_args.iter().map(String::as_str).collect();
@@ -359,27 +258,8 @@ fn a_fit_resumes_after_sigterm_to_the_uninterrupted_coefficients() {
     let mut resumed = part_args.clone();
     resumed.extend(["--resume", "--quiet"]);
     succeeds(&resumed);
-    assert_eq!(
-        read(&part.join("coefficients.csv")),
-        read(&whole.join("coefficients.csv"))
-    );
+    assert_same_file(&whole, &part, "coefficients.csv");
     assert!(!part.join("checkpoint.json").exists());
-}
-
-fn behaviour_data(dir: &Path, sessions: usize, trials_per_block: usize) -> PathBuf {
-    let data = dir.join("d.npz");
-    BehaviourTask {
-        sessions,
-        trials_per_block,
-        rule: "x*r - 0.05*w".into(),
-        seed: 3,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .unwrap()
-    .save(&data)
-    .unwrap();
-    data
 }
 
 /// Runs `args(out)` whole into `whole`, then interrupted and resumed into `part`, and
@@ -402,106 +282,34 @@ fn whole_and_resumed(
 #[test]
 fn table_resumes_after_sigterm_to_the_uninterrupted_table() {
     let dir = tempfile::tempdir().unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "table",
-            "--out",
-            out.to_str().unwrap(),
-            "--rules",
-            "x*r;x*r - 0.05*w",
-            "--seeds",
-            "4",
-            "--families",
-            "taylor",
-            "--sessions",
-            "4",
-            "--epochs",
-            "60",
-            "--quiet",
-        ]
-        .map(String::from)
-        .to_vec()
+    let flags = "--seeds 4 --families taylor --sessions 4 --epochs 60 --quiet";
+    let args = |out: &Path| {
+        let head = ["table", "--out", utf8(out), "--rules", "x*r;x*r - 0.05*w"];
+        owned_args(&head, flags)
     };
-    let (whole, part) = whole_and_resumed(dir.path(), args, "table.json");
-    assert_eq!(
-        read(&part.join("table.csv")),
-        read(&whole.join("table.csv"))
-    );
+    resumed_as_whole(dir.path(), args, "table.json", "table.csv");
 }
 
 #[test]
 fn design_resumes_after_sigterm_to_the_uninterrupted_power() {
     let dir = tempfile::tempdir().unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "design",
-            "--out",
-            out.to_str().unwrap(),
-            "--animals",
-            "3,6",
-            "--trials",
-            "120",
-            "--replicates",
-            "4",
-            "--iterations",
-            "40",
-            "--quiet",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let (whole, part) = whole_and_resumed(dir.path(), args, "design.json");
-    assert_eq!(
-        read(&part.join("power.csv")),
-        read(&whole.join("power.csv"))
-    );
-    let (a, b) = (
-        json(&part.join("design.json")),
-        json(&whole.join("design.json")),
-    );
+    let flags = "--animals 3,6 --trials 120 --replicates 4 --iterations 40 --quiet";
+    let args = |out: &Path| owned_args(&["design", "--out", utf8(out)], flags);
+    let (a, b) = resumed_as_whole(dir.path(), args, "design.json", "power.csv");
     assert_eq!(a["analysis"], b["analysis"]);
 }
 
 #[test]
 fn posterior_resumes_after_sigterm_to_the_uninterrupted_draws() {
     let dir = tempfile::tempdir().unwrap();
-    let data = behaviour_data(dir.path(), 3, 20);
+    let data = behaviour_file(dir.path(), 3, 20, "x*r - 0.05*w", 3);
     let fit = dir.path().join("fit");
-    succeeds(&[
-        "--quiet",
-        "fit",
-        data.to_str().unwrap(),
-        "--out",
-        fit.to_str().unwrap(),
-        "--trainable",
-        "w,x*r",
-        "--optimizer",
-        "lbfgs",
-        "--epochs",
-        "30",
-        "--eval-sessions",
-        "0",
-    ]);
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "posterior",
-            fit.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--chains",
-            "8",
-            "--draws",
-            "150",
-            "--warmup",
-            "150",
-            "--quiet",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let (whole, part) = whole_and_resumed(dir.path(), args, "posterior.json");
-    assert_eq!(
-        read(&part.join("posterior_draws.csv")),
-        read(&whole.join("posterior_draws.csv"))
-    );
+    let head = ["--quiet", "fit", utf8(&data), "--out", utf8(&fit)];
+    succeeds(&args(
+        &head,
+        "--trainable w,x*r --optimizer lbfgs --epochs 30 --eval-sessions 0",
+    ));
+    let flags = "--chains 8 --draws 150 --warmup 150 --quiet";
+    let args = |out: &Path| owned_args(&["posterior", utf8(&fit), "--out", utf8(out)], flags);
+    resumed_as_whole(dir.path(), args, "posterior.json", "posterior_draws.csv");
 }

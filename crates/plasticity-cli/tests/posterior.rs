@@ -4,65 +4,31 @@
 
 mod common;
 
-use common::{run, stderr};
+use common::{
+    args, args_then, assert_fails_saying, behaviour_task, json, run, save_small_oja, stderr, utf8,
+};
 use std::path::Path;
 use std::process::Output;
-
-use plasticity::task::{BehaviourTask, OjaTask};
-use serde_json::Value;
 
 /// A tiny behaviour dataset fitted over two terms with L1 1e-2; returns the fit's
 /// directory and the number of presentations.
 fn fitted(dir: &Path) -> (std::path::PathBuf, usize) {
     let data = dir.join("b.npz");
-    let dataset = BehaviourTask {
-        sessions: 3,
-        trials_per_block: 20,
-        rule: "x*r - 0.05*w".into(),
-        seed: 3,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .expect("simulated");
+    let task = behaviour_task(3, 20, "x*r - 0.05*w", 3);
+    let dataset = task.simulate().expect("simulated");
     dataset.save(&data).expect("saved");
     let fit = dir.join("fit");
-    let output = run(&[
-        "--quiet",
-        "fit",
-        data.to_str().expect("utf-8"),
-        "--out",
-        fit.to_str().expect("utf-8"),
-        "--trainable",
-        "w,x*r",
-        "--optimizer",
-        "lbfgs",
-        "--epochs",
-        "30",
-        "--l1",
-        "0.01",
-        "--eval-sessions",
-        "0",
-    ]);
+    let head = ["--quiet", "fit", utf8(&data), "--out", utf8(&fit)];
+    let flags = "--trainable w,x*r --optimizer lbfgs --epochs 30 --l1 0.01 --eval-sessions 0";
+    let output = run(&args(&head, flags));
     assert!(output.status.success(), "fit: {}", stderr(&output));
     (fit, dataset.n_presentations.iter().sum())
 }
 
 fn posterior(fit: &Path, out: &Path, seed: &str) -> Output {
-    run(&[
-        "--quiet",
-        "posterior",
-        fit.to_str().expect("utf-8"),
-        "--chains",
-        "2",
-        "--draws",
-        "60",
-        "--warmup",
-        "60",
-        "--seed",
-        seed,
-        "--out",
-        out.to_str().expect("utf-8"),
-    ])
+    let head = ["--quiet", "posterior", utf8(fit)];
+    let flags = format!("--chains 2 --draws 60 --warmup 60 --seed {seed} --out");
+    run(&args_then(&head, &flags, &[utf8(out)]))
 }
 
 #[test]
@@ -72,22 +38,9 @@ fn posterior_writes_summaries_draws_and_the_pair_plot() {
     let out = dir.path().join("a");
     let output = posterior(&fit, &out, "5");
     assert!(output.status.success(), "posterior: {}", stderr(&output));
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("posterior.json")).expect("written"),
-    )
-    .expect("JSON");
-    for key in [
-        "terms",
-        "summaries",
-        "divergences",
-        "max_rhat",
-        "chains",
-        "prior",
-        "config",
-        "seed",
-        "version",
-        "presentations",
-    ] {
+    let report = json(&out.join("posterior.json"));
+    let keys = "terms summaries divergences max_rhat chains prior config seed version";
+    for key in keys.split_whitespace().chain(["presentations"]) {
         assert!(report.get(key).is_some(), "missing key {key}");
     }
     assert_eq!(report["terms"], serde_json::json!(["w", "x*r"]));
@@ -133,13 +86,8 @@ fn posterior_writes_summaries_draws_and_the_pair_plot() {
 #[test]
 fn posterior_names_the_bad_flag() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = run(&["posterior", dir.path().to_str().expect("utf-8")]);
-    assert!(!output.status.success());
-    let message = stderr(&output);
-    assert!(
-        message.contains("results.json") && message.contains("posterior needs"),
-        "{message}"
-    );
+    let output = run(&["posterior", utf8(dir.path())]);
+    assert_fails_saying(&output, &["results.json", "posterior needs"]);
     let (fit, _) = fitted(dir.path());
     let fit = fit.to_str().expect("utf-8");
     for (flags, expected) in [
@@ -161,39 +109,15 @@ fn posterior_names_the_bad_flag() {
 fn posterior_of_a_neural_fit_uses_the_gaussian_likelihood() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("d.npz");
-    OjaTask {
-        n_pre: 4,
-        n_post: 8,
-        steps: 20,
-        trajectories: 3,
-        noise_std: 0.02,
-        seed: 7,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated")
-    .save(&data)
-    .expect("saved");
+    save_small_oja(&data);
     let fit = dir.path().join("fit");
-    let output = run(&[
-        "--quiet",
-        "fit",
-        data.to_str().expect("utf-8"),
-        "--out",
-        fit.to_str().expect("utf-8"),
-        "--trainable",
-        "x*y,y^2*w",
-        "--epochs",
-        "100",
-    ]);
+    let head = ["--quiet", "fit", utf8(&data), "--out", utf8(&fit)];
+    let output = run(&args(&head, "--trainable x*y,y^2*w --epochs 100"));
     assert!(output.status.success(), "fit: {}", stderr(&output));
     let out = dir.path().join("post");
     let output = posterior(&fit, &out, "1");
     assert!(output.status.success(), "posterior: {}", stderr(&output));
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("posterior.json")).expect("written"),
-    )
-    .expect("JSON");
+    let report = json(&out.join("posterior.json"));
     assert_eq!(report["terms"], serde_json::json!(["y^2*w", "x*y"]));
     assert!(report["likelihood"]
         .as_str()

@@ -4,6 +4,7 @@
 //! one writer per run directory: a second process refuses naming the first, and a lock
 //! left by a killed process is taken over with a warning.
 
+mod common;
 #[path = "../../plasticity/tests/support/huge.rs"]
 mod huge;
 
@@ -13,15 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{assert_says, binary, neural_experiment, stderr};
 use huge::*;
-
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_plasticity"))
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
 
 /// Runs the binary with `args` under `ulimit -v 2000000` (2 GB of address space);
 /// returns its output and wall time.
@@ -94,17 +88,11 @@ fn consistent_headers_over_the_memory_limit_are_refused() {
     // 2 × 2^25 steps × 6 inputs: 3.2 GB of inputs and 0.5 GB of recording that agree
     let data = dir.path().join("consistent.npz");
     let steps = 1 << 25;
-    write_zip(
-        &data,
-        &neural_members([2, steps, 6], [2, 4, 6], [2, steps, 1]),
-    );
+    let members = neural_members([2, steps, 6], [2, 4, 6], [2, steps, 1]);
+    write_zip(&data, &members);
     refused_under_ulimit(&data, "needs 3.8 GB (");
     let (output, _) = under_ulimit(&["loss", &data.display().to_string(), "--theta", "x*y"]);
-    assert!(
-        stderr(&output).contains("(ulimit -v)"),
-        "{}",
-        stderr(&output)
-    );
+    assert_says(&output, "(ulimit -v)");
     // a small dataset over a configured limit
     let small = dir.path().join("small.npz");
     write_zip(&small, &neural_members([2, 9, 6], [2, 4, 6], [2, 9, 4]));
@@ -128,46 +116,13 @@ fn consistent_headers_over_the_memory_limit_are_refused() {
 /// test, so that a run of many epochs lasts.
 fn experiment(dir: &Path, epochs: usize) -> PathBuf {
     let path = dir.join(format!("small_{epochs}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            r#"kind = "neural"
-checkpoint_interval = 0
-
-[simulate]
-n_pre = 6
-n_post = 12
-steps = 20
-trajectories = 3
-seed = 1
-
-[fit]
-epochs = {epochs}
-eval_trajectories = 1
-tolerance = 0.0
-optimizer = "lbfgs"
-# L-BFGS: Levenberg–Marquardt (the default) converges in a few steps, and the run
-# must outlast the commands the tests start beside it
-solver = "lbfgs"
-
-[grid]
-"simulate.noise_std" = [0.0, 0.3]
-"#
-        ),
-    )
-    .expect("written");
+    let fit = "tolerance = 0.0\noptimizer = \"lbfgs\"\n# L-BFGS: Levenberg–Marquardt (the default) converges in a few steps, and the run\n# must outlast the commands the tests start beside it\nsolver = \"lbfgs\"\n";
+    std::fs::write(&path, neural_experiment("", epochs, fit)).expect("written");
     path
 }
 
 fn run(file: &Path, out: &Path, extra: &[&str]) -> Output {
-    binary()
-        .arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("ran")
+    common::run_experiment(&[], file, out, extra)
 }
 
 #[test]
@@ -195,14 +150,10 @@ fn a_second_process_on_a_run_directory_refuses_naming_the_first() {
     let holder = format!("process {pid} on host");
     let second = run(&file, &out, &["--resume"]);
     assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
-    assert!(stderr(&second).contains(&holder), "{}", stderr(&second));
-    assert!(
-        stderr(&second).contains("`plasticity run`"),
-        "{}",
-        stderr(&second)
-    );
+    assert_says(&second, &holder);
+    assert_says(&second, "`plasticity run`");
     let collect = binary().arg("collect").arg(&out).output().expect("ran");
-    assert!(stderr(&collect).contains(&holder), "{}", stderr(&collect));
+    assert_says(&collect, &holder);
     // a cell the first is running is refused too, naming it
     let cell = binary()
         .args([
@@ -215,7 +166,7 @@ fn a_second_process_on_a_run_directory_refuses_naming_the_first() {
         .output()
         .expect("ran");
     assert!(!cell.status.success());
-    assert!(stderr(&cell).contains(&holder), "{}", stderr(&cell));
+    assert_says(&cell, &holder);
     assert!(
         first.try_wait().expect("waited").is_none(),
         "the first process ended before the others were refused"
@@ -275,20 +226,15 @@ fn slurm_cells_are_not_blocked_by_the_run_directory_lock() {
     assert!(!out.join("cells/cell_0000").exists());
     // the shared files wait for the holder
     let collect = binary().arg("collect").arg(&out).output().expect("ran");
-    assert!(
-        stderr(&collect).contains(&format!("process {} on host test", std::process::id())),
-        "{}",
-        stderr(&collect)
+    assert_says(
+        &collect,
+        &format!("process {} on host test", std::process::id()),
     );
     lock.set_len(0)
         .expect("record emptied, as a finished holder leaves it");
     drop(lock);
     let collect = binary().arg("collect").arg(&out).output().expect("ran");
-    assert!(
-        stderr(&collect).contains("cells are not finished"),
-        "{}",
-        stderr(&collect)
-    );
+    assert_says(&collect, "cells are not finished");
 }
 
 /// The number of bytes in a "needs 76.8 kB (76800 bytes)" message.
@@ -312,22 +258,11 @@ fn a_fit_whose_working_memory_exceeds_the_limit_is_refused_naming_what_would_fit
     let circuit = dir.path().join("circuit.toml");
     std::fs::write(
         &circuit,
-        r#"[populations.x]
-size = 3
-input = true
-
-[populations.y]
-size = 4
-
-[rules.ff]
-rule = "x*y - y^2*w"
-
-[projections.ff]
-from = "x"
-to = "y"
-rule = "ff"
-initial_weights = { std = 0.5 }
-"#,
+        concat!(
+            "[populations.x]\nsize = 3\ninput = true\n\n[populations.y]\nsize = 4\n\n",
+            "[rules.ff]\nrule = \"x*y - y^2*w\"\n\n",
+            "[projections.ff]\nfrom = \"x\"\nto = \"y\"\nrule = \"ff\"\ninitial_weights = { std = 0.5 }\n",
+        ),
     )
     .expect("written");
     let data = dir.path().join("data.npz");

@@ -4,58 +4,25 @@
 
 mod common;
 
-use common::{run, stderr};
-
-use plasticity::task::BehaviourTask;
-use serde_json::Value;
+use common::{args, assert_says, behaviour_file, json, read, run, stderr, utf8};
 
 #[test]
 fn select_writes_the_ranking_the_equivalence_set_and_the_l1_path() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.npz");
-    BehaviourTask {
-        sessions: 6,
-        trials_per_block: 30,
-        rule: "x*r".into(),
-        seed: 2,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .unwrap()
-    .save(&data)
-    .unwrap();
+    let data = behaviour_file(dir.path(), 6, 30, "x*r", 2);
     let out = dir.path().join("sel");
-    let (data, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
-    let output = run(&[
-        "select",
-        data,
-        "--out",
-        out_s,
-        "--pool",
-        "r,x*r,w",
-        "--max-terms",
-        "2",
-        "--folds",
-        "3",
-        "--epochs",
-        "30",
-        "--l1-path",
-        "--l1-lambdas",
-        "5",
-        "--l1-iterations",
-        "30",
-        "--quiet",
-    ]);
+    let (data, out_s) = (utf8(&data), utf8(&out));
+    let flags = "--max-terms 2 --folds 3 --epochs 30 --l1-path --l1-lambdas 5 --l1-iterations 30";
+    let head = ["select", data, "--out", out_s, "--pool", "r,x*r,w"];
+    let output = run(&args(&head, &format!("{flags} --quiet")));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).is_empty(), "--quiet: {}", stderr(&output));
-    let csv = std::fs::read_to_string(out.join("selection.csv")).unwrap();
+    let csv = read(&out.join("selection.csv"));
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("rank,terms,n_terms,heldout_deviance,deviance_se"));
     assert!(lines[0].contains("aic,bic,within_tolerance"));
     assert_eq!(lines.len(), 1 + 1 + 3 + 3, "{csv}");
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("selection.json")).unwrap())
-            .unwrap();
+    let json = json(&out.join("selection.json"));
     assert_eq!(json["best"], json["candidates"][0]["terms"]);
     assert_eq!(json["equivalent"][0], json["best"]);
     assert!(json["version"].is_string() && json["seed"].is_u64());
@@ -101,33 +68,10 @@ fn select_writes_the_ranking_the_equivalence_set_and_the_l1_path() {
 #[test]
 fn shards_gathered_give_the_unsharded_selection() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.npz");
-    BehaviourTask {
-        sessions: 4,
-        trials_per_block: 20,
-        rule: "x*r - 0.05*w".into(),
-        seed: 4,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .unwrap()
-    .save(&data)
-    .unwrap();
-    let data = data.to_str().unwrap();
-    let flags = [
-        "--pool",
-        "r,x*r,w",
-        "--max-terms",
-        "2",
-        "--folds",
-        "2",
-        "--epochs",
-        "20",
-        "--quiet",
-    ];
+    let data = behaviour_file(dir.path(), 4, 20, "x*r - 0.05*w", 4);
+    let flags = "--pool r,x*r,w --max-terms 2 --folds 2 --epochs 20 --quiet";
     let select = |out: &std::path::Path, extra: &[&str]| {
-        let mut args = vec!["select", data, "--out", out.to_str().unwrap()];
-        args.extend_from_slice(&flags);
+        let mut args = args(&["select", utf8(&data), "--out", utf8(out)], flags);
         args.extend_from_slice(extra);
         run(&args)
     };
@@ -146,29 +90,21 @@ fn shards_gathered_give_the_unsharded_selection() {
     let output = select(&sharded, &["--gather"]);
     assert!(output.status.success(), "gather: {}", stderr(&output));
     assert_eq!(
-        std::fs::read_to_string(whole.join("selection.csv")).unwrap(),
-        std::fs::read_to_string(sharded.join("selection.csv")).unwrap()
+        read(&whole.join("selection.csv")),
+        read(&sharded.join("selection.csv"))
     );
     // gathering with other flags, or with a shard missing, is refused
     let output = select(&sharded, &["--gather", "--seed", "1"]);
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("other settings"),
-        "{}",
-        stderr(&output)
-    );
+    assert_says(&output, "other settings");
     std::fs::remove_file(sharded.join("shards/shard_2_of_3.json")).unwrap();
     let output = select(&sharded, &["--gather"]);
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("2/3 is missing"),
-        "{}",
-        stderr(&output)
-    );
+    assert_says(&output, "2/3 is missing");
     // a bad shard and a sharded stepwise search are refused
     let output = select(&sharded, &["--shard", "3/3"]);
-    assert!(stderr(&output).contains("--shard"), "{}", stderr(&output));
+    assert_says(&output, "--shard");
     let output = select(&sharded, &["--shard", "0/2", "--search", "backward"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("shard"), "{}", stderr(&output));
+    assert_says(&output, "shard");
 }

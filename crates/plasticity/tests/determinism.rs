@@ -3,12 +3,12 @@
 //! layer large enough that the circuit's kernels split rows across threads) and a
 //! behaviour fit (Adam, minibatches).
 
-use std::ops::ControlFlow;
+mod common;
 
-use plasticity::fit::{FitConfig, FitOutcome, OptimizerKind};
+use common::{behaviour_task, epochs, go_on, neural_settings, oja_data};
+use plasticity::fit::{FitOutcome, OptimizerKind, Solver};
 use plasticity::pipeline::behaviour::{fit_behaviour, BehaviourFitSettings};
-use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
-use plasticity::task::{BehaviourTask, OjaTask};
+use plasticity::pipeline::neural::fit_neural;
 
 /// Runs `f` on a fresh pool of `threads` threads.
 fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -29,6 +29,15 @@ fn bits(outcome: &FitOutcome) -> Vec<u64> {
     all
 }
 
+/// Fits with 1, 2, 1 and 2 threads; every fit gives the same numbers.
+fn assert_identical_on_1_and_2_threads(fit: impl Fn() -> FitOutcome + Sync) {
+    let runs: Vec<(usize, FitOutcome)> = [1, 2, 1, 2]
+        .into_iter()
+        .map(|threads| (threads, with_threads(threads, &fit)))
+        .collect();
+    assert_identical(&runs);
+}
+
 fn assert_identical(runs: &[(usize, FitOutcome)]) {
     let reference = bits(&runs[0].1);
     assert!(reference.len() > 10);
@@ -45,75 +54,31 @@ fn assert_identical(runs: &[(usize, FitOutcome)]) {
 #[test]
 fn a_neural_lbfgs_fit_is_identical_with_1_and_2_threads_and_across_runs() {
     const { assert!(33 * 1000 >= plasticity::circuit::PARALLEL_SYNAPSES) };
-    let dataset = OjaTask {
-        // 33 × 1000 synapses: above PARALLEL_SYNAPSES, so the circuit's row blocks
-        // run in parallel too, not only the trajectories
-        n_pre: 33,
-        n_post: 1000,
-        trajectories: 3,
-        steps: 10,
-        noise_std: 0.05,
-        seed: 11,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            optimizer: OptimizerKind::Lbfgs,
-            epochs: 6,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 1,
-        // the L-BFGS path (Levenberg–Marquardt, the default, has tests/neural_engine.rs)
-        solver: plasticity::fit::Solver::Lbfgs,
-        ..NeuralFitSettings::default()
-    };
-    let runs: Vec<(usize, FitOutcome)> = [1, 2, 1, 2]
-        .into_iter()
-        .map(|threads| {
-            let fit = with_threads(threads, || {
-                fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(()))
-            })
-            .expect("fit");
-            (threads, fit.outcome)
-        })
-        .collect();
-    assert_identical(&runs);
+    // 33 × 1000 synapses: above PARALLEL_SYNAPSES, so the circuit's row blocks run in
+    // parallel too, not only the trajectories
+    let dataset = oja_data([33, 1000, 3, 10], 0.05, 11);
+    let mut fit = epochs(6);
+    fit.optimizer = OptimizerKind::Lbfgs;
+    // the L-BFGS path (Levenberg–Marquardt, the default, has tests/neural_engine.rs)
+    let settings = neural_settings(fit, 1, Solver::Lbfgs);
+    assert_identical_on_1_and_2_threads(|| {
+        let fit = fit_neural(&dataset, &settings, &mut go_on).expect("fit");
+        fit.outcome
+    });
 }
 
 #[test]
 fn a_behaviour_adam_fit_is_identical_with_1_and_2_threads_and_across_runs() {
-    let dataset = BehaviourTask {
-        n_blocks: 2,
-        trials_per_block: 15,
-        reward_probabilities: vec![[0.2, 0.8], [0.8, 0.2]],
-        sessions: 6,
-        seed: 5,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = BehaviourFitSettings {
-        fit: FitConfig {
-            optimizer: OptimizerKind::Adam,
-            epochs: 8,
-            batch_size: 2,
-            learning_rate: 0.01,
-            ..BehaviourFitSettings::default().fit
-        },
-        eval_sessions: 1,
-        ..BehaviourFitSettings::default()
-    };
-    let runs: Vec<(usize, FitOutcome)> = [1, 2, 1, 2]
-        .into_iter()
-        .map(|threads| {
-            let fit = with_threads(threads, || {
-                fit_behaviour(&dataset, &settings, &mut |_| ControlFlow::Continue(()))
-            })
-            .expect("fit");
-            (threads, fit.outcome)
-        })
-        .collect();
-    assert_identical(&runs);
+    let mut task = behaviour_task([6, 2, 15], "x*r", 5);
+    task.reward_probabilities = vec![[0.2, 0.8], [0.8, 0.2]];
+    let dataset = task.simulate().expect("simulated");
+    let mut settings = BehaviourFitSettings::default();
+    let fit = &mut settings.fit;
+    (fit.optimizer, fit.epochs, fit.batch_size) = (OptimizerKind::Adam, 8, 2);
+    fit.learning_rate = 0.01;
+    settings.eval_sessions = 1;
+    assert_identical_on_1_and_2_threads(|| {
+        let fit = fit_behaviour(&dataset, &settings, &mut go_on).expect("fit");
+        fit.outcome
+    });
 }

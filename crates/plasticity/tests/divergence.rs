@@ -4,12 +4,12 @@
 //! and keeps the last parameters where the loss was finite. A checkpoint taken after a
 //! backoff resumes bit for bit.
 
-use std::ops::ControlFlow;
+mod common;
 
+use common::{epochs, go_on, neural_settings, oja_data, stopped_at_epoch, Observer};
 use plasticity::fit::{fit, FitConfig, OptimizerKind, Parametrisation, StopReason};
 use plasticity::objective::Objective;
 use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
-use plasticity::task::OjaTask;
 
 /// `(θ − target)²`, which overflows (NaN) from θ = 1 on: the optimizer is pulled
 /// towards the cliff (and over it when `target` > 1).
@@ -52,16 +52,18 @@ fn adam(max_backoffs: usize, epochs: usize) -> FitConfig {
     }
 }
 
+/// Fits `objective` from θ = 0 with `config`, reporting to `observer`.
+fn observed(
+    objective: &Cliff,
+    config: &FitConfig,
+    observer: &mut Observer<'_>,
+) -> plasticity::Result<plasticity::fit::FitOutcome> {
+    let parametrisation = Parametrisation::identity(1);
+    fit(objective, &parametrisation, &[0.0], &[], config, observer)
+}
+
 fn run(objective: &Cliff, config: &FitConfig) -> plasticity::fit::FitOutcome {
-    fit(
-        objective,
-        &Parametrisation::identity(1),
-        &[0.0],
-        &[],
-        config,
-        &mut |_| ControlFlow::Continue(()),
-    )
-    .expect("the fit returns an outcome")
+    observed(objective, config, &mut go_on).expect("the fit returns an outcome")
 }
 
 #[test]
@@ -139,23 +141,9 @@ fn a_checkpoint_taken_after_a_backoff_resumes_bit_for_bit() {
     let whole = run(&cliff, &config);
     assert!(whole.backoffs >= 2, "{}", whole.backoffs);
     for stop_at in [5, 9, 30] {
-        let mut taken = None;
-        fit(
-            &cliff,
-            &Parametrisation::identity(1),
-            &[0.0],
-            &[],
-            &config,
-            &mut |report| {
-                if report.epoch == stop_at {
-                    taken = Some((report.checkpoint)());
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-        )
-        .expect("interrupted");
+        let (interrupted, taken) =
+            stopped_at_epoch(stop_at, |observer| observed(&cliff, &config, observer));
+        interrupted.expect("interrupted");
         let checkpoint = taken.expect("checkpoint");
         let text = serde_json::to_string(&checkpoint).expect("json");
         let mut resumed_config = config.clone();
@@ -177,29 +165,15 @@ fn a_checkpoint_taken_after_a_backoff_resumes_bit_for_bit() {
 /// far; the fit ends with finite parameters whatever happens.
 #[test]
 fn a_neural_fit_from_an_exploding_rule_ends_with_finite_parameters() {
-    let dataset = OjaTask {
-        n_pre: 4,
-        n_post: 6,
-        trajectories: 2,
-        steps: 30,
-        seed: 2,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
+    let dataset = oja_data([4, 6, 2, 30], 0.0, 2);
     for optimizer in [OptimizerKind::Adam, OptimizerKind::Lbfgs] {
+        let mut fit = epochs(20);
+        (fit.optimizer, fit.learning_rate) = (optimizer, 0.5);
         let settings = NeuralFitSettings {
             init: "x*y + 3*w^2".into(),
-            fit: FitConfig {
-                optimizer,
-                epochs: 20,
-                learning_rate: 0.5,
-                ..FitConfig::default()
-            },
-            eval_trajectories: 1,
-            ..NeuralFitSettings::default()
+            ..neural_settings(fit, 1, NeuralFitSettings::default().solver)
         };
-        match fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(())) {
+        match fit_neural(&dataset, &settings, &mut go_on) {
             Ok(fitted) => {
                 let outcome = &fitted.outcome;
                 assert!(

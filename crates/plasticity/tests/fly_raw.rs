@@ -24,15 +24,9 @@ fn truth_recording(sim: &RawFlySim, name: &str) -> FlyRecording {
         .iter()
         .rposition(|&d| d == 1)
         .expect("an accept");
-    let mut trial = 0;
-    let trial_of_presentation = sim.decisions[..=last]
-        .iter()
-        .map(|&d| {
-            let this = trial;
-            trial += d;
-            this
-        })
-        .collect();
+    // each presentation's trial: the accepts before it
+    let accepts_before = |k: usize| -> i64 { sim.decisions[..k].iter().sum() };
+    let trial_of_presentation = (0..=last).map(accepts_before).collect();
     FlyRecording {
         odours: sim.odours[..=last].to_vec(),
         decisions: sim.decisions[..=last].to_vec(),

@@ -1,6 +1,9 @@
 //! Limits: a dataset too large for memory is refused before anything is allocated,
 //! with the size it would need and the limit (see `plasticity::limits`).
 
+mod common;
+
+use common::{oja_data, oja_task};
 use plasticity::limits::max_dataset_bytes;
 use plasticity::task::{BehaviourTask, OjaTask};
 use plasticity::Error;
@@ -20,13 +23,7 @@ fn too_large(error: Error) -> (String, String, String) {
 #[test]
 fn a_neural_simulation_too_large_for_memory_is_refused_with_its_size() {
     // 1000 × 100 000 × 100 000 weights alone: 80 TB, more than any machine here
-    let task = OjaTask {
-        n_pre: 100_000,
-        n_post: 100_000,
-        trajectories: 1000,
-        steps: 50,
-        ..OjaTask::default()
-    };
+    let task = oja_task([100_000, 100_000, 1000, 50], 0.0, 0);
     let needed = task.bytes_needed().expect("fits in a u64");
     assert!(needed > max_dataset_bytes());
     assert_eq!(
@@ -60,12 +57,8 @@ fn a_neural_simulation_too_large_for_memory_is_refused_with_its_size() {
 
 #[test]
 fn a_behaviour_simulation_too_large_for_memory_is_refused_with_its_size() {
-    let task = BehaviourTask {
-        n_in: 1_000_000,
-        n_hidden: 1_000_000,
-        sessions: 100,
-        ..BehaviourTask::default()
-    };
+    let mut task = BehaviourTask::default();
+    (task.n_in, task.n_hidden, task.sessions) = (1_000_000, 1_000_000, 100);
     let needed = task.bytes_needed(100).expect("fits in a u64");
     assert!(needed > max_dataset_bytes());
     let (what, needed_text, _) = too_large(task.simulate().expect_err("refused"));
@@ -89,15 +82,7 @@ fn a_behaviour_simulation_too_large_for_memory_is_refused_with_its_size() {
 fn a_neural_fit_counts_its_dataset_and_workspaces() {
     use plasticity::gradient::GradientStrategy;
     use plasticity::pipeline::neural::neural_fit_bytes;
-    let dataset = OjaTask {
-        n_pre: 10,
-        n_post: 20,
-        trajectories: 2,
-        steps: 400,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
+    let dataset = oja_data([10, 20, 2, 400], 0.0, 0);
     let arrays = 8 * (2 * 400 * 10 + 2 * 20 * 10 + 2 * 400 * 20) as u64;
     let matrix = 8 * 200u64;
     // the full tape keeps every step: 400 + 1 checkpoint + 4

@@ -2,29 +2,23 @@
 //! gradient as the single-layer engine, the Gauss–Newton system consistent with it,
 //! and Levenberg–Marquardt as the default solver.
 
+mod common;
+
 use std::ops::ControlFlow;
 
+use common::{epochs, go_on, neural_settings, oja_data, oja_task};
 use plasticity::circuit::spec::RuleSpec;
-use plasticity::fit::{FitConfig, Solver};
+use plasticity::data::NeuralDataset;
+use plasticity::fit::Solver;
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{CircuitObjective, NeuralObjective, Objective};
 use plasticity::pipeline::neural::{fit_neural, solver_for, NeuralFitSettings};
 use plasticity::rule::{term_names, Rule, TaylorRule, Variables};
-use plasticity::task::oja::OjaTask;
 
-fn dataset(noise_std: f64, recording_fraction: f64) -> plasticity::data::NeuralDataset {
-    OjaTask {
-        n_pre: 6,
-        n_post: 10,
-        trajectories: 3,
-        steps: 12,
-        noise_std,
-        recording_fraction,
-        seed: 7,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated")
+fn dataset(noise_std: f64, recording_fraction: f64) -> NeuralDataset {
+    let mut task = oja_task([6, 10, 3, 12], noise_std, 7);
+    task.recording_fraction = recording_fraction;
+    task.simulate().expect("simulated")
 }
 
 fn rule_spec() -> RuleSpec {
@@ -96,19 +90,12 @@ fn a_neural_recording_as_a_circuit_has_the_single_layer_loss_and_gradient() {
 #[test]
 fn levenberg_marquardt_is_the_default_and_recovers_oja_to_round_off() {
     let data = dataset(0.0, 1.0);
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 100,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 2,
-        ..NeuralFitSettings::default()
-    };
+    let settings = neural_settings(epochs(100), 2, Solver::Auto);
     assert_eq!(
         solver_for(&settings).expect("applies"),
         "levenberg-marquardt"
     );
-    let fit = fit_neural(&data, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    let fit = fit_neural(&data, &settings, &mut go_on).expect("fit");
     assert_eq!(fit.solver_used, "levenberg-marquardt");
     assert!(fit.metrics.final_loss < 1e-20, "{}", fit.metrics.final_loss);
     let names = term_names(Variables::Xyw);
@@ -126,23 +113,17 @@ fn levenberg_marquardt_is_the_default_and_recovers_oja_to_round_off() {
 #[test]
 fn a_penalty_or_adam_falls_back_to_their_optimizer_and_levenberg_marquardt_says_why_not() {
     let data = dataset(0.0, 1.0);
-    let penalised = NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 3,
-            l1: 1e-3,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 0,
-        ..NeuralFitSettings::default()
-    };
+    let mut fit = epochs(3);
+    fit.l1 = 1e-3;
+    let penalised = neural_settings(fit, 0, Solver::Auto);
     assert_eq!(solver_for(&penalised).expect("auto"), "lbfgs");
-    let fit = fit_neural(&data, &penalised, &mut |_| ControlFlow::Continue(())).expect("fit");
+    let fit = fit_neural(&data, &penalised, &mut go_on).expect("fit");
     assert_eq!(fit.solver_used, "lbfgs");
     let forced = NeuralFitSettings {
         solver: Solver::LevenbergMarquardt,
         ..penalised
     };
-    let error = fit_neural(&data, &forced, &mut |_| ControlFlow::Continue(()))
+    let error = fit_neural(&data, &forced, &mut go_on)
         .expect_err("a penalty is not least squares")
         .to_string();
     assert!(error.contains("solver") && error.contains("L1"), "{error}");
@@ -151,20 +132,13 @@ fn a_penalty_or_adam_falls_back_to_their_optimizer_and_levenberg_marquardt_says_
 #[test]
 fn the_levenberg_marquardt_fit_is_identical_on_1_and_2_threads() {
     let data = dataset(0.2, 0.5);
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 8,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 0,
-        ..NeuralFitSettings::default()
-    };
+    let settings = neural_settings(epochs(8), 0, Solver::Auto);
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .expect("pool")
-            .install(|| fit_neural(&data, &settings, &mut |_| ControlFlow::Continue(())))
+            .install(|| fit_neural(&data, &settings, &mut go_on))
             .expect("fit")
             .outcome
     };
@@ -177,18 +151,10 @@ fn the_levenberg_marquardt_fit_is_identical_on_1_and_2_threads() {
 fn zero_epochs_are_refused_by_levenberg_marquardt_as_by_the_other_solvers() {
     let data = dataset(0.0, 1.0);
     for solver in [Solver::Auto, Solver::Lbfgs] {
-        let settings = NeuralFitSettings {
-            fit: FitConfig {
-                epochs: 0,
-                ..FitConfig::default()
-            },
-            solver,
-            ..NeuralFitSettings::default()
-        };
-        let error = fit_neural(&data, &settings, &mut |_| ControlFlow::Continue(()))
-            .expect_err("0 epochs")
-            .to_string();
-        assert!(error.contains("epochs"), "{solver:?}: {error}");
+        let eval_trajectories = NeuralFitSettings::default().eval_trajectories;
+        let settings = neural_settings(epochs(0), eval_trajectories, solver);
+        let error = fit_neural(&data, &settings, &mut go_on).expect_err("0 epochs");
+        assert!(error.to_string().contains("epochs"), "{solver:?}: {error}");
     }
 }
 
@@ -196,26 +162,10 @@ fn zero_epochs_are_refused_by_levenberg_marquardt_as_by_the_other_solvers() {
 fn where_levenberg_marquardt_overflows_auto_gives_the_lbfgs_fit() {
     // a cell of experiments/noise_fraction.toml (20→100, σ = 0.6, all recorded) where
     // Levenberg–Marquardt's steps make the simulation overflow
-    let data = OjaTask {
-        n_pre: 20,
-        n_post: 100,
-        trajectories: 10,
-        noise_std: 0.6,
-        seed: 0,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = |solver| NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 300,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 0,
-        solver,
-        ..NeuralFitSettings::default()
-    };
-    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    // 50 steps (the task's default)
+    let data = oja_data([20, 100, 10, 50], 0.6, 0);
+    let settings = |solver| neural_settings(epochs(300), 0, solver);
+    let keep_going = &mut go_on;
     let forced = fit_neural(&data, &settings(Solver::LevenbergMarquardt), keep_going)
         .expect("a fit that ends non-finite");
     assert!(
@@ -234,34 +184,23 @@ fn where_levenberg_marquardt_overflows_auto_gives_the_lbfgs_fit() {
     assert_eq!(auto.outcome.loss_history, lbfgs.outcome.loss_history);
 }
 
+/// A cell of experiments/tests/failure_sweep.toml: 6 → 12 neurons, 6 trajectories of
+/// 100 steps with noise `noise_std`, fitted by auto for 100 epochs from seed `fit_seed`.
+fn failure_sweep_cell(noise_std: f64, fit_seed: u64) -> (NeuralDataset, NeuralFitSettings) {
+    let mut fit = epochs(100);
+    fit.seed = fit_seed;
+    let data = oja_data([6, 12, 6, 100], noise_std, 1);
+    (data, neural_settings(fit, 1, Solver::Auto))
+}
+
 #[test]
 fn an_auto_fit_interrupted_in_either_solver_resumes_to_the_lbfgs_fit() {
     // a cell of experiments/tests/failure_sweep.toml where Levenberg–Marquardt's steps
     // overflow: a checkpoint taken while Levenberg–Marquardt ran (a Slurm task cancelled
     // then) used to stop every resumption with "the checkpoint does not belong to this
     // fit"; one taken in the L-BFGS fit that follows continues that fit
-    let data = OjaTask {
-        n_pre: 6,
-        n_post: 12,
-        trajectories: 6,
-        steps: 100,
-        noise_std: 0.7,
-        seed: 1,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 100,
-            seed: 0,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 1,
-        solver: Solver::Auto,
-        ..NeuralFitSettings::default()
-    };
-    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    let (data, settings) = failure_sweep_cell(0.7, 0);
+    let keep_going = &mut go_on;
     let whole = fit_neural(&data, &settings, keep_going).expect("auto");
     assert_eq!(
         whole.solver_used, "lbfgs",
@@ -300,28 +239,8 @@ fn a_levenberg_marquardt_fit_stopped_by_its_observer_is_not_taken_for_an_overflo
     // stopped after its first epoch (a Slurm task cancelled then), auto used to go on
     // to L-BFGS, whose checkpoint the resumed cell then continued, so that the cell
     // ended with L-BFGS's fit instead of Levenberg–Marquardt's
-    let data = OjaTask {
-        n_pre: 6,
-        n_post: 12,
-        trajectories: 6,
-        steps: 100,
-        noise_std: 0.1,
-        seed: 1,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 100,
-            seed: 12,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 1,
-        solver: Solver::Auto,
-        ..NeuralFitSettings::default()
-    };
-    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    let (data, settings) = failure_sweep_cell(0.1, 12);
+    let keep_going = &mut go_on;
     let whole = fit_neural(&data, &settings, keep_going).expect("auto");
     assert_eq!(whole.solver_used, "levenberg-marquardt");
     let mut taken = None;

@@ -1,35 +1,20 @@
 //! End to end: simulated Oja data → L-BFGS fit of all 27 Taylor terms → the
 //! generating rule is recovered and predicts fresh trajectories.
 
-use std::ops::ControlFlow;
+mod common;
 
-use plasticity::fit::FitConfig;
-use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
+use common::{epochs, go_on, neural_settings, oja_data};
+use plasticity::fit::Solver;
+use plasticity::pipeline::neural::fit_neural;
 use plasticity::rule::{term_names, Variables};
-use plasticity::task::OjaTask;
 
 #[test]
 fn lbfgs_recovers_oja_from_a_small_circuit() {
-    let dataset = OjaTask {
-        n_pre: 20,
-        n_post: 100,
-        trajectories: 10,
-        seed: 0,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 2000,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 3,
-        // the L-BFGS path (Levenberg–Marquardt, the default, has tests/neural_engine.rs)
-        solver: plasticity::fit::Solver::Lbfgs,
-        ..NeuralFitSettings::default()
-    };
-    let fit = fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    // 50 steps, noiseless (the task's defaults)
+    let dataset = oja_data([20, 100, 10, 50], 0.0, 0);
+    // the L-BFGS path (Levenberg–Marquardt, the default, has tests/neural_engine.rs)
+    let settings = neural_settings(epochs(2000), 3, Solver::Lbfgs);
+    let fit = fit_neural(&dataset, &settings, &mut go_on).expect("fit");
     let names = term_names(Variables::Xyw);
     let theta = |name: &str| fit.outcome.theta[names.iter().position(|n| n == name).expect("term")];
     assert!((theta("x*y") - 1.0).abs() < 0.05, "θ_xy = {}", theta("x*y"));
@@ -71,7 +56,7 @@ fn adam_recovers_reward_covariance_from_choices() {
         eval_sessions: 5,
         ..BehaviourFitSettings::default()
     };
-    let fit = fit_behaviour(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    let fit = fit_behaviour(&dataset, &settings, &mut go_on).expect("fit");
     let names = term_names(Variables::Xywr);
     let largest = (0..names.len())
         .max_by(|&a, &b| {

@@ -1,57 +1,34 @@
 //! A fit stopped after some epochs and continued from its checkpoint (passed through
 //! JSON, as the CLI stores it) ends bit for bit where the uninterrupted fit ends.
 
+mod common;
+
 use std::ops::ControlFlow;
 
+use common::{
+    behaviour_data, counted, epochs, go_on, neural_settings, oja_data, stopped_at_epoch,
+    stopped_at_report, through_json,
+};
 use plasticity::circuit::CircuitSpec;
-use plasticity::fit::{FitCheckpoint, FitConfig, OptimizerKind};
+use plasticity::data::CircuitDataset;
+use plasticity::fit::{FitCheckpoint, FitConfig, OptimizerKind, Solver};
 use plasticity::pipeline::behaviour::{fit_behaviour, BehaviourFitSettings};
-use plasticity::pipeline::circuit::{fit_circuit, CircuitFitSettings};
+use plasticity::pipeline::circuit::{fit_circuit, CircuitFit, CircuitFitSettings};
 use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
 use plasticity::task::circuit::CircuitTask;
-use plasticity::task::{BehaviourTask, OjaTask};
-
-fn through_json(checkpoint: &FitCheckpoint) -> FitCheckpoint {
-    let text = serde_json::to_string(checkpoint).expect("serialised");
-    serde_json::from_str(&text).expect("parsed")
-}
 
 fn neural_resume_matches(optimizer: OptimizerKind, batch_size: usize, stop_at: usize) {
-    let dataset = OjaTask {
-        n_pre: 8,
-        n_post: 20,
-        trajectories: 6,
-        steps: 20,
-        seed: 3,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            optimizer,
-            epochs: 25,
-            batch_size,
-            learning_rate: 1e-2,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 1,
-        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
-        solver: plasticity::fit::Solver::Lbfgs,
-        ..NeuralFitSettings::default()
-    };
-    let whole = fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    let dataset = oja_data([8, 20, 6, 20], 0.0, 3);
+    let mut fit = epochs(25);
+    (fit.optimizer, fit.batch_size, fit.learning_rate) = (optimizer, batch_size, 1e-2);
+    // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
+    let settings = neural_settings(fit, 1, Solver::Lbfgs);
+    let whole = fit_neural(&dataset, &settings, &mut go_on).expect("fit");
 
-    let mut taken = None;
-    let interrupted = fit_neural(&dataset, &settings, &mut |report| {
-        if report.epoch == stop_at {
-            taken = Some((report.checkpoint)());
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })
-    .expect("interrupted fit");
+    let (interrupted, taken) = stopped_at_epoch(stop_at, |observer| {
+        fit_neural(&dataset, &settings, observer)
+    });
+    let interrupted = interrupted.expect("interrupted fit");
     assert_eq!(interrupted.outcome.loss_history.len(), stop_at);
     let checkpoint = through_json(&taken.expect("a checkpoint was taken"));
     assert_eq!(checkpoint.epochs_done, stop_at);
@@ -86,43 +63,25 @@ fn adam_fit_resumes_to_the_identical_result() {
     neural_resume_matches(OptimizerKind::Adam, 2, 7);
 }
 
+/// `settings` continuing from `checkpoint`.
+fn resuming(settings: &BehaviourFitSettings, checkpoint: &FitCheckpoint) -> BehaviourFitSettings {
+    let mut resumed = settings.clone();
+    resumed.fit.resume = Some(Box::new(through_json(checkpoint)));
+    resumed
+}
+
 #[test]
 fn behaviour_fit_resumes_to_the_identical_result() {
-    let dataset = BehaviourTask {
-        sessions: 3,
-        n_blocks: 1,
-        trials_per_block: 40,
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = BehaviourFitSettings {
-        fit: FitConfig {
-            epochs: 12,
-            learning_rate: 1e-2,
-            ..BehaviourFitSettings::default().fit
-        },
-        eval_sessions: 1,
-        ..BehaviourFitSettings::default()
-    };
-    let whole =
-        fit_behaviour(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
-    let mut taken = None;
-    fit_behaviour(&dataset, &settings, &mut |report| {
-        if report.epoch == 5 {
-            taken = Some((report.checkpoint)());
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })
-    .expect("interrupted fit");
-    let mut resumed_settings = settings.clone();
-    resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
-    let resumed = fit_behaviour(&dataset, &resumed_settings, &mut |_| {
-        ControlFlow::Continue(())
-    })
-    .expect("resumed");
+    let dataset = behaviour_data([3, 1, 40], "x*r", 0);
+    let mut settings = BehaviourFitSettings::default();
+    (settings.fit.epochs, settings.fit.learning_rate) = (12, 1e-2);
+    settings.eval_sessions = 1;
+    let whole = fit_behaviour(&dataset, &settings, &mut go_on).expect("fit");
+    let (interrupted, taken) =
+        stopped_at_epoch(5, |observer| fit_behaviour(&dataset, &settings, observer));
+    interrupted.expect("interrupted fit");
+    let resumed_settings = resuming(&settings, &taken.expect("taken"));
+    let resumed = fit_behaviour(&dataset, &resumed_settings, &mut go_on).expect("resumed");
     assert_eq!(resumed.outcome.theta, whole.outcome.theta);
     assert_eq!(resumed.outcome.loss_history, whole.outcome.loss_history);
 }
@@ -132,15 +91,7 @@ fn behaviour_fit_resumes_to_the_identical_result() {
 /// Adam checkpoint is not continued by it.
 #[test]
 fn behaviour_levenberg_marquardt_fit_resumes_to_the_identical_result() {
-    let dataset = BehaviourTask {
-        sessions: 3,
-        n_blocks: 2,
-        trials_per_block: 30,
-        rule: "x*r - 0.05*w".into(),
-        ..BehaviourTask::default()
-    }
-    .simulate()
-    .expect("simulated");
+    let dataset = behaviour_data([3, 2, 30], "x*r - 0.05*w", 0);
     let settings = BehaviourFitSettings {
         trainable: "1,x,r,w,x*r".into(),
         fit: FitConfig {
@@ -150,31 +101,20 @@ fn behaviour_levenberg_marquardt_fit_resumes_to_the_identical_result() {
             ..BehaviourFitSettings::default().fit
         },
         eval_sessions: 1,
-        solver: plasticity::fit::Solver::LevenbergMarquardt,
+        solver: Solver::LevenbergMarquardt,
         ..BehaviourFitSettings::default()
     };
-    let whole =
-        fit_behaviour(&dataset, &settings, &mut |_| ControlFlow::Continue(())).expect("fit");
+    let whole = fit_behaviour(&dataset, &settings, &mut go_on).expect("fit");
     assert_eq!(whole.solver_used, "levenberg-marquardt");
     let steps = whole.outcome.loss_history.len();
     assert!(steps > 2, "{steps} kept steps");
     for stop_at in 1..steps {
-        let mut taken = None;
-        fit_behaviour(&dataset, &settings, &mut |report| {
-            if report.epoch == stop_at {
-                taken = Some((report.checkpoint)());
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .expect("interrupted fit");
-        let mut resumed_settings = settings.clone();
-        resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
-        let resumed = fit_behaviour(&dataset, &resumed_settings, &mut |_| {
-            ControlFlow::Continue(())
-        })
-        .expect("resumed");
+        let (interrupted, taken) = stopped_at_epoch(stop_at, |observer| {
+            fit_behaviour(&dataset, &settings, observer)
+        });
+        interrupted.expect("interrupted fit");
+        let resumed_settings = resuming(&settings, &taken.expect("taken"));
+        let resumed = fit_behaviour(&dataset, &resumed_settings, &mut go_on).expect("resumed");
         assert_eq!(resumed.outcome, whole.outcome, "stopped at {stop_at}");
         assert_eq!(resumed.metrics.final_loss, whole.metrics.final_loss);
     }
@@ -185,7 +125,7 @@ fn behaviour_levenberg_marquardt_fit_resumes_to_the_identical_result() {
             epochs: 3,
             ..settings.fit.clone()
         },
-        solver: plasticity::fit::Solver::Auto,
+        solver: Solver::Auto,
         ..settings.clone()
     };
     let mut taken = None;
@@ -194,38 +134,20 @@ fn behaviour_levenberg_marquardt_fit_resumes_to_the_identical_result() {
         ControlFlow::Break(())
     })
     .expect("interrupted Adam fit");
-    let mut resumed_settings = settings.clone();
-    resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
-    let error = fit_behaviour(&dataset, &resumed_settings, &mut |_| {
-        ControlFlow::Continue(())
-    })
-    .expect_err("refused")
-    .to_string();
+    let resumed_settings = resuming(&settings, &taken.expect("taken"));
+    let error = fit_behaviour(&dataset, &resumed_settings, &mut go_on)
+        .expect_err("refused")
+        .to_string();
     assert!(error.contains("checkpoint"), "{error}");
 }
 
 #[test]
 fn a_checkpoint_of_another_optimizer_is_refused() {
-    let dataset = OjaTask {
-        n_pre: 4,
-        n_post: 6,
-        trajectories: 2,
-        steps: 10,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let mut settings = NeuralFitSettings {
-        fit: FitConfig {
-            optimizer: OptimizerKind::Adam,
-            epochs: 4,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 1,
-        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
-        solver: plasticity::fit::Solver::Lbfgs,
-        ..NeuralFitSettings::default()
-    };
+    let dataset = oja_data([4, 6, 2, 10], 0.0, 0);
+    let mut fit = epochs(4);
+    fit.optimizer = OptimizerKind::Adam;
+    // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
+    let mut settings = neural_settings(fit, 1, Solver::Lbfgs);
     let mut taken = None;
     fit_neural(&dataset, &settings, &mut |report| {
         taken = Some((report.checkpoint)());
@@ -234,14 +156,14 @@ fn a_checkpoint_of_another_optimizer_is_refused() {
     .expect("fit");
     settings.fit.optimizer = OptimizerKind::Lbfgs;
     settings.fit.resume = Some(Box::new(taken.expect("taken")));
-    let error = fit_neural(&dataset, &settings, &mut |_| ControlFlow::Continue(()))
+    let error = fit_neural(&dataset, &settings, &mut go_on)
         .expect_err("an Adam checkpoint cannot continue an L-BFGS fit");
     assert!(error.to_string().contains("Adam"), "{error}");
 }
 
 /// The recurrent circuit of experiments/circuits/recurrent.toml, 3 trajectories × 12
 /// steps, noisy, half the neurons recorded: no zero residual.
-fn recurrent_recording() -> plasticity::data::CircuitDataset {
+fn recurrent_recording() -> CircuitDataset {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     CircuitTask {
         spec: CircuitSpec::load(root.join("experiments/circuits/recurrent.toml")).expect("spec"),
@@ -253,6 +175,24 @@ fn recurrent_recording() -> plasticity::data::CircuitDataset {
     }
     .simulate()
     .expect("simulated")
+}
+
+/// The circuit fit of `settings` stopped at its `stop_at`-th report, its checkpoint
+/// passed through JSON, and resumed: the interrupted fit, the checkpoint, the resumed
+/// fit and the number of reports the resumed fit made.
+fn circuit_stopped_and_resumed(
+    dataset: &CircuitDataset,
+    settings: &CircuitFitSettings,
+    stop_at: usize,
+) -> (CircuitFit, FitCheckpoint, CircuitFit, usize) {
+    let (interrupted, taken) =
+        stopped_at_report(stop_at, |observer| fit_circuit(dataset, settings, observer));
+    let interrupted = interrupted.expect("interrupted fit");
+    let checkpoint = through_json(&taken.expect("a checkpoint was taken"));
+    let mut resumed_settings = settings.clone();
+    resumed_settings.fit.resume = Some(Box::new(checkpoint.clone()));
+    let (resumed, rest) = counted(|observer| fit_circuit(dataset, &resumed_settings, observer));
+    (interrupted, checkpoint, resumed.expect("resumed fit"), rest)
 }
 
 /// The staged Levenberg–Marquardt circuit fit (both starts: a noisy recording with
@@ -270,45 +210,22 @@ fn staged_circuit_fit_resumes_mid_stage_to_the_identical_result() {
         eval_trajectories: 1,
         ..CircuitFitSettings::default()
     };
-    let mut calls = 0;
-    let whole = fit_circuit(&dataset, &settings, &mut |_| {
-        calls += 1;
-        ControlFlow::Continue(())
-    })
-    .expect("fit");
+    let (whole, calls) = counted(|observer| fit_circuit(&dataset, &settings, observer));
+    let whole = whole.expect("fit");
     let horizons: Vec<usize> = whole.stages.iter().map(|s| s.horizon).collect();
     assert!(
         horizons.iter().filter(|&&h| h == 12).count() == 2,
         "both starts ran: {horizons:?}"
     );
     for stop_at in [1, calls / 3, calls / 2 - 1, calls / 2 + 2, calls - 1] {
-        let mut seen = 0;
-        let mut taken = None;
-        let interrupted = fit_circuit(&dataset, &settings, &mut |report| {
-            seen += 1;
-            if seen == stop_at {
-                taken = Some((report.checkpoint)());
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .expect("interrupted fit");
+        let (interrupted, checkpoint, resumed, rest) =
+            circuit_stopped_and_resumed(&dataset, &settings, stop_at);
         assert_eq!(
             interrupted.outcome.stop_reason,
             plasticity::fit::StopReason::Interrupted,
             "stopped at report {stop_at} of {calls}"
         );
-        let checkpoint = through_json(&taken.expect("a checkpoint was taken"));
         assert!(checkpoint.staged.is_some());
-        let mut resumed_settings = settings.clone();
-        resumed_settings.fit.resume = Some(Box::new(checkpoint));
-        let mut rest = 0;
-        let resumed = fit_circuit(&dataset, &resumed_settings, &mut |_| {
-            rest += 1;
-            ControlFlow::Continue(())
-        })
-        .expect("resumed fit");
         assert_eq!(rest, calls - stop_at, "only the steps left were taken");
         assert_eq!(resumed.outcome, whole.outcome, "stopped at {stop_at}");
         assert_eq!(resumed.stages, whole.stages);
@@ -320,52 +237,21 @@ fn staged_circuit_fit_resumes_mid_stage_to_the_identical_result() {
 /// checkpoint mid-stage to the identical result.
 #[test]
 fn neural_levenberg_marquardt_fit_resumes_mid_stage() {
-    let dataset = OjaTask {
-        n_pre: 6,
-        n_post: 12,
-        trajectories: 4,
-        steps: 20,
-        noise_std: 0.1,
-        seed: 5,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated");
-    let settings = NeuralFitSettings {
-        fit: FitConfig {
-            epochs: 8,
-            ..NeuralFitSettings::default().fit
-        },
-        eval_trajectories: 1,
-        solver: plasticity::fit::Solver::LevenbergMarquardt,
-        ..NeuralFitSettings::default()
-    };
-    let mut calls = 0;
-    let whole = fit_neural(&dataset, &settings, &mut |_| {
-        calls += 1;
-        ControlFlow::Continue(())
-    })
-    .expect("fit");
+    let dataset = oja_data([6, 12, 4, 20], 0.1, 5);
+    let mut fit = NeuralFitSettings::default().fit;
+    fit.epochs = 8;
+    let settings = neural_settings(fit, 1, Solver::LevenbergMarquardt);
+    let (whole, calls) = counted(|observer| fit_neural(&dataset, &settings, observer));
+    let whole = whole.expect("fit");
     assert!(calls > 4, "{calls} kept steps");
     let stop_at = calls / 2;
-    let mut seen = 0;
-    let mut taken = None;
-    fit_neural(&dataset, &settings, &mut |report| {
-        seen += 1;
-        if seen == stop_at {
-            taken = Some((report.checkpoint)());
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })
-    .expect("interrupted fit");
+    let (interrupted, taken) = stopped_at_report(stop_at, |observer| {
+        fit_neural(&dataset, &settings, observer)
+    });
+    interrupted.expect("interrupted fit");
     let mut resumed_settings = settings.clone();
     resumed_settings.fit.resume = Some(Box::new(through_json(&taken.expect("taken"))));
-    let resumed = fit_neural(&dataset, &resumed_settings, &mut |_| {
-        ControlFlow::Continue(())
-    })
-    .expect("fit");
+    let resumed = fit_neural(&dataset, &resumed_settings, &mut go_on).expect("fit");
     assert_eq!(resumed.outcome, whole.outcome);
     assert_eq!(resumed.solver_used, "levenberg-marquardt");
 }
@@ -382,43 +268,20 @@ fn staged_lbfgs_circuit_fit_resumes_mid_chunk_to_the_identical_result() {
             tolerance: 0.0,
             ..CircuitFitSettings::default().fit
         },
-        solver: plasticity::fit::Solver::Lbfgs,
+        solver: Solver::Lbfgs,
         horizon_stages: vec![6],
         stage_epochs: 9,
         precondition_every: 4,
         eval_trajectories: 1,
         ..CircuitFitSettings::default()
     };
-    let mut calls = 0;
-    let whole = fit_circuit(&dataset, &settings, &mut |_| {
-        calls += 1;
-        ControlFlow::Continue(())
-    })
-    .expect("fit");
+    let (whole, calls) = counted(|observer| fit_circuit(&dataset, &settings, observer));
+    let whole = whole.expect("fit");
     assert!(whole.stages.len() >= 4, "chunks: {:?}", whole.stages.len());
     for stop_at in [2, 5, 9, 10, calls - 1] {
-        let mut seen = 0;
-        let mut taken = None;
-        fit_circuit(&dataset, &settings, &mut |report| {
-            seen += 1;
-            if seen == stop_at {
-                taken = Some((report.checkpoint)());
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .expect("interrupted fit");
-        let checkpoint = through_json(&taken.expect("a checkpoint was taken"));
+        let (_, checkpoint, resumed, rest) =
+            circuit_stopped_and_resumed(&dataset, &settings, stop_at);
         assert!(checkpoint.chunked.is_some());
-        let mut resumed_settings = settings.clone();
-        resumed_settings.fit.resume = Some(Box::new(checkpoint));
-        let mut rest = 0;
-        let resumed = fit_circuit(&dataset, &resumed_settings, &mut |_| {
-            rest += 1;
-            ControlFlow::Continue(())
-        })
-        .expect("resumed fit");
         assert_eq!(rest, calls - stop_at, "stopped at {stop_at}");
         assert_eq!(resumed.outcome, whole.outcome, "stopped at {stop_at}");
         assert_eq!(resumed.stages, whole.stages);

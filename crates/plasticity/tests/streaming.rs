@@ -2,30 +2,32 @@
 //! in-memory results exactly, from stored and deflated archives alike, and bad data
 //! met while streaming is an error naming the file, the variable and the place.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
+use common::{epochs, go_on, neural_settings, oja_task};
 use plasticity::data::{NeuralDataset, NeuralStream};
-use plasticity::fit::FitConfig;
+use plasticity::fit::Solver;
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{NeuralObjective, Objective, StreamedNeuralObjective};
 use plasticity::pipeline::neural::{fit_neural, fit_neural_streamed, NeuralFitSettings};
 use plasticity::rule::{parse_expression, TaylorRule, Variables};
-use plasticity::task::OjaTask;
 
 fn dataset() -> NeuralDataset {
-    OjaTask {
-        n_pre: 6,
-        n_post: 12,
-        steps: 40,
-        trajectories: 3,
-        noise_std: 0.05,
-        recording_fraction: 0.5,
-        seed: 9,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .expect("simulated")
+    let mut task = oja_task([6, 12, 3, 40], 0.05, 9);
+    task.recording_fraction = 0.5;
+    task.simulate().expect("simulated")
+}
+
+/// [`dataset`] and the file `dir/name` it is saved in.
+fn saved_dataset(dir: &Path, name: &str) -> (NeuralDataset, PathBuf) {
+    let data = dataset();
+    let path = dir.join(name);
+    data.save(&path).unwrap();
+    (data, path)
 }
 
 fn theta() -> Vec<f64> {
@@ -62,10 +64,8 @@ fn streamed(path: &std::path::Path, items: &[usize]) -> (f64, Vec<f64>) {
 
 #[test]
 fn streamed_gradients_equal_the_in_memory_ones() {
-    let data = dataset();
     let dir = tempfile::tempdir().unwrap();
-    let stored = dir.path().join("stored.npz");
-    data.save(&stored).unwrap();
+    let (data, stored) = saved_dataset(dir.path(), "stored.npz");
     let deflated = dir.path().join("deflated.npz");
     deflated_copy(&stored, &deflated);
     assert!(
@@ -101,22 +101,14 @@ fn streamed_gradients_equal_the_in_memory_ones() {
 
 #[test]
 fn a_streamed_fit_equals_the_in_memory_forward_fit() {
-    let data = dataset();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("data.npz");
-    data.save(&path).unwrap();
+    let (data, path) = saved_dataset(dir.path(), "data.npz");
+    // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
     let settings = NeuralFitSettings {
         gradient: GradientStrategy::Forward,
-        fit: FitConfig {
-            epochs: 15,
-            ..FitConfig::default()
-        },
-        eval_trajectories: 0,
-        // the L-BFGS/Adam path (Levenberg–Marquardt does not stream or resume mid-stage)
-        solver: plasticity::fit::Solver::Lbfgs,
-        ..NeuralFitSettings::default()
+        ..neural_settings(epochs(15), 0, Solver::Lbfgs)
     };
-    let keep_going = &mut |_: &plasticity::fit::EpochReport<'_>| ControlFlow::Continue(());
+    let keep_going = &mut go_on;
     let in_memory = fit_neural(&data, &settings, keep_going).unwrap();
     let stream = NeuralStream::open(&path).unwrap();
     let from_file = fit_neural_streamed(&stream, &settings, keep_going).unwrap();
@@ -201,16 +193,7 @@ fn bad_values_and_truncation_are_named_while_streaming() {
 fn an_online_fit_moves_towards_the_generating_rule_and_stops_cleanly_on_overflow() {
     use plasticity::fit::Basis;
     use plasticity::pipeline::online::{fit_online_neural, OnlineSettings};
-    let data = OjaTask {
-        n_pre: 5,
-        n_post: 8,
-        steps: 3000,
-        trajectories: 1,
-        seed: 4,
-        ..OjaTask::default()
-    }
-    .simulate()
-    .unwrap();
+    let data = oja_task([5, 8, 1, 3000], 0.0, 4).simulate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.npz");
     data.save(&path).unwrap();

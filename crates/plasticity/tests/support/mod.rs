@@ -388,3 +388,8 @@ pub fn check_allocation(largest: usize, input_len: usize) -> Result<(), TestCase
     );
     Ok(())
 }
+
+/// `text` contains `needle` (the message shows `text`).
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{text}");
+}

@@ -117,11 +117,7 @@ fn dual_jacobian(
     let n_pre = dataset.n_pre();
     let mut rows: Vec<Vec<f64>> = Vec::new();
     for (column, &j) in parameters.iter().enumerate() {
-        let dual_theta: Vec<Dual64> = theta
-            .iter()
-            .enumerate()
-            .map(|(q, &v)| Dual64::new(v, if q == j { 1.0 } else { 0.0 }))
-            .collect();
+        let dual_theta = along(theta, j);
         let mut row = 0;
         for k in 0..dataset.n_trajectories() {
             let trajectory = dataset.trajectory(k);
@@ -231,11 +227,7 @@ fn behaviour_fisher_matches_dual_numbers() {
         let mut logits = vec![0.0; n_pres];
         let mut tangents = vec![vec![0.0; p]; n_pres];
         for (column, &j) in parameters.iter().enumerate() {
-            let dual_theta: Vec<Dual64> = theta
-                .iter()
-                .enumerate()
-                .map(|(q, &v)| Dual64::new(v, if q == j { 1.0 } else { 0.0 }))
-                .collect();
+            let dual_theta = along(&theta, j);
             engine.replay(&dual_theta, &converted, &mut workspace, |q, _, h, _| {
                 let logit = h.iter().fold(Dual64::from(0.0), |s, &v| s + v) * circuit.readout;
                 logits[q] = logit.re;
@@ -496,4 +488,13 @@ fn parse_index(term: &str) -> usize {
         .expect("term")
         .index(Variables::Xyw)
         .expect("index")
+}
+
+/// `theta` as dual numbers whose derivative is along parameter `j`.
+fn along(theta: &[f64], j: usize) -> Vec<Dual64> {
+    theta
+        .iter()
+        .enumerate()
+        .map(|(q, &v)| Dual64::new(v, if q == j { 1.0 } else { 0.0 }))
+        .collect()
 }

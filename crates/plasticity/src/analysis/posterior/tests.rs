@@ -267,6 +267,30 @@ fn indices(terms: &[&str]) -> Vec<usize> {
         .collect()
 }
 
+/// Every coordinate of `gradient`, the analytic gradient of `posterior` at `position`,
+/// matches the central difference with step `h` to 1e-5 (relative above 1).
+fn assert_central_differences(
+    posterior: &impl LogDensity,
+    position: &[f64],
+    gradient: &[f64],
+    h: f64,
+) {
+    let mut scratch = vec![0.0; position.len()];
+    for k in 0..position.len() {
+        let (mut up, mut down) = (position.to_vec(), position.to_vec());
+        up[k] += h;
+        down[k] -= h;
+        let numeric = (posterior.log_density_and_gradient(&up, &mut scratch)
+            - posterior.log_density_and_gradient(&down, &mut scratch))
+            / (2.0 * h);
+        assert!(
+            (numeric - gradient[k]).abs() <= 1e-5 * gradient[k].abs().max(1.0),
+            "{k}: analytic {} numeric {numeric}",
+            gradient[k]
+        );
+    }
+}
+
 #[test]
 fn behaviour_log_density_gradient_matches_central_differences() {
     let data = behaviour_data(3, 5);
@@ -290,22 +314,7 @@ fn behaviour_log_density_gradient_matches_central_differences() {
     let mut gradient = [0.0; 5];
     let value = posterior.log_density_and_gradient(&position, &mut gradient);
     assert!(value.is_finite() && value < 0.0);
-    let mut scratch = [0.0; 5];
-    for k in 0..5 {
-        let h = 1e-5;
-        let mut up = position;
-        let mut down = position;
-        up[k] += h;
-        down[k] -= h;
-        let numeric = (posterior.log_density_and_gradient(&up, &mut scratch)
-            - posterior.log_density_and_gradient(&down, &mut scratch))
-            / (2.0 * h);
-        assert!(
-            (numeric - gradient[k]).abs() <= 1e-5 * gradient[k].abs().max(1.0),
-            "{k}: analytic {} numeric {numeric}",
-            gradient[k]
-        );
-    }
+    assert_central_differences(&posterior, &position, &gradient, 1e-5);
     // the likelihood is the sum over presentations: −Σ_s P_s ℓ̄_s
     let mut g = [0.0; 5];
     let log_likelihood = posterior.log_likelihood_and_gradient(&position, &mut g);
@@ -448,21 +457,7 @@ fn neural_log_density_gradient_matches_central_differences() {
     let mse = crate::objective::Objective::loss(&objective, &theta, &[0, 1, 2]);
     let log_prior: f64 = position.iter().map(|v| -v.abs() / 0.3).sum();
     assert!((value - (-scale * mse + log_prior)).abs() < 1e-9 * value.abs());
-    let mut scratch = [0.0; 3];
-    for k in 0..3 {
-        let h = 1e-6;
-        let (mut up, mut down) = (position, position);
-        up[k] += h;
-        down[k] -= h;
-        let numeric = (posterior.log_density_and_gradient(&up, &mut scratch)
-            - posterior.log_density_and_gradient(&down, &mut scratch))
-            / (2.0 * h);
-        assert!(
-            (numeric - gradient[k]).abs() <= 1e-5 * gradient[k].abs().max(1.0),
-            "{k}: analytic {} numeric {numeric}",
-            gradient[k]
-        );
-    }
+    assert_central_differences(&posterior, &position, &gradient, 1e-6);
     assert!(ScaledObjectivePosterior::new(
         &objective,
         0.0,

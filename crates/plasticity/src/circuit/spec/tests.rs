@@ -1,33 +1,14 @@
 use super::*;
 use super::{CircuitSpec, Recorded};
 
-const GOOD: &str = r#"
-weight_bound = 10.0
-
-[populations.x]
-size = 3
-input = true
-
-[populations.y]
-size = 4
-activation = "tanh"
-recorded = [0, 2]
-
-[rules.ff]
-rule = "x*y - y^2*w"
-
-[projections.ff]
-from = "x"
-to = "y"
-rule = "ff"
-initial_weights = { std = 0.5 }
-
-[projections.rec]
-from = "y"
-to = "y"
-rule = "ff"
-initial_weights = { std = 0.1 }
-"#;
+const GOOD: &str = concat!(
+    "\nweight_bound = 10.0\n\n",
+    "[populations.x]\nsize = 3\ninput = true\n\n",
+    "[populations.y]\nsize = 4\nactivation = \"tanh\"\nrecorded = [0, 2]\n\n",
+    "[rules.ff]\nrule = \"x*y - y^2*w\"\n\n",
+    "[projections.ff]\nfrom = \"x\"\nto = \"y\"\nrule = \"ff\"\ninitial_weights = { std = 0.5 }\n\n",
+    "[projections.rec]\nfrom = \"y\"\nto = \"y\"\nrule = \"ff\"\ninitial_weights = { std = 0.1 }\n",
+);
 
 fn parse(source: &str) -> Result<CircuitSpec> {
     CircuitSpec::parse(source, Path::new("circuit.toml"), PathBuf::new())
@@ -55,70 +36,72 @@ fn a_circuit_file_builds_its_network() {
     assert_eq!(back, spec);
 }
 
+/// `GOOD` with `from` replaced by `to`.
+fn good_with(from: &str, to: &str) -> String {
+    GOOD.replace(from, to)
+}
+
 #[test]
 fn bad_circuit_files_name_the_key_and_its_line() {
-    let unknown_population = GOOD.replace("from = \"y\"", "from = \"z\"");
-    let message = error_of(&unknown_population);
-    assert!(message.contains("projections.rec.from"), "{message}");
-    assert!(message.contains("line 23"), "{message}");
-    assert!(message.contains("'z'"), "{message}");
-
-    let no_delay = GOOD.replace(
-        "rule = \"ff\"\ninitial_weights = { std = 0.1 }",
-        "rule = \"ff\"\ndelay = 0\ninitial_weights = { std = 0.1 }",
-    );
-    let message = error_of(&no_delay);
-    assert!(message.contains("projections.rec.delay"), "{message}");
-    assert!(message.contains("line 26"), "{message}");
-    assert!(message.contains("needs delay = 1"), "{message}");
-
-    let unknown_rule = GOOD.replace(
-        "rule = \"ff\"\ninitial_weights = { std = 0.1 }",
-        "rule = \"hebb\"\ninitial_weights = { std = 0.1 }",
-    );
-    let message = error_of(&unknown_rule);
-    assert!(
-        message.contains("projections.rec.rule") && message.contains("'hebb'"),
-        "{message}"
-    );
-
-    let unknown_key = GOOD.replace("activation = \"tanh\"", "activaton = \"tanh\"");
-    let message = error_of(&unknown_key);
-    assert!(
-        message.contains("populations.y") && message.contains("activaton"),
-        "{message}"
-    );
-
-    let bad_activation = GOOD.replace("activation = \"tanh\"", "activation = \"softmax\"");
-    let message = error_of(&bad_activation);
-    assert!(
-        message.contains("populations.y.activation") && message.contains("line 10"),
-        "{message}"
-    );
-
-    let out_of_range = GOOD.replace("recorded = [0, 2]", "recorded = [0, 9]");
-    let message = error_of(&out_of_range);
-    assert!(
-        message.contains("populations.y.recorded") && message.contains("neuron 9"),
-        "{message}"
-    );
-
-    let per_trajectory = GOOD.replace(
-        "initial_weights = { std = 0.5 }",
-        "initial_weights = { std = 0.5 }\nfit_initial_weights = \"per_trajectory\"",
-    );
-    let message = error_of(&per_trajectory);
-    assert!(
-        message.contains("fit_initial_weights") && message.contains("not identifiable"),
-        "{message}"
-    );
-
-    let not_toml = "[populations.x\nsize = 3";
-    let message = error_of(not_toml);
-    assert!(
-        message.contains("circuit.toml") && message.contains("line 1"),
-        "{message}"
-    );
+    let rec_rule = "rule = \"ff\"\ninitial_weights = { std = 0.1 }";
+    let (tanh, ff_weights) = ("activation = \"tanh\"", "initial_weights = { std = 0.5 }");
+    let cases: [(&str, String, &[&str]); 8] = [
+        (
+            "an unknown population",
+            good_with("from = \"y\"", "from = \"z\""),
+            &["projections.rec.from", "line 23", "'z'"],
+        ),
+        (
+            "a recurrent projection without delay",
+            good_with(
+                rec_rule,
+                "rule = \"ff\"\ndelay = 0\ninitial_weights = { std = 0.1 }",
+            ),
+            &["projections.rec.delay", "line 26", "needs delay = 1"],
+        ),
+        (
+            "an unknown rule",
+            good_with(rec_rule, "rule = \"hebb\"\ninitial_weights = { std = 0.1 }"),
+            &["projections.rec.rule", "'hebb'"],
+        ),
+        (
+            "an unknown key",
+            good_with(tanh, "activaton = \"tanh\""),
+            &["populations.y", "activaton"],
+        ),
+        (
+            "an unknown activation",
+            good_with(tanh, "activation = \"softmax\""),
+            &["populations.y.activation", "line 10"],
+        ),
+        (
+            "a recorded neuron out of range",
+            good_with("recorded = [0, 2]", "recorded = [0, 9]"),
+            &["populations.y.recorded", "neuron 9"],
+        ),
+        (
+            "initial weights per trajectory",
+            good_with(
+                ff_weights,
+                &format!("{ff_weights}\nfit_initial_weights = \"per_trajectory\""),
+            ),
+            &["fit_initial_weights", "not identifiable"],
+        ),
+        (
+            "not TOML",
+            "[populations.x\nsize = 3".to_string(),
+            &["circuit.toml", "line 1"],
+        ),
+    ];
+    for (case, source, needles) in &cases {
+        let message = error_of(source);
+        for needle in *needles {
+            assert!(
+                message.contains(needle),
+                "{case}: '{needle}' not in {message}"
+            );
+        }
+    }
 }
 
 /// Found by `tests/fuzz.rs` (`circuit_toml_generated`): a circuit file declaring
@@ -161,11 +144,12 @@ fn a_mask_of_the_wrong_shape_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mask = dir.path().join("mask.npy");
     ndarray_npy::write_npy(&mask, &ndarray::Array2::<f64>::ones((4, 4))).unwrap();
-    let source = GOOD.replace(
-        "initial_weights = { std = 0.5 }",
-        "initial_weights = { std = 0.5 }\nmask = { file = \"mask.npy\" }",
-    );
-    let error = CircuitSpec::parse(&source, Path::new("circuit.toml"), dir.path().to_path_buf())
+    // GOOD with a mask file on its feed-forward projection, parsed in `dir`
+    let ff = "initial_weights = { std = 0.5 }";
+    let with_mask = |file: &str| good_with(ff, &format!("{ff}\nmask = {{ file = \"{file}\" }}"));
+    let parse_in_dir =
+        |source: &str| CircuitSpec::parse(source, Path::new("circuit.toml"), dir.path().into());
+    let error = parse_in_dir(&with_mask("mask.npy"))
         .unwrap_err()
         .to_string();
     assert!(
@@ -175,21 +159,15 @@ fn a_mask_of_the_wrong_shape_is_refused() {
     // a connectome as (pre, post) pairs
     let pairs = dir.path().join("pairs.csv");
     std::fs::write(&pairs, "pre,post\n0,1\n2,3\n1,0\n").unwrap();
-    let source = GOOD.replace(
-        "initial_weights = { std = 0.5 }",
-        "initial_weights = { std = 0.5 }\nmask = { file = \"pairs.csv\" }",
-    );
-    let spec =
-        CircuitSpec::parse(&source, Path::new("circuit.toml"), dir.path().to_path_buf()).unwrap();
+    let source = with_mask("pairs.csv");
+    let spec = parse_in_dir(&source).unwrap();
     let network = spec.build(0, None).unwrap();
     let mask = network.projections()[0].connectivity.mask();
     let present: Vec<usize> = (0..12).filter(|&k| mask[k]).collect();
     // (pre 0, post 1) → 1·3 + 0; (2, 3) → 11; (1, 0) → 1
     assert_eq!(present, vec![1, 3, 11]);
     std::fs::write(&pairs, "0,1\n7,0\n").unwrap();
-    let error = CircuitSpec::parse(&source, Path::new("circuit.toml"), dir.path().to_path_buf())
-        .unwrap_err()
-        .to_string();
+    let error = parse_in_dir(&source).unwrap_err().to_string();
     assert!(
         error.contains("line 2") && error.contains("out of range"),
         "{error}"

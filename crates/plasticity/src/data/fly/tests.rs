@@ -70,12 +70,13 @@ struct Var {
     data: Vec<u8>,
 }
 
+/// A data element: its 8-byte tag (type, length), the data, zeros to a multiple of 8.
 fn element(data_type: u32, data: &[u8]) -> Vec<u8> {
-    let mut out = data_type.to_le_bytes().to_vec();
-    out.extend((data.len() as u32).to_le_bytes());
-    out.extend(data);
-    out.resize(out.len().next_multiple_of(8), 0);
-    out
+    let tag = [data_type, data.len() as u32]
+        .map(u32::to_le_bytes)
+        .concat();
+    let zeros = data.len().next_multiple_of(8) - data.len();
+    [tag.as_slice(), data, &vec![0; zeros]].concat()
 }
 
 fn small_element(data_type: u32, data: &[u8]) -> Vec<u8> {
