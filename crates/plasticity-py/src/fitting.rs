@@ -3,9 +3,10 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -13,16 +14,17 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use plasticity::data::NeuralStream;
-use plasticity::fit::{EpochReport, FitOutcome};
+use plasticity::data::{DatasetRef, NeuralStream};
+use plasticity::fit::EpochReport;
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{
     BehaviourObjective, NeuralObjective, Objective, StreamedNeuralObjective,
 };
-use plasticity::pipeline::behaviour::{
-    circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings,
+use plasticity::pipeline::behaviour::{circuit_of, resample_inputs, BehaviourFitSettings};
+use plasticity::pipeline::dataset_fit::{
+    fit_dataset, fit_streamed_dataset, DatasetFitReport, DatasetFitSettings,
 };
-use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
+use plasticity::pipeline::neural::NeuralFitSettings;
 use plasticity::pipeline::online::{OnlineSettings, OnlineUpdate};
 use plasticity::rule::RuleFamily;
 use plasticity::rule::{PlasticityRule, Rule};
@@ -112,25 +114,20 @@ fn on_progress(
     })
 }
 
-/// Runs `work` with the GIL released, [`on_progress`] after every epoch; returns its
-/// result, whether Ctrl-C stopped it, and the seconds it took.
-fn run_fit<T: Send>(
+/// What `work` reports after every epoch or online update: `(epoch, loss, theta)`.
+type Progress<'a> = &'a mut dyn FnMut(usize, f64, &[f64]) -> ControlFlow<()>;
+
+/// Runs `work` with the GIL released, [`on_progress`] after every epoch or update it
+/// reports; returns its result, whether Ctrl-C stopped it, and the seconds it took.
+fn run_observed<T: Send>(
     py: Python<'_>,
     callback: Option<Py<PyAny>>,
-    work: impl FnOnce(&mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>) -> T + Send,
+    work: impl FnOnce(Progress<'_>) -> T + Send,
 ) -> PyResult<(T, bool, f64)> {
     let mut stop = Stop::default();
     let start = Instant::now();
     let result = py.detach(|| {
-        work(&mut |report: &EpochReport<'_>| {
-            on_progress(
-                &mut stop,
-                &callback,
-                report.epoch,
-                report.loss,
-                report.theta,
-            )
-        })
+        work(&mut |epoch, loss, theta| on_progress(&mut stop, &callback, epoch, loss, theta))
     });
     if let Some(error) = stop.error {
         return Err(error);
@@ -138,160 +135,96 @@ fn run_fit<T: Send>(
     Ok((result, stop.interrupted, start.elapsed().as_secs_f64()))
 }
 
-/// [`run_fit`] for an online fit, whose updates are the epochs.
-fn run_online<T: Send>(
-    py: Python<'_>,
-    callback: Option<Py<PyAny>>,
-    work: impl FnOnce(&mut dyn FnMut(&OnlineUpdate<'_>) -> ControlFlow<()>) -> T + Send,
-) -> PyResult<(T, bool, f64)> {
-    let mut stop = Stop::default();
-    let start = Instant::now();
-    let result = py.detach(|| {
-        work(&mut |update: &OnlineUpdate<'_>| {
-            on_progress(
-                &mut stop,
-                &callback,
-                update.update,
-                update.loss,
-                update.theta,
-            )
-        })
-    });
-    if let Some(error) = stop.error {
-        return Err(error);
-    }
-    Ok((result, stop.interrupted, start.elapsed().as_secs_f64()))
-}
-
-/// The parts of a fit every result has, as a dict for the Python `FitResult`.
-#[allow(clippy::too_many_arguments)]
-fn result_dict<'py>(
+/// Runs a fit (`work`, given the epoch observer) as [`run_observed`] does and returns
+/// its report as the dict of a Python `FitResult` ([`report_dict`]).
+fn run_fit<'py>(
     py: Python<'py>,
-    rule: &Rule,
-    outcome: &FitOutcome,
-    metrics: &impl Serialize,
-    settings: &impl Serialize,
-    basis: &impl Serialize,
-    generating: Option<Vec<f64>>,
-    identifiability: &serde_json::Value,
+    callback: Option<Py<PyAny>>,
+    work: impl FnOnce(
+            &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+        ) -> plasticity::Result<DatasetFitReport>
+        + Send,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (report, interrupted, seconds) = run_observed(py, callback, |progress| {
+        work(&mut |epoch: &EpochReport<'_>| progress(epoch.epoch, epoch.loss, epoch.theta))
+    })?;
+    report_dict(py, &report.map_err(to_py_err)?, interrupted, seconds)
+}
+
+/// The rows of `history` (each of `n` values) as a 2-D NumPy array.
+fn history_array<'py>(
+    py: Python<'py>,
+    history: &[Vec<f64>],
+    n: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let values: Vec<f64> = history.iter().flatten().copied().collect();
+    let array = ndarray::Array2::from_shape_vec((history.len(), n), values)
+        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
+    Ok(array.into_pyarray(py))
+}
+
+/// A fit's report as the dict of a Python `FitResult`: the report's keys (serialised
+/// as `json.loads` reads them), its arrays as NumPy arrays and its loss exactly (JSON
+/// has no NaN), and whether Ctrl-C stopped the fit and its wall time.
+fn report_dict<'py>(
+    py: Python<'py>,
+    report: &DatasetFitReport,
     interrupted: bool,
     seconds: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    let n = outcome.theta.len();
-    let history: Vec<f64> = outcome.theta_history.iter().flatten().copied().collect();
-    let history = ndarray::Array2::from_shape_vec((outcome.theta_history.len(), n), history)
-        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
-    dict.set_item("rule_family", rule.family())?;
-    dict.set_item("parameter_names", rule.parameter_names())?;
+    let value = serde_json::to_value(report)
+        .map_err(|e| PyValueError::new_err(format!("cannot convert to JSON: {e}")))?;
+    let dict = json_to_py(py, &value)?
+        .into_bound(py)
+        .cast_into::<PyDict>()?;
+    let outcome = &report.outcome;
     dict.set_item("theta", outcome.theta.clone().into_pyarray(py))?;
     dict.set_item(
         "loss_history",
         outcome.loss_history.clone().into_pyarray(py),
     )?;
-    dict.set_item("theta_history", history.into_pyarray(py))?;
-    dict.set_item("stop_reason", serialised(py, &outcome.stop_reason)?)?;
-    dict.set_item("evaluations", outcome.evaluations)?;
+    let history = history_array(py, &outcome.theta_history, outcome.theta.len())?;
+    dict.set_item("theta_history", history)?;
     dict.set_item("final_loss", outcome.final_loss)?;
-    dict.set_item("metrics", serialised(py, metrics)?)?;
-    dict.set_item("settings", serialised(py, settings)?)?;
-    dict.set_item("basis", serialised(py, basis)?)?;
-    dict.set_item("generating", generating.map(|g| g.into_pyarray(py)))?;
-    dict.set_item("identifiability", json_to_py(py, identifiability)?)?;
-    // the same per-coefficient columns as coefficients.csv's
-    let uncertainty =
-        plasticity::report::coefficient_uncertainty(&rule.parameter_names(), Some(identifiability));
-    dict.set_item("uncertainty", serialised(py, &uncertainty)?)?;
+    let generating = report.generating.clone().map(|g| g.into_pyarray(py));
+    dict.set_item("generating", generating)?;
     dict.set_item("interrupted", interrupted)?;
     dict.set_item("seconds", seconds)?;
-    dict.set_item("version", plasticity::VERSION)?;
     Ok(dict)
 }
 
-/// `value` serialised and converted to the Python object `json.loads` would give.
-fn serialised(py: Python<'_>, value: &impl Serialize) -> PyResult<Py<PyAny>> {
-    let value = serde_json::to_value(value).map_err(|e| PyValueError::new_err(format!("{e}")))?;
-    json_to_py(py, &value)
+/// A `fit_*_dataset` function: fits a rule to a loaded dataset of one kind, whose
+/// `settings` (a JSON object) override the library's defaults of that kind.
+macro_rules! fit_loaded_dataset {
+    ($(#[doc = $doc:tt])* $name:ident($class:ident) => $kind:ident) => {
+        $(#[doc = $doc])*
+        #[pyfunction]
+        #[pyo3(signature = (dataset, settings, callback = None))]
+        fn $name<'py>(
+            py: Python<'py>,
+            dataset: &$class,
+            settings: &str,
+            callback: Option<Py<PyAny>>,
+        ) -> PyResult<Bound<'py, PyDict>> {
+            let settings = DatasetFitSettings::$kind(settings_with(settings)?);
+            let data = Arc::clone(&dataset.inner);
+            run_fit(py, callback, |observer| {
+                fit_dataset(DatasetRef::$kind(&data), &settings, observer)
+            })
+        }
+    };
 }
 
-/// Fits a rule to a neural dataset; `settings` is a JSON object of overrides of the
-/// library's defaults (`NeuralFitSettings`).
-#[pyfunction]
-#[pyo3(signature = (dataset, settings, callback = None))]
-fn fit_neural_dataset<'py>(
-    py: Python<'py>,
-    dataset: &NeuralDataset,
-    settings: &str,
-    callback: Option<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let settings: NeuralFitSettings = settings_with(settings)?;
-    let data = dataset.inner.clone();
-    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
-        fit_neural(&data, &settings, observer)
-    })?;
-    let fit = fit.map_err(to_py_err)?;
-    let generating = match fit.rule {
-        Rule::Taylor(_) => {
-            plasticity::pipeline::neural::generating_theta(&data).map_err(to_py_err)?
-        }
-        Rule::Mlp(_) => None,
-    };
-    result_dict(
-        py,
-        &fit.rule,
-        &fit.outcome,
-        &fit.metrics,
-        &settings,
-        &fit.basis_used,
-        generating,
-        &fit.identifiability,
-        interrupted,
-        seconds,
-    )
-    .and_then(|dict| {
-        dict.set_item("solver_used", fit.solver_used)?;
-        Ok(dict)
-    })
-}
+fit_loaded_dataset!(
+    /// Fits a rule to a neural dataset; `settings` is a JSON object of overrides of the
+    /// library's defaults (`NeuralFitSettings`).
+    fit_neural_dataset(NeuralDataset) => Neural
+);
 
-/// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
-#[pyfunction]
-#[pyo3(signature = (dataset, settings, callback = None))]
-fn fit_behaviour_dataset<'py>(
-    py: Python<'py>,
-    dataset: &BehaviourDataset,
-    settings: &str,
-    callback: Option<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let settings: BehaviourFitSettings = settings_with(settings)?;
-    let data = dataset.inner.clone();
-    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
-        fit_behaviour(&data, &settings, observer)
-    })?;
-    let fit = fit.map_err(to_py_err)?;
-    let generating = match fit.rule {
-        Rule::Taylor(_) => {
-            plasticity::pipeline::behaviour::generating_theta(&data).map_err(to_py_err)?
-        }
-        Rule::Mlp(_) => None,
-    };
-    result_dict(
-        py,
-        &fit.rule,
-        &fit.outcome,
-        &fit.metrics,
-        &settings,
-        &fit.basis_used,
-        generating,
-        &fit.identifiability,
-        interrupted,
-        seconds,
-    )
-    .and_then(|dict| {
-        dict.set_item("solver_used", fit.solver_used)?;
-        Ok(dict)
-    })
-}
+fit_loaded_dataset!(
+    /// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
+    fit_behaviour_dataset(BehaviourDataset) => Behaviour
+);
 
 fn open_stream(path: &std::path::Path) -> PyResult<NeuralStream> {
     crate::require_file(path)?;
@@ -312,32 +245,8 @@ fn fit_neural_streamed<'py>(
     let mut settings: NeuralFitSettings = settings_with(settings)?;
     settings.gradient = GradientStrategy::Forward;
     let stream = open_stream(&path)?;
-    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
-        plasticity::pipeline::neural::fit_neural_streamed(&stream, &settings, observer)
-    })?;
-    let fit = fit.map_err(to_py_err)?;
-    let generating = match (&fit.rule, stream.generating_rule()) {
-        (Rule::Taylor(_), Some(rule)) => Some(
-            plasticity::rule::parse_expression(rule, plasticity::rule::Variables::Xyw)
-                .map_err(to_py_err)?,
-        ),
-        _ => None,
-    };
-    result_dict(
-        py,
-        &fit.rule,
-        &fit.outcome,
-        &fit.metrics,
-        &settings,
-        &fit.basis_used,
-        generating,
-        &fit.identifiability,
-        interrupted,
-        seconds,
-    )
-    .and_then(|dict| {
-        dict.set_item("solver_used", fit.solver_used)?;
-        Ok(dict)
+    run_fit(py, callback, |observer| {
+        fit_streamed_dataset(&stream, &settings, observer)
     })
 }
 
@@ -400,18 +309,20 @@ fn fit_online<'py>(
         decay_after,
     };
     let stream = open_stream(&path)?;
-    let (fit, interrupted, seconds) = run_online(py, callback, |observer| {
-        plasticity::pipeline::online::fit_online_neural(&stream, &settings, &online, observer)
+    let (fit, interrupted, seconds) = run_observed(py, callback, |progress| {
+        plasticity::pipeline::online::fit_online_neural(
+            &stream,
+            &settings,
+            &online,
+            &mut |update: &OnlineUpdate<'_>| progress(update.update, update.loss, update.theta),
+        )
     })?;
     let fit = fit.map_err(to_py_err)?;
-    let n = fit.theta.len();
-    let history: Vec<f64> = fit.theta_history.iter().flatten().copied().collect();
-    let history = ndarray::Array2::from_shape_vec((fit.theta_history.len(), n), history)
-        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
+    let history = history_array(py, &fit.theta_history, fit.theta.len())?;
     let dict = PyDict::new(py);
     dict.set_item("parameter_names", fit.parameter_names.clone())?;
     dict.set_item("steps", fit.steps.clone().into_pyarray(py))?;
-    dict.set_item("theta_history", history.into_pyarray(py))?;
+    dict.set_item("theta_history", history)?;
     dict.set_item("window_loss", fit.window_loss.clone().into_pyarray(py))?;
     dict.set_item("theta", fit.theta.clone().into_pyarray(py))?;
     dict.set_item("non_finite", fit.non_finite.clone())?;
