@@ -15,7 +15,9 @@ use pyo3::prelude::*;
 
 mod datasets;
 mod fitting;
+mod flies;
 mod getters;
+mod loss;
 
 /// A library error as the Python exception a user expects, with the same message.
 pub(crate) fn to_py_err(error: plasticity::Error) -> PyErr {
@@ -216,6 +218,8 @@ fn _plasticity(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(format_expression, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     datasets::register(m)?;
+    flies::register(m)?;
     fitting::register(m)?;
+    loss::register(m)?;
     Ok(())
 }
