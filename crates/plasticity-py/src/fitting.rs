@@ -1,11 +1,12 @@
-//! Fitting and the loss gradient, with the GIL released while the library works and
-//! Ctrl-C checked after every epoch.
+//! Fitting, with the GIL released while the library works and Ctrl-C checked after
+//! every epoch.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray2};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -13,19 +14,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use plasticity::data::NeuralStream;
-use plasticity::fit::{EpochReport, FitOutcome};
+use plasticity::data::{DatasetRef, NeuralStream};
+use plasticity::fit::EpochReport;
 use plasticity::gradient::GradientStrategy;
-use plasticity::objective::{
-    BehaviourObjective, NeuralObjective, Objective, StreamedNeuralObjective,
+use plasticity::pipeline::behaviour::BehaviourFitSettings;
+use plasticity::pipeline::dataset_fit::{
+    fit_dataset, fit_streamed_dataset, DatasetFitReport, DatasetFitSettings,
 };
-use plasticity::pipeline::behaviour::{
-    circuit_of, fit_behaviour, resample_inputs, BehaviourFitSettings,
-};
-use plasticity::pipeline::neural::{fit_neural, NeuralFitSettings};
+use plasticity::pipeline::neural::NeuralFitSettings;
 use plasticity::pipeline::online::{OnlineSettings, OnlineUpdate};
-use plasticity::rule::RuleFamily;
-use plasticity::rule::{PlasticityRule, Rule};
 
 use crate::datasets::{json_to_py, BehaviourDataset, NeuralDataset};
 use crate::to_py_err;
@@ -112,25 +109,20 @@ fn on_progress(
     })
 }
 
-/// Runs `work` with the GIL released, [`on_progress`] after every epoch; returns its
-/// result, whether Ctrl-C stopped it, and the seconds it took.
-fn run_fit<T: Send>(
+/// What `work` reports after every epoch or online update: `(epoch, loss, theta)`.
+type Progress<'a> = &'a mut dyn FnMut(usize, f64, &[f64]) -> ControlFlow<()>;
+
+/// Runs `work` with the GIL released, [`on_progress`] after every epoch or update it
+/// reports; returns its result, whether Ctrl-C stopped it, and the seconds it took.
+fn run_observed<T: Send>(
     py: Python<'_>,
     callback: Option<Py<PyAny>>,
-    work: impl FnOnce(&mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>) -> T + Send,
+    work: impl FnOnce(Progress<'_>) -> T + Send,
 ) -> PyResult<(T, bool, f64)> {
     let mut stop = Stop::default();
     let start = Instant::now();
     let result = py.detach(|| {
-        work(&mut |report: &EpochReport<'_>| {
-            on_progress(
-                &mut stop,
-                &callback,
-                report.epoch,
-                report.loss,
-                report.theta,
-            )
-        })
+        work(&mut |epoch, loss, theta| on_progress(&mut stop, &callback, epoch, loss, theta))
     });
     if let Some(error) = stop.error {
         return Err(error);
@@ -138,162 +130,98 @@ fn run_fit<T: Send>(
     Ok((result, stop.interrupted, start.elapsed().as_secs_f64()))
 }
 
-/// [`run_fit`] for an online fit, whose updates are the epochs.
-fn run_online<T: Send>(
-    py: Python<'_>,
-    callback: Option<Py<PyAny>>,
-    work: impl FnOnce(&mut dyn FnMut(&OnlineUpdate<'_>) -> ControlFlow<()>) -> T + Send,
-) -> PyResult<(T, bool, f64)> {
-    let mut stop = Stop::default();
-    let start = Instant::now();
-    let result = py.detach(|| {
-        work(&mut |update: &OnlineUpdate<'_>| {
-            on_progress(
-                &mut stop,
-                &callback,
-                update.update,
-                update.loss,
-                update.theta,
-            )
-        })
-    });
-    if let Some(error) = stop.error {
-        return Err(error);
-    }
-    Ok((result, stop.interrupted, start.elapsed().as_secs_f64()))
-}
-
-/// The parts of a fit every result has, as a dict for the Python `FitResult`.
-#[allow(clippy::too_many_arguments)]
-fn result_dict<'py>(
+/// Runs a fit (`work`, given the epoch observer) as [`run_observed`] does and returns
+/// its report as the dict of a Python `FitResult` ([`report_dict`]).
+fn run_fit<'py>(
     py: Python<'py>,
-    rule: &Rule,
-    outcome: &FitOutcome,
-    metrics: &impl Serialize,
-    settings: &impl Serialize,
-    basis: &impl Serialize,
-    generating: Option<Vec<f64>>,
-    identifiability: &serde_json::Value,
+    callback: Option<Py<PyAny>>,
+    work: impl FnOnce(
+            &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
+        ) -> plasticity::Result<DatasetFitReport>
+        + Send,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (report, interrupted, seconds) = run_observed(py, callback, |progress| {
+        work(&mut |epoch: &EpochReport<'_>| progress(epoch.epoch, epoch.loss, epoch.theta))
+    })?;
+    report_dict(py, &report.map_err(to_py_err)?, interrupted, seconds)
+}
+
+/// The rows of `history` (each of `n` values) as a 2-D NumPy array.
+fn history_array<'py>(
+    py: Python<'py>,
+    history: &[Vec<f64>],
+    n: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let values: Vec<f64> = history.iter().flatten().copied().collect();
+    let array = ndarray::Array2::from_shape_vec((history.len(), n), values)
+        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
+    Ok(array.into_pyarray(py))
+}
+
+/// A fit's report as the dict of a Python `FitResult`: the report's keys (serialised
+/// as `json.loads` reads them), its arrays as NumPy arrays and its loss exactly (JSON
+/// has no NaN), and whether Ctrl-C stopped the fit and its wall time.
+fn report_dict<'py>(
+    py: Python<'py>,
+    report: &DatasetFitReport,
     interrupted: bool,
     seconds: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    let n = outcome.theta.len();
-    let history: Vec<f64> = outcome.theta_history.iter().flatten().copied().collect();
-    let history = ndarray::Array2::from_shape_vec((outcome.theta_history.len(), n), history)
-        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
-    dict.set_item("rule_family", rule.family())?;
-    dict.set_item("parameter_names", rule.parameter_names())?;
+    let value = serde_json::to_value(report)
+        .map_err(|e| PyValueError::new_err(format!("cannot convert to JSON: {e}")))?;
+    let dict = json_to_py(py, &value)?
+        .into_bound(py)
+        .cast_into::<PyDict>()?;
+    let outcome = &report.outcome;
     dict.set_item("theta", outcome.theta.clone().into_pyarray(py))?;
     dict.set_item(
         "loss_history",
         outcome.loss_history.clone().into_pyarray(py),
     )?;
-    dict.set_item("theta_history", history.into_pyarray(py))?;
-    dict.set_item("stop_reason", serialised(py, &outcome.stop_reason)?)?;
-    dict.set_item("evaluations", outcome.evaluations)?;
+    let history = history_array(py, &outcome.theta_history, outcome.theta.len())?;
+    dict.set_item("theta_history", history)?;
     dict.set_item("final_loss", outcome.final_loss)?;
-    dict.set_item("metrics", serialised(py, metrics)?)?;
-    dict.set_item("settings", serialised(py, settings)?)?;
-    dict.set_item("basis", serialised(py, basis)?)?;
-    dict.set_item("generating", generating.map(|g| g.into_pyarray(py)))?;
-    dict.set_item("identifiability", json_to_py(py, identifiability)?)?;
-    // the same per-coefficient columns as coefficients.csv's
-    let uncertainty =
-        plasticity::report::coefficient_uncertainty(&rule.parameter_names(), Some(identifiability));
-    dict.set_item("uncertainty", serialised(py, &uncertainty)?)?;
+    let generating = report.generating.clone().map(|g| g.into_pyarray(py));
+    dict.set_item("generating", generating)?;
     dict.set_item("interrupted", interrupted)?;
     dict.set_item("seconds", seconds)?;
-    dict.set_item("version", plasticity::VERSION)?;
     Ok(dict)
 }
 
-/// `value` serialised and converted to the Python object `json.loads` would give.
-fn serialised(py: Python<'_>, value: &impl Serialize) -> PyResult<Py<PyAny>> {
-    let value = serde_json::to_value(value).map_err(|e| PyValueError::new_err(format!("{e}")))?;
-    json_to_py(py, &value)
-}
-
-/// Fits a rule to a neural dataset; `settings` is a JSON object of overrides of the
-/// library's defaults (`NeuralFitSettings`).
-#[pyfunction]
-#[pyo3(signature = (dataset, settings, callback = None))]
-fn fit_neural_dataset<'py>(
-    py: Python<'py>,
-    dataset: &NeuralDataset,
-    settings: &str,
-    callback: Option<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let settings: NeuralFitSettings = settings_with(settings)?;
-    let data = dataset.inner.clone();
-    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
-        fit_neural(&data, &settings, observer)
-    })?;
-    let fit = fit.map_err(to_py_err)?;
-    let generating = match fit.rule {
-        Rule::Taylor(_) => {
-            plasticity::pipeline::neural::generating_theta(&data).map_err(to_py_err)?
+/// A `fit_*_dataset` function: fits a rule to a loaded dataset of one kind, whose
+/// `settings` (a JSON object) override the library's defaults of that kind.
+macro_rules! fit_loaded_dataset {
+    ($(#[doc = $doc:tt])* $name:ident($class:ident) => $kind:ident) => {
+        $(#[doc = $doc])*
+        #[pyfunction]
+        #[pyo3(signature = (dataset, settings, callback = None))]
+        fn $name<'py>(
+            py: Python<'py>,
+            dataset: &$class,
+            settings: &str,
+            callback: Option<Py<PyAny>>,
+        ) -> PyResult<Bound<'py, PyDict>> {
+            let settings = DatasetFitSettings::$kind(settings_with(settings)?);
+            let data = Arc::clone(&dataset.inner);
+            run_fit(py, callback, |observer| {
+                fit_dataset(DatasetRef::$kind(&data), &settings, observer)
+            })
         }
-        Rule::Mlp(_) => None,
     };
-    result_dict(
-        py,
-        &fit.rule,
-        &fit.outcome,
-        &fit.metrics,
-        &settings,
-        &fit.basis_used,
-        generating,
-        &fit.identifiability,
-        interrupted,
-        seconds,
-    )
-    .and_then(|dict| {
-        dict.set_item("solver_used", fit.solver_used)?;
-        Ok(dict)
-    })
 }
 
-/// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
-#[pyfunction]
-#[pyo3(signature = (dataset, settings, callback = None))]
-fn fit_behaviour_dataset<'py>(
-    py: Python<'py>,
-    dataset: &BehaviourDataset,
-    settings: &str,
-    callback: Option<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let settings: BehaviourFitSettings = settings_with(settings)?;
-    let data = dataset.inner.clone();
-    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
-        fit_behaviour(&data, &settings, observer)
-    })?;
-    let fit = fit.map_err(to_py_err)?;
-    let generating = match fit.rule {
-        Rule::Taylor(_) => {
-            plasticity::pipeline::behaviour::generating_theta(&data).map_err(to_py_err)?
-        }
-        Rule::Mlp(_) => None,
-    };
-    result_dict(
-        py,
-        &fit.rule,
-        &fit.outcome,
-        &fit.metrics,
-        &settings,
-        &fit.basis_used,
-        generating,
-        &fit.identifiability,
-        interrupted,
-        seconds,
-    )
-    .and_then(|dict| {
-        dict.set_item("solver_used", fit.solver_used)?;
-        Ok(dict)
-    })
-}
+fit_loaded_dataset!(
+    /// Fits a rule to a neural dataset; `settings` is a JSON object of overrides of the
+    /// library's defaults (`NeuralFitSettings`).
+    fit_neural_dataset(NeuralDataset) => Neural
+);
 
-fn open_stream(path: &std::path::Path) -> PyResult<NeuralStream> {
+fit_loaded_dataset!(
+    /// Fits a rule to a behaviour dataset; `settings` overrides `BehaviourFitSettings`.
+    fit_behaviour_dataset(BehaviourDataset) => Behaviour
+);
+
+pub(crate) fn open_stream(path: &std::path::Path) -> PyResult<NeuralStream> {
     crate::require_file(path)?;
     NeuralStream::open(path).map_err(to_py_err)
 }
@@ -312,70 +240,9 @@ fn fit_neural_streamed<'py>(
     let mut settings: NeuralFitSettings = settings_with(settings)?;
     settings.gradient = GradientStrategy::Forward;
     let stream = open_stream(&path)?;
-    let (fit, interrupted, seconds) = run_fit(py, callback, |observer| {
-        plasticity::pipeline::neural::fit_neural_streamed(&stream, &settings, observer)
-    })?;
-    let fit = fit.map_err(to_py_err)?;
-    let generating = match (&fit.rule, stream.generating_rule()) {
-        (Rule::Taylor(_), Some(rule)) => Some(
-            plasticity::rule::parse_expression(rule, plasticity::rule::Variables::Xyw)
-                .map_err(to_py_err)?,
-        ),
-        _ => None,
-    };
-    result_dict(
-        py,
-        &fit.rule,
-        &fit.outcome,
-        &fit.metrics,
-        &settings,
-        &fit.basis_used,
-        generating,
-        &fit.identifiability,
-        interrupted,
-        seconds,
-    )
-    .and_then(|dict| {
-        dict.set_item("solver_used", fit.solver_used)?;
-        Ok(dict)
+    run_fit(py, callback, |observer| {
+        fit_streamed_dataset(&stream, &settings, observer)
     })
-}
-
-/// The data loss and its gradient over a neural recording streamed from its file, in
-/// forward mode (`theta`: all 27 Taylor coefficients).
-#[pyfunction]
-fn loss_and_gradient_streamed<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-    theta: PyReadonlyArray1<'py, f64>,
-) -> PyResult<(f64, Bound<'py, PyArray1<f64>>)> {
-    let theta = theta.as_array().to_vec();
-    let rule = plasticity::rule::TaylorRule::new(plasticity::rule::Variables::Xyw);
-    if theta.len() != rule.n_parameters() {
-        return Err(PyValueError::new_err(format!(
-            "theta: expected 27 values (the Taylor rule's coefficients), got {}",
-            theta.len()
-        )));
-    }
-    let stream = open_stream(&path)?;
-    let mut gradient = vec![0.0; theta.len()];
-    let (loss, error) = py.detach(|| match StreamedNeuralObjective::new(&stream, rule) {
-        Ok(objective) => {
-            let items: Vec<usize> = (0..stream.n_trajectories()).collect();
-            let loss = objective.loss_and_gradient(&theta, &items, &mut gradient);
-            (loss, objective.take_error())
-        }
-        Err(error) => (f64::NAN, Some(error)),
-    });
-    if let Some(error) = error {
-        return Err(to_py_err(error));
-    }
-    if !loss.is_finite() {
-        return Err(pyo3::exceptions::PyFloatingPointError::new_err(format!(
-            "the loss at this theta is {loss}: the rule makes the simulation overflow"
-        )));
-    }
-    Ok((loss, gradient.into_pyarray(py)))
 }
 
 /// An online fit over a neural recording streamed from its file: θ updated every
@@ -400,18 +267,20 @@ fn fit_online<'py>(
         decay_after,
     };
     let stream = open_stream(&path)?;
-    let (fit, interrupted, seconds) = run_online(py, callback, |observer| {
-        plasticity::pipeline::online::fit_online_neural(&stream, &settings, &online, observer)
+    let (fit, interrupted, seconds) = run_observed(py, callback, |progress| {
+        plasticity::pipeline::online::fit_online_neural(
+            &stream,
+            &settings,
+            &online,
+            &mut |update: &OnlineUpdate<'_>| progress(update.update, update.loss, update.theta),
+        )
     })?;
     let fit = fit.map_err(to_py_err)?;
-    let n = fit.theta.len();
-    let history: Vec<f64> = fit.theta_history.iter().flatten().copied().collect();
-    let history = ndarray::Array2::from_shape_vec((fit.theta_history.len(), n), history)
-        .map_err(|e| PyValueError::new_err(format!("theta history: {e}")))?;
+    let history = history_array(py, &fit.theta_history, fit.theta.len())?;
     let dict = PyDict::new(py);
     dict.set_item("parameter_names", fit.parameter_names.clone())?;
     dict.set_item("steps", fit.steps.clone().into_pyarray(py))?;
-    dict.set_item("theta_history", history.into_pyarray(py))?;
+    dict.set_item("theta_history", history)?;
     dict.set_item("window_loss", fit.window_loss.clone().into_pyarray(py))?;
     dict.set_item("theta", fit.theta.clone().into_pyarray(py))?;
     dict.set_item("non_finite", fit.non_finite.clone())?;
@@ -435,121 +304,6 @@ fn default_settings(kind: &str) -> PyResult<String> {
         }
     };
     value.map_err(|e| PyValueError::new_err(format!("{e}")))
-}
-
-fn family_of(name: &str) -> PyResult<RuleFamily> {
-    match name {
-        "taylor" => Ok(RuleFamily::Taylor),
-        "mlp" => Ok(RuleFamily::Mlp),
-        other => Err(PyValueError::new_err(format!(
-            "rule_family: expected \"taylor\" or \"mlp\", got \"{other}\""
-        ))),
-    }
-}
-
-fn items_of(items: Option<Vec<usize>>, n_items: usize, what: &str) -> PyResult<Vec<usize>> {
-    let items = items.unwrap_or_else(|| (0..n_items).collect());
-    if items.is_empty() {
-        return Err(PyValueError::new_err(format!(
-            "{what}: expected at least one index"
-        )));
-    }
-    if let Some(&bad) = items.iter().find(|&&k| k >= n_items) {
-        return Err(PyValueError::new_err(format!(
-            "{what}: index {bad} is out of range (the dataset has {n_items})"
-        )));
-    }
-    Ok(items)
-}
-
-/// The data loss (no penalty) at θ over `items` and its gradient.
-#[pyfunction]
-#[pyo3(signature = (dataset, theta, *, rule_family = "taylor", hidden = vec![10], items = None, weight_bound = None, inputs = "recorded", input_seed = 0))]
-#[allow(clippy::too_many_arguments)]
-fn loss_and_gradient<'py>(
-    py: Python<'py>,
-    dataset: &Bound<'py, PyAny>,
-    theta: PyReadonlyArray1<'py, f64>,
-    rule_family: &str,
-    hidden: Vec<usize>,
-    items: Option<Vec<usize>>,
-    weight_bound: Option<f64>,
-    inputs: &str,
-    input_seed: u64,
-) -> PyResult<(f64, Bound<'py, PyArray1<f64>>)> {
-    let theta = theta.as_array().to_vec();
-    let family = family_of(rule_family)?;
-    let check_length = |rule: &Rule| -> PyResult<()> {
-        if theta.len() != rule.n_parameters() {
-            return Err(PyValueError::new_err(format!(
-                "theta: expected {} values (the {} rule's parameters), got {}",
-                rule.n_parameters(),
-                rule.family(),
-                theta.len()
-            )));
-        }
-        Ok(())
-    };
-    let mut gradient = vec![0.0; theta.len()];
-    let loss = if let Ok(neural) = dataset.cast::<NeuralDataset>() {
-        let data = neural.get().inner.clone();
-        let settings = NeuralFitSettings {
-            rule_family: family,
-            hidden,
-            ..NeuralFitSettings::default()
-        };
-        let rule = plasticity::pipeline::neural::build_rule(&settings).map_err(to_py_err)?;
-        check_length(&rule)?;
-        let items = items_of(items, data.n_trajectories(), "items")?;
-        py.detach(|| {
-            NeuralObjective::new(&data, rule, GradientStrategy::Checkpointed)
-                .map(|objective| objective.loss_and_gradient(&theta, &items, &mut gradient))
-        })
-        .map_err(to_py_err)?
-    } else if let Ok(behaviour) = dataset.cast::<BehaviourDataset>() {
-        let data = behaviour.get().inner.clone();
-        let rule =
-            plasticity::pipeline::behaviour::build_rule(family, &hidden).map_err(to_py_err)?;
-        check_length(&rule)?;
-        let items = items_of(items, data.n_sessions(), "items")?;
-        if let Some(bound) = weight_bound {
-            if !(bound.is_finite() && bound > 0.0) {
-                return Err(PyValueError::new_err(format!(
-                    "weight_bound: expected a positive number or None, got {bound}"
-                )));
-            }
-        }
-        let model_inputs = match inputs {
-            "recorded" => data.inputs.clone(),
-            "resampled" => resample_inputs(&data, input_seed).map_err(to_py_err)?,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "inputs: expected \"recorded\" or \"resampled\", got \"{other}\""
-                )))
-            }
-        };
-        py.detach(|| {
-            BehaviourObjective::new(
-                &data,
-                model_inputs,
-                circuit_of(&data, weight_bound),
-                rule,
-                GradientStrategy::Checkpointed,
-            )
-            .map(|objective| objective.loss_and_gradient(&theta, &items, &mut gradient))
-        })
-        .map_err(to_py_err)?
-    } else {
-        return Err(PyValueError::new_err(
-            "dataset: expected a NeuralDataset or a BehaviourDataset",
-        ));
-    };
-    if !loss.is_finite() {
-        return Err(pyo3::exceptions::PyFloatingPointError::new_err(format!(
-            "the loss at this theta is {loss}: the rule makes the simulation overflow"
-        )));
-    }
-    Ok((loss, gradient.into_pyarray(py)))
 }
 
 /// Meta-learns a rule from a `plasticity discover` experiment file (PCA or memory);
@@ -598,9 +352,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_neural_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(fit_behaviour_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(default_settings, m)?)?;
-    m.add_function(wrap_pyfunction!(loss_and_gradient, m)?)?;
     m.add_function(wrap_pyfunction!(fit_neural_streamed, m)?)?;
-    m.add_function(wrap_pyfunction!(loss_and_gradient_streamed, m)?)?;
     m.add_function(wrap_pyfunction!(fit_online, m)?)?;
     Ok(())
 }

@@ -15,6 +15,9 @@ use pyo3::prelude::*;
 
 mod datasets;
 mod fitting;
+mod flies;
+mod getters;
+mod loss;
 
 /// A library error as the Python exception a user expects, with the same message.
 pub(crate) fn to_py_err(error: plasticity::Error) -> PyErr {
@@ -40,6 +43,16 @@ pub(crate) fn require_file(path: &std::path::Path) -> PyResult<()> {
             path.display()
         )))
     }
+}
+
+/// Reads `path` with `read`, the GIL released; [`require_file`] first.
+pub(crate) fn read_file<'a, T: Send>(
+    py: Python<'_>,
+    path: &'a std::path::Path,
+    read: impl FnOnce(&'a std::path::Path) -> plasticity::Result<T> + Send,
+) -> PyResult<T> {
+    require_file(path)?;
+    py.detach(|| read(path)).map_err(to_py_err)
 }
 
 /// `variables` as the library's enum: `"xyw"` (neural rules) or `"xywr"` (behaviour).
@@ -185,10 +198,7 @@ fn format_expression(coefficients: Vec<f64>, variables: &str) -> PyResult<String
 ///     If the file is not a valid dataset.
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
-    require_file(&path)?;
-    let dataset = py
-        .detach(|| plasticity::data::Dataset::load(&path))
-        .map_err(to_py_err)?;
+    let dataset = read_file(py, &path, plasticity::data::Dataset::load)?;
     Ok(match dataset {
         plasticity::data::Dataset::Neural(d) => {
             Py::new(py, datasets::NeuralDataset::from(*d))?.into_any()
@@ -208,6 +218,8 @@ fn _plasticity(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(format_expression, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     datasets::register(m)?;
+    flies::register(m)?;
     fitting::register(m)?;
+    loss::register(m)?;
     Ok(())
 }

@@ -398,12 +398,8 @@ class FitResult:
         ImportError
             If pandas is not installed.
         """
-        pd = _pandas()
-
-        frame = pd.DataFrame(self.theta_history, columns=self.parameter_names)
-        frame.insert(0, "loss", self.loss_history)
-        frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
-        return frame
+        epochs = range(1, len(self.loss_history) + 1)
+        return _history_frame(self, ("loss", self.loss_history), ("epoch", epochs))
 
     def __repr__(self) -> str:
         reason = self.stop_reason.get("reason", "?")
@@ -779,24 +775,8 @@ def fit(
     >>> round(result.coefficients["x*y"], 2), round(result.coefficients["y^2*w"], 2)
     (1.0, -1.0)
     """
-    overrides: Dict[str, Any] = {}
+    overrides = _rule_overrides("fit", rule_family)
     fit_overrides: Dict[str, Any] = {}
-    if isinstance(rule_family, Rule):
-        overrides["rule_family"] = rule_family.family
-        if rule_family.family == "mlp":
-            overrides["hidden"] = list(rule_family.hidden)
-        else:
-            overrides["trainable"] = rule_family.trainable
-            if rule_family.expression is not None:
-                overrides["init"] = rule_family.expression
-    elif rule_family in ("taylor", "mlp"):
-        overrides["rule_family"] = rule_family
-    elif isinstance(rule_family, str):
-        raise ValueError(f'fit(): rule_family must be "taylor", "mlp" or a Rule, got {rule_family!r}')
-    else:
-        raise TypeError(
-            f"fit(): rule_family must be \"taylor\", \"mlp\" or a Rule, got {type(rule_family).__name__}"
-        )
     f = "fit"
     if gradient is not None:
         gradient = _args.choice(
@@ -1059,11 +1039,7 @@ class OnlineResult:
         ImportError
             If pandas is not installed.
         """
-        pd = _pandas()
-        frame = pd.DataFrame(self.theta_history, columns=self.parameter_names)
-        frame.insert(0, "window_loss", self.window_loss)
-        frame.index = pd.Index(self.steps, name="step")
-        return frame
+        return _history_frame(self, ("window_loss", self.window_loss), ("step", self.steps))
 
 
 def fit_online(
@@ -1131,26 +1107,7 @@ def fit_online(
         If Ctrl-C stopped the fit; its ``result`` holds the :class:`OnlineResult` so
         far.
     """
-    overrides: Dict[str, Any] = {}
-    if isinstance(rule_family, Rule):
-        overrides["rule_family"] = rule_family.family
-        if rule_family.family == "mlp":
-            overrides["hidden"] = list(rule_family.hidden)
-        else:
-            overrides["trainable"] = rule_family.trainable
-            if rule_family.expression is not None:
-                overrides["init"] = rule_family.expression
-    elif rule_family in ("taylor", "mlp"):
-        overrides["rule_family"] = rule_family
-    elif isinstance(rule_family, str):
-        raise ValueError(
-            f'fit_online(): rule_family must be "taylor", "mlp" or a Rule, got {rule_family!r}'
-        )
-    else:
-        raise TypeError(
-            'fit_online(): rule_family must be "taylor", "mlp" or a Rule, '
-            f"got {type(rule_family).__name__}"
-        )
+    overrides = _rule_overrides("fit_online", rule_family)
     f = "fit_online"
     if trainable is not None:
         overrides["trainable"] = _args.terms(f, "trainable", trainable)
@@ -1263,6 +1220,46 @@ def _pandas() -> Any:
             "this needs pandas: pip install pandas (or the package's [pandas] extra)"
         ) from missing
     return pandas
+
+
+def _history_frame(
+    result: Union["FitResult", "OnlineResult"],
+    loss: Tuple[str, Any],
+    index: Tuple[str, Any],
+) -> Any:
+    """``result.theta_history`` as a pandas table, one column per parameter after the
+    ``loss`` column (its name and values), indexed by ``index`` (its name and values)."""
+    pd = _pandas()
+    frame = pd.DataFrame(result.theta_history, columns=result.parameter_names)
+    frame.insert(0, loss[0], loss[1])
+    frame.index = pd.Index(index[1], name=index[0])
+    return frame
+
+
+def _rule_overrides(function: str, rule_family: Union[str, Rule]) -> Dict[str, Any]:
+    """The settings ``rule_family`` (``"taylor"``, ``"mlp"`` or a :class:`Rule`) gives a
+    fit, for ``function`` (``"fit"``, ``"fit_online"``) to override the defaults with."""
+    overrides: Dict[str, Any] = {}
+    if isinstance(rule_family, Rule):
+        overrides["rule_family"] = rule_family.family
+        if rule_family.family == "mlp":
+            overrides["hidden"] = list(rule_family.hidden)
+        else:
+            overrides["trainable"] = rule_family.trainable
+            if rule_family.expression is not None:
+                overrides["init"] = rule_family.expression
+    elif rule_family in ("taylor", "mlp"):
+        overrides["rule_family"] = rule_family
+    elif isinstance(rule_family, str):
+        raise ValueError(
+            f'{function}(): rule_family must be "taylor", "mlp" or a Rule, got {rule_family!r}'
+        )
+    else:
+        raise TypeError(
+            f'{function}(): rule_family must be "taylor", "mlp" or a Rule, '
+            f"got {type(rule_family).__name__}"
+        )
+    return overrides
 
 
 def _expression_of(rule: Union[str, Rule]) -> str:

@@ -9,4 +9,5 @@ pub mod identifiability;
 pub mod metrics;
 pub mod posterior;
 pub mod profile;
+pub mod uncertainty;
 pub mod weight_trajectories;

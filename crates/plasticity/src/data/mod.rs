@@ -61,6 +61,34 @@ impl Dataset {
             _ => Ok(Dataset::Neural(Box::new(NeuralDataset::load(path)?))),
         }
     }
+
+    /// The dataset borrowed, as the functions that take either kind read it.
+    pub fn view(&self) -> DatasetRef<'_> {
+        match self {
+            Dataset::Neural(dataset) => DatasetRef::Neural(dataset),
+            Dataset::Behaviour(dataset) => DatasetRef::Behaviour(dataset),
+        }
+    }
+}
+
+/// A borrowed dataset of either kind: what [`Dataset::view`] gives, or one of each kind
+/// held elsewhere (shared, say, without a copy of its arrays).
+#[derive(Clone, Copy, Debug)]
+pub enum DatasetRef<'a> {
+    /// Neural activity.
+    Neural(&'a NeuralDataset),
+    /// Choices in the two-odour task.
+    Behaviour(&'a BehaviourDataset),
+}
+
+impl DatasetRef<'_> {
+    /// The kind, as a dataset file's metadata names it: `"neural"` or `"behaviour"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DatasetRef::Neural(_) => "neural",
+            DatasetRef::Behaviour(_) => "behaviour",
+        }
+    }
 }
 
 /// The `metadata` JSON object of a dataset file; `expected_kind` (unless empty) must

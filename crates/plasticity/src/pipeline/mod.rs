@@ -2,6 +2,7 @@
 //! ([`crate::fit`]) and the analyses ([`crate::analysis`]) into one job a command runs.
 //!
 //! - [`neural`], [`behaviour`], [`circuit`]: fit a rule to a recording of each kind;
+//!   [`dataset_fit`]: a loaded dataset of either kind to the fit of its kind, one report;
 //! - [`flies`], [`population`]: the per-fly and shared fits of the fly experiments;
 //! - [`selection`]: which terms the data support (sparse and stepwise selection);
 //! - [`design`]: power analysis of a planned experiment;
@@ -10,6 +11,7 @@
 
 pub mod behaviour;
 pub mod circuit;
+pub mod dataset_fit;
 pub mod design;
 pub mod discover;
 pub mod flies;
