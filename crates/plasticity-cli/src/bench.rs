@@ -201,7 +201,7 @@ fn bench_sparse(args: &BenchArgs) -> Result<Map<String, Value>> {
         }],
         vec![NamedRule {
             name: "rule".into(),
-            rule: Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+            rule: Rule::taylor(Variables::Xyw),
         }],
     )?;
     let n = network.n_neurons();
@@ -374,9 +374,9 @@ fn time_behaviour_epochs(repeats: usize, results: &mut Map<String, Value>) -> Re
         ("taylor", build_rule(RuleFamily::Taylor, &[])?),
         ("mlp", build_rule(RuleFamily::Mlp, &[10])?),
     ] {
-        let theta: Vec<f64> = match &rule {
-            Rule::Taylor(_) => parse_expression("x*r - 0.05*w", Variables::Xywr)?,
-            Rule::Mlp(_) => (0..rule.n_parameters())
+        let theta: Vec<f64> = match rule.as_taylor() {
+            Some(_) => parse_expression("x*r - 0.05*w", Variables::Xywr)?,
+            None => (0..rule.n_parameters())
                 .map(|k| 0.01 * ((k * 7919) % 13) as f64 / 13.0 - 0.005)
                 .collect(),
         };
@@ -425,7 +425,7 @@ fn time_batch_gradient(
 ) -> Result<()> {
     let objective = NeuralObjective::new(
         batch,
-        Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        Rule::taylor(Variables::Xyw),
         GradientStrategy::Checkpointed,
     )?;
     let items: Vec<usize> = (0..batch.n_trajectories()).collect();

@@ -10,7 +10,7 @@ use plasticity::fit::FitConfig;
 use plasticity::pipeline::behaviour::BehaviourFitSettings;
 use plasticity::report::{write_json, write_text};
 use plasticity::rule::RuleFamily;
-use plasticity::rule::{parse_expression, Rule, Term, Variables};
+use plasticity::rule::{parse_expression, Term, Variables};
 use plasticity::task::BehaviourTask;
 
 use crate::fitting::fit_quietly_or_with_progress;
@@ -211,7 +211,7 @@ fn table_fit(
         return Ok(None);
     }
     Ok(Some(TableFit {
-        taylor: matches!(fit.rule, Rule::Taylor(_)),
+        taylor: fit.rule.as_taylor().is_some(),
         theta: fit.outcome.theta,
         stop_reason: fit.outcome.stop_reason,
         evaluation: fit.metrics.evaluation,

@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use plasticity::gradient::{EnginePath, GradientStrategy, NeuralEngine, NeuralWorkspace};
-use plasticity::rule::{parse_expression, MlpRule, PlasticityRule, Rule, TaylorRule, Variables};
+use plasticity::rule::{parse_expression, MlpRule, PlasticityRule, Rule, Variables};
 use plasticity::task::OjaTask;
 
 fn bench_trajectory(c: &mut Criterion) {
@@ -16,7 +16,7 @@ fn bench_trajectory(c: &mut Criterion) {
     .simulate()
     .expect("simulated dataset");
     let trajectory = dataset.trajectory(0);
-    let taylor = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+    let taylor = Rule::taylor(Variables::Xyw);
     let oja = parse_expression("x*y - y^2*w", Variables::Xyw).expect("expression");
     // a rule near Oja with every term non-zero
     let theta: Vec<f64> = oja

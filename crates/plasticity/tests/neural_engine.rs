@@ -13,7 +13,7 @@ use plasticity::fit::Solver;
 use plasticity::gradient::GradientStrategy;
 use plasticity::objective::{CircuitObjective, NeuralObjective, Objective};
 use plasticity::pipeline::neural::{fit_neural, solver_for, NeuralFitSettings};
-use plasticity::rule::{term_names, Rule, TaylorRule, Variables};
+use plasticity::rule::{term_names, Rule, Variables};
 
 fn dataset(noise_std: f64, recording_fraction: f64) -> NeuralDataset {
     let mut task = oja_task([6, 10, 3, 12], noise_std, 7);
@@ -46,7 +46,7 @@ fn a_neural_recording_as_a_circuit_has_the_single_layer_loss_and_gradient() {
     let theta = theta();
     let neural = NeuralObjective::new(
         &data,
-        Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        Rule::taylor(Variables::Xyw),
         GradientStrategy::Checkpointed,
     )
     .expect("objective");

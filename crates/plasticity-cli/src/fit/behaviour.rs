@@ -42,9 +42,9 @@ pub(crate) fn fit_behaviour_command(
         &out.join("results.json"),
         &behaviour_results(&fit, &settings, data_path, dataset, seconds),
     )?;
-    let truth = match fit.rule {
-        Rule::Taylor(_) => generating_theta(dataset)?,
-        Rule::Mlp(_) => None,
+    let truth = match fit.rule.as_taylor() {
+        Some(_) => generating_theta(dataset)?,
+        None => None,
     };
     write_text(
         &out.join("coefficients.csv"),
@@ -91,7 +91,7 @@ fn print_summary(fit: &BehaviourFit, truth: Option<&[f64]>, seconds: f64) {
         &fit.rule.parameter_names(),
         Some(&fit.identifiability),
     );
-    if let Rule::Taylor(_) = fit.rule {
+    if fit.rule.as_taylor().is_some() {
         let names = term_names(Variables::Xywr);
         let mut order: Vec<usize> = (0..names.len()).collect();
         order.sort_by(|&a, &b| {
@@ -168,7 +168,7 @@ pub(crate) fn evaluate_command(
     seed: u64,
 ) -> Result<()> {
     let theta = parse_expression(expression, Variables::Xywr).context("reading --theta")?;
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let rule = Rule::taylor(Variables::Xywr);
     let circuit = circuit_of(dataset, None);
     let objective = BehaviourObjective::new(
         dataset,

@@ -244,7 +244,7 @@ pub(crate) fn evaluate_command(args: &EvaluateArgs) -> Result<()> {
         }
     };
     let theta = theta_of(&args.theta)?;
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+    let rule = Rule::taylor(Variables::Xyw);
     let metrics = evaluate_on_dataset(
         &dataset,
         &rule,

@@ -11,7 +11,7 @@ use plasticity::report::fit_figures::{neural_fit_figures, rule_fit_figures};
 use plasticity::report::{
     coefficient_uncertainty, coefficients_csv, history_csv, neural_results, write_json, write_text,
 };
-use plasticity::rule::{parse_expression, term_names, PlasticityRule, Rule, Variables};
+use plasticity::rule::{parse_expression, term_names, PlasticityRule, Variables};
 
 use super::data::open_stream;
 use super::FitArgs;
@@ -103,8 +103,8 @@ pub(super) fn fit_streamed_command(args: &FitArgs) -> Result<()> {
         &args.out.join("results.json"),
         &plasticity::report::neural_results_streamed(&fit, &settings, &args.data, &stream, seconds),
     )?;
-    let truth = match (&fit.rule, stream.generating_rule()) {
-        (Rule::Taylor(_), Some(rule)) => Some(parse_expression(rule, Variables::Xyw)?),
+    let truth = match (fit.rule.as_taylor(), stream.generating_rule()) {
+        (Some(_), Some(rule)) => Some(parse_expression(rule, Variables::Xyw)?),
         _ => None,
     };
     write_text(
@@ -149,7 +149,7 @@ fn print_fit_summary(
     );
     let uncertainty =
         coefficient_uncertainty(&fit.rule.parameter_names(), Some(&fit.identifiability));
-    if let Rule::Taylor(taylor) = &fit.rule {
+    if let Some(taylor) = fit.rule.as_taylor() {
         let names = term_names(taylor.variables());
         // the generating rule's terms first, then the largest others
         let mut order: Vec<usize> = (0..names.len()).collect();

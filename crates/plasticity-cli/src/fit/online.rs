@@ -13,7 +13,7 @@ use plasticity::pipeline::online::{
     fit_online_neural, followed_terms, online_report, OnlineFit, OnlineSettings, OnlineUpdate,
 };
 use plasticity::report::{write_json, write_text};
-use plasticity::rule::{parse_expression, Rule, Variables};
+use plasticity::rule::{parse_expression, Variables};
 
 use super::data::{open_stream, streams};
 use super::FitArgs;
@@ -47,10 +47,7 @@ pub(super) fn fit_online_command(args: &FitArgs) -> Result<()> {
     let rule = plasticity::pipeline::neural::build_rule(&settings)?;
     let report = online_report(&fit, &settings, &online, &args.data, &stream, seconds);
     write_json(&out.join("results.json"), &serde_json::to_value(&report)?)?;
-    let truth_for_csv = match rule {
-        Rule::Taylor(_) => truth.as_deref(),
-        Rule::Mlp(_) => None,
-    };
+    let truth_for_csv = rule.as_taylor().and(truth.as_deref());
     write_text(
         &out.join("coefficients.csv"),
         &plasticity::report::parameters_csv(&rule, &fit.theta, truth_for_csv),

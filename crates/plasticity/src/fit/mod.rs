@@ -31,7 +31,7 @@ pub use solver::Solver;
 
 use crate::objective::Objective;
 use crate::optim::{AdamEpochs, IterativeSolver, LbfgsEpochs};
-use crate::rule::{parse_expression, PlasticityRule, Rule, TrainableSpec};
+use crate::rule::{PlasticityRule, Rule};
 use crate::{Error, Result};
 pub(crate) use driver::{drive, Schedule};
 pub use least_squares::fit_least_squares;
@@ -116,53 +116,40 @@ pub fn fit<O: Objective>(
     })
 }
 
-/// The initial θ: `random` (Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`, drawn from
-/// `seed`), `zeros`, or a Taylor expression.
+/// The initial θ: `random` (drawn from `seed` with the family's spread,
+/// [`Rule::initial_spread`]: Taylor `N(0, 1e-5²)`, MLP `N(0, 0.01²)`), `zeros`, or an
+/// expression ([`Rule::parse_theta`]).
 pub fn initial_theta(rule: &Rule, init: &str, seed: u64) -> Result<Vec<f64>> {
     let n = rule.n_parameters();
     match init {
         "zeros" => Ok(vec![0.0; n]),
         "random" => {
-            let std = match rule {
-                Rule::Taylor(_) => 1e-5,
-                Rule::Mlp(_) => 1e-2,
-            };
-            let dist = crate::random::normal(0.0, std)?;
+            let dist = crate::random::normal(0.0, rule.initial_spread())?;
             let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1417_0000);
             Ok((0..n)
                 .map(|_| rand::RngExt::sample(&mut rng, dist))
                 .collect())
         }
-        expression => match rule {
-            Rule::Taylor(taylor) => parse_expression(expression, taylor.variables()),
-            Rule::Mlp(_) => Err(Error::config(
-                "init",
-                "an MLP rule starts from 'random' or 'zeros', not an expression",
-            )),
-        },
+        expression => rule.parse_theta(expression, "init"),
     }
 }
 
-/// What the optimizer sees of `rule`: for a Taylor rule the `trainable` terms in
-/// `basis` (the others stay exactly 0), penalised by L1/L2; for an MLP every
-/// parameter, unpenalised. Returns the parametrisation and the penalised indices.
+/// What the optimizer sees of `rule` ([`Parametrisation::of_rule`]), refused when no
+/// term is trainable, and the penalised indices: a Taylor rule's trainable terms
+/// (the L1/L2 penalties act on coefficients), none for an MLP.
 pub fn rule_parametrisation(
     rule: &Rule,
     trainable: &str,
     basis: Basis,
     scales: &VariableScales,
 ) -> Result<(Parametrisation, Vec<usize>)> {
-    match rule {
-        Rule::Taylor(taylor) => {
-            let mask = TrainableSpec::parse(trainable)?.mask(taylor.variables())?;
-            if !mask.iter().any(|&m| m) {
-                return Err(Error::config("trainable", "no term is trainable"));
-            }
-            let zeros = vec![0.0; taylor.variables().n_terms()];
-            let p = Parametrisation::taylor(taylor.variables(), &mask, basis, scales, &zeros);
-            let penalised = p.trainable().to_vec();
-            Ok((p, penalised))
-        }
-        Rule::Mlp(_) => Ok((Parametrisation::identity(rule.n_parameters()), Vec::new())),
+    let parametrisation = Parametrisation::of_rule(rule, trainable, basis, scales)?;
+    if parametrisation.n_free() == 0 {
+        return Err(Error::config("trainable", "no term is trainable"));
     }
+    let penalised = match rule.as_taylor() {
+        Some(_) => parametrisation.trainable().to_vec(),
+        None => Vec::new(),
+    };
+    Ok((parametrisation, penalised))
 }

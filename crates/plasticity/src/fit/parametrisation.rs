@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rule::{Term, Variables};
+use crate::rule::{PlasticityRule, Rule, Term, TrainableSpec, Variables};
 
 /// The basis the optimizer works in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +154,25 @@ impl Parametrisation {
             fixed,
             basis: Basis::Canonical,
         }
+    }
+
+    /// What the optimizer sees of `rule`: for a Taylor rule the terms `trainable` names
+    /// in `basis` (the others stay exactly 0); an MLP whole, in its own parameters.
+    pub fn of_rule(
+        rule: &Rule,
+        trainable: &str,
+        basis: Basis,
+        scales: &VariableScales,
+    ) -> crate::Result<Self> {
+        Ok(match rule.as_taylor() {
+            Some(taylor) => {
+                let variables = taylor.variables();
+                let mask = TrainableSpec::parse(trainable)?.mask(variables)?;
+                let zeros = vec![0.0; variables.n_terms()];
+                Parametrisation::taylor(variables, &mask, basis, scales, &zeros)
+            }
+            None => Parametrisation::identity(rule.n_parameters()),
+        })
     }
 
     /// A Taylor rule's parametrisation: the terms where `mask` is true are trained in

@@ -19,10 +19,10 @@
 //! ½δᵀHδ` with `g = ∇L`, `H = F`, and steps are kept on `L` itself (the problem's
 //! [`LeastSquaresProblem::loss`] and the system's `sse`), never on `Σ r̃²`.
 use nalgebra::{DMatrix, DVector};
-use serde::{Deserialize, Serialize};
 
 use super::least_squares::GaussNewtonSystem;
 use super::solver::{EpochStep, IterativeSolver};
+pub use super::state::LevenbergMarquardtState;
 use super::state::{taken_by_another, BackoffState, OptimizerState, Resume};
 use super::stop::StopReason;
 use crate::Result;
@@ -123,51 +123,6 @@ fn predicted_decrease(system: &GaussNewtonSystem, step: &[f64], model: LossModel
     -half * (2.0 * linear + quadratic)
 }
 
-/// Where a minimisation stands after a kept step (or at its start): continuing from it
-/// gives exactly the steps of an uninterrupted run, since the next Gauss–Newton system
-/// is a function of `φ` alone and the step rule needs only `λ` and the count of small
-/// steps. `φ` and the histories are the driver's ([`crate::optim`]'s solvers never
-/// keep them).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LevenbergMarquardtState {
-    /// The damping `λ` (relative to `D`) for the next step.
-    pub damping: f64,
-    /// Kept steps so far.
-    #[serde(default)]
-    pub steps: usize,
-    /// `L(φ)` at the current `φ` (NaN before the first system).
-    #[serde(default = "not_yet")]
-    pub loss: f64,
-    /// Kept steps in a row, up to the last, that lowered the loss by less than the
-    /// tolerance.
-    #[serde(default)]
-    pub small_steps: usize,
-    /// Gauss–Newton systems computed so far.
-    #[serde(default)]
-    pub systems: usize,
-    /// Losses computed at trial steps so far.
-    #[serde(default)]
-    pub trial_losses: usize,
-}
-
-fn not_yet() -> f64 {
-    f64::NAN
-}
-
-impl LevenbergMarquardtState {
-    /// The state before the first step.
-    pub fn start(settings: &LevenbergMarquardt) -> Self {
-        LevenbergMarquardtState {
-            damping: settings.initial_damping,
-            steps: 0,
-            loss: f64::NAN,
-            small_steps: 0,
-            systems: 0,
-            trial_losses: 0,
-        }
-    }
-}
-
 /// Levenberg–Marquardt as a solver that takes one kept step per call (state in, state
 /// out): the fitting driver owns the iterations, histories, observers and stop.
 pub struct LevenbergMarquardtSolver<'p> {
@@ -207,7 +162,7 @@ impl<'p> LevenbergMarquardtSolver<'p> {
         resume: Option<Resume<'_>>,
     ) -> Result<Self> {
         let state = match resume {
-            None => LevenbergMarquardtState::start(&settings),
+            None => LevenbergMarquardtState::start(settings.initial_damping),
             Some(Resume {
                 optimizer: OptimizerState::LevenbergMarquardt(state),
                 ..

@@ -12,9 +12,10 @@ use cmaes::{CMAESOptions, DVector, ObjectiveFunction, CMAES};
 use serde::{Deserialize, Serialize};
 
 use super::solver::{EpochStep, IterativeSolver};
+pub use super::state::MetaAdamState;
 use super::state::{taken_by_another, BackoffState, OptimizerState, Resume};
 use super::stop::StopReason;
-use super::{Adam, AdamState};
+use super::Adam;
 use crate::{Error, Result};
 
 /// Settings of the Adam meta-optimizer.
@@ -140,19 +141,6 @@ pub type BatchLossAndGradient<'a> = dyn Fn(&[f64], &[usize], &mut [f64]) -> f64 
 
 /// The meta-loss over φ on a batch of tasks.
 pub type BatchLoss<'a> = dyn Fn(&[f64], &[usize]) -> f64 + 'a;
-
-/// Adam's meta-optimization state between steps.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MetaAdamState {
-    /// Adam's moments.
-    pub adam: AdamState,
-    /// The step-size factor after non-finite steps (halved at each).
-    pub step_scale: f64,
-    /// Non-finite steps in a row.
-    pub consecutive: usize,
-    /// Non-finite steps skipped so far.
-    pub skipped: usize,
-}
 
 /// Adam on a stochastic meta-loss: after each Adam step the proximal L1 step (in
 /// Adam's metric, see [`MetaAdamSettings::l1`]) shrinks φ. A non-finite loss or

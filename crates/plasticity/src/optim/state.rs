@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::levenberg_marquardt::LevenbergMarquardtState;
-use super::meta::MetaAdamState;
 use super::{AdamState, LbfgsState};
 use crate::Error;
 
@@ -96,4 +94,61 @@ pub fn mismatched_checkpoint(why: &str) -> Error {
 /// The error of a checkpoint taken by another solver than `solver`.
 pub(crate) fn taken_by_another(state: &OptimizerState, solver: &str) -> Error {
     mismatched_checkpoint(&format!("it was taken by {}, not {solver}", state.name()))
+}
+
+/// Where a minimisation stands after a kept step (or at its start): continuing from it
+/// gives exactly the steps of an uninterrupted run, since the next Gauss–Newton system
+/// is a function of `φ` alone and the step rule needs only `λ` and the count of small
+/// steps. `φ` and the histories are the driver's (the solvers never keep them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevenbergMarquardtState {
+    /// The damping `λ` (relative to `D`) for the next step.
+    pub damping: f64,
+    /// Kept steps so far.
+    #[serde(default)]
+    pub steps: usize,
+    /// `L(φ)` at the current `φ` (NaN before the first system).
+    #[serde(default = "not_yet")]
+    pub loss: f64,
+    /// Kept steps in a row, up to the last, that lowered the loss by less than the
+    /// tolerance.
+    #[serde(default)]
+    pub small_steps: usize,
+    /// Gauss–Newton systems computed so far.
+    #[serde(default)]
+    pub systems: usize,
+    /// Losses computed at trial steps so far.
+    #[serde(default)]
+    pub trial_losses: usize,
+}
+
+fn not_yet() -> f64 {
+    f64::NAN
+}
+
+impl LevenbergMarquardtState {
+    /// The state before the first step, with the damping `initial_damping`.
+    pub fn start(initial_damping: f64) -> Self {
+        LevenbergMarquardtState {
+            damping: initial_damping,
+            steps: 0,
+            loss: f64::NAN,
+            small_steps: 0,
+            systems: 0,
+            trial_losses: 0,
+        }
+    }
+}
+
+/// Adam's meta-optimization state between steps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetaAdamState {
+    /// Adam's moments.
+    pub adam: AdamState,
+    /// The step-size factor after non-finite steps (halved at each).
+    pub step_scale: f64,
+    /// Non-finite steps in a row.
+    pub consecutive: usize,
+    /// Non-finite steps skipped so far.
+    pub skipped: usize,
 }

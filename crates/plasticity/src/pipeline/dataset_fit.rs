@@ -132,9 +132,9 @@ impl DatasetFitReport {
         generating: impl FnOnce() -> Result<Option<Vec<f64>>>,
     ) -> Result<Self> {
         let fit: Fitted = fit.into();
-        let generating = match fit.rule {
-            Rule::Taylor(_) => generating()?,
-            Rule::Mlp(_) => None,
+        let generating = match fit.rule.as_taylor() {
+            Some(_) => generating()?,
+            None => None,
         };
         let parameter_names = fit.rule.parameter_names();
         let uncertainty = coefficient_uncertainty(&parameter_names, Some(&fit.identifiability));

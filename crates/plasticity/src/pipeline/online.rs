@@ -381,7 +381,7 @@ pub fn online_report(
 /// coefficients) when the recording has one; otherwise the two largest final
 /// coefficients. None for an MLP rule.
 pub fn followed_terms(fit: &OnlineFit, rule: &Rule, truth: Option<&[f64]>) -> Vec<(usize, String)> {
-    if !matches!(rule, Rule::Taylor(_)) {
+    if rule.as_taylor().is_none() {
         return Vec::new();
     }
     let mut indices: Vec<usize> = match truth {

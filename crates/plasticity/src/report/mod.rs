@@ -23,7 +23,7 @@ use crate::fit::FitOutcome;
 use crate::io::write_atomically;
 use crate::pipeline::behaviour::{BehaviourFit, BehaviourFitSettings};
 use crate::pipeline::neural::{NeuralFit, NeuralFitSettings};
-use crate::rule::{format_expression, PlasticityRule, Rule};
+use crate::rule::{PlasticityRule, Rule};
 use crate::{Error, Result};
 
 fn named(names: &[String], values: &[f64]) -> Map<String, Value> {
@@ -40,22 +40,14 @@ fn named(names: &[String], values: &[f64]) -> Map<String, Value> {
 fn fit_entries(rule: &Rule, outcome: &FitOutcome, metrics: Value) -> Map<String, Value> {
     let names = rule.parameter_names();
     let mut results = Map::new();
-    match rule {
-        Rule::Taylor(taylor) => {
-            results.insert(
-                "coefficients".into(),
-                Value::Object(named(&names, &outcome.theta)),
-            );
-            results.insert(
-                "rule".into(),
-                json!(format_expression(&outcome.theta, taylor.variables())),
-            );
+    let values = Value::Object(named(&names, &outcome.theta));
+    match rule.expression(&outcome.theta) {
+        Some(expression) => {
+            results.insert("coefficients".into(), values);
+            results.insert("rule".into(), json!(expression));
         }
-        Rule::Mlp(_) => {
-            results.insert(
-                "parameters".into(),
-                Value::Object(named(&names, &outcome.theta)),
-            );
+        None => {
+            results.insert("parameters".into(), values);
         }
     }
     results.insert("metrics".into(), metrics);
@@ -201,11 +193,8 @@ pub fn fitted_parameters_csv(
             }
         }
         _ => {
-            csv.push_str(if matches!(rule, Rule::Taylor(_)) {
-                "term,value"
-            } else {
-                "parameter,value"
-            });
+            csv.push_str(rule.parameter_kind());
+            csv.push_str(",value");
             csv.push_str(EXTRA);
             for (k, (name, value)) in names.iter().zip(theta).enumerate() {
                 csv.push_str(&format!("\"{name}\",{value}{}\n", extra(k)));
@@ -447,11 +436,8 @@ pub fn circuit_results(
         for (name, value) in names.iter().zip(theta) {
             coefficients.insert(format!("{}.{name}", named.name), json!(value));
         }
-        if let Rule::Taylor(taylor) = &named.rule {
-            rules.insert(
-                named.name.clone(),
-                json!(format_expression(theta, taylor.variables())),
-            );
+        if let Some(expression) = named.rule.expression(theta) {
+            rules.insert(named.name.clone(), json!(expression));
         }
     }
     let initial_weights: Map<String, Value> = dataset
@@ -592,12 +578,12 @@ pub fn write_fitted_initial_weights(
 mod tests {
     use super::*;
     use crate::analysis::identifiability::{results_section, Curvature, Z_95};
-    use crate::rule::{term_names, TaylorRule, Variables};
+    use crate::rule::{term_names, Variables};
 
     /// A Taylor rule with `x*y` = 1 known to ±0.002 and `y^2*w` = −1 to ±2 (95 %),
     /// the other 25 terms held fixed at 0.
     fn section() -> (Rule, Vec<f64>, Value) {
-        let rule = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+        let rule = Rule::taylor(Variables::Xyw);
         let names = term_names(Variables::Xyw);
         let xy = names.iter().position(|n| n == "x*y").expect("x*y");
         let yyw = names.iter().position(|n| n == "y^2*w").expect("y^2*w");

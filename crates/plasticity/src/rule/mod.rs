@@ -266,6 +266,11 @@ impl Rule {
         })
     }
 
+    /// The full Taylor series over `variables` (every term of degree ≤ 2 per variable).
+    pub fn taylor(variables: Variables) -> Rule {
+        Rule::Taylor(TaylorRule::new(variables))
+    }
+
     /// The family's name as used on the command line: `taylor` or `mlp`.
     pub fn family(&self) -> &'static str {
         match self {
@@ -281,6 +286,41 @@ impl Rule {
             Rule::Taylor(taylor) => Some(taylor),
             Rule::Mlp(_) => None,
         }
+    }
+
+    /// The spread of a random initial θ: Taylor `1e-5` (coefficients start near 0, the
+    /// null rule), MLP `1e-2` (a network needs its symmetry broken).
+    pub fn initial_spread(&self) -> f64 {
+        match self {
+            Rule::Taylor(_) => 1e-5,
+            Rule::Mlp(_) => 1e-2,
+        }
+    }
+
+    /// θ from a Taylor expression ("x*y - y^2*w") over the rule's variables; an MLP
+    /// takes none (an error naming `key`, the setting it came from).
+    pub fn parse_theta(&self, expression: &str, key: &str) -> crate::Result<Vec<f64>> {
+        match self {
+            Rule::Taylor(taylor) => parse_expression(expression, taylor.variables()),
+            Rule::Mlp(_) => Err(crate::Error::config(
+                key,
+                "an MLP rule starts from 'random' or 'zeros', not an expression",
+            )),
+        }
+    }
+
+    /// The name of a parameter in tables: `term` (Taylor coefficients) or `parameter`.
+    pub fn parameter_kind(&self) -> &'static str {
+        match self {
+            Rule::Taylor(_) => "term",
+            Rule::Mlp(_) => "parameter",
+        }
+    }
+
+    /// θ as an expression, for a Taylor rule (`None` for an MLP).
+    pub fn expression(&self, theta: &[f64]) -> Option<String> {
+        self.as_taylor()
+            .map(|taylor| format_expression(theta, taylor.variables()))
     }
 
     /// Names of the coefficients: a Taylor rule's canonical term names; none for the

@@ -865,7 +865,7 @@ fn a_neural_recording_gives_the_same_results_on_both_engine_paths() {
     .simulate()
     .expect("simulated");
     assert!(dataset.recorded_neurons.len() < dataset.n_post());
-    let taylor = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+    let taylor = Rule::taylor(Variables::Xyw);
     let mlp = Rule::Mlp(crate::rule::MlpRule::new(Variables::Xyw, &[4]).expect("mlp"));
     for rule in [taylor, mlp] {
         let n = rule.n_parameters();
@@ -932,7 +932,7 @@ fn a_neural_recording_gives_the_same_results_on_both_engine_paths() {
             1e-9,
         );
     }
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xyw));
+    let rule = Rule::taylor(Variables::Xyw);
     let error = NeuralEngine::new(3, 4, &[4], rule).expect_err("neuron 4 of 4");
     assert!(error.to_string().contains("recorded_neurons"), "{error}");
 }

@@ -71,7 +71,7 @@ fn a_newton_step_from_where_fisher_scoring_stops_gains_nothing() {
     let mut solver = LevenbergMarquardtSolver::new(
         &problem,
         LevenbergMarquardt::default(),
-        LevenbergMarquardtState::start(&LevenbergMarquardt::default()),
+        LevenbergMarquardtState::start(LevenbergMarquardt::default().initial_damping),
     );
     let mut phi = vec![0.0; 3];
     let mut evaluations = 0;

@@ -209,10 +209,7 @@ pub fn evaluate_behaviour(
     let simulated = fresh_task.simulate_sessions(0, sessions)?;
     let data = fresh_task.dataset(&simulated)?;
     let true_theta = parse_expression(&task.rule, Variables::Xywr)?;
-    let true_engine = BehaviourEngine::new(
-        &task.circuit(),
-        Rule::Taylor(TaylorRule::new(Variables::Xywr)),
-    )?;
+    let true_engine = BehaviourEngine::new(&task.circuit(), Rule::taylor(Variables::Xywr))?;
     let engine = BehaviourEngine::new(circuit, rule.clone())?;
     let null_theta = vec![0.0; theta.len()];
     let per_session = (0..sessions)

@@ -14,7 +14,7 @@ use crate::gradient::network::{
     simulate_network, NetworkRun, NetworkTrajectory, NetworkWorkspace, TrajectoryLoss,
 };
 use crate::objective::CircuitObjective;
-use crate::rule::{term_names, PlasticityRule, Rule, Term, Variables};
+use crate::rule::{term_names, PlasticityRule, Term, Variables};
 use crate::task::circuit::draw_conditions;
 use crate::Result;
 
@@ -278,7 +278,7 @@ impl FreshTotals {
         for &q in plastic {
             let projection = &network.projections()[q];
             let r = projection.rule.unwrap_or(0);
-            let Rule::Taylor(taylor) = &network.rules()[r].rule else {
+            let Some(taylor) = network.rules()[r].rule.as_taylor() else {
                 continue;
             };
             let theta_range = network.theta_range(r);

@@ -7,7 +7,7 @@ use crate::data::mean_and_std;
 use crate::data::CircuitDataset;
 use crate::fit::{Basis, Parametrisation, VariableScales};
 use crate::objective::{CircuitObjective, Objective};
-use crate::rule::{PlasticityRule, Rule, TrainableSpec};
+
 use crate::Result;
 
 /// Means and standard deviations of a rule's variables over the projections that use
@@ -77,23 +77,13 @@ pub fn circuit_parametrisation(
     let mut penalised = Vec::new();
     for (r, named) in network.rules().iter().enumerate() {
         let offset = network.theta_range(r).start;
-        match &named.rule {
-            Rule::Taylor(taylor) => {
-                let spec = &dataset.spec.rules[r];
-                let mask = TrainableSpec::parse(&spec.trainable)?.mask(taylor.variables())?;
-                let zeros = vec![0.0; taylor.variables().n_terms()];
-                let part = Parametrisation::taylor(
-                    taylor.variables(),
-                    &mask,
-                    basis,
-                    &rule_scales(dataset, r),
-                    &zeros,
-                );
-                penalised.extend(part.trainable().iter().map(|&k| k + offset));
-                parts.push(part);
-            }
-            Rule::Mlp(_) => parts.push(Parametrisation::identity(named.rule.n_parameters())),
+        let trainable = &dataset.spec.rules[r].trainable;
+        let scales = rule_scales(dataset, r);
+        let part = Parametrisation::of_rule(&named.rule, trainable, basis, &scales)?;
+        if named.rule.as_taylor().is_some() {
+            penalised.extend(part.trainable().iter().map(|&k| k + offset));
         }
+        parts.push(part);
     }
     let n_w0 = objective.n_parameters() - network.n_parameters();
     if n_w0 > 0 {

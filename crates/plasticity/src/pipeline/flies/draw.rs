@@ -208,7 +208,7 @@ pub(crate) fn heldout_loss(
     session: BehaviourSession<'_>,
     kept_trials: usize,
 ) -> Result<f64> {
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let rule = Rule::taylor(Variables::Xywr);
     let mut total = 0.0;
     replay_session(circuit, &rule, theta, session, |p, _, _, loss| {
         if session.trial_of_presentation[p] as usize >= kept_trials {

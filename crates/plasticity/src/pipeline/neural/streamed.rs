@@ -10,7 +10,7 @@ use crate::analysis::metrics::named_coefficient_error;
 use crate::data::mean_and_std;
 use crate::fit::{fit, EpochReport, Solver, VariableScales};
 use crate::objective::Objective;
-use crate::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
+use crate::rule::{parse_expression, PlasticityRule, TaylorRule, Variables};
 use crate::Result;
 
 /// Means and standard deviations of x, y and w as [`super::neural_scales`] measures them (the
@@ -107,8 +107,8 @@ pub fn fit_neural_streamed(
         .generating_rule()
         .map(|expression| parse_expression(expression, Variables::Xyw))
         .transpose()?;
-    let (loss_at_generating_rule, coefficient_error) = match (&generating, &rule) {
-        (Some(true_theta), Rule::Taylor(taylor)) => {
+    let (loss_at_generating_rule, coefficient_error) = match (&generating, rule.as_taylor()) {
+        (Some(true_theta), Some(taylor)) => {
             let true_objective = crate::objective::StreamedNeuralObjective::new(
                 stream,
                 TaylorRule::new(taylor.variables()),

@@ -21,7 +21,7 @@ use crate::gradient::network::single_layer::tests::{
 use crate::gradient::network::{network_trajectory_loss_and_gradient, NetworkWorkspace};
 use crate::gradient::GradientStrategy;
 use crate::optim::least_squares::GaussNewtonSystem;
-use crate::rule::{MlpRule, PlasticityRule, Rule, TaylorRule, Term, Variables};
+use crate::rule::{MlpRule, PlasticityRule, Rule, Term, Variables};
 use crate::task::BehaviourTask;
 
 fn sessions(seed: u64, n_in: usize, n_hidden: usize, signal: RewardSignal) -> BehaviourDataset {
@@ -301,7 +301,7 @@ fn growing_taylor(seed: u64) -> Vec<f64> {
 
 #[test]
 fn taylor_behaviour_gradients_match_dual_numbers_and_finite_differences() {
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let rule = Rule::taylor(Variables::Xywr);
     // the SPEC's readout v = 5/10 and v = 5/7, which is not a binary fraction
     for (seed, (n_in, n_hidden), signal) in [
         (0u64, (3, 4), RewardSignal::Centred),
@@ -344,7 +344,7 @@ fn mlp_behaviour_gradients_match_dual_numbers_and_finite_differences() {
 
 #[test]
 fn weight_bound_is_differentiated_where_it_engages() {
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let rule = Rule::taylor(Variables::Xywr);
     for (seed, signal) in [(5u64, RewardSignal::Centred), (6, RewardSignal::Raw)] {
         let data = sessions(seed, 3, 4, signal);
         let theta = growing_taylor(60 + seed);
@@ -370,7 +370,7 @@ fn weight_bound_is_differentiated_where_it_engages() {
 #[test]
 fn the_fisher_pass_refuses_a_squared_error_and_gauss_newton_a_cross_entropy() {
     let data = sessions(7, 3, 4, RewardSignal::Centred);
-    let rule = Rule::Taylor(TaylorRule::new(Variables::Xywr));
+    let rule = Rule::taylor(Variables::Xywr);
     let engine = BehaviourEngine::new(&BehaviourCircuit::new(3, 4), rule).expect("engine");
     let session = engine.trajectory(data.session(0)).expect("conversion");
     let theta = vec![0.0; 81];

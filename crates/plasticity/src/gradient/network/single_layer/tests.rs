@@ -276,7 +276,7 @@ fn rule_enum_dispatches_to_the_same_gradient() {
     );
     let dispatched = adjoint_gradient(
         &dataset,
-        &Rule::Taylor(TaylorRule::new(Variables::Xyw)),
+        &Rule::taylor(Variables::Xyw),
         &theta,
         GradientStrategy::Checkpointed,
     );
