@@ -15,7 +15,7 @@ use serde_json::json;
 use plasticity::fit::FitCheckpoint;
 use plasticity::pipeline::discover::{discover_from, DiscoverReport, DiscoverSpec, MetaOptimizer};
 use plasticity::report::figures::{line_plot, Series};
-use plasticity::report::{write_json, write_text};
+use plasticity::report::{write_json, write_text, InterruptedRun};
 
 /// The meta-optimizer on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -137,18 +137,10 @@ pub(crate) fn discover_command(args: &DiscoverArgs) -> Result<()> {
     let report = match report {
         Err(plasticity::Error::Interrupted { what, done, total }) => {
             let command = crate::journal::command_line();
-            write_json(
-                &out.join("results.json"),
-                &json!({
-                    "stop_reason": "interrupted",
-                    "interrupted": what,
-                    "units_done": done,
-                    "units": total,
-                    "checkpoint": checkpoint_path.display().to_string(),
-                    "resume_with": format!("{command} --resume"),
-                    "version": plasticity::VERSION,
-                }),
-            )?;
+            let checkpoint = checkpoint_path.display().to_string();
+            let resume_with = format!("{command} --resume");
+            let record = InterruptedRun::new(&what, (done, total), &checkpoint, &resume_with);
+            write_json(&out.join("results.json"), &serde_json::to_value(record)?)?;
             return Err(crate::journal::Interrupted(format!(
                 "interrupted after {done} of {total} meta-steps; continue with `{command} --resume`"
             ))

@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use plasticity::report::InterruptedRun;
 use serde_json::json;
 
 use plasticity::fit::{EpochReport, FitCheckpoint, StopReason};
@@ -105,18 +106,9 @@ impl DirJournal {
         match result {
             Err(plasticity::Error::Interrupted { what, done, total }) => {
                 let resume = format!("{command} --resume");
-                plasticity::report::write_json(
-                    results,
-                    &json!({
-                        "stop_reason": "interrupted",
-                        "interrupted": what,
-                        "units_done": done,
-                        "units": total,
-                        "checkpoint": self.dir.display().to_string(),
-                        "resume_with": resume,
-                        "version": plasticity::VERSION,
-                    }),
-                )?;
+                let checkpoint = self.dir.display().to_string();
+                let record = InterruptedRun::new(&what, (done, total), &checkpoint, &resume);
+                plasticity::report::write_json(results, &serde_json::to_value(record)?)?;
                 Err(Interrupted(format!(
                     "interrupted: {what} stopped after {done} of {total} units, kept in {}; continue with `{resume}`",
                     self.dir.display()

@@ -234,7 +234,11 @@ fn hostile_raw_files_name_the_file_and_the_variable() {
     v73.resize(2048, 0);
     std::fs::write(fly.join("cps_2.mat"), &v73).expect("written");
     assert_error(convert_raw_fly(&fly), "cps_2.mat", "cps", &["v7.3", "HDF5"]);
+}
 
+#[test]
+fn hostile_raw_values_name_the_file_and_the_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
     // a type too short to have a 4th character, a choice outside 0..=2, a variable
     // of the wrong name
     let fly = fly_dir(dir.path(), "short_type");

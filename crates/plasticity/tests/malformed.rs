@@ -124,20 +124,42 @@ fn csv(text: &str) -> Vec<u8> {
 const VALID_TOML: &str =
     "kind = \"neural\"\n\n[simulate]\nn_pre = 4\nn_post = 6\n\n[fit]\nepochs = 5\n";
 
-/// The whole corpus.
-fn corpus() -> Vec<Case> {
-    use Loader::*;
-    let case = |file, bytes, loader, variable, message| Case {
+/// One case of the corpus.
+fn case(
+    file: &'static str,
+    bytes: Vec<u8>,
+    loader: Loader,
+    variable: &'static str,
+    message: &'static str,
+) -> Case {
+    Case {
         file,
         bytes,
         loader,
         variable,
         message,
-    };
-    let (x, w, a) = arrays();
-    let mut cases = Vec::new();
+    }
+}
 
-    // ---- .npz (neural and behaviour datasets)
+/// The whole corpus.
+fn corpus() -> Vec<Case> {
+    [
+        npz_cases(),
+        npz_content_cases(),
+        mat_cases(),
+        csv_cases(),
+        toml_cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The .npz cases (neural and behaviour datasets) broken in their archive or headers.
+fn npz_cases() -> Vec<Case> {
+    use Loader::*;
+    let (x, _, a) = arrays();
+    let mut cases = Vec::new();
     let valid = valid_neural();
     cases.push(case(
         "npz_truncated.npz",
@@ -200,6 +222,16 @@ fn corpus() -> Vec<Case> {
         "inputs",
         "the data is 16 bytes but shape [1000000, 1000, 1000] of float64 (<f8) needs 8000000000000 bytes",
     ));
+    cases
+}
+
+/// The .npz cases whose members break after the header: a zip bomb, non-finite
+/// values, metadata that is not text, empty arrays.
+fn npz_content_cases() -> Vec<Case> {
+    use Loader::*;
+    let (x, w, a) = arrays();
+    let mut cases = Vec::new();
+    let valid = valid_neural();
     // 8 MiB of zeros after a header for 12 values: the member declares (and its header
     // justifies) 224 bytes, but its deflate stream inflates to 8 MiB.
     let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3, 2), }";
@@ -292,8 +324,13 @@ fn corpus() -> Vec<Case> {
         "metadata",
         "expected kind \"behaviour\", found \"neural\"",
     ));
+    cases
+}
 
-    // ---- .mat (fly recordings)
+/// The .mat cases (fly recordings).
+fn mat_cases() -> Vec<Case> {
+    use Loader::*;
+    let mut cases = Vec::new();
     let valid_mat = mat_file(&fly_vars(), false);
     cases.push(case(
         "mat_truncated.mat",
@@ -393,57 +430,62 @@ fn corpus() -> Vec<Case> {
         "Y",
         "expected at least one presentation, found none",
     ));
+    cases
+}
 
-    // ---- CSV (fly recordings)
-    cases.push(case(
+/// The CSV cases (fly recordings).
+fn csv_cases() -> Vec<Case> {
+    use Loader::*;
+    let mut cases = vec![
+    case(
         "csv_truncated.csv",
         csv(&VALID_CSV[..VALID_CSV.len() - 4]),
         Csv,
         "reward",
         "line 6: 3 cells, but the header has 4 columns",
-    ));
-    cases.push(case(
+    ),
+    case(
         "csv_wrong_magic.csv",
         csv("time,stimulus,choice,payoff\n0,0,0,\n"),
         Csv,
         "trial",
         "missing column: the header must name trial, odour, decision and reward, found 'time,stimulus,choice,payoff'",
-    ));
-    cases.push(case(
+    ),
+    case(
         "csv_wrong_dtype.csv",
         csv(&VALID_CSV.replace("0,1,1,1", "0,B,1,1")),
         Csv,
         "odour",
         "line 3: expected a number, found 'B'",
-    ));
-    cases.push(case(
+    ),
+    case(
         "csv_shapes_disagree.csv",
         csv(&VALID_CSV.replace("2,1,1,1", "5,1,1,1")),
         Csv,
         "trial",
         "line 6: expected trial 2 (trials count from 0 and a trial ends with its accept), found 5",
-    ));
-    cases.push(case(
+    ),
+    case(
         "csv_claims_1e12_odours.csv",
         csv(&VALID_CSV.replace("2,0,0,", "2,1000000000000,0,")),
         Csv,
         "odour",
         "line 5: odour 1000000000000 is beyond the 256 odours supported",
-    ));
-    cases.push(case(
+    ),
+    case(
         "csv_nan.csv",
         csv(&VALID_CSV.replace("1,1,1,0", "1,1,1,NaN")),
         Csv,
         "reward",
         "line 4: expected a finite number, found 'NaN'",
-    ));
-    cases.push(case(
+    ),
+    case(
         "csv_inf.csv",
         csv(&VALID_CSV.replace("1,1,1,0", "1,1,1,inf")),
         Csv,
         "reward",
         "line 4: expected a finite number, found 'inf'",
-    ));
+    )];
     let mut non_utf8 = csv(VALID_CSV);
     non_utf8.extend(b"3,\xff,1,1\n");
     cases.push(case(
@@ -460,8 +502,13 @@ fn corpus() -> Vec<Case> {
         "decision",
         "expected at least one presentation (a row after the header), found none",
     ));
+    cases
+}
 
-    // ---- TOML experiment files (loaded by the CLI's tests)
+/// The TOML experiment files (loaded by the CLI's tests).
+fn toml_cases() -> Vec<Case> {
+    use Loader::*;
+    let mut cases = Vec::new();
     for (file, text) in [
         (
             "toml_truncated.toml",

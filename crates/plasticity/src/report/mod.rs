@@ -5,9 +5,11 @@
 pub mod figures;
 pub mod fit_figures;
 mod history;
+mod interrupted;
 mod json;
 
 pub use history::history_csv;
+pub use interrupted::InterruptedRun;
 pub use json::json_text;
 // where they were before the pipelines needed them (see analysis::uncertainty)
 pub use crate::analysis::uncertainty::{
