@@ -309,4 +309,4 @@ impl LevenbergMarquardtSolver<'_> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,12 +1,14 @@
 //! Levenberg–Marquardt under the fitting driver on Rosenbrock (a zero residual) and
-//! Fisher scoring on a logistic regression (a likelihood), stopped and continued.
+//! Fisher scoring on the logistic regression of the optimizer's own tests (a
+//! likelihood), stopped and continued.
 
 use std::ops::ControlFlow;
 
 use super::*;
 use crate::fit::StopReason;
 use crate::optim::least_squares::GaussNewtonSystem;
-use crate::optim::levenberg_marquardt::{LevenbergMarquardtState, LossModel};
+use crate::optim::levenberg_marquardt::tests::Logistic;
+use crate::optim::levenberg_marquardt::LevenbergMarquardtState;
 use crate::optim::OptimizerState;
 
 /// Rosenbrock as least squares: `r = (10 (φ₁ − φ₀²), 1 − φ₀)`, `N = 2`.
@@ -37,68 +39,6 @@ impl LeastSquaresProblem for Rosenbrock {
             }
         }
         Ok(system)
-    }
-}
-
-/// A logistic regression `P(y = 1) = σ(φ · x_i)` on fixed data: the mean negative
-/// log-likelihood and its Fisher-scoring system.
-struct Logistic {
-    features: Vec<[f64; 3]>,
-    labels: Vec<f64>,
-}
-
-impl Logistic {
-    fn new() -> Self {
-        // a deterministic, not separable sample
-        let mut features = Vec::new();
-        let mut labels = Vec::new();
-        for i in 0..200 {
-            let t = i as f64;
-            let x = [1.0, (0.37 * t).sin() * 2.0, (0.11 * t).cos()];
-            let logit = 0.5 - 1.5 * x[1] + 0.8 * x[2];
-            let p = 1.0 / (1.0 + (-logit).exp());
-            features.push(x);
-            labels.push(if (0.618_034 * t).fract() < p {
-                1.0
-            } else {
-                0.0
-            });
-        }
-        Logistic { features, labels }
-    }
-}
-
-impl LeastSquaresProblem for Logistic {
-    fn loss(&self, phi: &[f64]) -> f64 {
-        let n = self.labels.len() as f64;
-        self.features
-            .iter()
-            .zip(&self.labels)
-            .map(|(x, &y)| {
-                let z: f64 = x.iter().zip(phi).map(|(a, b)| a * b).sum();
-                z.max(0.0) + (-z.abs()).exp().ln_1p() - y * z
-            })
-            .sum::<f64>()
-            / n
-    }
-
-    fn system(&self, phi: &[f64]) -> Result<GaussNewtonSystem> {
-        let n = self.labels.len() as f64;
-        let mut system = GaussNewtonSystem::zeros(3);
-        for (x, &y) in self.features.iter().zip(&self.labels) {
-            let z: f64 = x.iter().zip(phi).map(|(a, b)| a * b).sum();
-            let p = 1.0 / (1.0 + (-z).exp());
-            system.add_scored_row(p - y, p * (1.0 - p), x);
-        }
-        system.symmetrise();
-        system.sse = self.loss(phi);
-        system.gradient.iter_mut().for_each(|v| *v /= n);
-        system.normal.iter_mut().for_each(|v| *v /= n);
-        Ok(system)
-    }
-
-    fn model(&self) -> LossModel {
-        LossModel::Likelihood
     }
 }
 

@@ -5,13 +5,13 @@ use super::*;
 
 /// A logistic regression `P(y = 1) = σ(φ · x_i)` on fixed data: the mean negative
 /// log-likelihood and its Fisher-scoring system.
-struct Logistic {
+pub(crate) struct Logistic {
     features: Vec<[f64; 3]>,
     labels: Vec<f64>,
 }
 
 impl Logistic {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // a deterministic, not separable sample
         let mut features = Vec::new();
         let mut labels = Vec::new();
