@@ -39,7 +39,9 @@ pub(crate) struct Schedule<'a> {
 /// Runs `solver` from `phi` (with `evaluations` already spent starting it) for
 /// `schedule.epochs` epochs or until it stops, converges or the observer stops it
 /// ([`StopReason::Interrupted`]). After every epoch the observer sees the loss, θ and
-/// a checkpoint from which a resumed fit takes exactly the same steps.
+/// a checkpoint from which a resumed fit takes exactly the same steps. A checkpoint to
+/// continue whose sizes do not fit is refused (its solver, already built from it, has
+/// refused one of another solver).
 pub(crate) fn drive(
     solver: &mut dyn IterativeSolver,
     mut phi: Vec<f64>,
@@ -47,6 +49,9 @@ pub(crate) fn drive(
     schedule: &Schedule<'_>,
     observer: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<Driven> {
+    if let Some(checkpoint) = schedule.resume {
+        checkpoint.check(phi.len(), schedule.epochs)?;
+    }
     let mut loss_history = Vec::with_capacity(schedule.epochs);
     let mut theta_history = Vec::with_capacity(schedule.epochs);
     let first_epoch = match schedule.resume {

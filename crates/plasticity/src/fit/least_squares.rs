@@ -28,9 +28,6 @@ pub fn fit_least_squares(
 ) -> Result<(FitOutcome, Vec<f64>)> {
     let mut solver =
         LevenbergMarquardtSolver::resume(problem, *settings, resume.map(FitCheckpoint::resume))?;
-    if let Some(checkpoint) = resume {
-        checkpoint.check(phi.len(), epochs)?;
-    }
     let schedule = Schedule {
         epochs,
         parametrisation,

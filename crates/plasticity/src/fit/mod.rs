@@ -94,9 +94,6 @@ pub fn fit<O: Objective>(
             &mut evaluations,
         )?),
     };
-    if let Some(checkpoint) = &config.resume {
-        checkpoint.check(phi.len(), config.epochs)?;
-    }
     let schedule = Schedule {
         epochs: config.epochs,
         parametrisation,

@@ -56,9 +56,6 @@ fn meta_optimize(
     resume: Option<&FitCheckpoint>,
     on_step: &mut dyn FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<MetaOutcome> {
-    if let Some(checkpoint) = resume {
-        checkpoint.check(subset.n_free(), iterations)?;
-    }
     let phi = subset.phi(theta);
     let schedule = Schedule {
         epochs: iterations,
