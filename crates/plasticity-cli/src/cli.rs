@@ -139,6 +139,10 @@ enum SimulateCommand {
     /// Simulated flies choosing odours in the two-odour probabilistic reward task while
     /// learning with a rule (docs/model.md §4.2): writes an .npz dataset (kind "behaviour").
     Behaviour(crate::simulate::SimulateBehaviourArgs),
+    /// Simulated flies choosing between both odours offered together (softmax of the
+    /// circuit's values), baited rewards in blocks, learning with a rule: writes an
+    /// .npz dataset (kind "choice", docs/model.md §6).
+    Choice(crate::simulate::SimulateBehaviourArgs),
     /// A multi-population circuit described in a TOML file (populations,
     /// projections, masks, rules; docs/circuits.md) learning with its rules: writes an
     /// .npz dataset (kind "circuit").
@@ -163,6 +167,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Simulate(SimulateCommand::Behaviour(args)) => {
             crate::simulate::simulate_behaviour(&args)
         }
+        Command::Simulate(SimulateCommand::Choice(args)) => crate::simulate::simulate_choice(&args),
         Command::Simulate(SimulateCommand::Circuit(args)) => {
             crate::simulate::simulate_circuit_command(&args)
         }

@@ -6,12 +6,14 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use plasticity::analysis::metrics::median;
+use plasticity::data::BehaviourKind;
 use plasticity::data::{check_fly_recordings, FLY_BLOCK_TRIALS};
 use plasticity::data::{FlyDataCheck, FlyRecording};
 use plasticity::fit::{FitConfig, OptimizerKind};
 use plasticity::pipeline::flies::{
-    compare_models, fit_flies_journaled, CoefficientSummary, FlyModelFit, FlySettings,
-    IntervalSigns, ModelComparison, ModelFamily, Q_LEARNING_MODEL,
+    compare_models, fit_flies_journaled, matching_by_block, BlockMatching, CoefficientSummary,
+    FlyModelFit, FlySettings, IntervalSigns, ModelComparison, ModelFamily,
+    Q_LEARNING_FORGETTING_MODEL, Q_LEARNING_MODEL,
 };
 use plasticity::pipeline::population::{fit_population_journaled, PopulationFit};
 use plasticity::report::{flies_per_fly_csv, population_csv, write_json, write_text};
@@ -126,6 +128,15 @@ fn fly_settings(args: &FliesArgs, flies: usize) -> Result<FlySettings> {
         q_learning: !args.no_q_learning,
         intervals: !args.no_intervals,
         population_folds: args.population_folds,
+        task: match args.task {
+            crate::flags::FlyTaskArg::AcceptReject => BehaviourKind::AcceptReject,
+            crate::flags::FlyTaskArg::Choice => BehaviourKind::Choice,
+        },
+        heldout_from_trial: match (args.heldout_from_trial, args.task) {
+            (Some(trial), _) => Some(trial.saturating_sub(1)),
+            (None, crate::flags::FlyTaskArg::Choice) => Some(2 * FLY_BLOCK_TRIALS),
+            (None, crate::flags::FlyTaskArg::AcceptReject) => None,
+        },
         posterior: args
             .posterior
             .then(|| plasticity::analysis::posterior::NutsSettings {
@@ -141,12 +152,23 @@ fn fly_settings(args: &FliesArgs, flies: usize) -> Result<FlySettings> {
         bail!("--posterior needs the intervals: drop --no-intervals");
     }
     note!(
-        "fitting {} flies × {} models × {} draws (all trials, and the first {} % for the held-out test){}{}{}",
+        "fitting {} flies × {} models × {} draws ({}: all trials, and {} for the held-out test){}{}{}",
         flies,
         settings.models.len(),
         settings.resamples,
-        args.training_percent,
-        if settings.q_learning { ", the Q-learning baseline" } else { "" },
+        match settings.task {
+            BehaviourKind::AcceptReject => "accept/reject of every presentation",
+            BehaviourKind::Choice => "the odour chosen in each trial",
+        },
+        match settings.heldout_from_trial {
+            Some(trial) => format!("the trials before trial {}", trial + 1),
+            None => format!("the first {} %", args.training_percent),
+        },
+        match (settings.q_learning, settings.task) {
+            (false, _) => "",
+            (true, BehaviourKind::AcceptReject) => ", the Q-learning baseline",
+            (true, BehaviourKind::Choice) => ", Q-learning baselines (plain, with forgetting)",
+        },
         if settings.intervals { ", profile-likelihood intervals" } else { "" },
         if settings.population_folds > 0 {
             format!(", one rule shared by all flies ({}-fold cross-validation by fly)", settings.population_folds)
@@ -215,6 +237,9 @@ fn fit_flies(
     let mut models = settings.models.clone();
     if settings.q_learning {
         models.push(Q_LEARNING_MODEL.to_string());
+        if settings.task == BehaviourKind::Choice {
+            models.push(Q_LEARNING_FORGETTING_MODEL.to_string());
+        }
     }
     let (comparisons, coefficients) = compare_models(&fits, &models);
     // how the 95 % intervals of θ_w fall, per model that has the term
@@ -328,12 +353,25 @@ fn write_outputs(
         }),
     )?;
 
+    let matching = if settings.task == BehaviourKind::Choice {
+        let rows = matching_by_block(recordings, fits);
+        write_text(&args.out.join("matching.csv"), &matching_csv(&rows, models))?;
+        rows
+    } else {
+        Vec::new()
+    };
     // everything the figures are drawn from, so `plasticity plot` can redraw them
     write_json(
         &args.out.join("fits.json"),
-        &json!({"models": models, "fits": fits, "population": population}),
+        &json!({"models": models, "fits": fits, "population": population, "matching": matching}),
     )?;
-    let figures = write_figures(&args.out.join("figures"), fits, models, population)?;
+    let figures = write_figures(
+        &args.out.join("figures"),
+        fits,
+        models,
+        population,
+        &matching,
+    )?;
     Ok((medians, figures))
 }
 
@@ -453,6 +491,34 @@ fn print_summary(outcome: &FliesOutcome, medians: &serde_json::Map<String, serde
             p.cross_fly_against_per_fly.median_difference,
         );
     }
+}
+
+/// matching.csv: one row per fly and block, the data's choice and reward fractions of
+/// odour 1 and each model's predicted choice fraction (empty where it has none).
+fn matching_csv(rows: &[BlockMatching], models: &[String]) -> String {
+    let mut text = String::from("fly,block,trials,choice_fraction,reward_fraction");
+    for model in models {
+        text.push_str(&format!(",predicted:{model}"));
+    }
+    text.push('\n');
+    for row in rows {
+        text.push_str(&format!(
+            "{},{},{},{},{}",
+            row.fly,
+            row.block + 1,
+            row.trials,
+            row.choice_fraction,
+            row.reward_fraction.map_or(String::new(), |v| v.to_string())
+        ));
+        for model in models {
+            text.push(',');
+            if let Some(p) = row.predicted.get(model) {
+                text.push_str(&p.to_string());
+            }
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// The 0-based trial of a fly's last rejected presentation, if it ever rejected.

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use plasticity::pipeline::flies::{paired_by_fly, FlyModelFit, ModelFamily};
+use plasticity::pipeline::flies::{paired_by_fly, BlockMatching, FlyModelFit, ModelFamily};
 use plasticity::pipeline::population::PopulationFit;
 use plasticity::report::figures::{
-    coefficient_distributions_by_subject, paired_plot, CoefficientPanel,
+    coefficient_distributions_by_subject, line_panels, paired_plot, CoefficientPanel, LinePanel,
+    Series,
 };
 
 /// Redraws the figures of a `flies` output directory from its `fits.json`; returns the
@@ -22,6 +23,8 @@ pub(crate) fn plot_from_dir(dir: &Path) -> Result<usize> {
         models: Vec<String>,
         fits: Vec<FlyModelFit>,
         population: Vec<PopulationFit>,
+        #[serde(default)]
+        matching: Vec<BlockMatching>,
     }
     let saved: Saved =
         serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
@@ -30,6 +33,7 @@ pub(crate) fn plot_from_dir(dir: &Path) -> Result<usize> {
         &saved.fits,
         &saved.models,
         &saved.population,
+        &saved.matching,
     )
 }
 
@@ -55,6 +59,7 @@ pub(crate) fn write_figures(
     fits: &[FlyModelFit],
     models: &[String],
     population: &[PopulationFit],
+    matching: &[BlockMatching],
 ) -> Result<usize> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating figure directory {}", dir.display()))?;
@@ -72,7 +77,65 @@ pub(crate) fn write_figures(
     for shared in population {
         written += shared_rule_figure(dir, fits, shared)?;
     }
+    if !matching.is_empty() {
+        written += matching_law_figure(dir, matching, models)?;
+    }
     Ok(written)
+}
+
+/// The matching law per block (one panel each): every fly's fraction of choices of
+/// odour 1 against the fraction of its rewards earned from it, the data and each
+/// model's prediction (markers), beside perfect matching (dashed diagonal).
+fn matching_law_figure(dir: &Path, rows: &[BlockMatching], models: &[String]) -> Result<usize> {
+    let blocks = rows.iter().map(|r| r.block + 1).max().unwrap_or(0);
+    let mut panels = Vec::new();
+    for block in 0..blocks {
+        let of_block: Vec<&BlockMatching> = rows
+            .iter()
+            .filter(|r| r.block == block && r.reward_fraction.is_some())
+            .collect();
+        if of_block.is_empty() {
+            continue;
+        }
+        let points = |value: &dyn Fn(&BlockMatching) -> Option<f64>| -> Vec<(f64, f64)> {
+            of_block
+                .iter()
+                .filter_map(|r| Some((r.reward_fraction?, value(r)?)))
+                .collect()
+        };
+        let mut series = vec![
+            Series::new("matching", vec![(0.0, 0.0), (1.0, 1.0)])
+                .dashed()
+                .colour(6),
+            Series::new("data", points(&|r| Some(r.choice_fraction)))
+                .markers_only()
+                .colour(0),
+        ];
+        for (k, model) in models.iter().enumerate() {
+            let predicted = points(&|r| r.predicted.get(model).copied());
+            if !predicted.is_empty() {
+                series.push(
+                    Series::new(model.clone(), predicted)
+                        .markers_only()
+                        .colour(k + 1),
+                );
+            }
+        }
+        panels.push(LinePanel {
+            title: format!("block {}", block + 1),
+            x_label: "fraction of rewards from odour 2".into(),
+            y_label: "fraction of choices of odour 2".into(),
+            series,
+            log_x: false,
+            log_y: false,
+        });
+    }
+    if panels.is_empty() {
+        return Ok(0);
+    }
+    Ok(line_panels(&dir.join("matching_law"), &panels)
+        .context("drawing the matching-law figure")?
+        .len())
 }
 
 /// The fits of `model`.

@@ -1,4 +1,5 @@
-//! `plasticity simulate oja|behaviour|circuit`: datasets simulated with a known rule.
+//! `plasticity simulate oja|behaviour|choice|circuit`: datasets simulated with a known
+//! rule.
 
 use std::path::PathBuf;
 
@@ -83,6 +84,36 @@ pub(crate) fn simulate_behaviour(args: &SimulateBehaviourArgs) -> Result<()> {
         task.n_trials(),
         presentations,
         accepted,
+        rewarded,
+        task.rule
+    );
+    Ok(())
+}
+
+pub(crate) fn simulate_choice(args: &SimulateBehaviourArgs) -> Result<()> {
+    let task = plasticity::task::BehaviourTask {
+        kind: plasticity::data::BehaviourKind::Choice,
+        ..args.task.task()?
+    };
+    let dataset = task.simulate().context("simulating the sessions")?;
+    dataset
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let (mut chose_b, mut rewarded) = (0usize, 0.0);
+    for k in 0..dataset.n_sessions() {
+        let session = dataset.session(k);
+        let odours = dataset.session_odours(k);
+        chose_b += (0..session.n_presentations())
+            .filter(|&p| session.decisions[p] == 1 && odours[p] == 1)
+            .count();
+        rewarded += session.rewards.iter().sum::<f64>();
+    }
+    note!(
+        "wrote {} ({} sessions × {} choice trials, odour B chosen {} times, {} rewarded; rule {})",
+        args.out.display(),
+        dataset.n_sessions(),
+        task.n_trials(),
+        chose_b,
         rewarded,
         task.rule
     );

@@ -163,10 +163,16 @@ macro_rules! dataset_class {
                 fn metadata(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
                     json_to_py(py, &serde_json::Value::Object(self.inner.metadata.clone()))
                 }
-                #[doc = concat!("The kind of data: ``\"", $kind, "\"``.")]
+                #[doc = concat!(
+                    "The kind of data: ``\"", $kind,
+                    "\"`` (behaviour data whose trials are choices among their odours: ``\"choice\"``)."
+                )]
                 #[getter]
                 fn kind(&self) -> &'static str {
-                    $kind
+                    match self.inner.metadata.get("kind").and_then(|k| k.as_str()) {
+                        Some("choice") => "choice",
+                        _ => $kind,
+                    }
                 }
                 #[doc = concat!(
                     "The rule that generated simulated data (an expression over ",
@@ -442,7 +448,7 @@ fn simulate_oja(
 /// Every keyword is required here; :func:`plasticity.simulate_behaviour` gives the
 /// defaults, checks the arguments and describes them.
 #[pyfunction]
-#[pyo3(signature = (*, rule, sessions, blocks, trials_per_block, reward_probabilities, n_in, n_hidden, odour_level, input_noise_std, initial_weight_std, expected_reward_window, reward_signal, max_presentations_per_trial, seed))]
+#[pyo3(signature = (*, rule, sessions, blocks, trials_per_block, reward_probabilities, n_in, n_hidden, odour_level, input_noise_std, initial_weight_std, expected_reward_window, reward_signal, max_presentations_per_trial, seed, kind = "behaviour"))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_behaviour(
     py: Python<'_>,
@@ -460,7 +466,17 @@ fn simulate_behaviour(
     reward_signal: &str,
     max_presentations_per_trial: usize,
     seed: u64,
+    kind: &str,
 ) -> PyResult<BehaviourDataset> {
+    let kind = match kind {
+        "behaviour" => plasticity::data::BehaviourKind::AcceptReject,
+        "choice" => plasticity::data::BehaviourKind::Choice,
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "kind: expected \"behaviour\" or \"choice\", got \"{other}\""
+            )))
+        }
+    };
     let task = BehaviourTask {
         n_blocks: blocks,
         trials_per_block,
@@ -472,6 +488,7 @@ fn simulate_behaviour(
         initial_weight_std,
         expected_reward_window,
         reward_signal: reward_signal_of(reward_signal)?,
+        kind,
         max_presentations_per_trial,
         sessions,
         rule,

@@ -58,6 +58,15 @@ impl TableArgs {
     }
 }
 
+/// What `flies` models.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FlyTaskArg {
+    /// Every presentation accepted or rejected.
+    AcceptReject,
+    /// The odour chosen in each trial among both.
+    Choice,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct FliesArgs {
     /// Directory of fly recordings (.mat with X, Y, R, or the CSV layout), and/or of
@@ -78,9 +87,20 @@ pub(crate) struct FliesArgs {
     /// median is reported).
     #[arg(long, default_value_t = 5)]
     pub(crate) resamples: usize,
-    /// Percentage of each fly's trials the held-out fit sees (the rest are predicted).
+    /// Percentage of each fly's trials the held-out fit sees (the rest are predicted);
+    /// the choice task holds out the last block instead (--heldout-from-trial).
     #[arg(long, default_value_t = 75.0)]
     pub(crate) training_percent: f64,
+    /// What is modelled: accept-reject (every presentation's decision, docs/model.md
+    /// §4.3) or choice (the odour chosen in each trial among both, softmax of the
+    /// circuit's values; the chosen odours and rewards only, which the public files
+    /// record faithfully: docs/flies.md).
+    #[arg(long, value_enum, default_value_t = FlyTaskArg::AcceptReject)]
+    pub(crate) task: FlyTaskArg,
+    /// Fit on the trials before this one (1-based: trial N onwards are predicted)
+    /// instead of --training-percent. Default with --task choice: 161, the last block.
+    #[arg(long)]
+    pub(crate) heldout_from_trial: Option<usize>,
     /// Adam epochs (passes over the fly's session) or L-BFGS iterations.
     #[arg(long, default_value_t = 250)]
     pub(crate) epochs: usize,

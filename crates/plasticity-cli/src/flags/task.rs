@@ -152,6 +152,7 @@ impl TaskFlags {
             initial_weight_std: self.initial_weight_std,
             expected_reward_window: self.expected_reward_window,
             reward_signal: self.reward_signal.signal(),
+            kind: plasticity::data::BehaviourKind::AcceptReject,
             max_presentations_per_trial: self.max_presentations_per_trial,
             sessions: self.sessions,
             rule: self.rule.clone(),

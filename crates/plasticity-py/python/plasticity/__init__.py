@@ -65,6 +65,7 @@ __all__ = [
     "loss_and_gradient",
     "parse_expression",
     "simulate_behaviour",
+    "simulate_choice",
     "simulate_oja",
     "term_names",
 ]
@@ -606,6 +607,67 @@ def simulate_behaviour(
         reward_signal=reward_signal,
         max_presentations_per_trial=max_presentations_per_trial,
         seed=_args.integer(f, "seed", seed, 0),
+    )
+
+
+def simulate_choice(
+    *,
+    rule: Union[str, Rule] = "x*r",
+    sessions: int = 18,
+    blocks: int = 3,
+    trials_per_block: int = 80,
+    reward_probabilities: Sequence[Tuple[float, float]] = ((0.2, 0.8), (0.9, 0.1), (0.2, 0.8)),
+    n_in: int = 2,
+    n_hidden: int = 10,
+    odour_level: float = 0.75,
+    input_noise_std: float = 0.015,
+    initial_weight_std: float = 0.01,
+    expected_reward_window: int = 10,
+    reward_signal: str = "centred",
+    seed: int = 0,
+) -> BehaviourDataset:
+    """Simulates flies choosing between two odours offered together.
+
+    The two-alternative choice task (docs/model.md §6, kind ``"choice"``), as
+    ``plasticity simulate choice`` runs it. In each trial both odours are offered (odour
+    A's presentation first); each input is the odour's pattern plus sensory noise, the
+    plastic layer computes ``h_k = tanh(W x_k)`` and the odour's value
+    ``z_k = v Σ_i h_ik``, and the fly chooses ``k`` with ``P(k) = softmax_k(z_k)``
+    (β = 1, no bias: the readout ``v = 5 / n_hidden`` sets the scale). The chosen
+    odour's reward is the one it has waiting (baited with the block's probabilities),
+    and only the chosen odour's synapses change, by ``Δw = g(x, h, w, r)``. The
+    arguments are those of :func:`simulate_behaviour` (every trial has a choice).
+
+    Returns
+    -------
+    BehaviourDataset
+        The sessions (``kind == "choice"``): each trial's two presentations, decision 1
+        on the chosen odour.
+
+    Examples
+    --------
+    >>> import plasticity as pl
+    >>> data = pl.simulate_choice(sessions=2, blocks=1, trials_per_block=10)
+    >>> data.kind, [int(n) for n in data.n_presentations]
+    ('choice', [20, 20])
+    """
+    f = "simulate_choice"
+    return _native.simulate_behaviour(
+        rule=_expression_of(rule),
+        sessions=_args.integer(f, "sessions", sessions, 1),
+        blocks=_args.integer(f, "blocks", blocks, 1),
+        trials_per_block=_args.integer(f, "trials_per_block", trials_per_block, 1),
+        reward_probabilities=[(float(a), float(b)) for a, b in reward_probabilities],
+        n_in=n_in,
+        n_hidden=n_hidden,
+        odour_level=odour_level,
+        input_noise_std=input_noise_std,
+        initial_weight_std=initial_weight_std,
+        expected_reward_window=expected_reward_window,
+        reward_signal=reward_signal,
+        max_presentations_per_trial=1,
+        seed=_args.integer(f, "seed", seed, 0),
+        kind="choice",
     )
 
 

@@ -194,6 +194,7 @@ def simulate_behaviour(
     reward_signal: str,
     max_presentations_per_trial: int,
     seed: int,
+    kind: str = ...,
 ) -> BehaviourDataset: ...
 def fit_neural_dataset(
     dataset: NeuralDataset,

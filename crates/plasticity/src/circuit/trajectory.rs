@@ -18,6 +18,14 @@ pub enum TrajectoryLoss {
     /// for any `z`; its mean over the steps, as the behaviour circuit's loss of a
     /// session (docs/model.md §6). For a sigmoid population `σ(z) = y`, the neuron's activity.
     CrossEntropy,
+    /// `(1/C) Σ_sets [log Σ_{k∈set} e^{z_k} − z_chosen]`, the negative log-likelihood
+    /// of choices among several options (`P(chosen) = softmax_k(z_k)`), with `z_t` the
+    /// net input of the one recorded neuron: consecutive steps offer the options of
+    /// one choice and the set ends at its chosen option (decision 1 in
+    /// `recorded_activity`; the others 0); `C` is the number of sets. Steps after the
+    /// last chosen option belong to no set. The K-choice task's loss (docs/model.md §6,
+    /// `kind = "choice"`).
+    Softmax,
 }
 
 /// One trajectory of a multi-population recording.
@@ -81,12 +89,20 @@ impl NetworkTrajectory<'_> {
         t + 1 < self.steps && (self.gate.is_empty() || self.gate[t])
     }
 
-    /// The trajectory's loss from the sum of its per-step losses.
+    /// The trajectory's loss from the sum of its per-step losses (for a softmax, the
+    /// sum of its sets' losses).
     #[inline]
     pub(crate) fn finish<S: Scalar>(&self, sum: S) -> S {
         match self.loss {
             TrajectoryLoss::SquaredError => sum,
             TrajectoryLoss::CrossEntropy => sum / S::from_f64(self.steps as f64),
+            TrajectoryLoss::Softmax => sum / S::from_f64(self.choice_sets().max(1) as f64),
         }
+    }
+
+    /// The number of choice sets of a [`TrajectoryLoss::Softmax`] trajectory (its
+    /// recorded decisions equal to 1).
+    pub(crate) fn choice_sets(&self) -> usize {
+        self.recorded_activity.iter().filter(|&&d| d == 1.0).count()
     }
 }

@@ -1,6 +1,11 @@
 //! The behaviour dataset (docs/model.md §6, `kind = "behaviour"`): sessions of odour
 //! presentations, decisions and rewards, padded to a common length with explicit
 //! lengths (padding: −1 for integers, 0 for floats; it never enters a loss).
+//!
+//! The same arrays hold the K-choice task (`kind = "choice"`, [`BehaviourKind`]): a
+//! trial's presentations are the options offered together, decision 1 marks the
+//! chosen one (at most one per trial; none: a trial without a choice, which carries
+//! no likelihood and no update).
 
 use std::path::Path;
 
@@ -14,6 +19,38 @@ use crate::circuit::{BehaviourCircuit, RewardSignal};
 use crate::io::npz::{write_npz, NpzFile, NpzValue};
 use crate::random::normal;
 use crate::{Error, Result};
+
+/// What a behaviour dataset's decisions are, from its metadata's `kind`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BehaviourKind {
+    /// `kind = "behaviour"`: each presentation accepted (1) or rejected (0) on its own,
+    /// `P(accept) = σ(z)`; an acceptance ends its trial.
+    #[default]
+    AcceptReject,
+    /// `kind = "choice"`: a trial's presentations are offered together and one is
+    /// chosen, `P(choose k) = softmax_k(z_k)` (β = 1 and no bias: the readout sets the
+    /// scale); the rule updates the chosen option's synapses only.
+    Choice,
+}
+
+impl BehaviourKind {
+    /// The `kind` of a dataset file: `"behaviour"` or `"choice"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BehaviourKind::AcceptReject => "behaviour",
+            BehaviourKind::Choice => "choice",
+        }
+    }
+
+    /// The kind a metadata object names (`behaviour` when absent or another).
+    pub fn of_metadata(metadata: &serde_json::Map<String, serde_json::Value>) -> Self {
+        match metadata.get("kind").and_then(|k| k.as_str()) {
+            Some("choice") => BehaviourKind::Choice,
+            _ => BehaviourKind::AcceptReject,
+        }
+    }
+}
 
 /// Recorded choices of several sessions.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +94,8 @@ pub struct BehaviourSession<'a> {
     pub initial_weights: &'a [f64],
     /// How `r` is formed from `R` and `E[R]`.
     pub reward_signal: RewardSignal,
+    /// Accept/reject or a choice among a trial's presentations.
+    pub kind: BehaviourKind,
 }
 
 impl BehaviourSession<'_> {
@@ -65,12 +104,35 @@ impl BehaviourSession<'_> {
         self.decisions.len()
     }
 
+    /// Number of terms of the likelihood: presentations (accept/reject) or choices
+    /// (trials with a chosen option).
+    pub fn n_decisions(&self) -> usize {
+        match self.kind {
+            BehaviourKind::AcceptReject => self.n_presentations(),
+            BehaviourKind::Choice => self.decisions.iter().filter(|&&d| d == 1).count(),
+        }
+    }
+
     /// `r` at presentation `p` (the signal of its trial).
     #[inline]
     pub fn reward_at(&self, presentation: usize) -> f64 {
         let trial = self.trial_of_presentation[presentation] as usize;
         self.reward_signal
             .signal(self.rewards[trial], self.expected_rewards[trial])
+    }
+}
+
+/// Calls `each(range)` with the presentations of every trial in turn (consecutive
+/// presentations of the same trial index).
+pub fn for_each_trial(trial_of_presentation: &[i64], mut each: impl FnMut(std::ops::Range<usize>)) {
+    let mut start = 0;
+    for end in 1..=trial_of_presentation.len() {
+        if end == trial_of_presentation.len()
+            || trial_of_presentation[end] != trial_of_presentation[start]
+        {
+            each(start..end);
+            start = end;
+        }
     }
 }
 
@@ -112,6 +174,36 @@ impl BehaviourDataset {
             .unwrap_or(0)
     }
 
+    /// Accept/reject or choice, from the metadata's `kind`.
+    pub fn kind(&self) -> BehaviourKind {
+        BehaviourKind::of_metadata(&self.metadata)
+    }
+
+    /// Number of decisions of session `k` (presentations, or choices).
+    pub fn n_decisions(&self, k: usize) -> usize {
+        self.session(k).n_decisions()
+    }
+
+    /// The null model's mean loss per decision: `ln 2` (accept/reject at ½) or the
+    /// mean of `ln K` over the choices (every one of the K options at `1/K`).
+    pub fn chance_loss(&self, session: usize) -> f64 {
+        let view = self.session(session);
+        match view.kind {
+            BehaviourKind::AcceptReject => std::f64::consts::LN_2,
+            BehaviourKind::Choice => {
+                let mut total = 0.0;
+                let mut count = 0usize;
+                for_each_trial(view.trial_of_presentation, |range| {
+                    if view.decisions[range.clone()].contains(&1) {
+                        total += (range.len() as f64).ln();
+                        count += 1;
+                    }
+                });
+                total / count.max(1) as f64
+            }
+        }
+    }
+
     /// How `r` is formed, from the metadata (`centred` when absent).
     pub fn reward_signal(&self) -> RewardSignal {
         self.metadata
@@ -146,6 +238,7 @@ impl BehaviourDataset {
             expected_rewards: row(&self.expected_rewards, k, n_trials),
             initial_weights: block(&self.initial_weights, k, self.n_hidden()),
             reward_signal: self.reward_signal(),
+            kind: self.kind(),
         }
     }
 
@@ -187,6 +280,7 @@ impl BehaviourDataset {
             initial_weights: initial_weights.shape(),
         }
         .check(origin)?;
+        let choice = BehaviourKind::of_metadata(&metadata) == BehaviourKind::Choice;
         let [n_sessions, max_pres] = [inputs.shape()[0], inputs.shape()[1]];
         let max_trials = rewards.shape()[1];
         for (name, array) in [
@@ -249,15 +343,21 @@ impl BehaviourDataset {
                 if trial != previous_trial {
                     accepted_in_trial = false;
                 }
-                if accepted_in_trial {
+                if accepted_in_trial && (!choice || decision == 1) {
                     return Err(bad(
                         "decisions",
-                        format!(
-                            "session {k}, presentation {p}: trial {trial} continues after an acceptance (an acceptance ends a trial)"
-                        ),
+                        if choice {
+                            format!(
+                                "session {k}, presentation {p}: trial {trial} has a second chosen option (a choice trial has at most one decision 1)"
+                            )
+                        } else {
+                            format!(
+                                "session {k}, presentation {p}: trial {trial} continues after an acceptance (an acceptance ends a trial)"
+                            )
+                        },
                     ));
                 }
-                accepted_in_trial = decision == 1;
+                accepted_in_trial |= decision == 1;
                 previous_trial = trial;
             }
         }
@@ -313,7 +413,20 @@ impl BehaviourDataset {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = NpzFile::open_for_streaming(path)?;
-        let metadata = super::read_metadata(&file, "behaviour")?;
+        let metadata = super::read_metadata(&file, "")?;
+        match metadata.get("kind").and_then(|k| k.as_str()) {
+            Some("behaviour" | "choice") => {}
+            other => {
+                return Err(Error::data(
+                    path,
+                    "metadata",
+                    format!(
+                        "expected kind \"behaviour\" or \"choice\", found {}",
+                        other.map_or("none".to_string(), |k| format!("\"{k}\""))
+                    ),
+                ))
+            }
+        }
         super::shapes::BehaviourShapes::check_headers(&file)?;
         let f3 = |key: &str| -> Result<Array3<f64>> {
             file.f64_array(key, 3)?

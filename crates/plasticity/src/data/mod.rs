@@ -11,13 +11,13 @@ mod shapes;
 
 use std::path::Path;
 
-pub use behaviour::{BehaviourDataset, BehaviourSession};
+pub use behaviour::{BehaviourDataset, BehaviourKind, BehaviourSession};
 pub use circuit::CircuitDataset;
 pub use fly::fly_data_source;
 pub use fly::{
     convert_raw_fly, is_raw_fly_dir, load_fly, load_fly_csv, load_fly_dir, load_fly_mat,
-    load_raw_fly, to_dataset, write_fly, FlyRecording, RawFly, RawFlySummary, FLY_DATA_SOURCE,
-    RAW_FLY_DATA_SOURCE,
+    load_raw_fly, to_choice_dataset, to_dataset, write_fly, FlyRecording, RawFly, RawFlySummary,
+    FLY_DATA_SOURCE, RAW_FLY_DATA_SOURCE,
 };
 pub use fly_warnings::{
     check_fly_recordings, FlyDataCheck, FlyDataWarning, FlyDataWarningKind, FlyRejectionCounts,
@@ -34,7 +34,7 @@ use crate::{Error, Result};
 pub enum Dataset {
     /// Neural activity (`kind = "neural"`).
     Neural(Box<NeuralDataset>),
-    /// Choices in the two-odour task (`kind = "behaviour"`).
+    /// Decisions in the odour tasks (`kind = "behaviour"` or `"choice"`).
     Behaviour(Box<BehaviourDataset>),
 }
 
@@ -57,7 +57,9 @@ impl Dataset {
         let file = NpzFile::open_for_streaming(path)?;
         let metadata = read_metadata(&file, "")?;
         match metadata.get("kind").and_then(|k| k.as_str()) {
-            Some("behaviour") => Ok(Dataset::Behaviour(Box::new(BehaviourDataset::load(path)?))),
+            Some("behaviour" | "choice") => {
+                Ok(Dataset::Behaviour(Box::new(BehaviourDataset::load(path)?)))
+            }
             _ => Ok(Dataset::Neural(Box::new(NeuralDataset::load(path)?))),
         }
     }
@@ -82,11 +84,12 @@ pub enum DatasetRef<'a> {
 }
 
 impl DatasetRef<'_> {
-    /// The kind, as a dataset file's metadata names it: `"neural"` or `"behaviour"`.
+    /// The kind, as a dataset file's metadata names it: `"neural"`, `"behaviour"` or
+    /// `"choice"`.
     pub fn kind(&self) -> &'static str {
         match self {
             DatasetRef::Neural(_) => "neural",
-            DatasetRef::Behaviour(_) => "behaviour",
+            DatasetRef::Behaviour(dataset) => dataset.kind().name(),
         }
     }
 }

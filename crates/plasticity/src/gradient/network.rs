@@ -4,7 +4,9 @@
 //! Loss of one trajectory ([`TrajectoryLoss`]): the squared error
 //! `Σ_t Σ_{i recorded} (y_t,i − ŷ_t,i)²`, or the binary cross-entropy of recorded
 //! decisions `d_t,i ∈ {0, 1}` against `σ(z_t,i)`, the sigmoid of the recorded neurons'
-//! net input, `(1/T) Σ_t Σ_{i recorded} softplus(z_t,i) − d_t,i z_t,i`. The trajectory
+//! net input, `(1/T) Σ_t Σ_{i recorded} softplus(z_t,i) − d_t,i z_t,i`, or the softmax
+//! likelihood of choices among the options of consecutive steps
+//! (`(1/C) Σ_sets [log Σ_k e^{z_k} − z_chosen]`, [`TrajectoryLoss::Softmax`]). The trajectory
 //! may also give a modulatory signal `r_t` (the rules' `reward`) and a plasticity gate
 //! per step. The state carried from step to step is `(W_t, y_t−1)`; checkpoints keep
 //! it every `K` steps and the backward pass recomputes one segment at a time, so memory
@@ -15,6 +17,7 @@ use crate::circuit::Network;
 use crate::scalar::Scalar;
 
 mod behaviour;
+mod choice_sets;
 mod neural;
 pub mod single_layer;
 pub use behaviour::{replay_session, BehaviourEngine, BehaviourTrajectory};
@@ -52,6 +55,12 @@ pub struct NetworkWorkspace<S> {
     previous_adjoint: Vec<S>,
     net_input_adjoint: Vec<S>,
     theta_adjoint: Vec<S>,
+    /// The open choice set of a softmax loss.
+    choice_set: choice_sets::ChoiceSet<S>,
+    /// Per step, the recorded neuron's net input `z_t` (a softmax loss's adjoint only).
+    logits: Vec<f64>,
+    /// Per step, `∂L/∂z_t` of a softmax loss.
+    logit_adjoints: Vec<f64>,
 }
 
 impl<S: Scalar> NetworkWorkspace<S> {
@@ -72,6 +81,9 @@ impl<S: Scalar> NetworkWorkspace<S> {
             previous_adjoint: Vec::new(),
             net_input_adjoint: Vec::new(),
             theta_adjoint: Vec::new(),
+            choice_set: choice_sets::ChoiceSet::new(),
+            logits: Vec::new(),
+            logit_adjoints: Vec::new(),
         }
     }
 }
@@ -139,7 +151,10 @@ fn step_cross_entropy<S: Scalar>(
     loss
 }
 
-/// One step's loss (forward only) under the trajectory's loss kind.
+/// One step's loss (forward only) under the trajectory's loss kind. For a softmax,
+/// the step's option joins the open `choice_set` (its loss is the set's, at the chosen
+/// option; 0 elsewhere) and `z_t` is stored in `logits` when that has a row per step.
+#[allow(clippy::too_many_arguments)]
 #[inline]
 fn step_loss<S: Scalar>(
     network: &Network,
@@ -148,8 +163,17 @@ fn step_loss<S: Scalar>(
     weights: &[S],
     previous: &[S],
     current: &[S],
+    (choice_set, logits): (&mut choice_sets::ChoiceSet<S>, &mut [f64]),
 ) -> S {
     match trajectory.loss {
+        TrajectoryLoss::Softmax => {
+            let drive = trajectory.drive(network.n_neurons(), t);
+            let z = network.net_input(trajectory.recorded[0], weights, previous, current, drive);
+            if let Some(slot) = logits.get_mut(t) {
+                *slot = z.re();
+            }
+            choice_set.push(z, trajectory.target(t)[0])
+        }
         TrajectoryLoss::SquaredError => {
             step_error(current, trajectory.recorded, trajectory.target(t), None)
         }
@@ -184,6 +208,7 @@ fn forward<S: Scalar>(
     resize(&mut ws.current, n);
     resize(&mut ws.scratch, network.scratch_len());
     network.initial_activity(&mut ws.previous);
+    ws.choice_set = choice_sets::ChoiceSet::new();
     let mut sum = S::zero();
     let mut clipped = 0;
     for t in 0..trajectory.steps {
@@ -201,6 +226,7 @@ fn forward<S: Scalar>(
             &ws.weights,
             &ws.previous,
             &ws.current,
+            (&mut ws.choice_set, &mut ws.logits),
         );
         at_step(t, &ws.weights, &ws.previous, &ws.current, loss);
         sum += loss;
@@ -335,6 +361,9 @@ fn run_segment(
     let (n, n_syn) = (network.n_neurons(), network.n_synapses());
     let mut sse = 0.0;
     let mut count = 0;
+    if start == 0 {
+        ws.choice_set = choice_sets::ChoiceSet::new();
+    }
     for t in start..end {
         let l = t - start;
         let (done, next) = ws.tape_activity.split_at_mut((l + 1) * n);
@@ -349,7 +378,15 @@ fn run_segment(
             current,
             &mut ws.scratch,
         );
-        sse += step_loss(network, &trajectory, t, weights, previous, current);
+        sse += step_loss(
+            network,
+            &trajectory,
+            t,
+            weights,
+            previous,
+            current,
+            (&mut ws.choice_set, &mut ws.logits),
+        );
         if t + 1 < trajectory.steps {
             let after = &mut weights_next[..n_syn];
             after.copy_from_slice(weights);
@@ -430,6 +467,11 @@ pub fn network_trajectory_loss_and_gradient(
     resize(&mut ws.net_input_adjoint, n);
     resize(&mut ws.theta_adjoint, theta.len());
     let cross_entropy_scale = 1.0 / steps as f64;
+    let softmax = trajectory.loss == TrajectoryLoss::Softmax;
+    ws.logits.clear();
+    if softmax {
+        ws.logits.resize(steps, 0.0);
+    }
 
     let mut sse = 0.0;
     let mut clipped = 0;
@@ -468,6 +510,16 @@ pub fn network_trajectory_loss_and_gradient(
             network.initial_activity(&mut ws.tape_activity[..n]);
             let result = run_segment(network, theta, trajectory, start, end, ws);
             (sse, clipped) = (result.loss, result.clipped);
+        }
+        if softmax && k + 1 == n_segments {
+            // every z_t is known (the forward pass or the one segment stored them)
+            let scale = 1.0 / trajectory.choice_sets().max(1) as f64;
+            choice_sets::choice_adjoints(
+                &ws.logits,
+                trajectory.recorded_activity,
+                scale,
+                &mut ws.logit_adjoints,
+            );
         }
         for t in (start..end).rev() {
             let l = t - start;
@@ -528,6 +580,10 @@ fn backward_step(
                 trajectory.target(t),
                 Some((&mut ws.net_input_adjoint, cross_entropy_scale)),
             );
+            Some(&ws.net_input_adjoint[..])
+        }
+        TrajectoryLoss::Softmax => {
+            ws.net_input_adjoint[trajectory.recorded[0]] = ws.logit_adjoints[t];
             Some(&ws.net_input_adjoint[..])
         }
     };

@@ -134,7 +134,7 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
     }
 
     /// Each session of `items` (in order, whatever the thread count): its mean
-    /// cross-entropy at `θ`, its presentations `P_s`, and its gradient over the active
+    /// loss per decision at `θ`, its decisions `P_s` (presentations, or choices), and its gradient over the active
     /// parameters in forward mode (a full-length vector, 0 elsewhere).
     pub fn session_gradients(&self, theta: &[f64], items: &[usize]) -> Vec<(f64, usize, Vec<f64>)> {
         let network = self.engine.network();
@@ -151,7 +151,8 @@ impl<'a, R: PlasticityRule> BehaviourObjective<'a, R> {
                     workspace,
                     &mut gradient,
                 );
-                (result.loss, result.clipped, trajectory.steps, gradient)
+                let decisions = self.sessions[k].n_decisions();
+                (result.loss, result.clipped, decisions, gradient)
             })
             .collect();
         self.count(per_item.iter().map(|p| p.1).sum());

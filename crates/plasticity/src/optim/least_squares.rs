@@ -85,8 +85,15 @@ impl GaussNewtonSystem {
     /// saturated `p(1 − p) = 0` still adds its score. The loss is not touched.
     #[inline]
     pub fn add_scored_row(&mut self, score: f64, weight: f64, row: &[f64]) {
-        let n = row.len();
         self.residuals += 1;
+        self.add_scored_term(score, weight, row);
+    }
+
+    /// [`GaussNewtonSystem::add_scored_row`] without counting an observation: one
+    /// option of an observation whose score and information are sums over several
+    /// rows (a choice among several options; the caller counts the choice once).
+    pub fn add_scored_term(&mut self, score: f64, weight: f64, row: &[f64]) {
+        let n = row.len();
         for (g, &d) in self.gradient.iter_mut().zip(row) {
             *g += score * d;
         }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::behaviour::{circuit_of, fit_behaviour, percent_deviance, resample_inputs};
 use super::flies::{
-    first_trials, fly_dataset, fly_fit_settings, heldout_loss, laplace_intervals, model_terms,
+    fly_dataset, fly_fit_settings, heldout_loss, heldout_null_loss, laplace_intervals, model_terms,
     CoefficientInterval, FlyModelFit, FlySettings,
 };
 use crate::analysis::metrics::{median, wilcoxon_signed_rank, WilcoxonTest};
@@ -134,7 +134,7 @@ fn run_job(
         Job::FirstTrials => {
             let cut: Vec<(FlyRecording, usize)> = recordings
                 .iter()
-                .map(|r| first_trials(r, settings.training_fraction))
+                .map(|r| settings.training_trials(r))
                 .collect();
             (
                 cut.iter().map(|c| c.0.clone()).collect(),
@@ -161,7 +161,7 @@ fn run_job(
     for (&k, &kept_trials) in evaluated.iter().zip(&kept) {
         let session = full.session_with_inputs(k, &inputs);
         let model_loss = heldout_loss(&circuit, &theta, session, kept_trials)?;
-        let null_loss = heldout_loss(&circuit, &zeros, session, kept_trials)?;
+        let null_loss = heldout_null_loss(&circuit, zeros.len(), session, kept_trials)?;
         per_fly.push((k, model_loss, null_loss, model_loss));
     }
     let laplace = if with_intervals && matches!(job, Job::All) {

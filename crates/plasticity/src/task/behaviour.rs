@@ -7,14 +7,14 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::circuit::{BehaviourCircuit, Network, RewardSignal};
-use crate::data::BehaviourDataset;
+use crate::data::{BehaviourDataset, BehaviourKind};
 use crate::random::normal;
 use crate::rule::{parse_expression, PlasticityRule, Rule, TaylorRule, Variables};
 use crate::{Error, Result};
 
 /// A simulated animal between presentations: the weights of the behaviour network
 /// (`W`, then the readout), its activity, and the buffers of one step.
-struct SessionState {
+pub(super) struct SessionState {
     n_in: usize,
     n_plastic: usize,
     weights: Vec<f64>,
@@ -25,7 +25,11 @@ struct SessionState {
 }
 
 impl SessionState {
-    fn new(network: &Network, circuit: &BehaviourCircuit, initial_weights: &[f64]) -> Self {
+    pub(super) fn new(
+        network: &Network,
+        circuit: &BehaviourCircuit,
+        initial_weights: &[f64],
+    ) -> Self {
         let n = network.n_neurons();
         let mut weights = initial_weights.to_vec();
         weights.extend(std::iter::repeat_n(circuit.readout, circuit.n_hidden));
@@ -43,12 +47,12 @@ impl SessionState {
     }
 
     /// The odour input of the next presentation.
-    fn input_mut(&mut self) -> &mut [f64] {
+    pub(super) fn input_mut(&mut self) -> &mut [f64] {
         &mut self.drive[..self.n_in]
     }
 
     /// Runs one presentation; returns `P(accept) = σ(v Σ_i h_i)`.
-    fn present(&mut self, network: &Network) -> f64 {
+    pub(super) fn present(&mut self, network: &Network) -> f64 {
         network.activity(
             &self.weights,
             &self.previous,
@@ -60,9 +64,22 @@ impl SessionState {
         self.previous[self.previous.len() - 1]
     }
 
+    /// The value `z = v Σ_i h_i` of the presentation just run (the readout neuron's
+    /// net input, whose sigmoid [`SessionState::present`] returns).
+    pub(super) fn value(&self, network: &Network) -> f64 {
+        let readout = self.previous.len() - 1;
+        network.net_input(
+            readout,
+            &self.weights,
+            &self.current,
+            &self.previous,
+            &self.drive,
+        )
+    }
+
     /// The update after an accepted presentation with reward signal `r`; returns the
     /// first non-finite weight, if any.
-    fn learn(&mut self, network: &Network, theta: &[f64], r: f64) -> Option<f64> {
+    pub(super) fn learn(&mut self, network: &Network, theta: &[f64], r: f64) -> Option<f64> {
         // `previous` holds this presentation's activity (and the network has no delayed
         // projection, so the activity before it is never read)
         network.plasticity(
@@ -104,6 +121,10 @@ pub struct BehaviourTask {
     pub expected_reward_window: usize,
     /// `r = R − E[R]` or `r = R`.
     pub reward_signal: RewardSignal,
+    /// Accept/reject presentations one at a time (`accept-reject`, SPEC §4.2), or
+    /// choose between both odours offered together (`choice`:
+    /// `P(k) = softmax_k(z_k)`).
+    pub kind: BehaviourKind,
     /// A trial with this many rejections in a row ends without a choice (no reward,
     /// no plasticity), so that a rule that stops accepting cannot loop forever.
     pub max_presentations_per_trial: usize,
@@ -128,6 +149,7 @@ impl Default for BehaviourTask {
             initial_weight_std: 0.01,
             expected_reward_window: 10,
             reward_signal: RewardSignal::Centred,
+            kind: BehaviourKind::AcceptReject,
             max_presentations_per_trial: 50,
             sessions: 18,
             rule: "x*r".into(),
@@ -244,7 +266,7 @@ impl BehaviourTask {
     }
 
     /// `(p_A, p_B)` of trial `t`.
-    fn probabilities(&self, trial: usize) -> [f64; 2] {
+    pub(super) fn probabilities(&self, trial: usize) -> [f64; 2] {
         let block = trial / self.trials_per_block;
         self.reward_probabilities[block % self.reward_probabilities.len()]
     }
@@ -343,7 +365,10 @@ impl BehaviourTask {
         let rule = TaylorRule::new(Variables::Xywr);
         (0..count as u64)
             .into_par_iter()
-            .map(|k| self.simulate_session(&rule, &theta, first + k))
+            .map(|k| match self.kind {
+                BehaviourKind::AcceptReject => self.simulate_session(&rule, &theta, first + k),
+                BehaviourKind::Choice => self.simulate_choice_session(&rule, &theta, first + k),
+            })
             .collect()
     }
 
@@ -400,7 +425,7 @@ impl BehaviourTask {
         }
         let patterns = odour_patterns(self.n_in, self.odour_level, self.seed);
         let metadata = serde_json::json!({
-            "kind": "behaviour",
+            "kind": self.kind.name(),
             "rule": self.rule,
             "reward_signal": self.reward_signal.name(),
             "seed": self.seed,

@@ -2,6 +2,7 @@
 //! the function objectives (covariances for PCA, pattern sets for memory).
 
 pub mod behaviour;
+mod choice;
 pub mod circuit;
 pub mod covariance;
 pub mod oja;

@@ -7,7 +7,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use crate::circuit::RewardSignal;
-use crate::data::BehaviourDataset;
+use crate::data::{BehaviourDataset, BehaviourKind};
 use crate::random::normal;
 use crate::{Error, Result};
 
@@ -44,6 +44,55 @@ pub fn to_dataset(
         initial_weight_std,
         expected_reward_window,
     )?;
+    pack(
+        recordings,
+        n_hidden,
+        initial_weight_std,
+        seed,
+        (expected_reward_window, reward_signal),
+        BehaviourKind::AcceptReject,
+    )
+}
+
+/// The fly recordings' choices as a choice dataset (`kind = "choice"`, docs/model.md §6):
+/// each trial offers every odour (in the order of their identities, one presentation
+/// each) and the odour the fly accepted is the chosen one, with the trial's reward;
+/// the rejections are left out. Everything else (inputs, `E[R]`, `W₀`, metadata) as
+/// [`to_dataset`].
+pub fn to_choice_dataset(
+    recordings: &[FlyRecording],
+    n_hidden: usize,
+    initial_weight_std: f64,
+    seed: u64,
+    expected_reward_window: usize,
+    reward_signal: RewardSignal,
+) -> Result<BehaviourDataset> {
+    check_arguments(
+        recordings,
+        n_hidden,
+        initial_weight_std,
+        expected_reward_window,
+    )?;
+    let choices: Vec<FlyRecording> = recordings.iter().map(FlyRecording::as_choices).collect();
+    pack(
+        &choices,
+        n_hidden,
+        initial_weight_std,
+        seed,
+        (expected_reward_window, reward_signal),
+        BehaviourKind::Choice,
+    )
+}
+
+/// The padded arrays and metadata of [`to_dataset`] for checked recordings.
+fn pack(
+    recordings: &[FlyRecording],
+    n_hidden: usize,
+    initial_weight_std: f64,
+    seed: u64,
+    (expected_reward_window, reward_signal): (usize, RewardSignal),
+    kind: BehaviourKind,
+) -> Result<BehaviourDataset> {
     let n = recordings.len();
     let n_in = recordings.iter().map(|r| r.n_odours).max().unwrap_or(2);
     let max_pres = recordings
@@ -103,7 +152,7 @@ pub fn to_dataset(
     let flies: Vec<&str> = recordings.iter().map(|r| r.name.as_str()).collect();
     let mut metadata = serde_json::Map::new();
     for (key, value) in [
-        ("kind", serde_json::json!("behaviour")),
+        ("kind", serde_json::json!(kind.name())),
         ("reward_signal", serde_json::json!(reward_signal.name())),
         ("seed", serde_json::json!(seed)),
         ("version", serde_json::json!(crate::VERSION)),

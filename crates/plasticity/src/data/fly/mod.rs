@@ -83,7 +83,7 @@ mod tests;
 mod write;
 
 pub use csv::load_fly_csv;
-pub use dataset::to_dataset;
+pub use dataset::{to_choice_dataset, to_dataset};
 pub use mat::load_fly_mat;
 pub use raw::{convert_raw_fly, is_raw_fly_dir, load_raw_fly, RawFly, RawFlySummary};
 pub use write::write_fly;
@@ -171,6 +171,43 @@ impl FlyRecording {
     /// Number of trials (= accepts = rewards).
     pub fn n_trials(&self) -> usize {
         self.rewards.len()
+    }
+
+    /// The recording as choices: per trial one presentation of every odour (in the
+    /// order of their identities), decision 1 on the odour accepted in that trial, the
+    /// trial's reward; rejections are left out (the layout of `kind = "choice"`). A
+    /// trial without an acceptance becomes a trial without a choice.
+    pub fn as_choices(&self) -> FlyRecording {
+        let n_odours = self.n_odours.max(2);
+        let mut chosen: Vec<Option<i64>> = vec![None; self.n_trials()];
+        for ((&odour, &decision), &trial) in self
+            .odours
+            .iter()
+            .zip(&self.decisions)
+            .zip(&self.trial_of_presentation)
+        {
+            if decision == 1 {
+                if let Some(slot) = usize::try_from(trial).ok().and_then(|t| chosen.get_mut(t)) {
+                    *slot = Some(odour);
+                }
+            }
+        }
+        let mut recording = FlyRecording {
+            odours: Vec::with_capacity(n_odours * chosen.len()),
+            decisions: Vec::with_capacity(n_odours * chosen.len()),
+            trial_of_presentation: Vec::with_capacity(n_odours * chosen.len()),
+            rewards: self.rewards.clone(),
+            n_odours,
+            name: self.name.clone(),
+        };
+        for (trial, choice) in chosen.iter().enumerate() {
+            for odour in 0..n_odours as i64 {
+                recording.odours.push(odour);
+                recording.decisions.push(i64::from(*choice == Some(odour)));
+                recording.trial_of_presentation.push(trial as i64);
+            }
+        }
+        recording
     }
 
     /// Number of rejected presentations.

@@ -6,12 +6,18 @@
 //! session says), the plasticity gate is on where the fly accepted (`d_t = 1`), and the
 //! loss is the mean cross-entropy of the `accept` neuron's `σ(z_t)` against `d_t`. The
 //! weights are `W₀` of `odour_hidden` followed by the readout `v` of every hidden unit.
+//!
+//! A choice session (`kind = "choice"`) is laid out trial by trial: the options the
+//! trial offered that were not chosen (gate off: the weights do not change between
+//! them), then the chosen one (gate on, the trial's `r_t`); the loss is the softmax
+//! likelihood of the chosen option among them ([`TrajectoryLoss::Softmax`]). Trials
+//! without a choice have no step.
 
 use super::{
     network_trajectory_replay, NetworkTrajectory, NetworkWorkspace, SessionLoss, TrajectoryLoss,
 };
 use crate::circuit::{BehaviourCircuit, Network};
-use crate::data::BehaviourSession;
+use crate::data::{BehaviourKind, BehaviourSession};
 use crate::rule::Rule;
 use crate::scalar::Scalar;
 use crate::{Error, Result};
@@ -53,8 +59,10 @@ impl BehaviourEngine {
     /// Runs one converted session at `θ` and hands every presentation `p` to
     /// `observe(p, W_p, h_p, ℓ_p)`: the plastic weights (`n_hidden × n_in`) and the
     /// hidden activity the presentation saw, and its cross-entropy
-    /// `softplus(z_p) − d_p z_p`, before its update. Returns the session's mean
-    /// cross-entropy and the weights the bound clipped. Generic, so that dual numbers
+    /// `softplus(z_p) − d_p z_p`, before its update (a choice session: its trials'
+    /// presentations in the engine's order, unchosen options first, with `ℓ_p` the
+    /// trial's `−log P(chosen)` at the chosen option and 0 at the others). Returns the
+    /// session's mean loss per decision and the weights the bound clipped. Generic, so that dual numbers
     /// differentiate it.
     pub fn replay<S: Scalar>(
         &self,
@@ -75,9 +83,9 @@ impl BehaviourEngine {
             &initial_weights,
             session.trajectory(),
             workspace,
-            |p, weights, activity, loss| {
+            |t, weights, activity, loss| {
                 observe(
-                    p,
+                    session.presentation_of_step(t),
                     &weights[..n_in * n_hidden],
                     &activity[n_in..n_in + n_hidden],
                     loss,
@@ -111,6 +119,9 @@ pub struct BehaviourTrajectory {
     decisions: Vec<f64>,
     reward: Vec<f64>,
     gate: Vec<bool>,
+    /// The session's presentation of each step (empty: the same index).
+    presentations: Vec<usize>,
+    loss: TrajectoryLoss,
 }
 
 impl BehaviourTrajectory {
@@ -137,30 +148,63 @@ impl BehaviourTrajectory {
                 ),
             ));
         }
+        let (presentations, loss) = match session.kind {
+            BehaviourKind::AcceptReject => (Vec::new(), TrajectoryLoss::CrossEntropy),
+            BehaviourKind::Choice => (choice_order(&session), TrajectoryLoss::Softmax),
+        };
+        let order: Vec<usize> = if presentations.is_empty() {
+            (0..steps).collect()
+        } else {
+            presentations.clone()
+        };
         let n = n_in + n_hidden + 1;
-        let mut drive = vec![0.0; steps * n];
-        for (row, x) in drive
-            .chunks_exact_mut(n)
-            .zip(session.inputs.chunks_exact(n_in))
-        {
-            row[..n_in].copy_from_slice(x);
+        let mut drive = vec![0.0; order.len() * n];
+        for (row, &p) in drive.chunks_exact_mut(n).zip(&order) {
+            row[..n_in].copy_from_slice(&session.inputs[p * n_in..(p + 1) * n_in]);
         }
         let mut initial_weights = session.initial_weights.to_vec();
         initial_weights.extend(std::iter::repeat_n(circuit.readout, n_hidden));
-        let gate: Vec<bool> = session.decisions.iter().map(|&d| d == 1).collect();
-        // r only matters where the gate is on (rejections have no update)
-        let reward = (0..steps)
-            .map(|p| if gate[p] { session.reward_at(p) } else { 0.0 })
+        let gate: Vec<bool> = order.iter().map(|&p| session.decisions[p] == 1).collect();
+        // r only matters where the gate is on (rejections, unchosen options: no update)
+        let reward = order
+            .iter()
+            .map(|&p| {
+                if session.decisions[p] == 1 {
+                    session.reward_at(p)
+                } else {
+                    0.0
+                }
+            })
             .collect();
         Ok(BehaviourTrajectory {
-            steps,
+            steps: order.len(),
             drive,
             initial_weights,
             recorded: [n_in + n_hidden],
-            decisions: session.decisions.iter().map(|&d| d as f64).collect(),
+            decisions: order.iter().map(|&p| session.decisions[p] as f64).collect(),
             reward,
             gate,
+            presentations,
+            loss,
         })
+    }
+
+    /// The session's presentation that step `t` runs.
+    pub fn presentation_of_step(&self, t: usize) -> usize {
+        self.presentations.get(t).copied().unwrap_or(t)
+    }
+
+    /// Number of terms of the session's loss: presentations (accept/reject) or choices.
+    pub fn n_decisions(&self) -> usize {
+        match self.loss {
+            TrajectoryLoss::Softmax => self.decisions.iter().filter(|&&d| d == 1.0).count(),
+            _ => self.steps,
+        }
+    }
+
+    /// Number of steps (presentations the engine runs).
+    pub fn steps(&self) -> usize {
+        self.steps
     }
 
     /// `W₀` of every projection: the session's `W₀`, then `v` for each hidden unit.
@@ -179,9 +223,22 @@ impl BehaviourTrajectory {
             recorded_activity: &self.decisions,
             reward: &self.reward,
             gate: &self.gate,
-            loss: TrajectoryLoss::CrossEntropy,
+            loss: self.loss,
         }
     }
+}
+
+/// The presentations of a choice session in the engine's order: each trial with a
+/// chosen option, its other options (in their order), then the chosen one.
+fn choice_order(session: &BehaviourSession<'_>) -> Vec<usize> {
+    let mut order = Vec::with_capacity(session.n_presentations());
+    crate::data::behaviour::for_each_trial(session.trial_of_presentation, |range| {
+        if let Some(chosen) = range.clone().find(|&p| session.decisions[p] == 1) {
+            order.extend(range.filter(|&p| p != chosen));
+            order.push(chosen);
+        }
+    });
+    order
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! Memory is `(synapses + 2 × neurons) × A` whatever the number of steps; time is about
 //! `3A` multiply-adds per synapse and step.
 
+use super::choice_sets::ChoiceSetRows;
 use super::{resize, NetworkTrajectory, SessionLoss, TrajectoryLoss};
 use rayon::prelude::*;
 
@@ -41,6 +42,8 @@ pub struct NetworkTangentWorkspace {
     partial_scratch: Vec<f64>,
     /// The forward-mode gradient's sums over the active parameters.
     gradient_sum: Vec<f64>,
+    /// The open choice set of a softmax loss.
+    choice_rows: ChoiceSetRows,
     /// Scratch of each block of rows the fused tangent update runs in parallel.
     block_scratch: Vec<f64>,
 }
@@ -94,7 +97,7 @@ fn active_by_rule(network: &Network, active: &[usize]) -> Vec<(Vec<usize>, Vec<u
 /// into θ) and adds its squared error over the recorded neurons, `JᵀJ` (upper
 /// triangle) and `Jᵀr` into `system`; `on_residual(t, neuron, r, ∂r/∂θ_active)` sees
 /// every residual. The trajectory's modulatory signal and plasticity gate act as in
-/// the forward pass; a cross-entropy trajectory is refused (it is not least squares;
+/// the forward pass; a trajectory of decisions (cross-entropy, softmax) is refused (it is not least squares;
 /// see [`network_trajectory_fisher`]).
 pub fn network_trajectory_gauss_newton(
     network: &Network,
@@ -108,7 +111,7 @@ pub fn network_trajectory_gauss_newton(
     if trajectory.loss != TrajectoryLoss::SquaredError {
         return Err(crate::Error::config(
             "solver",
-            "the Gauss–Newton system is of a squared error; this trajectory's loss is a cross-entropy",
+            "the Gauss–Newton system is of a squared error; this trajectory's loss is a likelihood of decisions (a cross-entropy or a softmax)",
         ));
     }
     network_trajectory_tangents(
@@ -126,7 +129,8 @@ pub fn network_trajectory_gauss_newton(
     Ok(())
 }
 
-/// One cross-entropy trajectory's Fisher-scoring pieces over the `active` parameters
+/// One trajectory's Fisher-scoring pieces (a cross-entropy; a softmax's per choice
+/// set, see [`TrajectoryLoss::Softmax`]) over the `active` parameters
 /// (in their order), added to `system` as sums over its steps (not means): the score
 /// `Σ_t (σ(z_t) − d_t) ∂z_t/∂θ` to the gradient, the Fisher information
 /// `Σ_t σ(z_t)(1 − σ(z_t)) ∂z_t ∂z_tᵀ` to the normal matrix's upper triangle (the
@@ -144,10 +148,15 @@ pub fn network_trajectory_fisher(
     workspace: &mut NetworkTangentWorkspace,
     system: &mut GaussNewtonSystem,
 ) -> crate::Result<SessionLoss<f64>> {
-    if trajectory.loss != TrajectoryLoss::CrossEntropy {
+    if trajectory.loss == TrajectoryLoss::SquaredError {
         return Err(crate::Error::config(
             "solver",
             "Fisher scoring is of a likelihood of decisions; this trajectory's loss is a squared error",
+        ));
+    }
+    if trajectory.loss == TrajectoryLoss::Softmax {
+        return Ok(softmax_fisher(
+            network, theta, active, trajectory, workspace, system,
         ));
     }
     let mut total = 0.0;
@@ -169,10 +178,48 @@ pub fn network_trajectory_fisher(
     })
 }
 
+/// [`network_trajectory_fisher`] of a softmax trajectory: per choice set, the score
+/// `Σ_k (p_k − d_k) ∂z_k/∂θ` and the information `Σ_k p_k (∂z_k − r̄)(∂z_k − r̄)ᵀ`
+/// (`r̄ = Σ_k p_k ∂z_k`), one observation per set.
+fn softmax_fisher(
+    network: &Network,
+    theta: &[f64],
+    active: &[usize],
+    trajectory: NetworkTrajectory<'_>,
+    workspace: &mut NetworkTangentWorkspace,
+    system: &mut GaussNewtonSystem,
+) -> SessionLoss<f64> {
+    let mut rows = std::mem::take(&mut workspace.choice_rows);
+    rows.reset();
+    let mut total = 0.0;
+    let clipped = network_trajectory_tangents(
+        network,
+        theta,
+        active,
+        trajectory,
+        workspace,
+        |_, _, z, d, row| {
+            if let Some(loss) = rows.push(z, d, row, |score, weight, centred| {
+                system.add_scored_term(score, weight, centred)
+            }) {
+                total += loss;
+                system.residuals += 1;
+            }
+        },
+    );
+    workspace.choice_rows = rows;
+    SessionLoss {
+        loss: trajectory.finish(total),
+        clipped,
+    }
+}
+
 /// The loss of one trajectory and its gradient over the `active` parameters, in
 /// forward mode: memory `(synapses + 2 × neurons) × A` whatever the number of steps.
 /// `gradient[active[a]]` gets `∂L/∂θ_active[a]` added: `Σ_t Σ_i 2 (y − ŷ) ∂y/∂θ` for a
-/// squared error, `(1/T) Σ_t (σ(z_t) − d_t) ∂z_t/∂θ` for a cross-entropy. Returns the
+/// squared error, `(1/T) Σ_t (σ(z_t) − d_t) ∂z_t/∂θ` for a cross-entropy,
+/// `(1/C) Σ_t (p_t − d_t) ∂z_t/∂θ` for a softmax (`p_t` the softmax of `z_t` in its
+/// choice set). Returns the
 /// loss (a sum or a mean, as [`super::network_trajectory_loss`]) and the weights the
 /// bound clipped.
 pub fn network_trajectory_loss_and_gradient_forward(
@@ -188,6 +235,9 @@ pub fn network_trajectory_loss_and_gradient_forward(
     sum.resize(active.len(), 0.0);
     let mut total = 0.0;
     let cross_entropy = trajectory.loss == TrajectoryLoss::CrossEntropy;
+    let softmax = trajectory.loss == TrajectoryLoss::Softmax;
+    let mut choice_rows = std::mem::take(&mut workspace.choice_rows);
+    choice_rows.reset();
     let clipped = network_trajectory_tangents(
         network,
         theta,
@@ -195,6 +245,15 @@ pub fn network_trajectory_loss_and_gradient_forward(
         trajectory,
         workspace,
         |_, _, value, target, row| {
+            if softmax {
+                let closed = choice_rows.push(value, target, row, |score, _, centred| {
+                    for (g, &d) in sum.iter_mut().zip(centred) {
+                        *g += score * d;
+                    }
+                });
+                total += closed.unwrap_or(0.0);
+                return;
+            }
             let slope = if cross_entropy {
                 total += value.softplus() - target * value;
                 value.sigmoid() - target
@@ -213,6 +272,7 @@ pub fn network_trajectory_loss_and_gradient_forward(
         gradient[k] += g * scale;
     }
     workspace.gradient_sum = sum;
+    workspace.choice_rows = choice_rows;
     SessionLoss {
         loss: trajectory.finish(total),
         clipped,
@@ -223,7 +283,7 @@ pub fn network_trajectory_loss_and_gradient_forward(
 /// tangents of the parameters `active` (indices into θ), and hands every recorded
 /// neuron `i` of every step `t` to `observe(t, i, value, target, row)` before the
 /// step's update. For a squared error `value = y_t,i`, `target = ŷ_t,i` and
-/// `row = ∂y_t,i/∂θ_active`; for a cross-entropy `value = z_t,i` (the net input),
+/// `row = ∂y_t,i/∂θ_active`; for a cross-entropy or a softmax `value = z_t,i` (the net input),
 /// `target = d_t,i` and `row = ∂z_t,i/∂θ_active`. Returns the weights the bound
 /// clipped; a clipped weight loses its tangents (the clip's derivative is 0 where it
 /// acts).
@@ -239,7 +299,8 @@ pub fn network_trajectory_tangents(
     let n = network.n_neurons();
     let by_rule = active_by_rule(network, active);
     workspace.prepare(network, trajectory.initial_weights, &by_rule, n_active);
-    let cross_entropy = trajectory.loss == TrajectoryLoss::CrossEntropy;
+    // a likelihood of decisions reads the net input, a squared error the activity
+    let net_input = trajectory.loss != TrajectoryLoss::SquaredError;
     let mut clipped = 0;
     let NetworkTangentWorkspace {
         weights,
@@ -254,6 +315,7 @@ pub fn network_trajectory_tangents(
         partials,
         partial_scratch,
         gradient_sum: _,
+        choice_rows: _,
         block_scratch,
     } = workspace;
     for t in 0..trajectory.steps {
@@ -270,7 +332,7 @@ pub fn network_trajectory_tangents(
             n_active,
         );
         for (&i, &target) in trajectory.recorded.iter().zip(trajectory.target(t)) {
-            let (value, tangents) = if cross_entropy {
+            let (value, tangents) = if net_input {
                 let z = network.net_input(i, weights, previous, current, drive);
                 (z, &net_input_tangents[..])
             } else {
@@ -345,6 +407,7 @@ impl NetworkTangentWorkspace {
             partials,
             partial_scratch,
             gradient_sum: _,
+            choice_rows: _,
             block_scratch,
         } = self;
         weights.clear();

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::metrics::{median, named_coefficient_error, ColumnR2, WeightTrajectories};
 use crate::circuit::BehaviourCircuit;
-use crate::data::BehaviourDataset;
+use crate::data::{BehaviourDataset, BehaviourKind};
 use crate::fit::{
     fit, initial_theta, rule_parametrisation, Basis, EpochReport, FitConfig, FitOutcome,
     OptimizerKind, Solver, VariableScales,
@@ -227,18 +227,28 @@ pub fn evaluate_behaviour(
                 });
             let mut r2_weights = ColumnR2::new(n_syn);
             let mut r2_activity = ColumnR2::new(circuit.n_hidden);
-            let fitted_loss = engine.replay(theta, &fitted_session, &mut ws, |p, w, h, _| {
-                r2_weights.add_row(&truth[p].0, w);
-                r2_activity.add_row(&truth[p].1, h);
+            // both replays visit the presentations in the engine's (same) order
+            let mut step = 0;
+            let fitted_loss = engine.replay(theta, &fitted_session, &mut ws, |_, w, h, _| {
+                r2_weights.add_row(&truth[step].0, w);
+                r2_activity.add_row(&truth[step].1, h);
+                step += 1;
             });
-            let null_loss = engine.replay(&null_theta, &fitted_session, &mut ws, |_, _, _, _| {});
-            let n = session.n_presentations() as f64;
+            let null_loss = match data.kind() {
+                BehaviourKind::Choice => data.chance_loss(k),
+                BehaviourKind::AcceptReject => {
+                    engine
+                        .replay(&null_theta, &fitted_session, &mut ws, |_, _, _, _| {})
+                        .loss
+                }
+            };
+            let n = data.n_decisions(k) as f64;
             Ok((
                 r2_weights.value(),
                 r2_activity.value(),
                 fitted_loss.loss * n,
                 true_loss.loss * n,
-                null_loss.loss * n,
+                null_loss * n,
             ))
         })
         .collect::<Result<Vec<(f64, f64, f64, f64, f64)>>>()?;
@@ -363,7 +373,7 @@ pub fn fit_behaviour(
     };
     let weights_clipped_during_fit = objective.clipped();
     let (fitted_losses, weights_clipped_at_fit) = objective.session_losses(&outcome.theta);
-    let (null_losses, _) = objective.session_losses(&vec![0.0; outcome.theta.len()]);
+    let null_losses = null_losses(dataset, &objective, outcome.theta.len());
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let final_loss = mean(&fitted_losses);
     let generating = generating_theta(dataset)?;
@@ -460,13 +470,30 @@ fn identifiability(
     }
 }
 
-/// Σ_s P_s ℓ̄_s: the total cross-entropy over all presentations.
+/// Σ_s P_s ℓ̄_s: the total loss over all decisions (presentations, or choices).
 fn weighted(session_losses: &[f64], dataset: &BehaviourDataset) -> f64 {
     session_losses
         .iter()
-        .zip(&dataset.n_presentations)
-        .map(|(l, &n)| l * n as f64)
+        .enumerate()
+        .map(|(k, l)| l * dataset.n_decisions(k) as f64)
         .sum()
+}
+
+/// Each session's mean loss per decision under the null model of percent deviance:
+/// the rule `θ = 0` replayed (accept/reject, docs/model.md §5), or chance, every
+/// offered option at `1/K` (a choice: `ln K`; the animal's initial weights are unknown,
+/// so a replay with drawn ones would not be a 50:50 null).
+pub fn null_losses<R: crate::rule::PlasticityRule>(
+    dataset: &BehaviourDataset,
+    objective: &BehaviourObjective<'_, R>,
+    n_parameters: usize,
+) -> Vec<f64> {
+    match dataset.kind() {
+        BehaviourKind::Choice => (0..dataset.n_sessions())
+            .map(|k| dataset.chance_loss(k))
+            .collect(),
+        BehaviourKind::AcceptReject => objective.session_losses(&vec![0.0; n_parameters]).0,
+    }
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@
 
 use std::ops::ControlFlow;
 
-use super::model::{model_terms, CoefficientInterval, FlyDraw};
-use super::settings::{first_trials, fly_dataset, fly_fit_settings, FlySettings};
+use super::model::{block_means, model_terms, CoefficientInterval, FlyDraw};
+use super::settings::{fly_dataset, fly_fit_settings, FlySettings};
 use crate::analysis::metrics::median;
 use crate::analysis::posterior::CoordinateSummary;
 use crate::analysis::profile::{maximum_likelihood, profile_interval, ProfileInterval};
 use crate::circuit::BehaviourCircuit;
-use crate::data::BehaviourDataset;
+use crate::data::{BehaviourDataset, BehaviourKind, FLY_BLOCK_TRIALS};
 use crate::data::{BehaviourSession, FlyRecording};
 use crate::gradient::replay_session;
 use crate::objective::BehaviourObjective;
@@ -54,20 +54,29 @@ pub(super) fn fly_draw(
     let fit_all = fit_behaviour(&full, &fit_settings, keep_going)?;
     // first trials → the rest: the same W₀ and noise draws (same seed and stream), the
     // model run over the whole session, the loss counted on the held-out trials only
-    let (training, kept_trials) = first_trials(recording, settings.training_fraction);
+    let (training, kept_trials) = settings.training_trials(recording);
     let fit_first = fit_behaviour(&dataset(&training)?, &fit_settings, keep_going)?;
     let inputs = resample_inputs(&full, seed)?;
     let session = full.session_with_inputs(0, &inputs);
     let circuit = circuit_of(&full, settings.weight_bound);
     let heldout = percent_deviance(
         heldout_loss(&circuit, &fit_first.outcome.theta, session, kept_trials)?,
-        heldout_loss(
+        heldout_null_loss(
             &circuit,
-            &vec![0.0; fit_first.outcome.theta.len()],
+            fit_first.outcome.theta.len(),
             session,
             kept_trials,
         )?,
     );
+    let block_choice_fractions = if full.kind() == BehaviourKind::Choice {
+        let odours = full.session_odours(0);
+        block_means(
+            &second_odour_probabilities(&circuit, &fit_all.outcome.theta, session, odours)?,
+            FLY_BLOCK_TRIALS,
+        )
+    } else {
+        Vec::new()
+    };
     let terms = model_terms(model)?;
     let names = term_names(Variables::Xywr);
     let indices: Vec<usize> = terms
@@ -78,9 +87,10 @@ pub(super) fn fly_draw(
     // A fly without a single rejection has no finite maximum-likelihood estimate (every
     // accept is predicted with p → 1 as the weights grow), so no interval either.
     let mut posterior_divergences = None;
+    let choice = full.kind() == BehaviourKind::Choice;
     let intervals = if settings.intervals
         && draw < settings.interval_draws.max(1)
-        && recording.n_rejections() > 0
+        && (choice || recording.n_rejections() > 0)
     {
         let objective = BehaviourObjective::new(
             &full,
@@ -89,7 +99,7 @@ pub(super) fn fly_draw(
             TaylorRule::new(Variables::Xywr),
             fit_settings.gradient,
         )?;
-        let n = recording.n_presentations() as f64;
+        let n = full.n_decisions(0) as f64;
         let (minimum, minimum_loss) = maximum_likelihood(
             &objective,
             &indices,
@@ -144,7 +154,7 @@ pub(super) fn fly_draw(
         seed,
         percent_deviance: fit_all.metrics.percent_deviance,
         heldout_percent_deviance: heldout,
-        negative_log_likelihood: fit_all.metrics.final_loss * recording.n_presentations() as f64,
+        negative_log_likelihood: fit_all.metrics.final_loss * full.n_decisions(0) as f64,
         theta,
         stop_reason: serde_json::to_value(&fit_all.outcome.stop_reason)
             .ok()
@@ -152,7 +162,28 @@ pub(super) fn fly_draw(
             .unwrap_or_default(),
         intervals,
         posterior_divergences,
+        block_choice_fractions,
     })
+}
+
+/// A two-odour choice session replayed with the Taylor rule `θ`: per trial with a
+/// choice, the model's probability of choosing odour 1, `exp(−ℓ)` when it was chosen
+/// and `1 − exp(−ℓ)` otherwise (`ℓ = −log P(chosen)`).
+fn second_odour_probabilities(
+    circuit: &BehaviourCircuit,
+    theta: &[f64],
+    session: BehaviourSession<'_>,
+    odours: &[i64],
+) -> Result<Vec<f64>> {
+    let rule = Rule::taylor(Variables::Xywr);
+    let mut probabilities = Vec::new();
+    replay_session(circuit, &rule, theta, session, |p, _, _, loss| {
+        if session.decisions[p] == 1 {
+            let chosen = (-loss).exp();
+            probabilities.push(if odours[p] == 1 { chosen } else { 1.0 - chosen });
+        }
+    })?;
+    Ok(probabilities)
 }
 
 /// With `settings.posterior`, the posterior of the model's coefficients sampled by
@@ -215,6 +246,28 @@ pub(crate) fn heldout_loss(
             total += loss;
         }
     })?;
+    Ok(total)
+}
+
+/// The null model's loss on the trials `kept_trials..` of `session` (as
+/// [`heldout_loss`]): the rule `θ = 0` replayed (accept/reject), or chance, `ln K` per
+/// choice among `K` options (see [`crate::pipeline::behaviour::null_losses`]).
+pub(crate) fn heldout_null_loss(
+    circuit: &BehaviourCircuit,
+    n_parameters: usize,
+    session: BehaviourSession<'_>,
+    kept_trials: usize,
+) -> Result<f64> {
+    if session.kind == BehaviourKind::AcceptReject {
+        return heldout_loss(circuit, &vec![0.0; n_parameters], session, kept_trials);
+    }
+    let mut total = 0.0;
+    crate::data::behaviour::for_each_trial(session.trial_of_presentation, |range| {
+        let held_out = session.trial_of_presentation[range.start] as usize >= kept_trials;
+        if held_out && session.decisions[range.clone()].contains(&1) {
+            total += (range.len() as f64).ln();
+        }
+    });
     Ok(total)
 }
 

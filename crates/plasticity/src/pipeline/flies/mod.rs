@@ -5,6 +5,7 @@
 
 mod compare;
 mod draw;
+mod matching;
 mod model;
 mod q_learning;
 mod settings;
@@ -13,20 +14,23 @@ pub use compare::{
     compare_models, interval_signs, paired_by_fly, CoefficientSummary, IntervalSigns,
     ModelComparison,
 };
-pub(crate) use draw::heldout_loss;
 pub use draw::laplace_intervals;
 use draw::{fly_draw, median_intervals};
+pub(crate) use draw::{heldout_loss, heldout_null_loss};
+pub use matching::{matching_by_block, BlockMatching};
 pub use model::{
-    model_terms, CoefficientInterval, FlyDraw, FlyModelFit, ModelFamily, Q_LEARNING_MODEL,
+    block_means, model_terms, CoefficientInterval, FlyDraw, FlyModelFit, ModelFamily,
+    Q_LEARNING_FORGETTING_MODEL, Q_LEARNING_MODEL,
 };
-use q_learning::q_learning_fit;
+use q_learning::{choice_q_learning_fit, q_learning_fit};
 pub use settings::{first_trials, FlySettings};
 pub(crate) use settings::{fly_dataset, fly_fit_settings};
 
 use rayon::prelude::*;
 
 use crate::analysis::metrics::median;
-use crate::data::FlyRecording;
+use crate::baseline::ChoiceQVariant;
+use crate::data::{BehaviourKind, FlyRecording};
 use crate::journal::{all_or_interrupted, unit, Journal, NoJournal};
 use crate::{Error, Result};
 
@@ -98,18 +102,43 @@ pub fn fit_flies_journaled(
             percent_deviance: column(&|d| d.percent_deviance),
             heldout_percent_deviance: column(&|d| d.heldout_percent_deviance),
             theta,
+            block_choice_fractions: median_columns(
+                &chunk
+                    .iter()
+                    .map(|d| d.block_choice_fractions.clone())
+                    .collect::<Vec<_>>(),
+            ),
             draws: chunk.to_vec(),
         });
     }
     if settings.q_learning {
-        let baselines: Vec<Option<FlyModelFit>> = recordings
+        let variants: &[Option<ChoiceQVariant>] = match settings.task {
+            BehaviourKind::AcceptReject => &[None],
+            BehaviourKind::Choice => &[
+                Some(ChoiceQVariant::Plain),
+                Some(ChoiceQVariant::Forgetting),
+            ],
+        };
+        let jobs: Vec<(&FlyRecording, Option<ChoiceQVariant>)> = recordings
+            .iter()
+            .flat_map(|r| variants.iter().map(move |&v| (r, v)))
+            .collect();
+        let baselines: Vec<Option<FlyModelFit>> = jobs
             .par_iter()
-            .map(|recording| {
-                let key = format!("flies/{}/q-learning", recording.name);
-                unit(journal, &key, || q_learning_fit(recording, settings)).map_err(|e| {
+            .map(|&(recording, variant)| {
+                let name = match variant {
+                    Some(ChoiceQVariant::Forgetting) => Q_LEARNING_FORGETTING_MODEL,
+                    _ => Q_LEARNING_MODEL,
+                };
+                let key = format!("flies/{}/{name}", recording.name);
+                unit(journal, &key, || match variant {
+                    None => q_learning_fit(recording, settings),
+                    Some(variant) => choice_q_learning_fit(recording, settings, variant),
+                })
+                .map_err(|e| {
                     Error::config(
                         "flies",
-                        format!("fly {}, Q-learning baseline: {e}", recording.name),
+                        format!("fly {}, {name} baseline: {e}", recording.name),
                     )
                 })
             })
@@ -118,6 +147,14 @@ pub fn fit_flies_journaled(
         results.extend(baselines);
     }
     Ok(results)
+}
+
+/// The median of each column of `rows` (rows of equal length; none: empty).
+fn median_columns(rows: &[Vec<f64>]) -> Vec<f64> {
+    let width = rows.iter().map(Vec::len).min().unwrap_or(0);
+    (0..width)
+        .map(|i| median(&rows.iter().map(|r| r[i]).collect::<Vec<_>>()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -52,6 +52,18 @@ pub enum ModelFamily {
 /// The model name of the Q-learning baseline in the outputs.
 pub const Q_LEARNING_MODEL: &str = "q-learning";
 
+/// The model name of the choice task's Q-learning with forgetting (the plain agent is
+/// [`Q_LEARNING_MODEL`]).
+pub const Q_LEARNING_FORGETTING_MODEL: &str = "q-learning-forgetting";
+
+/// Mean of `probabilities` (one per trial) over each block of `block` trials.
+pub fn block_means(probabilities: &[f64], block: usize) -> Vec<f64> {
+    probabilities
+        .chunks(block.max(1))
+        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+        .collect()
+}
+
 /// One fly under one model: medians over the draws.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlyModelFit {
@@ -79,6 +91,11 @@ pub struct FlyModelFit {
     pub intervals: Vec<CoefficientInterval>,
     /// Every draw.
     pub draws: Vec<FlyDraw>,
+    /// The choice task: per block of [`crate::data::FLY_BLOCK_TRIALS`] trials, the
+    /// model's mean probability of choosing odour 1 (the second), fitted on all trials
+    /// (median over draws); empty for accept/reject.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_choice_fractions: Vec<f64>,
 }
 
 /// The canonical term names of a model, checked.
@@ -121,4 +138,8 @@ pub struct FlyDraw {
     /// intervals were computed.
     #[serde(default)]
     pub posterior_divergences: Option<usize>,
+    /// The choice task: per block, the fit's mean probability of choosing odour 1
+    /// (see [`FlyModelFit::block_choice_fractions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_choice_fractions: Vec<f64>,
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::profile::ProfileSettings;
 use crate::circuit::RewardSignal;
-use crate::data::{to_dataset, FlyRecording};
+use crate::data::{to_choice_dataset, to_dataset, BehaviourKind, FlyRecording};
 use crate::fit::FitConfig;
 use crate::pipeline::behaviour::{BehaviourFitSettings, InputSource};
 use crate::rule::RuleFamily;
@@ -64,6 +64,16 @@ pub struct FlySettings {
     /// with intervals), with a prior matching the fit's penalty; `None` skips them.
     #[serde(default)]
     pub posterior: Option<crate::analysis::posterior::NutsSettings>,
+    /// What is modelled: every presentation's accept or reject (docs/model.md §4.3), or
+    /// the choice of one odour among those offered in each trial (the chosen odours
+    /// and rewards only: `kind = "choice"`).
+    #[serde(default)]
+    pub task: BehaviourKind,
+    /// Fit on the trials before this one (0-based) and predict the rest, instead of
+    /// [`training_fraction`](Self::training_fraction) (a fly with no more trials
+    /// than this keeps the fraction).
+    #[serde(default)]
+    pub heldout_from_trial: Option<usize>,
 }
 
 impl Default for FlySettings {
@@ -87,6 +97,22 @@ impl Default for FlySettings {
             interval_draws: 1,
             population_folds: 6,
             posterior: None,
+            task: BehaviourKind::AcceptReject,
+            heldout_from_trial: None,
+        }
+    }
+}
+
+impl FlySettings {
+    /// The trials of `recording` the held-out fit sees, and how many: those before
+    /// [`heldout_from_trial`](Self::heldout_from_trial) when the fly has more, else
+    /// the first [`training_fraction`](Self::training_fraction).
+    pub fn training_trials(&self, recording: &FlyRecording) -> (FlyRecording, usize) {
+        match self.heldout_from_trial {
+            Some(keep) if keep >= 1 && recording.n_trials() > keep => {
+                first_n_trials(recording, keep)
+            }
+            _ => first_trials(recording, self.training_fraction),
         }
     }
 }
@@ -96,6 +122,12 @@ pub fn first_trials(recording: &FlyRecording, fraction: f64) -> (FlyRecording, u
     let trials = recording.n_trials();
     let keep =
         ((fraction * trials as f64).round() as usize).clamp(1, trials.saturating_sub(1).max(1));
+    first_n_trials(recording, keep)
+}
+
+/// The first `keep` trials of a fly (at most all of them).
+fn first_n_trials(recording: &FlyRecording, keep: usize) -> (FlyRecording, usize) {
+    let keep = keep.min(recording.n_trials());
     let n = recording
         .trial_of_presentation
         .iter()
@@ -139,13 +171,18 @@ pub(crate) fn fly_fit_settings(
     }
 }
 
-/// The flies as one behaviour dataset, with `W₀` drawn from `seed`.
+/// The flies as one behaviour dataset (accept/reject, or their choices as the
+/// settings' task says), with `W₀` drawn from `seed`.
 pub(crate) fn fly_dataset(
     recordings: &[FlyRecording],
     settings: &FlySettings,
     seed: u64,
 ) -> Result<crate::data::BehaviourDataset> {
-    to_dataset(
+    let pack = match settings.task {
+        BehaviourKind::AcceptReject => to_dataset,
+        BehaviourKind::Choice => to_choice_dataset,
+    };
+    pack(
         recordings,
         settings.n_hidden,
         settings.initial_weight_std,

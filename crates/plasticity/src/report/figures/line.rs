@@ -40,6 +40,8 @@ pub struct Series {
     /// Index into the colour-blind-safe palette of 7 colours (taken modulo 7), so that
     /// series can share a colour; `None` colours the series by its index in the plot.
     pub colour: Option<usize>,
+    /// Join the points by a line (off: a scatter of markers, [`Series::markers_only`]).
+    pub line: bool,
 }
 
 impl Series {
@@ -51,6 +53,16 @@ impl Series {
             dashed: false,
             markers: true,
             colour: None,
+            line: true,
+        }
+    }
+
+    /// The same series as markers only, no line (a scatter).
+    pub fn markers_only(self) -> Self {
+        Series {
+            line: false,
+            markers: true,
+            ..self
         }
     }
 
@@ -338,6 +350,7 @@ impl LineFigure<'_> {
                 name: &s.name,
                 colour: series_colour(s, i),
                 dashed: s.dashed,
+                line: s.line,
                 marker: series_marker(s, i),
             })
             .collect()
@@ -492,7 +505,9 @@ impl LineFigure<'_> {
             let colour = series_colour(series, i);
             let style = colour.stroke_width(2);
             let points = series.points.iter().copied();
-            if series.dashed {
+            if !series.line {
+                // a scatter: markers only
+            } else if series.dashed {
                 chart.draw_series(DashedLineSeries::new(points, DASH.0, DASH.1, style))?;
             } else {
                 chart.draw_series(LineSeries::new(points, style))?;
@@ -553,6 +568,7 @@ struct LegendEntry<'a> {
     name: &'a str,
     colour: RGBColor,
     dashed: bool,
+    line: bool,
     marker: Option<Marker>,
 }
 
@@ -574,7 +590,7 @@ fn draw_legend<DB: DrawingBackend>(
     let text_style = font(TICK_LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
     for (k, entry) in entries.iter().enumerate() {
         let y = y0 + margin + line_height * k as i32 + line_height / 2;
-        let (line, marker) = legend_sample(entry.colour, entry.dashed, entry.marker);
+        let (line, marker) = legend_sample(entry.colour, (entry.dashed, entry.line), entry.marker);
         root.draw(&(EmptyElement::at((x0 + margin, y)) + line + marker))?;
         root.draw(&Text::new(
             entry.name,
@@ -595,10 +611,14 @@ type LegendLine = DashedPathElement<std::vec::IntoIter<(i32, i32)>, i32>;
 /// neither backend draws).
 fn legend_sample(
     colour: RGBColor,
-    dashed: bool,
+    (dashed, line): (bool, bool),
     marker: Option<Marker>,
 ) -> (LegendLine, Polygon<(i32, i32)>) {
-    let style = colour.stroke_width(2);
+    let style = if line {
+        colour.stroke_width(2)
+    } else {
+        TRANSPARENT.stroke_width(2)
+    };
     let ends = vec![(0, 0), (LEGEND_SAMPLE_WIDTH, 0)];
     let line = if dashed {
         DashedPathElement::new(ends, DASH.0, DASH.1, style)

@@ -515,6 +515,7 @@ fn figures_series_builder() {
             dashed: false,
             markers: true,
             colour: None,
+            line: true,
         }
     );
     let truth = Series::new(String::from("true"), points.clone())

@@ -173,7 +173,7 @@ fn fisher_score(
             &mut system,
         )
         .expect("a cross-entropy trajectory");
-        assert_eq!(system.residuals, session.trajectory().steps);
+        assert_eq!(system.residuals, session.n_decisions());
         for (s, g) in score.iter_mut().zip(&system.gradient) {
             *s += g / system.residuals as f64;
         }
@@ -413,4 +413,141 @@ fn the_conversion_refuses_sessions_of_other_sizes() {
     let error = BehaviourTrajectory::new(&BehaviourCircuit::new(2, 8), data.session(0))
         .expect_err("n_hidden 8 against W₀ of 10 × 2");
     assert!(error.to_string().contains("initial_weights"), "{error}");
+}
+
+/// `data` (accept/reject) read as choices: a trial's presentations are its options,
+/// the accepted one the chosen one, moved to the trial's first presentation in every
+/// other trial (the engine puts it last); a trial without an acceptance has no choice.
+fn as_choices(data: &BehaviourDataset) -> BehaviourDataset {
+    let mut decisions = data.decisions.clone();
+    for k in 0..data.n_sessions() {
+        let session = data.session(k);
+        let mut trial = 0;
+        crate::data::behaviour::for_each_trial(session.trial_of_presentation, |range| {
+            trial += 1;
+            let chosen = range.clone().find(|&p| session.decisions[p] == 1);
+            if let (Some(chosen), true) = (chosen, trial % 2 == 0 && range.len() > 1) {
+                decisions[[k, chosen]] = 0;
+                decisions[[k, range.start]] = 1;
+            }
+        });
+    }
+    let mut metadata = data.metadata.clone();
+    metadata.insert("kind".into(), "choice".into());
+    BehaviourDataset::new(
+        data.inputs.clone(),
+        data.odours.clone(),
+        decisions,
+        data.trial_of_presentation.clone(),
+        data.n_presentations.clone(),
+        data.rewards.clone(),
+        data.expected_rewards.clone(),
+        data.n_trials.clone(),
+        data.initial_weights.clone(),
+        metadata,
+        std::path::Path::new("(test)"),
+    )
+    .expect("a valid choice dataset")
+}
+
+#[test]
+fn choice_gradients_match_dual_numbers_and_finite_differences() {
+    let taylor = Rule::taylor(Variables::Xywr);
+    let mlp = Rule::Mlp(MlpRule::new(Variables::Xywr, &[5]).expect("sizes"));
+    for (seed, rule, bound) in [
+        (8u64, &taylor, None),
+        (9, &taylor, Some(0.9)),
+        (10, &mlp, None),
+    ] {
+        let data = as_choices(&sessions(seed, 3, 4, RewardSignal::Centred));
+        // options sets of one, two and more, chosen first or last, and no-choice trials
+        let mut sizes = std::collections::BTreeSet::new();
+        let mut no_choice = 0;
+        for k in 0..data.n_sessions() {
+            let session = data.session(k);
+            crate::data::behaviour::for_each_trial(session.trial_of_presentation, |range| {
+                if session.decisions[range.clone()].contains(&1) {
+                    sizes.insert(range.len().min(3));
+                } else {
+                    no_choice += 1;
+                }
+            });
+        }
+        assert_eq!(sizes.len(), 3, "seed {seed}: option-set sizes {sizes:?}");
+        let theta = if bound.is_some() {
+            growing_taylor(70 + seed)
+        } else {
+            random_theta(70 + seed, rule.n_parameters(), 0.3)
+        };
+        let circuit = BehaviourCircuit::new(3, 4).with_weight_bound(bound);
+        let engine = BehaviourEngine::new(&circuit, rule.clone()).expect("engine");
+        let converted = converted(&engine, &data);
+        assert!(converted
+            .iter()
+            .all(|s| s.trajectory().loss == TrajectoryLoss::Softmax));
+        let steps: usize = converted.iter().map(|s| s.steps()).sum();
+        let presentations: usize = data.n_presentations.iter().sum();
+        assert!(
+            no_choice == 0 || steps < presentations,
+            "no-choice trials have no step"
+        );
+        let clipped = check(
+            &format!("choice seed {seed}"),
+            &circuit,
+            &data,
+            rule,
+            &theta,
+        );
+        if bound.is_some() {
+            assert!(clipped > 0, "seed {seed}: the bound never engaged");
+        }
+    }
+}
+
+#[test]
+fn the_softmax_loss_is_the_mean_over_choice_sets_of_log_sum_exp_minus_the_chosen_logit() {
+    // the engine's loss against log-sum-exp of the replayed logits, set by set
+    let data = as_choices(&sessions(11, 3, 4, RewardSignal::Raw));
+    let circuit = BehaviourCircuit::new(3, 4);
+    let rule = Rule::taylor(Variables::Xywr);
+    let theta = random_theta(81, 81, 0.2);
+    let engine = BehaviourEngine::new(&circuit, rule).expect("engine");
+    for k in 0..data.n_sessions() {
+        let session = engine.trajectory(data.session(k)).expect("conversion");
+        let mut ws = NetworkWorkspace::new();
+        let mut net = NetworkWorkspace::new();
+        let mut logits = Vec::new();
+        let network = engine.network();
+        let readout = session.trajectory().recorded[0];
+        let total = engine.replay(&theta, &session, &mut ws, |_, _, _, _| {});
+        crate::gradient::network::network_trajectory_replay(
+            network,
+            &theta,
+            session.initial_weights(),
+            session.trajectory(),
+            &mut net,
+            |t, w, y, _| {
+                let drive = &session.trajectory().drive[t * y.len()..(t + 1) * y.len()];
+                logits.push(network.net_input(readout, w, y, y, drive));
+            },
+        );
+        let decisions = &session.trajectory().recorded_activity;
+        let (mut expected, mut sets, mut start) = (0.0, 0usize, 0);
+        for t in 0..logits.len() {
+            if decisions[t] == 1.0 {
+                let set = &logits[start..=t];
+                let lse = set.iter().map(|z| z.exp()).sum::<f64>().ln();
+                expected += lse - logits[t];
+                sets += 1;
+                start = t + 1;
+            }
+        }
+        assert_eq!(sets, session.n_decisions());
+        let expected = expected / sets as f64;
+        assert!(
+            (total.loss - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+            "session {k}: {} vs {expected}",
+            total.loss
+        );
+    }
 }
