@@ -281,7 +281,7 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
     if args.case == BenchCase::Sparse {
         let results = bench_sparse(args)?;
         let text = serde_json::to_string_pretty(&Value::Object(results.clone()))?;
-        println!("{text}");
+        out!("{text}");
         if let Some(path) = &args.json {
             write_json(path, &Value::Object(results))?;
         }
@@ -355,7 +355,7 @@ pub(crate) fn bench_command(args: &BenchArgs) -> Result<()> {
     if let Some(path) = &args.json {
         write_json(path, &value)?;
     }
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    out!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }
 

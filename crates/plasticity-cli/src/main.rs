@@ -4,15 +4,24 @@
 //! the science, and this binary prints results, shows progress and turns errors into
 //! messages with their whole cause chain and a non-zero exit code.
 
-/// `println!` unless `--quiet`: a human-readable result on stdout (a file the command
+/// `out!` unless `--quiet`: a human-readable result on stdout (a file the command
 /// writes holds it too). Machine-readable output that is a command's only product
 /// (the JSON of `loss`, `evaluate` and `bench-kernels`, the job id of `run --executor slurm`)
-/// is printed with `println!` whatever `--quiet` says.
+/// is printed with `out!` whatever `--quiet` says.
 macro_rules! show {
     ($($arg:tt)*) => {
         if !crate::output::quiet() {
-            println!($($arg)*);
+            out!($($arg)*);
         }
+    };
+}
+
+/// `println!` that ends the program quietly when stdout is a closed pipe (the reader
+/// stopped early, as `head` does), as standard tools do, instead of panicking
+/// ([`output::print_stdout`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        crate::output::print_stdout(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 

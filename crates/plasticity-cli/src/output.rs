@@ -24,6 +24,24 @@ pub(crate) fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Writes `text` to stdout. When the reader has closed the pipe (`plasticity loss … |
+/// head`), the program ends at once with status 0, as tools killed by `SIGPIPE` do
+/// (every file a command writes is complete before it prints); another write error is
+/// reported on stderr with status 1.
+pub(crate) fn print_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let result = stdout.write_fmt(text).and_then(|()| stdout.flush());
+    match result {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(error) => {
+            eprintln!("plasticity: error: writing to standard output: {error}");
+            std::process::exit(1)
+        }
+    }
+}
+
 /// "reading dataset PATH", and where the path looks like another kind of input, the
 /// command that reads it.
 pub(crate) fn reading_dataset(path: &Path) -> String {

@@ -164,7 +164,7 @@ pub(crate) fn table_command(args: &TableArgs) -> Result<()> {
     )?;
     journal.finish()?;
     if !crate::output::quiet() {
-        print!("{markdown}");
+        crate::output::print_stdout(format_args!("{markdown}"));
     }
     note!(
         "{} fits in {:.1} s; table written to {}",

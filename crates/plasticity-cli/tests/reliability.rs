@@ -310,3 +310,25 @@ fn a_fit_whose_working_memory_exceeds_the_limit_is_refused_naming_what_would_fit
     let fitted = fit(one_thread, 1);
     assert!(fitted.status.success(), "{}", stderr(&fitted));
 }
+
+/// A reader that stops early (`plasticity loss … | head -c 10`): the program ends
+/// quietly with status 0, as standard tools do, instead of panicking on the closed pipe.
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("oja.npz");
+    common::save_small_oja(&data);
+    // `true` closes the pipe at once, long before the loss is computed and printed
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg("set -o pipefail; \"$0\" loss \"$1\" --theta 'x*y - y^2*w' | true")
+        .arg(env!("CARGO_BIN_EXE_plasticity"))
+        .arg(&data)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("sh runs");
+    let log = stderr(&output);
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(!log.contains("Broken pipe"), "{log}");
+    assert!(output.status.success(), "{log}");
+}

@@ -154,7 +154,7 @@ pub(crate) fn loss_command(
         .zip(gradient)
         .map(|(n, g)| (n, json!(g)))
         .collect();
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&json!({"loss": loss, "gradient": gradient}))?
     );
@@ -186,7 +186,7 @@ pub(crate) fn evaluate_command(
         )?),
         _ => None,
     };
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "theta": expression,

@@ -234,7 +234,7 @@ pub(crate) fn loss_command(
         .zip(gradient)
         .map(|(n, g)| (n, json!(g)))
         .collect();
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&json!({"loss": loss, "gradient": gradient}))?
     );
@@ -254,7 +254,7 @@ pub(crate) fn evaluate_command(
     );
     let parameters = parameters_of(theta, &dataset, &objective)?;
     let metrics = evaluate_circuit(&dataset, &objective, &parameters, trajectories, seed)?;
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "theta": theta,

@@ -216,7 +216,7 @@ pub(crate) fn loss_command(args: &LossArgs) -> Result<()> {
         .zip(gradient)
         .map(|(n, g)| (n, json!(g)))
         .collect();
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&json!({"loss": loss, "gradient": gradient}))?
     );
@@ -252,7 +252,7 @@ pub(crate) fn evaluate_command(args: &EvaluateArgs) -> Result<()> {
         args.trajectories.unwrap_or(5),
         args.seed,
     )?;
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "theta": args.theta,

@@ -102,7 +102,7 @@ pub(super) fn submit_array(
         if indices.len() == 1 { "" } else { "s" },
         out.display()
     );
-    println!("{job}");
+    out!("{job}");
     Ok(())
 }
 
