@@ -35,6 +35,7 @@ fn medians_of(fits: &[FlyModelFit], model: &str) -> serde_json::Value {
     json!({
         "median_percent_deviance": of(&|x| x.percent_deviance),
         "median_heldout_percent_deviance": of(&|x| x.heldout_percent_deviance),
+        "median_heldout_loss_per_decision": of(&|x| x.heldout_loss_per_decision.unwrap_or(f64::NAN)),
         "median_aic": of(&|x| x.aic),
         "total_aic": fits.iter().filter(|x| x.model == model).map(|x| x.aic).sum::<f64>(),
     })

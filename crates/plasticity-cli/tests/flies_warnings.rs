@@ -97,3 +97,97 @@ fn flies_gives_no_data_warning_for_rejections_in_every_block() {
     assert!(comparison["data_warning_summary"].is_null());
     assert_eq!(comparison["recordings"][0]["rejections"], 30);
 }
+
+/// `flies --task choice` fits the chosen odours (both odours offered in every trial):
+/// the two rules and both Q-learning baselines, the last block held out, matching.csv
+/// and the matching-law figure; and `simulate choice` writes a dataset `fit` reads as
+/// choices.
+#[test]
+fn flies_fits_the_choices_and_simulate_writes_choice_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = fly_dir(dir.path(), &["Fly1.mat"]);
+    let out = dir.path().join("choice");
+    let output = run(&args(
+        &[
+            "--quiet",
+            "flies",
+            utf8(&data),
+            "--out",
+            utf8(&out),
+            "--task",
+            "choice",
+        ],
+        "--resamples 1 --epochs 20 --no-intervals --population-folds 0",
+    ));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let comparison = json(&out.join("comparison.json"));
+    assert_eq!(comparison["settings"]["task"], "choice");
+    assert_eq!(comparison["settings"]["heldout_from_trial"], 160);
+    let models: Vec<&str> = comparison["models"]
+        .as_object()
+        .expect("models")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for model in [
+        "1,x,r,x*r",
+        "1,x,r,x*r,w",
+        "q-learning",
+        "q-learning-forgetting",
+    ] {
+        assert!(models.contains(&model), "{models:?}");
+    }
+    let matching = std::fs::read_to_string(out.join("matching.csv")).expect("matching.csv");
+    let rows: Vec<&str> = matching.lines().collect();
+    assert!(rows[0].starts_with("fly,block,trials,choice_fraction,reward_fraction,predicted:"));
+    assert_eq!(rows.len(), 1 + 3, "three blocks of Fly1: {matching}");
+    // every model predicts a fraction for every block
+    assert!(
+        rows[1..].iter().all(|r| !r.split(',').any(str::is_empty)),
+        "{matching}"
+    );
+    assert!(out.join("figures/matching_law.png").is_file());
+
+    let simulated = dir.path().join("choice.npz");
+    let output = run(&[
+        "--quiet",
+        "simulate",
+        "choice",
+        "--sessions",
+        "3",
+        "--trials-per-block",
+        "20",
+        "--rule",
+        "x*r - 0.05*w",
+        "--out",
+        utf8(&simulated),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fit = dir.path().join("fit");
+    let output = run(&[
+        "--quiet",
+        "fit",
+        utf8(&simulated),
+        "--trainable",
+        "x*r,w",
+        "--solver",
+        "levenberg-marquardt",
+        "--out",
+        utf8(&fit),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results = json(&fit.join("results.json"));
+    assert_eq!(results["data"]["kind"], "choice");
+}

@@ -244,3 +244,27 @@ def test_behaviour_fits_take_the_solver_and_say_which_ran():
     assert pl.fit(data, trainable=terms, epochs=2).solver_used == "adam"
     with pytest.raises(ValueError, match="l1"):
         pl.fit(data, trainable=terms, solver="levenberg-marquardt", l1=0.01, epochs=2)
+
+
+def test_choices_are_simulated_and_fitted_through_the_same_engine(tmp_path):
+    data = pl.simulate_choice(rule="x*r - 0.05*w", seed=0)
+    assert data.kind == "choice"
+    # every trial offers both odours and one is chosen
+    assert data.n_presentations.tolist() == [480] * 18
+    assert int(data.decisions.sum()) == 18 * 240
+    path = tmp_path / "choice.npz"
+    data.save(path)
+    loaded = pl.load(path)
+    assert loaded == data and loaded.kind == "choice"
+    fit = pl.fit(data, trainable="1,x,r,x*r,w", solver="levenberg-marquardt", init="zeros")
+    w = fit.coefficients["w"]
+    assert -0.07 < w < -0.03, w
+    assert fit.coefficients["x*r"] == max(fit.coefficients.values())
+    # chance (ln 2 per choice) is the null: the fit explains part of it
+    assert 0.0 < fit.metrics["percent_deviance"] < 100.0
+    with pytest.raises(ValueError, match="kind"):
+        pl._native.simulate_behaviour(
+            rule="x*r", sessions=1, blocks=1, trials_per_block=2,
+            reward_probabilities=[(0.5, 0.5)], n_in=2, n_hidden=2, odour_level=0.75,
+            input_noise_std=0.0, initial_weight_std=0.01, expected_reward_window=2,
+            reward_signal="raw", max_presentations_per_trial=1, seed=0, kind="maybe")

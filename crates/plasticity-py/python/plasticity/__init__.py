@@ -635,14 +635,56 @@ def simulate_choice(
     ``z_k = v Σ_i h_ik``, and the fly chooses ``k`` with ``P(k) = softmax_k(z_k)``
     (β = 1, no bias: the readout ``v = 5 / n_hidden`` sets the scale). The chosen
     odour's reward is the one it has waiting (baited with the block's probabilities),
-    and only the chosen odour's synapses change, by ``Δw = g(x, h, w, r)``. The
-    arguments are those of :func:`simulate_behaviour` (every trial has a choice).
+    and only the chosen odour's synapses change, by ``Δw = g(x, h, w, r)``. Every
+    trial has a choice.
+
+    Parameters
+    ----------
+    rule : str or Rule, default "x*r"
+        The generating rule: an expression over x, y, w, r (``y`` is ``h``) or a Taylor
+        :class:`Rule` with an expression.
+    sessions : int, default 18
+        Number of sessions (simulated flies), each from its own initial weights.
+    blocks : int, default 3
+        Blocks per session.
+    trials_per_block : int, default 80
+        Trials (choices) per block.
+    reward_probabilities : sequence of (float, float), default ((0.2, 0.8), (0.9, 0.1), (0.2, 0.8))
+        The reward probabilities ``(p_A, p_B)`` of the two odours in each block, used
+        cyclically when there are more blocks; a reward, once available, waits until
+        its odour is chosen.
+    n_in : int, default 2
+        Inputs; with 2, odour A drives the first and B the second, with more each odour
+        drives a random half.
+    n_hidden : int, default 10
+        Neurons of the plastic layer.
+    odour_level : float, default 0.75
+        The level at which an odour drives its inputs.
+    input_noise_std : float, default 0.015
+        Standard deviation of the sensory noise on every input.
+    initial_weight_std : float, default 0.01
+        Standard deviation of the initial weights ``W₀``.
+    expected_reward_window : int, default 10
+        ``E[R]`` is the mean of the last this many collected rewards.
+    reward_signal : {"centred", "raw"}, default "centred"
+        The rule's reward term: ``r = R − E[R]`` (``"centred"``) or ``r = R``
+        (``"raw"``).
+    seed : int, default 0
+        Seed of every random draw.
 
     Returns
     -------
     BehaviourDataset
         The sessions (``kind == "choice"``): each trial's two presentations, decision 1
         on the chosen odour.
+
+    Raises
+    ------
+    TypeError
+        If a keyword has the wrong type.
+    ValueError
+        If a value is out of range, ``reward_signal`` is unknown or ``rule`` is not an
+        expression over x, y, w, r.
 
     Examples
     --------

@@ -232,7 +232,7 @@ pub fn behaviour_results(
         "data".into(),
         json!({
             "path": data_path.display().to_string(),
-            "kind": "behaviour",
+            "kind": dataset.kind().name(),
             "sessions": dataset.n_sessions(),
             "n_presentations": dataset.n_presentations,
             "n_trials": dataset.n_trials,
@@ -308,6 +308,7 @@ pub fn flies_per_fly_csv(fits: &[crate::pipeline::flies::FlyModelFit]) -> String
     for (_, column) in &columns {
         csv.push_str(&format!(",{column}_mle"));
     }
+    csv.push_str(",heldout_loss_per_decision");
     csv.push('\n');
     for fit in fits {
         let family = serde_json::to_value(fit.family)
@@ -376,6 +377,7 @@ pub fn flies_per_fly_csv(fits: &[crate::pipeline::flies::FlyModelFit]) -> String
                 None => csv.push(','),
             }
         }
+        csv.push_str(&format!(",{}", optional(fit.heldout_loss_per_decision)));
         csv.push('\n');
     }
     csv

@@ -59,8 +59,9 @@ pub(super) fn fly_draw(
     let inputs = resample_inputs(&full, seed)?;
     let session = full.session_with_inputs(0, &inputs);
     let circuit = circuit_of(&full, settings.weight_bound);
+    let heldout_total = heldout_loss(&circuit, &fit_first.outcome.theta, session, kept_trials)?;
     let heldout = percent_deviance(
-        heldout_loss(&circuit, &fit_first.outcome.theta, session, kept_trials)?,
+        heldout_total,
         heldout_null_loss(
             &circuit,
             fit_first.outcome.theta.len(),
@@ -68,6 +69,9 @@ pub(super) fn fly_draw(
             kept_trials,
         )?,
     );
+    let heldout_decisions = heldout_decisions(session, kept_trials);
+    let heldout_loss_per_decision =
+        (heldout_decisions > 0).then(|| heldout_total / heldout_decisions as f64);
     let block_choice_fractions = if full.kind() == BehaviourKind::Choice {
         let odours = full.session_odours(0);
         block_means(
@@ -163,7 +167,22 @@ pub(super) fn fly_draw(
         intervals,
         posterior_divergences,
         block_choice_fractions,
+        heldout_loss_per_decision,
     })
+}
+
+/// The decisions of trials `kept_trials..` of `session`: their presentations
+/// (accept/reject), or their choices.
+fn heldout_decisions(session: BehaviourSession<'_>, kept_trials: usize) -> usize {
+    let held_out = |p: usize| session.trial_of_presentation[p] as usize >= kept_trials;
+    match session.kind {
+        BehaviourKind::AcceptReject => (0..session.n_presentations())
+            .filter(|&p| held_out(p))
+            .count(),
+        BehaviourKind::Choice => (0..session.n_presentations())
+            .filter(|&p| held_out(p) && session.decisions[p] == 1)
+            .count(),
+    }
 }
 
 /// A two-odour choice session replayed with the Taylor rule `θ`: per trial with a

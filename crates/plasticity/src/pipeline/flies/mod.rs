@@ -108,6 +108,11 @@ pub fn fit_flies_journaled(
                     .map(|d| d.block_choice_fractions.clone())
                     .collect::<Vec<_>>(),
             ),
+            heldout_loss_per_decision: chunk
+                .iter()
+                .map(|d| d.heldout_loss_per_decision)
+                .collect::<Option<Vec<f64>>>()
+                .map(|v| median(&v)),
             draws: chunk.to_vec(),
         });
     }
@@ -446,5 +451,76 @@ mod tests {
         // intervals: most ends are finite
         assert!(checked >= 20, "only {checked} interval ends checked");
         assert!(column("theta_w_mle").is_some() && column("learning_rate_mle").is_some());
+    }
+
+    #[test]
+    fn a_flys_choices_are_fitted_against_both_q_learning_agents() {
+        let fly = fixture_fly();
+        let choices = fly.as_choices();
+        // every trial offers both odours, the accepted one chosen, rejections left out
+        assert_eq!(choices.n_presentations(), 2 * fly.n_trials());
+        assert_eq!(choices.rewards, fly.rewards);
+        for (p, (&decision, &trial)) in fly
+            .decisions
+            .iter()
+            .zip(&fly.trial_of_presentation)
+            .enumerate()
+        {
+            if decision == 1 {
+                let offered = 2 * trial as usize;
+                let chosen = offered + fly.odours[p] as usize;
+                assert_eq!(choices.decisions[chosen], 1);
+                assert_eq!(choices.decisions[offered + 1 - fly.odours[p] as usize], 0);
+            }
+        }
+        let settings = FlySettings {
+            resamples: 1,
+            task: BehaviourKind::Choice,
+            heldout_from_trial: Some(160),
+            intervals: true,
+            fit: FitConfig {
+                epochs: 20,
+                ..FlySettings::default().fit
+            },
+            ..FlySettings::default()
+        };
+        let fits = fit_flies(std::slice::from_ref(&fly), &settings).expect("fits");
+        let names: Vec<&str> = fits.iter().map(|f| f.model.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "1,x,r,x*r",
+                "1,x,r,x*r,w",
+                Q_LEARNING_MODEL,
+                Q_LEARNING_FORGETTING_MODEL
+            ]
+        );
+        for fit in &fits {
+            // three blocks of 80 trials, each a probability
+            assert_eq!(fit.block_choice_fractions.len(), 3, "{}", fit.model);
+            assert!(fit
+                .block_choice_fractions
+                .iter()
+                .all(|p| (0.0..=1.0).contains(p)));
+            assert!(fit.percent_deviance.is_finite() && fit.heldout_percent_deviance.is_finite());
+            // every coefficient has an interval (a choice fly need not reject)
+            assert_eq!(fit.intervals.len(), fit.terms.len(), "{}", fit.model);
+        }
+        // the plain agent is the forgetting one at λ = 0: it explains no more
+        assert!(fits[3].negative_log_likelihood <= fits[2].negative_log_likelihood + 1e-6);
+        let rows = matching_by_block(std::slice::from_ref(&fly), &fits);
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r.predicted.len() == 4));
+        // the data's fractions: choices of odour 1 per block, from the accepted odours
+        let first_block = fly
+            .decisions
+            .iter()
+            .zip(&fly.trial_of_presentation)
+            .zip(&fly.odours)
+            .filter(|((&d, &t), _)| d == 1 && t < 80)
+            .map(|(_, &o)| o as f64)
+            .sum::<f64>()
+            / 80.0;
+        assert!((rows[0].choice_fraction - first_block).abs() < 1e-12);
     }
 }

@@ -96,6 +96,11 @@ pub struct FlyModelFit {
     /// (median over draws); empty for accept/reject.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub block_choice_fractions: Vec<f64>,
+    /// Median over the draws of the held-out loss per decision (the negative
+    /// log-likelihood of each held-out presentation, or choice, of the fit on the
+    /// training trials): `−` the held-out log-likelihood per trial.
+    #[serde(default)]
+    pub heldout_loss_per_decision: Option<f64>,
 }
 
 /// The canonical term names of a model, checked.
@@ -142,4 +147,7 @@ pub struct FlyDraw {
     /// (see [`FlyModelFit::block_choice_fractions`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub block_choice_fractions: Vec<f64>,
+    /// The held-out loss per decision of the fit on the training trials.
+    #[serde(default)]
+    pub heldout_loss_per_decision: Option<f64>,
 }

@@ -86,6 +86,7 @@ pub(super) fn q_learning_fit(
         intervals: intervals.clone(),
         posterior_divergences: None,
         block_choice_fractions: Vec::new(),
+        heldout_loss_per_decision: (heldout_count > 0).then(|| heldout / heldout_count as f64),
     };
     Ok(FlyModelFit {
         fly: recording.name.clone(),
@@ -101,6 +102,7 @@ pub(super) fn q_learning_fit(
         aic: 2.0 * 4.0 + 2.0 * negative_log_likelihood,
         theta: draw.theta.clone(),
         intervals,
+        heldout_loss_per_decision: draw.heldout_loss_per_decision,
         draws: vec![draw],
         block_choice_fractions: Vec::new(),
     })
@@ -190,6 +192,7 @@ pub(super) fn choice_q_learning_fit(
         intervals: intervals.clone(),
         posterior_divergences: None,
         block_choice_fractions: block_choice_fractions.clone(),
+        heldout_loss_per_decision: (heldout_count > 0).then(|| heldout / heldout_count as f64),
     };
     Ok(FlyModelFit {
         fly: recording.name.clone(),
@@ -205,6 +208,7 @@ pub(super) fn choice_q_learning_fit(
         aic: 2.0 * draw.theta.len() as f64 + 2.0 * negative_log_likelihood,
         theta: draw.theta.clone(),
         intervals,
+        heldout_loss_per_decision: draw.heldout_loss_per_decision,
         draws: vec![draw],
         block_choice_fractions,
     })
