@@ -421,7 +421,7 @@ impl BehaviourDataset {
                     path,
                     "metadata",
                     format!(
-                        "expected kind \"behaviour\" or \"choice\", found {}",
+                        "expected kind \"behaviour\", found {} (choice data, kind \"choice\", are read too)",
                         other.map_or("none".to_string(), |k| format!("\"{k}\""))
                     ),
                 ))
