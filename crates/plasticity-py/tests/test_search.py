@@ -166,3 +166,38 @@ def test_a_search_killed_mid_trial_resumes_to_its_budget(tmp_path):
     assert retries[0]["seed"] == table[1]["seed"]  # the retry is the same run
     assert sorted(table) == list(range(len(table)))  # every trial accounted for
     assert sum(r["state"] == "COMPLETE" for r in table.values()) == 4
+
+
+def children(pid):
+    """The pids whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_worker_killed_mid_trial_is_made_up_for_by_the_others(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PLASTICITY_CLI": str(cli_binary())}
+    command = [sys.executable, "-m", "plasticity.search", str(FIXTURES / "slow.toml"), "--out", str(out), "--workers", "2"]
+    search_process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while not (out / "trials" / "0001" / "trial.log").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    workers = children(search_process.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = search_process.communicate(timeout=60)
+    assert search_process.returncode == 0, stderr
+    table = rows(out)
+    killed = [r for r in table if r["state"] == "FAIL"]
+    assert len(killed) == 1 and "died during the trial; retried" in killed[0]["failure"]
+    retry = [r for r in table if r["retry_of"] == killed[0]["number"]]
+    assert len(retry) == 1 and retry[0]["state"] == "COMPLETE" and retry[0]["seed"] == killed[0]["seed"]
+    assert sum(r["state"] == "COMPLETE" for r in table) == 4

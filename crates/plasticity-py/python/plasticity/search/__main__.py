@@ -62,8 +62,8 @@ def start_workers(spec: SearchSpec, out: pathlib.Path, count: int, storage: Opti
 
 
 def run_search(argv: Optional[List[str]] = None) -> int:
-    """The command; its exit status (0: done or stopped by the wall time, 2: a mistake
-    to fix, 130: interrupted, 1: workers failed)."""
+    """The command; its exit status (0: the budget spent or the wall time up, 2: a mistake
+    to fix, 130: interrupted, 1: workers died before the budget was spent)."""
     args = parse_arguments(argv)
     if args.workers < 1:
         raise SearchError(f"--workers must be ≥ 1, got {args.workers}")
@@ -106,9 +106,9 @@ def run_search(argv: Optional[List[str]] = None) -> int:
             print("plasticity-search: run the same command again to resume", file=sys.stderr)
     if any(c == 2 for c in codes):
         return 2
-    if any(c == 130 for c in codes):
-        return 130
-    return 0 if all(c == 0 for c in codes) else 1
+    if done >= spec.trials or all(c == 0 for c in codes):
+        return 0  # the budget is spent (a worker that died was made up for) or time is up
+    return 130 if any(c == 130 for c in codes) else 1
 
 
 def main(argv: Optional[List[str]] = None) -> int:
