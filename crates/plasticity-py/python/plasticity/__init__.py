@@ -591,23 +591,7 @@ def simulate_behaviour(
     >>> data.n_sessions, [int(n) for n in data.n_trials]
     (2, [10, 10])
     """
-    f = "simulate_behaviour"
-    return _native.simulate_behaviour(
-        rule=_expression_of(rule),
-        sessions=_args.integer(f, "sessions", sessions, 1),
-        blocks=_args.integer(f, "blocks", blocks, 1),
-        trials_per_block=_args.integer(f, "trials_per_block", trials_per_block, 1),
-        reward_probabilities=[(float(a), float(b)) for a, b in reward_probabilities],
-        n_in=n_in,
-        n_hidden=n_hidden,
-        odour_level=odour_level,
-        input_noise_std=input_noise_std,
-        initial_weight_std=initial_weight_std,
-        expected_reward_window=expected_reward_window,
-        reward_signal=reward_signal,
-        max_presentations_per_trial=max_presentations_per_trial,
-        seed=_args.integer(f, "seed", seed, 0),
-    )
+    return _simulate_sessions("simulate_behaviour", "behaviour", locals())
 
 
 def simulate_choice(
@@ -693,23 +677,30 @@ def simulate_choice(
     >>> data.kind, [int(n) for n in data.n_presentations]
     ('choice', [20, 20])
     """
-    f = "simulate_choice"
+    return _simulate_sessions("simulate_choice", "choice", {**locals(), "max_presentations_per_trial": 1})
+
+
+def _simulate_sessions(f: str, kind: str, arguments: Dict[str, Any]) -> BehaviourDataset:
+    """The native simulation of :func:`simulate_behaviour` (``kind="behaviour"``) or
+    :func:`simulate_choice` (``kind="choice"``) from the keywords ``f`` was given,
+    checked and converted (errors name ``f``)."""
+    a = arguments
     return _native.simulate_behaviour(
-        rule=_expression_of(rule),
-        sessions=_args.integer(f, "sessions", sessions, 1),
-        blocks=_args.integer(f, "blocks", blocks, 1),
-        trials_per_block=_args.integer(f, "trials_per_block", trials_per_block, 1),
-        reward_probabilities=[(float(a), float(b)) for a, b in reward_probabilities],
-        n_in=n_in,
-        n_hidden=n_hidden,
-        odour_level=odour_level,
-        input_noise_std=input_noise_std,
-        initial_weight_std=initial_weight_std,
-        expected_reward_window=expected_reward_window,
-        reward_signal=reward_signal,
-        max_presentations_per_trial=1,
-        seed=_args.integer(f, "seed", seed, 0),
-        kind="choice",
+        rule=_expression_of(a["rule"]),
+        sessions=_args.integer(f, "sessions", a["sessions"], 1),
+        blocks=_args.integer(f, "blocks", a["blocks"], 1),
+        trials_per_block=_args.integer(f, "trials_per_block", a["trials_per_block"], 1),
+        reward_probabilities=[(float(p), float(q)) for p, q in a["reward_probabilities"]],
+        n_in=a["n_in"],
+        n_hidden=a["n_hidden"],
+        odour_level=a["odour_level"],
+        input_noise_std=a["input_noise_std"],
+        initial_weight_std=a["initial_weight_std"],
+        expected_reward_window=a["expected_reward_window"],
+        reward_signal=a["reward_signal"],
+        max_presentations_per_trial=a["max_presentations_per_trial"],
+        seed=_args.integer(f, "seed", a["seed"], 0),
+        kind=kind,
     )
 
 
