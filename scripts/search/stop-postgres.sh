@@ -13,6 +13,16 @@ STATE_DIR="${1:-/tmp/plasticity-postgres}"
 DATA="$STATE_DIR/data"
 log() { echo "stop-postgres: $*" >&2; }
 
+# alive PID: PID is a live postgres process (a zombie, which PID 1 reaps only every few
+# seconds here, counts as gone; so does a PID reused by another program).
+alive() {
+  local st comm
+  kill -0 "$1" 2>/dev/null || return 1
+  st="$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)"
+  comm="$(cat "/proc/$1/comm" 2>/dev/null || true)"
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] && { [ "$comm" = postgres ] || [ "$comm" = postmaster ]; }
+}
+
 if [ ! -s "$DATA/postmaster.pid" ]; then
   log "no server running from $STATE_DIR"
   exit 0
@@ -32,17 +42,15 @@ fi
 if [ -n "$BIN" ]; then
   as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >&2 || true
 fi
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-  comm="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
-  case "$comm" in
-    postgres|postmaster)
-      log "server PID $pid still running; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5 ;;
-    *) log "PID $pid is now '$comm', not postgres; leaving it alone" ;;
-  esac
+if [ -n "$pid" ] && alive "$pid"; then
+  log "server PID $pid still running; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    alive "$pid" || break
+    sleep 0.1
+  done
 fi
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postgres ]; then
+if [ -n "$pid" ] && alive "$pid"; then
   log "server PID $pid would not exit"
   exit 1
 fi
