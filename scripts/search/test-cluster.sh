@@ -131,8 +131,12 @@ elif exports="$(scripts/slurm/start-cluster.sh "$STATE")"; then
   t4=$(now)
   job="$(search --out "$WORK/slurm" --executor slurm --workers 2)"
   log "slurm: submitted job array $job in $(took "$t4")"
-  search --out "$WORK/slurm" --collect
+  "$PY" -m plasticity.search "$SEARCH" --out "$WORK/slurm" --collect 2>"$WORK/collect.err" \
+    || { cat "$WORK/collect.err" >&2; log "FAILED (slurm): --collect failed"; exit 1; }
   log "slurm: job array of 2 workers, journal file, submit to collected in $(took "$t4")"
+  for file in trials.csv best.toml figures/history.png; do
+    [ -s "$WORK/slurm/$file" ] || { cat "$WORK/collect.err" >&2; log "FAILED (slurm): --collect wrote no $file"; exit 1; }
+  done
   for task in 0 1; do
     [ -s "$WORK/slurm/slurm/logs/worker_$task.out" ] || { log "FAILED (slurm): task $task left no log"; exit 1; }
   done
