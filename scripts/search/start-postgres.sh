@@ -108,7 +108,7 @@ fi
 t_start0="$(now)"
 if [ "$(id -u)" -eq 0 ]; then
   chown postgres: "$STATE_DIR"
-  as_owner test -w "$STATE_DIR" || die "user postgres cannot write $STATE_DIR (a parent not searchable?)"
+  as_owner test -w "$STATE_DIR" || die "user postgres cannot write $STATE_DIR (runuser missing, or a parent directory not searchable)"
 fi
 if [ ! -s "$DATA/PG_VERSION" ]; then
   rm -rf "$DATA"
