@@ -13,6 +13,7 @@ import pathlib
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -110,7 +111,7 @@ class BaseExperiment:
         """The experiment's seed keys a trial sets (``section.seed`` of every section
         whose command takes a seed, as ``plasticity run --seed`` would), less the
         search file's `keep_seeds`; read from a dry run's run.json."""
-        directory = scratch / f"seeds_{os.getpid()}"
+        directory = scratch / f"seeds_{socket.gethostname()}_{os.getpid()}"  # pids repeat across nodes
         self.write({}, directory / "experiment.toml")
         _dry_run(cli, directory / "experiment.toml", directory / "run")
         seeds = json.loads((directory / "run" / "run.json").read_text()).get("seeds", {})

@@ -3,24 +3,27 @@ in the output directory), the lock that makes "count the trials, then ask for on
 atomic across workers, and the recovery of trials whose worker died.
 
 Optuna's journal storage has no heartbeats (only RDB storage has), so a worker
-records its host, pid and process start time on each trial it runs; before asking
-for a trial, a worker (and the coordinator at start and end) marks every RUNNING
-trial whose worker process on this host is gone as FAIL and enqueues its parameters
+records its host, pid and process start time (and its Slurm job, in one) on each
+trial it runs; before asking for a trial, a worker (and the coordinator at start and
+end) marks every RUNNING trial whose worker process on this host is gone, or whose
+Slurm job on another host Slurm no longer lists, as FAIL and enqueues its parameters
 once more (a retry of a retry is not retried)."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import os
 import pathlib
 import socket
 import warnings
-from typing import Any, Dict, Iterator, Optional, cast
+from typing import Any, Callable, Dict, Iterator, List, Optional, cast
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from . import slurm
 from .errors import SearchError
 
 JOURNAL = "journal.log"
@@ -35,19 +38,43 @@ def open_study(out: pathlib.Path, storage_url: Optional[str], direction: str) ->
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage: Any
     if storage_url and "://" in storage_url:
-        storage = storage_url
+        storage = rdb_url(storage_url)
     else:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
         journal = pathlib.Path(storage_url) if storage_url else out / JOURNAL
-        storage = JournalStorage(JournalFileBackend(str(journal)))
+        try:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            storage = JournalStorage(JournalFileBackend(str(journal)))
+        except OSError as error:
+            raise SearchError(f"cannot open the journal {journal}: {error}")
     try:
         return optuna.create_study(
             storage=storage, study_name=str(out.resolve()), direction=cast(Any, direction), load_if_exists=True
         )
     except Exception as error:  # a storage Optuna cannot open: the user's URL or file
         raise SearchError(f"cannot open the storage {storage_url or out / JOURNAL}: {error}")
+
+
+def rdb_url(url: str) -> str:
+    """`url` with a PostgreSQL driver SQLAlchemy can load: a bare ``postgresql://`` means
+    psycopg2 to SQLAlchemy 2.0 and psycopg (3) to 2.1; the one installed is named
+    (``postgresql+psycopg://``) when only psycopg is. Other URLs are left as they are."""
+    if not url.startswith("postgresql://") and not url.startswith("postgres://"):
+        return url
+    rest = url.split("://", 1)[1]
+    have = lambda name: importlib.util.find_spec(name) is not None  # noqa: E731
+    if have("psycopg") and not have("psycopg2"):
+        return "postgresql+psycopg://" + rest
+    if have("psycopg2") and not have("psycopg"):
+        return "postgresql+psycopg2://" + rest
+    if not have("psycopg") and not have("psycopg2"):
+        raise SearchError(
+            "a postgresql:// storage needs a driver: pip install 'psycopg[binary]' "
+            "(the search extra has it: pip install 'plasticity[search]')"
+        )
+    return "postgresql://" + rest
 
 
 @contextlib.contextmanager
@@ -64,17 +91,24 @@ def search_lock(out: pathlib.Path) -> Iterator[None]:
 def this_worker() -> Dict[str, Any]:
     """This process as a trial records it: host, pid and start time (so that a
     reused pid is not taken for the worker)."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
+    worker: Dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
+    job = slurm.this_job()
+    if job:
+        worker["slurm_job"] = job
+    return worker
 
 
 def worker_label(worker: Optional[Dict[str, Any]]) -> str:
     return f"{worker['host']}:{worker['pid']}" if worker else ""
 
 
-def is_alive(worker: Dict[str, Any]) -> bool:
-    """Whether the recorded worker process still runs (on another host: assumed so)."""
+def is_alive(worker: Dict[str, Any], jobs: Optional[Callable[[], Optional[set]]] = None) -> bool:
+    """Whether the recorded worker process still runs. On another host: a worker in a
+    Slurm job is alive while Slurm lists its job (`jobs`: the ids squeue lists, None
+    when it cannot tell); any other is assumed alive."""
     if worker.get("host") != socket.gethostname():
-        return True
+        listed = jobs() if jobs is not None and worker.get("slurm_job") else None
+        return True if listed is None else str(worker["slurm_job"]) in listed
     pid = int(worker["pid"])
     try:
         os.kill(pid, 0)
@@ -94,9 +128,16 @@ def recover_dead_workers(study: optuna.Study) -> int:
     each once again (attribute ``retry_of``); the number marked. Call under the lock."""
     storage = study._storage
     marked = 0
+    listed: List[Optional[set]] = []
+
+    def jobs() -> Optional[set]:  # squeue once per recovery, only when needed
+        if not listed:
+            listed.append(slurm.running_jobs())
+        return listed[0]
+
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get("worker")
-        if not worker or is_alive(worker):
+        if not worker or is_alive(worker, jobs):
             continue
         retry = trial.user_attrs.get("retry_of") is None
         storage.set_trial_user_attr(trial._trial_id, "failure", f"worker {worker_label(worker)} died during the trial")

@@ -76,7 +76,7 @@ def _run_one(
         return
     except (trials.Interrupted, KeyboardInterrupt) as stop:
         with search_lock(out):
-            trial.set_user_attr("failure", f"interrupted: {stop or 'signal'}")
+            trial.set_user_attr("failure", f"interrupted: {str(stop) or 'a signal'}")
             retry = trial.user_attrs.get("retry_of") is None
             trial.set_user_attr("retried", retry)
             frozen = study.tell(trial, state=TrialState.FAIL)
