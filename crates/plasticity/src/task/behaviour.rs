@@ -97,6 +97,16 @@ impl SessionState {
     }
 }
 
+/// What a simulated session starts from ([`BehaviourTask::start_session`]).
+pub(super) struct SessionStart {
+    pub(super) network: Network,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) noise_dist: rand_distr::Normal<f64>,
+    pub(super) patterns: [Vec<f64>; 2],
+    pub(super) initial_weights: Vec<f64>,
+    pub(super) state: SessionState,
+}
+
 /// The task and the simulated animals; every field has the SPEC default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -287,17 +297,14 @@ impl BehaviourTask {
         theta: &[f64],
         index: u64,
     ) -> Result<SimulatedSession> {
-        let circuit = self.circuit();
-        let network = Network::behaviour(&circuit, rule.clone().into())?;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(index + 1);
-        let weight_dist = normal(0.0, self.initial_weight_std)?;
-        let noise_dist = normal(0.0, self.input_noise_std)?;
-        let patterns = odour_patterns(self.n_in, self.odour_level, self.seed);
-        let initial_weights: Vec<f64> = (0..circuit.n_synapses())
-            .map(|_| rng.sample(weight_dist))
-            .collect();
-        let mut state = SessionState::new(&network, &circuit, &initial_weights);
+        let SessionStart {
+            network,
+            mut rng,
+            noise_dist,
+            patterns,
+            initial_weights,
+            mut state,
+        } = self.start_session(rule, index)?;
         let mut session = SimulatedSession {
             inputs: Vec::new(),
             odours: Vec::new(),
@@ -345,6 +352,33 @@ impl BehaviourTask {
             recent[trial % window] = reward;
         }
         Ok(session)
+    }
+
+    /// What every simulated session starts from: the network under `rule`, session
+    /// `index`'s ChaCha8 stream (`seed`, stream `index + 1`) after its `W₀` was drawn,
+    /// the sensory noise, the odour patterns, `W₀` and the animal's state.
+    pub(super) fn start_session<R: PlasticityRule + Clone + Into<Rule>>(
+        &self,
+        rule: &R,
+        index: u64,
+    ) -> Result<SessionStart> {
+        let circuit = self.circuit();
+        let network = Network::behaviour(&circuit, rule.clone().into())?;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(index + 1);
+        let weight_dist = normal(0.0, self.initial_weight_std)?;
+        let initial_weights: Vec<f64> = (0..circuit.n_synapses())
+            .map(|_| rng.sample(weight_dist))
+            .collect();
+        let state = SessionState::new(&network, &circuit, &initial_weights);
+        Ok(SessionStart {
+            network,
+            rng,
+            noise_dist: normal(0.0, self.input_noise_std)?,
+            patterns: odour_patterns(self.n_in, self.odour_level, self.seed),
+            initial_weights,
+            state,
+        })
     }
 
     /// Simulates sessions `first .. first + count` with the generating rule of

@@ -6,12 +6,9 @@
 //! probabilities `(p_A, p_B)`; the rule updates the chosen odour's synapses with the
 //! trial's `r`.
 
-use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 
-use super::behaviour::{odour_patterns, BehaviourTask, SessionState, SimulatedSession};
-use crate::circuit::Network;
-use crate::random::normal;
+use super::behaviour::{BehaviourTask, SessionStart, SimulatedSession};
 use crate::rule::{PlasticityRule, Rule};
 use crate::{Error, Result};
 
@@ -26,17 +23,14 @@ impl BehaviourTask {
         theta: &[f64],
         index: u64,
     ) -> Result<SimulatedSession> {
-        let circuit = self.circuit();
-        let network = Network::behaviour(&circuit, rule.clone().into())?;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(index + 1);
-        let weight_dist = normal(0.0, self.initial_weight_std)?;
-        let noise_dist = normal(0.0, self.input_noise_std)?;
-        let patterns = odour_patterns(self.n_in, self.odour_level, self.seed);
-        let initial_weights: Vec<f64> = (0..circuit.n_synapses())
-            .map(|_| rng.sample(weight_dist))
-            .collect();
-        let mut state = SessionState::new(&network, &circuit, &initial_weights);
+        let SessionStart {
+            network,
+            mut rng,
+            noise_dist,
+            patterns,
+            initial_weights,
+            mut state,
+        } = self.start_session(rule, index)?;
         let trials = self.n_trials();
         let mut session = SimulatedSession {
             inputs: Vec::with_capacity(2 * trials * self.n_in),
