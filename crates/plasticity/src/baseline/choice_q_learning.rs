@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::FlyRecording;
-use crate::fit::{fit, FitConfig, OptimizerKind, Parametrisation, StopReason};
+use crate::fit::StopReason;
 use crate::objective::Objective;
 use crate::scalar::Scalar;
 use crate::{Error, Result};
@@ -504,51 +504,28 @@ pub fn fit_choice_q_learning(
 ) -> Result<ChoiceQLearningFit> {
     let objective = ChoiceQLearningObjective::new(variant, sequences)?;
     let n_options = objective.n_options();
-    let parametrisation = Parametrisation::identity(objective.n_parameters());
-    let config = FitConfig {
-        optimizer: OptimizerKind::Lbfgs,
-        epochs: iterations,
-        tolerance: 1e-12,
-        ..FitConfig::default()
-    };
-    let mut best: Option<ChoiceQLearningFit> = None;
-    for (start, values) in CHOICE_STARTS.iter().enumerate() {
-        let initial = ChoiceQLearningParameters {
+    let starts = CHOICE_STARTS.iter().map(|values| {
+        ChoiceQLearningParameters {
             learning_rate: values[0],
             inverse_temperature: values[1],
             biases: vec![values[2]; n_options - 1],
             forgetting_rate: (variant == ChoiceQVariant::Forgetting).then_some(values[3]),
         }
-        .to_unconstrained();
-        let outcome = fit(
-            &objective,
-            &parametrisation,
-            &initial,
-            &[],
-            &config,
-            &mut |_| std::ops::ControlFlow::Continue(()),
-        )?;
-        if outcome.final_loss.is_finite()
-            && best
-                .as_ref()
-                .is_none_or(|b| outcome.final_loss < b.mean_loss)
-        {
-            best = Some(ChoiceQLearningFit {
-                variant,
-                n_options,
-                parameters: ChoiceQLearningParameters::from_unconstrained(
-                    variant,
-                    n_options,
-                    &outcome.theta,
-                )?,
-                unconstrained: outcome.theta,
-                mean_loss: outcome.final_loss,
-                start,
-                stop_reason: outcome.stop_reason,
-            });
-        }
-    }
-    best.ok_or_else(|| {
-        Error::Numerical("the choice Q-learning fit diverged from every starting point".into())
+        .to_unconstrained()
+    });
+    let (start, outcome) =
+        super::best_of_starts(&objective, starts, iterations, "choice Q-learning")?;
+    Ok(ChoiceQLearningFit {
+        variant,
+        n_options,
+        parameters: ChoiceQLearningParameters::from_unconstrained(
+            variant,
+            n_options,
+            &outcome.theta,
+        )?,
+        unconstrained: outcome.theta,
+        mean_loss: outcome.final_loss,
+        start,
+        stop_reason: outcome.stop_reason,
     })
 }

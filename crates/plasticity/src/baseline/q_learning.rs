@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::FlyRecording;
-use crate::fit::{fit, FitConfig, OptimizerKind, Parametrisation, StopReason};
+use crate::fit::StopReason;
 use crate::objective::Objective;
 use crate::scalar::Scalar;
 use crate::{Error, Result};
@@ -256,48 +256,24 @@ pub fn fit_q_learning(recordings: &[FlyRecording], iterations: usize) -> Result<
         return Err(Error::config("flies", "no recording to fit"));
     }
     let objective = QLearningObjective::new(recordings);
-    let parametrisation = Parametrisation::identity(4);
-    let config = FitConfig {
-        optimizer: OptimizerKind::Lbfgs,
-        epochs: iterations,
-        tolerance: 1e-12,
-        ..FitConfig::default()
-    };
-    let mut best: Option<QLearningFit> = None;
-    for (start, values) in STARTS.iter().enumerate() {
-        let initial = QLearningParameters {
+    let starts = STARTS.iter().map(|values| {
+        QLearningParameters {
             learning_rate: values[0],
             inverse_temperature: values[1],
             bias: values[2],
             forgetting_rate: values[3],
         }
-        .to_unconstrained();
-        let outcome = fit(
-            &objective,
-            &parametrisation,
-            &initial,
-            &[],
-            &config,
-            &mut |_| std::ops::ControlFlow::Continue(()),
-        )?;
-        let phi = as_phi(&outcome.theta);
-        let candidate = QLearningFit {
-            parameters: QLearningParameters::from_unconstrained(&phi),
-            unconstrained: phi,
-            mean_loss: outcome.final_loss,
-            start,
-            stop_reason: outcome.stop_reason,
-        };
-        if candidate.mean_loss.is_finite()
-            && best
-                .as_ref()
-                .is_none_or(|b| candidate.mean_loss < b.mean_loss)
-        {
-            best = Some(candidate);
-        }
-    }
-    best.ok_or_else(|| {
-        Error::Numerical("the Q-learning fit diverged from every starting point".into())
+        .to_unconstrained()
+        .to_vec()
+    });
+    let (start, outcome) = super::best_of_starts(&objective, starts, iterations, "Q-learning")?;
+    let phi = as_phi(&outcome.theta);
+    Ok(QLearningFit {
+        parameters: QLearningParameters::from_unconstrained(&phi),
+        unconstrained: phi,
+        mean_loss: outcome.final_loss,
+        start,
+        stop_reason: outcome.stop_reason,
     })
 }
 

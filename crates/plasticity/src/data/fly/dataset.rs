@@ -38,13 +38,7 @@ pub fn to_dataset(
     expected_reward_window: usize,
     reward_signal: RewardSignal,
 ) -> Result<BehaviourDataset> {
-    check_arguments(
-        recordings,
-        n_hidden,
-        initial_weight_std,
-        expected_reward_window,
-    )?;
-    pack(
+    pack_checked(
         recordings,
         n_hidden,
         initial_weight_std,
@@ -67,20 +61,48 @@ pub fn to_choice_dataset(
     expected_reward_window: usize,
     reward_signal: RewardSignal,
 ) -> Result<BehaviourDataset> {
+    pack_checked(
+        recordings,
+        n_hidden,
+        initial_weight_std,
+        seed,
+        (expected_reward_window, reward_signal),
+        BehaviourKind::Choice,
+    )
+}
+
+/// Checks the recordings and arguments ([`check_arguments`]), then packs them as `kind`
+/// says: every presentation (accept/reject), or each trial's choice among the odours
+/// ([`FlyRecording::as_choices`]).
+fn pack_checked(
+    recordings: &[FlyRecording],
+    n_hidden: usize,
+    initial_weight_std: f64,
+    seed: u64,
+    (expected_reward_window, reward_signal): (usize, RewardSignal),
+    kind: BehaviourKind,
+) -> Result<BehaviourDataset> {
     check_arguments(
         recordings,
         n_hidden,
         initial_weight_std,
         expected_reward_window,
     )?;
-    let choices: Vec<FlyRecording> = recordings.iter().map(FlyRecording::as_choices).collect();
+    let choices: Vec<FlyRecording>;
+    let packed = match kind {
+        BehaviourKind::AcceptReject => recordings,
+        BehaviourKind::Choice => {
+            choices = recordings.iter().map(FlyRecording::as_choices).collect();
+            &choices
+        }
+    };
     pack(
-        &choices,
+        packed,
         n_hidden,
         initial_weight_std,
         seed,
         (expected_reward_window, reward_signal),
-        BehaviourKind::Choice,
+        kind,
     )
 }
 
