@@ -13,9 +13,11 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use plasticity::fit::FitCheckpoint;
+use plasticity::pipeline::discover::phase::{LearnedRule, PhaseReport};
 use plasticity::pipeline::discover::{discover_from, DiscoverReport, DiscoverSpec, MetaOptimizer};
 use plasticity::report::figures::{line_plot, Series};
 use plasticity::report::{write_json, write_text, InterruptedRun};
+use plasticity::task::phases::{evaluate, normalised};
 
 /// The meta-optimizer on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -393,6 +395,92 @@ fn draw_baselines(dir: &Path, spec: &DiscoverSpec, report: &DiscoverReport) -> R
             false,
         )?;
     }
+    if let Some(phase) = &report.memory_phase {
+        draw_phase(dir, spec, phase)?;
+    }
+    Ok(())
+}
+
+/// figures/quality_by_load (recall quality against load for the learned pair, the
+/// matched, mismatched and anti-matched pairs and the cue alone) and
+/// figures/learned_vs_matched (the learned function beside its matched target over one
+/// cycle, each scaled to unit power).
+fn draw_phase(dir: &Path, spec: &DiscoverSpec, phase: &PhaseReport) -> Result<()> {
+    let points = |pairs: &[(usize, f64)]| -> Vec<(f64, f64)> {
+        pairs.iter().map(|&(m, v)| (m as f64, v)).collect()
+    };
+    line_plot(
+        &dir.join("quality_by_load"),
+        &format!(
+            "Recall quality on held-out memories ({} per load)",
+            spec.evaluation.tasks_per_load
+        ),
+        "stored memories M",
+        "recall quality q",
+        &[
+            Series::new("learned", points(&phase.learned.quality_by_load)).colour(0),
+            Series::new(
+                "matched H ∝ Ω′ (scale tuned per load)",
+                points(&phase.matched.quality_by_load),
+            )
+            .colour(1),
+            Series::new(
+                "mismatched H ∝ Ω",
+                points(&phase.mismatched.quality_by_load),
+            )
+            .colour(2),
+            Series::new(
+                "anti-matched H ∝ −Ω′",
+                points(&phase.anti_matched.quality_by_load),
+            )
+            .colour(3),
+            Series::new("cue alone", points(&phase.learned.cue_quality_by_load))
+                .dashed()
+                .colour(6),
+        ],
+        false,
+        false,
+    )?;
+    let (learned_name, target_name) = match phase.learn {
+        LearnedRule::Storage => ("learned Ω′", "H"),
+        _ => ("learned H", "Ω′"),
+    };
+    let curve = |series: &[f64]| -> Vec<(f64, f64)> {
+        let unit = normalised(series, 1.0);
+        (0..=200)
+            .map(|j| {
+                let delta = -std::f64::consts::PI + std::f64::consts::TAU * j as f64 / 200.0;
+                (delta, evaluate(&unit, delta))
+            })
+            .collect()
+    };
+    line_plot(
+        &dir.join("learned_vs_matched"),
+        &format!(
+            "{learned_name} beside {target_name} (unit power; correlation {:.3})",
+            phase.correlation_with_matched
+        ),
+        "phase difference Δ (rad)",
+        "function value",
+        &[
+            Series::new(learned_name, curve(&phase.learned_function))
+                .without_markers()
+                .colour(0),
+            Series::new(target_name, curve(&phase.target_function))
+                .without_markers()
+                .dashed()
+                .colour(1),
+            Series::new(
+                format!("{target_name} smoothed by the cue noise"),
+                curve(&phase.smoothed_target_function),
+            )
+            .without_markers()
+            .dashed()
+            .colour(2),
+        ],
+        false,
+        false,
+    )?;
     Ok(())
 }
 
@@ -406,13 +494,7 @@ fn print_out(text: &str) -> Result<()> {
 }
 
 fn print_summary(report: &DiscoverReport) -> Result<()> {
-    let mut text = format!(
-        "rule: {}\n",
-        plasticity::rule::format_expression(
-            &report.outcome.theta,
-            plasticity::rule::Variables::Xyw
-        )
-    );
+    let mut text = format!("rule: {}\n", report.rule_expression());
     if let Some(map) = report.metrics().as_object() {
         for (key, value) in map {
             writeln!(text, "{key}: {value}").expect("writing to a String");

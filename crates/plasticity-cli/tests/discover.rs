@@ -113,6 +113,75 @@ fn memory_runs_report_overlap_by_load() {
     assert!(dir.path().join("a/figures/learned_vs_hebbian.svg").exists());
 }
 
+/// The phase-coded memory task, shortened: the public keys keyed by load, the
+/// controls, the figures; 20 steps from the mismatched start already turn H towards Ω′.
+#[test]
+fn phase_memory_runs_report_quality_by_load_and_the_controls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = shortened(
+        dir.path(),
+        "memory_phase.toml",
+        &[
+            ("neurons = 100", "neurons = 40"),
+            ("loads = [5, 10, 20, 30] ", "loads = [2, 4] "),
+            ("iterations = 300", "iterations = 20"),
+            ("tasks_per_step = 32", "tasks_per_step = 8"),
+            ("loads = [2, 5, 10, 20, 30, 40]", "loads = [2, 4, 8]"),
+            ("tasks_per_load = 100", "tasks_per_load = 8"),
+            ("validation_tasks = 96", "validation_tasks = 12"),
+        ],
+    );
+    let a = discover(&file, &dir.path().join("a"), &[]);
+    for key in RESULTS_KEYS {
+        assert!(a.get(key).is_some(), "results.json lacks {key}");
+    }
+    for key in [
+        "quality_by_load",
+        "matched_quality_by_load",
+        "mismatched_quality_by_load",
+        "anti_matched_quality_by_load",
+        "cue_quality_by_load",
+    ] {
+        let map = a["metrics"][key].as_object().expect("a map by load");
+        let loads: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(loads, ["2", "4", "8"], "{key}");
+        assert!(map
+            .values()
+            .all(|v| v.as_f64().is_some_and(|q| (0.0..=1.0).contains(&q))));
+    }
+    let coefficients = a["coefficients"].as_object().expect("a map");
+    assert_eq!(coefficients.len(), 2 + 10, "{coefficients:?}");
+    assert!(coefficients.contains_key("omega.cos1") && coefficients.contains_key("h.sin5"));
+    let start = a["metrics"]["correlation_with_matched"]
+        .as_f64()
+        .expect("a number");
+    // H starts at Ω, which is orthogonal to Ω′ at one harmonic (correlation 0).
+    assert!(start > 0.3, "correlation with Ω′ after 20 steps: {start}");
+    for figure in [
+        "meta_loss",
+        "coefficients",
+        "quality_by_load",
+        "learned_vs_matched",
+    ] {
+        assert!(
+            dir.path().join(format!("a/figures/{figure}.svg")).exists(),
+            "{figure}"
+        );
+    }
+    let bad = shortened(
+        dir.path(),
+        "memory_phase.toml",
+        &[("tau_plus = 16.8", "tau_plus = -1.0")],
+    );
+    let output = run(&["--quiet", "discover", utf8(&bad), "--check"]);
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        message.contains("memory_phase.toml") && message.contains("tau_plus"),
+        "{message}"
+    );
+}
+
 #[test]
 fn bad_experiment_files_name_the_key_and_line() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -435,10 +435,11 @@ fn every_shipped_experiment_file_is_valid() {
             // `plasticity discover` files (function objectives) are checked by
             // `discover --check`
             let text = std::fs::read_to_string(&path).expect("readable");
-            if text
-                .lines()
-                .any(|l| l == "kind = \"pca\"" || l == "kind = \"memory\"")
-            {
+            if text.lines().any(|l| {
+                ["pca", "memory", "memory_phase", "pca_components"]
+                    .iter()
+                    .any(|kind| l == format!("kind = \"{kind}\""))
+            }) {
                 let output = binary()
                     .arg("discover")
                     .arg(&path)

@@ -7,6 +7,7 @@ pub mod circuit;
 pub mod covariance;
 pub mod oja;
 pub mod patterns;
+pub mod phases;
 
 pub use behaviour::{BehaviourTask, SimulatedSession};
 pub use circuit::CircuitTask;

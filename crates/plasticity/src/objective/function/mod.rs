@@ -16,9 +16,11 @@
 
 pub mod memory;
 pub mod pca;
+pub mod phase_memory;
 
 pub use memory::{MemoryEvaluation, MemoryObjective, MemoryTask, RecallDynamics};
 pub use pca::{PcaEvaluation, PcaObjective, PcaTask};
+pub use phase_memory::{PhaseEvaluation, PhaseMemoryObjective, PhaseMemoryTask};
 
 use rayon::prelude::*;
 

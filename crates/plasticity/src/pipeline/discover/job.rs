@@ -11,6 +11,7 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
+use super::phase::{evaluate_phase, PhaseReport};
 use super::spec::{DiscoverKind, DiscoverSpec, FunctionTask, MetaOptimizer};
 use super::{geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaOutcome};
 use crate::fit::{EpochReport, FitCheckpoint};
@@ -117,6 +118,8 @@ pub struct DiscoverReport {
     pub pca: Option<PcaReport>,
     /// Memory results.
     pub memory: Option<MemoryReport>,
+    /// Phase-memory results.
+    pub memory_phase: Option<PhaseReport>,
 }
 
 impl DiscoverReport {
@@ -145,12 +148,13 @@ impl DiscoverReport {
                 "value": spec.meta.weight_bound,
                 "applied": "meta-training only (|W_ij| ≤ bound after each storage step); never at evaluation",
             }),
+            DiscoverKind::MemoryPhase => json!({"kind": "none", "value": null, "applied": "never"}),
         };
         let mut results = json!({
             "kind": spec.kind,
             "optimizer": self.optimizer,
             "coefficients": coefficients,
-            "rule": crate::rule::format_expression(theta, Variables::Xyw),
+            "rule": self.rule_expression(),
             "trainable": self.trainable.iter().map(|&k| self.term_names[k].clone()).collect::<Vec<_>>(),
             "metrics": self.metrics(),
             "loss_history": self.outcome.loss_history,
@@ -165,6 +169,9 @@ impl DiscoverReport {
             results["identifiable_coefficients"] = json!(memory.combinations);
             results["evaluation"] = json!({"learned": memory.learned, "baseline": memory.baseline});
         }
+        if let Some(phase) = &self.memory_phase {
+            results["evaluation"] = json!(phase);
+        }
         if let Some(pca) = &self.pca {
             results["evaluation"] = json!({
                 "learned": pca.learned,
@@ -175,10 +182,43 @@ impl DiscoverReport {
         results
     }
 
+    /// The learned rule as text: a Taylor expression, or for the phase-memory task
+    /// `Ω(Δ) = …; H(Δ) = …` as Fourier series.
+    pub fn rule_expression(&self) -> String {
+        let theta = &self.outcome.theta;
+        if self.memory_phase.is_none() {
+            return crate::rule::format_expression(theta, Variables::Xyw);
+        }
+        let mut parts: Vec<(&str, String)> = Vec::new();
+        for (name, value) in self.term_names.iter().zip(theta) {
+            let (rule, term) = name.split_once('.').unwrap_or(("", name));
+            let rule = if rule == "omega" { "Ω(Δ)" } else { "H(Δ)" };
+            let (function, k) = term.split_at(3);
+            let argument = if k == "1" {
+                "Δ".to_string()
+            } else {
+                format!("{k}Δ")
+            };
+            let term = format!("{value:+.4} {function}({argument})");
+            match parts.iter_mut().find(|p| p.0 == rule) {
+                Some(part) => part.1 = format!("{} {term}", part.1),
+                None => parts.push((rule, term)),
+            }
+        }
+        parts
+            .iter()
+            .map(|(rule, series)| format!("{rule} = {series}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The metrics (public keys) and a few more, as JSON.
     pub fn metrics(&self) -> serde_json::Value {
         use serde_json::json;
         let theta = &self.outcome.theta;
+        if let Some(phase) = &self.memory_phase {
+            return phase.metrics();
+        }
         if let Some(pca) = &self.pca {
             let (xy, yyw) = (theta[index("x*y")], theta[index("y^2*w")]);
             let mut order: Vec<usize> = (0..theta.len()).collect();
@@ -334,6 +374,7 @@ pub fn discover_from(
                     baseline_rate: rate,
                 }),
                 memory: None,
+                memory_phase: None,
             })
         }
         FunctionTask::Memory(task) => {
@@ -373,6 +414,39 @@ pub fn discover_from(
                     baseline_rule: format!("{scale:.4} * ({name})"),
                     combinations: identifiable_combinations(&outcome.theta, &task.patterns),
                 }),
+                memory_phase: None,
+                outcome,
+            })
+        }
+        FunctionTask::MemoryPhase(setup) => {
+            let objective = setup.objective(seed)?;
+            let outcome = optimize(
+                &objective,
+                spec,
+                optimizer,
+                &theta0,
+                &trainable,
+                (cmaes_seed, resume),
+                &mut on_step,
+            )?;
+            let report = evaluate_phase(
+                &setup,
+                &outcome.theta,
+                (
+                    validation_seed,
+                    (spec.evaluation.validation_tasks / setup.evaluation_loads.len()).max(1),
+                ),
+                (held_out_seed, spec.evaluation.tasks_per_load),
+            )?;
+            Ok(DiscoverReport {
+                kind: spec.kind,
+                optimizer,
+                seed,
+                term_names: setup.task.coefficient_names(),
+                trainable,
+                pca: None,
+                memory: None,
+                memory_phase: Some(report),
                 outcome,
             })
         }

@@ -5,6 +5,7 @@
 //! indices `m B … (m+1) B − 1`.
 
 pub mod job;
+pub mod phase;
 pub mod spec;
 
 pub use job::{discover, discover_from, identifiable_combinations, Combination, DiscoverReport};

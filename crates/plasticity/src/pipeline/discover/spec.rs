@@ -6,12 +6,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::phase::{LearnedRule, PhaseSetup, PhaseStart};
 use super::{MetaAdamSettings, MetaCmaesSettings};
 use crate::circuit::spec::Reader;
-use crate::objective::function::{MemoryTask, PcaTask, RecallDynamics};
+use crate::objective::function::{MemoryTask, PcaTask, PhaseMemoryTask, RecallDynamics};
 use crate::rule::{Term, Variables};
 use crate::task::covariance::CovarianceSampler;
 use crate::task::patterns::PatternKind;
+use crate::task::phases::StdpWindow;
 use crate::{Error, Result};
 
 /// The function a rule is meta-learned for.
@@ -22,6 +24,9 @@ pub enum DiscoverKind {
     Pca,
     /// A recurrent network must store patterns and recall them from partial cues.
     Memory,
+    /// Phase-coded memories stored by an STDP window `Ω` and recalled by phase
+    /// dynamics with an interaction function `H` (Lengyel & Dayan).
+    MemoryPhase,
 }
 
 /// The meta-optimizer.
@@ -84,6 +89,32 @@ pub struct TaskSection {
     /// Memory, sparse: threshold `h` of `σ(β (W s − h))`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    /// Phase memory: concentration `κ` of the cue's von Mises noise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cue_concentration: Option<f64>,
+    /// Phase memory: strength `γ` of the cue term (default `κ`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cue_strength: Option<f64>,
+    /// Phase memory: Euler step `Δt` of recall.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_size: Option<f64>,
+    /// Phase memory: the STDP window `Ω`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowSection>,
+}
+
+/// `[task.window]`: the STDP window of the phase-memory task and how many of its
+/// harmonics are kept.
+/// (Unknown keys are refused by the window's own variants: `deny_unknown_fields`
+/// does not combine with `flatten`.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowSection {
+    /// The window (`shape = "exponential"` with its amplitudes and time constants, or
+    /// `shape = "table"` with `values`).
+    #[serde(flatten)]
+    pub window: StdpWindow,
+    /// Harmonics of the window kept (its truncated Fourier series).
+    pub harmonics: usize,
 }
 
 /// `[rule]`: the Taylor rule over (x, y, w) and its trainable terms.
@@ -93,9 +124,20 @@ pub struct RuleSection {
     /// `"all"` or a list of term names (canonical, e.g. `"x*y"`, `"y^2*w"`).
     #[serde(default = "all_terms")]
     pub trainable: Trainable,
-    /// The starting rule as an expression, or `"zero"`.
+    /// The starting rule as an expression, or `"zero"`; for `memory_phase`,
+    /// `"mismatched"` (`H ∝ Ω`, or `Ω ∝ H`), `"matched"` or `"zero"`.
     #[serde(default = "zero")]
     pub initial: String,
+    /// Phase memory: the rule learned, `"interaction"` (`H`, default), `"storage"`
+    /// (`Ω`) or `"both"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learn: Option<LearnedRule>,
+    /// Phase memory: harmonics of each learned function (default 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub harmonics: Option<usize>,
+    /// Phase memory: the scale `s₀` of the start (default 0.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_scale: Option<f64>,
 }
 
 impl Default for RuleSection {
@@ -103,6 +145,9 @@ impl Default for RuleSection {
         RuleSection {
             trainable: all_terms(),
             initial: zero(),
+            learn: None,
+            harmonics: None,
+            initial_scale: None,
         }
     }
 }
@@ -217,6 +262,9 @@ pub struct EvaluationSection {
     /// Tasks used to tune each baseline's scale (not the held-out ones).
     #[serde(default = "validation")]
     pub validation_tasks: usize,
+    /// Phase memory: the held-out loads (default: the task's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loads: Option<Vec<usize>>,
 }
 
 impl Default for EvaluationSection {
@@ -226,6 +274,7 @@ impl Default for EvaluationSection {
             horizon_multiple: horizon(),
             tasks_per_load: per_load(),
             validation_tasks: validation(),
+            loads: None,
         }
     }
 }
@@ -278,6 +327,8 @@ pub enum FunctionTask {
     Pca(PcaTask),
     /// Autoassociative memory.
     Memory(MemoryTask),
+    /// Phase-coded memory.
+    MemoryPhase(PhaseSetup),
 }
 
 impl DiscoverSpec {
@@ -305,8 +356,68 @@ impl DiscoverSpec {
         Ok(spec)
     }
 
-    /// The task, with the kind's keys required and the other kind's refused.
+    /// The task, with the kind's keys required and the other kinds' refused.
     pub fn function_task(&self) -> Result<FunctionTask> {
+        let task = self.kind_task()?;
+        self.refuse_other_kinds_keys()?;
+        Ok(task)
+    }
+
+    /// Refuses the keys of `[task]`, `[rule]`, `[meta]` and `[evaluation]` that belong
+    /// to another kind.
+    fn refuse_other_kinds_keys(&self) -> Result<()> {
+        let refuse = |name: &str, present: bool| -> Result<()> {
+            if present {
+                Err(Error::config(
+                    format!("task.{name}"),
+                    format!("not a setting of kind = \"{}\"", self.kind_name()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let t = &self.task;
+        let allowed: &[&str] = match self.kind {
+            DiscoverKind::Pca => &[
+                "inputs",
+                "steps",
+                "learning_rate",
+                "initial_weight_scale",
+                "top_eigenvalue_ratio",
+                "minor_eigenvalue_max",
+            ],
+            DiscoverKind::Memory => &[
+                "neurons",
+                "patterns",
+                "cue_flip_fraction",
+                "coding_level",
+                "cue_moved",
+                "loads",
+                "recall_steps",
+                "learning_rate",
+                "gain",
+                "threshold",
+            ],
+            DiscoverKind::MemoryPhase => &[
+                "neurons",
+                "loads",
+                "recall_steps",
+                "cue_concentration",
+                "cue_strength",
+                "step_size",
+                "window",
+            ],
+        };
+        if let Ok(serde_json::Value::Object(present)) = serde_json::to_value(t) {
+            for key in present.keys() {
+                refuse(key, !allowed.contains(&key.as_str()))?;
+            }
+        }
+        self.check_kind_specific_sections()
+    }
+
+    /// The task of the file's kind, its own keys required.
+    fn kind_task(&self) -> Result<FunctionTask> {
         let t = &self.task;
         let need = |name: &str, present: bool| -> Result<()> {
             if present {
@@ -329,23 +440,11 @@ impl DiscoverSpec {
             }
         };
         match self.kind {
+            DiscoverKind::MemoryPhase => self.phase_setup().map(FunctionTask::MemoryPhase),
             DiscoverKind::Pca => {
                 need("inputs", t.inputs.is_some())?;
                 need("steps", t.steps.is_some())?;
                 need("learning_rate", t.learning_rate.is_some())?;
-                for (name, present) in [
-                    ("neurons", t.neurons.is_some()),
-                    ("patterns", t.patterns.is_some()),
-                    ("cue_flip_fraction", t.cue_flip_fraction.is_some()),
-                    ("coding_level", t.coding_level.is_some()),
-                    ("cue_moved", t.cue_moved.is_some()),
-                    ("loads", t.loads.is_some()),
-                    ("recall_steps", t.recall_steps.is_some()),
-                    ("gain", t.gain.is_some()),
-                    ("threshold", t.threshold.is_some()),
-                ] {
-                    refuse(name, present)?;
-                }
                 let [low, high] = t.top_eigenvalue_ratio.unwrap_or([2.0, 5.0]);
                 let task = PcaTask {
                     covariance: CovarianceSampler {
@@ -366,15 +465,6 @@ impl DiscoverSpec {
                 need("patterns", t.patterns.is_some())?;
                 need("loads", t.loads.is_some())?;
                 need("recall_steps", t.recall_steps.is_some())?;
-                for (name, present) in [
-                    ("inputs", t.inputs.is_some()),
-                    ("steps", t.steps.is_some()),
-                    ("initial_weight_scale", t.initial_weight_scale.is_some()),
-                    ("top_eigenvalue_ratio", t.top_eigenvalue_ratio.is_some()),
-                    ("minor_eigenvalue_max", t.minor_eigenvalue_max.is_some()),
-                ] {
-                    refuse(name, present)?;
-                }
                 let n = t.neurons.unwrap_or_default();
                 let gain = t.gain.unwrap_or(1.0);
                 let (patterns, recall) = match t.patterns.as_deref() {
@@ -428,11 +518,133 @@ impl DiscoverSpec {
         match self.kind {
             DiscoverKind::Pca => "pca",
             DiscoverKind::Memory => "memory",
+            DiscoverKind::MemoryPhase => "memory_phase",
+        }
+    }
+
+    /// Refuses the keys of `[rule]`, `[meta]` and `[evaluation]` that belong to another
+    /// kind.
+    fn check_kind_specific_sections(&self) -> Result<()> {
+        let phase = self.kind == DiscoverKind::MemoryPhase;
+        let refuse = |key: &str, present: bool| -> Result<()> {
+            if present {
+                Err(Error::config(
+                    key,
+                    format!("not a setting of kind = \"{}\"", self.kind_name()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let rule = &self.rule;
+        if phase {
+            refuse("rule.trainable", rule.trainable != all_terms())?;
+            refuse("meta.norm_cap", self.meta.norm_cap.is_some())?;
+            refuse("meta.weight_bound", self.meta.weight_bound.is_some())?;
+        } else {
+            refuse("rule.learn", rule.learn.is_some())?;
+            refuse("rule.harmonics", rule.harmonics.is_some())?;
+            refuse("rule.initial_scale", rule.initial_scale.is_some())?;
+            refuse("evaluation.loads", self.evaluation.loads.is_some())?;
+        }
+        if self.kind != DiscoverKind::Pca {
+            refuse("meta.norm_cap", self.meta.norm_cap.is_some())?;
+        }
+        if self.kind != DiscoverKind::Memory {
+            refuse("meta.weight_bound", self.meta.weight_bound.is_some())?;
+        }
+        Ok(())
+    }
+
+    /// The phase-memory set-up: `[task]` (neurons, loads, recall, the window) and
+    /// `[rule]` (which rule is learned, its harmonics and start).
+    fn phase_setup(&self) -> Result<PhaseSetup> {
+        let t = &self.task;
+        for (name, present) in [
+            ("neurons", t.neurons.is_some()),
+            ("loads", t.loads.is_some()),
+            ("window", t.window.is_some()),
+        ] {
+            if !present {
+                return Err(Error::config(
+                    format!("task.{name}"),
+                    "missing: kind = \"memory_phase\" needs it",
+                ));
+            }
+        }
+        let window = t
+            .window
+            .clone()
+            .unwrap_or_else(|| unreachable!("checked above"));
+        let series = window.window.fourier(window.harmonics)?;
+        let learn = self.rule.learn.unwrap_or(LearnedRule::Interaction);
+        let harmonics = self.rule.harmonics.unwrap_or(5);
+        let kappa = t.cue_concentration.unwrap_or(2.0);
+        let (storage_harmonics, interaction_harmonics) = match learn {
+            LearnedRule::Interaction => (window.harmonics, harmonics),
+            LearnedRule::Storage => (harmonics, window.harmonics),
+            LearnedRule::Both => (harmonics.max(window.harmonics), harmonics),
+        };
+        let task = PhaseMemoryTask {
+            n_neurons: t.neurons.unwrap_or_default(),
+            loads: t.loads.clone().unwrap_or_default(),
+            cue_concentration: kappa,
+            cue_strength: t.cue_strength.unwrap_or(kappa),
+            recall_steps: t.recall_steps.unwrap_or(100),
+            step_size: t.step_size.unwrap_or(0.025),
+            storage_harmonics,
+            interaction_harmonics,
+        };
+        task.validate()?;
+        let start = match self.rule.initial.as_str() {
+            "mismatched" => PhaseStart::Mismatched,
+            "matched" => PhaseStart::Matched,
+            "zero" => PhaseStart::Zero,
+            other => {
+                return Err(Error::config(
+                    "rule.initial",
+                    format!("\"{other}\": expected \"mismatched\", \"matched\" or \"zero\""),
+                ))
+            }
+        };
+        let initial_scale = self.rule.initial_scale.unwrap_or(0.2);
+        if !(initial_scale > 0.0 && initial_scale.is_finite()) {
+            return Err(Error::config(
+                "rule.initial_scale",
+                format!("{initial_scale}: expected a positive number"),
+            ));
+        }
+        let evaluation_loads = self.evaluation.loads.clone().unwrap_or(task.loads.clone());
+        if evaluation_loads.is_empty() || evaluation_loads.contains(&0) {
+            return Err(Error::config(
+                "evaluation.loads",
+                format!("{evaluation_loads:?}: expected a non-empty list of positive loads"),
+            ));
+        }
+        Ok(PhaseSetup {
+            task,
+            window: series,
+            learn,
+            start,
+            initial_scale,
+            evaluation_loads,
+        })
+    }
+
+    /// The names of θ's coefficients: canonical Taylor terms, or `omega.cos1`, …,
+    /// `h.sin5` for the phase-memory task.
+    pub fn coefficient_names(&self) -> Result<Vec<String>> {
+        match self.function_task()? {
+            FunctionTask::MemoryPhase(setup) => Ok(setup.task.coefficient_names()),
+            _ => Ok(crate::rule::term_names(Variables::Xyw)),
         }
     }
 
     /// The indices of the trainable terms.
     pub fn trainable(&self) -> Result<Vec<usize>> {
+        if self.kind == DiscoverKind::MemoryPhase {
+            return Ok(self.phase_setup()?.trainable());
+        }
         match &self.rule.trainable {
             Trainable::All(word) if word == "all" => Ok((0..Variables::Xyw.n_terms()).collect()),
             Trainable::All(word) => Err(Error::config(
@@ -469,6 +681,9 @@ impl DiscoverSpec {
 
     /// The starting θ.
     pub fn initial_theta(&self) -> Result<Vec<f64>> {
+        if self.kind == DiscoverKind::MemoryPhase {
+            return Ok(self.phase_setup()?.initial_theta());
+        }
         if self.rule.initial == "zero" {
             Ok(vec![0.0; Variables::Xyw.n_terms()])
         } else {
@@ -576,5 +791,107 @@ norm_cap = 10.0
             error.contains("task.neurons") && error.contains("missing"),
             "{error}"
         );
+    }
+
+    const PHASE: &str = r#"
+kind = "memory_phase"
+
+[task]
+neurons = 50
+loads = [5, 10]
+
+[task.window]
+shape = "exponential"
+theta_period = 125.0
+a_plus = 1.0
+a_minus = 0.5
+tau_plus = 16.8
+tau_minus = 33.7
+harmonics = 2
+
+[rule]
+learn = "storage"
+initial = "mismatched"
+
+[meta]
+iterations = 10
+tasks_per_step = 4
+learning_rate = 0.05
+final_learning_rate = 0.001
+gradient_clip = 1.0
+"#;
+
+    #[test]
+    fn a_phase_memory_file_parses_with_defaults() {
+        let spec = DiscoverSpec::parse(PHASE, Path::new("phase.toml")).expect("test set-up");
+        let FunctionTask::MemoryPhase(setup) = spec.function_task().expect("test set-up") else {
+            panic!("not phase memory")
+        };
+        // Ω learned with 5 harmonics, H = the 2-harmonic window's derivative.
+        assert_eq!(setup.task.storage_harmonics, 5);
+        assert_eq!(setup.task.interaction_harmonics, 2);
+        assert_eq!(setup.task.cue_strength, 2.0);
+        assert_eq!(setup.evaluation_loads, vec![5, 10]);
+        assert_eq!(
+            spec.trainable().expect("test set-up"),
+            (0..10).collect::<Vec<_>>()
+        );
+        let names = spec.coefficient_names().expect("test set-up");
+        assert_eq!(names[0], "omega.cos1");
+        assert_eq!(names[13], "h.sin2");
+        let theta = spec.initial_theta().expect("test set-up");
+        let (omega, h) = setup.task.split(&theta);
+        // The mismatched start: Ω = 0.2 H/‖H‖.
+        assert!((crate::task::phases::norm(omega) - 0.2).abs() < 1e-12);
+        assert!((crate::task::phases::correlation(omega, h) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn phase_memory_errors_name_the_key_and_line() {
+        let check = |from: &str, to: &str, key: &str, line: &str| {
+            let bad = PHASE.replacen(from, to, 1);
+            let error = DiscoverSpec::parse(&bad, Path::new("phase.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("phase.toml") && error.contains(key),
+                "{error}"
+            );
+            assert!(error.contains(line), "{error}");
+        };
+        check(
+            "loads = [5, 10]",
+            "loads = [5, 10]\ninputs = 3",
+            "task.inputs",
+            "line 7",
+        );
+        check(
+            "learn = \"storage\"",
+            "learn = \"everything\"",
+            "rule.learn",
+            "line 18",
+        );
+        check(
+            "initial = \"mismatched\"",
+            "initial = \"x*y\"",
+            "rule.initial",
+            "line 19",
+        );
+        check(
+            "[meta]",
+            "[meta]\nnorm_cap = 3.0",
+            "meta.norm_cap",
+            "line 22",
+        );
+        let bad = PHASE.replacen("tau_plus = 16.8", "tau_plus = 0.0", 1);
+        let error = DiscoverSpec::parse(&bad, Path::new("phase.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tau_plus"), "{error}");
+        let bad = PCA.replace("[meta]", "[rule]\nlearn = \"storage\"\n\n[meta]");
+        let error = DiscoverSpec::parse(&bad, Path::new("pca.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("rule.learn"), "{error}");
     }
 }
