@@ -14,9 +14,11 @@
 //! goes with `√T` states rather than `T`. Tests check them against forward-mode dual
 //! numbers and central finite differences.
 
+pub mod components;
 pub mod memory;
 pub mod pca;
 
+pub use components::{ComponentsEvaluation, ComponentsObjective, ComponentsTask};
 pub use memory::{MemoryEvaluation, MemoryObjective, MemoryTask, RecallDynamics};
 pub use pca::{PcaEvaluation, PcaObjective, PcaTask};
 
