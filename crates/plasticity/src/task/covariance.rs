@@ -109,7 +109,7 @@ impl CovarianceSampler {
 
 /// A Haar-random orthogonal `n × n` matrix (row-major): modified Gram–Schmidt on the
 /// columns of a standard Gaussian matrix.
-fn random_orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+pub(crate) fn random_orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let mut q: Vec<f64> = (0..n * n).map(|_| rng.sample(StandardNormal)).collect();
     for k in 0..n {
         for previous in 0..k {

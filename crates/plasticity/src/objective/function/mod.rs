@@ -14,10 +14,12 @@
 //! goes with `√T` states rather than `T`. Tests check them against forward-mode dual
 //! numbers and central finite differences.
 
+pub mod components;
 pub mod memory;
 pub mod pca;
 pub mod phase_memory;
 
+pub use components::{ComponentsEvaluation, ComponentsObjective, ComponentsTask};
 pub use memory::{MemoryEvaluation, MemoryObjective, MemoryTask, RecallDynamics};
 pub use pca::{PcaEvaluation, PcaObjective, PcaTask};
 pub use phase_memory::{PhaseEvaluation, PhaseMemoryObjective, PhaseMemoryTask};

@@ -4,6 +4,7 @@
 //! like every fit. Every meta-step draws a fresh batch of tasks: step `m` uses task
 //! indices `m B … (m+1) B − 1`.
 
+pub mod components;
 pub mod job;
 pub mod phase;
 pub mod spec;
