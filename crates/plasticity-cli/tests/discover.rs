@@ -182,6 +182,57 @@ fn phase_memory_runs_report_quality_by_load_and_the_controls() {
     );
 }
 
+/// Several components, shortened: the metrics of both baselines, 54 coefficients named
+/// by rule, and the CMA-ES alternative through the same driver.
+#[test]
+fn pca_components_runs_report_both_baselines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = shortened(
+        dir.path(),
+        "pca_components.toml",
+        &[
+            ("inputs = 20", "inputs = 8"),
+            ("steps = 500", "steps = 60"),
+            ("iterations = 300", "iterations = 10"),
+            ("tasks_per_step = 32", "tasks_per_step = 4"),
+            ("tasks = 500 ", "tasks = 10 "),
+            ("validation_tasks = 64", "validation_tasks = 4"),
+        ],
+    );
+    let a = discover(&file, &dir.path().join("a"), &[]);
+    for key in [
+        "captured_variance_fraction",
+        "baseline_captured_variance_fraction",
+        "sanger_captured_variance_fraction",
+        "output_correlation",
+    ] {
+        let value = a["metrics"][key].as_f64().unwrap_or(f64::NAN);
+        assert!((0.0..=1.0).contains(&value), "metrics.{key} = {value}");
+    }
+    let coefficients = a["coefficients"].as_object().expect("a map");
+    assert_eq!(coefficients.len(), 54);
+    assert!(coefficients.contains_key("ff.x*y") && coefficients.contains_key("lateral.y^2*w"));
+    assert!(a["rule"].as_str().expect("text").starts_with("ff: "));
+    let cmaes = discover(
+        &file,
+        &dir.path().join("b"),
+        &["--optimizer", "cmaes", "--iterations", "2"],
+    );
+    assert_eq!(cmaes["loss_history"].as_array().expect("a list").len(), 2);
+    let bad = shortened(
+        dir.path(),
+        "pca_components.toml",
+        &[("components = 3", "components = 30")],
+    );
+    let output = run(&["--quiet", "discover", utf8(&bad), "--check"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("task.components"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn bad_experiment_files_name_the_key_and_line() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -150,3 +150,23 @@ fn bad_settings_name_their_key() {
         .expect("refused");
     assert!(error.to_string().contains("rule.harmonics"), "{error}");
 }
+
+/// With `Ω` fixed the reverse pass gives the same `H` gradient and leaves `Ω`'s entries
+/// as they were.
+#[test]
+fn a_fixed_storage_window_skips_only_its_own_gradient() {
+    let full = PhaseMemoryObjective::new(task(8, 2, 3), 3).expect("test set-up");
+    let fixed = PhaseMemoryObjective::new(task(8, 2, 3), 3)
+        .expect("test set-up")
+        .with_fixed_storage();
+    let theta = random_theta(full.task(), 3);
+    let mut a = vec![0.0; theta.len()];
+    let mut b = vec![7.0; theta.len()];
+    let loss_a = full.task_loss_and_gradient(&theta, 1, &mut a);
+    b[4..].iter_mut().for_each(|g| *g = 0.0);
+    let loss_b = fixed.task_loss_and_gradient(&theta, 1, &mut b);
+    assert_eq!(loss_a, loss_b);
+    assert_eq!(&a[4..], &b[4..]);
+    assert_eq!(&b[..4], &[7.0; 4]);
+    assert!(a[..4].iter().any(|g| *g != 0.0));
+}

@@ -149,8 +149,8 @@ pub fn discover_components(
         }
     }
     let rule = TaylorRule::new(Variables::Xyw);
-    let seeds = job.seeds;
-    let training = ComponentsObjective::new(job.task.clone(), rule, seeds.training, job.norm_cap)?;
+    let training =
+        ComponentsObjective::new(job.task.clone(), rule, job.seeds.training, job.norm_cap)?;
     let outcome = meta_adam(
         &training,
         job.initial_theta,
@@ -159,7 +159,19 @@ pub fn discover_components(
         resume,
         on_step,
     )?;
-    let (held_out, validation) = (job.held_out_tasks, job.validation_tasks);
+    Ok(evaluate_components(job, &training, outcome))
+}
+
+/// Evaluates a meta-optimization's outcome on the held-out tasks beside both baselines
+/// at their tuned rates (`objective` is the training objective; evaluation never
+/// applies its safeguard).
+pub fn evaluate_components(
+    job: &ComponentsJob<'_>,
+    training: &ComponentsObjective<TaylorRule>,
+    outcome: MetaOutcome,
+) -> ComponentsReport {
+    let seeds = job.seeds;
+    let (held_out, validation) = (job.held_out_tasks.max(1), job.validation_tasks.max(1));
     let learned = training.evaluate(&outcome.theta, seeds.held_out, held_out);
     let validate = |theta: &[f64]| {
         training
@@ -186,7 +198,7 @@ pub fn discover_components(
             .captured_variance_fraction
     });
     let sanger = training.evaluate_sanger(sanger_rate, seeds.held_out, held_out);
-    Ok(ComponentsReport {
+    ComponentsReport {
         seeds,
         coefficient_names: coefficient_names(Variables::Xyw),
         trainable: job.trainable.to_vec(),
@@ -198,7 +210,7 @@ pub fn discover_components(
         antihebbian_rate,
         sanger,
         sanger_rate,
-    })
+    }
 }
 
 /// The canonical term names of one rule's coefficients, largest `|θ|` first.

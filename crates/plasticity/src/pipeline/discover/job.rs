@@ -11,12 +11,13 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
+use super::components::{evaluate_components, ComponentsJob, ComponentsReport, ComponentsSeeds};
 use super::phase::{evaluate_phase, PhaseReport};
 use super::spec::{DiscoverKind, DiscoverSpec, FunctionTask, MetaOptimizer};
 use super::{geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaOutcome};
 use crate::fit::{EpochReport, FitCheckpoint};
 use crate::objective::function::{
-    MemoryEvaluation, MemoryObjective, MemoryTask, PcaEvaluation, PcaObjective,
+    ComponentsObjective, MemoryEvaluation, MemoryObjective, MemoryTask, PcaEvaluation, PcaObjective,
 };
 use crate::rule::{term_names, TaylorRule, Term, Variables};
 use crate::task::patterns::PatternKind;
@@ -120,6 +121,8 @@ pub struct DiscoverReport {
     pub memory: Option<MemoryReport>,
     /// Phase-memory results.
     pub memory_phase: Option<PhaseReport>,
+    /// Several-components results.
+    pub pca_components: Option<ComponentsReport>,
 }
 
 impl DiscoverReport {
@@ -149,6 +152,11 @@ impl DiscoverReport {
                 "applied": "meta-training only (|W_ij| ≤ bound after each storage step); never at evaluation",
             }),
             DiscoverKind::MemoryPhase => json!({"kind": "none", "value": null, "applied": "never"}),
+            DiscoverKind::PcaComponents => json!({
+                "kind": "norm_cap",
+                "value": spec.meta.norm_cap,
+                "applied": "meta-training only (every row of W and of L capped at the value after each update); never at evaluation",
+            }),
         };
         let mut results = json!({
             "kind": spec.kind,
@@ -172,6 +180,13 @@ impl DiscoverReport {
         if let Some(phase) = &self.memory_phase {
             results["evaluation"] = json!(phase);
         }
+        if let Some(components) = &self.pca_components {
+            results["evaluation"] = json!({
+                "learned": components.learned,
+                "oja_antihebbian": components.oja_antihebbian,
+                "sanger": components.sanger,
+            });
+        }
         if let Some(pca) = &self.pca {
             results["evaluation"] = json!({
                 "learned": pca.learned,
@@ -186,6 +201,14 @@ impl DiscoverReport {
     /// `Ω(Δ) = …; H(Δ) = …` as Fourier series.
     pub fn rule_expression(&self) -> String {
         let theta = &self.outcome.theta;
+        if self.pca_components.is_some() {
+            let (ff, lateral) = theta.split_at(theta.len() / 2);
+            return format!(
+                "ff: {}; lateral: {}",
+                crate::rule::format_expression(ff, Variables::Xyw),
+                crate::rule::format_expression(lateral, Variables::Xyw)
+            );
+        }
         if self.memory_phase.is_none() {
             return crate::rule::format_expression(theta, Variables::Xyw);
         }
@@ -218,6 +241,9 @@ impl DiscoverReport {
         let theta = &self.outcome.theta;
         if let Some(phase) = &self.memory_phase {
             return phase.metrics();
+        }
+        if let Some(components) = &self.pca_components {
+            return components.metrics();
         }
         if let Some(pca) = &self.pca {
             let (xy, yyw) = (theta[index("x*y")], theta[index("y^2*w")]);
@@ -375,6 +401,7 @@ pub fn discover_from(
                 }),
                 memory: None,
                 memory_phase: None,
+                pca_components: None,
             })
         }
         FunctionTask::Memory(task) => {
@@ -415,6 +442,7 @@ pub fn discover_from(
                     combinations: identifiable_combinations(&outcome.theta, &task.patterns),
                 }),
                 memory_phase: None,
+                pca_components: None,
                 outcome,
             })
         }
@@ -447,6 +475,44 @@ pub fn discover_from(
                 pca: None,
                 memory: None,
                 memory_phase: Some(report),
+                pca_components: None,
+                outcome,
+            })
+        }
+        FunctionTask::PcaComponents(task) => {
+            let seeds = ComponentsSeeds::from_seed(seed);
+            let objective = ComponentsObjective::new(task.clone(), rule, seed, spec.meta.norm_cap)?;
+            let outcome = optimize(
+                &objective,
+                spec,
+                optimizer,
+                &theta0,
+                &trainable,
+                (cmaes_seed, resume),
+                &mut on_step,
+            )?;
+            let adam = spec.adam_settings();
+            let job = ComponentsJob {
+                task: &task,
+                seeds,
+                adam: &adam,
+                norm_cap: spec.meta.norm_cap,
+                initial_theta: &theta0,
+                trainable: &trainable,
+                held_out_tasks: spec.evaluation.tasks,
+                validation_tasks: spec.evaluation.validation_tasks,
+            };
+            let report = evaluate_components(&job, &objective, outcome.clone());
+            Ok(DiscoverReport {
+                kind: spec.kind,
+                optimizer,
+                seed,
+                term_names: report.coefficient_names.clone(),
+                trainable,
+                pca: None,
+                memory: None,
+                memory_phase: None,
+                pca_components: Some(report),
                 outcome,
             })
         }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::phase::{LearnedRule, PhaseSetup, PhaseStart};
 use super::{MetaAdamSettings, MetaCmaesSettings};
 use crate::circuit::spec::Reader;
-use crate::objective::function::{MemoryTask, PcaTask, PhaseMemoryTask, RecallDynamics};
+use crate::objective::function::{
+    ComponentsTask, MemoryTask, PcaTask, PhaseMemoryTask, RecallDynamics,
+};
 use crate::rule::{Term, Variables};
 use crate::task::covariance::CovarianceSampler;
 use crate::task::patterns::PatternKind;
@@ -27,6 +29,9 @@ pub enum DiscoverKind {
     /// Phase-coded memories stored by an STDP window `Ω` and recalled by phase
     /// dynamics with an interaction function `H` (Lengyel & Dayan).
     MemoryPhase,
+    /// `k` linear neurons with feed-forward and lateral plastic weights must find the
+    /// top-`k` principal subspace (Földiák; Rubner & Tavan).
+    PcaComponents,
 }
 
 /// The meta-optimizer.
@@ -56,9 +61,18 @@ pub struct TaskSection {
     /// PCA: `[min, max]` of `λ₁/λ₂`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_eigenvalue_ratio: Option<[f64; 2]>,
-    /// PCA: `λ₃…λ_n ~ U(0, this)` with `λ₂ = 1`.
+    /// PCA: `λ₃…λ_n ~ U(0, this)` with `λ₂ = 1` (components: `λ_{k+1}…λ_n`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minor_eigenvalue_max: Option<f64>,
+    /// Components: output neurons `k`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<usize>,
+    /// Components: learning rate `η_lat` of the lateral weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lateral_learning_rate: Option<f64>,
+    /// Components: `[lo, hi]` of the `k` leading eigenvalues.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leading_eigenvalues: Option<[f64; 2]>,
     /// Both: learning rate `η` (memory default `1/N`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
@@ -329,6 +343,8 @@ pub enum FunctionTask {
     Memory(MemoryTask),
     /// Phase-coded memory.
     MemoryPhase(PhaseSetup),
+    /// Several principal components.
+    PcaComponents(ComponentsTask),
 }
 
 impl DiscoverSpec {
@@ -398,6 +414,16 @@ impl DiscoverSpec {
                 "gain",
                 "threshold",
             ],
+            DiscoverKind::PcaComponents => &[
+                "inputs",
+                "components",
+                "steps",
+                "learning_rate",
+                "lateral_learning_rate",
+                "initial_weight_scale",
+                "leading_eigenvalues",
+                "minor_eigenvalue_max",
+            ],
             DiscoverKind::MemoryPhase => &[
                 "neurons",
                 "loads",
@@ -441,6 +467,7 @@ impl DiscoverSpec {
         };
         match self.kind {
             DiscoverKind::MemoryPhase => self.phase_setup().map(FunctionTask::MemoryPhase),
+            DiscoverKind::PcaComponents => self.components_task().map(FunctionTask::PcaComponents),
             DiscoverKind::Pca => {
                 need("inputs", t.inputs.is_some())?;
                 need("steps", t.steps.is_some())?;
@@ -519,7 +546,40 @@ impl DiscoverSpec {
             DiscoverKind::Pca => "pca",
             DiscoverKind::Memory => "memory",
             DiscoverKind::MemoryPhase => "memory_phase",
+            DiscoverKind::PcaComponents => "pca_components",
         }
+    }
+
+    /// The several-components task: every key of `[task]` but the eigenvalue ranges
+    /// required.
+    fn components_task(&self) -> Result<ComponentsTask> {
+        let t = &self.task;
+        for (name, present) in [
+            ("inputs", t.inputs.is_some()),
+            ("components", t.components.is_some()),
+            ("steps", t.steps.is_some()),
+            ("learning_rate", t.learning_rate.is_some()),
+        ] {
+            if !present {
+                return Err(Error::config(
+                    format!("task.{name}"),
+                    "missing: kind = \"pca_components\" needs it",
+                ));
+            }
+        }
+        let learning_rate = t.learning_rate.unwrap_or_default();
+        let task = ComponentsTask {
+            n_inputs: t.inputs.unwrap_or_default(),
+            n_components: t.components.unwrap_or_default(),
+            n_steps: t.steps.unwrap_or_default(),
+            learning_rate,
+            lateral_learning_rate: t.lateral_learning_rate.unwrap_or(learning_rate),
+            initial_weight_scale: t.initial_weight_scale.unwrap_or(1.0),
+            leading_eigenvalues: t.leading_eigenvalues.unwrap_or([2.0, 5.0]),
+            minor_eigenvalue_max: t.minor_eigenvalue_max.unwrap_or(0.5),
+        };
+        task.validate()?;
+        Ok(task)
     }
 
     /// Refuses the keys of `[rule]`, `[meta]` and `[evaluation]` that belong to another
@@ -547,7 +607,7 @@ impl DiscoverSpec {
             refuse("rule.initial_scale", rule.initial_scale.is_some())?;
             refuse("evaluation.loads", self.evaluation.loads.is_some())?;
         }
-        if self.kind != DiscoverKind::Pca {
+        if !matches!(self.kind, DiscoverKind::Pca | DiscoverKind::PcaComponents) {
             refuse("meta.norm_cap", self.meta.norm_cap.is_some())?;
         }
         if self.kind != DiscoverKind::Memory {
@@ -636,6 +696,9 @@ impl DiscoverSpec {
     pub fn coefficient_names(&self) -> Result<Vec<String>> {
         match self.function_task()? {
             FunctionTask::MemoryPhase(setup) => Ok(setup.task.coefficient_names()),
+            FunctionTask::PcaComponents(_) => Ok(
+                crate::objective::function::components::coefficient_names(Variables::Xyw),
+            ),
             _ => Ok(crate::rule::term_names(Variables::Xyw)),
         }
     }
@@ -644,6 +707,38 @@ impl DiscoverSpec {
     pub fn trainable(&self) -> Result<Vec<usize>> {
         if self.kind == DiscoverKind::MemoryPhase {
             return Ok(self.phase_setup()?.trainable());
+        }
+        if self.kind == DiscoverKind::PcaComponents {
+            let names = self.coefficient_names()?;
+            return match &self.rule.trainable {
+                Trainable::All(word) if word == "all" => Ok((0..names.len()).collect()),
+                Trainable::Terms(list) if !list.is_empty() => {
+                    let mut indices = Vec::new();
+                    for name in list {
+                        match names.iter().position(|n| n == name) {
+                            Some(k) if !indices.contains(&k) => indices.push(k),
+                            Some(_) => {
+                                return Err(Error::config(
+                                    "rule.trainable",
+                                    format!("'{name}' is listed twice"),
+                                ))
+                            }
+                            None => {
+                                return Err(Error::config(
+                                    "rule.trainable",
+                                    format!("'{name}': expected \"ff.<term>\" or \"lateral.<term>\" with a canonical (x, y, w) term"),
+                                ))
+                            }
+                        }
+                    }
+                    indices.sort_unstable();
+                    Ok(indices)
+                }
+                _ => Err(Error::config(
+                    "rule.trainable",
+                    "expected \"all\" or a non-empty list of names \"ff.<term>\", \"lateral.<term>\"",
+                )),
+            };
         }
         match &self.rule.trainable {
             Trainable::All(word) if word == "all" => Ok((0..Variables::Xyw.n_terms()).collect()),
@@ -683,6 +778,15 @@ impl DiscoverSpec {
     pub fn initial_theta(&self) -> Result<Vec<f64>> {
         if self.kind == DiscoverKind::MemoryPhase {
             return Ok(self.phase_setup()?.initial_theta());
+        }
+        if self.kind == DiscoverKind::PcaComponents {
+            return match self.rule.initial.as_str() {
+                "zero" => Ok(vec![0.0; self.coefficient_names()?.len()]),
+                other => Err(Error::config(
+                    "rule.initial",
+                    format!("\"{other}\": kind = \"pca_components\" starts from \"zero\""),
+                )),
+            };
         }
         if self.rule.initial == "zero" {
             Ok(vec![0.0; Variables::Xyw.n_terms()])
