@@ -56,6 +56,8 @@ def test_the_busy_fraction_sums_trials_over_workers_and_time():
     assert summary["summed_trial_s"] == 16.0 and summary["span_s"] == 6.0
     assert summary["busy_over_span"] == pytest.approx(16 / 18)
     assert summary["busy_over_wall"] == pytest.approx(16 / 24)
+    # until the last start (t = 2): 2 + 2 + 0 + 1 of 3 workers × 2 s
+    assert summary["busy_until_last_start"] == pytest.approx(5 / 6)
     assert summary["min_trial_s"] == 2.0 and summary["max_trial_s"] == 6.0 and summary["duration_ratio"] == 3.0
     with pytest.raises(ValueError, match="no finished trials"):
         busy_fraction([], workers=2)

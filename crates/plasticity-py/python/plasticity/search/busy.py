@@ -5,7 +5,8 @@ and over the trials' span (first start to last end).
     python -m plasticity.search.busy OUT --workers N [--wall-s T] [--storage URL]
 
 prints one JSON object: trials, min/max/mean trial seconds, their ratio, the summed
-trial seconds, the span, and the busy fractions (docs/search.md, "Measured: busy
+trial seconds, the span, and the busy fractions (also until the last trial started:
+without the tail when the budget is spent) (docs/search.md, "Measured: busy
 workers"). A trial's time is Optuna's: from the worker's ask to its tell."""
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def busy_fraction(intervals: Sequence[Interval], workers: int, wall_s: Optional[
         "span_s": span,
         "busy_over_span": total / (workers * span) if span > 0 else None,
     }
+    # while trials were still being handed out (first start to last start): the tail
+    # after it, when the budget is spent and the last trials finish alone, left out
+    first = min(start for start, _ in intervals)
+    last_start = max(start for start, _ in intervals)
+    if last_start > first:
+        inside = sum(max(0.0, min(end, last_start) - start) for start, end in intervals)
+        summary["busy_until_last_start"] = inside / (workers * (last_start - first))
     if wall_s is not None:
         if wall_s <= 0:
             raise ValueError(f"the wall time must be > 0, got {wall_s}")
