@@ -287,7 +287,8 @@ fn file_name(key: &str) -> String {
 
 /// The command line to resume with: the program's arguments as given.
 pub(crate) fn command_line() -> String {
-    std::env::args()
+    crate::invocation::args()
+        .into_iter()
         .filter(|a| a != "--resume")
         .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
         .collect::<Vec<_>>()

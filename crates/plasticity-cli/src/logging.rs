@@ -46,14 +46,35 @@ impl<'a> MakeWriter<'a> for LogFileWriter {
 
 /// Installs the subscriber: stderr, plus the log file once [`log_to`] opens one. With
 /// `quiet` (`--quiet`), stderr shows errors only unless `PLASTICITY_LOG` asks for more.
-pub(crate) fn init(quiet: bool) {
+///
+/// Once per process: a later call (another in-process command) keeps the subscriber
+/// installed first (`try_init`), whose stderr level follows each command's `--quiet`
+/// (read at every event) unless `PLASTICITY_LOG` set it.
+pub fn init(quiet: bool) {
+    crate::output::set_quiet(quiet);
+    match tracing_subscriber::EnvFilter::try_from_env("PLASTICITY_LOG") {
+        Ok(filter) => install(filter),
+        Err(_) => install(
+            tracing_subscriber::filter::filter_fn(|metadata| {
+                let shown = if crate::output::quiet() {
+                    tracing::Level::ERROR
+                } else {
+                    tracing::Level::WARN
+                };
+                *metadata.level() <= shown
+            })
+            .with_max_level_hint(LevelFilter::WARN),
+        ),
+    }
+}
+
+fn install<F>(stderr_filter: F)
+where
+    F: tracing_subscriber::layer::Filter<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PLASTICITY_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(if quiet { "error" } else { "warn" })
-            }),
-        );
+        .with_filter(stderr_filter);
     let file = tracing_subscriber::fmt::layer()
         .with_writer(LogFileWriter)
         .with_ansi(false)
@@ -62,6 +83,14 @@ pub(crate) fn init(quiet: bool) {
         .with(stderr)
         .with(file)
         .try_init();
+}
+
+/// Stops writing to the run's log file (the end of an in-process command: the next
+/// one's events must not go to this run's `log.txt`).
+pub(crate) fn close_log() {
+    if let Ok(mut guard) = LOG_FILE.lock() {
+        *guard = None;
+    }
 }
 
 /// Appends the log to `path` from now on.

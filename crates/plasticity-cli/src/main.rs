@@ -1,80 +1,52 @@
 //! `plasticity`: infer synaptic plasticity rules from recordings of neural activity.
 //!
-//! A thin layer over the `plasticity` library: flags become settings, the library does
-//! the science, and this binary prints results, shows progress and turns errors into
-//! messages with their whole cause chain and a non-zero exit code.
-
-/// `out!` unless `--quiet`: a human-readable result on stdout (a file the command
-/// writes holds it too). Machine-readable output that is a command's only product
-/// (the JSON of `loss`, `evaluate` and `bench-kernels`, the job id of `run --executor slurm`)
-/// is printed with `out!` whatever `--quiet` says.
-macro_rules! show {
-    ($($arg:tt)*) => {
-        if !crate::output::quiet() {
-            out!($($arg)*);
-        }
-    };
-}
-
-/// `println!` that ends the program quietly when stdout is a closed pipe (the reader
-/// stopped early, as `head` does), as standard tools do, instead of panicking
-/// ([`output::print_stdout`]).
-macro_rules! out {
-    ($($arg:tt)*) => {
-        crate::output::print_stdout(format_args!("{}\n", format_args!($($arg)*)))
-    };
-}
-
-/// `eprintln!` unless `--quiet`: a message for the person at the terminal (not an
-/// error; errors are printed by `main` whatever `--quiet` says).
-macro_rules! note {
-    ($($arg:tt)*) => {
-        if !crate::output::quiet() {
-            eprintln!($($arg)*);
-        }
-    };
-}
-
-mod bench;
-mod cli;
-mod convert_fly;
-mod design;
-mod discover;
-mod fit;
-mod fit_record;
-mod fitting;
-mod flags;
-mod flies;
-mod flies_figures;
-mod identify;
-mod interrupt;
-mod journal;
-mod logging;
-mod output;
-mod posterior;
-mod run;
-mod run_lock;
-mod select;
-mod simulate;
-mod table;
+//! The binary: parses the command line, installs the logging and the Ctrl-C/SIGTERM
+//! handler, runs the command (the library target, `plasticity_cli`) and turns an error
+//! into its message on stderr and exit status 1. Only this file ends the process
+//! (`process::exit`): at a second Ctrl-C (130) and when stdout fails.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    logging::init(cli.quiet());
-    interrupt::install_interrupt_handler();
-    match cli::run(cli) {
+    let cli = plasticity_cli::Cli::parse();
+    plasticity_cli::set_stdout_failure_handler(stdout_failed);
+    plasticity_cli::init_logging(cli.quiet());
+    install_interrupt_handler();
+    match plasticity_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let mut message = format!("plasticity: error: {error}");
-            for cause in error.chain().skip(1) {
-                message.push_str(&format!("\n  caused by: {cause}"));
-            }
-            eprintln!("{message}");
+            eprintln!("{}", plasticity_cli::error_message(&error));
             ExitCode::from(1)
         }
     }
+}
+
+/// The first Ctrl-C (or SIGTERM, as Slurm sends at a time limit) stops a fit after its
+/// current epoch, and its results are written with `stop_reason` "interrupted"; a
+/// second one exits at once.
+fn install_interrupt_handler() {
+    let result = ctrlc::set_handler(|| {
+        if plasticity_cli::request_interrupt() {
+            std::process::exit(130);
+        }
+        if !plasticity_cli::quiet() {
+            eprintln!("\ninterrupted: stopping at the next safe point (this epoch, step or unit) and writing the results and a checkpoint (Ctrl-C again to quit at once)");
+        }
+    });
+    if let Err(error) = result {
+        tracing::warn!("could not install the Ctrl-C handler: {error}");
+    }
+}
+
+/// stdout failed: a reader that closed the pipe (`plasticity loss … | head`) ends the
+/// program at once with status 0, as tools killed by `SIGPIPE` do (every file a
+/// command writes is complete before it prints); another error with status 1.
+fn stdout_failed(error: &std::io::Error) {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("plasticity: error: writing to standard output: {error}");
+    std::process::exit(1)
 }

@@ -24,20 +24,28 @@ pub(crate) fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Writes `text` to stdout. When the reader has closed the pipe (`plasticity loss … |
-/// head`), the program ends at once with status 0, as tools killed by `SIGPIPE` do
-/// (every file a command writes is complete before it prints); another write error is
-/// reported on stderr with status 1.
+static STDOUT_FAILURE: std::sync::OnceLock<fn(&std::io::Error)> = std::sync::OnceLock::new();
+
+/// What a failed write to stdout does, for the rest of the process (the first call
+/// wins). The binary ends itself (`main.rs`: status 0 for a reader that closed the
+/// pipe, as tools killed by `SIGPIPE` do, 1 for another error); without a handler (a
+/// host process) the output is dropped, and an error other than a closed pipe is
+/// logged as a warning.
+pub fn set_stdout_failure_handler(handler: fn(&std::io::Error)) {
+    let _ = STDOUT_FAILURE.set(handler);
+}
+
+/// Writes `text` to stdout; a failed write goes to [`set_stdout_failure_handler`]'s
+/// handler (every file a command writes is complete before it prints).
 pub(crate) fn print_stdout(text: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     let result = stdout.write_fmt(text).and_then(|()| stdout.flush());
-    match result {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(error) => {
-            eprintln!("plasticity: error: writing to standard output: {error}");
-            std::process::exit(1)
+    if let Err(error) = result {
+        match STDOUT_FAILURE.get() {
+            Some(handler) => handler(&error),
+            None if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+            None => tracing::warn!("writing to standard output: {error}"),
         }
     }
 }

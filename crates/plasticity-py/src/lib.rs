@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use pyo3::exceptions::{PyFileNotFoundError, PyFloatingPointError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
+mod cli;
 mod datasets;
 mod fitting;
 mod flies;
@@ -221,5 +222,6 @@ fn _plasticity(m: &Bound<'_, PyModule>) -> PyResult<()> {
     flies::register(m)?;
     fitting::register(m)?;
     loss::register(m)?;
+    cli::register(m)?;
     Ok(())
 }

@@ -133,12 +133,37 @@ def test_two_workers_run_the_budget_and_write_the_outputs(tmp_path):
 
 
 def test_one_worker_with_a_seed_is_reproducible(tmp_path):
+    """In-process twice, then with the subprocess runner: the same trials, bit for bit."""
     outcomes = []
-    for name in ("first", "second"):
-        done = search(FIXTURES / "tiny.toml", "--out", tmp_path / name, "--quiet")
+    for name, runner in (("first", "inprocess"), ("second", "inprocess"), ("third", "subprocess")):
+        done = search(FIXTURES / "tiny.toml", "--out", tmp_path / name, "--quiet", "--trial-runner", runner)
         assert done.returncode == 0, done.stderr
         outcomes.append([(r["number"], r["fit.learning_rate"], r["fit.epochs"], r["fit.init"], r["seed"], r["final_loss"]) for r in rows(tmp_path / name)])
-    assert outcomes[0] == outcomes[1] and len(outcomes[0]) == 6
+    assert outcomes[0] == outcomes[1] == outcomes[2] and len(outcomes[0]) == 6
+
+
+def test_an_unknown_trial_runner_is_refused(tmp_path):
+    env_done = subprocess.run(
+        [sys.executable, "-m", "plasticity.search", str(FIXTURES / "tiny.toml"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PLASTICITY_CLI": str(cli_binary()), "PLASTICITY_SEARCH_TRIAL_RUNNER": "threads"},
+    )
+    assert env_done.returncode == 2 and "the trial runner must be one of inprocess, subprocess" in env_done.stderr
+
+
+def test_a_failing_trial_is_recorded_with_the_cli_message(tmp_path):
+    """A run the CLI refuses fails the trial (in-process) with the CLI's message, which
+    trial.log keeps too."""
+    from plasticity.search import experiment as trials
+
+    runner = trials.Runner("inprocess")
+    assert runner.name == "inprocess"
+    bad = tmp_path / "bad.toml"
+    bad.write_text((FIXTURES / "fast_fit.toml").read_text().replace('optimizer = "adam"', 'optimizer = "no-such"'))
+    (tmp_path / "run").mkdir()
+    with pytest.raises(trials.TrialFailed, match="plasticity run failed: .*no-such"):
+        trials.run_trial(runner, bad, tmp_path / "run")
+    assert "plasticity: error:" in (tmp_path / "run" / "trial.log").read_text()
 
 
 def test_a_search_killed_mid_trial_resumes_to_its_budget(tmp_path):

@@ -276,7 +276,7 @@ impl CellContext<'_> {
         result: &mut Map<String, Value>,
     ) -> Result<Map<String, Value>> {
         let json_path = self.dir.join("bench.json");
-        let exe = std::env::current_exe().context("finding the plasticity binary")?;
+        let exe = crate::invocation::binary().context("finding the plasticity binary")?;
         let status = std::process::Command::new(&exe)
             .args(args.command_line(&json_path))
             .stdout(std::process::Stdio::null())

@@ -349,7 +349,7 @@ fn prepare_run_dir(
             "seeds": experiment.seeds(),
             "executor": match executor { ExecutorArg::Local => "local", ExecutorArg::Slurm => "slurm" },
             "threads": rayon::current_num_threads(),
-            "command_line": std::env::args().collect::<Vec<_>>(),
+            "command_line": crate::invocation::args(),
             "overrides": overrides,
             "started_unix_seconds": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         }),

@@ -23,7 +23,7 @@ pub(super) fn submit_array(
     let out_abs = out
         .canonicalize()
         .with_context(|| format!("resolving {}", out.display()))?;
-    let exe = std::env::current_exe().context("finding the plasticity binary")?;
+    let exe = crate::invocation::binary_or_name().context("finding the plasticity binary")?;
     let array = compress_indices(indices);
     let throttle = experiment
         .slurm

@@ -34,6 +34,7 @@ from . import _arguments as _args
 from . import _plasticity as _native
 from ._plasticity import (
     BehaviourDataset,
+    CliError,
     FlyRecording,
     NeuralDataset,
     format_expression,
@@ -41,6 +42,7 @@ from ._plasticity import (
     load_flies,
     load_fly,
     parse_expression,
+    run_cli,
     term_names,
 )
 
@@ -48,6 +50,7 @@ __version__: str = _native.__version__
 
 __all__ = [
     "BehaviourDataset",
+    "CliError",
     "FitInterrupted",
     "FitResult",
     "FlyRecording",
@@ -64,6 +67,7 @@ __all__ = [
     "load_fly",
     "loss_and_gradient",
     "parse_expression",
+    "run_cli",
     "simulate_behaviour",
     "simulate_choice",
     "simulate_oja",

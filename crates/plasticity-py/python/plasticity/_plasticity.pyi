@@ -35,6 +35,8 @@ __all__ = [
     "loss_and_gradient_streamed",
     "fit_online",
     "discover",
+    "run_cli",
+    "CliError",
 ]
 
 @final
@@ -239,3 +241,7 @@ def discover(
     optimizer: Optional[str] = None,
     iterations: Optional[int] = None,
 ) -> Dict[str, Any]: ...
+
+def run_cli(args: List[str]) -> None: ...
+
+class CliError(RuntimeError): ...

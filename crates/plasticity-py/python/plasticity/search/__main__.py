@@ -56,6 +56,13 @@ def parse_arguments(argv: Optional[List[str]]) -> argparse.Namespace:
         help="wait for the search's last Slurm array (if still queued), then write trials.csv, best.toml, figures/",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines or summary (errors only)")
+    parser.add_argument(
+        "--trial-runner",
+        choices=("inprocess", "subprocess"),
+        default=None,
+        help="how a trial runs: inprocess (in the worker's process, through the bindings; the default) or "
+        "subprocess (plasticity run, a child process); default $PLASTICITY_SEARCH_TRIAL_RUNNER, else inprocess",
+    )
     args = parser.parse_args(argv)
     slurm_only = [flag for flag, given in (("--sbatch-option", args.sbatch_option), ("--dry-run", args.dry_run), ("--wait", args.wait)) if given]
     if args.executor != "slurm" and slurm_only:
@@ -77,10 +84,11 @@ def prepare(spec: SearchSpec, out: pathlib.Path) -> None:
 
 
 def start_workers(
-    spec: SearchSpec, out: pathlib.Path, count: int, storage: Optional[str], quiet: bool, deadline: Optional[float]
+    spec: SearchSpec, out: pathlib.Path, count: int, storage: Optional[str], quiet: bool, deadline: Optional[float], runner: str
 ) -> List[subprocess.Popen]:
     until = [] if deadline is None else ["--deadline", repr(deadline)]
     extra = ["--storage", storage] if storage else []
+    extra += ["--trial-runner", runner]
     return [
         subprocess.Popen(
             [sys.executable, "-m", "plasticity.search.worker", str(spec.path), str(out), "--index", str(i), *extra, *until],
@@ -115,9 +123,9 @@ def run_search(argv: Optional[List[str]] = None) -> int:
             slurm.wait(job, quiet=args.quiet)
         study = open_study(out, args.storage, spec.direction)
         return finish(study, spec, base, out, args, codes=None)
-    cli = trials.cli_path()
+    runner = trials.Runner(args.trial_runner)
     prepare(spec, out)
-    base.check(spec, cli, out / "check")
+    base.check(spec, runner, out / "check")
     study = open_study(out, args.storage, spec.direction)
     with search_lock(out):
         recovered = recover_dead_workers(study)
@@ -125,7 +133,7 @@ def run_search(argv: Optional[List[str]] = None) -> int:
         print(f"plasticity-search: {recovered} trial(s) of workers that died marked failed and queued again", file=sys.stderr)
     deadline = None if spec.wall_time_s is None else time.time() + spec.wall_time_s
     if args.executor == "slurm":
-        script = slurm.job_script(spec.path, out, args.workers, args.storage, deadline, cli, args.sbatch_option)
+        script = slurm.job_script(spec.path, out, args.workers, args.storage, deadline, runner.cli, args.sbatch_option, runner.name)
         job = slurm.submit(out, script, args.dry_run)
         if job is None:
             print(out / slurm.SLURM_DIR / slurm.SCRIPT)
@@ -141,7 +149,7 @@ def run_search(argv: Optional[List[str]] = None) -> int:
             return 0
         slurm.wait(job, quiet=args.quiet)
         return finish(study, spec, base, out, args, codes=None)
-    workers = start_workers(spec, out, args.workers, args.storage, args.quiet, deadline)
+    workers = start_workers(spec, out, args.workers, args.storage, args.quiet, deadline, runner.name)
     try:
         codes = [w.wait() for w in workers]
     except KeyboardInterrupt:

@@ -1,7 +1,11 @@
 """The base experiment of a search and its trials: the experiment file with a trial's
-values in place, checked by the CLI before anything runs, run by ``plasticity run``
-(a subprocess: the bindings have no experiment runner yet), and the objective read
-back from the run directory's ``results.json``."""
+values in place, checked by the CLI before anything runs (``plasticity run
+--executor slurm --dry-run``), run by ``plasticity run`` into the trial's directory,
+and the objective read back from the run directory's ``results.json``.
+
+Both commands run in the worker's own process through the bindings
+(``plasticity.run_cli``: the CLI's command set in the extension module, the GIL
+released) unless the subprocess runner is chosen (`runner.Runner`)."""
 
 from __future__ import annotations
 
@@ -12,18 +16,18 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set
 
 import numpy as np
 
 from . import toml_io
 from .errors import SearchError, locate_key
+from .runner import CommandFailed, Interrupted, Runner, cli_path
 from .spec import SearchSpec
+
+__all__ = ["BaseExperiment", "Interrupted", "Runner", "TrialFailed", "cli_path", "read_objective", "run_trial", "trial_seed"]
 
 # keys whose value is a path read relative to the experiment file (the CLI's
 # run/experiment/resolved.rs `is_path_key`): rewritten for the trial's directory
@@ -32,27 +36,6 @@ PATH_KEYS = {("flies", "flies", "data_dir"), ("circuit", "simulate", "circuit")}
 
 class TrialFailed(Exception):
     """The trial's run failed or gave no usable objective; the search goes on."""
-
-
-class Interrupted(Exception):
-    """The trial's run was stopped by a signal: it is retried, not counted."""
-
-
-def cli_path() -> pathlib.Path:
-    """The ``plasticity`` binary: ``$PLASTICITY_CLI``, else ``plasticity`` on PATH."""
-    configured = os.environ.get("PLASTICITY_CLI")
-    if configured:
-        path = pathlib.Path(configured)
-        if not path.is_file():
-            raise SearchError(f"PLASTICITY_CLI is {configured}, which is not a file")
-        return path
-    found = shutil.which("plasticity")
-    if found is None:
-        raise SearchError(
-            "the plasticity command is not on PATH: build it (cargo build --release) "
-            "and put target/release on PATH, or set PLASTICITY_CLI"
-        )
-    return pathlib.Path(found)
 
 
 def trial_seed(search_seed: int, trial_number: int) -> int:
@@ -107,13 +90,13 @@ class BaseExperiment:
         text = toml_io.dumps(self.with_values(values, path.parent))
         _atomic_write(path, header + text)
 
-    def seed_keys(self, spec: SearchSpec, cli: pathlib.Path, scratch: pathlib.Path) -> List[str]:
+    def seed_keys(self, spec: SearchSpec, runner: Runner, scratch: pathlib.Path) -> List[str]:
         """The experiment's seed keys a trial sets (``section.seed`` of every section
         whose command takes a seed, as ``plasticity run --seed`` would), less the
         search file's `keep_seeds`; read from a dry run's run.json."""
         directory = scratch / f"seeds_{socket.gethostname()}_{os.getpid()}"  # pids repeat across nodes
         self.write({}, directory / "experiment.toml")
-        _dry_run(cli, directory / "experiment.toml", directory / "run")
+        _dry_run(runner, directory / "experiment.toml", directory / "run")
         seeds = json.loads((directory / "run" / "run.json").read_text()).get("seeds", {})
         shutil.rmtree(directory, ignore_errors=True)
         try:
@@ -126,7 +109,7 @@ class BaseExperiment:
                 raise spec.error(f"`{kept}` is not a seed key of the experiment; its seed keys: {', '.join(keys) or 'none'}", "keep_seeds")
         return [k for k in keys if k not in spec.keep_seeds]
 
-    def check(self, spec: SearchSpec, cli: pathlib.Path, scratch: pathlib.Path) -> None:
+    def check(self, spec: SearchSpec, runner: Runner, scratch: pathlib.Path) -> None:
         """Have the CLI read the experiment at each end of every range (and with every
         choice) without running it (``run --executor slurm --dry-run``), so that a key
         or value it refuses is reported now, naming the search file's parameter."""
@@ -140,10 +123,10 @@ class BaseExperiment:
             file = directory / "experiment.toml"
             self.write(values, file)
             try:
-                _dry_run(cli, file, directory / "run")
+                _dry_run(runner, file, directory / "run")
             except _Refused as refused:
                 raise self._refusal(spec, values, str(refused), file)
-        self.seed_keys(spec, cli, scratch)
+        self.seed_keys(spec, runner, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
 
     def _refusal(self, spec: SearchSpec, values: Mapping[str, Any], stderr: str, file: pathlib.Path) -> SearchError:
@@ -163,40 +146,24 @@ class _Refused(Exception):
     """The CLI refused an experiment file (its stderr)."""
 
 
-def _dry_run(cli: pathlib.Path, file: pathlib.Path, out: pathlib.Path) -> None:
+def _dry_run(runner: Runner, file: pathlib.Path, out: pathlib.Path) -> None:
     """Have the CLI read `file` and prepare a run directory without running anything."""
-    done = subprocess.run(
-        [str(cli), "run", str(file), "--out", str(out), "--executor", "slurm", "--dry-run", "--quiet"],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise _Refused(done.stderr)
+    try:
+        runner.run(["run", str(file), "--out", str(out), "--executor", "slurm", "--dry-run", "--quiet"], file.with_name("dry_run.log"))
+    except CommandFailed as failure:
+        raise _Refused(failure.message)
 
 
-def run_trial(cli: pathlib.Path, experiment: pathlib.Path, out: pathlib.Path) -> None:
-    """``plasticity run EXPERIMENT --out OUT --quiet`` (its stderr in
-    OUT/trial.log); the child gets SIGTERM if this process dies (Linux), so a killed
-    worker leaves no fit running."""
-    log = out / "trial.log"
-    with open(log, "w") as sink:
-        process = subprocess.Popen(
-            [str(cli), "run", str(experiment), "--out", str(out), "--quiet"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
-        try:
-            code = process.wait()
-        except BaseException:
-            process.terminate()
-            process.wait()
-            raise
-    if code < 0 or code in (128 + signal.SIGTERM, 128 + signal.SIGINT):
-        raise Interrupted(f"plasticity run was stopped by signal {abs(code)}")
-    if code != 0:
-        lines = log.read_text(errors="replace").strip().splitlines()
-        raise TrialFailed(f"plasticity run exited with {code}: {lines[-1] if lines else 'no message'}")
+def run_trial(runner: Runner, experiment: pathlib.Path, out: pathlib.Path) -> None:
+    """``plasticity run EXPERIMENT --out OUT --quiet``, its output in OUT/trial.log.
+    Raises `TrialFailed` when the run fails; `Interrupted` or `KeyboardInterrupt` when
+    a signal stopped it."""
+    try:
+        runner.run(["run", str(experiment), "--out", str(out), "--quiet"], out / "trial.log")
+    except CommandFailed as failure:
+        lines = failure.message.strip().splitlines()
+        how = f"exited with {failure.code}" if failure.code is not None else "failed"
+        raise TrialFailed(f"plasticity run {how}: {lines[-1] if lines else 'no message'}")
 
 
 def read_objective(out: pathlib.Path, metric: str, aggregate: str) -> float:
@@ -247,16 +214,6 @@ def _lookup(table: Any, dotted: str) -> Any:
             return _MISSING
         table = table[part]
     return table
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _atomic_write(path: pathlib.Path, text: str) -> None:

@@ -32,11 +32,14 @@ def job_script(
     workers: int,
     storage: Optional[str],
     deadline: Optional[float],
-    cli: pathlib.Path,
+    cli: Optional[pathlib.Path],
     options: Sequence[str],
+    runner: str = "inprocess",
 ) -> str:
     """The sbatch script of an array of `workers` tasks, one worker each; every path
-    absolute (the tasks start in the submitting directory, but need not)."""
+    absolute (the tasks start in the submitting directory, but need not). `cli`: the
+    binary, exported as ``PLASTICITY_CLI`` when there is one (the subprocess runner
+    needs it); `runner`: the workers' ``--trial-runner``."""
     out = out.resolve()
     logs = out / SLURM_DIR / "logs"
     command: List[str] = [
@@ -47,6 +50,8 @@ def job_script(
         str(out),
         "--index",
         "$SLURM_ARRAY_TASK_ID",
+        "--trial-runner",
+        runner,
     ]
     if storage:
         command += ["--storage", storage if "://" in storage else str(pathlib.Path(storage).resolve())]
@@ -61,7 +66,7 @@ def job_script(
         *[f"#SBATCH {option}" for option in options],
         f"# Written by plasticity-search: {workers} workers of the search {search.name} on one storage.",
         "set -eu",
-        f"export PLASTICITY_CLI={shlex.quote(str(cli))}",
+        *([f"export PLASTICITY_CLI={shlex.quote(str(cli))}"] if cli is not None else []),
         f"cd {shlex.quote(str(pathlib.Path.cwd()))}",
         f"exec {quoted}",
         "",

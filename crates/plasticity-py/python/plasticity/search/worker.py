@@ -1,8 +1,9 @@
 """One worker of a search: a separate process attached to the search's storage that
 asks for its next trial as soon as it has finished one (no barrier between
-workers), runs it with ``plasticity run``, and tells the result.
+workers), runs it with ``plasticity run`` (in this process through the bindings, or
+as a child process: ``--trial-runner``, see `runner`), and tells the result.
 
-    python -m plasticity.search.worker SEARCH.toml OUT --index I [--storage URL] [--deadline T]
+    python -m plasticity.search.worker SEARCH.toml OUT --index I [--storage URL] [--deadline T] [--trial-runner R]
 
 The coordinator (``python -m plasticity.search``) starts these; they may also be
 started by hand or by a cluster's job script on other machines sharing OUT."""
@@ -22,17 +23,20 @@ from optuna.trial import TrialState
 
 from . import experiment as trials
 from .errors import SearchError
+from .runner import ENVIRONMENT, RUNNERS
 from .outputs import describe, trial_dir, write_trials_csv, best_trial
 from .samplers import make_sampler
 from .spec import SearchSpec, load
 from .storage import counted, finished, open_study, recover_dead_workers, requeue, search_lock, this_worker
 
 
-def run_worker(spec: SearchSpec, out: pathlib.Path, index: int, storage: Optional[str], deadline: Optional[float]) -> None:
+def run_worker(
+    spec: SearchSpec, out: pathlib.Path, index: int, storage: Optional[str], deadline: Optional[float], runner_name: Optional[str] = None
+) -> None:
     """Ask, run and tell trials until the budget is spent or the deadline passed."""
-    cli = trials.cli_path()
+    runner = trials.Runner(runner_name)
     base = trials.BaseExperiment(spec)
-    seed_keys = base.seed_keys(spec, cli, out / "check")
+    seed_keys = base.seed_keys(spec, runner, out / "check")
     study = open_study(out, storage, spec.direction)
     study.sampler = make_sampler(spec, index)
     distributions = {p.key: p.distribution() for p in spec.parameters}
@@ -41,7 +45,7 @@ def run_worker(spec: SearchSpec, out: pathlib.Path, index: int, storage: Optiona
             trial = _next_trial(study, spec, distributions, deadline)
         if trial is None:
             return
-        _run_one(study, spec, base, cli, out, trial, seed_keys)
+        _run_one(study, spec, base, runner, out, trial, seed_keys)
 
 
 def _next_trial(study: optuna.Study, spec: SearchSpec, distributions: Any, deadline: Optional[float]) -> Any:
@@ -61,14 +65,14 @@ def _next_trial(study: optuna.Study, spec: SearchSpec, distributions: Any, deadl
 
 
 def _run_one(
-    study: optuna.Study, spec: SearchSpec, base: trials.BaseExperiment, cli: pathlib.Path, out: pathlib.Path, trial: Any, seed_keys: Any
+    study: optuna.Study, spec: SearchSpec, base: trials.BaseExperiment, runner: trials.Runner, out: pathlib.Path, trial: Any, seed_keys: Any
 ) -> None:
     directory = trial_dir(out, trial.number)
     started = time.monotonic()
     seeds = {key: trial.user_attrs["seed"] for key in seed_keys}
     try:
         base.write({**trial.params, **seeds}, directory / "experiment.toml")
-        trials.run_trial(cli, directory / "experiment.toml", directory)
+        trials.run_trial(runner, directory / "experiment.toml", directory)
         value = trials.read_objective(directory, spec.metric, spec.aggregate)
     except trials.TrialFailed as failure:
         trial.set_user_attr("failure", str(failure))
@@ -123,10 +127,14 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--storage")
     parser.add_argument("--deadline", type=float, help="unix time after which no trial starts")
+    parser.add_argument(
+        "--trial-runner", choices=RUNNERS, default=None,
+        help=f"inprocess (the bindings' run_cli) or subprocess (plasticity run); default ${ENVIRONMENT}, else inprocess",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        run_worker(load(args.search), pathlib.Path(args.out), args.index, args.storage, args.deadline)
+        run_worker(load(args.search), pathlib.Path(args.out), args.index, args.storage, args.deadline, args.trial_runner)
     except SearchError as error:
         print(f"plasticity-search: error: {error}", file=sys.stderr)
         return 2
