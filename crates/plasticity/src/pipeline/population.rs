@@ -178,7 +178,7 @@ fn run_job(
             fit_settings.gradient,
         )?;
         let (minimum, _) =
-            maximum_likelihood(&objective, &indices, &theta, settings.profile.iterations)?;
+            maximum_likelihood(&objective, &indices, &theta, settings.profile.minimum_iterations)?;
         let intervals = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
         Some((minimum, intervals))
     } else {

@@ -398,7 +398,7 @@ pub fn profile_intervals<O: crate::objective::Objective>(
         objective,
         trainable,
         theta,
-        settings.iterations,
+        settings.minimum_iterations,
     )?;
     named
         .iter()

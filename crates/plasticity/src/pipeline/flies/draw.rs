@@ -108,7 +108,7 @@ pub(super) fn fly_draw(
             &objective,
             &indices,
             &fit_all.outcome.theta,
-            settings.profile.iterations,
+            settings.profile.minimum_iterations,
         )?;
         let laplace = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
         let (posterior, divergences) = posterior_summaries(
