@@ -447,6 +447,12 @@ fn print_summary(outcome: &FliesOutcome, medians: &serde_json::Map<String, serde
                     _ => String::new(),
                 }
             );
+            if w.profile_converged == Some(false) {
+                show!(
+                    "{:>6}   (a constrained fit of the profile reached a lower loss than the maximum-likelihood fit: the likelihood has better optima elsewhere, and the profile interval describes a local one)",
+                    ""
+                );
+            }
         }
     }
     for (model, signs) in w_signs {

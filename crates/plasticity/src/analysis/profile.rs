@@ -110,7 +110,12 @@ pub fn maximum_likelihood<O: Objective>(
         &mut |_| ControlFlow::Continue(()),
     )?;
     if trainable.len() <= MAX_POLISHED {
-        return Ok(newton_polish(objective, trainable, outcome.theta, outcome.final_loss));
+        return Ok(newton_polish(
+            objective,
+            trainable,
+            outcome.theta,
+            outcome.final_loss,
+        ));
     }
     Ok((outcome.theta, outcome.final_loss))
 }
@@ -157,7 +162,10 @@ pub fn newton_polish<O: Objective>(
         if !(hessian.iter().all(|v| v.is_finite()) && g.iter().all(|v| v.is_finite())) {
             break;
         }
-        let largest = (0..n).map(|k| hessian[(k, k)]).fold(0.0, f64::max).max(1e-300);
+        let largest = (0..n)
+            .map(|k| hessian[(k, k)])
+            .fold(0.0, f64::max)
+            .max(1e-300);
         let mut kept = false;
         while mu <= 1e10 {
             let mut damped = hessian.clone();
@@ -170,7 +178,7 @@ pub fn newton_polish<O: Objective>(
                 continue;
             };
             let predicted = -0.5 * step.iter().zip(&g).map(|(d, gk)| d * gk).sum::<f64>();
-            if !(predicted > 1e-13 * loss.abs().max(1.0)) {
+            if predicted.is_nan() || predicted <= 1e-13 * loss.abs().max(1.0) {
                 return (theta, loss);
             }
             let mut trial = theta.clone();
@@ -477,8 +485,16 @@ mod tests {
         .expect("an interval");
         assert!(!interval.converged);
         let (theta, loss) = maximum_likelihood(&Stiff, &[0, 1], &false_minimum, 60).expect("fit");
-        let interval = profile_interval(&Stiff, 100.0, &[0, 1], &theta, loss, 0, &ProfileSettings::default())
-            .expect("an interval");
+        let interval = profile_interval(
+            &Stiff,
+            100.0,
+            &[0, 1],
+            &theta,
+            loss,
+            0,
+            &ProfileSettings::default(),
+        )
+        .expect("an interval");
         assert!(interval.converged);
     }
 }

@@ -177,8 +177,12 @@ fn run_job(
             TaylorRule::new(Variables::Xywr),
             fit_settings.gradient,
         )?;
-        let (minimum, _) =
-            maximum_likelihood(&objective, &indices, &theta, settings.profile.minimum_iterations)?;
+        let (minimum, _) = maximum_likelihood(
+            &objective,
+            &indices,
+            &theta,
+            settings.profile.minimum_iterations,
+        )?;
         let intervals = laplace_intervals(&full, &inputs, &circuit, &minimum, &indices)?;
         Some((minimum, intervals))
     } else {

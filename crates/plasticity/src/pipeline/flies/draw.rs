@@ -128,6 +128,7 @@ pub(super) fn fly_draw(
                     estimate,
                     lower,
                     upper,
+                    converged,
                     ..
                 } = profile_interval(
                     &objective,
@@ -148,6 +149,7 @@ pub(super) fn fly_draw(
                     posterior_lower: posterior.as_ref().map(|p| p.q2_5),
                     posterior_upper: posterior.as_ref().map(|p| p.q97_5),
                     posterior_rhat: posterior.as_ref().map(|p| p.rhat),
+                    profile_converged: Some(converged),
                 })
             })
             .collect::<Result<Vec<_>>>()?
@@ -317,6 +319,11 @@ pub(super) fn median_intervals(draws: &[FlyDraw]) -> Vec<CoefficientInterval> {
                 posterior_lower: column(&|c| c.posterior_lower),
                 posterior_upper: column(&|c| c.posterior_upper),
                 posterior_rhat: column(&|c| c.posterior_rhat),
+                profile_converged: draws
+                    .iter()
+                    .map(|d| d.intervals[i].profile_converged)
+                    .collect::<Option<Vec<bool>>>()
+                    .map(|all| all.iter().all(|&c| c)),
             }
         })
         .collect()

@@ -524,4 +524,3 @@ mod tests {
         assert!((rows[0].choice_fraction - first_block).abs() < 1e-12);
     }
 }
-#[cfg(test)] mod diag_tmp;

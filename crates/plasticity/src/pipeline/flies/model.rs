@@ -37,6 +37,11 @@ pub struct CoefficientInterval {
     /// Its rank-normalised split R-hat.
     #[serde(default)]
     pub posterior_rhat: Option<f64>,
+    /// `Some(false)` when a constrained fit of the profile reached a lower loss than the
+    /// maximum-likelihood fit it started from (the likelihood has other, better optima:
+    /// the interval describes a local one); `None` without a profile.
+    #[serde(default)]
+    pub profile_converged: Option<bool>,
 }
 
 /// Which kind of model a row is.

@@ -65,6 +65,7 @@ pub(super) fn q_learning_fit(
                     estimate: all.parameters.values()[k],
                     lower: interval.lower.map(|v| natural(k, v)),
                     upper: interval.upper.map(|v| natural(k, v)),
+                    profile_converged: Some(interval.converged),
                     ..CoefficientInterval::default()
                 })
             })
@@ -170,6 +171,7 @@ pub(super) fn choice_q_learning_fit(
                     estimate: estimates[k],
                     lower: interval.lower.map(|v| natural(k, v)).transpose()?,
                     upper: interval.upper.map(|v| natural(k, v)).transpose()?,
+                    profile_converged: Some(interval.converged),
                     ..CoefficientInterval::default()
                 })
             })
