@@ -1,0 +1,115 @@
+//! The `[task]` and `[rule]` sections of the two kinds of issue 29: the phase-coded
+//! memory (Lengyel & Dayan) and several principal components.
+
+use super::{DiscoverSpec, LearnedRule, PhaseSetup, PhaseStart};
+use crate::objective::function::{ComponentsTask, PhaseMemoryTask};
+use crate::{Error, Result};
+
+impl DiscoverSpec {
+    /// The several-components task: every key of `[task]` but the eigenvalue ranges
+    /// required.
+    pub(super) fn components_task(&self) -> Result<ComponentsTask> {
+        let t = &self.task;
+        for (name, present) in [
+            ("inputs", t.inputs.is_some()),
+            ("components", t.components.is_some()),
+            ("steps", t.steps.is_some()),
+            ("learning_rate", t.learning_rate.is_some()),
+        ] {
+            if !present {
+                return Err(Error::config(
+                    format!("task.{name}"),
+                    "missing: kind = \"pca_components\" needs it",
+                ));
+            }
+        }
+        let learning_rate = t.learning_rate.unwrap_or_default();
+        let task = ComponentsTask {
+            n_inputs: t.inputs.unwrap_or_default(),
+            n_components: t.components.unwrap_or_default(),
+            n_steps: t.steps.unwrap_or_default(),
+            learning_rate,
+            lateral_learning_rate: t.lateral_learning_rate.unwrap_or(learning_rate),
+            initial_weight_scale: t.initial_weight_scale.unwrap_or(1.0),
+            leading_eigenvalues: t.leading_eigenvalues.unwrap_or([2.0, 5.0]),
+            minor_eigenvalue_max: t.minor_eigenvalue_max.unwrap_or(0.5),
+        };
+        task.validate()?;
+        Ok(task)
+    }
+
+    /// The phase-memory set-up: `[task]` (neurons, loads, recall, the window) and
+    /// `[rule]` (which rule is learned, its harmonics and start).
+    pub(super) fn phase_setup(&self) -> Result<PhaseSetup> {
+        let t = &self.task;
+        for (name, present) in [
+            ("neurons", t.neurons.is_some()),
+            ("loads", t.loads.is_some()),
+            ("window", t.window.is_some()),
+        ] {
+            if !present {
+                return Err(Error::config(
+                    format!("task.{name}"),
+                    "missing: kind = \"memory_phase\" needs it",
+                ));
+            }
+        }
+        let window = t
+            .window
+            .clone()
+            .unwrap_or_else(|| unreachable!("checked above"));
+        let series = window.window.fourier(window.harmonics)?;
+        let learn = self.rule.learn.unwrap_or(LearnedRule::Interaction);
+        let harmonics = self.rule.harmonics.unwrap_or(5);
+        let kappa = t.cue_concentration.unwrap_or(2.0);
+        let (storage_harmonics, interaction_harmonics) = match learn {
+            LearnedRule::Interaction => (window.harmonics, harmonics),
+            LearnedRule::Storage => (harmonics, window.harmonics),
+            LearnedRule::Both => (harmonics.max(window.harmonics), harmonics),
+        };
+        let task = PhaseMemoryTask {
+            n_neurons: t.neurons.unwrap_or_default(),
+            loads: t.loads.clone().unwrap_or_default(),
+            cue_concentration: kappa,
+            cue_strength: t.cue_strength.unwrap_or(kappa),
+            recall_steps: t.recall_steps.unwrap_or(100),
+            step_size: t.step_size.unwrap_or(0.025),
+            storage_harmonics,
+            interaction_harmonics,
+        };
+        task.validate()?;
+        let start = match self.rule.initial.as_str() {
+            "mismatched" => PhaseStart::Mismatched,
+            "matched" => PhaseStart::Matched,
+            "zero" => PhaseStart::Zero,
+            other => {
+                return Err(Error::config(
+                    "rule.initial",
+                    format!("\"{other}\": expected \"mismatched\", \"matched\" or \"zero\""),
+                ))
+            }
+        };
+        let initial_scale = self.rule.initial_scale.unwrap_or(0.2);
+        if !(initial_scale > 0.0 && initial_scale.is_finite()) {
+            return Err(Error::config(
+                "rule.initial_scale",
+                format!("{initial_scale}: expected a positive number"),
+            ));
+        }
+        let evaluation_loads = self.evaluation.loads.clone().unwrap_or(task.loads.clone());
+        if evaluation_loads.is_empty() || evaluation_loads.contains(&0) {
+            return Err(Error::config(
+                "evaluation.loads",
+                format!("{evaluation_loads:?}: expected a non-empty list of positive loads"),
+            ));
+        }
+        Ok(PhaseSetup {
+            task,
+            window: series,
+            learn,
+            start,
+            initial_scale,
+            evaluation_loads,
+        })
+    }
+}
