@@ -17,8 +17,7 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
-use super::job::derived_seed;
-use super::{geometric_grid, meta_adam, tune_scale, MetaAdamSettings, MetaOutcome};
+use super::{derived_seed, geometric_grid, meta_adam, tune_scale, MetaAdamSettings, MetaOutcome};
 use crate::fit::{EpochReport, FitCheckpoint};
 use crate::objective::function::components::coefficient_names;
 use crate::objective::function::{ComponentsEvaluation, ComponentsObjective, ComponentsTask};

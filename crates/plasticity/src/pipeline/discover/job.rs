@@ -23,15 +23,7 @@ use crate::rule::{term_names, TaylorRule, Term, Variables};
 use crate::task::patterns::PatternKind;
 use crate::Result;
 
-/// SplitMix64 of `seed` and `stream`: independent seeds for the task sets.
-pub fn derived_seed(seed: u64, stream: u64) -> u64 {
-    let mut z = seed
-        .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use super::derived_seed;
 
 /// A sum of coefficients that the task can identify (binary patterns make some terms
 /// equal: `x² = 1` for ±1, `x² = x` for {0,1}).
@@ -157,20 +149,18 @@ pub fn discover_from(
     let rule = TaylorRule::new(Variables::Xyw);
     let validation_seed = derived_seed(seed, 1);
     let held_out_seed = derived_seed(seed, 2);
-    let cmaes_seed = derived_seed(seed, 3);
-    let mut on_step = on_step;
+    let mut meta = MetaRun {
+        spec,
+        optimizer,
+        start: (&theta0, &trainable),
+        cmaes_seed: derived_seed(seed, 3),
+        resume,
+        on_step,
+    };
     match spec.function_task()? {
         FunctionTask::Pca(task) => {
             let objective = PcaObjective::new(task.clone(), rule, seed, spec.meta.norm_cap)?;
-            let outcome = optimize(
-                &objective,
-                spec,
-                optimizer,
-                &theta0,
-                &trainable,
-                (cmaes_seed, resume),
-                &mut on_step,
-            )?;
+            let outcome = meta.run(&objective)?;
             let evaluation = &spec.evaluation;
             let learned = objective.evaluate(
                 &outcome.theta,
@@ -226,15 +216,7 @@ pub fn discover_from(
         }
         FunctionTask::Memory(task) => {
             let objective = MemoryObjective::new(task.clone(), rule, seed, spec.meta.weight_bound)?;
-            let outcome = optimize(
-                &objective,
-                spec,
-                optimizer,
-                &theta0,
-                &trainable,
-                (cmaes_seed, resume),
-                &mut on_step,
-            )?;
+            let outcome = meta.run(&objective)?;
             let per_load = spec.evaluation.tasks_per_load;
             let learned = objective.evaluate(&outcome.theta, held_out_seed, per_load);
             let (unit, name) = baseline_rule(&task);
@@ -268,15 +250,7 @@ pub fn discover_from(
         }
         FunctionTask::MemoryPhase(setup) => {
             let objective = setup.objective(seed)?;
-            let outcome = optimize(
-                &objective,
-                spec,
-                optimizer,
-                &theta0,
-                &trainable,
-                (cmaes_seed, resume),
-                &mut on_step,
-            )?;
+            let outcome = meta.run(&objective)?;
             let report = evaluate_phase(
                 &setup,
                 &outcome.theta,
@@ -302,15 +276,7 @@ pub fn discover_from(
         FunctionTask::PcaComponents(task) => {
             let seeds = ComponentsSeeds::from_seed(seed);
             let objective = ComponentsObjective::new(task.clone(), rule, seed, spec.meta.norm_cap)?;
-            let outcome = optimize(
-                &objective,
-                spec,
-                optimizer,
-                &theta0,
-                &trainable,
-                (cmaes_seed, resume),
-                &mut on_step,
-            )?;
+            let outcome = meta.run(&objective)?;
             let adam = spec.adam_settings();
             let job = ComponentsJob {
                 task: &task,
@@ -339,34 +305,42 @@ pub fn discover_from(
     }
 }
 
-/// Meta-optimizes `objective` with `optimizer` and the spec's settings.
-fn optimize<O: crate::objective::Objective>(
-    objective: &O,
-    spec: &DiscoverSpec,
+/// What every kind's meta-optimization shares: the spec's solver settings, the start θ
+/// and its trainable coefficients, CMA-ES's seed, the checkpoint to continue and the
+/// observer.
+struct MetaRun<'a, F> {
+    spec: &'a DiscoverSpec,
     optimizer: MetaOptimizer,
-    theta0: &[f64],
-    trainable: &[usize],
-    (cmaes_seed, resume): (u64, Option<&FitCheckpoint>),
-    on_step: impl FnMut(&EpochReport<'_>) -> ControlFlow<()>,
-) -> Result<MetaOutcome> {
-    match optimizer {
-        MetaOptimizer::Adam => meta_adam(
-            objective,
-            theta0,
-            trainable,
-            &spec.adam_settings(),
-            resume,
-            on_step,
-        ),
-        MetaOptimizer::Cmaes => meta_cmaes(
-            objective,
-            theta0,
-            trainable,
-            &spec.cmaes_settings(),
-            cmaes_seed,
-            resume,
-            on_step,
-        ),
+    start: (&'a [f64], &'a [usize]),
+    cmaes_seed: u64,
+    resume: Option<&'a FitCheckpoint>,
+    on_step: F,
+}
+
+impl<F: FnMut(&EpochReport<'_>) -> ControlFlow<()>> MetaRun<'_, F> {
+    /// Meta-optimizes `objective` with the optimizer and the spec's settings.
+    fn run<O: crate::objective::Objective>(&mut self, objective: &O) -> Result<MetaOutcome> {
+        let (theta0, trainable) = self.start;
+        let on_step = &mut self.on_step;
+        match self.optimizer {
+            MetaOptimizer::Adam => meta_adam(
+                objective,
+                theta0,
+                trainable,
+                &self.spec.adam_settings(),
+                self.resume,
+                on_step,
+            ),
+            MetaOptimizer::Cmaes => meta_cmaes(
+                objective,
+                theta0,
+                trainable,
+                &self.spec.cmaes_settings(),
+                self.cmaes_seed,
+                self.resume,
+                on_step,
+            ),
+        }
     }
 }
 

@@ -134,6 +134,17 @@ pub fn meta_cmaes<O: Objective>(
     meta_optimize(&mut solver, run, settings.generations, resume, &mut on_step)
 }
 
+/// SplitMix64 of `seed` and `stream`: independent seeds for the task sets (training
+/// tasks use the seed itself; validation, held-out and CMA-ES streams 1, 2, 3).
+pub fn derived_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The scale `c` on `grid` that maximises `score(c)` (non-finite scores lose); returns
 /// `(c, score)`. Used to tune the baselines (Oja's rule at its best rate, the Hebbian
 /// or covariance rule at its best scale).

@@ -101,7 +101,7 @@ fn the_baselines_rules_are_oja_and_anti_hebbian() {
 /// the early gradient is not all normalisation.
 /// `cargo test --release -p plasticity --lib acceptance -- --ignored --nocapture`
 #[test]
-#[ignore]
+#[ignore = "the acceptance run (about 30 s on 2 cores); scripts/discover/acceptance-phase.sh runs the same set-up through plasticity discover, and the CLI test pca_components_runs_report_both_baselines a short one in CI"]
 fn acceptance_three_components_from_zero() {
     let (mut task, mut adam) = (task(20, 500), adam(300));
     task.initial_weight_scale = 1.0;
