@@ -1276,15 +1276,19 @@ def discover(
 
     Instead of fitting recorded data, the rule's coefficients are optimized so that a
     circuit learning with it performs a task: extracting the principal component of its
-    inputs (PCA) or storing patterns (memory); see docs/discover-pca.md and
-    docs/discover-memory.md.
+    inputs (PCA), storing patterns (memory), storing and recalling phase-coded memories
+    (the STDP window Ω or the interaction function H, Lengyel & Dayan) or finding several
+    principal components with a feed-forward and a lateral rule; see
+    docs/discover-pca.md, docs/discover-memory.md, docs/discover-phase.md and
+    docs/discover-components.md.
 
     Parameters
     ----------
     experiment : str or os.PathLike
         A discover experiment file, such as ``experiments/pca.toml``,
-        ``experiments/memory.toml`` or ``experiments/memory_sparse.toml`` (relative
-        paths are taken from the current directory).
+        ``experiments/memory.toml``, ``experiments/memory_sparse.toml``,
+        ``experiments/memory_phase.toml`` or ``experiments/pca_components.toml``
+        (relative paths are taken from the current directory).
     seed : int, optional
         Overrides the file's seed.
     optimizer : {"adam", "cmaes"}, optional
@@ -1298,7 +1302,11 @@ def discover(
         What ``results.json`` holds: ``coefficients`` (by canonical term name),
         ``metrics`` (PCA: ``cos2_T``, ``cos2_5T``, ``weight_norm_median``,
         ``diverged_fraction``, ``baseline_cos2_T``; memory: ``overlap_by_load``,
-        ``baseline_overlap_by_load``), ``loss_history``, ``config``, ``seed``,
+        ``baseline_overlap_by_load``; phase memory: ``quality_by_load``,
+        ``matched_quality_by_load``, ``mismatched_quality_by_load``,
+        ``correlation_with_matched``; components: ``captured_variance_fraction``,
+        ``baseline_captured_variance_fraction``, ``sanger_captured_variance_fraction``),
+        ``loss_history``, ``config``, ``seed``,
         ``version``, the held-out ``evaluation`` and ``seconds``.
 
     Raises
