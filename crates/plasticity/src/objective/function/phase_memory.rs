@@ -29,7 +29,7 @@
 //! differences.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::Array2;
+use ndarray::{Array2, Array3, ArrayBase, Axis, Data, DataMut, Ix2};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -253,12 +253,13 @@ pub struct PhaseMemoryObjective {
     storage_gradient: bool,
 }
 
-/// One recall, kept for the reverse pass: per step the harmonics `X_t = [C_l, S_l]` of
-/// `φ_t` and `Y_t = W X_t` (each `N × 2K_H`).
+/// One recall, kept for the reverse pass: per step `t` the harmonics `X_t = [C_l, S_l]`
+/// of `φ_t` and `Y_t = W X_t` (`K × N × 2K_H` each, allocated once; one step's worth
+/// when the recall is not kept).
 struct Recall {
     coupling: Array2<f64>,
-    harmonics: Vec<Array2<f64>>,
-    products: Vec<Array2<f64>>,
+    harmonics: Array3<f64>,
+    products: Array3<f64>,
     phases: Vec<f64>,
 }
 
@@ -295,21 +296,20 @@ impl PhaseMemoryObjective {
         let basis = storage_basis(instance, n, task.storage_harmonics);
         let w = coupling(omega, &basis, instance.load);
         let mut phases = instance.cue.clone();
-        let mut x = Array2::zeros((n, 2 * kh));
-        let mut y = Array2::zeros((n, 2 * kh));
-        let (mut harmonics, mut products) = (Vec::new(), Vec::new());
+        let kept = if keep { task.recall_steps } else { 1 };
+        let mut harmonics = Array3::zeros((kept, n, 2 * kh));
+        let mut products = Array3::zeros((kept, n, 2 * kh));
         let dt = task.step_size;
-        for _ in 0..task.recall_steps {
+        for t in 0..task.recall_steps {
+            let slot = if keep { t } else { 0 };
+            let mut x = harmonics.index_axis_mut(Axis(0), slot);
+            let mut y = products.index_axis_mut(Axis(0), slot);
             fill_harmonics(&phases, &mut x);
             general_mat_mul(1.0, &w, &x, 0.0, &mut y);
             for (i, phase) in phases.iter_mut().enumerate() {
                 let (cos_terms, sin_terms) = pair_sums(&x, &y, i, kh);
                 let drift = dot_series(h, &cos_terms, &sin_terms, kh);
                 *phase += dt * (drift + task.cue_strength * (instance.cue[i] - *phase).sin());
-            }
-            if keep {
-                harmonics.push(x.clone());
-                products.push(y.clone());
             }
         }
         Recall {
@@ -366,9 +366,10 @@ impl PhaseMemoryObjective {
         let cue_cos: Vec<f64> = instance.cue.iter().map(|p| p.cos()).collect();
         let cue_sin: Vec<f64> = instance.cue.iter().map(|p| p.sin()).collect();
         for t in (0..task.recall_steps).rev() {
-            let (x, y) = (&recall.harmonics[t], &recall.products[t]);
+            let x = recall.harmonics.index_axis(Axis(0), t);
+            let y = recall.products.index_axis(Axis(0), t);
             for i in 0..n {
-                let (cos_terms, sin_terms) = pair_sums(x, y, i, kh);
+                let (cos_terms, sin_terms) = pair_sums(&x, &y, i, kh);
                 for l in 0..kh {
                     gradient[omega_len + 2 * l] += dt * lambda[i] * cos_terms[l];
                     gradient[omega_len + 2 * l + 1] += dt * lambda[i] * sin_terms[l];
@@ -385,7 +386,7 @@ impl PhaseMemoryObjective {
             }
             general_mat_mul(1.0, &recall.coupling.t(), &u, 0.0, &mut z);
             for j in 0..n {
-                let (cos_back, sin_back) = pair_sums_transposed(x, &z, j, kh);
+                let (cos_back, sin_back) = pair_sums_transposed(&x, &z, j, kh);
                 let back = dot_series(&slope, &cos_back, &sin_back, kh);
                 // cos(φ̃_j − φ_j) = cos φ̃_j C_j1 + sin φ̃_j S_j1.
                 let cue = task.cue_strength * (cue_cos[j] * x[[j, 0]] + cue_sin[j] * x[[j, 1]]);
@@ -473,7 +474,7 @@ impl PhaseMemoryObjective {
 
 /// `X = [cos(lφ), sin(lφ)]` column pairs for `l = 1 … K_H`, by the angle-addition
 /// recurrence from one `sin_cos` per neuron.
-fn fill_harmonics(phases: &[f64], x: &mut Array2<f64>) {
+fn fill_harmonics(phases: &[f64], x: &mut ArrayBase<impl DataMut<Elem = f64>, Ix2>) {
     let kh = x.ncols() / 2;
     for (i, &phase) in phases.iter().enumerate() {
         let (s1, c1) = phase.sin_cos();
@@ -489,8 +490,8 @@ fn fill_harmonics(phases: &[f64], x: &mut Array2<f64>) {
 /// For neuron `i` and each harmonic `l`: `Σ_j W_ij cos(l(φ_i − φ_j)) = C_il Yc_il + S_il Ys_il`
 /// and `Σ_j W_ij sin(l(φ_i − φ_j)) = S_il Yc_il − C_il Ys_il` (`Y = W X`).
 fn pair_sums(
-    x: &Array2<f64>,
-    y: &Array2<f64>,
+    x: &ArrayBase<impl Data<Elem = f64>, Ix2>,
+    y: &ArrayBase<impl Data<Elem = f64>, Ix2>,
     i: usize,
     kh: usize,
 ) -> ([f64; MAX_HARMONICS], [f64; MAX_HARMONICS]) {
@@ -507,7 +508,7 @@ fn pair_sums(
 /// For neuron `j`: `Σ_i u_i W_ij cos(l(φ_i − φ_j)) = C_jl Zc_jl + S_jl Zs_jl` and
 /// `Σ_i u_i W_ij sin(l(φ_i − φ_j)) = C_jl Zs_jl − S_jl Zc_jl` (`Z = Wᵀ (u ∘ X)`).
 fn pair_sums_transposed(
-    x: &Array2<f64>,
+    x: &ArrayBase<impl Data<Elem = f64>, Ix2>,
     z: &Array2<f64>,
     j: usize,
     kh: usize,
