@@ -121,19 +121,39 @@ impl DiscoverSpec {
         Ok(task)
     }
 
+    /// The error of a `task.NAME` the file's kind requires and the file lacks.
+    fn missing_task_key(&self, name: &str) -> Error {
+        Error::config(
+            format!("task.{name}"),
+            format!("missing: kind = \"{}\" needs it", self.kind_name()),
+        )
+    }
+
+    /// `task.NAME` is required by the file's kind: an error naming it when absent.
+    fn need_task_key(&self, name: &str, present: bool) -> Result<()> {
+        if present {
+            Ok(())
+        } else {
+            Err(self.missing_task_key(name))
+        }
+    }
+
+    /// `task.NAME` belongs to another kind: an error naming it when present.
+    fn refuse_task_key(&self, name: &str, present: bool) -> Result<()> {
+        if present {
+            Err(Error::config(
+                format!("task.{name}"),
+                format!("not a setting of kind = \"{}\"", self.kind_name()),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Refuses the keys of `[task]`, `[rule]`, `[meta]` and `[evaluation]` that belong
     /// to another kind.
     fn refuse_other_kinds_keys(&self) -> Result<()> {
-        let refuse = |name: &str, present: bool| -> Result<()> {
-            if present {
-                Err(Error::config(
-                    format!("task.{name}"),
-                    format!("not a setting of kind = \"{}\"", self.kind_name()),
-                ))
-            } else {
-                Ok(())
-            }
-        };
+        let refuse = |name: &str, present: bool| self.refuse_task_key(name, present);
         let t = &self.task;
         let allowed: &[&str] = match self.kind {
             DiscoverKind::Pca => &[
@@ -187,26 +207,8 @@ impl DiscoverSpec {
     /// The task of the file's kind, its own keys required.
     fn kind_task(&self) -> Result<FunctionTask> {
         let t = &self.task;
-        let need = |name: &str, present: bool| -> Result<()> {
-            if present {
-                Ok(())
-            } else {
-                Err(Error::config(
-                    format!("task.{name}"),
-                    format!("missing: kind = \"{}\" needs it", self.kind_name()),
-                ))
-            }
-        };
-        let refuse = |name: &str, present: bool| -> Result<()> {
-            if present {
-                Err(Error::config(
-                    format!("task.{name}"),
-                    format!("not a setting of kind = \"{}\"", self.kind_name()),
-                ))
-            } else {
-                Ok(())
-            }
-        };
+        let need = |name: &str, present: bool| self.need_task_key(name, present);
+        let refuse = |name: &str, present: bool| self.refuse_task_key(name, present);
         match self.kind {
             DiscoverKind::MemoryPhase => self.phase_setup().map(FunctionTask::MemoryPhase),
             DiscoverKind::PcaComponents => self.components_task().map(FunctionTask::PcaComponents),

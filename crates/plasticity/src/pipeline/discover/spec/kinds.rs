@@ -10,19 +10,10 @@ impl DiscoverSpec {
     /// required.
     pub(super) fn components_task(&self) -> Result<ComponentsTask> {
         let t = &self.task;
-        for (name, present) in [
-            ("inputs", t.inputs.is_some()),
-            ("components", t.components.is_some()),
-            ("steps", t.steps.is_some()),
-            ("learning_rate", t.learning_rate.is_some()),
-        ] {
-            if !present {
-                return Err(Error::config(
-                    format!("task.{name}"),
-                    "missing: kind = \"pca_components\" needs it",
-                ));
-            }
-        }
+        self.need_task_key("inputs", t.inputs.is_some())?;
+        self.need_task_key("components", t.components.is_some())?;
+        self.need_task_key("steps", t.steps.is_some())?;
+        self.need_task_key("learning_rate", t.learning_rate.is_some())?;
         let learning_rate = t.learning_rate.unwrap_or_default();
         let task = ComponentsTask {
             n_inputs: t.inputs.unwrap_or_default(),
@@ -42,22 +33,11 @@ impl DiscoverSpec {
     /// `[rule]` (which rule is learned, its harmonics and start).
     pub(super) fn phase_setup(&self) -> Result<PhaseSetup> {
         let t = &self.task;
-        for (name, present) in [
-            ("neurons", t.neurons.is_some()),
-            ("loads", t.loads.is_some()),
-            ("window", t.window.is_some()),
-        ] {
-            if !present {
-                return Err(Error::config(
-                    format!("task.{name}"),
-                    "missing: kind = \"memory_phase\" needs it",
-                ));
-            }
-        }
-        let window = t
-            .window
-            .clone()
-            .unwrap_or_else(|| unreachable!("checked above"));
+        self.need_task_key("neurons", t.neurons.is_some())?;
+        self.need_task_key("loads", t.loads.is_some())?;
+        let Some(window) = t.window.clone() else {
+            return Err(self.missing_task_key("window"));
+        };
         let series = window.window.fourier(window.harmonics)?;
         let learn = self.rule.learn.unwrap_or(LearnedRule::Interaction);
         let harmonics = self.rule.harmonics.unwrap_or(5);
