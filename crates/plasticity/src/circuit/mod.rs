@@ -5,6 +5,7 @@
 pub mod behaviour;
 pub mod network;
 pub mod spec;
+pub mod spiking;
 pub mod trajectory;
 
 pub use behaviour::{BehaviourCircuit, RewardSignal};

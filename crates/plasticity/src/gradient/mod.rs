@@ -12,6 +12,7 @@
 use crate::scalar::Scalar;
 
 pub mod network;
+pub mod spiking;
 
 #[cfg(test)]
 mod choice_tests {

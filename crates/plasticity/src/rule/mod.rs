@@ -8,6 +8,7 @@
 
 pub mod expression;
 pub mod mlp;
+pub mod spike;
 pub mod taylor;
 pub mod terms;
 

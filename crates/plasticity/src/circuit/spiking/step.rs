@@ -1,0 +1,402 @@
+//! One step of a spiking circuit (the order of [`super`]'s module documentation), for
+//! real numbers and for dual numbers, and the event loops the gradients share with it.
+
+use rand::RngExt;
+
+use super::{SpikingCircuit, SpikingKind};
+use crate::rule::spike::{SpikeRule, SpikeVariables};
+use crate::scalar::Scalar;
+
+/// How the neurons' spikes of a step are decided.
+pub enum Decision<'a, R> {
+    /// Every spike of the step is given (neurons' included: teacher forcing).
+    Forced(&'a [u32]),
+    /// The neurons spike with their escape probability (drawn from the generator) or
+    /// deterministically.
+    Drawn(&'a mut R),
+}
+
+/// The state of a spiking circuit between steps (no allocation per step).
+#[derive(Clone, Debug)]
+pub struct SpikingState<S> {
+    /// `V` per neuron (0 for sources).
+    pub v: Vec<S>,
+    /// The weights, projections concatenated.
+    pub weights: Vec<S>,
+    /// Steps each neuron is still held at its reset.
+    pub refractory: Vec<u32>,
+    /// The adaptation `a` per neuron (ALIF).
+    pub adaptation: Vec<f64>,
+    /// Per projection, its presynaptic traces (concatenated).
+    pub x_trace: Vec<f64>,
+    /// Per projection, its postsynaptic traces (concatenated).
+    pub y_trace: Vec<f64>,
+    /// Whether each neuron spiked this step.
+    pub current: Vec<bool>,
+    /// Whether each neuron spiked the previous step.
+    pub previous: Vec<bool>,
+    /// The neurons that spiked this step.
+    pub current_list: Vec<u32>,
+    /// The neurons that spiked the previous step.
+    pub previous_list: Vec<u32>,
+    /// Whether each neuron's `V_t` integrated `V_{t−1}` this step (not reset or held).
+    pub integrated: Vec<bool>,
+    /// Whether each neuron was held (refractory) this step.
+    pub held: Vec<bool>,
+    x_start: Vec<usize>,
+    y_start: Vec<usize>,
+}
+
+impl<S: Scalar> SpikingState<S> {
+    /// The state before the first step: `V = 0` (the reset for neurons), traces and
+    /// adaptation 0, weights `W₀`.
+    pub fn new(circuit: &SpikingCircuit, initial_weights: &[f64]) -> Self {
+        let n = circuit.n_neurons();
+        let mut v = vec![S::zero(); n];
+        for (p, population) in circuit.populations().iter().enumerate() {
+            if let SpikingKind::Lif(neuron) = population.kind {
+                for slot in &mut v[circuit.neuron_range(p)] {
+                    *slot = S::from_f64(neuron.reset);
+                }
+            }
+        }
+        let mut x_start = vec![0];
+        let mut y_start = vec![0];
+        for projection in circuit.projections() {
+            x_start.push(x_start[x_start.len() - 1] + projection.connectivity.n_pre());
+            y_start.push(y_start[y_start.len() - 1] + projection.connectivity.n_post());
+        }
+        SpikingState {
+            v,
+            weights: initial_weights.iter().map(|&w| S::from_f64(w)).collect(),
+            refractory: vec![0; n],
+            adaptation: vec![0.0; n],
+            x_trace: vec![0.0; x_start[x_start.len() - 1]],
+            y_trace: vec![0.0; y_start[y_start.len() - 1]],
+            current: vec![false; n],
+            previous: vec![false; n],
+            current_list: Vec::new(),
+            previous_list: Vec::new(),
+            integrated: vec![false; n],
+            held: vec![false; n],
+            x_start,
+            y_start,
+        }
+    }
+
+    /// Projection `p`'s presynaptic traces.
+    pub fn x_trace_of(&self, p: usize) -> &[f64] {
+        &self.x_trace[self.x_start[p]..self.x_start[p + 1]]
+    }
+
+    /// Projection `p`'s postsynaptic traces.
+    pub fn y_trace_of(&self, p: usize) -> &[f64] {
+        &self.y_trace[self.y_start[p]..self.y_start[p + 1]]
+    }
+
+    /// The weights as real numbers.
+    pub fn weights_re(&self) -> Vec<f64> {
+        self.weights.iter().map(|w| w.re()).collect()
+    }
+}
+
+/// `g_θ` at one synapse with `w` a scalar of any kind (θ too): `Σ_k θ_k φ_k`.
+#[inline]
+pub(crate) fn rule_value<S: Scalar>(rule: &SpikeRule, theta: &[S], v: &SpikeVariables, w: S) -> S {
+    let mut total = S::zero();
+    for (term, &c) in rule.terms().iter().zip(theta) {
+        let e = term.exponents[4];
+        let mut reduced = *term;
+        reduced.exponents[4] = 0;
+        let data = reduced.value(v);
+        if data == 0.0 {
+            continue;
+        }
+        let mut factor = S::from_f64(data);
+        for _ in 0..e {
+            factor *= w;
+        }
+        total += c * factor;
+    }
+    total
+}
+
+impl SpikingCircuit {
+    /// Runs step items 1–2 and 3's integration on `state` (moving this step's spikes
+    /// to the previous ones first): traces, adaptation, `V` of every neuron. `sources`
+    /// are the spikes given for this step (all of them when forced).
+    pub fn begin_step<S: Scalar>(&self, state: &mut SpikingState<S>, given: &[u32]) {
+        std::mem::swap(&mut state.current, &mut state.previous);
+        std::mem::swap(&mut state.current_list, &mut state.previous_list);
+        for &i in &state.current_list {
+            state.current[i as usize] = false;
+        }
+        state.current_list.clear();
+        for &i in given {
+            if self.is_source(i as usize) {
+                state.current[i as usize] = true;
+                state.current_list.push(i);
+            }
+        }
+        for (p, projection) in self.projections().iter().enumerate() {
+            let pre = self.neuron_range(projection.pre);
+            let spikes = if self.delayed(p) {
+                &state.previous
+            } else {
+                &state.current
+            };
+            let x = &mut state.x_trace[state.x_start[p]..state.x_start[p + 1]];
+            for (x, &s) in x.iter_mut().zip(&spikes[pre]) {
+                *x = *x * projection.pre_decay + f64::from(u8::from(s));
+            }
+            let post = self.neuron_range(projection.post);
+            let y = &mut state.y_trace[state.y_start[p]..state.y_start[p + 1]];
+            for (y, &s) in y.iter_mut().zip(&state.previous[post]) {
+                *y = (*y + f64::from(u8::from(s))) * projection.post_decay;
+            }
+        }
+        self.integrate(state);
+    }
+
+    fn is_source(&self, i: usize) -> bool {
+        self.populations()[self.population_of(i)].kind == SpikingKind::Source
+    }
+
+    /// `V_i ← α V_i + Σ_p J_p Σ_j W_ij a_j` (or held at the reset), and the adaptation.
+    fn integrate<S: Scalar>(&self, state: &mut SpikingState<S>) {
+        for (p, population) in self.populations().iter().enumerate() {
+            let SpikingKind::Lif(neuron) = population.kind else {
+                continue;
+            };
+            for i in self.neuron_range(p) {
+                let spiked = state.previous[i];
+                if let Some(adaptation) = neuron.adaptation {
+                    state.adaptation[i] =
+                        adaptation.decay * (state.adaptation[i] + f64::from(u8::from(spiked)));
+                }
+                if spiked {
+                    // reset; held for the refractory steps, this one first
+                    state.refractory[i] = neuron.refractory_steps as u32;
+                    state.v[i] = S::from_f64(neuron.reset);
+                }
+                state.integrated[i] = !spiked && state.refractory[i] == 0;
+                state.held[i] = state.refractory[i] > 0;
+                if state.held[i] {
+                    state.refractory[i] -= 1;
+                    state.v[i] = S::from_f64(neuron.reset);
+                } else {
+                    state.v[i] *= S::from_f64(neuron.leak);
+                }
+            }
+        }
+        for (p, projection) in self.projections().iter().enumerate() {
+            let scale = S::from_f64(projection.scale);
+            let pre = self.neuron_range(projection.pre);
+            let post_start = self.neuron_range(projection.post).start;
+            let w_start = self.weight_range(p).start;
+            let list = if self.delayed(p) {
+                &state.previous_list
+            } else {
+                &state.current_list
+            };
+            for &j in list {
+                let j = j as usize;
+                if !pre.contains(&j) {
+                    continue;
+                }
+                for &(i, k) in self.outgoing(p, j - pre.start) {
+                    let i = post_start + i as usize;
+                    if !state.held[i] {
+                        let w = state.weights[w_start + k as usize];
+                        state.v[i] += scale * w;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Step item 3's spikes: every neuron not held spikes as `decision` says;
+    /// `observe(i, u, spike, escape)` sees each such neuron's `u = V − ϑ_t` (for the
+    /// loss).
+    /// Held neurons spike only when forced to (recorded), unobserved.
+    pub fn decide<S: Scalar, R: rand::Rng>(
+        &self,
+        state: &mut SpikingState<S>,
+        decision: Decision<'_, R>,
+        mut observe: impl FnMut(usize, S, bool, &super::Escape),
+    ) {
+        match decision {
+            Decision::Forced(spikes) => {
+                for &i in spikes {
+                    if !self.is_source(i as usize) {
+                        state.current[i as usize] = true;
+                        state.current_list.push(i);
+                    }
+                }
+                for (p, population) in self.populations().iter().enumerate() {
+                    let SpikingKind::Lif(neuron) = population.kind else {
+                        continue;
+                    };
+                    for i in self.neuron_range(p) {
+                        if !state.held[i] {
+                            let u = state.v[i] - S::from_f64(self.threshold(&neuron, state, i));
+                            observe(i, u, state.current[i], &neuron.escape);
+                        }
+                    }
+                }
+            }
+            Decision::Drawn(rng) => {
+                for (p, population) in self.populations().iter().enumerate() {
+                    let SpikingKind::Lif(neuron) = population.kind else {
+                        continue;
+                    };
+                    for i in self.neuron_range(p) {
+                        if state.held[i] {
+                            continue;
+                        }
+                        let u = state.v[i] - S::from_f64(self.threshold(&neuron, state, i));
+                        let p_spike = neuron.escape.probability(u.re());
+                        let spike =
+                            p_spike >= 1.0 || (p_spike > 0.0 && rng.random::<f64>() < p_spike);
+                        if spike {
+                            state.current[i] = true;
+                            state.current_list.push(i as u32);
+                        }
+                        observe(i, u, spike, &neuron.escape);
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn threshold<S>(&self, neuron: &super::LifNeuron, state: &SpikingState<S>, i: usize) -> f64 {
+        neuron.threshold
+            + neuron
+                .adaptation
+                .map_or(0.0, |a| a.increment * state.adaptation[i])
+    }
+
+    /// Step item 4: every plastic projection's update (item 5, the postsynaptic traces
+    /// taking this step's spikes, happens at the next [`SpikingCircuit::begin_step`],
+    /// before their decay). `clipped(k)` is called for each synapse whose update the
+    /// bounds clipped.
+    pub fn finish_step<S: Scalar>(
+        &self,
+        theta: &[S],
+        state: &mut SpikingState<S>,
+        reward: f64,
+        mut clipped: impl FnMut(usize),
+    ) {
+        for (p, projection) in self.projections().iter().enumerate() {
+            let Some(r) = projection.rule else { continue };
+            let rule = &self.rules()[r].rule;
+            let theta = &theta[self.theta_range(r)];
+            let eta = S::from_f64(projection.learning_rate);
+            let w_start = self.weight_range(p).start;
+            let bounds = self.weight_bounds();
+            let SpikingState {
+                weights,
+                x_trace,
+                y_trace,
+                x_start,
+                y_start,
+                ..
+            } = state;
+            let (x, y) = (
+                &x_trace[x_start[p]..x_start[p + 1]],
+                &y_trace[y_start[p]..y_start[p + 1]],
+            );
+            self.visit_updates(
+                p,
+                &state.previous,
+                &state.current,
+                (&state.previous_list, &state.current_list),
+                |k, i, j, s_pre, s_post| {
+                    let w = &mut weights[w_start + k];
+                    let v = SpikeVariables {
+                        s_pre,
+                        s_post,
+                        x_trace: x[j],
+                        y_trace: y[i],
+                        w: w.re(),
+                        r: reward,
+                    };
+                    let updated = *w + eta * rule_value(rule, theta, &v, *w);
+                    *w = updated;
+                    if let Some((low, high)) = bounds {
+                        if updated.re() > high {
+                            *w = S::from_f64(high);
+                            clipped(w_start + k);
+                        } else if updated.re() < low {
+                            *w = S::from_f64(low);
+                            clipped(w_start + k);
+                        }
+                    }
+                },
+            );
+        }
+    }
+
+    /// Calls `visit(k, i, j, s_pre, s_post)` for every synapse of projection `p` whose
+    /// rule can change it this step (synapse `k` within the projection, from `j` to `i`
+    /// within their populations): with an event-driven rule, the rows of postsynaptic
+    /// neurons that spiked and the synapses of presynaptic neurons that spiked, each
+    /// once; otherwise every synapse.
+    pub(crate) fn visit_updates(
+        &self,
+        p: usize,
+        previous: &[bool],
+        current: &[bool],
+        (previous_list, current_list): (&[u32], &[u32]),
+        mut visit: impl FnMut(usize, usize, usize, f64, f64),
+    ) {
+        let projection = &self.projections()[p];
+        let pre = self.neuron_range(projection.pre);
+        let post = self.neuron_range(projection.post);
+        let (pre_spikes, pre_list) = if self.delayed(p) {
+            (previous, previous_list)
+        } else {
+            (current, current_list)
+        };
+        let spike = |b: bool| f64::from(u8::from(b));
+        let c = &projection.connectivity;
+        let event_driven = projection
+            .rule
+            .is_some_and(|r| self.rules()[r].rule.event_driven());
+        if !event_driven {
+            for i in 0..c.n_post() {
+                let s_post = spike(current[post.start + i]);
+                for k in c.row(i) {
+                    let j = c.pre_index()[k];
+                    visit(k, i, j, spike(pre_spikes[pre.start + j]), s_post);
+                }
+            }
+            return;
+        }
+        for &i in current_list {
+            let i = i as usize;
+            if !post.contains(&i) {
+                continue;
+            }
+            let i = i - post.start;
+            for k in c.row(i) {
+                let j = c.pre_index()[k];
+                visit(k, i, j, spike(pre_spikes[pre.start + j]), 1.0);
+            }
+        }
+        for &j in pre_list {
+            let j = j as usize;
+            if !pre.contains(&j) {
+                continue;
+            }
+            let j = j - pre.start;
+            for &(i, k) in self.outgoing(p, j) {
+                let i = i as usize;
+                if !current[post.start + i] {
+                    visit(k as usize, i, j, 1.0, 0.0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Forward mode of the teacher-forced spike-train likelihood: the sensitivities
+//! `S = ∂W_t/∂θ` (synapses × P) and `D = ∂V_t/∂θ` (neurons × P) carried along with the
+//! simulation, in memory independent of the number of steps.
+//!
+//! Per step: `D_i ← α D_i` where `V_i` integrated its previous value (else 0), then
+//! `D_i += J S_k` for every synapse `k` into `i` whose presynaptic neuron spiked; the
+//! loss's gradient gains `−∂ log p/∂u · D_i` and the Fisher information
+//! `I(u) D_i D_iᵀ`; every synapse the rule updates gets
+//! `S_k ← (1 + η ∂g/∂w) S_k + η φ(v)` (the rule's own parameters), or 0 where the
+//! bounds clipped it.
+
+use rand::rngs::ChaCha8Rng;
+
+use super::{update_partials, SpikeTrial};
+use crate::circuit::spiking::{Decision, SpikingCircuit, SpikingState};
+use crate::rule::spike::SpikeVariables;
+
+/// The loss, its gradient and (when asked) its Fisher information of one trial.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LikelihoodSystem {
+    /// `L = −Σ log p(s | u)`.
+    pub loss: f64,
+    /// `∂L/∂θ`.
+    pub gradient: Vec<f64>,
+    /// `Σ I(u) (∂u/∂θ)(∂u/∂θ)ᵀ`, P × P row-major (empty when not asked).
+    pub fisher: Vec<f64>,
+    /// Observations (neuron-steps) in the likelihood.
+    pub observations: usize,
+}
+
+/// Buffers of forward mode, reused across trials.
+#[derive(Debug, Default)]
+pub struct ForwardWorkspace {
+    membrane_tangents: Vec<f64>,
+    weight_tangents: Vec<f64>,
+    features: Vec<f64>,
+}
+
+/// Forward mode over one trial (see the module's documentation). With `fisher`, the
+/// Fisher information is accumulated too.
+pub fn likelihood_forward(
+    circuit: &SpikingCircuit,
+    theta: &[f64],
+    trial: SpikeTrial<'_>,
+    fisher: bool,
+    workspace: &mut ForwardWorkspace,
+) -> LikelihoodSystem {
+    let n_p = circuit.n_parameters();
+    let mut state = SpikingState::<f64>::new(circuit, trial.initial_weights);
+    let ForwardWorkspace {
+        membrane_tangents: d,
+        weight_tangents: s,
+        features,
+    } = workspace;
+    d.clear();
+    d.resize(circuit.n_neurons() * n_p, 0.0);
+    s.clear();
+    s.resize(circuit.n_synapses() * n_p, 0.0);
+    features.clear();
+    features.resize(n_p, 0.0);
+    let mut system = LikelihoodSystem {
+        loss: 0.0,
+        gradient: vec![0.0; n_p],
+        fisher: if fisher {
+            vec![0.0; n_p * n_p]
+        } else {
+            Vec::new()
+        },
+        observations: 0,
+    };
+    for t in 0..trial.steps {
+        let spikes = trial.raster.at(t);
+        circuit.begin_step(&mut state, spikes);
+        membrane_tangents(circuit, &state, d, s, n_p);
+        circuit.decide::<f64, ChaCha8Rng>(
+            &mut state,
+            Decision::Forced(spikes),
+            |i, u, spike, escape| {
+                let Some((ll, slope, information)) = escape.log_likelihood(u, spike) else {
+                    return;
+                };
+                system.loss -= ll;
+                system.observations += 1;
+                let di = &d[i * n_p..(i + 1) * n_p];
+                for (g, &dk) in system.gradient.iter_mut().zip(di) {
+                    *g -= slope * dk;
+                }
+                if fisher && information > 0.0 {
+                    for a in 0..n_p {
+                        let row = &mut system.fisher[a * n_p..(a + 1) * n_p];
+                        let scaled = information * di[a];
+                        for (f, &db) in row[a..].iter_mut().zip(&di[a..]) {
+                            *f += scaled * db;
+                        }
+                    }
+                }
+            },
+        );
+        weight_tangents(circuit, theta, &state, trial.reward_at(t), s, features, n_p);
+        circuit.finish_step(theta, &mut state, trial.reward_at(t), |_| {});
+    }
+    if fisher {
+        for a in 0..n_p {
+            for b in 0..a {
+                system.fisher[a * n_p + b] = system.fisher[b * n_p + a];
+            }
+        }
+    }
+    system
+}
+
+/// `D_i ← α D_i` (or 0) and `D_i += J S_k` over this step's presynaptic spikes.
+fn membrane_tangents(
+    circuit: &SpikingCircuit,
+    state: &SpikingState<f64>,
+    d: &mut [f64],
+    s: &[f64],
+    n_p: usize,
+) {
+    use crate::circuit::spiking::SpikingKind;
+    for (p, population) in circuit.populations().iter().enumerate() {
+        let SpikingKind::Lif(neuron) = population.kind else {
+            continue;
+        };
+        for i in circuit.neuron_range(p) {
+            let di = &mut d[i * n_p..(i + 1) * n_p];
+            if state.integrated[i] {
+                di.iter_mut().for_each(|x| *x *= neuron.leak);
+            } else {
+                di.iter_mut().for_each(|x| *x = 0.0);
+            }
+        }
+    }
+    for (p, projection) in circuit.projections().iter().enumerate() {
+        let pre = circuit.neuron_range(projection.pre);
+        let post_start = circuit.neuron_range(projection.post).start;
+        let w_start = circuit.weight_range(p).start;
+        let list = if circuit.delayed(p) {
+            &state.previous_list
+        } else {
+            &state.current_list
+        };
+        for &j in list {
+            let j = j as usize;
+            if !pre.contains(&j) {
+                continue;
+            }
+            for &(i, k) in circuit.outgoing(p, j - pre.start) {
+                let i = post_start + i as usize;
+                if state.held[i] {
+                    continue;
+                }
+                let k = w_start + k as usize;
+                let (di, sk) = (&mut d[i * n_p..(i + 1) * n_p], &s[k * n_p..(k + 1) * n_p]);
+                for (x, &y) in di.iter_mut().zip(sk) {
+                    *x += projection.scale * y;
+                }
+            }
+        }
+    }
+}
+
+/// `S_k ← (1 + η ∂g/∂w) S_k + η φ(v)` for every synapse updated this step (0 where
+/// clipped), at the weights before the update.
+fn weight_tangents(
+    circuit: &SpikingCircuit,
+    theta: &[f64],
+    state: &SpikingState<f64>,
+    reward: f64,
+    s: &mut [f64],
+    features: &mut [f64],
+    n_p: usize,
+) {
+    for (p, projection) in circuit.projections().iter().enumerate() {
+        let Some(r) = projection.rule else { continue };
+        let rule = &circuit.rules()[r].rule;
+        let range = circuit.theta_range(r);
+        let w_start = circuit.weight_range(p).start;
+        let (x, y) = (state.x_trace_of(p), state.y_trace_of(p));
+        let lists = (&state.previous_list[..], &state.current_list[..]);
+        circuit.visit_updates(
+            p,
+            &state.previous,
+            &state.current,
+            lists,
+            |k, i, j, s_pre, s_post| {
+                let k = w_start + k;
+                let v = SpikeVariables {
+                    s_pre,
+                    s_post,
+                    x_trace: x[j],
+                    y_trace: y[i],
+                    w: state.weights[k],
+                    r: reward,
+                };
+                let phi = &mut features[..range.len()];
+                let (clipped, slope) = update_partials(
+                    circuit,
+                    rule,
+                    &theta[range.clone()],
+                    projection.learning_rate,
+                    &v,
+                    phi,
+                );
+                let sk = &mut s[k * n_p..(k + 1) * n_p];
+                if clipped {
+                    sk.iter_mut().for_each(|x| *x = 0.0);
+                    return;
+                }
+                sk.iter_mut().for_each(|x| *x *= slope);
+                for (x, &f) in sk[range.clone()].iter_mut().zip(phi.iter()) {
+                    *x += f;
+                }
+            },
+        );
+    }
+}
