@@ -6,6 +6,7 @@ mod circuit;
 mod data;
 mod neural;
 mod online;
+mod spiking;
 
 use std::path::PathBuf;
 
@@ -112,6 +113,9 @@ pub(crate) struct OjaArgs {
 }
 
 pub(crate) fn fit_command(args: &FitArgs) -> Result<()> {
+    if spiking::is_spike_train(&args.data)? {
+        return spiking::fit_spike_train_command(&args.data, &args.out, &args.options, args.resume);
+    }
     if circuit::is_circuit(&args.data)? {
         return circuit::fit_circuit_command(&args.data, &args.out, &args.options, args.resume);
     }

@@ -8,6 +8,7 @@ pub mod neural;
 pub mod neural_circuit;
 pub mod neural_stream;
 mod shapes;
+pub mod spike_train;
 
 use std::path::Path;
 
@@ -25,6 +26,7 @@ pub use fly_warnings::{
 };
 pub use neural::{NeuralDataset, NeuralTrajectory};
 pub use neural_stream::{NeuralStream, TrajectoryStream};
+pub use spike_train::SpikeTrainDataset;
 
 use crate::io::npz::NpzFile;
 use crate::{Error, Result};

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 mod behaviour;
 pub mod circuit;
 pub mod function;
+pub mod spike_train;
 pub use behaviour::BehaviourObjective;
 pub use circuit::CircuitObjective;
 

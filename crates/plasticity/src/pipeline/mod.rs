@@ -19,3 +19,4 @@ pub mod neural;
 pub mod online;
 pub mod population;
 pub mod selection;
+pub mod spiking;

@@ -8,6 +8,7 @@ pub mod covariance;
 pub mod oja;
 pub mod patterns;
 pub mod phases;
+pub mod spiking;
 
 pub use behaviour::{BehaviourTask, SimulatedSession};
 pub use circuit::CircuitTask;

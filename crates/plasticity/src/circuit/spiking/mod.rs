@@ -20,6 +20,7 @@
 mod neuron;
 mod raster;
 mod simulate;
+pub mod spec;
 mod step;
 
 pub use neuron::{Adaptation, Escape, LifNeuron};
@@ -228,6 +229,23 @@ impl SpikingCircuit {
             theta_start,
             outgoing,
         })
+    }
+
+    /// The same circuit with each projection's synapses given by a row-major
+    /// `n_post × n_pre` mask (weights are per synapse present).
+    pub fn with_masks(&self, masks: &[Vec<bool>]) -> Result<Self> {
+        let mut projections = self.projections.clone();
+        for (projection, mask) in projections.iter_mut().zip(masks) {
+            let c = &projection.connectivity;
+            projection.connectivity = Connectivity::from_mask(c.n_pre(), c.n_post(), mask);
+        }
+        SpikingCircuit::new(
+            self.populations.clone(),
+            projections,
+            self.rules.clone(),
+            self.weight_bounds,
+            self.dt,
+        )
     }
 
     /// The populations.

@@ -1,0 +1,145 @@
+//! Spiking circuits: `fit` on spike-train recordings (`kind = "spike_train"`).
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use plasticity::data::SpikeTrainDataset;
+use plasticity::pipeline::spiking::{fit_spike_trains, SpikeFitSettings, SpikeSolver};
+use plasticity::report::{write_json, write_text};
+
+use crate::flags::{FitOptions, GradientArg, SolverArg};
+use crate::output::{epoch_observer, progress_bar};
+
+/// Whether `path` holds spike-train recordings.
+pub(crate) fn is_spike_train(path: &Path) -> Result<bool> {
+    let kind = plasticity::data::dataset_kind(path)
+        .with_context(|| crate::output::reading_dataset(path))?;
+    Ok(kind == "spike_train")
+}
+
+/// The settings of a spike-train fit from the shared fit flags.
+fn settings(options: &FitOptions) -> SpikeFitSettings {
+    SpikeFitSettings {
+        solver: match options.solver {
+            SolverArg::Lbfgs => SpikeSolver::Lbfgs,
+            SolverArg::Auto | SolverArg::LevenbergMarquardt => SpikeSolver::FisherScoring,
+        },
+        epochs: options.epochs,
+        trainable: if options.trainable == "all" {
+            Vec::new()
+        } else {
+            options
+                .trainable
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect()
+        },
+        gradient: match options.gradient {
+            GradientArg::Auto => plasticity::gradient::GradientStrategy::Forward,
+            other => other.strategy(),
+        },
+        eval_seed: options.seed.wrapping_add(1_000_003),
+        eval_steps: 0,
+    }
+}
+
+pub(crate) fn fit_spike_train_command(
+    data: &Path,
+    out: &Path,
+    options: &FitOptions,
+    resume: bool,
+) -> Result<()> {
+    if options.online || resume {
+        bail!("--online and --resume take rate recordings, not spike trains");
+    }
+    let dataset =
+        SpikeTrainDataset::load(data).with_context(|| crate::output::reading_dataset(data))?;
+    let settings = settings(options);
+    let bar = progress_bar(settings.epochs, "fitting spike-timing rules");
+    let start = Instant::now();
+    let mut observer = epoch_observer(&bar, start, settings.epochs, true);
+    let fit = fit_spike_trains(&dataset, &settings, &mut observer);
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let fit =
+        fit.with_context(|| format!("fitting the spike-timing rules to {}", data.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    let results = json!({
+        "kind": "spike_train",
+        "data": data.display().to_string(),
+        "version": plasticity::VERSION,
+        "configuration": {
+            "solver": match settings.solver { SpikeSolver::FisherScoring => "fisher_scoring", SpikeSolver::Lbfgs => "lbfgs" },
+            "epochs": settings.epochs,
+            "trainable": fit.trainable.iter().map(|&k| fit.parameter_names[k].clone()).collect::<Vec<_>>(),
+            "gradient": options.gradient.name(),
+            "seed": options.seed,
+            "eval_seed": settings.eval_seed,
+        },
+        "data_seed": dataset.metadata.get("seed"),
+        "trajectories": dataset.trajectories(),
+        "steps": dataset.steps,
+        "dt_ms": dataset.circuit.dt(),
+        "spikes": dataset.rasters.iter().map(|r| r.n_spikes()).sum::<usize>(),
+        "theta": fit.outcome.theta,
+        "parameter_names": fit.parameter_names,
+        "expression": dataset.circuit.rules().iter().enumerate().map(|(r, named)| {
+            (named.name.clone(), named.rule.expression(&fit.outcome.theta[dataset.circuit.theta_range(r)]))
+        }).collect::<std::collections::BTreeMap<_, _>>(),
+        "stop_reason": format!("{:?}", fit.outcome.stop_reason),
+        "iterations": fit.outcome.loss_history.len(),
+        "final_loss": fit.outcome.final_loss,
+        "metrics": fit.metrics,
+        "identifiability": fit.identifiability,
+        "seconds": seconds,
+    });
+    write_json(&out.join("results.json"), &results)?;
+    let mut csv = String::from("term,fitted,generating,relative_error,relative_effect\n");
+    let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6e}"));
+    for c in &fit.metrics.coefficients {
+        csv.push_str(&format!(
+            "{},{:.6e},{},{},{:.4}\n",
+            c.name,
+            c.fitted,
+            cell(c.generating),
+            cell(c.relative_error),
+            c.relative_effect
+        ));
+    }
+    write_text(&out.join("coefficients.csv"), &csv)?;
+    show!(
+        "fitted in {seconds:.1} s ({:?}, {} iterations)",
+        fit.outcome.stop_reason,
+        fit.outcome.loss_history.len()
+    );
+    for c in &fit.metrics.coefficients {
+        let generating = c.generating.map_or(String::new(), |g| {
+            format!(
+                "  (generating {g:.5}, error {:.1} %)",
+                100.0 * c.relative_error.unwrap_or(f64::NAN)
+            )
+        });
+        show!("  {:<28} {:>10.5}{generating}", c.name, c.fitted);
+    }
+    let m = &fit.metrics;
+    if let Some(excess) = m.log_likelihood_over_generating {
+        show!(
+            "log-likelihood: {:.1} nats over the generating rule's, {:.1} over no plasticity",
+            excess,
+            m.log_likelihood - m.log_likelihood_no_plasticity
+        );
+    }
+    if let (Some(open), Some(closed)) = (m.r2_open_loop, m.r2_closed_loop) {
+        show!(
+            "R² of weights on a fresh recording: open-loop {open:.4} (changes {:.4}), closed-loop {closed:.4} (changes {:.4})",
+            m.r2_changes_open_loop.unwrap_or(f64::NAN),
+            m.r2_changes_closed_loop.unwrap_or(f64::NAN)
+        );
+    }
+    note!("results written to {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,577 @@
+//! Spiking circuit files: populations of spike sources and of LIF/ALIF neurons,
+//! spike-timing rules and projections, in TOML (docs/spiking.md).
+//!
+//! ```toml
+//! dt = 1.0                        # ms per step
+//! weight_bounds = [0.0, 1.0]      # clip of plastic weights (simulation and fit)
+//!
+//! [populations.input]
+//! size = 100
+//! source = { base = [15.0, 25.0], modulation = 12.0, groups = 4, tau = 50.0, clip = [5.0, 40.0] }
+//!
+//! [populations.out]
+//! size = 20
+//! activation = "lif"              # lif | alif
+//! leak = 0.95                     # or tau_m (ms): α = e^{−dt/τ_m}
+//! threshold = 22.0
+//! reset = 0.0
+//! refractory = 0                  # steps held at the reset after a spike
+//! escape = { kind = "exponential", rho0 = 10.0, delta_u = 3.0 }   # rho0 in Hz
+//!
+//! [rules.stdp]
+//! terms = ["s_post*x_trace", "s_pre*y_trace"]     # or ["ten"]
+//! rule = "0.005*s_post*x_trace - 0.00525*s_pre*y_trace"
+//!
+//! [projections.input_out]
+//! from = "input"
+//! to = "out"
+//! rule = "stdp"
+//! tau_pre = 20.0                  # ms, x_trace
+//! tau_post = 20.0                 # ms, y_trace
+//! initial_weights = { uniform = [0.25, 0.75] }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Adaptation, Escape, LifNeuron, NamedSpikeRule, SpikingCircuit, SpikingKind, SpikingPopulation,
+    SpikingProjection,
+};
+use crate::circuit::spec::Reader;
+use crate::circuit::Connectivity;
+use crate::rule::spike::SpikeRule;
+use crate::{Error, Result};
+
+/// Rates of a source population (Hz): `r_j(t) = clip(b_j + m z_g(j)(t), lo, hi)` with
+/// `b_j ~ U(base)`, neuron `j` in group `g(j) = j mod groups`, and `z_g` a unit
+/// Ornstein–Uhlenbeck process of time constant `tau` (ms); `modulation = 0` gives
+/// constant rates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// `[low, high]` of the base rates.
+    pub base: [f64; 2],
+    /// `m`.
+    #[serde(default)]
+    pub modulation: f64,
+    /// Number of groups sharing a modulation.
+    #[serde(default = "one_usize")]
+    pub groups: usize,
+    /// `τ` of the modulation (ms).
+    #[serde(default = "fifty")]
+    pub tau: f64,
+    /// `[lo, hi]` (default `[0, 1000/dt]`).
+    #[serde(default)]
+    pub clip: Option<[f64; 2]>,
+}
+
+fn one_usize() -> usize {
+    1
+}
+fn fifty() -> f64 {
+    50.0
+}
+
+/// Spike generation as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EscapeSpec {
+    /// Heaviside.
+    Deterministic,
+    /// `σ(β u)` per step.
+    Sigmoid {
+        /// `β`.
+        beta: f64,
+    },
+    /// `1 − exp(−ρ₀ Δt e^{u/Δu})`, `ρ₀` in Hz.
+    Exponential {
+        /// `ρ₀` (Hz).
+        rho0: f64,
+        /// `Δu`.
+        delta_u: f64,
+    },
+}
+
+/// A population as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikingPopulationSpec {
+    /// Its name (the table's key).
+    #[serde(default)]
+    pub name: String,
+    /// Number of neurons.
+    pub size: usize,
+    /// A spike source with these rates.
+    #[serde(default)]
+    pub source: Option<SourceSpec>,
+    /// `lif` or `alif` (neurons).
+    #[serde(default)]
+    pub activation: Option<String>,
+    /// `α` per step.
+    #[serde(default)]
+    pub leak: Option<f64>,
+    /// `τ_m` (ms), when `leak` is not given.
+    #[serde(default)]
+    pub tau_m: Option<f64>,
+    /// `ϑ`.
+    #[serde(default)]
+    pub threshold: f64,
+    /// The reset.
+    #[serde(default)]
+    pub reset: f64,
+    /// Refractory steps.
+    #[serde(default)]
+    pub refractory: usize,
+    /// Spike generation (default exponential escape, ρ₀ = 10 Hz, Δu = 1).
+    #[serde(default)]
+    pub escape: Option<EscapeSpec>,
+    /// ALIF: `τ_a` (ms).
+    #[serde(default)]
+    pub adaptation_tau: Option<f64>,
+    /// ALIF: `b`.
+    #[serde(default)]
+    pub adaptation_increment: f64,
+}
+
+/// A rule as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeRuleSpec {
+    /// Its name (the table's key).
+    #[serde(default)]
+    pub name: String,
+    /// Its terms (`"ten"` for the ten-term family); default: those of `rule`.
+    #[serde(default)]
+    pub terms: Vec<String>,
+    /// The generating expression (needed to simulate).
+    #[serde(default)]
+    pub rule: Option<String>,
+}
+
+/// How `W₀` is drawn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikingWeights {
+    /// `U(low, high)`.
+    #[serde(default)]
+    pub uniform: Option<[f64; 2]>,
+    /// One value for every synapse.
+    #[serde(default)]
+    pub value: Option<f64>,
+}
+
+/// A projection as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikingProjectionSpec {
+    /// Its name (the table's key).
+    #[serde(default)]
+    pub name: String,
+    /// Presynaptic population.
+    pub from: String,
+    /// Postsynaptic population.
+    pub to: String,
+    /// The rule (absent: fixed).
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// `J` (default 1).
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// `η` (default 1).
+    #[serde(default = "one")]
+    pub learning_rate: f64,
+    /// `τ₊` (ms) of `x_trace` (default 20).
+    #[serde(default = "twenty")]
+    pub tau_pre: f64,
+    /// `τ₋` (ms) of `y_trace` (default 20).
+    #[serde(default = "twenty")]
+    pub tau_post: f64,
+    /// Each synapse present with this probability (default 1).
+    #[serde(default)]
+    pub density: Option<f64>,
+    /// Self-synapses within a population (default false).
+    #[serde(default)]
+    pub self_synapses: bool,
+    /// `W₀`.
+    pub initial_weights: SpikingWeights,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn twenty() -> f64 {
+    20.0
+}
+
+/// A spiking circuit file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpikingCircuitSpec {
+    /// ms per step.
+    pub dt: f64,
+    /// The clip of plastic weights.
+    #[serde(default)]
+    pub weight_bounds: Option<[f64; 2]>,
+    /// Populations in declaration order.
+    pub populations: Vec<SpikingPopulationSpec>,
+    /// Rules.
+    pub rules: Vec<SpikeRuleSpec>,
+    /// Projections.
+    pub projections: Vec<SpikingProjectionSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpiking {
+    dt: f64,
+    #[serde(default)]
+    weight_bounds: Option<[f64; 2]>,
+    #[serde(default)]
+    populations: BTreeMap<String, SpikingPopulationSpec>,
+    #[serde(default)]
+    rules: BTreeMap<String, SpikeRuleSpec>,
+    #[serde(default)]
+    projections: BTreeMap<String, SpikingProjectionSpec>,
+}
+
+/// Whether circuit TOML describes a spiking circuit (a population with
+/// `activation = "lif"`/`"alif"` or a `source`, or a top-level `dt`).
+pub fn is_spiking_source(source: &str) -> bool {
+    let Ok(document) = source.parse::<toml::Table>() else {
+        return false;
+    };
+    if document.contains_key("dt") {
+        return true;
+    }
+    document
+        .get("populations")
+        .and_then(|p| p.as_table())
+        .is_some_and(|populations| {
+            populations.values().any(|p| {
+                p.get("source").is_some()
+                    || p.get("activation")
+                        .and_then(|a| a.as_str())
+                        .is_some_and(|a| a == "lif" || a == "alif")
+            })
+        })
+}
+
+impl SpikingCircuitSpec {
+    /// Reads a spiking circuit file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let source = crate::io::read_text(path, "")?;
+        Self::parse(&source, path)
+    }
+
+    /// Parses spiking circuit TOML (`path` names it in errors).
+    pub fn parse(source: &str, path: &Path) -> Result<Self> {
+        let reader = Reader { path, source };
+        let raw: RawSpiking = toml::from_str(source).map_err(|e| reader.located(&e))?;
+        let document: toml::Table = source
+            .parse()
+            .map_err(|e: toml::de::Error| reader.located(&e))?;
+        let order = |kind: &str| -> Vec<String> {
+            document
+                .get(kind)
+                .and_then(|v| v.as_table())
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        fn take<T>(
+            mut map: BTreeMap<String, T>,
+            order: Vec<String>,
+            name: impl Fn(&mut T, String),
+        ) -> Vec<T> {
+            order
+                .into_iter()
+                .filter_map(|key| {
+                    map.remove(&key).map(|mut value| {
+                        name(&mut value, key);
+                        value
+                    })
+                })
+                .collect()
+        }
+        let spec = SpikingCircuitSpec {
+            dt: raw.dt,
+            weight_bounds: raw.weight_bounds,
+            populations: take(raw.populations, order("populations"), |p, n| p.name = n),
+            rules: take(raw.rules, order("rules"), |r, n| r.name = n),
+            projections: take(raw.projections, order("projections"), |p, n| p.name = n),
+        };
+        spec.check(&reader)?;
+        Ok(spec)
+    }
+
+    fn check(&self, reader: &Reader<'_>) -> Result<()> {
+        if !(self.dt.is_finite() && self.dt > 0.0) {
+            return Err(reader.error(
+                "",
+                "dt",
+                format!("must be a positive number of ms, found {}", self.dt),
+            ));
+        }
+        for p in &self.populations {
+            let section = format!("populations.{}", p.name);
+            if p.size == 0 {
+                return Err(reader.error(&section, "size", "must be at least 1"));
+            }
+            match (&p.source, p.activation.as_deref()) {
+                (Some(source), None) => {
+                    let [low, high] = source.base;
+                    if !(low >= 0.0 && high >= low && high.is_finite()) {
+                        return Err(reader.error(
+                            &section,
+                            "source",
+                            "base must be [low, high] rates in Hz with 0 ≤ low ≤ high",
+                        ));
+                    }
+                    if source.groups == 0 || source.tau.is_nan() || source.tau <= 0.0 {
+                        return Err(reader.error(
+                            &section,
+                            "source",
+                            "groups must be at least 1 and tau positive",
+                        ));
+                    }
+                }
+                (None, Some("lif" | "alif")) => {}
+                (None, Some(other)) => {
+                    return Err(reader.error(
+                        &section,
+                        "activation",
+                        format!("'{other}' is not a spiking neuron; expected \"lif\" or \"alif\""),
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(reader.error(
+                        &section,
+                        "source",
+                        "a population is either a source or neurons (activation), not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(reader.error(
+                        &section,
+                        "",
+                        "needs either source = { … } or activation = \"lif\" | \"alif\"",
+                    ));
+                }
+            }
+        }
+        for r in &self.rules {
+            if r.terms.is_empty() && r.rule.is_none() {
+                return Err(reader.error(
+                    &format!("rules.{}", r.name),
+                    "terms",
+                    "a rule needs its terms or its expression (rule = \"…\")",
+                ));
+            }
+        }
+        for p in &self.projections {
+            let section = format!("projections.{}", p.name);
+            for (key, name) in [("from", &p.from), ("to", &p.to)] {
+                if !self.populations.iter().any(|q| &q.name == name) {
+                    return Err(reader.error(
+                        &section,
+                        key,
+                        format!(
+                            "names the population '{name}', which the circuit does not declare"
+                        ),
+                    ));
+                }
+            }
+            if let Some(rule) = &p.rule {
+                if !self.rules.iter().any(|r| &r.name == rule) {
+                    return Err(reader.error(
+                        &section,
+                        "rule",
+                        format!("names the rule '{rule}', which the circuit does not declare"),
+                    ));
+                }
+            }
+            if let Some(density) = p.density {
+                if !(0.0..=1.0).contains(&density) {
+                    return Err(reader.error(
+                        &section,
+                        "density",
+                        format!("must lie in [0, 1], found {density}"),
+                    ));
+                }
+            }
+            let w = &p.initial_weights;
+            if w.uniform.is_some() == w.value.is_some() {
+                return Err(reader.error(
+                    &section,
+                    "initial_weights",
+                    "give exactly one of uniform = [low, high] or value = v",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule `r` with its terms.
+    pub fn rule(&self, r: usize) -> Result<SpikeRule> {
+        let spec = &self.rules[r];
+        if spec.terms.is_empty() {
+            let expression = spec.rule.as_deref().unwrap_or("");
+            let terms = crate::rule::spike::parse_spike_expression(expression)?
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect();
+            return SpikeRule::new(terms);
+        }
+        SpikeRule::from_names(&spec.terms)
+            .map_err(|e| Error::config(format!("rules.{}.terms", spec.name), e.to_string()))
+    }
+
+    /// The generating θ (every rule's expression on its terms; a rule without one: 0).
+    pub fn generating_theta(&self) -> Result<Vec<f64>> {
+        let mut theta = Vec::new();
+        for (r, spec) in self.rules.iter().enumerate() {
+            let rule = self.rule(r)?;
+            match &spec.rule {
+                Some(expression) => theta.extend(rule.parse_theta(expression)?),
+                None => theta.extend(vec![0.0; rule.n_parameters()]),
+            }
+        }
+        Ok(theta)
+    }
+
+    /// The circuit, masks drawn from `seed`.
+    pub fn build(&self, seed: u64) -> Result<SpikingCircuit> {
+        let index = |name: &str| {
+            self.populations
+                .iter()
+                .position(|p| p.name == name)
+                .unwrap_or(0)
+        };
+        let populations = self
+            .populations
+            .iter()
+            .map(|p| {
+                Ok(SpikingPopulation {
+                    name: p.name.clone(),
+                    size: p.size,
+                    kind: match p.source {
+                        Some(_) => SpikingKind::Source,
+                        None => SpikingKind::Lif(self.neuron(p)?),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut rules = Vec::new();
+        for (r, spec) in self.rules.iter().enumerate() {
+            rules.push(NamedSpikeRule {
+                name: spec.name.clone(),
+                rule: self.rule(r)?,
+            });
+        }
+        let mut projections = Vec::new();
+        for (k, p) in self.projections.iter().enumerate() {
+            let (pre, post) = (index(&p.from), index(&p.to));
+            let (n_pre, n_post) = (self.populations[pre].size, self.populations[post].size);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d61_736b ^ ((k as u64) << 32));
+            let density = p.density.unwrap_or(1.0);
+            let within = pre == post;
+            let connectivity = Connectivity::from_fn(n_pre, n_post, |i, j| {
+                (p.self_synapses || !within || i != j)
+                    && (density >= 1.0 || rng.random::<f64>() < density)
+            });
+            projections.push(SpikingProjection {
+                name: p.name.clone(),
+                pre,
+                post,
+                connectivity,
+                scale: p.scale,
+                rule: p
+                    .rule
+                    .as_ref()
+                    .map(|r| self.rules.iter().position(|q| &q.name == r).unwrap_or(0)),
+                learning_rate: p.learning_rate,
+                pre_decay: (-self.dt / p.tau_pre).exp(),
+                post_decay: (-self.dt / p.tau_post).exp(),
+            });
+        }
+        SpikingCircuit::new(
+            populations,
+            projections,
+            rules,
+            self.weight_bounds.map(|[low, high]| (low, high)),
+            self.dt,
+        )
+    }
+
+    fn neuron(&self, p: &SpikingPopulationSpec) -> Result<LifNeuron> {
+        let key = format!("populations.{}", p.name);
+        let leak = match (p.leak, p.tau_m) {
+            (Some(leak), _) => leak,
+            (None, Some(tau)) => (-self.dt / tau).exp(),
+            (None, None) => {
+                return Err(Error::config(
+                    format!("{key}.leak"),
+                    "give leak (α per step) or tau_m (ms)",
+                ))
+            }
+        };
+        if !(0.0..=1.0).contains(&leak) {
+            return Err(Error::config(
+                format!("{key}.leak"),
+                format!("must lie in [0, 1], found {leak}"),
+            ));
+        }
+        let escape = match p.escape.clone().unwrap_or(EscapeSpec::Exponential {
+            rho0: 10.0,
+            delta_u: 1.0,
+        }) {
+            EscapeSpec::Deterministic => Escape::Deterministic,
+            EscapeSpec::Sigmoid { beta } => Escape::Sigmoid { beta },
+            EscapeSpec::Exponential { rho0, delta_u } => Escape::Exponential {
+                rate_per_step: rho0 * self.dt / 1000.0,
+                delta_u,
+            },
+        };
+        let adaptation = match (p.activation.as_deref(), p.adaptation_tau) {
+            (Some("alif"), Some(tau)) => Some(Adaptation {
+                decay: (-self.dt / tau).exp(),
+                increment: p.adaptation_increment,
+            }),
+            (Some("alif"), None) => {
+                return Err(Error::config(
+                    format!("{key}.adaptation_tau"),
+                    "an ALIF population needs adaptation_tau (ms)",
+                ))
+            }
+            _ => None,
+        };
+        Ok(LifNeuron {
+            leak,
+            threshold: p.threshold,
+            reset: p.reset,
+            refractory_steps: p.refractory,
+            adaptation,
+            escape,
+        })
+    }
+
+    /// `W₀` of every projection (synapses present), drawn from `rng`.
+    pub fn draw_initial_weights(&self, circuit: &SpikingCircuit, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        let mut w0 = Vec::with_capacity(circuit.n_synapses());
+        for (k, p) in self.projections.iter().enumerate() {
+            let n = circuit.projections()[k].connectivity.n_synapses();
+            match (p.initial_weights.uniform, p.initial_weights.value) {
+                (Some([low, high]), _) => {
+                    w0.extend((0..n).map(|_| low + (high - low) * rng.random::<f64>()))
+                }
+                (None, Some(value)) => w0.extend(std::iter::repeat_n(value, n)),
+                (None, None) => w0.extend(std::iter::repeat_n(0.0, n)),
+            }
+        }
+        w0
+    }
+}
