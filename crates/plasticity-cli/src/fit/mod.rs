@@ -180,6 +180,9 @@ fn theta_of(expression: &str) -> Result<Vec<f64>> {
 }
 
 pub(crate) fn loss_command(args: &LossArgs) -> Result<()> {
+    if spiking::is_spike_train(&args.data)? {
+        return spiking::loss_command(&args.data, &args.theta, args.gradient);
+    }
     if circuit::is_circuit(&args.data)? {
         return circuit::loss_command(&args.data, &args.theta, args.gradient.strategy());
     }

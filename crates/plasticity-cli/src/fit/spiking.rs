@@ -143,3 +143,74 @@ pub(crate) fn fit_spike_train_command(
     note!("results written to {}", out.display());
     Ok(())
 }
+
+/// θ of every rule from `--theta`: `generating` (the circuit file's rules), or
+/// `name=EXPRESSION` per rule separated by `;` (rules not named are 0).
+fn theta_of(text: &str, dataset: &SpikeTrainDataset) -> Result<Vec<f64>> {
+    let circuit = &dataset.circuit;
+    if text.trim() == "generating" {
+        return dataset
+            .spec
+            .generating_theta()
+            .context("--theta generating: the circuit file's rules");
+    }
+    let mut theta = vec![0.0; circuit.n_parameters()];
+    for part in text.split(';').filter(|p| !p.trim().is_empty()) {
+        let Some((name, expression)) = part.split_once('=') else {
+            bail!("--theta: expected 'rule=EXPRESSION; …' or 'generating', found '{part}'");
+        };
+        let name = name.trim();
+        let Some(r) = circuit.rules().iter().position(|rule| rule.name == name) else {
+            let names: Vec<&str> = circuit.rules().iter().map(|r| r.name.as_str()).collect();
+            bail!(
+                "--theta: the circuit has no rule '{name}' (rules: {})",
+                names.join(", ")
+            );
+        };
+        let values = circuit.rules()[r]
+            .rule
+            .parse_theta(expression.trim())
+            .with_context(|| format!("--theta: rule '{name}'"))?;
+        theta[circuit.theta_range(r)].copy_from_slice(&values);
+    }
+    Ok(theta)
+}
+
+/// `plasticity loss` on spike trains: the negative log-likelihood (nats, summed) and
+/// its gradient in θ, by the strategy asked (`auto`: forward mode).
+pub(crate) fn loss_command(data: &Path, theta: &str, gradient: GradientArg) -> Result<()> {
+    use plasticity::objective::spike_train::SpikeTrainObjective;
+    use plasticity::objective::Objective;
+    let dataset =
+        SpikeTrainDataset::load(data).with_context(|| crate::output::reading_dataset(data))?;
+    let theta = theta_of(theta, &dataset)?;
+    let strategy = match gradient {
+        GradientArg::Auto => plasticity::gradient::GradientStrategy::Forward,
+        other => other.strategy(),
+    };
+    let objective = SpikeTrainObjective::new(&dataset, strategy);
+    let items: Vec<usize> = (0..dataset.trajectories()).collect();
+    let mut g = vec![0.0; objective.n_parameters()];
+    let start = Instant::now();
+    let mean = objective.loss_and_gradient(&theta, &items, &mut g);
+    let seconds = start.elapsed().as_secs_f64();
+    let n = objective.normaliser(items.len());
+    let gradient_json: serde_json::Map<_, _> = dataset
+        .circuit
+        .parameter_names()
+        .into_iter()
+        .zip(&g)
+        .map(|(name, v)| (name, json!(v * n)))
+        .collect();
+    out!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "negative_log_likelihood": mean * n,
+            "gradient": gradient_json,
+            "gradient_strategy": format!("{strategy:?}"),
+            "steps": dataset.steps,
+            "seconds": seconds,
+        }))?
+    );
+    Ok(())
+}

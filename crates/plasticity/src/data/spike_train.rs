@@ -5,7 +5,7 @@
 //! | `spikes/{population}` | i64 | [n_spikes, 3] | one row `(trajectory, step, neuron)` per spike, neuron within its population |
 //! | `initial_weights/{projection}` | f64 | [trajectories, n_post, n_pre] | `W₀` (0 where no synapse) |
 //! | `mask/{projection}` | i64 | [n_post, n_pre] | 1 where a synapse exists |
-//! | `weights/{projection}` | f64 | [trajectories, snapshots, n_post, n_pre] | optional: the weights at `weight_steps` (simulations) |
+//! | `weights/{projection}` | f64 | [trajectories, snapshots, n_synapses] | optional, plastic projections: the weights at `weight_steps` (simulations), synapses in the row-major order of the mask's ones |
 //! | `weight_steps` | i64 | [snapshots] | the steps of `weights/*` (before that step's update) |
 //! | `metadata` | 0-d string | | JSON: `kind` = `"spike_train"`, `circuit` (the circuit file as JSON), `steps`, `trajectories`, `seed`, `theta`, `parameter_names`, `version` |
 //!
@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Array3, Array4};
+use ndarray::{Array2, Array3};
 
 use crate::circuit::spiking::spec::SpikingCircuitSpec;
 use crate::circuit::spiking::{SpikeRaster, SpikingCircuit};
@@ -91,13 +91,15 @@ impl SpikeTrainDataset {
                     .into_dyn(),
             ));
             let snapshots = self.weight_steps.len();
-            if snapshots > 0 && self.weights.len() == k_max {
-                let mut w = Array4::zeros((k_max, snapshots, n_post, n_pre));
+            if snapshots > 0 && self.weights.len() == k_max && projection.rule.is_some() {
+                let mut w = Array3::zeros((k_max, snapshots, range.len()));
                 for (k, trajectory) in self.weights.iter().enumerate() {
                     for (s, weights) in trajectory.iter().enumerate() {
-                        let dense = c.scatter(&weights[range.clone()]);
-                        let mut slot = w.slice_mut(ndarray::s![k, s, .., ..]);
-                        for (slot, v) in slot.iter_mut().zip(dense) {
+                        for (slot, &v) in w
+                            .slice_mut(ndarray::s![k, s, ..])
+                            .iter_mut()
+                            .zip(&weights[range.clone()])
+                        {
                             *slot = v;
                         }
                     }
@@ -250,33 +252,38 @@ impl SpikeTrainDataset {
                 .iter()
                 .map(|&s| s.max(0) as usize)
                 .collect();
-            let mut weights =
-                vec![
-                    vec![Vec::with_capacity(circuit.n_synapses()); weight_steps.len()];
-                    trajectories
-                ];
-            for projection in circuit.projections() {
+            // fixed projections' weights stay at W₀
+            let mut weights: Vec<Vec<Vec<f64>>> = initial_weights
+                .iter()
+                .map(|w0| vec![w0.clone(); weight_steps.len()])
+                .collect();
+            for (p, projection) in circuit.projections().iter().enumerate() {
+                if projection.rule.is_none() {
+                    continue;
+                }
                 let key = format!("weights/{}", projection.name);
-                let c = &projection.connectivity;
-                let w = file.f64_array(&key, 4)?;
-                if w.shape() != [trajectories, weight_steps.len(), c.n_post(), c.n_pre()] {
+                let range = circuit.weight_range(p);
+                let w = file.f64_array(&key, 3)?;
+                if w.shape() != [trajectories, weight_steps.len(), range.len()] {
                     return Err(Error::data(
                         path,
                         key,
                         format!(
-                            "has shape {:?}, expected [{trajectories}, {}, {}, {}]",
+                            "has shape {:?}, expected [{trajectories}, {}, {}]",
                             w.shape(),
                             weight_steps.len(),
-                            c.n_post(),
-                            c.n_pre()
+                            range.len()
                         ),
                     ));
                 }
                 for (k, trajectory) in weights.iter_mut().enumerate() {
                     for (s, snapshot) in trajectory.iter_mut().enumerate() {
-                        let dense: Vec<f64> =
-                            w.slice(ndarray::s![k, s, .., ..]).iter().copied().collect();
-                        snapshot.extend(c.gather(&dense));
+                        for (slot, &v) in snapshot[range.clone()]
+                            .iter_mut()
+                            .zip(w.slice(ndarray::s![k, s, ..]))
+                        {
+                            *slot = v;
+                        }
                     }
                 }
             }

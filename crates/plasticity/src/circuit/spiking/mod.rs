@@ -23,7 +23,7 @@ mod simulate;
 pub mod spec;
 mod step;
 
-pub use neuron::{Adaptation, Escape, LifNeuron};
+pub use neuron::{Adaptation, Background, Escape, LifNeuron};
 pub use raster::SpikeRaster;
 pub use simulate::{run_circuit, RunDrive, SpikingRun};
 pub use step::{Decision, SpikingState};
@@ -246,6 +246,14 @@ impl SpikingCircuit {
             self.weight_bounds,
             self.dt,
         )
+    }
+
+    /// Whether a neuron population has background input (which no likelihood of
+    /// recorded spikes can account for).
+    pub fn has_background(&self) -> bool {
+        self.populations
+            .iter()
+            .any(|p| matches!(p.kind, SpikingKind::Lif(n) if n.background.is_some()))
     }
 
     /// The populations.

@@ -150,6 +150,9 @@ pub struct LifNeuron {
     pub refractory_steps: usize,
     /// The adaptive threshold (ALIF), if any.
     pub adaptation: Option<Adaptation>,
+    /// Unrecorded Poisson background input, if any (simulation only: a likelihood
+    /// cannot be computed with it).
+    pub background: Option<Background>,
     /// Spike generation.
     pub escape: Escape,
 }
@@ -161,4 +164,17 @@ pub struct Adaptation {
     pub decay: f64,
     /// `b`, the threshold's increment per spike.
     pub increment: f64,
+}
+
+/// Poisson background input: each step every neuron not held receives `J · n_t` with
+/// `n_t ~ Binomial(count, p)`, `p = rate Δt / 1000` (`count` independent Poisson
+/// inputs of `rate` Hz, as Brian2's `PoissonInput`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Background {
+    /// Number of inputs.
+    pub count: u64,
+    /// Spike probability of each input per step.
+    pub probability: f64,
+    /// `J` per input spike.
+    pub weight: f64,
 }

@@ -39,8 +39,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Adaptation, Escape, LifNeuron, NamedSpikeRule, SpikingCircuit, SpikingKind, SpikingPopulation,
-    SpikingProjection,
+    Adaptation, Background, Escape, LifNeuron, NamedSpikeRule, SpikingCircuit, SpikingKind,
+    SpikingPopulation, SpikingProjection,
 };
 use crate::circuit::spec::Reader;
 use crate::circuit::Connectivity;
@@ -136,6 +136,21 @@ pub struct SpikingPopulationSpec {
     /// ALIF: `b`.
     #[serde(default)]
     pub adaptation_increment: f64,
+    /// Unrecorded Poisson background input (simulation only).
+    #[serde(default)]
+    pub background: Option<BackgroundSpec>,
+}
+
+/// Poisson background input as written: `count` inputs of `rate` Hz, `weight` each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSpec {
+    /// Number of inputs per neuron.
+    pub count: u64,
+    /// Rate of each (Hz).
+    pub rate: f64,
+    /// Jump in `V` per input spike.
+    pub weight: f64,
 }
 
 /// A rule as written.
@@ -549,7 +564,25 @@ impl SpikingCircuitSpec {
             }
             _ => None,
         };
+        let background = match &p.background {
+            Some(b) => {
+                let probability = b.rate * self.dt / 1000.0;
+                if !(0.0..=1.0).contains(&probability) || !b.weight.is_finite() {
+                    return Err(Error::config(
+                        format!("{key}.background"),
+                        format!("rate × dt must lie in [0, 1000] Hz·ms and weight be finite, found rate {} Hz, weight {}", b.rate, b.weight),
+                    ));
+                }
+                Some(Background {
+                    count: b.count,
+                    probability,
+                    weight: b.weight,
+                })
+            }
+            None => None,
+        };
         Ok(LifNeuron {
+            background,
             leak,
             threshold: p.threshold,
             reset: p.reset,

@@ -250,9 +250,18 @@ impl SpikingCircuit {
                     let SpikingKind::Lif(neuron) = population.kind else {
                         continue;
                     };
+                    let background = neuron.background.map(|b| {
+                        let binomial = rand_distr::Binomial::new(b.count, b.probability)
+                            .expect("a probability checked when the circuit was built");
+                        (binomial, b.weight)
+                    });
                     for i in self.neuron_range(p) {
                         if state.held[i] {
                             continue;
+                        }
+                        if let Some((binomial, weight)) = &background {
+                            let count = rng.sample(binomial) as f64;
+                            state.v[i] += S::from_f64(weight * count);
                         }
                         let u = state.v[i] - S::from_f64(self.threshold(&neuron, state, i));
                         let p_spike = neuron.escape.probability(u.re());

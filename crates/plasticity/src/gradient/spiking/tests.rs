@@ -28,6 +28,7 @@ fn neuron(escape: Escape, adaptive: bool, refractory_steps: usize) -> LifNeuron 
             increment: 0.3,
         }),
         escape,
+        background: None,
     }
 }
 

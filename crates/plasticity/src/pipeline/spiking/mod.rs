@@ -24,7 +24,8 @@ use crate::{Error, Result};
 
 /// Simulates `trajectories` recordings of `steps` steps of the circuit under its
 /// generating rules, from `seed` (trajectory `k` from `seed + k`), keeping the weights
-/// at about 200 evenly spaced steps.
+/// at up to 200 evenly spaced steps (fewer for large circuits: at most about 32 MB of
+/// snapshots per trajectory).
 pub fn simulate_spike_trains(
     spec: &SpikingCircuitSpec,
     trajectories: usize,
@@ -39,7 +40,8 @@ pub fn simulate_spike_trains(
     }
     let circuit = spec.build(seed)?;
     let theta = spec.generating_theta()?;
-    let interval = (steps / 200).max(1);
+    let snapshots = (4_000_000 / circuit.n_synapses().max(1)).clamp(2, 200);
+    let interval = (steps / snapshots).max(1);
     let mut rasters = Vec::new();
     let mut initial_weights = Vec::new();
     let mut weights = Vec::new();
@@ -177,6 +179,12 @@ pub fn fit_spike_trains(
         return Err(Error::config("epochs", "must be at least 1"));
     }
     let circuit = &dataset.circuit;
+    if circuit.has_background() {
+        return Err(Error::config(
+            "background",
+            "a neuron population has Poisson background input, which the recording does not contain: the likelihood of the recorded spikes cannot account for it (remove `background` to fit)",
+        ));
+    }
     let names = circuit.parameter_names();
     let trainable = trainable_indices(&names, &settings.trainable)?;
     let n = circuit.n_parameters();
