@@ -111,6 +111,12 @@ pub(crate) fn fit_spike_train_command(
         ));
     }
     write_text(&out.join("coefficients.csv"), &csv)?;
+    plasticity::report::figures::spike_fit_figures(
+        &out.join("figures"),
+        &dataset,
+        &fit.outcome.theta,
+    )
+    .context("drawing the fit's figures")?;
     show!(
         "fitted in {seconds:.1} s ({:?}, {} iterations)",
         fit.outcome.stop_reason,

@@ -21,6 +21,7 @@ mod intervals;
 mod line;
 mod pair;
 mod paired;
+mod spiking;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +33,10 @@ pub use intervals::{coefficient_intervals, CoefficientInterval, Determination};
 pub use line::{line_panels, line_plot, LinePanel, Series};
 pub use pair::pair_plot;
 pub use paired::paired_plot;
+pub use spiking::{
+    spike_fit_figures, spike_raster_plot, spike_weights_plot, stdp_window, stdp_window_plot,
+    RASTER_MS, STDP_WINDOW_MS, STDP_WINDOW_WEIGHT,
+};
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

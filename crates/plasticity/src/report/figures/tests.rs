@@ -882,3 +882,35 @@ fn figures_heat_map_helpers() {
     assert_eq!(cell_decimals((0.0, 1e-12)), 6);
     assert_eq!(cell_decimals((f64::NAN, 1.0)), 2);
 }
+
+#[test]
+fn figures_spiking_stdp_window_of_pair_stdp() {
+    let rule =
+        crate::rule::spike::SpikeRule::from_names(&["s_post*x_trace", "s_pre*y_trace"]).unwrap();
+    let theta = [0.005, -0.00525];
+    let (dt, tau) = (1.0f64, 20.0);
+    let decay = (-dt / tau).exp();
+    let window = stdp_window(&rule, &theta, dt, decay, decay);
+    assert_eq!(window.len(), 201);
+    assert_eq!(window.first().unwrap().0, -100.0);
+    assert_eq!(window.last().unwrap().0, 100.0);
+    for &(lag, dw) in &window {
+        let expected = if lag >= 0.0 {
+            0.005 * (-lag / tau).exp()
+        } else {
+            // the post trace is 1 after the post spike's step and decays once a
+            // step from the next: post_decay^{|Δt|/dt}
+            -0.00525 * (-lag.abs() / tau).exp()
+        };
+        assert!(
+            (dw - expected).abs() < 1e-15,
+            "Δt = {lag}: {dw} vs {expected}"
+        );
+    }
+    // a coarser step keeps the same exponentials
+    let window = stdp_window(&rule, &theta, 2.0, decay.powi(2), decay.powi(2));
+    assert_eq!(window.len(), 101);
+    let (lag, dw) = window[45]; // Δt = −10 ms
+    assert_eq!(lag, -10.0);
+    assert!((dw + 0.00525 * (-0.5f64).exp()).abs() < 1e-15);
+}
