@@ -123,12 +123,14 @@ pub(crate) fn fit_spike_train_command(
         fit.outcome.loss_history.len()
     );
     for c in &fit.metrics.coefficients {
-        let generating = c.generating.map_or(String::new(), |g| {
-            format!(
-                "  (generating {g:.5}, error {:.1} %)",
-                100.0 * c.relative_error.unwrap_or(f64::NAN)
-            )
-        });
+        let generating = match (c.generating, c.relative_error) {
+            (Some(g), Some(e)) => format!("  (generating {g:.5}, error {:.1} %)", 100.0 * e),
+            (Some(_), None) => format!(
+                "  (not in the generating rule; effect {:.3} of the largest true term's)",
+                c.relative_effect
+            ),
+            _ => String::new(),
+        };
         show!("  {:<28} {:>10.5}{generating}", c.name, c.fitted);
     }
     let m = &fit.metrics;

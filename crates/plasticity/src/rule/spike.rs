@@ -259,6 +259,36 @@ impl SpikeRule {
             .sum()
     }
 
+    /// In one pass: `φ_k(v)` into `features`, and `(g, ∂g/∂w)`.
+    #[inline]
+    pub fn partials(&self, theta: &[f64], v: &SpikeVariables, features: &mut [f64]) -> (f64, f64) {
+        let (mut g, mut g_w) = (0.0, 0.0);
+        for ((f, term), &c) in features.iter_mut().zip(&self.terms).zip(theta) {
+            let [a, b, cx, dy, e, fr] = term.exponents;
+            let mut base = 1.0;
+            if a > 0 {
+                base *= v.s_pre;
+            }
+            if b > 0 {
+                base *= v.s_post;
+            }
+            if base == 0.0 {
+                *f = 0.0;
+                continue;
+            }
+            base *= power(v.x_trace, cx) * power(v.y_trace, dy) * power(v.r, fr);
+            let (value, slope) = match e {
+                0 => (base, 0.0),
+                1 => (base * v.w, base),
+                _ => (base * v.w * v.w, 2.0 * base * v.w),
+            };
+            *f = value;
+            g += c * value;
+            g_w += c * slope;
+        }
+        (g, g_w)
+    }
+
     /// `φ_k(v)` into `features` (`∂g/∂θ_k`).
     #[inline]
     pub fn features(&self, v: &SpikeVariables, features: &mut [f64]) {

@@ -94,6 +94,29 @@ impl<S: Scalar> SpikingState<S> {
         &self.y_trace[self.y_start[p]..self.y_start[p + 1]]
     }
 
+    /// The weights (mutable) with what an update of projection `p` reads: its traces
+    /// `(x̄, ȳ)`, the spikes `(previous, current)` and their lists.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn update_parts(
+        &mut self,
+        p: usize,
+    ) -> (
+        &mut [S],
+        (&[f64], &[f64]),
+        (&[bool], &[bool]),
+        (&[u32], &[u32]),
+    ) {
+        (
+            &mut self.weights,
+            (
+                &self.x_trace[self.x_start[p]..self.x_start[p + 1]],
+                &self.y_trace[self.y_start[p]..self.y_start[p + 1]],
+            ),
+            (&self.previous, &self.current),
+            (&self.previous_list, &self.current_list),
+        )
+    }
+
     /// The weights as real numbers.
     pub fn weights_re(&self) -> Vec<f64> {
         self.weights.iter().map(|w| w.re()).collect()

@@ -159,7 +159,7 @@ fn backward_step(
                     r: reward,
                 };
                 let phi = &mut features[..range.len()];
-                let (clipped, slope) = update_partials(
+                let (_, clipped, slope) = update_partials(
                     circuit,
                     rule,
                     &theta[range.clone()],

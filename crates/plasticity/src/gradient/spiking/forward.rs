@@ -96,8 +96,16 @@ pub fn likelihood_forward(
                 }
             },
         );
-        weight_tangents(circuit, theta, &state, trial.reward_at(t), s, features, n_p);
-        circuit.finish_step(theta, &mut state, trial.reward_at(t), |_| {});
+        // the update itself too (what finish_step does, without evaluating g twice)
+        weight_tangents(
+            circuit,
+            theta,
+            &mut state,
+            trial.reward_at(t),
+            s,
+            features,
+            n_p,
+        );
     }
     if fisher {
         for a in 0..n_p {
@@ -161,11 +169,11 @@ fn membrane_tangents(
 }
 
 /// `S_k ← (1 + η ∂g/∂w) S_k + η φ(v)` for every synapse updated this step (0 where
-/// clipped), at the weights before the update.
+/// clipped), at the weights before the update; then the update `W ← clip(W + η g)`.
 fn weight_tangents(
     circuit: &SpikingCircuit,
     theta: &[f64],
-    state: &SpikingState<f64>,
+    state: &mut SpikingState<f64>,
     reward: f64,
     s: &mut [f64],
     features: &mut [f64],
@@ -176,42 +184,36 @@ fn weight_tangents(
         let rule = &circuit.rules()[r].rule;
         let range = circuit.theta_range(r);
         let w_start = circuit.weight_range(p).start;
-        let (x, y) = (state.x_trace_of(p), state.y_trace_of(p));
-        let lists = (&state.previous_list[..], &state.current_list[..]);
-        circuit.visit_updates(
-            p,
-            &state.previous,
-            &state.current,
-            lists,
-            |k, i, j, s_pre, s_post| {
-                let k = w_start + k;
-                let v = SpikeVariables {
-                    s_pre,
-                    s_post,
-                    x_trace: x[j],
-                    y_trace: y[i],
-                    w: state.weights[k],
-                    r: reward,
-                };
-                let phi = &mut features[..range.len()];
-                let (clipped, slope) = update_partials(
-                    circuit,
-                    rule,
-                    &theta[range.clone()],
-                    projection.learning_rate,
-                    &v,
-                    phi,
-                );
-                let sk = &mut s[k * n_p..(k + 1) * n_p];
-                if clipped {
-                    sk.iter_mut().for_each(|x| *x = 0.0);
-                    return;
-                }
-                sk.iter_mut().for_each(|x| *x *= slope);
-                for (x, &f) in sk[range.clone()].iter_mut().zip(phi.iter()) {
-                    *x += f;
-                }
-            },
-        );
+        let (weights, (x, y), (previous, current), lists) = state.update_parts(p);
+        circuit.visit_updates(p, previous, current, lists, |k, i, j, s_pre, s_post| {
+            let k = w_start + k;
+            let v = SpikeVariables {
+                s_pre,
+                s_post,
+                x_trace: x[j],
+                y_trace: y[i],
+                w: weights[k],
+                r: reward,
+            };
+            let phi = &mut features[..range.len()];
+            let (updated, clipped, slope) = update_partials(
+                circuit,
+                rule,
+                &theta[range.clone()],
+                projection.learning_rate,
+                &v,
+                phi,
+            );
+            weights[k] = updated;
+            let sk = &mut s[k * n_p..(k + 1) * n_p];
+            if clipped {
+                sk.iter_mut().for_each(|x| *x = 0.0);
+                return;
+            }
+            sk.iter_mut().for_each(|x| *x *= slope);
+            for (x, &f) in sk[range.clone()].iter_mut().zip(phi.iter()) {
+                *x += f;
+            }
+        });
     }
 }

@@ -99,17 +99,15 @@ pub(crate) fn update_partials(
     eta: f64,
     v: &crate::rule::spike::SpikeVariables,
     features: &mut [f64],
-) -> (bool, f64) {
-    let g = rule.evaluate(theta, v);
+) -> (f64, bool, f64) {
+    let (g, g_w) = rule.partials(theta, v, features);
     let updated = v.w + eta * g;
-    let clipped = circuit
-        .weight_bounds()
-        .is_some_and(|(low, high)| updated > high || updated < low);
-    if clipped {
-        features.iter_mut().for_each(|f| *f = 0.0);
-        return (true, 0.0);
+    if let Some((low, high)) = circuit.weight_bounds() {
+        if updated > high || updated < low {
+            features.iter_mut().for_each(|f| *f = 0.0);
+            return (updated.clamp(low, high), true, 0.0);
+        }
     }
-    rule.features(v, features);
     features.iter_mut().for_each(|f| *f *= eta);
-    (false, 1.0 + eta * rule.w_derivative(theta, v))
+    (updated, false, 1.0 + eta * g_w)
 }

@@ -6,6 +6,8 @@
 
 mod evaluate;
 mod scoring;
+#[cfg(test)]
+mod tests;
 
 pub use evaluate::{evaluate_spike_fit, CoefficientReport, SpikeFitMetrics};
 
@@ -199,7 +201,7 @@ pub fn fit_spike_trains(
             };
             let solver = LevenbergMarquardt {
                 max_iterations: settings.epochs,
-                tolerance: 1e-12,
+                tolerance: 1e-10,
                 ..LevenbergMarquardt::default()
             };
             let (outcome, _) = fit_least_squares(
