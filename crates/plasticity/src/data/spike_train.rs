@@ -6,7 +6,7 @@
 //! | `initial_weights/{projection}` | f64 | [trajectories, n_post, n_pre] | `W₀` (0 where no synapse) |
 //! | `mask/{projection}` | i64 | [n_post, n_pre] | 1 where a synapse exists |
 //! | `weights/{projection}` | f64 | [trajectories, snapshots, n_synapses] | optional, plastic projections: the weights at `weight_steps` (simulations), synapses in the row-major order of the mask's ones |
-//! | `weight_steps` | i64 | [snapshots] | the steps of `weights/*` (before that step's update) |
+//! | `weight_steps` | i64 | \[snapshots\] | the steps of `weights/*` (before that step's update) |
 //! | `metadata` | 0-d string | | JSON: `kind` = `"spike_train"`, `circuit` (the circuit file as JSON), `steps`, `trajectories`, `seed`, `theta`, `parameter_names`, `version` |
 //!
 //! Every population's spikes are recorded (sources included): the likelihood is that of

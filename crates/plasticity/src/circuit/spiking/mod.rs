@@ -2,7 +2,7 @@
 //! and of leaky integrate-and-fire neurons ([`LifNeuron`]), joined by projections whose
 //! weights may change under spike-timing rules ([`SpikeRule`]).
 //!
-//! One step `t` (Δt per step), in this order ([`SpikingCircuit::step`]):
+//! One step `t` (Δt per step), in this order ([`SpikingCircuit::begin_step`], [`SpikingCircuit::decide`], [`SpikingCircuit::finish_step`]):
 //! 1. source populations spike (given by the data, or drawn);
 //! 2. every projection's presynaptic spikes `a_p,t` are its source's spikes of this
 //!    step, or a neuron population's of the previous step (one step of delay); its
