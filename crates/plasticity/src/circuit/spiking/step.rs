@@ -212,30 +212,17 @@ impl SpikingCircuit {
                 }
             }
         }
-        for (p, projection) in self.projections().iter().enumerate() {
-            let scale = S::from_f64(projection.scale);
-            let pre = self.neuron_range(projection.pre);
-            let post_start = self.neuron_range(projection.post).start;
-            let w_start = self.weight_range(p).start;
-            let list = if self.delayed(p) {
-                &state.previous_list
-            } else {
-                &state.current_list
-            };
-            for &j in list {
-                let j = j as usize;
-                if !pre.contains(&j) {
-                    continue;
-                }
-                for &(i, k) in self.outgoing(p, j - pre.start) {
-                    let i = post_start + i as usize;
-                    if !state.held[i] {
-                        let w = state.weights[w_start + k as usize];
-                        state.v[i] += scale * w;
-                    }
-                }
-            }
-        }
+        let SpikingState {
+            v,
+            weights,
+            previous_list,
+            current_list,
+            held,
+            ..
+        } = state;
+        self.visit_inputs((previous_list, current_list), held, |i, k, scale| {
+            v[i] += S::from_f64(scale) * weights[k];
+        });
     }
 
     /// Step item 3's spikes: every neuron not held spikes as `decision` says;
@@ -367,6 +354,40 @@ impl SpikingCircuit {
                     }
                 },
             );
+        }
+    }
+
+    /// Calls `visit(i, k, J)` for every synapse `k` (in the weights' layout) whose
+    /// presynaptic neuron spiked this step (a source) or the previous step (a neuron
+    /// population) into a neuron `i` (global) that is not held: step item 3's input
+    /// `V_i += J W_k`, and the same event loop for its tangents and adjoints.
+    pub(crate) fn visit_inputs(
+        &self,
+        (previous_list, current_list): (&[u32], &[u32]),
+        held: &[bool],
+        mut visit: impl FnMut(usize, usize, f64),
+    ) {
+        for (p, projection) in self.projections().iter().enumerate() {
+            let pre = self.neuron_range(projection.pre);
+            let post_start = self.neuron_range(projection.post).start;
+            let w_start = self.weight_range(p).start;
+            let list = if self.delayed(p) {
+                previous_list
+            } else {
+                current_list
+            };
+            for &j in list {
+                let j = j as usize;
+                if !pre.contains(&j) {
+                    continue;
+                }
+                for &(i, k) in self.outgoing(p, j - pre.start) {
+                    let i = post_start + i as usize;
+                    if !held[i] {
+                        visit(i, w_start + k as usize, projection.scale);
+                    }
+                }
+            }
         }
     }
 

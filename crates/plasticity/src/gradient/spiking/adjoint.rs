@@ -207,26 +207,8 @@ fn backward_step(
         }
     }
     // 3. the input
-    for (p, projection) in circuit.projections().iter().enumerate() {
-        let pre = circuit.neuron_range(projection.pre);
-        let post_start = circuit.neuron_range(projection.post).start;
-        let w_start = circuit.weight_range(p).start;
-        let list = if circuit.delayed(p) {
-            &taped.previous_list
-        } else {
-            &taped.current_list
-        };
-        for &j in list {
-            let j = j as usize;
-            if !pre.contains(&j) {
-                continue;
-            }
-            for &(i, k) in circuit.outgoing(p, j - pre.start) {
-                let i = post_start + i as usize;
-                if !taped.held[i] {
-                    weights_adjoint[w_start + k as usize] += projection.scale * membrane_adjoint[i];
-                }
-            }
-        }
-    }
+    let lists = (&taped.previous_list[..], &taped.current_list[..]);
+    circuit.visit_inputs(lists, &taped.held, |i, k, scale| {
+        weights_adjoint[k] += scale * membrane_adjoint[i];
+    });
 }

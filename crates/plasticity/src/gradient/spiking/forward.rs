@@ -139,33 +139,13 @@ fn membrane_tangents(
             }
         }
     }
-    for (p, projection) in circuit.projections().iter().enumerate() {
-        let pre = circuit.neuron_range(projection.pre);
-        let post_start = circuit.neuron_range(projection.post).start;
-        let w_start = circuit.weight_range(p).start;
-        let list = if circuit.delayed(p) {
-            &state.previous_list
-        } else {
-            &state.current_list
-        };
-        for &j in list {
-            let j = j as usize;
-            if !pre.contains(&j) {
-                continue;
-            }
-            for &(i, k) in circuit.outgoing(p, j - pre.start) {
-                let i = post_start + i as usize;
-                if state.held[i] {
-                    continue;
-                }
-                let k = w_start + k as usize;
-                let (di, sk) = (&mut d[i * n_p..(i + 1) * n_p], &s[k * n_p..(k + 1) * n_p]);
-                for (x, &y) in di.iter_mut().zip(sk) {
-                    *x += projection.scale * y;
-                }
-            }
+    let lists = (&state.previous_list[..], &state.current_list[..]);
+    circuit.visit_inputs(lists, &state.held, |i, k, scale| {
+        let (di, sk) = (&mut d[i * n_p..(i + 1) * n_p], &s[k * n_p..(k + 1) * n_p]);
+        for (x, &y) in di.iter_mut().zip(sk) {
+            *x += scale * y;
         }
-    }
+    });
 }
 
 /// `S_k ← (1 + η ∂g/∂w) S_k + η φ(v)` for every synapse updated this step (0 where
