@@ -436,9 +436,15 @@ fn every_shipped_experiment_file_is_valid() {
             // `discover --check`
             let text = std::fs::read_to_string(&path).expect("readable");
             if text.lines().any(|l| {
-                ["pca", "memory", "memory_phase", "pca_components"]
-                    .iter()
-                    .any(|kind| l == format!("kind = \"{kind}\""))
+                [
+                    "pca",
+                    "memory",
+                    "memory_phase",
+                    "pca_components",
+                    "spiking_target_rate",
+                ]
+                .iter()
+                .any(|kind| l == format!("kind = \"{kind}\""))
             }) {
                 let output = binary()
                     .arg("discover")

@@ -18,11 +18,13 @@ pub mod components;
 pub mod memory;
 pub mod pca;
 pub mod phase_memory;
+pub mod target_rate;
 
 pub use components::{ComponentsEvaluation, ComponentsObjective, ComponentsTask};
 pub use memory::{MemoryEvaluation, MemoryObjective, MemoryTask, RecallDynamics};
 pub use pca::{PcaEvaluation, PcaObjective, PcaTask};
 pub use phase_memory::{PhaseEvaluation, PhaseMemoryObjective, PhaseMemoryTask};
+pub use target_rate::{TargetRateEvaluation, TargetRateObjective, TargetRateTask};
 
 use rayon::prelude::*;
 

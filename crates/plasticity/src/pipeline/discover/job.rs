@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use super::components::{evaluate_components, ComponentsJob, ComponentsReport, ComponentsSeeds};
 use super::phase::{evaluate_phase, PhaseReport};
 use super::spec::{DiscoverKind, DiscoverSpec, FunctionTask, MetaOptimizer};
+use super::target_rate::{evaluate_target_rate, TargetRateReport};
 use super::{geometric_grid, meta_adam, meta_cmaes, tune_scale, MetaOutcome};
 use crate::fit::{EpochReport, FitCheckpoint};
 use crate::objective::function::{
-    ComponentsObjective, MemoryEvaluation, MemoryObjective, MemoryTask, PcaEvaluation, PcaObjective,
+    ComponentsObjective, MemoryEvaluation, MemoryObjective, MemoryTask, PcaEvaluation,
+    PcaObjective, TargetRateObjective,
 };
 use crate::rule::{term_names, TaylorRule, Term, Variables};
 use crate::task::patterns::PatternKind;
@@ -115,6 +117,8 @@ pub struct DiscoverReport {
     pub memory_phase: Option<PhaseReport>,
     /// Several-components results.
     pub pca_components: Option<ComponentsReport>,
+    /// Spiking target-rate results.
+    pub spiking_target_rate: Option<TargetRateReport>,
 }
 
 mod report;
@@ -144,6 +148,7 @@ pub fn discover_from(
     resume: Option<&FitCheckpoint>,
     on_step: impl FnMut(&EpochReport<'_>) -> ControlFlow<()>,
 ) -> Result<DiscoverReport> {
+    spec.check_optimizer(optimizer)?;
     let trainable = spec.trainable()?;
     let theta0 = spec.initial_theta()?;
     let rule = TaylorRule::new(Variables::Xyw);
@@ -212,6 +217,7 @@ pub fn discover_from(
                 memory: None,
                 memory_phase: None,
                 pca_components: None,
+                spiking_target_rate: None,
             })
         }
         FunctionTask::Memory(task) => {
@@ -245,6 +251,7 @@ pub fn discover_from(
                 }),
                 memory_phase: None,
                 pca_components: None,
+                spiking_target_rate: None,
                 outcome,
             })
         }
@@ -270,6 +277,31 @@ pub fn discover_from(
                 memory: None,
                 memory_phase: Some(report),
                 pca_components: None,
+                spiking_target_rate: None,
+                outcome,
+            })
+        }
+        FunctionTask::SpikingTargetRate(task) => {
+            let objective = TargetRateObjective::new(task, seed)?;
+            let outcome = meta.run(&objective)?;
+            let evaluation = &spec.evaluation;
+            let report = evaluate_target_rate(
+                &objective,
+                &outcome.theta,
+                (validation_seed, evaluation.validation_tasks),
+                (held_out_seed, evaluation.tasks),
+            )?;
+            Ok(DiscoverReport {
+                kind: spec.kind,
+                optimizer,
+                seed,
+                term_names: spec.coefficient_names()?,
+                trainable,
+                pca: None,
+                memory: None,
+                memory_phase: None,
+                pca_components: None,
+                spiking_target_rate: Some(report),
                 outcome,
             })
         }
@@ -299,6 +331,7 @@ pub fn discover_from(
                 memory: None,
                 memory_phase: None,
                 pca_components: Some(report),
+                spiking_target_rate: None,
                 outcome,
             })
         }

@@ -8,6 +8,7 @@ pub mod components;
 pub mod job;
 pub mod phase;
 pub mod spec;
+pub mod target_rate;
 
 pub use job::{discover, discover_from, identifiable_combinations, Combination, DiscoverReport};
 pub use spec::{DiscoverKind, DiscoverSpec, MetaOptimizer};

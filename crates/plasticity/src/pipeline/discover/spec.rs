@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::phase::{LearnedRule, PhaseSetup, PhaseStart};
 use super::{MetaAdamSettings, MetaCmaesSettings};
 use crate::circuit::spec::Reader;
-use crate::objective::function::{ComponentsTask, MemoryTask, PcaTask, RecallDynamics};
+use crate::objective::function::target_rate::TARGET_RATE_TERMS;
+use crate::objective::function::{
+    ComponentsTask, MemoryTask, PcaTask, RecallDynamics, TargetRateTask,
+};
 use crate::rule::{Term, Variables};
 use crate::task::covariance::CovarianceSampler;
 use crate::task::patterns::PatternKind;
@@ -29,6 +32,9 @@ pub enum DiscoverKind {
     /// `k` linear neurons with feed-forward and lateral plastic weights must find the
     /// top-`k` principal subspace (Földiák; Rubner & Tavan).
     PcaComponents,
+    /// An inhibitory→excitatory spike-timing rule must bring the excitatory neurons of
+    /// random E/I networks to a target rate (Vogels et al. 2011; CMA-ES only).
+    SpikingTargetRate,
 }
 
 /// The meta-optimizer.
@@ -87,6 +93,8 @@ pub enum FunctionTask {
     MemoryPhase(PhaseSetup),
     /// Several principal components.
     PcaComponents(ComponentsTask),
+    /// Inhibitory plasticity to a target rate.
+    SpikingTargetRate(TargetRateTask),
 }
 
 impl DiscoverSpec {
@@ -110,6 +118,8 @@ impl DiscoverSpec {
         spec.function_task().map_err(relocate)?;
         spec.trainable().map_err(relocate)?;
         spec.initial_theta().map_err(relocate)?;
+        spec.check_optimizer(spec.meta.optimizer)
+            .map_err(relocate)?;
         spec.adam_settings().validate().map_err(relocate)?;
         Ok(spec)
     }
@@ -195,6 +205,14 @@ impl DiscoverSpec {
                 "step_size",
                 "window",
             ],
+            DiscoverKind::SpikingTargetRate => &[
+                "target_rate_hz",
+                "excitatory",
+                "inhibitory",
+                "learn_seconds",
+                "eval_seconds",
+                "learning_rate",
+            ],
         };
         if let Ok(serde_json::Value::Object(present)) = serde_json::to_value(t) {
             for key in present.keys() {
@@ -212,6 +230,9 @@ impl DiscoverSpec {
         match self.kind {
             DiscoverKind::MemoryPhase => self.phase_setup().map(FunctionTask::MemoryPhase),
             DiscoverKind::PcaComponents => self.components_task().map(FunctionTask::PcaComponents),
+            DiscoverKind::SpikingTargetRate => {
+                self.target_rate_task().map(FunctionTask::SpikingTargetRate)
+            }
             DiscoverKind::Pca => {
                 need("inputs", t.inputs.is_some())?;
                 need("steps", t.steps.is_some())?;
@@ -291,6 +312,7 @@ impl DiscoverSpec {
             DiscoverKind::Memory => "memory",
             DiscoverKind::MemoryPhase => "memory_phase",
             DiscoverKind::PcaComponents => "pca_components",
+            DiscoverKind::SpikingTargetRate => "spiking_target_rate",
         }
     }
 
@@ -336,6 +358,9 @@ impl DiscoverSpec {
             FunctionTask::PcaComponents(_) => Ok(
                 crate::objective::function::components::coefficient_names(Variables::Xyw),
             ),
+            FunctionTask::SpikingTargetRate(_) => {
+                Ok(TARGET_RATE_TERMS.iter().map(|t| (*t).to_string()).collect())
+            }
             _ => Ok(crate::rule::term_names(Variables::Xyw)),
         }
     }
@@ -344,6 +369,9 @@ impl DiscoverSpec {
     pub fn trainable(&self) -> Result<Vec<usize>> {
         if self.kind == DiscoverKind::MemoryPhase {
             return Ok(self.phase_setup()?.trainable());
+        }
+        if self.kind == DiscoverKind::SpikingTargetRate {
+            return self.target_rate_trainable();
         }
         if self.kind == DiscoverKind::PcaComponents {
             let names = self.coefficient_names()?;
@@ -415,6 +443,9 @@ impl DiscoverSpec {
     pub fn initial_theta(&self) -> Result<Vec<f64>> {
         if self.kind == DiscoverKind::MemoryPhase {
             return Ok(self.phase_setup()?.initial_theta());
+        }
+        if self.kind == DiscoverKind::SpikingTargetRate {
+            return self.target_rate_initial_theta();
         }
         if self.kind == DiscoverKind::PcaComponents {
             return match self.rule.initial.as_str() {

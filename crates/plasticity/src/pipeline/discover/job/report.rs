@@ -31,7 +31,9 @@ impl DiscoverReport {
                 "value": spec.meta.weight_bound,
                 "applied": "meta-training only (|W_ij| ≤ bound after each storage step); never at evaluation",
             }),
-            DiscoverKind::MemoryPhase => json!({"kind": "none", "value": null, "applied": "never"}),
+            DiscoverKind::MemoryPhase | DiscoverKind::SpikingTargetRate => {
+                json!({"kind": "none", "value": null, "applied": "never"})
+            }
             DiscoverKind::PcaComponents => json!({
                 "kind": "norm_cap",
                 "value": spec.meta.norm_cap,
@@ -67,6 +69,9 @@ impl DiscoverReport {
                 "sanger": components.sanger,
             });
         }
+        if let Some(target) = &self.spiking_target_rate {
+            results["evaluation"] = json!(target);
+        }
         if let Some(pca) = &self.pca {
             results["evaluation"] = json!({
                 "learned": pca.learned,
@@ -88,6 +93,9 @@ impl DiscoverReport {
                 crate::rule::format_expression(ff, Variables::Xyw),
                 crate::rule::format_expression(lateral, Variables::Xyw)
             );
+        }
+        if let Some(target) = &self.spiking_target_rate {
+            return target.learned_rule.clone();
         }
         if self.memory_phase.is_none() {
             return crate::rule::format_expression(theta, Variables::Xyw);
@@ -124,6 +132,9 @@ impl DiscoverReport {
         }
         if let Some(components) = &self.pca_components {
             return components.metrics();
+        }
+        if let Some(target) = &self.spiking_target_rate {
+            return target.metrics();
         }
         if let Some(pca) = &self.pca {
             let (xy, yyw) = (theta[index("x*y")], theta[index("y^2*w")]);

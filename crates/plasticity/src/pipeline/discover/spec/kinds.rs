@@ -1,8 +1,13 @@
 //! The `[task]` and `[rule]` sections of the two kinds of issue 29: the phase-coded
-//! memory (Lengyel & Dayan) and several principal components.
+//! memory (Lengyel & Dayan) and several principal components; and of issue 28's
+//! spiking target rate (inhibitory plasticity, Vogels et al. 2011).
 
-use super::{DiscoverSpec, LearnedRule, PhaseSetup, PhaseStart};
-use crate::objective::function::{ComponentsTask, PhaseMemoryTask};
+use super::{
+    DiscoverKind, DiscoverSpec, LearnedRule, MetaOptimizer, PhaseSetup, PhaseStart, Trainable,
+};
+use crate::objective::function::target_rate::TARGET_RATE_TERMS;
+use crate::objective::function::{ComponentsTask, PhaseMemoryTask, TargetRateTask};
+use crate::rule::spike::SpikeRule;
 use crate::{Error, Result};
 
 impl DiscoverSpec {
@@ -91,5 +96,78 @@ impl DiscoverSpec {
             initial_scale,
             evaluation_loads,
         })
+    }
+
+    /// Refuses an optimizer the kind cannot use: the spiking target rate has no
+    /// gradient (spikes are thresholds), so only CMA-ES.
+    pub fn check_optimizer(&self, optimizer: MetaOptimizer) -> Result<()> {
+        if self.kind == DiscoverKind::SpikingTargetRate && optimizer == MetaOptimizer::Adam {
+            return Err(Error::config(
+                "meta.optimizer",
+                "spiking_target_rate has no gradient: use optimizer = \"cmaes\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The spiking target-rate task: `[task]` with defaults (80 E, 20 I, 5 Hz, 10 s of
+    /// learning, 4 s of measurement, `η` = 0.1).
+    pub(super) fn target_rate_task(&self) -> Result<TargetRateTask> {
+        let t = &self.task;
+        let task = TargetRateTask {
+            n_excitatory: t.excitatory.unwrap_or(80),
+            n_inhibitory: t.inhibitory.unwrap_or(20),
+            target_rate_hz: t.target_rate_hz.unwrap_or(5.0),
+            learn_seconds: t.learn_seconds.unwrap_or(10.0),
+            eval_seconds: t.eval_seconds.unwrap_or(4.0),
+            learning_rate: t.learning_rate.unwrap_or(0.1),
+        };
+        task.validate()?;
+        Ok(task)
+    }
+
+    /// The trained terms of the spiking target rate: `"all"` or a list of
+    /// `s_post*x_trace`, `s_pre*y_trace`, `s_pre`.
+    pub(super) fn target_rate_trainable(&self) -> Result<Vec<usize>> {
+        match &self.rule.trainable {
+            Trainable::All(word) if word == "all" => Ok((0..TARGET_RATE_TERMS.len()).collect()),
+            Trainable::Terms(list) if !list.is_empty() => {
+                let mut indices = Vec::new();
+                for name in list {
+                    match TARGET_RATE_TERMS.iter().position(|t| t == name) {
+                        Some(k) if !indices.contains(&k) => indices.push(k),
+                        Some(_) => {
+                            return Err(Error::config(
+                                "rule.trainable",
+                                format!("'{name}' is listed twice"),
+                            ))
+                        }
+                        None => {
+                            return Err(Error::config(
+                                "rule.trainable",
+                                format!("'{name}': expected one of {TARGET_RATE_TERMS:?}"),
+                            ))
+                        }
+                    }
+                }
+                indices.sort_unstable();
+                Ok(indices)
+            }
+            _ => Err(Error::config(
+                "rule.trainable",
+                format!("expected \"all\" or a non-empty list of {TARGET_RATE_TERMS:?}"),
+            )),
+        }
+    }
+
+    /// The start of the spiking target rate: `"zero"` or an expression over its terms
+    /// (e.g. `"1.0*s_post*x_trace + 1.0*s_pre*y_trace - 0.2*s_pre"`, Vogels' rule).
+    pub(super) fn target_rate_initial_theta(&self) -> Result<Vec<f64>> {
+        if self.rule.initial == "zero" {
+            return Ok(vec![0.0; TARGET_RATE_TERMS.len()]);
+        }
+        SpikeRule::from_names(&TARGET_RATE_TERMS[..])?
+            .parse_theta(&self.rule.initial)
+            .map_err(|e| Error::config("rule.initial", e.to_string()))
     }
 }

@@ -78,6 +78,21 @@ pub struct TaskSection {
     /// Phase memory: the STDP window `Ω`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowSection>,
+    /// Spiking target rate: the excitatory neurons' target rate `ρ₀` (Hz).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_rate_hz: Option<f64>,
+    /// Spiking target rate: excitatory neurons `N_E`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excitatory: Option<usize>,
+    /// Spiking target rate: inhibitory neurons `N_I`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inhibitory: Option<usize>,
+    /// Spiking target rate: seconds of learning before the rates are measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learn_seconds: Option<f64>,
+    /// Spiking target rate: seconds over which the rates are measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_seconds: Option<f64>,
 }
 
 /// `[task.window]`: the STDP window of the phase-memory task and how many of its

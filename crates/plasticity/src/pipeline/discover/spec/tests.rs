@@ -170,3 +170,70 @@ fn phase_memory_errors_name_the_key_and_line() {
         .to_string();
     assert!(error.contains("rule.learn"), "{error}");
 }
+
+const TARGET_RATE: &str = r#"
+kind = "spiking_target_rate"
+
+[task]
+target_rate_hz = 5.0
+learn_seconds = 2.0
+
+[rule]
+initial = "1.0*s_post*x_trace + 1.0*s_pre*y_trace - 0.2*s_pre"
+
+[meta]
+optimizer = "cmaes"
+iterations = 10
+tasks_per_step = 4
+learning_rate = 0.01
+final_learning_rate = 0.001
+gradient_clip = 1.0
+"#;
+
+#[test]
+fn a_target_rate_file_parses_with_defaults() {
+    let spec = DiscoverSpec::parse(TARGET_RATE, Path::new("rate.toml")).expect("test set-up");
+    let FunctionTask::SpikingTargetRate(task) = spec.function_task().expect("test set-up") else {
+        panic!("not the spiking target rate")
+    };
+    assert_eq!((task.n_excitatory, task.n_inhibitory), (80, 20));
+    assert_eq!((task.learn_seconds, task.eval_seconds), (2.0, 4.0));
+    assert_eq!(spec.trainable().expect("test set-up"), vec![0, 1, 2]);
+    assert_eq!(
+        spec.initial_theta().expect("test set-up"),
+        task.vogels_theta(1.0)
+    );
+    assert_eq!(
+        spec.coefficient_names().expect("test set-up"),
+        vec!["s_post*x_trace", "s_pre*y_trace", "s_pre"]
+    );
+}
+
+#[test]
+fn the_target_rate_refuses_adam_and_other_kinds_keys() {
+    let adam = TARGET_RATE.replace("optimizer = \"cmaes\"", "optimizer = \"adam\"");
+    let error = DiscoverSpec::parse(&adam, Path::new("rate.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("meta.optimizer")
+            && error.contains("spiking_target_rate has no gradient: use optimizer = \"cmaes\""),
+        "{error}"
+    );
+    // --optimizer adam on the command line reaches the job: refused there too.
+    let spec = DiscoverSpec::parse(TARGET_RATE, Path::new("rate.toml")).expect("test set-up");
+    let error = crate::pipeline::discover::discover(&spec, MetaOptimizer::Adam, 1, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("use optimizer = \"cmaes\""), "{error}");
+    let bad = TARGET_RATE.replace("learn_seconds = 2.0", "learn_seconds = 2.0\nneurons = 5");
+    let error = DiscoverSpec::parse(&bad, Path::new("rate.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("task.neurons"), "{error}");
+    let bad = TARGET_RATE.replace("initial = \"1.0", "trainable = [\"x*y\"]\ninitial = \"1.0");
+    let error = DiscoverSpec::parse(&bad, Path::new("rate.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("rule.trainable"), "{error}");
+}
