@@ -110,4 +110,35 @@ fn spiking_circuit_errors_name_the_file_and_key() {
         "0.1",
     ]);
     assert_fails_saying(&output, &["--noise-std", "spiking"]);
+    ok(&[
+        "--quiet",
+        "simulate",
+        "circuit",
+        &pair_file(),
+        "--out",
+        utf8(&out),
+        "--steps",
+        "500",
+        "--trajectories",
+        "1",
+    ]);
+    let fit = dir.path().join("fit");
+    let output = run(&[
+        "fit",
+        utf8(&out),
+        "--out",
+        utf8(&fit),
+        "--optimizer",
+        "adam",
+    ]);
+    assert_fails_saying(&output, &["Fisher scoring", "Adam"]);
+    let output = run(&[
+        "fit",
+        utf8(&out),
+        "--out",
+        utf8(&fit),
+        "--trainable",
+        "stdp.w",
+    ]);
+    assert_fails_saying(&output, &["stdp.w", "not a parameter"]);
 }

@@ -55,6 +55,12 @@ pub(crate) fn fit_spike_train_command(
     if options.online || resume {
         bail!("--online and --resume take rate recordings, not spike trains");
     }
+    if matches!(options.optimizer, Some(crate::flags::OptimizerArg::Adam)) {
+        bail!("spike-train fits run Fisher scoring (default) or L-BFGS (--solver lbfgs), not Adam");
+    }
+    if options.l1.is_some_and(|l1| l1 != 0.0) || options.l2 != 0.0 {
+        bail!("--l1 and --l2 are not supported on spike trains yet: the fit is the plain likelihood (select terms with --trainable)");
+    }
     let dataset =
         SpikeTrainDataset::load(data).with_context(|| crate::output::reading_dataset(data))?;
     let settings = settings(options);
