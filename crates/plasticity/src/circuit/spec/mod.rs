@@ -316,6 +316,16 @@ impl Reader<'_> {
         )
     }
 
+    /// The tables of the file in the order they are written (the parsed document keeps
+    /// it), for [`DeclarationOrder::take`].
+    pub(crate) fn declaration_order(&self) -> Result<DeclarationOrder> {
+        let document: toml::Table = self
+            .source
+            .parse()
+            .map_err(|e: toml::de::Error| self.located(&e))?;
+        Ok(DeclarationOrder { document })
+    }
+
     fn error_top(&self, key: &str, message: impl std::fmt::Display) -> Error {
         let line = top_level_line(self.source, key)
             .map(|l| format!("line {l}: "))
@@ -336,6 +346,38 @@ impl Reader<'_> {
     }
 }
 
+/// The order in which a circuit file declares its tables (populations update in it).
+pub(crate) struct DeclarationOrder {
+    document: toml::Table,
+}
+
+impl DeclarationOrder {
+    /// The values of `map` (a section's tables by name) in the order the file writes
+    /// the tables of `section`, each given its name by `name`.
+    pub(crate) fn take<T>(
+        &self,
+        mut map: std::collections::BTreeMap<String, T>,
+        section: &str,
+        name: impl Fn(&mut T, String),
+    ) -> Vec<T> {
+        let order: Vec<String> = self
+            .document
+            .get(section)
+            .and_then(|v| v.as_table())
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        order
+            .into_iter()
+            .filter_map(|key| {
+                map.remove(&key).map(|mut value| {
+                    name(&mut value, key);
+                    value
+                })
+            })
+            .collect()
+    }
+}
+
 impl CircuitSpec {
     /// Reads a circuit file.
     pub fn load(path: impl AsRef<Path>) -> Result<CircuitSpec> {
@@ -352,35 +394,11 @@ impl CircuitSpec {
         // typed first: toml's errors carry the span of the offending value
         let raw: RawCircuit = toml::from_str(source).map_err(|e| reader.located(&e))?;
         // then the order of the tables, which is the update order
-        let document: toml::Table = source
-            .parse()
-            .map_err(|e: toml::de::Error| reader.located(&e))?;
-        let order = |kind: &str| -> Vec<String> {
-            document
-                .get(kind)
-                .and_then(|v| v.as_table())
-                .map(|t| t.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        fn take<T>(
-            mut map: std::collections::BTreeMap<String, T>,
-            order: Vec<String>,
-            name: impl Fn(&mut T, String),
-        ) -> Vec<T> {
-            order
-                .into_iter()
-                .filter_map(|key| {
-                    map.remove(&key).map(|mut value| {
-                        name(&mut value, key);
-                        value
-                    })
-                })
-                .collect()
-        }
+        let tables = reader.declaration_order()?;
         let spec = CircuitSpec {
-            populations: take(raw.populations, order("populations"), |p, n| p.name = n),
-            rules: take(raw.rules, order("rules"), |r, n| r.name = n),
-            projections: take(raw.projections, order("projections"), |p, n| p.name = n),
+            populations: tables.take(raw.populations, "populations", |p, n| p.name = n),
+            rules: tables.take(raw.rules, "rules", |r, n| r.name = n),
+            projections: tables.take(raw.projections, "projections", |p, n| p.name = n),
             weight_bound: raw.weight_bound,
             base,
         };

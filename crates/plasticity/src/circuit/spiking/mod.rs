@@ -143,6 +143,14 @@ impl SpikingCircuit {
                 neuron
                     .escape
                     .check(&format!("populations.{}.escape", p.name))?;
+                if let Some(b) = neuron.background {
+                    if !((0.0..=1.0).contains(&b.probability) && b.weight.is_finite()) {
+                        return Err(Error::config(
+                            format!("populations.{}.background", p.name),
+                            format!("needs a probability per step in [0, 1] and a finite weight, found {} and {}", b.probability, b.weight),
+                        ));
+                    }
+                }
             }
             if populations[..k].iter().any(|q| q.name == p.name) {
                 return Err(Error::config(

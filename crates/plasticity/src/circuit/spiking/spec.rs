@@ -281,37 +281,13 @@ impl SpikingCircuitSpec {
     pub fn parse(source: &str, path: &Path) -> Result<Self> {
         let reader = Reader { path, source };
         let raw: RawSpiking = toml::from_str(source).map_err(|e| reader.located(&e))?;
-        let document: toml::Table = source
-            .parse()
-            .map_err(|e: toml::de::Error| reader.located(&e))?;
-        let order = |kind: &str| -> Vec<String> {
-            document
-                .get(kind)
-                .and_then(|v| v.as_table())
-                .map(|t| t.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        fn take<T>(
-            mut map: BTreeMap<String, T>,
-            order: Vec<String>,
-            name: impl Fn(&mut T, String),
-        ) -> Vec<T> {
-            order
-                .into_iter()
-                .filter_map(|key| {
-                    map.remove(&key).map(|mut value| {
-                        name(&mut value, key);
-                        value
-                    })
-                })
-                .collect()
-        }
+        let tables = reader.declaration_order()?;
         let spec = SpikingCircuitSpec {
             dt: raw.dt,
             weight_bounds: raw.weight_bounds,
-            populations: take(raw.populations, order("populations"), |p, n| p.name = n),
-            rules: take(raw.rules, order("rules"), |r, n| r.name = n),
-            projections: take(raw.projections, order("projections"), |p, n| p.name = n),
+            populations: tables.take(raw.populations, "populations", |p, n| p.name = n),
+            rules: tables.take(raw.rules, "rules", |r, n| r.name = n),
+            projections: tables.take(raw.projections, "projections", |p, n| p.name = n),
         };
         spec.check(&reader)?;
         Ok(spec)
