@@ -58,6 +58,11 @@ fn simulate_loss_and_fit_on_spike_trains() {
             "{term}: {f} vs {a}"
         );
     }
+    let evaluated = ok(&["evaluate", data, "--theta", "generating", "--seed", "5"]);
+    let evaluated: serde_json::Value = serde_json::from_slice(&evaluated.stdout).unwrap();
+    let m = &evaluated["metrics"];
+    assert_eq!(m["log_likelihood_over_generating"].as_f64(), Some(0.0));
+    assert!(m["r2_open_loop"].as_f64().unwrap() > 0.999999, "{m}");
     let out = dir.path().join("fit");
     ok(&[
         "--quiet",

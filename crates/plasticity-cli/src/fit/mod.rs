@@ -231,6 +231,9 @@ pub(crate) fn loss_command(args: &LossArgs) -> Result<()> {
 }
 
 pub(crate) fn evaluate_command(args: &EvaluateArgs) -> Result<()> {
+    if spiking::is_spike_train(&args.data)? {
+        return spiking::evaluate_command(&args.data, &args.theta, args.seed);
+    }
     if circuit::is_circuit(&args.data)? {
         return circuit::evaluate_command(
             &args.data,

@@ -228,3 +228,33 @@ pub(crate) fn loss_command(data: &Path, theta: &str, gradient: GradientArg) -> R
     );
     Ok(())
 }
+
+/// `plasticity evaluate` on spike trains: the metrics of a fit (coefficients against the
+/// generating rule, log-likelihoods, term effects, R² on a fresh recording drawn from
+/// `seed`) for a rule given by `--theta`, as JSON.
+pub(crate) fn evaluate_command(data: &Path, theta: &str, seed: u64) -> Result<()> {
+    use plasticity::objective::spike_train::SpikeTrainObjective;
+    use plasticity::pipeline::spiking::evaluate_spike_fit;
+    let dataset =
+        SpikeTrainDataset::load(data).with_context(|| crate::output::reading_dataset(data))?;
+    let parameters = theta_of(theta, &dataset)?;
+    let objective =
+        SpikeTrainObjective::new(&dataset, plasticity::gradient::GradientStrategy::Forward);
+    let all: Vec<usize> = (0..parameters.len()).collect();
+    let settings = SpikeFitSettings {
+        eval_seed: seed,
+        ..SpikeFitSettings::default()
+    };
+    let metrics = evaluate_spike_fit(&objective, &parameters, &all, &settings)?;
+    out!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "theta": theta,
+            "parameter_names": dataset.circuit.parameter_names(),
+            "values": parameters,
+            "eval_seed": seed,
+            "metrics": metrics,
+        }))?
+    );
+    Ok(())
+}
