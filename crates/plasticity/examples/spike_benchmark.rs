@@ -34,20 +34,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         plasticity::task::spiking::simulate_recording(&spec, &circuit, &theta, steps, 1, 0)?;
     let simulate_s = start.elapsed().as_secs_f64();
     let seconds = steps as f64 * spec.dt / 1000.0;
-    let neurons: usize = circuit
-        .populations()
-        .iter()
-        .filter(|p| !matches!(p.kind, plasticity::circuit::spiking::SpikingKind::Source))
-        .map(|p| p.size)
-        .sum();
+    let neurons = circuit.n_model_neurons();
     let spikes = recording.run.raster.n_spikes();
-    let plastic: Vec<usize> = circuit
-        .projections()
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.rule.is_some())
-        .flat_map(|(p, _)| circuit.weight_range(p))
-        .collect();
+    let plastic = circuit.plastic_synapses();
     let mean = |w: &[f64]| plastic.iter().map(|&k| w[k]).sum::<f64>() / plastic.len().max(1) as f64;
     let mut line = format!(
         "{{\"simulator\": \"plasticity\", \"version\": \"{}\", \"circuit\": \"{path}\", \"dt_ms\": {}, \"duration_s\": {seconds}, \"neurons\": {neurons}, \"synapses\": {}, \"plastic_synapses\": {}, \"spikes\": {spikes}, \"rate_hz\": {:.3}, \"mean_plastic_weight_start\": {:.6}, \"mean_plastic_weight_end\": {:.6}, \"simulate_s\": {simulate_s:.4}, \"realtime_factor\": {:.5}",

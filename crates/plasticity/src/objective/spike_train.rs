@@ -6,7 +6,6 @@
 use rayon::prelude::*;
 
 use super::Objective;
-use crate::circuit::spiking::SpikingKind;
 use crate::data::SpikeTrainDataset;
 use crate::gradient::spiking::adjoint::{likelihood_adjoint, AdjointWorkspace};
 use crate::gradient::spiking::forward::{likelihood_forward, ForwardWorkspace, LikelihoodSystem};
@@ -55,12 +54,7 @@ impl<'a> SpikeTrainObjective<'a> {
     /// `n`, the neuron-steps the loss is divided by.
     pub fn normaliser(&self, items: usize) -> f64 {
         let circuit = &self.dataset.circuit;
-        let neurons: usize = circuit
-            .populations()
-            .iter()
-            .filter(|p| matches!(p.kind, SpikingKind::Lif(_)))
-            .map(|p| p.size)
-            .sum();
+        let neurons = circuit.n_model_neurons();
         (items * self.steps * neurons).max(1) as f64
     }
 

@@ -299,6 +299,25 @@ impl SpikingCircuit {
         self.weight_start[self.projections.len()]
     }
 
+    /// Neurons of the neuron (not source) populations.
+    pub fn n_model_neurons(&self) -> usize {
+        self.populations
+            .iter()
+            .filter(|p| matches!(p.kind, SpikingKind::Lif(_)))
+            .map(|p| p.size)
+            .sum()
+    }
+
+    /// The synapses of every plastic projection, in the weights' layout.
+    pub fn plastic_synapses(&self) -> Vec<usize> {
+        self.projections
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.rule.is_some())
+            .flat_map(|(p, _)| self.weight_range(p))
+            .collect()
+    }
+
     /// All rule parameters.
     pub fn n_parameters(&self) -> usize {
         self.theta_start[self.rules.len()]

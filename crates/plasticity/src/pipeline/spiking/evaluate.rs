@@ -214,13 +214,7 @@ fn fresh_r2(
         interval,
     );
     let closed = simulate_recording(&dataset.spec, circuit, fitted, steps, seed, interval)?;
-    let plastic: Vec<usize> = circuit
-        .projections()
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.rule.is_some())
-        .flat_map(|(p, _)| circuit.weight_range(p))
-        .collect();
+    let plastic = circuit.plastic_synapses();
     let w0 = &truth.initial_weights;
     let r2 = |predicted: &[Vec<f64>], changes: bool| {
         let (mut residual, mut values) = (0.0, Vec::new());
