@@ -93,6 +93,66 @@ fn simulate_loss_and_fit_on_spike_trains() {
 }
 
 #[test]
+fn latent_neurons_are_left_out_of_recordings_and_taken_by_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("latent.npz");
+    let data = utf8(&data);
+    let circuit = repo_root().join("experiments/spiking/stdp_latent.toml");
+    ok(&[
+        "--quiet",
+        "simulate",
+        "circuit",
+        utf8(&circuit),
+        "--out",
+        data,
+        "--steps",
+        "4000",
+        "--trajectories",
+        "1",
+        "--seed",
+        "2",
+    ]);
+    let file = plasticity::io::npz::NpzFile::open(data).unwrap();
+    assert!(file.contains("spikes/out") && !file.contains("spikes/hidden"));
+    let loss = |gradient: &str| -> serde_json::Value {
+        let output = ok(&[
+            "loss",
+            data,
+            "--theta",
+            "generating",
+            "--gradient",
+            gradient,
+        ]);
+        serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+    };
+    let (forward, adjoint) = (loss("forward"), loss("checkpointed"));
+    assert_eq!(forward["gradient"], adjoint["gradient"]);
+    assert!(forward["gradient_strategy"]
+        .as_str()
+        .unwrap()
+        .contains("latent"));
+    let out = dir.path().join("fit");
+    ok(&[
+        "--quiet",
+        "fit",
+        data,
+        "--out",
+        utf8(&out),
+        "--epochs",
+        "20",
+    ]);
+    let r = results(&out);
+    let m = &r["metrics"];
+    assert!(m["r2_open_loop"].as_f64().unwrap() > 0.9, "{m}");
+    // the fitted rule explains the recorded neurons better than no plasticity
+    let (fitted, none) = (
+        m["log_likelihood"].as_f64().unwrap(),
+        m["log_likelihood_no_plasticity"].as_f64().unwrap(),
+    );
+    assert!(fitted > none, "{fitted} vs {none}");
+}
+
+#[test]
 fn spiking_circuit_errors_name_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

@@ -135,3 +135,32 @@ impl Scalar for num_dual::Dual64 {
         num_dual::DualNum::sqrt(&self)
     }
 }
+
+/// Forward-mode dual numbers carrying `N` directional derivatives at once (the
+/// gradient with latent populations, [`crate::gradient::spiking::mean_field`]).
+impl<const N: usize> Scalar for num_dual::DualSVec64<N> {
+    #[inline]
+    fn from_f64(value: f64) -> Self {
+        num_dual::DualSVec64::from_re(value)
+    }
+    #[inline]
+    fn re(self) -> f64 {
+        self.re
+    }
+    #[inline]
+    fn exp(self) -> Self {
+        num_dual::DualNum::exp(&self)
+    }
+    #[inline]
+    fn tanh(self) -> Self {
+        num_dual::DualNum::tanh(&self)
+    }
+    #[inline]
+    fn ln(self) -> Self {
+        num_dual::DualNum::ln(&self)
+    }
+    #[inline]
+    fn sqrt(self) -> Self {
+        num_dual::DualNum::sqrt(&self)
+    }
+}

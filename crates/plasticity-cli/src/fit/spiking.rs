@@ -202,7 +202,8 @@ pub(crate) fn loss_command(data: &Path, theta: &str, gradient: GradientArg) -> R
         GradientArg::Auto => plasticity::gradient::GradientStrategy::Forward,
         other => other.strategy(),
     };
-    let objective = SpikeTrainObjective::new(&dataset, strategy);
+    let objective = SpikeTrainObjective::new(&dataset, strategy)
+        .with_context(|| format!("fitting {}", data.display()))?;
     let items: Vec<usize> = (0..dataset.trajectories()).collect();
     let mut g = vec![0.0; objective.n_parameters()];
     let start = Instant::now();
@@ -221,7 +222,11 @@ pub(crate) fn loss_command(data: &Path, theta: &str, gradient: GradientArg) -> R
         serde_json::to_string_pretty(&json!({
             "negative_log_likelihood": mean * n,
             "gradient": gradient_json,
-            "gradient_strategy": format!("{strategy:?}"),
+            "gradient_strategy": if dataset.circuit.has_latent() {
+                "forward-mode dual numbers (latent populations by expectation)".to_string()
+            } else {
+                format!("{strategy:?}")
+            },
             "steps": dataset.steps,
             "seconds": seconds,
         }))?
@@ -239,7 +244,8 @@ pub(crate) fn evaluate_command(data: &Path, theta: &str, seed: u64) -> Result<()
         SpikeTrainDataset::load(data).with_context(|| crate::output::reading_dataset(data))?;
     let parameters = theta_of(theta, &dataset)?;
     let objective =
-        SpikeTrainObjective::new(&dataset, plasticity::gradient::GradientStrategy::Forward);
+        SpikeTrainObjective::new(&dataset, plasticity::gradient::GradientStrategy::Forward)
+            .with_context(|| format!("evaluating on {}", data.display()))?;
     let all: Vec<usize> = (0..parameters.len()).collect();
     let settings = SpikeFitSettings {
         eval_seed: seed,

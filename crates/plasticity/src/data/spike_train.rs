@@ -9,8 +9,10 @@
 //! | `weight_steps` | i64 | \[snapshots\] | the steps of `weights/*` (before that step's update) |
 //! | `metadata` | 0-d string | | JSON: `kind` = `"spike_train"`, `circuit` (the circuit file as JSON), `steps`, `trajectories`, `seed`, `theta`, `parameter_names`, `version` |
 //!
-//! Every population's spikes are recorded (sources included): the likelihood is that of
-//! the recorded spikes with the model teacher-forced.
+//! Every population's spikes are recorded (sources included), except those of latent
+//! populations (`recorded = false` in the circuit), which have no `spikes/` key: the
+//! likelihood is that of the recorded spikes with the model teacher-forced and the
+//! latent neurons taken by expectation.
 
 use std::path::Path;
 
@@ -55,6 +57,9 @@ impl SpikeTrainDataset {
         let mut f64_arrays: Vec<(String, ndarray::ArrayD<f64>)> = Vec::new();
         let mut i64_arrays: Vec<(String, ndarray::ArrayD<i64>)> = Vec::new();
         for (p, population) in circuit.populations().iter().enumerate() {
+            if !population.recorded {
+                continue;
+            }
             let range = circuit.neuron_range(p);
             let mut rows = Vec::new();
             for (k, raster) in self.rasters.iter().enumerate() {
@@ -190,6 +195,16 @@ impl SpikeTrainDataset {
         let mut events: Vec<Vec<(usize, u32)>> = vec![Vec::new(); trajectories];
         for (p, population) in circuit.populations().iter().enumerate() {
             let key = format!("spikes/{}", population.name);
+            if !population.recorded {
+                if file.contains(&key) {
+                    return Err(Error::data(
+                        path,
+                        key,
+                        format!("is present, but the circuit marks '{}' unrecorded (recorded = false): remove the key, or the flag to fit its spikes", population.name),
+                    ));
+                }
+                continue;
+            }
             let spikes = file.i64_array(&key, 2)?;
             if spikes.shape()[1] != 3 {
                 return Err(Error::data(

@@ -1,7 +1,9 @@
 //! The loss of spike-train recordings: the teacher-forced negative log-likelihood of
 //! every recorded spike ([`crate::gradient::spiking`]), summed over trajectories and
-//! divided by the neuron-steps `n = K · T · N_neurons`, so that the loss is in nats
-//! per neuron-step; parallel over trajectories.
+//! divided by the neuron-steps `n = K · T · N_recorded`, so that the loss is in nats
+//! per neuron-step; parallel over trajectories. With latent populations the gradient
+//! and Fisher information come from [`crate::gradient::spiking::mean_field`] whatever
+//! the strategy.
 
 use rayon::prelude::*;
 
@@ -9,6 +11,7 @@ use super::Objective;
 use crate::data::SpikeTrainDataset;
 use crate::gradient::spiking::adjoint::{likelihood_adjoint, AdjointWorkspace};
 use crate::gradient::spiking::forward::{likelihood_forward, ForwardWorkspace, LikelihoodSystem};
+use crate::gradient::spiking::mean_field::likelihood_mean_field;
 use crate::gradient::spiking::{trial_loss, SpikeTrial};
 use crate::gradient::GradientStrategy;
 
@@ -21,13 +24,15 @@ pub struct SpikeTrainObjective<'a> {
 
 impl<'a> SpikeTrainObjective<'a> {
     /// The objective, gradients by `strategy` (forward mode: memory independent of
-    /// the recording's length; else the adjoint with its segments).
-    pub fn new(dataset: &'a SpikeTrainDataset, strategy: GradientStrategy) -> Self {
-        SpikeTrainObjective {
+    /// the recording's length; else the adjoint with its segments). Latent
+    /// populations must allow the expectation ([`crate::circuit::spiking::SpikingCircuit::check_mean_field`]).
+    pub fn new(dataset: &'a SpikeTrainDataset, strategy: GradientStrategy) -> crate::Result<Self> {
+        dataset.circuit.check_mean_field()?;
+        Ok(SpikeTrainObjective {
             dataset,
             strategy,
             steps: dataset.steps,
-        }
+        })
     }
 
     /// Uses only the first `steps` steps of every trajectory.
@@ -54,7 +59,7 @@ impl<'a> SpikeTrainObjective<'a> {
     /// `n`, the neuron-steps the loss is divided by.
     pub fn normaliser(&self, items: usize) -> f64 {
         let circuit = &self.dataset.circuit;
-        let neurons = circuit.n_model_neurons();
+        let neurons = circuit.n_recorded_neurons();
         (items * self.steps * neurons).max(1) as f64
     }
 
@@ -76,7 +81,11 @@ impl<'a> SpikeTrainObjective<'a> {
         let parts: Vec<LikelihoodSystem> = items
             .par_iter()
             .map_init(ForwardWorkspace::default, |workspace, &k| {
-                likelihood_forward(circuit, theta, self.trial(k), true, workspace)
+                if circuit.has_latent() {
+                    likelihood_mean_field(circuit, theta, self.trial(k), true)
+                } else {
+                    likelihood_forward(circuit, theta, self.trial(k), true, workspace)
+                }
             })
             .collect();
         let n = circuit.n_parameters();
@@ -117,6 +126,13 @@ impl Objective for SpikeTrainObjective<'_> {
         let circuit = &self.dataset.circuit;
         let n = circuit.n_parameters();
         let parts: Vec<(f64, Vec<f64>)> = match self.strategy {
+            _ if circuit.has_latent() => items
+                .par_iter()
+                .map(|&k| {
+                    let system = likelihood_mean_field(circuit, theta, self.trial(k), false);
+                    (system.loss, system.gradient)
+                })
+                .collect(),
             GradientStrategy::Forward => items
                 .par_iter()
                 .map_init(ForwardWorkspace::default, |workspace, &k| {

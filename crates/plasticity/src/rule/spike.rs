@@ -249,6 +249,23 @@ impl SpikeRule {
             .sum()
     }
 
+    /// `g_θ = Σ_k θ_k φ_k` with θ and every variable of any scalar kind (spikes may be
+    /// expectations in [0, 1]); `variables` in the order of [`SPIKE_SYMBOLS`].
+    #[inline]
+    pub fn evaluate_generic<S: crate::scalar::Scalar>(&self, theta: &[S], variables: &[S; 6]) -> S {
+        let mut total = S::zero();
+        for (term, &c) in self.terms.iter().zip(theta) {
+            let mut value = c;
+            for (&exponent, &variable) in term.exponents.iter().zip(variables) {
+                for _ in 0..exponent {
+                    value *= variable;
+                }
+            }
+            total += value;
+        }
+        total
+    }
+
     /// `∂g/∂w`.
     #[inline]
     pub fn w_derivative(&self, theta: &[f64], v: &SpikeVariables) -> f64 {

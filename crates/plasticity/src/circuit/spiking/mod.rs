@@ -17,12 +17,14 @@
 //! So the rule sees a pre and a post spike of the same step once, as potentiation
 //! (`x̄` includes this step's presynaptic spike, `ȳ` not yet the postsynaptic one).
 
+mod latent;
 mod neuron;
 mod raster;
 mod simulate;
 pub mod spec;
 mod step;
 
+pub use latent::AgeDensity;
 pub use neuron::{Adaptation, Background, Escape, LifNeuron};
 pub use raster::SpikeRaster;
 pub use simulate::{run_circuit, RunDrive, SpikingRun};
@@ -31,6 +33,10 @@ pub use step::{Decision, SpikingState};
 use super::network::Connectivity;
 use crate::rule::spike::SpikeRule;
 use crate::{Error, Result};
+
+/// The most rule parameters a circuit with latent populations may have (the lanes of
+/// the forward-mode dual numbers of its gradient).
+pub const MAX_MEAN_FIELD_PARAMETERS: usize = 16;
 
 /// What a population of a spiking circuit is.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,6 +56,10 @@ pub struct SpikingPopulation {
     pub size: usize,
     /// Source or neurons.
     pub kind: SpikingKind,
+    /// Whether its spikes are recorded. An unrecorded (latent) neuron population is
+    /// simulated like any other; a teacher-forced run treats it by expectation
+    /// ([`SpikingState::teacher_forced`]).
+    pub recorded: bool,
 }
 
 /// A projection of a spiking circuit.
@@ -151,6 +161,12 @@ impl SpikingCircuit {
                         ));
                     }
                 }
+            }
+            if !p.recorded && p.kind == SpikingKind::Source {
+                return Err(Error::config(
+                    format!("populations.{}.recorded", p.name),
+                    "a source population's spikes are the input: it must be recorded",
+                ));
             }
             if populations[..k].iter().any(|q| q.name == p.name) {
                 return Err(Error::config(
@@ -306,6 +322,67 @@ impl SpikingCircuit {
             .filter(|p| matches!(p.kind, SpikingKind::Lif(_)))
             .map(|p| p.size)
             .sum()
+    }
+
+    /// Neurons of the recorded neuron populations (those a likelihood observes).
+    pub fn n_recorded_neurons(&self) -> usize {
+        self.populations
+            .iter()
+            .filter(|p| p.recorded && matches!(p.kind, SpikingKind::Lif(_)))
+            .map(|p| p.size)
+            .sum()
+    }
+
+    /// Whether population `p` is latent (neurons, unrecorded).
+    #[inline]
+    pub fn is_latent(&self, p: usize) -> bool {
+        !self.populations[p].recorded
+    }
+
+    /// Whether some population is latent.
+    pub fn has_latent(&self) -> bool {
+        self.populations.iter().any(|p| !p.recorded)
+    }
+
+    /// Checks that the latent populations can be treated by expectation in a
+    /// teacher-forced likelihood: escape noise (not deterministic), no adaptation, no
+    /// background input; and that θ has at most
+    /// [`MAX_MEAN_FIELD_PARAMETERS`] parameters (forward-mode dual numbers carry them).
+    pub fn check_mean_field(&self) -> Result<()> {
+        if !self.has_latent() {
+            return Ok(());
+        }
+        for p in &self.populations {
+            let SpikingKind::Lif(neuron) = p.kind else {
+                continue;
+            };
+            if p.recorded {
+                continue;
+            }
+            let key = format!("populations.{}", p.name);
+            let problem = if neuron.escape == Escape::Deterministic {
+                Some("has deterministic spikes: a latent population needs escape noise (its expected spike is p(u))")
+            } else if neuron.background.is_some() {
+                Some("has background input: a latent population's input must be known to take it by expectation")
+            } else if neuron.adaptation.is_some() {
+                Some("is adaptive (alif): a latent population is treated by expectation, which this version does only for lif")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(Error::config(key, problem));
+            }
+        }
+        if self.n_parameters() > MAX_MEAN_FIELD_PARAMETERS {
+            return Err(Error::config(
+                "rules",
+                format!(
+                    "{} parameters with latent populations: their gradient by dual numbers takes at most {MAX_MEAN_FIELD_PARAMETERS}",
+                    self.n_parameters()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The synapses of every plastic projection, in the weights' layout.

@@ -67,6 +67,21 @@ impl Escape {
         }
     }
 
+    /// `p(u)` for any scalar (a latent neuron's expected spike).
+    pub fn probability_generic<S: Scalar>(&self, u: S) -> S {
+        match *self {
+            Escape::Deterministic => S::from_f64(f64::from(u8::from(u.re() >= 0.0))),
+            Escape::Sigmoid { beta } => (u * S::from_f64(beta)).sigmoid(),
+            Escape::Exponential {
+                rate_per_step,
+                delta_u,
+            } => {
+                let lambda = (u / S::from_f64(delta_u)).exp() * S::from_f64(rate_per_step);
+                S::one() - (-lambda).exp()
+            }
+        }
+    }
+
     /// `log p(s | u)` for a recorded spike `s` and its derivative `∂/∂u`, and the
     /// Fisher information `I(u) = p'(u)² / (p (1 − p))` (`None` when deterministic).
     ///

@@ -17,6 +17,7 @@
 //! reset = 0.0
 //! refractory = 0                  # steps held at the reset after a spike
 //! escape = { kind = "exponential", rho0 = 10.0, delta_u = 3.0 }   # rho0 in Hz
+//! # recorded = false             # latent: simulated, left out of recordings
 //!
 //! [rules.stdp]
 //! terms = ["s_post*x_trace", "s_pre*y_trace"]     # or ["ten"]
@@ -133,6 +134,19 @@ pub struct SpikingPopulationSpec {
     /// Unrecorded Poisson background input (simulation only).
     #[serde(default)]
     pub background: Option<BackgroundSpec>,
+    /// Whether the population's spikes are recorded (default true). A latent
+    /// population (`recorded = false`) is simulated, its spikes are left out of the
+    /// recording, and fits treat it by expectation.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub recorded: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 /// Poisson background input as written: `count` inputs of `rate` Hz, `weight` each.

@@ -3,6 +3,7 @@
 
 use rand::RngExt;
 
+use super::latent::AgeDensity;
 use super::{SpikingCircuit, SpikingKind};
 use crate::rule::spike::{SpikeRule, SpikeVariables};
 use crate::scalar::Scalar;
@@ -28,9 +29,18 @@ pub struct SpikingState<S> {
     /// The adaptation `a` per neuron (ALIF).
     pub adaptation: Vec<f64>,
     /// Per projection, its presynaptic traces (concatenated).
-    pub x_trace: Vec<f64>,
+    pub x_trace: Vec<S>,
     /// Per projection, its postsynaptic traces (concatenated).
-    pub y_trace: Vec<f64>,
+    pub y_trace: Vec<S>,
+    /// Latent neurons by expectation: each one's spike probability this step
+    /// (`ŝ = p(u)`; 0 elsewhere).
+    pub expected: Vec<S>,
+    /// … and the previous step's.
+    pub expected_previous: Vec<S>,
+    /// Whether latent populations are treated by expectation (teacher-forced runs).
+    mean_field: bool,
+    /// The latent neurons' distributions over the age of their last spike.
+    ages: Option<AgeDensity<S>>,
     /// Whether each neuron spiked this step.
     pub current: Vec<bool>,
     /// Whether each neuron spiked the previous step.
@@ -71,8 +81,12 @@ impl<S: Scalar> SpikingState<S> {
             weights: initial_weights.iter().map(|&w| S::from_f64(w)).collect(),
             refractory: vec![0; n],
             adaptation: vec![0.0; n],
-            x_trace: vec![0.0; x_start[x_start.len() - 1]],
-            y_trace: vec![0.0; y_start[y_start.len() - 1]],
+            x_trace: vec![S::zero(); x_start[x_start.len() - 1]],
+            y_trace: vec![S::zero(); y_start[y_start.len() - 1]],
+            expected: vec![S::zero(); n],
+            expected_previous: vec![S::zero(); n],
+            mean_field: false,
+            ages: None,
             current: vec![false; n],
             previous: vec![false; n],
             current_list: Vec::new(),
@@ -84,13 +98,33 @@ impl<S: Scalar> SpikingState<S> {
         }
     }
 
+    /// The state before the first step of a teacher-forced run: as [`Self::new`], with
+    /// the latent populations (if any) treated by expectation. A latent neuron's spike
+    /// is replaced by its probability `ŝ_t` wherever a spike enters (its traces, its
+    /// targets' input, the rules), `ŝ_t` computed over the age of its last spike
+    /// ([`AgeDensity`]); differentiable in θ, no surrogate. Recorded spikes of latent
+    /// neurons, if given, are ignored.
+    pub fn teacher_forced(circuit: &SpikingCircuit, initial_weights: &[f64]) -> Self {
+        let mut state = Self::new(circuit, initial_weights);
+        state.mean_field = circuit.has_latent();
+        if state.mean_field {
+            state.ages = Some(AgeDensity::new(circuit));
+        }
+        state
+    }
+
+    /// Whether latent populations are treated by expectation.
+    pub fn mean_field(&self) -> bool {
+        self.mean_field
+    }
+
     /// Projection `p`'s presynaptic traces.
-    pub fn x_trace_of(&self, p: usize) -> &[f64] {
+    pub fn x_trace_of(&self, p: usize) -> &[S] {
         &self.x_trace[self.x_start[p]..self.x_start[p + 1]]
     }
 
     /// Projection `p`'s postsynaptic traces.
-    pub fn y_trace_of(&self, p: usize) -> &[f64] {
+    pub fn y_trace_of(&self, p: usize) -> &[S] {
         &self.y_trace[self.y_start[p]..self.y_start[p + 1]]
     }
 
@@ -100,12 +134,7 @@ impl<S: Scalar> SpikingState<S> {
     pub(crate) fn update_parts(
         &mut self,
         p: usize,
-    ) -> (
-        &mut [S],
-        (&[f64], &[f64]),
-        (&[bool], &[bool]),
-        (&[u32], &[u32]),
-    ) {
+    ) -> (&mut [S], (&[S], &[S]), (&[bool], &[bool]), (&[u32], &[u32])) {
         (
             &mut self.weights,
             (
@@ -161,6 +190,9 @@ impl SpikingCircuit {
                 state.current_list.push(i);
             }
         }
+        if state.mean_field {
+            std::mem::swap(&mut state.expected, &mut state.expected_previous);
+        }
         for (p, projection) in self.projections().iter().enumerate() {
             let pre = self.neuron_range(projection.pre);
             let spikes = if self.delayed(p) {
@@ -169,13 +201,27 @@ impl SpikingCircuit {
                 &state.current
             };
             let x = &mut state.x_trace[state.x_start[p]..state.x_start[p + 1]];
-            for (x, &s) in x.iter_mut().zip(&spikes[pre]) {
-                *x = *x * projection.pre_decay + f64::from(u8::from(s));
+            let decay = S::from_f64(projection.pre_decay);
+            if state.mean_field && self.is_latent(projection.pre) {
+                for (x, &e) in x.iter_mut().zip(&state.expected_previous[pre]) {
+                    *x = *x * decay + e;
+                }
+            } else {
+                for (x, &s) in x.iter_mut().zip(&spikes[pre]) {
+                    *x = *x * decay + S::from_f64(f64::from(u8::from(s)));
+                }
             }
             let post = self.neuron_range(projection.post);
             let y = &mut state.y_trace[state.y_start[p]..state.y_start[p + 1]];
-            for (y, &s) in y.iter_mut().zip(&state.previous[post]) {
-                *y = (*y + f64::from(u8::from(s))) * projection.post_decay;
+            let decay = S::from_f64(projection.post_decay);
+            if state.mean_field && self.is_latent(projection.post) {
+                for (y, &e) in y.iter_mut().zip(&state.expected_previous[post]) {
+                    *y = (*y + e) * decay;
+                }
+            } else {
+                for (y, &s) in y.iter_mut().zip(&state.previous[post]) {
+                    *y = (*y + S::from_f64(f64::from(u8::from(s)))) * decay;
+                }
             }
         }
         self.integrate(state);
@@ -191,7 +237,15 @@ impl SpikingCircuit {
             let SpikingKind::Lif(neuron) = population.kind else {
                 continue;
             };
+            let expected = state.mean_field && self.is_latent(p);
             for i in self.neuron_range(p) {
+                if expected {
+                    // V collects this step's input; the ages integrate it below
+                    state.v[i] = S::zero();
+                    state.integrated[i] = true;
+                    state.held[i] = false;
+                    continue;
+                }
                 let spiked = state.previous[i];
                 if let Some(adaptation) = neuron.adaptation {
                     state.adaptation[i] =
@@ -223,6 +277,48 @@ impl SpikingCircuit {
         self.visit_inputs((previous_list, current_list), held, |i, k, scale| {
             v[i] += S::from_f64(scale) * weights[k];
         });
+        if state.mean_field {
+            self.latent_inputs(state);
+            self.advance_ages(state);
+        }
+    }
+
+    /// Every latent neuron's ages grow and integrate this step's input (collected in
+    /// its `V`, which becomes the mean membrane).
+    fn advance_ages<S: Scalar>(&self, state: &mut SpikingState<S>) {
+        let Some(ages) = state.ages.as_mut() else {
+            return;
+        };
+        for (p, population) in self.populations().iter().enumerate() {
+            if let (SpikingKind::Lif(neuron), true) = (population.kind, self.is_latent(p)) {
+                for i in self.neuron_range(p) {
+                    state.v[i] = ages.advance(i, &neuron, state.v[i]);
+                }
+            }
+        }
+    }
+
+    /// The input of latent presynaptic neurons by expectation:
+    /// `V_i += J W_k ŝ_j,t−1` for every synapse `k` from a latent `j` into `i`.
+    fn latent_inputs<S: Scalar>(&self, state: &mut SpikingState<S>) {
+        for (p, projection) in self.projections().iter().enumerate() {
+            if !self.is_latent(projection.pre) {
+                continue;
+            }
+            let pre = self.neuron_range(projection.pre);
+            let post_start = self.neuron_range(projection.post).start;
+            let w_start = self.weight_range(p).start;
+            let scale = S::from_f64(projection.scale);
+            for j in pre.clone() {
+                let drive = scale * state.expected_previous[j];
+                for &(i, k) in self.outgoing(p, j - pre.start) {
+                    let i = post_start + i as usize;
+                    if !state.held[i] {
+                        state.v[i] += drive * state.weights[w_start + k as usize];
+                    }
+                }
+            }
+        }
     }
 
     /// Step item 3's spikes: every neuron not held spikes as `decision` says;
@@ -238,8 +334,10 @@ impl SpikingCircuit {
         match decision {
             Decision::Forced(spikes) => {
                 for &i in spikes {
-                    if !self.is_source(i as usize) {
-                        state.current[i as usize] = true;
+                    let i_usize = i as usize;
+                    let latent = state.mean_field && self.is_latent(self.population_of(i_usize));
+                    if !self.is_source(i_usize) && !latent {
+                        state.current[i_usize] = true;
                         state.current_list.push(i);
                     }
                 }
@@ -247,6 +345,12 @@ impl SpikingCircuit {
                     let SpikingKind::Lif(neuron) = population.kind else {
                         continue;
                     };
+                    if let (Some(ages), true) = (state.ages.as_mut(), self.is_latent(p)) {
+                        for i in self.neuron_range(p) {
+                            state.expected[i] = ages.expected_spike(i, &neuron);
+                        }
+                        continue;
+                    }
                     for i in self.neuron_range(p) {
                         if !state.held[i] {
                             let u = state.v[i] - S::from_f64(self.threshold(&neuron, state, i));
@@ -311,6 +415,12 @@ impl SpikingCircuit {
             let Some(r) = projection.rule else { continue };
             let rule = &self.rules()[r].rule;
             let theta = &theta[self.theta_range(r)];
+            if state.mean_field
+                && (self.is_latent(projection.pre) || self.is_latent(projection.post))
+            {
+                self.expected_updates(p, rule, theta, state, reward, &mut clipped);
+                continue;
+            }
             let eta = S::from_f64(projection.learning_rate);
             let w_start = self.weight_range(p).start;
             let bounds = self.weight_bounds();
@@ -336,8 +446,8 @@ impl SpikingCircuit {
                     let v = SpikeVariables {
                         s_pre,
                         s_post,
-                        x_trace: x[j],
-                        y_trace: y[i],
+                        x_trace: x[j].re(),
+                        y_trace: y[i].re(),
                         w: w.re(),
                         r: reward,
                     };
@@ -354,6 +464,81 @@ impl SpikingCircuit {
                     }
                 },
             );
+        }
+    }
+
+    /// Step item 4 for a projection from or onto a latent population, by expectation:
+    /// every synapse, with each latent spike replaced by its probability `ŝ` and the
+    /// traces it drives (`g_θ` is linear in each spike, so this is `E[g_θ]` given the
+    /// traces).
+    fn expected_updates<S: Scalar>(
+        &self,
+        p: usize,
+        rule: &SpikeRule,
+        theta: &[S],
+        state: &mut SpikingState<S>,
+        reward: f64,
+        clipped: &mut impl FnMut(usize),
+    ) {
+        let projection = &self.projections()[p];
+        let (pre, post) = (
+            self.neuron_range(projection.pre),
+            self.neuron_range(projection.post),
+        );
+        let (pre_latent, post_latent) = (
+            self.is_latent(projection.pre),
+            self.is_latent(projection.post),
+        );
+        let delayed = self.delayed(p);
+        let eta = S::from_f64(projection.learning_rate);
+        let w_start = self.weight_range(p).start;
+        let bounds = self.weight_bounds();
+        let spike = |b: bool| S::from_f64(f64::from(u8::from(b)));
+        let c = &projection.connectivity;
+        let SpikingState {
+            weights,
+            x_trace,
+            y_trace,
+            x_start,
+            y_start,
+            expected,
+            expected_previous,
+            previous,
+            current,
+            ..
+        } = state;
+        let (x, y) = (
+            &x_trace[x_start[p]..x_start[p + 1]],
+            &y_trace[y_start[p]..y_start[p + 1]],
+        );
+        let r = S::from_f64(reward);
+        for i in 0..c.n_post() {
+            let s_post = if post_latent {
+                expected[post.start + i]
+            } else {
+                spike(current[post.start + i])
+            };
+            for k in c.row(i) {
+                let j = c.pre_index()[k];
+                let s_pre = match (pre_latent, delayed) {
+                    (true, _) => expected_previous[pre.start + j],
+                    (false, true) => spike(previous[pre.start + j]),
+                    (false, false) => spike(current[pre.start + j]),
+                };
+                let w = &mut weights[w_start + k];
+                let variables = [s_pre, s_post, x[j], y[i], *w, r];
+                let updated = *w + eta * rule.evaluate_generic(theta, &variables);
+                *w = updated;
+                if let Some((low, high)) = bounds {
+                    if updated.re() > high {
+                        *w = S::from_f64(high);
+                        clipped(w_start + k);
+                    } else if updated.re() < low {
+                        *w = S::from_f64(low);
+                        clipped(w_start + k);
+                    }
+                }
+            }
         }
     }
 

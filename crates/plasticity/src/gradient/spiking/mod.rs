@@ -9,10 +9,16 @@
 //! `L = −Σ_t Σ_i log p(s_i,t | u_i,t)`, `u = V − ϑ` ([`Escape::log_likelihood`]), exact:
 //! no surrogate derivative is involved.
 //!
+//! Latent (unrecorded) populations are treated by expectation
+//! ([`SpikingState::teacher_forced`]); their gradient is [`mean_field`]'s.
+//!
 //! [`Escape::log_likelihood`]: crate::circuit::spiking::Escape::log_likelihood
 
 pub mod adjoint;
 pub mod forward;
+#[cfg(test)]
+mod latent_tests;
+pub mod mean_field;
 #[cfg(test)]
 mod tests;
 
@@ -49,7 +55,7 @@ pub fn negative_log_likelihood<S: Scalar>(
     theta: &[S],
     trial: SpikeTrial<'_>,
 ) -> (S, usize) {
-    let mut state = SpikingState::<S>::new(circuit, trial.initial_weights);
+    let mut state = SpikingState::<S>::teacher_forced(circuit, trial.initial_weights);
     let mut loss = S::zero();
     let mut clipped = 0;
     for t in 0..trial.steps {
@@ -69,7 +75,7 @@ pub fn negative_log_likelihood<S: Scalar>(
 
 /// The loss of a trial for real θ, with the exact `log1p`/`expm1` forms.
 pub fn trial_loss(circuit: &SpikingCircuit, theta: &[f64], trial: SpikeTrial<'_>) -> f64 {
-    let mut state = SpikingState::<f64>::new(circuit, trial.initial_weights);
+    let mut state = SpikingState::<f64>::teacher_forced(circuit, trial.initial_weights);
     let mut loss = 0.0;
     for t in 0..trial.steps {
         let spikes = trial.raster.at(t);

@@ -17,7 +17,7 @@ use crate::circuit::Connectivity;
 use crate::gradient::GradientStrategy;
 use crate::rule::spike::SpikeRule;
 
-fn neuron(escape: Escape, adaptive: bool, refractory_steps: usize) -> LifNeuron {
+pub(super) fn neuron(escape: Escape, adaptive: bool, refractory_steps: usize) -> LifNeuron {
     LifNeuron {
         leak: 0.9,
         threshold: 1.0,
@@ -40,11 +40,13 @@ fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCircuit {
             name: "src".into(),
             size: 8,
             kind: SpikingKind::Source,
+            recorded: true,
         },
         SpikingPopulation {
             name: "out".into(),
             size: 4,
             kind: SpikingKind::Lif(neuron(escape, true, 1)),
+            recorded: true,
         },
     ];
     let projection = |name: &str, pre, post, connectivity, scale, rule| SpikingProjection {
@@ -75,7 +77,7 @@ fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCircuit {
     SpikingCircuit::new(populations, projections, rules, bounds, 1.0).unwrap()
 }
 
-fn theta() -> Vec<f64> {
+pub(super) fn theta() -> Vec<f64> {
     vec![
         0.01, -0.005, 0.05, -0.04, 0.002, -0.003, 0.01, -0.02, 0.015, -0.01, 0.03, -0.02, -0.001,
     ]
@@ -102,7 +104,11 @@ fn recording(circuit: &SpikingCircuit, steps: usize, seed: u64) -> (SpikeRaster,
     (run.raster, w0)
 }
 
-fn dual_gradient(circuit: &SpikingCircuit, theta: &[f64], trial: SpikeTrial<'_>) -> Vec<f64> {
+pub(super) fn dual_gradient(
+    circuit: &SpikingCircuit,
+    theta: &[f64],
+    trial: SpikeTrial<'_>,
+) -> Vec<f64> {
     (0..theta.len())
         .map(|k| {
             let dual: Vec<Dual64> = theta
@@ -115,7 +121,7 @@ fn dual_gradient(circuit: &SpikingCircuit, theta: &[f64], trial: SpikeTrial<'_>)
         .collect()
 }
 
-fn assert_close(a: &[f64], b: &[f64], tolerance: f64, what: &str) {
+pub(super) fn assert_close(a: &[f64], b: &[f64], tolerance: f64, what: &str) {
     let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
         assert!(

@@ -198,11 +198,13 @@ impl TargetRateTask {
                 name: "e".into(),
                 size: ne,
                 kind: SpikingKind::Lif(neuron),
+                recorded: true,
             },
             SpikingPopulation {
                 name: "i".into(),
                 size: ni,
                 kind: SpikingKind::Lif(neuron),
+                recorded: true,
             },
         ];
         let mut projection = |name: &str,

@@ -140,7 +140,7 @@ fn term_effects(objective: &SpikeTrainObjective<'_>, theta: &[f64]) -> Vec<f64> 
     let mut features = vec![0.0; theta.len()];
     for k in 0..dataset.trajectories() {
         let trial = objective.trial(k);
-        let mut state = SpikingState::<f64>::new(circuit, trial.initial_weights);
+        let mut state = SpikingState::<f64>::teacher_forced(circuit, trial.initial_weights);
         for t in 0..trial.steps {
             let spikes = trial.raster.at(t);
             circuit.begin_step(&mut state, spikes);
@@ -151,6 +151,9 @@ fn term_effects(objective: &SpikeTrainObjective<'_>, theta: &[f64]) -> Vec<f64> 
             );
             for (p, projection) in circuit.projections().iter().enumerate() {
                 let Some(r) = projection.rule else { continue };
+                if circuit.is_latent(projection.pre) || circuit.is_latent(projection.post) {
+                    continue; // the effects are those on recorded neurons' synapses
+                }
                 let rule = &circuit.rules()[r].rule;
                 let range = circuit.theta_range(r);
                 let w_start = circuit.weight_range(p).start;

@@ -194,7 +194,7 @@ pub fn fit_spike_trains(
     let start = vec![0.0; n];
     let outcome = match settings.solver {
         SpikeSolver::FisherScoring => {
-            let objective = SpikeTrainObjective::new(dataset, GradientStrategy::Forward);
+            let objective = SpikeTrainObjective::new(dataset, GradientStrategy::Forward)?;
             let problem = scoring::FisherScoring {
                 objective: &objective,
                 parametrisation: &parametrisation,
@@ -215,7 +215,7 @@ pub fn fit_spike_trains(
             outcome
         }
         SpikeSolver::Lbfgs => {
-            let objective = SpikeTrainObjective::new(dataset, settings.gradient);
+            let objective = SpikeTrainObjective::new(dataset, settings.gradient)?;
             let config = FitConfig {
                 epochs: settings.epochs,
                 tolerance: 1e-14,
@@ -224,7 +224,7 @@ pub fn fit_spike_trains(
             fit(&objective, &parametrisation, &start, &[], &config, observer)?
         }
     };
-    let objective = SpikeTrainObjective::new(dataset, GradientStrategy::Forward);
+    let objective = SpikeTrainObjective::new(dataset, GradientStrategy::Forward)?;
     let metrics = evaluate_spike_fit(&objective, &outcome.theta, &trainable, settings)?;
     let identifiability = scoring::identifiability(&objective, &outcome.theta, &trainable, &names);
     Ok(SpikeFit {

@@ -61,6 +61,7 @@ impl SpikingCircuitSpec {
                         Some(_) => SpikingKind::Source,
                         None => SpikingKind::Lif(self.neuron(p)?),
                     },
+                    recorded: p.recorded,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
