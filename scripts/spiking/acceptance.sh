@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 28's acceptance runs for STDP from spike trains (docs/spiking.md): pair terms
 # free from 60 s (seeds 1-6: the prototype reported 6) and 300 s (seeds 1-3); the ten-term family from 300 s (seeds 1-3) and
-# 60 s (seed 1). Writes OUT/{pair,ten}-{60,300}-s{seed}/results.json and prints the
+# 60 s (seed 1); pair terms with half of the outputs latent from 60 s (seeds 1-3).
+# Writes OUT/{pair,ten,latent}-{60,300}-s{seed}/results.json and prints the
 # table (scripts/spiking/table.py).
 #   scripts/spiking/acceptance.sh [OUT]     (default /tmp/spiking-acceptance)
 set -euo pipefail
@@ -20,4 +21,5 @@ for seed in 1 2 3 4 5 6; do run pair 60 "$seed"; done
 for seed in 1 2 3; do run pair 300 "$seed"; done
 run ten 60 1
 for seed in 1 2 3; do run ten 300 "$seed"; done
+for seed in 1 2 3; do run latent 60 "$seed"; done
 python3 "$here/scripts/spiking/table.py" "$out"

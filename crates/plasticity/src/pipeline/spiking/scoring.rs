@@ -74,7 +74,11 @@ pub(super) fn identifiability(
         observations: system.observations,
         residual_variance: None,
         likelihood_scale: scale,
-        method: "the Fisher information of the teacher-forced spike-train likelihood, from forward-mode sensitivities ∂u/∂θ (exact, no surrogate)".into(),
+        method: if objective.dataset().circuit.has_latent() {
+            "the Fisher information of the recorded neurons' teacher-forced spike-train likelihood, latent populations by expectation over the age of their last spike (an approximation), from forward-mode dual numbers ∂u/∂θ".into()
+        } else {
+            "the Fisher information of the teacher-forced spike-train likelihood, from forward-mode sensitivities ∂u/∂θ (exact, no surrogate)".into()
+        },
     };
     results_section(Ok(curvature), names, theta)
 }
