@@ -25,7 +25,7 @@ pub mod spec;
 mod step;
 
 pub use latent::AgeDensity;
-pub use neuron::{Adaptation, Background, Escape, LifNeuron};
+pub use neuron::{Adaptation, Background, Escape, LifNeuron, Surrogate};
 pub use raster::SpikeRaster;
 pub use simulate::{run_circuit, RunDrive, SpikingRun};
 pub use step::{Decision, SpikingState};

@@ -152,6 +152,34 @@ impl Escape {
     }
 }
 
+/// A surrogate derivative of the spike non-linearity, for gradients through
+/// free-running simulations: the spike keeps its value (`H(u)`, or drawn with
+/// probability `p(u)`) and takes the derivative of a fast sigmoid,
+/// `∂s/∂u := 1 / (1 + β|u|)²` (SuperSpike, Zenke & Ganguli 2018), `u = V − ϑ`. A
+/// surrogate, not the derivative: the simulated loss is piecewise constant in θ.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Surrogate {
+    /// `β` (1/mV, or per unit of `V`): larger is steeper and narrower.
+    pub slope: f64,
+}
+
+impl Surrogate {
+    /// `1 / (1 + β|u|)²`.
+    #[inline]
+    pub fn derivative(&self, u: f64) -> f64 {
+        let d = 1.0 + self.slope * u.abs();
+        1.0 / (d * d)
+    }
+
+    /// The spike as a scalar: value `s`, derivative `∂s/∂u · ∂u` (for real numbers just
+    /// `s`).
+    #[inline]
+    pub fn spike<S: Scalar>(&self, spike: bool, u: S) -> S {
+        let value = S::from_f64(f64::from(u8::from(spike)));
+        value + (u - S::from_f64(u.re())) * S::from_f64(self.derivative(u.re()))
+    }
+}
+
 /// A leaky integrate-and-fire neuron model (one per population).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LifNeuron {

@@ -4,6 +4,7 @@
 use rand::RngExt;
 
 use super::latent::AgeDensity;
+use super::neuron::Surrogate;
 use super::{SpikingCircuit, SpikingKind};
 use crate::rule::spike::{SpikeRule, SpikeVariables};
 use crate::scalar::Scalar;
@@ -41,6 +42,9 @@ pub struct SpikingState<S> {
     mean_field: bool,
     /// The latent neurons' distributions over the age of their last spike.
     ages: Option<AgeDensity<S>>,
+    /// Free-running with a surrogate derivative: every neuron's spike enters as a
+    /// scalar (`expected`) carrying `∂s/∂u`.
+    surrogate: Option<Surrogate>,
     /// Whether each neuron spiked this step.
     pub current: Vec<bool>,
     /// Whether each neuron spiked the previous step.
@@ -87,6 +91,7 @@ impl<S: Scalar> SpikingState<S> {
             expected_previous: vec![S::zero(); n],
             mean_field: false,
             ages: None,
+            surrogate: None,
             current: vec![false; n],
             previous: vec![false; n],
             current_list: Vec::new(),
@@ -110,6 +115,21 @@ impl<S: Scalar> SpikingState<S> {
         if state.mean_field {
             state.ages = Some(AgeDensity::new(circuit));
         }
+        state
+    }
+
+    /// The state before the first step of a free-running simulation whose spikes carry
+    /// the `surrogate` derivative (for gradients of function objectives). Each neuron's
+    /// spike `s_t` enters as a scalar everywhere (`expected`: traces, inputs, rules)
+    /// and its reset as `V ← α ((1 − s) V + s V_reset)`; refractoriness and adaptation
+    /// follow the spike's value.
+    pub fn with_surrogate(
+        circuit: &SpikingCircuit,
+        initial_weights: &[f64],
+        surrogate: Surrogate,
+    ) -> Self {
+        let mut state = Self::new(circuit, initial_weights);
+        state.surrogate = Some(surrogate);
         state
     }
 
@@ -190,7 +210,7 @@ impl SpikingCircuit {
                 state.current_list.push(i);
             }
         }
-        if state.mean_field {
+        if state.mean_field || state.surrogate.is_some() {
             std::mem::swap(&mut state.expected, &mut state.expected_previous);
         }
         for (p, projection) in self.projections().iter().enumerate() {
@@ -200,9 +220,13 @@ impl SpikingCircuit {
             } else {
                 &state.current
             };
+            let (pre_scalar, post_scalar) = (
+                self.by_expectation(state, projection.pre),
+                self.by_expectation(state, projection.post),
+            );
             let x = &mut state.x_trace[state.x_start[p]..state.x_start[p + 1]];
             let decay = S::from_f64(projection.pre_decay);
-            if state.mean_field && self.is_latent(projection.pre) {
+            if pre_scalar {
                 for (x, &e) in x.iter_mut().zip(&state.expected_previous[pre]) {
                     *x = *x * decay + e;
                 }
@@ -214,7 +238,7 @@ impl SpikingCircuit {
             let post = self.neuron_range(projection.post);
             let y = &mut state.y_trace[state.y_start[p]..state.y_start[p + 1]];
             let decay = S::from_f64(projection.post_decay);
-            if state.mean_field && self.is_latent(projection.post) {
+            if post_scalar {
                 for (y, &e) in y.iter_mut().zip(&state.expected_previous[post]) {
                     *y = (*y + e) * decay;
                 }
@@ -254,13 +278,21 @@ impl SpikingCircuit {
                 if spiked {
                     // reset; held for the refractory steps, this one first
                     state.refractory[i] = neuron.refractory_steps as u32;
-                    state.v[i] = S::from_f64(neuron.reset);
+                    if state.surrogate.is_none() {
+                        state.v[i] = S::from_f64(neuron.reset);
+                    }
                 }
                 state.integrated[i] = !spiked && state.refractory[i] == 0;
                 state.held[i] = state.refractory[i] > 0;
                 if state.held[i] {
                     state.refractory[i] -= 1;
                     state.v[i] = S::from_f64(neuron.reset);
+                } else if state.surrogate.is_some() {
+                    // V_t = α ((1 − s) V + s V_reset) with the reset detached (s's value
+                    // only: through the reset the surrogate explodes, ∂V/∂s ≈ −α ϑ)
+                    let s = S::from_f64(state.expected_previous[i].re());
+                    state.v[i] = (state.v[i] * (S::one() - s) + s * S::from_f64(neuron.reset))
+                        * S::from_f64(neuron.leak);
                 } else {
                     state.v[i] *= S::from_f64(neuron.leak);
                 }
@@ -272,12 +304,19 @@ impl SpikingCircuit {
             previous_list,
             current_list,
             held,
+            surrogate,
             ..
         } = state;
+        // with a surrogate, neuron populations' spikes enter as scalars below
+        let previous_list: &[u32] = if surrogate.is_some() {
+            &[]
+        } else {
+            previous_list
+        };
         self.visit_inputs((previous_list, current_list), held, |i, k, scale| {
             v[i] += S::from_f64(scale) * weights[k];
         });
-        if state.mean_field {
+        if state.mean_field || state.surrogate.is_some() {
             self.latent_inputs(state);
             self.advance_ages(state);
         }
@@ -298,11 +337,12 @@ impl SpikingCircuit {
         }
     }
 
-    /// The input of latent presynaptic neurons by expectation:
-    /// `V_i += J W_k ŝ_j,t−1` for every synapse `k` from a latent `j` into `i`.
+    /// The input of presynaptic neurons whose spikes are scalars (latent ones by
+    /// expectation, or carrying a surrogate derivative): `V_i += J W_k ŝ_j,t−1` for
+    /// every synapse `k` from such a `j` into `i`.
     fn latent_inputs<S: Scalar>(&self, state: &mut SpikingState<S>) {
         for (p, projection) in self.projections().iter().enumerate() {
-            if !self.is_latent(projection.pre) {
+            if !self.by_expectation(state, projection.pre) {
                 continue;
             }
             let pre = self.neuron_range(projection.pre);
@@ -371,6 +411,7 @@ impl SpikingCircuit {
                     });
                     for i in self.neuron_range(p) {
                         if state.held[i] {
+                            state.expected[i] = S::zero();
                             continue;
                         }
                         if let Some((binomial, weight)) = &background {
@@ -385,11 +426,23 @@ impl SpikingCircuit {
                             state.current[i] = true;
                             state.current_list.push(i as u32);
                         }
+                        if let Some(surrogate) = &state.surrogate {
+                            state.expected[i] = surrogate.spike(spike, u);
+                        }
                         observe(i, u, spike, &neuron.escape);
                     }
                 }
             }
         }
+    }
+
+    /// Whether population `p`'s spikes enter as scalars (`expected`): latent ones in a
+    /// teacher-forced run, every neuron population with a surrogate derivative.
+    #[inline]
+    fn by_expectation<S>(&self, state: &SpikingState<S>, p: usize) -> bool {
+        (state.mean_field && self.is_latent(p))
+            || (state.surrogate.is_some()
+                && matches!(self.populations()[p].kind, SpikingKind::Lif(_)))
     }
 
     #[inline]
@@ -415,8 +468,8 @@ impl SpikingCircuit {
             let Some(r) = projection.rule else { continue };
             let rule = &self.rules()[r].rule;
             let theta = &theta[self.theta_range(r)];
-            if state.mean_field
-                && (self.is_latent(projection.pre) || self.is_latent(projection.post))
+            if self.by_expectation(state, projection.pre)
+                || self.by_expectation(state, projection.post)
             {
                 self.expected_updates(p, rule, theta, state, reward, &mut clipped);
                 continue;
@@ -486,8 +539,8 @@ impl SpikingCircuit {
             self.neuron_range(projection.post),
         );
         let (pre_latent, post_latent) = (
-            self.is_latent(projection.pre),
-            self.is_latent(projection.post),
+            self.by_expectation(state, projection.pre),
+            self.by_expectation(state, projection.post),
         );
         let delayed = self.delayed(p);
         let eta = S::from_f64(projection.learning_rate);

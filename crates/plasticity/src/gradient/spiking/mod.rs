@@ -19,6 +19,9 @@ pub mod forward;
 #[cfg(test)]
 mod latent_tests;
 pub mod mean_field;
+pub mod surrogate;
+#[cfg(test)]
+mod surrogate_tests;
 #[cfg(test)]
 mod tests;
 

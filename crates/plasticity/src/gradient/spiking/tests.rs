@@ -34,7 +34,7 @@ pub(super) fn neuron(escape: Escape, adaptive: bool, refractory_steps: usize) ->
 
 /// 8 sources → 4 neurons (plastic, the ten-term family) → themselves (plastic, pair
 /// STDP terms, one step of delay), with a mask on the recurrent projection.
-fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCircuit {
+pub(super) fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCircuit {
     let populations = vec![
         SpikingPopulation {
             name: "src".into(),

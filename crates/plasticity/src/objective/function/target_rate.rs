@@ -20,19 +20,23 @@
 //! favours rates `≈ 1/(2 T_eval)` below `ρ₀`: 0.125 Hz, 2.5 % of 5 Hz, at 4 s.)
 //!
 //! Spikes are deterministic thresholds: the loss is piecewise constant in θ and has no
-//! gradient. This objective is for CMA-ES; [`FunctionObjective::task_loss_and_gradient`]
-//! returns the loss and leaves the gradient at 0 (the discover spec refuses Adam for
-//! this kind, so it is never called there).
+//! gradient. Without `surrogate_slope` this objective is for CMA-ES
+//! ([`FunctionObjective::task_loss_and_gradient`] leaves the gradient at 0 and the
+//! discover spec refuses Adam); with it, the gradient is the surrogate one of
+//! [`crate::gradient::spiking::surrogate`] (fast sigmoid `1/(1 + β|u|)²`, reset
+//! detached), for Adam.
 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::FunctionObjective;
 use crate::circuit::network::Connectivity;
+use crate::circuit::spiking::Surrogate;
 use crate::circuit::spiking::{
     run_circuit, Background, Escape, LifNeuron, NamedSpikeRule, RunDrive, SpikeRaster,
     SpikingCircuit, SpikingKind, SpikingPopulation, SpikingProjection,
 };
+use crate::gradient::spiking::surrogate::surrogate_spike_counts;
 use crate::rule::spike::SpikeRule;
 use crate::task::covariance::task_rng;
 use crate::{Error, Result};
@@ -62,6 +66,10 @@ pub struct TargetRateTask {
     pub eval_seconds: f64,
     /// `η`, the projection's learning rate multiplying θ (θ of order 1).
     pub learning_rate: f64,
+    /// `β` of the surrogate spike derivative ([`Surrogate`]) that gives the loss a
+    /// gradient (for Adam); `None`: no gradient (CMA-ES).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surrogate_slope: Option<f64>,
 }
 
 /// The fixed parameters of the random networks (not settings: the task is "these
@@ -144,6 +152,14 @@ impl TargetRateTask {
                 return Err(Error::config(
                     format!("task.{key}"),
                     format!("{value}: expected a positive number"),
+                ));
+            }
+        }
+        if let Some(slope) = self.surrogate_slope {
+            if !(slope > 0.0 && slope.is_finite()) {
+                return Err(Error::config(
+                    "task.surrogate_slope",
+                    format!("{slope}: expected a positive number"),
                 ));
             }
         }
@@ -259,13 +275,9 @@ impl TargetRateTask {
     /// Its spikes are drawn from the same task stream (after the network).
     pub fn run(&self, theta: &[f64], seed: u64, index: usize) -> Result<TargetRateOutcome> {
         let (circuit, weights) = self.network(seed, index)?;
-        // The spikes' own stream: a different stream of the same seed.
-        let mut rng = task_rng(seed ^ 0x005E_ED5B_1CE5_u64, index as u64);
+        let mut rng = Self::spike_rng(seed, index);
         let (learn, eval) = self.steps();
-        let mut sources = SpikeRaster::new();
-        for _ in 0..learn + eval {
-            sources.push_step(std::iter::empty());
-        }
+        let sources = self.no_sources();
         let drive = RunDrive {
             sources: &sources,
             forced: None,
@@ -287,6 +299,64 @@ impl TargetRateTask {
             excitatory_hz,
             inhibitory_mean_hz,
         })
+    }
+
+    /// The spikes' own stream: a different stream of the same seed.
+    fn spike_rng(seed: u64, index: usize) -> impl rand::Rng {
+        task_rng(seed ^ 0x005E_ED5B_1CE5_u64, index as u64)
+    }
+
+    /// The (empty) source raster that sets the run's steps.
+    fn no_sources(&self) -> SpikeRaster {
+        let (learn, eval) = self.steps();
+        let mut sources = SpikeRaster::new();
+        for _ in 0..learn + eval {
+            sources.push_step(std::iter::empty());
+        }
+        sources
+    }
+
+    /// Runs network `index` of `seed` under θ with spikes carrying the surrogate
+    /// derivative of `slope`: the loss `L = mean_i ((r_i − ρ₀)/ρ₀)²` of that run and
+    /// its surrogate gradient `mean_i 2 (r_i − ρ₀)/ρ₀² ∂r_i/∂θ`. The run draws the
+    /// same random numbers as [`Self::run`]; its spikes can differ from that run's in
+    /// the last bit of rounding (the updates are summed in another order).
+    pub fn loss_and_surrogate_gradient(
+        &self,
+        theta: &[f64],
+        seed: u64,
+        index: usize,
+        slope: f64,
+        gradient: &mut [f64],
+    ) -> Result<f64> {
+        let (circuit, weights) = self.network(seed, index)?;
+        let mut rng = Self::spike_rng(seed, index);
+        let (learn, eval) = self.steps();
+        let counts = surrogate_spike_counts(
+            &circuit,
+            theta,
+            &weights,
+            &self.no_sources(),
+            &mut rng,
+            learn..learn + eval,
+            Surrogate { slope },
+        );
+        let seconds = eval as f64 * DT_MS / 1000.0;
+        let (rho, ne, n_p) = (self.target_rate_hz, self.n_excitatory, theta.len());
+        gradient.iter_mut().for_each(|g| *g = 0.0);
+        let mut loss = 0.0;
+        for i in 0..ne {
+            let rate = counts.counts[i] / seconds;
+            loss += ((rate - rho) / rho).powi(2) / ne as f64;
+            let factor = 2.0 * (rate - rho) / (rho * rho) / seconds / ne as f64;
+            for (g, &d) in gradient
+                .iter_mut()
+                .zip(&counts.derivatives[i * n_p..(i + 1) * n_p])
+            {
+                *g += factor * d;
+            }
+        }
+        Ok(loss)
     }
 
     /// The loss of an outcome: mean over excitatory neurons of `((r_i − ρ₀)/ρ₀)²`.
@@ -367,11 +437,18 @@ impl FunctionObjective for TargetRateObjective {
         }
     }
 
-    /// The loss; the gradient is left unchanged (0): spikes are thresholds, the loss
-    /// is piecewise constant in θ and this kind is optimized by CMA-ES only (the spec
-    /// refuses Adam), so this is never called by a meta-optimizer.
-    fn task_loss_and_gradient(&self, theta: &[f64], index: usize, _gradient: &mut [f64]) -> f64 {
-        self.task_loss_value(theta, index)
+    /// With a surrogate slope, the loss of the surrogate run and its surrogate
+    /// gradient ([`TargetRateTask::loss_and_surrogate_gradient`]). Without one, the
+    /// loss and the gradient left unchanged (0): spikes are thresholds, the loss is
+    /// piecewise constant in θ (the spec then refuses Adam).
+    fn task_loss_and_gradient(&self, theta: &[f64], index: usize, gradient: &mut [f64]) -> f64 {
+        match self.task.surrogate_slope {
+            Some(slope) => self
+                .task
+                .loss_and_surrogate_gradient(theta, self.seed, index, slope, gradient)
+                .unwrap_or(f64::NAN),
+            None => self.task_loss_value(theta, index),
+        }
     }
 }
 
@@ -388,6 +465,7 @@ mod tests {
             learn_seconds: 3.0,
             eval_seconds: 2.0,
             learning_rate: 0.1,
+            surrogate_slope: None,
         }
     }
 
@@ -404,6 +482,26 @@ mod tests {
             a
         );
         assert_eq!(gradient, vec![0.0; 3], "no gradient: left at 0");
+    }
+
+    /// Above the target, more potentiation of inhibition (either Hebbian term, or the
+    /// presynaptic-only one) lowers the loss: the surrogate gradient says so at θ = 0.
+    #[test]
+    fn the_surrogate_gradient_points_to_more_inhibition_above_the_target() {
+        let task = TargetRateTask {
+            surrogate_slope: Some(5.0),
+            ..task()
+        };
+        let objective = TargetRateObjective::new(task.clone(), 4).expect("test set-up");
+        let mut gradient = vec![0.0; 3];
+        let loss = objective.task_loss_and_gradient(&[0.0; 3], 0, &mut gradient);
+        // without plasticity nothing differs between the two runs but rounding order
+        let plain = objective.task_loss_value(&[0.0; 3], 0);
+        assert!((loss - plain).abs() <= 1e-3 * plain, "{loss} vs {plain}");
+        assert!(loss > 1.0, "rates far above the target: {loss}");
+        for (k, g) in gradient.iter().enumerate() {
+            assert!(g.is_finite() && *g < 0.0, "θ_{k}: {gradient:?}");
+        }
     }
 
     /// Without plasticity the background drives the excitatory neurons far above 5 Hz;

@@ -212,6 +212,7 @@ impl DiscoverSpec {
                 "learn_seconds",
                 "eval_seconds",
                 "learning_rate",
+                "surrogate_slope",
             ],
         };
         if let Ok(serde_json::Value::Object(present)) = serde_json::to_value(t) {

@@ -99,12 +99,16 @@ impl DiscoverSpec {
     }
 
     /// Refuses an optimizer the kind cannot use: the spiking target rate has no
-    /// gradient (spikes are thresholds), so only CMA-ES.
+    /// gradient (spikes are thresholds) unless `task.surrogate_slope` gives it a
+    /// surrogate one; without, only CMA-ES.
     pub fn check_optimizer(&self, optimizer: MetaOptimizer) -> Result<()> {
-        if self.kind == DiscoverKind::SpikingTargetRate && optimizer == MetaOptimizer::Adam {
+        if self.kind == DiscoverKind::SpikingTargetRate
+            && optimizer == MetaOptimizer::Adam
+            && self.task.surrogate_slope.is_none()
+        {
             return Err(Error::config(
                 "meta.optimizer",
-                "spiking_target_rate has no gradient: use optimizer = \"cmaes\"",
+                "spiking_target_rate has no gradient: use optimizer = \"cmaes\", or set task.surrogate_slope (β of the fast-sigmoid surrogate derivative, per mV) for Adam",
             ));
         }
         Ok(())
@@ -121,6 +125,7 @@ impl DiscoverSpec {
             learn_seconds: t.learn_seconds.unwrap_or(10.0),
             eval_seconds: t.eval_seconds.unwrap_or(4.0),
             learning_rate: t.learning_rate.unwrap_or(0.1),
+            surrogate_slope: t.surrogate_slope,
         };
         task.validate()?;
         Ok(task)

@@ -93,6 +93,10 @@ pub struct TaskSection {
     /// Spiking target rate: seconds over which the rates are measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_seconds: Option<f64>,
+    /// Spiking target rate: `β` (per mV) of the fast-sigmoid surrogate spike
+    /// derivative, which gives the loss a gradient (Adam).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surrogate_slope: Option<f64>,
 }
 
 /// `[task.window]`: the STDP window of the phase-memory task and how many of its

@@ -217,7 +217,8 @@ fn the_target_rate_refuses_adam_and_other_kinds_keys() {
         .to_string();
     assert!(
         error.contains("meta.optimizer")
-            && error.contains("spiking_target_rate has no gradient: use optimizer = \"cmaes\""),
+            && error.contains("spiking_target_rate has no gradient: use optimizer = \"cmaes\"")
+            && error.contains("surrogate_slope"),
         "{error}"
     );
     // --optimizer adam on the command line reaches the job: refused there too.
@@ -236,4 +237,23 @@ fn the_target_rate_refuses_adam_and_other_kinds_keys() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("rule.trainable"), "{error}");
+    // with a surrogate slope Adam is taken, and a bad slope is refused by name
+    let adam = TARGET_RATE
+        .replace("optimizer = \"cmaes\"", "optimizer = \"adam\"")
+        .replace(
+            "learn_seconds = 2.0",
+            "learn_seconds = 2.0\nsurrogate_slope = 5.0",
+        );
+    let spec = DiscoverSpec::parse(&adam, Path::new("rate.toml")).expect("Adam with a surrogate");
+    let FunctionTask::SpikingTargetRate(task) = spec.function_task().expect("test set-up") else {
+        panic!("not the spiking target rate")
+    };
+    assert_eq!(task.surrogate_slope, Some(5.0));
+    let error = DiscoverSpec::parse(
+        &adam.replace("surrogate_slope = 5.0", "surrogate_slope = -1.0"),
+        Path::new("rate.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("task.surrogate_slope"), "{error}");
 }
