@@ -8,6 +8,7 @@
 //! [populations.input]
 //! size = 100
 //! source = { base = [15.0, 25.0], modulation = 12.0, groups = 4, tau = 50.0, clip = [5.0, 40.0] }
+//! # source = { rates = "rates.npy" }   # or rates (Hz) per step and neuron from a file
 //!
 //! [populations.out]
 //! size = 20
@@ -41,16 +42,25 @@ use crate::circuit::spec::Reader;
 use crate::Result;
 
 mod build;
+mod rates;
+
+pub use rates::read_rates;
 
 /// Rates of a source population (Hz): `r_j(t) = clip(b_j + m z_g(j)(t), lo, hi)` with
 /// `b_j ~ U(base)`, neuron `j` in group `g(j) = j mod groups`, and `z_g` a unit
 /// Ornstein–Uhlenbeck process of time constant `tau` (ms); `modulation = 0` gives
-/// constant rates.
+/// constant rates. Or given per step and neuron by a file (`rates`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// `[low, high]` of the base rates.
-    pub base: [f64; 2],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<[f64; 2]>,
+    /// A file of rates (Hz), one row per step and one column per neuron: a 2-d float64
+    /// `.npy` `[steps, size]` or a `.csv` of numbers (no header); relative to the
+    /// circuit file (stored resolved). Instead of `base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<String>,
     /// `m`.
     #[serde(default)]
     pub modulation: f64,
@@ -296,13 +306,20 @@ impl SpikingCircuitSpec {
         let reader = Reader { path, source };
         let raw: RawSpiking = toml::from_str(source).map_err(|e| reader.located(&e))?;
         let tables = reader.declaration_order()?;
-        let spec = SpikingCircuitSpec {
+        let mut spec = SpikingCircuitSpec {
             dt: raw.dt,
             weight_bounds: raw.weight_bounds,
             populations: tables.take(raw.populations, "populations", |p, n| p.name = n),
             rules: tables.take(raw.rules, "rules", |r, n| r.name = n),
             projections: tables.take(raw.projections, "projections", |p, n| p.name = n),
         };
+        // rate files relative to the circuit file, stored resolved
+        let directory = path.parent().unwrap_or(Path::new(""));
+        for population in &mut spec.populations {
+            if let Some(file) = population.source.as_mut().and_then(|s| s.rates.as_mut()) {
+                *file = directory.join(&*file).display().to_string();
+            }
+        }
         spec.check(&reader)?;
         Ok(spec)
     }
@@ -322,7 +339,20 @@ impl SpikingCircuitSpec {
             }
             match (&p.source, p.activation.as_deref()) {
                 (Some(source), None) => {
-                    let [low, high] = source.base;
+                    let [low, high] = match (&source.base, &source.rates) {
+                        (Some(base), None) => *base,
+                        (None, Some(file)) => {
+                            rates::read_rates(Path::new(file), p.size, self.dt)?;
+                            continue;
+                        }
+                        _ => {
+                            return Err(reader.error(
+                                &section,
+                                "source",
+                                "give base = [low, high] (Hz, OU-modulated) or rates = \"FILE\" (.npy or .csv, one row per step), one of them",
+                            ))
+                        }
+                    };
                     if !(low >= 0.0 && high >= low && high.is_finite()) {
                         return Err(reader.error(
                             &section,

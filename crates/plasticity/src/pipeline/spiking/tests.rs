@@ -116,3 +116,68 @@ fn fits_refuse_unrecorded_background_input() {
     .to_string();
     assert!(error.contains("background"), "{error}");
 }
+
+#[test]
+fn source_rates_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 neurons: neuron 0 silent then at 400 Hz, the others at 20 Hz, 2000 steps
+    let mut csv = String::new();
+    for t in 0..2000 {
+        let first = if t < 1000 { 0.0 } else { 400.0 };
+        let row: Vec<String> = std::iter::once(first)
+            .chain(std::iter::repeat_n(20.0, 99))
+            .map(|r| r.to_string())
+            .collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    std::fs::write(dir.path().join("rates.csv"), csv).unwrap();
+    let source = "source = { base = [15.0, 25.0], modulation = 12.0, groups = 4, tau = 50.0, clip = [5.0, 40.0] }";
+    let text = PAIR.replace(source, "source = { rates = \"rates.csv\" }");
+    let circuit_path = dir.path().join("c.toml");
+    let spec = SpikingCircuitSpec::parse(&text, &circuit_path).unwrap();
+    let dataset = simulate_spike_trains(&spec, 1, 2000, 1).unwrap();
+    let raster = &dataset.rasters[0];
+    let count = |neuron: u32, steps: std::ops::Range<usize>| -> usize {
+        steps
+            .map(|t| raster.at(t).iter().filter(|&&i| i == neuron).count())
+            .sum()
+    };
+    assert_eq!(count(0, 0..1000), 0, "silent while its rate is 0");
+    let late = count(0, 1000..2000);
+    assert!(
+        (340..=460).contains(&late),
+        "{late} spikes at 400 Hz over 1 s"
+    );
+    let others: usize = (1..100).map(|j| count(j, 0..2000)).sum();
+    let expected = 99.0 * 20.0 * 2.0;
+    assert!(
+        (others as f64 - expected).abs() < 0.1 * expected,
+        "{others}"
+    );
+    // too short a file, a wrong width and both kinds of rates are refused by name
+    let error = simulate_spike_trains(&spec, 1, 3000, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("rates.csv") && error.contains("3000"),
+        "{error}"
+    );
+    std::fs::write(dir.path().join("narrow.csv"), "1,2\n3,4\n").unwrap();
+    let narrow = text.replace("rates.csv", "narrow.csv");
+    let error = SpikingCircuitSpec::parse(&narrow, &circuit_path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("narrow.csv") && error.contains("expected 100"),
+        "{error}"
+    );
+    let both = text.replace(
+        "rates = \"rates.csv\"",
+        "rates = \"rates.csv\", base = [1.0, 2.0]",
+    );
+    let error = SpikingCircuitSpec::parse(&both, &circuit_path)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("one of them"), "{error}");
+}
