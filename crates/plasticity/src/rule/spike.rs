@@ -23,7 +23,11 @@ use std::fmt;
 use crate::{Error, Result};
 
 /// The variables of a spike-timing rule, in the order of [`SpikeTerm::exponents`].
-pub const SPIKE_SYMBOLS: [&str; 6] = ["s_pre", "s_post", "x_trace", "y_trace", "w", "r"];
+/// `x2_trace` and `y2_trace` are second, slower traces (triplet STDP), each with its
+/// own time constant per projection.
+pub const SPIKE_SYMBOLS: [&str; 8] = [
+    "s_pre", "s_post", "x_trace", "y_trace", "w", "r", "x2_trace", "y2_trace",
+];
 
 /// What one synapse's rule sees at one step.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -40,6 +44,10 @@ pub struct SpikeVariables {
     pub w: f64,
     /// The modulatory signal.
     pub r: f64,
+    /// Second presynaptic trace (`τ_pre2`; this step's spike included, as `x_trace`).
+    pub x2_trace: f64,
+    /// Second postsynaptic trace (`τ_post2`; this step's spike not yet, as `y_trace`).
+    pub y2_trace: f64,
 }
 
 /// A monomial `s_pre^a s_post^b x_trace^c y_trace^d w^e r^f` with `a, b ∈ {0, 1}` and
@@ -47,7 +55,7 @@ pub struct SpikeVariables {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpikeTerm {
     /// Exponents in the order of [`SPIKE_SYMBOLS`].
-    pub exponents: [u8; 6],
+    pub exponents: [u8; 8],
 }
 
 impl SpikeTerm {
@@ -55,7 +63,7 @@ impl SpikeTerm {
     /// `s_pre*s_pre` (= `s_pre`, spikes are binary).
     pub fn parse(name: &str) -> Result<SpikeTerm> {
         let name = name.trim();
-        let mut exponents = [0u8; 6];
+        let mut exponents = [0u8; 8];
         if name == "1" {
             return Ok(SpikeTerm { exponents });
         }
@@ -85,7 +93,7 @@ impl SpikeTerm {
         for exponent in &mut exponents[..2] {
             *exponent = (*exponent).min(1);
         }
-        if let Some(slot) = (2..6).find(|&slot| exponents[slot] > 2) {
+        if let Some(slot) = (2..8).find(|&slot| exponents[slot] > 2) {
             return Err(Error::expression(
                 name,
                 format!("'{}' has a power above 2", SPIKE_SYMBOLS[slot]),
@@ -97,7 +105,7 @@ impl SpikeTerm {
     /// `φ(v)`, the monomial's value.
     #[inline]
     pub fn value(&self, v: &SpikeVariables) -> f64 {
-        let [a, b, c, d, e, f] = self.exponents;
+        let [a, b, c, d, e, f, g, h] = self.exponents;
         let mut value = 1.0;
         if a > 0 {
             value *= v.s_pre;
@@ -105,7 +113,13 @@ impl SpikeTerm {
         if b > 0 {
             value *= v.s_post;
         }
-        value * power(v.x_trace, c) * power(v.y_trace, d) * power(v.w, e) * power(v.r, f)
+        value
+            * power(v.x_trace, c)
+            * power(v.y_trace, d)
+            * power(v.w, e)
+            * power(v.r, f)
+            * power(v.x2_trace, g)
+            * power(v.y2_trace, h)
     }
 
     /// `∂φ/∂w`.
@@ -252,7 +266,7 @@ impl SpikeRule {
     /// `g_θ = Σ_k θ_k φ_k` with θ and every variable of any scalar kind (spikes may be
     /// expectations in [0, 1]); `variables` in the order of [`SPIKE_SYMBOLS`].
     #[inline]
-    pub fn evaluate_generic<S: crate::scalar::Scalar>(&self, theta: &[S], variables: &[S; 6]) -> S {
+    pub fn evaluate_generic<S: crate::scalar::Scalar>(&self, theta: &[S], variables: &[S; 8]) -> S {
         let mut total = S::zero();
         for (term, &c) in self.terms.iter().zip(theta) {
             let mut value = c;
@@ -281,7 +295,7 @@ impl SpikeRule {
     pub fn partials(&self, theta: &[f64], v: &SpikeVariables, features: &mut [f64]) -> (f64, f64) {
         let (mut g, mut g_w) = (0.0, 0.0);
         for ((f, term), &c) in features.iter_mut().zip(&self.terms).zip(theta) {
-            let [a, b, cx, dy, e, fr] = term.exponents;
+            let [a, b, cx, dy, e, fr, gx, hy] = term.exponents;
             let mut base = 1.0;
             if a > 0 {
                 base *= v.s_pre;
@@ -293,7 +307,11 @@ impl SpikeRule {
                 *f = 0.0;
                 continue;
             }
-            base *= power(v.x_trace, cx) * power(v.y_trace, dy) * power(v.r, fr);
+            base *= power(v.x_trace, cx)
+                * power(v.y_trace, dy)
+                * power(v.r, fr)
+                * power(v.x2_trace, gx)
+                * power(v.y2_trace, hy);
             let (value, slope) = match e {
                 0 => (base, 0.0),
                 1 => (base * v.w, base),
@@ -475,6 +493,8 @@ mod tests {
             y_trace: 0.3,
             w: 0.4,
             r: 0.0,
+            x2_trace: 1.1,
+            y2_trace: 0.9,
         };
         let h = 1e-6;
         let plus = SpikeVariables { w: v.w + h, ..v };

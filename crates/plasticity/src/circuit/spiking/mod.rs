@@ -84,6 +84,10 @@ pub struct SpikingProjection {
     pub pre_decay: f64,
     /// `e^{−Δt/τ₋}`, the postsynaptic trace's decay per step.
     pub post_decay: f64,
+    /// `e^{−Δt/τ_pre2}`, the second presynaptic trace's (`x2_trace`, triplet rules).
+    pub pre_decay2: f64,
+    /// `e^{−Δt/τ_post2}`, the second postsynaptic trace's (`y2_trace`).
+    pub post_decay2: f64,
 }
 
 /// A spike-timing rule with its name (its parameters are reported as `name.term`).
@@ -222,6 +226,8 @@ impl SpikingCircuit {
             for (name, value) in [
                 ("scale", projection.scale),
                 ("learning_rate", projection.learning_rate),
+                ("tau_pre2", projection.pre_decay2),
+                ("tau_post2", projection.post_decay2),
             ] {
                 if !value.is_finite() {
                     return Err(Error::config(format!("{key}.{name}"), "must be finite"));
@@ -431,6 +437,19 @@ impl SpikingCircuit {
                     .map(move |t| format!("{}.{t}", r.name))
             })
             .collect()
+    }
+
+    /// Whether projection `p`'s rule reads the second traces `(x2_trace, y2_trace)`
+    /// (they are kept only then).
+    pub fn uses_second_traces(&self, p: usize) -> (bool, bool) {
+        let Some(r) = self.projections[p].rule else {
+            return (false, false);
+        };
+        let terms = self.rules[r].rule.terms();
+        (
+            terms.iter().any(|t| t.exponents[6] > 0),
+            terms.iter().any(|t| t.exponents[7] > 0),
+        )
     }
 
     /// Whether projection `p`'s presynaptic spikes are those of the previous step (its

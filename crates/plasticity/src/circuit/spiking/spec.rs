@@ -30,6 +30,7 @@
 //! rule = "stdp"
 //! tau_pre = 20.0                  # ms, x_trace
 //! tau_post = 20.0                 # ms, y_trace
+//! # tau_pre2 = 100.0, tau_post2 = 100.0   # ms, x2_trace and y2_trace (triplet rules)
 //! initial_weights = { uniform = [0.25, 0.75] }
 //! ```
 
@@ -224,6 +225,12 @@ pub struct SpikingProjectionSpec {
     /// `τ₋` (ms) of `y_trace` (default 20).
     #[serde(default = "twenty")]
     pub tau_post: f64,
+    /// `τ` (ms) of the second presynaptic trace `x2_trace` (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_pre2: Option<f64>,
+    /// `τ` (ms) of the second postsynaptic trace `y2_trace` (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_post2: Option<f64>,
     /// Each synapse present with this probability (default 1).
     #[serde(default)]
     pub density: Option<f64>,
@@ -429,6 +436,20 @@ impl SpikingCircuitSpec {
                         &section,
                         "density",
                         format!("must lie in [0, 1], found {density}"),
+                    ));
+                }
+            }
+            for (key, tau) in [
+                ("tau_pre", Some(p.tau_pre)),
+                ("tau_post", Some(p.tau_post)),
+                ("tau_pre2", p.tau_pre2),
+                ("tau_post2", p.tau_post2),
+            ] {
+                if let Some(tau) = tau.filter(|t| !(t.is_finite() && *t > 0.0)) {
+                    return Err(reader.error(
+                        &section,
+                        key,
+                        format!("must be a positive time constant in ms, found {tau}"),
                     ));
                 }
             }

@@ -33,6 +33,10 @@ pub struct SpikingState<S> {
     pub x_trace: Vec<S>,
     /// Per projection, its postsynaptic traces (concatenated).
     pub y_trace: Vec<S>,
+    /// Per projection, its second presynaptic traces (kept where a rule reads them).
+    pub x2_trace: Vec<S>,
+    /// Per projection, its second postsynaptic traces.
+    pub y2_trace: Vec<S>,
     /// Latent neurons by expectation: each one's spike probability this step
     /// (`ŝ = p(u)`; 0 elsewhere).
     pub expected: Vec<S>,
@@ -87,6 +91,8 @@ impl<S: Scalar> SpikingState<S> {
             adaptation: vec![0.0; n],
             x_trace: vec![S::zero(); x_start[x_start.len() - 1]],
             y_trace: vec![S::zero(); y_start[y_start.len() - 1]],
+            x2_trace: vec![S::zero(); x_start[x_start.len() - 1]],
+            y2_trace: vec![S::zero(); y_start[y_start.len() - 1]],
             expected: vec![S::zero(); n],
             expected_previous: vec![S::zero(); n],
             mean_field: false,
@@ -138,6 +144,14 @@ impl<S: Scalar> SpikingState<S> {
         self.mean_field
     }
 
+    /// Projection `p`'s second traces `(x2_trace, y2_trace)`.
+    pub fn second_traces_of(&self, p: usize) -> (&[S], &[S]) {
+        (
+            &self.x2_trace[self.x_start[p]..self.x_start[p + 1]],
+            &self.y2_trace[self.y_start[p]..self.y_start[p + 1]],
+        )
+    }
+
     /// Projection `p`'s presynaptic traces.
     pub fn x_trace_of(&self, p: usize) -> &[S] {
         &self.x_trace[self.x_start[p]..self.x_start[p + 1]]
@@ -149,17 +163,28 @@ impl<S: Scalar> SpikingState<S> {
     }
 
     /// The weights (mutable) with what an update of projection `p` reads: its traces
-    /// `(x̄, ȳ)`, the spikes `(previous, current)` and their lists.
+    /// `(x̄, ȳ, x̄₂, ȳ₂)`, the spikes `(previous, current)` and their lists.
     #[allow(clippy::type_complexity)]
     pub(crate) fn update_parts(
         &mut self,
         p: usize,
-    ) -> (&mut [S], (&[S], &[S]), (&[bool], &[bool]), (&[u32], &[u32])) {
+    ) -> (
+        &mut [S],
+        (&[S], &[S], &[S], &[S]),
+        (&[bool], &[bool]),
+        (&[u32], &[u32]),
+    ) {
+        let (x, y) = (
+            self.x_start[p]..self.x_start[p + 1],
+            self.y_start[p]..self.y_start[p + 1],
+        );
         (
             &mut self.weights,
             (
-                &self.x_trace[self.x_start[p]..self.x_start[p + 1]],
-                &self.y_trace[self.y_start[p]..self.y_start[p + 1]],
+                &self.x_trace[x.clone()],
+                &self.y_trace[y.clone()],
+                &self.x2_trace[x],
+                &self.y2_trace[y],
             ),
             (&self.previous, &self.current),
             (&self.previous_list, &self.current_list),
@@ -247,8 +272,54 @@ impl SpikingCircuit {
                     *y = (*y + S::from_f64(f64::from(u8::from(s)))) * decay;
                 }
             }
+            self.second_traces(p, state, (pre_scalar, post_scalar));
         }
         self.integrate(state);
+    }
+
+    /// The second traces of projection `p`, where its rule reads them:
+    /// `x̄₂ ← e^{−Δt/τ_pre2} x̄₂ + a`, `ȳ₂ ← e^{−Δt/τ_post2} (ȳ₂ + s_post,t−1)`, as the
+    /// first ones.
+    fn second_traces<S: Scalar>(
+        &self,
+        p: usize,
+        state: &mut SpikingState<S>,
+        (pre_scalar, post_scalar): (bool, bool),
+    ) {
+        let (uses_x2, uses_y2) = self.uses_second_traces(p);
+        let projection = &self.projections()[p];
+        let spike = |b: bool| S::from_f64(f64::from(u8::from(b)));
+        if uses_x2 {
+            let pre = self.neuron_range(projection.pre);
+            let spikes = if self.delayed(p) {
+                &state.previous
+            } else {
+                &state.current
+            };
+            let decay = S::from_f64(projection.pre_decay2);
+            let x2 = &mut state.x2_trace[state.x_start[p]..state.x_start[p + 1]];
+            for (k, x) in x2.iter_mut().enumerate() {
+                let a = if pre_scalar {
+                    state.expected_previous[pre.start + k]
+                } else {
+                    spike(spikes[pre.start + k])
+                };
+                *x = *x * decay + a;
+            }
+        }
+        if uses_y2 {
+            let post = self.neuron_range(projection.post);
+            let decay = S::from_f64(projection.post_decay2);
+            let y2 = &mut state.y2_trace[state.y_start[p]..state.y_start[p + 1]];
+            for (k, y) in y2.iter_mut().enumerate() {
+                let s = if post_scalar {
+                    state.expected_previous[post.start + k]
+                } else {
+                    spike(state.previous[post.start + k])
+                };
+                *y = (*y + s) * decay;
+            }
+        }
     }
 
     fn is_source(&self, i: usize) -> bool {
@@ -481,6 +552,8 @@ impl SpikingCircuit {
                 weights,
                 x_trace,
                 y_trace,
+                x2_trace,
+                y2_trace,
                 x_start,
                 y_start,
                 ..
@@ -488,6 +561,10 @@ impl SpikingCircuit {
             let (x, y) = (
                 &x_trace[x_start[p]..x_start[p + 1]],
                 &y_trace[y_start[p]..y_start[p + 1]],
+            );
+            let (x2, y2) = (
+                &x2_trace[x_start[p]..x_start[p + 1]],
+                &y2_trace[y_start[p]..y_start[p + 1]],
             );
             self.visit_updates(
                 p,
@@ -503,6 +580,8 @@ impl SpikingCircuit {
                         y_trace: y[i].re(),
                         w: w.re(),
                         r: reward,
+                        x2_trace: x2[j].re(),
+                        y2_trace: y2[i].re(),
                     };
                     let updated = *w + eta * rule_value(rule, theta, &v, *w);
                     *w = updated;
@@ -551,6 +630,8 @@ impl SpikingCircuit {
         let SpikingState {
             weights,
             x_trace,
+            x2_trace,
+            y2_trace,
             y_trace,
             x_start,
             y_start,
@@ -563,6 +644,10 @@ impl SpikingCircuit {
         let (x, y) = (
             &x_trace[x_start[p]..x_start[p + 1]],
             &y_trace[y_start[p]..y_start[p + 1]],
+        );
+        let (x2, y2) = (
+            &x2_trace[x_start[p]..x_start[p + 1]],
+            &y2_trace[y_start[p]..y_start[p + 1]],
         );
         let r = S::from_f64(reward);
         for i in 0..c.n_post() {
@@ -579,7 +664,7 @@ impl SpikingCircuit {
                     (false, false) => spike(current[pre.start + j]),
                 };
                 let w = &mut weights[w_start + k];
-                let variables = [s_pre, s_post, x[j], y[i], *w, r];
+                let variables = [s_pre, s_post, x[j], y[i], *w, r, x2[j], y2[i]];
                 let updated = *w + eta * rule.evaluate_generic(theta, &variables);
                 *w = updated;
                 if let Some((low, high)) = bounds {

@@ -142,6 +142,7 @@ fn backward_step(
         let range = circuit.theta_range(r);
         let w_start = circuit.weight_range(p).start;
         let (x, y) = (taped.x_trace_of(p), taped.y_trace_of(p));
+        let (x2, y2) = taped.second_traces_of(p);
         let lists = (&taped.previous_list[..], &taped.current_list[..]);
         circuit.visit_updates(
             p,
@@ -157,6 +158,8 @@ fn backward_step(
                     y_trace: y[i],
                     w: taped.weights[k],
                     r: reward,
+                    x2_trace: x2[j],
+                    y2_trace: y2[i],
                 };
                 let phi = &mut features[..range.len()];
                 let (_, clipped, slope) = update_partials(

@@ -164,7 +164,7 @@ fn weight_tangents(
         let rule = &circuit.rules()[r].rule;
         let range = circuit.theta_range(r);
         let w_start = circuit.weight_range(p).start;
-        let (weights, (x, y), (previous, current), lists) = state.update_parts(p);
+        let (weights, (x, y, x2, y2), (previous, current), lists) = state.update_parts(p);
         circuit.visit_updates(p, previous, current, lists, |k, i, j, s_pre, s_post| {
             let k = w_start + k;
             let v = SpikeVariables {
@@ -174,6 +174,8 @@ fn weight_tangents(
                 y_trace: y[i],
                 w: weights[k],
                 r: reward,
+                x2_trace: x2[j],
+                y2_trace: y2[i],
             };
             let phi = &mut features[..range.len()];
             let (updated, clipped, slope) = update_partials(

@@ -53,6 +53,8 @@ fn latent_circuit(bounds: Option<(f64, f64)>, hidden_recorded: bool) -> SpikingC
         learning_rate: 1.0,
         pre_decay: 0.8,
         post_decay: 0.85,
+        pre_decay2: 0.95,
+        post_decay2: 0.93,
     };
     let projections = vec![
         projection("ff", 0, 1, Connectivity::all(8, 3, true), 0.6, Some(0)),
@@ -74,7 +76,14 @@ fn latent_circuit(bounds: Option<(f64, f64)>, hidden_recorded: bool) -> SpikingC
         },
         NamedSpikeRule {
             name: "lateral".into(),
-            rule: SpikeRule::from_names(&["s_post*x_trace", "s_pre*y_trace", "w"]).unwrap(),
+            rule: SpikeRule::from_names(&[
+                "s_post*x_trace",
+                "s_pre*y_trace",
+                "w",
+                "s_post*x_trace*y2_trace",
+                "s_pre*y_trace*x2_trace",
+            ])
+            .unwrap(),
         },
     ];
     SpikingCircuit::new(populations, projections, rules, bounds, 1.0).unwrap()
@@ -239,6 +248,8 @@ fn expected_spikes_of_a_latent_neuron_equal_its_simulated_spike_rate() {
         learning_rate: 1.0,
         pre_decay: 0.8,
         post_decay: 0.8,
+        pre_decay2: 0.95,
+        post_decay2: 0.93,
     }];
     let circuit = SpikingCircuit::new(populations, projections, Vec::new(), None, 1.0).unwrap();
     let steps = 150;

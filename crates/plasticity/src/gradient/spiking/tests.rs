@@ -33,7 +33,8 @@ pub(super) fn neuron(escape: Escape, adaptive: bool, refractory_steps: usize) ->
 }
 
 /// 8 sources → 4 neurons (plastic, the ten-term family) → themselves (plastic, pair
-/// STDP terms, one step of delay), with a mask on the recurrent projection.
+/// STDP terms and triplet terms over the second traces, one step of delay), with a
+/// mask on the recurrent projection.
 pub(super) fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCircuit {
     let populations = vec![
         SpikingPopulation {
@@ -59,6 +60,8 @@ pub(super) fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCirc
         learning_rate: 1.0,
         pre_decay: 0.8,
         post_decay: 0.85,
+        pre_decay2: 0.95,
+        post_decay2: 0.93,
     };
     let projections = vec![
         projection("ff", 0, 1, Connectivity::all(8, 4, true), 0.6, 0),
@@ -71,7 +74,14 @@ pub(super) fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCirc
         },
         NamedSpikeRule {
             name: "rec".into(),
-            rule: SpikeRule::from_names(&["s_post*x_trace", "s_pre*y_trace", "w"]).unwrap(),
+            rule: SpikeRule::from_names(&[
+                "s_post*x_trace",
+                "s_pre*y_trace",
+                "w",
+                "s_post*x_trace*y2_trace",
+                "s_pre*y_trace*x2_trace",
+            ])
+            .unwrap(),
         },
     ];
     SpikingCircuit::new(populations, projections, rules, bounds, 1.0).unwrap()
@@ -80,6 +90,7 @@ pub(super) fn circuit(escape: Escape, bounds: Option<(f64, f64)>) -> SpikingCirc
 pub(super) fn theta() -> Vec<f64> {
     vec![
         0.01, -0.005, 0.05, -0.04, 0.002, -0.003, 0.01, -0.02, 0.015, -0.01, 0.03, -0.02, -0.001,
+        0.02, -0.01,
     ]
 }
 
@@ -285,4 +296,37 @@ fn fisher_information_is_the_expected_outer_product_of_scores() {
         (ratio - 1.0).abs() < 0.2,
         "score variance / Fisher = {ratio}"
     );
+}
+
+#[test]
+fn second_traces_decay_with_their_own_time_constants() {
+    // one spike of the first output neuron (global 8) at step 0: its postsynaptic
+    // traces on the recurrent projection are d^t after t steps, d per trace
+    let circuit = circuit(Escape::Sigmoid { beta: 3.0 }, None);
+    assert_eq!(circuit.uses_second_traces(1), (true, true));
+    assert_eq!(circuit.uses_second_traces(0), (false, false));
+    let mut raster = SpikeRaster::new();
+    raster.push_step([8u32]);
+    for _ in 0..5 {
+        raster.push_step(std::iter::empty());
+    }
+    let w0 = vec![0.5; circuit.n_synapses()];
+    let mut state = crate::circuit::spiking::SpikingState::<f64>::new(&circuit, &w0);
+    for t in 0..6 {
+        circuit.begin_step(&mut state, raster.at(t));
+        let (x2, y2) = state.second_traces_of(1);
+        let y = state.y_trace_of(1);
+        let steps = t as i32;
+        assert!((y[0] - if t == 0 { 0.0 } else { 0.85f64.powi(steps) }).abs() < 1e-15);
+        assert!((y2[0] - if t == 0 { 0.0 } else { 0.93f64.powi(steps) }).abs() < 1e-15);
+        // the presynaptic side of the same neuron (delayed one step), with τ_pre2
+        let expected_x2 = if t == 0 { 0.0 } else { 0.95f64.powi(steps - 1) };
+        assert!((x2[0] - expected_x2).abs() < 1e-15, "step {t}: {}", x2[0]);
+        circuit.decide::<f64, ChaCha8Rng>(
+            &mut state,
+            crate::circuit::spiking::Decision::Forced(raster.at(t)),
+            |_, _, _, _| {},
+        );
+        circuit.finish_step(&theta(), &mut state, 0.0, |_| {});
+    }
 }

@@ -243,6 +243,8 @@ impl TargetRateTask {
                 learning_rate: 0.0,
                 pre_decay: decay,
                 post_decay: decay,
+                pre_decay2: decay,
+                post_decay2: decay,
             }
         };
         let ee = projection("ee", (0, ne), (0, ne), P_EE, J_EE);

@@ -158,6 +158,7 @@ fn term_effects(objective: &SpikeTrainObjective<'_>, theta: &[f64]) -> Vec<f64> 
                 let range = circuit.theta_range(r);
                 let w_start = circuit.weight_range(p).start;
                 let (x, y) = (state.x_trace_of(p), state.y_trace_of(p));
+                let (x2, y2) = state.second_traces_of(p);
                 let lists = (&state.previous_list[..], &state.current_list[..]);
                 circuit.visit_updates(
                     p,
@@ -172,6 +173,8 @@ fn term_effects(objective: &SpikeTrainObjective<'_>, theta: &[f64]) -> Vec<f64> 
                             y_trace: y[i],
                             w: state.weights[w_start + s],
                             r: 0.0,
+                            x2_trace: x2[j],
+                            y2_trace: y2[i],
                         };
                         let phi = &mut features[..range.len()];
                         rule.features(&v, phi);

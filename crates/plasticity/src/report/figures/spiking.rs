@@ -318,6 +318,9 @@ pub fn stdp_window(
             y_trace,
             w: STDP_WINDOW_WEIGHT,
             r: 0.0,
+            // isolated pairs: the second traces hold only this step's presynaptic spike
+            x2_trace: s_pre,
+            y2_trace: 0.0,
         };
         rule.evaluate(theta, &v)
     };

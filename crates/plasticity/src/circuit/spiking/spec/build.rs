@@ -13,6 +13,10 @@ use crate::circuit::Connectivity;
 use crate::rule::spike::SpikeRule;
 use crate::{Error, Result};
 
+/// `τ_pre2` and `τ_post2` (ms) when not given: 100 ms (Pfister & Gerstner's slow
+/// traces are 101 ms and 125 ms).
+pub const DEFAULT_TAU2_MS: f64 = 100.0;
+
 impl SpikingCircuitSpec {
     /// The rule `r` with its terms.
     pub fn rule(&self, r: usize) -> Result<SpikeRule> {
@@ -96,6 +100,8 @@ impl SpikingCircuitSpec {
                 learning_rate: p.learning_rate,
                 pre_decay: (-self.dt / p.tau_pre).exp(),
                 post_decay: (-self.dt / p.tau_post).exp(),
+                pre_decay2: (-self.dt / p.tau_pre2.unwrap_or(DEFAULT_TAU2_MS)).exp(),
+                post_decay2: (-self.dt / p.tau_post2.unwrap_or(DEFAULT_TAU2_MS)).exp(),
             });
         }
         SpikingCircuit::new(
