@@ -120,6 +120,8 @@ pub struct SpikingCircuit {
     weight_start: Vec<usize>,
     theta_start: Vec<usize>,
     outgoing: Vec<Outgoing>,
+    /// Per projection, whether its rule reads `(x2_trace, y2_trace)`.
+    second_traces: Vec<(bool, bool)>,
 }
 
 impl SpikingCircuit {
@@ -248,7 +250,21 @@ impl SpikingCircuit {
         if neuron_start[neuron_start.len() - 1] > u32::MAX as usize {
             return Err(Error::config("populations", "more than 2³² neurons"));
         }
+        let second_traces = projections
+            .iter()
+            .map(|projection| {
+                let Some(r) = projection.rule else {
+                    return (false, false);
+                };
+                let terms = rules[r].rule.terms();
+                (
+                    terms.iter().any(|t| t.exponents[6] > 0),
+                    terms.iter().any(|t| t.exponents[7] > 0),
+                )
+            })
+            .collect();
         Ok(SpikingCircuit {
+            second_traces,
             populations,
             projections,
             rules,
@@ -441,15 +457,9 @@ impl SpikingCircuit {
 
     /// Whether projection `p`'s rule reads the second traces `(x2_trace, y2_trace)`
     /// (they are kept only then).
+    #[inline]
     pub fn uses_second_traces(&self, p: usize) -> (bool, bool) {
-        let Some(r) = self.projections[p].rule else {
-            return (false, false);
-        };
-        let terms = self.rules[r].rule.terms();
-        (
-            terms.iter().any(|t| t.exponents[6] > 0),
-            terms.iter().any(|t| t.exponents[7] > 0),
-        )
+        self.second_traces[p]
     }
 
     /// Whether projection `p`'s presynaptic spikes are those of the previous step (its

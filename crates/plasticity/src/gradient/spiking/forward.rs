@@ -28,6 +28,58 @@ pub struct LikelihoodSystem {
     pub observations: usize,
 }
 
+impl LikelihoodSystem {
+    /// Nothing observed yet, for `n_p` parameters (the Fisher information only when
+    /// asked).
+    pub(crate) fn empty(n_p: usize, fisher: bool) -> Self {
+        LikelihoodSystem {
+            loss: 0.0,
+            gradient: vec![0.0; n_p],
+            fisher: if fisher {
+                vec![0.0; n_p * n_p]
+            } else {
+                Vec::new()
+            },
+            observations: 0,
+        }
+    }
+
+    /// One observation: `log p` with its slope `∂ log p/∂u` and information `I(u)`
+    /// at `u` whose sensitivities are `d = ∂u/∂θ`: `L −= log p`, `∇L −= slope d`,
+    /// and the upper triangle of the Fisher information gains `I d dᵀ`.
+    #[inline]
+    pub(crate) fn observe(&mut self, (ll, slope, information): (f64, f64, f64), d: &[f64]) {
+        self.loss -= ll;
+        self.observations += 1;
+        for (g, &dk) in self.gradient.iter_mut().zip(d) {
+            *g -= slope * dk;
+        }
+        if !self.fisher.is_empty() && information > 0.0 {
+            let n_p = d.len();
+            for a in 0..n_p {
+                let row = &mut self.fisher[a * n_p..(a + 1) * n_p];
+                let scaled = information * d[a];
+                for (f, &db) in row[a..].iter_mut().zip(&d[a..]) {
+                    *f += scaled * db;
+                }
+            }
+        }
+    }
+
+    /// Fills the Fisher information's lower triangle from the upper.
+    pub(crate) fn symmetrize(&mut self) {
+        let n_p = self.gradient.len();
+        if self.fisher.is_empty() {
+            return;
+        }
+        for a in 0..n_p {
+            for b in 0..a {
+                self.fisher[a * n_p + b] = self.fisher[b * n_p + a];
+            }
+        }
+    }
+}
+
 /// Buffers of forward mode, reused across trials.
 #[derive(Debug, Default)]
 pub struct ForwardWorkspace {
@@ -58,16 +110,7 @@ pub fn likelihood_forward(
     s.resize(circuit.n_synapses() * n_p, 0.0);
     features.clear();
     features.resize(n_p, 0.0);
-    let mut system = LikelihoodSystem {
-        loss: 0.0,
-        gradient: vec![0.0; n_p],
-        fisher: if fisher {
-            vec![0.0; n_p * n_p]
-        } else {
-            Vec::new()
-        },
-        observations: 0,
-    };
+    let mut system = LikelihoodSystem::empty(n_p, fisher);
     for t in 0..trial.steps {
         let spikes = trial.raster.at(t);
         circuit.begin_step(&mut state, spikes);
@@ -76,23 +119,8 @@ pub fn likelihood_forward(
             &mut state,
             Decision::Forced(spikes),
             |i, u, spike, escape| {
-                let Some((ll, slope, information)) = escape.log_likelihood(u, spike) else {
-                    return;
-                };
-                system.loss -= ll;
-                system.observations += 1;
-                let di = &d[i * n_p..(i + 1) * n_p];
-                for (g, &dk) in system.gradient.iter_mut().zip(di) {
-                    *g -= slope * dk;
-                }
-                if fisher && information > 0.0 {
-                    for a in 0..n_p {
-                        let row = &mut system.fisher[a * n_p..(a + 1) * n_p];
-                        let scaled = information * di[a];
-                        for (f, &db) in row[a..].iter_mut().zip(&di[a..]) {
-                            *f += scaled * db;
-                        }
-                    }
+                if let Some(observation) = escape.log_likelihood(u, spike) {
+                    system.observe(observation, &d[i * n_p..(i + 1) * n_p]);
                 }
             },
         );
@@ -107,13 +135,7 @@ pub fn likelihood_forward(
             n_p,
         );
     }
-    if fisher {
-        for a in 0..n_p {
-            for b in 0..a {
-                system.fisher[a * n_p + b] = system.fisher[b * n_p + a];
-            }
-        }
-    }
+    system.symmetrize();
     system
 }
 

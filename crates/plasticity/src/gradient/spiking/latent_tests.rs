@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 
 use super::forward::{likelihood_forward, ForwardWorkspace};
 use super::mean_field::likelihood_mean_field;
-use super::tests::{assert_close, dual_gradient, neuron, theta};
+use super::tests::{assert_close, dual_gradient, neuron, recording, theta};
 use super::*;
 use crate::circuit::spiking::{
     run_circuit, Escape, NamedSpikeRule, RunDrive, SpikeRaster, SpikingCircuit, SpikingKind,
@@ -87,27 +87,6 @@ fn latent_circuit(bounds: Option<(f64, f64)>, hidden_recorded: bool) -> SpikingC
         },
     ];
     SpikingCircuit::new(populations, projections, rules, bounds, 1.0).unwrap()
-}
-
-/// A recording of every neuron (the latent ones' spikes are ignored by the
-/// expectation) and `W₀`.
-fn recording(circuit: &SpikingCircuit, steps: usize, seed: u64) -> (SpikeRaster, Vec<f64>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let w0: Vec<f64> = (0..circuit.n_synapses())
-        .map(|_| 0.3 + 0.5 * rng.random::<f64>())
-        .collect();
-    let mut sources = SpikeRaster::new();
-    for _ in 0..steps {
-        let spikes: Vec<u32> = (0..8u32).filter(|_| rng.random::<f64>() < 0.3).collect();
-        sources.push_step(spikes);
-    }
-    let drive = RunDrive {
-        sources: &sources,
-        forced: None,
-        reward: None,
-    };
-    let run = run_circuit(circuit, &theta(), &w0, drive, &mut rng, 0);
-    (run.raster, w0)
 }
 
 fn trial<'a>(raster: &'a SpikeRaster, w0: &'a [f64], steps: usize) -> SpikeTrial<'a> {

@@ -54,16 +54,7 @@ fn lanes<const N: usize>(
         .enumerate()
         .map(|(k, &v)| DualSVec64::from_re(v).derivative(k))
         .collect();
-    let mut system = LikelihoodSystem {
-        loss: 0.0,
-        gradient: vec![0.0; n_p],
-        fisher: if fisher {
-            vec![0.0; n_p * n_p]
-        } else {
-            Vec::new()
-        },
-        observations: 0,
-    };
+    let mut system = LikelihoodSystem::empty(n_p, fisher);
     let mut state = SpikingState::<DualSVec64<N>>::teacher_forced(circuit, trial.initial_weights);
     let mut tangent = [0.0; N];
     for t in 0..trial.steps {
@@ -73,40 +64,18 @@ fn lanes<const N: usize>(
             &mut state,
             Decision::Forced(spikes),
             |_, u, spike, escape| {
-                let Some((ll, slope, information)) = escape.log_likelihood(u.re, spike) else {
+                let Some(observation) = escape.log_likelihood(u.re, spike) else {
                     return;
                 };
-                system.loss -= ll;
-                system.observations += 1;
-                let Some(eps) = u.eps.0.as_ref() else {
-                    return;
-                };
-                for (slot, &e) in tangent.iter_mut().zip(eps.iter()) {
-                    *slot = e;
+                match u.eps.0.as_ref() {
+                    Some(eps) => tangent.copy_from_slice(eps.as_slice()),
+                    None => tangent.fill(0.0),
                 }
-                let d = &tangent[..n_p];
-                for (g, &dk) in system.gradient.iter_mut().zip(d) {
-                    *g -= slope * dk;
-                }
-                if fisher && information > 0.0 {
-                    for a in 0..n_p {
-                        let scaled = information * d[a];
-                        let row = &mut system.fisher[a * n_p..(a + 1) * n_p];
-                        for (f, &db) in row[a..].iter_mut().zip(&d[a..]) {
-                            *f += scaled * db;
-                        }
-                    }
-                }
+                system.observe(observation, &tangent[..n_p]);
             },
         );
         circuit.finish_step(&dual, &mut state, trial.reward_at(t), |_| {});
     }
-    if fisher {
-        for a in 0..n_p {
-            for b in 0..a {
-                system.fisher[a * n_p + b] = system.fisher[b * n_p + a];
-            }
-        }
-    }
+    system.symmetrize();
     system
 }

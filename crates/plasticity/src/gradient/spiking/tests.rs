@@ -96,7 +96,11 @@ pub(super) fn theta() -> Vec<f64> {
 
 /// Simulates `steps` steps (sources spike with probability 0.3) and returns the raster
 /// and `W₀`.
-fn recording(circuit: &SpikingCircuit, steps: usize, seed: u64) -> (SpikeRaster, Vec<f64>) {
+pub(super) fn recording(
+    circuit: &SpikingCircuit,
+    steps: usize,
+    seed: u64,
+) -> (SpikeRaster, Vec<f64>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let w0: Vec<f64> = (0..circuit.n_synapses())
         .map(|_| 0.3 + 0.5 * rng.random::<f64>())
