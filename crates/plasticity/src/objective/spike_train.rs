@@ -11,7 +11,6 @@ use super::Objective;
 use crate::data::SpikeTrainDataset;
 use crate::gradient::spiking::adjoint::{likelihood_adjoint, AdjointWorkspace};
 use crate::gradient::spiking::forward::{likelihood_forward, ForwardWorkspace, LikelihoodSystem};
-use crate::gradient::spiking::mean_field::likelihood_mean_field;
 use crate::gradient::spiking::{trial_loss, SpikeTrial};
 use crate::gradient::GradientStrategy;
 
@@ -81,11 +80,7 @@ impl<'a> SpikeTrainObjective<'a> {
         let parts: Vec<LikelihoodSystem> = items
             .par_iter()
             .map_init(ForwardWorkspace::default, |workspace, &k| {
-                if circuit.has_latent() {
-                    likelihood_mean_field(circuit, theta, self.trial(k), true)
-                } else {
-                    likelihood_forward(circuit, theta, self.trial(k), true, workspace)
-                }
+                likelihood_forward(circuit, theta, self.trial(k), true, workspace)
             })
             .collect();
         let n = circuit.n_parameters();
@@ -126,13 +121,6 @@ impl Objective for SpikeTrainObjective<'_> {
         let circuit = &self.dataset.circuit;
         let n = circuit.n_parameters();
         let parts: Vec<(f64, Vec<f64>)> = match self.strategy {
-            _ if circuit.has_latent() => items
-                .par_iter()
-                .map(|&k| {
-                    let system = likelihood_mean_field(circuit, theta, self.trial(k), false);
-                    (system.loss, system.gradient)
-                })
-                .collect(),
             GradientStrategy::Forward => items
                 .par_iter()
                 .map_init(ForwardWorkspace::default, |workspace, &k| {

@@ -30,7 +30,8 @@ pub struct AdjointWorkspace {
 
 /// `L` and `∂L/∂θ` (added into `gradient`) of one trial by the adjoint, with
 /// segments of the strategy's length (forward mode's whole-trajectory meaning is
-/// taken as the full tape). Returns `L`.
+/// taken as the full tape). Returns `L`. A circuit with latent populations goes to
+/// [`super::mean_field::likelihood_mean_field`].
 pub fn likelihood_adjoint(
     circuit: &SpikingCircuit,
     theta: &[f64],
@@ -39,6 +40,14 @@ pub fn likelihood_adjoint(
     workspace: &mut AdjointWorkspace,
     gradient: &mut [f64],
 ) -> f64 {
+    if circuit.has_latent() {
+        // latent neurons carry derivatives this pass does not: the dual lanes
+        let system = super::mean_field::likelihood_mean_field(circuit, theta, trial, false);
+        for (g, s) in gradient.iter_mut().zip(&system.gradient) {
+            *g += s;
+        }
+        return system.loss;
+    }
     let steps = trial.steps;
     let segment = strategy.segment_length(steps);
     let AdjointWorkspace {

@@ -89,7 +89,8 @@ pub struct ForwardWorkspace {
 }
 
 /// Forward mode over one trial (see the module's documentation). With `fisher`, the
-/// Fisher information is accumulated too.
+/// Fisher information is accumulated too. A circuit with latent populations goes to
+/// [`super::mean_field::likelihood_mean_field`].
 pub fn likelihood_forward(
     circuit: &SpikingCircuit,
     theta: &[f64],
@@ -97,6 +98,10 @@ pub fn likelihood_forward(
     fisher: bool,
     workspace: &mut ForwardWorkspace,
 ) -> LikelihoodSystem {
+    if circuit.has_latent() {
+        // latent neurons carry derivatives this pass does not: the dual lanes
+        return super::mean_field::likelihood_mean_field(circuit, theta, trial, fisher);
+    }
     let n_p = circuit.n_parameters();
     let mut state = SpikingState::<f64>::new(circuit, trial.initial_weights);
     let ForwardWorkspace {

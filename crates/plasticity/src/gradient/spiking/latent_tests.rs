@@ -286,3 +286,31 @@ fn expected_spikes_of_a_latent_neuron_equal_its_simulated_spike_rate() {
         );
     }
 }
+
+#[test]
+fn every_strategy_takes_latent_populations_through_the_dual_lanes() {
+    use super::adjoint::{likelihood_adjoint, AdjointWorkspace};
+    let circuit = latent_circuit(Some((-1.0, 1.0)), false);
+    let (raster, w0) = recording(&circuit, 150, 6);
+    let trial = trial(&raster, &w0, 150);
+    let theta = theta();
+    let lanes = likelihood_mean_field(&circuit, &theta, trial, true);
+    let forward = likelihood_forward(
+        &circuit,
+        &theta,
+        trial,
+        true,
+        &mut ForwardWorkspace::default(),
+    );
+    assert_eq!(forward, lanes);
+    let mut gradient = vec![0.0; theta.len()];
+    let loss = likelihood_adjoint(
+        &circuit,
+        &theta,
+        trial,
+        crate::gradient::GradientStrategy::Checkpointed,
+        &mut AdjointWorkspace::default(),
+        &mut gradient,
+    );
+    assert_eq!((loss, gradient), (lanes.loss, lanes.gradient));
+}
