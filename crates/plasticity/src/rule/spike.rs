@@ -113,13 +113,11 @@ impl SpikeTerm {
         if b > 0 {
             value *= v.s_post;
         }
+        value *= power(v.x_trace, c) * power(v.y_trace, d) * power(v.w, e) * power(v.r, f);
+        if g | h != 0 {
+            value *= power(v.x2_trace, g) * power(v.y2_trace, h);
+        }
         value
-            * power(v.x_trace, c)
-            * power(v.y_trace, d)
-            * power(v.w, e)
-            * power(v.r, f)
-            * power(v.x2_trace, g)
-            * power(v.y2_trace, h)
     }
 
     /// `∂φ/∂w`.
