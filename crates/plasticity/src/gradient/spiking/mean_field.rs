@@ -15,7 +15,7 @@
 use num_dual::DualSVec64;
 use rand::rngs::ChaCha8Rng;
 
-use super::forward::LikelihoodSystem;
+use super::system::LikelihoodSystem;
 use super::SpikeTrial;
 use crate::circuit::spiking::{Decision, SpikingCircuit, SpikingState};
 

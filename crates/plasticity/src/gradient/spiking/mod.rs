@@ -22,6 +22,7 @@ pub mod mean_field;
 pub mod surrogate;
 #[cfg(test)]
 mod surrogate_tests;
+mod system;
 #[cfg(test)]
 mod tests;
 
